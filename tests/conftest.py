@@ -1,0 +1,22 @@
+"""Shared test setup: quiet TensorFlow, deterministic seeds, one thread per
+xdist worker so two workers share the two cores instead of fighting."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()

@@ -1,0 +1,33 @@
+"""Import-time behaviour of the package."""
+
+import subprocess
+import sys
+
+import tf_compact as tfc
+from tf_compact import version
+
+
+def test_version_has_one_source():
+    assert tfc.__version__ == version.__version__
+    assert tfc.__version__.count(".") == 2
+
+
+def _fresh_import(code):
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+def test_import_does_not_pull_tfmot_or_flip_tf_keras():
+    code = (
+        "import os, sys\n"
+        "import tf_compact\n"
+        "print('tensorflow_model_optimization' in sys.modules,"
+        " os.environ.get('TF_USE_LEGACY_KERAS'))"
+    )
+    assert _fresh_import(code) == "False None"

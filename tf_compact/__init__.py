@@ -1,0 +1,23 @@
+"""tf_compact: make Keras 3 CNNs small and fast for the edge.
+
+Distill a teacher into a student, sparsify coupled channel groups under
+feedback control, physically slim the model, and ship it as TFLite.
+
+Example:
+
+```python
+import tf_compact as tfc
+
+report = tfc.profile(model)
+print(report.table())
+```
+"""
+
+from tf_compact.version import __version__
+
+# Areas register their public names below, one import per line.
+# profile
+# graph, surgery, pruning
+# distillation
+# sparsity
+# submodules reached as attributes (tfc.data, tfc.lite, ...)

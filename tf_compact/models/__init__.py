@@ -1,0 +1,1 @@
+"""tf_compact.models."""
