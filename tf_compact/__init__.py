@@ -21,3 +21,4 @@ from tf_compact.version import __version__
 # distillation
 # sparsity
 # submodules reached as attributes (tfc.data, tfc.lite, ...)
+from tf_compact import lighten

@@ -1,1 +1,10 @@
-"""tf_compact.lighten."""
+"""Lighten transforms: cheaper versions of a teacher's own structure.
+
+`gap_head` replaces Flatten→Dense heads by global average pooling,
+`separable` replaces k×k convolutions by depthwise-separable ones, and
+`width` builds the teacher at a fraction of its channel widths. Each returns
+a new model and leaves the input model untouched.
+"""
+
+from tf_compact.lighten.gap_head import gap_head
+from tf_compact.lighten.separable import separable
