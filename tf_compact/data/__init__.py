@@ -1,1 +1,13 @@
-"""tf_compact.data."""
+"""tf_compact.data: offline-capable dataset loaders returning `tf.data`."""
+
+from tf_compact.data.arrays import from_arrays
+from tf_compact.data.bundle import DatasetBundle
+from tf_compact.data.errors import DatasetNotFoundError
+from tf_compact.data.folder import from_folder
+from tf_compact.data.loaders import cifar10
+from tf_compact.data.loaders import cifar100
+from tf_compact.data.loaders import fashion_mnist
+from tf_compact.data.loaders import mnist
+from tf_compact.data.registry import load
+from tf_compact.data.small import builtin
+from tf_compact.data.small import digits

@@ -1,0 +1,122 @@
+"""`from_folder` and `from_arrays` on real images written to tmp."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.data import helpers
+from tf_compact import data
+
+
+def _write_pngs(root, images, labels, names):
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = os.path.join(root, names[label])
+        os.makedirs(folder, exist_ok=True)
+        png = tf.io.encode_png(image[..., None]).numpy()
+        with open(os.path.join(folder, f"{i:03d}.png"), "wb") as f:
+            f.write(png)
+
+
+def test_folder_of_class_folders_round_trips_pixels(tmp_path):
+    x, y = helpers.real_fashion_images(12)
+    y = y % 3
+    _write_pngs(str(tmp_path), x, y, ["ant", "bee", "cat"])
+    bundle = data.from_folder(tmp_path, test_split=0.25, batch_size=4)
+    assert bundle.class_names == ["ant", "bee", "cat"]
+    assert "image files" in bundle.source
+    assert bundle.num_examples("test") == 3
+    x_tr, y_tr, x_te, y_te = bundle.arrays(normalized=False)
+    stored = {(int(c), im.tobytes()) for im, c in zip(x, y)}
+    got = {(int(c), im[..., 0].tobytes()) for im, c in zip(x_tr, y_tr)}
+    got |= {(int(c), im[..., 0].tobytes()) for im, c in zip(x_te, y_te)}
+    assert got == stored
+    assert bundle.arrays()[0].max() <= 1.0
+
+
+def test_train_test_layout_and_resizing(tmp_path):
+    x, y = helpers.real_fashion_images(8)
+    y = y % 2
+    _write_pngs(str(tmp_path / "train"), x[:6], y[:6], ["a", "b"])
+    _write_pngs(str(tmp_path / "test"), x[6:], y[6:], ["a", "b"])
+    bundle = data.from_folder(
+        tmp_path, image_size=(14, 14), color_mode="rgb", batch_size=2
+    )
+    assert bundle.input_shape == (14, 14, 3)
+    assert bundle.num_examples("train") == 6
+    assert bundle.num_examples("test") == 2
+    x_batch, _ = next(iter(bundle.test))
+    assert x_batch.shape == (2, 14, 14, 3) and x_batch.dtype == "float32"
+
+
+def test_mixed_image_sizes_need_image_size(tmp_path):
+    x, _ = helpers.real_fashion_images(2)
+    _write_pngs(str(tmp_path), x[:1], [0], ["a"])
+    _write_pngs(str(tmp_path), x[1:, :20, :20], [0], ["b"])
+    with pytest.raises(ValueError, match="image_size"):
+        data.from_folder(tmp_path)
+
+
+def test_npz_and_npy_layouts(tmp_path):
+    x, y = helpers.real_fashion_images(20)
+    np.savez(
+        tmp_path / "d.npz",
+        x_train=x[:15],
+        y_train=y[:15],
+        x_test=x[15:],
+        y_test=y[15:],
+        class_names=np.arange(10).astype(str),
+    )
+    bundle = data.from_folder(tmp_path / "d.npz")
+    assert "(.npz)" in bundle.source and bundle.num_examples("test") == 5
+    assert bundle.get_config()["loader"] == "folder"
+    again = data.DatasetBundle.from_config(bundle.get_config())
+    np.testing.assert_array_equal(again.arrays()[0], bundle.arrays()[0])
+    npy = tmp_path / "npy"
+    npy.mkdir()
+    np.save(npy / "x_train.npy", x)
+    np.save(npy / "y_train.npy", y)
+    bundle = data.from_folder(npy, test_split=0.5)
+    assert "(.npy)" in bundle.source
+    assert bundle.num_examples("train") == bundle.num_examples("test") == 10
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(data.DatasetNotFoundError, match="no image files"):
+        data.from_folder(tmp_path)
+    with pytest.raises(data.DatasetNotFoundError, match="neither"):
+        data.from_folder(tmp_path / "missing")
+    with pytest.raises(ValueError, match="color_mode='cmyk'"):
+        data.from_folder(tmp_path, color_mode="cmyk")
+
+
+def test_from_arrays_scales_uint8_and_keeps_floats():
+    x, y = helpers.real_fashion_images(10)
+    bundle = data.from_arrays(x[..., None], y, test_split=0.2)
+    assert bundle.scale == pytest.approx(1 / 255)
+    assert bundle.num_examples("test") == 2
+    signals = np.random.default_rng(0).normal(size=(30, 128, 3))
+    labels = np.arange(30) % 6
+    bundle = data.from_arrays(
+        signals, labels, signals[:6], labels[:6], batch_size=8
+    )
+    assert bundle.input_shape == (128, 3) and bundle.scale is None
+    assert bundle.num_classes == 6
+    np.testing.assert_allclose(bundle.arrays()[2], signals[:6], rtol=1e-6)
+    with pytest.raises(ValueError, match="get_config|config"):
+        bundle.get_config()
+
+
+def test_from_arrays_validation():
+    x = np.zeros((4, 3, 3, 1), np.uint8)
+    with pytest.raises(ValueError, match=r"y.shape=\(3,\)"):
+        data.from_arrays(x, [0, 1, 2])
+    with pytest.raises(TypeError, match="integer class labels"):
+        data.from_arrays(x, [0.5, 1, 2, 3])
+    with pytest.raises(ValueError, match="at least 4 names"):
+        data.from_arrays(x, [0, 1, 2, 3], class_names=["a", "b"])
+    with pytest.raises(ValueError, match="go together"):
+        data.from_arrays(x, [0, 1, 2, 3], x_test=x)
+    with pytest.raises(ValueError, match="normalize='x'"):
+        data.from_arrays(x, [0, 1, 2, 3], normalize="x")

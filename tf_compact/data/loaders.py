@@ -1,0 +1,327 @@
+"""Named dataset loaders: Fashion-MNIST, MNIST, CIFAR, digits, built-in.
+
+Each loader tries tensorflow-datasets prepared data first (downloading only
+when asked), then offline sources, and reports in `bundle.source` which one
+it used. When nothing works it raises `DatasetNotFoundError` listing every
+source it tried and why it failed.
+"""
+
+import os
+
+from tf_compact.data import readers
+from tf_compact.data import sources
+from tf_compact.data.errors import SourceUnavailable
+from tf_compact.data.splits import loader_options
+from tf_compact.data.splits import make_bundle
+
+DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+_SCALE_UINT8 = 1.0 / 255.0
+
+
+def _config(loader, options, **extra):
+    return {"loader": loader, "kwargs": {**options, **extra}}
+
+
+def _idx(directory, what):
+    def thunk():
+        if directory is None:
+            raise SourceUnavailable("no `data_dir` given")
+        splits, _ = readers.load_idx_directory(os.fspath(directory))
+        return splits, None, f"{what} IDX files in {directory}"
+
+    return thunk
+
+
+def _tfds(name, data_dir, download):
+    return lambda: sources.load_tfds(name, data_dir, download)
+
+
+def _load_image_dataset(name, candidates, default_names, hint, kw):
+    opts = loader_options(
+        kw["batch_size"],
+        kw["validation_split"],
+        kw["limit"],
+        kw["seed"],
+        kw["shuffle_buffer"],
+    )
+    splits, class_names, source = sources.resolve(
+        name, candidates, kw["source"], hint
+    )
+    config = _config(
+        name,
+        opts,
+        source=kw["source"],
+        data_dir=None if kw["data_dir"] is None else os.fspath(kw["data_dir"]),
+        download=kw["download"],
+    )
+    names = list(class_names or default_names)
+    return make_bundle(splits, names, source, _SCALE_UINT8, opts, config)
+
+
+def fashion_mnist(
+    batch_size=128,
+    source="auto",
+    data_dir=None,
+    validation_split=0.0,
+    limit=None,
+    seed=0,
+    shuffle_buffer=None,
+    download=None,
+):
+    """Loads Fashion-MNIST (60k train, 10k test, 28x28x1, 10 classes).
+
+    Sources, in order: tensorflow-datasets prepared data (`"tfds"`; a
+    download only when `download=True`, `source="tfds"` or the
+    `TF_COMPACT_DOWNLOAD` environment variable allow it), IDX files in
+    `data_dir` (`"idx"`), the Debian package `dataset-fashion-mnist` in
+    `/usr/share/datasets/fashion-mnist/` (`"debian"`).
+
+    Args:
+        batch_size: Examples per batch. Defaults to `128`.
+        source: `"auto"` to try every source in order, or one of `"tfds"`,
+            `"idx"`, `"debian"`. Defaults to `"auto"`.
+        data_dir: A tfds data directory, or a folder of the four IDX files.
+            Defaults to `None`.
+        validation_split: Fraction of the training set held out as
+            `bundle.val`, chosen with `seed`. Defaults to `0.0`.
+        limit: Keep at most this many random training examples and at most
+            this many test examples (for quick runs). Defaults to `None`.
+        seed: Seed of the subset, the split and the training shuffle.
+            Defaults to `0`.
+        shuffle_buffer: Shuffle buffer size; `None` shuffles the whole
+            training set. Defaults to `None`.
+        download: Allow a tfds download; `None` lets `source` and the
+            environment decide. Defaults to `None`.
+
+    Returns:
+        A `DatasetBundle` of float32 images in `[0, 1]`, NHWC.
+
+    Raises:
+        DatasetNotFoundError: If no source provides the data.
+        ValueError: If an argument is invalid.
+
+    Example:
+
+    ```python
+    bundle = tf_compact.data.fashion_mnist(limit=1000)
+    print(bundle.source, bundle.input_shape, bundle.class_names[0])
+    ```
+    """
+    dl = sources.download_allowed(download, source)
+    candidates = [
+        ("tfds", "tensorflow-datasets", _tfds("fashion_mnist", data_dir, dl)),
+        ("idx", "IDX files in data_dir", _idx(data_dir, "Fashion-MNIST")),
+        (
+            "debian",
+            "Debian package dataset-fashion-mnist",
+            _idx(DEBIAN_FASHION_MNIST_DIR, "Fashion-MNIST (Debian package)"),
+        ),
+    ]
+    hint = (
+        "Install the Debian package `dataset-fashion-mnist`, pass "
+        "`data_dir=` a folder of the IDX files, allow a download with "
+        "`download=True`, or use `tf_compact.data.builtin()`."
+    )
+    return _load_image_dataset(
+        "fashion_mnist", candidates, FASHION_MNIST_CLASSES, hint, locals()
+    )
+
+
+def mnist(
+    batch_size=128,
+    source="auto",
+    data_dir=None,
+    validation_split=0.0,
+    limit=None,
+    seed=0,
+    shuffle_buffer=None,
+    download=None,
+):
+    """Loads MNIST digits (60k train, 10k test, 28x28x1, 10 classes).
+
+    Sources, in order: tensorflow-datasets prepared data (`"tfds"`), IDX
+    files in `data_dir` (`"idx"`). Arguments are those of `fashion_mnist`.
+
+    Args:
+        batch_size: Examples per batch. Defaults to `128`.
+        source: `"auto"`, `"tfds"` or `"idx"`. Defaults to `"auto"`.
+        data_dir: A tfds data directory, or a folder of the four IDX files.
+            Defaults to `None`.
+        validation_split: Fraction of training data held out. Defaults to
+            `0.0`.
+        limit: Cap on training and on test examples. Defaults to `None`.
+        seed: Seed of subset, split and shuffle. Defaults to `0`.
+        shuffle_buffer: Shuffle buffer size, `None` for all. Defaults to
+            `None`.
+        download: Allow a tfds download. Defaults to `None`.
+
+    Returns:
+        A `DatasetBundle` of float32 images in `[0, 1]`, NHWC.
+
+    Raises:
+        DatasetNotFoundError: If no source provides the data.
+
+    Example:
+
+    ```python
+    bundle = tf_compact.data.mnist(data_dir="~/mnist_idx_files")
+    ```
+    """
+    dl = sources.download_allowed(download, source)
+    candidates = [
+        ("tfds", "tensorflow-datasets", _tfds("mnist", data_dir, dl)),
+        ("idx", "IDX files in data_dir", _idx(data_dir, "MNIST")),
+    ]
+    hint = (
+        "Pass `data_dir=` a folder holding train-images, train-labels, "
+        "t10k-images and t10k-labels IDX files, or allow a download with "
+        "`download=True`."
+    )
+    names = [str(i) for i in range(10)]
+    return _load_image_dataset("mnist", candidates, names, hint, locals())
+
+
+def _cifar(variant, data_dir):
+    def thunk():
+        if data_dir is None:
+            raise SourceUnavailable("no `data_dir` given")
+        splits, names, _ = readers.load_cifar_directory(
+            os.fspath(data_dir), variant
+        )
+        return splits, names, f"CIFAR-{variant} python batches in {data_dir}"
+
+    return thunk
+
+
+def _load_cifar(variant, kw):
+    name = f"cifar{variant}"
+    dl = sources.download_allowed(kw["download"], kw["source"])
+    candidates = [
+        ("tfds", "tensorflow-datasets", _tfds(name, kw["data_dir"], dl)),
+        (
+            "pickle",
+            "CIFAR python batches in data_dir",
+            _cifar(variant, kw["data_dir"]),
+        ),
+    ]
+    hint = (
+        f"Pass `data_dir=` the extracted CIFAR-{variant} 'python version' "
+        "folder, or allow a download with `download=True`."
+    )
+    if variant == 10:
+        default = CIFAR10_CLASSES
+    else:
+        default = [f"class_{i}" for i in range(100)]
+    return _load_image_dataset(name, candidates, default, hint, kw)
+
+
+def cifar10(
+    batch_size=128,
+    source="auto",
+    data_dir=None,
+    validation_split=0.0,
+    limit=None,
+    seed=0,
+    shuffle_buffer=None,
+    download=None,
+):
+    """Loads CIFAR-10 (50k train, 10k test, 32x32x3, 10 classes).
+
+    Sources, in order: tensorflow-datasets prepared data (`"tfds"`), the
+    CIFAR-10 python batches (`data_batch_1..5`, `test_batch`) in `data_dir`
+    (`"pickle"`). The pickles are unpickled: use only files you trust.
+
+    Args:
+        batch_size: Examples per batch. Defaults to `128`.
+        source: `"auto"`, `"tfds"` or `"pickle"`. Defaults to `"auto"`.
+        data_dir: A tfds data directory, or the python-batches folder.
+            Defaults to `None`.
+        validation_split: Fraction of training data held out. Defaults to
+            `0.0`.
+        limit: Cap on training and on test examples. Defaults to `None`.
+        seed: Seed of subset, split and shuffle. Defaults to `0`.
+        shuffle_buffer: Shuffle buffer size, `None` for all. Defaults to
+            `None`.
+        download: Allow a tfds download. Defaults to `None`.
+
+    Returns:
+        A `DatasetBundle` of float32 images in `[0, 1]`, NHWC.
+
+    Raises:
+        DatasetNotFoundError: If no source provides the data.
+
+    Example:
+
+    ```python
+    bundle = tf_compact.data.cifar10(data_dir="cifar-10-batches-py")
+    ```
+    """
+    return _load_cifar(10, locals())
+
+
+def cifar100(
+    batch_size=128,
+    source="auto",
+    data_dir=None,
+    validation_split=0.0,
+    limit=None,
+    seed=0,
+    shuffle_buffer=None,
+    download=None,
+):
+    """Loads CIFAR-100 with its 100 fine labels (32x32x3).
+
+    Sources, in order: tensorflow-datasets prepared data (`"tfds"`), the
+    CIFAR-100 python files (`train`, `test`, `meta`) in `data_dir`
+    (`"pickle"`). The pickles are unpickled: use only files you trust.
+
+    Args:
+        batch_size: Examples per batch. Defaults to `128`.
+        source: `"auto"`, `"tfds"` or `"pickle"`. Defaults to `"auto"`.
+        data_dir: A tfds data directory, or the `cifar-100-python` folder.
+            Defaults to `None`.
+        validation_split: Fraction of training data held out. Defaults to
+            `0.0`.
+        limit: Cap on training and on test examples. Defaults to `None`.
+        seed: Seed of subset, split and shuffle. Defaults to `0`.
+        shuffle_buffer: Shuffle buffer size, `None` for all. Defaults to
+            `None`.
+        download: Allow a tfds download. Defaults to `None`.
+
+    Returns:
+        A `DatasetBundle` of float32 images in `[0, 1]`, NHWC.
+
+    Raises:
+        DatasetNotFoundError: If no source provides the data.
+
+    Example:
+
+    ```python
+    bundle = tf_compact.data.cifar100(data_dir="cifar-100-python")
+    ```
+    """
+    return _load_cifar(100, locals())
