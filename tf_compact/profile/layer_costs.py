@@ -1,0 +1,227 @@
+"""Built-in cost functions for the Keras layers the profiler knows.
+
+Each function follows the `register_macs` contract and returns either the
+multiply-accumulates of one call or a `(macs, other_ops)` pair. Conventions
+are described in the `tf_compact.profile` package docstring; bias additions
+and fused activations of convolutions and dense layers are `other_ops`.
+"""
+
+import math
+
+import keras
+
+from tf_compact.profile.registry import register_macs
+
+L = keras.layers
+
+
+def _prod(values):
+    return math.prod(int(v) for v in values)
+
+
+def _channel_axis(layer):
+    fmt = getattr(layer, "data_format", "channels_last")
+    return 1 if fmt == "channels_first" else -1
+
+
+def _fused_ops(layer, out_elems):
+    """Bias adds and fused activations: one op per output element each."""
+    ops = out_elems if getattr(layer, "use_bias", False) else 0
+    activation = getattr(layer, "activation", None)
+    if activation is not None and activation is not keras.activations.linear:
+        ops += out_elems
+    return ops
+
+
+def conv_cost(layer, input_shapes, output_shapes):
+    """Convolution: out_elems * prod(kernel_size) * cin / groups."""
+    cin = input_shapes[0][_channel_axis(layer)]
+    out_elems = _prod(output_shapes[0])
+    groups = getattr(layer, "groups", 1) or 1
+    macs = out_elems * _prod(layer.kernel_size) * int(cin) // groups
+    return macs, _fused_ops(layer, out_elems)
+
+
+def conv_transpose_cost(layer, input_shapes, output_shapes):
+    """Transposed convolution: in_elems * prod(kernel_size) * filters."""
+    in_elems = _prod(input_shapes[0])
+    macs = in_elems * _prod(layer.kernel_size) * int(layer.filters)
+    return macs, _fused_ops(layer, _prod(output_shapes[0]))
+
+
+def depthwise_cost(layer, input_shapes, output_shapes):
+    """Depthwise convolution: out_elems * prod(kernel_size)."""
+    out_elems = _prod(output_shapes[0])
+    macs = out_elems * _prod(layer.kernel_size)
+    return macs, _fused_ops(layer, out_elems)
+
+
+def separable_cost(layer, input_shapes, output_shapes):
+    """Separable convolution: depthwise part plus 1x1 pointwise part."""
+    axis = _channel_axis(layer)
+    cin = int(input_shapes[0][axis])
+    out = output_shapes[0]
+    cout = int(out[axis])
+    positions = _prod(out) // cout
+    mid = cin * int(layer.depth_multiplier)
+    macs = positions * mid * _prod(layer.kernel_size) + positions * mid * cout
+    return macs, _fused_ops(layer, _prod(out))
+
+
+def dense_cost(layer, input_shapes, output_shapes):
+    """Dense on any rank: prod(out_shape[:-1]) * in_features * units."""
+    out = output_shapes[0]
+    macs = _prod(out[:-1]) * int(input_shapes[0][-1]) * int(out[-1])
+    return macs, _fused_ops(layer, _prod(out))
+
+
+def einsum_dense_cost(layer, input_shapes, output_shapes):
+    """EinsumDense: out_elems * product of the contracted kernel dims."""
+    spec = layer.equation.replace(" ", "")
+    lhs, out_spec = spec.split("->")
+    kernel_spec = lhs.split(",")[1]
+    kernel_shape = tuple(layer.kernel.shape)
+    contracted = _prod(
+        dim
+        for letter, dim in zip(kernel_spec, kernel_shape)
+        if letter not in out_spec
+    )
+    out_elems = _prod(output_shapes[0])
+    bias_ops = out_elems if getattr(layer, "bias", None) is not None else 0
+    return out_elems * contracted, bias_ops
+
+
+def dot_cost(layer, input_shapes, output_shapes):
+    """Dot merge: out_elems * size of the contracted axis."""
+    shape1 = input_shapes[0]
+    axes = layer.axes
+    axis = axes if isinstance(axes, int) else axes[0]
+    contracted = int(shape1[axis % len(shape1)])
+    return _prod(output_shapes[0]) * contracted, 0
+
+
+def zero_cost(layer, input_shapes, output_shapes):
+    """Layers that only move or drop data at inference: no operations."""
+    return 0, 0
+
+
+def elementwise_cost(layer, input_shapes, output_shapes):
+    """One operation per output element (activations, resizing)."""
+    return 0, sum(_prod(shape) for shape in output_shapes)
+
+
+def affine_cost(layer, input_shapes, output_shapes):
+    """Scale and shift per element (inference BatchNorm, Rescaling)."""
+    return 0, 2 * _prod(output_shapes[0])
+
+
+def layer_norm_cost(layer, input_shapes, output_shapes):
+    """Mean, variance, normalize and affine: four ops per element."""
+    return 0, 4 * _prod(output_shapes[0])
+
+
+def pooling_cost(layer, input_shapes, output_shapes):
+    """Windowed pooling: out_elems * prod(pool_size)."""
+    return 0, _prod(output_shapes[0]) * _prod(layer.pool_size)
+
+
+def global_pooling_cost(layer, input_shapes, output_shapes):
+    """Global pooling: one op per input element."""
+    return 0, _prod(input_shapes[0])
+
+
+def merge_cost(layer, input_shapes, output_shapes):
+    """n-input element-wise merge: (n - 1) ops per output element."""
+    return 0, (len(input_shapes) - 1) * _prod(output_shapes[0])
+
+
+def average_cost(layer, input_shapes, output_shapes):
+    """Average merge: n - 1 additions and one scaling per element."""
+    return 0, len(input_shapes) * _prod(output_shapes[0])
+
+
+def upsampling_cost(layer, input_shapes, output_shapes):
+    """Nearest upsampling copies; other interpolations: one op/element."""
+    if getattr(layer, "interpolation", "nearest") == "nearest":
+        return 0, 0
+    return 0, _prod(output_shapes[0])
+
+
+def _register_layers():
+    conv = (L.Conv1D, L.Conv2D, L.Conv3D)
+    transpose = (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
+    table = [
+        (conv, conv_cost),
+        (transpose, conv_transpose_cost),
+        ((L.DepthwiseConv1D, L.DepthwiseConv2D), depthwise_cost),
+        ((L.SeparableConv1D, L.SeparableConv2D), separable_cost),
+        ((L.Dense,), dense_cost),
+        ((L.EinsumDense,), einsum_dense_cost),
+        ((L.Dot,), dot_cost),
+        ((L.BatchNormalization, L.Rescaling, L.Normalization), affine_cost),
+        ((L.LayerNormalization, L.GroupNormalization), layer_norm_cost),
+        ((L.Add, L.Subtract, L.Multiply, L.Maximum, L.Minimum), merge_cost),
+        ((L.Average,), average_cost),
+        ((L.UpSampling1D, L.UpSampling2D, L.UpSampling3D), upsampling_cost),
+        ((L.Resizing,), elementwise_cost),
+    ]
+    for classes, fn in table:
+        for cls in classes:
+            register_macs(cls, fn)
+    _register_by_name(_ACTIVATIONS, elementwise_cost)
+    _register_by_name(_POOLING, pooling_cost)
+    _register_by_name(_GLOBAL_POOLING, global_pooling_cost)
+    _register_by_name(_ZERO_COST, zero_cost)
+
+
+_ACTIVATIONS = (
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "Softmax",
+)
+_POOLING = tuple(
+    f"{kind}Pooling{rank}D" for kind in ("Max", "Average") for rank in "123"
+)
+_GLOBAL_POOLING = tuple(
+    f"Global{kind}Pooling{rank}D"
+    for kind in ("Max", "Average")
+    for rank in "123"
+)
+_ZERO_COST = (
+    "InputLayer",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Flatten",
+    "Reshape",
+    "Permute",
+    "RepeatVector",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+    "Identity",
+    "Masking",
+    "Embedding",
+    "Concatenate",
+)
+
+
+def _register_by_name(names, fn):
+    for name in names:
+        cls = getattr(L, name, None)
+        if cls is not None:
+            register_macs(cls, fn)
+
+
+_register_layers()
