@@ -17,6 +17,10 @@ from tf_compact.version import __version__
 
 # Areas register their public names below, one import per line.
 # profile
+from tf_compact.profile.compare import compare_profiles
+from tf_compact.profile.layer_profile import LayerProfile
+from tf_compact.profile.model_profile import ModelProfile
+from tf_compact.profile.profiler import profile
 # graph, surgery, pruning
 # distillation
 # sparsity
