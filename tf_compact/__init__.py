@@ -24,5 +24,8 @@ from tf_compact.profile.profiler import profile
 # graph, surgery, pruning
 # distillation
 # sparsity
+# pipeline
+from tf_compact.pipeline import CompressResult
+from tf_compact.pipeline import compress
 # submodules reached as attributes (tfc.data, tfc.lite, ...)
 from tf_compact import lighten

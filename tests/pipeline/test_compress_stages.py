@@ -1,0 +1,165 @@
+"""`compress` argument checks and its resumable stage runner."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_compact as tfc
+from tf_compact.pipeline import stages as stages_lib
+from tf_compact.pipeline.compress import compress
+
+
+def _teacher():
+    inputs = keras.Input((6, 6, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(16, 6, 6, 1)).astype("float32")
+    y = (np.arange(16) % 3).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+
+class _Recorder:
+    """A stage that counts its runs and can fail on demand."""
+
+    def __init__(self, fail=False):
+        self.calls = 0
+        self.fail = fail
+
+    def __call__(self, ctx):
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("interrupted")
+        ctx.store.put_model("slim_finetuned", ctx.store.model("student_init"))
+        return {"accuracy": ctx.accuracy(ctx.store.model("student_init"))}
+
+
+def _plan(recorder):
+    return [
+        stages_lib.Stage("teacher", stages_lib.teacher_stage),
+        stages_lib.Stage("lighten", stages_lib.lighten_stage),
+        stages_lib.Stage("finetune", recorder),
+    ]
+
+
+def test_an_interrupted_run_resumes_at_the_failed_stage(tmp_path):
+    out = str(tmp_path / "run")
+    teacher = _teacher()
+    failing = _Recorder(fail=True)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        compress(
+            teacher,
+            _data(),
+            _data(),
+            stages=_plan(failing),
+            output_dir=out,
+            verbose=0,
+        )
+    assert os.path.exists(os.path.join(out, "student_init.keras"))
+    working = _Recorder()
+    result = compress(
+        teacher,
+        _data(),
+        _data(),
+        stages=_plan(working),
+        output_dir=out,
+        verbose=0,
+    )
+    assert working.calls == 1
+    again = _Recorder()
+    compress(
+        teacher,
+        _data(),
+        _data(),
+        stages=_plan(again),
+        output_dir=out,
+        verbose=0,
+    )
+    assert again.calls == 0
+    assert result.report["teacher"]["params"] == teacher.count_params()
+    assert os.path.exists(os.path.join(out, "report.json"))
+    loaded = tfc.CompressResult.load(out)
+    assert loaded.report["student"] == result.report["student"]
+    assert loaded.slim_model is not None
+
+
+def test_lighten_stage_applies_named_and_callable_transforms():
+    def halve(model):
+        return tfc.lighten.separable(model, min_input_channels=1)
+
+    recorder = _Recorder()
+    result = compress(
+        _teacher(),
+        _data(),
+        _data(),
+        stages=_plan(recorder),
+        lighten=[halve],
+        verbose=0,
+    )
+    assert result.report["settings"]["lighten"] == ["halve"]
+    classes = {type(layer).__name__ for layer in result.slim_model.layers}
+    assert "SeparableConv2D" in classes
+
+
+def test_teacher_is_not_modified():
+    teacher = _teacher()
+    before = [w.copy() for w in teacher.get_weights()]
+    compress(teacher, _data(), stages=_plan(_Recorder()), verbose=0)
+    for a, b in zip(before, teacher.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"method": "magic"}, ValueError, "method='magic'"),
+        ({"method": "budget"}, ValueError, "needs a budget"),
+        ({"target_macs": -0.5}, ValueError, "target_macs=-0.5"),
+        ({"target_macs": "half"}, TypeError, "target_macs='half'"),
+        ({"method": "width"}, ValueError, "width_multiplier=None"),
+        ({"width_multiplier": 0.5}, ValueError, "only used with"),
+        ({"epochs": -1}, ValueError, "epochs=-1"),
+        ({"learning_rate": 0}, ValueError, "learning_rate=0"),
+        ({"tflite_modes": ["int4"]}, ValueError, "tflite_modes='int4'"),
+        ({"lighten": ["shrink"]}, ValueError, "lighten='shrink'"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        compress(_teacher(), _data(), verbose=0, **kwargs)
+
+
+def test_bad_teacher_and_data():
+    with pytest.raises(TypeError, match="teacher="):
+        compress("teacher", _data())
+    with pytest.raises(ValueError, match="train_data"):
+        compress(_teacher(), None)
+
+
+def test_other_settings_in_the_same_directory_are_refused(tmp_path):
+    out = str(tmp_path)
+    teacher = _teacher()
+    compress(
+        teacher,
+        _data(),
+        stages=_plan(_Recorder()),
+        epochs=1,
+        output_dir=out,
+        verbose=0,
+    )
+    with pytest.raises(ValueError, match="resume=False"):
+        compress(
+            teacher,
+            _data(),
+            stages=_plan(_Recorder()),
+            epochs=2,
+            output_dir=out,
+            verbose=0,
+        )

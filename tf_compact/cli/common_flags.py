@@ -1,0 +1,69 @@
+"""absl flags shared by the `tf-compact` commands and the example scripts.
+
+Importing this module defines the flags, so the library never imports it:
+only the command modules in `tf_compact.cli` and the `examples/` scripts do.
+"""
+
+from absl import flags
+
+from tf_compact.cli import resources
+
+DATASET = flags.DEFINE_enum(
+    "dataset",
+    "builtin",
+    sorted(resources.DATASETS),
+    "Dataset to train and evaluate on. `builtin` is the Fashion-MNIST "
+    "subset shipped with the package (works offline); `fashion_mnist` "
+    "reads the full set (tensorflow-datasets or the Debian package "
+    "files); `mnist` and `cifar10` need prepared tfds data or "
+    "--data_dir; `digits` uses scikit-learn.",
+)
+DATA_DIR = flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder with the raw dataset files or a tfds data directory.",
+)
+LIMIT = flags.DEFINE_integer(
+    "limit",
+    None,
+    "Use at most this many training and test examples (quick runs).",
+    lower_bound=1,
+)
+MODEL = flags.DEFINE_enum(
+    "model",
+    "small_cnn",
+    sorted(resources.MODELS),
+    "Reference architecture of the teacher (tf_compact.models).",
+)
+EPOCHS = flags.DEFINE_integer(
+    "epochs",
+    None,
+    "Training epochs; each command documents its default.",
+    lower_bound=0,
+)
+BATCH_SIZE = flags.DEFINE_integer(
+    "batch_size", 128, "Examples per training batch.", lower_bound=1
+)
+OUTPUT_DIR = flags.DEFINE_string(
+    "output_dir",
+    "tf_compact_out",
+    "Directory for models, TFLite files and reports.",
+)
+SEED = flags.DEFINE_integer("seed", 0, "Random seed for data and weights.")
+
+
+def load_data(validation_split=0.0):
+    """Loads the dataset the flags name."""
+    return resources.load_dataset(
+        DATASET.value,
+        batch_size=BATCH_SIZE.value,
+        data_dir=DATA_DIR.value,
+        limit=LIMIT.value,
+        seed=SEED.value,
+        validation_split=validation_split,
+    )
+
+
+def epochs_or(default):
+    """The --epochs value, or `default` when the flag was not given."""
+    return default if EPOCHS.value is None else EPOCHS.value

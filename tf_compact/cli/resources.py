@@ -1,0 +1,65 @@
+"""Datasets and reference models reached by name from the command line."""
+
+DATASETS = ("builtin", "fashion_mnist", "mnist", "cifar10", "digits")
+MODELS = ("small_cnn", "vgg", "resnet20", "mobilenet_v2")
+
+
+def load_dataset(name, batch_size=128, data_dir=None, limit=None, **kwargs):
+    """Loads a dataset bundle with `tf_compact.data.load`.
+
+    Args:
+        name: one of `DATASETS`.
+        batch_size: examples per batch. Defaults to `128`.
+        data_dir: folder with raw files or a tfds data directory.
+            Defaults to `None`.
+        limit: cap on training and test examples. Defaults to `None`.
+        **kwargs: passed on to `tf_compact.data.load`.
+
+    Returns:
+        A `tf_compact.data.DatasetBundle`.
+
+    Raises:
+        ValueError: if `name` is not one of `DATASETS`.
+    """
+    from tf_compact import data
+
+    if name not in DATASETS:
+        raise ValueError(
+            "Invalid value for argument `name`. Expected one of "
+            f"{DATASETS}. Received: name={name!r}"
+        )
+    return data.load(
+        name, batch_size=batch_size, data_dir=data_dir, limit=limit, **kwargs
+    )
+
+
+def build_model(name, input_shape, num_classes, width_multiplier=1.0):
+    """Builds a reference model from `tf_compact.models` by name.
+
+    Args:
+        name: one of `MODELS` (`resnet20` is `models.resnet(depth=20)`).
+        input_shape: the input shape without the batch axis.
+        num_classes: number of output classes.
+        width_multiplier: channel width factor. Defaults to `1.0`.
+
+    Returns:
+        A new, untrained Functional `keras.Model`.
+
+    Raises:
+        ValueError: if `name` is not one of `MODELS`.
+    """
+    from tf_compact import models
+
+    if name not in MODELS:
+        raise ValueError(
+            "Invalid value for argument `name`. Expected one of "
+            f"{MODELS}. Received: name={name!r}"
+        )
+    kwargs = {
+        "input_shape": tuple(input_shape),
+        "num_classes": num_classes,
+        "width_multiplier": width_multiplier,
+    }
+    if name == "resnet20":
+        return models.resnet(depth=20, **kwargs)
+    return getattr(models, name)(**kwargs)

@@ -1,0 +1,58 @@
+"""`tf-compact train-teacher`: train, evaluate and save a reference model.
+
+Example:
+
+```shell
+tf-compact train-teacher --dataset=builtin --model=small_cnn --epochs=2
+python examples/train_teacher.py --dataset=fashion_mnist --model=vgg
+```
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tf_compact.cli import common_flags
+from tf_compact.cli import teacher
+
+DEFAULT_EPOCHS = 2
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate", 1e-3, "Adam learning rate.", lower_bound=0.0
+)
+
+
+def main(argv):
+    """Trains the teacher the flags describe and prints its profile.
+
+    Args:
+        argv: command-line arguments left after flag parsing.
+
+    Raises:
+        app.UsageError: on positional arguments.
+    """
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    import keras
+
+    from tf_compact.profile import profile
+
+    keras.utils.set_random_seed(common_flags.SEED.value)
+    bundle = common_flags.load_data()
+    logging.info("Data: %s", bundle.source)
+    model, metrics = teacher.train_teacher(
+        bundle,
+        common_flags.MODEL.value,
+        common_flags.epochs_or(DEFAULT_EPOCHS),
+        common_flags.OUTPUT_DIR.value,
+        learning_rate=LEARNING_RATE.value,
+    )
+    print(profile(model).table())
+    print(
+        f"{model.name}: test accuracy {metrics['test_accuracy']:.4f} "
+        f"after {metrics['epochs']} epochs on {bundle.source}"
+    )
+    print(f"Saved to {common_flags.OUTPUT_DIR.value}/{teacher.TEACHER_FILE}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,329 @@
+"""`tfc.compress`: teacher in, small fast TFLite model and report out."""
+
+import hashlib
+
+import numpy as np
+
+from tf_compact.lighten._clone import validate_model
+from tf_compact.pipeline import report as report_lib
+from tf_compact.pipeline import sparse_stages
+from tf_compact.pipeline.context import CompressContext
+from tf_compact.pipeline.result import CompressResult
+from tf_compact.pipeline.store import StageStore
+
+METHODS = ("auto", "controller", "budget", "oneshot", "width")
+LIGHTEN = ("gap_head", "separable")
+TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
+
+
+def compress(
+    teacher,
+    train_data,
+    val_data=None,
+    *,
+    test_data=None,
+    target_macs=None,
+    target_params=None,
+    method="auto",
+    lighten=(),
+    width_multiplier=None,
+    epochs=6,
+    finetune_epochs=3,
+    learning_rate=1e-3,
+    temperature=4.0,
+    strength=1e-4,
+    round_to=None,
+    tflite_modes=("float32", "int8"),
+    num_threads=1,
+    benchmark_runs=50,
+    baselines=(),
+    output_dir=None,
+    resume=True,
+    stages=None,
+    verbose=1,
+):
+    """Compresses a trained classifier into a small, fast TFLite model.
+
+    One call runs the stages: measure the teacher → build the student (a
+    copy of the teacher, optionally lightened) → distillation + group
+    sparsity under a controller (or a MACs/params budget, or one-shot
+    pruning) → physical slimming → KD fine-tune → TFLite float32 and int8 →
+    interpreter benchmark → report. Each stage is also usable alone
+    (`tf_compact.pipeline.stages`, `tf_compact.pipeline.sparse_stages`).
+
+    With `output_dir`, every stage checkpoints what it made there
+    (`stages.json`, `.keras`, `.tflite`) and training stages use
+    `keras.callbacks.BackupAndRestore`, so rerunning the same call after an
+    interruption resumes where it stopped. The directory also receives
+    `report.json`, `report.md` and PNG plots (`tradeoff.png`, `widths.png`,
+    `strength.png`).
+
+    Args:
+        teacher: a trained Sequential or Functional classifier (logits or
+            softmax output, integer labels). It is never modified.
+        train_data: batched `tf.data.Dataset` of `(x, y)`, or a
+            `tf_compact.data.DatasetBundle` (its `train`, `val` and `test`
+            are used when `val_data`/`test_data` are not given).
+        val_data: batched validation dataset. Defaults to `None`.
+        test_data: batched dataset for the reported accuracies; falls back
+            to `val_data`. Defaults to `None`.
+        target_macs: MACs budget as a fraction of the teacher's (≤ 1) or
+            an absolute count (> 1). Defaults to `None`.
+        target_params: parameter budget, same convention.
+            Defaults to `None`.
+        method: `"controller"` (λ from the teacher/student gap),
+            `"budget"` (λ steered to the target), `"oneshot"` (structured
+            pruning to the target, then KD), `"width"` (teacher at
+            `width_multiplier`, KD-trained), or `"auto"`: `"budget"` with a
+            target, else `"controller"`. Defaults to `"auto"`.
+        lighten: lighten transforms applied to the student first, names
+            (`"gap_head"`, `"separable"`) or callables. Defaults to `()`.
+        width_multiplier: with `method="width"`, the channel fraction.
+            Defaults to `None`.
+        epochs: epochs of sparse (or KD) training. Defaults to `6`.
+        finetune_epochs: KD fine-tune epochs after slimming.
+            Defaults to `3`.
+        learning_rate: Adam learning rate (halved for the fine-tune).
+            Defaults to `1e-3`.
+        temperature: logits-KD temperature. Defaults to `4.0`.
+        strength: initial group-lasso strength λ. Defaults to `1e-4`.
+        round_to: keep widths multiples of this (one-shot pruning).
+            Defaults to `None`.
+        tflite_modes: conversion modes of the final model.
+            Defaults to `("float32", "int8")`.
+        num_threads: interpreter threads for the benchmark. Defaults to `1`.
+        benchmark_runs: timed invocations per TFLite file. Defaults to `50`.
+        baselines: extra points `{"name", "macs", "accuracy"}` for the
+            trade-off plot. Defaults to `()`.
+        output_dir: directory for files and checkpoints; `None` keeps
+            everything in memory. Defaults to `None`.
+        resume: reuse finished stages found in `output_dir`.
+            Defaults to `True`.
+        stages: a custom list of `Stage` objects to run instead of the
+            method's default list. Defaults to `None`.
+        verbose: 0 silent, 1 progress lines and Keras progress bars.
+            Defaults to `1`.
+
+    Returns:
+        A `CompressResult` (`.student`, `.slim_model`, `.tflite`,
+        `.report`, `.table()`).
+
+    Raises:
+        TypeError: if `teacher` is not a Keras model.
+        ValueError: if an argument is out of range, `output_dir` holds a
+            run with other settings, or the method needs a target it lacks.
+
+    Example:
+
+    ```python
+    bundle = tfc.data.builtin()
+    teacher = tfc.models.small_cnn()  # trained beforehand
+    result = tfc.compress(teacher, bundle, target_macs=0.25,
+                          output_dir="compressed")
+    print(result.table())
+    ```
+    """
+    validate_model(teacher, "teacher")
+    train_data, val_data, test_data = _split_data(
+        train_data, val_data, test_data
+    )
+    settings = _settings(locals())
+    store = StageStore(output_dir, settings, resume=resume)
+    ctx = CompressContext(
+        teacher, train_data, val_data, test_data, settings, store, verbose
+    )
+    ctx.transforms = list(lighten)
+    plan = stages if stages is not None else default_stages(settings)
+    _run_stages(ctx, plan)
+    return _result(ctx, baselines)
+
+
+def default_stages(settings):
+    """The stage list `compress` runs for the given settings."""
+    return sparse_stages.stages_for(settings["method"])
+
+
+def _run_stages(ctx, plan):
+    for index, stage in enumerate(plan, 1):
+        head = f"stage {index}/{len(plan)} {stage.name}: {stage.description}"
+        if ctx.store.done(stage.name):
+            ctx.log(f"{head} (done in an earlier run, skipped)")
+            continue
+        ctx.log(head)
+        record = stage.run(ctx)
+        ctx.store.finish(stage.name, record)
+
+
+def _result(ctx, baselines):
+    records = ctx.store.records()
+    history = {
+        name: rec["history"]
+        for name, rec in records.items()
+        if isinstance(rec, dict) and "history" in rec
+    }
+    report = report_lib.build_report(records, ctx.settings, history)
+    files = report_lib.write(ctx.store, report, records, baselines)
+    tflite = {}
+    for filename in records.get("tflite", {}):
+        label = report_lib.TFLITE_LABELS.get(filename, filename)
+        if not label.startswith("teacher"):
+            tflite[label] = ctx.store.bytes(filename)
+    for key in ("student", "slim_finetuned", "student_init"):
+        path = ctx.store.path(f"{key}.keras")
+        if path and ctx.store.has_model(key):
+            files[f"{key}.keras"] = path
+    for filename in records.get("tflite", {}):
+        if ctx.store.output_dir:
+            files[filename] = ctx.store.path(filename)
+    student = (
+        ctx.store.model("student") if ctx.store.has_model("student") else None
+    )
+    slim = (
+        ctx.store.model("slim_finetuned")
+        if ctx.store.has_model("slim_finetuned")
+        else None
+    )
+    if ctx.verbose:
+        print(report_lib.summary_table(report), flush=True)
+    return CompressResult(
+        student, slim, tflite, report, ctx.store.output_dir, files
+    )
+
+
+def _split_data(train_data, val_data, test_data):
+    if hasattr(train_data, "train") and hasattr(train_data, "test"):
+        bundle = train_data
+        val_data = val_data if val_data is not None else bundle.val
+        test_data = test_data if test_data is not None else bundle.test
+        train_data = bundle.train
+    if train_data is None:
+        raise ValueError(
+            "Invalid value for argument `train_data`. Expected a batched "
+            "dataset of (x, y) or a DatasetBundle. Received: None"
+        )
+    return train_data, val_data, test_data
+
+
+def _settings(args):
+    method = _validate_choice("method", args["method"], METHODS)
+    targets = {
+        key: _validate_target(key, args[key])
+        for key in ("target_macs", "target_params")
+    }
+    has_target = any(v is not None for v in targets.values())
+    if method == "auto":
+        method = "budget" if has_target else "controller"
+    if method in ("budget", "oneshot") and not has_target:
+        raise ValueError(
+            f"method={method!r} needs a budget: pass `target_macs` or "
+            "`target_params`. Received: neither."
+        )
+    width = args["width_multiplier"]
+    if method == "width":
+        _validate_fraction("width_multiplier", width)
+    elif width is not None:
+        raise ValueError(
+            "`width_multiplier` is only used with method='width'. "
+            f"Received: width_multiplier={width}, method={method!r}"
+        )
+    for name in ("epochs", "finetune_epochs"):
+        _validate_int(name, args[name], 0)
+    _validate_int("num_threads", args["num_threads"], 1)
+    _validate_int("benchmark_runs", args["benchmark_runs"], 1)
+    for name in ("learning_rate", "temperature"):
+        _validate_positive(name, args[name])
+    if args["strength"] < 0:
+        raise ValueError(
+            "Invalid value for argument `strength`. Expected a float >= 0. "
+            f"Received: strength={args['strength']}"
+        )
+    modes = [
+        _validate_choice("tflite_modes", m, TFLITE_MODES)
+        for m in args["tflite_modes"]
+    ]
+    teacher = args["teacher"]
+    return {
+        "teacher": teacher.name,
+        "teacher_fingerprint": _fingerprint(teacher),
+        "method": method,
+        **targets,
+        "lighten": [_lighten_name(t) for t in args["lighten"]],
+        "width_multiplier": width,
+        "epochs": args["epochs"],
+        "finetune_epochs": args["finetune_epochs"],
+        "learning_rate": float(args["learning_rate"]),
+        "temperature": float(args["temperature"]),
+        "strength": float(args["strength"]),
+        "round_to": args["round_to"],
+        "tflite_modes": modes,
+        "num_threads": args["num_threads"],
+        "benchmark_runs": args["benchmark_runs"],
+    }
+
+
+def _fingerprint(model):
+    """A short hash of the model's weights: a retrained teacher differs."""
+    digest = hashlib.sha1()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _lighten_name(transform):
+    if callable(transform):
+        return getattr(transform, "__name__", type(transform).__name__)
+    return _validate_choice("lighten", transform, LIGHTEN)
+
+
+def _validate_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected one of "
+            f"{choices}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def _validate_target(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"Invalid value for argument `{name}`. Expected a fraction in "
+            f"(0, 1] or a count > 1. Received: {name}={value!r}"
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a fraction in "
+            f"(0, 1] or a count > 1. Received: {name}={value}"
+        )
+    return float(value) if value <= 1 else int(value)
+
+
+def _validate_fraction(name, value):
+    if not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a float in "
+            f"(0, 1]. Received: {name}={value!r}"
+        )
+
+
+def _validate_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an integer >= "
+            f"{minimum}. Received: {name}={value!r}"
+        )
+
+
+def _validate_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"Invalid value for argument `{name}`. Expected a positive "
+            f"number. Received: {name}={value!r}"
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a positive "
+            f"number. Received: {name}={value}"
+        )

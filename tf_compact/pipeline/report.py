@@ -1,0 +1,208 @@
+"""The report of a `compress` run: a JSON dict, markdown and a text table."""
+
+import tf_compact
+from tf_compact.pipeline import plots
+
+TFLITE_LABELS = {
+    "model_float32.tflite": "float32",
+    "model_float16.tflite": "float16",
+    "model_dynamic.tflite": "dynamic",
+    "model_int8.tflite": "int8",
+    "teacher_float32.tflite": "teacher_float32",
+}
+
+
+def build_report(records, settings, history=None):
+    """Assembles `report.json`'s content from the stage records.
+
+    Args:
+        records: `{stage name: record}` of the finished stages.
+        settings: the run's settings dict.
+        history: `{stage: {metric: [per-epoch values]}}` of the training
+            stages. Defaults to `None`.
+
+    Returns:
+        A JSON-able dict with at least `teacher`, `student`, `reduction`,
+        `tflite`, `runtime`, `settings` and `stages`.
+    """
+    teacher = _public(records.get("teacher"))
+    final = records.get("finetune") or records.get("slim") or {}
+    student = _public(final)
+    report = {
+        "tf_compact_version": tf_compact.__version__,
+        "teacher": teacher,
+        "student": student,
+        "reduction": _reduction(teacher, student),
+        "tflite": {},
+        "runtime": None,
+        "settings": settings,
+        "stages": sorted(records),
+        "history": history or {},
+    }
+    bench = records.get("benchmark", {})
+    for filename, info in records.get("tflite", {}).items():
+        entry = dict(info)
+        entry.update(_public_bench(bench.get(filename, {})))
+        report["tflite"][TFLITE_LABELS.get(filename, filename)] = entry
+    runtimes = {e.get("runtime") for e in report["tflite"].values()}
+    runtimes.discard(None)
+    if runtimes:
+        report["runtime"] = ", ".join(sorted(runtimes))
+    report["latency_speedup"] = _speedup(report["tflite"])
+    return report
+
+
+def _public(record):
+    if not record:
+        return {}
+    keys = ("name", "accuracy", "macs", "params")
+    return {k: record[k] for k in keys if k in record}
+
+
+def _public_bench(result):
+    keys = (
+        "median_ms",
+        "p90_ms",
+        "mean_ms",
+        "accuracy",
+        "runtime",
+        "delegate",
+        "num_threads",
+    )
+    return {k: result[k] for k in keys if k in result}
+
+
+def _reduction(teacher, student):
+    out = {}
+    for key in ("macs", "params"):
+        if teacher.get(key) and student.get(key):
+            out[key] = teacher[key] / student[key]
+    if teacher.get("accuracy") is not None and student.get("accuracy"):
+        out["accuracy_drop_pp"] = 100 * (
+            teacher["accuracy"] - student["accuracy"]
+        )
+    return out
+
+
+def _speedup(tflite):
+    base = tflite.get("teacher_float32", {}).get("median_ms")
+    out = {}
+    for label in ("float32", "int8"):
+        ms = tflite.get(label, {}).get("median_ms")
+        if base and ms:
+            out[label] = base / ms
+    return out
+
+
+def _fmt(value, kind):
+    if value is None:
+        return "–"
+    if kind == "acc":
+        return f"{100 * value:.2f}%"
+    if kind == "count":
+        return _human(value)
+    if kind == "bytes":
+        return f"{value / 1024:.1f} KiB"
+    if kind == "ms":
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _human(value):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f}{unit}"
+    return str(int(value))
+
+
+def summary_rows(report):
+    """Rows `(what, accuracy, MACs, params, size, latency ms)` as strings."""
+    teacher, student = report["teacher"], report["student"]
+    tfl = report["tflite"]
+    rows = [("teacher (Keras)", teacher, {})]
+    if "teacher_float32" in tfl:
+        rows.append(("teacher TFLite float32", teacher, tfl["teacher_float32"]))
+    rows.append(("student (Keras)", student, {}))
+    for label in ("float32", "float16", "dynamic", "int8"):
+        if label in tfl:
+            rows.append((f"student TFLite {label}", student, tfl[label]))
+    out = []
+    for what, keras_side, lite_side in rows:
+        accuracy = lite_side.get("accuracy", keras_side.get("accuracy"))
+        out.append(
+            (
+                what,
+                _fmt(accuracy, "acc"),
+                _fmt(keras_side.get("macs"), "count"),
+                _fmt(keras_side.get("params"), "count"),
+                _fmt(lite_side.get("size_bytes"), "bytes"),
+                _fmt(lite_side.get("median_ms"), "ms"),
+            )
+        )
+    return out
+
+
+HEADER = ("", "accuracy", "MACs", "params", "TFLite size", "latency ms")
+
+
+def summary_table(report):
+    """The before/after table as aligned plain text."""
+    rows = [HEADER] + summary_rows(report)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if index == 0:
+            lines.append("-" * len(lines[0]))
+    lines.append(_reduction_line(report))
+    return "\n".join(lines)
+
+
+def _reduction_line(report):
+    red = report["reduction"]
+    parts = [f"{k} ÷{red[k]:.2f}" for k in ("macs", "params") if k in red]
+    if "accuracy_drop_pp" in red:
+        parts.append(f"accuracy {-red['accuracy_drop_pp']:+.2f} pp")
+    for label, value in report.get("latency_speedup", {}).items():
+        parts.append(f"{label} latency ×{value:.2f} vs teacher")
+    if report.get("runtime"):
+        parts.append(f"runtime: {report['runtime']}")
+    return "; ".join(parts)
+
+
+def markdown(report, plot_files=()):
+    """`report.md`: the summary table, the reductions and the plots."""
+    lines = ["# tf_compact compress report", ""]
+    lines += ["| " + " | ".join(HEADER) + " |"]
+    lines += ["|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|"]
+    for row in summary_rows(report):
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", _reduction_line(report), ""]
+    settings = report.get("settings", {})
+    listed = ", ".join(f"`{k}={v}`" for k, v in settings.items())
+    lines.append("Settings: " + listed)
+    lines.append("")
+    lines.append("Stages run: " + ", ".join(report.get("stages", [])))
+    for path in plot_files:
+        lines += ["", f"![{path}]({path})"]
+    return "\n".join(lines) + "\n"
+
+
+def write(store, report, records, baselines=()):
+    """Writes report.json, report.md and the PNG plots to the output dir.
+
+    Returns:
+        A dict of the written paths (empty without an output directory).
+    """
+    if store.output_dir is None:
+        return {}
+    plot_files = plots.write_all(store.output_dir, report, records, baselines)
+    paths = {"report.json": store.write_json("report.json", report)}
+    path = store.path("report.md")
+    with open(path, "w") as f:
+        f.write(markdown(report, plot_files))
+    paths["report.md"] = path
+    paths.update({name: store.path(name) for name in plot_files})
+    return paths

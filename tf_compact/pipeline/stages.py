@@ -1,0 +1,188 @@
+"""The stages of `compress`, each usable alone.
+
+A stage is a `Stage(name, run)`: `run(ctx)` reads the teacher, data and
+settings from a `CompressContext`, keeps the models and files it makes in
+`ctx.store`, and returns a JSON-able record. `compress` runs the stages in
+order and checkpoints each record, so a rerun skips finished stages.
+
+Model keys in the store: `student_init` (after lightening), `student`
+(after sparse training), `slim` (physically smaller) and `slim_finetuned`
+(after the KD fine-tune). TFLite files: `model_float32.tflite`,
+`model_int8.tflite` and `teacher_float32.tflite`.
+"""
+
+import keras
+
+from tf_compact import lighten as lighten_lib
+from tf_compact.pipeline import training
+
+
+class Stage:
+    """One named step of the compress pipeline.
+
+    Args:
+        name: stable name, used as checkpoint key.
+        run: callable `run(ctx) -> dict` doing the work.
+        description: one line shown in progress output.
+    """
+
+    def __init__(self, name, run, description=""):
+        self.name = name
+        self.run = run
+        self.description = description or name
+
+    def __repr__(self):
+        return f"Stage({self.name!r})"
+
+
+def layer_widths(model):
+    """Output channels of every conv/dense layer, nested models flattened.
+
+    Args:
+        model: a `keras.Model`.
+
+    Returns:
+        A dict `{layer name: channels}` in layer order.
+    """
+    widths = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            widths.update(layer_widths(layer))
+            continue
+        channels = getattr(layer, "filters", None)
+        channels = getattr(layer, "units", channels)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            shape = layer.kernel.shape
+            channels = int(shape[-2] * shape[-1])
+        if channels is not None:
+            widths[layer.name] = int(channels)
+    return widths
+
+
+def model_summary(model, ctx=None):
+    """MACs, params, widths and (with a context) accuracy of a model."""
+    from tf_compact.profile import profile
+
+    prof = profile(model)
+    record = {
+        "name": model.name,
+        "macs": int(prof.macs),
+        "params": int(prof.params),
+        "widths": layer_widths(model),
+    }
+    if ctx is not None:
+        record["accuracy"] = ctx.accuracy(model)
+    return record
+
+
+def teacher_stage(ctx):
+    """Measures the teacher: accuracy, MACs, params, layer widths."""
+    return model_summary(ctx.teacher, ctx)
+
+
+def lighten_stage(ctx):
+    """Builds the initial student from the teacher.
+
+    Applies the `lighten` transforms in order (names `"gap_head"`,
+    `"separable"`, or callables `fn(model) -> model`); with none, the
+    student starts as a copy of the teacher with its weights.
+    """
+    student = _copy_with_weights(ctx.teacher)
+    applied = []
+    for transform in ctx.transforms:
+        fn = _transform(transform)
+        student = fn(student)
+        applied.append(getattr(fn, "__name__", str(transform)))
+    width = ctx.settings.get("width_multiplier")
+    if width is not None:
+        student = lighten_lib.width(student, width)
+        applied.append(f"width({width})")
+    ctx.store.put_model("student_init", student)
+    record = model_summary(student)
+    record["transforms"] = applied
+    return record
+
+
+def _copy_with_weights(model):
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def _transform(transform):
+    if callable(transform):
+        return transform
+    return getattr(lighten_lib, transform)
+
+
+def finetune_stage(ctx):
+    """Fine-tunes the slim model with logits distillation from the teacher."""
+    import tf_compact as tfc
+
+    slim = ctx.store.model("slim")
+    epochs = ctx.settings["finetune_epochs"]
+    if epochs:
+        distiller = tfc.Distiller(
+            ctx.teacher,
+            slim,
+            distillation_losses=[
+                tfc.LogitsKD(temperature=ctx.settings["temperature"])
+            ],
+        )
+        _compile(distiller, slim, ctx.settings["learning_rate"] * 0.5)
+        distiller.fit(
+            ctx.train_data,
+            validation_data=ctx.val_data,
+            epochs=epochs,
+            callbacks=ctx.backup_callbacks("finetune"),
+            verbose=ctx.fit_verbose(),
+        )
+    ctx.store.put_model("slim_finetuned", slim)
+    record = model_summary(slim, ctx)
+    record["epochs"] = epochs
+    return record
+
+
+def _compile(wrapper, student, learning_rate):
+    wrapper.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=training.outputs_logits(student)
+        ),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def tflite_stage(ctx):
+    """Converts the final model (float32 and int8) and the teacher (float)."""
+    from tf_compact import lite
+
+    final = ctx.store.model("slim_finetuned")
+    record = {}
+    jobs = [("model", final, mode) for mode in ctx.settings["tflite_modes"]]
+    jobs.append(("teacher", ctx.teacher, "float32"))
+    for prefix, model, mode in jobs:
+        kwargs = {}
+        if mode == "int8":
+            kwargs["representative_data"] = ctx.train_data
+        data = lite.convert(model, mode=mode, **kwargs)
+        filename = f"{prefix}_{mode}.tflite"
+        ctx.store.put_bytes(filename, data)
+        record[filename] = {"mode": mode, "size_bytes": len(data)}
+    return record
+
+
+def benchmark_stage(ctx):
+    """Times every TFLite file on a real interpreter, with accuracy."""
+    from tf_compact import lite
+
+    results = {}
+    for filename in ctx.store.record("tflite"):
+        result = lite.benchmark(
+            ctx.store.bytes(filename),
+            num_threads=ctx.settings["num_threads"],
+            runs=ctx.settings["benchmark_runs"],
+            dataset=ctx.eval_data,
+        )
+        results[filename] = result.to_dict()
+    return results

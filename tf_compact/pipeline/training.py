@@ -1,0 +1,99 @@
+"""Training helpers shared by the pipeline stages and the command line."""
+
+import keras
+import numpy as np
+
+
+def outputs_logits(model):
+    """Whether `model` outputs logits (no softmax on its last layer).
+
+    Args:
+        model: a `keras.Model`.
+
+    Returns:
+        `False` when the output layer ends in a softmax activation (or is a
+        `Softmax` layer), `True` otherwise.
+    """
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return False
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", "")
+    if isinstance(last, keras.layers.Activation):
+        name = getattr(last.activation, "__name__", str(last.activation))
+    return name != "softmax"
+
+
+def compile_classifier(model, learning_rate=1e-3):
+    """Compiles a classifier with Adam, sparse cross-entropy and accuracy.
+
+    Args:
+        model: a classifier `keras.Model` with integer labels.
+        learning_rate: Adam learning rate. Defaults to `1e-3`.
+
+    Returns:
+        The same model, compiled.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=outputs_logits(model)
+        ),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def accuracy(model, dataset):
+    """Top-1 accuracy of `model` over a batched dataset of (x, y).
+
+    Args:
+        model: a `keras.Model`.
+        dataset: a batched `tf.data.Dataset` or iterable of `(x, y)`.
+
+    Returns:
+        The accuracy as a Python float in [0, 1].
+    """
+    correct = total = 0
+    for x, y in dataset:
+        pred = np.argmax(keras.ops.convert_to_numpy(model(x)), axis=-1)
+        y = np.asarray(y).reshape(-1)
+        correct += int(np.sum(pred == y))
+        total += int(y.shape[0])
+    if total == 0:
+        raise ValueError("Cannot compute accuracy: the dataset is empty.")
+    return correct / total
+
+
+def fit_classifier(
+    model,
+    train_data,
+    epochs,
+    val_data=None,
+    learning_rate=1e-3,
+    callbacks=(),
+    verbose=1,
+):
+    """Compiles and trains a classifier; returns the `History` dict.
+
+    Args:
+        model: the `keras.Model` to train (trained in place).
+        train_data: batched training dataset of `(x, y)`.
+        epochs: number of epochs.
+        val_data: optional validation dataset. Defaults to `None`.
+        learning_rate: Adam learning rate. Defaults to `1e-3`.
+        callbacks: extra Keras callbacks. Defaults to `()`.
+        verbose: Keras `fit` verbosity. Defaults to `1`.
+
+    Returns:
+        `history.history`, a dict of per-epoch metric lists.
+    """
+    compile_classifier(model, learning_rate)
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=epochs,
+        callbacks=list(callbacks),
+        verbose=verbose,
+    )
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
