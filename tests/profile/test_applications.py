@@ -34,3 +34,12 @@ def test_resnet50_macs_between_3_8g_and_4_15g():
     _check_params(model, prof)
     # Batch size scales the work linearly.
     assert tfc.profile(model, batch_size=2).macs == 2 * prof.macs
+
+
+def test_mobilenet_v3_small_at_224_matches_published_56m_macs():
+    # Built with free spatial dims: `input_shape` resolves them, and the
+    # graph's keras.ops calls (hard-swish, SE multiply) must be known.
+    model = keras.applications.MobileNetV3Small(weights=None)
+    prof = tfc.profile(model, input_shape=(224, 224, 3))
+    assert prof.macs == pytest.approx(56e6, rel=0.03)
+    _check_params(model, prof)

@@ -151,3 +151,26 @@ def test_activation_bytes_follow_dtype():
     row16 = _single(L.Dense(8, dtype="mixed_float16"), (4,))
     assert row32.activation_bytes == 8 * 4
     assert row16.activation_bytes == 8 * 2
+
+
+def test_keras_ops_in_functional_graphs():
+    a = keras.Input((3, 4))
+    b = keras.Input((4, 5))
+    prod = keras.ops.matmul(a, b)  # 3 * 5 outputs, 4 products each
+    act = keras.ops.relu(keras.ops.add(prod, 1.0))
+    pooled = keras.ops.mean(act, axis=1)
+    out = keras.ops.reshape(pooled, (5, 1))
+    model = keras.Model([a, b], out)
+    prof = tfc.profile(model)
+    assert prof.unknown_layers == []
+    assert [row.macs for row in prof.layers] == [3 * 5 * 4, 0, 0, 0, 0]
+    assert [row.other_ops for row in prof.layers] == [0, 15, 15, 15, 0]
+
+
+def test_layer_subclass_uses_its_base_class_cost():
+    class MyConv(L.Conv2D):
+        pass
+
+    row = _single(MyConv(2, 3, use_bias=False), (5, 5, 1))
+    assert row.class_name == "MyConv"
+    assert row.macs == 3 * 3 * 2 * 9

@@ -8,6 +8,7 @@ import keras
 from tf_compact.profile import graph_walk
 from tf_compact.profile import layer_costs  # noqa: F401 - registers costs
 from tf_compact.profile import memory
+from tf_compact.profile import op_costs  # noqa: F401 - registers costs
 from tf_compact.profile import subclassed
 from tf_compact.profile.layer_profile import LayerProfile
 from tf_compact.profile.model_profile import ModelProfile
