@@ -14,6 +14,9 @@ import sys
 
 COMMANDS = {
     "train-teacher": "tf_compact.cli.train_teacher",
+    "compress": "tf_compact.cli.compress",
+    "export-tflite": "tf_compact.cli.export_tflite",
+    "benchmark-tflite": "tf_compact.cli.benchmark_tflite",
 }
 
 
