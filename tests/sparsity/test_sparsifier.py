@@ -1,0 +1,121 @@
+"""Sparsifier: teacher-less training under a sparsity penalty."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests.sparsity import standin
+from tf_compact.sparsity import GroupLasso
+from tf_compact.sparsity import Sparsifier
+
+
+def _data(n=32, classes=3):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, classes, size=(n,))
+    return x, y
+
+
+def _trainer(penalty, lr=0.05):
+    model = standin.conv_model()
+    if penalty is not None:
+        penalty.bind(model, graph=standin.StandInGraph(model))
+    trainer = Sparsifier(model, sparsity=penalty)
+    trainer.compile(
+        optimizer=keras.optimizers.SGD(lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model, trainer
+
+
+def test_logs_the_penalty_and_adds_it_to_the_loss():
+    x, y = _data()
+    penalty = GroupLasso(strength=0.01)
+    model, trainer = _trainer(penalty)
+    expected = float(penalty(model))
+    logs = trainer.evaluate(x, y, return_dict=True, verbose=0)
+    assert logs["sparsity_loss"] == pytest.approx(expected, rel=1e-5)
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        y, model(x, training=False)
+    )
+    assert logs["loss"] == pytest.approx(float(plain) + expected, rel=1e-4)
+    history = trainer.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert history.history["sparsity_loss"][0] > 0
+
+
+def test_penalty_shrinks_the_channel_norms():
+    x, y = _data()
+    _, plain = _trainer(None)
+    penalty = GroupLasso(strength=0.1)
+    model, trainer = _trainer(penalty)
+    plain.model.set_weights(model.get_weights())
+    trainer.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    plain.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    after = penalty.channel_values(model).numpy()
+    reference = GroupLasso()
+    reference.bind(plain.model, graph=standin.StandInGraph(plain.model))
+    plain_after = reference.channel_values(plain.model).numpy()
+    assert np.sum(after) < 0.9 * np.sum(plain_after)
+
+
+def test_proximal_training_gives_exact_zero_channels():
+    x, y = _data()
+    penalty = GroupLasso(strength=2.0, proximal=True)
+    model, trainer = _trainer(penalty, lr=0.05)
+    trainer.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    values = penalty.channel_values(model).numpy()
+    assert np.sum(values <= 1e-5) >= 1
+    kernel = model.layers[0].kernel.numpy()
+    zero = values[:4] <= 1e-5
+    assert np.all(kernel[..., zero] == 0.0)
+
+
+def test_strength_changes_take_effect_without_recompiling():
+    x, y = _data()
+    penalty = GroupLasso(strength=0.0)
+    _, trainer = _trainer(penalty)
+    first = trainer.fit(x, y, epochs=1, verbose=0).history
+    penalty.strength.assign(0.5)
+    second = trainer.fit(x, y, epochs=1, verbose=0).history
+    assert first["sparsity_loss"][0] == 0.0
+    assert second["sparsity_loss"][0] > 0.0
+
+
+def test_without_penalty_trains_plainly():
+    x, y = _data()
+    model, trainer = _trainer(None)
+    logs = trainer.fit(x, y, epochs=1, verbose=0).history
+    assert "sparsity_loss" in logs
+    assert logs["sparsity_loss"][0] == 0.0
+    np.testing.assert_allclose(trainer.predict(x, verbose=0), model(x))
+
+
+def test_penalty_state_is_saved_with_the_wrapper(tmp_path):
+    penalty = GroupLasso(strength=0.3)
+    _, trainer = _trainer(penalty)
+    path = str(tmp_path / "w.weights.h5")
+    trainer.save_weights(path)
+    penalty.strength.assign(7.0)
+    trainer.load_weights(path)
+    assert float(penalty.strength.numpy()) == pytest.approx(0.3)
+
+
+def test_invalid_arguments():
+    with pytest.raises(TypeError, match="Received: model="):
+        Sparsifier("not a model")
+    with pytest.raises(TypeError, match="Received: sparsity="):
+        Sparsifier(standin.conv_model(), sparsity=3)
+
+
+def test_serialization_round_trip():
+    trainer = Sparsifier(
+        standin.conv_model(), sparsity=GroupLasso(0.2, proximal=True)
+    )
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(trainer)
+    )
+    assert isinstance(restored, Sparsifier)
+    assert isinstance(restored.sparsity, GroupLasso)
+    assert restored.sparsity.get_config() == trainer.sparsity.get_config()
+    assert len(restored.model.layers) == len(trainer.model.layers)

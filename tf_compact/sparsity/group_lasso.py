@@ -1,0 +1,246 @@
+"""Group-lasso penalty over the channel groups of a `ChannelGraph`."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from tf_compact.sparsity import group_plan
+from tf_compact.sparsity import validation
+
+_NORMALIZATIONS = ("sqrt_size", "none")
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class GroupLasso(keras.layers.Layer):
+    """Group-lasso penalty: `strength * sum_c k_c * ||W_c||_2`.
+
+    The sum runs over every prunable channel `c` of every group of the
+    model's `tfc.ChannelGraph`. `W_c` holds every weight slice coupled to
+    that channel: the producers' kernel and bias slices and the BN
+    gamma/beta of the channel, and with `include_consumers=True` also the
+    input slices of the layers that consume it. A channel whose norm reaches
+    zero can be removed physically by `tfc.slim`/`tfc.prune`.
+
+    Size normalization: with `normalization="sqrt_size"` (Yuan & Lin),
+    `k_c = sqrt(p_c)` where `p_c` is the number of weights in `W_c`, so the
+    gradient on each weight is about `strength` whatever the layer's width
+    and `strength` reads like an L1 coefficient per weight. With
+    `normalization="none"`, `k_c = 1`.
+
+    The strength is a non-trainable `keras.Variable` (`self.strength`):
+    callbacks such as `tfc.callbacks.SparsityController` change it with
+    `.assign()` without retracing, and it is saved with the model that
+    trains, so `keras.callbacks.BackupAndRestore` resumes it.
+
+    Calling the penalty on a model returns the scalar penalty, already
+    multiplied by the strength. It is the `sparsity=` argument of
+    `tfc.Distiller` and of `tfc.Sparsifier` (training without a teacher).
+
+    Args:
+        strength: Initial strength `lambda`. Defaults to `1e-4`.
+        normalization: `"sqrt_size"` or `"none"`, see above. Defaults to
+            `"sqrt_size"`.
+        include_consumers: Whether a channel also covers the input slices of
+            the layers that consume its channels. Defaults to `False`.
+        proximal: When `True`, the penalty's value carries no gradient and
+            the optimizer step is followed by a proximal group
+            soft-thresholding, `W_c <- W_c * max(0, 1 - lr * lambda * k_c /
+            ||W_c||)`, which sets whole channels to exact zeros.
+            `tfc.Sparsifier` applies it in its train step; with
+            `tfc.Distiller` add `tfc.callbacks.ProximalStep()`. Defaults to
+            `False`.
+        epsilon: Floor under the squared channel norm, so the gradient stays
+            finite at zero. Defaults to `1e-12`.
+        **kwargs: Base `keras.layers.Layer` arguments (`name`, ...).
+
+    Raises:
+        ValueError: If an argument is out of range.
+
+    Example:
+
+    ```python
+    penalty = tfc.GroupLasso(strength=1e-4, proximal=True)
+    trainer = tfc.Sparsifier(model, sparsity=penalty)
+    trainer.compile("adam", "sparse_categorical_crossentropy")
+    trainer.fit(x, y, epochs=3)
+    slim = tfc.prune(model, threshold=1e-3)
+    ```
+    """
+
+    reduction = "l2"
+    roles = group_plan.PRODUCER_ROLES
+    weight_names = None
+
+    def __init__(
+        self,
+        strength=1e-4,
+        normalization="sqrt_size",
+        include_consumers=False,
+        proximal=False,
+        epsilon=1e-12,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        strength = validation.validate_non_negative("strength", strength)
+        self.normalization = validation.validate_choice(
+            "normalization", normalization, _NORMALIZATIONS
+        )
+        self.include_consumers = bool(include_consumers)
+        self.proximal = bool(proximal)
+        self.epsilon = validation.validate_positive("epsilon", epsilon)
+        self.strength = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(strength),
+            trainable=False,
+            name="strength",
+            dtype="float32",
+        )
+        self.channel_scales = None
+        self._plan = None
+        self.built = True
+
+    def build(self, input_shape=None):
+        """Does nothing: the state is created in `__init__` and `bind`."""
+
+    def bind(self, model, graph=None):
+        """Precomputes the group index plan for `model` (cached).
+
+        Args:
+            model: The Keras model the penalty is applied to.
+            graph: Optional `tfc.ChannelGraph` of `model`. Defaults to
+                `None`, which builds one.
+
+        Returns:
+            The `GroupPlan` of `model`.
+        """
+        plan = self._plan
+        same_model = plan is not None and plan.model is model
+        if same_model and (graph is None or plan.graph is graph):
+            return plan
+        if graph is None:
+            graph = _channel_graph(model)
+        roles = self.roles
+        if self.include_consumers and self.reduction == "l2":
+            roles = roles + group_plan.CONSUMER_ROLES
+        plan = group_plan.GroupPlan.from_graph(
+            graph, roles=roles, weight_names=self.weight_names
+        )
+        plan.model = model
+        plan.graph = graph
+        plan.coefficients = self._coefficients(plan)
+        if self.channel_scales is not None:
+            self._check_scales(plan)
+        self._plan = plan
+        return plan
+
+    @property
+    def plan(self):
+        """The `GroupPlan` of the bound model, or `None` before `bind`."""
+        return self._plan
+
+    def enable_channel_scales(self, model):
+        """Creates `channel_scales`, one multiplier of the strength per channel.
+
+        Controllers that steer one strength per block (e.g.
+        `tfc.callbacks.BudgetController`) write them; the effective strength
+        of channel `c` is `strength * channel_scales[c]`. Call it before
+        training starts, so that `BackupAndRestore` finds the variable.
+
+        Args:
+            model: The Keras model the penalty is applied to.
+
+        Returns:
+            The `channel_scales` variable.
+        """
+        plan = self.bind(model)
+        if self.channel_scales is None:
+            self.channel_scales = self.add_weight(
+                shape=(plan.num_channels,),
+                initializer="ones",
+                trainable=False,
+                name="channel_scales",
+                dtype="float32",
+            )
+        self._check_scales(plan)
+        return self.channel_scales
+
+    def channel_values(self, model):
+        """Returns the per-channel norms (`l2`) or L1 sums as a tensor."""
+        plan = self.bind(model)
+        return plan.reduce(self.reduction, self.epsilon)
+
+    def __call__(self, model):
+        """Returns the penalty of `model`, multiplied by `strength`."""
+        plan = self.bind(model)
+        values = plan.reduce(self.reduction, self.epsilon)
+        values = values * ops.convert_to_tensor(plan.coefficients)
+        if self.channel_scales is not None:
+            values = values * self.channel_scales
+        total = ops.sum(values)
+        if self.proximal:
+            total = ops.stop_gradient(total)
+        return ops.cast(self.strength, "float32") * total
+
+    def channel_thresholds(self, learning_rate):
+        """Returns `lr * strength * k_c * scale_c`, one value per channel."""
+        plan = self._require_plan()
+        thresholds = ops.convert_to_tensor(plan.coefficients)
+        thresholds = thresholds * ops.cast(self.strength, "float32")
+        if self.channel_scales is not None:
+            thresholds = thresholds * self.channel_scales
+        return thresholds * ops.cast(learning_rate, "float32")
+
+    def apply_proximal(self, learning_rate):
+        """Applies one proximal step to the bound model's weights, in place.
+
+        Group soft-thresholding: `W_c <- W_c * max(0, 1 - t_c / ||W_c||)`
+        with `t_c = lr * strength * k_c * scale_c`.
+
+        Args:
+            learning_rate: The optimizer's current learning rate.
+        """
+        plan = self._require_plan()
+        norms = plan.reduce("l2", self.epsilon)
+        factors = ops.maximum(
+            1.0 - self.channel_thresholds(learning_rate) / norms, 0.0
+        )
+        plan.scale_channels(factors)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            strength=float(ops.convert_to_numpy(self.strength)),
+            normalization=self.normalization,
+            include_consumers=self.include_consumers,
+            proximal=self.proximal,
+            epsilon=self.epsilon,
+        )
+        return config
+
+    def _coefficients(self, plan):
+        if self.normalization == "sqrt_size":
+            return np.sqrt(plan.channel_sizes).astype("float32")
+        return (plan.channel_sizes > 0).astype("float32")
+
+    def _check_scales(self, plan):
+        if int(self.channel_scales.shape[0]) != plan.num_channels:
+            raise ValueError(
+                f"`{self.name}.channel_scales` has "
+                f"{int(self.channel_scales.shape[0])} entries but the bound "
+                f"model has {plan.num_channels} prunable channels. Use one "
+                "penalty per model."
+            )
+
+    def _require_plan(self):
+        if self._plan is None:
+            raise RuntimeError(
+                f"The penalty `{self.name}` is not bound to a model yet. Call "
+                "`penalty.bind(model)` (or the penalty on the model) first."
+            )
+        return self._plan
+
+
+def _channel_graph(model):
+    from tf_compact.graph import ChannelGraph
+
+    return ChannelGraph(model)

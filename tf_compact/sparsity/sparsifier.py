@@ -1,0 +1,120 @@
+"""`Sparsifier`: train a model with a sparsity penalty and no teacher."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class Sparsifier(keras.Model):
+    """Trains `model` under a group-sparsity penalty, without a teacher.
+
+    The teacher-less counterpart of `tfc.Distiller(..., sparsity=...)`:
+    compile and fit it like any Keras model. Its loss is the compiled loss
+    of `model` (plus `model`'s own regularization losses) plus
+    `sparsity(model)`, and it logs the penalty as `sparsity_loss`. When the
+    penalty is `proximal`, every optimizer step is followed by the
+    penalty's proximal step, which sets whole groups to exact zeros.
+
+    `model` is trained in place (as `keras.Model.fit` trains a model); the
+    wrapper only adds the penalty. After training, slim `model` itself, e.g.
+    `tfc.prune(sparsifier.model, threshold=controller.threshold)`.
+
+    The penalty is tracked by the wrapper, so its strength (and any
+    controller state kept in it) is saved by `save_weights` and restored by
+    `keras.callbacks.BackupAndRestore`. The proximal step runs inside the
+    TensorFlow train step.
+
+    Args:
+        model: The `keras.Model` to train.
+        sparsity: A penalty such as `tfc.GroupLasso(...)`: a callable
+            `sparsity(model)` returning a scalar tensor already multiplied
+            by its strength. `None` trains `model` plainly. Defaults to
+            `None`.
+        **kwargs: Base `keras.Model` arguments (`name`, ...).
+
+    Raises:
+        TypeError: If `model` is not a `keras.Model` or `sparsity` is not
+            callable.
+
+    Example:
+
+    ```python
+    trainer = tfc.Sparsifier(model, sparsity=tfc.GroupLasso(1e-4))
+    trainer.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    controller = tfc.callbacks.BudgetController(target_macs=0.5)
+    trainer.fit(x, y, epochs=5, callbacks=[controller])
+    slim = tfc.prune(model, threshold=controller.threshold)
+    ```
+    """
+
+    def __init__(self, model, sparsity=None, **kwargs):
+        super().__init__(**kwargs)
+        _validate_model(model)
+        _validate_sparsity(sparsity)
+        self.model = model
+        self.sparsity = sparsity
+        self.sparsity_loss_tracker = keras.metrics.Mean(name="sparsity_loss")
+        if model.built:
+            self.built = True
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        loss = super().compute_loss(
+            x=x,
+            y=y,
+            y_pred=y_pred,
+            sample_weight=sample_weight,
+            training=training,
+        )
+        if self.sparsity is None:
+            return loss
+        penalty = self.sparsity(self.model)
+        self.sparsity_loss_tracker.update_state(penalty)
+        return loss + keras.ops.cast(penalty, loss.dtype)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        if self.sparsity is not None and getattr(
+            self.sparsity, "proximal", False
+        ):
+            self.sparsity.apply_proximal(self.optimizer.learning_rate)
+        return logs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            model=keras.saving.serialize_keras_object(self.model),
+            sparsity=keras.saving.serialize_keras_object(self.sparsity),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model = keras.saving.deserialize_keras_object(config.pop("model"))
+        sparsity = keras.saving.deserialize_keras_object(config.pop("sparsity"))
+        return cls(model, sparsity=sparsity, **config)
+
+
+def _validate_model(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Invalid type for argument `model`. Expected a keras.Model. "
+            f"Received: model={model!r} of type {type(model).__name__}"
+        )
+
+
+def _validate_sparsity(sparsity):
+    if sparsity is not None and not callable(sparsity):
+        raise TypeError(
+            "Invalid type for argument `sparsity`. Expected a callable "
+            "penalty such as `tfc.GroupLasso()`, or None. Received: "
+            f"sparsity={sparsity!r} of type {type(sparsity).__name__}"
+        )
