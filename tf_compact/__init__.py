@@ -24,6 +24,9 @@ from tf_compact.profile.profiler import profile
 # graph, surgery, pruning
 # distillation
 # sparsity
+from tf_compact.sparsity.bn_gamma import BNGammaL1
+from tf_compact.sparsity.group_lasso import GroupLasso
+from tf_compact.sparsity.sparsifier import Sparsifier
 # pipeline
 from tf_compact.pipeline import CompressResult
 from tf_compact.pipeline import compress
