@@ -23,6 +23,11 @@ from tf_compact.profile.model_profile import ModelProfile
 from tf_compact.profile.profiler import profile
 # graph, surgery, pruning
 # distillation
+from tf_compact.distillation.attention_transfer import AttentionTransfer
+from tf_compact.distillation.contrastive_kd import ContrastiveKD
+from tf_compact.distillation.distiller import Distiller
+from tf_compact.distillation.feature_kd import FeatureKD
+from tf_compact.distillation.logits_kd import LogitsKD
 # sparsity
 from tf_compact.sparsity.bn_gamma import BNGammaL1
 from tf_compact.sparsity.group_lasso import GroupLasso

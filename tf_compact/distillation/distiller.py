@@ -1,0 +1,349 @@
+"""Distiller: a keras.Model that trains a student against a frozen teacher."""
+
+import copy
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tf_compact.distillation import features
+from tf_compact.distillation import keras_compat
+from tf_compact.distillation import validation
+
+_serialize = keras.saving.serialize_keras_object
+_deserialize = keras.saving.deserialize_keras_object
+
+
+def _num_replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _to_float(x):
+    x = ops.convert_to_tensor(x)
+    return x if x.dtype == "float32" else ops.cast(x, "float32")
+
+
+def _sum(values):
+    total = ops.zeros((), "float32")
+    for v in values:
+        total = total + ops.sum(_to_float(v))
+    return total
+
+
+class _Plan:
+    """Untracked bookkeeping: terms, feature pairs, extractors, modules."""
+
+    def __init__(self, teacher, student, losses):
+        self.terms = [keras_compat.as_term(loss) for loss in losses]
+        self.pairs = [t.resolve_pairs(teacher, student) for t in self.terms]
+        self.keys = validation.unique_keys([t.term_name for t in self.terms])
+        t_names = [p[0] for pairs in self.pairs for p in pairs]
+        s_names = [p[1] for pairs in self.pairs for p in pairs]
+        self.teacher = features.FeatureExtractor(teacher, t_names, "teacher")
+        self.student = features.FeatureExtractor(student, s_names, "student")
+        self.module_index = []
+
+    def shapes(self, teacher, student, i):
+        pairs = self.pairs[i]
+        shape = features.feature_shape
+        t = [shape(teacher, p[0], "teacher") for p in pairs]
+        s = [shape(student, p[1], "student") for p in pairs]
+        return t, s
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class Distiller(keras.Model):
+    """Trains a student to match a frozen teacher; `call` is the student.
+
+    The training loss is
+
+    `α · student_loss + (1 − α) · Σ wᵢ · termᵢ + student_reg_loss
+    + sparsity_loss`,
+
+    where `α` is `student_loss_weight`, `student_loss` is the compiled loss
+    on the student's output, `termᵢ` are the distillation losses with
+    weights `wᵢ`, `student_reg_loss` is the sum of the student's own
+    `losses` (kernel regularizers, `add_loss`) and of the adapters', and
+    `sparsity_loss` is the optional `sparsity(student)` penalty. Each step
+    runs the teacher once (inference mode: BatchNorm statistics and weights
+    untouched) and the student once, through one multi-output feature
+    extractor per model. Adapters and projection heads that the losses need
+    are owned and trained by the Distiller and are not part of `student`.
+    Logs `loss` (total), `student_loss`, one key per distillation term (for
+    example `logits_kd`, `feature_kd`), `student_reg_loss`, `sparsity_loss`
+    (when `sparsity` is given) and the compiled metrics on the student's
+    output.
+
+    Args:
+        teacher: A trained `keras.Model`. It is not modified: its variables
+            are excluded from training and it always runs with
+            `training=False`.
+        student: The `keras.Model` to train; `distiller.student` is the
+            plain model to export.
+        distillation_losses: A loss or list of losses: tf_compact losses
+            (`LogitsKD`, `FeatureKD`, `AttentionTransfer`, `ContrastiveKD`)
+            and/or `keras.distillation` losses (`LogitsDistillation`,
+            `FeatureDistillation`).
+        distillation_loss_weights: Weights `wᵢ` >= 0, one per loss.
+            Defaults to `None` (all 1).
+        student_loss_weight: `α` in [0, 1]. Defaults to `0.5`.
+        sparsity: Optional callable `sparsity(student)` returning a scalar
+            penalty (already scaled by its own strength), such as a
+            tf_compact group-lasso penalty. Saved with the Distiller.
+            Defaults to `None`.
+        name: Model name. Defaults to `"distiller"`.
+        **kwargs: Other `keras.Model` arguments.
+
+    Raises:
+        TypeError: If a model or loss has the wrong type, `sparsity` is not
+            callable, or a layer name is needed from a subclassed model.
+        ValueError: If teacher and student inputs or outputs are
+            incompatible, a layer name is unknown, or a weight is out of
+            range.
+
+    Example:
+
+    ```python
+    distiller = tfc.Distiller(
+        teacher,
+        student,
+        distillation_losses=[tfc.LogitsKD(4.0), tfc.FeatureKD()],
+        distillation_loss_weights=[1.0, 0.5],
+        student_loss_weight=0.3,
+    )
+    distiller.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    distiller.fit(x_train, y_train, epochs=3)
+    distiller.student.save("student.keras")
+    ```
+    """
+
+    def __init__(
+        self,
+        teacher,
+        student,
+        distillation_losses,
+        distillation_loss_weights=None,
+        student_loss_weight=0.5,
+        sparsity=None,
+        name="distiller",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        validation.validate_models(teacher, student)
+        losses = validation.validate_losses(distillation_losses)
+        self.distillation_loss_weights = validation.validate_weights(
+            distillation_loss_weights, len(losses)
+        )
+        self.student_loss_weight = validation.validate_student_weight(
+            student_loss_weight
+        )
+        self.teacher = teacher
+        self.student = student
+        self.sparsity = validation.validate_sparsity(sparsity)
+        self._plan = _Plan(teacher, student, losses)
+        self.kd_modules = self._build_modules()
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.term_trackers = [
+            keras.metrics.Mean(name=key) for key in self._plan.keys
+        ]
+        self.reg_loss_tracker = keras.metrics.Mean(name="student_reg_loss")
+        self.sparsity_tracker = None
+        if sparsity is not None:
+            self.sparsity_tracker = keras.metrics.Mean(name="sparsity_loss")
+        self.built = True
+
+    def _build_modules(self):
+        modules = []
+        plan = self._plan
+        for i, term in enumerate(plan.terms):
+            t_shapes, s_shapes = plan.shapes(self.teacher, self.student, i)
+            module = None
+            if None in t_shapes or None in s_shapes:
+                validation.require_shapes(term, self.teacher, self.student)
+            else:
+                module = term.build_module(t_shapes, s_shapes)
+            self._plan.module_index.append(
+                None if module is None else len(modules)
+            )
+            if module is not None:
+                modules.append(module)
+        return modules
+
+    @property
+    def distillation_losses(self):
+        """The distillation losses, as given."""
+        return [keras_compat.original(t) for t in self._plan.terms]
+
+    def call(self, inputs, training=None):
+        """Runs the student."""
+        return self.student(inputs, training=training)
+
+    # The teacher's variables never train, whatever their own flags say.
+    def _teacher_ids(self):
+        return {id(v) for v in self.teacher.variables}
+
+    def _split(self, variables, want_trainable):
+        ids = self._teacher_ids()
+        out = []
+        for v in variables:
+            trainable = v.trainable and id(v) not in ids
+            if trainable == want_trainable:
+                out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return self._split(self.weights, True)
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return self._split(self.weights, False)
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        if not self.trainable:
+            return self.variables
+        return self._split(self.variables, False)
+
+    def _teacher_forward(self, x):
+        feats = self._plan.teacher(x, training=False)
+        return keras.tree.map_structure(ops.stop_gradient, feats)
+
+    def _terms(self, teacher_feats, student_feats, training):
+        values = []
+        for i, term in enumerate(self._plan.terms):
+            pairs = self._plan.pairs[i]
+            index = self._plan.module_index[i]
+            module = None if index is None else self.kd_modules[index]
+            value = term.term_loss(
+                [teacher_feats[p[0]] for p in pairs],
+                [student_feats[p[1]] for p in pairs],
+                module=module,
+                training=training,
+            )
+            values.append(_to_float(value))
+        return values
+
+    def _student_loss(self, y, y_pred, sample_weight):
+        if self._compile_loss is None or y is None:
+            return ops.zeros((), "float32")
+        loss = self._compile_loss(y, y_pred, sample_weight)
+        if loss is None:
+            return ops.zeros((), "float32")
+        return _to_float(loss) * float(_num_replicas())
+
+    def _forward_losses(self, x, y, sample_weight, teacher_feats, training):
+        """Returns `(y_pred, total)` and updates the loss trackers."""
+        student_feats = self._plan.student(x, training=training)
+        y_pred = student_feats[features.FINAL]
+        student_loss = self._student_loss(y, y_pred, sample_weight)
+        values = self._terms(teacher_feats, student_feats, training)
+        alpha = self.student_loss_weight
+        kd = _sum(w * v for w, v in zip(self.distillation_loss_weights, values))
+        reg_losses = list(self.student.losses)
+        for module in self.kd_modules:
+            reg_losses.extend(module.losses)
+        reg = _sum(reg_losses)
+        total = alpha * student_loss + (1.0 - alpha) * kd + reg
+        if self.sparsity is not None:
+            penalty = _to_float(self.sparsity(self.student))
+            total = total + penalty
+            self.sparsity_tracker.update_state(penalty)
+        self.student_loss_tracker.update_state(student_loss)
+        for tracker, value in zip(self.term_trackers, values):
+            tracker.update_state(value)
+        self.reg_loss_tracker.update_state(reg)
+        batch = ops.shape(keras.tree.flatten(x)[0])[0]
+        self._loss_tracker.update_state(total, sample_weight=batch)
+        return y_pred, total
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """Returns the total distillation loss for a batch.
+
+        Runs teacher and student on `x` (`y_pred` is not used: the student's
+        intermediate features are needed too) and updates the loss trackers.
+
+        Args:
+            x: Input batch.
+            y: Targets, or `None`.
+            y_pred: Ignored.
+            sample_weight: Optional sample weights for the student loss.
+            training: Whether the student runs in training mode.
+
+        Returns:
+            The scalar total loss (per replica, not scaled for distribution).
+        """
+        del y_pred
+        teacher_feats = self._teacher_forward(x)
+        return self._forward_losses(
+            x, y, sample_weight, teacher_feats, training
+        )[1]
+
+    def train_step(self, data):
+        """One optimizer step on the student (and adapters); returns logs."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_feats = self._teacher_forward(x)
+        with tf.GradientTape() as tape:
+            y_pred, total = self._forward_losses(
+                x, y, sample_weight, teacher_feats, training=True
+            )
+            loss = total / float(_num_replicas())
+            if self.optimizer is not None:
+                loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_weights
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def test_step(self, data):
+        """Computes every loss term and metric on a batch; returns logs."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_feats = self._teacher_forward(x)
+        y_pred, _ = self._forward_losses(
+            x, y, sample_weight, teacher_feats, training=False
+        )
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        """Returns the constructor arguments, nested objects serialized."""
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "teacher": _serialize(self.teacher),
+            "student": _serialize(self.student),
+            "distillation_losses": [
+                _serialize(loss) for loss in self.distillation_losses
+            ],
+            "distillation_loss_weights": list(self.distillation_loss_weights),
+            "student_loss_weight": self.student_loss_weight,
+            "sparsity": (
+                None if self.sparsity is None else _serialize(self.sparsity)
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a Distiller from `get_config()`'s output."""
+        config = copy.deepcopy(config)
+        for key in ("teacher", "student"):
+            config[key] = _deserialize(config[key])
+        config["distillation_losses"] = [
+            _deserialize(loss) for loss in config["distillation_losses"]
+        ]
+        if config.get("sparsity") is not None:
+            config["sparsity"] = _deserialize(config["sparsity"])
+        return cls(**config)

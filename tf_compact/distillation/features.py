@@ -1,0 +1,227 @@
+"""Intermediate features of teacher and student: lookup, pairing, extraction.
+
+A Distiller runs each model once per step. For that it builds one
+multi-output functional "extractor" per model that returns the model's own
+output together with every intermediate feature some distillation term asked
+for. Layer names are resolved here, and pairs of layers are matched by
+spatial resolution when the user gives none.
+"""
+
+import keras
+
+# Key under which an extractor returns the model's own (final) output.
+FINAL = None
+
+
+def is_functional(model):
+    """Returns True when `model` has a symbolic graph (Functional/Sequential).
+
+    Args:
+        model: A `keras.Model`.
+
+    Returns:
+        Whether layer outputs of `model` can be reached by name.
+    """
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return False
+    return bool(inputs)
+
+
+def _require_functional(model, role, layer_name):
+    if not is_functional(model):
+        raise TypeError(
+            f"The {role} model `{model.name}` is a subclassed model without a "
+            f"symbolic graph, so its layer `{layer_name}` cannot be reached. "
+            "Use a Functional or Sequential model, or a distillation loss "
+            f"that needs only the final outputs. Received: {role}="
+            f"{type(model).__name__}"
+        )
+
+
+def layer_output(model, layer_name, role):
+    """Returns the symbolic output of the layer called `layer_name`.
+
+    Args:
+        model: A Functional or Sequential `keras.Model`.
+        layer_name: Name of a layer of `model`.
+        role: `"teacher"` or `"student"`, used in error messages.
+
+    Returns:
+        The `KerasTensor` the layer produces in `model`'s graph.
+
+    Raises:
+        TypeError: If `model` is subclassed.
+        ValueError: If `model` has no layer called `layer_name`, or the layer
+            is used more than once.
+    """
+    _require_functional(model, role, layer_name)
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(
+            f"Unknown layer name for the {role} model `{model.name}`. "
+            f"Expected one of {names}. Received: {layer_name!r}"
+        )
+    layer = model.get_layer(layer_name)
+    try:
+        return layer.output
+    except (AttributeError, ValueError) as e:
+        raise ValueError(
+            f"The {role} layer {layer_name!r} has no single output (it is "
+            f"used more than once or never called): {e}"
+        ) from e
+
+
+def final_output(model):
+    """Returns the symbolic final output of a functional model, else None."""
+    if not is_functional(model):
+        return None
+    return model.output
+
+
+def feature_shape(model, layer_name, role):
+    """Returns the output shape (batch axis included) of a named feature.
+
+    Args:
+        model: A `keras.Model`.
+        layer_name: A layer name, or `None` for the model's final output.
+        role: `"teacher"` or `"student"`, used in error messages.
+
+    Returns:
+        A tuple, or `None` when `layer_name` is `None` and `model` is
+        subclassed (its output shape is unknown before it runs).
+    """
+    if layer_name is FINAL:
+        out = final_output(model)
+        return None if out is None else tuple(out.shape)
+    return tuple(layer_output(model, layer_name, role).shape)
+
+
+def _stage_ends(model):
+    """Maps each spatial resolution to the last layer producing it."""
+    ends = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue
+        if len(shape) != 4 or shape[1] is None or shape[2] is None:
+            continue
+        ends[(shape[1], shape[2])] = layer.name
+    return ends
+
+
+def auto_pairs(teacher, student):
+    """Pairs teacher and student layers that end a stage at equal resolution.
+
+    For every spatial resolution (height, width) that both models produce,
+    the last layer of each model at that resolution is taken (the end of a
+    stage, just before the next down-sampling).
+
+    Args:
+        teacher: A Functional or Sequential `keras.Model`.
+        student: A Functional or Sequential `keras.Model`.
+
+    Returns:
+        A list of `(teacher_layer_name, student_layer_name)`, from the highest
+        resolution to the lowest.
+
+    Raises:
+        TypeError: If a model is subclassed.
+        ValueError: If the models share no spatial resolution.
+    """
+    _require_functional(teacher, "teacher", "<auto>")
+    _require_functional(student, "student", "<auto>")
+    t_ends, s_ends = _stage_ends(teacher), _stage_ends(student)
+    common = [r for r in t_ends if r in s_ends]
+    if not common:
+        raise ValueError(
+            "Cannot match feature pairs automatically: teacher and student "
+            "share no spatial resolution of a 4D feature map. Pass `pairs` "
+            "by layer name. Received: teacher resolutions="
+            f"{sorted(t_ends)}, student resolutions={sorted(s_ends)}"
+        )
+    common.sort(key=lambda r: -r[0] * r[1])
+    return [(t_ends[r], s_ends[r]) for r in common]
+
+
+def validate_pairs(pairs, argument="pairs"):
+    """Checks a list of `(teacher_layer, student_layer)` name pairs.
+
+    Args:
+        pairs: `None` or a list of 2-tuples of layer names.
+        argument: Argument name used in error messages. Defaults to `pairs`.
+
+    Returns:
+        `None`, or the pairs as a list of tuples.
+
+    Raises:
+        ValueError: If `pairs` is empty or holds something else than pairs
+            of strings.
+    """
+    if pairs is None:
+        return None
+    if isinstance(pairs, str) or not isinstance(pairs, (list, tuple)):
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected a list of "
+            f"(teacher_layer, student_layer) name pairs or None. Received: "
+            f"{argument}={pairs!r}"
+        )
+    out = []
+    for pair in pairs:
+        ok = isinstance(pair, (list, tuple)) and len(pair) == 2
+        if not ok or not all(isinstance(n, str) for n in pair):
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected a list "
+                "of (teacher_layer, student_layer) name pairs or None. "
+                f"Received: {argument}={pairs!r}"
+            )
+        out.append((pair[0], pair[1]))
+    if not out:
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected at least one "
+            f"pair, or None to match pairs automatically. Received: "
+            f"{argument}={pairs!r}"
+        )
+    return out
+
+
+class FeatureExtractor:
+    """Runs a model once and returns its output plus named features.
+
+    Not tracked by Keras: the layers belong to the wrapped model, which the
+    Distiller tracks and saves.
+
+    Args:
+        model: The teacher or student `keras.Model`.
+        layer_names: Names of the intermediate layers whose outputs are
+            needed (`None` entries mean the final output and are ignored).
+        role: `"teacher"` or `"student"`, used in error messages.
+    """
+
+    def __init__(self, model, layer_names, role):
+        self.model = model
+        self.names = []
+        for name in layer_names:
+            if name is not FINAL and name not in self.names:
+                self.names.append(name)
+        self.graph = None
+        if self.names:
+            feats = [layer_output(model, n, role) for n in self.names]
+            self.graph = keras.Model(
+                inputs=model.input,
+                outputs=[model.output, feats],
+                name=f"{model.name}_features",
+            )
+
+    def __call__(self, x, training):
+        """Returns `{None: final_output, layer_name: feature, ...}`."""
+        if self.graph is None:
+            return {FINAL: self.model(x, training=training)}
+        output, feats = self.graph(x, training=training)
+        result = dict(zip(self.names, feats))
+        result[FINAL] = output
+        return result

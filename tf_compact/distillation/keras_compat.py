@@ -1,0 +1,91 @@
+"""Lets a `keras.distillation` loss run inside `tf_compact.Distiller`."""
+
+import re
+
+import keras
+
+from tf_compact.distillation import features
+from tf_compact.distillation import kd_loss
+
+
+def _snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class KerasLossTerm:
+    """Wraps a `keras.distillation.DistillationLoss` as a Distiller term.
+
+    The wrapped loss reads the final outputs, or the outputs of the layers
+    named by its `teacher_layer_name` / `student_layer_name` attributes (as
+    `keras.distillation.FeatureDistillation` does), and is called through its
+    own `validate_outputs` and `compute_loss`. It gets no adapter: shapes
+    must already match, as in `keras.distillation.Distiller`.
+
+    Args:
+        loss: A `keras.distillation.DistillationLoss`.
+    """
+
+    def __init__(self, loss):
+        self.loss = loss
+        self.default_name = _snake(type(loss).__name__)
+
+    @property
+    def term_name(self):
+        """Key of this term in the training logs."""
+        return self.default_name
+
+    def resolve_pairs(self, teacher, student):
+        """Returns the one pair of layer names the wrapped loss reads."""
+        self.loss.validate_model_compatibility(teacher, student)
+        t = getattr(self.loss, "teacher_layer_name", None)
+        s = getattr(self.loss, "student_layer_name", None)
+        if t is not None:
+            features.layer_output(teacher, t, "teacher")
+        if s is not None:
+            features.layer_output(student, s, "student")
+        return [(t, s)]
+
+    def build_module(self, teacher_shapes, student_shapes):
+        """Returns `None`: Keras losses get no trainable helpers."""
+        del teacher_shapes, student_shapes
+        return None
+
+    def term_loss(
+        self, teacher_features, student_features, module=None, training=False
+    ):
+        """Calls the wrapped loss on the one pair of features."""
+        del module, training
+        t, s = teacher_features[0], student_features[0]
+        self.loss.validate_outputs(t, s)
+        return self.loss.compute_loss(t, s)
+
+
+def as_term(loss):
+    """Returns a Distiller term for a tf_compact or Keras distillation loss.
+
+    Args:
+        loss: A `KDLoss` or a `keras.distillation.DistillationLoss`.
+
+    Returns:
+        An object with `term_name`, `resolve_pairs`, `build_module` and
+        `term_loss`.
+
+    Raises:
+        TypeError: If `loss` is neither.
+    """
+    if isinstance(loss, kd_loss.KDLoss):
+        return loss
+    if isinstance(loss, keras.distillation.DistillationLoss):
+        return KerasLossTerm(loss)
+    raise TypeError(
+        "Invalid value in argument `distillation_losses`. Expected "
+        "tf_compact distillation losses (LogitsKD, FeatureKD, ...) or "
+        "keras.distillation losses (LogitsDistillation, "
+        f"FeatureDistillation). Received: {loss!r} of type "
+        f"{type(loss).__name__}"
+    )
+
+
+def original(term):
+    """Returns the user-facing loss object behind a Distiller term."""
+    return term.loss if isinstance(term, KerasLossTerm) else term

@@ -1,0 +1,142 @@
+"""Argument checks of the Distiller, in the Keras error style."""
+
+import keras
+
+from tf_compact.distillation import features
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shapes(tensors):
+    return [tuple(t.shape) for t in keras.tree.flatten(tensors)]
+
+
+def _check_shapes(teacher_shapes, student_shapes, what):
+    same = len(teacher_shapes) == len(student_shapes) and all(
+        len(t) == len(s)
+        and all(a is None or b is None or a == b for a, b in zip(t, s))
+        for t, s in zip(teacher_shapes, student_shapes)
+    )
+    if not same:
+        raise ValueError(
+            f"Teacher and student {what} shapes are incompatible: they must "
+            f"match except for unknown dimensions. Received: teacher {what} "
+            f"shapes={teacher_shapes}, student {what} shapes={student_shapes}"
+        )
+
+
+def validate_models(teacher, student):
+    """Checks types and input/output compatibility of teacher and student.
+
+    Args:
+        teacher: The teacher.
+        student: The student.
+
+    Raises:
+        TypeError: If either is not a `keras.Model`, or both are the same
+            object.
+        ValueError: If their input or output shapes differ (checked when
+            both have a symbolic graph).
+    """
+    for role, model in (("teacher", teacher), ("student", student)):
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"Invalid value for argument `{role}`. Expected a "
+                f"keras.Model. Received: {role}={model!r} of type "
+                f"{type(model).__name__}"
+            )
+    if teacher is student:
+        raise TypeError(
+            "Invalid value for argument `student`. Expected a model other "
+            "than the teacher. Received: the same object for both."
+        )
+    if features.is_functional(teacher) and features.is_functional(student):
+        _check_shapes(_shapes(teacher.inputs), _shapes(student.inputs), "input")
+        _check_shapes(
+            _shapes(teacher.outputs), _shapes(student.outputs), "output"
+        )
+
+
+def validate_losses(losses):
+    """Returns `losses` as a non-empty list."""
+    if losses is None:
+        raise ValueError(
+            "Invalid value for argument `distillation_losses`. Expected a "
+            "distillation loss or a non-empty list of them. Received: "
+            "distillation_losses=None"
+        )
+    if not isinstance(losses, (list, tuple)):
+        losses = [losses]
+    if not losses:
+        raise ValueError(
+            "Invalid value for argument `distillation_losses`. Expected a "
+            "distillation loss or a non-empty list of them. Received: "
+            f"distillation_losses={losses!r}"
+        )
+    return list(losses)
+
+
+def validate_weights(weights, count):
+    """Returns the term weights as floats >= 0 (all 1 when `None`)."""
+    if weights is None:
+        return [1.0] * count
+    ok = isinstance(weights, (list, tuple)) and len(weights) == count
+    if ok:
+        ok = all(_is_number(w) and w >= 0 for w in weights)
+    if not ok:
+        raise ValueError(
+            "Invalid value for argument `distillation_loss_weights`. Expected "
+            f"None or a list of {count} numbers >= 0, one per distillation "
+            f"loss. Received: distillation_loss_weights={weights!r}"
+        )
+    return [float(w) for w in weights]
+
+
+def validate_student_weight(weight):
+    """Returns `student_loss_weight` as a float in [0, 1]."""
+    if not _is_number(weight) or not 0.0 <= weight <= 1.0:
+        raise ValueError(
+            "Invalid value for argument `student_loss_weight`. Expected a "
+            f"number in [0, 1]. Received: student_loss_weight={weight!r}"
+        )
+    return float(weight)
+
+
+def validate_sparsity(sparsity):
+    """Returns `sparsity` if it is `None` or callable."""
+    if sparsity is not None and not callable(sparsity):
+        raise TypeError(
+            "Invalid value for argument `sparsity`. Expected None or a "
+            "callable `sparsity(student)` returning a scalar penalty. "
+            f"Received: sparsity={sparsity!r}"
+        )
+    return sparsity
+
+
+def require_shapes(term, teacher, student):
+    """Raises if `term` needs feature shapes a subclassed model cannot give.
+
+    Raises:
+        TypeError: If `term.needs_module` and a model is subclassed.
+    """
+    if not getattr(term, "needs_module", False):
+        return
+    which = [
+        m.name for m in (teacher, student) if not features.is_functional(m)
+    ]
+    raise TypeError(
+        f"{type(term).__name__} builds trainable heads from feature shapes, "
+        "which a subclassed model does not expose. Use Functional or "
+        f"Sequential models. Received subclassed model(s): {which}"
+    )
+
+
+def unique_keys(names):
+    """Returns log keys, suffixing repeated names with `_2`, `_3`, ..."""
+    keys, seen = [], {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return keys
