@@ -1,1 +1,15 @@
-"""tf_compact.graph."""
+"""tf_compact.graph: which channels of a model are coupled."""
+
+from tf_compact.graph.channel_graph import ChannelGraph
+from tf_compact.graph.channel_group import ChannelGroup
+from tf_compact.graph.channel_group import GroupMember
+from tf_compact.graph.channel_group import WeightRef
+from tf_compact.graph.errors import GraphError
+from tf_compact.graph.errors import MaskError
+from tf_compact.graph.errors import UnsupportedLayerError
+from tf_compact.graph.handler import LayerHandler
+from tf_compact.graph.handler import NodeContext
+from tf_compact.graph.handlers_shape import FixedHandler
+from tf_compact.graph.handlers_shape import PassThroughHandler
+from tf_compact.graph.registry import get_handler
+from tf_compact.graph.registry import register_handler

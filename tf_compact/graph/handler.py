@@ -1,0 +1,232 @@
+"""Layer handlers: the only place where knowledge of layer classes lives.
+
+A handler tells the channel graph how one layer call relates the channel
+spaces of its inputs to those of its outputs, which of the layer's weights
+hold which channels, and how the layer's config changes when channels are
+removed. The graph itself knows nothing about any layer.
+
+A *channel space* is a 1-D integer array with one entry per position of a
+tensor's last axis; the entries are ids of channel *elements*. Two positions
+holding the same element id (or ids joined with `NodeContext.union`) are the
+same channel: they are kept or removed together.
+"""
+
+import numpy as np
+
+from tf_compact.graph.errors import GraphError
+
+ROLES = ("producer", "consumer", "norm", "stat")
+
+
+class LayerHandler:
+    """Base class of the handlers that describe one layer class.
+
+    Subclasses override `propagate` (required) and `slim_config` (when the
+    config stores a channel count). Register them with
+    `tfc.register_handler(LayerClass, handler)`.
+
+    Example:
+
+    ```python
+    class ScaleHandler(tfc.graph.LayerHandler):
+        def propagate(self, ctx):
+            space = ctx.inputs[0]
+            ctx.bind("scale", -1, space, "norm")
+            return [space]
+
+        def slim_config(self, layer, config, in_keep, out_keep):
+            return {**config, "units": int(out_keep[0].sum())}
+
+    tfc.register_handler(MyScale, ScaleHandler())
+    ```
+    """
+
+    def propagate(self, ctx):
+        """Relates input and output channel spaces of one layer call.
+
+        Args:
+            ctx: A `NodeContext` for the call.
+
+        Returns:
+            A list with one channel space per output tensor.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `propagate(ctx)`."
+        )
+
+    def slim_config(self, layer, config, in_keep, out_keep):
+        """Returns the layer config with channels removed.
+
+        Args:
+            layer: The original layer.
+            config: A copy of `layer.get_config()`, free to edit.
+            in_keep: One boolean array per input tensor: kept positions of
+                its last axis.
+            out_keep: One boolean array per output tensor.
+
+        Returns:
+            The edited config. Defaults to `config` unchanged.
+        """
+        del layer, in_keep, out_keep
+        return config
+
+    def get_config(self):
+        """Returns the constructor arguments of the handler."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a handler from `get_config()` output."""
+        return cls(**config)
+
+
+class Binding:
+    """One axis of one weight that is indexed by a channel space."""
+
+    __slots__ = ("node_name", "layer", "weight", "axis", "space", "role")
+
+    def __init__(self, node_name, layer, weight, axis, space, role):
+        self.node_name = node_name
+        self.layer = layer
+        self.weight = weight
+        self.axis = axis
+        self.space = space
+        self.role = role
+
+
+class NodeContext:
+    """What a handler sees of one layer call while the graph is built.
+
+    Attributes:
+        layer: The layer (or Keras operation) being called.
+        name: Its name in the graph.
+        inputs: One channel space (1-D int array) per input tensor.
+        input_shapes: Shapes of the input tensors (batch axis first).
+        output_shapes: Shapes of the output tensors.
+        args: The call's positional arguments (tensors and constants).
+    """
+
+    def __init__(self, builder, flat_node, inputs):
+        self._builder = builder
+        self.layer = flat_node.layer
+        self.name = flat_node.name
+        self.inputs = inputs
+        self.input_shapes = flat_node.input_shapes
+        self.output_shapes = flat_node.output_shapes
+        self.args = flat_node.node.arguments.args
+        self.bindings = []
+        self.macs = []
+
+    def new_space(self, size):
+        """Creates `size` new prunable channels produced by this layer."""
+        return self._builder.new_elements(int(size), self.name, fixed=False)
+
+    def fixed_space(self, size):
+        """Creates `size` new channels that are never pruned."""
+        return self._builder.new_elements(int(size), self.name, fixed=True)
+
+    def union(self, a, b):
+        """Couples two spaces position by position (same length)."""
+        if len(a) != len(b):
+            raise GraphError(
+                f"Layer '{self.name}' couples channel spaces of different "
+                f"sizes: {len(a)} and {len(b)}."
+            )
+        self._builder.union(a, b)
+
+    def fix(self, space):
+        """Marks every channel in `space` as not prunable."""
+        self._builder.fix(space)
+
+    def weight(self, name):
+        """Returns the layer's weight called `name` (a `keras.Variable`)."""
+        for v in self.layer.weights:
+            if v.name == name:
+                return v
+        raise GraphError(
+            f"Layer '{self.name}' ({type(self.layer).__name__}) has no "
+            f"weight named '{name}'. Weights: "
+            f"{[v.name for v in self.layer.weights]}."
+        )
+
+    def bind(self, weight, axis, space, role):
+        """Declares that `axis` of weight `weight` is indexed by `space`.
+
+        Args:
+            weight: The weight's name, e.g. `"kernel"`.
+            axis: The weight axis (negative counts from the end).
+            space: The channel space along that axis.
+            role: One of `"producer"`, `"consumer"`, `"norm"`, `"stat"`.
+        """
+        if role not in ROLES:
+            raise ValueError(
+                f"Invalid value for argument `role`. Expected one of "
+                f"{ROLES}. Received: role={role!r}"
+            )
+        var = self.weight(weight)
+        axis = axis % len(var.shape)
+        if var.shape[axis] != len(space):
+            raise GraphError(
+                f"Layer '{self.name}': axis {axis} of weight '{weight}' has "
+                f"{var.shape[axis]} entries but the channel space bound to "
+                f"it has {len(space)}."
+            )
+        self.bindings.append(
+            Binding(self.name, self.layer, weight, axis, space, role)
+        )
+
+    def count_macs(self, weight, positions):
+        """Counts `positions` multiply-accumulates per entry of `weight`."""
+        self.macs.append((weight, int(positions)))
+
+
+class ElementBuilder:
+    """Union-find over channel elements, shared by all handlers."""
+
+    def __init__(self):
+        self.parent = []
+        self.fixed = []
+        self.origin = []
+        self.produced = []
+
+    def new_elements(self, size, origin, fixed):
+        start = len(self.parent)
+        ids = np.arange(start, start + size, dtype=np.int64)
+        self.parent.extend(ids.tolist())
+        self.fixed.extend([fixed] * size)
+        self.origin.extend([origin] * size)
+        if not fixed and size:
+            self.produced.append((origin, ids))
+        return ids
+
+    def find(self, e):
+        parent = self.parent
+        root = e
+        while parent[root] != root:
+            root = parent[root]
+        while parent[e] != root:
+            parent[e], e = root, parent[e]
+        return root
+
+    def union(self, a, b):
+        for x, y in zip(a.tolist(), b.tolist()):
+            rx, ry = self.find(x), self.find(y)
+            if rx != ry:
+                lo, hi = (rx, ry) if rx < ry else (ry, rx)
+                self.parent[hi] = lo
+                self.fixed[lo] = self.fixed[lo] or self.fixed[hi]
+
+    def fix(self, space):
+        for e in space.tolist():
+            self.fixed[self.find(e)] = True
+
+    def roots(self):
+        return np.array(
+            [self.find(e) for e in range(len(self.parent))], dtype=np.int64
+        )
+
+    def fixed_roots(self, roots):
+        fixed = np.array(self.fixed, dtype=bool)
+        out = np.zeros(len(roots), dtype=bool)
+        np.logical_or.at(out, roots, fixed)
+        return out

@@ -1,0 +1,138 @@
+"""The registry that maps layer classes to their channel handlers."""
+
+import inspect
+
+import keras
+
+from tf_compact.graph.errors import UnsupportedLayerError
+from tf_compact.graph.handler import LayerHandler
+
+_HANDLERS = {}
+_BUILTIN_DONE = []
+
+
+def _ensure_builtin():
+    if not _BUILTIN_DONE:
+        _BUILTIN_DONE.append(True)
+        from tf_compact.graph.builtin import register_builtin_handlers
+
+        register_builtin_handlers()
+
+
+def register_handler(layer_class, handler):
+    """Registers how the channel graph treats a layer class.
+
+    Layer knowledge lives only in handlers: built-in layers come registered,
+    and custom layers get the same treatment through this function. The
+    handler is looked up by exact class first, then along the class's MRO,
+    so a subclass of a registered layer uses its parent's handler unless it
+    is registered itself.
+
+    Args:
+        layer_class: A subclass of `keras.layers.Layer` (or of a Keras
+            operation).
+        handler: A `LayerHandler` instance or subclass, or one of the
+            strings `"passthrough"` (the layer maps each channel to the same
+            channel and has no per-channel weights, like an activation) or
+            `"fixed"` (the layer is kept as it is: the channels of its inputs
+            and outputs are never pruned).
+
+    Returns:
+        The handler instance that was registered.
+
+    Raises:
+        TypeError: If `layer_class` is not a Keras layer class or `handler`
+            is not a handler.
+
+    Example:
+
+    ```python
+    class Swish2(keras.layers.Layer):
+        def call(self, x):
+            return x * keras.ops.sigmoid(2.0 * x)
+
+    tfc.register_handler(Swish2, "passthrough")
+    ```
+    """
+    _ensure_builtin()
+    _validate_layer_class(layer_class)
+    handler = _as_handler(handler)
+    _HANDLERS[layer_class] = handler
+    return handler
+
+
+def get_handler(layer):
+    """Returns the handler for `layer`, or raises `UnsupportedLayerError`."""
+    _ensure_builtin()
+    cls = type(layer)
+    if cls in _HANDLERS:
+        return _HANDLERS[cls]
+    for base in cls.__mro__[1:]:
+        if base in _HANDLERS:
+            return _HANDLERS[base]
+    raise UnsupportedLayerError(_unsupported_message(layer))
+
+
+def _unsupported_message(layer):
+    cls = type(layer)
+    name = getattr(layer, "name", "?")
+    text = (
+        f"Layer '{name}' of class {cls.__module__}.{cls.__qualname__} has no "
+        "channel handler, so the graph cannot tell how it maps channels. "
+    )
+    if cls.__name__ == "Lambda":
+        text += (
+            "A Lambda layer is opaque Python code: replace it by a layer "
+            "subclass and register a handler for that class. "
+        )
+    return text + (
+        f"Register one with `tfc.register_handler({cls.__name__}, "
+        "'passthrough')` if it maps each channel to itself, "
+        f"`tfc.register_handler({cls.__name__}, 'fixed')` to keep the "
+        "channels around it unpruned, or pass a `tfc.graph.LayerHandler` "
+        "subclass for anything else."
+    )
+
+
+def _validate_layer_class(layer_class):
+    from keras.src.ops.operation import Operation
+
+    if not (
+        inspect.isclass(layer_class) and issubclass(layer_class, Operation)
+    ):
+        raise TypeError(
+            "Invalid value for argument `layer_class`. Expected a subclass "
+            f"of keras.layers.Layer. Received: layer_class={layer_class!r}"
+        )
+    if issubclass(layer_class, keras.Model):
+        raise TypeError(
+            "Invalid value for argument `layer_class`. Models are opened up "
+            "by the graph and take no handler. Received: "
+            f"layer_class={layer_class.__name__}"
+        )
+
+
+def _as_handler(handler):
+    from tf_compact.graph import handlers_shape
+
+    if isinstance(handler, str):
+        named = {
+            "passthrough": handlers_shape.PassThroughHandler,
+            "fixed": handlers_shape.FixedHandler,
+        }
+        if handler not in named:
+            raise TypeError(
+                "Invalid value for argument `handler`. Expected a "
+                "LayerHandler or one of 'passthrough', 'fixed'. Received: "
+                f"handler={handler!r}"
+            )
+        return named[handler]()
+    if inspect.isclass(handler) and issubclass(handler, LayerHandler):
+        return handler()
+    if isinstance(handler, LayerHandler):
+        return handler
+    raise TypeError(
+        "Invalid value for argument `handler`. Expected a LayerHandler "
+        f"instance or subclass, 'passthrough' or 'fixed'. Received: "
+        f"handler={handler!r}"
+    )

@@ -1,0 +1,128 @@
+"""slim: a physically smaller copy of a model, channels removed."""
+
+import keras
+import numpy as np
+
+from tf_compact.graph.errors import GraphError
+from tf_compact.graph.registry import get_handler
+from tf_compact.graph.walk import functional_of
+from tf_compact.surgery.common import bindings_by_layer
+from tf_compact.surgery.common import resolve_graph
+
+
+def slim(model, masks, graph=None):
+    """Returns a new model with the masked channels physically removed.
+
+    The new model is rebuilt layer by layer from edited configs (fewer
+    filters or units), in topological order, and the kept weights are
+    copied: kernel columns and rows, biases, normalization statistics,
+    depthwise and pointwise kernels, Dense rows after `Flatten`, offsets
+    inside concatenations. Layer names and dtype policies are kept. Nested
+    models are opened up: the result is one flat Functional model. The
+    input model is never changed.
+
+    Function preservation: `slim(model, masks)(x)` equals
+    `apply_masks(model, masks)(x)` up to float rounding.
+
+    Args:
+        model: A Sequential or Functional `keras.Model`.
+        masks: Dict `{group name: boolean array of group.size}`; `True`
+            keeps a channel. Groups left out keep all their channels.
+        graph: The `ChannelGraph` of `model`, when already built. Defaults
+            to `None` (built here).
+
+    Returns:
+        A new Functional `keras.Model`, not compiled.
+
+    Raises:
+        MaskError: If `masks` does not fit the graph's groups.
+        GraphError: If the model cannot be analysed.
+        UnsupportedLayerError: If a layer has no handler.
+
+    Example:
+
+    ```python
+    graph = tfc.ChannelGraph(model)
+    masks = {g.name: np.arange(g.size) % 2 == 0 for g in graph.groups}
+    small = tfc.slim(model, masks, graph=graph)
+    ```
+    """
+    graph = resolve_graph(model, graph)
+    keep = graph.keep_elements(masks)
+    binds = bindings_by_layer(graph)
+    flat = graph.flat
+    functional = functional_of(model)
+    new = {}
+    inputs = []
+    for key, t in zip(flat.input_keys, flat.input_tensors):
+        x = keras.Input(
+            batch_shape=t.shape,
+            dtype=t.dtype,
+            name=t._keras_history.operation.name,
+        )
+        new[key] = x
+        inputs.append(x)
+    for node in flat.nodes:
+        _rebuild_node(node, graph, keep, new, binds.get(node.name, ()))
+    outputs = [new[k] for k in flat.output_keys]
+    return keras.Model(
+        keras.tree.pack_sequence_as(functional._inputs_struct, inputs),
+        keras.tree.pack_sequence_as(functional._outputs_struct, outputs),
+        name=model.name,
+    )
+
+
+def _rebuild_node(node, graph, keep, new, binds):
+    in_keep = [keep[graph.spaces[k]] for k in node.inputs]
+    out_keep = [keep[graph.spaces[k]] for k in node.outputs]
+    layer = _new_layer(node, in_keep, out_keep)
+    lookup = {
+        id(t): new[graph.flat.keys[id(t)]] for t in node.node.input_tensors
+    }
+    args, kwargs = node.node.arguments.fill_in(lookup)
+    outs = keras.tree.flatten(layer(*args, **kwargs))
+    for key, out in zip(node.outputs, outs):
+        new[key] = out
+    if getattr(node.layer, "weights", None):
+        _copy_weights(node, layer, keep, binds)
+
+
+def _new_layer(node, in_keep, out_keep):
+    old = node.layer
+    if not isinstance(old, keras.layers.Layer):
+        try:
+            return type(old).from_config(old.get_config())
+        except Exception:
+            return old
+    config = old.get_config()
+    if not all(k.all() for k in in_keep + out_keep):
+        handler = get_handler(old)
+        config = handler.slim_config(old, dict(config), in_keep, out_keep)
+    config["name"] = node.name
+    config.pop("build_config", None)
+    return type(old).from_config(config)
+
+
+def _copy_weights(node, layer, keep, binds):
+    old_vars, new_vars = node.layer.weights, layer.weights
+    if len(old_vars) != len(new_vars):
+        raise GraphError(
+            f"Rebuilt layer '{node.name}' has {len(new_vars)} weights; the "
+            f"original has {len(old_vars)}. Its handler's slim_config does "
+            "not match the layer."
+        )
+    for old, var in zip(old_vars, new_vars):
+        value = old.numpy()
+        for b in binds:
+            if b.weight == old.name:
+                kept = keep[b.space]
+                if not kept.all():
+                    value = np.take(value, np.nonzero(kept)[0], axis=b.axis)
+        if tuple(var.shape) != value.shape:
+            raise GraphError(
+                f"Rebuilt layer '{node.name}': weight '{old.name}' has shape "
+                f"{tuple(var.shape)} but the kept channels give "
+                f"{value.shape}. Its handler's slim_config does not match "
+                "its bindings."
+            )
+        var.assign(value)
