@@ -22,6 +22,16 @@ from tf_compact.profile.layer_profile import LayerProfile
 from tf_compact.profile.model_profile import ModelProfile
 from tf_compact.profile.profiler import profile
 # graph, surgery, pruning
+from tf_compact.graph.channel_graph import ChannelGraph
+from tf_compact.graph.channel_group import ChannelGroup
+from tf_compact.graph.errors import GraphError
+from tf_compact.graph.errors import MaskError
+from tf_compact.graph.errors import UnsupportedLayerError
+from tf_compact.graph.registry import register_handler
+from tf_compact.surgery.apply_masks import apply_masks
+from tf_compact.surgery.cost import estimate_slim_cost
+from tf_compact.surgery.slim import slim
+from tf_compact import graph
 # distillation
 from tf_compact.distillation.attention_transfer import AttentionTransfer
 from tf_compact.distillation.contrastive_kd import ContrastiveKD
