@@ -1,0 +1,92 @@
+"""Argument checks and layer helpers shared by the reference models."""
+
+import math
+
+import keras
+
+
+def validate_width_multiplier(width_multiplier):
+    """Checks that `width_multiplier` is a positive number."""
+    if isinstance(width_multiplier, bool) or not isinstance(
+        width_multiplier, (int, float)
+    ):
+        raise TypeError(
+            "Invalid type for argument `width_multiplier`. Expected a "
+            f"positive float. Received: width_multiplier={width_multiplier!r}"
+        )
+    if not (width_multiplier > 0 and math.isfinite(width_multiplier)):
+        raise ValueError(
+            "Invalid value for argument `width_multiplier`. Expected a "
+            f"positive float. Received: width_multiplier={width_multiplier}"
+        )
+
+
+def validate_num_classes(num_classes):
+    """Checks that `num_classes` is an int >= 2."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(
+            "Invalid type for argument `num_classes`. Expected an int >= 2. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    if num_classes < 2:
+        raise ValueError(
+            "Invalid value for argument `num_classes`. Expected an int >= 2. "
+            f"Received: num_classes={num_classes}"
+        )
+
+
+def validate_input_shape(input_shape, rank, min_size=1):
+    """Checks `input_shape` has `rank` positive dims, spatial >= `min_size`.
+
+    Returns:
+        The shape as a tuple of ints.
+    """
+    shape = tuple(input_shape) if isinstance(input_shape, (list, tuple)) else ()
+    ok = len(shape) == rank and all(
+        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
+    )
+    if not ok or any(d < min_size for d in shape[:-1]):
+        raise ValueError(
+            "Invalid value for argument `input_shape`. Expected "
+            f"{rank} positive ints with spatial sizes >= {min_size}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def scaled(channels, width_multiplier, divisor=1, minimum=1):
+    """Returns `channels * width_multiplier`, rounded to `divisor`.
+
+    Rounding never goes more than 10% below the exact product, as in
+    MobileNet; the result is at least `minimum`.
+    """
+    exact = channels * width_multiplier
+    value = max(minimum, int(exact + divisor / 2) // divisor * divisor)
+    if value < 0.9 * exact:
+        value += divisor
+    return int(value)
+
+
+def conv_bn_relu(x, filters, kernel_size, strides, prefix, relu_max=None):
+    """Conv (no bias) → BatchNorm → ReLU, named `prefix_conv/_bn/_relu`."""
+    conv = keras.layers.Conv1D if len(x.shape) == 3 else keras.layers.Conv2D
+    x = conv(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{prefix}_conv",
+    )(x)
+    x = keras.layers.BatchNormalization(name=f"{prefix}_bn")(x)
+    return keras.layers.ReLU(max_value=relu_max, name=f"{prefix}_relu")(x)
+
+
+def classifier(x, num_classes, classifier_activation, name="logits"):
+    """The final Dense layer; named `predictions` when it has a softmax."""
+    if classifier_activation is not None:
+        name = "predictions"
+    return keras.layers.Dense(
+        num_classes, activation=classifier_activation, name=name
+    )(x)
