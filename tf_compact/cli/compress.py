@@ -89,7 +89,7 @@ def _teacher(bundle):
     import keras
 
     if TEACHER_PATH.value:
-        return keras.saving.load_model(TEACHER_PATH.value)
+        return keras.saving.load_model(TEACHER_PATH.value, compile=False)
     return teacher_lib.load_or_train_teacher(
         bundle,
         common_flags.MODEL.value,

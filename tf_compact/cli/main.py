@@ -51,6 +51,8 @@ def run(argv=None):
     from absl import app
 
     module = importlib.import_module(COMMANDS[command])
+    # absl prints the __main__ docstring as the usage text of --help.
+    sys.modules["__main__"].__doc__ = module.__doc__
     app.run(module.main, argv=[f"tf-compact {command}"] + argv[2:])
 
 

@@ -80,7 +80,7 @@ def load_or_train_teacher(bundle, model_name, epochs, output_dir, **kwargs):
     path = os.path.join(output_dir, TEACHER_FILE)
     if os.path.exists(path):
         logging.info("Reusing the teacher saved in %s", path)
-        return keras.saving.load_model(path)
+        return keras.saving.load_model(path, compile=False)
     logging.info("Training a %s teacher for %d epochs", model_name, epochs)
     model, _ = train_teacher(bundle, model_name, epochs, output_dir, **kwargs)
     return model

@@ -1,0 +1,69 @@
+"""`tf-compact train-teacher` driven through its absl flags."""
+
+import json
+import os
+
+import keras
+import pytest
+from absl import app
+from absl.testing import flagsaver
+
+from tf_compact.cli import teacher
+from tf_compact.cli import train_teacher
+
+
+def test_trains_saves_and_prints_the_profile(tmp_path, capsys):
+    out = str(tmp_path / "teacher")
+    with flagsaver.flagsaver(
+        epochs=1, limit=256, batch_size=64, output_dir=out
+    ):
+        train_teacher.main(["train_teacher"])
+    printed = capsys.readouterr().out
+    assert "Total MACs" in printed and "test accuracy" in printed
+    model = keras.saving.load_model(os.path.join(out, teacher.TEACHER_FILE))
+    assert model.output_shape == (None, 10)
+    with open(os.path.join(out, teacher.METRICS_FILE)) as f:
+        metrics = json.load(f)
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["epochs"] == 1
+    assert "built-in" in metrics["dataset_source"]
+
+
+def test_reuses_a_saved_teacher(tmp_path):
+    bundle_dir = str(tmp_path)
+    from tf_compact.cli import resources
+
+    bundle = resources.load_dataset("builtin", batch_size=64, limit=128)
+    trained, _ = teacher.train_teacher(
+        bundle, "small_cnn", epochs=0, output_dir=bundle_dir, verbose=0
+    )
+    again = teacher.load_or_train_teacher(bundle, "small_cnn", 1, bundle_dir)
+    assert [w.shape for w in again.weights] == [
+        w.shape for w in trained.weights
+    ]
+    for a, b in zip(again.get_weights(), trained.get_weights()):
+        assert (a == b).all()
+
+
+def test_rejects_positional_arguments():
+    with pytest.raises(app.UsageError, match="extra"):
+        train_teacher.main(["train_teacher", "extra"])
+
+
+@pytest.mark.parametrize(
+    "name", ["small_cnn", "vgg", "resnet20", "mobilenet_v2"]
+)
+def test_every_model_flag_builds(name):
+    from tf_compact.cli import resources
+
+    model = resources.build_model(name, (28, 28, 1), 10)
+    assert model.output_shape == (None, 10)
+
+
+def test_unknown_names_are_refused():
+    from tf_compact.cli import resources
+
+    with pytest.raises(ValueError, match="name='alexnet'"):
+        resources.build_model("alexnet", (28, 28, 1), 10)
+    with pytest.raises(ValueError, match="name='imagenet'"):
+        resources.load_dataset("imagenet")
