@@ -1,5 +1,7 @@
 """Whole-model profiles: parameters, nesting, shared layers, memory."""
 
+import warnings
+
 import keras
 import pytest
 
@@ -173,8 +175,16 @@ class Small(keras.Model):
 def test_subclassed_model_gets_best_effort_profile_and_warning():
     model = Small()
     model(keras.ops.zeros((1, 6, 6, 3)))
-    with pytest.warns(UserWarning, match="subclassed"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         prof = tfc.profile(model)
+        double = tfc.profile(model, batch_size=2)
+    messages = [str(w.message) for w in caught]
+    assert any("is subclassed" in m for m in messages)
+    # Pooling has no weights, hence no recorded build shape.
+    assert any(
+        "'global_average_pooling2d' has no recorded" in m for m in messages
+    )
     assert [row.class_name for row in prof.layers] == [
         "Conv2D",
         "GlobalAveragePooling2D",
@@ -183,8 +193,7 @@ def test_subclassed_model_gets_best_effort_profile_and_warning():
     assert prof.macs == 4 * 4 * 4 * 9 * 3 + 4 * 2
     assert prof.params == model.count_params()
     # The recorded build shapes have batch 1; the profiled batch replaces it.
-    with pytest.warns(UserWarning, match="subclassed"):
-        assert tfc.profile(model, batch_size=2).macs == 2 * prof.macs
+    assert double.macs == 2 * prof.macs
 
 
 def test_unbuilt_models_are_rejected():
@@ -201,6 +210,7 @@ def test_unbuilt_models_are_rejected():
         ({"batch_size": 1.5}, TypeError),
         ({"input_shape": (3, 3)}, ValueError),
         ({"input_shape": (8, -1, 3)}, ValueError),
+        ({"input_shape": [(8, 8, 3), (8, 8, 3)]}, ValueError),
     ],
 )
 def test_invalid_arguments(kwargs, error):
@@ -226,3 +236,54 @@ def test_table_lists_layers_and_totals():
     assert f"({prof.params:,})" in text
     widths = {len(line) for line in text.splitlines()[1:3]}
     assert len(widths) == 1
+
+
+class ResBlock(L.Layer):
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.conv1 = L.Conv2D(filters, 3, padding="same", use_bias=False)
+        self.conv2 = L.Conv2D(filters, 1, use_bias=False)
+
+    def call(self, x):
+        return x + self.conv2(self.conv1(x))
+
+
+def test_custom_layer_with_sublayers_is_costed_from_them():
+    inputs = keras.Input((6, 6, 4))
+    x = ResBlock(4, name="block")(inputs)
+    expand = L.Conv2D(16, 1, use_bias=False, name="expand")
+    model = keras.Model(inputs, expand(x))
+    with pytest.warns(UserWarning, match="'block' \\(ResBlock\\)"):
+        prof = tfc.profile(model)
+    rows = [(r.path.split("/")[0], r.class_name) for r in prof.layers]
+    assert rows == [
+        ("block", "Conv2D"),
+        ("block", "Conv2D"),
+        ("expand", "Conv2D"),
+    ]
+    assert prof.unknown_layers == []
+    assert prof.macs == 36 * 4 * 9 * 4 + 36 * 4 * 4 + 36 * 16 * 4
+    assert prof.params == model.count_params()
+    # The block's output (6*6*4 float32 = 576 B) is alive with the
+    # expanded output (6*6*16 float32 = 2304 B) when `expand` runs.
+    assert prof.peak_activation_bytes == 576 + 2304
+
+
+class Scaled(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = L.Dense(4, name="sd")
+
+    def call(self, x):
+        return 2.0 * self.dense(x)
+
+
+def test_nested_subclassed_model_in_functional_graph():
+    inputs = keras.Input((5,))
+    x = Scaled(name="scaled")(inputs)
+    model = keras.Model(inputs, L.Dense(2, name="h")(x))
+    with pytest.warns(UserWarning, match="'scaled' \\(Scaled\\)"):
+        prof = tfc.profile(model)
+    assert [row.path for row in prof.layers] == ["scaled/sd", "h"]
+    assert prof.macs == 5 * 4 + 4 * 2
+    assert prof.params == model.count_params()

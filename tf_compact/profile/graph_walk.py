@@ -16,6 +16,8 @@ import dataclasses
 
 import keras
 
+from tf_compact.profile.registry import get_macs_fn
+
 _InputLayer = keras.layers.InputLayer
 
 
@@ -38,6 +40,7 @@ class LayerCall:
     outputs: list
     input_keys: list
     output_keys: list
+    is_row: bool = True
 
 
 @dataclasses.dataclass
@@ -58,6 +61,15 @@ def functional_of(op):
     if isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
         return op
     return None
+
+
+def is_composite(op):
+    """A subclassed model, or a layer with sublayers and no cost function."""
+    if isinstance(op, keras.Model):
+        return True
+    if not isinstance(op, keras.layers.Layer) or get_macs_fn(type(op)):
+        return False
+    return any(True for _ in op._flatten_layers(include_self=False))
 
 
 def ordered_nodes(functional):
@@ -152,12 +164,23 @@ class _Walker:
                     inner, prefix + name + "/", inputs, in_keys, out_keys
                 )
                 continue
-            self.calls.append(
-                LayerCall(
-                    op, prefix + name, index, inputs, outputs, in_keys, out_keys
-                )
+            call = LayerCall(
+                op, prefix + name, index, inputs, outputs, in_keys, out_keys
             )
+            if is_composite(op):
+                # Costed from its sublayers; the call itself is kept only
+                # to follow its input and output tensors for memory.
+                self.walk_without_graph(op, prefix + name + "/")
+                call.is_row = False
+            self.calls.append(call)
         return scope
+
+    def walk_without_graph(self, layer, prefix):
+        """Costs a layer without a graph; `subclassed.Walker` does it."""
+        raise NotImplementedError(
+            f"Layer '{prefix.rstrip('/')}' has no stored graph; it needs "
+            "the walker of `tf_compact.profile.subclassed`."
+        )
 
     def walk_nested(self, inner, prefix, in_specs, in_keys, out_keys):
         refs_in = _flat(inner.inputs)
@@ -182,7 +205,7 @@ class _Walker:
             return None
 
 
-def trace_functional(model, batch_size, input_specs=None):
+def trace_functional(model, batch_size, input_specs=None, walker_cls=None):
     """Walks a Functional or Sequential model.
 
     Args:
@@ -190,12 +213,14 @@ def trace_functional(model, batch_size, input_specs=None):
         batch_size: Value substituted for an unknown batch dimension.
         input_specs: Optional list of `TensorSpec` for the model inputs
             (batch dimension included) replacing the stored input shapes.
+        walker_cls: Walker class; `subclassed.Walker` also handles nested
+            subclassed models. Defaults to the graph-only walker.
 
     Returns:
         A `Trace`.
     """
     functional = functional_of(model)
-    walker = _Walker(batch_size)
+    walker = (walker_cls or _Walker)(batch_size)
     refs_in = _flat(functional.inputs)
     shapes = None
     if input_specs is not None:

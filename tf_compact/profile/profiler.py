@@ -98,7 +98,9 @@ def _trace(model, batch_size, input_shape):
     if input_shape is not None:
         functional = graph_walk.functional_of(model)
         specs = _input_specs(functional, input_shape, batch_size)
-    return graph_walk.trace_functional(model, batch_size, specs)
+    return graph_walk.trace_functional(
+        model, batch_size, specs, walker_cls=subclassed.Walker
+    )
 
 
 def _cost(call, notes):
@@ -232,6 +234,8 @@ def profile(model, batch_size=1, input_shape=None):
     seen_weights = set()
     rows, unknown = [], []
     for call in trace.calls:
+        if not call.is_row:
+            continue
         known, row = _row(call, notes, seen_weights)
         if not known:
             unknown.append((row.path, row.class_name))

@@ -9,6 +9,8 @@ recorded no build shape (those without weights, typically) count 0. Nested
 Functional or Sequential sub-models are walked as graphs.
 """
 
+import keras
+
 from tf_compact.profile import graph_walk
 from tf_compact.profile.registry import get_macs_fn
 
@@ -43,7 +45,19 @@ def _output_shapes(layer, build_values):
     return _as_shape_list(result)
 
 
-class _SubclassedWalker(graph_walk._Walker):
+class Walker(graph_walk._Walker):
+    """Graph walker that also profiles subclassed models, best effort."""
+
+    def walk_without_graph(self, layer, prefix):
+        kind = "model" if isinstance(layer, keras.Model) else "layer"
+        self.notes.append(
+            f"Subclassed {kind} '{prefix.rstrip('/')}' "
+            f"({type(layer).__name__}) has no stored graph: its sublayers are "
+            "counted once each at the shapes they were built with, and "
+            "operations written in its `call()` are not counted."
+        )
+        self.visit(layer, prefix)
+
     def add_layer(self, layer, prefix):
         build = getattr(layer, "_build_shapes_dict", None)
         if not layer.built or not build:
@@ -59,14 +73,18 @@ class _SubclassedWalker(graph_walk._Walker):
             out_shapes = []
         dtype = str(getattr(layer, "compute_dtype", "float32"))
         scope = self.new_scope()
+        index = self.next_call_index(layer)
+        name = layer.name if index == 0 else f"{layer.name}:{index}"
         self.calls.append(
             graph_walk.LayerCall(
                 layer=layer,
-                path=prefix + layer.name,
-                call_index=0,
+                path=prefix + name,
+                call_index=index,
                 inputs=[self.tensor(s, dtype) for s in in_shapes],
                 outputs=[self.tensor(s, dtype) for s in out_shapes],
-                input_keys=[(scope, "in", i) for i in range(len(in_shapes))],
+                # Inputs are outputs of earlier calls or of the enclosing
+                # graph; only the outputs are new tensors for memory.
+                input_keys=[],
                 output_keys=[(scope, "out", i) for i in range(len(out_shapes))],
             )
         )
@@ -105,7 +123,7 @@ def trace_subclassed(model, batch_size):
     Returns:
         A `graph_walk.Trace` without model inputs or outputs.
     """
-    walker = _SubclassedWalker(batch_size)
+    walker = Walker(batch_size)
     walker.visit(model, "")
     return graph_walk.Trace(
         calls=walker.calls,
