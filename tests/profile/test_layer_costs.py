@@ -174,3 +174,29 @@ def test_layer_subclass_uses_its_base_class_cost():
     row = _single(MyConv(2, 3, use_bias=False), (5, 5, 1))
     assert row.class_name == "MyConv"
     assert row.macs == 3 * 3 * 2 * 9
+
+
+RECURRENT = {
+    # steps * gates * units * (features + units); bias: steps*gates*units.
+    "simple_rnn": (lambda: L.SimpleRNN(3), 5 * 1 * 3 * (2 + 3), 5 * 3),
+    "gru": (lambda: L.GRU(3), 5 * 3 * 3 * (2 + 3), 5 * 3 * 3),
+    "lstm": (lambda: L.LSTM(3), 5 * 4 * 3 * (2 + 3), 5 * 4 * 3),
+    "bidirectional_lstm": (
+        lambda: L.Bidirectional(L.LSTM(3)),
+        2 * 5 * 4 * 3 * (2 + 3),
+        2 * 5 * 4 * 3,
+    ),
+    # 5 steps of Dense(4) on 2 features; bias 5 * 4.
+    "time_distributed": (
+        lambda: L.TimeDistributed(L.Dense(4)),
+        5 * 2 * 4,
+        5 * 4,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECURRENT))
+def test_recurrent_and_wrapper_costs(case):
+    factory, macs, other = RECURRENT[case]
+    row = _single(factory(), (5, 2))
+    assert (row.macs, row.other_ops) == (macs, other)

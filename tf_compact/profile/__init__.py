@@ -14,8 +14,11 @@ Counting conventions:
   - DepthwiseConv1D/2D: `out_elems * prod(kernel_size)`.
   - SeparableConv1D/2D: depthwise part plus the 1x1 pointwise part.
   - Dense (any rank): `prod(out_shape[:-1]) * in_features * units`.
-  - EinsumDense: `out_elems * prod(contracted kernel dims)`; Dot:
-    `out_elems * contracted size`.
+  - EinsumDense: `out_elems * prod(contracted kernel dims)`; Dot and
+    `keras.ops.matmul`: `out_elems * contracted size`.
+  - SimpleRNN/GRU/LSTM: `batch * steps * gates * units * (features +
+    units)` with 1/3/4 gates; Bidirectional: both directions;
+    TimeDistributed: the wrapped layer on `batch * steps` samples.
 - `other_ops` counts element-wise work, reported apart from `macs`: bias
   adds and fused activations (one per output element each), activation
   layers (one per element), BatchNormalization, Rescaling, Normalization
@@ -31,10 +34,15 @@ Counting conventions:
 - `activation_bytes` sums every layer call's output size times its dtype
   size; `peak_activation_bytes` is the largest total of tensors alive at
   once when the calls run in the listed order.
+- Element-wise `keras.ops` calls recorded in a Functional graph (add,
+  multiply, relu, hard_silu, ...) follow the same rules as layers.
 - A layer class with no cost function counts 0 MACs and is named in a
   warning; add one with `register_macs(layer_cls, fn)`.
-- A subclassed model has no stored graph: it gets a best-effort profile
-  (each layer once, at the shape it was built with) and a warning.
+- A subclassed model, or a custom layer with sublayers and no cost
+  function, has no stored graph: its sublayers are costed once each, at
+  the shapes they were built with (batch replaced by `batch_size`), and a
+  warning says so. Operations written directly in its `call()` are not
+  counted, and inside it peak memory only sees each sublayer's output.
 """
 
 from tf_compact.profile.compare import ProfileComparison

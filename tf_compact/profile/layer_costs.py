@@ -10,6 +10,7 @@ import math
 
 import keras
 
+from tf_compact.profile.registry import get_macs_fn
 from tf_compact.profile.registry import register_macs
 
 L = keras.layers
@@ -147,6 +148,61 @@ def upsampling_cost(layer, input_shapes, output_shapes):
     return 0, _prod(output_shapes[0])
 
 
+def _rnn_gates(layer):
+    name = type(layer).__name__
+    return {"LSTM": 4, "GRU": 3}.get(name, 1)
+
+
+def recurrent_cost(layer, input_shapes, output_shapes):
+    """SimpleRNN/GRU/LSTM: steps * gates * units * (features + units)."""
+    batch, steps, features = (int(d) for d in input_shapes[0][:3])
+    units, gates = int(layer.units), _rnn_gates(layer)
+    positions = batch * steps * gates * units
+    macs = positions * (features + units)
+    return macs, positions if getattr(layer.cell, "use_bias", True) else 0
+
+
+def bidirectional_cost(layer, input_shapes, output_shapes):
+    """Bidirectional: the forward and the backward layer's costs."""
+    total_macs = total_other = 0
+    for inner in (layer.forward_layer, layer.backward_layer):
+        fn = _wrapped_fn(inner)
+        macs, other = _pair(fn(inner, input_shapes[:1], output_shapes))
+        total_macs, total_other = total_macs + macs, total_other + other
+    return total_macs, total_other
+
+
+def time_distributed_cost(layer, input_shapes, output_shapes):
+    """TimeDistributed: the wrapped layer on batch * steps samples."""
+
+    def merge(shape):
+        return (int(shape[0]) * int(shape[1]),) + tuple(shape[2:])
+
+    inner = layer.layer
+    fn = _wrapped_fn(inner)
+    return fn(
+        inner,
+        [merge(s) for s in input_shapes],
+        [merge(s) for s in output_shapes],
+    )
+
+
+def _wrapped_fn(inner):
+    fn = get_macs_fn(type(inner))
+    if fn is None:
+        raise ValueError(
+            f"no cost function for the wrapped layer '{inner.name}' "
+            f"({type(inner).__name__}); register one with `register_macs`"
+        )
+    return fn
+
+
+def _pair(value):
+    if isinstance(value, tuple | list):
+        return int(value[0]), int(value[1])
+    return int(value), 0
+
+
 def _register_layers():
     conv = (L.Conv1D, L.Conv2D, L.Conv3D)
     transpose = (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
@@ -164,6 +220,9 @@ def _register_layers():
         ((L.Average,), average_cost),
         ((L.UpSampling1D, L.UpSampling2D, L.UpSampling3D), upsampling_cost),
         ((L.Resizing,), elementwise_cost),
+        ((L.SimpleRNN, L.GRU, L.LSTM), recurrent_cost),
+        ((L.Bidirectional,), bidirectional_cost),
+        ((L.TimeDistributed,), time_distributed_cost),
     ]
     for classes, fn in table:
         for cls in classes:

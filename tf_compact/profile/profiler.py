@@ -194,15 +194,18 @@ def profile(model, batch_size=1, input_shape=None):
     Nothing is executed: shapes come from the graph Keras stored when the
     model was built. Nested models are flattened and every call of a shared
     layer is its own row. Layers without a cost function count as 0 MACs
-    and are named in a warning. A subclassed model gets a best-effort
-    profile (each layer once, at the shape it was built with) and a
-    warning. See the package docstring for the counting conventions.
+    and are named in a warning. A subclassed model (or a custom layer with
+    sublayers) gets a best-effort profile, each sublayer once at the shape
+    it was built with, and a warning. Fast enough to call from a training
+    callback (milliseconds for ResNet50). See the `tf_compact.profile`
+    package docstring for the counting conventions.
 
     Args:
         model: A built `keras.Model` (Functional, Sequential or
             subclassed). It is not modified.
-        batch_size: Value used for the batch dimension; MACs, operations
-            and activation sizes scale with it. Defaults to `1`.
+        batch_size: Value used where the batch dimension is unknown (as
+            it is for `keras.Input`); MACs, operations and activation sizes
+            scale with it. Defaults to `1`.
         input_shape: Optional input shape without the batch dimension (a
             list of shapes for several inputs) that replaces the stored
             one, e.g. to resolve `None` spatial dimensions. Defaults to
