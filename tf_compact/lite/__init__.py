@@ -1,1 +1,39 @@
-"""tf_compact.lite."""
+"""tf_compact.lite: TFLite conversion, QAT, Edge TPU check, benchmarks.
+
+Example:
+
+```python
+import tf_compact as tfc
+
+tflite = tfc.lite.convert(model, mode="int8", representative_data=x[:200])
+print(tfc.lite.edgetpu_report(tflite).table())
+print(tfc.lite.benchmark(tflite, num_threads=1).to_dict())
+```
+"""
+
+from tf_compact.lite.benchmark import BenchmarkResult
+from tf_compact.lite.benchmark import benchmark
+from tf_compact.lite.benchmark import compare
+from tf_compact.lite.bridge import to_tf_keras
+from tf_compact.lite.converter import FLOAT_TOLERANCE
+from tf_compact.lite.converter import MODES
+from tf_compact.lite.converter import convert
+from tf_compact.lite.edgetpu import EDGETPU_OPS
+from tf_compact.lite.edgetpu import EdgeTpuReport
+from tf_compact.lite.edgetpu import edgetpu_report
+from tf_compact.lite.errors import BridgeError
+from tf_compact.lite.errors import ConversionError
+from tf_compact.lite.errors import QuantizationError
+from tf_compact.lite.errors import RuntimeUnavailableError
+from tf_compact.lite.inference import accuracy_of
+from tf_compact.lite.inference import predict
+from tf_compact.lite.inference import run_interpreter
+from tf_compact.lite.ops import OpRecord
+from tf_compact.lite.ops import read_ops
+from tf_compact.lite.qat import qat
+from tf_compact.lite.qat import quantize_model
+from tf_compact.lite.result import ConversionResult
+from tf_compact.lite.runtime import RUNTIMES
+from tf_compact.lite.runtime import RuntimeInfo
+from tf_compact.lite.runtime import load_model_content
+from tf_compact.lite.runtime import make_interpreter

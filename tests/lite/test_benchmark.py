@@ -1,0 +1,86 @@
+"""tfc.lite.benchmark and compare."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_compact as tfc
+from tests.lite import helpers
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x = helpers.images(64)
+    y = helpers.labels_for(x)
+    model = helpers.tiny_cnn(classes=2)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    return model, x, y
+
+
+def test_result_fields(trained):
+    model, _, _ = trained
+    tflite = tfc.lite.convert(model)
+    result = tfc.lite.benchmark(tflite, warmup=2, runs=20)
+    assert result.runtime in tfc.lite.RUNTIMES
+    assert result.delegate in ("xnnpack", "none")
+    assert result.size_bytes == len(tflite)
+    assert result.num_threads == 1
+    assert result.runs == 20
+    assert 0 < result.median_ms <= result.p90_ms
+    assert result.mean_ms > 0
+    assert result.accuracy is None
+    assert result.name == "float32"
+
+
+def test_accuracy_matches_keras(trained):
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    keras_acc = np.mean(np.argmax(model.predict(x, verbose=0), -1) == y)
+    as_tuple = tfc.lite.benchmark(tflite, runs=1, dataset=(x, y))
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(7)
+    as_dataset = tfc.lite.benchmark(tflite, runs=1, dataset=ds)
+    assert as_tuple.accuracy == pytest.approx(keras_acc)
+    assert as_dataset.accuracy == pytest.approx(keras_acc)
+
+
+def test_keras_model_and_path_inputs(trained, tmp_path):
+    model, _, _ = trained
+    from_model = tfc.lite.benchmark(model, runs=2, warmup=0)
+    assert from_model.name == model.name
+    path = tmp_path / "m.tflite"
+    path.write_bytes(tfc.lite.convert(model))
+    from_path = tfc.lite.benchmark(str(path), runs=2, name="file")
+    assert from_path.name == "file"
+    assert from_path.size_bytes == path.stat().st_size
+
+
+def test_runtime_choice_is_reported(trained):
+    model, _, _ = trained
+    tflite = tfc.lite.convert(model)
+    result = tfc.lite.benchmark(
+        tflite, runtime="tensorflow", runs=2, use_xnnpack=False
+    )
+    assert result.runtime == "tensorflow"
+    assert result.delegate == "none"
+    with pytest.raises(ValueError, match="runs"):
+        tfc.lite.benchmark(tflite, runs=0)
+    with pytest.raises(TypeError, match="warmup"):
+        tfc.lite.benchmark(tflite, warmup=1.0)
+
+
+def test_compare_table_and_round_trip(trained):
+    model, x, _ = trained
+    float_result = tfc.lite.benchmark(tfc.lite.convert(model), runs=5)
+    int8 = tfc.lite.convert(model, "int8", representative_data=x)
+    int8_result = tfc.lite.benchmark(int8, runs=5, name="int8")
+    table = tfc.lite.compare([float_result, int8_result])
+    lines = table.splitlines()
+    assert len(lines) == 4
+    assert lines[2].startswith("| float32 |") and "| 1.000 |" in lines[2]
+    assert lines[3].startswith("| int8 |")
+    config = int8_result.get_config()
+    assert tfc.lite.BenchmarkResult.from_config(config) == int8_result
+    assert int8_result.to_dict() == config
+    with pytest.raises(ValueError, match="baseline"):
+        tfc.lite.compare([float_result], baseline=3)

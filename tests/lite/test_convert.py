@@ -1,0 +1,144 @@
+"""tfc.lite.convert: modes, parity with Keras, errors."""
+
+import pickle
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_compact as tfc
+from tests.lite import helpers
+
+
+def test_float32_parity_with_keras():
+    model = helpers.tiny_cnn(softmax=False)
+    x = helpers.images(16, seed=1)
+    tflite = tfc.lite.convert(model, mode="float32")
+    assert tflite.path_used == "from_keras_model"
+    assert tflite.max_abs_diff <= 1e-4
+    got = tfc.lite.predict(tflite, x)
+    want = np.asarray(model(x, training=False))
+    assert np.max(np.abs(got - want)) <= 1e-4
+
+
+def test_convert_does_not_touch_the_model():
+    model = helpers.tiny_cnn()
+    before = [w.copy() for w in model.get_weights()]
+    tfc.lite.convert(model, mode="int8", representative_data=helpers.images())
+    after = model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_float16_and_dynamic_shrink_the_file():
+    model = helpers.wide_mlp()
+    sizes = {
+        mode: len(tfc.lite.convert(model, mode=mode))
+        for mode in ("float32", "float16", "dynamic")
+    }
+    assert sizes["float16"] < 0.6 * sizes["float32"]
+    assert sizes["dynamic"] < 0.35 * sizes["float32"]
+
+
+def test_int8_with_integer_io_is_full_integer():
+    model = helpers.wide_mlp()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 64)).astype(np.float32)
+    for io, dtype in (("int8", np.int8), ("uint8", np.uint8)):
+        tflite = tfc.lite.convert(
+            model, "int8", representative_data=x, inference_io=io
+        )
+        interpreter, _ = tfc.lite.make_interpreter(tflite)
+        assert interpreter.get_input_details()[0]["dtype"] == dtype
+        assert interpreter.get_output_details()[0]["dtype"] == dtype
+        assert tflite.argmax_agreement >= 0.9
+        assert not tfc.lite.read_ops(tflite)[0].is_float
+    assert len(tflite) < 0.35 * len(tfc.lite.convert(model))
+
+
+def test_int8_accepts_a_dataset_of_pairs():
+    x = helpers.images(32)
+    ds = tf.data.Dataset.from_tensor_slices((x, helpers.labels_for(x)))
+    tflite = tfc.lite.convert(
+        helpers.tiny_cnn(), "int8", representative_data=ds.batch(4)
+    )
+    assert tflite.mode == "int8"
+    assert tflite.argmax_agreement is not None
+
+
+def test_int8_without_representative_data_is_an_error():
+    with pytest.raises(ValueError, match="representative_data"):
+        tfc.lite.convert(helpers.tiny_cnn(), mode="int8")
+
+
+class _Cos(keras.layers.Layer):
+    def call(self, x):
+        return keras.ops.cos(x)
+
+
+class _Det(keras.layers.Layer):
+    def call(self, x):
+        return tf.linalg.det(x)
+
+
+def test_unquantizable_op_is_named_with_its_layer():
+    inputs = keras.Input((4,))
+    hidden = _Cos(name="my_cos")(keras.layers.Dense(4, name="d1")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="d2")(hidden))
+    x = np.random.default_rng(0).uniform(size=(16, 4)).astype(np.float32)
+    with pytest.raises(tfc.lite.QuantizationError, match="my_cos") as info:
+        tfc.lite.convert(model, "int8", representative_data=x)
+    assert ("COS", "my_cos") in info.value.ops
+    assert len(tfc.lite.convert(model, "dynamic")) > 0
+
+
+def test_unconvertible_op_is_named_with_its_layer():
+    inputs = keras.Input((4, 4))
+    outputs = _Det(name="my_det")(keras.layers.Dense(4)(inputs))
+    model = keras.Model(inputs, outputs)
+    with pytest.raises(tfc.lite.ConversionError) as info:
+        tfc.lite.convert(model)
+    assert "MatrixDeterminant" in str(info.value)
+    assert "my_det" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"mode": "int4"}, ValueError),
+        ({"inference_io": "int16"}, ValueError),
+        ({"mode": "float16", "inference_io": "uint8"}, ValueError),
+        ({"mode": "qat"}, ValueError),
+    ],
+)
+def test_invalid_arguments(kwargs, error):
+    with pytest.raises(error, match="Received"):
+        tfc.lite.convert(helpers.tiny_cnn(), **kwargs)
+
+
+def test_not_a_model():
+    with pytest.raises(TypeError, match="Received: type=str"):
+        tfc.lite.convert("model.keras")
+
+
+def test_output_path_and_result_serialization(tmp_path):
+    path = tmp_path / "sub" / "m.tflite"
+    tflite = tfc.lite.convert(helpers.tiny_cnn(), output_path=path)
+    assert path.read_bytes() == bytes(tflite)
+    assert tflite.output_path == str(path)
+    clone = tfc.lite.ConversionResult.from_config(tflite.get_config())
+    assert bytes(clone) == bytes(tflite)
+    assert clone.info() == tflite.info()
+    unpickled = pickle.loads(pickle.dumps(tflite))
+    assert unpickled.info() == tflite.info()
+    assert bytes(unpickled) == bytes(tflite)
+
+
+def test_half_width_model_converts_and_matches():
+    """Stand-in for a slimmed model: same architecture at half width."""
+    full = helpers.tiny_cnn(width=8, softmax=False)
+    half = helpers.tiny_cnn(width=4, softmax=False, name="half")
+    full_size = len(tfc.lite.convert(full))
+    tflite = tfc.lite.convert(half)
+    assert tflite.max_abs_diff <= 1e-4
+    assert len(tflite) < full_size

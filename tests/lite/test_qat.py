@@ -1,0 +1,83 @@
+"""Quantization-aware training through the tfmot bridge."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import tf_compact as tfc
+from tests.lite import helpers
+
+
+@pytest.fixture(scope="module")
+def data():
+    x = helpers.images(96, seed=3)
+    return x, helpers.labels_for(x)
+
+
+def test_plain_qat_gives_full_int8(data):
+    x, y = data
+    model = helpers.tiny_cnn(classes=2)
+    before = [w.copy() for w in model.get_weights()]
+    tflite = tfc.lite.qat(
+        model, (x, y), epochs=1, validation_data=(x, y), inference_io="uint8"
+    )
+    assert tflite.mode == "qat"
+    assert len(tflite.history["loss"]) == 1
+    assert 0.0 <= tflite.history["val_accuracy"][0] <= 1.0
+    assert tflite.argmax_agreement >= 0.9
+    report = tfc.lite.edgetpu_report(tflite)
+    assert report.compatible, report.table()
+    after = model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_distillation_qat_matches_features(data):
+    x, y = data
+    model = helpers.tiny_cnn(classes=2)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    tflite = tfc.lite.qat(model, (x, y), epochs=2, teacher=model)
+    assert "distilled features: ['relu']" in tflite.notes
+    assert len(tflite.history["loss"]) == 2
+    assert all(np.isfinite(tflite.history["loss"]))
+
+
+def test_explicit_feature_layers_are_checked(data):
+    x, y = data
+    model = helpers.tiny_cnn(classes=2)
+    with pytest.raises(ValueError, match="'nope'"):
+        tfc.lite.qat(
+            model, (x, y), epochs=0, teacher=model, feature_layers=["nope"]
+        )
+
+
+def test_keras3_still_works_after_qat(data):
+    x, y = data
+    before = os.environ.get("TF_USE_LEGACY_KERAS")
+    tfc.lite.quantize_model(helpers.tiny_cnn())
+    assert os.environ.get("TF_USE_LEGACY_KERAS") == before
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(True))
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert isinstance(model, keras.Model)
+    assert len(tfc.lite.convert(model)) > 0
+
+
+def test_quantize_model_then_user_training_then_convert(data):
+    x, y = data
+    qat_model = tfc.lite.quantize_model(helpers.tiny_cnn(classes=2))
+    qat_model.compile("adam", "sparse_categorical_crossentropy")
+    qat_model.fit(x, y, epochs=1, verbose=0)
+    tflite = tfc.lite.convert(qat_model, mode="qat", inference_io="int8")
+    assert tfc.lite.edgetpu_report(tflite).full_int8
+    assert tflite.argmax_agreement >= 0.9
+
+
+def test_invalid_epochs(data):
+    with pytest.raises(ValueError, match="epochs=-1"):
+        tfc.lite.qat(helpers.tiny_cnn(), data, epochs=-1)

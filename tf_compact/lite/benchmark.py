@@ -1,0 +1,240 @@
+"""Latency, size and accuracy of a TFLite model on a real interpreter."""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from tf_compact.lite.inference import accuracy_of
+from tf_compact.lite.runtime import load_model_content
+from tf_compact.lite.runtime import make_interpreter
+
+
+@dataclasses.dataclass
+class BenchmarkResult:
+    """What `tfc.lite.benchmark` measured.
+
+    Args:
+        name: Label of the model in tables.
+        runtime: Interpreter runtime that ran (see `make_interpreter`).
+        delegate: `"xnnpack"` if the XNNPACK delegate ran, else `"none"`.
+        num_threads: Interpreter threads.
+        median_ms: Median latency of one invoke, in milliseconds.
+        p90_ms: 90th percentile latency, in milliseconds.
+        mean_ms: Mean latency, in milliseconds.
+        size_bytes: Size of the `.tflite` flatbuffer.
+        runs: Timed invokes.
+        warmup: Untimed invokes before them.
+        accuracy: Top-1 accuracy over the dataset through the interpreter,
+            or `None`. Defaults to `None`.
+        attempts: Runtimes tried before the one that ran, with why they
+            failed. Defaults to `{}`.
+
+    Example:
+
+    ```python
+    result = tfc.lite.benchmark(tflite)
+    print(result.median_ms, result.runtime, result.delegate)
+    ```
+    """
+
+    name: str
+    runtime: str
+    delegate: str
+    num_threads: int
+    median_ms: float
+    p90_ms: float
+    mean_ms: float
+    size_bytes: int
+    runs: int
+    warmup: int
+    accuracy: float = None
+    attempts: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    def get_config(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return self.to_dict()
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a `BenchmarkResult` from `get_config()` output."""
+        return cls(**config)
+
+
+def _validate_count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"Invalid type for argument `{name}`. Expected an int. "
+            f"Received: {name}={value!r}"
+        )
+    if value < minimum:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an int >= "
+            f"{minimum}. Received: {name}={value}"
+        )
+
+
+def _as_content(model):
+    import keras
+
+    if isinstance(model, keras.Model):
+        from tf_compact.lite.converter import convert
+
+        return convert(model, mode="float32"), model.name
+    content = load_model_content(model)
+    name = getattr(content, "mode", None)
+    if isinstance(model, str):
+        name = model
+    return content, name or "tflite"
+
+
+def _random_input(detail, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = [int(d) for d in detail["shape"]]
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, shape, endpoint=True).astype(
+            dtype
+        )
+    return rng.uniform(size=shape).astype(dtype)
+
+
+def _time_invokes(interpreter, warmup, runs):
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], _random_input(detail))
+    for _ in range(warmup):
+        interpreter.invoke()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times[i] = time.perf_counter() - start
+    return times * 1e3
+
+
+def benchmark(
+    model,
+    runtime="auto",
+    num_threads=1,
+    warmup=10,
+    runs=100,
+    dataset=None,
+    use_xnnpack=True,
+    name=None,
+):
+    """Measures invoke latency, size and (optionally) accuracy of a model.
+
+    Latency is timed per `invoke()` at the model's own input shape (batch 1
+    for models converted from Keras), on random inputs.
+
+    Args:
+        model: TFLite bytes (e.g. a `ConversionResult`), a path to a
+            `.tflite` file, or a Keras model (converted with
+            `mode="float32"` first).
+        runtime: `"auto"`, `"ai_edge_litert"`, `"tflite_runtime"` or
+            `"tensorflow"`; the result says which ran. Defaults to
+            `"auto"`.
+        num_threads: Interpreter threads, always passed to the runtime.
+            Defaults to `1`.
+        warmup: Untimed invokes first. Defaults to `10`.
+        runs: Timed invokes. Defaults to `100`.
+        dataset: Optional `tf.data.Dataset` of `(x, y)` batches or tuple
+            `(x, y)` of arrays, to measure top-1 accuracy through the
+            interpreter. Defaults to `None`.
+        use_xnnpack: Whether to let the runtime apply XNNPACK. Defaults to
+            `True`.
+        name: Label for tables. Defaults to the Keras model name, the file
+            path or the conversion mode.
+
+    Returns:
+        A `BenchmarkResult`.
+
+    Raises:
+        ValueError: If an argument is invalid.
+        RuntimeUnavailableError: If the runtime asked for cannot run.
+
+    Example:
+
+    ```python
+    result = tfc.lite.benchmark(tflite, num_threads=1, runs=200,
+                                dataset=(x_test, y_test))
+    print(result.to_dict())
+    ```
+    """
+    _validate_count("warmup", warmup, 0)
+    _validate_count("runs", runs, 1)
+    content, default_name = _as_content(model)
+    interpreter, info = make_interpreter(
+        content,
+        runtime=runtime,
+        num_threads=num_threads,
+        use_xnnpack=use_xnnpack,
+    )
+    times = _time_invokes(interpreter, warmup, runs)
+    accuracy = None
+    if dataset is not None:
+        accuracy = accuracy_of(interpreter, dataset)
+    return BenchmarkResult(
+        name=name or default_name,
+        runtime=info.runtime,
+        delegate=info.delegate,
+        num_threads=num_threads,
+        median_ms=float(np.median(times)),
+        p90_ms=float(np.percentile(times, 90)),
+        mean_ms=float(np.mean(times)),
+        size_bytes=len(content),
+        runs=runs,
+        warmup=warmup,
+        accuracy=accuracy,
+        attempts=info.attempts,
+    )
+
+
+def compare(results, baseline=0):
+    """Formats benchmark results as a markdown table.
+
+    Args:
+        results: A list of `BenchmarkResult`.
+        baseline: Index of the row that size ratios and speed-ups are
+            relative to. Defaults to `0`.
+
+    Returns:
+        The table as a string.
+
+    Raises:
+        ValueError: If `results` is empty or `baseline` is out of range.
+
+    Example:
+
+    ```python
+    print(tfc.lite.compare([teacher_result, slim_result, int8_result]))
+    ```
+    """
+    results = list(results)
+    if not results or not 0 <= baseline < len(results):
+        raise ValueError(
+            "Invalid value for argument `results`/`baseline`. Expected a "
+            "non-empty list and an index into it. Received: "
+            f"{len(results)} results, baseline={baseline!r}"
+        )
+    base = results[baseline]
+    lines = [
+        "| model | size KiB | size ratio | runtime | delegate | threads "
+        "| median ms | p90 ms | mean ms | speed-up | accuracy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        acc = "" if r.accuracy is None else f"{100 * r.accuracy:.2f}%"
+        lines.append(
+            f"| {r.name} | {r.size_bytes / 1024:.1f} | "
+            f"{r.size_bytes / base.size_bytes:.3f} | {r.runtime} | "
+            f"{r.delegate} | {r.num_threads} | {r.median_ms:.3f} | "
+            f"{r.p90_ms:.3f} | {r.mean_ms:.3f} | "
+            f"{base.median_ms / r.median_ms:.2f}x | {acc} |"
+        )
+    return "\n".join(lines)

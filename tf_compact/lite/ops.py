@@ -1,0 +1,140 @@
+"""Reading the operator table of a `.tflite` model."""
+
+import dataclasses
+import re
+
+import numpy as np
+
+from tf_compact.lite.runtime import make_interpreter
+
+_SCOPE_SUFFIX = re.compile(r"_\d+$")
+_QUANT_IO_OPS = ("QUANTIZE", "DEQUANTIZE")
+_INTEGER_KINDS = ("int8", "uint8")
+
+
+@dataclasses.dataclass
+class OpRecord:
+    """One operator of a TFLite model, in execution order.
+
+    Args:
+        index: Position in the execution plan.
+        op_name: TFLite builtin name, e.g. `"CONV_2D"`.
+        input_dtypes: Dtype names of the op's tensor inputs.
+        output_dtypes: Dtype names of the op's outputs.
+        layer: Keras layer the op came from, when it can be read from the
+            tensor names, else `None`.
+
+    Example:
+
+    ```python
+    for op in tfc.lite.read_ops(tflite):
+        print(op.op_name, op.layer, op.is_float)
+    ```
+    """
+
+    index: int
+    op_name: str
+    input_dtypes: list
+    output_dtypes: list
+    layer: str = None
+
+    @property
+    def is_float(self):
+        """Whether the op computes in floating point."""
+        dtypes = self.input_dtypes + self.output_dtypes
+        return any(d.startswith("float") for d in dtypes)
+
+    @property
+    def is_integer(self):
+        """Whether every activation the op reads or writes is int8/uint8."""
+        if self.is_float:
+            return False
+        return any(d in _INTEGER_KINDS for d in self.output_dtypes)
+
+    def get_config(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates an `OpRecord` from `get_config()` output."""
+        return cls(**config)
+
+
+def _layer_from_name(tensor_name, layer_names):
+    first = tensor_name.split(";")[0]
+    parts = first.split("/")
+    if len(parts) < 3:
+        return None
+    for part in parts[1:-1]:
+        for candidate in (part, _SCOPE_SUFFIX.sub("", part)):
+            if layer_names is None or candidate in layer_names:
+                return candidate
+    return None
+
+
+def read_ops(model_content, layer_names=None):
+    """Lists the operators of a TFLite model with their dtypes.
+
+    Args:
+        model_content: The `.tflite` flatbuffer, as bytes.
+        layer_names: Optional collection of Keras layer names; when given,
+            only these names are reported as an op's `layer`. Defaults to
+            `None`.
+
+    Returns:
+        A list of `OpRecord`, in execution order, read without delegates.
+
+    Raises:
+        ValueError: If `model_content` is not a TFLite flatbuffer.
+        RuntimeUnavailableError: If no TFLite runtime can load it.
+
+    Example:
+
+    ```python
+    names = [op.op_name for op in tfc.lite.read_ops(tflite)]
+    ```
+    """
+    names = set(layer_names) if layer_names is not None else None
+    interpreter, _ = make_interpreter(model_content, use_xnnpack=False)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+
+    def dtypes(indices):
+        return [np.dtype(tensors[i]["dtype"]).name for i in indices if i >= 0]
+
+    records = []
+    for op in interpreter._get_ops_details():
+        layer = None
+        for i in op["outputs"]:
+            layer = _layer_from_name(tensors[i]["name"], names)
+            if layer:
+                break
+        records.append(
+            OpRecord(
+                index=int(op["index"]),
+                op_name=op["op_name"],
+                input_dtypes=dtypes(op["inputs"]),
+                output_dtypes=dtypes(op["outputs"]),
+                layer=layer,
+            )
+        )
+    return records
+
+
+def float_compute_ops(records):
+    """Returns the ops that compute in float, ignoring I/O (de)quantization.
+
+    Args:
+        records: A list of `OpRecord` from `read_ops`.
+
+    Returns:
+        The `OpRecord`s, other than `QUANTIZE`/`DEQUANTIZE`, that read or
+        write float tensors: what a full-int8 conversion failed to quantize.
+
+    Example:
+
+    ```python
+    left = tfc.lite.float_compute_ops(tfc.lite.read_ops(tflite))
+    ```
+    """
+    return [r for r in records if r.is_float and r.op_name not in _QUANT_IO_OPS]

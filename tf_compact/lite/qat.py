@@ -1,0 +1,214 @@
+"""Quantization-aware training through tfmot, with optional distillation.
+
+tensorflow-model-optimization (tfmot) only quantizes `tf_keras` models, so
+the Keras 3 model is cloned into `tf_keras` first (`to_tf_keras`), wrapped
+with `tfmot.quantization.keras.quantize_model`, fine-tuned with fake
+quantization, and converted to full int8.
+
+Importing tfmot sets `TF_USE_LEGACY_KERAS=1` in the environment, which
+makes `tf.keras` resolve to `tf_keras` for the rest of the process. The
+import here restores the variable to its previous value afterwards; `import
+keras` (Keras 3) is unaffected either way, and tf_compact never uses
+`tf.keras`. If your own code reads `tf.keras` after a QAT call, it may get
+`tf_keras`: use `import keras`.
+"""
+
+import os
+
+import numpy as np
+
+from tf_compact.lite import distill_qat
+from tf_compact.lite.bridge import to_tf_keras
+from tf_compact.lite.converter import convert
+
+
+def import_tfmot():
+    """Imports tfmot, leaving `TF_USE_LEGACY_KERAS` as it found it.
+
+    Returns:
+        The `tensorflow_model_optimization` module.
+
+    Raises:
+        ImportError: If tfmot or tf_keras is not installed; the message says
+            which extra to install.
+
+    Example:
+
+    ```python
+    tfmot = import_tfmot()
+    ```
+    """
+    previous = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError as e:
+        raise ImportError(
+            "Quantization-aware training needs tensorflow-model-optimization "
+            "and tf-keras: `pip install tf-compact[tfmot]`. "
+            f"Import failed with: {e}"
+        ) from e
+    finally:
+        if previous is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = previous
+    return tfmot
+
+
+def quantize_model(model):
+    """Returns a `tf_keras` clone of `model` wrapped for QAT by tfmot.
+
+    Train the returned model with `tf_keras` (`compile`/`fit`), then convert
+    it with `tfc.lite.convert(qat_model, mode="qat")`. The input model is
+    not modified.
+
+    Args:
+        model: A built Keras 3 Functional or Sequential model.
+
+    Returns:
+        A `tf_keras.Model` with fake-quantization wrappers (layer names
+        prefixed `quant_`).
+
+    Raises:
+        BridgeError: If the model cannot be cloned into `tf_keras`.
+        ImportError: If tfmot is not installed.
+        ValueError: If tfmot rejects a layer (its message names it).
+
+    Example:
+
+    ```python
+    qat_model = tfc.lite.quantize_model(model)
+    qat_model.compile("adam", "sparse_categorical_crossentropy")
+    qat_model.fit(x_train, y_train, epochs=1)
+    tflite = tfc.lite.convert(qat_model, mode="qat")
+    ```
+    """
+    clone = to_tf_keras(model)
+    tfmot = import_tfmot()
+    return tfmot.quantization.keras.quantize_model(clone)
+
+
+def _validate_epochs(epochs):
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(
+            "Invalid value for argument `epochs`. Expected an int >= 0. "
+            f"Received: epochs={epochs!r}"
+        )
+
+
+def _calibration_inputs(dataset, rows=64):
+    xs, count = [], 0
+    for x, _ in dataset.as_numpy_iterator():
+        xs.append(x)
+        count += len(x)
+        if count >= rows:
+            break
+    return np.concatenate(xs)[:rows]
+
+
+def qat(
+    model,
+    train_data,
+    epochs=1,
+    teacher=None,
+    validation_data=None,
+    batch_size=32,
+    learning_rate=1e-4,
+    temperature=4.0,
+    alpha=0.5,
+    feature_layers="auto",
+    feature_weight=1.0,
+    from_logits=None,
+    steps_per_epoch=None,
+    inference_io="int8",
+    output_path=None,
+    verify=True,
+    verbose=0,
+):
+    """Quantization-aware training of a Keras 3 model, then int8 TFLite.
+
+    Clones `model` into `tf_keras`, wraps it with tfmot's fake
+    quantization, fine-tunes it on `train_data` and converts it to full
+    int8. With a `teacher` (typically the float `model` itself), the
+    quantized model is distilled from it: logits KD with temperature, plus
+    an MSE on feature maps of layers whose names match in both models.
+
+    Args:
+        model: A built Keras 3 Functional or Sequential classifier.
+        train_data: A `tf.data.Dataset` of `(x, y)` batches, or a tuple
+            `(x, y)` of arrays (batched with `batch_size`). Labels are
+            class indices or one-hot.
+        epochs: Fine-tuning epochs. Defaults to `1`.
+        teacher: A float Keras 3 model that teaches the quantized one, or
+            `None` for plain QAT. Defaults to `None`.
+        validation_data: Like `train_data`; accuracy of the fake-quantized
+            model is logged per epoch. Defaults to `None`.
+        batch_size: Batch size when `train_data` is a tuple. Defaults to
+            `32`.
+        learning_rate: Adam learning rate. Defaults to `1e-4`.
+        temperature: Distillation temperature. Defaults to `4.0`.
+        alpha: Weight of the KD term; cross-entropy gets `1 - alpha`.
+            Defaults to `0.5`.
+        feature_layers: Names of layers whose outputs are matched, `"auto"`
+            (the last 4-D feature map whose name is in both models) or
+            `None` (logits only). Defaults to `"auto"`.
+        feature_weight: Weight of the feature MSE. Defaults to `1.0`.
+        from_logits: Whether the model outputs logits; `None` infers it
+            from a final softmax. Defaults to `None`.
+        steps_per_epoch: Batches per epoch, or `None` for the whole
+            dataset. Defaults to `None`.
+        inference_io: `"int8"`, `"uint8"` or `"float32"` model I/O.
+            Defaults to `"int8"`.
+        output_path: File to write the model to, or `None`. Defaults to
+            `None`.
+        verify: Whether to compare TFLite with the fake-quantized model.
+            Defaults to `True`.
+        verbose: `1` prints one line per epoch. Defaults to `0`.
+
+    Returns:
+        A `ConversionResult` (`mode="qat"`) whose `.history` holds per-epoch
+        `loss` (and `val_accuracy` with validation data).
+
+    Raises:
+        BridgeError: If the model cannot be cloned into `tf_keras`.
+        ValueError: If an argument is invalid or a feature layer is missing
+            or has a different shape in the two models.
+        QuantizationError: If some ops stay in float after conversion.
+
+    Example:
+
+    ```python
+    int8 = tfc.lite.qat(model, (x_train, y_train), epochs=2, teacher=model,
+                        validation_data=(x_test, y_test))
+    print(int8.history["val_accuracy"], len(int8))
+    ```
+    """
+    _validate_epochs(epochs)
+    dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)
+    val = None
+    if validation_data is not None:
+        val = distill_qat.as_dataset(validation_data, batch_size)
+    student = quantize_model(model)
+    trainer = distill_qat.QatTrainer(
+        student,
+        teacher=teacher,
+        learning_rate=learning_rate,
+        temperature=temperature,
+        alpha=alpha,
+        feature_layers=feature_layers if teacher is not None else None,
+        feature_weight=feature_weight,
+        from_logits=distill_qat.infer_from_logits(model, from_logits),
+    )
+    history = trainer.fit(dataset, epochs, val, steps_per_epoch, verbose)
+    result = convert(
+        student,
+        mode="qat",
+        representative_data=_calibration_inputs(dataset),
+        inference_io=inference_io,
+        output_path=output_path,
+        verify=verify,
+    )
+    result.history = history
+    if teacher is not None:
+        result.notes.append(f"distilled features: {trainer.feature_names}")
+    return result

@@ -1,0 +1,246 @@
+"""Choosing and creating a TFLite interpreter.
+
+Three runtimes can run a `.tflite` model from Python. They are tried in this
+order by `runtime="auto"`:
+
+- `"ai_edge_litert"`: LiteRT, the maintained runtime (XNNPACK delegates float
+  and int8 models).
+- `"tflite_runtime"`: the older stand-alone package (Python <= 3.11 and
+  numpy < 2 only; under numpy 2 it imports but fails when an interpreter is
+  created, which is caught and reported).
+- `"tensorflow"`: `tf.lite.Interpreter`, always present with TensorFlow.
+"""
+
+import dataclasses
+import importlib
+import os
+
+from tf_compact.lite.errors import RuntimeUnavailableError
+
+RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+_MODULES = {
+    "ai_edge_litert": "ai_edge_litert.interpreter",
+    "tflite_runtime": "tflite_runtime.interpreter",
+}
+
+
+@dataclasses.dataclass
+class RuntimeInfo:
+    """Which runtime and delegate an interpreter uses.
+
+    Args:
+        runtime: Name of the runtime that was created, one of `RUNTIMES`.
+        delegate: `"xnnpack"` when the XNNPACK delegate took over part of the
+            graph, else `"none"`.
+        attempts: Dict mapping runtimes tried before it to why they failed.
+            Defaults to `{}`.
+
+    Example:
+
+    ```python
+    interpreter, info = tfc.lite.make_interpreter(tflite)
+    print(info.runtime, info.delegate)
+    ```
+    """
+
+    runtime: str
+    delegate: str
+    attempts: dict = dataclasses.field(default_factory=dict)
+
+    def get_config(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a `RuntimeInfo` from `get_config()` output."""
+        return cls(**config)
+
+
+def _validate_runtime(runtime):
+    if runtime != "auto" and runtime not in RUNTIMES:
+        raise ValueError(
+            "Invalid value for argument `runtime`. Expected one of "
+            f"{('auto',) + RUNTIMES}. Received: runtime={runtime!r}"
+        )
+
+
+def _validate_num_threads(num_threads):
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int):
+        raise TypeError(
+            "Invalid type for argument `num_threads`. Expected an int. "
+            f"Received: num_threads={num_threads!r}"
+        )
+    if num_threads < 1:
+        raise ValueError(
+            "Invalid value for argument `num_threads`. Expected an int >= 1. "
+            f"Received: num_threads={num_threads}"
+        )
+
+
+def validate_flatbuffer(model_content):
+    """Raises if `model_content` is not a TFLite flatbuffer.
+
+    Args:
+        model_content: Bytes to check.
+
+    Raises:
+        TypeError: If `model_content` is not bytes-like.
+        ValueError: If it lacks the `TFL3` file identifier.
+
+    Example:
+
+    ```python
+    tfc.lite.validate_flatbuffer(open("model.tflite", "rb").read())
+    ```
+    """
+    if not isinstance(model_content, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            "Invalid type for argument `model_content`. Expected bytes of a "
+            f"TFLite model. Received: type={type(model_content).__name__}"
+        )
+    head = bytes(model_content[:8])
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise ValueError(
+            "Invalid value for argument `model_content`. Expected a TFLite "
+            "flatbuffer (file identifier 'TFL3' at bytes 4-8). "
+            f"Received: {len(model_content)} bytes starting {head!r}"
+        )
+
+
+def load_model_content(model):
+    """Returns TFLite bytes from bytes or from a path to a `.tflite` file.
+
+    Args:
+        model: Bytes-like flatbuffer, or a `str`/`os.PathLike` file path.
+
+    Returns:
+        The flatbuffer as `bytes` (a `bytes` subclass is returned as is).
+
+    Raises:
+        TypeError: If `model` is neither bytes nor a path.
+        ValueError: If the content is not a TFLite flatbuffer.
+        FileNotFoundError: If the path does not exist.
+
+    Example:
+
+    ```python
+    content = tfc.lite.load_model_content("model.tflite")
+    ```
+    """
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as f:
+            model = f.read()
+    elif isinstance(model, (bytearray, memoryview)):
+        model = bytes(model)
+    validate_flatbuffer(model)
+    return model
+
+
+def _interpreter_module(runtime):
+    """Returns the module holding `Interpreter` and `OpResolverType`."""
+    if runtime == "tensorflow":
+        import tensorflow as tf
+
+        class _TfLite:
+            Interpreter = tf.lite.Interpreter
+            OpResolverType = tf.lite.experimental.OpResolverType
+
+        return _TfLite
+    return importlib.import_module(_MODULES[runtime])
+
+
+def _create(runtime, model_content, num_threads, use_xnnpack):
+    module = _interpreter_module(runtime)
+    resolver = module.OpResolverType
+    kind = (
+        resolver.AUTO
+        if use_xnnpack
+        else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
+    interpreter = module.Interpreter(
+        model_content=bytes(model_content),
+        num_threads=num_threads,
+        experimental_op_resolver_type=kind,
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def delegate_of(interpreter):
+    """Returns `"xnnpack"` if a delegate node runs in `interpreter`.
+
+    Args:
+        interpreter: An allocated TFLite interpreter from any runtime.
+
+    Returns:
+        `"xnnpack"` when the execution plan holds a `DELEGATE` node (the
+        default delegate of all three runtimes is XNNPACK), else `"none"`.
+
+    Example:
+
+    ```python
+    interpreter, _ = tfc.lite.make_interpreter(tflite)
+    print(tfc.lite.delegate_of(interpreter))
+    ```
+    """
+    ops = interpreter._get_ops_details()
+    if any(op["op_name"] == "DELEGATE" for op in ops):
+        return "xnnpack"
+    return "none"
+
+
+def make_interpreter(
+    model_content, runtime="auto", num_threads=1, use_xnnpack=True
+):
+    """Creates an allocated TFLite interpreter and says which runtime ran.
+
+    Args:
+        model_content: The `.tflite` flatbuffer, as bytes.
+        runtime: `"auto"` or one of `"ai_edge_litert"`, `"tflite_runtime"`,
+            `"tensorflow"`. `"auto"` tries them in that order and takes the
+            first that creates an interpreter. Defaults to `"auto"`.
+        num_threads: Interpreter threads, always passed to the runtime.
+            Defaults to `1`.
+        use_xnnpack: Whether to let the runtime apply its default XNNPACK
+            delegate. Defaults to `True`.
+
+    Returns:
+        A tuple `(interpreter, RuntimeInfo)`.
+
+    Raises:
+        ValueError: If `runtime` or `num_threads` is not valid, or if
+            `model_content` is not a TFLite flatbuffer.
+        RuntimeUnavailableError: If the runtime asked for (or every runtime,
+            for `"auto"`) cannot be imported or cannot create an
+            interpreter; the message says why for each one tried.
+
+    Example:
+
+    ```python
+    interpreter, info = tfc.lite.make_interpreter(tflite, num_threads=2)
+    print(info.runtime, info.delegate)
+    ```
+    """
+    _validate_runtime(runtime)
+    _validate_num_threads(num_threads)
+    validate_flatbuffer(model_content)
+    order = RUNTIMES if runtime == "auto" else (runtime,)
+    attempts = {}
+    for name in order:
+        try:
+            interpreter = _create(name, model_content, num_threads, use_xnnpack)
+        except ImportError as e:
+            attempts[name] = f"not importable ({type(e).__name__}: {e})"
+            continue
+        except (RuntimeError, ValueError, AttributeError, TypeError) as e:
+            attempts[name] = f"failed to create ({type(e).__name__}: {e})"
+            continue
+        delegate = delegate_of(interpreter)
+        return interpreter, RuntimeInfo(name, delegate, attempts)
+    details = "; ".join(f"{k}: {v}" for k, v in attempts.items())
+    raise RuntimeUnavailableError(
+        f"No TFLite runtime could run the model (runtime={runtime!r}). "
+        f"Tried {details}",
+        attempts,
+    )
