@@ -46,6 +46,7 @@ from tf_compact.sparsity.sparsifier import Sparsifier
 from tf_compact.pipeline import CompressResult
 from tf_compact.pipeline import compress
 # submodules reached as attributes (tfc.data, tfc.lite, ...)
+from tf_compact import lite
 from tf_compact import data
 from tf_compact import models
 from tf_compact import lighten
