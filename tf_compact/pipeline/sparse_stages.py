@@ -11,6 +11,7 @@
 """
 
 import keras
+import numpy as np
 
 from tf_compact.pipeline import stages
 
@@ -34,12 +35,20 @@ def _targets(settings):
     }
 
 
-def _controller(settings):
-    import tf_compact as tfc
+def _held_out_batch(ctx):
+    data = ctx.val_data if ctx.val_data is not None else ctx.train_data
+    x, y = next(iter(data))
+    return np.asarray(x), np.asarray(y)
+
+
+def _controller(ctx):
+    settings = ctx.settings
+    from tf_compact.callbacks.budget_controller import BudgetController
+    from tf_compact.callbacks.sparsity_controller import SparsityController
 
     if settings["method"] == "budget":
-        return tfc.callbacks.BudgetController(**_targets(settings))
-    return tfc.callbacks.SparsityController()
+        return BudgetController(**_targets(settings))
+    return SparsityController(data=_held_out_batch(ctx))
 
 
 def _distiller(ctx, student, sparsity=None):
@@ -78,7 +87,7 @@ def sparsify_stage(ctx):
 
     student = ctx.store.model("student_init")
     penalty = tfc.GroupLasso(strength=ctx.settings["strength"])
-    controller = _controller(ctx.settings)
+    controller = _controller(ctx)
     distiller = _distiller(ctx, student, sparsity=penalty)
     history = _fit(ctx, distiller, "sparsify", [controller])
     ctx.store.put_model("student", student)
@@ -91,11 +100,11 @@ def sparsify_stage(ctx):
 
 def threshold_slim_stage(ctx):
     """Removes the groups whose norm fell below the controller's threshold."""
-    import tf_compact as tfc
+    from tf_compact.pruning.prune import prune
 
     student = ctx.store.model("student")
     threshold = ctx.store.record("sparsify")["threshold"]
-    slim = tfc.prune(student, threshold=threshold)
+    slim = prune(student, threshold=threshold)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["threshold"] = threshold
@@ -104,13 +113,13 @@ def threshold_slim_stage(ctx):
 
 def oneshot_slim_stage(ctx):
     """One-shot structured pruning of the student copy to the target."""
-    import tf_compact as tfc
+    from tf_compact.pruning.prune import prune
 
     student = ctx.store.model("student_init")
     kwargs = _targets(ctx.settings)
     if ctx.settings.get("round_to"):
         kwargs["round_to"] = ctx.settings["round_to"]
-    slim = tfc.prune(student, importance="l2", **kwargs)
+    slim = prune(student, importance="l2", **kwargs)
     ctx.store.put_model("slim", slim)
     return stages.model_summary(slim, ctx)
 
