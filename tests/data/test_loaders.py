@@ -212,40 +212,46 @@ def test_error_pickles_with_its_attempts():
     assert again.attempts == [("a", "b")] and str(again) == str(error)
 
 
-class _StubBuilder:
-    """Stands in for a prepared tfds builder (tfds itself is not needed)."""
+def _prepare_tfds_fashion_mnist(data_dir, x, y):
+    """Writes a real prepared tfds `fashion_mnist` from arrays, offline."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
 
-    def __init__(self, data_dir):
-        self.data_dir = f"{data_dir}/fashion_mnist/3.0.1"
-        names = ["a", "b", "c"]
-        label = type("Label", (), {"names": names})()
-        self.info = type("Info", (), {"features": {"label": label}})()
-
-    def is_prepared(self):
-        return True
-
-    def as_dataset(self, split, batch_size, as_supervised):
-        x, y = helpers.real_fashion_images(6 if split == "train" else 4)
-        return x[..., None], (y % 3).astype(np.int64)
-
-
-def test_prepared_tfds_data_is_used_first(monkeypatch, tmp_path):
-    (tmp_path / "fashion_mnist").mkdir()
-    stub = type(
-        "Tfds",
-        (),
+    features = tfds.features.FeaturesDict(
         {
-            "builder": staticmethod(
-                lambda name, data_dir: _StubBuilder(data_dir)
-            ),
-            "as_numpy": staticmethod(lambda tree: tree),
-        },
+            "image": tfds.features.Image(shape=(28, 28, 1)),
+            "label": tfds.features.ClassLabel(num_classes=10),
+        }
     )
-    monkeypatch.setattr(sources, "_import_tfds", lambda: stub)
-    bundle = data.fashion_mnist(data_dir=tmp_path)
+
+    def split(a, b):
+        return tf.data.Dataset.from_tensor_slices(
+            {"image": a[..., None], "label": b.astype(np.int64)}
+        )
+
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name="fashion_mnist",
+        version="3.0.1",
+        features=features,
+        split_datasets={
+            "train": split(x[:15], y[:15]),
+            "test": split(x[15:], y[15:]),
+        },
+        data_dir=str(data_dir),
+    )
+
+
+def test_prepared_tfds_data_is_used_first(tmp_path):
+    x, y = helpers.real_fashion_images(20)
+    _prepare_tfds_fashion_mnist(tmp_path, x, y)
+    bundle = data.fashion_mnist(data_dir=tmp_path, batch_size=4)
     assert bundle.source.startswith("tensorflow-datasets in ")
-    assert bundle.class_names == ["a", "b", "c"]
-    assert bundle.num_examples("train") == 6
+    assert str(tmp_path) in bundle.source
+    assert bundle.class_names[0] == "T-shirt/top"
+    x_train, y_train, _, y_test = bundle.arrays(normalized=False)
+    assert x_train.shape == (15, 28, 28, 1) and x_train.dtype == np.uint8
+    assert sorted(y_test.tolist()) == sorted(y[15:].tolist())
+    assert _check_batches(bundle.train, 4, (28, 28, 1), 10) == 15
 
 
 def test_import_stays_light():
