@@ -44,14 +44,14 @@ class ProfileComparison:
     ```
     """
 
-    _TOTALS = (
-        "macs",
-        "other_ops",
-        "params",
-        "trainable_params",
-        "activation_bytes",
-        "peak_activation_bytes",
-    )
+    _LABELS = {
+        "macs": "MACs",
+        "other_ops": "Other ops",
+        "params": "Params",
+        "trainable_params": "Trainable params",
+        "activation_bytes": "Activations (sum)",
+        "peak_activation_bytes": "Peak activations",
+    }
 
     def __init__(self, before, after):
         self.before = before
@@ -113,7 +113,7 @@ class ProfileComparison:
             `ratio`.
         """
         out = {}
-        for name in self._TOTALS:
+        for name in self._LABELS:
             before = getattr(self.before, name)
             after = getattr(self.after, name)
             out[name] = {
@@ -168,7 +168,8 @@ class ProfileComparison:
             if name.endswith("bytes"):
                 fmt = formatting.format_bytes
             lines.append(
-                f"{name}: {fmt(total['before'])} -> {fmt(total['after'])} "
+                f"{self._LABELS[name]}: {fmt(total['before'])} -> "
+                f"{fmt(total['after'])} "
                 f"({formatting.format_ratio(total['ratio'])})"
             )
         lines.append(
