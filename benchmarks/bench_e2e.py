@@ -1,0 +1,326 @@
+"""tf_compact against what users would pick instead, on full Fashion-MNIST.
+
+One teacher (`small_cnn`), the same student epoch budget for every arm, a
+MACs target of 25% of the teacher:
+
+1. tf_compact: `tfc.compress` (KD + group lasso under BudgetController,
+   slim, KD fine-tune);
+2. one-shot L1 filter pruning to the same target + plain fine-tune;
+3. tensorflow-model-optimization magnitude pruning at the parameter count
+   of arm 1 (stripped, converted; MACs unchanged);
+4. the slim architecture of arm 1 trained from scratch;
+5. `keras.distillation` KD into that slim architecture.
+
+Each arm reports accuracy, MACs, params, TFLite float32/int8 size and
+1-thread latency (LiteRT when available). Writes
+`benchmarks/results/e2e.md`, `e2e.json` and `e2e_tradeoff.png`.
+
+```shell
+python benchmarks/bench_e2e.py --epochs=3 --teacher_epochs=4
+```
+"""
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+
+EPOCHS = flags.DEFINE_integer("epochs", 3, "Student epochs per arm.")
+TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", 4, "Teacher epochs.")
+TARGET_MACS = flags.DEFINE_float("target_macs", 0.25, "MACs target.")
+LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
+RESULTS = flags.DEFINE_string(
+    "results_dir", "benchmarks/results", "Where to write the results."
+)
+WORK_DIR = flags.DEFINE_string(
+    "work_dir", "/tmp/tf_compact_bench_e2e", "Checkpoints of the run."
+)
+SKIP_TFMOT = flags.DEFINE_boolean("skip_tfmot", False, "Leave out arm 3.")
+
+
+def _loss(model):
+    import keras
+
+    from tf_compact.pipeline import training
+
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=training.outputs_logits(model)
+    )
+
+
+def _fit(model, bundle, epochs, lr=1e-3):
+    from tf_compact.pipeline import training
+
+    training.fit_classifier(
+        model, bundle.train, epochs, learning_rate=lr, verbose=2
+    )
+    return model
+
+
+def _measure(name, model, bundle, tflite_source=None, params=None):
+    """Accuracy, MACs, params, TFLite sizes and latencies of one arm."""
+    import tf_compact as tfc
+    from tf_compact.pipeline import training
+
+    source = tflite_source if tflite_source is not None else model
+    row = {
+        "arm": name,
+        "accuracy": training.accuracy(model, bundle.test),
+        "macs": int(tfc.profile(model).macs) if tflite_source is None else None,
+        "params": params if params is not None else int(model.count_params()),
+    }
+    for mode in ("float32", "int8"):
+        kwargs = {}
+        if mode == "int8":
+            kwargs = {
+                "representative_data": bundle.train,
+                "num_calibration_steps": 50,
+            }
+        data = tfc.lite.convert(source, mode=mode, **kwargs)
+        bench = tfc.lite.benchmark(
+            data, num_threads=1, runs=200, dataset=bundle.test
+        )
+        row[f"{mode}_kib"] = len(data) / 1024
+        row[f"{mode}_ms"] = bench.median_ms
+        row[f"{mode}_accuracy"] = bench.accuracy
+        row["runtime"] = f"{bench.runtime}/{bench.delegate}"
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _teacher(bundle):
+    import keras
+
+    import tf_compact as tfc
+
+    path = os.path.join(WORK_DIR.value, "teacher.keras")
+    if os.path.exists(path):
+        return keras.saving.load_model(path, compile=False)
+    keras.utils.set_random_seed(0)
+    model = tfc.models.small_cnn()
+    _fit(model, bundle, TEACHER_EPOCHS.value)
+    model.save(path)
+    return model
+
+
+def arm_tf_compact(teacher, bundle):
+    import tf_compact as tfc
+
+    split = max(1, EPOCHS.value * 2 // 3)
+    result = tfc.compress(
+        teacher,
+        bundle,
+        target_macs=TARGET_MACS.value,
+        epochs=split,
+        finetune_epochs=EPOCHS.value - split,
+        output_dir=os.path.join(WORK_DIR.value, "tf_compact"),
+        verbose=1,
+    )
+    return result.slim_model
+
+
+def arm_l1_prune(teacher, bundle):
+    from tf_compact.pruning.prune import prune
+
+    slim = prune(teacher, target_macs=TARGET_MACS.value, importance="l1")
+    return _fit(slim, bundle, EPOCHS.value, lr=5e-4)
+
+
+def arm_scratch(slim, bundle):
+    import keras
+
+    fresh = keras.models.clone_model(slim)
+    return _fit(fresh, bundle, EPOCHS.value)
+
+
+def arm_keras_kd(teacher, slim, bundle):
+    import keras
+
+    fresh = keras.models.clone_model(slim)
+    distiller = keras.distillation.Distiller(
+        teacher,
+        fresh,
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=4.0
+        ),
+        student_loss_weight=0.5,
+    )
+    distiller.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=_loss(fresh),
+        metrics=["accuracy"],
+    )
+    distiller.fit(bundle.train, epochs=EPOCHS.value, verbose=2)
+    return fresh
+
+
+def arm_tfmot(teacher, bundle, sparsity):
+    """Magnitude pruning through the tf_keras bridge; returns (model, nnz)."""
+    import numpy as np
+    import tensorflow_model_optimization as tfmot
+
+    import tf_compact as tfc
+
+    legacy = tfc.lite.to_tf_keras(teacher)
+    schedule = tfmot.sparsity.keras.ConstantSparsity(sparsity, 0, frequency=20)
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(
+        legacy, pruning_schedule=schedule
+    )
+    import tf_keras
+
+    pruned.compile(
+        optimizer=tf_keras.optimizers.Adam(5e-4),
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    pruned.fit(
+        bundle.train,
+        epochs=EPOCHS.value,
+        verbose=2,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+    )
+    stripped = tfmot.sparsity.keras.strip_pruning(pruned)
+    nnz = int(sum(np.count_nonzero(w) for w in stripped.get_weights()))
+    return stripped, nnz
+
+
+def _tfmot_row(stripped, nnz, bundle, teacher_macs):
+    import numpy as np
+
+    import tf_compact as tfc
+
+    x, y = bundle.arrays()[2:]
+    pred = np.argmax(stripped.predict(x, verbose=0), axis=-1)
+    row = {
+        "arm": "tfmot magnitude pruning",
+        "accuracy": float(np.mean(pred == y)),
+        "macs": teacher_macs,
+        "params": nnz,
+    }
+    for mode in ("float32", "int8"):
+        kwargs = {}
+        if mode == "int8":
+            kwargs = {
+                "representative_data": bundle.train,
+                "num_calibration_steps": 50,
+            }
+        data = tfc.lite.convert(stripped, mode=mode, **kwargs)
+        bench = tfc.lite.benchmark(data, num_threads=1, runs=200)
+        row[f"{mode}_kib"] = len(data) / 1024
+        row[f"{mode}_ms"] = bench.median_ms
+        row["runtime"] = f"{bench.runtime}/{bench.delegate}"
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _markdown(rows, teacher_row, seconds):
+    head = (
+        "| arm | accuracy | MACs | params | float32 KiB | int8 KiB | "
+        "float32 ms | int8 ms |"
+    )
+    lines = [
+        "# End-to-end benchmark (bench_e2e.py)",
+        "",
+        f"Command: `python benchmarks/bench_e2e.py --epochs={EPOCHS.value} "
+        f"--teacher_epochs={TEACHER_EPOCHS.value}"
+        + (f" --limit={LIMIT.value}" if LIMIT.value else "")
+        + "`",
+        f"Full Fashion-MNIST (Debian package files), small_cnn teacher, "
+        f"{EPOCHS.value} student epochs per arm, MACs target "
+        f"{TARGET_MACS.value:.0%}, 1-thread latency, runtime "
+        f"{teacher_row.get('runtime')}. Wall time {seconds / 60:.1f} min.",
+        "",
+        head,
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in [teacher_row] + rows:
+        macs = "–" if r["macs"] is None else f"{r['macs'] / 1e6:.2f}M"
+        lines.append(
+            f"| {r['arm']} | {100 * r['accuracy']:.2f}% | {macs} | "
+            f"{r['params'] / 1e3:.1f}K | {r['float32_kib']:.1f} | "
+            f"{r['int8_kib']:.1f} | {r['float32_ms']:.3f} | "
+            f"{r['int8_ms']:.3f} |"
+        )
+    lines += ["", _goals(rows, teacher_row), "", "![](e2e_tradeoff.png)", ""]
+    return "\n".join(lines)
+
+
+def _goals(rows, teacher_row):
+    ours = rows[0]
+    drop = 100 * (teacher_row["accuracy"] - ours["accuracy"])
+    ahead = all(ours["accuracy"] > r["accuracy"] for r in rows[1:])
+    macs_red = teacher_row["macs"] / ours["macs"]
+    speed = teacher_row["float32_ms"] / ours["float32_ms"]
+    return (
+        f"Goals: accuracy within 0.3 pp of the teacher: "
+        f"{'met' if drop <= 0.3 else 'missed'} ({drop:+.2f} pp drop); "
+        f"ahead of every baseline: {'yes' if ahead else 'no'}; latency "
+        f"speed-up {speed:.2f}x for a MACs reduction of {macs_red:.2f}x "
+        f"(ratio {speed / macs_red:.2f}, goal >= 0.85: "
+        f"{'met' if speed / macs_red >= 0.85 else 'missed'})."
+    )
+
+
+def main(argv):
+    del argv
+    os.makedirs(WORK_DIR.value, exist_ok=True)
+    os.makedirs(RESULTS.value, exist_ok=True)
+    import keras
+
+    import tf_compact as tfc
+    from tf_compact.pipeline import plots
+
+    start = time.time()
+    bundle = tfc.data.load(
+        "fashion_mnist",
+        batch_size=128,
+        limit=LIMIT.value,
+        validation_split=0.05,
+    )
+    teacher = _teacher(bundle)
+    teacher_row = _measure("teacher", teacher, bundle)
+    rows = []
+    slim = arm_tf_compact(teacher, bundle)
+    rows.append(_measure("tf_compact (KD + budget group lasso)", slim, bundle))
+    keras.utils.set_random_seed(1)
+    rows.append(
+        _measure(
+            "one-shot L1 prune + fine-tune",
+            arm_l1_prune(teacher, bundle),
+            bundle,
+        )
+    )
+    rows.append(
+        _measure(
+            "slim architecture from scratch", arm_scratch(slim, bundle), bundle
+        )
+    )
+    rows.append(
+        _measure(
+            "keras.distillation KD into slim",
+            arm_keras_kd(teacher, slim, bundle),
+            bundle,
+        )
+    )
+    if not SKIP_TFMOT.value:
+        sparsity = 1.0 - slim.count_params() / teacher.count_params()
+        stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
+        rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
+    seconds = time.time() - start
+    with open(os.path.join(RESULTS.value, "e2e.json"), "w") as f:
+        json.dump({"teacher": teacher_row, "arms": rows}, f, indent=2)
+    points = [
+        {"name": r["arm"], "macs": r["macs"], "accuracy": r["accuracy"]}
+        for r in [teacher_row] + rows
+    ]
+    plots.tradeoff(os.path.join(RESULTS.value, "e2e_tradeoff.png"), points)
+    text = _markdown(rows, teacher_row, seconds)
+    with open(os.path.join(RESULTS.value, "e2e.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)
