@@ -31,7 +31,14 @@ def _step(strategy):
         student = models.conv_net(
             4, "student", bn=False, regularizer=keras.regularizers.L2(0.01)
         )
-        losses = [tfc.LogitsKD(), tfc.FeatureKD(), tfc.AttentionTransfer()]
+        losses = [
+            tfc.LogitsKD(),
+            tfc.FeatureKD(),
+            tfc.AttentionTransfer(),
+            keras.distillation.LogitsDistillation(
+                loss=keras.losses.KLDivergence()
+            ),
+        ]
         distiller = tfc.Distiller(
             teacher, student, losses, sparsity=models.L1Stand(0.001)
         )

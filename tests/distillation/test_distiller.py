@@ -228,3 +228,25 @@ def test_jit_compile_on_and_off_give_the_same_step():
     np.testing.assert_allclose(logs["loss"], base_logs["loss"], rtol=1e-4)
     for a, b in zip(base_w, w):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_sequential_models_with_automatic_pairs():
+    def seq(width, name):
+        return keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Conv2D(width, 3, padding="same", name="c1"),
+                keras.layers.MaxPooling2D(name="p1"),
+                keras.layers.Conv2D(width, 3, padding="same", name="c2"),
+                keras.layers.GlobalAveragePooling2D(name="gap"),
+                keras.layers.Dense(models.NUM_CLASSES, name="logits"),
+            ],
+            name=name,
+        )
+
+    losses = [tfc.FeatureKD(), tfc.AttentionTransfer()]
+    distiller = tfc.Distiller(seq(8, "teacher"), seq(2, "student"), losses)
+    assert distiller._plan.pairs[0] == [("c1", "c1"), ("c2", "c2")]
+    models.compile_distiller(distiller)
+    logs = distiller.train_on_batch(*models.data(8), return_dict=True)
+    assert logs["feature_kd"] > 0.0 and logs["attention_transfer"] >= 0.0

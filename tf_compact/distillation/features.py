@@ -73,11 +73,27 @@ def layer_output(model, layer_name, role):
         ) from e
 
 
+def _single_or_list(tensors):
+    tensors = list(tensors)
+    return tensors[0] if len(tensors) == 1 else tensors
+
+
+def model_input(model):
+    """Returns the symbolic input structure of a functional model."""
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        return _single_or_list(model.inputs)
+
+
 def final_output(model):
     """Returns the symbolic final output of a functional model, else None."""
     if not is_functional(model):
         return None
-    return model.output
+    try:
+        return model.output
+    except (AttributeError, ValueError):
+        return _single_or_list(model.outputs)
 
 
 def feature_shape(model, layer_name, role):
@@ -212,8 +228,8 @@ class FeatureExtractor:
         if self.names:
             feats = [layer_output(model, n, role) for n in self.names]
             self.graph = keras.Model(
-                inputs=model.input,
-                outputs=[model.output, feats],
+                inputs=model_input(model),
+                outputs=[final_output(model), feats],
                 name=f"{model.name}_features",
             )
 

@@ -3,6 +3,7 @@
 import re
 
 import keras
+import tensorflow as tf
 
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
@@ -28,6 +29,12 @@ class KerasLossTerm:
     def __init__(self, loss):
         self.loss = loss
         self.default_name = _snake(type(loss).__name__)
+        fns = [f for f in keras.tree.flatten(getattr(loss, "loss", None)) if f]
+        # keras.losses.Loss objects divide by the replica count themselves
+        # under tf.distribute; the Distiller divides the total once more.
+        self.scaled = bool(fns) and all(
+            isinstance(f, keras.losses.Loss) for f in fns
+        )
 
     @property
     def term_name(self):
@@ -57,7 +64,11 @@ class KerasLossTerm:
         del module, training
         t, s = teacher_features[0], student_features[0]
         self.loss.validate_outputs(t, s)
-        return self.loss.compute_loss(t, s)
+        value = self.loss.compute_loss(t, s)
+        if self.scaled:
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            value = value * float(replicas)
+        return value
 
 
 def as_term(loss):
