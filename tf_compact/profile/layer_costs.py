@@ -273,6 +273,15 @@ _ZERO_COST = (
     "Masking",
     "Embedding",
     "Concatenate",
+    # Augmentation layers pass data through at inference; cropping copies.
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+    "RandomCrop",
+    "CenterCrop",
 )
 
 
