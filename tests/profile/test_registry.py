@@ -90,3 +90,22 @@ def test_register_validates_its_arguments():
 def test_registry_is_reachable_from_the_profile_function():
     assert tfc.profile.register_macs is register_macs
     assert tfc.profile.get_macs_fn(L.Conv2D) is not None
+
+
+class Block(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = L.Dense(3)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_registered_cost_wins_over_sublayers(registered):
+    registered(Block, lambda layer, ins, outs: 1000)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Block(name="blk")(inputs))
+    prof = tfc.profile(model)
+    assert [row.path for row in prof.layers] == ["blk"]
+    assert prof.macs == 1000
+    assert prof.params == model.count_params()

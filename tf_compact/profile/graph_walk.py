@@ -64,11 +64,11 @@ def functional_of(op):
 
 
 def is_composite(op):
-    """A subclassed model, or a layer with sublayers and no cost function."""
-    if isinstance(op, keras.Model):
-        return True
+    """A subclassed model, or a layer with sublayers, without cost function."""
     if not isinstance(op, keras.layers.Layer) or get_macs_fn(type(op)):
         return False
+    if isinstance(op, keras.Model):
+        return True
     return any(True for _ in op._flatten_layers(include_self=False))
 
 
