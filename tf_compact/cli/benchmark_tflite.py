@@ -59,7 +59,6 @@ def main(argv):
         for path in TFLITE.value
     ]
     print(lite.compare(results))
-    return results
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def main(argv):
     targets["target_params"] = _target(TARGET_PARAMS)
     if method in ("controller", "width"):
         targets = {"target_macs": None, "target_params": None}
-    result = compress(
+    compress(
         teacher,
         bundle,
         method=method,
@@ -139,7 +139,6 @@ def main(argv):
         **targets,
     )
     print(f"\nReport: {common_flags.OUTPUT_DIR.value}/report.md")
-    return result
 
 
 if __name__ == "__main__":

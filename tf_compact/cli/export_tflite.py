@@ -77,7 +77,6 @@ def main(argv):
         print(f"Max abs diff vs Keras: {result.max_abs_diff:.3g}")
     if result.argmax_agreement is not None:
         print(f"Argmax agreement vs Keras: {result.argmax_agreement:.4f}")
-    return path
 
 
 if __name__ == "__main__":

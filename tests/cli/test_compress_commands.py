@@ -1,0 +1,59 @@
+"""`tf-compact compress`, `export-tflite` and `benchmark-tflite` chained."""
+
+import json
+import os
+
+import pytest
+from absl import app
+from absl.testing import flagsaver
+
+from tf_compact.cli import benchmark_tflite
+from tf_compact.cli import compress
+from tf_compact.cli import export_tflite
+
+
+def test_compress_then_export_then_benchmark(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    with flagsaver.flagsaver(
+        limit=128,
+        batch_size=64,
+        teacher_epochs=1,
+        epochs=1,
+        finetune_epochs=0,
+        output_dir=out,
+    ):
+        assert compress.main(["compress"]) is None
+    printed = capsys.readouterr().out
+    assert "student TFLite int8" in printed
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    assert report["settings"]["method"] == "budget"
+    assert report["student"]["macs"] < report["teacher"]["macs"]
+
+    model_path = os.path.join(out, "slim_finetuned.keras")
+    with flagsaver.flagsaver(model_path=model_path, mode="float32"):
+        export_tflite.main(["export_tflite"])
+    tflite = export_tflite.output_path(model_path, "float32")
+    assert os.path.getsize(tflite) > 0
+    assert "Max abs diff vs Keras" in capsys.readouterr().out
+
+    with flagsaver.flagsaver(tflite=[tflite], runs=3, warmup=1):
+        benchmark_tflite.main(["benchmark_tflite"])
+    assert os.path.basename(tflite) in capsys.readouterr().out
+
+
+def test_usage_errors():
+    no_model = flagsaver.flagsaver(model_path=None)
+    with no_model, pytest.raises(app.UsageError, match="--model_path"):
+        export_tflite.main(["export_tflite"])
+    no_file = flagsaver.flagsaver(tflite=[])
+    with no_file, pytest.raises(app.UsageError, match="--tflite"):
+        benchmark_tflite.main(["benchmark_tflite"])
+    with pytest.raises(app.UsageError, match="Unexpected"):
+        compress.main(["compress", "now"])
+
+
+def test_default_output_path():
+    assert export_tflite.output_path("a/slim.keras", "int8") == (
+        "a/slim_int8.tflite"
+    )
