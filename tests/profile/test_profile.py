@@ -287,3 +287,11 @@ def test_nested_subclassed_model_in_functional_graph():
     assert [row.path for row in prof.layers] == ["scaled/sd", "h"]
     assert prof.macs == 5 * 4 + 4 * 2
     assert prof.params == model.count_params()
+
+
+def test_model_without_layers():
+    inputs = keras.Input((5,))
+    prof = tfc.profile(keras.Model(inputs, inputs))
+    assert prof.layers == []
+    assert prof.macs == 0
+    assert prof.peak_activation_bytes == 5 * 4

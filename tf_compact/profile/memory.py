@@ -54,7 +54,7 @@ def peak_bytes(trace):
     for key in trace.output_keys:
         if key in size:
             last[key] = max(n - 1, 0)
-    delta = [0] * (n + 1)
+    delta = [0] * (max(n, 1) + 1)
     for key, nbytes in size.items():
         delta[first[key]] += nbytes
         delta[last[key] + 1] -= nbytes
