@@ -1,5 +1,6 @@
 """Reference models: shapes, names, sizes, width multiplier, training."""
 
+import functools
 import re
 
 import keras
@@ -21,6 +22,12 @@ GENERIC_NAME = re.compile(
 )
 
 
+@functools.cache
+def _model(name, width_multiplier=1.0):
+    """Builds each read-only test model once (tests must not train it)."""
+    return models.get(name, width_multiplier=width_multiplier, **SMALL[name])
+
+
 def _batch(shape, n=2):
     return np.random.default_rng(0).random((n, *shape)).astype("float32")
 
@@ -28,7 +35,7 @@ def _batch(shape, n=2):
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_functional_with_meaningful_unique_names(name):
     kwargs = SMALL[name]
-    model = models.get(name, **kwargs)
+    model = _model(name)
     assert type(model).__name__ == "Functional"
     names = [layer.name for layer in model.layers]
     assert len(names) == len(set(names))
@@ -40,9 +47,9 @@ def test_functional_with_meaningful_unique_names(name):
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_width_multiplier_shrinks_the_model(name):
-    full = models.get(name, **SMALL[name]).count_params()
-    half = models.get(name, width_multiplier=0.5, **SMALL[name]).count_params()
-    assert half < 0.6 * full
+    full, half = _model(name), _model(name, 0.5)
+    assert half.count_params() < 0.6 * full.count_params()
+    assert half.name == f"{full.name}_w0_5"
 
 
 def test_resnet20_size_and_structure():
@@ -141,7 +148,7 @@ def test_one_fit_step_changes_the_weights(name):
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_config_round_trip_reproduces_outputs(name):
-    model = models.get(name, width_multiplier=0.5, **SMALL[name])
+    model = _model(name, 0.5)
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
     x = _batch(SMALL[name]["input_shape"])
@@ -178,3 +185,4 @@ def test_get_rejects_unknown_names():
     with pytest.raises(ValueError, match="name='resnet18'"):
         models.get("resnet18")
     assert models.get("ResNet-20").name == "resnet20"
+    assert models.get("small_cnn", name="mine").name == "mine"

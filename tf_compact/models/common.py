@@ -90,3 +90,10 @@ def classifier(x, num_classes, classifier_activation, name="logits"):
     return keras.layers.Dense(
         num_classes, activation=classifier_activation, name=name
     )(x)
+
+
+def default_name(base, width_multiplier):
+    """Returns `base`, suffixed `_w0_5` style when the width is not 1."""
+    if width_multiplier == 1:
+        return base
+    return f"{base}_w{width_multiplier:g}".replace(".", "_")

@@ -26,7 +26,7 @@ def conv1d_net(
     filters=DEFAULT_FILTERS,
     kernel_size=5,
     classifier_activation=None,
-    name="conv1d_net",
+    name=None,
 ):
     """Builds a Conv1D network for sensor signals (accelerometer, audio).
 
@@ -46,7 +46,8 @@ def conv1d_net(
         kernel_size: Temporal kernel size. Defaults to `5`.
         classifier_activation: Activation of the last layer; `None` outputs
             logits. Defaults to `None`.
-        name: Model name. Defaults to `"conv1d_net"`.
+        name: Model name; `None` gives `"conv1d_net"`, suffixed with the width
+            when it is not 1 (`"conv1d_net_w0_5"`). Defaults to `None`.
 
     Returns:
         A `keras.Model`.
@@ -85,4 +86,5 @@ def conv1d_net(
             x = keras.layers.MaxPooling1D(2, name=f"block{b}_pool")(x)
     x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
+    name = name or common.default_name("conv1d_net", width_multiplier)
     return keras.Model(inputs, outputs, name=name)

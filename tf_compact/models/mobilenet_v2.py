@@ -73,8 +73,9 @@ def mobilenet_v2(
         last_channels: Channels of the final 1x1 conv. Defaults to `1280`.
         classifier_activation: Activation of the last layer; `None` outputs
             logits. Defaults to `None`.
-        name: Model name; `None` gives `"mobilenet_v2_{width_multiplier}"`.
-            Defaults to `None`.
+        name: Model name; `None` gives `"mobilenet_v2"`, suffixed with the
+            width when it is not 1 (`"mobilenet_v2_w0_5"`). Defaults to
+            `None`.
 
     Returns:
         A `keras.Model`.
@@ -109,6 +110,5 @@ def mobilenet_v2(
     x = common.conv_bn_relu(x, head, 1, 1, "head", relu_max=6.0)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
-    if name is None:
-        name = f"mobilenet_v2_{width_multiplier:g}".replace(".", "_")
+    name = name or common.default_name("mobilenet_v2", width_multiplier)
     return keras.Model(inputs, outputs, name=name)

@@ -24,13 +24,14 @@ def _normalize(name):
     return name.lower().replace("-", "").replace("_", "")
 
 
-def get(name, **kwargs):
+def get(name, /, **kwargs):
     """Builds a reference model by name.
 
     Args:
         name: One of `"resnet"`, `"resnet20"`, `"resnet32"`, `"resnet56"`,
             `"vgg"`, `"mobilenet_v2"`, `"conv1d_net"`, `"small_cnn"`
             (case, `-` and `_` are ignored: `"ResNet-20"` works).
+            Positional only, so `name=` in `kwargs` names the model.
         **kwargs: Passed to the builder (`input_shape`, `num_classes`,
             `width_multiplier`, `name`, ...).
 

@@ -73,8 +73,8 @@ def resnet(
             Defaults to `1.0`.
         classifier_activation: Activation of the last layer; `None` outputs
             logits (compile with `from_logits=True`). Defaults to `None`.
-        name: Model name; `None` gives `"resnet{depth}"`. Defaults to
-            `None`.
+        name: Model name; `None` gives `"resnet{depth}"`, suffixed with the
+            width when it is not 1 (`"resnet20_w0_5"`). Defaults to `None`.
 
     Returns:
         A `keras.Model`.
@@ -106,4 +106,5 @@ def resnet(
             x = _basic_block(x, filters, strides, f"stage{stage}_block{block}")
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
-    return keras.Model(inputs, outputs, name=name or f"resnet{depth}")
+    name = name or common.default_name(f"resnet{depth}", width_multiplier)
+    return keras.Model(inputs, outputs, name=name)

@@ -10,7 +10,7 @@ def small_cnn(
     num_classes=10,
     width_multiplier=1.0,
     classifier_activation=None,
-    name="small_cnn",
+    name=None,
 ):
     """Builds a small residual CNN that trains quickly on a CPU.
 
@@ -27,7 +27,8 @@ def small_cnn(
         width_multiplier: Scales every layer's channels. Defaults to `1.0`.
         classifier_activation: Activation of the last layer; `None` outputs
             logits. Defaults to `None`.
-        name: Model name. Defaults to `"small_cnn"`.
+        name: Model name; `None` gives `"small_cnn"`, suffixed with the width
+            when it is not 1 (`"small_cnn_w0_5"`). Defaults to `None`.
 
     Returns:
         A `keras.Model`.
@@ -73,4 +74,5 @@ def small_cnn(
     x = common.conv_bn_relu(x, w(64), 3, 2, "down2")
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
+    name = name or common.default_name("small_cnn", width_multiplier)
     return keras.Model(inputs, outputs, name=name)

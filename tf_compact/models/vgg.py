@@ -33,7 +33,7 @@ def vgg(
     dense_units=256,
     batch_norm=True,
     classifier_activation=None,
-    name="vgg",
+    name=None,
 ):
     """Builds a VGG-style CNN with a Flatten + Dense head.
 
@@ -56,7 +56,8 @@ def vgg(
             `True`.
         classifier_activation: Activation of the last layer; `None` outputs
             logits. Defaults to `None`.
-        name: Model name. Defaults to `"vgg"`.
+        name: Model name; `None` gives `"vgg"`, suffixed with the width
+            when it is not 1 (`"vgg_w0_5"`). Defaults to `None`.
 
     Returns:
         A `keras.Model`.
@@ -99,4 +100,5 @@ def vgg(
     x = keras.layers.Dense(units, name="fc1")(x)
     x = keras.layers.ReLU(name="fc1_relu")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
+    name = name or common.default_name("vgg", width_multiplier)
     return keras.Model(inputs, outputs, name=name)
