@@ -97,6 +97,11 @@ class GroupLasso(keras.layers.Layer):
         )
         self.channel_scales = None
         self._plan = None
+        self._states = _StateHolder()
+        #: Set by whatever applies the proximal step (`tfc.Sparsifier`,
+        #: `tfc.callbacks.ProximalStep`); controllers warn when a proximal
+        #: penalty trains without it.
+        self.proximal_applied = False
         self.built = True
 
     def build(self, input_shape=None):
@@ -163,6 +168,31 @@ class GroupLasso(keras.layers.Layer):
             )
         self._check_scales(plan)
         return self.channel_scales
+
+    def state_variable(self, name, initial=0.0):
+        """Returns a float32 scalar state variable, created on first use.
+
+        Controllers keep their state here (for example a reference score),
+        so it is saved with the model that trains and restored by
+        `keras.callbacks.BackupAndRestore`. Create it before training
+        starts (in `Callback.set_model`).
+
+        Args:
+            name: Name of the state.
+            initial: Initial value. Defaults to `0.0`.
+
+        Returns:
+            The `keras.Variable`.
+        """
+        if name not in self._states.variables:
+            self._states.variables[name] = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(initial),
+                trainable=False,
+                name=name,
+                dtype="float32",
+            )
+        return self._states.variables[name]
 
     def channel_values(self, model):
         """Returns the per-channel norms (`l2`) or L1 sums as a tensor."""
@@ -238,6 +268,13 @@ class GroupLasso(keras.layers.Layer):
                 "`penalty.bind(model)` (or the penalty on the model) first."
             )
         return self._plan
+
+
+class _StateHolder:
+    """Keeps named state variables out of the layer's attribute tracking."""
+
+    def __init__(self):
+        self.variables = {}
 
 
 def _channel_graph(model):

@@ -56,6 +56,8 @@ class Sparsifier(keras.Model):
         _validate_sparsity(sparsity)
         self.model = model
         self.sparsity = sparsity
+        if getattr(sparsity, "proximal", False):
+            sparsity.proximal_applied = True
         self.sparsity_loss_tracker = keras.metrics.Mean(name="sparsity_loss")
         if model.built:
             self.built = True

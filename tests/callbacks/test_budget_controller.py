@@ -1,0 +1,145 @@
+"""BudgetController: steering to a MACs budget, blocks, final threshold."""
+
+import keras
+import numpy as np
+import pytest
+
+import tf_compact as tfc
+from tests.callbacks import helpers
+from tf_compact.callbacks import BudgetController
+
+
+def _fit(trainer, controller, epochs, n=64):
+    x, y = helpers.data(n)
+    return trainer.fit(
+        x, y, epochs=epochs, batch_size=16, callbacks=[controller], verbose=0
+    ).history
+
+
+def test_strength_rises_until_the_budget_is_met_then_holds():
+    trainer = helpers.sparsifier(strength=1e-2, lr=0.02)
+    controller = BudgetController(target_macs=0.5, gain=4.0, max_change=4.0)
+    history = _fit(trainer, controller, epochs=12)
+    macs = np.array(history["slim_macs_fraction"])
+    strength = np.array(history["sparsity_strength"])
+    assert macs[0] > 0.5
+    met = np.nonzero(macs <= 0.5)[0]
+    assert met.size, f"budget never met: {macs}"
+    first = int(met[0])
+    # Each row holds the cost measured at an epoch end and the strength
+    # the controller set from it.
+    assert first >= 1
+    assert np.all(np.diff(strength[:first]) >= 0)
+    assert strength[first - 1] > strength[0]
+    inside = (macs >= 0.5 - 0.02) & (macs <= 0.5)
+    held = np.nonzero(inside[1:])[0] + 1
+    assert np.allclose(strength[held], strength[held - 1])
+
+
+def test_prune_at_the_final_threshold_meets_the_budget():
+    trainer = helpers.sparsifier(strength=1e-2, lr=0.02)
+    controller = BudgetController(target_macs=0.5, gain=4.0, max_change=4.0)
+    with pytest.warns(UserWarning, match="threshold was raised"):
+        _fit(trainer, controller, epochs=2)
+    model = trainer.model
+    report = tfc.sparsity_report(model, threshold=controller.threshold)
+    assert report.macs_fraction <= 0.5
+    smaller = tfc.sparsity_report(model, threshold=controller.threshold * 0.9)
+    assert smaller.macs_fraction > 0.5
+    dense_macs, _ = tfc.estimate_slim_cost(model)
+    slim_macs, _ = tfc.estimate_slim_cost(model, report.masks)
+    assert slim_macs == report.macs <= 0.5 * dense_macs
+    slim = tfc.slim(model, report.masks)
+    x, _ = helpers.data(4)
+    assert slim(x).shape == model(x).shape
+
+
+def test_fit_threshold_picks_the_smallest_threshold_that_fits():
+    trainer = helpers.sparsifier(strength=0.0)
+    controller = BudgetController(target_params=0.6)
+    controller.set_model(trainer)
+    values = np.asarray(controller.penalty.channel_values(trainer.model))
+    with pytest.warns(UserWarning, match="threshold was raised"):
+        chosen = controller.fit_threshold()
+    assert controller.measure(chosen).params_fraction <= 0.6
+    below = values[values < chosen]
+    if below.size:
+        assert controller.measure(below.max()).params_fraction > 0.6
+
+
+def test_absolute_targets_are_fractions_of_the_dense_cost():
+    trainer = helpers.sparsifier()
+    dense_macs, _ = tfc.estimate_slim_cost(trainer.model)
+    controller = BudgetController(target_macs=dense_macs // 4)
+    controller.set_model(trainer)
+    report = controller.measure()
+    assert controller.target_fraction(report) == pytest.approx(
+        (dense_macs // 4) / dense_macs
+    )
+
+
+def test_auto_blocks_get_one_strength_each():
+    trainer = helpers.sparsifier(strength=1e-2, lr=0.02)
+    controller = BudgetController(target_macs=0.5, blocks="auto")
+    with pytest.warns(UserWarning, match="threshold was raised"):
+        history = _fit(trainer, controller, epochs=2)
+    names = list(controller.block_strengths())
+    assert names == ["stage1", "stage2"]
+    for name in names:
+        assert len(history[f"sparsity_strength/{name}"]) == 2
+        assert len(history[f"slim_macs_fraction/{name}"]) == 2
+    scales = controller.penalty.channel_scales.numpy()
+    assert scales.shape == (8 + 16,)
+
+
+def test_named_blocks_and_unblocked_channels():
+    trainer = helpers.sparsifier(strength=1e-2)
+    model = trainer.model
+    first_conv = model.layers[0].name
+    controller = BudgetController(
+        target_macs=0.5, blocks={"first": [first_conv]}
+    )
+    controller.set_model(trainer)
+    scales = controller.penalty.channel_scales.numpy()
+    np.testing.assert_array_equal(scales[:8], 1.0)
+    np.testing.assert_array_equal(scales[8:], 0.0)
+    slim, dense = controller.measure().block_macs["first"]
+    assert slim == dense > 0
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match="exactly one"):
+        BudgetController()
+    with pytest.raises(ValueError, match="exactly one"):
+        BudgetController(target_macs=0.5, target_params=0.5)
+    with pytest.raises(ValueError, match="target_macs"):
+        BudgetController(target_macs=-0.5)
+    with pytest.raises(ValueError, match="absolute count"):
+        BudgetController(target_macs=2.5)
+    trainer = helpers.sparsifier()
+    with pytest.raises(ValueError, match="no_such_layer"):
+        BudgetController(
+            target_macs=0.5, blocks={"a": ["no_such_layer"]}
+        ).set_model(trainer)
+    with pytest.raises(ValueError, match="blocks"):
+        BudgetController(target_macs=0.5, blocks=["a"]).set_model(trainer)
+
+
+def test_error_without_a_penalty():
+    model = helpers.conv_model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = helpers.data(8)
+    with pytest.raises(ValueError, match="needs a sparsity penalty"):
+        model.fit(
+            x, y, callbacks=[BudgetController(target_macs=0.5)], verbose=0
+        )
+
+
+def test_config_round_trip():
+    controller = BudgetController(
+        target_params=0.3, blocks={"a": "conv"}, update_every=10
+    )
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(controller)
+    )
+    assert restored.get_config() == controller.get_config()

@@ -1,0 +1,201 @@
+"""Shared plumbing of the callbacks that steer a sparsity penalty."""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from tf_compact.sparsity import report as report_lib
+from tf_compact.sparsity import validation
+
+
+class PenaltyController(keras.callbacks.Callback):
+    """Base class of the callbacks that steer a sparsity penalty's strength.
+
+    Finds the penalty on the model being fit (`model.sparsity`, as set by
+    `tfc.Distiller(..., sparsity=...)` and `tfc.Sparsifier`) and the model
+    it regularizes (`model.student` or `model.model`), updates the strength
+    every `update_every` steps or at each epoch end through `_update`, and
+    writes `sparsity_strength`, `group_sparsity` (fraction of channels
+    whose norm is `<= threshold`) and `slim_macs_fraction` (MACs of the
+    slim model a prune at `threshold` would give, over the dense model's)
+    into the epoch `logs`, so History, CSVLogger and TensorBoard record
+    them (put the controller before CSVLogger/TensorBoard in `callbacks`).
+
+    The state that must survive an interruption lives in variables of the
+    penalty (its strength, per-channel scales and named states) and in the
+    optimizer's step counter, all saved by `save_weights`, so
+    `keras.callbacks.BackupAndRestore` resumes a controller exactly.
+
+    Args:
+        threshold: Channel norm at or below which a channel counts as
+            zero. Defaults to `1e-3`.
+        update_every: `"epoch"`, or a number of optimizer steps between
+            updates. Defaults to `"epoch"`.
+        min_strength: Lower bound of the strength. Defaults to `1e-6`.
+        max_strength: Upper bound of the strength. Defaults to `1.0`.
+        max_change: Largest factor by which one update may multiply or
+            divide the strength. Defaults to `2.0`.
+        verbose: `0` silent, `1` prints each update. Defaults to `0`.
+
+    Raises:
+        ValueError: If an argument is out of range, or (when fit starts) if
+            the model has no penalty to steer.
+    """
+
+    def __init__(
+        self,
+        threshold=1e-3,
+        update_every="epoch",
+        min_strength=1e-6,
+        max_strength=1.0,
+        max_change=2.0,
+        verbose=0,
+    ):
+        super().__init__()
+        self.threshold = validation.validate_non_negative(
+            "threshold", threshold
+        )
+        self.update_every = validation.validate_update_every(update_every)
+        self.min_strength, self.max_strength = validation.validate_bounds(
+            min_strength, max_strength
+        )
+        self.max_change = validation.validate_max_change(max_change)
+        self.verbose = int(verbose)
+        self.penalty = None
+        self.target = None
+        self.last_report = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.penalty, self.target = find_penalty(model, type(self).__name__)
+        self.penalty.bind(self.target)
+        self._setup()
+
+    def _setup(self):
+        """Creates the controller's state variables (before any restore)."""
+
+    def on_train_begin(self, logs=None):
+        proximal = getattr(self.penalty, "proximal", False)
+        if proximal and not getattr(self.penalty, "proximal_applied", False):
+            warnings.warn(
+                f"{type(self).__name__}: the penalty is proximal but nothing "
+                "applies its proximal step, so it has no effect. Add "
+                "`tfc.callbacks.ProximalStep()` to the callbacks.",
+                stacklevel=2,
+            )
+
+    def _update(self, logs):
+        raise NotImplementedError
+
+    def measure(self, threshold=None, values=None):
+        """Returns the `tfc.SparsityReport` of the steered model now.
+
+        Args:
+            threshold: Defaults to `None`, which uses `self.threshold`.
+            values: Per-channel norms, when already computed. Defaults to
+                `None`, which computes them.
+        """
+        plan = self.penalty.plan
+        if values is None:
+            values = np.asarray(self.penalty.channel_values(self.target))
+        threshold = self.threshold if threshold is None else threshold
+        return report_lib.build_report(
+            plan, values, threshold, self._report_blocks()
+        )
+
+    def _report_blocks(self):
+        return None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_every == "epoch":
+            return
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if step % self.update_every == 0:
+            self._guarded_update(logs or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.update_every == "epoch":
+            self._guarded_update(logs or {})
+        self.last_report = self.measure()
+        if logs is not None:
+            logs.update(self._log_values(self.last_report))
+
+    def _guarded_update(self, logs):
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            warnings.warn(
+                f"{type(self).__name__}: the training loss is {loss}; "
+                "holding the sparsity strength.",
+                stacklevel=2,
+            )
+            return
+        self._update(logs)
+
+    def _log_values(self, report):
+        values = {"sparsity_strength": self.strength_value()}
+        values.update(report.logs())
+        return values
+
+    def strength_value(self):
+        """Returns the penalty's current strength as a float."""
+        return float(keras.ops.convert_to_numpy(self.penalty.strength))
+
+    def _scale_strength(self, variable, factor):
+        """Multiplies `variable` by `factor`, limited and bounded."""
+        factor = float(np.clip(factor, 1 / self.max_change, self.max_change))
+        value = np.asarray(keras.ops.convert_to_numpy(variable))
+        value = np.clip(
+            np.maximum(value, self.min_strength) * factor,
+            self.min_strength,
+            self.max_strength,
+        )
+        variable.assign(value.astype("float32"))
+
+    def _say(self, message):
+        if self.verbose:
+            print(f"{type(self).__name__}: {message}")
+
+    def get_config(self):
+        return {
+            "threshold": self.threshold,
+            "update_every": self.update_every,
+            "min_strength": self.min_strength,
+            "max_strength": self.max_strength,
+            "max_change": self.max_change,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def find_penalty(model, who):
+    """Returns `(penalty, regularized model)` of the model being fit.
+
+    Raises:
+        ValueError: If the model carries no penalty with a strength.
+    """
+    penalty = getattr(model, "sparsity", None)
+    target = getattr(model, "student", None)
+    if not isinstance(target, keras.Model):
+        target = getattr(model, "model", None)
+    if penalty is None or not hasattr(penalty, "strength"):
+        raise ValueError(
+            f"{who} needs a sparsity penalty to steer, but the model being "
+            f"fit ('{getattr(model, 'name', model)}', of type "
+            f"{type(model).__name__}) has none. Train with "
+            "`tfc.Sparsifier(model, sparsity=tfc.GroupLasso())` or "
+            "`tfc.Distiller(teacher, student, ..., "
+            "sparsity=tfc.GroupLasso())`. Received: "
+            f"sparsity={penalty!r}"
+        )
+    if not isinstance(target, keras.Model):
+        raise ValueError(
+            f"{who} could not find the model regularized by the penalty: "
+            f"expected a `student` or `model` attribute holding a "
+            f"keras.Model on '{getattr(model, 'name', model)}'."
+        )
+    return penalty, target

@@ -1,0 +1,232 @@
+"""`SparsityController`: proportional control of the sparsity strength."""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.sparsity import validation
+
+_DEFAULT_SETPOINTS = {"loss": 0.05, "accuracy": 0.01}
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class SparsityController(PenaltyController):
+    """Sets the sparsity strength from the gap between student and teacher.
+
+    The student may sparsify as long as it keeps up with its reference (the
+    teacher of a `tfc.Distiller`, or the model's own score when training
+    starts). At each update `k` the controller measures the gap
+
+    - `g_k = L_student - L_reference` with `metric="loss"` (cross-entropy),
+    - `g_k = A_reference - A_student` with `metric="accuracy"`,
+
+    on the held-out batch `data`, or on the epoch's logs when `monitor` is
+    given, and applies the control law
+
+    ```
+    e_k = (setpoint - g_k) / setpoint
+    f_k = clip(exp(gain * e_k), 1 / max_change, max_change)
+    lambda_{k+1} = clip(max(lambda_k, min_strength) * f_k,
+                        min_strength, max_strength)
+    ```
+
+    so `lambda` rises while the gap stays under the allowed `setpoint`
+    (`e_k > 0`) and falls when the student lags (`e_k < 0`), by a factor
+    proportional in the log domain to the relative error. A non-finite
+    loss or gap holds `lambda` and warns. Besides the logs of
+    `PenaltyController`, it logs the last gap as `sparsity_gap`.
+
+    Args:
+        data: Held-out `(x, y)` batch (arrays, `y` as class ids or one-hot)
+            on which student and reference are compared. Defaults to
+            `None`, which needs `monitor` and a float `reference`.
+        metric: `"loss"` or `"accuracy"`. Defaults to `"loss"`.
+        setpoint: Allowed gap (> 0). Defaults to `None`: `0.05` for the
+            loss, `0.01` for the accuracy.
+        gain: Proportional gain `K` on the relative error. Defaults to
+            `0.5`.
+        reference: `None` (the teacher when the model has one, else the
+            model's own score at the start of training) or a float: the
+            reference loss or accuracy. Defaults to `None`.
+        monitor: Key of the epoch logs holding the student's loss or
+            accuracy (e.g. `"val_accuracy"`), used instead of `data`; then
+            updates happen at epoch ends. Defaults to `None`.
+        threshold, update_every, min_strength, max_strength, max_change,
+        verbose: As in `PenaltyController`. `update_every` defaults to
+            `"epoch"`.
+
+    Raises:
+        ValueError: If an argument is out of range, if neither `data` nor
+            `monitor` with a float `reference` is given, or (when fit
+            starts) if the model has no penalty to steer.
+
+    Example:
+
+    ```python
+    distiller = tfc.Distiller(
+        teacher, student, distillation_losses=[tfc.LogitsKD()],
+        sparsity=tfc.GroupLasso(1e-5),
+    )
+    distiller.compile("adam", "sparse_categorical_crossentropy")
+    controller = tfc.callbacks.SparsityController(
+        data=(x_val[:512], y_val[:512]), metric="accuracy", setpoint=0.01
+    )
+    distiller.fit(x, y, epochs=10, callbacks=[controller])
+    slim = tfc.prune(student, threshold=controller.threshold)
+    ```
+    """
+
+    def __init__(
+        self,
+        data=None,
+        metric="loss",
+        setpoint=None,
+        gain=0.5,
+        reference=None,
+        monitor=None,
+        threshold=1e-3,
+        update_every="epoch",
+        min_strength=1e-6,
+        max_strength=1.0,
+        max_change=2.0,
+        verbose=0,
+    ):
+        super().__init__(
+            threshold=threshold,
+            update_every=update_every,
+            min_strength=min_strength,
+            max_strength=max_strength,
+            max_change=max_change,
+            verbose=verbose,
+        )
+        self.metric = validation.validate_choice(
+            "metric", metric, tuple(_DEFAULT_SETPOINTS)
+        )
+        if setpoint is None:
+            setpoint = _DEFAULT_SETPOINTS[metric]
+        self.setpoint = validation.validate_positive("setpoint", setpoint)
+        self.gain = validation.validate_positive("gain", gain)
+        self.data = _validate_data(data, monitor, reference)
+        self.reference = reference
+        self.monitor = monitor
+        if monitor is not None and update_every != "epoch":
+            raise ValueError(
+                "Invalid value for argument `update_every`. With `monitor`, "
+                "the gap is read from the epoch logs: use 'epoch'. "
+                f"Received: update_every={update_every!r}"
+            )
+        self.last_gap = math.nan
+        self._reference_state = None
+
+    def _setup(self):
+        self._reference_state = self.penalty.state_variable(
+            f"reference_{self.metric}", math.nan
+        )
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.reference is not None:
+            self._reference_state.assign(float(self.reference))
+            return
+        teacher = getattr(self.model, "teacher", None)
+        stored = float(keras.ops.convert_to_numpy(self._reference_state))
+        if isinstance(teacher, keras.Model) or math.isnan(stored):
+            source = teacher if isinstance(teacher, keras.Model) else None
+            value = self._score(source or self.target)
+            self._reference_state.assign(value)
+
+    def _score(self, model):
+        x, y = self.data
+        pred = keras.ops.convert_to_numpy(model(x, training=False))
+        if self.metric == "accuracy":
+            return float(np.mean(np.argmax(pred, axis=-1) == y))
+        return _cross_entropy(pred, y)
+
+    def current_gap(self, logs=None):
+        """Returns the gap `g_k` measured now (see the class docstring)."""
+        reference = float(keras.ops.convert_to_numpy(self._reference_state))
+        if self.monitor is not None:
+            student = float((logs or {}).get(self.monitor, math.nan))
+        else:
+            student = self._score(self.target)
+        if self.metric == "loss":
+            return student - reference
+        return reference - student
+
+    def _update(self, logs):
+        gap = self.current_gap(logs)
+        self.last_gap = gap
+        if not math.isfinite(gap):
+            warnings.warn(
+                f"SparsityController: the gap is {gap}; holding the sparsity "
+                "strength.",
+                stacklevel=2,
+            )
+            return
+        error = (self.setpoint - gap) / self.setpoint
+        self._scale_strength(self.penalty.strength, math.exp(self.gain * error))
+        self._say(f"gap={gap:.4f} strength={self.strength_value():.3g}")
+
+    def _log_values(self, report):
+        values = super()._log_values(report)
+        values["sparsity_gap"] = self.last_gap
+        return values
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            metric=self.metric,
+            setpoint=self.setpoint,
+            gain=self.gain,
+            reference=self.reference,
+            monitor=self.monitor,
+        )
+        return config
+
+
+def _validate_data(data, monitor, reference):
+    if data is None:
+        if (
+            monitor is None
+            or isinstance(reference, bool)
+            or not isinstance(reference, (int, float))
+        ):
+            raise ValueError(
+                "SparsityController needs `data=(x, y)`, a held-out batch, "
+                "or `monitor` (a key of the epoch logs) together with a "
+                "float `reference`. Received: data=None, "
+                f"monitor={monitor!r}, reference={reference!r}"
+            )
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(
+            "Invalid value for argument `data`. Expected a tuple (x, y). "
+            f"Received: data of type {type(data).__name__}"
+        )
+    x, y = (np.asarray(a) for a in data)
+    if y.ndim > 1:
+        y = np.argmax(y, axis=-1)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            "Invalid value for argument `data`: x and y must hold the same, "
+            f"non-zero number of samples. Received: {len(x)} and {len(y)}"
+        )
+    return x, y.astype("int64")
+
+
+def _cross_entropy(pred, y):
+    pred = np.asarray(pred, dtype="float64")
+    is_prob = (
+        pred.min() >= 0
+        and pred.max() <= 1
+        and np.allclose(pred.sum(axis=-1), 1.0, atol=1e-3)
+    )
+    if is_prob:
+        log_p = np.log(np.clip(pred, 1e-12, 1.0))
+    else:
+        shifted = pred - pred.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(-np.mean(log_p[np.arange(len(y)), y]))
