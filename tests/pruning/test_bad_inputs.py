@@ -1,0 +1,151 @@
+"""Bad inputs: each raises a typed error whose message names the culprit."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers as L
+
+import tf_compact as tfc
+from tf_compact.pruning import group_importance
+from tf_compact.pruning import prune
+
+
+class Unknown(L.Layer):
+    def call(self, x):
+        return x + 1.0
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = L.Dense(3)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def small_model():
+    x = keras.Input((6, 6, 3))
+    y = L.Conv2D(8, 3, name="conv_a")(x)
+    y = L.BatchNormalization()(y)
+    y = L.Conv2D(4, 1, name="conv_b")(y)
+    y = L.GlobalAveragePooling2D()(y)
+    return keras.Model(x, L.Dense(2, name="head")(y))
+
+
+def test_unsupported_layer():
+    x = keras.Input((4,))
+    model = keras.Model(x, Unknown(name="mystery")(L.Dense(3)(x)))
+    with pytest.raises(tfc.UnsupportedLayerError, match="'mystery'.*Unknown"):
+        tfc.ChannelGraph(model)
+    with pytest.raises(tfc.UnsupportedLayerError, match="register_handler"):
+        tfc.ChannelGraph(model)
+
+
+def test_lambda_layer():
+    x = keras.Input((4,))
+    y = L.Lambda(lambda t: t * 2, name="lam")(L.Dense(3)(x))
+    with pytest.raises(tfc.UnsupportedLayerError, match="'lam'.*Lambda"):
+        tfc.ChannelGraph(keras.Model(x, y))
+
+
+def test_subclassed_model():
+    model = Subclassed()
+    model(np.zeros((1, 4)))
+    with pytest.raises(tfc.GraphError, match="subclassed.*Functional"):
+        tfc.ChannelGraph(model)
+
+
+def test_shared_layer_used_twice():
+    x = keras.Input((4,))
+    shared = L.Dense(4, name="twice")
+    with pytest.raises(tfc.GraphError, match="'twice'.*more than once"):
+        tfc.ChannelGraph(keras.Model(x, shared(shared(x))))
+
+
+def test_nested_model_used_twice():
+    inner = keras.Sequential([keras.Input((4,)), L.Dense(4, name="in_d")])
+    x = keras.Input((4,))
+    with pytest.raises(tfc.GraphError, match="'in_d'"):
+        tfc.ChannelGraph(keras.Model(x, inner(inner(x))))
+
+
+def test_unbuilt_sequential():
+    with pytest.raises(tfc.GraphError, match="no known input shape"):
+        tfc.ChannelGraph(keras.Sequential([L.Dense(3)], name="lazy"))
+
+
+def test_unknown_channel_count():
+    x = keras.Input((None,))
+    with pytest.raises(tfc.GraphError, match="channel count.*unknown"):
+        tfc.ChannelGraph(keras.Model(x, L.ReLU()(x)))
+
+
+def test_not_a_model():
+    with pytest.raises(TypeError, match="Expected a keras.Model"):
+        tfc.ChannelGraph(L.Dense(3))
+
+
+def test_graph_of_another_model():
+    graph = tfc.ChannelGraph(small_model())
+    with pytest.raises(ValueError, match="built for model"):
+        tfc.slim(small_model(), {}, graph=graph)
+
+
+BAD_MASKS = [
+    ({"conv_a": np.ones(7, bool)}, "'conv_a'.*shape \\(8,\\)"),
+    ({"nope": np.ones(8, bool)}, "Unknown channel group 'nope'"),
+    ({"conv_a": np.zeros(8, bool)}, "'conv_a' removes all 8"),
+    ({"conv_a": np.full(8, 0.5)}, "'conv_a' must be boolean"),
+]
+
+
+def test_bad_masks():
+    model = small_model()
+    graph = tfc.ChannelGraph(model)
+    for masks, pattern in BAD_MASKS:
+        for fn in (tfc.slim, tfc.apply_masks, tfc.estimate_slim_cost):
+            with pytest.raises(tfc.MaskError, match=pattern):
+                fn(model, masks, graph=graph)
+
+
+def test_masks_not_a_dict():
+    with pytest.raises(TypeError, match="Expected a dict"):
+        tfc.apply_masks(small_model(), [np.ones(8, bool)])
+
+
+BAD_PRUNE_ARGUMENTS = [
+    ({"ratio": 1.5}, "`ratio`.*\\[0, 1\\).*ratio=1.5"),
+    ({"ratio": -0.1}, "`ratio`.*ratio=-0.1"),
+    ({"target_macs": 0.0}, "`target_macs`.*target_macs=0.0"),
+    ({"target_params": 2}, "`target_params`.*target_params=2"),
+    ({"threshold": -1.0}, "`threshold`.*threshold=-1.0"),
+    ({}, "exactly one of"),
+    ({"ratio": 0.2, "threshold": 0.1}, "exactly one of"),
+    ({"ratio": 0.2, "importance": "l3"}, "`criterion`.*'l3'"),
+    ({"ratio": 0.2, "scope": "galaxy"}, "`scope`.*'galaxy'"),
+    ({"ratio": 0.2, "min_channels": 0}, "`min_channels`.*=0"),
+    ({"ratio": 0.2, "round_to": 0}, "`round_to`.*=0"),
+    ({"ratio": 0.2, "ignored_layers": ["ghost"]}, "'ghost'"),
+    ({"target_macs": 1e-4}, "cannot be pruned to 0.0%.*target_macs"),
+    ({"ratio": 0.2, "importance": "taylor"}, "needs `data`"),
+]
+
+
+def test_bad_prune_arguments():
+    model = small_model()
+    graph = tfc.ChannelGraph(model)
+    for kwargs, pattern in BAD_PRUNE_ARGUMENTS:
+        with pytest.raises(ValueError, match=pattern):
+            prune(model, graph=graph, **kwargs)
+
+
+def test_taylor_needs_a_loss():
+    x = np.zeros((2, 6, 6, 3), "float32")
+    with pytest.raises(ValueError, match="needs a loss"):
+        group_importance(small_model(), criterion="taylor", data=(x, x))
+
+
+def test_bad_normalizer():
+    with pytest.raises(ValueError, match="`normalize`.*'median'"):
+        group_importance(small_model(), normalize="median")

@@ -1,0 +1,151 @@
+"""Channel importance aggregated over whole channel groups."""
+
+import keras
+import numpy as np
+
+from tf_compact.pruning.validation import validate_criterion
+from tf_compact.pruning.validation import validate_normalize
+from tf_compact.surgery.common import resolve_graph
+
+
+def group_importance(
+    model,
+    graph=None,
+    criterion="l2",
+    data=None,
+    normalize="mean",
+    roles=("producer", "norm"),
+    loss=None,
+):
+    """Scores every channel of every group of `model`'s channel graph.
+
+    A channel's score aggregates all weights coupled to it, over every
+    member of its group whose role is in `roles` (by default the kernels
+    and biases that produce it and the per-channel weights of the norms it
+    passes through; the same weights as the group-lasso penalty):
+
+    - `"l2"`: `sqrt(sum w**2)`, the group-lasso norm of the channel.
+    - `"l1"`: `sum |w|`.
+    - `"bn_gamma"`: `sum |gamma|` over the group's normalization layers
+      (network slimming). A group without a normalization layer falls
+      back to `"l2"`.
+    - `"taylor"`: `|sum w * dL/dw|`, the first-order estimate of the loss
+      change when the channel is removed; needs `data`.
+
+    Normalization, per group, makes scores comparable across groups for
+    global ranking: `"mean"` divides by the group's mean score, `"max"` by
+    its maximum, `"sum"` by its sum, `None` keeps raw scores (use it with
+    absolute thresholds).
+
+    Args:
+        model: A Sequential or Functional `keras.Model`.
+        graph: Its `ChannelGraph`. Defaults to `None` (built here).
+        criterion: `"l2"`, `"l1"`, `"bn_gamma"` or `"taylor"`. Defaults to
+            `"l2"`.
+        data: For `"taylor"`: a batch `(x, y)` or an iterable of such
+            batches (a `tf.data.Dataset`). Defaults to `None`.
+        normalize: `"mean"`, `"max"`, `"sum"` or `None`. Defaults to
+            `"mean"`.
+        roles: Member roles that are scored. Defaults to
+            `("producer", "norm")`.
+        loss: For `"taylor"`: a loss (name or callable `loss(y, y_pred)`).
+            Defaults to `None`: the model's compiled loss.
+
+    Returns:
+        Dict `{group name: float64 array of group.size}`.
+
+    Raises:
+        ValueError: For an unknown criterion or normalizer, or `"taylor"`
+            without data or without a loss.
+
+    Example:
+
+    ```python
+    scores = tfc.group_importance(model, criterion="l1")
+    weakest = {name: s.argmin() for name, s in scores.items()}
+    ```
+    """
+    validate_criterion(criterion)
+    validate_normalize(normalize)
+    graph = resolve_graph(model, graph)
+    grads = None
+    if criterion == "taylor":
+        grads = _gradients(model, data, loss)
+    scores = {}
+    for group in graph.groups:
+        refs = graph.weight_refs(group, roles=tuple(roles))
+        kind = criterion
+        if criterion == "bn_gamma":
+            gammas = [r for r in refs if r.weight == "gamma"]
+            refs, kind = (gammas, "l1") if gammas else (refs, "l2")
+        scores[group.name] = _normalize(
+            _score(refs, group.size, kind, grads), normalize
+        )
+    return scores
+
+
+def _score(refs, size, kind, grads):
+    total = np.zeros(size, dtype=np.float64)
+    for ref in refs:
+        w = _rows(ref, np.asarray(ref.variable.numpy(), np.float64))
+        if kind == "l1":
+            per = np.abs(w).sum(axis=1)
+        elif kind == "l2":
+            per = np.square(w).sum(axis=1)
+        else:
+            g = grads.get(id(ref.variable))
+            if g is None:
+                continue
+            per = (w * _rows(ref, g)).sum(axis=1)
+        np.add.at(total, ref.channels, per)
+    if kind == "l2":
+        return np.sqrt(total)
+    return np.abs(total) if kind == "taylor" else total
+
+
+def _rows(ref, value):
+    value = np.take(value, ref.positions, axis=ref.axis)
+    return np.moveaxis(value, ref.axis, 0).reshape(len(ref.positions), -1)
+
+
+def _normalize(score, normalize):
+    if normalize is None:
+        return score
+    reduce = {"mean": np.mean, "max": np.max, "sum": np.sum}[normalize]
+    scale = float(reduce(score))
+    return score / scale if scale > 0 else score
+
+
+def _batches(data):
+    if isinstance(data, tuple) and len(data) == 2:
+        return [data]
+    return data
+
+
+def _gradients(model, data, loss):
+    import tensorflow as tf
+
+    if data is None:
+        raise ValueError(
+            "The 'taylor' criterion needs `data`: a batch `(x, y)` or an "
+            "iterable of batches. Received: data=None"
+        )
+    if loss is None and not getattr(model, "compiled", False):
+        raise ValueError(
+            "The 'taylor' criterion needs a loss: compile the model or pass "
+            "`loss=`. Received: loss=None with an uncompiled model"
+        )
+    loss_fn = keras.losses.get(loss) if loss is not None else None
+    variables = model.trainable_variables
+    sums = [np.zeros(v.shape, np.float64) for v in variables]
+    for x, y in _batches(data):
+        with tf.GradientTape() as tape:
+            pred = model(x, training=False)
+            if loss_fn is not None:
+                value = keras.ops.mean(loss_fn(y, pred))
+            else:
+                value = model.compute_loss(x=x, y=y, y_pred=pred)
+        for s, g in zip(sums, tape.gradient(value, variables)):
+            if g is not None:
+                s += np.asarray(g, np.float64)
+    return {id(v): s for v, s in zip(variables, sums)}

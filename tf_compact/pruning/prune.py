@@ -1,0 +1,211 @@
+"""One-shot structural pruning: scores -> masks -> slim model."""
+
+from tf_compact.pruning.importance import group_importance
+from tf_compact.pruning.selection import Selector
+from tf_compact.pruning.validation import validate_goal
+from tf_compact.pruning.validation import validate_shape_args
+from tf_compact.surgery.common import resolve_graph
+from tf_compact.surgery.cost import cost_from_keep
+from tf_compact.surgery.slim import slim
+
+
+def prune(
+    model,
+    ratio=None,
+    *,
+    target_macs=None,
+    target_params=None,
+    threshold=None,
+    importance="l2",
+    scope="global",
+    min_channels=1,
+    round_to=None,
+    ignored_layers=(),
+    data=None,
+    graph=None,
+):
+    """Prunes channel groups of `model` in one shot and slims it.
+
+    Channels are ranked with `group_importance` and the weakest removed
+    until the goal is met; `tfc.slim` then builds the smaller model. Give
+    exactly one goal:
+
+    - `ratio`: fraction of the prunable channels to remove. With
+      `scope="global"` the weakest channels of the whole model go (scores
+      normalized by their group's mean); with `"local"` every group loses
+      `floor(ratio * size)` channels.
+    - `target_macs` / `target_params`: fraction of the original MACs or
+      parameters (as counted by `tfc.estimate_slim_cost`) the pruned model
+      may keep. The smallest removal that meets the target is found by
+      bisection over the global ranking (`"global"`) or a uniform ratio
+      (`"local"`); the result lands at or just under the target.
+    - `threshold`: remove every channel whose raw (unnormalized) score is
+      below it; with `"l2"` this is the group-lasso norm, which is how
+      training-time group sparsity becomes a slim model.
+
+    Args:
+        model: A Sequential or Functional `keras.Model` (not modified).
+        ratio: Fraction of channels to remove, in [0, 1). Defaults to
+            `None`.
+        target_macs: Fraction of MACs to keep, in (0, 1]. Defaults to
+            `None`.
+        target_params: Fraction of parameters to keep, in (0, 1].
+            Defaults to `None`.
+        threshold: Absolute score threshold, >= 0. Defaults to `None`.
+        importance: A criterion of `group_importance` (`"l2"`, `"l1"`,
+            `"bn_gamma"`, `"taylor"`) or a dict of precomputed scores
+            `{group name: array}`. Defaults to `"l2"`.
+        scope: `"global"` or `"local"`. Defaults to `"global"`.
+        min_channels: Every group keeps at least this many channels.
+            Defaults to `1`.
+        round_to: Kept widths are rounded up to a multiple of this (8 suits
+            most accelerators), or `None`. Defaults to `None`.
+        ignored_layers: Layer names (or layers) whose output channels are
+            not pruned. Defaults to `()`.
+        data: Batches for the `"taylor"` criterion. Defaults to `None`.
+        graph: The `ChannelGraph` of `model`. Defaults to `None`.
+
+    Returns:
+        The slim `keras.Model`.
+
+    Raises:
+        ValueError: For invalid arguments or a target that cannot be met.
+        MaskError: If precomputed scores do not fit the groups.
+
+    Example:
+
+    ```python
+    small = tfc.prune(model, target_macs=0.5, round_to=8)
+    ```
+    """
+    graph = resolve_graph(model, graph)
+    masks = prune_masks(
+        model,
+        ratio,
+        target_macs=target_macs,
+        target_params=target_params,
+        threshold=threshold,
+        importance=importance,
+        scope=scope,
+        min_channels=min_channels,
+        round_to=round_to,
+        ignored_layers=ignored_layers,
+        data=data,
+        graph=graph,
+    )
+    return slim(model, masks, graph=graph)
+
+
+def prune_masks(
+    model,
+    ratio=None,
+    *,
+    target_macs=None,
+    target_params=None,
+    threshold=None,
+    importance="l2",
+    scope="global",
+    min_channels=1,
+    round_to=None,
+    ignored_layers=(),
+    data=None,
+    graph=None,
+):
+    """The masks `prune` would apply, without slimming.
+
+    Takes the same arguments as `prune`.
+
+    Returns:
+        Dict `{group name: boolean array}` for `tfc.slim`.
+
+    Example:
+
+    ```python
+    masks = tfc.pruning.prune_masks(model, ratio=0.3)
+    small = tfc.slim(model, masks)
+    ```
+    """
+    goal = validate_goal(ratio, target_macs, target_params, threshold)
+    validate_shape_args(scope, min_channels, round_to)
+    graph = resolve_graph(model, graph)
+    scores = _scores(model, graph, importance, goal, scope, data)
+    scores = _drop_ignored(graph, scores, ignored_layers)
+    selector = Selector(scores, min_channels, round_to)
+    if goal == "threshold":
+        return selector.threshold_masks(threshold)
+    if goal == "ratio":
+        if scope == "local":
+            return selector.local_masks(ratio)
+        return selector.global_masks(round(ratio * selector.total))
+    which = 0 if goal == "target_macs" else 1
+    target = target_macs if goal == "target_macs" else target_params
+    return _search_target(graph, selector, scope, which, target, goal)
+
+
+def _scores(model, graph, importance, goal, scope, data):
+    if isinstance(importance, dict):
+        from tf_compact.graph.channel_graph import _validate_mask
+
+        for name, s in importance.items():
+            graph.group(name)
+            _validate_mask(name, [True] * len(s), graph.group(name).size)
+        return {k: importance[k] for k in importance}
+    normalize = None if goal == "threshold" or scope == "local" else "mean"
+    return group_importance(
+        model, graph, criterion=importance, data=data, normalize=normalize
+    )
+
+
+def _drop_ignored(graph, scores, ignored_layers):
+    names = {getattr(x, "name", x) for x in ignored_layers}
+    layer_names = {n.name for n in graph.flat.nodes}
+    unknown = sorted(names - layer_names)
+    if unknown:
+        raise ValueError(
+            "Invalid value for argument `ignored_layers`: no layer named "
+            f"{unknown[0]!r} in model '{graph.model.name}'. Received: "
+            f"ignored_layers={sorted(names)}"
+        )
+    kept = {}
+    for group in graph.groups:
+        if group.name in scores and not names & set(group.layers("producer")):
+            kept[group.name] = scores[group.name]
+    return kept
+
+
+def _search_target(graph, selector, scope, which, target, goal):
+    full = cost_from_keep(graph, graph.keep_elements({}))[which]
+    goal_cost = target * full
+
+    def cost(masks):
+        return cost_from_keep(graph, graph.keep_elements(masks))[which]
+
+    if scope == "local":
+        make, lo, hi = selector.local_masks, 0.0, 1.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if cost(make(mid)) <= goal_cost else (mid, hi)
+        best = make(hi)
+    else:
+        make, lo, hi = selector.global_masks, 0, selector.total
+        while lo < hi:
+            mid = (lo + hi) // 2
+            fits = cost(make(mid)) <= goal_cost
+            lo, hi = (lo, mid) if fits else (mid + 1, hi)
+        counts = selector.refine(
+            selector.global_counts(lo), lambda m: cost(m) <= goal_cost
+        )
+        best = selector.masks_for_counts(counts)
+    reached = cost(best) / full
+    if reached > target:
+        raise ValueError(
+            f"Invalid value for argument `{goal}`: the model cannot be "
+            f"pruned to {target:.1%} of its {_what(which)}; with the "
+            f"given constraints the smallest reachable is {reached:.1%}. "
+            f"Received: {goal}={target}"
+        )
+    return best
+
+
+def _what(which):
+    return "MACs" if which == 0 else "parameters"
