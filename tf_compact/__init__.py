@@ -41,11 +41,14 @@ from tf_compact.distillation.logits_kd import LogitsKD
 # sparsity
 from tf_compact.sparsity.bn_gamma import BNGammaL1
 from tf_compact.sparsity.group_lasso import GroupLasso
+from tf_compact.sparsity.report import SparsityReport
+from tf_compact.sparsity.report import sparsity_report
 from tf_compact.sparsity.sparsifier import Sparsifier
 # pipeline
 from tf_compact.pipeline import CompressResult
 from tf_compact.pipeline import compress
 # submodules reached as attributes (tfc.data, tfc.lite, ...)
+from tf_compact import callbacks
 from tf_compact import lite
 from tf_compact import data
 from tf_compact import models
