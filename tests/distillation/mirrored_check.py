@@ -50,6 +50,20 @@ def _step(strategy):
     return history, start, end
 
 
+def _contrastive(strategy):
+    """Trains with a memory bank under `strategy`; returns the bank pointer."""
+    with strategy.scope():
+        teacher, student = models.pair()
+        loss = tfc.ContrastiveKD("gap", "gap", embedding_dim=4, memory_size=8)
+        distiller = models.compile_distiller(
+            tfc.Distiller(teacher, student, [loss])
+        )
+    x, y = models.data(24, seed=6)
+    history = distiller.fit(x, y, batch_size=8, epochs=1, verbose=0).history
+    pointer = int(distiller.kd_modules[0].bank_pointer.numpy())
+    return history["contrastive_kd"][0], pointer
+
+
 def _max_diff(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 
@@ -58,7 +72,10 @@ def main():
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     single, _, (w1, _) = _step(tf.distribute.get_strategy())
     multi, (w0, t0), (w2, t2) = _step(mirrored)
+    crd_loss, crd_pointer = _contrastive(mirrored)
     result = {
+        "contrastive_loss": crd_loss,
+        "bank_pointer": crd_pointer,
         "replicas": mirrored.num_replicas_in_sync,
         "loss_single": single["loss"][0],
         "loss_mirrored": multi["loss"][0],

@@ -116,7 +116,10 @@ class ContrastiveKD(kd_loss.KDLoss):
     the teacher's embedding of the same sample out of the teacher embeddings
     of the other samples in the batch (in-batch negatives) and, when
     `memory_size > 0`, of a FIFO memory bank of teacher embeddings from
-    earlier steps (more negatives, as in CRD, Tian et al. 2020).
+    earlier steps (more negatives, as in CRD, Tian et al. 2020). The bank is
+    a first-in first-out queue rather than CRD's per-sample index, so the
+    data pipeline needs no sample ids; under `tf.distribute` it is filled
+    from the first replica.
 
     Args:
         teacher_layer: Teacher layer giving the embedding, or `None` for the
