@@ -31,7 +31,10 @@ from tf_compact.graph.registry import register_handler
 from tf_compact.surgery.apply_masks import apply_masks
 from tf_compact.surgery.cost import estimate_slim_cost
 from tf_compact.surgery.slim import slim
+from tf_compact.pruning.importance import group_importance
+from tf_compact.pruning.prune import prune
 from tf_compact import graph
+from tf_compact import pruning
 # distillation
 from tf_compact.distillation.attention_transfer import AttentionTransfer
 from tf_compact.distillation.contrastive_kd import ContrastiveKD
