@@ -221,13 +221,15 @@ class BudgetController(PenaltyController):
     def fit_threshold(self):
         """Returns the smallest threshold at which the budget is met.
 
-        Candidates are the channel norms themselves; the search keeps the
-        threshold used in training when the budget is met there and no
-        smaller threshold meets it too.
+        A channel is pruned when its norm is below the threshold, so the
+        candidates are the thresholds just above each channel norm (and
+        the one used in training); the result is the one that prunes the
+        fewest channels while meeting the budget.
         """
         base = self.training_threshold
         values = np.asarray(self.penalty.channel_values(self.target))
-        candidates = np.unique(np.concatenate([[0.0, base], values]))
+        above = np.nextafter(values, np.inf)
+        candidates = np.unique(np.concatenate([[0.0, base], above]))
         target = self.target_fraction(self.measure(base, values))
 
         def meets(threshold):

@@ -18,7 +18,7 @@ class PenaltyController(keras.callbacks.Callback):
     it regularizes (`model.student` or `model.model`), updates the strength
     every `update_every` steps or at each epoch end through `_update`, and
     writes `sparsity_strength`, `group_sparsity` (fraction of channels
-    whose norm is `<= threshold`) and `slim_macs_fraction` (MACs of the
+    whose norm is `< threshold`) and `slim_macs_fraction` (MACs of the
     slim model a prune at `threshold` would give, over the dense model's)
     into the epoch `logs`, so History, CSVLogger and TensorBoard record
     them (put the controller before CSVLogger/TensorBoard in `callbacks`).
@@ -29,8 +29,8 @@ class PenaltyController(keras.callbacks.Callback):
     `keras.callbacks.BackupAndRestore` resumes a controller exactly.
 
     Args:
-        threshold: Channel norm at or below which a channel counts as
-            zero. Defaults to `1e-3`.
+        threshold: Channel norm below which a channel counts as zero, as
+            in `tfc.prune(model, threshold=...)`. Defaults to `1e-3`.
         update_every: `"epoch"`, or a number of optimizer steps between
             updates. Defaults to `"epoch"`.
         min_strength: Lower bound of the strength. Defaults to `1e-6`.

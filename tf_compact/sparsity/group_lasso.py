@@ -195,9 +195,13 @@ class GroupLasso(keras.layers.Layer):
         return self._states.variables[name]
 
     def channel_values(self, model):
-        """Returns the per-channel norms (`l2`) or L1 sums as a tensor."""
+        """Returns the per-channel norms (`l2`) or L1 sums as a tensor.
+
+        Unlike the penalty, these carry no `epsilon` floor: an all-zero
+        channel has norm 0, as in `tfc.group_importance`.
+        """
         plan = self.bind(model)
-        return plan.reduce(self.reduction, self.epsilon)
+        return plan.reduce(self.reduction, 0.0)
 
     def __call__(self, model):
         """Returns the penalty of `model`, multiplied by `strength`."""

@@ -22,7 +22,7 @@ class SparsityReport:
         masks: `{group name: bool array}`, `True` for the channels kept. A
             group always keeps its largest channel.
         num_channels: Number of prunable channels.
-        num_below: Number of channels whose norm is `<= threshold`.
+        num_below: Number of channels whose norm is `< threshold`.
         fraction_below: `num_below / num_channels` (`group_sparsity` in
             the controllers' logs).
         macs, params: Cost of `tfc.slim(model, masks)`.
@@ -44,7 +44,7 @@ class SparsityReport:
     def __init__(self, plan, values, threshold, keep, costs, dense, blocks):
         self.threshold = float(threshold)
         values = np.asarray(values, dtype="float64")
-        below = values <= self.threshold
+        below = values < self.threshold
         self.values = values
         self.keep = keep
         self.group_names = list(plan.group_names)
@@ -70,7 +70,7 @@ class SparsityReport:
                     "group": name,
                     "size": int(norms.size),
                     "kept": int(np.count_nonzero(self.masks[name])),
-                    "below": int(np.count_nonzero(norms <= self.threshold)),
+                    "below": int(np.count_nonzero(norms < self.threshold)),
                     "min": float(norms.min()) if norms.size else 0.0,
                     "median": float(np.median(norms)) if norms.size else 0.0,
                     "max": float(norms.max()) if norms.size else 0.0,
@@ -91,7 +91,7 @@ class SparsityReport:
                 f"{r['min']:>9.3g} {r['median']:>9.3g} {r['max']:>9.3g}"
             )
         lines.append(
-            f"{self.num_below}/{self.num_channels} channels <= "
+            f"{self.num_below}/{self.num_channels} channels < "
             f"{self.threshold:g} ({self.fraction_below:.1%}); slim model: "
             f"{self.macs:,} MACs ({self.macs_fraction:.1%}), "
             f"{self.params:,} params ({self.params_fraction:.1%})"
@@ -135,15 +135,15 @@ def sparsity_report(model, threshold=1e-3, penalty=None, blocks=None):
     A channel's norm is the L2 norm of every weight coupled to it (the
     penalty's members: producer kernel and bias slices, BN gamma and
     beta), or the L1 sum of its BN scales when `penalty` is a
-    `tfc.BNGammaL1`. Channels whose norm is `<= threshold` are the ones a
+    `tfc.BNGammaL1`. Channels whose norm is `< threshold` are the ones a
     prune at that threshold removes (a group always keeps one channel);
     the report gives their count and the MACs/params of the slim model,
     estimated analytically with `tfc.estimate_slim_cost`.
 
     Args:
         model: A Sequential or Functional `keras.Model`.
-        threshold: Norm at or below which a channel counts as zero.
-            Defaults to `1e-3`.
+        threshold: Norm below which a channel counts as zero (the same
+            rule as `tfc.prune(model, threshold=...)`). Defaults to `1e-3`.
         penalty: The `tfc.GroupLasso`/`tfc.BNGammaL1` whose norms to use.
             Defaults to `None`, a default `tfc.GroupLasso`.
         blocks: Optional `{block name: [layer names]}`; the report then
@@ -180,7 +180,7 @@ def build_report(plan, values, threshold, blocks=None):
 
     table = costs.layer_cost_table(plan.graph)
     values = np.asarray(values, dtype="float64")
-    keep = _keep_one_per_group(plan, values, values > threshold)
+    keep = _keep_one_per_group(plan, values, values >= threshold)
     element_keep = plan.graph.keep_elements(plan.split(keep))
     slim = costs.total_cost(table, element_keep)
     dense = costs.total_cost(table, None)
