@@ -1,0 +1,95 @@
+"""Property test: random graphs, random masks, slim == apply_masks."""
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from keras import layers as L
+
+from tests.graph import checks
+from tf_compact.graph import ChannelGraph
+from tf_compact.surgery import slim
+
+BLOCKS_2D = ["conv", "residual", "concat", "depthwise", "separable", "se"]
+BLOCKS_1D = ["conv", "residual", "concat", "depthwise", "separable"]
+
+
+def _block(kind, y, width, one_d):
+    conv = L.Conv1D if one_d else L.Conv2D
+    if kind == "conv":
+        y = conv(width, 3, padding="same")(y)
+        return L.ReLU()(L.BatchNormalization(beta_initializer="ones")(y))
+    if kind == "residual":
+        r = conv(int(y.shape[-1]), 3, padding="same")(y)
+        return L.Add()([y, r])
+    if kind == "concat":
+        return L.Concatenate()([y, conv(width, 1)(y)])
+    if kind == "depthwise":
+        dw = L.DepthwiseConv1D if one_d else L.DepthwiseConv2D
+        return dw(3, depth_multiplier=2, padding="same")(y)
+    if kind == "separable":
+        sep = L.SeparableConv1D if one_d else L.SeparableConv2D
+        return sep(width, 3, padding="same")(y)
+    c = int(y.shape[-1])
+    s = L.GlobalAveragePooling2D()(y)
+    s = L.Dense(max(c // 2, 1), activation="relu")(s)
+    s = L.Reshape((1, 1, c))(L.Dense(c, activation="sigmoid")(s))
+    return L.Multiply()([y, s])
+
+
+@st.composite
+def models(draw):
+    one_d = draw(st.booleans())
+    pool = BLOCKS_1D if one_d else BLOCKS_2D
+    kinds = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4))
+    widths = draw(st.lists(st.integers(2, 6), min_size=5, max_size=5))
+    x = keras.Input((5, 2) if one_d else (4, 4, 2))
+    y = (L.Conv1D if one_d else L.Conv2D)(widths[0], 1)(x)
+    for kind, width in zip(kinds, widths[1:]):
+        y = _block(kind, y, width, one_d)
+    if draw(st.booleans()):
+        y = L.Dense(draw(st.integers(2, 5)))(L.Flatten()(y))
+    else:
+        pool_layer = (
+            L.GlobalAveragePooling1D if one_d else (L.GlobalAveragePooling2D)
+        )
+        y = pool_layer()(y)
+    return keras.Model(x, L.Dense(2)(y))
+
+
+def _check(model, seed):
+    x = np.random.default_rng(seed).normal(size=(2,) + model.input_shape[1:])
+    x = x.astype("float32")
+    graph = ChannelGraph(model)
+    assert graph.groups
+    rng = np.random.default_rng(seed)
+    _, masks, small = checks.slim_and_check(
+        model, x, masks=checks.random_masks(graph, rng)
+    )
+    if any(not m.all() for m in masks.values()):
+        assert small.count_params() < model.count_params()
+    same = slim(model, {}, graph=graph)
+    np.testing.assert_allclose(same(x), model(x), rtol=1e-6, atol=1e-6)
+
+
+_SETTINGS = {
+    "deadline": None,
+    "derandomize": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+
+
+@settings(max_examples=40, **_SETTINGS)
+@given(model=models(), seed=st.integers(0, 2**16))
+def test_random_graphs(model, seed):
+    _check(model, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=500, **_SETTINGS)
+@given(model=models(), seed=st.integers(0, 2**16))
+def test_random_graphs_many(model, seed):
+    _check(model, seed)
