@@ -134,11 +134,14 @@ def test_output_path_and_result_serialization(tmp_path):
     assert bytes(unpickled) == bytes(tflite)
 
 
-def test_half_width_model_converts_and_matches():
-    """Stand-in for a slimmed model: same architecture at half width."""
+def test_slimmed_model_converts_and_matches():
     full = helpers.tiny_cnn(width=8, softmax=False)
-    half = helpers.tiny_cnn(width=4, softmax=False, name="half")
-    full_size = len(tfc.lite.convert(full))
-    tflite = tfc.lite.convert(half)
+    graph = tfc.ChannelGraph(full)
+    masks = {g.name: np.arange(g.size) % 2 == 0 for g in graph.groups}
+    slim = tfc.slim(full, masks, graph=graph)
+    tflite = tfc.lite.convert(slim)
     assert tflite.max_abs_diff <= 1e-4
-    assert len(tflite) < full_size
+    assert len(tflite) < len(tfc.lite.convert(full))
+    int8 = tfc.lite.convert(slim, "int8", helpers.images(32))
+    assert tfc.lite.edgetpu_report(int8).full_int8
+    assert int8.max_abs_diff < 0.1
