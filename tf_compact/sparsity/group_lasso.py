@@ -169,8 +169,8 @@ class GroupLasso(keras.layers.Layer):
         self._check_scales(plan)
         return self.channel_scales
 
-    def state_variable(self, name, initial=0.0):
-        """Returns a float32 scalar state variable, created on first use.
+    def state_variable(self, name, initial=0.0, shape=()):
+        """Returns a float32 state variable, created on first use.
 
         Controllers keep their state here (for example a reference score),
         so it is saved with the model that trains and restored by
@@ -179,14 +179,15 @@ class GroupLasso(keras.layers.Layer):
 
         Args:
             name: Name of the state.
-            initial: Initial value. Defaults to `0.0`.
+            initial: Initial value of every entry. Defaults to `0.0`.
+            shape: Shape of the variable. Defaults to `()`.
 
         Returns:
             The `keras.Variable`.
         """
         if name not in self._states.variables:
             self._states.variables[name] = self.add_weight(
-                shape=(),
+                shape=tuple(shape),
                 initializer=keras.initializers.Constant(initial),
                 trainable=False,
                 name=name,

@@ -1,0 +1,64 @@
+"""iterative_prune: rounds of global pruning and fine-tuning."""
+
+import keras
+import numpy as np
+import pytest
+
+import tf_compact as tfc
+from tests.callbacks import helpers
+
+
+def test_rounds_shrink_the_model_to_the_target():
+    x, y = helpers.data(32)
+    model = helpers.conv_model(filters=(8, 16))
+    before = [w.copy() for w in model.get_weights()]
+    slim, rounds = tfc.iterative_prune(
+        model,
+        (x, y),
+        target_macs=0.3,
+        fraction=0.3,
+        epochs_per_round=1,
+        fit_kwargs={"batch_size": 16},
+    )
+    dense_macs, _ = tfc.estimate_slim_cost(model)
+    fractions = [r["macs_fraction"] for r in rounds]
+    assert len(rounds) >= 2
+    assert all(a > b for a, b in zip(fractions, fractions[1:]))
+    assert fractions[-1] <= 0.3
+    assert fractions[-2] > 0.3
+    assert tfc.estimate_slim_cost(slim)[0] <= 0.3 * dense_macs
+    assert "loss" in rounds[-1]
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fine_tunes_with_a_teacher():
+    x, y = helpers.data(32)
+    teacher = helpers.conv_model(name="teacher")
+    slim, rounds = tfc.iterative_prune(
+        helpers.conv_model(),
+        (x, y),
+        target_params=0.6,
+        fraction=0.5,
+        teacher=teacher,
+        optimizer=keras.optimizers.Adam(1e-3),
+        fit_kwargs={"batch_size": 16},
+    )
+    assert "student_loss" in rounds[-1]
+    assert rounds[-1]["params_fraction"] <= 0.6
+    assert slim(x[:2]).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"target_macs": 0.5, "target_params": 0.5},
+        {"target_macs": 1.5},
+        {"target_macs": 0.5, "fraction": 1.0},
+    ],
+)
+def test_invalid_arguments(kwargs):
+    x, y = helpers.data(4)
+    with pytest.raises(ValueError, match="Received"):
+        tfc.iterative_prune(helpers.conv_model(), (x, y), **kwargs)

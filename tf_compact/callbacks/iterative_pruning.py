@@ -1,0 +1,226 @@
+"""`IterativePruning`: global iterative pruning as a training callback."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_compact.sparsity import costs
+from tf_compact.sparsity import group_plan
+from tf_compact.sparsity import validation
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class IterativePruning(keras.callbacks.Callback):
+    """Masks the globally weakest channels every few epochs, to a budget.
+
+    Every `every` epochs (from `start_epoch`), the callback scores the
+    channels still alive with `tfc.group_importance` (normalized by their
+    group's mean, so groups of different scale rank together), and masks
+    the weakest `fraction` of them across the whole model, fewer when
+    that already meets the target; a group always keeps one channel.
+    Masked channels have every coupled weight (producer kernel and bias
+    slices, BN gamma and beta) set to zero after each training step, so
+    the training in between (with a `tfc.Distiller`, knowledge
+    distillation) fine-tunes the rest. After training,
+    `tfc.slim(model, callback.masks)` (or `tfc.prune(model,
+    threshold=1e-12)`) gives the slim model.
+
+    Use it on the model that is pruned, or on a `tfc.Distiller` or
+    `tfc.Sparsifier` wrapping it. When the wrapper carries a penalty, the
+    mask is kept in one of the penalty's state variables and
+    `keras.callbacks.BackupAndRestore` resumes it; otherwise the mask lives
+    in the callback only. Logs `slim_macs_fraction`,
+    `slim_params_fraction` and `group_sparsity` (fraction of channels
+    masked).
+
+    Args:
+        target_macs: MACs to keep, a fraction in (0, 1] of the model's.
+            Defaults to `None`.
+        target_params: Parameters to keep, likewise. Exactly one target.
+            Defaults to `None`.
+        fraction: Fraction of the alive channels masked per round, in
+            (0, 1). Defaults to `0.2`.
+        every: Epochs between rounds. Defaults to `1`.
+        start_epoch: First epoch (0-based) at whose end a round may run.
+            Defaults to `0`.
+        importance: Criterion of `tfc.group_importance` (`"l2"`, `"l1"`,
+            `"bn_gamma"`). Defaults to `"l2"`.
+        verbose: `1` prints each round. Defaults to `0`.
+
+    Raises:
+        ValueError: If an argument is invalid.
+
+    Example:
+
+    ```python
+    pruning = tfc.callbacks.IterativePruning(target_macs=0.25)
+    distiller.fit(x, y, epochs=8, callbacks=[pruning])
+    slim = tfc.slim(distiller.student, pruning.masks)
+    ```
+    """
+
+    def __init__(
+        self,
+        target_macs=None,
+        target_params=None,
+        fraction=0.2,
+        every=1,
+        start_epoch=0,
+        importance="l2",
+        verbose=0,
+    ):
+        super().__init__()
+        if (target_macs is None) == (target_params is None):
+            raise ValueError(
+                "IterativePruning needs exactly one of `target_macs` and "
+                f"`target_params`. Received: target_macs={target_macs!r}, "
+                f"target_params={target_params!r}"
+            )
+        self.kind = "macs" if target_macs is not None else "params"
+        name = f"target_{self.kind}"
+        self.target = validation.validate_positive(
+            name, target_macs if target_macs is not None else target_params
+        )
+        if self.target > 1:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a fraction "
+                f"in (0, 1]. Received: {name}={self.target!r}"
+            )
+        self.fraction = validation.validate_positive("fraction", fraction)
+        if self.fraction >= 1:
+            raise ValueError(
+                "Invalid value for argument `fraction`. Expected a float in "
+                f"(0, 1). Received: fraction={fraction!r}"
+            )
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(
+                "Invalid value for argument `every`. Expected an int >= 1. "
+                f"Received: every={every!r}"
+            )
+        self.every = every
+        self.start_epoch = int(start_epoch)
+        self.importance = importance
+        self.verbose = int(verbose)
+        self.mask = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        from tf_compact.graph.channel_graph import ChannelGraph
+
+        self.pruned_model = _pruned_model(model)
+        graph = ChannelGraph(self.pruned_model)
+        self.plan = group_plan.GroupPlan.from_graph(graph)
+        self.plan.graph = graph
+        self._table = costs.layer_cost_table(graph)
+        self._dense = costs.total_cost(self._table)
+        n = self.plan.num_channels
+        penalty = getattr(model, "sparsity", None)
+        if hasattr(penalty, "state_variable"):
+            self.mask = penalty.state_variable("prune_mask", 1.0, (n,))
+        else:
+            self.mask = keras.Variable(np.ones((n,), "float32"))
+        plan, mask = self.plan, self.mask
+        self._apply = tf.function(lambda: plan.scale_channels(mask))
+
+    @property
+    def masks(self):
+        """`{group name: bool array}`: the channels kept so far."""
+        return self.plan.split(keras.ops.convert_to_numpy(self.mask) > 0)
+
+    def cost(self, keep=None):
+        """Returns `(macs, params)` of the slim model for a keep vector."""
+        if keep is None:
+            keep = keras.ops.convert_to_numpy(self.mask) > 0
+        elements = self.plan.graph.keep_elements(self.plan.split(keep))
+        return costs.total_cost(self._table, elements)
+
+    def _fraction_of(self, cost):
+        i = 0 if self.kind == "macs" else 1
+        return cost[i] / self._dense[i] if self._dense[i] else 1.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if np.any(keras.ops.convert_to_numpy(self.mask) == 0):
+            self._apply()
+
+    def on_epoch_end(self, epoch, logs=None):
+        due = epoch >= self.start_epoch
+        due = due and (epoch - self.start_epoch + 1) % self.every == 0
+        if due and self._fraction_of(self.cost()) > self.target:
+            self.prune_round()
+        keep = keras.ops.convert_to_numpy(self.mask) > 0
+        cost = self.cost(keep)
+        if logs is not None:
+            logs["slim_macs_fraction"] = cost[0] / max(self._dense[0], 1)
+            logs["slim_params_fraction"] = cost[1] / max(self._dense[1], 1)
+            logs["group_sparsity"] = 1.0 - keep.mean() if keep.size else 0.0
+
+    def prune_round(self):
+        """Masks the next weakest channels now and zeroes their weights."""
+        keep = keras.ops.convert_to_numpy(self.mask) > 0
+        order = self._candidates(keep)
+        limit = math.ceil(self.fraction * int(keep.sum()))
+        order = order[:limit]
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            trial = keep.copy()
+            trial[order[:mid]] = False
+            if self._fraction_of(self.cost(trial)) <= self.target:
+                hi = mid
+            else:
+                lo = mid + 1
+        keep[order[:lo]] = False
+        self.mask.assign(keep.astype("float32"))
+        self._apply()
+        if self.verbose:
+            print(
+                f"IterativePruning: masked {lo} channels, "
+                f"{self.kind} fraction {self._fraction_of(self.cost(keep)):.3f}"
+            )
+
+    def _candidates(self, keep):
+        from tf_compact.pruning.importance import group_importance
+
+        scores = group_importance(
+            self.pruned_model,
+            self.plan.graph,
+            criterion=self.importance,
+            normalize="mean",
+        )
+        flat = np.concatenate([scores[n] for n in self.plan.group_names])
+        alive_per_group = np.bincount(
+            self.plan.channel_group[keep],
+            minlength=len(self.plan.group_names),
+        )
+        out = []
+        for c in np.argsort(flat, kind="stable"):
+            group = self.plan.channel_group[c]
+            if keep[c] and alive_per_group[group] > 1:
+                alive_per_group[group] -= 1
+                out.append(c)
+        return np.asarray(out, dtype="int64")
+
+    def get_config(self):
+        return {
+            "target_macs": self.target if self.kind == "macs" else None,
+            "target_params": self.target if self.kind == "params" else None,
+            "fraction": self.fraction,
+            "every": self.every,
+            "start_epoch": self.start_epoch,
+            "importance": self.importance,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _pruned_model(model):
+    for name in ("student", "model"):
+        inner = getattr(model, name, None)
+        if isinstance(inner, keras.Model):
+            return inner
+    return model

@@ -1,0 +1,204 @@
+"""Global iterative pruning with (distilled) fine-tuning between rounds."""
+
+import keras
+
+from tf_compact.sparsity import validation
+
+
+def iterative_prune(
+    model,
+    train_data,
+    *,
+    target_macs=None,
+    target_params=None,
+    fraction=0.2,
+    epochs_per_round=1,
+    teacher=None,
+    distillation_losses=None,
+    optimizer="adam",
+    loss=None,
+    metrics=None,
+    importance="l2",
+    validation_data=None,
+    max_rounds=50,
+    fit_kwargs=None,
+    verbose=0,
+):
+    """Prunes the globally weakest channels round by round, fine-tuning
+    between rounds, until a MACs or parameter target is met.
+
+    Each round removes `fraction` of the remaining prunable channels, the
+    least important ones of the whole model (`tfc.prune(..., ratio=...,
+    scope="global")`: scores normalized by their group's mean), slims the
+    model and fine-tunes it for `epochs_per_round` epochs: with knowledge
+    distillation from `teacher` when given (`tfc.Distiller`), else with the
+    plain loss. The last round prunes exactly down to the target
+    (`tfc.prune(..., target_macs=...)`). The input model is not changed.
+
+    Args:
+        model: The `keras.Model` to prune (Sequential or Functional).
+        train_data: Training data for `fit`: a `tf.data.Dataset` or an
+            `(x, y)` tuple.
+        target_macs: MACs to keep, as a fraction in (0, 1] of the input
+            model's. Defaults to `None`.
+        target_params: Parameters to keep, likewise. Exactly one target.
+            Defaults to `None`.
+        fraction: Fraction of the remaining channels removed per round,
+            in (0, 1). Defaults to `0.2`.
+        epochs_per_round: Fine-tuning epochs after each round. Defaults to
+            `1`.
+        teacher: Optional teacher for distillation. Defaults to `None`.
+        distillation_losses: Distillation terms for `tfc.Distiller`.
+            Defaults to `None`: `[tfc.LogitsKD()]`.
+        optimizer: Optimizer identifier or instance; each round gets a
+            fresh copy. Defaults to `"adam"`.
+        loss: The student loss. Defaults to `None`: sparse categorical
+            cross-entropy on logits.
+        metrics: Metrics to compile. Defaults to `None`.
+        importance: Criterion of `tfc.group_importance`. Defaults to
+            `"l2"`.
+        validation_data: Passed to `fit`. Defaults to `None`.
+        max_rounds: Safety limit on the number of rounds. Defaults to `50`.
+        fit_kwargs: Extra `fit` arguments (e.g. `batch_size`). Defaults to
+            `None`.
+        verbose: Passed to `fit`; `>0` also prints each round. Defaults to
+            `0`.
+
+    Returns:
+        A tuple `(slim_model, rounds)`; `rounds` is a list of dicts with the
+        round's `macs`, `params`, `macs_fraction`, `params_fraction` and
+        the last epoch's logs.
+
+    Raises:
+        ValueError: If the targets or `fraction` are invalid.
+
+    Example:
+
+    ```python
+    slim, rounds = tfc.iterative_prune(
+        student, (x, y), target_macs=0.25, fraction=0.2,
+        teacher=teacher, metrics=["accuracy"],
+    )
+    ```
+    """
+    from tf_compact.pruning.prune import prune
+    from tf_compact.surgery.cost import estimate_slim_cost
+
+    kind, target = _validate_goal(target_macs, target_params)
+    _validate_fraction(fraction)
+    dense = estimate_slim_cost(model)
+    budget = target * dense[0 if kind == "macs" else 1]
+    current, rounds = model, []
+    for _ in range(int(max_rounds)):
+        cost = estimate_slim_cost(current)[0 if kind == "macs" else 1]
+        if cost <= budget:
+            break
+        candidate = prune(current, ratio=fraction, importance=importance)
+        after = estimate_slim_cost(candidate)[0 if kind == "macs" else 1]
+        if after <= budget:
+            goal = {f"target_{kind}": budget / cost}
+            candidate = prune(current, importance=importance, **goal)
+        current = candidate
+        logs = _fine_tune(
+            current,
+            train_data,
+            teacher,
+            distillation_losses,
+            optimizer,
+            loss,
+            metrics,
+            epochs_per_round,
+            validation_data,
+            fit_kwargs,
+            verbose,
+        )
+        macs, params = estimate_slim_cost(current)
+        rounds.append(
+            {
+                "round": len(rounds) + 1,
+                "macs": macs,
+                "params": params,
+                "macs_fraction": macs / dense[0] if dense[0] else 1.0,
+                "params_fraction": params / dense[1] if dense[1] else 1.0,
+                **logs,
+            }
+        )
+        if verbose:
+            print(f"iterative_prune: {rounds[-1]}")
+    return current, rounds
+
+
+def _fine_tune(
+    model,
+    data,
+    teacher,
+    distillation_losses,
+    optimizer,
+    loss,
+    metrics,
+    epochs,
+    validation_data,
+    fit_kwargs,
+    verbose,
+):
+    if loss is None:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    trainer = model
+    if teacher is not None:
+        from tf_compact.distillation.distiller import Distiller
+        from tf_compact.distillation.logits_kd import LogitsKD
+
+        trainer = Distiller(
+            teacher,
+            model,
+            distillation_losses=distillation_losses or [LogitsKD()],
+        )
+    trainer.compile(
+        optimizer=_fresh_optimizer(optimizer), loss=loss, metrics=metrics
+    )
+    if epochs < 1:
+        return {}
+    kwargs = dict(fit_kwargs or {})
+    if isinstance(data, tuple):
+        kwargs["x"], kwargs["y"] = data
+    else:
+        kwargs["x"] = data
+    history = trainer.fit(
+        epochs=epochs,
+        validation_data=validation_data,
+        verbose=verbose,
+        **kwargs,
+    )
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def _fresh_optimizer(optimizer):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return optimizer.__class__.from_config(optimizer.get_config())
+    return keras.optimizers.get(optimizer)
+
+
+def _validate_goal(target_macs, target_params):
+    if (target_macs is None) == (target_params is None):
+        raise ValueError(
+            "iterative_prune needs exactly one of `target_macs` and "
+            f"`target_params`. Received: target_macs={target_macs!r}, "
+            f"target_params={target_params!r}"
+        )
+    name = "target_macs" if target_macs is not None else "target_params"
+    value = validation.validate_positive(name, target_macs or target_params)
+    if value > 1:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a fraction in "
+            f"(0, 1]. Received: {name}={value!r}"
+        )
+    return name.split("_")[1], value
+
+
+def _validate_fraction(fraction):
+    validation.validate_positive("fraction", fraction)
+    if fraction >= 1:
+        raise ValueError(
+            "Invalid value for argument `fraction`. Expected a float in "
+            f"(0, 1). Received: fraction={fraction!r}"
+        )
