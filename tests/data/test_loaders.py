@@ -192,6 +192,7 @@ def test_invalid_arguments_are_reported():
         data.builtin(limit="10")
     with pytest.raises(ValueError, match="name='svhn'"):
         data.load("svhn")
+    assert data.load("Digits", limit=20).num_examples("train") == 20
 
 
 def test_config_round_trip_rebuilds_the_same_data():

@@ -14,12 +14,14 @@ LOADERS = {
 }
 
 
-def _validate_name(name):
-    if name not in LOADERS:
+def _canonical_name(name):
+    key = name.lower().replace("-", "_") if isinstance(name, str) else None
+    if key not in LOADERS:
         raise ValueError(
             "Invalid value for argument `name`. Expected one of "
             f"{sorted(LOADERS)}. Received: name={name!r}"
         )
+    return key
 
 
 def load(
@@ -37,7 +39,8 @@ def load(
 
     Args:
         name: One of `"fashion_mnist"`, `"mnist"`, `"cifar10"`,
-            `"cifar100"`, `"digits"`, `"builtin"`.
+            `"cifar100"`, `"digits"`, `"builtin"` (case-insensitive, `-`
+            read as `_`).
         batch_size: Examples per batch. Defaults to `128`.
         source: `"auto"` to try the dataset's sources in order, or one
             source name (`"tfds"`, `"idx"`, `"debian"`, `"pickle"`,
@@ -69,8 +72,7 @@ def load(
     print(bundle.source)
     ```
     """
-    _validate_name(name)
-    return LOADERS[name](
+    return LOADERS[_canonical_name(name)](
         batch_size=batch_size,
         source=source,
         data_dir=data_dir,

@@ -4,6 +4,12 @@ import math
 
 import keras
 
+# Moving statistics follow the weights within a few dozen steps: the short
+# trainings and fine-tunings of compression leave Keras's default of 0.99
+# far behind (measured: small_cnn after 2 epochs of 20k Fashion-MNIST
+# images scored 61% in inference mode against 80% with 0.9).
+BN_MOMENTUM = 0.9
+
 
 def validate_width_multiplier(width_multiplier):
     """Checks that `width_multiplier` is a positive number."""
@@ -79,8 +85,13 @@ def conv_bn_relu(x, filters, kernel_size, strides, prefix, relu_max=None):
         kernel_initializer="he_normal",
         name=f"{prefix}_conv",
     )(x)
-    x = keras.layers.BatchNormalization(name=f"{prefix}_bn")(x)
+    x = batch_norm(f"{prefix}_bn")(x)
     return keras.layers.ReLU(max_value=relu_max, name=f"{prefix}_relu")(x)
+
+
+def batch_norm(name):
+    """A `BatchNormalization` layer with the models' momentum."""
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
 
 
 def classifier(x, num_classes, classifier_activation, name="logits"):

@@ -27,7 +27,7 @@ def _inverted_residual(x, expansion, filters, strides, prefix):
             use_bias=False,
             name=f"{prefix}_expand",
         )(y)
-        y = keras.layers.BatchNormalization(name=f"{prefix}_expand_bn")(y)
+        y = common.batch_norm(f"{prefix}_expand_bn")(y)
         y = keras.layers.ReLU(6.0, name=f"{prefix}_expand_relu")(y)
     y = keras.layers.DepthwiseConv2D(
         3,
@@ -36,12 +36,12 @@ def _inverted_residual(x, expansion, filters, strides, prefix):
         use_bias=False,
         name=f"{prefix}_depthwise",
     )(y)
-    y = keras.layers.BatchNormalization(name=f"{prefix}_depthwise_bn")(y)
+    y = common.batch_norm(f"{prefix}_depthwise_bn")(y)
     y = keras.layers.ReLU(6.0, name=f"{prefix}_depthwise_relu")(y)
     y = keras.layers.Conv2D(
         filters, 1, use_bias=False, name=f"{prefix}_project"
     )(y)
-    y = keras.layers.BatchNormalization(name=f"{prefix}_project_bn")(y)
+    y = common.batch_norm(f"{prefix}_project_bn")(y)
     if strides == 1 and in_channels == filters:
         y = keras.layers.Add(name=f"{prefix}_add")([x, y])
     return y

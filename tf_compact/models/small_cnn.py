@@ -66,7 +66,7 @@ def small_cnn(
             kernel_initializer="he_normal",
             name=f"res_conv{i}",
         )(y)
-        y = keras.layers.BatchNormalization(name=f"res_bn{i}")(y)
+        y = common.batch_norm(f"res_bn{i}")(y)
         if i == 1:
             y = keras.layers.ReLU(name="res_relu1")(y)
     x = keras.layers.Add(name="res_add")([y, x])

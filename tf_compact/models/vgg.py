@@ -92,7 +92,7 @@ def vgg(
                 name=f"block{b}_conv{c}",
             )(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+                x = common.batch_norm(f"block{b}_bn{c}")(x)
             x = keras.layers.ReLU(name=f"block{b}_relu{c}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = keras.layers.Flatten(name="head_flatten")(x)
