@@ -82,3 +82,14 @@ def test_supported_set_has_the_core_ops():
         assert op in tfc.lite.EDGETPU_OPS
     assert "DEQUANTIZE" not in tfc.lite.EDGETPU_OPS
     assert np.all([op.isupper() for op in tfc.lite.EDGETPU_OPS])
+
+
+def test_op_records_round_trip(models):
+    records = tfc.lite.read_ops(models["int8"])
+    assert [r.index for r in records] == list(range(len(records)))
+    for record in records:
+        clone = tfc.lite.OpRecord.from_config(record.get_config())
+        assert clone == record
+    conv = [r for r in records if r.op_name == "CONV_2D"][0]
+    assert conv.is_integer and not conv.is_float
+    assert conv.layer == "conv"

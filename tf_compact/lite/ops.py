@@ -61,15 +61,29 @@ class OpRecord:
         return cls(**config)
 
 
-def _layer_from_name(tensor_name, layer_names):
-    first = tensor_name.split(";")[0]
-    parts = first.split("/")
-    if len(parts) < 3:
-        return None
+def _layer_in_path(path, layer_names):
+    parts = path.split("/")
     for part in parts[1:-1]:
-        for candidate in (part, _SCOPE_SUFFIX.sub("", part)):
-            if layer_names is None or candidate in layer_names:
+        stripped = _SCOPE_SUFFIX.sub("", part)
+        if layer_names is None:
+            return stripped
+        for candidate in (part, stripped):
+            if candidate in layer_names:
                 return candidate
+    return None
+
+
+def _layer_from_name(tensor_name, layer_names):
+    """Reads the layer out of a tensor name such as `model_1/conv_1/Conv`.
+
+    Fused ops join several names with `;`, the producing op (e.g. the
+    convolution under a fused BN and ReLU) last, so the last one that names
+    a layer wins. Export scopes add a `_<n>` suffix, which is dropped.
+    """
+    for path in reversed(tensor_name.split(";")):
+        layer = _layer_in_path(path, layer_names)
+        if layer:
+            return layer
     return None
 
 

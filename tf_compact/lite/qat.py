@@ -60,7 +60,9 @@ def quantize_model(model):
 
     Train the returned model with `tf_keras` (`compile`/`fit`), then convert
     it with `tfc.lite.convert(qat_model, mode="qat")`. The input model is
-    not modified.
+    not modified. tfmot is imported here, lazily; after that `tf.keras` may
+    resolve to `tf_keras` in this process (`import keras` is unaffected, and
+    `TF_USE_LEGACY_KERAS` is restored), see the module docstring.
 
     Args:
         model: A built Keras 3 Functional or Sequential model.
