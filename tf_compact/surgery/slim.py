@@ -80,10 +80,18 @@ def _rebuild_node(node, graph, keep, new, binds):
         id(t): new[graph.flat.keys[id(t)]] for t in node.node.input_tensors
     }
     args, kwargs = node.node.arguments.fill_in(lookup)
-    outs = keras.tree.flatten(layer(*args, **kwargs))
+    has_weights = bool(getattr(node.layer, "weights", None))
+    if has_weights and isinstance(layer, keras.layers.Layer):
+        # Variables are created uninitialized and filled from the kept
+        # weights directly, skipping the random initializers.
+        with keras.StatelessScope(initialize_variables=False):
+            outs = layer(*args, **kwargs)
+    else:
+        outs = layer(*args, **kwargs)
+    outs = keras.tree.flatten(outs)
     for key, out in zip(node.outputs, outs):
         new[key] = out
-    if getattr(node.layer, "weights", None):
+    if has_weights:
         _copy_weights(node, layer, keep, binds)
 
 
@@ -125,4 +133,18 @@ def _copy_weights(node, layer, keep, binds):
                 f"{value.shape}. Its handler's slim_config does not match "
                 "its bindings."
             )
+        _set_value(var, value)
+
+
+def _set_value(var, value):
+    """Initializes a deferred variable with `value`, or assigns it."""
+    if getattr(var, "_value", 0) is not None:
         var.assign(value)
+        return
+    from keras.src.backend.common import global_state
+
+    var._initializer = lambda shape, dtype: value
+    var._deferred_initialize()
+    pending = global_state.get_global_attribute("uninitialized_variables")
+    if pending:
+        pending[:] = [v for v in pending if v is not var]
