@@ -55,7 +55,9 @@ def _masks(graph, rng):
     masks = {}
     for g in graph.groups:
         mask = rng.random(g.size) < 0.5
-        mask[rng.integers(g.size)] = True
+        for _, channels in graph.segments[g.name]:
+            if not mask[channels].any():
+                mask[rng.choice(channels)] = True
         masks[g.name] = mask
     return masks
 

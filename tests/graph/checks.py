@@ -8,11 +8,13 @@ from tf_compact.surgery.slim import slim
 
 
 def random_masks(graph, rng, keep_prob=0.5):
-    """One random mask per group, each keeping at least one channel."""
+    """One random mask per group, keeping a channel of every producer."""
     masks = {}
     for group in graph.groups:
         mask = rng.random(group.size) < keep_prob
-        mask[rng.integers(group.size)] = True
+        for _, channels in graph.segments[group.name]:
+            if not mask[channels].any():
+                mask[rng.choice(channels)] = True
         masks[group.name] = mask
     return masks
 

@@ -93,3 +93,19 @@ def test_random_graphs(model, seed):
 @given(model=models(), seed=st.integers(0, 2**16))
 def test_random_graphs_many(model, seed):
     _check(model, seed)
+
+
+def test_a_producer_covering_part_of_a_group_keeps_a_channel():
+    x = keras.Input((4, 4, 2))
+    a = L.Conv2D(2, 1, name="a")(x)
+    b = L.Conv2D(3, 1, name="b")(x)
+    y = L.Add()([L.Concatenate()([a, b]), L.Conv2D(5, 1, name="r")(x)])
+    model = keras.Model(x, L.Conv2D(2, 1)(y))
+    graph = ChannelGraph(model)
+    only_b = np.array([False, False, True, False, False])
+    with pytest.raises(Exception, match="every output channel of layer 'a'"):
+        slim(model, {"a": only_b}, graph=graph)
+    from tf_compact.pruning import prune_masks
+
+    masks = prune_masks(model, 0.9, scope="local", graph=graph)
+    assert masks["a"][:2].any() and masks["a"][2:].any()

@@ -156,8 +156,10 @@ class ChannelGraph:
                 members[g].append(
                     GroupMember(b.node_name, b.weight, b.axis, b.role, pos, ch)
                 )
+        self.segments = {}
         for group, ms in zip(self.groups, members):
             group.members = tuple(ms)
+            self.segments[group.name] = _segments(ms)
 
     def group(self, name):
         """Returns the group called `name`.
@@ -205,10 +207,18 @@ class ChannelGraph:
 
         Raises:
             MaskError: For unknown names, wrong lengths or types, and masks
-                that remove every channel of a group.
+                that remove every channel of a group or of one producer
+                layer in it.
         """
         keep = np.ones(self._num_elements, dtype=bool)
         for name, mask in _validate_masks(self, masks).items():
+            for layer, channels in self.segments[name]:
+                if not mask[channels].any():
+                    raise MaskError(
+                        f"The mask of group {name!r} removes every output "
+                        f"channel of layer '{layer}'; keep at least one "
+                        "channel of each producer in the group."
+                    )
             idx = self._group_elements[self.groups.index(self._by_name[name])]
             keep[idx] = mask[self.element_channel[idx]]
         return keep
@@ -243,6 +253,15 @@ class ChannelGraph:
             f"ChannelGraph(model={self.model.name!r}, "
             f"groups={len(self.groups)})"
         )
+
+
+def _segments(members):
+    """`(layer, channels)` of each producer: each must keep a channel."""
+    out = []
+    for m in members:
+        if m.role == "producer" and m.weight != "bias":
+            out.append((m.layer, np.unique(m.channels)))
+    return out
 
 
 def _find(link, r):

@@ -130,7 +130,7 @@ def prune_masks(
     graph = resolve_graph(model, graph)
     scores = _scores(model, graph, importance, goal, scope, data)
     scores = _drop_ignored(graph, scores, ignored_layers)
-    selector = Selector(scores, min_channels, round_to)
+    selector = Selector(scores, min_channels, round_to, graph.segments)
     if goal == "threshold":
         return selector.threshold_masks(threshold)
     if goal == "ratio":

@@ -33,8 +33,9 @@ class Selector:
             `None`.
     """
 
-    def __init__(self, scores, min_channels=1, round_to=None):
+    def __init__(self, scores, min_channels=1, round_to=None, segments=None):
         self.scores = scores
+        self.segments = segments or {}
         self.min_channels = min_channels
         self.round_to = round_to
         names, values = [], []
@@ -54,7 +55,11 @@ class Selector:
             wanted = size - removed.get(name, 0)
             k = keep_count(size, wanted, self.min_channels, self.round_to)
             if k < size:
-                masks[name] = top_mask(score, k)
+                mask = top_mask(score, k)
+                for _, channels in self.segments.get(name, ()):
+                    if not mask[channels].any():
+                        mask[channels[np.argmax(score[channels])]] = True
+                masks[name] = mask
         return masks
 
     def global_counts(self, n_removed):
