@@ -62,3 +62,17 @@ def test_invalid_arguments(kwargs):
     x, y = helpers.data(4)
     with pytest.raises(ValueError, match="Received"):
         tfc.iterative_prune(helpers.conv_model(), (x, y), **kwargs)
+
+
+def test_the_last_allowed_round_prunes_to_the_target():
+    x, y = helpers.data(16)
+    slim, rounds = tfc.iterative_prune(
+        helpers.conv_model(),
+        (x, y),
+        target_macs=0.2,
+        fraction=0.05,
+        max_rounds=2,
+        epochs_per_round=0,
+    )
+    assert len(rounds) == 2
+    assert rounds[0]["macs_fraction"] > 0.2 >= rounds[1]["macs_fraction"]

@@ -33,7 +33,8 @@ def iterative_prune(
     model and fine-tunes it for `epochs_per_round` epochs: with knowledge
     distillation from `teacher` when given (`tfc.Distiller`), else with the
     plain loss. The last round prunes exactly down to the target
-    (`tfc.prune(..., target_macs=...)`). The input model is not changed.
+    (`tfc.prune(..., target_macs=...)`), and so does round `max_rounds`
+    whatever `fraction` has reached. The input model is not changed.
 
     Args:
         model: The `keras.Model` to prune (Sequential or Functional).
@@ -58,7 +59,8 @@ def iterative_prune(
         importance: Criterion of `tfc.group_importance`. Defaults to
             `"l2"`.
         validation_data: Passed to `fit`. Defaults to `None`.
-        max_rounds: Safety limit on the number of rounds. Defaults to `50`.
+        max_rounds: Most rounds; the last one prunes to the target.
+            Defaults to `50`.
         fit_kwargs: Extra `fit` arguments (e.g. `batch_size`). Defaults to
             `None`.
         verbose: Passed to `fit`; `>0` also prints each round. Defaults to
@@ -93,9 +95,10 @@ def iterative_prune(
         cost = estimate_slim_cost(current)[0 if kind == "macs" else 1]
         if cost <= budget:
             break
+        last = len(rounds) + 1 >= int(max_rounds)
         candidate = prune(current, ratio=fraction, importance=importance)
         after = estimate_slim_cost(candidate)[0 if kind == "macs" else 1]
-        if after <= budget:
+        if last or after <= budget:
             goal = {f"target_{kind}": budget / cost}
             candidate = prune(current, importance=importance, **goal)
         current = candidate

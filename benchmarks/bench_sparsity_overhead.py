@@ -1,0 +1,156 @@
+"""Training-step overhead of the group-lasso penalty and its controllers.
+
+Times one epoch of `--steps` steps of the small CNN at batch 128 (after a
+warm-up epoch that traces the step), for each configuration, repeated
+`--repeats` times in interleaved order; prints the median time per step
+and the overhead against the matching baseline (plain `fit`, or a
+`tfc.Distiller` without penalty). The goal is an overhead <= 5%.
+
+Usage:
+
+    python benchmarks/bench_sparsity_overhead.py --steps=60 --repeats=5
+"""
+
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+import tf_compact as tfc  # noqa: E402
+
+STEPS = flags.DEFINE_integer("steps", 60, "Steps per timed epoch.")
+REPEATS = flags.DEFINE_integer("repeats", 5, "Timed epochs per config.")
+BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.")
+OUT = flags.DEFINE_string(
+    "out", "benchmarks/results/sparsity_overhead.json", "JSON results file."
+)
+
+
+def _loss():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _compiled(model):
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=_loss(),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def configs(teacher):
+    """Returns `{name: (baseline name or None, factory)}`."""
+
+    def plain():
+        return _compiled(tfc.models.small_cnn()), []
+
+    def sparsifier(proximal):
+        def make():
+            penalty = tfc.GroupLasso(1e-4, proximal=proximal)
+            model = tfc.Sparsifier(tfc.models.small_cnn(), sparsity=penalty)
+            budget = tfc.callbacks.BudgetController(
+                target_macs=0.5, update_every=50
+            )
+            return _compiled(model), [budget]
+
+        return make
+
+    def kd(penalty):
+        def make():
+            sparsity = tfc.GroupLasso(1e-4, proximal=True) if penalty else None
+            model = tfc.Distiller(
+                teacher,
+                tfc.models.small_cnn(),
+                [tfc.LogitsKD()],
+                sparsity=sparsity,
+            )
+            callbacks = []
+            if penalty:
+                callbacks = [
+                    tfc.callbacks.ProximalStep(),
+                    tfc.callbacks.SparsityController(
+                        data=_batch(256), update_every=100
+                    ),
+                ]
+            return _compiled(model), callbacks
+
+        return make
+
+    return {
+        "plain_fit": (None, plain),
+        "sparsifier_gl_budget": ("plain_fit", sparsifier(False)),
+        "sparsifier_gl_prox_budget": ("plain_fit", sparsifier(True)),
+        "distiller": (None, kd(False)),
+        "distiller_gl_prox_ctrl": ("distiller", kd(True)),
+    }
+
+
+def _batch(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 28, 28, 1)).astype("float32")
+    return x, rng.integers(0, 10, size=(n,))
+
+
+def time_epoch(model, callbacks, x, y):
+    start = time.perf_counter()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH.value,
+        epochs=1,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+    )
+    return (time.perf_counter() - start) / STEPS.value
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    x, y = _batch(STEPS.value * BATCH.value)
+    teacher = tfc.models.small_cnn(name="teacher")
+    teacher.trainable = False
+    setups = {}
+    for name, (base, make) in configs(teacher).items():
+        model, callbacks = make()
+        time_epoch(model, callbacks, x, y)  # warm-up: traces the step
+        setups[name] = (base, model, callbacks, [])
+    for _ in range(REPEATS.value):
+        for _base, model, callbacks, times in setups.values():
+            times.append(time_epoch(model, callbacks, x, y))
+    results = {}
+    for name, (base, _, _, times) in setups.items():
+        median = float(np.median(times))
+        row = {"ms_per_step": 1000 * median, "baseline": base}
+        if base is not None:
+            ref = float(np.median(setups[base][3]))
+            row["overhead"] = median / ref - 1
+        results[name] = row
+        print(name, json.dumps(row))
+    os.makedirs(os.path.dirname(OUT.value) or ".", exist_ok=True)
+    with open(OUT.value, "w") as f:
+        json.dump(
+            {
+                "config": {
+                    "steps": STEPS.value,
+                    "repeats": REPEATS.value,
+                    "batch_size": BATCH.value,
+                    "cpu_count": os.cpu_count(),
+                },
+                "results": results,
+            },
+            f,
+            indent=1,
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)
