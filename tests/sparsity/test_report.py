@@ -102,3 +102,25 @@ def test_table_dict_and_block_costs():
 def test_invalid_threshold():
     with pytest.raises(ValueError, match="Received: threshold=-1"):
         tfc.sparsity_report(_model(), threshold=-1.0)
+
+
+def test_each_producer_of_a_concatenated_group_keeps_a_channel():
+    inputs = keras.Input((6, 6, 1))
+    a = keras.layers.Conv2D(2, 1, name="a")(inputs)
+    b = keras.layers.Conv2D(3, 1, name="b")(inputs)
+    c = keras.layers.Conv2D(5, 1, name="c")(inputs)
+    x = keras.layers.Add()([keras.layers.Concatenate()([a, b]), c])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    for layer in (model.get_layer(n) for n in "abc"):
+        for v in layer.weights:
+            v.assign(np.zeros(v.shape, "float32"))
+    report = tfc.sparsity_report(model, threshold=1e-6)
+    (name,) = report.masks
+    mask = report.masks[name]
+    assert report.num_below == 5
+    assert mask[:2].sum() == 1 and mask[2:].sum() == 1
+    assert tfc.slim(model, report.masks)(np.zeros((1, 6, 6, 1))).shape == (
+        1,
+        2,
+    )

@@ -19,7 +19,8 @@ class IterativePruning(keras.callbacks.Callback):
     channels still alive with `tfc.group_importance` (normalized by their
     group's mean, so groups of different scale rank together), and masks
     the weakest `fraction` of them across the whole model, fewer when
-    that already meets the target; a group always keeps one channel.
+    that already meets the target; a group, and each producer layer in
+    it, always keeps one channel.
     Masked channels have every coupled weight (producer kernel and bias
     slices, BN gamma and beta) set to zero after each training step, so
     the training in between (with a `tfc.Distiller`, knowledge
@@ -190,15 +191,17 @@ class IterativePruning(keras.callbacks.Callback):
             normalize="mean",
         )
         flat = np.concatenate([scores[n] for n in self.plan.group_names])
-        alive_per_group = np.bincount(
-            self.plan.channel_group[keep],
-            minlength=len(self.plan.group_names),
-        )
+        members = _segments_of_channels(self.plan)
+        alive = [int(keep[m].sum()) for m in members]
+        owner = [[] for _ in range(self.plan.num_channels)]
+        for i, m in enumerate(members):
+            for c in m:
+                owner[c].append(i)
         out = []
         for c in np.argsort(flat, kind="stable"):
-            group = self.plan.channel_group[c]
-            if keep[c] and alive_per_group[group] > 1:
-                alive_per_group[group] -= 1
+            if keep[c] and all(alive[i] > 1 for i in owner[c]):
+                for i in owner[c]:
+                    alive[i] -= 1
                 out.append(c)
         return np.asarray(out, dtype="int64")
 
@@ -216,6 +219,19 @@ class IterativePruning(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _segments_of_channels(plan):
+    """Global channel indices of each group and of each producer in it:
+    every one of them must keep a channel."""
+    segments = getattr(plan.graph, "segments", {})
+    out = []
+    for i, name in enumerate(plan.group_names):
+        start, stop = int(plan.offsets[i]), int(plan.offsets[i + 1])
+        out.append(np.arange(start, stop))
+        for _, channels in segments.get(name, ()):
+            out.append(start + np.asarray(channels, dtype="int64"))
+    return out
 
 
 def _pruned_model(model):

@@ -20,7 +20,8 @@ class SparsityReport:
         norms: `{group name: float array}`, one norm (L1 sum for
             `BNGammaL1`) per channel.
         masks: `{group name: bool array}`, `True` for the channels kept. A
-            group always keeps its largest channel.
+            group (and each producer layer in it) always keeps its largest
+            channel.
         num_channels: Number of prunable channels.
         num_below: Number of channels whose norm is `< threshold`.
         fraction_below: `num_below / num_channels` (`group_sparsity` in
@@ -180,7 +181,7 @@ def build_report(plan, values, threshold, blocks=None):
 
     table = costs.layer_cost_table(plan.graph)
     values = np.asarray(values, dtype="float64")
-    keep = _keep_one_per_group(plan, values, values >= threshold)
+    keep = keep_one_per_segment(plan, values, values >= threshold)
     element_keep = plan.graph.keep_elements(plan.split(keep))
     slim = costs.total_cost(table, element_keep)
     dense = costs.total_cost(table, None)
@@ -195,12 +196,18 @@ def build_report(plan, values, threshold, blocks=None):
     )
 
 
-def _keep_one_per_group(plan, values, keep):
+def keep_one_per_segment(plan, values, keep):
+    """Keeps the strongest channel of each group, and of each producer in
+    a group (`graph.segments`), that would otherwise lose all channels."""
     keep = np.array(keep, dtype=bool)
-    for i in range(len(plan.group_names)):
-        start, stop = plan.offsets[i], plan.offsets[i + 1]
-        if stop > start and not keep[start:stop].any():
-            keep[start + int(np.argmax(values[start:stop]))] = True
+    segments = getattr(plan.graph, "segments", {})
+    for i, name in enumerate(plan.group_names):
+        start, stop = int(plan.offsets[i]), int(plan.offsets[i + 1])
+        parts = [np.asarray(c) for _, c in segments.get(name, ())]
+        for channels in parts or [np.arange(stop - start)]:
+            index = start + channels
+            if index.size and not keep[index].any():
+                keep[index[int(np.argmax(values[index]))]] = True
     return keep
 
 
