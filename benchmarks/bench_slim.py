@@ -83,7 +83,12 @@ def time_resnet56(runs):
     small = tfc.prune(model, 0.5, scope="local")
     macs = [tfc.estimate_slim_cost(m)[0] for m in (model, small)]
     results = [
-        tfc.lite.benchmark(m, num_threads=1, runs=runs, name=label)
+        tfc.lite.benchmark(
+            tfc.lite.convert(m, mode="float32", verify=False),
+            num_threads=1,
+            runs=runs,
+            name=label,
+        )
         for m, label in ((model, "ResNet-56"), (small, "ResNet-56 50%"))
     ]
     for r, m in zip(results, macs):
