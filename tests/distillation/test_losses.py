@@ -185,3 +185,14 @@ def test_losses_serialize_round_trip(loss):
 def test_name_must_be_an_identifier():
     with pytest.raises(ValueError, match="name"):
         tfc.LogitsKD(name="my kd")
+
+
+def test_logits_kd_agrees_with_keras_kl_logits_distillation():
+    rng = np.random.default_rng(5)
+    t = rng.normal(size=(6, 5)).astype("float32")
+    s = rng.normal(size=(6, 5)).astype("float32")
+    theirs = keras.distillation.LogitsDistillation(
+        temperature=2.0, loss=keras.losses.KLDivergence()
+    ).compute_loss(t, s)
+    ours = tfc.LogitsKD(temperature=2.0).compute_loss(t, s)
+    np.testing.assert_allclose(_np(ours), _np(theirs), rtol=1e-4)
