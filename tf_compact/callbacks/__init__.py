@@ -1,4 +1,17 @@
-"""tf_compact.callbacks: Keras callbacks that steer sparsity and pruning."""
+"""tf_compact.callbacks: Keras callbacks that steer sparsity and pruning.
+
+- `SparsityController`: proportional control of the penalty strength from
+  the student/teacher gap (loss or accuracy) against an allowed setpoint.
+- `BudgetController`: raises the strength (globally or one per block) until
+  the would-be slim model meets a MACs or parameter budget, then holds.
+- `ProximalStep`: exact zeros for a proximal penalty trained by a
+  `tfc.Distiller`.
+- `IterativePruning`: global iterative pruning (masking) during training.
+
+The controllers write `sparsity_strength`, `group_sparsity` and
+`slim_macs_fraction` into the epoch logs and keep their state in variables
+of the penalty, so `keras.callbacks.BackupAndRestore` resumes them exactly.
+"""
 
 from tf_compact.callbacks.budget_controller import BudgetController
 from tf_compact.callbacks.iterative_pruning import IterativePruning
