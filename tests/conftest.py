@@ -19,4 +19,5 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 def _seed():
     keras.utils.set_random_seed(1234)
     yield
-    keras.backend.clear_session()
+    # Reset layer-name counters between tests; skip the costly gc pass.
+    keras.backend.clear_session(free_memory=False)
