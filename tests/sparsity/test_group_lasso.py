@@ -5,20 +5,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.sparsity import standin
+import tf_compact as tfc
+from tests.sparsity import tiny_models
 from tf_compact.sparsity import BNGammaL1
 from tf_compact.sparsity import GroupLasso
 
 
 def _bound(penalty, **kwargs):
-    model = standin.conv_model(**kwargs)
-    penalty.bind(model, graph=standin.StandInGraph(model))
+    model = tiny_models.conv_model(**kwargs)
+    penalty.bind(model)
     return model
 
 
 def _expected_norms(model, consumers=False):
     """Per-channel norms and weight counts, computed with numpy."""
-    graph = standin.StandInGraph(model)
+    graph = tfc.ChannelGraph(model)
     roles = ("producer", "norm") + (("consumer",) if consumers else ())
     norms, sizes = [], []
     for group in graph.groups:
