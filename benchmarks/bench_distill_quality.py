@@ -34,6 +34,9 @@ LIMIT = flags.DEFINE_integer(
     "limit", None, "Use at most this many train/test examples (smoke runs)."
 )
 ARMS = flags.DEFINE_list("arms", None, "Subset of arms to run (default all).")
+REPEATS = flags.DEFINE_integer(
+    "repeats", 1, "Runs per arm, student seeds 1..repeats (mean and spread)."
+)
 CACHE = flags.DEFINE_string(
     "cache_dir", "/tmp/tf_compact_bench", "Where the teacher is cached."
 )
@@ -88,8 +91,8 @@ def _teacher(bundle):
     return teacher, seconds
 
 
-def _student():
-    keras.utils.set_random_seed(1)
+def _student(seed):
+    keras.utils.set_random_seed(seed)
     return vgg(WIDTH.value, "student")
 
 
@@ -172,8 +175,8 @@ def _accuracy(model, bundle):
     return model.evaluate(bundle.test, verbose=0, return_dict=True)["accuracy"]
 
 
-def _run_arm(factory, teacher, bundle):
-    student = _student()
+def _run_arm(factory, teacher, bundle, seed):
+    student = _student(seed)
     model = factory(teacher, student)
     model.compile(keras.optimizers.Adam(1e-3), loss=_ce(), metrics=["accuracy"])
     start = time.perf_counter()
@@ -190,21 +193,25 @@ def _table(rows, teacher_row, command, source):
         "",
         f"Data: {source}. Teacher: VGG-style CNN {BASE_WIDTHS}, "
         f"{TEACHER_EPOCHS.value} epochs. Students: same structure at width "
-        f"{WIDTH.value}, {EPOCHS.value} epochs each, same initialization, "
-        "Adam 1e-3, batch "
-        f"{BATCH.value}, student_loss_weight 0.5. One run per arm (no "
-        "repeats: differences under about 0.5 points are within noise).",
+        f"{WIDTH.value}, {EPOCHS.value} epochs each, Adam 1e-3, batch "
+        f"{BATCH.value}, student_loss_weight 0.5; {REPEATS.value} run(s) per "
+        "arm, run i of every arm starts from the same student initialization "
+        "(seed i). Test accuracy: mean over runs, then each run.",
         "",
-        "| arm | losses | test accuracy | params | s/epoch |",
-        "|---|---|---|---|---|",
+        "| arm | losses | test accuracy | runs | params | s/epoch |",
+        "|---|---|---|---|---|---|",
     ]
     name, acc, params, sec = teacher_row
     sec_text = "cached" if sec is None else f"{sec:.0f}"
     lines.append(
-        f"| {name} | cross-entropy | {acc:.4f} | {params} | {sec_text} |"
+        f"| {name} | cross-entropy | {acc:.4f} | 1 | {params} | {sec_text} |"
     )
-    for name, desc, acc, sec, params in rows:
-        lines.append(f"| {name} | {desc} | {acc:.4f} | {params} | {sec:.0f} |")
+    for name, desc, accs, sec, params in rows:
+        mean = sum(accs) / len(accs)
+        runs = ", ".join(f"{a:.4f}" for a in accs)
+        lines.append(
+            f"| {name} | {desc} | {mean:.4f} | {runs} | {params} | {sec:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -226,14 +233,15 @@ def main(argv):
     for name, (desc, factory) in _arms().items():
         if ARMS.value and name not in ARMS.value:
             continue
-        acc, sec, params = _run_arm(factory, teacher, bundle)
-        print(
-            f"{name}: test accuracy {acc:.4f} ({sec:.0f} s/epoch)", flush=True
-        )
-        rows.append((name, desc, acc, sec, params))
+        accs = []
+        for seed in range(1, REPEATS.value + 1):
+            acc, sec, params = _run_arm(factory, teacher, bundle, seed)
+            accs.append(acc)
+            print(f"{name} (seed {seed}): test accuracy {acc:.4f}", flush=True)
+        rows.append((name, desc, accs, sec, params))
     flag_text = " ".join(
         f"--{f.name}={f.value}"
-        for f in (EPOCHS, TEACHER_EPOCHS, WIDTH, BATCH, LIMIT)
+        for f in (EPOCHS, TEACHER_EPOCHS, WIDTH, BATCH, LIMIT, REPEATS)
         if f.value is not None
     )
     command = f"python benchmarks/bench_distill_quality.py {flag_text}"
