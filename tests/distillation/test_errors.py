@@ -122,3 +122,16 @@ def test_auto_pairs_need_a_shared_resolution():
     student = keras.Model(inputs, keras.layers.Dense(3)(x))
     with pytest.raises(ValueError, match="share no spatial resolution"):
         tfc.Distiller(teacher, student, [tfc.FeatureKD()])
+
+
+def test_term_names_are_unique_and_not_reserved():
+    teacher, student = models.pair()
+    distiller = tfc.Distiller(
+        teacher, student, [tfc.LogitsKD(), tfc.LogitsKD(temperature=2.0)]
+    )
+    assert [t.name for t in distiller.term_trackers] == [
+        "logits_kd",
+        "logits_kd_2",
+    ]
+    with pytest.raises(ValueError, match="student_loss"):
+        tfc.Distiller(teacher, student, [tfc.LogitsKD(name="student_loss")])

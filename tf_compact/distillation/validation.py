@@ -133,10 +133,23 @@ def require_shapes(term, teacher, student):
     )
 
 
+RESERVED_KEYS = ("loss", "student_loss", "student_reg_loss", "sparsity_loss")
+
+
 def unique_keys(names):
-    """Returns log keys, suffixing repeated names with `_2`, `_3`, ..."""
+    """Returns log keys, suffixing repeated names with `_2`, `_3`, ...
+
+    Raises:
+        ValueError: If a name is one of the Distiller's own log keys.
+    """
     keys, seen = [], {}
     for name in names:
+        if name in RESERVED_KEYS:
+            raise ValueError(
+                "Invalid value for argument `name` of a distillation loss. "
+                f"Expected a key other than {RESERVED_KEYS}. Received: "
+                f"name={name!r}"
+            )
         seen[name] = seen.get(name, 0) + 1
         keys.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
     return keys
