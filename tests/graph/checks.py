@@ -1,8 +1,11 @@
 """Test helpers shared by the graph, surgery and pruning tests."""
 
+import warnings
+
 import numpy as np
 
 from tf_compact.graph.channel_graph import ChannelGraph
+from tf_compact.profile import profile
 from tf_compact.surgery.apply_masks import apply_masks
 from tf_compact.surgery.slim import slim
 
@@ -25,6 +28,15 @@ def relative_diff(a, b):
     b = [np.asarray(t) for t in _as_list(b)]
     scale = max(max(float(np.abs(t).max()) for t in b), 1e-6)
     return max(float(np.abs(s - t).max()) for s, t in zip(a, b)) / scale
+
+
+def profiled_cost(model):
+    """`(macs, params)` of `model` as `tf_compact.profile` counts them."""
+    with warnings.catch_warnings():
+        # Layers without MACs (e.g. StochasticDepth) are named in a warning.
+        warnings.simplefilter("ignore")
+        prof = profile(model)
+    return prof.macs, prof.params
 
 
 def _as_list(x):

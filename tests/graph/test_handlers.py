@@ -20,6 +20,7 @@ def _input_for(model, batch=2):
 
 @pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
 def test_slim_matches_apply_masks(builder):
+    from tf_compact.surgery import estimate_slim_cost
     from tf_compact.surgery import slim
 
     model = builder()
@@ -28,6 +29,10 @@ def test_slim_matches_apply_masks(builder):
     assert graph.groups, "every test model has something to prune"
     assert any(not m.all() for m in masks.values())
     assert small.count_params() < model.count_params()
+    # The analytic cost model counts what the profiler counts.
+    assert estimate_slim_cost(model, graph=graph) == checks.profiled_cost(model)
+    cost = estimate_slim_cost(model, masks, graph=graph)
+    assert cost == checks.profiled_cost(small)
     same = slim(model, {}, graph=graph)
     np.testing.assert_allclose(same(x), model(x), rtol=1e-5, atol=1e-6)
     assert same.count_params() == model.count_params()

