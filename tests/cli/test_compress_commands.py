@@ -20,6 +20,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         teacher_epochs=1,
         epochs=1,
         finetune_epochs=0,
+        method="oneshot",
         output_dir=out,
     ):
         assert compress.main(["compress"]) is None
@@ -27,7 +28,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert "student TFLite int8" in printed
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
-    assert report["settings"]["method"] == "budget"
+    assert report["settings"]["method"] == "oneshot"
     assert report["student"]["macs"] < report["teacher"]["macs"]
 
     model_path = os.path.join(out, "slim_finetuned.keras")

@@ -27,6 +27,7 @@ def test_missing_or_unknown_command_exits_with_2(capsys):
     assert "unknown command 'shrink'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_helpfull_of_a_subcommand_is_readable():
     out = subprocess.run(
         [sys.executable, "-m", "tf_compact.cli.main", "compress", "--helpfull"],

@@ -51,7 +51,13 @@ def test_rejects_positional_arguments():
 
 
 @pytest.mark.parametrize(
-    "name", ["small_cnn", "vgg", "resnet20", "mobilenet_v2"]
+    "name",
+    [
+        "small_cnn",
+        "vgg",
+        pytest.param("resnet20", marks=pytest.mark.slow),
+        pytest.param("mobilenet_v2", marks=pytest.mark.slow),
+    ],
 )
 def test_every_model_flag_builds(name):
     from tf_compact.cli import resources

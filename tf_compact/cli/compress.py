@@ -25,12 +25,14 @@ DEFAULT_EPOCHS = 4
 METHOD = flags.DEFINE_enum(
     "method",
     "auto",
-    ["auto", "controller", "budget", "oneshot", "width"],
-    "Compression method: `budget` steers sparsity to --target_macs / "
-    "--target_params; `controller` sets it from the teacher/student gap; "
-    "`oneshot` prunes to the target then distills; `width` distills into "
-    "the teacher at --width_multiplier. `auto`: budget when a target is "
-    "given, else controller.",
+    ["auto", "controller", "budget", "oneshot", "iterative", "width"],
+    "Compression method: `iterative` prunes the globally weakest channels "
+    "round by round to --target_macs / --target_params with distillation "
+    "between rounds; `budget` steers group sparsity to the target; "
+    "`controller` sets it from the teacher/student gap; `oneshot` prunes to "
+    "the target then distills; `width` distills into the teacher at "
+    "--width_multiplier. `auto`: the best measured method with a target "
+    "(see tfc.compress), else controller.",
 )
 TARGET_MACS = flags.DEFINE_float(
     "target_macs",
@@ -72,7 +74,10 @@ FINETUNE_EPOCHS = flags.DEFINE_integer(
     "finetune_epochs", 2, "KD fine-tune epochs after slimming.", lower_bound=0
 )
 STRENGTH = flags.DEFINE_float(
-    "strength", 1e-4, "Initial group-lasso strength.", lower_bound=0.0
+    "strength",
+    None,
+    "Initial group-lasso strength. Default: derived from the loss scale.",
+    lower_bound=0.0,
 )
 RESUME = flags.DEFINE_boolean(
     "resume", True, "Resume a run found in --output_dir."

@@ -11,7 +11,9 @@ from tf_compact.pipeline.context import CompressContext
 from tf_compact.pipeline.result import CompressResult
 from tf_compact.pipeline.store import StageStore
 
-METHODS = ("auto", "controller", "budget", "oneshot", "width")
+METHODS = ("auto", "controller", "budget", "oneshot", "iterative", "width")
+#: What `method="auto"` runs when a target is given.
+AUTO_METHOD = "iterative"
 LIGHTEN = ("gap_head", "separable")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
@@ -31,7 +33,7 @@ def compress(
     finetune_epochs=3,
     learning_rate=1e-3,
     temperature=4.0,
-    strength=1e-4,
+    strength=None,
     round_to=None,
     tflite_modes=("float32", "int8"),
     num_threads=1,
@@ -46,10 +48,11 @@ def compress(
 
     One call runs the stages: measure the teacher → build the student (a
     copy of the teacher, optionally lightened) → distillation + group
-    sparsity under a controller (or a MACs/params budget, or one-shot
-    pruning) → physical slimming → KD fine-tune → TFLite float32 and int8 →
-    interpreter benchmark → report. Each stage is also usable alone
-    (`tf_compact.pipeline.stages`, `tf_compact.pipeline.sparse_stages`).
+    sparsity under a controller (or global iterative pruning, a MACs/params
+    budget, or one-shot pruning) → physical slimming → KD fine-tune →
+    TFLite float32 and int8 → interpreter benchmark → report. Each stage is
+    also usable alone (`tf_compact.pipeline.stages`,
+    `tf_compact.pipeline.sparse_stages`).
 
     With `output_dir`, every stage checkpoints what it made there
     (`stages.json`, `.keras`, `.tflite`) and training stages use
@@ -71,22 +74,30 @@ def compress(
             an absolute count (> 1). Defaults to `None`.
         target_params: parameter budget, same convention.
             Defaults to `None`.
-        method: `"controller"` (λ from the teacher/student gap),
-            `"budget"` (λ steered to the target), `"oneshot"` (structured
-            pruning to the target, then KD), `"width"` (teacher at
-            `width_multiplier`, KD-trained), or `"auto"`: `"budget"` with a
-            target, else `"controller"`. Defaults to `"auto"`.
+        method: `"iterative"` (global iterative pruning to the target with
+            KD between rounds, seed 004), `"oneshot"` (structured pruning
+            to the target, then KD), `"budget"` (KD + proximal group lasso,
+            λ steered to the target), `"controller"` (λ from the
+            teacher/student gap), `"width"` (teacher at
+            `width_multiplier`, KD-trained), or `"auto"`: `AUTO_METHOD`
+            (`"iterative"`, the most accurate at a MACs target in
+            `benchmarks/bench_e2e_methods.py`) with a target, else
+            `"controller"`. With both targets, the pruning methods prune to
+            the one that binds, so both are met. Defaults to `"auto"`.
         lighten: lighten transforms applied to the student first, names
             (`"gap_head"`, `"separable"`) or callables. Defaults to `()`.
         width_multiplier: with `method="width"`, the channel fraction.
             Defaults to `None`.
-        epochs: epochs of sparse (or KD) training. Defaults to `6`.
+        epochs: epochs of sparse, pruning-round or KD training (shared
+            among the rounds by `"iterative"`). Defaults to `6`.
         finetune_epochs: KD fine-tune epochs after slimming.
             Defaults to `3`.
         learning_rate: Adam learning rate (halved for the fine-tune).
             Defaults to `1e-3`.
         temperature: logits-KD temperature. Defaults to `4.0`.
-        strength: initial group-lasso strength λ. Defaults to `1e-4`.
+        strength: initial group-lasso strength λ; `None` derives it from
+            the loss scale (`"budget"`: the penalty starts at a tenth of
+            the loss; `"controller"`: `1e-4`). Defaults to `None`.
         round_to: keep widths multiples of this (one-shot pruning).
             Defaults to `None`.
         tflite_modes: conversion modes of the final model.
@@ -212,8 +223,8 @@ def _settings(args):
     }
     has_target = any(v is not None for v in targets.values())
     if method == "auto":
-        method = "budget" if has_target else "controller"
-    if method in ("budget", "oneshot") and not has_target:
+        method = AUTO_METHOD if has_target else "controller"
+    if method in ("budget", "oneshot", "iterative") and not has_target:
         raise ValueError(
             f"method={method!r} needs a budget: pass `target_macs` or "
             "`target_params`. Received: neither."
@@ -232,7 +243,7 @@ def _settings(args):
     _validate_int("benchmark_runs", args["benchmark_runs"], 1)
     for name in ("learning_rate", "temperature"):
         _validate_positive(name, args[name])
-    if args["strength"] < 0:
+    if args["strength"] is not None and args["strength"] < 0:
         raise ValueError(
             "Invalid value for argument `strength`. Expected a float >= 0. "
             f"Received: strength={args['strength']}"
@@ -253,7 +264,9 @@ def _settings(args):
         "finetune_epochs": args["finetune_epochs"],
         "learning_rate": float(args["learning_rate"]),
         "temperature": float(args["temperature"]),
-        "strength": float(args["strength"]),
+        "strength": (
+            None if args["strength"] is None else float(args["strength"])
+        ),
         "round_to": args["round_to"],
         "tflite_modes": modes,
         "num_threads": args["num_threads"],

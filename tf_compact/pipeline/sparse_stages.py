@@ -2,8 +2,12 @@
 
 - `controller`: KD + group lasso, λ set by `SparsityController` (seed 000);
   slim by the controller's threshold.
-- `budget`: KD + group lasso, λ steered by `BudgetController` towards the
-  MACs/params target (seed 002); slim by its threshold.
+- `budget`: KD + proximal group lasso (exact zeros), λ started from the
+  loss scale and steered by `BudgetController` several times per epoch
+  towards the MACs/params target (seed 002); slim by its threshold.
+- `iterative`: global iterative pruning of the teacher copy to the target,
+  a KD fine-tune between rounds (`tfc.iterative_prune`, seed 004); the
+  sparse epochs are shared among the rounds.
 - `oneshot`: no sparse training; one-shot structured pruning of the
   teacher copy to the target (L2 importance), then the KD fine-tune.
 - `width`: the student is the teacher at `width_multiplier` (lighten's
@@ -14,6 +18,14 @@ import keras
 import numpy as np
 
 from tf_compact.pipeline import stages
+
+#: Controller updates per epoch (`BudgetController(update_every=...)`).
+UPDATES_PER_EPOCH = 8
+#: Planned rounds of the `iterative` method.
+ROUNDS = 4
+#: Cost ~ (kept channel fraction) ** CHANNEL_EXPONENT, an under-estimate of
+#: the conv-to-conv exponent 2, so the planned rounds reach the target.
+CHANNEL_EXPONENT = 1.5
 
 _KEPT_LOGS = (
     "loss",
@@ -27,28 +39,71 @@ _KEPT_LOGS = (
 )
 
 
-def _targets(settings):
-    return {
-        key: settings[key]
-        for key in ("target_macs", "target_params")
-        if settings.get(key) is not None
-    }
-
-
 def _held_out_batch(ctx):
     data = ctx.val_data if ctx.val_data is not None else ctx.train_data
     x, y = next(iter(data))
     return np.asarray(x), np.asarray(y)
 
 
-def _controller(ctx):
+def steps_per_epoch(dataset):
+    """Batches per epoch of a finite `tf.data.Dataset`, or None."""
+    cardinality = getattr(dataset, "cardinality", None)
+    if cardinality is None:
+        return None
+    steps = int(keras.ops.convert_to_numpy(cardinality()))
+    return steps if steps > 0 else None
+
+
+def _update_every(ctx):
+    steps = steps_per_epoch(ctx.train_data)
+    if steps is None:
+        return "epoch"
+    return max(1, steps // UPDATES_PER_EPOCH)
+
+
+def _controller(ctx, student):
     settings = ctx.settings
     from tf_compact.callbacks.budget_controller import BudgetController
     from tf_compact.callbacks.sparsity_controller import SparsityController
 
     if settings["method"] == "budget":
-        return BudgetController(**_targets(settings))
+        kind, target = _fractional_target(ctx, student)
+        return BudgetController(
+            **{f"target_{kind}": target}, update_every=_update_every(ctx)
+        )
     return SparsityController(data=_held_out_batch(ctx))
+
+
+def initial_strength(ctx, student, penalty, share=0.1):
+    """A starting λ at which the penalty is `share` of the task loss.
+
+    Measures the student's cross-entropy on one training batch and the
+    unscaled group-lasso sum, so λ does not depend on the model's size or
+    on the loss's scale.
+
+    Args:
+        ctx: the `CompressContext`.
+        student: the student model.
+        penalty: the `GroupLasso` bound to the student.
+        share: the wanted penalty / loss ratio. Defaults to `0.1`.
+
+    Returns:
+        The strength as a float (at least `1e-6`).
+    """
+    from tf_compact.pipeline import training
+
+    x, y = next(iter(ctx.train_data))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=training.outputs_logits(student)
+    )
+    loss = float(keras.ops.convert_to_numpy(loss_fn(y, student(x))))
+    before = float(keras.ops.convert_to_numpy(penalty.strength))
+    penalty.strength.assign(1.0)
+    total = float(keras.ops.convert_to_numpy(penalty(student)))
+    penalty.strength.assign(before)
+    if total <= 0:
+        return max(before, 1e-6)
+    return max(share * loss / total, 1e-6)
 
 
 def _distiller(ctx, student, sparsity=None):
@@ -86,10 +141,19 @@ def sparsify_stage(ctx):
     import tf_compact as tfc
 
     student = ctx.store.model("student_init")
-    penalty = tfc.GroupLasso(strength=ctx.settings["strength"])
-    controller = _controller(ctx)
+    budget = ctx.settings["method"] == "budget"
+    penalty = tfc.GroupLasso(
+        strength=ctx.settings["strength"] or 1e-4, proximal=budget
+    )
+    callbacks = [_controller(ctx, student)]
+    if budget:
+        penalty.bind(student)
+        if ctx.settings["strength"] is None:
+            penalty.strength.assign(initial_strength(ctx, student, penalty))
+        callbacks.append(tfc.callbacks.ProximalStep())
+    controller = callbacks[0]
     distiller = _distiller(ctx, student, sparsity=penalty)
-    history = _fit(ctx, distiller, "sparsify", [controller])
+    history = _fit(ctx, distiller, "sparsify", callbacks)
     ctx.store.put_model("student", student)
     return {
         "threshold": float(controller.threshold),
@@ -112,16 +176,112 @@ def threshold_slim_stage(ctx):
 
 
 def oneshot_slim_stage(ctx):
-    """One-shot structured pruning of the student copy to the target."""
+    """One-shot structured pruning to the target, then `epochs` of KD."""
     from tf_compact.pruning.prune import prune
 
     student = ctx.store.model("student_init")
-    kwargs = _targets(ctx.settings)
+    kind, target = _fractional_target(ctx, student)
+    kwargs = {f"target_{kind}": target}
     if ctx.settings.get("round_to"):
         kwargs["round_to"] = ctx.settings["round_to"]
     slim = prune(student, importance="l2", **kwargs)
+    history = {}
+    if ctx.settings["epochs"]:
+        history = _fit(ctx, _distiller(ctx, slim), "oneshot")
     ctx.store.put_model("slim", slim)
-    return stages.model_summary(slim, ctx)
+    record = stages.model_summary(slim, ctx)
+    record["history"] = history
+    return record
+
+
+def iterative_stage(ctx):
+    """Global iterative pruning with KD between rounds, to the target.
+
+    Plans `ROUNDS` rounds: the per-round fraction is chosen so the target
+    is reached in about that many (the last round prunes exactly to it),
+    and each round fine-tunes for `epochs / ROUNDS` of an epoch, so the
+    whole stage costs about `epochs` epochs.
+    """
+    import tf_compact as tfc
+    from tf_compact.pipeline import training
+
+    settings = ctx.settings
+    student = ctx.store.model("student_init")
+    kind, target = _fractional_target(ctx, student)
+    fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * ROUNDS))
+    steps = steps_per_epoch(ctx.train_data)
+    fit_kwargs, epochs_per_round = {}, 1
+    if steps is not None and settings["epochs"]:
+        per_round = max(1, round(steps * settings["epochs"] / ROUNDS))
+        epochs_per_round = max(1, per_round // steps)
+        fit_kwargs["steps_per_epoch"] = min(per_round, steps)
+        if per_round >= steps:
+            fit_kwargs = {}
+    elif not settings["epochs"]:
+        epochs_per_round = 0
+    slim, rounds = tfc.iterative_prune(
+        student,
+        _repeat(ctx.train_data, fit_kwargs),
+        **{f"target_{kind}": target},
+        fraction=min(max(fraction, 0.01), 0.9),
+        epochs_per_round=epochs_per_round,
+        teacher=ctx.teacher,
+        distillation_losses=[tfc.LogitsKD(temperature=settings["temperature"])],
+        optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=training.outputs_logits(student)
+        ),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        fit_kwargs=fit_kwargs,
+        verbose=ctx.fit_verbose() * 2,
+    )
+    ctx.store.put_model("slim", slim)
+    record = stages.model_summary(slim, ctx)
+    record["rounds"] = [
+        {k: v for k, v in r.items() if isinstance(v, (int, float))}
+        for r in rounds
+    ]
+    return record
+
+
+def _repeat(dataset, fit_kwargs):
+    """Repeats the data when rounds stop mid-epoch, so no round runs dry."""
+    if fit_kwargs.get("steps_per_epoch") and hasattr(dataset, "repeat"):
+        return dataset.repeat()
+    return dataset
+
+
+def _fractional_target(ctx, student):
+    """`(kind, fraction of the student's cost)` of the binding target.
+
+    With both a MACs and a parameter target, a one-shot prune to the MACs
+    target tells which one binds: when it leaves too many parameters, the
+    parameter target is the one to prune to (it then meets both).
+    """
+    from tf_compact.profile import profile
+
+    prof = profile(student)
+    dense = {"macs": prof.macs, "params": prof.params}
+    goals = {}
+    for kind in ("macs", "params"):
+        target = ctx.settings.get(f"target_{kind}")
+        if target is not None:
+            goals[kind] = min(1.0, target / max(dense[kind], 1))
+            goals[kind] = float(target) if target <= 1 else goals[kind]
+    if len(goals) == 1:
+        return next(iter(goals.items()))
+    return _binding(student, goals)
+
+
+def _binding(student, goals):
+    from tf_compact.pruning.prune import prune
+    from tf_compact.surgery.cost import estimate_slim_cost
+
+    trial = prune(student, target_macs=goals["macs"])
+    params = estimate_slim_cost(trial)[1]
+    if params / max(estimate_slim_cost(student)[1], 1) > goals["params"]:
+        return "params", goals["params"]
+    return "macs", goals["macs"]
 
 
 def kd_train_stage(ctx):
@@ -139,7 +299,8 @@ def stages_for(method):
     """The default stage list of a method, in run order.
 
     Args:
-        method: `"controller"`, `"budget"`, `"oneshot"` or `"width"`.
+        method: `"controller"`, `"budget"`, `"oneshot"`, `"iterative"` or
+            `"width"`.
 
     Returns:
         A list of `Stage` objects.
@@ -157,6 +318,12 @@ def stages_for(method):
         ]
     elif method == "oneshot":
         middle = [stages.Stage("slim", oneshot_slim_stage, "one-shot prune")]
+    elif method == "iterative":
+        middle = [
+            stages.Stage(
+                "slim", iterative_stage, "global iterative pruning + KD"
+            )
+        ]
     else:
         middle = [stages.Stage("slim", kd_train_stage, "KD-train the student")]
     tail = [

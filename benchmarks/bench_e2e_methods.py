@@ -1,0 +1,127 @@
+"""Which `tfc.compress` method gives the best accuracy at a MACs target.
+
+Trains one teacher, then runs `tfc.compress` with each method under the
+same epoch budget (sparse/KD epochs + fine-tune epochs) and the same MACs
+target, and prints accuracy, MACs and params of each slim model. Quick
+runs use `--limit`; the result decides `method="auto"`.
+
+```shell
+python benchmarks/bench_e2e_methods.py --limit=10000 --epochs=2 \\
+    --finetune_epochs=1
+```
+"""
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+
+DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "Dataset name.")
+MODEL = flags.DEFINE_string("model", "small_cnn", "Teacher architecture.")
+EPOCHS = flags.DEFINE_integer("epochs", 2, "Sparse / KD epochs per method.")
+FINETUNE = flags.DEFINE_integer("finetune_epochs", 1, "KD fine-tune epochs.")
+TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", 3, "Teacher epochs.")
+TARGET_MACS = flags.DEFINE_float("target_macs", 0.25, "MACs target.")
+TARGET_PARAMS = flags.DEFINE_float(
+    "target_params", None, "Params target (with the MACs target)."
+)
+LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
+METHODS = flags.DEFINE_list(
+    "methods", ["oneshot", "iterative", "budget", "width"], "Methods to run."
+)
+WORK_DIR = flags.DEFINE_string(
+    "work_dir", "/tmp/tf_compact_bench_methods", "Checkpoints of the run."
+)
+
+
+def _teacher(bundle):
+    import keras
+
+    import tf_compact as tfc
+    from tf_compact.pipeline import training
+
+    path = os.path.join(WORK_DIR.value, f"teacher_{MODEL.value}.keras")
+    if os.path.exists(path):
+        return keras.saving.load_model(path, compile=False)
+    keras.utils.set_random_seed(0)
+    model = tfc.models.get(
+        MODEL.value,
+        input_shape=bundle.input_shape,
+        num_classes=bundle.num_classes,
+    )
+    training.fit_classifier(
+        model, bundle.train, TEACHER_EPOCHS.value, verbose=2
+    )
+    model.save(path)
+    return model
+
+
+def _run(method, teacher, bundle):
+    import keras
+
+    import tf_compact as tfc
+
+    keras.utils.set_random_seed(1)
+    extra = {}
+    if method == "width":
+        extra = {"width_multiplier": TARGET_MACS.value**0.5}
+    else:
+        extra = {
+            "target_macs": TARGET_MACS.value,
+            "target_params": TARGET_PARAMS.value,
+        }
+    start = time.time()
+    result = tfc.compress(
+        teacher,
+        bundle,
+        method=method,
+        epochs=EPOCHS.value,
+        finetune_epochs=FINETUNE.value,
+        tflite_modes=("float32",),
+        benchmark_runs=20,
+        output_dir=os.path.join(WORK_DIR.value, method),
+        resume=False,
+        verbose=1,
+        **extra,
+    )
+    report = result.report
+    return {
+        "method": method,
+        "accuracy": report["student"]["accuracy"],
+        "macs_fraction": report["student"]["macs"] / report["teacher"]["macs"],
+        "params_fraction": (
+            report["student"]["params"] / report["teacher"]["params"]
+        ),
+        "seconds": round(time.time() - start, 1),
+    }
+
+
+def main(argv):
+    del argv
+    import tf_compact as tfc
+    from tf_compact.pipeline import training
+
+    os.makedirs(WORK_DIR.value, exist_ok=True)
+    bundle = tfc.data.load(
+        DATASET.value, batch_size=128, limit=LIMIT.value, validation_split=0.05
+    )
+    teacher = _teacher(bundle)
+    print(json.dumps({"teacher": training.accuracy(teacher, bundle.test)}))
+    rows = []
+    for method in METHODS.value:
+        rows.append(_run(method, teacher, bundle))
+        print(json.dumps(rows[-1]), flush=True)
+    print("\n| method | accuracy | MACs | params | seconds |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['method']} | {100 * r['accuracy']:.2f}% | "
+            f"{r['macs_fraction']:.1%} | {r['params_fraction']:.1%} | "
+            f"{r['seconds']} |"
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)

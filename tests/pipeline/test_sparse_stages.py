@@ -1,0 +1,126 @@
+"""The pruning methods of `compress`: iterative, one-shot, budget."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_compact as tfc
+from tf_compact.pipeline import sparse_stages
+from tf_compact.pipeline.compress import compress
+
+
+def _teacher():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", name="conv2")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(12, activation="relu", name="fc")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+
+
+def _data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(n, 8, 8, 1)).astype("float32")
+    y = (np.arange(n) % 3).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+
+def _slim_plan(method):
+    return [
+        s
+        for s in sparse_stages.stages_for(method)
+        if s.name in ("teacher", "lighten", "sparsify", "slim")
+    ]
+
+
+def _slim(method, epochs=1, output_dir=None, **kwargs):
+    teacher = _teacher()
+    result = compress(
+        teacher,
+        _data(),
+        _data(32),
+        method=method,
+        epochs=epochs,
+        stages=_slim_plan(method),
+        output_dir=output_dir,
+        verbose=0,
+        **kwargs,
+    )
+    return teacher, result.report
+
+
+def test_iterative_meets_the_macs_target_in_rounds(tmp_path):
+    teacher, report = _slim(
+        "iterative", epochs=0, output_dir=str(tmp_path), target_macs=0.4
+    )
+    dense = tfc.profile(teacher).macs
+    slim_macs = report["student"]["macs"]
+    assert slim_macs <= 0.4 * dense * 1.001
+    assert slim_macs > 0.1 * dense
+    with open(tmp_path / "stages.json") as f:
+        rounds = json.load(f)["stages"]["slim"]["rounds"]
+    assert len(rounds) >= 2
+    assert rounds[-1]["macs_fraction"] <= 0.4 + 1e-3
+
+
+def test_oneshot_with_both_targets_meets_both():
+    teacher, report = _slim("oneshot", target_macs=0.5, target_params=0.2)
+    prof = tfc.profile(teacher)
+    student = report["student"]
+    assert student["macs"] <= 0.5 * prof.macs * 1.001
+    assert student["params"] <= 0.25 * prof.params
+
+
+def test_binding_target_is_the_one_a_macs_prune_misses():
+    student = _teacher()
+    kind, value = sparse_stages._binding(student, {"macs": 0.9, "params": 0.05})
+    assert (kind, value) == ("params", 0.05)
+    kind, value = sparse_stages._binding(student, {"macs": 0.3, "params": 1.0})
+    assert (kind, value) == ("macs", 0.3)
+
+
+class _Ctx:
+    def __init__(self, data):
+        self.train_data = data
+
+
+def test_initial_strength_makes_the_penalty_a_share_of_the_loss():
+    student = _teacher()
+    penalty = tfc.GroupLasso(strength=1e-4)
+    penalty.bind(student)
+    ctx = _Ctx(_data())
+    strength = sparse_stages.initial_strength(ctx, student, penalty, 0.2)
+    x, y = next(iter(ctx.train_data))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        y, student(x)
+    )
+    penalty.strength.assign(strength)
+    ratio = float(penalty(student)) / float(loss)
+    assert ratio == pytest.approx(0.2, rel=1e-3)
+
+
+def test_budget_method_runs_with_proximal_steps():
+    teacher, report = _slim("budget", target_macs=0.6)
+    assert report["student"]["macs"] <= 0.6 * tfc.profile(teacher).macs * 1.01
+
+
+def test_steps_per_epoch():
+    assert sparse_stages.steps_per_epoch(_data(64)) == 4
+    assert sparse_stages.steps_per_epoch(_data(64).repeat()) is None
+    assert sparse_stages.steps_per_epoch([(1, 2)]) is None
+
+
+def test_auto_picks_iterative_with_a_target_else_the_controller():
+    plan = sparse_stages.stages_for("iterative")[:1]
+    for kwargs, expected in (
+        ({"target_params": 0.5}, "iterative"),
+        ({}, "controller"),
+    ):
+        result = compress(_teacher(), _data(), stages=plan, verbose=0, **kwargs)
+        assert result.report["settings"]["method"] == expected
