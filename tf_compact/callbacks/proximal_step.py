@@ -58,11 +58,19 @@ class ProximalStep(keras.callbacks.Callback):
         penalty.bind(target)
         penalty.proximal_applied = True
         self.penalty = penalty
-        self._step = tf.function(penalty.apply_proximal)
+        self._step = None
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        penalty = self.penalty
+        # One traced call per batch; the learning rate (a variable or a
+        # schedule of `optimizer.iterations`) is read inside it.
+        self._step = tf.function(
+            lambda: penalty.apply_proximal(optimizer.learning_rate)
+        )
 
     def on_train_batch_end(self, batch, logs=None):
-        learning_rate = self.model.optimizer.learning_rate
-        self._step(tf.cast(tf.convert_to_tensor(learning_rate), tf.float32))
+        self._step()
 
     def get_config(self):
         return {}
