@@ -81,3 +81,20 @@ def test_quantize_model_then_user_training_then_convert(data):
 def test_invalid_epochs(data):
     with pytest.raises(ValueError, match="epochs=-1"):
         tfc.lite.qat(helpers.tiny_cnn(), data, epochs=-1)
+
+
+def test_preprocessing_layers_outside_tfmot_registry_are_quantized():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Rescaling(1 / 255.0, name="rescale")(inputs)
+    x = keras.layers.Normalization(mean=0.5, variance=0.25, name="norm")(x)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    qat_model = tfc.lite.quantize_model(model)
+    names = [layer.name for layer in qat_model.layers]
+    assert "quant_rescale" in names and "quant_norm" in names
+    x = helpers.images(8) * 255.0
+    with pytest.raises(tfc.lite.QuantizationError, match="quant_norm"):
+        tfc.lite.convert(qat_model, "qat")
+    tflite = tfc.lite.convert(qat_model, "qat", representative_data=x)
+    assert tfc.lite.edgetpu_report(tflite).full_int8

@@ -102,7 +102,7 @@ def _configure(converter, mode, representative, inference_io):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
+    if representative is not None:
         converter.representative_dataset = representative
         builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
         converter.target_spec.supported_ops = [builtins]
@@ -256,9 +256,10 @@ def convert(
             `"qat"`. Defaults to `"float32"`.
         representative_data: Calibration inputs for `"int8"`: a numpy array
             (one step per row), a `tf.data.Dataset` of inputs or `(x, y)`
-            pairs, or a callable returning an iterable. With any mode, it
-            is also the verification batch (QAT models keep their trained
-            ranges and are not recalibrated). Defaults to `None`.
+            pairs, or a callable returning an iterable. For `"qat"` it is
+            optional and calibrates ops that training left without ranges
+            (e.g. preprocessing layers). With any mode, it is also the
+            verification batch. Defaults to `None`.
         num_calibration_steps: Calibration batches to feed. Defaults to
             `100`.
         inference_io: Input/output dtype, `"float32"`, `"int8"` or
@@ -310,7 +311,7 @@ def convert(
         )
     representative = None
     shape = _input_shape(model)
-    if mode == "int8":
+    if representative_data is not None and mode in ("int8", "qat"):
         rank = len(shape) if shape else 4
         representative = representative_fn(
             representative_data, rank, num_calibration_steps

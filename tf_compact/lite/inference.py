@@ -83,7 +83,8 @@ def run_interpreter(interpreter, x, batch_size=32):
         interpreter: An interpreter from `make_interpreter`.
         x: Float array of inputs, batch first.
         batch_size: Rows per invoke; the input is resized to it. A model
-            with a fixed batch dimension is run one row at a time instead.
+            with a fixed batch dimension, or one whose delegate cannot be
+            prepared at a larger batch, is run one row at a time instead.
             Defaults to `32`.
 
     Returns:
@@ -110,10 +111,15 @@ def run_interpreter(interpreter, x, batch_size=32):
     if len(signature) and signature[0] != -1:
         batch_size = int(signature[0])
     x = np.asarray(x, np.float32)
-    chunks = [
-        _run_batch(interpreter, x[i : i + batch_size])
-        for i in range(0, len(x), batch_size)
-    ]
+    try:
+        chunks = [
+            _run_batch(interpreter, x[i : i + batch_size])
+            for i in range(0, len(x), batch_size)
+        ]
+    except RuntimeError:
+        if batch_size == 1:
+            raise
+        chunks = [_run_batch(interpreter, x[i : i + 1]) for i in range(len(x))]
     outputs = [np.concatenate(parts) for parts in zip(*chunks)]
     return outputs[0] if len(outputs) == 1 else outputs
 

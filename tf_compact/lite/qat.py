@@ -20,6 +20,7 @@ import numpy as np
 from tf_compact.lite import distill_qat
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import convert
+from tf_compact.lite.qat_annotate import quantize_with_fallback
 
 
 def import_tfmot():
@@ -67,6 +68,10 @@ def quantize_model(model):
     Args:
         model: A built Keras 3 Functional or Sequential model.
 
+    Layers outside tfmot's default 8-bit registry (e.g. `Rescaling`,
+    `Normalization`) get an output-only quantization config instead of an
+    error, so that they still run in int8 after conversion.
+
     Returns:
         A `tf_keras.Model` with fake-quantization wrappers (layer names
         prefixed `quant_`).
@@ -87,7 +92,7 @@ def quantize_model(model):
     """
     clone = to_tf_keras(model)
     tfmot = import_tfmot()
-    return tfmot.quantization.keras.quantize_model(clone)
+    return quantize_with_fallback(clone, tfmot)
 
 
 def _validate_epochs(epochs):

@@ -32,8 +32,8 @@ class RuntimeInfo:
         runtime: Name of the runtime that was created, one of `RUNTIMES`.
         delegate: `"xnnpack"` when the XNNPACK delegate took over part of the
             graph, else `"none"`.
-        attempts: Dict mapping runtimes tried before it to why they failed.
-            Defaults to `{}`.
+        attempts: Dict mapping runtimes tried before it (and a delegate that
+            failed to prepare) to why they failed. Defaults to `{}`.
 
     Example:
 
@@ -164,7 +164,35 @@ def _create(runtime, model_content, num_threads, use_xnnpack):
         experimental_op_resolver_type=kind,
     )
     interpreter.allocate_tensors()
+    _probe(interpreter)
     return interpreter
+
+
+def _probe(interpreter):
+    """Invokes once on zeros: some delegates fail only at the first run."""
+    import numpy as np
+
+    for detail in interpreter.get_input_details():
+        shape = [int(d) for d in detail["shape"]]
+        zeros = np.zeros(shape, dtype=detail["dtype"])
+        interpreter.set_tensor(detail["index"], zeros)
+    interpreter.invoke()
+
+
+def _create_with_fallback(name, model_content, num_threads, use_xnnpack, log):
+    """Creates `name`'s interpreter; without XNNPACK if XNNPACK fails."""
+    try:
+        return _create(name, model_content, num_threads, use_xnnpack)
+    except RuntimeError as e:
+        if not use_xnnpack or "XNNPACK" not in str(e).upper():
+            raise
+        log[f"{name} with xnnpack"] = f"failed ({_short(e)}); ran without it"
+        return _create(name, model_content, num_threads, False)
+
+
+def _short(error, limit=200):
+    text = str(error)
+    return text if len(text) <= limit else "..." + text[-limit:]
 
 
 def delegate_of(interpreter):
@@ -203,7 +231,9 @@ def make_interpreter(
         num_threads: Interpreter threads, always passed to the runtime.
             Defaults to `1`.
         use_xnnpack: Whether to let the runtime apply its default XNNPACK
-            delegate. Defaults to `True`.
+            delegate. If XNNPACK fails to prepare the model (checked with one
+            invoke on zeros), the interpreter is created without it and
+            `RuntimeInfo.attempts` says why. Defaults to `True`.
 
     Returns:
         A tuple `(interpreter, RuntimeInfo)`.
@@ -229,12 +259,16 @@ def make_interpreter(
     attempts = {}
     for name in order:
         try:
-            interpreter = _create(name, model_content, num_threads, use_xnnpack)
+            interpreter = _create_with_fallback(
+                name, model_content, num_threads, use_xnnpack, attempts
+            )
         except ImportError as e:
-            attempts[name] = f"not importable ({type(e).__name__}: {e})"
+            attempts[name] = f"not importable ({type(e).__name__}: {_short(e)})"
             continue
         except (RuntimeError, ValueError, AttributeError, TypeError) as e:
-            attempts[name] = f"failed to create ({type(e).__name__}: {e})"
+            attempts[name] = (
+                f"failed to create ({type(e).__name__}: {_short(e)})"
+            )
             continue
         delegate = delegate_of(interpreter)
         return interpreter, RuntimeInfo(name, delegate, attempts)
