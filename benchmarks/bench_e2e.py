@@ -163,8 +163,9 @@ def arm_tf_compact(teacher, bundle):
         ),
         verbose=1,
     )
-    print(json.dumps({"compress_settings": result.report.get("settings")}))
-    return result.slim_model
+    settings = result.report.get("settings", {})
+    print(json.dumps({"compress_settings": settings}))
+    return result.slim_model, settings.get("method", METHOD.value)
 
 
 def _binding_target(model):
@@ -373,8 +374,11 @@ def main(argv):
     teacher = _teacher(bundle)
     teacher_row = _measure("teacher", teacher, bundle)
     rows = []
-    slim = arm_tf_compact(teacher, bundle)
-    rows.append(_measure(f"tf_compact ({METHOD.value})", slim, bundle))
+    slim, method = arm_tf_compact(teacher, bundle)
+    label = f"tf_compact ({METHOD.value}: {method})"
+    if METHOD.value == method:
+        label = f"tf_compact ({method})"
+    rows.append(_measure(label, slim, bundle))
     keras.utils.set_random_seed(1)
     rows.append(
         _measure(

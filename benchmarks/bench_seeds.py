@@ -273,27 +273,29 @@ def _table(rows, teacher):
     return lines
 
 
-def _markdown(results, seconds):
-    argv = " ".join(
-        f"--{n}={flags.FLAGS[n].value}"
-        for n in (
-            "limit",
-            "teacher_epochs",
-            "kd_epochs",
-            "prune_epochs",
-            "finetune_epochs",
-            "vgg_prune_macs",
-            "mbv2_width",
-            "mbv2_target_macs",
-        )
-        if flags.FLAGS[n].present
+def _command():
+    names = (
+        "limit",
+        "teacher_epochs",
+        "kd_epochs",
+        "prune_epochs",
+        "finetune_epochs",
+        "vgg_prune_macs",
+        "mbv2_width",
+        "mbv2_target_macs",
     )
+    parts = ["python benchmarks/bench_seeds.py"]
+    parts += [
+        f"--{n}={flags.FLAGS[n].value}" for n in names if flags.FLAGS[n].present
+    ]
+    return " ".join(parts)
+
+
+def _markdown(results, seconds):
     lines = [
         "# Seed ablations (bench_seeds.py)",
         "",
-        f"Command: `python benchmarks/bench_seeds.py {argv}`".replace(
-            " `", "`"
-        ),
+        f"Command: `{_command()}`",
         "",
         f"Fashion-MNIST (Debian package files, first {LIMIT.value or 'all'}"
         " training and test examples), 1-thread TFLite float32 latency. "
@@ -342,9 +344,14 @@ def main(argv):
     results = {}
     if "004" in SEEDS.value:
         results["004"] = seed_004(bundle)
+        _write(results, start)
     if "002" in SEEDS.value:
         rows, blocks = seed_002(bundle)
         results["002"] = {"rows": rows, "blocks": blocks}
+        _write(results, start)
+
+
+def _write(results, start):
     text = _markdown(results, time.time() - start)
     with open(os.path.join(RESULTS.value, "seeds.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -2,10 +2,10 @@
 
 With no flags this is the README's main job: it runs offline on the
 Fashion-MNIST subset shipped with tf_compact, trains a `small_cnn` teacher
-(or reuses `tf_compact_out/teacher.keras`), distills it into a student
-under a 25% MACs budget with group sparsity, slims it, fine-tunes it,
-converts it to TFLite float32 and int8, times both on the interpreter and
-prints the before/after table. Files land in `tf_compact_out/`
+(or reuses `tf_compact_out/teacher.keras`), prunes a copy of it to 25% of
+its MACs (global L2 channel pruning), trains it with distillation,
+fine-tunes it, converts it to TFLite float32 and int8, times both on the
+interpreter and prints the before/after table. Files land in `tf_compact_out/`
 (`report.md`, `report.json`, plots, `.keras` and `.tflite`); an interrupted
 run resumes when started again.
 

@@ -116,10 +116,10 @@ def test_steps_per_epoch():
     assert sparse_stages.steps_per_epoch([(1, 2)]) is None
 
 
-def test_auto_picks_iterative_with_a_target_else_the_controller():
-    plan = sparse_stages.stages_for("iterative")[:1]
+def test_auto_picks_oneshot_with_a_target_else_the_controller():
+    plan = sparse_stages.stages_for("oneshot")[:1]
     for kwargs, expected in (
-        ({"target_params": 0.5}, "iterative"),
+        ({"target_params": 0.5}, "oneshot"),
         ({}, "controller"),
     ):
         result = compress(_teacher(), _data(), stages=plan, verbose=0, **kwargs)

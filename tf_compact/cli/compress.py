@@ -1,10 +1,11 @@
 """`tf-compact compress`: the whole pipeline from the command line.
 
 With no flags it is the README's main job: it trains (or reloads) a
-`small_cnn` teacher on the built-in Fashion-MNIST subset, compresses it to a
-quarter of its MACs with distillation and budget-steered group sparsity,
-converts it to TFLite float32 and int8, times both, and prints the
-before/after table. Everything lands in `--output_dir`; rerunning resumes.
+`small_cnn` teacher on the built-in Fashion-MNIST subset, prunes a copy to a
+quarter of its MACs (global L2 channel pruning) and trains it with
+distillation, converts it to TFLite float32 and int8, times both, and
+prints the before/after table. Everything lands in `--output_dir`;
+rerunning resumes.
 
 ```shell
 tf-compact compress
@@ -21,7 +22,7 @@ from absl import logging
 from tf_compact.cli import common_flags
 from tf_compact.cli import teacher as teacher_lib
 
-DEFAULT_EPOCHS = 4
+DEFAULT_EPOCHS = 6
 METHOD = flags.DEFINE_enum(
     "method",
     "auto",
@@ -31,8 +32,8 @@ METHOD = flags.DEFINE_enum(
     "between rounds; `budget` steers group sparsity to the target; "
     "`controller` sets it from the teacher/student gap; `oneshot` prunes to "
     "the target then distills; `width` distills into the teacher at "
-    "--width_multiplier. `auto`: the best measured method with a target "
-    "(see tfc.compress), else controller.",
+    "--width_multiplier. `auto`: oneshot (the best measured) with a target, "
+    "else controller.",
 )
 TARGET_MACS = flags.DEFINE_float(
     "target_macs",
@@ -66,12 +67,12 @@ TEACHER_PATH = flags.DEFINE_string(
 )
 TEACHER_EPOCHS = flags.DEFINE_integer(
     "teacher_epochs",
-    3,
+    5,
     "Epochs when the teacher must be trained.",
     lower_bound=1,
 )
 FINETUNE_EPOCHS = flags.DEFINE_integer(
-    "finetune_epochs", 2, "KD fine-tune epochs after slimming.", lower_bound=0
+    "finetune_epochs", 3, "KD fine-tune epochs after slimming.", lower_bound=0
 )
 STRENGTH = flags.DEFINE_float(
     "strength",
