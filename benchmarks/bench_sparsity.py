@@ -56,6 +56,23 @@ CACHE = flags.DEFINE_string(
 OUT = flags.DEFINE_string(
     "out", "benchmarks/results/sparsity.json", "JSON results file."
 )
+MERGE = flags.DEFINE_bool(
+    "merge",
+    False,
+    "Keep the rows of --out whose arms were not rerun (with their `run`).",
+)
+RUN = flags.DEFINE_string("run", "r1", "Tag of this run in the `run` column.")
+TARGETED = flags.DEFINE_bool(
+    "targeted", True, "BudgetController(targeted=...) of the budget arms."
+)
+BUDGET_EVERY = flags.DEFINE_integer(
+    "budget_update_every", 50, "Steps between BudgetController updates."
+)
+BUDGET_MAX = flags.DEFINE_float(
+    "budget_max_strength",
+    None,
+    "BudgetController(max_strength=...); unset: the controller's default.",
+)
 REPORT_ONLY = flags.DEFINE_bool(
     "report_only", False, "Only rewrite the table and plot from --out."
 )
@@ -237,7 +254,12 @@ def arm_budget(teacher, data, budget, dense_macs):
     student = copy_of(teacher)
     model = distiller(teacher, student, tfc.GroupLasso(0.05, proximal=True))
     controller = tfc.callbacks.BudgetController(
-        target_macs=budget, update_every=50, threshold=THRESHOLD.value
+        target_macs=budget,
+        update_every=BUDGET_EVERY.value,
+        threshold=THRESHOLD.value,
+        max_strength=BUDGET_MAX.value,
+        targeted=TARGETED.value,
+        verbose=1,
     )
     seconds = train(
         model, train_data, [tfc.callbacks.ProximalStep(), controller]
@@ -246,6 +268,7 @@ def arm_budget(teacher, data, budget, dense_macs):
     extra = {
         "strength": controller.strength_value(),
         "threshold": controller.threshold,
+        "targeted": TARGETED.value,
         "train_s": seconds,
     }
     return [
@@ -324,8 +347,8 @@ def write_report(results, out_json):
     fig.savefig(base + ".png", dpi=120)
     lines = [
         "| arm | point | MACs % | accuracy % | no BN recal. % | strength "
-        "| train s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| train s | run |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         strength = r.get("strength")
@@ -334,10 +357,38 @@ def write_report(results, out_json):
             f"| {100 * r['accuracy']:.2f} "
             f"| {100 * r.get('accuracy_raw', r['accuracy']):.2f} | "
             f"{'' if strength is None else f'{strength:.3g}'} | "
-            f"{r.get('train_s', 0):.0f} |"
+            f"{r.get('train_s', 0):.0f} | {r.get('run', 'r1')} |"
         )
     with open(base + "_table.md", "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def merge_results(path, new):
+    """Replaces the rerun arms' rows of the results in `path` by `new`'s.
+
+    Rows keep their position (a rerun arm's rows take the place of its old
+    ones); every row carries the `run` it was measured in, and each run's
+    config is kept under `configs`.
+    """
+    with open(path) as f:
+        old = json.load(f)
+    configs = old.get("configs") or {"r1": old["config"]}
+    configs[RUN.value] = new["config"]
+    rerun = {r["arm"] for r in new["rows"] if r["arm"] != "teacher"}
+    fresh = {}
+    for row in new["rows"]:
+        fresh.setdefault(row["arm"], []).append(row)
+    rows = []
+    for row in old["rows"]:
+        row.setdefault("run", "r1")
+        if row["arm"] not in rerun:
+            rows.append(row)
+        elif row["arm"] in fresh:
+            rows += fresh.pop(row["arm"])
+    for arm, items in fresh.items():
+        if arm != "teacher":
+            rows += items
+    return {"config": old["config"], "configs": configs, "rows": rows}
 
 
 def main(argv):
@@ -365,6 +416,8 @@ def main(argv):
             rows += arm_budget(teacher, data, budget, dense_macs)
         if _wanted(f"iterative_{budget:g}"):
             rows += arm_iterative(teacher, data, budget, dense_macs)
+    for row in rows:
+        row["run"] = RUN.value
     os.makedirs(os.path.dirname(OUT.value) or ".", exist_ok=True)
     config = {
         "epochs": EPOCHS.value,
@@ -375,8 +428,13 @@ def main(argv):
         "threshold": THRESHOLD.value,
         "dense_macs": dense_macs,
         "train_examples": int(len(data[0][1])),
+        "targeted": TARGETED.value,
+        "budget_update_every": BUDGET_EVERY.value,
+        "budget_max_strength": BUDGET_MAX.value,
     }
     results = {"config": config, "rows": rows}
+    if MERGE.value and os.path.exists(OUT.value):
+        results = merge_results(OUT.value, results)
     with open(OUT.value, "w") as f:
         json.dump(results, f, indent=1)
     write_report(results, OUT.value)

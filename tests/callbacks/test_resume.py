@@ -19,6 +19,10 @@ def _budget(x, y):
     return BudgetController(target_macs=0.4, blocks="auto", update_every=2)
 
 
+def _targeted(x, y):
+    return BudgetController(target_macs=0.4, update_every=2)
+
+
 def _gap(x, y):
     return SparsityController(data=(x[:16], y[:16]), update_every=3)
 
@@ -40,7 +44,7 @@ def _run(make_controller, extra_callbacks, x, y):
 
 
 @pytest.mark.filterwarnings("ignore:BudgetController")
-@pytest.mark.parametrize("make_controller", [_budget, _gap])
+@pytest.mark.parametrize("make_controller", [_budget, _targeted, _gap])
 def test_interrupted_fit_resumes_exactly(tmp_path, make_controller):
     x, y = helpers.data(48)
     reference, full = _run(make_controller, [], x, y)

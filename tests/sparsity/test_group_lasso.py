@@ -131,6 +131,29 @@ def test_channel_scales_multiply_each_channel():
     assert any(v is scales for v in penalty.non_trainable_variables)
 
 
+def test_channel_weights_select_the_penalized_channels():
+    penalty = GroupLasso(strength=1.0, normalization="none", proximal=True)
+    model = _bound(penalty)
+    norms, _ = _expected_norms(model)
+    weights = penalty.enable_channel_weights(model)
+    assert penalty.enable_channel_weights(model) is weights
+    np.testing.assert_array_equal(weights.numpy(), 1.0)
+    chosen = np.array([1.0, 0.0] * 5, "float32")
+    weights.assign(chosen)
+    scales = penalty.enable_channel_scales(model)
+    scales.assign(np.full((10,), 3.0, "float32"))
+    penalty.proximal = False
+    np.testing.assert_allclose(
+        float(penalty(model)), np.sum(3.0 * chosen * norms), rtol=1e-5
+    )
+    penalty.proximal = True
+    penalty.apply_proximal(1e3)  # far past every norm
+    after = penalty.channel_values(model).numpy()
+    np.testing.assert_array_equal(after[chosen == 1], 0.0)
+    np.testing.assert_allclose(after[chosen == 0], norms[chosen == 0], 1e-5)
+    assert any(v is weights for v in penalty.non_trainable_variables)
+
+
 def test_bn_gamma_l1_value_and_soft_threshold():
     penalty = BNGammaL1(strength=0.1, proximal=True)
     model = _bound(penalty)

@@ -10,14 +10,40 @@ from tf_compact.callbacks import blocks as blocks_lib
 from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.sparsity import validation
 
+#: Default upper bound of the strength in targeted mode.
+TARGETED_MAX_STRENGTH = 10.0
+
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class BudgetController(PenaltyController):
-    """Raises the sparsity strength until the slim model fits a budget.
+    """Steers the sparsity strength until the slim model fits a budget.
 
     At each update the controller measures the cost `m` of the model that a
     prune at `threshold` would give (MACs or parameters, as a fraction of
-    the dense model's) and compares it with the target `t`:
+    the dense model's) and compares it with the target `t`.
+
+    Targeted (`targeted=True`, the default, global budgets): the
+    controller first chooses the channels that must go, with the global
+    ranking of `tfc.prune(model, target_macs=t)` (norm over the mean norm
+    of the group's untargeted channels, so the choice stays stable while
+    the chosen channels shrink), and writes them into the penalty's
+    `channel_weights` (1 penalize, 0 spare): only those channels are
+    pushed to zero, the rest of the network trains freely. The strength
+    then follows
+
+    ```
+    m > t:  lambda <- lambda * clip(exp(gain * (m - t) / t), 1, max_change)
+    m <= t: lambda held
+    ```
+
+    so it grows while the targeted channels are not yet below the
+    threshold and never grows once the budget is met. Since untargeted
+    channels carry no penalty, a strength past the critical value cannot
+    kill the whole network at once (what an untargeted penalty does under
+    Adam, where every channel shrinks at about the same rate).
+
+    Untargeted (`targeted=False`, or with `blocks`): every channel is
+    penalized and
 
     ```
     m > t:                   e = (m - t) / t
@@ -26,10 +52,9 @@ class BudgetController(PenaltyController):
     lambda <- lambda * clip(exp(gain * e), 1 / max_change, max_change)
     ```
 
-    (each factor limited to `[1 / max_change, max_change]`, `lambda` to
-    `[min_strength, max_strength]`). So the strength rises until the budget
-    is met, then holds, and eases off if the model overshoots the budget
-    by more than `tolerance`.
+    (`lambda` limited to `[min_strength, max_strength]`). So the strength
+    rises until the budget is met, then holds, and eases off if the model
+    overshoots the budget by more than `tolerance`.
 
     With `blocks`, the budget applies to each block separately: each block
     has its own strength (kept in the penalty's `channel_scales`, so it is
@@ -37,13 +62,14 @@ class BudgetController(PenaltyController):
     produces it, and a block's cost counts the MACs of its own layers.
     Channels of groups outside every block are not penalized.
 
-    When training ends, `threshold` is set to the smallest channel norm
-    threshold at which the slim model meets the global budget (a warning
-    tells when this had to prune channels whose norm is above the
-    threshold used during training), so `tfc.prune(model,
-    threshold=controller.threshold)` meets it. Logs the per-block
-    strengths as `sparsity_strength/<block>` and costs as
-    `slim_macs_fraction/<block>`.
+    When training ends, `threshold` is kept if the slim model meets the
+    global budget at it, else raised to the smallest channel norm
+    threshold at which it does (with a warning, since this prunes
+    channels whose norm is above the threshold used during training),
+    so `tfc.prune(model, threshold=controller.threshold)` meets it. Logs
+    the per-block strengths as `sparsity_strength/<block>` and costs as
+    `slim_macs_fraction/<block>`; in targeted mode, the fraction of
+    channels the penalty acts on as `targeted_fraction`.
 
     Args:
         target_macs: MACs budget: a fraction in (0, 1] of the dense
@@ -57,8 +83,16 @@ class BudgetController(PenaltyController):
         gain: Proportional gain on the relative error. Defaults to `2.0`.
         tolerance: Width of the hold band below the target, as a fraction
             of the dense cost. Defaults to `0.02`.
-        threshold, update_every, min_strength, max_strength, max_change,
-        verbose: As in `PenaltyController`.
+        max_strength: Upper bound of the strength. Defaults to `None`:
+            `TARGETED_MAX_STRENGTH` (10) when targeted, else `1.0`. With
+            Adam, a proximal step of `lr * lambda * k_c` outruns the
+            optimizer's push on a channel (at most about `lr * k_c`) only
+            for `lambda` above about 1.
+        threshold, update_every, min_strength, max_change, verbose: As in
+            `PenaltyController`.
+        targeted: Whether to penalize only the channels the budget
+            requires (see above). Applies to global budgets; with `blocks`
+            every channel of a block is penalized. Defaults to `True`.
 
     Raises:
         ValueError: If the targets are missing, both given or out of range,
@@ -86,10 +120,13 @@ class BudgetController(PenaltyController):
         threshold=1e-3,
         update_every="epoch",
         min_strength=1e-6,
-        max_strength=1.0,
+        max_strength=None,
         max_change=2.0,
         verbose=0,
+        targeted=True,
     ):
+        if max_strength is None:
+            max_strength = TARGETED_MAX_STRENGTH if targeted else 1.0
         super().__init__(
             threshold=threshold,
             update_every=update_every,
@@ -107,8 +144,15 @@ class BudgetController(PenaltyController):
             "tolerance", tolerance
         )
         self.training_threshold = self.threshold
+        self.targeted = bool(targeted)
         self._blocks = None
         self._channel_block = None
+        self._reachable = True
+
+    @property
+    def targeting(self):
+        """Whether the penalty acts only on the channels the budget needs."""
+        return self.targeted and self.blocks is None
 
     @property
     def kind(self):
@@ -119,13 +163,16 @@ class BudgetController(PenaltyController):
         self.threshold = self.training_threshold
         if self.blocks is None:
             self._blocks = None
+            if self.targeting:
+                self._new_variable("channel_weights")
+                self._retarget(self.measure())
             return
         graph = self.penalty.plan.graph
         self._blocks = blocks_lib.resolve_blocks(graph, self.blocks)
         self._channel_block = blocks_lib.channel_blocks(
             self.penalty.plan, graph, self._blocks
         )
-        scales = self.penalty.enable_channel_scales(self.target)
+        scales = self._new_variable("channel_scales")
         current = keras.ops.convert_to_numpy(scales)
         outside = self._channel_block < 0
         if np.any(current[outside] != 0):
@@ -165,9 +212,78 @@ class BudgetController(PenaltyController):
             return 1.0
         return math.exp(self.gain * error)
 
+    def _new_variable(self, name):
+        """Enables the penalty's per-channel variable `name`.
+
+        A train step traced before the variable existed would ignore it,
+        so the model's traced functions are dropped when it is created
+        (fit traces them again after the callbacks are set up).
+        """
+        existed = getattr(self.penalty, name, None) is not None
+        variable = getattr(self.penalty, f"enable_{name}")(self.target)
+        if not existed:
+            for attr in ("train_function", "test_function"):
+                if getattr(self.model, attr, None) is not None:
+                    setattr(self.model, attr, None)
+        return variable
+
+    def _retarget(self, report):
+        """Writes the channels the budget requires into `channel_weights`."""
+        from tf_compact.callbacks import targeting
+
+        weights = self.penalty.channel_weights
+        previous = np.asarray(keras.ops.convert_to_numpy(weights)) > 0.5
+        if previous.all():
+            previous[:] = False
+        try:
+            chosen = targeting.budget_targets(
+                self.target,
+                self.penalty.plan,
+                report.values,
+                previous,
+                self.kind,
+                self.target_fraction(report),
+            )
+        except ValueError as error:
+            if self._reachable:
+                warnings.warn(
+                    f"BudgetController: {error} Penalizing every channel.",
+                    stacklevel=2,
+                )
+            self._reachable = False
+            chosen = np.ones_like(previous)
+        weights.assign(chosen.astype("float32"))
+        return chosen
+
+    def _update_targeted(self, report):
+        chosen = self._retarget(report)
+        measured = self.fraction(report)
+        target = self.target_fraction(report)
+        factor = 1.0
+        if measured > target:
+            factor = max(
+                1.0, math.exp(self.gain * (measured - target) / target)
+            )
+        self._scale_strength(self.penalty.strength, factor)
+        self._say(
+            f"{self.kind} fraction={measured:.3f} target={target:.3f} "
+            f"targeted={int(chosen.sum())}/{chosen.size} "
+            f"strength={self.strength_value():.3g}"
+        )
+
+    def targeted_fraction(self):
+        """Fraction of the channels the penalty acts on (targeted mode)."""
+        weights = getattr(self.penalty, "channel_weights", None)
+        if not self.targeting or weights is None:
+            return 1.0
+        return float(np.mean(keras.ops.convert_to_numpy(weights) > 0.5))
+
     def _update(self, logs):
         report = self.measure()
         target = self.target_fraction(report)
+        if self.targeting:
+            self._update_targeted(report)
+            return
         if self._blocks is None:
             factor = self._factor(self.fraction(report), target)
             self._scale_strength(self.penalty.strength, factor)
@@ -208,6 +324,8 @@ class BudgetController(PenaltyController):
 
     def _log_values(self, report):
         values = super()._log_values(report)
+        if self.targeting:
+            values["targeted_fraction"] = self.targeted_fraction()
         for name, strength in self.block_strengths().items():
             values[f"sparsity_strength/{name}"] = strength
             values[f"slim_{self.kind}_fraction/{name}"] = self.fraction(
@@ -219,17 +337,18 @@ class BudgetController(PenaltyController):
         self.threshold = self.fit_threshold()
 
     def fit_threshold(self):
-        """Returns the smallest threshold at which the budget is met.
+        """Returns the threshold at which the slim model meets the budget.
 
-        A channel is pruned when its norm is below the threshold, so the
-        candidates are the thresholds just above each channel norm (and
-        the one used in training); the result is the one that prunes the
-        fewest channels while meeting the budget.
+        The threshold used in training when it meets the budget; else the
+        smallest larger one that does. A channel is pruned when its norm is
+        below the threshold, so the candidates are the thresholds just
+        above each channel norm; the result prunes the fewest channels
+        while meeting the budget.
         """
         base = self.training_threshold
         values = np.asarray(self.penalty.channel_values(self.target))
         above = np.nextafter(values, np.inf)
-        candidates = np.unique(np.concatenate([[0.0, base], above]))
+        candidates = np.unique(np.concatenate([[base], above[above > base]]))
         target = self.target_fraction(self.measure(base, values))
 
         def meets(threshold):
@@ -268,6 +387,7 @@ class BudgetController(PenaltyController):
             gain=self.gain,
             tolerance=self.tolerance,
             threshold=self.training_threshold,
+            targeted=self.targeted,
         )
         return config
 

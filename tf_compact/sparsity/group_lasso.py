@@ -96,6 +96,7 @@ class GroupLasso(keras.layers.Layer):
             dtype="float32",
         )
         self.channel_scales = None
+        self.channel_weights = None
         self._plan = None
         self._states = _StateHolder()
         #: Set by whatever applies the proximal step (`tfc.Sparsifier`,
@@ -133,8 +134,9 @@ class GroupLasso(keras.layers.Layer):
         plan.model = model
         plan.graph = graph
         plan.coefficients = self._coefficients(plan)
-        if self.channel_scales is not None:
-            self._check_scales(plan)
+        for variable in (self.channel_scales, self.channel_weights):
+            if variable is not None:
+                self._check_scales(plan, variable)
         self._plan = plan
         return plan
 
@@ -159,15 +161,51 @@ class GroupLasso(keras.layers.Layer):
         """
         plan = self.bind(model)
         if self.channel_scales is None:
-            self.channel_scales = self.add_weight(
-                shape=(plan.num_channels,),
-                initializer="ones",
-                trainable=False,
-                name="channel_scales",
-                dtype="float32",
+            self.channel_scales = self._per_channel_variable(
+                plan, "channel_scales"
             )
-        self._check_scales(plan)
+        self._check_scales(plan, self.channel_scales)
         return self.channel_scales
+
+    def enable_channel_weights(self, model):
+        """Creates `channel_weights`, which channels the penalty acts on.
+
+        A weight of 1 penalizes the channel, 0 spares it (values in
+        between scale its term). Controllers that target the channels a
+        budget requires (`tfc.callbacks.BudgetController(targeted=True)`)
+        write them; the effective strength of channel `c` is `strength *
+        channel_scales[c] * channel_weights[c]`. All ones at creation.
+        Call it before training starts, so that `BackupAndRestore` finds
+        the variable.
+
+        Args:
+            model: The Keras model the penalty is applied to.
+
+        Returns:
+            The `channel_weights` variable.
+        """
+        plan = self.bind(model)
+        if self.channel_weights is None:
+            self.channel_weights = self._per_channel_variable(
+                plan, "channel_weights"
+            )
+        self._check_scales(plan, self.channel_weights)
+        return self.channel_weights
+
+    def _per_channel_variable(self, plan, name):
+        return self.add_weight(
+            shape=(plan.num_channels,),
+            initializer="ones",
+            trainable=False,
+            name=name,
+            dtype="float32",
+        )
+
+    def _channel_multipliers(self, values):
+        for variable in (self.channel_scales, self.channel_weights):
+            if variable is not None:
+                values = values * variable
+        return values
 
     def state_variable(self, name, initial=0.0, shape=()):
         """Returns a float32 state variable, created on first use.
@@ -209,27 +247,25 @@ class GroupLasso(keras.layers.Layer):
         plan = self.bind(model)
         values = plan.reduce(self.reduction, self.epsilon)
         values = values * ops.convert_to_tensor(plan.coefficients)
-        if self.channel_scales is not None:
-            values = values * self.channel_scales
+        values = self._channel_multipliers(values)
         total = ops.sum(values)
         if self.proximal:
             total = ops.stop_gradient(total)
         return ops.cast(self.strength, "float32") * total
 
     def channel_thresholds(self, learning_rate):
-        """Returns `lr * strength * k_c * scale_c`, one value per channel."""
+        """Returns `lr * strength * k_c * scale_c * weight_c` per channel."""
         plan = self._require_plan()
         thresholds = ops.convert_to_tensor(plan.coefficients)
         thresholds = thresholds * ops.cast(self.strength, "float32")
-        if self.channel_scales is not None:
-            thresholds = thresholds * self.channel_scales
+        thresholds = self._channel_multipliers(thresholds)
         return thresholds * ops.cast(learning_rate, "float32")
 
     def apply_proximal(self, learning_rate):
         """Applies one proximal step to the bound model's weights, in place.
 
         Group soft-thresholding: `W_c <- W_c * max(0, 1 - t_c / ||W_c||)`
-        with `t_c = lr * strength * k_c * scale_c`.
+        with `t_c = lr * strength * k_c * scale_c * weight_c`.
 
         Args:
             learning_rate: The optimizer's current learning rate.
@@ -257,11 +293,13 @@ class GroupLasso(keras.layers.Layer):
             return np.sqrt(plan.channel_sizes).astype("float32")
         return (plan.channel_sizes > 0).astype("float32")
 
-    def _check_scales(self, plan):
-        if int(self.channel_scales.shape[0]) != plan.num_channels:
+    def _check_scales(self, plan, variable):
+        size = int(variable.shape[0])
+        if size != plan.num_channels:
+            name = variable.name.rsplit("/", 1)[-1]
             raise ValueError(
-                f"`{self.name}.channel_scales` has "
-                f"{int(self.channel_scales.shape[0])} entries but the bound "
+                f"`{self.name}.{name}` has "
+                f"{size} entries but the bound "
                 f"model has {plan.num_channels} prunable channels. Use one "
                 "penalty per model."
             )
