@@ -341,7 +341,7 @@ def main(argv):
     bundle = tfc.data.load(
         "fashion_mnist", batch_size=128, limit=LIMIT.value or None
     )
-    results = {}
+    results = _previous(SEEDS.value)
     if "004" in SEEDS.value:
         results["004"] = seed_004(bundle)
         _write(results, start)
@@ -349,6 +349,16 @@ def main(argv):
         rows, blocks = seed_002(bundle)
         results["002"] = {"rows": rows, "blocks": blocks}
         _write(results, start)
+
+
+def _previous(rerun):
+    """Results of the seeds not rerun, kept from the last results file."""
+    path = os.path.join(RESULTS.value, "seeds.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        previous = json.load(f)
+    return {k: v for k, v in previous.items() if k not in rerun}
 
 
 def _write(results, start):
