@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
@@ -62,12 +63,28 @@ def _masks(graph, rng):
     return masks
 
 
+def wake_layer_scales(model):
+    """Sets LayerScale weights (ConvNeXt starts them at 1e-6) to one.
+
+    Otherwise every residual block is nearly the identity and a wrong slice
+    inside it would not show in the output.
+    """
+    for layer in model._flatten_layers():
+        if type(layer).__name__ == "LayerScale":
+            for w in layer.weights:
+                w.assign(np.ones(w.shape, w.dtype))
+
+
 def check_family(name):
     """Returns a dict describing how the family went."""
     builder, shape, extra = FAMILIES[name]
     if not hasattr(A, builder):
-        return {"status": "n/a", "note": f"no {builder} in this Keras"}
+        return {
+            "status": "n/a",
+            "note": f"keras.applications {keras.__version__} has no {builder}",
+        }
     model = getattr(A, builder)(input_shape=shape, **COMMON, **extra)
+    wake_layer_scales(model)
     start = time.perf_counter()
     graph = tfc.ChannelGraph(model)
     graph_s = time.perf_counter() - start
@@ -88,14 +105,24 @@ def check_family(name):
     }
 
 
+def _command():
+    command = "python benchmarks/sweep_applications.py"
+    if _ONLY.value:
+        command += f" --only={','.join(_ONLY.value)}"
+    return command + " --output=benchmarks/results/applications.md"
+
+
 def _table(results):
     lines = [
         "# keras.applications sweep",
         "",
         "Random weights; random masks keeping about half of every group; "
-        "`diff` is max |slim - apply_masks| over max |apply_masks|.",
-        "Command: `python benchmarks/sweep_applications.py "
-        "--output=benchmarks/results/applications.md`",
+        "`diff` is max |slim - apply_masks| over max |apply_masks| on a "
+        "random batch of 2; `pass` needs diff <= 1e-4 and fewer params. "
+        "LayerScale weights (1e-6 at initialization) are set to 1 so that "
+        "residual blocks show in the output.",
+        f"Keras {keras.__version__}, TensorFlow {tf.__version__}.",
+        f"Command: `{_command()}`",
         "",
         "| family | status | groups | prunable channels | params | diff | "
         "graph s | note |",
