@@ -22,6 +22,17 @@ def test_float32_parity_with_keras():
     assert np.max(np.abs(got - want)) <= 1e-4
 
 
+def test_float32_check_is_relative_to_the_output_scale():
+    model = helpers.tiny_cnn(softmax=False)
+    last = model.layers[-1]
+    kernel, *rest = last.get_weights()
+    last.set_weights([kernel * 1e5, *rest])
+    tflite = tfc.lite.convert(model, mode="float32")
+    scale = np.max(np.abs(model(helpers.images(4, seed=2), training=False)))
+    assert scale > 1e3
+    assert tflite.max_abs_diff <= tfc.lite.FLOAT_TOLERANCE * scale
+
+
 def test_convert_does_not_touch_the_model():
     model = helpers.tiny_cnn()
     before = [w.copy() for w in model.get_weights()]
