@@ -3,7 +3,8 @@
 - `SparsityController`: proportional control of the penalty strength from
   the student/teacher gap (loss or accuracy) against an allowed setpoint.
 - `BudgetController`: raises the strength (globally or one per block) until
-  the would-be slim model meets a MACs or parameter budget, then holds.
+  the would-be slim model meets a MACs or parameter budget, then holds; a
+  global budget's penalty acts only on the channels the budget requires.
 - `ProximalStep`: exact zeros for a proximal penalty trained by a
   `tfc.Distiller`.
 - `IterativePruning`: global iterative pruning (masking) during training.
