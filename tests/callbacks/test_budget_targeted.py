@@ -89,6 +89,16 @@ def test_untargeted_channels_keep_their_norms_under_a_huge_strength():
     assert np.all(values[spared] > controller.threshold)
 
 
+def test_unreachable_budget_penalizes_every_channel():
+    trainer = helpers.sparsifier()
+    controller = BudgetController(target_macs=1e-4)
+    with pytest.warns(UserWarning, match="Penalizing every channel"):
+        controller.set_model(trainer)
+    np.testing.assert_array_equal(
+        controller.penalty.channel_weights.numpy(), 1.0
+    )
+
+
 def test_default_max_strength_depends_on_the_mode():
     assert BudgetController(target_macs=0.5).max_strength == 10.0
     untargeted = BudgetController(target_macs=0.5, targeted=False)
