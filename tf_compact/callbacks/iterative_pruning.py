@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_compact.sparsity import costs
 from tf_compact.sparsity import group_plan
 from tf_compact.sparsity import validation
+from tf_compact.surgery.cost import cost_from_keep
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
@@ -114,8 +114,7 @@ class IterativePruning(keras.callbacks.Callback):
         graph = ChannelGraph(self.pruned_model)
         self.plan = group_plan.GroupPlan.from_graph(graph)
         self.plan.graph = graph
-        self._table = costs.layer_cost_table(graph)
-        self._dense = costs.total_cost(self._table)
+        self._dense = cost_from_keep(graph, None)
         n = self.plan.num_channels
         penalty = getattr(model, "sparsity", None)
         if hasattr(penalty, "state_variable"):
@@ -135,7 +134,7 @@ class IterativePruning(keras.callbacks.Callback):
         if keep is None:
             keep = keras.ops.convert_to_numpy(self.mask) > 0
         elements = self.plan.graph.keep_elements(self.plan.split(keep))
-        return costs.total_cost(self._table, elements)
+        return cost_from_keep(self.plan.graph, elements)
 
     def _fraction_of(self, cost):
         i = 0 if self.kind == "macs" else 1

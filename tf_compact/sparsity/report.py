@@ -177,19 +177,19 @@ def sparsity_report(model, threshold=1e-3, penalty=None, blocks=None):
 
 def build_report(plan, values, threshold, blocks=None):
     """Builds a `SparsityReport` from per-channel `values` of a plan."""
-    from tf_compact.sparsity import costs
+    from tf_compact.surgery.cost import cost_from_keep
 
-    table = costs.layer_cost_table(plan.graph)
+    graph = plan.graph
     values = np.asarray(values, dtype="float64")
     keep = keep_one_per_segment(plan, values, values >= threshold)
-    element_keep = plan.graph.keep_elements(plan.split(keep))
-    slim = costs.total_cost(table, element_keep)
-    dense = costs.total_cost(table, None)
+    element_keep = graph.keep_elements(plan.split(keep))
+    slim = cost_from_keep(graph, element_keep)
+    dense = cost_from_keep(graph, None)
     block_costs = {}
     for name, layers in (blocks or {}).items():
         block_costs[name] = (
-            costs.total_cost(table, element_keep, layers),
-            costs.total_cost(table, None, layers),
+            cost_from_keep(graph, element_keep, layers),
+            cost_from_keep(graph, None, layers),
         )
     return SparsityReport(
         plan, values, threshold, keep, slim, dense, block_costs

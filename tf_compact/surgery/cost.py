@@ -51,20 +51,32 @@ def estimate_slim_cost(model, masks=None, graph=None):
     return cost_from_keep(graph, keep)
 
 
-def cost_from_keep(graph, keep):
-    """`(macs, params)` for a keep flag per channel element of `graph`."""
+def cost_from_keep(graph, keep, layers=None):
+    """`(macs, params)` for a keep flag per channel element of `graph`.
+
+    Args:
+        graph: A `tfc.ChannelGraph`.
+        keep: Keep flags per channel space (`graph.keep_elements(masks)`),
+            or `None` for the dense model.
+        layers: Optional collection of layer names to count; all layers
+            when `None`. Defaults to `None`.
+    """
+    wanted = None if layers is None else set(layers)
     macs = params = 0
-    for full, axes, positions in cost_table(graph):
+    for layer, full, axes, positions in cost_table(graph):
+        if wanted is not None and layer not in wanted:
+            continue
         size = full
-        for dim, space in axes:
-            size = size // dim * int(np.count_nonzero(keep[space]))
+        if keep is not None:
+            for dim, space in axes:
+                size = size // dim * int(np.count_nonzero(keep[space]))
         params += size
         macs += size * positions
     return int(macs), int(params)
 
 
 def cost_table(graph):
-    """Rows `(size, [(dim, space)], mac positions)`, one per weight.
+    """Rows `(layer, size, [(dim, space)], mac positions)`, one per weight.
 
     Cached on the graph. A row's size after slimming is its full size with
     every bound dimension `dim` replaced by the kept count of its space.
@@ -87,6 +99,6 @@ def cost_table(graph):
                 if b.weight == var.name
             ]
             size = math.prod(var.shape)
-            table.append((size, axes, positions.get(var.name, 0)))
+            table.append((node.name, size, axes, positions.get(var.name, 0)))
     graph._cost_table = table
     return table
