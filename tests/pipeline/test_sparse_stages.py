@@ -77,6 +77,18 @@ def test_oneshot_with_both_targets_meets_both():
     assert student["params"] <= 0.25 * prof.params
 
 
+def test_targets_are_fractions_of_the_teacher_after_lightening():
+    teacher, report = _slim(
+        "oneshot", epochs=0, target_params=0.15, lighten=("gap_head",)
+    )
+    dense = tfc.profile(teacher).params
+    lightened = tfc.profile(tfc.lighten.gap_head(teacher)).params
+    assert lightened < 0.5 * dense
+    params = report["student"]["params"]
+    assert params <= 0.15 * dense * 1.02
+    assert params > 0.1 * dense
+
+
 def test_binding_target_is_the_one_a_macs_prune_misses():
     student = _teacher()
     kind, value = sparse_stages._binding(student, {"macs": 0.9, "params": 0.05})

@@ -150,7 +150,6 @@ def sparsify_stage(ctx):
         penalty.bind(student)
         if ctx.settings["strength"] is None:
             penalty.strength.assign(initial_strength(ctx, student, penalty))
-        callbacks.append(tfc.callbacks.ProximalStep())
     controller = callbacks[0]
     distiller = _distiller(ctx, student, sparsity=penalty)
     history = _fit(ctx, distiller, "sparsify", callbacks)
@@ -254,20 +253,25 @@ def _repeat(dataset, fit_kwargs):
 def _fractional_target(ctx, student):
     """`(kind, fraction of the student's cost)` of the binding target.
 
-    With both a MACs and a parameter target, a one-shot prune to the MACs
-    target tells which one binds: when it leaves too many parameters, the
-    parameter target is the one to prune to (it then meets both).
+    Targets are fractions of the *teacher's* cost (≤ 1) or absolute counts
+    (> 1); both are turned into a fraction of the student's cost, which
+    differs from the teacher's when the student was lightened. With both a
+    MACs and a parameter target, a one-shot prune to the MACs target tells
+    which one binds: when it leaves too many parameters, the parameter
+    target is the one to prune to (it then meets both).
     """
     from tf_compact.profile import profile
 
-    prof = profile(student)
+    prof, ref = profile(student), profile(ctx.teacher)
     dense = {"macs": prof.macs, "params": prof.params}
+    teacher = {"macs": ref.macs, "params": ref.params}
     goals = {}
     for kind in ("macs", "params"):
         target = ctx.settings.get(f"target_{kind}")
-        if target is not None:
-            goals[kind] = min(1.0, target / max(dense[kind], 1))
-            goals[kind] = float(target) if target <= 1 else goals[kind]
+        if target is None:
+            continue
+        absolute = target * teacher[kind] if target <= 1 else target
+        goals[kind] = min(1.0, absolute / max(dense[kind], 1))
     if len(goals) == 1:
         return next(iter(goals.items()))
     return _binding(student, goals)
