@@ -225,7 +225,7 @@ def _budget_run(teacher, bundle, blocks):
     distiller.fit(
         bundle.train,
         epochs=PRUNE_EPOCHS.value,
-        callbacks=[budget, tfc.callbacks.ProximalStep()],
+        callbacks=[budget],
         verbose=2,
     )
     report = budget.measure(budget.threshold)

@@ -224,7 +224,7 @@ def arm_gl_kd(teacher, data, budgets, dense_macs, strength):
     train_data, _, test = data
     student = copy_of(teacher)
     model = distiller(teacher, student, tfc.GroupLasso(strength, proximal=True))
-    seconds = train(model, train_data, [tfc.callbacks.ProximalStep()])
+    seconds = train(model, train_data, [])
     extra = {"strength": strength, "train_s": seconds}
     return curve(
         f"gl_kd_{strength:g}", student, test, dense_macs, budgets, extra
@@ -242,9 +242,7 @@ def arm_ctrl(teacher, data, budgets, dense_macs):
         update_every=100,
         threshold=THRESHOLD.value,
     )
-    seconds = train(
-        model, train_data, [tfc.callbacks.ProximalStep(), controller]
-    )
+    seconds = train(model, train_data, [controller])
     extra = {"strength": controller.strength_value(), "train_s": seconds}
     return curve("gl_kd_ctrl", student, test, dense_macs, budgets, extra)
 
@@ -261,9 +259,7 @@ def arm_budget(teacher, data, budget, dense_macs):
         targeted=TARGETED.value,
         verbose=1,
     )
-    seconds = train(
-        model, train_data, [tfc.callbacks.ProximalStep(), controller]
-    )
+    seconds = train(model, train_data, [controller])
     slim = tfc.prune(student, threshold=controller.threshold)
     extra = {
         "strength": controller.strength_value(),

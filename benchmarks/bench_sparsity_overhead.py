@@ -4,7 +4,7 @@ Runs epochs of `--steps` steps of the small CNN at batch 128 (after a
 warm-up epoch that traces the step), for each configuration, repeated
 `--repeats` times in interleaved order. A step's time is the interval
 between successive batch starts (so it includes the per-step work of the
-callbacks, e.g. `ProximalStep`); the median over all steps is compared with
+callbacks); the median over all steps is compared with
 the matching baseline (plain `fit`, or a `tfc.Distiller` without penalty).
 On a shared machine wall time is noisy, so the process CPU time per step
 (whole epochs, with one TensorFlow thread by default, including the
@@ -36,6 +36,12 @@ REPEATS = flags.DEFINE_integer("repeats", 5, "Timed epochs per config.")
 BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 THREADS = flags.DEFINE_integer(
     "threads", 1, "TensorFlow intra/inter-op threads (1: CPU time is stable)."
+)
+CONFIGS = flags.DEFINE_list(
+    "configs",
+    None,
+    "Configurations to time (default: all); a baseline a configuration "
+    "needs is added.",
 )
 OUT = flags.DEFINE_string(
     "out", "benchmarks/results/sparsity_overhead.json", "JSON results file."
@@ -72,7 +78,7 @@ def configs(teacher):
 
         return make
 
-    def kd(penalty):
+    def kd(penalty, controller=None):
         def make():
             sparsity = tfc.GroupLasso(1e-4, proximal=True) if penalty else None
             model = tfc.Distiller(
@@ -82,12 +88,17 @@ def configs(teacher):
                 sparsity=sparsity,
             )
             callbacks = []
-            if penalty:
+            if controller == "sparsity":
                 callbacks = [
-                    tfc.callbacks.ProximalStep(),
                     tfc.callbacks.SparsityController(
                         data=_batch(256), update_every=100
-                    ),
+                    )
+                ]
+            elif controller == "budget":
+                callbacks = [
+                    tfc.callbacks.BudgetController(
+                        target_macs=0.5, update_every=50
+                    )
                 ]
             return _compiled(model), callbacks
 
@@ -98,7 +109,9 @@ def configs(teacher):
         "sparsifier_gl_budget": ("plain_fit", sparsifier(False)),
         "sparsifier_gl_prox_budget": ("plain_fit", sparsifier(True)),
         "distiller": (None, kd(False)),
-        "distiller_gl_prox_ctrl": ("distiller", kd(True)),
+        "distiller_gl_prox": ("distiller", kd(True)),
+        "distiller_gl_prox_ctrl": ("distiller", kd(True, "sparsity")),
+        "distiller_gl_prox_budget": ("distiller", kd(True, "budget")),
     }
 
 
@@ -148,6 +161,17 @@ def time_epoch_end(callbacks):
     return spent
 
 
+def _chosen(table):
+    names = CONFIGS.value or list(table)
+    unknown = sorted(set(names) - set(table))
+    if unknown:
+        raise app.UsageError(
+            f"Unknown --configs {unknown}; choose from {list(table)}"
+        )
+    wanted = set(names) | {table[n][0] for n in names if table[n][0]}
+    return {k: v for k, v in table.items() if k in wanted}
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -159,7 +183,7 @@ def main(argv):
     teacher = tfc.models.small_cnn(name="teacher")
     teacher.trainable = False
     setups = {}
-    for name, (base, make) in configs(teacher).items():
+    for name, (base, make) in _chosen(configs(teacher)).items():
         model, callbacks = make()
         time_epoch(model, callbacks, x, y)  # warm-up: traces the step
         setups[name] = (base, model, callbacks, [])

@@ -1,4 +1,4 @@
-"""ProximalStep: exact zeros when a Distiller trains a proximal penalty."""
+"""ProximalStep: exact zeros for a custom model training a proximal penalty."""
 
 import keras
 import numpy as np
@@ -10,39 +10,51 @@ from tf_compact.callbacks import BudgetController
 from tf_compact.callbacks import ProximalStep
 
 
-def _distiller(proximal=True, strength=0.5):
-    teacher = helpers.conv_model(name="teacher")
-    student = helpers.conv_model(filters=(4, 8), name="student")
-    distiller = tfc.Distiller(
-        teacher,
-        student,
-        distillation_losses=[tfc.LogitsKD()],
-        sparsity=tfc.GroupLasso(strength, proximal=proximal),
-    )
-    distiller.compile(
+class PenaltyTrainer(keras.Model):
+    """A custom wrapper that adds the penalty but applies no step."""
+
+    def __init__(self, model, sparsity):
+        super().__init__()
+        self.model = model
+        self.sparsity = sparsity
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        return loss + self.sparsity(self.model)
+
+
+def _trainer(proximal=True, strength=0.5):
+    model = helpers.conv_model(filters=(4, 8), name="student")
+    trainer = PenaltyTrainer(model, tfc.GroupLasso(strength, proximal=proximal))
+    trainer.compile(
         optimizer=keras.optimizers.SGD(0.1),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    return distiller
+    return trainer
 
 
-def test_distiller_with_proximal_step_gives_exact_zeros():
+def test_custom_trainer_with_proximal_step_gives_exact_zeros():
     x, y = helpers.data(32)
-    distiller = _distiller()
-    distiller.fit(
+    trainer = _trainer()
+    trainer.fit(
         x, y, epochs=3, batch_size=8, callbacks=[ProximalStep()], verbose=0
     )
-    values = distiller.sparsity.channel_values(distiller.student).numpy()
+    values = trainer.sparsity.channel_values(trainer.model).numpy()
     assert np.sum(values < 1e-5) >= 1
-    report = tfc.sparsity_report(distiller.student, threshold=1e-5)
+    report = tfc.sparsity_report(trainer.model, threshold=1e-5)
     assert report.num_below == np.sum(values < 1e-5)
 
 
 def test_without_the_step_nothing_is_zeroed_and_controllers_warn():
     x, y = helpers.data(32)
-    distiller = _distiller()
+    trainer = _trainer()
     with pytest.warns(UserWarning, match="ProximalStep"):
-        distiller.fit(
+        trainer.fit(
             x,
             y,
             epochs=1,
@@ -50,17 +62,18 @@ def test_without_the_step_nothing_is_zeroed_and_controllers_warn():
             callbacks=[BudgetController(target_macs=0.9)],
             verbose=0,
         )
-    values = distiller.sparsity.channel_values(distiller.student).numpy()
+    values = trainer.sparsity.channel_values(trainer.model).numpy()
     assert np.all(values > 1e-3)
 
 
 def test_rejects_non_proximal_penalties_and_sparsifiers():
     x, y = helpers.data(8)
-    distiller = _distiller(proximal=False)
     with pytest.raises(ValueError, match="proximal=True"):
-        distiller.fit(x, y, callbacks=[ProximalStep()], verbose=0)
+        _trainer(proximal=False).fit(
+            x, y, callbacks=[ProximalStep()], verbose=0
+        )
     trainer = helpers.sparsifier(proximal=True)
-    with pytest.raises(ValueError, match="not needed"):
+    with pytest.raises(ValueError, match="not needed with tfc.Sparsifier"):
         trainer.fit(x, y, callbacks=[ProximalStep()], verbose=0)
 
 

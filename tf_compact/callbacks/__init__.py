@@ -5,8 +5,8 @@
 - `BudgetController`: raises the strength (globally or one per block) until
   the would-be slim model meets a MACs or parameter budget, then holds; a
   global budget's penalty acts only on the channels the budget requires.
-- `ProximalStep`: exact zeros for a proximal penalty trained by a
-  `tfc.Distiller`.
+- `ProximalStep`: exact zeros for a proximal penalty trained by a custom
+  model (`tfc.Sparsifier` and `tfc.Distiller` apply the step themselves).
 - `IterativePruning`: global iterative pruning (masking) during training.
 
 The controllers write `sparsity_strength`, `group_sparsity` and

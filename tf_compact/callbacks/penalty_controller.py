@@ -63,9 +63,15 @@ class PenaltyController(keras.callbacks.Callback):
         )
         self.max_change = validation.validate_max_change(max_change)
         self.verbose = int(verbose)
+        if self.update_every != "epoch":
+            # Hook the batch end only when it has work to do: when no
+            # callback overrides it, Keras dispatches batch ends off the
+            # training loop's thread.
+            self.on_train_batch_end = self._update_on_batch_end
         self.penalty = None
         self.target = None
         self.last_report = None
+        self._window = 0
 
     def set_model(self, model):
         super().set_model(model)
@@ -75,6 +81,11 @@ class PenaltyController(keras.callbacks.Callback):
 
     def _setup(self):
         """Creates the controller's state variables (before any restore)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # After every `on_train_begin`, so after a BackupAndRestore restore.
+        if self.update_every != "epoch":
+            self._window = self._optimizer_step() // self.update_every
 
     def on_train_begin(self, logs=None):
         proximal = getattr(self.penalty, "proximal", False)
@@ -108,12 +119,19 @@ class PenaltyController(keras.callbacks.Callback):
     def _report_blocks(self):
         return None
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.update_every == "epoch":
-            return
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        if step % self.update_every == 0:
+    def _update_on_batch_end(self, batch, logs=None):
+        """Updates every `update_every` optimizer steps (bound as the
+        `on_train_batch_end` hook when `update_every` is a number)."""
+        step = self._optimizer_step()
+        # A window is due when `step` crossed a multiple of `update_every`
+        # (with `steps_per_execution > 1` it may not land on one).
+        window = step // self.update_every
+        if window > self._window:
+            self._window = window
             self._guarded_update(logs or {})
+
+    def _optimizer_step(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.update_every == "epoch":

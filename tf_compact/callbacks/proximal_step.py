@@ -11,26 +11,42 @@ class ProximalStep(keras.callbacks.Callback):
     """Applies a proximal penalty's soft-thresholding after every step.
 
     A penalty built with `proximal=True` (`tfc.GroupLasso`,
-    `tfc.BNGammaL1`) contributes no gradient; this callback follows each
-    optimizer step with its proximal step, `W_c <- W_c * max(0, 1 - lr *
-    lambda * k_c / ||W_c||)`, which sets whole channels to exact zeros.
-    `tfc.Sparsifier` does this inside its train step and needs no callback;
-    use this one with `tfc.Distiller(..., sparsity=...)`. With
-    `steps_per_execution > 1` it runs once per execution.
+    `tfc.BNGammaL1`) contributes no gradient; its proximal step, `W_c <-
+    W_c * max(0, 1 - lr * lambda * k_c / ||W_c||)`, sets whole channels to
+    exact zeros. `tfc.Sparsifier` and `tfc.Distiller` apply it inside their
+    traced train step and need no callback: this callback refuses them
+    (a second step per batch would shrink twice as fast), so that a
+    training script written for an older version fails loudly instead of
+    changing the result. Use it with your own training model that carries
+    the penalty as `model.sparsity` and the regularized model as
+    `model.student` or `model.model` but does not apply the step itself.
+    It runs one traced call per batch (once per execution with
+    `steps_per_execution > 1`), which costs more than the in-step version.
 
     Raises:
         ValueError: When fit starts, if the model has no penalty, if the
-            penalty is not proximal, or if the model is a `tfc.Sparsifier`
-            (which applies the step itself).
+            penalty is not proximal, or if the model applies the step
+            itself (`tfc.Sparsifier`, `tfc.Distiller`).
 
     Example:
 
     ```python
-    penalty = tfc.GroupLasso(1e-4, proximal=True)
-    distiller = tfc.Distiller(teacher, student, [tfc.LogitsKD()],
-                              sparsity=penalty)
-    distiller.compile("adam", "sparse_categorical_crossentropy")
-    distiller.fit(x, y, callbacks=[tfc.callbacks.ProximalStep()])
+    class Trainer(keras.Model):  # a custom wrapper with `sparsity`
+        def __init__(self, model, sparsity):
+            super().__init__()
+            self.model, self.sparsity = model, sparsity
+
+        def call(self, x, training=None):
+            return self.model(x, training=training)
+
+        def compute_loss(self, x, y, y_pred, sample_weight=None,
+                         training=True):
+            loss = super().compute_loss(x, y, y_pred, sample_weight)
+            return loss + self.sparsity(self.model)
+
+    trainer = Trainer(model, tfc.GroupLasso(1e-4, proximal=True))
+    trainer.compile("adam", "sparse_categorical_crossentropy")
+    trainer.fit(x, y, callbacks=[tfc.callbacks.ProximalStep()])
     ```
     """
 
@@ -41,14 +57,14 @@ class ProximalStep(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        from tf_compact.sparsity.sparsifier import Sparsifier
-
         penalty, target = find_penalty(model, "ProximalStep")
-        if isinstance(model, Sparsifier):
+        if getattr(model, "applies_proximal_step", False):
+            kind = type(model).__name__
             raise ValueError(
-                "ProximalStep is not needed with tfc.Sparsifier, which "
-                "applies the proximal step in its train step. Received: "
-                f"model '{model.name}' of type Sparsifier"
+                f"ProximalStep is not needed with tfc.{kind}, which applies "
+                "the proximal step in its train step: remove "
+                "`tfc.callbacks.ProximalStep()` from the callbacks. "
+                f"Received: model '{model.name}' of type {kind}"
             )
         if not getattr(penalty, "proximal", False):
             raise ValueError(

@@ -5,6 +5,7 @@ import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.sparsity import validation
@@ -120,6 +121,8 @@ class SparsityController(PenaltyController):
             )
         self.last_gap = math.nan
         self._reference_state = None
+        self._forwards = []
+        self._scored_teacher = None
 
     def _setup(self):
         self._reference_state = self.penalty.state_variable(
@@ -132,15 +135,30 @@ class SparsityController(PenaltyController):
             self._reference_state.assign(float(self.reference))
             return
         teacher = getattr(self.model, "teacher", None)
+        if not isinstance(teacher, keras.Model):
+            teacher = None
         stored = float(keras.ops.convert_to_numpy(self._reference_state))
-        if isinstance(teacher, keras.Model) or math.isnan(stored):
-            source = teacher if isinstance(teacher, keras.Model) else None
-            value = self._score(source or self.target)
+        # The teacher is frozen: score it once per controller and teacher.
+        fresh = teacher is not None and teacher is not self._scored_teacher
+        if fresh or math.isnan(stored):
+            value = self._score(teacher or self.target)
             self._reference_state.assign(value)
+            self._scored_teacher = teacher
+
+    def _forward(self, model):
+        """Returns a traced inference call of `model`, made once."""
+        for known, function in self._forwards:
+            if known is model:
+                return function
+        function = tf.function(
+            lambda x: model(x, training=False), autograph=False
+        )
+        self._forwards.append((model, function))
+        return function
 
     def _score(self, model):
         x, y = self.data
-        pred = keras.ops.convert_to_numpy(model(x, training=False))
+        pred = keras.ops.convert_to_numpy(self._forward(model)(x))
         if self.metric == "accuracy":
             return float(np.mean(np.argmax(pred, axis=-1) == y))
         return _cross_entropy(pred, y)

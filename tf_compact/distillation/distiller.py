@@ -9,6 +9,7 @@ from keras import ops
 from tf_compact.distillation import features
 from tf_compact.distillation import keras_compat
 from tf_compact.distillation import validation
+from tf_compact.sparsity import proximal as proximal_lib
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
@@ -89,8 +90,12 @@ class Distiller(keras.Model):
         student_loss_weight: `α` in [0, 1]. Defaults to `0.5`.
         sparsity: Optional callable `sparsity(student)` returning a scalar
             penalty (already scaled by its own strength), such as a
-            tf_compact group-lasso penalty. Saved with the Distiller.
-            Defaults to `None`.
+            tf_compact group-lasso penalty. Saved with the Distiller. When
+            the penalty is proximal (`tfc.GroupLasso(..., proximal=True)`),
+            each optimizer step is followed, inside the traced train step,
+            by its proximal group soft-thresholding, which sets whole
+            channels to exact zeros (no callback needed). Defaults to
+            `None`.
         name: Model name. Defaults to `"distiller"`.
         **kwargs: Other `keras.Model` arguments.
 
@@ -121,6 +126,10 @@ class Distiller(keras.Model):
     ```
     """
 
+    #: Tells `tfc.callbacks.ProximalStep` that the train step already
+    #: applies a proximal penalty's step.
+    applies_proximal_step = True
+
     def __init__(
         self,
         teacher,
@@ -144,6 +153,8 @@ class Distiller(keras.Model):
         self.teacher = teacher
         self.student = student
         self.sparsity = validation.validate_sparsity(sparsity)
+        if proximal_lib.is_proximal(sparsity):
+            sparsity.proximal_applied = True
         self._plan = _Plan(teacher, student, losses)
         self.kd_modules = self._build_modules()
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
@@ -307,6 +318,10 @@ class Distiller(keras.Model):
         variables = self.trainable_weights
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
+        if proximal_lib.is_proximal(self.sparsity):
+            proximal_lib.apply_proximal_step(
+                self.sparsity, self.optimizer.learning_rate
+            )
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def test_step(self, data):

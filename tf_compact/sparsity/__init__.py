@@ -14,9 +14,7 @@ distiller = tfc.Distiller(
 )
 distiller.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
 budget = tfc.callbacks.BudgetController(target_macs=0.25)
-distiller.fit(
-    x, y, epochs=5, callbacks=[tfc.callbacks.ProximalStep(), budget]
-)
+distiller.fit(x, y, epochs=5, callbacks=[budget])
 slim = tfc.prune(student, threshold=budget.threshold)
 ```
 

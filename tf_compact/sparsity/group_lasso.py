@@ -46,9 +46,9 @@ class GroupLasso(keras.layers.Layer):
             the optimizer step is followed by a proximal group
             soft-thresholding, `W_c <- W_c * max(0, 1 - lr * lambda * k_c /
             ||W_c||)`, which sets whole channels to exact zeros.
-            `tfc.Sparsifier` applies it in its train step; with
-            `tfc.Distiller` add `tfc.callbacks.ProximalStep()`. Defaults to
-            `False`.
+            `tfc.Sparsifier` and `tfc.Distiller` apply it in their train
+            step (another training model can use
+            `tfc.callbacks.ProximalStep()`). Defaults to `False`.
         epsilon: Floor under the squared channel norm, so the gradient stays
             finite at zero. Defaults to `1e-12`.
         **kwargs: Base `keras.layers.Layer` arguments (`name`, ...).
@@ -100,8 +100,8 @@ class GroupLasso(keras.layers.Layer):
         self._plan = None
         self._states = _StateHolder()
         #: Set by whatever applies the proximal step (`tfc.Sparsifier`,
-        #: `tfc.callbacks.ProximalStep`); controllers warn when a proximal
-        #: penalty trains without it.
+        #: `tfc.Distiller`, `tfc.callbacks.ProximalStep`); controllers warn
+        #: when a proximal penalty trains without it.
         self.proximal_applied = False
         self.built = True
 

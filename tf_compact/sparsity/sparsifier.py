@@ -2,6 +2,8 @@
 
 import keras
 
+from tf_compact.sparsity import proximal as proximal_lib
+
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class Sparsifier(keras.Model):
@@ -50,13 +52,17 @@ class Sparsifier(keras.Model):
     ```
     """
 
+    #: Tells `tfc.callbacks.ProximalStep` that the train step already
+    #: applies the penalty's proximal step.
+    applies_proximal_step = True
+
     def __init__(self, model, sparsity=None, **kwargs):
         super().__init__(**kwargs)
         _validate_model(model)
         _validate_sparsity(sparsity)
         self.model = model
         self.sparsity = sparsity
-        if getattr(sparsity, "proximal", False):
+        if proximal_lib.is_proximal(sparsity):
             sparsity.proximal_applied = True
         self.sparsity_loss_tracker = keras.metrics.Mean(name="sparsity_loss")
         if model.built:
@@ -83,10 +89,10 @@ class Sparsifier(keras.Model):
 
     def train_step(self, data):
         logs = super().train_step(data)
-        if self.sparsity is not None and getattr(
-            self.sparsity, "proximal", False
-        ):
-            self.sparsity.apply_proximal(self.optimizer.learning_rate)
+        if proximal_lib.is_proximal(self.sparsity):
+            proximal_lib.apply_proximal_step(
+                self.sparsity, self.optimizer.learning_rate
+            )
         return logs
 
     def get_config(self):
