@@ -129,6 +129,7 @@ def test_teacher_is_not_modified():
         ({"learning_rate": 0}, ValueError, "learning_rate=0"),
         ({"tflite_modes": ["int4"]}, ValueError, "tflite_modes='int4'"),
         ({"lighten": ["shrink"]}, ValueError, "lighten='shrink'"),
+        ({"lr_schedule": "step"}, ValueError, "lr_schedule='step'"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

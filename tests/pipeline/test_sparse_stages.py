@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import tf_compact as tfc
 from tf_compact.pipeline import sparse_stages
+from tf_compact.pipeline import stages as stages_lib
 from tf_compact.pipeline.compress import compress
 
 
@@ -136,3 +137,26 @@ def test_auto_picks_oneshot_with_a_target_else_the_controller():
     ):
         result = compress(_teacher(), _data(), stages=plan, verbose=0, **kwargs)
         assert result.report["settings"]["method"] == expected
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_kd_stage_learning_rate_follows_the_schedule(schedule):
+    class Ctx:
+        settings = {"learning_rate": 1e-3, "lr_schedule": schedule}
+        train_data = _data(64)
+
+    model = _teacher()
+    decay = stages_lib.decay_steps(Ctx, 2)
+    distiller = tfc.Distiller(
+        model, keras.models.clone_model(model), [tfc.LogitsKD()]
+    )
+    stages_lib._compile(distiller, model, 1e-3, decay)
+    rate = distiller.optimizer.learning_rate
+    if schedule == "constant":
+        assert decay is None
+        assert float(keras.ops.convert_to_numpy(rate)) == pytest.approx(1e-3)
+        return
+    assert decay == 8
+    distiller.optimizer.iterations.assign(8)
+    end = float(keras.ops.convert_to_numpy(distiller.optimizer.learning_rate))
+    assert end == pytest.approx(0.0, abs=1e-9)

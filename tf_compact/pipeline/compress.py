@@ -15,6 +15,7 @@ METHODS = ("auto", "controller", "budget", "oneshot", "iterative", "width")
 #: What `method="auto"` runs when a target is given.
 AUTO_METHOD = "oneshot"
 LIGHTEN = ("gap_head", "separable")
+LR_SCHEDULES = ("cosine", "constant")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
@@ -32,6 +33,7 @@ def compress(
     epochs=6,
     finetune_epochs=3,
     learning_rate=1e-3,
+    lr_schedule="cosine",
     temperature=4.0,
     strength=None,
     round_to=None,
@@ -96,6 +98,11 @@ def compress(
             Defaults to `3`.
         learning_rate: Adam learning rate (halved for the fine-tune).
             Defaults to `1e-3`.
+        lr_schedule: `"cosine"` (the learning rate of each KD training
+            stage — one-shot/width KD and the fine-tune — decays to 0 over
+            the stage along a half cosine) or `"constant"`. Sparse training
+            (controller, budget) and iterative rounds always use a
+            constant rate. Defaults to `"cosine"`.
         temperature: logits-KD temperature. Defaults to `4.0`.
         strength: initial group-lasso strength λ; `None` derives it from
             the loss scale (`"budget"`: the penalty starts at a tenth of
@@ -265,6 +272,9 @@ def _settings(args):
         "epochs": args["epochs"],
         "finetune_epochs": args["finetune_epochs"],
         "learning_rate": float(args["learning_rate"]),
+        "lr_schedule": _validate_choice(
+            "lr_schedule", args["lr_schedule"], LR_SCHEDULES
+        ),
         "temperature": float(args["temperature"]),
         "strength": (
             None if args["strength"] is None else float(args["strength"])

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from tf_compact.pipeline import stages
+from tf_compact.pipeline.training import steps_per_epoch
 
 #: Controller updates per epoch (`BudgetController(update_every=...)`).
 UPDATES_PER_EPOCH = 8
@@ -43,15 +44,6 @@ def _held_out_batch(ctx):
     data = ctx.val_data if ctx.val_data is not None else ctx.train_data
     x, y = next(iter(data))
     return np.asarray(x), np.asarray(y)
-
-
-def steps_per_epoch(dataset):
-    """Batches per epoch of a finite `tf.data.Dataset`, or None."""
-    cardinality = getattr(dataset, "cardinality", None)
-    if cardinality is None:
-        return None
-    steps = int(keras.ops.convert_to_numpy(cardinality()))
-    return steps if steps > 0 else None
 
 
 def _update_every(ctx):
@@ -106,7 +98,7 @@ def initial_strength(ctx, student, penalty, share=0.1):
     return max(share * loss / total, 1e-6)
 
 
-def _distiller(ctx, student, sparsity=None):
+def _distiller(ctx, student, sparsity=None, decay_steps=None):
     import tf_compact as tfc
 
     distiller = tfc.Distiller(
@@ -117,7 +109,9 @@ def _distiller(ctx, student, sparsity=None):
         ],
         sparsity=sparsity,
     )
-    stages._compile(distiller, student, ctx.settings["learning_rate"])
+    stages._compile(
+        distiller, student, ctx.settings["learning_rate"], decay_steps
+    )
     return distiller
 
 
@@ -185,8 +179,10 @@ def oneshot_slim_stage(ctx):
         kwargs["round_to"] = ctx.settings["round_to"]
     slim = prune(student, importance="l2", **kwargs)
     history = {}
-    if ctx.settings["epochs"]:
-        history = _fit(ctx, _distiller(ctx, slim), "oneshot")
+    epochs = ctx.settings["epochs"]
+    if epochs:
+        decay = stages.decay_steps(ctx, epochs)
+        history = _fit(ctx, _distiller(ctx, slim, decay_steps=decay), "oneshot")
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["history"] = history
@@ -291,7 +287,8 @@ def _binding(student, goals):
 def kd_train_stage(ctx):
     """Trains the (already narrow) student with KD, no sparsity."""
     student = ctx.store.model("student_init")
-    distiller = _distiller(ctx, student)
+    decay = stages.decay_steps(ctx, ctx.settings["epochs"])
+    distiller = _distiller(ctx, student, decay_steps=decay)
     history = _fit(ctx, distiller, "kd_train")
     ctx.store.put_model("slim", student)
     record = stages.model_summary(student, ctx)

@@ -129,7 +129,12 @@ def finetune_stage(ctx):
                 tfc.LogitsKD(temperature=ctx.settings["temperature"])
             ],
         )
-        _compile(distiller, slim, ctx.settings["learning_rate"] * 0.5)
+        _compile(
+            distiller,
+            slim,
+            ctx.settings["learning_rate"] * 0.5,
+            decay_steps(ctx, epochs),
+        )
         distiller.fit(
             ctx.train_data,
             validation_data=ctx.val_data,
@@ -143,14 +148,37 @@ def finetune_stage(ctx):
     return record
 
 
-def _compile(wrapper, student, learning_rate):
+def _compile(wrapper, student, learning_rate, decay_steps=None):
+    rate = learning_rate
+    if decay_steps:
+        rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps
+        )
     wrapper.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(rate),
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=training.outputs_logits(student)
         ),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+
+
+def decay_steps(ctx, epochs):
+    """Steps of a stage's cosine decay, or None for a constant rate.
+
+    Args:
+        ctx: the `CompressContext`.
+        epochs: the stage's epochs.
+
+    Returns:
+        `epochs` times the batches per epoch when the run's `lr_schedule`
+        is `"cosine"` and the training data has a known length, else
+        `None`.
+    """
+    if ctx.settings.get("lr_schedule", "constant") != "cosine":
+        return None
+    steps = training.steps_per_epoch(ctx.train_data)
+    return steps * epochs if steps and epochs else None
 
 
 def tflite_stage(ctx):

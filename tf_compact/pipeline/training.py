@@ -24,6 +24,23 @@ def outputs_logits(model):
     return name != "softmax"
 
 
+def steps_per_epoch(dataset):
+    """Batches per epoch of a finite `tf.data.Dataset`, or None.
+
+    Args:
+        dataset: a `tf.data.Dataset` or any iterable.
+
+    Returns:
+        The dataset's cardinality as an int, or `None` when it is infinite,
+        unknown, or the object is not a `tf.data.Dataset`.
+    """
+    cardinality = getattr(dataset, "cardinality", None)
+    if cardinality is None:
+        return None
+    steps = int(keras.ops.convert_to_numpy(cardinality()))
+    return steps if steps > 0 else None
+
+
 def compile_classifier(model, learning_rate=1e-3):
     """Compiles a classifier with Adam, sparse cross-entropy and accuracy.
 
