@@ -228,11 +228,9 @@ def _budget_run(teacher, bundle, blocks):
         callbacks=[budget],
         verbose=2,
     )
-    report = budget.measure(budget.threshold)
-    per_block = {
-        name: budget.fraction(report, name) for name in (budget._blocks or [])
-    }
     slim = tfc.prune(student, threshold=budget.threshold)
+    per_block = _block_fractions(student, slim)
+    per_block["threshold"] = budget.threshold
     _distill(teacher, slim, bundle, FINETUNE.value, multi_level=False)
     label = "per-block budgets" if blocks else "one global budget"
     row = _row(
@@ -243,6 +241,22 @@ def _budget_run(teacher, bundle, blocks):
         PRUNE_EPOCHS.value + FINETUNE.value,
     )
     return row, per_block
+
+
+def _block_fractions(model, slim):
+    """MACs of each `blocks="auto"` block of `slim` over `model`'s."""
+    import tf_compact as tfc
+    from tf_compact.callbacks import blocks as blocks_lib
+    from tf_compact.surgery.cost import cost_from_keep
+
+    dense_graph = tfc.ChannelGraph(model)
+    slim_graph = tfc.ChannelGraph(slim)
+    out = {}
+    for name, layers in blocks_lib.resolve_blocks(dense_graph, "auto").items():
+        dense = cost_from_keep(dense_graph, None, layers)[0]
+        if dense:
+            out[name] = cost_from_keep(slim_graph, None, layers)[0] / dense
+    return out
 
 
 def _start_strength(student, penalty, bundle):
@@ -325,9 +339,12 @@ def _markdown(results, seconds):
             "",
         ]
         for label, blocks in results["002"]["blocks"].items():
-            if blocks:
-                text = ", ".join(f"{k} {v:.0%}" for k, v in blocks.items())
-                lines.append(f"- {label}: {text}")
+            blocks = dict(blocks)
+            threshold = blocks.pop("threshold", None)
+            text = ", ".join(f"{k} {v:.1%}" for k, v in blocks.items())
+            if threshold is not None:
+                text += f" (prune threshold {threshold:.3g})"
+            lines.append(f"- {label}: {text}")
     return "\n".join(lines + [""])
 
 

@@ -22,11 +22,11 @@ class BudgetController(PenaltyController):
     prune at `threshold` would give (MACs or parameters, as a fraction of
     the dense model's) and compares it with the target `t`.
 
-    Targeted (`targeted=True`, the default, global budgets): the
-    controller first chooses the channels that must go, with the global
-    ranking of `tfc.prune(model, target_macs=t)` (norm over the mean norm
-    of the group's untargeted channels, so the choice stays stable while
-    the chosen channels shrink), and writes them into the penalty's
+    Targeted (`targeted=True`, the default): the controller first
+    chooses the channels that must go, with the global ranking of
+    `tfc.prune(model, target_macs=t)` (norm over the mean norm of the
+    group's untargeted channels, so the choice stays stable while the
+    chosen channels shrink), and writes them into the penalty's
     `channel_weights` (1 penalize, 0 spare): only those channels are
     pushed to zero, the rest of the network trains freely. The strength
     then follows
@@ -42,8 +42,7 @@ class BudgetController(PenaltyController):
     kill the whole network at once (what an untargeted penalty does under
     Adam, where every channel shrinks at about the same rate).
 
-    Untargeted (`targeted=False`, or with `blocks`): every channel is
-    penalized and
+    Untargeted (`targeted=False`): every channel is penalized and
 
     ```
     m > t:                   e = (m - t) / t
@@ -58,15 +57,25 @@ class BudgetController(PenaltyController):
 
     With `blocks`, the budget applies to each block separately: each block
     has its own strength (kept in the penalty's `channel_scales`, so it is
-    saved and restored), a channel belongs to the block of the layer that
-    produces it, and a block's cost counts the MACs of its own layers.
-    Channels of groups outside every block are not penalized.
+    saved and restored) steered by the law above from the block's own cost
+    `m_b`, a channel belongs to the block of the layer that produces it,
+    and a block's cost counts the MACs (or parameters) of its own layers.
+    Targeted, the channels each block must lose are chosen block by block
+    (`targeting.BlockSearch`: the block's lowest-ranked channels, as few
+    as bring the block's cost, with the other blocks' choices applied,
+    under its budget). Channels of groups outside every block are not
+    penalized. A block with no prunable channel (typically the `head` of
+    `blocks="auto"`: pooling and the classifier, whose output width is
+    fixed) cannot be steered: the controller warns and leaves it out of
+    the budget (its cost still shrinks with the channels of the block
+    before it).
 
     When training ends, `threshold` is kept if the slim model meets the
-    global budget at it, else raised to the smallest channel norm
-    threshold at which it does (with a warning, since this prunes
-    channels whose norm is above the threshold used during training),
-    so `tfc.prune(model, threshold=controller.threshold)` meets it. Logs
+    budget at it (every steered block's budget, with `blocks`), else
+    raised to the smallest channel norm threshold at which it does (with a
+    warning, since this prunes channels whose norm is above the threshold
+    used during training), so `tfc.prune(model,
+    threshold=controller.threshold)` meets it. Logs
     the per-block strengths as `sparsity_strength/<block>` and costs as
     `slim_macs_fraction/<block>`; in targeted mode, the fraction of
     channels the penalty acts on as `targeted_fraction`.
@@ -91,8 +100,8 @@ class BudgetController(PenaltyController):
         threshold, update_every, min_strength, max_change, verbose: As in
             `PenaltyController`.
         targeted: Whether to penalize only the channels the budget
-            requires (see above). Applies to global budgets; with `blocks`
-            every channel of a block is penalized. Defaults to `True`.
+            requires (see above), globally or block by block. Defaults to
+            `True`.
 
     Raises:
         ValueError: If the targets are missing, both given or out of range,
@@ -147,12 +156,14 @@ class BudgetController(PenaltyController):
         self.targeted = bool(targeted)
         self._blocks = None
         self._channel_block = None
+        self._search = None
         self._reachable = True
+        self._unreachable_blocks = set()
 
     @property
     def targeting(self):
         """Whether the penalty acts only on the channels the budget needs."""
-        return self.targeted and self.blocks is None
+        return self.targeted
 
     @property
     def kind(self):
@@ -172,12 +183,45 @@ class BudgetController(PenaltyController):
         self._channel_block = blocks_lib.channel_blocks(
             self.penalty.plan, graph, self._blocks
         )
+        self._warn_unsteerable_blocks()
         scales = self._new_variable("channel_scales")
         current = keras.ops.convert_to_numpy(scales)
         outside = self._channel_block < 0
         if np.any(current[outside] != 0):
             current = np.where(outside, 0.0, current)
             scales.assign(current.astype("float32"))
+        if self.targeting:
+            from tf_compact.callbacks import targeting
+
+            self._search = targeting.BlockSearch(
+                self.penalty.plan, self._channel_block, self._blocks, self.kind
+            )
+            self._unreachable_blocks = set()
+            self._new_variable("channel_weights")
+            self._retarget(self.measure())
+
+    def steered_blocks(self):
+        """Returns the names of the blocks that have prunable channels."""
+        if self._blocks is None:
+            return []
+        return [
+            name
+            for i, name in enumerate(self._blocks)
+            if np.any(self._channel_block == i)
+        ]
+
+    def _warn_unsteerable_blocks(self):
+        steered = set(self.steered_blocks())
+        empty = [name for name in self._blocks if name not in steered]
+        if empty:
+            warnings.warn(
+                f"BudgetController: block(s) {empty} have no prunable "
+                "channel (no channel group is produced by their layers), so "
+                "their budget cannot be steered; they are left out of the "
+                "budget. Their cost still shrinks with the channels of the "
+                "blocks feeding them.",
+                stacklevel=2,
+            )
 
     def _report_blocks(self):
         return self._blocks
@@ -235,6 +279,10 @@ class BudgetController(PenaltyController):
         previous = np.asarray(keras.ops.convert_to_numpy(weights)) > 0.5
         if previous.all():
             previous[:] = False
+        if self._search is not None:
+            chosen = self._block_targets(report, previous)
+            weights.assign(chosen.astype("float32"))
+            return chosen
         try:
             chosen = targeting.budget_targets(
                 self.target,
@@ -254,6 +302,45 @@ class BudgetController(PenaltyController):
             chosen = np.ones_like(previous)
         weights.assign(chosen.astype("float32"))
         return chosen
+
+    def _block_targets(self, report, previous):
+        target = self.target_fraction(report)
+        fractions = dict.fromkeys(self.steered_blocks(), target)
+        chosen, unreachable = self._search.targets(
+            report.values, previous, fractions
+        )
+        fresh = sorted(set(unreachable) - self._unreachable_blocks)
+        if fresh:
+            warnings.warn(
+                f"BudgetController: no choice of channels brings block(s) "
+                f"{fresh} to {target:.1%} of their {self.kind}; penalizing "
+                "every channel of those blocks.",
+                stacklevel=2,
+            )
+        self._unreachable_blocks.update(unreachable)
+        return chosen
+
+    def _update_targeted_blocks(self, report):
+        chosen = self._retarget(report)
+        target = self.target_fraction(report)
+        scales = np.asarray(
+            keras.ops.convert_to_numpy(self.penalty.channel_scales)
+        )
+        for i, name in enumerate(self._blocks):
+            mask = self._channel_block == i
+            if not mask.any():
+                continue
+            measured = self.fraction(report, name)
+            factor = 1.0
+            if measured > target:
+                factor = math.exp(self.gain * (measured - target) / target)
+            scales[mask] = self._scaled_block(scales[mask][0], factor)
+            self._say(
+                f"{name}: {self.kind} fraction={measured:.3f} "
+                f"target={target:.3f} "
+                f"targeted={int(chosen[mask].sum())}/{int(mask.sum())}"
+            )
+        self.penalty.channel_scales.assign(scales.astype("float32"))
 
     def _update_targeted(self, report):
         chosen = self._retarget(report)
@@ -281,6 +368,9 @@ class BudgetController(PenaltyController):
     def _update(self, logs):
         report = self.measure()
         target = self.target_fraction(report)
+        if self.targeting and self._blocks is not None:
+            self._update_targeted_blocks(report)
+            return
         if self.targeting:
             self._update_targeted(report)
             return
@@ -351,9 +441,13 @@ class BudgetController(PenaltyController):
         candidates = np.unique(np.concatenate([[base], above[above > base]]))
         target = self.target_fraction(self.measure(base, values))
 
+        blocks = self.steered_blocks() or [None]
+
         def meets(threshold):
             report = self.measure(threshold, values)
-            return self.fraction(report) <= target + 1e-9
+            return all(
+                self.fraction(report, name) <= target + 1e-9 for name in blocks
+            )
 
         if not meets(candidates[-1]):
             warnings.warn(

@@ -5,7 +5,8 @@ for the slim model to meet the budget. They are chosen with the global
 ranking of `tfc.prune` (`tf_compact.pruning.prune_masks` with a cost
 target): every channel is scored by its norm over the mean norm of its
 group, and the lowest-scoring channels are removed until the slim model
-fits.
+fits. With per-block budgets, `BlockSearch` applies the same ranking
+within each block until the block's own cost fits.
 
 Two changes keep the choice stable while the targeted channels shrink:
 
@@ -21,6 +22,8 @@ Two changes keep the choice stable while the targeted channels shrink:
 """
 
 import numpy as np
+
+from tf_compact.sparsity.report import keep_one_per_segment
 
 
 def survivor_scores(plan, values, targeted):
@@ -49,6 +52,22 @@ def survivor_scores(plan, values, targeted):
     return scores
 
 
+def ranked_scores(plan, values, targeted):
+    """Returns `{group name: scores}` where targeted channels rank first.
+
+    The survivor scores of `survivor_scores`, with every channel targeted
+    so far moved below every other channel (sticky targets).
+    """
+    targeted = np.asarray(targeted, dtype=bool)
+    scores = survivor_scores(plan, values, targeted)
+    peaks = [float(np.max(v)) for v in scores.values() if v.size]
+    top = 1.0 + max(peaks, default=0.0)
+    for i, name in enumerate(plan.group_names):
+        part = targeted[int(plan.offsets[i]) : int(plan.offsets[i + 1])]
+        scores[name] = np.where(part, scores[name] - top, scores[name])
+    return scores
+
+
 def budget_targets(model, plan, values, targeted, kind, fraction):
     """Returns a bool per channel: `True` for the channels that must go.
 
@@ -69,12 +88,7 @@ def budget_targets(model, plan, values, targeted, kind, fraction):
     """
     from tf_compact.pruning.prune import prune_masks
 
-    scores = survivor_scores(plan, values, targeted)
-    peaks = [float(np.max(v)) for v in scores.values() if v.size]
-    top = 1.0 + max(peaks, default=0.0)
-    for i, name in enumerate(plan.group_names):
-        part = targeted[int(plan.offsets[i]) : int(plan.offsets[i + 1])]
-        scores[name] = np.where(part, scores[name] - top, scores[name])
+    scores = ranked_scores(plan, values, targeted)
     masks = prune_masks(
         model,
         importance=scores,
@@ -87,3 +101,100 @@ def budget_targets(model, plan, values, targeted, kind, fraction):
             start, stop = int(plan.offsets[i]), int(plan.offsets[i + 1])
             out[start:stop] = ~np.asarray(masks[name], dtype=bool)
     return out
+
+
+class BlockSearch:
+    """Chooses, block by block, the channels each block's budget requires.
+
+    Each block's cost counts its own layers; a layer's cost depends on its
+    input channels too, which an earlier block may own. The blocks are
+    searched in order, each with the choices of the others applied, and the
+    pass is repeated once, so the choice of a block sees what the blocks
+    around it remove. Within a block, the channels go in the order of
+    `ranked_scores` (lowest first, targeted channels first), as few as meet
+    the block's budget; a group, and each producer in it, keeps at least
+    one channel.
+
+    Args:
+        plan: The penalty's `GroupPlan` (bound to the model).
+        channel_block: Block index of every channel (-1: none), as from
+            `blocks.channel_blocks`.
+        blocks: `{block name: [layer names]}`, in the order of the indices.
+        kind: `"macs"` or `"params"`.
+    """
+
+    def __init__(self, plan, channel_block, blocks, kind):
+        self.plan = plan
+        self.graph = plan.graph
+        self.channel_block = np.asarray(channel_block)
+        self.blocks = dict(blocks)
+        self.which = 0 if kind == "macs" else 1
+
+    def dense_cost(self, name):
+        """Returns the dense cost of block `name`'s layers."""
+        from tf_compact.surgery.cost import cost_from_keep
+
+        return cost_from_keep(self.graph, None, self.blocks[name])[self.which]
+
+    def block_cost(self, keep, name):
+        """Returns the cost of block `name` with channels `keep` kept."""
+        from tf_compact.surgery.cost import cost_from_keep
+
+        keep = keep_one_per_segment(self.plan, self._flat, keep)
+        elements = self.graph.keep_elements(self.plan.split(keep))
+        return cost_from_keep(self.graph, elements, self.blocks[name])[
+            self.which
+        ]
+
+    def targets(self, values, targeted, fractions):
+        """Returns `(chosen, unreachable)`.
+
+        Args:
+            values: Per-channel norms, indexed like the plan.
+            targeted: Bool per channel, the previous choice.
+            fractions: `{block name: budget fraction}` for the blocks to
+                search (blocks with prunable channels).
+
+        Returns:
+            `chosen`, a bool per channel (`True`: must go), and the names
+            of the blocks whose budget no choice meets (all their channels
+            are chosen).
+        """
+        scores = ranked_scores(self.plan, values, targeted)
+        self._flat = np.concatenate(
+            [scores[n] for n in self.plan.group_names]
+            or [np.zeros((0,), "float64")]
+        )
+        keep = np.ones((self.plan.num_channels,), dtype=bool)
+        unreachable = set()
+        for _ in range(2):
+            for i, name in enumerate(self.blocks):
+                if name not in fractions:
+                    continue
+                keep, met = self._search_block(keep, i, name, fractions[name])
+                if not met:
+                    unreachable.add(name)
+        keep = keep_one_per_segment(self.plan, self._flat, keep)
+        return ~keep, sorted(unreachable)
+
+    def _search_block(self, keep, index, name, fraction):
+        members = np.flatnonzero(self.channel_block == index)
+        order = members[np.argsort(self._flat[members], kind="stable")]
+        goal = fraction * self.dense_cost(name)
+
+        def trial(count):
+            out = keep.copy()
+            out[members] = True
+            out[order[:count]] = False
+            return out
+
+        lo, hi = 0, len(order)
+        if self.block_cost(trial(hi), name) > goal:
+            return trial(hi), False
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.block_cost(trial(mid), name) <= goal:
+                hi = mid
+            else:
+                lo = mid + 1
+        return trial(lo), True
