@@ -29,6 +29,7 @@ python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
 ```
 """
 
+import hashlib
 import json
 import os
 import time
@@ -54,6 +55,18 @@ WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_e2e", "Checkpoints of the run."
 )
 SKIP_TFMOT = flags.DEFINE_boolean("skip_tfmot", False, "Leave out arm 3.")
+LIGHTEN = flags.DEFINE_list(
+    "lighten", [], "tf_compact's lighten transforms (gap_head, separable)."
+)
+ROUND_TO = flags.DEFINE_integer(
+    "round_to", None, "Round pruned widths to a multiple of this (arms 1, 2)."
+)
+SCHEDULE = flags.DEFINE_enum(
+    "schedule",
+    "cosine",
+    ["cosine", "constant"],
+    "Learning-rate schedule of every training run (teacher and all arms).",
+)
 
 
 def _loss(model):
@@ -66,11 +79,25 @@ def _loss(model):
     )
 
 
+def _rate(lr, bundle, epochs, module=None):
+    """`lr`, or a cosine decay of it over `epochs` with `--schedule=cosine`."""
+    if SCHEDULE.value != "cosine":
+        return lr
+    if module is None:
+        import keras as module
+    steps = int(bundle.train.cardinality()) * epochs
+    return module.optimizers.schedules.CosineDecay(lr, steps)
+
+
 def _fit(model, bundle, epochs, lr=1e-3):
     from tf_compact.pipeline import training
 
     training.fit_classifier(
-        model, bundle.train, epochs, learning_rate=lr, verbose=2
+        model,
+        bundle.train,
+        epochs,
+        learning_rate=_rate(lr, bundle, epochs),
+        verbose=2,
     )
     return model
 
@@ -115,7 +142,10 @@ def _teacher(bundle):
 
     import tf_compact as tfc
 
-    path = os.path.join(WORK_DIR.value, f"teacher_{_teacher_name()}.keras")
+    name = f"{_teacher_name()}_e{TEACHER_EPOCHS.value}_{SCHEDULE.value}"
+    if LIMIT.value:
+        name += f"_n{LIMIT.value}"
+    path = os.path.join(WORK_DIR.value, f"teacher_{name}.keras")
     if os.path.exists(path):
         return keras.saving.load_model(path, compile=False)
     keras.utils.set_random_seed(0)
@@ -128,6 +158,12 @@ def _teacher(bundle):
     _fit(model, bundle, TEACHER_EPOCHS.value)
     model.save(path)
     return model
+
+
+def _run_key():
+    """A short key of this run's settings, so checkpoints never mix."""
+
+    return hashlib.sha1(_command().encode()).hexdigest()[:10]
 
 
 def _copy(model):
@@ -155,12 +191,13 @@ def arm_tf_compact(teacher, bundle):
         bundle,
         method=METHOD.value,
         **_targets(),
+        lighten=tuple(LIGHTEN.value),
+        round_to=ROUND_TO.value,
+        lr_schedule=SCHEDULE.value,
         epochs=EPOCHS.value - FINETUNE.value,
         finetune_epochs=FINETUNE.value,
         benchmark_runs=20,
-        output_dir=os.path.join(
-            WORK_DIR.value, f"tf_compact_{_teacher_name()}"
-        ),
+        output_dir=os.path.join(WORK_DIR.value, f"tf_compact_{_run_key()}"),
         verbose=1,
     )
     settings = result.report.get("settings", {})
@@ -176,7 +213,12 @@ def _binding_target(model):
     targets = {k: v for k, v in _targets().items() if v is not None}
     if len(targets) < 2:
         return targets
-    trial = prune(model, target_macs=targets["target_macs"], importance="l1")
+    trial = prune(
+        model,
+        target_macs=targets["target_macs"],
+        importance="l1",
+        round_to=ROUND_TO.value,
+    )
     params = estimate_slim_cost(trial)[1] / estimate_slim_cost(model)[1]
     if params > targets["target_params"]:
         return {"target_params": targets["target_params"]}
@@ -187,7 +229,12 @@ def arm_l1_prune(teacher, bundle):
     from tf_compact.pruning.prune import prune
 
     model = _copy(teacher)
-    slim = prune(model, importance="l1", **_binding_target(model))
+    slim = prune(
+        model,
+        importance="l1",
+        round_to=ROUND_TO.value,
+        **_binding_target(model),
+    )
     return _fit(slim, bundle, EPOCHS.value, lr=5e-4)
 
 
@@ -211,7 +258,7 @@ def arm_keras_kd(teacher, slim, bundle):
         student_loss_weight=0.5,
     )
     distiller.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=keras.optimizers.Adam(_rate(1e-3, bundle, EPOCHS.value)),
         loss=_loss(fresh),
         metrics=["accuracy"],
     )
@@ -237,7 +284,9 @@ def arm_tfmot(teacher, bundle, sparsity):
     import tf_keras
 
     pruned.compile(
-        optimizer=tf_keras.optimizers.Adam(1e-3),
+        optimizer=tf_keras.optimizers.Adam(
+            _rate(1e-3, bundle, EPOCHS.value, module=tf_keras)
+        ),
         loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -296,7 +345,14 @@ def _markdown(rows, teacher_row, seconds):
         + f"), {_teacher_name()} teacher ({TEACHER_EPOCHS.value} epochs), "
         f"{EPOCHS.value} student epochs per arm, targets MACs <= "
         f"{TARGET_MACS.value:.0%} and params <= {TARGET_PARAMS.value:.0%} "
-        f"of the teacher, tf_compact method `{METHOD.value}`, 1-thread "
+        f"of the teacher, tf_compact method `{METHOD.value}`"
+        + (f" with lighten {','.join(LIGHTEN.value)}" if LIGHTEN.value else "")
+        + (
+            f", pruned widths rounded to {ROUND_TO.value}"
+            if ROUND_TO.value
+            else ""
+        )
+        + f", {SCHEDULE.value} learning rate in every training run, 1-thread "
         f"latency, runtime {teacher_row.get('runtime')}. Wall time "
         f"{seconds / 60:.1f} min.",
         "",
@@ -325,13 +381,19 @@ def _command():
         "target_macs",
         "target_params",
         "method",
+        "lighten",
+        "round_to",
+        "schedule",
         "limit",
     )
     parts = ["python benchmarks/bench_e2e.py"]
     for name in names:
         flag = flags.FLAGS[name]
         if flag.present:
-            parts.append(f"--{name}={flag.value}")
+            value = flag.value
+            if isinstance(value, list):
+                value = ",".join(value)
+            parts.append(f"--{name}={value}")
     return " ".join(parts)
 
 
