@@ -21,6 +21,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         epochs=1,
         finetune_epochs=0,
         method="oneshot",
+        round_to=4,
+        lr_schedule="constant",
         output_dir=out,
     ):
         assert compress.main(["compress"]) is None
@@ -29,6 +31,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
     assert report["settings"]["method"] == "oneshot"
+    assert report["settings"]["round_to"] == 4
+    assert report["settings"]["lr_schedule"] == "constant"
     assert report["student"]["macs"] < report["teacher"]["macs"]
 
     model_path = os.path.join(out, "slim_finetuned.keras")

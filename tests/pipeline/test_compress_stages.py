@@ -130,6 +130,7 @@ def test_teacher_is_not_modified():
         ({"tflite_modes": ["int4"]}, ValueError, "tflite_modes='int4'"),
         ({"lighten": ["shrink"]}, ValueError, "lighten='shrink'"),
         ({"lr_schedule": "step"}, ValueError, "lr_schedule='step'"),
+        ({"round_to": 0}, ValueError, "round_to=0"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

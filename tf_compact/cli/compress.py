@@ -80,6 +80,20 @@ STRENGTH = flags.DEFINE_float(
     "Initial group-lasso strength. Default: derived from the loss scale.",
     lower_bound=0.0,
 )
+ROUND_TO = flags.DEFINE_integer(
+    "round_to",
+    None,
+    "Round pruned widths up to a multiple of this: 8 or 16 suit XNNPACK's "
+    "channel tiles and speed up the TFLite model (see "
+    "benchmarks/results/round_to.md).",
+    lower_bound=1,
+)
+LR_SCHEDULE = flags.DEFINE_enum(
+    "lr_schedule",
+    "cosine",
+    ["cosine", "constant"],
+    "Learning rate of the KD stages: cosine decay to 0, or constant.",
+)
 RESUME = flags.DEFINE_boolean(
     "resume", True, "Resume a run found in --output_dir."
 )
@@ -139,6 +153,8 @@ def main(argv):
         epochs=common_flags.epochs_or(DEFAULT_EPOCHS),
         finetune_epochs=FINETUNE_EPOCHS.value,
         strength=STRENGTH.value,
+        round_to=ROUND_TO.value,
+        lr_schedule=LR_SCHEDULE.value,
         tflite_modes=TFLITE_MODES.value,
         output_dir=common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,

@@ -107,8 +107,12 @@ def compress(
         strength: initial group-lasso strength λ; `None` derives it from
             the loss scale (`"budget"`: the penalty starts at a tenth of
             the loss; `"controller"`: `1e-4`). Defaults to `None`.
-        round_to: keep widths multiples of this (one-shot pruning).
-            Defaults to `None`.
+        round_to: keep pruned widths multiples of this (one-shot
+            pruning). 8 or 16 match the channel tiles of XNNPACK's
+            convolution kernels: on an AVX-512 CPU, a VGG pruned to 25% of
+            its MACs ran 1.3x faster with widths rounded to 8 than with the
+            raw counts (`benchmarks/results/round_to.md`). Defaults to
+            `None`.
         tflite_modes: conversion modes of the final model.
             Defaults to `("float32", "int8")`.
         num_threads: interpreter threads for the benchmark. Defaults to `1`.
@@ -249,6 +253,8 @@ def _settings(args):
     for name in ("epochs", "finetune_epochs"):
         _validate_int(name, args[name], 0)
     _validate_int("num_threads", args["num_threads"], 1)
+    if args["round_to"] is not None:
+        _validate_int("round_to", args["round_to"], 1)
     _validate_int("benchmark_runs", args["benchmark_runs"], 1)
     for name in ("learning_rate", "temperature"):
         _validate_positive(name, args[name])
