@@ -1,6 +1,7 @@
 """SparsityController: control law, logs, references, errors."""
 
 import csv
+import json
 import math
 
 import keras
@@ -179,3 +180,24 @@ def test_config_round_trip():
         keras.saving.serialize_keras_object(controller)
     )
     assert again.get_config() == controller.get_config()
+
+
+def test_config_carries_the_held_out_batch():
+    x, y = helpers.data(6)
+    one_hot = np.eye(3, dtype="float32")[y]
+    controller = SparsityController(data=(x, one_hot), metric="accuracy")
+    assert controller.get_config()["data"] is controller.data
+    text = json.dumps(keras.saving.serialize_keras_object(controller))
+    restored = keras.saving.deserialize_keras_object(json.loads(text))
+    for got, want in zip(restored.data, (x, y)):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
+    assert restored.metric == "accuracy"
+    trainer = helpers.sparsifier(proximal=False)
+    # Restored, it scores the model on the same batch: no teacher, so the
+    # reference is the model's own accuracy and the gap starts at zero.
+    restored.set_model(trainer)
+    restored.on_train_begin()
+    reference = float(restored._reference_state.numpy())
+    assert 0.0 <= reference <= 1.0
+    assert restored.current_gap() == 0.0

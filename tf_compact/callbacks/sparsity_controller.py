@@ -42,8 +42,11 @@ class SparsityController(PenaltyController):
 
     Args:
         data: Held-out `(x, y)` batch (arrays, `y` as class ids or one-hot)
-            on which student and reference are compared. Defaults to
-            `None`, which needs `monitor` and a float `reference`.
+            on which student and reference are compared. It is part of
+            `get_config()` (as `x` and the class ids `y`, NumPy arrays that
+            `keras.saving.serialize_keras_object` writes as nested lists),
+            so keep it small: a few hundred examples. Defaults to `None`,
+            which needs `monitor` and a float `reference`.
         metric: `"loss"` or `"accuracy"`. Defaults to `"loss"`.
         setpoint: Allowed gap (> 0). Defaults to `None`: `0.05` for the
             loss, `0.01` for the accuracy.
@@ -196,6 +199,7 @@ class SparsityController(PenaltyController):
     def get_config(self):
         config = super().get_config()
         config.update(
+            data=self.data,
             metric=self.metric,
             setpoint=self.setpoint,
             gain=self.gain,
@@ -203,6 +207,20 @@ class SparsityController(PenaltyController):
             monitor=self.monitor,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        data = config.get("data")
+        if data is not None:
+            # Through `keras.saving`, the arrays arrive serialized.
+            config["data"] = tuple(
+                keras.saving.deserialize_keras_object(part)
+                if isinstance(part, dict)
+                else part
+                for part in data
+            )
+        return cls(**config)
 
 
 def _validate_data(data, monitor, reference):
