@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import tf_compact as tfc  # noqa: E402
+from tf_compact.lite import runtime  # noqa: E402
 from tf_compact.lite.qat import import_tfmot  # noqa: E402
 
 RUNS = flags.DEFINE_integer("runs", 300, "Timed invokes per measurement.")
@@ -91,17 +92,6 @@ def _measure(models):
     return [best[name] for name in models]
 
 
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _report(results, macs, params, gz_sizes, command):
     by_name = {r.name: r for r in results}
     full, slim = by_name["resnet20 float"], by_name["slim float"]
@@ -116,7 +106,7 @@ def _report(results, macs, params, gz_sizes, command):
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {_cpu_name()} ({platform.machine()}), "
+        f"Machine: {runtime.cpu_name()} ({platform.machine()}), "
         f"{os.cpu_count()} cores visible, "
         f"load average {os.getloadavg()[0]:.1f} at the end; the machine is "
         "shared by other jobs, so each "

@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import tf_compact as tfc  # noqa: E402
+from tf_compact.lite import runtime  # noqa: E402
 
 MODEL = flags.DEFINE_string("model", "vgg", "A tf_compact.models name.")
 TEACHER_PATH = flags.DEFINE_string(
@@ -75,17 +76,6 @@ def _time(models):
     return best, {k: len(v) for k, v in blobs.items()}
 
 
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _table(base, models, latency):
     base_macs = tfc.profile(base).macs
     lines = [
@@ -127,7 +117,7 @@ def main(argv):
         f"{source}, lightened with {', '.join(LIGHTEN.value) or 'nothing'}, "
         f"pruned to {TARGET_MACS.value:.0%} of its MACs (L2 importance); "
         f"float32 TFLite, 1 thread, best of {REPEATS.value} medians of "
-        f"{RUNS.value} invokes; {platform.machine()}, {_cpu()}.",
+        f"{RUNS.value} invokes; {platform.machine()}, {runtime.cpu_name()}.",
         "",
         *_table(base, models, latency),
         "",

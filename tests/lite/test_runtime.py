@@ -7,6 +7,7 @@ import pytest
 
 import tf_compact as tfc
 from tests.lite import helpers
+from tf_compact.lite import runtime
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,10 @@ def test_runtime_info_round_trip(tflite):
     _, info = tfc.lite.make_interpreter(tflite)
     clone = tfc.lite.RuntimeInfo.from_config(info.get_config())
     assert clone == info
+
+
+def test_cpu_name_is_a_nonempty_line():
+    name = runtime.cpu_name()
+    assert isinstance(name, str)
+    assert name.strip() == name
+    assert name and "\n" not in name

@@ -14,6 +14,7 @@ order by `runtime="auto"`:
 import dataclasses
 import importlib
 import os
+import platform
 
 from tf_compact.lite.errors import RuntimeUnavailableError
 
@@ -278,3 +279,25 @@ def make_interpreter(
         f"Tried {details}",
         attempts,
     )
+
+
+def cpu_name():
+    """The host CPU's model name, for latency reports.
+
+    Returns:
+        The `model name` line of the Linux CPU info when there is one, else
+        `platform.processor()`, else `"unknown CPU"`.
+
+    Example:
+    ```python
+    print(f"1-thread latency on {tfc.lite.runtime.cpu_name()}")
+    ```
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
