@@ -9,7 +9,8 @@ the matching baseline (plain `fit`, or a `tfc.Distiller` without penalty).
 On a shared machine wall time is noisy, so the process CPU time per step
 (whole epochs, with one TensorFlow thread by default, including the
 controllers' periodic updates) is reported too and is the figure to
-trust.
+trust; `paired_cpu_overhead` is the median over repeats of the ratio to
+the baseline's epoch of the same repeat.
 The controllers' once-per-epoch measurement is timed separately
 (`epoch_end_s`). The goal is an overhead <= 5% per step.
 
@@ -204,6 +205,15 @@ def main(argv):
             ref = setups[base][3]
             row["wall_overhead"] = median / np.median([t[0] for t in ref]) - 1
             row["cpu_overhead"] = cpu / np.median([t[1] for t in ref]) - 1
+            # Repeat i of every configuration ran back to back, so the
+            # ratio within a repeat cancels slow drifts of the machine's
+            # load.
+            paired = [t[1] / r[1] - 1 for t, r in zip(times, ref)]
+            row["paired_cpu_overhead"] = float(np.median(paired))
+            row["paired_cpu_overhead_range"] = [
+                float(np.min(paired)),
+                float(np.max(paired)),
+            ]
         results[name] = row
         print(name, json.dumps(row))
     os.makedirs(os.path.dirname(OUT.value) or ".", exist_ok=True)

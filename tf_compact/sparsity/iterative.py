@@ -83,25 +83,34 @@ def iterative_prune(
     )
     ```
     """
-    from tf_compact.pruning.prune import prune
+    from tf_compact.graph import ChannelGraph
+    from tf_compact.pruning.prune import prune_masks
     from tf_compact.surgery.cost import estimate_slim_cost
+    from tf_compact.surgery.slim import slim
 
     kind, target = _validate_goal(target_macs, target_params)
     _validate_fraction(fraction)
-    dense = estimate_slim_cost(model)
-    budget = target * dense[0 if kind == "macs" else 1]
-    current, rounds = model, []
+    which = 0 if kind == "macs" else 1
+    graph = ChannelGraph(model)
+    dense = estimate_slim_cost(model, graph=graph)
+    budget = target * dense[which]
+    current, rounds, cost = model, [], dense
     for _ in range(int(max_rounds)):
-        cost = estimate_slim_cost(current)[0 if kind == "macs" else 1]
-        if cost <= budget:
+        if cost[which] <= budget:
             break
-        last = len(rounds) + 1 >= int(max_rounds)
-        candidate = prune(current, ratio=fraction, importance=importance)
-        after = estimate_slim_cost(candidate)[0 if kind == "macs" else 1]
-        if last or after <= budget:
-            goal = {f"target_{kind}": budget / cost}
-            candidate = prune(current, importance=importance, **goal)
-        current = candidate
+        # One graph per round: ranking, costing and slimming share it.
+        masks = prune_masks(
+            current, ratio=fraction, importance=importance, graph=graph
+        )
+        after = estimate_slim_cost(current, masks, graph=graph)[which]
+        if len(rounds) + 1 >= int(max_rounds) or after <= budget:
+            goal = {f"target_{kind}": budget / cost[which]}
+            masks = prune_masks(
+                current, importance=importance, graph=graph, **goal
+            )
+        current = slim(current, masks, graph=graph)
+        graph = ChannelGraph(current)
+        cost = estimate_slim_cost(current, graph=graph)
         logs = _fine_tune(
             current,
             train_data,
@@ -115,20 +124,22 @@ def iterative_prune(
             fit_kwargs,
             verbose,
         )
-        macs, params = estimate_slim_cost(current)
-        rounds.append(
-            {
-                "round": len(rounds) + 1,
-                "macs": macs,
-                "params": params,
-                "macs_fraction": macs / dense[0] if dense[0] else 1.0,
-                "params_fraction": params / dense[1] if dense[1] else 1.0,
-                **logs,
-            }
-        )
+        rounds.append(_round_record(len(rounds) + 1, cost, dense, logs))
         if verbose:
             print(f"iterative_prune: {rounds[-1]}")
     return current, rounds
+
+
+def _round_record(number, cost, dense, logs):
+    macs, params = cost
+    return {
+        "round": number,
+        "macs": macs,
+        "params": params,
+        "macs_fraction": macs / dense[0] if dense[0] else 1.0,
+        "params_fraction": params / dense[1] if dense[1] else 1.0,
+        **logs,
+    }
 
 
 def _fine_tune(
