@@ -37,6 +37,12 @@ VGG_TARGET = flags.DEFINE_float(
 )
 MBV2_WIDTH = flags.DEFINE_float("mbv2_width", 0.35, "MobileNetV2 width.")
 MBV2_TARGET = flags.DEFINE_float("mbv2_target_macs", 0.5, "002 MACs target.")
+MBV2_STRENGTH = flags.DEFINE_float(
+    "mbv2_strength",
+    0.05,
+    "002: initial sparsity strength (0: the strength at which the penalty "
+    "is a tenth of the loss on one batch).",
+)
 SEEDS = flags.DEFINE_list("seeds", ["004", "002"], "Ablations to run.")
 RESULTS = flags.DEFINE_string(
     "results_dir", "benchmarks/results", "Where to write the results."
@@ -221,7 +227,8 @@ def _budget_run(teacher, bundle, blocks):
         loss=_loss(student),
         metrics=_metrics(),
     )
-    penalty.strength.assign(_start_strength(student, penalty, bundle))
+    strength = MBV2_STRENGTH.value or _start_strength(student, penalty, bundle)
+    penalty.strength.assign(strength)
     distiller.fit(
         bundle.train,
         epochs=PRUNE_EPOCHS.value,
@@ -297,6 +304,7 @@ def _command():
         "vgg_prune_macs",
         "mbv2_width",
         "mbv2_target_macs",
+        "mbv2_strength",
     )
     parts = ["python benchmarks/bench_seeds.py"]
     parts += [
