@@ -17,6 +17,8 @@ The controllers' once-per-epoch measurement is timed separately
 Usage:
 
     python benchmarks/bench_sparsity_overhead.py --steps=60 --repeats=5
+    python benchmarks/bench_sparsity_overhead.py --penalty_ops_only \
+        --out=benchmarks/results/sparsity_penalty_ops.json
 """
 
 import json
@@ -43,6 +45,11 @@ CONFIGS = flags.DEFINE_list(
     None,
     "Configurations to time (default: all); a baseline a configuration "
     "needs is added.",
+)
+OPS_ONLY = flags.DEFINE_bool(
+    "penalty_ops_only",
+    False,
+    "Only time the penalty's own ops (`time_penalty_ops`).",
 )
 OUT = flags.DEFINE_string(
     "out", "benchmarks/results/sparsity_overhead.json", "JSON results file."
@@ -173,6 +180,42 @@ def _chosen(table):
     return {k: v for k, v in table.items() if k in wanted}
 
 
+def time_penalty_ops(calls=200):
+    """CPU ms per call of the penalty's own ops on the small CNN, traced.
+
+    The per-step work the penalty adds, measured without a training step
+    around it (so without the A/B noise of whole epochs): the value
+    (proximal mode, no gradient), the value and its gradient (plain
+    group lasso), and the proximal step.
+    """
+    import tensorflow as tf
+
+    model = tfc.models.small_cnn()
+    penalty = tfc.GroupLasso(1e-4)
+    penalty.bind(model)
+    weights = model.trainable_variables
+
+    def value_and_grad():
+        with tf.GradientTape() as tape:
+            value = penalty(model)
+        return value, tape.gradient(value, weights)
+
+    ops = {
+        "value": lambda: penalty(model),
+        "value_and_gradient": value_and_grad,
+        "proximal_step": lambda: penalty.apply_proximal(1e-3),
+    }
+    out = {}
+    for name, op in ops.items():
+        step = tf.function(op, autograph=False)
+        step()
+        start = time.process_time()
+        for _ in range(calls):
+            step()
+        out[name] = 1000 * (time.process_time() - start) / calls
+    return out
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -180,6 +223,11 @@ def main(argv):
 
     tf.config.threading.set_intra_op_parallelism_threads(THREADS.value)
     tf.config.threading.set_inter_op_parallelism_threads(THREADS.value)
+    if OPS_ONLY.value:
+        ops = time_penalty_ops()
+        print("penalty_ops_cpu_ms", json.dumps(ops))
+        _write({"penalty_ops_cpu_ms": ops})
+        return
     x, y = _batch(STEPS.value * BATCH.value)
     teacher = tfc.models.small_cnn(name="teacher")
     teacher.trainable = False
@@ -191,7 +239,8 @@ def main(argv):
     for _ in range(REPEATS.value):
         for _base, model, callbacks, times in setups.values():
             times.append(time_epoch(model, callbacks, x, y))
-    results = {}
+    results = {"penalty_ops_cpu_ms": time_penalty_ops()}
+    print("penalty_ops_cpu_ms", json.dumps(results["penalty_ops_cpu_ms"]))
     for name, (base, _, callbacks, times) in setups.items():
         median = float(np.median([t[0] for t in times]))
         cpu = float(np.median([t[1] for t in times]))
@@ -216,22 +265,20 @@ def main(argv):
             ]
         results[name] = row
         print(name, json.dumps(row))
+    _write(results)
+
+
+def _write(results):
     os.makedirs(os.path.dirname(OUT.value) or ".", exist_ok=True)
+    config = {
+        "steps": STEPS.value,
+        "repeats": REPEATS.value,
+        "batch_size": BATCH.value,
+        "cpu_count": os.cpu_count(),
+        "threads": THREADS.value,
+    }
     with open(OUT.value, "w") as f:
-        json.dump(
-            {
-                "config": {
-                    "steps": STEPS.value,
-                    "repeats": REPEATS.value,
-                    "batch_size": BATCH.value,
-                    "cpu_count": os.cpu_count(),
-                    "threads": THREADS.value,
-                },
-                "results": results,
-            },
-            f,
-            indent=1,
-        )
+        json.dump({"config": config, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
