@@ -61,6 +61,9 @@ LIGHTEN = flags.DEFINE_list(
 ROUND_TO = flags.DEFINE_integer(
     "round_to", None, "Round pruned widths to a multiple of this (arms 1, 2)."
 )
+FEATURE_KD = flags.DEFINE_boolean(
+    "feature_kd", False, "tf_compact: feature KD on top of logits KD."
+)
 SCHEDULE = flags.DEFINE_enum(
     "schedule",
     "cosine",
@@ -194,6 +197,7 @@ def arm_tf_compact(teacher, bundle):
         lighten=tuple(LIGHTEN.value),
         round_to=ROUND_TO.value,
         lr_schedule=SCHEDULE.value,
+        feature_kd=FEATURE_KD.value,
         epochs=EPOCHS.value - FINETUNE.value,
         finetune_epochs=FINETUNE.value,
         benchmark_runs=20,
@@ -384,6 +388,7 @@ def _command():
         "lighten",
         "round_to",
         "schedule",
+        "feature_kd",
         "limit",
     )
     parts = ["python benchmarks/bench_e2e.py"]

@@ -23,6 +23,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         method="oneshot",
         round_to=4,
         lr_schedule="constant",
+        feature_kd=True,
         output_dir=out,
     ):
         assert compress.main(["compress"]) is None
@@ -33,6 +34,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert report["settings"]["method"] == "oneshot"
     assert report["settings"]["round_to"] == 4
     assert report["settings"]["lr_schedule"] == "constant"
+    assert report["settings"]["feature_kd"] is True
     assert report["student"]["macs"] < report["teacher"]["macs"]
 
     model_path = os.path.join(out, "slim_finetuned.keras")

@@ -131,6 +131,7 @@ def test_teacher_is_not_modified():
         ({"lighten": ["shrink"]}, ValueError, "lighten='shrink'"),
         ({"lr_schedule": "step"}, ValueError, "lr_schedule='step'"),
         ({"round_to": 0}, ValueError, "round_to=0"),
+        ({"feature_kd": "yes"}, TypeError, "feature_kd='yes'"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

@@ -160,3 +160,18 @@ def test_kd_stage_learning_rate_follows_the_schedule(schedule):
     distiller.optimizer.iterations.assign(8)
     end = float(keras.ops.convert_to_numpy(distiller.optimizer.learning_rate))
     assert end == pytest.approx(0.0, abs=1e-9)
+
+
+def test_feature_kd_adds_feature_distillation_to_the_kd_stages():
+    class Ctx:
+        settings = {"temperature": 2.0, "feature_kd": True}
+
+    names = [type(loss).__name__ for loss in stages_lib.kd_losses(Ctx)]
+    assert names == ["LogitsKD", "FeatureKD"]
+    Ctx.settings = {"temperature": 2.0}
+    assert len(stages_lib.kd_losses(Ctx)) == 1
+    teacher, report = _slim(
+        "oneshot", epochs=1, target_macs=0.5, feature_kd=True
+    )
+    assert report["settings"]["feature_kd"] is True
+    assert report["student"]["macs"] <= 0.5 * tfc.profile(teacher).macs * 1.001

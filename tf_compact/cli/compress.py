@@ -94,6 +94,11 @@ LR_SCHEDULE = flags.DEFINE_enum(
     ["cosine", "constant"],
     "Learning rate of the KD stages: cosine decay to 0, or constant.",
 )
+FEATURE_KD = flags.DEFINE_boolean(
+    "feature_kd",
+    False,
+    "Add multi-level feature distillation to the logits KD.",
+)
 RESUME = flags.DEFINE_boolean(
     "resume", True, "Resume a run found in --output_dir."
 )
@@ -155,6 +160,7 @@ def main(argv):
         strength=STRENGTH.value,
         round_to=ROUND_TO.value,
         lr_schedule=LR_SCHEDULE.value,
+        feature_kd=FEATURE_KD.value,
         tflite_modes=TFLITE_MODES.value,
         output_dir=common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,

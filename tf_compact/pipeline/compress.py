@@ -35,6 +35,7 @@ def compress(
     learning_rate=1e-3,
     lr_schedule="cosine",
     temperature=4.0,
+    feature_kd=False,
     strength=None,
     round_to=None,
     tflite_modes=("float32", "int8"),
@@ -104,6 +105,10 @@ def compress(
             (controller, budget) and iterative rounds always use a
             constant rate. Defaults to `"cosine"`.
         temperature: logits-KD temperature. Defaults to `4.0`.
+        feature_kd: add multi-level feature distillation
+            (`tfc.FeatureKD()`: teacher/student feature maps matched by
+            resolution, adapters where the widths differ) to the logits KD
+            of every KD stage. Defaults to `False`.
         strength: initial group-lasso strength λ; `None` derives it from
             the loss scale (`"budget"`: the penalty starts at a tenth of
             the loss; `"controller"`: `1e-4`). Defaults to `None`.
@@ -282,6 +287,7 @@ def _settings(args):
             "lr_schedule", args["lr_schedule"], LR_SCHEDULES
         ),
         "temperature": float(args["temperature"]),
+        "feature_kd": _validate_bool("feature_kd", args["feature_kd"]),
         "strength": (
             None if args["strength"] is None else float(args["strength"])
         ),
@@ -337,6 +343,15 @@ def _validate_fraction(name, value):
             f"Invalid value for argument `{name}`. Expected a float in "
             f"(0, 1]. Received: {name}={value!r}"
         )
+
+
+def _validate_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"Invalid value for argument `{name}`. Expected a bool. "
+            f"Received: {name}={value!r}"
+        )
+    return value
 
 
 def _validate_int(name, value, minimum):

@@ -104,9 +104,7 @@ def _distiller(ctx, student, sparsity=None, decay_steps=None):
     distiller = tfc.Distiller(
         ctx.teacher,
         student,
-        distillation_losses=[
-            tfc.LogitsKD(temperature=ctx.settings["temperature"])
-        ],
+        distillation_losses=stages.kd_losses(ctx),
         sparsity=sparsity,
     )
     stages._compile(
@@ -221,7 +219,7 @@ def iterative_stage(ctx):
         fraction=min(max(fraction, 0.01), 0.9),
         epochs_per_round=epochs_per_round,
         teacher=ctx.teacher,
-        distillation_losses=[tfc.LogitsKD(temperature=settings["temperature"])],
+        distillation_losses=stages.kd_losses(ctx),
         optimizer=keras.optimizers.Adam(settings["learning_rate"]),
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=training.outputs_logits(student)

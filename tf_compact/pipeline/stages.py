@@ -125,9 +125,7 @@ def finetune_stage(ctx):
         distiller = tfc.Distiller(
             ctx.teacher,
             slim,
-            distillation_losses=[
-                tfc.LogitsKD(temperature=ctx.settings["temperature"])
-            ],
+            distillation_losses=kd_losses(ctx),
         )
         _compile(
             distiller,
@@ -146,6 +144,25 @@ def finetune_stage(ctx):
     record = model_summary(slim, ctx)
     record["epochs"] = epochs
     return record
+
+
+def kd_losses(ctx):
+    """The distillation losses of the run's KD stages.
+
+    Args:
+        ctx: the `CompressContext`.
+
+    Returns:
+        `[LogitsKD(temperature)]`, plus `FeatureKD()` (feature pairs
+        matched by resolution, adapters where widths differ) when the
+        run's `feature_kd` setting is on.
+    """
+    import tf_compact as tfc
+
+    losses = [tfc.LogitsKD(temperature=ctx.settings["temperature"])]
+    if ctx.settings.get("feature_kd"):
+        losses.append(tfc.FeatureKD())
+    return losses
 
 
 def _compile(wrapper, student, learning_rate, decay_steps=None):
