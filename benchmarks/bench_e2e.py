@@ -2,7 +2,7 @@
 
 One teacher (`small_cnn` by default, `--teacher=vgg` for a larger one),
 the same student epoch budget for every arm, targets of 25% of the
-teacher's MACs and 10% of its parameters (the binding one is pruned to):
+teacher's MACs and 10% of its parameters (pruned until both are met):
 
 1. tf_compact: `tfc.compress` with its default method (`method="auto"`);
 2. one-shot L1 filter pruning to the same target + plain fine-tune;
@@ -209,26 +209,6 @@ def arm_tf_compact(teacher, bundle):
     return result.slim_model, settings.get("method", METHOD.value)
 
 
-def _binding_target(model):
-    """The one target to prune to so that both targets are met."""
-    from tf_compact.pruning.prune import prune
-    from tf_compact.surgery.cost import estimate_slim_cost
-
-    targets = {k: v for k, v in _targets().items() if v is not None}
-    if len(targets) < 2:
-        return targets
-    trial = prune(
-        model,
-        target_macs=targets["target_macs"],
-        importance="l1",
-        round_to=ROUND_TO.value,
-    )
-    params = estimate_slim_cost(trial)[1] / estimate_slim_cost(model)[1]
-    if params > targets["target_params"]:
-        return {"target_params": targets["target_params"]}
-    return {"target_macs": targets["target_macs"]}
-
-
 def arm_l1_prune(teacher, bundle):
     from tf_compact.pruning.prune import prune
 
@@ -237,7 +217,7 @@ def arm_l1_prune(teacher, bundle):
         model,
         importance="l1",
         round_to=ROUND_TO.value,
-        **_binding_target(model),
+        **{k: v for k, v in _targets().items() if v is not None},
     )
     return _fit(slim, bundle, EPOCHS.value, lr=5e-4)
 

@@ -146,6 +146,45 @@ def test_targets_are_met_within_two_percent():
         assert target - 0.02 <= reached <= target, (scope, goal, reached)
 
 
+def test_both_targets_together_meet_both():
+    # The VGG head holds most parameters, its convolutions most MACs: a
+    # prune to either target alone misses the other one.
+    model = tfc.models.vgg(blocks=((16, 16), (32,)), dense_units=64)
+    graph = tfc.ChannelGraph(model)
+    full = tfc.estimate_slim_cost(model, graph=graph)
+    for round_to in (None, 8):
+        alone = [
+            tfc.estimate_slim_cost(
+                model,
+                prune_masks(model, graph=graph, round_to=round_to, **{k: v}),
+                graph=graph,
+            )
+            for k, v in (("target_macs", 0.3), ("target_params", 0.1))
+        ]
+        assert alone[0][1] / full[1] > 0.1 or alone[1][0] / full[0] > 0.3
+        masks = prune_masks(
+            model,
+            target_macs=0.3,
+            target_params=0.1,
+            round_to=round_to,
+            graph=graph,
+        )
+        macs, params = tfc.estimate_slim_cost(model, masks, graph=graph)
+        assert macs / full[0] <= 0.3 and params / full[1] <= 0.1
+        if round_to is None:  # the smallest removal: one lands close
+            assert max(macs / full[0] / 0.3, params / full[1] / 0.1) > 0.9
+        small = prune(
+            model, target_macs=0.3, target_params=0.1, round_to=round_to
+        )
+        assert tfc.estimate_slim_cost(small) == (macs, params)
+
+
+def test_unreachable_joint_target_names_the_one_missed():
+    model = net()
+    with np.testing.assert_raises_regex(ValueError, "target_params.*0.1%"):
+        prune(model, target_macs=0.9, target_params=0.001)
+
+
 def test_threshold_removes_dead_channels():
     model = net()
     graph = tfc.ChannelGraph(model)

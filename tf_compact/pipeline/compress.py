@@ -86,8 +86,9 @@ def compress(
             (`"oneshot"`, the most accurate of these methods at 25% MACs
             and 10% params of the teacher with the same epoch budget, in
             `benchmarks/bench_e2e_methods.py` on full Fashion-MNIST) with a
-            target, else `"controller"`. With both targets, the pruning
-            methods prune to the one that binds, so both are met.
+            target, else `"controller"`. With both targets, `"oneshot"`
+            prunes until both are met; `"iterative"` and `"budget"` steer
+            to the one that binds (the one a joint prune lands closest to).
             Defaults to `"auto"`.
         lighten: lighten transforms applied to the student first, names
             (`"gap_head"`, `"separable"`) or callables. Defaults to `()`.

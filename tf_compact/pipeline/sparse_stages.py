@@ -171,8 +171,8 @@ def oneshot_slim_stage(ctx):
     from tf_compact.pruning.prune import prune
 
     student = ctx.store.model("student_init")
-    kind, target = _fractional_target(ctx, student)
-    kwargs = {f"target_{kind}": target}
+    goals = _student_goals(ctx, student)
+    kwargs = {f"target_{kind}": target for kind, target in goals.items()}
     if ctx.settings.get("round_to"):
         kwargs["round_to"] = ctx.settings["round_to"]
     slim = prune(student, importance="l2", **kwargs)
@@ -244,15 +244,12 @@ def _repeat(dataset, fit_kwargs):
     return dataset
 
 
-def _fractional_target(ctx, student):
-    """`(kind, fraction of the student's cost)` of the binding target.
+def _student_goals(ctx, student):
+    """`{kind: fraction of the student's cost}` of every target.
 
     Targets are fractions of the *teacher's* cost (≤ 1) or absolute counts
     (> 1); both are turned into a fraction of the student's cost, which
-    differs from the teacher's when the student was lightened. With both a
-    MACs and a parameter target, a one-shot prune to the MACs target tells
-    which one binds: when it leaves too many parameters, the parameter
-    target is the one to prune to (it then meets both).
+    differs from the teacher's when the student was lightened.
     """
     from tf_compact.profile import profile
 
@@ -266,6 +263,16 @@ def _fractional_target(ctx, student):
             continue
         absolute = target * teacher[kind] if target <= 1 else target
         goals[kind] = min(1.0, absolute / max(dense[kind], 1))
+    return goals
+
+
+def _fractional_target(ctx, student):
+    """`(kind, fraction of the student's cost)` of the binding target.
+
+    With both a MACs and a parameter target, a one-shot prune that meets
+    both tells which one binds: the one its result is closest to.
+    """
+    goals = _student_goals(ctx, student)
     if len(goals) == 1:
         return next(iter(goals.items()))
     return _binding(student, goals)
@@ -275,11 +282,17 @@ def _binding(student, goals):
     from tf_compact.pruning.prune import prune
     from tf_compact.surgery.cost import estimate_slim_cost
 
-    trial = prune(student, target_macs=goals["macs"])
-    params = estimate_slim_cost(trial)[1]
-    if params / max(estimate_slim_cost(student)[1], 1) > goals["params"]:
-        return "params", goals["params"]
-    return "macs", goals["macs"]
+    trial = prune(
+        student, target_macs=goals["macs"], target_params=goals["params"]
+    )
+    reached = estimate_slim_cost(trial)
+    dense = estimate_slim_cost(student)
+    ratio = {
+        kind: reached[i] / max(dense[i], 1) / goals[kind]
+        for i, kind in enumerate(("macs", "params"))
+    }
+    kind = max(ratio, key=ratio.get)
+    return kind, goals[kind]
 
 
 def kd_train_stage(ctx):

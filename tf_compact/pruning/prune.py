@@ -28,7 +28,7 @@ def prune(
 
     Channels are ranked with `group_importance` and the weakest removed
     until the goal is met; `tfc.slim` then builds the smaller model. Give
-    exactly one goal:
+    exactly one goal (the two targets may be given together):
 
     - `ratio`: fraction of the prunable channels to remove. With
       `scope="global"` the weakest channels of the whole model go (scores
@@ -38,7 +38,8 @@ def prune(
       parameters (as counted by `tfc.estimate_slim_cost`) the pruned model
       may keep. The smallest removal that meets the target is found by
       bisection over the global ranking (`"global"`) or a uniform ratio
-      (`"local"`); the result lands at or just under the target.
+      (`"local"`); the result lands at or just under the target. With both
+      targets, the removal is the smallest that meets both.
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
@@ -137,9 +138,14 @@ def prune_masks(
         if scope == "local":
             return selector.local_masks(ratio)
         return selector.global_masks(round(ratio * selector.total))
-    which = 0 if goal == "target_macs" else 1
-    target = target_macs if goal == "target_macs" else target_params
-    return _search_target(graph, selector, scope, which, target, goal)
+    targets = [
+        (which, value, name)
+        for which, (name, value) in enumerate(
+            (("target_macs", target_macs), ("target_params", target_params))
+        )
+        if value is not None
+    ]
+    return _search_target(graph, selector, scope, targets)
 
 
 def _scores(model, graph, importance, goal, scope, data):
@@ -173,37 +179,37 @@ def _drop_ignored(graph, scores, ignored_layers):
     return kept
 
 
-def _search_target(graph, selector, scope, which, target, goal):
-    full = cost_from_keep(graph, graph.keep_elements({}))[which]
-    goal_cost = target * full
+def _search_target(graph, selector, scope, targets):
+    """The smallest removal whose cost meets every `(which, target, name)`."""
+    full = cost_from_keep(graph, graph.keep_elements({}))
 
-    def cost(masks):
-        return cost_from_keep(graph, graph.keep_elements(masks))[which]
+    def fits(masks):
+        cost = cost_from_keep(graph, graph.keep_elements(masks))
+        return all(cost[w] <= t * full[w] for w, t, _ in targets)
 
     if scope == "local":
         make, lo, hi = selector.local_masks, 0.0, 1.0
         for _ in range(30):
             mid = (lo + hi) / 2
-            lo, hi = (lo, mid) if cost(make(mid)) <= goal_cost else (mid, hi)
+            lo, hi = (lo, mid) if fits(make(mid)) else (mid, hi)
         best = make(hi)
     else:
         make, lo, hi = selector.global_masks, 0, selector.total
         while lo < hi:
             mid = (lo + hi) // 2
-            fits = cost(make(mid)) <= goal_cost
-            lo, hi = (lo, mid) if fits else (mid + 1, hi)
-        counts = selector.refine(
-            selector.global_counts(lo), lambda m: cost(m) <= goal_cost
-        )
+            lo, hi = (lo, mid) if fits(make(mid)) else (mid + 1, hi)
+        counts = selector.refine(selector.global_counts(lo), fits)
         best = selector.masks_for_counts(counts)
-    reached = cost(best) / full
-    if reached > target:
-        raise ValueError(
-            f"Invalid value for argument `{goal}`: the model cannot be "
-            f"pruned to {target:.1%} of its {_what(which)}; with the "
-            f"given constraints the smallest reachable is {reached:.1%}. "
-            f"Received: {goal}={target}"
-        )
+    reached = cost_from_keep(graph, graph.keep_elements(best))
+    for which, target, name in targets:
+        fraction = reached[which] / full[which]
+        if fraction > target:
+            raise ValueError(
+                f"Invalid value for argument `{name}`: the model cannot be "
+                f"pruned to {target:.1%} of its {_what(which)}; with the "
+                f"given constraints the smallest reachable is "
+                f"{fraction:.1%}. Received: {name}={target}"
+            )
     return best
 
 

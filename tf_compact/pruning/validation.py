@@ -44,7 +44,7 @@ def validate_threshold(threshold):
 
 
 def validate_goal(ratio, target_macs, target_params, threshold):
-    """Exactly one of the four pruning goals must be given."""
+    """One pruning goal must be given; both targets together are one goal."""
     given = {
         "ratio": ratio,
         "target_macs": target_macs,
@@ -52,10 +52,15 @@ def validate_goal(ratio, target_macs, target_params, threshold):
         "threshold": threshold,
     }
     set_ = [k for k, v in given.items() if v is not None]
+    if set_ == ["target_macs", "target_params"]:
+        validate_target("target_macs", target_macs)
+        validate_target("target_params", target_params)
+        return "targets"
     if len(set_) != 1:
         raise ValueError(
             "Expected exactly one of `ratio`, `target_macs`, "
-            f"`target_params`, `threshold`. Received: {set_ or 'none'}"
+            "`target_params`, `threshold` (or both targets together). "
+            f"Received: {set_ or 'none'}"
         )
     name = set_[0]
     if name == "ratio":
