@@ -124,3 +124,86 @@ def test_lightened_model_trains_saves_and_reloads(tmp_path):
     light.fit(x, y, epochs=1, verbose=0)
     reloaded = helpers.save_and_reload(light, tmp_path)
     np.testing.assert_allclose(reloaded(x), light(x), atol=1e-6)
+
+
+def _position_free_head():
+    """A Flatten→Dense head whose kernel is the same at every position.
+
+    Its output is then a linear function of the pooled features, whatever
+    the feature maps look like, so a least-squares fit can reproduce it.
+    """
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(5, name="fc")(x)
+    outputs = keras.layers.Dense(2, name="out")(keras.layers.ReLU()(x))
+    model = keras.Model(inputs, outputs)
+    per_channel = np.random.default_rng(2).normal(size=(4, 5))
+    fc = model.get_layer("fc")
+    fc.set_weights([np.tile(per_channel, (36, 1)).astype("f4"), fc.bias])
+    return model
+
+
+def test_data_fit_reproduces_a_pooled_linear_head():
+    model = _position_free_head()
+    rng = np.random.default_rng(3)
+    x = helpers.images(batch=64, shape=(6, 6, 3))
+    x = x * rng.uniform(0.2, 2.0, size=(64, 1, 1, 3)).astype("f4")
+    fitted = lighten.gap_head(model, data=x)
+    want = model(x).numpy()
+    err_fit = np.abs(fitted(x).numpy() - want).max()
+    assert err_fit < 1e-3 * np.abs(want).max()
+
+
+def test_data_fit_solves_the_normal_equations():
+    model = helpers.vgg_like()
+    x = helpers.images(batch=48)
+    fitted = lighten.gap_head(model, data=x)
+    fc_old, fc_new = model.get_layer("fc1"), fitted.get_layer("fc1")
+    feats = keras.Model(model.inputs, fc_old.input)(x).numpy()
+    target = feats.reshape(len(x), -1) @ fc_old.kernel.numpy() + fc_old.bias
+    pooled = keras.Model(fitted.inputs, fc_new.input)(x).numpy()
+    design = np.concatenate([pooled, np.ones((len(x), 1))], axis=1)
+    got = design @ np.concatenate([fc_new.kernel.numpy(), fc_new.bias[None]])
+    # The residual of a least-squares fit is orthogonal to the features
+    # (up to the small ridge term).
+    grad = design.T @ (got - target) / len(x)
+    assert np.abs(grad).max() < 0.02 * np.abs(design.T @ target).max() / len(x)
+    summed = lighten.gap_head(model).get_layer("fc1")
+    base = design @ np.concatenate([summed.kernel.numpy(), summed.bias[None]])
+    assert np.mean((got - target) ** 2) < np.mean((base - target) ** 2)
+
+
+def test_data_fit_takes_datasets_and_sequential_models():
+    import tensorflow as tf
+
+    seq = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3, name="c"),
+            keras.layers.Flatten(name="f"),
+            keras.layers.Dense(2, name="d"),
+        ]
+    )
+    x = helpers.images(batch=32, shape=(6, 6, 2))
+    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(32))).batch(8)
+    from_ds = lighten.gap_head(seq, data=ds, calibration_steps=4)
+    from_array = lighten.gap_head(seq, data=x)
+    np.testing.assert_allclose(from_ds(x), from_array(x), rtol=1e-4, atol=1e-5)
+    # Only the first batch: a different fit.
+    one = lighten.gap_head(seq, data=ds, calibration_steps=1)
+    assert not np.allclose(
+        one.get_layer("d").kernel, from_ds.get_layer("d").kernel
+    )
+
+
+def test_data_fit_bad_arguments():
+    model = helpers.vgg_like()
+    with pytest.raises(TypeError, match="`data`"):
+        lighten.gap_head(model, data=[1, 2, 3])
+    with pytest.raises(ValueError, match="calibration_steps"):
+        lighten.gap_head(model, data=helpers.images(), calibration_steps=0)
+    config, weights = model.get_config(), helpers.weights_of(model)
+    lighten.gap_head(model, data=helpers.images(batch=16))
+    helpers.assert_unchanged(model, config, weights)

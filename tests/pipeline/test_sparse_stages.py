@@ -75,7 +75,7 @@ def test_oneshot_with_both_targets_meets_both():
     prof = tfc.profile(teacher)
     student = report["student"]
     assert student["macs"] <= 0.5 * prof.macs * 1.001
-    assert student["params"] <= 0.25 * prof.params
+    assert student["params"] <= 0.2 * prof.params * 1.001
 
 
 def test_targets_are_fractions_of_the_teacher_after_lightening():
@@ -88,6 +88,30 @@ def test_targets_are_fractions_of_the_teacher_after_lightening():
     params = report["student"]["params"]
     assert params <= 0.15 * dense * 1.02
     assert params > 0.1 * dense
+
+
+def test_gap_head_student_is_fitted_on_the_training_data(tmp_path):
+    teacher = _teacher()
+    plan = [
+        s for s in sparse_stages.stages_for("oneshot") if s.name == "lighten"
+    ]
+    plan.insert(0, sparse_stages.stages_for("oneshot")[0])
+    compress(
+        teacher,
+        _data(),
+        _data(32),
+        target_macs=0.5,
+        lighten=("gap_head",),
+        stages=plan,
+        output_dir=str(tmp_path),
+        verbose=0,
+    )
+    student = keras.saving.load_model(tmp_path / "student_init.keras")
+    x = np.concatenate([b[0] for b in _data()])
+    fitted = tfc.lighten.gap_head(teacher, data=_data())
+    np.testing.assert_allclose(student(x), fitted(x), rtol=1e-4, atol=1e-5)
+    summed = tfc.lighten.gap_head(teacher)
+    assert not np.allclose(student(x), summed(x), atol=1e-3)
 
 
 def test_binding_target_is_the_one_a_macs_prune_misses():

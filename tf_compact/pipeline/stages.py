@@ -85,13 +85,19 @@ def lighten_stage(ctx):
 
     Applies the `lighten` transforms in order (names `"gap_head"`,
     `"separable"`, or callables `fn(model) -> model`); with none, the
-    student starts as a copy of the teacher with its weights.
+    student starts as a copy of the teacher with its weights. A named
+    `"gap_head"` fits its new head on training batches
+    (`gap_head(..., data=train_data)`), so the student starts near the
+    teacher's accuracy instead of near chance.
     """
     student = _copy_with_weights(ctx.teacher)
     applied = []
     for transform in ctx.transforms:
         fn = _transform(transform)
-        student = fn(student)
+        if transform == "gap_head":
+            student = fn(student, data=ctx.train_data)
+        else:
+            student = fn(student)
         applied.append(getattr(fn, "__name__", str(transform)))
     width = ctx.settings.get("width_multiplier")
     if width is not None:
