@@ -419,6 +419,7 @@ def _command():
         "feature_kd",
         "latency_repeats",
         "limit",
+        "name",
     )
     parts = ["python benchmarks/bench_e2e.py"]
     for name in names:
