@@ -8,6 +8,11 @@ runs use `--limit`; the result decides `method="auto"`.
 ```shell
 python benchmarks/bench_e2e_methods.py --limit=10000 --epochs=2 \\
     --finetune_epochs=1
+# the VGG teacher of bench_e2e.py, lightened as there
+python benchmarks/bench_e2e_methods.py --limit=20000 --epochs=2 \\
+    --finetune_epochs=1 --target_params=0.1 --lighten=gap_head \\
+    --round_to=8 --teacher_path=<work_dir>/teacher_vgg_w1_e4_cosine.keras \\
+    --methods=oneshot,oneshot+feature_kd,iterative,budget
 ```
 """
 
@@ -29,8 +34,23 @@ TARGET_PARAMS = flags.DEFINE_float(
 )
 LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
 METHODS = flags.DEFINE_list(
-    "methods", ["oneshot", "iterative", "budget", "width"], "Methods to run."
+    "methods",
+    ["oneshot", "iterative", "budget", "width"],
+    "Methods to run; `<method>+feature_kd` adds feature KD.",
 )
+TEACHER_PATH = flags.DEFINE_string(
+    "teacher_path",
+    None,
+    "A trained .keras teacher to use instead of training one (e.g. the "
+    "teacher bench_e2e.py cached in its --work_dir).",
+)
+LIGHTEN = flags.DEFINE_list(
+    "lighten", [], "Lighten transforms of every method (gap_head, separable)."
+)
+ROUND_TO = flags.DEFINE_integer(
+    "round_to", None, "round_to of the oneshot methods (widths multiple of)."
+)
+SEED = flags.DEFINE_integer("seed", 1, "Random seed of every method's run.")
 WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_methods", "Checkpoints of the run."
 )
@@ -42,6 +62,8 @@ def _teacher(bundle):
     import tf_compact as tfc
     from tf_compact.pipeline import training
 
+    if TEACHER_PATH.value:
+        return keras.saving.load_model(TEACHER_PATH.value, compile=False)
     path = os.path.join(WORK_DIR.value, f"teacher_{MODEL.value}.keras")
     if os.path.exists(path):
         return keras.saving.load_model(path, compile=False)
@@ -63,15 +85,24 @@ def _run(method, teacher, bundle):
 
     import tf_compact as tfc
 
-    keras.utils.set_random_seed(1)
-    extra = {}
+    keras.utils.set_random_seed(SEED.value)
+    label = method
+    method, _, option = method.partition("+")
+    if option not in ("", "feature_kd"):
+        raise ValueError(
+            f"Unknown method option {option!r} in {label!r}: only "
+            "'+feature_kd' is known."
+        )
+    extra = {"feature_kd": option == "feature_kd"}
+    if LIGHTEN.value:
+        extra["lighten"] = tuple(LIGHTEN.value)
+    if ROUND_TO.value and method == "oneshot":
+        extra["round_to"] = ROUND_TO.value
     if method == "width":
-        extra = {"width_multiplier": TARGET_MACS.value**0.5}
+        extra["width_multiplier"] = TARGET_MACS.value**0.5
     else:
-        extra = {
-            "target_macs": TARGET_MACS.value,
-            "target_params": TARGET_PARAMS.value,
-        }
+        extra["target_macs"] = TARGET_MACS.value
+        extra["target_params"] = TARGET_PARAMS.value
     start = time.time()
     result = tfc.compress(
         teacher,
@@ -81,14 +112,14 @@ def _run(method, teacher, bundle):
         finetune_epochs=FINETUNE.value,
         tflite_modes=("float32",),
         benchmark_runs=20,
-        output_dir=os.path.join(WORK_DIR.value, method),
+        output_dir=os.path.join(WORK_DIR.value, label.replace("+", "_")),
         resume=False,
         verbose=1,
         **extra,
     )
     report = result.report
     return {
-        "method": method,
+        "method": label,
         "accuracy": report["student"]["accuracy"],
         "macs_fraction": report["student"]["macs"] / report["teacher"]["macs"],
         "params_fraction": (
@@ -99,7 +130,7 @@ def _run(method, teacher, bundle):
 
 
 def main(argv):
-    del argv
+    argv_ = list(argv)
     import tf_compact as tfc
     from tf_compact.pipeline import training
 
@@ -113,6 +144,8 @@ def main(argv):
     for method in METHODS.value:
         rows.append(_run(method, teacher, bundle))
         print(json.dumps(rows[-1]), flush=True)
+    command = " ".join(["python benchmarks/bench_e2e_methods.py"] + argv_[1:])
+    print(f"\nCommand: `{command}`")
     print("\n| method | accuracy | MACs | params | seconds |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
