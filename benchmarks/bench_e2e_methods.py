@@ -18,6 +18,7 @@ python benchmarks/bench_e2e_methods.py --limit=20000 --epochs=2 \\
 
 import json
 import os
+import sys
 import time
 
 from absl import app
@@ -130,7 +131,8 @@ def _run(method, teacher, bundle):
 
 
 def main(argv):
-    argv_ = list(argv)
+    del argv
+    argv_ = [a for a in sys.argv[1:] if a.startswith("--")]
     import tf_compact as tfc
     from tf_compact.pipeline import training
 
@@ -144,7 +146,7 @@ def main(argv):
     for method in METHODS.value:
         rows.append(_run(method, teacher, bundle))
         print(json.dumps(rows[-1]), flush=True)
-    command = " ".join(["python benchmarks/bench_e2e_methods.py"] + argv_[1:])
+    command = " ".join(["python benchmarks/bench_e2e_methods.py"] + argv_)
     print(f"\nCommand: `{command}`")
     print("\n| method | accuracy | MACs | params | seconds |")
     print("|---|---:|---:|---:|---:|")

@@ -50,8 +50,8 @@ def test_input_model_is_not_mutated():
     helpers.assert_unchanged(model, config, weights)
 
 
-def test_sequential_and_nested_models():
-    seq = keras.Sequential(
+def _sequential():
+    return keras.Sequential(
         [
             keras.Input((6, 6, 2)),
             keras.layers.Conv2D(4, 3, name="c"),
@@ -59,6 +59,10 @@ def test_sequential_and_nested_models():
             keras.layers.Dense(2, name="d"),
         ]
     )
+
+
+def test_sequential_and_nested_models():
+    seq = _sequential()
     assert lighten.gap_head(seq).get_layer("d").kernel.shape == (4, 2)
     inputs = keras.Input((6, 6, 2))
     outer = keras.Model(inputs, seq(inputs))
@@ -178,14 +182,7 @@ def test_data_fit_solves_the_normal_equations():
 def test_data_fit_takes_datasets_and_sequential_models():
     import tensorflow as tf
 
-    seq = keras.Sequential(
-        [
-            keras.Input((6, 6, 2)),
-            keras.layers.Conv2D(4, 3, name="c"),
-            keras.layers.Flatten(name="f"),
-            keras.layers.Dense(2, name="d"),
-        ]
-    )
+    seq = _sequential()
     x = helpers.images(batch=32, shape=(6, 6, 2))
     ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(32))).batch(8)
     from_ds = lighten.gap_head(seq, data=ds, calibration_steps=4)
