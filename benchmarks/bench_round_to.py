@@ -23,6 +23,7 @@ python benchmarks/bench_round_to.py --model=vgg --lighten=gap_head \
 
 import os
 import platform
+import sys
 
 from absl import app
 from absl import flags
@@ -111,8 +112,12 @@ def main(argv):
         )
     latency, _ = _time(models)
     source = TEACHER_PATH.value or f"untrained {MODEL.value}"
+    flags_given = [a for a in sys.argv[1:] if a.startswith("--")]
+    command = " ".join(["python benchmarks/bench_round_to.py"] + flags_given)
     lines = [
         "# Pruned widths and latency (bench_round_to.py)",
+        "",
+        f"Command: `{command}`",
         "",
         f"{source}, lightened with {', '.join(LIGHTEN.value) or 'nothing'}, "
         f"pruned to {TARGET_MACS.value:.0%} of its MACs (L2 importance); "

@@ -116,10 +116,10 @@ def compress(
             the loss; `"controller"`: `1e-4`). Defaults to `None`.
         round_to: keep pruned widths multiples of this (one-shot
             pruning). 8 or 16 match the channel tiles of XNNPACK's
-            convolution kernels: on an AVX-512 CPU, a VGG pruned to 25% of
-            its MACs ran 1.3x faster with widths rounded to 8 than with the
-            raw counts (`benchmarks/results/round_to.md`). Defaults to
-            `None`.
+            convolution kernels: on an x86-64 server CPU, a VGG pruned to
+            25% of its MACs ran 1.27x faster (float32, 1 thread) with
+            widths rounded to 8 than with the raw counts, at the same MACs
+            (`benchmarks/results/round_to.md`). Defaults to `None`.
         tflite_modes: conversion modes of the final model.
             Defaults to `("float32", "int8")`.
         num_threads: interpreter threads for the benchmark. Defaults to `1`.
