@@ -53,8 +53,8 @@ def test_fine_tunes_with_a_teacher():
     "kwargs",
     [
         {},
-        {"target_macs": 0.5, "target_params": 0.5},
         {"target_macs": 1.5},
+        {"target_macs": 0.5, "target_params": 1.5},
         {"target_macs": 0.5, "fraction": 1.0},
     ],
 )
@@ -62,6 +62,34 @@ def test_invalid_arguments(kwargs):
     x, y = helpers.data(4)
     with pytest.raises(ValueError, match="Received"):
         tfc.iterative_prune(helpers.conv_model(), (x, y), **kwargs)
+
+
+def test_both_targets_are_met_together():
+    x, y = helpers.data(16)
+    model = tfc.models.vgg(
+        input_shape=(8, 8, 1),
+        num_classes=3,
+        blocks=((8,), (16,)),
+        dense_units=32,
+    )
+    dense = tfc.estimate_slim_cost(model)
+    alone = tfc.iterative_prune(
+        model, (x, y), target_macs=0.5, fraction=0.2, epochs_per_round=0
+    )[0]
+    # The head holds the parameters: a MACs target alone leaves too many.
+    assert tfc.estimate_slim_cost(alone)[1] > 0.2 * dense[1]
+    slim, rounds = tfc.iterative_prune(
+        model,
+        (x, y),
+        target_macs=0.5,
+        target_params=0.2,
+        fraction=0.2,
+        epochs_per_round=0,
+    )
+    macs, params = tfc.estimate_slim_cost(slim)
+    assert macs <= 0.5 * dense[0] and params <= 0.2 * dense[1]
+    assert rounds[-1]["params_fraction"] <= 0.2
+    assert len(rounds) >= 2
 
 
 def test_the_last_allowed_round_prunes_to_the_target():

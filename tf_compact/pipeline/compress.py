@@ -88,7 +88,7 @@ def compress(
             `benchmarks/bench_e2e_methods.py` on Fashion-MNIST, for both
             the small CNN and the GAP-lightened VGG teacher) with a
             target, else `"controller"`. With both targets, `"oneshot"`
-            prunes until both are met; `"iterative"` and `"budget"` steer
+            and `"iterative"` prune until both are met; `"budget"` steers
             to the one that binds (the one a joint prune lands closest to).
             Defaults to `"auto"`.
         lighten: lighten transforms applied to the student first, names

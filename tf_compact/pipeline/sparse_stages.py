@@ -200,7 +200,9 @@ def iterative_stage(ctx):
 
     settings = ctx.settings
     student = ctx.store.model("student_init")
-    kind, target = _fractional_target(ctx, student)
+    # Rounds are planned on the binding target; the last one meets all.
+    _, target = _fractional_target(ctx, student)
+    goals = _student_goals(ctx, student)
     fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * ROUNDS))
     steps = steps_per_epoch(ctx.train_data)
     fit_kwargs, epochs_per_round = {}, 1
@@ -215,7 +217,7 @@ def iterative_stage(ctx):
     slim, rounds = tfc.iterative_prune(
         student,
         _repeat(ctx.train_data, fit_kwargs),
-        **{f"target_{kind}": target},
+        **{f"target_{kind}": value for kind, value in goals.items()},
         fraction=min(max(fraction, 0.01), 0.9),
         epochs_per_round=epochs_per_round,
         teacher=ctx.teacher,

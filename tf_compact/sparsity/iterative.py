@@ -25,7 +25,7 @@ def iterative_prune(
     verbose=0,
 ):
     """Prunes the globally weakest channels round by round, fine-tuning
-    between rounds, until a MACs or parameter target is met.
+    between rounds, until a MACs or parameter target (or both) is met.
 
     Each round removes `fraction` of the remaining prunable channels, the
     least important ones of the whole model (`tfc.prune(..., ratio=...,
@@ -33,8 +33,9 @@ def iterative_prune(
     model and fine-tunes it for `epochs_per_round` epochs: with knowledge
     distillation from `teacher` when given (`tfc.Distiller`), else with the
     plain loss. The last round prunes exactly down to the target
-    (`tfc.prune(..., target_macs=...)`), and so does round `max_rounds`
-    whatever `fraction` has reached. The input model is not changed.
+    (`tfc.prune(..., target_macs=...)`; with both targets, the smallest
+    removal that meets both), and so does round `max_rounds` whatever
+    `fraction` has reached. The input model is not changed.
 
     Args:
         model: The `keras.Model` to prune (Sequential or Functional).
@@ -42,8 +43,8 @@ def iterative_prune(
             `(x, y)` tuple.
         target_macs: MACs to keep, as a fraction in (0, 1] of the input
             model's. Defaults to `None`.
-        target_params: Parameters to keep, likewise. Exactly one target.
-            Defaults to `None`.
+        target_params: Parameters to keep, likewise. Give one target or
+            both. Defaults to `None`.
         fraction: Fraction of the remaining channels removed per round,
             in (0, 1). Defaults to `0.2`.
         epochs_per_round: Fine-tuning epochs after each round. Defaults to
@@ -88,23 +89,26 @@ def iterative_prune(
     from tf_compact.surgery.cost import estimate_slim_cost
     from tf_compact.surgery.slim import slim
 
-    kind, target = _validate_goal(target_macs, target_params)
+    targets = _validate_goal(target_macs, target_params)
     _validate_fraction(fraction)
-    which = 0 if kind == "macs" else 1
     graph = ChannelGraph(model)
     dense = estimate_slim_cost(model, graph=graph)
-    budget = target * dense[which]
+    budget = {which: t * dense[which] for which, t in targets.items()}
+
+    def within(cost):
+        return all(cost[w] <= b for w, b in budget.items())
+
     current, rounds, cost = model, [], dense
     for _ in range(int(max_rounds)):
-        if cost[which] <= budget:
+        if within(cost):
             break
         # One graph per round: ranking, costing and slimming share it.
         masks = prune_masks(
             current, ratio=fraction, importance=importance, graph=graph
         )
-        after = estimate_slim_cost(current, masks, graph=graph)[which]
-        if len(rounds) + 1 >= int(max_rounds) or after <= budget:
-            goal = {f"target_{kind}": budget / cost[which]}
+        after = estimate_slim_cost(current, masks, graph=graph)
+        if len(rounds) + 1 >= int(max_rounds) or within(after):
+            goal = {_NAMES[w]: min(1.0, b / cost[w]) for w, b in budget.items()}
             masks = prune_masks(
                 current, importance=importance, graph=graph, **goal
             )
@@ -192,21 +196,29 @@ def _fresh_optimizer(optimizer):
     return keras.optimizers.get(optimizer)
 
 
+_NAMES = {0: "target_macs", 1: "target_params"}
+
+
 def _validate_goal(target_macs, target_params):
-    if (target_macs is None) == (target_params is None):
+    """`{0 (MACs) / 1 (params): fraction}` of the given targets."""
+    if target_macs is None and target_params is None:
         raise ValueError(
-            "iterative_prune needs exactly one of `target_macs` and "
-            f"`target_params`. Received: target_macs={target_macs!r}, "
-            f"target_params={target_params!r}"
+            "iterative_prune needs `target_macs`, `target_params` or both. "
+            "Received: neither."
         )
-    name = "target_macs" if target_macs is not None else "target_params"
-    value = validation.validate_positive(name, target_macs or target_params)
-    if value > 1:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a fraction in "
-            f"(0, 1]. Received: {name}={value!r}"
-        )
-    return name.split("_")[1], value
+    targets = {}
+    for which, value in ((0, target_macs), (1, target_params)):
+        if value is None:
+            continue
+        name = _NAMES[which]
+        value = validation.validate_positive(name, value)
+        if value > 1:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a fraction "
+                f"in (0, 1]. Received: {name}={value!r}"
+            )
+        targets[which] = value
+    return targets
 
 
 def _validate_fraction(fraction):
