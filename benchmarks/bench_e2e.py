@@ -113,6 +113,10 @@ def _fit(model, bundle, epochs, lr=1e-3):
     return model
 
 
+#: TFLite bytes of every measured arm, `{(arm, mode): bytes}`.
+_FILES = {}
+
+
 def _measure(name, model, bundle, tflite_source=None, params=None):
     """Accuracy, MACs, params, TFLite sizes and latencies of one arm."""
     import tf_compact as tfc
@@ -143,10 +147,6 @@ def _measure(name, model, bundle, tflite_source=None, params=None):
         _FILES[(name, mode)] = bytes(data)
     print(json.dumps(row), flush=True)
     return row
-
-
-#: TFLite bytes of every measured arm, `{(arm, mode): bytes}`.
-_FILES = {}
 
 
 def _retime(rows):

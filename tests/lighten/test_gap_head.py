@@ -185,11 +185,11 @@ def test_data_fit_takes_datasets_and_sequential_models():
     seq = _sequential()
     x = helpers.images(batch=32, shape=(6, 6, 2))
     ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(32))).batch(8)
-    from_ds = lighten.gap_head(seq, data=ds, calibration_steps=4)
+    from_ds = lighten.gap_head(seq, data=ds, num_calibration_steps=4)
     from_array = lighten.gap_head(seq, data=x)
     np.testing.assert_allclose(from_ds(x), from_array(x), rtol=1e-4, atol=1e-5)
     # Only the first batch: a different fit.
-    one = lighten.gap_head(seq, data=ds, calibration_steps=1)
+    one = lighten.gap_head(seq, data=ds, num_calibration_steps=1)
     assert not np.allclose(
         one.get_layer("d").kernel, from_ds.get_layer("d").kernel
     )
@@ -198,9 +198,11 @@ def test_data_fit_takes_datasets_and_sequential_models():
 def test_data_fit_bad_arguments():
     model = helpers.vgg_like()
     with pytest.raises(TypeError, match="`data`"):
-        lighten.gap_head(model, data=[1, 2, 3])
-    with pytest.raises(ValueError, match="calibration_steps"):
-        lighten.gap_head(model, data=helpers.images(), calibration_steps=0)
+        lighten.gap_head(model, data=42)
+    with pytest.raises(ValueError, match="`data`.*rank"):
+        lighten.gap_head(model, data=[np.zeros((2, 3))])
+    with pytest.raises(ValueError, match="num_calibration_steps"):
+        lighten.gap_head(model, data=helpers.images(), num_calibration_steps=0)
     config, weights = model.get_config(), helpers.weights_of(model)
     lighten.gap_head(model, data=helpers.images(batch=16))
     helpers.assert_unchanged(model, config, weights)

@@ -1,9 +1,12 @@
 """Replace a Flatten→Dense classifier head by global average pooling."""
 
+import itertools
+
 import keras
 import numpy as np
 
 from tf_compact.lighten import _clone
+from tf_compact.lite import calibration
 
 _GAP_LAYERS = {
     3: keras.layers.GlobalAveragePooling1D,
@@ -12,7 +15,7 @@ _GAP_LAYERS = {
 }
 
 
-def gap_head(model, layers=None, data=None, calibration_steps=8):
+def gap_head(model, layers=None, data=None, num_calibration_steps=8):
     """Replaces Flatten→Dense heads by GlobalAveragePooling→Dense.
 
     A `Flatten` over a feature map of shape `(..., S, C)` feeds a `Dense`
@@ -41,12 +44,14 @@ def gap_head(model, layers=None, data=None, calibration_steps=8):
         layers: names of the `Flatten` layers to replace, or `None` for
             every `Flatten` whose input has spatial dimensions (rank 3 to
             5). Defaults to `None`.
-        data: calibration inputs for the least-squares fit: a batched
-            `tf.data.Dataset` of `x` or `(x, y, ...)`, or an array of
-            images; `None` keeps the summed-kernel start. Only heads of
-            the top-level model are fitted. Defaults to `None`.
-        calibration_steps: batches of a dataset `data` to use.
-            Defaults to `8`.
+        data: calibration inputs for the least-squares fit, as
+            `tfc.lite.convert` takes them: an array of inputs (used whole),
+            a `tf.data.Dataset` of inputs or `(x, y)` batches, an iterable
+            of such, or a callable returning one; `None` keeps the
+            summed-kernel start. Only heads of the top-level model are
+            fitted. Defaults to `None`.
+        num_calibration_steps: batches of a dataset or iterable `data` to
+            use. Defaults to `8`.
 
     Returns:
         A new `keras.Model`.
@@ -70,13 +75,9 @@ def gap_head(model, layers=None, data=None, calibration_steps=8):
     ```
     """
     _clone.validate_model(model)
-    if isinstance(calibration_steps, bool) or not (
-        isinstance(calibration_steps, int) and calibration_steps >= 1
-    ):
-        raise ValueError(
-            "Invalid value for argument `calibration_steps`. Expected an "
-            f"int >= 1. Received: calibration_steps={calibration_steps!r}"
-        )
+    if data is not None:
+        calibration.validate_source(data, argument="data")
+    calibration.validate_steps(num_calibration_steps)
     targets = _select_flattens(model, layers)
     names_taken = set()
 
@@ -109,28 +110,21 @@ def gap_head(model, layers=None, data=None, calibration_steps=8):
                 "after the Dense."
             )
     if data is not None:
-        images = _calibration_images(data, calibration_steps)
+        images = _calibration_images(model, data, num_calibration_steps)
         for old, new in heads:
             _fit_dense(model, new_model, old, new, images)
     return new_model
 
 
-def _calibration_images(data, steps):
+def _calibration_images(model, data, steps):
     if isinstance(data, np.ndarray):
-        return data
-    if not hasattr(data, "take"):
-        raise TypeError(
-            "Invalid value for argument `data`. Expected a batched "
-            "tf.data.Dataset or an array of inputs. Received: "
-            f"{type(data).__name__}"
-        )
-    batches = []
-    for batch in data.take(steps):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        batches.append(np.asarray(x))
-    if not batches:
+        return data.astype(np.float32)
+    rank = len(model.inputs[0].shape)
+    batches = calibration.as_batches(data, rank, argument="data")
+    images = list(itertools.islice(batches, steps))
+    if not images:
         raise ValueError("Invalid value for argument `data`: it is empty.")
-    return np.concatenate(batches)
+    return np.concatenate(images)
 
 
 def _fit_dense(model, new_model, old, new, images, ridge=1e-4):

@@ -5,32 +5,50 @@ import itertools
 import numpy as np
 
 
-def _validate_steps(num_calibration_steps):
+def validate_steps(num_calibration_steps, argument="num_calibration_steps"):
+    """Raises `ValueError` unless the step count is an int >= 1.
+
+    Example:
+
+    ```python
+    validate_steps(8)  # passes
+    ```
+    """
     if (
         isinstance(num_calibration_steps, bool)
         or not isinstance(num_calibration_steps, int)
         or num_calibration_steps < 1
     ):
         raise ValueError(
-            "Invalid value for argument `num_calibration_steps`. Expected an "
-            f"int >= 1. Received: num_calibration_steps="
-            f"{num_calibration_steps!r}"
+            f"Invalid value for argument `{argument}`. Expected an int >= 1. "
+            f"Received: {argument}={num_calibration_steps!r}"
         )
 
 
-def _features(element):
+def _features(element, argument="representative_data"):
     if isinstance(element, dict):
         raise TypeError(
-            "Invalid value for argument `representative_data`. Dict inputs "
-            "are not supported; pass arrays or `(x, y)` batches."
+            f"Invalid value for argument `{argument}`. Dict inputs are not "
+            "supported; pass arrays or `(x, y)` batches."
         )
     if isinstance(element, (tuple, list)):
         return element[0]
     return element
 
 
-def _as_batches(data, input_rank):
-    """Yields float32 batches of model input from any supported source."""
+def as_batches(data, input_rank, argument="representative_data"):
+    """Yields float32 batches of model input from any supported source.
+
+    Arrays give one row per batch; datasets, iterables and callables give
+    their elements, `(x, y)` reduced to `x`, single samples batched.
+    `argument` names the caller's argument in error messages.
+
+    Example:
+
+    ```python
+    first = next(as_batches(train_dataset, input_rank=4))
+    ```
+    """
     if callable(data) and not hasattr(data, "as_numpy_iterator"):
         data = data()
     if isinstance(data, np.ndarray):
@@ -40,19 +58,27 @@ def _as_batches(data, input_rank):
     if hasattr(data, "as_numpy_iterator"):
         data = data.as_numpy_iterator()
     for element in data:
-        x = np.asarray(_features(element), dtype=np.float32)
+        x = np.asarray(_features(element, argument), dtype=np.float32)
         if x.ndim == input_rank - 1:
             x = x[None]
         if x.ndim != input_rank:
             raise ValueError(
-                "Invalid value for argument `representative_data`. Expected "
-                f"samples of rank {input_rank - 1} or batches of rank "
-                f"{input_rank}. Received: an element of shape {x.shape}"
+                f"Invalid value for argument `{argument}`. Expected samples "
+                f"of rank {input_rank - 1} or batches of rank {input_rank}. "
+                f"Received: an element of shape {x.shape}"
             )
         yield x
 
 
-def _validate_source(data):
+def validate_source(data, argument="representative_data"):
+    """Raises `TypeError` unless `as_batches` can read `data`.
+
+    Example:
+
+    ```python
+    validate_source(x_train[:100], argument="data")
+    ```
+    """
     ok = (
         isinstance(data, np.ndarray)
         or hasattr(data, "as_numpy_iterator")
@@ -61,8 +87,8 @@ def _validate_source(data):
     )
     if not ok:
         raise TypeError(
-            "Invalid type for argument `representative_data`. Expected a "
-            "numpy array, a `tf.data.Dataset`, an iterable or a callable "
+            f"Invalid type for argument `{argument}`. Expected a numpy "
+            "array, a `tf.data.Dataset`, an iterable or a callable "
             f"returning one. Received: type={type(data).__name__}"
         )
 
@@ -91,11 +117,11 @@ def representative_fn(data, input_rank, num_calibration_steps=100):
     fn = representative_fn(x_train[:200], input_rank=4)
     ```
     """
-    _validate_source(data)
-    _validate_steps(num_calibration_steps)
+    validate_source(data)
+    validate_steps(num_calibration_steps)
 
     def generate():
-        batches = _as_batches(data, input_rank)
+        batches = as_batches(data, input_rank)
         for x in itertools.islice(batches, num_calibration_steps):
             yield [x]
 
@@ -124,7 +150,7 @@ def verification_batch(data, input_shape, max_rows=64, seed=0):
     """
     if data is not None:
         rows, count = [], 0
-        for x in _as_batches(data, len(input_shape)):
+        for x in as_batches(data, len(input_shape)):
             rows.append(x)
             count += len(x)
             if count >= max_rows:

@@ -201,8 +201,8 @@ def iterative_stage(ctx):
     settings = ctx.settings
     student = ctx.store.model("student_init")
     # Rounds are planned on the binding target; the last one meets all.
-    _, target = _fractional_target(ctx, student)
     goals = _student_goals(ctx, student)
+    _, target = _binding_of(student, goals)
     fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * ROUNDS))
     steps = steps_per_epoch(ctx.train_data)
     fit_kwargs, epochs_per_round = {}, 1
@@ -274,7 +274,10 @@ def _fractional_target(ctx, student):
     With both a MACs and a parameter target, a one-shot prune that meets
     both tells which one binds: the one its result is closest to.
     """
-    goals = _student_goals(ctx, student)
+    return _binding_of(student, _student_goals(ctx, student))
+
+
+def _binding_of(student, goals):
     if len(goals) == 1:
         return next(iter(goals.items()))
     return _binding(student, goals)

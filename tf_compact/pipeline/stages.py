@@ -11,6 +11,8 @@ Model keys in the store: `student_init` (after lightening), `student`
 `model_int8.tflite` and `teacher_float32.tflite`.
 """
 
+import inspect
+
 import keras
 
 from tf_compact import lighten as lighten_lib
@@ -85,16 +87,16 @@ def lighten_stage(ctx):
 
     Applies the `lighten` transforms in order (names `"gap_head"`,
     `"separable"`, or callables `fn(model) -> model`); with none, the
-    student starts as a copy of the teacher with its weights. A named
-    `"gap_head"` fits its new head on training batches
-    (`gap_head(..., data=train_data)`), so the student starts near the
-    teacher's accuracy instead of near chance.
+    student starts as a copy of the teacher with its weights. A transform
+    that takes a `data` argument gets the training batches (`gap_head`
+    fits its new head on them, so the student starts near the teacher's
+    accuracy instead of near chance).
     """
     student = _copy_with_weights(ctx.teacher)
     applied = []
     for transform in ctx.transforms:
         fn = _transform(transform)
-        if transform == "gap_head":
+        if "data" in inspect.signature(fn).parameters:
             student = fn(student, data=ctx.train_data)
         else:
             student = fn(student)
