@@ -52,6 +52,10 @@ ROUND_TO = flags.DEFINE_integer(
     "round_to", None, "round_to of the oneshot methods (widths multiple of)."
 )
 SEED = flags.DEFINE_integer("seed", 1, "Random seed of every method's run.")
+TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "KD temperature.")
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate", 1e-3, "Peak learning rate of every training stage."
+)
 WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_methods", "Checkpoints of the run."
 )
@@ -111,6 +115,8 @@ def _run(method, teacher, bundle):
         method=method,
         epochs=EPOCHS.value,
         finetune_epochs=FINETUNE.value,
+        temperature=TEMPERATURE.value,
+        learning_rate=LEARNING_RATE.value,
         tflite_modes=("float32",),
         benchmark_runs=20,
         output_dir=os.path.join(WORK_DIR.value, label.replace("+", "_")),
@@ -126,8 +132,13 @@ def _run(method, teacher, bundle):
         "params_fraction": (
             report["student"]["params"] / report["teacher"]["params"]
         ),
+        "float32_speedup": report.get("latency_speedup", {}).get("float32"),
         "seconds": round(time.time() - start, 1),
     }
+
+
+def _times(value):
+    return "–" if value is None else f"{value:.2f}x"
 
 
 def main(argv):
@@ -148,13 +159,15 @@ def main(argv):
         print(json.dumps(rows[-1]), flush=True)
     command = " ".join(["python benchmarks/bench_e2e_methods.py"] + argv_)
     print(f"\nCommand: `{command}`")
-    print("\n| method | accuracy | MACs | params | seconds |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "\n| method | accuracy | MACs | params | float32 speed-up | seconds |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['method']} | {100 * r['accuracy']:.2f}% | "
             f"{r['macs_fraction']:.1%} | {r['params_fraction']:.1%} | "
-            f"{r['seconds']} |"
+            f"{_times(r['float32_speedup'])} | {r['seconds']} |"
         )
 
 

@@ -108,10 +108,12 @@ def test_named_blocks_and_unblocked_channels():
 
 
 def test_invalid_arguments():
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="Received neither"):
         BudgetController()
-    with pytest.raises(ValueError, match="exactly one"):
-        BudgetController(target_macs=0.5, target_params=0.5)
+    with pytest.raises(ValueError, match="one target with `blocks`"):
+        BudgetController(target_macs=0.5, target_params=0.5, blocks="auto")
+    with pytest.raises(ValueError, match="target_params"):
+        BudgetController(target_macs=0.5, target_params=0.0)
     with pytest.raises(ValueError, match="target_macs"):
         BudgetController(target_macs=-0.5)
     with pytest.raises(ValueError, match="absolute count"):

@@ -65,3 +65,30 @@ def test_config_round_trip():
         keras.saving.serialize_keras_object(callback)
     )
     assert restored.get_config() == callback.get_config()
+
+
+def test_both_targets_prune_until_both_are_met():
+    x, y = helpers.data(32)
+    trainer = helpers.sparsifier(strength=0.0, proximal=False)
+    # On this model a prune to 60% of the MACs keeps more than 40% of the
+    # parameters, so the parameter target needs rounds of its own.
+    model = trainer.model
+    by_macs = tfc.estimate_slim_cost(tfc.prune(model, target_macs=0.6))
+    dense = tfc.estimate_slim_cost(model)
+    assert by_macs[1] > 0.4 * dense[1]
+    callback = IterativePruning(
+        target_macs=0.6, target_params=0.4, fraction=0.3
+    )
+    history = trainer.fit(
+        x, y, epochs=6, batch_size=16, callbacks=[callback], verbose=0
+    ).history
+    assert history["slim_macs_fraction"][-1] <= 0.6
+    assert history["slim_params_fraction"][-1] <= 0.4
+    assert callback.meets(callback.cost())
+    slim = tfc.slim(model, callback.masks)
+    macs, params = tfc.estimate_slim_cost(slim)
+    assert macs <= 0.6 * dense[0] and params <= 0.4 * dense[1]
+    config = callback.get_config()
+    assert (config["target_macs"], config["target_params"]) == (0.6, 0.4)
+    restored = IterativePruning.from_config(config)
+    assert restored.targets == {"macs": 0.6, "params": 0.4}

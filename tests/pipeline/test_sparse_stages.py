@@ -70,7 +70,7 @@ def test_iterative_meets_the_macs_target_in_rounds(tmp_path):
     assert rounds[-1]["macs_fraction"] <= 0.4 + 1e-3
 
 
-@pytest.mark.parametrize("method", ["oneshot", "iterative"])
+@pytest.mark.parametrize("method", ["oneshot", "iterative", "budget"])
 def test_pruning_methods_with_both_targets_meet_both(method):
     teacher, report = _slim(method, target_macs=0.5, target_params=0.2)
     prof = tfc.profile(teacher)

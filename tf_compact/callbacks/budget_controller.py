@@ -70,6 +70,12 @@ class BudgetController(PenaltyController):
     the budget (its cost still shrinks with the channels of the block
     before it).
 
+    With both `target_macs` and `target_params` (global budget only), the
+    slim model must meet both: the targeted channels are those of
+    `tfc.prune(model, target_macs=..., target_params=...)`, and the law
+    above is driven by the *binding* target, the one with the largest
+    `m / t` at each update.
+
     When training ends, `threshold` is kept if the slim model meets the
     budget at it (every steered block's budget, with `blocks`), else
     raised to the smallest channel norm threshold at which it does (with a
@@ -83,8 +89,9 @@ class BudgetController(PenaltyController):
     Args:
         target_macs: MACs budget: a fraction in (0, 1] of the dense
             model's, or an absolute count (> 1). Defaults to `None`.
-        target_params: Parameter budget, like `target_macs`. Exactly one of
-            the two must be given. Defaults to `None`.
+        target_params: Parameter budget, like `target_macs`. At least one
+            of the two must be given; both only without `blocks`. Defaults
+            to `None`.
         blocks: `None` (one global budget), `"auto"` (stages of equal
             resolution plus the head) or `{block name: [layer names] or a
             name prefix}`. Block budgets are fractions of each block's
@@ -104,9 +111,9 @@ class BudgetController(PenaltyController):
             `True`.
 
     Raises:
-        ValueError: If the targets are missing, both given or out of range,
-            if `blocks` is invalid, or (when fit starts) if the model has no
-            penalty to steer.
+        ValueError: If the targets are missing or out of range, both given
+            with `blocks`, if `blocks` is invalid, or (when fit starts) if
+            the model has no penalty to steer.
 
     Example:
 
@@ -145,7 +152,7 @@ class BudgetController(PenaltyController):
             verbose=verbose,
         )
         self.target_macs, self.target_params = _validate_targets(
-            target_macs, target_params
+            target_macs, target_params, blocks
         )
         self.blocks = blocks
         self.gain = validation.validate_positive("gain", gain)
@@ -166,9 +173,38 @@ class BudgetController(PenaltyController):
         return self.targeted
 
     @property
+    def kinds(self):
+        """The costs the budget counts: `("macs",)`, `("params",)` or both."""
+        return tuple(
+            kind
+            for kind in ("macs", "params")
+            if getattr(self, f"target_{kind}") is not None
+        )
+
+    @property
     def kind(self):
-        """`"macs"` or `"params"`: what the budget counts."""
-        return "macs" if self.target_macs is not None else "params"
+        """`"macs"` or `"params"`: what the budget counts (the first of
+        `kinds` when both are set; `binding` tells which one limits)."""
+        return self.kinds[0]
+
+    def binding(self, report):
+        """Returns the target with the largest `measured / target`.
+
+        Args:
+            report: A `tfc.SparsityReport` of the steered model.
+
+        Returns:
+            `(kind, measured fraction, target fraction)`.
+        """
+        rows = [
+            (
+                kind,
+                self.fraction(report, kind=kind),
+                self.target_fraction(report, kind),
+            )
+            for kind in self.kinds
+        ]
+        return max(rows, key=lambda row: row[1] / row[2])
 
     def _setup(self):
         self.threshold = self.training_threshold
@@ -226,26 +262,48 @@ class BudgetController(PenaltyController):
     def _report_blocks(self):
         return self._blocks
 
-    def fraction(self, report, block=None):
-        """Returns the cost fraction `m` the budget is compared with."""
+    def fraction(self, report, block=None, kind=None):
+        """Returns the cost fraction `m` the budget is compared with.
+
+        Args:
+            report: A `tfc.SparsityReport`.
+            block: A block name, or `None` for the whole model.
+            kind: `"macs"` or `"params"`; `None` is `self.kind`.
+        """
+        kind = kind or self.kind
         if block is not None:
             slim, dense = report.block_macs[block]
-            if self.kind == "params":
+            if kind == "params":
                 slim, dense = report.block_params[block]
             return slim / dense if dense else 1.0
-        if self.kind == "macs":
+        if kind == "macs":
             return report.macs_fraction
         return report.params_fraction
 
-    def target_fraction(self, report):
-        """Returns the target `t` as a fraction of the dense cost."""
-        target = self.target_macs or self.target_params
+    def target_fraction(self, report, kind=None):
+        """Returns the target `t` as a fraction of the dense cost.
+
+        Args:
+            report: A `tfc.SparsityReport` (for absolute targets).
+            kind: `"macs"` or `"params"`; `None` is `self.kind`.
+        """
+        kind = kind or self.kind
+        target = getattr(self, f"target_{kind}")
         if target <= 1:
             return float(target)
-        dense = (
-            report.dense_macs if self.kind == "macs" else report.dense_params
-        )
+        dense = report.dense_macs if kind == "macs" else report.dense_params
         return float(target) / dense
+
+    def targets(self, report):
+        """Returns `{kind: target fraction}` for every target."""
+        return {kind: self.target_fraction(report, kind) for kind in self.kinds}
+
+    def _describe(self, report):
+        return " ".join(
+            f"{kind} fraction={self.fraction(report, kind=kind):.3f} "
+            f"target={target:.3f}"
+            for kind, target in self.targets(report).items()
+        )
 
     def _factor(self, measured, target):
         if measured > target:
@@ -289,8 +347,7 @@ class BudgetController(PenaltyController):
                 self.penalty.plan,
                 report.values,
                 previous,
-                self.kind,
-                self.target_fraction(report),
+                self.targets(report),
             )
         except ValueError as error:
             if self._reachable:
@@ -344,8 +401,7 @@ class BudgetController(PenaltyController):
 
     def _update_targeted(self, report):
         chosen = self._retarget(report)
-        measured = self.fraction(report)
-        target = self.target_fraction(report)
+        _, measured, target = self.binding(report)
         factor = 1.0
         if measured > target:
             factor = max(
@@ -353,7 +409,7 @@ class BudgetController(PenaltyController):
             )
         self._scale_strength(self.penalty.strength, factor)
         self._say(
-            f"{self.kind} fraction={measured:.3f} target={target:.3f} "
+            f"{self._describe(report)} "
             f"targeted={int(chosen.sum())}/{chosen.size} "
             f"strength={self.strength_value():.3g}"
         )
@@ -367,7 +423,6 @@ class BudgetController(PenaltyController):
 
     def _update(self, logs):
         report = self.measure()
-        target = self.target_fraction(report)
         if self.targeting and self._blocks is not None:
             self._update_targeted_blocks(report)
             return
@@ -375,13 +430,14 @@ class BudgetController(PenaltyController):
             self._update_targeted(report)
             return
         if self._blocks is None:
-            factor = self._factor(self.fraction(report), target)
+            _, measured, target = self.binding(report)
+            factor = self._factor(measured, target)
             self._scale_strength(self.penalty.strength, factor)
             self._say(
-                f"{self.kind} fraction={self.fraction(report):.3f} "
-                f"target={target:.3f} strength={self.strength_value():.3g}"
+                f"{self._describe(report)} strength={self.strength_value():.3g}"
             )
             return
+        target = self.target_fraction(report)
         scales = np.asarray(
             keras.ops.convert_to_numpy(self.penalty.channel_scales)
         )
@@ -439,14 +495,15 @@ class BudgetController(PenaltyController):
         values = np.asarray(self.penalty.channel_values(self.target))
         above = np.nextafter(values, np.inf)
         candidates = np.unique(np.concatenate([[base], above[above > base]]))
-        target = self.target_fraction(self.measure(base, values))
-
+        targets = self.targets(self.measure(base, values))
         blocks = self.steered_blocks() or [None]
 
         def meets(threshold):
             report = self.measure(threshold, values)
             return all(
-                self.fraction(report, name) <= target + 1e-9 for name in blocks
+                self.fraction(report, name, kind) <= target + 1e-9
+                for name in blocks
+                for kind, target in targets.items()
             )
 
         if not meets(candidates[-1]):
@@ -486,21 +543,32 @@ class BudgetController(PenaltyController):
         return config
 
 
-def _validate_targets(target_macs, target_params):
-    if (target_macs is None) == (target_params is None):
+def _validate_targets(target_macs, target_params, blocks):
+    if target_macs is None and target_params is None:
         raise ValueError(
-            "BudgetController needs exactly one of `target_macs` and "
-            f"`target_params`. Received: target_macs={target_macs!r}, "
-            f"target_params={target_params!r}"
+            "BudgetController needs `target_macs`, `target_params` or "
+            "both. Received neither."
         )
-    name = "target_macs" if target_macs is not None else "target_params"
-    value = target_macs if target_macs is not None else target_params
+    if target_macs is not None and target_params is not None and blocks:
+        raise ValueError(
+            "BudgetController takes one target with `blocks` (each block "
+            "is steered to one cost). Received: "
+            f"target_macs={target_macs!r}, target_params={target_params!r}, "
+            f"blocks={blocks!r}"
+        )
+    return (
+        _validate_target("target_macs", target_macs),
+        _validate_target("target_params", target_params),
+    )
+
+
+def _validate_target(name, value):
+    if value is None:
+        return None
     value = validation.validate_positive(name, value)
     if value > 1 and value != int(value):
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a fraction in "
             f"(0, 1] or an absolute count. Received: {name}={value!r}"
         )
-    if name == "target_macs":
-        return value, None
-    return None, value
+    return value

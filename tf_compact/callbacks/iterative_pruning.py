@@ -39,7 +39,8 @@ class IterativePruning(keras.callbacks.Callback):
     Args:
         target_macs: MACs to keep, a fraction in (0, 1] of the model's.
             Defaults to `None`.
-        target_params: Parameters to keep, likewise. Exactly one target.
+        target_params: Parameters to keep, likewise. At least one target;
+            with both, rounds run until the slim model meets both.
             Defaults to `None`.
         fraction: Fraction of the alive channels masked per round, in
             (0, 1). Defaults to `0.2`.
@@ -73,22 +74,24 @@ class IterativePruning(keras.callbacks.Callback):
         verbose=0,
     ):
         super().__init__()
-        if (target_macs is None) == (target_params is None):
+        if target_macs is None and target_params is None:
             raise ValueError(
-                "IterativePruning needs exactly one of `target_macs` and "
-                f"`target_params`. Received: target_macs={target_macs!r}, "
-                f"target_params={target_params!r}"
+                "IterativePruning needs `target_macs`, `target_params` or "
+                "both. Received neither."
             )
-        self.kind = "macs" if target_macs is not None else "params"
-        name = f"target_{self.kind}"
-        self.target = validation.validate_positive(
-            name, target_macs if target_macs is not None else target_params
-        )
-        if self.target > 1:
-            raise ValueError(
-                f"Invalid value for argument `{name}`. Expected a fraction "
-                f"in (0, 1]. Received: {name}={self.target!r}"
-            )
+        #: `{"macs" or "params": fraction to keep}`.
+        self.targets = {}
+        for kind, value in (("macs", target_macs), ("params", target_params)):
+            if value is None:
+                continue
+            name = f"target_{kind}"
+            value = validation.validate_positive(name, value)
+            if value > 1:
+                raise ValueError(
+                    f"Invalid value for argument `{name}`. Expected a "
+                    f"fraction in (0, 1]. Received: {name}={value!r}"
+                )
+            self.targets[kind] = value
         self.fraction = validation.validate_positive("fraction", fraction)
         if self.fraction >= 1:
             raise ValueError(
@@ -136,9 +139,16 @@ class IterativePruning(keras.callbacks.Callback):
         elements = self.plan.graph.keep_elements(self.plan.split(keep))
         return cost_from_keep(self.plan.graph, elements)
 
-    def _fraction_of(self, cost):
-        i = 0 if self.kind == "macs" else 1
+    def _fraction_of(self, cost, kind):
+        i = 0 if kind == "macs" else 1
         return cost[i] / self._dense[i] if self._dense[i] else 1.0
+
+    def meets(self, cost):
+        """Whether a `(macs, params)` cost meets every target."""
+        return all(
+            self._fraction_of(cost, kind) <= target
+            for kind, target in self.targets.items()
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         if np.any(keras.ops.convert_to_numpy(self.mask) == 0):
@@ -147,7 +157,7 @@ class IterativePruning(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         due = epoch >= self.start_epoch
         due = due and (epoch - self.start_epoch + 1) % self.every == 0
-        if due and self._fraction_of(self.cost()) > self.target:
+        if due and not self.meets(self.cost()):
             self.prune_round()
         keep = keras.ops.convert_to_numpy(self.mask) > 0
         cost = self.cost(keep)
@@ -167,7 +177,7 @@ class IterativePruning(keras.callbacks.Callback):
             mid = (lo + hi) // 2
             trial = keep.copy()
             trial[order[:mid]] = False
-            if self._fraction_of(self.cost(trial)) <= self.target:
+            if self.meets(self.cost(trial)):
                 hi = mid
             else:
                 lo = mid + 1
@@ -175,10 +185,12 @@ class IterativePruning(keras.callbacks.Callback):
         self.mask.assign(keep.astype("float32"))
         self._apply()
         if self.verbose:
-            print(
-                f"IterativePruning: masked {lo} channels, "
-                f"{self.kind} fraction {self._fraction_of(self.cost(keep)):.3f}"
+            cost = self.cost(keep)
+            reached = ", ".join(
+                f"{kind} fraction {self._fraction_of(cost, kind):.3f}"
+                for kind in self.targets
             )
+            print(f"IterativePruning: masked {lo} channels, {reached}")
 
     def _candidates(self, keep):
         from tf_compact.pruning.importance import group_importance
@@ -206,8 +218,8 @@ class IterativePruning(keras.callbacks.Callback):
 
     def get_config(self):
         return {
-            "target_macs": self.target if self.kind == "macs" else None,
-            "target_params": self.target if self.kind == "params" else None,
+            "target_macs": self.targets.get("macs"),
+            "target_params": self.targets.get("params"),
             "fraction": self.fraction,
             "every": self.every,
             "start_epoch": self.start_epoch,

@@ -68,7 +68,7 @@ def ranked_scores(plan, values, targeted):
     return scores
 
 
-def budget_targets(model, plan, values, targeted, kind, fraction):
+def budget_targets(model, plan, values, targeted, targets):
     """Returns a bool per channel: `True` for the channels that must go.
 
     Args:
@@ -77,8 +77,8 @@ def budget_targets(model, plan, values, targeted, kind, fraction):
         values: Per-channel norms, indexed like `plan`.
         targeted: Bool per channel, the previous choice; these channels
             are chosen first.
-        kind: `"macs"` or `"params"`.
-        fraction: The budget, a fraction of the dense model's cost.
+        targets: `{"macs" or "params": fraction of the dense model's
+            cost}`; with both, the choice meets both.
 
     Returns:
         A bool array of shape `(plan.num_channels,)`.
@@ -93,7 +93,10 @@ def budget_targets(model, plan, values, targeted, kind, fraction):
         model,
         importance=scores,
         graph=plan.graph,
-        **{f"target_{kind}": float(min(fraction, 1.0))},
+        **{
+            f"target_{kind}": float(min(fraction, 1.0))
+            for kind, fraction in targets.items()
+        },
     )
     out = np.zeros((plan.num_channels,), dtype=bool)
     for i, name in enumerate(plan.group_names):

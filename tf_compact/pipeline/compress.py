@@ -87,9 +87,9 @@ def compress(
             and 10% params of the teacher with the same epoch budget, in
             `benchmarks/bench_e2e_methods.py` on Fashion-MNIST, for both
             the small CNN and the GAP-lightened VGG teacher) with a
-            target, else `"controller"`. With both targets, `"oneshot"`
-            and `"iterative"` prune until both are met; `"budget"` steers
-            to the one that binds (the one a joint prune lands closest to).
+            target, else `"controller"`. With both targets, every
+            pruning method meets both (`"budget"` steers λ by the one that
+            binds at each update and ends at a threshold that meets both).
             Defaults to `"auto"`.
         lighten: lighten transforms applied to the student first, names
             (`"gap_head"`, `"separable"`) or callables. Defaults to `()`.

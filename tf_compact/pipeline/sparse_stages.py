@@ -59,9 +59,10 @@ def _controller(ctx, student):
     from tf_compact.callbacks.sparsity_controller import SparsityController
 
     if settings["method"] == "budget":
-        kind, target = _fractional_target(ctx, student)
+        goals = _student_goals(ctx, student)
         return BudgetController(
-            **{f"target_{kind}": target}, update_every=_update_every(ctx)
+            **{f"target_{kind}": value for kind, value in goals.items()},
+            update_every=_update_every(ctx),
         )
     return SparsityController(data=_held_out_batch(ctx))
 
@@ -268,16 +269,12 @@ def _student_goals(ctx, student):
     return goals
 
 
-def _fractional_target(ctx, student):
+def _binding_of(student, goals):
     """`(kind, fraction of the student's cost)` of the binding target.
 
     With both a MACs and a parameter target, a one-shot prune that meets
     both tells which one binds: the one its result is closest to.
     """
-    return _binding_of(student, _student_goals(ctx, student))
-
-
-def _binding_of(student, goals):
     if len(goals) == 1:
         return next(iter(goals.items()))
     return _binding(student, goals)
