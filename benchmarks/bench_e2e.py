@@ -72,6 +72,13 @@ LATENCY_REPEATS = flags.DEFINE_integer(
     "Interleaved re-timings of every arm's TFLite files at the end; each "
     "file keeps its best median (0: keep the first timing only).",
 )
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate",
+    1e-3,
+    "Peak Adam learning rate of every arm's training (fine-tunes of a "
+    "pruned model, tf_compact's KD fine-tune and the L1 arm, use half of "
+    "it). The teacher always trains at 1e-3.",
+)
 SCHEDULE = flags.DEFINE_enum(
     "schedule",
     "cosine",
@@ -232,6 +239,7 @@ def arm_tf_compact(teacher, bundle):
         lighten=tuple(LIGHTEN.value),
         round_to=ROUND_TO.value,
         lr_schedule=SCHEDULE.value,
+        learning_rate=LEARNING_RATE.value,
         feature_kd=FEATURE_KD.value,
         epochs=EPOCHS.value - FINETUNE.value,
         finetune_epochs=FINETUNE.value,
@@ -254,14 +262,14 @@ def arm_l1_prune(teacher, bundle):
         round_to=ROUND_TO.value,
         **{k: v for k, v in _targets().items() if v is not None},
     )
-    return _fit(slim, bundle, EPOCHS.value, lr=5e-4)
+    return _fit(slim, bundle, EPOCHS.value, lr=LEARNING_RATE.value / 2)
 
 
 def arm_scratch(slim, bundle):
     import keras
 
     fresh = keras.models.clone_model(slim)
-    return _fit(fresh, bundle, EPOCHS.value)
+    return _fit(fresh, bundle, EPOCHS.value, lr=LEARNING_RATE.value)
 
 
 def arm_keras_kd(teacher, slim, bundle):
@@ -277,7 +285,9 @@ def arm_keras_kd(teacher, slim, bundle):
         student_loss_weight=0.5,
     )
     distiller.compile(
-        optimizer=keras.optimizers.Adam(_rate(1e-3, bundle, EPOCHS.value)),
+        optimizer=keras.optimizers.Adam(
+            _rate(LEARNING_RATE.value, bundle, EPOCHS.value)
+        ),
         loss=_loss(fresh),
         metrics=["accuracy"],
     )
@@ -304,7 +314,7 @@ def arm_tfmot(teacher, bundle, sparsity):
 
     pruned.compile(
         optimizer=tf_keras.optimizers.Adam(
-            _rate(1e-3, bundle, EPOCHS.value, module=tf_keras)
+            _rate(LEARNING_RATE.value, bundle, EPOCHS.value, module=tf_keras)
         ),
         loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
@@ -372,7 +382,8 @@ def _markdown(rows, teacher_row, seconds):
             if ROUND_TO.value
             else ""
         )
-        + f", {SCHEDULE.value} learning rate in every training run, 1-thread "
+        + f", {SCHEDULE.value} learning rate in every training run (peak "
+        f"{LEARNING_RATE.value:g} for the arms), 1-thread "
         f"latency (median of 200 invokes"
         + (
             f", best of {LATENCY_REPEATS.value + 1} interleaved timings"
@@ -416,6 +427,7 @@ def _command():
         "lighten",
         "round_to",
         "schedule",
+        "learning_rate",
         "feature_kd",
         "latency_repeats",
         "limit",
