@@ -74,7 +74,7 @@ LATENCY_REPEATS = flags.DEFINE_integer(
 )
 LEARNING_RATE = flags.DEFINE_float(
     "learning_rate",
-    1e-3,
+    5e-3,
     "Peak Adam learning rate of every arm's training (fine-tunes of a "
     "pruned model, tf_compact's KD fine-tune and the L1 arm, use half of "
     "it). The teacher always trains at 1e-3.",

@@ -54,7 +54,9 @@ ROUND_TO = flags.DEFINE_integer(
 SEED = flags.DEFINE_integer("seed", 1, "Random seed of every method's run.")
 TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "KD temperature.")
 LEARNING_RATE = flags.DEFINE_float(
-    "learning_rate", 1e-3, "Peak learning rate of every training stage."
+    "learning_rate",
+    None,
+    "Peak learning rate of every training stage (unset: tfc.compress's).",
 )
 WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_methods", "Checkpoints of the run."
@@ -99,6 +101,8 @@ def _run(method, teacher, bundle):
             "'+feature_kd' is known."
         )
     extra = {"feature_kd": option == "feature_kd"}
+    if LEARNING_RATE.value is not None:
+        extra["learning_rate"] = LEARNING_RATE.value
     if LIGHTEN.value:
         extra["lighten"] = tuple(LIGHTEN.value)
     if ROUND_TO.value and method == "oneshot":
@@ -116,7 +120,6 @@ def _run(method, teacher, bundle):
         epochs=EPOCHS.value,
         finetune_epochs=FINETUNE.value,
         temperature=TEMPERATURE.value,
-        learning_rate=LEARNING_RATE.value,
         tflite_modes=("float32",),
         benchmark_runs=20,
         output_dir=os.path.join(WORK_DIR.value, label.replace("+", "_")),

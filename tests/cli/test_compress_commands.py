@@ -24,6 +24,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         round_to=4,
         lr_schedule="constant",
         feature_kd=True,
+        kd_learning_rate=2e-3,
+        temperature=3.0,
         output_dir=out,
     ):
         assert compress.main(["compress"]) is None
@@ -35,6 +37,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert report["settings"]["round_to"] == 4
     assert report["settings"]["lr_schedule"] == "constant"
     assert report["settings"]["feature_kd"] is True
+    assert report["settings"]["learning_rate"] == 2e-3
+    assert report["settings"]["temperature"] == 3.0
     assert report["student"]["macs"] < report["teacher"]["macs"]
 
     model_path = os.path.join(out, "slim_finetuned.keras")

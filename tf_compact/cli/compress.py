@@ -94,6 +94,19 @@ LR_SCHEDULE = flags.DEFINE_enum(
     ["cosine", "constant"],
     "Learning rate of the KD stages: cosine decay to 0, or constant.",
 )
+KD_LEARNING_RATE = flags.DEFINE_float(
+    "kd_learning_rate",
+    None,
+    "Peak Adam learning rate of the KD stages (the KD fine-tune uses half); "
+    "unset: tfc.compress's default.",
+    lower_bound=0.0,
+)
+TEMPERATURE = flags.DEFINE_float(
+    "temperature",
+    None,
+    "Softening temperature of the logits KD; unset: tfc.compress's default.",
+    lower_bound=0.0,
+)
 FEATURE_KD = flags.DEFINE_boolean(
     "feature_kd",
     False,
@@ -149,6 +162,11 @@ def main(argv):
     targets["target_params"] = _target(TARGET_PARAMS)
     if method in ("controller", "width"):
         targets = {"target_macs": None, "target_params": None}
+    optional = {}
+    if KD_LEARNING_RATE.value is not None:
+        optional["learning_rate"] = KD_LEARNING_RATE.value
+    if TEMPERATURE.value is not None:
+        optional["temperature"] = TEMPERATURE.value
     compress(
         teacher,
         bundle,
@@ -165,6 +183,7 @@ def main(argv):
         output_dir=common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,
         **targets,
+        **optional,
     )
     print(f"\nReport: {common_flags.OUTPUT_DIR.value}/report.md")
 
