@@ -57,6 +57,20 @@ WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_e2e", "Checkpoints of the run."
 )
 SKIP_TFMOT = flags.DEFINE_boolean("skip_tfmot", False, "Leave out arm 3.")
+ARMS = flags.DEFINE_multi_enum(
+    "arm",
+    ["l1", "scratch", "keras_kd", "tfmot"],
+    ["l1", "scratch", "keras_kd", "tfmot"],
+    "Baseline arms to run (repeatable); tf_compact's arm always runs, the "
+    "others are compared with it. The full benchmark runs all four.",
+)
+SEED = flags.DEFINE_integer(
+    "seed",
+    0,
+    "Seed of the data split and order and of the students' training (the "
+    "cached teacher is reused whatever the seed, so runs with other seeds "
+    "are replicates of the arms on the same teacher).",
+)
 LIGHTEN = flags.DEFINE_list(
     "lighten", [], "tf_compact's lighten transforms (gap_head, separable)."
 )
@@ -430,6 +444,8 @@ def _command():
         "learning_rate",
         "feature_kd",
         "latency_repeats",
+        "arm",
+        "seed",
         "limit",
         "name",
     )
@@ -479,36 +495,44 @@ def main(argv):
         batch_size=128,
         limit=LIMIT.value,
         validation_split=0.05,
+        seed=SEED.value,
     )
     teacher = _teacher(bundle)
     teacher_row = _measure("teacher", teacher, bundle)
     rows = []
+    keras.utils.set_random_seed(SEED.value)
     slim, method = arm_tf_compact(teacher, bundle)
     label = f"tf_compact ({METHOD.value}: {method})"
     if METHOD.value == method:
         label = f"tf_compact ({method})"
     rows.append(_measure(label, slim, bundle))
-    keras.utils.set_random_seed(1)
-    rows.append(
-        _measure(
-            "one-shot L1 prune + fine-tune",
-            arm_l1_prune(teacher, bundle),
-            bundle,
+    keras.utils.set_random_seed(SEED.value + 1)
+    arms = set(ARMS.value)
+    if "l1" in arms:
+        rows.append(
+            _measure(
+                "one-shot L1 prune + fine-tune",
+                arm_l1_prune(teacher, bundle),
+                bundle,
+            )
         )
-    )
-    rows.append(
-        _measure(
-            "slim architecture from scratch", arm_scratch(slim, bundle), bundle
+    if "scratch" in arms:
+        rows.append(
+            _measure(
+                "slim architecture from scratch",
+                arm_scratch(slim, bundle),
+                bundle,
+            )
         )
-    )
-    rows.append(
-        _measure(
-            "keras.distillation KD into slim",
-            arm_keras_kd(teacher, slim, bundle),
-            bundle,
+    if "keras_kd" in arms:
+        rows.append(
+            _measure(
+                "keras.distillation KD into slim",
+                arm_keras_kd(teacher, slim, bundle),
+                bundle,
+            )
         )
-    )
-    if not SKIP_TFMOT.value:
+    if "tfmot" in arms and not SKIP_TFMOT.value:
         sparsity = 1.0 - slim.count_params() / teacher.count_params()
         stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
