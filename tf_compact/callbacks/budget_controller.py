@@ -123,6 +123,8 @@ class BudgetController(PenaltyController):
     budget = tfc.callbacks.BudgetController(target_macs=0.5)
     trainer.fit(x, y, epochs=10, callbacks=[budget])
     slim = tfc.prune(model, threshold=budget.threshold)
+    # Both budgets at once: the slim model meets 25% MACs and 10% params.
+    both = tfc.callbacks.BudgetController(target_macs=0.25, target_params=0.1)
     ```
     """
 

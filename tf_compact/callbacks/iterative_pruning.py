@@ -58,6 +58,8 @@ class IterativePruning(keras.callbacks.Callback):
 
     ```python
     pruning = tfc.callbacks.IterativePruning(target_macs=0.25)
+    # or both: rounds until 25% of the MACs and 10% of the params
+    both = tfc.callbacks.IterativePruning(target_macs=0.25, target_params=0.1)
     distiller.fit(x, y, epochs=8, callbacks=[pruning])
     slim = tfc.slim(distiller.student, pruning.masks)
     ```
