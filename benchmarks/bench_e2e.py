@@ -27,6 +27,12 @@ Each arm reports accuracy, MACs, params, TFLite float32/int8 size and
 
 ```shell
 python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
+# the README's table: VGG teacher, GAP head, widths rounded to 8
+python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
+    --teacher=vgg --teacher_epochs=4 --lighten=gap_head --round_to=8 \
+    --learning_rate=0.005 --name=e2e_vgg_ft0
+# a replicate of tf_compact and the L1 arm with another data order
+python benchmarks/bench_e2e.py ... --arm=l1 --seed=1 --name=...
 ```
 """
 
