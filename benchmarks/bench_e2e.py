@@ -62,7 +62,6 @@ NAME = flags.DEFINE_string("name", "e2e", "Base name of the result files.")
 WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_e2e", "Checkpoints of the run."
 )
-SKIP_TFMOT = flags.DEFINE_boolean("skip_tfmot", False, "Leave out arm 3.")
 ARMS = flags.DEFINE_multi_enum(
     "arm",
     ["l1", "scratch", "keras_kd", "tfmot"],
@@ -538,7 +537,7 @@ def main(argv):
                 bundle,
             )
         )
-    if "tfmot" in arms and not SKIP_TFMOT.value:
+    if "tfmot" in arms:
         sparsity = 1.0 - slim.count_params() / teacher.count_params()
         stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))

@@ -52,7 +52,9 @@ ROUND_TO = flags.DEFINE_integer(
     "round_to", None, "round_to of the oneshot methods (widths multiple of)."
 )
 SEED = flags.DEFINE_integer("seed", 1, "Random seed of every method's run.")
-TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "KD temperature.")
+TEMPERATURE = flags.DEFINE_float(
+    "temperature", None, "KD temperature (unset: tfc.compress's)."
+)
 LEARNING_RATE = flags.DEFINE_float(
     "learning_rate",
     None,
@@ -101,8 +103,12 @@ def _run(method, teacher, bundle):
             "'+feature_kd' is known."
         )
     extra = {"feature_kd": option == "feature_kd"}
-    if LEARNING_RATE.value is not None:
-        extra["learning_rate"] = LEARNING_RATE.value
+    for name, flag in (
+        ("learning_rate", LEARNING_RATE),
+        ("temperature", TEMPERATURE),
+    ):
+        if flag.value is not None:
+            extra[name] = flag.value
     if LIGHTEN.value:
         extra["lighten"] = tuple(LIGHTEN.value)
     if ROUND_TO.value and method == "oneshot":
@@ -119,7 +125,6 @@ def _run(method, teacher, bundle):
         method=method,
         epochs=EPOCHS.value,
         finetune_epochs=FINETUNE.value,
-        temperature=TEMPERATURE.value,
         tflite_modes=("float32",),
         benchmark_runs=20,
         output_dir=os.path.join(WORK_DIR.value, label.replace("+", "_")),
