@@ -60,6 +60,17 @@ LEARNING_RATE = flags.DEFINE_float(
     None,
     "Peak learning rate of every training stage (unset: tfc.compress's).",
 )
+STUDENT_WEIGHT = flags.DEFINE_float(
+    "student_loss_weight",
+    None,
+    "Weight of the label loss in KD (unset: tfc.compress's).",
+)
+IMPORTANCE = flags.DEFINE_enum(
+    "importance",
+    None,
+    ["l2", "l1", "bn_gamma", "taylor"],
+    "One-shot pruning criterion (unset: tfc.compress's).",
+)
 WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_methods", "Checkpoints of the run."
 )
@@ -106,6 +117,8 @@ def _run(method, teacher, bundle):
     for name, flag in (
         ("learning_rate", LEARNING_RATE),
         ("temperature", TEMPERATURE),
+        ("student_loss_weight", STUDENT_WEIGHT),
+        ("importance", IMPORTANCE),
     ):
         if flag.value is not None:
             extra[name] = flag.value

@@ -26,6 +26,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         feature_kd=True,
         kd_learning_rate=2e-3,
         temperature=3.0,
+        student_loss_weight=0.25,
+        importance="l1",
         output_dir=out,
     ):
         assert compress.main(["compress"]) is None
@@ -39,6 +41,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert report["settings"]["feature_kd"] is True
     assert report["settings"]["learning_rate"] == 2e-3
     assert report["settings"]["temperature"] == 3.0
+    assert report["settings"]["student_loss_weight"] == 0.25
+    assert report["settings"]["importance"] == "l1"
     assert report["student"]["macs"] < report["teacher"]["macs"]
 
     model_path = os.path.join(out, "slim_finetuned.keras")

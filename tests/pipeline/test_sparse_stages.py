@@ -200,3 +200,68 @@ def test_feature_kd_adds_feature_distillation_to_the_kd_stages():
     )
     assert report["settings"]["feature_kd"] is True
     assert report["student"]["macs"] <= 0.5 * tfc.profile(teacher).macs * 1.001
+
+
+def test_student_loss_weight_reaches_every_kd_stage(tmp_path):
+    seen = []
+    original = tfc.Distiller.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("student_loss_weight"))
+        original(self, *args, **kwargs)
+
+    tfc.Distiller.__init__ = spy
+    try:
+        result = compress(
+            _teacher(),
+            _data(),
+            _data(32),
+            target_macs=0.5,
+            epochs=1,
+            finetune_epochs=1,
+            student_loss_weight=0.2,
+            tflite_modes=("float32",),
+            benchmark_runs=1,
+            verbose=0,
+        )
+    finally:
+        tfc.Distiller.__init__ = original
+    assert seen == [0.2, 0.2]
+    assert result.report["settings"]["student_loss_weight"] == 0.2
+
+
+@pytest.mark.parametrize("criterion", ["l1", "bn_gamma", "taylor"])
+def test_oneshot_prunes_by_the_chosen_importance(criterion, tmp_path):
+    from tf_compact.pipeline import training
+    from tf_compact.pruning.prune import prune
+
+    teacher = _teacher()
+    gamma = teacher.get_layer("bn1").gamma
+    gamma.assign(np.random.default_rng(1).uniform(0.01, 0.3, gamma.shape))
+    plan = _slim_plan("oneshot")
+    compress(
+        teacher,
+        _data(),
+        _data(32),
+        target_macs=0.4,
+        epochs=0,
+        importance=criterion,
+        stages=plan,
+        output_dir=str(tmp_path),
+        verbose=0,
+    )
+    slim = keras.saving.load_model(tmp_path / "slim.keras")
+    reference = keras.models.clone_model(teacher)
+    reference.set_weights(teacher.get_weights())
+    training.compile_classifier(reference)
+    expected = prune(
+        reference,
+        importance=criterion,
+        target_macs=0.4,
+        data=_data().take(8),
+    )
+    x = np.concatenate([b[0] for b in _data()])
+    np.testing.assert_allclose(slim(x), expected(x), rtol=1e-4, atol=1e-5)
+    if criterion != "l1":  # L1 and L2 rank these random kernels alike
+        l2 = prune(teacher, importance="l2", target_macs=0.4)
+        assert not np.allclose(slim(x), l2(x), atol=1e-4)

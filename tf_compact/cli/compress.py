@@ -107,6 +107,20 @@ TEMPERATURE = flags.DEFINE_float(
     "Softening temperature of the logits KD; unset: tfc.compress's default.",
     lower_bound=0.0,
 )
+STUDENT_LOSS_WEIGHT = flags.DEFINE_float(
+    "student_loss_weight",
+    None,
+    "Weight of the label cross-entropy in the KD loss (the distillation "
+    "terms get 1 minus it); unset: tfc.compress's default.",
+    lower_bound=0.0,
+    upper_bound=1.0,
+)
+IMPORTANCE = flags.DEFINE_enum(
+    "importance",
+    None,
+    ["l2", "l1", "bn_gamma", "taylor"],
+    "Channel criterion of one-shot pruning; unset: tfc.compress's default.",
+)
 FEATURE_KD = flags.DEFINE_boolean(
     "feature_kd",
     False,
@@ -165,8 +179,13 @@ def main(argv):
     optional = {}
     if KD_LEARNING_RATE.value is not None:
         optional["learning_rate"] = KD_LEARNING_RATE.value
-    if TEMPERATURE.value is not None:
-        optional["temperature"] = TEMPERATURE.value
+    for name, flag in (
+        ("temperature", TEMPERATURE),
+        ("student_loss_weight", STUDENT_LOSS_WEIGHT),
+        ("importance", IMPORTANCE),
+    ):
+        if flag.value is not None:
+            optional[name] = flag.value
     compress(
         teacher,
         bundle,

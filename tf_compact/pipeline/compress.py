@@ -16,6 +16,7 @@ METHODS = ("auto", "controller", "budget", "oneshot", "iterative", "width")
 AUTO_METHOD = "oneshot"
 LIGHTEN = ("gap_head", "separable")
 LR_SCHEDULES = ("cosine", "constant")
+IMPORTANCE = ("l2", "l1", "bn_gamma", "taylor")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
@@ -35,9 +36,11 @@ def compress(
     learning_rate=5e-3,
     lr_schedule="cosine",
     temperature=4.0,
+    student_loss_weight=0.5,
     feature_kd=False,
     strength=None,
     round_to=None,
+    importance="l2",
     tflite_modes=("float32", "int8"),
     num_threads=1,
     benchmark_runs=50,
@@ -111,6 +114,9 @@ def compress(
             (controller, budget) and iterative rounds always use a
             constant rate. Defaults to `"cosine"`.
         temperature: logits-KD temperature. Defaults to `4.0`.
+        student_loss_weight: weight α of the cross-entropy on the labels
+            in every KD stage; the distillation terms get `1 - α`
+            (`tfc.Distiller`). Defaults to `0.5`.
         feature_kd: add multi-level feature distillation
             (`tfc.FeatureKD()`: teacher/student feature maps matched by
             resolution, adapters where the widths differ) to the logits KD
@@ -124,6 +130,9 @@ def compress(
             25% of its MACs ran 1.27x faster (float32, 1 thread) with
             widths rounded to 8 than with the raw counts, at the same MACs
             (`benchmarks/results/round_to.md`). Defaults to `None`.
+        importance: channel criterion of one-shot pruning (`"l2"`,
+            `"l1"`, `"bn_gamma"`, or `"taylor"`, which scores channels with
+            gradients on 8 training batches). Defaults to `"l2"`.
         tflite_modes: conversion modes of the final model.
             Defaults to `("float32", "int8")`.
         num_threads: interpreter threads for the benchmark. Defaults to `1`.
@@ -269,6 +278,16 @@ def _settings(args):
     _validate_int("benchmark_runs", args["benchmark_runs"], 1)
     for name in ("learning_rate", "temperature"):
         _validate_positive(name, args[name])
+    alpha = args["student_loss_weight"]
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not 0 <= alpha <= 1
+    ):
+        raise ValueError(
+            "Invalid value for argument `student_loss_weight`. Expected a "
+            f"float in [0, 1]. Received: student_loss_weight={alpha!r}"
+        )
     if args["strength"] is not None and args["strength"] < 0:
         raise ValueError(
             "Invalid value for argument `strength`. Expected a float >= 0. "
@@ -293,11 +312,15 @@ def _settings(args):
             "lr_schedule", args["lr_schedule"], LR_SCHEDULES
         ),
         "temperature": float(args["temperature"]),
+        "student_loss_weight": float(alpha),
         "feature_kd": _validate_bool("feature_kd", args["feature_kd"]),
         "strength": (
             None if args["strength"] is None else float(args["strength"])
         ),
         "round_to": args["round_to"],
+        "importance": _validate_choice(
+            "importance", args["importance"], IMPORTANCE
+        ),
         "tflite_modes": modes,
         "num_threads": args["num_threads"],
         "benchmark_runs": args["benchmark_runs"],

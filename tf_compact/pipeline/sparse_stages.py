@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from tf_compact.pipeline import stages
+from tf_compact.pipeline import training
 from tf_compact.pipeline.training import steps_per_epoch
 
 #: Controller updates per epoch (`BudgetController(update_every=...)`).
@@ -106,6 +107,7 @@ def _distiller(ctx, student, sparsity=None, decay_steps=None):
         ctx.teacher,
         student,
         distillation_losses=stages.kd_losses(ctx),
+        student_loss_weight=ctx.settings.get("student_loss_weight", 0.5),
         sparsity=sparsity,
     )
     stages._compile(
@@ -176,7 +178,11 @@ def oneshot_slim_stage(ctx):
     kwargs = {f"target_{kind}": target for kind, target in goals.items()}
     if ctx.settings.get("round_to"):
         kwargs["round_to"] = ctx.settings["round_to"]
-    slim = prune(student, importance="l2", **kwargs)
+    importance = ctx.settings.get("importance", "l2")
+    if importance == "taylor":
+        kwargs["data"] = ctx.train_data.take(8)
+        training.compile_classifier(student)
+    slim = prune(student, importance=importance, **kwargs)
     history = {}
     epochs = ctx.settings["epochs"]
     if epochs:

@@ -134,6 +134,7 @@ def finetune_stage(ctx):
             ctx.teacher,
             slim,
             distillation_losses=kd_losses(ctx),
+            student_loss_weight=ctx.settings.get("student_loss_weight", 0.5),
         )
         _compile(
             distiller,
