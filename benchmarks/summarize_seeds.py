@@ -1,0 +1,161 @@
+"""Accuracy of each bench_e2e arm over replicate runs (seeds), paired.
+
+`bench_e2e.py` runs are deterministic for a given `--seed` and the cached
+teacher is shared, so runs with different seeds are replicates of every
+arm. This script reads the `<name>.json` / `<name>.md` pairs those runs
+wrote, groups the arms by name, and prints per arm the accuracy of every
+seed, its mean and standard deviation, and the paired difference
+tf_compact − arm over the seeds both ran (mean ± standard error).
+
+```
+python benchmarks/summarize_seeds.py \
+    --runs=e2e_vgg_ft0,e2e_vgg_ft0_seed1,e2e_vgg_ft0_seed1_tfmot \
+    --name=e2e_vgg_seeds
+```
+
+A run that repeats an (arm, seed) pair already read must agree with it
+(the runs are deterministic); a disagreement is reported, and the first
+value is kept.
+"""
+
+import json
+import math
+import os
+import re
+import sys
+
+from absl import app
+from absl import flags
+
+RUNS = flags.DEFINE_list(
+    "runs", None, "Result names (files <name>.json and <name>.md)."
+)
+RESULTS = flags.DEFINE_string(
+    "results_dir", "benchmarks/results", "Where the results are."
+)
+NAME = flags.DEFINE_string(
+    "name", None, "Write the table to <results_dir>/<name>.md as well."
+)
+OURS = "tf_compact"
+
+
+def seed_of(markdown):
+    """The `--seed` of a bench_e2e result's command line (default 0).
+
+    Args:
+        markdown: the text of a bench_e2e `<name>.md` file.
+
+    Returns:
+        The seed as an int.
+
+    Raises:
+        ValueError: if the text has no `Command:` line.
+    """
+    match = re.search(r"^Command: `([^`]*)`", markdown, re.MULTILINE)
+    if not match:
+        raise ValueError("No `Command:` line in the result file.")
+    seed = re.search(r"--seed=(\d+)", match.group(1))
+    return int(seed.group(1)) if seed else 0
+
+
+def collect(runs):
+    """`{arm: {seed: accuracy}}` over the runs, and the warnings met.
+
+    Args:
+        runs: list of `(seed, result dict)` with the bench_e2e JSON layout
+            (`{"teacher": row, "arms": [row, ...]}`).
+
+    Returns:
+        `(table, warnings)`.
+    """
+    table, warnings = {}, []
+    for seed, result in runs:
+        for row in [result["teacher"]] + result["arms"]:
+            arm = _arm_key(row["arm"])
+            seen = table.setdefault(arm, {})
+            if seed in seen and abs(seen[seed] - row["accuracy"]) > 1e-9:
+                warnings.append(
+                    f"{arm}, seed {seed}: {row['accuracy']:.4f} differs "
+                    f"from the earlier {seen[seed]:.4f}; kept the earlier."
+                )
+                continue
+            seen.setdefault(seed, row["accuracy"])
+    return table, warnings
+
+
+def _arm_key(name):
+    return OURS if name.startswith(OURS) else name
+
+
+def mean_sd(values):
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = list(values)
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(var)
+
+
+def paired(table, arm):
+    """tf_compact − arm over the common seeds: `(mean, se, n)` in pp."""
+    ours, theirs = table.get(OURS, {}), table[arm]
+    seeds = sorted(set(ours) & set(theirs))
+    if not seeds:
+        return None
+    diffs = [100 * (ours[s] - theirs[s]) for s in seeds]
+    mean, sd = mean_sd(diffs)
+    return mean, sd / math.sqrt(len(diffs)), len(diffs)
+
+
+def markdown(table, warnings):
+    """The seed table as markdown text."""
+    seeds = sorted({s for per in table.values() for s in per})
+    head = " | ".join(f"seed {s}" for s in seeds)
+    lines = [
+        f"| arm | {head} | mean ± sd | tf_compact − arm (paired, ± se) |",
+        "|---|" + "---:|" * (len(seeds) + 2),
+    ]
+    for arm, per in table.items():
+        cells = " | ".join(
+            f"{100 * per[s]:.2f}%" if s in per else "–" for s in seeds
+        )
+        mean, sd = mean_sd(per.values())
+        diff = "–"
+        if arm != OURS:
+            found = paired(table, arm)
+            if found:
+                d, se, n = found
+                diff = f"{d:+.2f} ± {se:.2f} pp (n={n})"
+        lines.append(
+            f"| {arm} | {cells} | {100 * mean:.2f} ± {100 * sd:.2f}% | {diff} |"
+        )
+    lines += [f"\nWarning: {w}" for w in warnings]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    del argv
+    if not RUNS.value:
+        raise app.UsageError("--runs is required: bench_e2e result names.")
+    runs = []
+    for name in RUNS.value:
+        base = os.path.join(RESULTS.value, name)
+        with open(base + ".md") as f:
+            seed = seed_of(f.read())
+        with open(base + ".json") as f:
+            runs.append((seed, json.load(f)))
+    table, warnings = collect(runs)
+    command = " ".join(
+        ["python benchmarks/summarize_seeds.py"]
+        + [a for a in sys.argv[1:] if a.startswith("--")]
+    )
+    text = f"Command: `{command}`\n\n" + markdown(table, warnings)
+    print(text)
+    if NAME.value:
+        with open(os.path.join(RESULTS.value, f"{NAME.value}.md"), "w") as f:
+            f.write(f"# bench_e2e arms over seeds\n\n{text}")
+
+
+if __name__ == "__main__":
+    app.run(main)
