@@ -1,0 +1,52 @@
+"""`benchmarks/summarize_seeds.py`: arms grouped over seeds, paired."""
+
+import importlib.util
+import os
+
+import pytest
+
+_PATH = os.path.join(
+    os.path.dirname(__file__), "..", "benchmarks", "summarize_seeds.py"
+)
+_SPEC = importlib.util.spec_from_file_location("summarize_seeds", _PATH)
+summarize = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(summarize)
+
+
+def _run(ours, l1, teacher=0.9):
+    return {
+        "teacher": {"arm": "teacher", "accuracy": teacher},
+        "arms": [
+            {"arm": "tf_compact (auto: oneshot)", "accuracy": ours},
+            {"arm": "L1", "accuracy": l1},
+        ],
+    }
+
+
+def test_seed_is_read_from_the_command_line():
+    text = "# x\n\nCommand: `python b.py --epochs=4 --seed=3 --name=a`\n"
+    assert summarize.seed_of(text) == 3
+    assert summarize.seed_of("Command: `python b.py --epochs=4`") == 0
+    with pytest.raises(ValueError, match="Command"):
+        summarize.seed_of("no command here")
+
+
+def test_paired_difference_over_common_seeds():
+    runs = [(0, _run(0.92, 0.91)), (1, _run(0.90, 0.92))]
+    table, warnings = summarize.collect(runs)
+    assert warnings == []
+    assert set(table) == {"teacher", "tf_compact", "L1"}
+    mean, se, n = summarize.paired(table, "L1")
+    assert n == 2
+    assert mean == pytest.approx(-0.5)  # (+1 - 2) / 2 pp
+    assert se == pytest.approx(1.5)  # sd 2.12 / sqrt(2)
+    text = summarize.markdown(table, warnings)
+    assert "-0.50 ± 1.50 pp (n=2)" in text
+    assert "| tf_compact | 92.00% | 90.00% | 91.00 ± 1.41% | – |" in text
+
+
+def test_a_repeated_seed_that_disagrees_is_reported():
+    runs = [(0, _run(0.92, 0.91)), (0, _run(0.93, 0.91))]
+    table, warnings = summarize.collect(runs)
+    assert table["tf_compact"] == {0: 0.92}
+    assert len(warnings) == 1 and "seed 0" in warnings[0]
