@@ -70,6 +70,12 @@ ARMS = flags.DEFINE_multi_enum(
     "others are compared with it ('none': tf_compact alone). The full "
     "benchmark runs all four.",
 )
+IMPORTANCE = flags.DEFINE_enum(
+    "importance",
+    "l2",
+    ["l2", "l1", "bn_gamma", "taylor"],
+    "tf_compact's one-shot pruning criterion.",
+)
 STUDENT_WEIGHT = flags.DEFINE_float(
     "student_loss_weight",
     0.5,
@@ -269,6 +275,7 @@ def arm_tf_compact(teacher, bundle):
         lr_schedule=SCHEDULE.value,
         learning_rate=LEARNING_RATE.value,
         student_loss_weight=STUDENT_WEIGHT.value,
+        importance=IMPORTANCE.value,
         feature_kd=FEATURE_KD.value,
         epochs=EPOCHS.value - FINETUNE.value,
         finetune_epochs=FINETUNE.value,
@@ -458,6 +465,7 @@ def _command():
         "schedule",
         "learning_rate",
         "student_loss_weight",
+        "importance",
         "feature_kd",
         "latency_repeats",
         "arm",
