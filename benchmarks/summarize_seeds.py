@@ -27,16 +27,22 @@ import sys
 from absl import app
 from absl import flags
 
-RUNS = flags.DEFINE_list(
-    "runs", None, "Result names (files <name>.json and <name>.md)."
-)
-RESULTS = flags.DEFINE_string(
-    "results_dir", "benchmarks/results", "Where the results are."
-)
-NAME = flags.DEFINE_string(
-    "name", None, "Write the table to <results_dir>/<name>.md as well."
-)
 OURS = "tf_compact"
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defines the command-line flags (only when run as a script, so
+    importing this module never clashes with other absl flags)."""
+    flags.DEFINE_list(
+        "runs", None, "Result names (files <name>.json and <name>.md)."
+    )
+    flags.DEFINE_string(
+        "results_dir", "benchmarks/results", "Where the results are."
+    )
+    flags.DEFINE_string(
+        "name", None, "Write the table to <results_dir>/<name>.md as well."
+    )
 
 
 def seed_of(markdown):
@@ -136,11 +142,11 @@ def markdown(table, warnings):
 
 def main(argv):
     del argv
-    if not RUNS.value:
+    if not FLAGS.runs:
         raise app.UsageError("--runs is required: bench_e2e result names.")
     runs = []
-    for name in RUNS.value:
-        base = os.path.join(RESULTS.value, name)
+    for name in FLAGS.runs:
+        base = os.path.join(FLAGS.results_dir, name)
         with open(base + ".md") as f:
             seed = seed_of(f.read())
         with open(base + ".json") as f:
@@ -152,10 +158,13 @@ def main(argv):
     )
     text = f"Command: `{command}`\n\n" + markdown(table, warnings)
     print(text)
-    if NAME.value:
-        with open(os.path.join(RESULTS.value, f"{NAME.value}.md"), "w") as f:
+    if FLAGS.name:
+        with open(
+            os.path.join(FLAGS.results_dir, f"{FLAGS.name}.md"), "w"
+        ) as f:
             f.write(f"# bench_e2e arms over seeds\n\n{text}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
