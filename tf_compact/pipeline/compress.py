@@ -4,19 +4,20 @@ import hashlib
 
 import numpy as np
 
+from tf_compact.distillation.validation import validate_student_weight
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import report as report_lib
 from tf_compact.pipeline import sparse_stages
 from tf_compact.pipeline.context import CompressContext
 from tf_compact.pipeline.result import CompressResult
 from tf_compact.pipeline.store import StageStore
+from tf_compact.pruning.validation import CRITERIA
 
 METHODS = ("auto", "controller", "budget", "oneshot", "iterative", "width")
 #: What `method="auto"` runs when a target is given.
 AUTO_METHOD = "oneshot"
 LIGHTEN = ("gap_head", "separable")
 LR_SCHEDULES = ("cosine", "constant")
-IMPORTANCE = ("l2", "l1", "bn_gamma", "taylor")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
@@ -278,16 +279,7 @@ def _settings(args):
     _validate_int("benchmark_runs", args["benchmark_runs"], 1)
     for name in ("learning_rate", "temperature"):
         _validate_positive(name, args[name])
-    alpha = args["student_loss_weight"]
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
-        or not 0 <= alpha <= 1
-    ):
-        raise ValueError(
-            "Invalid value for argument `student_loss_weight`. Expected a "
-            f"float in [0, 1]. Received: student_loss_weight={alpha!r}"
-        )
+    alpha = validate_student_weight(args["student_loss_weight"])
     if args["strength"] is not None and args["strength"] < 0:
         raise ValueError(
             "Invalid value for argument `strength`. Expected a float >= 0. "
@@ -312,14 +304,14 @@ def _settings(args):
             "lr_schedule", args["lr_schedule"], LR_SCHEDULES
         ),
         "temperature": float(args["temperature"]),
-        "student_loss_weight": float(alpha),
+        "student_loss_weight": alpha,
         "feature_kd": _validate_bool("feature_kd", args["feature_kd"]),
         "strength": (
             None if args["strength"] is None else float(args["strength"])
         ),
         "round_to": args["round_to"],
         "importance": _validate_choice(
-            "importance", args["importance"], IMPORTANCE
+            "importance", args["importance"], CRITERIA
         ),
         "tflite_modes": modes,
         "num_threads": args["num_threads"],
