@@ -78,11 +78,17 @@ IMPORTANCE = flags.DEFINE_enum(
 )
 STUDENT_WEIGHT = flags.DEFINE_float(
     "student_loss_weight",
-    0.5,
+    0.9,
     "Weight of the label loss in the KD of tf_compact and keras.distillation "
     "(the distillation term gets 1 minus it).",
     lower_bound=0.0,
     upper_bound=1.0,
+)
+TEMPERATURE = flags.DEFINE_float(
+    "temperature",
+    4.0,
+    "Logits-KD temperature of tf_compact and keras.distillation.",
+    lower_bound=1e-3,
 )
 SEED = flags.DEFINE_integer(
     "seed",
@@ -275,6 +281,7 @@ def arm_tf_compact(teacher, bundle):
         lr_schedule=SCHEDULE.value,
         learning_rate=LEARNING_RATE.value,
         student_loss_weight=STUDENT_WEIGHT.value,
+        temperature=TEMPERATURE.value,
         importance=IMPORTANCE.value,
         feature_kd=FEATURE_KD.value,
         epochs=EPOCHS.value - FINETUNE.value,
@@ -316,7 +323,7 @@ def arm_keras_kd(teacher, slim, bundle):
         _copy(teacher),
         fresh,
         distillation_losses=keras.distillation.LogitsDistillation(
-            temperature=4.0, loss=keras.losses.KLDivergence()
+            temperature=TEMPERATURE.value, loss=keras.losses.KLDivergence()
         ),
         student_loss_weight=STUDENT_WEIGHT.value,
     )
@@ -465,6 +472,7 @@ def _command():
         "schedule",
         "learning_rate",
         "student_loss_weight",
+        "temperature",
         "importance",
         "feature_kd",
         "latency_repeats",

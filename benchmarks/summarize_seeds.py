@@ -15,7 +15,10 @@ python benchmarks/summarize_seeds.py \
 
 A run that repeats an (arm, seed) pair already read must agree with it
 (the runs are deterministic); a disagreement is reported, and the first
-value is kept.
+value is kept. Runs made with other settings (say an earlier default of
+`--student_loss_weight`) keep their own rows through `--relabel`:
+`--relabel=e2e_vgg_ft0:tf_compact=tf_compact α=0.5` shows run
+`e2e_vgg_ft0`'s tf_compact row as the arm `tf_compact α=0.5`.
 """
 
 import json
@@ -43,6 +46,37 @@ def define_flags():
     flags.DEFINE_string(
         "name", None, "Write the table to <results_dir>/<name>.md as well."
     )
+    flags.DEFINE_list(
+        "relabel",
+        [],
+        "Entries `run:arm=label`: that run's row of `arm` (tf_compact for "
+        "any tf_compact method) is reported as the arm `label`.",
+    )
+
+
+def parse_relabel(entries):
+    """`{(run, arm): label}` from `run:arm=label` entries.
+
+    Args:
+        entries: list of strings `run:arm=label`.
+
+    Returns:
+        The mapping.
+
+    Raises:
+        ValueError: on an entry without both `:` and `=`, or with an empty
+            part.
+    """
+    mapping = {}
+    for entry in entries:
+        run, _, rest = entry.partition(":")
+        arm, _, label = rest.partition("=")
+        if not (run and arm and label):
+            raise ValueError(
+                f"--relabel entry {entry!r} is not of the form run:arm=label."
+            )
+        mapping[(run.strip(), arm.strip())] = label.strip()
+    return mapping
 
 
 def seed_of(markdown):
@@ -64,20 +98,25 @@ def seed_of(markdown):
     return int(seed.group(1)) if seed else 0
 
 
-def collect(runs):
+def collect(runs, relabel=None):
     """`{arm: {seed: accuracy}}` over the runs, and the warnings met.
 
     Args:
-        runs: list of `(seed, result dict)` with the bench_e2e JSON layout
-            (`{"teacher": row, "arms": [row, ...]}`).
+        runs: list of `(seed, result dict)` or `(seed, result dict, run
+            name)` with the bench_e2e JSON layout (`{"teacher": row,
+            "arms": [row, ...]}`).
+        relabel: optional `{(run name, arm): label}` (see `parse_relabel`).
 
     Returns:
         `(table, warnings)`.
     """
     table, warnings = {}, []
-    for seed, result in runs:
+    relabel = relabel or {}
+    for seed, result, *named in runs:
+        run = named[0] if named else None
         for row in [result["teacher"]] + result["arms"]:
             arm = _arm_key(row["arm"])
+            arm = relabel.get((run, arm), arm)
             seen = table.setdefault(arm, {})
             if seed in seen and abs(seen[seed] - row["accuracy"]) > 1e-9:
                 warnings.append(
@@ -150,8 +189,12 @@ def main(argv):
         with open(base + ".md") as f:
             seed = seed_of(f.read())
         with open(base + ".json") as f:
-            runs.append((seed, json.load(f)))
-    table, warnings = collect(runs)
+            runs.append((seed, json.load(f), name))
+    relabel = parse_relabel(FLAGS.relabel)
+    unknown = sorted(r for r, _ in relabel if r not in FLAGS.runs)
+    if unknown:
+        raise app.UsageError(f"--relabel names runs not in --runs: {unknown}")
+    table, warnings = collect(runs, relabel)
     command = " ".join(
         ["python benchmarks/summarize_seeds.py"]
         + [a for a in sys.argv[1:] if a.startswith("--")]

@@ -50,3 +50,19 @@ def test_a_repeated_seed_that_disagrees_is_reported():
     table, warnings = summarize.collect(runs)
     assert table["tf_compact"] == {0: 0.92}
     assert len(warnings) == 1 and "seed 0" in warnings[0]
+
+
+def test_relabel_keeps_a_run_with_other_settings_apart():
+    runs = [(0, _run(0.93, 0.91), "new"), (0, _run(0.92, 0.91), "old")]
+    relabel = summarize.parse_relabel(["old:tf_compact=tf_compact a=0.5"])
+    table, warnings = summarize.collect(runs, relabel)
+    assert warnings == []
+    assert table["tf_compact"] == {0: 0.93}
+    assert table["tf_compact a=0.5"] == {0: 0.92}
+    assert table["L1"] == {0: 0.91}
+
+
+@pytest.mark.parametrize("entry", ["old", "old:tf_compact", ":a=b", "r:=b"])
+def test_relabel_rejects_a_malformed_entry(entry):
+    with pytest.raises(ValueError, match="run:arm=label"):
+        summarize.parse_relabel([entry])

@@ -107,7 +107,9 @@ def _distiller(ctx, student, sparsity=None, decay_steps=None):
         ctx.teacher,
         student,
         distillation_losses=stages.kd_losses(ctx),
-        student_loss_weight=ctx.settings.get("student_loss_weight", 0.5),
+        student_loss_weight=ctx.settings.get(
+            "student_loss_weight", training.STUDENT_LOSS_WEIGHT
+        ),
         sparsity=sparsity,
     )
     stages._compile(

@@ -134,7 +134,9 @@ def finetune_stage(ctx):
             ctx.teacher,
             slim,
             distillation_losses=kd_losses(ctx),
-            student_loss_weight=ctx.settings.get("student_loss_weight", 0.5),
+            student_loss_weight=ctx.settings.get(
+                "student_loss_weight", training.STUDENT_LOSS_WEIGHT
+            ),
         )
         _compile(
             distiller,
