@@ -112,6 +112,12 @@ LATENCY_REPEATS = flags.DEFINE_integer(
     "Interleaved re-timings of every arm's TFLite files at the end; each "
     "file keeps its best median (0: keep the first timing only).",
 )
+LATENCY_RUNS = flags.DEFINE_integer(
+    "latency_runs",
+    1000,
+    "Invokes per latency timing (each timing reports their median).",
+    lower_bound=10,
+)
 LEARNING_RATE = flags.DEFINE_float(
     "learning_rate",
     5e-3,
@@ -185,7 +191,7 @@ def _measure(name, model, bundle, tflite_source=None, params=None):
             }
         data = tfc.lite.convert(source, mode=mode, **kwargs)
         bench = tfc.lite.benchmark(
-            data, num_threads=1, runs=200, dataset=bundle.test
+            data, num_threads=1, runs=LATENCY_RUNS.value, dataset=bundle.test
         )
         row[f"{mode}_kib"] = len(data) / 1024
         row[f"{mode}_ms"] = bench.median_ms
@@ -207,12 +213,16 @@ def _retime(rows):
     import tf_compact as tfc
 
     for repeat in range(LATENCY_REPEATS.value):
-        for row in rows:
+        # Every other round runs backwards, so a drift in the machine's
+        # speed does not always favour the same rows.
+        for row in rows if repeat % 2 else rows[::-1]:
             for mode in ("float32", "int8"):
                 data = _FILES.get((row["arm"], mode))
                 if data is None:
                     continue
-                ms = tfc.lite.benchmark(data, num_threads=1, runs=200).median_ms
+                ms = tfc.lite.benchmark(
+                    data, num_threads=1, runs=LATENCY_RUNS.value
+                ).median_ms
                 key = f"{mode}_ms"
                 row[key] = min(row[key], ms)
         print(f"latency re-timing {repeat + 1}/{LATENCY_REPEATS.value}")
@@ -394,7 +404,7 @@ def _tfmot_row(stripped, nnz, bundle, teacher_macs):
                 "num_calibration_steps": 50,
             }
         data = tfc.lite.convert(stripped, mode=mode, **kwargs)
-        bench = tfc.lite.benchmark(data, num_threads=1, runs=200)
+        bench = tfc.lite.benchmark(data, num_threads=1, runs=LATENCY_RUNS.value)
         row[f"{mode}_kib"] = len(data) / 1024
         row[f"{mode}_ms"] = bench.median_ms
         row["runtime"] = f"{bench.runtime}/{bench.delegate}"
@@ -427,7 +437,7 @@ def _markdown(rows, teacher_row, seconds):
         )
         + f", {SCHEDULE.value} learning rate in every training run (peak "
         f"{LEARNING_RATE.value:g} for the arms), 1-thread "
-        f"latency (median of 200 invokes"
+        f"latency (median of {LATENCY_RUNS.value} invokes"
         + (
             f", best of {LATENCY_REPEATS.value + 1} interleaved timings"
             if LATENCY_REPEATS.value
@@ -476,6 +486,7 @@ def _command():
         "importance",
         "feature_kd",
         "latency_repeats",
+        "latency_runs",
         "arm",
         "seed",
         "limit",
