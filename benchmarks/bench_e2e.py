@@ -20,6 +20,11 @@ compares clipped raw logits (the student then does not learn), so a
 it is given, which froze every later use of the same teacher object, so
 each arm gets its own copy of the teacher.
 
+Every arm trains on its own freshly seeded copy of the data (`--seed`
+plus the arm's number), so an arm's result does not depend on which arms
+ran before it, or on whether tf_compact's run resumed from its
+checkpoints.
+
 Each arm reports accuracy, MACs, params, TFLite float32/int8 size and
 1-thread latency (LiteRT when available). Writes
 `benchmarks/results/<name>.md`, `<name>.json` and `<name>_tradeoff.png`
@@ -30,7 +35,7 @@ python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
 # the README's table: VGG teacher, GAP head, widths rounded to 8
 python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
     --teacher=vgg --teacher_epochs=4 --lighten=gap_head --round_to=8 \
-    --learning_rate=0.005 --name=e2e_vgg_ft0
+    --learning_rate=0.005 --name=e2e_vgg_a09
 # a replicate of tf_compact and the L1 arm with another data order
 python benchmarks/bench_e2e.py ... --arm=l1 --seed=1 --name=...
 ```
@@ -539,25 +544,34 @@ def main(argv):
     from tf_compact.pipeline import plots
 
     start = time.time()
-    bundle = tfc.data.load(
-        "fashion_mnist",
-        batch_size=128,
-        limit=LIMIT.value,
-        validation_split=0.05,
-        seed=SEED.value,
-    )
+
+    def fresh_data(offset):
+        # Each arm gets its own seeded dataset: a shuffled tf.data dataset
+        # reshuffles on every pass, so a shared one would hand each arm a
+        # data order that depends on how many epochs the arms before it
+        # ran (a resumed or skipped arm would change all later ones).
+        keras.utils.set_random_seed(SEED.value + offset)
+        return tfc.data.load(
+            "fashion_mnist",
+            batch_size=128,
+            limit=LIMIT.value,
+            validation_split=0.05,
+            seed=SEED.value,
+        )
+
+    bundle = fresh_data(0)
     teacher = _teacher(bundle)
     teacher_row = _measure("teacher", teacher, bundle)
     rows = []
-    keras.utils.set_random_seed(SEED.value)
+    bundle = fresh_data(0)
     slim, method = arm_tf_compact(teacher, bundle)
     label = f"tf_compact ({METHOD.value}: {method})"
     if METHOD.value == method:
         label = f"tf_compact ({method})"
     rows.append(_measure(label, slim, bundle))
-    keras.utils.set_random_seed(SEED.value + 1)
     arms = set(ARMS.value)
     if "l1" in arms:
+        bundle = fresh_data(1)
         rows.append(
             _measure(
                 "one-shot L1 prune + fine-tune",
@@ -566,6 +580,7 @@ def main(argv):
             )
         )
     if "scratch" in arms:
+        bundle = fresh_data(2)
         rows.append(
             _measure(
                 "slim architecture from scratch",
@@ -574,6 +589,7 @@ def main(argv):
             )
         )
     if "keras_kd" in arms:
+        bundle = fresh_data(3)
         rows.append(
             _measure(
                 "keras.distillation KD into slim",
@@ -582,6 +598,7 @@ def main(argv):
             )
         )
     if "tfmot" in arms:
+        bundle = fresh_data(4)
         sparsity = 1.0 - slim.count_params() / teacher.count_params()
         stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
