@@ -563,6 +563,7 @@ def main(argv):
     teacher = _teacher(bundle)
     teacher_row = _measure("teacher", teacher, bundle)
     rows = []
+    # Fresh again: the teacher's int8 calibration drew from the last one.
     bundle = fresh_data(0)
     slim, method = arm_tf_compact(teacher, bundle)
     label = f"tf_compact ({METHOD.value}: {method})"

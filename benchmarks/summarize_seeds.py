@@ -102,9 +102,8 @@ def collect(runs, relabel=None):
     """`{arm: {seed: accuracy}}` over the runs, and the warnings met.
 
     Args:
-        runs: list of `(seed, result dict)` or `(seed, result dict, run
-            name)` with the bench_e2e JSON layout (`{"teacher": row,
-            "arms": [row, ...]}`).
+        runs: list of `(seed, result dict, run name)`, the dict in the
+            bench_e2e JSON layout (`{"teacher": row, "arms": [row, ...]}`).
         relabel: optional `{(run name, arm): label}` (see `parse_relabel`).
 
     Returns:
@@ -112,8 +111,7 @@ def collect(runs, relabel=None):
     """
     table, warnings = {}, []
     relabel = relabel or {}
-    for seed, result, *named in runs:
-        run = named[0] if named else None
+    for seed, result, run in runs:
         for row in [result["teacher"]] + result["arms"]:
             arm = _arm_key(row["arm"])
             arm = relabel.get((run, arm), arm)

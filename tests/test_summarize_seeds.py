@@ -32,7 +32,7 @@ def test_seed_is_read_from_the_command_line():
 
 
 def test_paired_difference_over_common_seeds():
-    runs = [(0, _run(0.92, 0.91)), (1, _run(0.90, 0.92))]
+    runs = [(0, _run(0.92, 0.91), "a"), (1, _run(0.90, 0.92), "b")]
     table, warnings = summarize.collect(runs)
     assert warnings == []
     assert set(table) == {"teacher", "tf_compact", "L1"}
@@ -46,7 +46,7 @@ def test_paired_difference_over_common_seeds():
 
 
 def test_a_repeated_seed_that_disagrees_is_reported():
-    runs = [(0, _run(0.92, 0.91)), (0, _run(0.93, 0.91))]
+    runs = [(0, _run(0.92, 0.91), "a"), (0, _run(0.93, 0.91), "b")]
     table, warnings = summarize.collect(runs)
     assert table["tf_compact"] == {0: 0.92}
     assert len(warnings) == 1 and "seed 0" in warnings[0]

@@ -8,7 +8,6 @@ from tf_compact.distillation.validation import validate_student_weight
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import report as report_lib
 from tf_compact.pipeline import sparse_stages
-from tf_compact.pipeline import training
 from tf_compact.pipeline.context import CompressContext
 from tf_compact.pipeline.result import CompressResult
 from tf_compact.pipeline.store import StageStore
@@ -38,7 +37,7 @@ def compress(
     learning_rate=5e-3,
     lr_schedule="cosine",
     temperature=4.0,
-    student_loss_weight=training.STUDENT_LOSS_WEIGHT,
+    student_loss_weight=0.9,
     feature_kd=False,
     strength=None,
     round_to=None,

@@ -107,9 +107,7 @@ def _distiller(ctx, student, sparsity=None, decay_steps=None):
         ctx.teacher,
         student,
         distillation_losses=stages.kd_losses(ctx),
-        student_loss_weight=ctx.settings.get(
-            "student_loss_weight", training.STUDENT_LOSS_WEIGHT
-        ),
+        student_loss_weight=ctx.settings["student_loss_weight"],
         sparsity=sparsity,
     )
     stages._compile(

@@ -134,9 +134,7 @@ def finetune_stage(ctx):
             ctx.teacher,
             slim,
             distillation_losses=kd_losses(ctx),
-            student_loss_weight=ctx.settings.get(
-                "student_loss_weight", training.STUDENT_LOSS_WEIGHT
-            ),
+            student_loss_weight=ctx.settings["student_loss_weight"],
         )
         _compile(
             distiller,
