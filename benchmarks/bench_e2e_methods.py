@@ -36,7 +36,7 @@ TARGET_PARAMS = flags.DEFINE_float(
 LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
 METHODS = flags.DEFINE_list(
     "methods",
-    ["oneshot", "iterative", "budget", "width"],
+    ["oneshot", "gradual", "iterative", "budget", "width"],
     "Methods to run; `<method>+feature_kd` adds feature KD.",
 )
 TEACHER_PATH = flags.DEFINE_string(

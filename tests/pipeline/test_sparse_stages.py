@@ -1,4 +1,4 @@
-"""The pruning methods of `compress`: iterative, one-shot, budget."""
+"""The pruning methods of `compress`: iterative, one-shot, gradual, budget."""
 
 import json
 
@@ -70,13 +70,51 @@ def test_iterative_meets_the_macs_target_in_rounds(tmp_path):
     assert rounds[-1]["macs_fraction"] <= 0.4 + 1e-3
 
 
-@pytest.mark.parametrize("method", ["oneshot", "iterative", "budget"])
+@pytest.mark.parametrize(
+    "method", ["oneshot", "gradual", "iterative", "budget"]
+)
 def test_pruning_methods_with_both_targets_meet_both(method):
     teacher, report = _slim(method, target_macs=0.5, target_params=0.2)
     prof = tfc.profile(teacher)
     student = report["student"]
     assert student["macs"] <= 0.5 * prof.macs * 1.001
     assert student["params"] <= 0.2 * prof.params * 1.001
+
+
+def test_gradual_shrinks_during_training_and_slims_by_its_mask(tmp_path):
+    teacher, report = _slim(
+        "gradual",
+        epochs=3,
+        output_dir=str(tmp_path),
+        target_macs=0.4,
+        round_to=4,
+    )
+    dense = tfc.profile(teacher).macs
+    assert report["student"]["macs"] <= 0.4 * dense * 1.001
+    with open(tmp_path / "stages.json") as f:
+        history = json.load(f)["stages"]["slim"]["history"]
+    # 4 batches per epoch, the budget reached after 2/3 of the 12 steps:
+    # the first epoch ends part-way, the last two at the final mask.
+    fractions = history["slim_macs_fraction"]
+    assert len(fractions) == 3
+    assert 0.4 < fractions[0] < 1.0
+    assert fractions[1] == fractions[2] <= 0.4
+    slim = keras.saving.load_model(tmp_path / "slim.keras")
+    widths = [
+        layer.filters for layer in slim.layers if hasattr(layer, "filters")
+    ]
+    assert all(w % 4 == 0 for w in widths)
+
+
+def test_gradual_without_epochs_prunes_to_the_target_at_once():
+    teacher, report = _slim("gradual", epochs=0, target_params=0.3)
+    params = tfc.profile(teacher).params
+    assert 0.1 * params < report["student"]["params"] <= 0.3 * params * 1.001
+
+
+def test_gradual_rejects_a_gradient_criterion():
+    with pytest.raises(ValueError, match="importance"):
+        _slim("gradual", epochs=1, target_macs=0.5, importance="taylor")
 
 
 def test_targets_are_fractions_of_the_teacher_after_lightening():

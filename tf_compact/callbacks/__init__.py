@@ -8,6 +8,9 @@
 - `ProximalStep`: exact zeros for a proximal penalty trained by a custom
   model (`tfc.Sparsifier` and `tfc.Distiller` apply the step themselves).
 - `IterativePruning`: global iterative pruning (masking) during training.
+- `GradualPruning`: structured pruning to a MACs/params budget on a cubic
+  schedule of training steps (masking), the structured counterpart of
+  gradual magnitude pruning.
 
 The controllers write `sparsity_strength`, `group_sparsity` and
 `slim_macs_fraction` into the epoch logs and keep their state in variables
@@ -15,6 +18,7 @@ of the penalty, so `keras.callbacks.BackupAndRestore` resumes them exactly.
 """
 
 from tf_compact.callbacks.budget_controller import BudgetController
+from tf_compact.callbacks.gradual_pruning import GradualPruning
 from tf_compact.callbacks.iterative_pruning import IterativePruning
 from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.callbacks.proximal_step import ProximalStep

@@ -161,6 +161,9 @@ class IterativePruning(keras.callbacks.Callback):
         due = due and (epoch - self.start_epoch + 1) % self.every == 0
         if due and not self.meets(self.cost()):
             self.prune_round()
+        self._log_cost(logs)
+
+    def _log_cost(self, logs):
         keep = keras.ops.convert_to_numpy(self.mask) > 0
         cost = self.cost(keep)
         if logs is not None:

@@ -23,15 +23,25 @@ from tf_compact.cli import common_flags
 from tf_compact.cli import teacher as teacher_lib
 
 DEFAULT_EPOCHS = 6
+METHODS = (
+    "auto",
+    "controller",
+    "budget",
+    "oneshot",
+    "gradual",
+    "iterative",
+    "width",
+)
 METHOD = flags.DEFINE_enum(
     "method",
     "auto",
-    ["auto", "controller", "budget", "oneshot", "iterative", "width"],
+    list(METHODS),
     "Compression method: `iterative` prunes the globally weakest channels "
     "round by round to --target_macs / --target_params with distillation "
     "between rounds; `budget` steers group sparsity to the target; "
     "`controller` sets it from the teacher/student gap; `oneshot` prunes to "
-    "the target then distills; `width` distills into the teacher at "
+    "the target then distills; `gradual` distills while the channels shrink "
+    "to the target on a cubic schedule; `width` distills into the teacher at "
     "--width_multiplier. `auto`: oneshot (the best measured) with a target, "
     "else controller.",
 )

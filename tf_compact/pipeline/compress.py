@@ -13,9 +13,18 @@ from tf_compact.pipeline.result import CompressResult
 from tf_compact.pipeline.store import StageStore
 from tf_compact.pruning.validation import CRITERIA
 
-METHODS = ("auto", "controller", "budget", "oneshot", "iterative", "width")
+METHODS = (
+    "auto",
+    "controller",
+    "budget",
+    "oneshot",
+    "gradual",
+    "iterative",
+    "width",
+)
 #: What `method="auto"` runs when a target is given.
 AUTO_METHOD = "oneshot"
+_BUDGETED = ("budget", "oneshot", "gradual", "iterative")
 LIGHTEN = ("gap_head", "separable")
 LR_SCHEDULES = ("cosine", "constant")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
@@ -83,9 +92,12 @@ def compress(
             Defaults to `None`.
         method: `"iterative"` (global iterative pruning to the target with
             KD between rounds, seed 004), `"oneshot"` (structured pruning
-            to the target, then KD), `"budget"` (KD + proximal group lasso,
-            λ steered to the target), `"controller"` (λ from the
-            teacher/student gap), `"width"` (teacher at
+            to the target, then KD), `"gradual"` (KD while the channels
+            shrink to the target on a cubic schedule over the first two
+            thirds of `epochs`, `tfc.callbacks.GradualPruning`),
+            `"budget"` (KD + proximal group lasso, λ steered to the
+            target), `"controller"` (λ from the teacher/student gap),
+            `"width"` (teacher at
             `width_multiplier`, KD-trained), or `"auto"`: `AUTO_METHOD`
             (`"oneshot"`, the most accurate of these methods at 25% MACs
             and 10% params of the teacher with the same epoch budget, in
@@ -260,7 +272,7 @@ def _settings(args):
     has_target = any(v is not None for v in targets.values())
     if method == "auto":
         method = AUTO_METHOD if has_target else "controller"
-    if method in ("budget", "oneshot", "iterative") and not has_target:
+    if method in _BUDGETED and not has_target:
         raise ValueError(
             f"method={method!r} needs a budget: pass `target_macs` or "
             "`target_params`. Received: neither."

@@ -8,6 +8,8 @@
 - `iterative`: global iterative pruning of the teacher copy to the target,
   a KD fine-tune between rounds (`tfc.iterative_prune`, seed 004); the
   sparse epochs are shared among the rounds.
+- `gradual`: KD training while `GradualPruning` masks the channels down
+  to the target on a cubic schedule; slim by its final mask.
 - `oneshot`: no sparse training; one-shot structured pruning of the
   teacher copy to the target (L2 importance), then the KD fine-tune.
 - `width`: the student is the teacher at `width_multiplier` (lighten's
@@ -25,6 +27,10 @@ from tf_compact.pipeline.training import steps_per_epoch
 UPDATES_PER_EPOCH = 8
 #: Planned rounds of the `iterative` method.
 ROUNDS = 4
+#: Share of the `gradual` method's training over which the mask shrinks.
+GRADUAL_SHARE = 2 / 3
+#: Mask updates of the `gradual` method over that share.
+GRADUAL_UPDATES = 60
 #: Cost ~ (kept channel fraction) ** CHANNEL_EXPONENT, an under-estimate of
 #: the conv-to-conv exponent 2, so the planned rounds reach the target.
 CHANNEL_EXPONENT = 1.5
@@ -38,6 +44,7 @@ _KEPT_LOGS = (
     "sparsity_strength",
     "group_sparsity",
     "slim_macs_fraction",
+    "slim_params_fraction",
 )
 
 
@@ -194,6 +201,59 @@ def oneshot_slim_stage(ctx):
     return record
 
 
+def gradual_stage(ctx):
+    """KD training while the channels shrink to the target, then slim.
+
+    `GradualPruning` reaches the budget after `GRADUAL_SHARE` of the
+    `epochs` (cubic schedule, `GRADUAL_UPDATES` mask updates); the rest
+    trains at the final widths. The learning rate follows the run's
+    schedule over the whole stage.
+    """
+    import tf_compact as tfc
+
+    student = ctx.store.model("student_init")
+    goals = _student_goals(ctx, student)
+    epochs = ctx.settings["epochs"]
+    steps = steps_per_epoch(ctx.train_data) or _count_batches(ctx.train_data)
+    end_step = max(1, int(steps * max(epochs, 1) * GRADUAL_SHARE))
+    pruning = tfc.callbacks.GradualPruning(
+        **{f"target_{kind}": value for kind, value in goals.items()},
+        end_step=end_step,
+        frequency=max(1, end_step // GRADUAL_UPDATES),
+        importance=_gradual_importance(ctx),
+        round_to=ctx.settings.get("round_to"),
+    )
+    history = {}
+    distiller = _distiller(
+        ctx, student, decay_steps=stages.decay_steps(ctx, epochs)
+    )
+    if epochs:
+        history = _fit(ctx, distiller, "gradual", [pruning])
+    else:
+        pruning.set_model(distiller)
+        pruning.update(end_step)
+    slim = tfc.slim(student, pruning.masks, graph=pruning.plan.graph)
+    ctx.store.put_model("slim", slim)
+    record = stages.model_summary(slim, ctx)
+    record["history"] = history
+    return record
+
+
+def _gradual_importance(ctx):
+    importance = ctx.settings.get("importance", "l2")
+    if importance not in ("l2", "l1", "bn_gamma"):
+        raise ValueError(
+            "method='gradual' ranks channels by their weights: `importance` "
+            f"must be 'l2', 'l1' or 'bn_gamma'. Received: importance="
+            f"{importance!r}"
+        )
+    return importance
+
+
+def _count_batches(dataset):
+    return sum(1 for _ in dataset)
+
+
 def iterative_stage(ctx):
     """Global iterative pruning with KD between rounds, to the target.
 
@@ -319,8 +379,8 @@ def stages_for(method):
     """The default stage list of a method, in run order.
 
     Args:
-        method: `"controller"`, `"budget"`, `"oneshot"`, `"iterative"` or
-            `"width"`.
+        method: `"controller"`, `"budget"`, `"oneshot"`, `"gradual"`,
+            `"iterative"` or `"width"`.
 
     Returns:
         A list of `Stage` objects.
@@ -338,6 +398,8 @@ def stages_for(method):
         ]
     elif method == "oneshot":
         middle = [stages.Stage("slim", oneshot_slim_stage, "one-shot prune")]
+    elif method == "gradual":
+        middle = [stages.Stage("slim", gradual_stage, "gradual pruning + KD")]
     elif method == "iterative":
         middle = [
             stages.Stage(

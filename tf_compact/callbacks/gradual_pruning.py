@@ -1,0 +1,212 @@
+"""`GradualPruning`: structured pruning on a polynomial schedule."""
+
+import keras
+import numpy as np
+
+from tf_compact.callbacks.iterative_pruning import IterativePruning
+from tf_compact.sparsity import validation
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class GradualPruning(IterativePruning):
+    """Shrinks the model's channels step by step to a MACs/params budget.
+
+    The structured counterpart of gradual magnitude pruning: from
+    `begin_step` to `end_step` (optimizer steps), every `frequency` steps,
+    the kept fraction of each target follows the cubic schedule
+
+        keep(t) = target + (1 - target) * (1 - p) ** exponent,
+        p = (t - begin_step) / (end_step - begin_step),
+
+    and the channels are masked with `tfc.pruning.prune_masks` at that
+    intermediate budget (global ranking of `importance`, widths rounded to
+    `round_to`). Masked channels have all their coupled weights (producer
+    kernel and bias, BN gamma and beta) set to zero after every step, so
+    the network never loses more than a small slice of its function at
+    once, and the training in between (with a `tfc.Distiller`, knowledge
+    distillation) repairs it. From `end_step` on the mask is the final
+    one, which meets every target; `tfc.slim(model, callback.masks)` then
+    builds the slim model with the same function as the masked one.
+
+    Zeroed channels score 0 under the `"l2"` and `"l1"` criteria, so each
+    update keeps what the previous one removed out, and the mask shrinks
+    monotonically in practice. The step count is the optimizer's, so a run
+    resumed by `keras.callbacks.BackupAndRestore` picks up the schedule
+    where it stopped; the mask is recomputed at the start of training.
+    Logs `slim_macs_fraction`, `slim_params_fraction` and `group_sparsity`
+    at every epoch end.
+
+    Args:
+        target_macs: MACs to keep, a fraction in (0, 1] of the model's.
+            Defaults to `None`.
+        target_params: Parameters to keep, likewise. At least one target.
+            Defaults to `None`.
+        end_step: Step at which the final budget is reached (> begin_step).
+            About two thirds of the training suits most runs, leaving the
+            rest to recover at the final widths.
+        begin_step: First step of the schedule. Defaults to `0`.
+        frequency: Steps between mask updates. Defaults to `20`.
+        exponent: Power of the schedule; larger prunes more early.
+            Defaults to `3`.
+        importance: Criterion of `tfc.group_importance` (`"l2"`, `"l1"`,
+            `"bn_gamma"`). Defaults to `"l2"`.
+        round_to: Kept widths are rounded up to a multiple of this, or
+            `None`. Defaults to `None`.
+        min_channels: Every group keeps at least this many channels.
+            Defaults to `1`.
+        verbose: `1` prints every mask update. Defaults to `0`.
+
+    Raises:
+        ValueError: If an argument is invalid.
+
+    Example:
+
+    ```python
+    pruning = tfc.callbacks.GradualPruning(
+        target_macs=0.25, target_params=0.1, end_step=2000, round_to=8
+    )
+    distiller = tfc.Distiller(teacher, student)
+    distiller.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    distiller.fit(data, epochs=4, callbacks=[pruning])
+    slim = tfc.slim(student, pruning.masks)
+    ```
+    """
+
+    def __init__(
+        self,
+        target_macs=None,
+        target_params=None,
+        end_step=None,
+        begin_step=0,
+        frequency=20,
+        exponent=3,
+        importance="l2",
+        round_to=None,
+        min_channels=1,
+        verbose=0,
+    ):
+        super().__init__(
+            target_macs=target_macs,
+            target_params=target_params,
+            importance=importance,
+            verbose=verbose,
+        )
+        self.begin_step = _step_arg("begin_step", begin_step, minimum=0)
+        self.end_step = _step_arg("end_step", end_step, minimum=1)
+        if self.end_step <= self.begin_step:
+            raise ValueError(
+                "Invalid value for argument `end_step`. Expected a step "
+                f"after `begin_step` ({self.begin_step}). Received: "
+                f"end_step={end_step!r}"
+            )
+        self.frequency = _step_arg("frequency", frequency, minimum=1)
+        self.exponent = validation.validate_positive("exponent", exponent)
+        if importance not in ("l2", "l1", "bn_gamma"):
+            raise ValueError(
+                "Invalid value for argument `importance`. Expected one of "
+                f"'l2', 'l1', 'bn_gamma'. Received: importance={importance!r}"
+            )
+        if round_to is not None:
+            round_to = _step_arg("round_to", round_to, minimum=1)
+        self.round_to = round_to
+        self.min_channels = _step_arg("min_channels", min_channels, minimum=1)
+        self._updated_at = None
+
+    def schedule(self, step):
+        """`{kind: fraction to keep}` of every target at optimizer `step`."""
+        span = self.end_step - self.begin_step
+        progress = min(max((step - self.begin_step) / span, 0.0), 1.0)
+        shrink = (1.0 - progress) ** self.exponent
+        return {
+            kind: target + (1.0 - target) * shrink
+            for kind, target in self.targets.items()
+        }
+
+    def _step(self):
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None:
+            return 0
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+    def on_train_begin(self, logs=None):
+        step = self._step()
+        if step > self.begin_step:
+            self.update(step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step()
+        due = step >= self.begin_step and (
+            (step - self.begin_step) % self.frequency == 0
+            or (step >= self.end_step and self._updated_at != self.end_step)
+        )
+        if due:
+            self.update(min(step, self.end_step))
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._log_cost(logs)
+
+    def update(self, step):
+        """Masks the channels the schedule removes by `step`, zeroes them."""
+        from tf_compact.pruning.prune import prune_masks
+
+        if self._updated_at == step:
+            return
+        goals = self.schedule(step)
+        self._updated_at = step
+        if all(value >= 1.0 for value in goals.values()):
+            return
+        masks = prune_masks(
+            self.pruned_model,
+            **{f"target_{kind}": value for kind, value in goals.items()},
+            importance=self.importance,
+            round_to=self.round_to,
+            min_channels=self.min_channels,
+            graph=self.plan.graph,
+        )
+        keep = np.concatenate(
+            [
+                np.asarray(masks.get(name, np.ones(size, bool)), bool)
+                for name, size in zip(
+                    self.plan.group_names, self.plan.group_channels
+                )
+            ]
+        )
+        self.mask.assign(keep.astype("float32"))
+        self._apply()
+        if self.verbose:
+            cost = self.cost(keep)
+            reached = ", ".join(
+                f"{kind} {self._fraction_of(cost, kind):.3f} "
+                f"(goal {goals[kind]:.3f})"
+                for kind in self.targets
+            )
+            print(f"GradualPruning: step {step}, {reached}")
+
+    def get_config(self):
+        return {
+            "target_macs": self.targets.get("macs"),
+            "target_params": self.targets.get("params"),
+            "end_step": self.end_step,
+            "begin_step": self.begin_step,
+            "frequency": self.frequency,
+            "exponent": self.exponent,
+            "importance": self.importance,
+            "round_to": self.round_to,
+            "min_channels": self.min_channels,
+            "verbose": self.verbose,
+        }
+
+
+def _step_arg(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an int >= "
+            f"{minimum}. Received: {name}={value!r}"
+        )
+    if value < minimum:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an int >= "
+            f"{minimum}. Received: {name}={value!r}"
+        )
+    return int(value)
