@@ -112,6 +112,25 @@ def test_write_creates_json_markdown_and_plots(tmp_path):
     assert "![tradeoff.png](tradeoff.png)" in text
 
 
+def test_gradual_schedule_plot_is_written_from_the_updates(tmp_path):
+    store = StageStore(str(tmp_path), {})
+    updates = [
+        {
+            "step": step,
+            "goal_macs": 0.25 + 0.75 * (1 - step / 30) ** 3,
+            "macs_fraction": 0.24 + 0.75 * (1 - step / 30) ** 3,
+            "goal_params": 0.1 + 0.9 * (1 - step / 30) ** 3,
+            "params_fraction": 0.1 + 0.88 * (1 - step / 30) ** 3,
+        }
+        for step in range(0, 31, 10)
+    ]
+    records = {"teacher": {"name": "t"}, "slim": {"schedule": updates}}
+    r = report.build_report(records, {})
+    paths = report.write(store, r, records)
+    assert os.path.getsize(paths["schedule.png"]) > 0
+    assert "strength.png" not in paths
+
+
 def test_plots_without_data_are_left_out(tmp_path):
     store = StageStore(str(tmp_path), {})
     records = {"teacher": {"name": "t"}}

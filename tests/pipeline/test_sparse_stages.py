@@ -97,6 +97,11 @@ def test_gradual_shrinks_during_training_and_slims_by_its_mask(tmp_path):
     # the first epoch ends part-way, the last two at the final mask.
     fractions = history["slim_macs_fraction"]
     assert len(fractions) == 3
+    with open(tmp_path / "stages.json") as f:
+        updates = json.load(f)["stages"]["slim"]["schedule"]
+    assert updates[-1]["step"] == 8
+    assert updates[-1]["goal_macs"] == pytest.approx(0.4)
+    assert all(u["macs_fraction"] <= u["goal_macs"] for u in updates)
     assert 0.4 < fractions[0] < 1.0
     assert fractions[1] == fractions[2] <= 0.4
     slim = keras.saving.load_model(tmp_path / "slim.keras")

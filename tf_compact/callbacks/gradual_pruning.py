@@ -34,7 +34,8 @@ class GradualPruning(IterativePruning):
     resumed by `keras.callbacks.BackupAndRestore` picks up the schedule
     where it stopped; the mask is recomputed at the start of training.
     Logs `slim_macs_fraction`, `slim_params_fraction` and `group_sparsity`
-    at every epoch end.
+    at every epoch end; `updates` lists every mask update (step, the
+    schedule's goals and the fractions reached).
 
     Args:
         target_macs: MACs to keep, a fraction in (0, 1] of the model's.
@@ -111,6 +112,8 @@ class GradualPruning(IterativePruning):
         self.round_to = round_to
         self.min_channels = _step_arg("min_channels", min_channels, minimum=1)
         self._updated_at = None
+        #: One dict per mask update: `step`, `goal_<kind>`, `<kind>_fraction`.
+        self.updates = []
 
     def schedule(self, step):
         """`{kind: fraction to keep}` of every target at optimizer `step`."""
@@ -174,8 +177,13 @@ class GradualPruning(IterativePruning):
         )
         self.mask.assign(keep.astype("float32"))
         self._apply()
+        cost = self.cost(keep)
+        entry = {"step": int(step)}
+        for kind in self.targets:
+            entry[f"goal_{kind}"] = float(goals[kind])
+            entry[f"{kind}_fraction"] = float(self._fraction_of(cost, kind))
+        self.updates.append(entry)
         if self.verbose:
-            cost = self.cost(keep)
             reached = ", ".join(
                 f"{kind} {self._fraction_of(cost, kind):.3f} "
                 f"(goal {goals[kind]:.3f})"

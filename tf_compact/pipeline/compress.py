@@ -75,7 +75,7 @@ def compress(
     `keras.callbacks.BackupAndRestore`, so rerunning the same call after an
     interruption resumes where it stopped. The directory also receives
     `report.json`, `report.md` and PNG plots (`tradeoff.png`, `widths.png`,
-    `strength.png`).
+    `strength.png`, and `schedule.png` for `method="gradual"`).
 
     Args:
         teacher: a trained Sequential or Functional classifier (logits or

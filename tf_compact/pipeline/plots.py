@@ -5,6 +5,8 @@
 - `widths.png`: output channels per conv/dense layer, before and after.
 - `strength.png`: the sparsity strength λ (and the fraction of groups
   below threshold) over the sparse-training epochs.
+- `schedule.png`: the MACs/params fractions kept at every mask update of
+  `method="gradual"`, against the cubic schedule.
 """
 
 import os
@@ -142,6 +144,51 @@ def strength(path, history):
     return path
 
 
+def schedule(path, updates):
+    """Kept MACs/params fraction at every mask update of gradual pruning.
+
+    Args:
+        path: PNG file to write.
+        updates: `GradualPruning.updates`: dicts with `step` and, per
+            target kind, `goal_<kind>` and `<kind>_fraction`.
+
+    Returns:
+        `path`, or None when there are no updates.
+    """
+    if not updates:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = [u["step"] for u in updates]
+    for i, kind in enumerate(("macs", "params")):
+        if f"{kind}_fraction" not in updates[0]:
+            continue
+        label = "MACs" if kind == "macs" else "params"
+        ax.plot(
+            steps,
+            [u[f"{kind}_fraction"] for u in updates],
+            color=f"C{i}",
+            marker=".",
+            label=f"{label} kept",
+        )
+        ax.plot(
+            steps,
+            [u[f"goal_{kind}"] for u in updates],
+            color=f"C{i}",
+            linestyle="--",
+            label=f"{label} schedule",
+        )
+    ax.set_xlabel("training step")
+    ax.set_ylabel("fraction of the student before pruning")
+    ax.set_ylim(0, 1.05)
+    ax.legend()
+    ax.set_title("Gradual pruning schedule")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_all(output_dir, report, records, baselines=()):
     """Writes every plot that has data; returns the file names written."""
     teacher = records.get("teacher", {})
@@ -168,6 +215,10 @@ def write_all(output_dir, report, records, baselines=()):
             ),
         ),
         ("strength.png", lambda p: strength(p, history)),
+        (
+            "schedule.png",
+            lambda p: schedule(p, records.get("slim", {}).get("schedule")),
+        ),
     ]
     written = []
     for name, job in jobs:

@@ -236,6 +236,7 @@ def gradual_stage(ctx):
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["history"] = history
+    record["schedule"] = pruning.updates
     return record
 
 
