@@ -160,3 +160,54 @@ def test_config_round_trip():
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError, match="Received"):
         GradualPruning(**kwargs)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise RuntimeError("interrupted")
+
+
+def _resumable_run(extra_callbacks, x, y):
+    keras.utils.set_random_seed(3)
+    trainer = helpers.sparsifier(strength=0.0, proximal=False, lr=0.02)
+    # The pruning callback comes first, as in `compress`: BackupAndRestore
+    # restores the step only after its `on_train_begin`.
+    pruning = GradualPruning(target_macs=0.4, end_step=8, frequency=3)
+    trainer.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=16,
+        shuffle=False,
+        callbacks=[pruning, *extra_callbacks],
+        verbose=0,
+    )
+    return trainer, pruning
+
+
+def test_interrupted_fit_resumes_the_schedule_exactly(tmp_path):
+    x, y = helpers.data(48)  # 3 steps per epoch: updates at 3, 6 and 8
+    reference, expected = _resumable_run([], x, y)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _resumable_run([backup, _Interrupt()], x, y)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    resumed, pruning = _resumable_run([backup], x, y)
+    assert [u["step"] for u in pruning.updates] == [6, 8]
+    # Layer names differ between the runs; the groups come in graph order.
+    for keep, want in zip(pruning.masks.values(), expected.masks.values()):
+        np.testing.assert_array_equal(keep, want)
+    for a, b in zip(resumed.model.weights, reference.model.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_last_update_step():
+    callback = GradualPruning(
+        target_macs=0.5, begin_step=4, end_step=20, frequency=5
+    )
+    assert callback.last_update_step(3) is None
+    assert callback.last_update_step(4) == 4
+    assert callback.last_update_step(13) == 9
+    assert callback.last_update_step(14) == 14
+    assert callback.last_update_step(25) == 20

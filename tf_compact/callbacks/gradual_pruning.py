@@ -131,12 +131,33 @@ class GradualPruning(IterativePruning):
             return 0
         return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
+    def last_update_step(self, step):
+        """The latest scheduled update at or before `step`, or None."""
+        if step < self.begin_step:
+            return None
+        if step >= self.end_step:
+            return self.end_step
+        done = (step - self.begin_step) // self.frequency
+        return self.begin_step + done * self.frequency
+
+    def _resume(self):
+        # Training restarted past the start of the schedule (a resumed
+        # run): rebuild the mask of the last update before the next step.
+        if self._updated_at is None:
+            last = self.last_update_step(self._step())
+            if last is not None and last > self.begin_step:
+                self.update(last)
+
     def on_train_begin(self, logs=None):
-        step = self._step()
-        if step > self.begin_step:
-            self.update(step)
+        self._resume()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # `BackupAndRestore` may restore the step after `on_train_begin`.
+        self._resume()
 
     def on_train_batch_end(self, batch, logs=None):
+        # Re-zero first, so every update ranks the weights it leaves.
+        super().on_train_batch_end(batch, logs)
         step = self._step()
         due = step >= self.begin_step and (
             (step - self.begin_step) % self.frequency == 0
@@ -144,7 +165,6 @@ class GradualPruning(IterativePruning):
         )
         if due:
             self.update(min(step, self.end_step))
-        super().on_train_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._log_cost(logs)
