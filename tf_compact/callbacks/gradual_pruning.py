@@ -227,12 +227,10 @@ class GradualPruning(IterativePruning):
 
 
 def _step_arg(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an int >= "
-            f"{minimum}. Received: {name}={value!r}"
-        )
-    if value < minimum:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(
+        value, bool
+    )
+    if not is_int or value < minimum:
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected an int >= "
             f"{minimum}. Received: {name}={value!r}"

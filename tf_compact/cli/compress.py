@@ -21,17 +21,9 @@ from absl import logging
 
 from tf_compact.cli import common_flags
 from tf_compact.cli import teacher as teacher_lib
+from tf_compact.pipeline.compress import METHODS
 
 DEFAULT_EPOCHS = 6
-METHODS = (
-    "auto",
-    "controller",
-    "budget",
-    "oneshot",
-    "gradual",
-    "iterative",
-    "width",
-)
 METHOD = flags.DEFINE_enum(
     "method",
     "auto",
