@@ -117,9 +117,16 @@ def test_gradual_without_epochs_prunes_to_the_target_at_once():
     assert 0.1 * params < report["student"]["params"] <= 0.3 * params * 1.001
 
 
-def test_gradual_rejects_a_gradient_criterion():
-    with pytest.raises(ValueError, match="importance"):
-        _slim("gradual", epochs=1, target_macs=0.5, importance="taylor")
+def test_gradual_rejects_a_gradient_criterion_before_any_stage(tmp_path):
+    with pytest.raises(ValueError, match="ranks channels by their weights"):
+        _slim(
+            "gradual",
+            epochs=1,
+            target_macs=0.5,
+            importance="taylor",
+            output_dir=str(tmp_path),
+        )
+    assert not (tmp_path / "stages.json").exists()
 
 
 def test_targets_are_fractions_of_the_teacher_after_lightening():

@@ -73,6 +73,9 @@ class GradualPruning(IterativePruning):
     ```
     """
 
+    #: Criteria that rank channels by their weights (masked ones score 0).
+    CRITERIA = ("l2", "l1", "bn_gamma")
+
     def __init__(
         self,
         target_macs=None,
@@ -102,16 +105,18 @@ class GradualPruning(IterativePruning):
             )
         self.frequency = _step_arg("frequency", frequency, minimum=1)
         self.exponent = validation.validate_positive("exponent", exponent)
-        if importance not in ("l2", "l1", "bn_gamma"):
+        if importance not in self.CRITERIA:
             raise ValueError(
                 "Invalid value for argument `importance`. Expected one of "
-                f"'l2', 'l1', 'bn_gamma'. Received: importance={importance!r}"
+                f"{self.CRITERIA}. Received: importance={importance!r}"
             )
         if round_to is not None:
             round_to = _step_arg("round_to", round_to, minimum=1)
         self.round_to = round_to
         self.min_channels = _step_arg("min_channels", min_channels, minimum=1)
         self._updated_at = None
+        self._masking = False
+        self._resume_pending = False
         #: One dict per mask update: `step`, `goal_<kind>`, `<kind>_fraction`.
         self.updates = []
 
@@ -150,14 +155,18 @@ class GradualPruning(IterativePruning):
 
     def on_train_begin(self, logs=None):
         self._resume()
+        self._resume_pending = True
 
     def on_train_batch_begin(self, batch, logs=None):
         # `BackupAndRestore` may restore the step after `on_train_begin`.
-        self._resume()
+        if self._resume_pending:
+            self._resume_pending = False
+            self._resume()
 
     def on_train_batch_end(self, batch, logs=None):
         # Re-zero first, so every update ranks the weights it leaves.
-        super().on_train_batch_end(batch, logs)
+        if self._masking:
+            self._apply()
         step = self._step()
         due = step >= self.begin_step and (
             (step - self.begin_step) % self.frequency == 0
@@ -196,6 +205,7 @@ class GradualPruning(IterativePruning):
             ]
         )
         self.mask.assign(keep.astype("float32"))
+        self._masking = not keep.all()
         self._apply()
         cost = self.cost(keep)
         entry = {"step": int(step)}

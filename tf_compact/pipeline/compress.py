@@ -145,9 +145,10 @@ def compress(
             25% of its MACs ran 1.27x faster (float32, 1 thread) with
             widths rounded to 8 than with the raw counts, at the same MACs
             (`benchmarks/results/round_to.md`). Defaults to `None`.
-        importance: channel criterion of one-shot pruning (`"l2"`,
-            `"l1"`, `"bn_gamma"`, or `"taylor"`, which scores channels with
-            gradients on 8 training batches). Defaults to `"l2"`.
+        importance: channel criterion of one-shot and gradual pruning
+            (`"l2"`, `"l1"`, `"bn_gamma"`, or, one-shot only, `"taylor"`,
+            which scores channels with gradients on 8 training batches).
+            Defaults to `"l2"`.
         tflite_modes: conversion modes of the final model.
             Defaults to `("float32", "int8")`.
         num_threads: interpreter threads for the benchmark. Defaults to `1`.
@@ -277,6 +278,15 @@ def _settings(args):
             f"method={method!r} needs a budget: pass `target_macs` or "
             "`target_params`. Received: neither."
         )
+    if method == "gradual":
+        from tf_compact.callbacks.gradual_pruning import GradualPruning
+
+        if args["importance"] not in GradualPruning.CRITERIA:
+            raise ValueError(
+                "method='gradual' ranks channels by their weights: "
+                f"`importance` must be one of {GradualPruning.CRITERIA}. "
+                f"Received: importance={args['importance']!r}"
+            )
     width = args["width_multiplier"]
     if method == "width":
         _validate_fraction("width_multiplier", width)

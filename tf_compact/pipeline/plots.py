@@ -164,20 +164,19 @@ def schedule(path, updates):
         if f"{kind}_fraction" not in updates[0]:
             continue
         label = "MACs" if kind == "macs" else "params"
-        ax.plot(
-            steps,
-            [u[f"{kind}_fraction"] for u in updates],
-            color=f"C{i}",
-            marker=".",
-            label=f"{label} kept",
+        series = (
+            (f"{kind}_fraction", "-", "kept"),
+            (f"goal_{kind}", "--", "schedule"),
         )
-        ax.plot(
-            steps,
-            [u[f"goal_{kind}"] for u in updates],
-            color=f"C{i}",
-            linestyle="--",
-            label=f"{label} schedule",
-        )
+        for key, style, what in series:
+            ax.plot(
+                steps,
+                [u[key] for u in updates],
+                color=f"C{i}",
+                linestyle=style,
+                marker="." if what == "kept" else None,
+                label=f"{label} {what}",
+            )
     ax.set_xlabel("training step")
     ax.set_ylabel("fraction of the student before pruning")
     ax.set_ylim(0, 1.05)

@@ -220,7 +220,7 @@ def gradual_stage(ctx):
         **{f"target_{kind}": value for kind, value in goals.items()},
         end_step=end_step,
         frequency=max(1, end_step // GRADUAL_UPDATES),
-        importance=_gradual_importance(ctx),
+        importance=ctx.settings["importance"],
         round_to=ctx.settings.get("round_to"),
     )
     history = {}
@@ -238,17 +238,6 @@ def gradual_stage(ctx):
     record["history"] = history
     record["schedule"] = pruning.updates
     return record
-
-
-def _gradual_importance(ctx):
-    importance = ctx.settings.get("importance", "l2")
-    if importance not in ("l2", "l1", "bn_gamma"):
-        raise ValueError(
-            "method='gradual' ranks channels by their weights: `importance` "
-            f"must be 'l2', 'l1' or 'bn_gamma'. Received: importance="
-            f"{importance!r}"
-        )
-    return importance
 
 
 def _count_batches(dataset):
