@@ -353,6 +353,36 @@ def arm_keras_kd(teacher, slim, bundle):
     return fresh
 
 
+def tfmot_sparsity(teacher, target_params):
+    """The kernel sparsity at which tfmot keeps `target_params` weights.
+
+    tfmot prunes only the kernels of the layers it supports (convolutions,
+    Dense); batch-norm weights and biases stay dense. Pruning the kernels
+    to `1 - target / total` would leave the model with more weights than
+    the target, so the sparsity is set on the prunable kernels alone.
+    """
+    import numpy as np
+    import tensorflow_model_optimization as tfmot
+
+    import tf_compact as tfc
+
+    probe = tfmot.sparsity.keras.prune_low_magnitude(
+        tfc.lite.to_tf_keras(_copy(teacher))
+    )
+    prunable = sum(
+        int(np.prod(weight.shape))
+        for layer in probe.layers
+        for weight, _, _ in getattr(layer, "pruning_vars", ())
+    )
+    dense = teacher.count_params() - prunable
+    if prunable <= 0 or target_params <= dense:
+        raise ValueError(
+            f"tfmot cannot reach {target_params} weights: {dense} of the "
+            f"teacher's {teacher.count_params()} are not prunable."
+        )
+    return 1.0 - (target_params - dense) / prunable
+
+
 def arm_tfmot(teacher, bundle, sparsity):
     """Magnitude pruning through the tf_keras bridge; returns (model, nnz)."""
     import numpy as np
@@ -600,7 +630,7 @@ def main(argv):
         )
     if "tfmot" in arms:
         bundle = fresh_data(4)
-        sparsity = 1.0 - slim.count_params() / teacher.count_params()
+        sparsity = tfmot_sparsity(teacher, slim.count_params())
         stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
     _retime([teacher_row] + rows)
