@@ -375,7 +375,7 @@ def tfmot_sparsity(teacher, target_params):
         for weight, _, _ in getattr(layer, "pruning_vars", ())
     )
     dense = teacher.count_params() - prunable
-    if prunable <= 0 or target_params <= dense:
+    if target_params <= dense:
         raise ValueError(
             f"tfmot cannot reach {target_params} weights: {dense} of the "
             f"teacher's {teacher.count_params()} are not prunable."
