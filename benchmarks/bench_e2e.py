@@ -99,8 +99,8 @@ SEED = flags.DEFINE_integer(
     "seed",
     0,
     "Seed of the data split and order and of the students' training (the "
-    "cached teacher is reused whatever the seed, so runs with other seeds "
-    "are replicates of the arms on the same teacher).",
+    "teacher always trains on seed 0's data and is cached, so runs with "
+    "other seeds are replicates of the arms on the same teacher).",
 )
 LIGHTEN = flags.DEFINE_list(
     "lighten", [], "tf_compact's lighten transforms (gap_head, separable)."
@@ -237,7 +237,13 @@ def _teacher_name():
     return f"{TEACHER.value}_w{TEACHER_WIDTH.value:g}"
 
 
-def _teacher(bundle):
+def _teacher(teacher_data):
+    """The cached teacher, or one trained on `teacher_data()` and cached.
+
+    `teacher_data` builds the teacher's own dataset (seed 0 whatever
+    `--seed` is), so the teacher a run trains does not depend on the seed
+    of the run that happened to train it first.
+    """
     import keras
 
     import tf_compact as tfc
@@ -248,6 +254,7 @@ def _teacher(bundle):
     path = os.path.join(WORK_DIR.value, f"teacher_{name}.keras")
     if os.path.exists(path):
         return keras.saving.load_model(path, compile=False)
+    bundle = teacher_data()
     keras.utils.set_random_seed(0)
     model = tfc.models.get(
         TEACHER.value,
@@ -575,22 +582,23 @@ def main(argv):
 
     start = time.time()
 
-    def fresh_data(offset):
+    def fresh_data(offset, seed=None):
         # Each arm gets its own seeded dataset: a shuffled tf.data dataset
         # reshuffles on every pass, so a shared one would hand each arm a
         # data order that depends on how many epochs the arms before it
         # ran (a resumed or skipped arm would change all later ones).
-        keras.utils.set_random_seed(SEED.value + offset)
+        seed = SEED.value if seed is None else seed
+        keras.utils.set_random_seed(seed + offset)
         return tfc.data.load(
             "fashion_mnist",
             batch_size=128,
             limit=LIMIT.value,
             validation_split=0.05,
-            seed=SEED.value,
+            seed=seed,
         )
 
     bundle = fresh_data(0)
-    teacher = _teacher(bundle)
+    teacher = _teacher(lambda: fresh_data(0, seed=0))
     teacher_row = _measure("teacher", teacher, bundle)
     rows = []
     # Fresh again: the teacher's int8 calibration drew from the last one.
