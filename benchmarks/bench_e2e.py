@@ -35,9 +35,11 @@ python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
 # the README's table: VGG teacher, GAP head, widths rounded to 8
 python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
     --teacher=vgg --teacher_epochs=4 --lighten=gap_head --round_to=8 \
-    --learning_rate=0.005 --name=e2e_vgg_a09
-# a replicate of tf_compact and the L1 arm with another data order
-python benchmarks/bench_e2e.py ... --arm=l1 --seed=1 --name=...
+    --learning_rate=0.005 --seed=0 --name=e2e_vgg_eq
+# tf_compact alone with the teacher's Flatten head kept, another seed
+python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
+    --teacher=vgg --teacher_epochs=4 --round_to=8 --learning_rate=0.005 \
+    --latency_repeats=1 --arm=none --seed=1 --name=e2e_vgg_eq_flat_seed1
 ```
 """
 
