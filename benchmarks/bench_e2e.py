@@ -113,6 +113,19 @@ ROUND_TO = flags.DEFINE_integer(
 FEATURE_KD = flags.DEFINE_boolean(
     "feature_kd", False, "tf_compact: feature KD on top of logits KD."
 )
+STANDARDIZE = flags.DEFINE_boolean(
+    "standardize_logits",
+    False,
+    "tf_compact: standardize each example's logits in its logits KD, at "
+    "--standardized_temperature instead of --temperature (which the "
+    "keras.distillation arm keeps).",
+)
+STANDARDIZED_T = flags.DEFINE_float(
+    "standardized_temperature",
+    2.0,
+    "tf_compact's logits-KD temperature with --standardize_logits.",
+    lower_bound=1e-3,
+)
 LATENCY_REPEATS = flags.DEFINE_integer(
     "latency_repeats",
     3,
@@ -305,9 +318,12 @@ def arm_tf_compact(teacher, bundle):
         lr_schedule=SCHEDULE.value,
         learning_rate=LEARNING_RATE.value,
         student_loss_weight=STUDENT_WEIGHT.value,
-        temperature=TEMPERATURE.value,
+        temperature=(
+            STANDARDIZED_T.value if STANDARDIZE.value else TEMPERATURE.value
+        ),
         importance=IMPORTANCE.value,
         feature_kd=FEATURE_KD.value,
+        standardize_logits=STANDARDIZE.value,
         epochs=EPOCHS.value - FINETUNE.value,
         finetune_epochs=FINETUNE.value,
         benchmark_runs=20,

@@ -24,6 +24,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         round_to=4,
         lr_schedule="constant",
         feature_kd=True,
+        standardize_logits=True,
         kd_learning_rate=2e-3,
         temperature=3.0,
         student_loss_weight=0.25,
@@ -39,6 +40,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert report["settings"]["round_to"] == 4
     assert report["settings"]["lr_schedule"] == "constant"
     assert report["settings"]["feature_kd"] is True
+    assert report["settings"]["standardize_logits"] is True
     assert report["settings"]["learning_rate"] == 2e-3
     assert report["settings"]["temperature"] == 3.0
     assert report["settings"]["student_loss_weight"] == 0.25

@@ -51,6 +51,57 @@ def test_logits_kd_works_inside_keras_distiller():
     assert np.isfinite(logs["loss"])
 
 
+def test_standardized_logits_kd_matches_formula_and_ignores_logit_scale():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(6, 5)).astype("float32")
+    s = rng.normal(size=(6, 5)).astype("float32")
+
+    def z(x):
+        return (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)
+
+    p_t, p_s = _softmax(z(t) / 2.0), _softmax(z(s) / 2.0)
+    expected = 4.0 * np.mean(np.sum(p_t * np.log(p_t / p_s), axis=-1))
+    kd = tfc.LogitsKD(temperature=2.0, standardize=True)
+    got = _np(kd.compute_loss(t, s))
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    # A per-example shift and positive scale of either side changes nothing,
+    # while the plain KD sees a different target.
+    scale = rng.uniform(0.2, 5.0, size=(6, 1)).astype("float32")
+    shifted = scale * s + rng.normal(size=(6, 1)).astype("float32")
+    np.testing.assert_allclose(
+        _np(kd.compute_loss(3.0 * t - 1.0, shifted)), got, rtol=1e-4
+    )
+    plain = tfc.LogitsKD(temperature=2.0)
+    moved = _np(plain.compute_loss(t, shifted)) - _np(plain.compute_loss(t, s))
+    assert abs(moved) > 1e-3
+    # Constant logits rows stay finite, gradients included.
+    import tensorflow as tf
+
+    flat = tf.Variable(np.ones((2, 5), "float32"))
+    with tf.GradientTape() as tape:
+        loss = kd.compute_loss(tf.ones((2, 5)), flat)
+    assert np.isfinite(_np(loss))
+    assert np.all(np.isfinite(_np(tape.gradient(loss, flat))))
+
+
+def test_standardized_logits_kd_trains_without_nans():
+    teacher, student = models.pair()
+    distiller = tfc.Distiller(
+        teacher, student, [tfc.LogitsKD(2.0, standardize=True)]
+    )
+    models.compile_distiller(distiller)
+    x, y = models.data()
+    logs = distiller.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    assert np.isfinite(logs["logits_kd"])
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_logits_kd_rejects_non_bool_standardize(bad):
+    with pytest.raises(ValueError, match="standardize"):
+        tfc.LogitsKD(standardize=bad)
+
+
 @pytest.mark.parametrize("bad", [0, -1.0, "4", None, True])
 def test_logits_kd_rejects_bad_temperature(bad):
     with pytest.raises(ValueError, match="temperature"):
@@ -168,6 +219,7 @@ def test_contrastive_kd_needs_its_heads_and_valid_arguments():
     "loss",
     [
         tfc.LogitsKD(temperature=2.5, name="kd"),
+        tfc.LogitsKD(temperature=2.0, standardize=True),
         tfc.FeatureKD(pairs=[("r1", "r1")], distance="cosine", project=True),
         tfc.FeatureKD(),
         tfc.AttentionTransfer(pairs=[("r2", "c2")], p=1.0, beta=10.0),

@@ -132,6 +132,11 @@ def test_teacher_is_not_modified():
         ({"lr_schedule": "step"}, ValueError, "lr_schedule='step'"),
         ({"round_to": 0}, ValueError, "round_to=0"),
         ({"feature_kd": "yes"}, TypeError, "feature_kd='yes'"),
+        (
+            {"standardize_logits": 1},
+            TypeError,
+            "standardize_logits=1",
+        ),
         ({"student_loss_weight": 1.5}, ValueError, "student_loss_weight=1.5"),
         ({"student_loss_weight": "0.5"}, ValueError, "student_loss_weight"),
         ({"importance": "random"}, ValueError, "importance='random'"),

@@ -244,7 +244,12 @@ def test_feature_kd_adds_feature_distillation_to_the_kd_stages():
     names = [type(loss).__name__ for loss in stages_lib.kd_losses(Ctx)]
     assert names == ["LogitsKD", "FeatureKD"]
     Ctx.settings = {"temperature": 2.0}
-    assert len(stages_lib.kd_losses(Ctx)) == 1
+    (plain,) = stages_lib.kd_losses(Ctx)
+    assert plain.standardize is False
+    Ctx.settings = {"temperature": 2.0, "standardize_logits": True}
+    (standardized,) = stages_lib.kd_losses(Ctx)
+    assert standardized.standardize is True
+    assert standardized.temperature == 2.0
     teacher, report = _slim(
         "oneshot", epochs=1, target_macs=0.5, feature_kd=True
     )

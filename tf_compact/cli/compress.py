@@ -128,6 +128,12 @@ FEATURE_KD = flags.DEFINE_boolean(
     False,
     "Add multi-level feature distillation to the logits KD.",
 )
+STANDARDIZE_LOGITS = flags.DEFINE_boolean(
+    "standardize_logits",
+    None,
+    "Standardize each example's logits before the logits KD (then "
+    "--temperature=2 suits it); unset: tfc.compress's default.",
+)
 RESUME = flags.DEFINE_boolean(
     "resume", True, "Resume a run found in --output_dir."
 )
@@ -185,6 +191,7 @@ def main(argv):
         ("temperature", TEMPERATURE),
         ("student_loss_weight", STUDENT_LOSS_WEIGHT),
         ("importance", IMPORTANCE),
+        ("standardize_logits", STANDARDIZE_LOGITS),
     ):
         if flag.value is not None:
             optional[name] = flag.value

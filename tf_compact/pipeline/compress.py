@@ -48,6 +48,7 @@ def compress(
     temperature=4.0,
     student_loss_weight=0.9,
     feature_kd=False,
+    standardize_logits=False,
     strength=None,
     round_to=None,
     importance="l2",
@@ -113,7 +114,13 @@ def compress(
             Defaults to `None`.
         epochs: epochs of sparse, pruning-round or KD training (shared
             among the rounds by `"iterative"`). Defaults to `6`.
-        finetune_epochs: KD fine-tune epochs after slimming.
+        finetune_epochs: KD fine-tune epochs after slimming (at half the
+            learning rate, on a schedule of its own). With `"oneshot"` and
+            `"width"` the student already distills at its final widths, so
+            a fixed epoch budget is better spent as one schedule: at 4
+            epochs, `epochs=4, finetune_epochs=0` beat `3, 1` by 0.3 pp on
+            the small CNN at every one of three seeds
+            (`benchmarks/results/e2e_small_ft0_xeon_seeds.md`).
             Defaults to `3`.
         learning_rate: peak Adam learning rate (halved for the
             fine-tune). A freshly pruned student recovers much faster at a
@@ -136,6 +143,11 @@ def compress(
             (`tfc.FeatureKD()`: teacher/student feature maps matched by
             resolution, adapters where the widths differ) to the logits KD
             of every KD stage. Defaults to `False`.
+        standardize_logits: standardize every example's teacher and
+            student logits before the logits KD
+            (`tfc.LogitsKD(standardize=True)`); `temperature` then applies
+            to the standardized logits, and 2 suits it. Defaults to
+            `False`.
         strength: initial group-lasso strength λ; `None` derives it from
             the loss scale (`"budget"`: the penalty starts at a tenth of
             the loss; `"controller"`: `1e-4`). Defaults to `None`.
@@ -330,6 +342,9 @@ def _settings(args):
         "temperature": float(args["temperature"]),
         "student_loss_weight": alpha,
         "feature_kd": _validate_bool("feature_kd", args["feature_kd"]),
+        "standardize_logits": _validate_bool(
+            "standardize_logits", args["standardize_logits"]
+        ),
         "strength": (
             None if args["strength"] is None else float(args["strength"])
         ),

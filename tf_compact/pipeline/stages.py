@@ -162,13 +162,19 @@ def kd_losses(ctx):
         ctx: the `CompressContext`.
 
     Returns:
-        `[LogitsKD(temperature)]`, plus `FeatureKD()` (feature pairs
+        `[LogitsKD(temperature, standardize)]` (`standardize` from the
+        run's `standardize_logits` setting), plus `FeatureKD()` (feature pairs
         matched by resolution, adapters where widths differ) when the
         run's `feature_kd` setting is on.
     """
     import tf_compact as tfc
 
-    losses = [tfc.LogitsKD(temperature=ctx.settings["temperature"])]
+    losses = [
+        tfc.LogitsKD(
+            temperature=ctx.settings["temperature"],
+            standardize=bool(ctx.settings.get("standardize_logits", False)),
+        )
+    ]
     if ctx.settings.get("feature_kd"):
         losses.append(tfc.FeatureKD())
     return losses
