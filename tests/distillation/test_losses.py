@@ -98,7 +98,7 @@ def test_standardized_logits_kd_trains_without_nans():
 
 @pytest.mark.parametrize("bad", [1, "yes", None])
 def test_logits_kd_rejects_non_bool_standardize(bad):
-    with pytest.raises(ValueError, match="standardize"):
+    with pytest.raises(TypeError, match="standardize"):
         tfc.LogitsKD(standardize=bad)
 
 

@@ -19,15 +19,6 @@ def _validate_distance(distance):
     return distance
 
 
-def _validate_project(project):
-    if not isinstance(project, bool):
-        raise TypeError(
-            "Invalid value for argument `project`. Expected a bool. "
-            f"Received: project={project!r}"
-        )
-    return project
-
-
 def feature_distance(distance, teacher, student):
     """Returns the mean distance between two features of equal shape.
 
@@ -97,7 +88,7 @@ class FeatureKD(kd_loss.KDLoss):
         super().__init__(name=name)
         self.pairs = features.validate_pairs(pairs)
         self.distance = _validate_distance(distance)
-        self.project = _validate_project(project)
+        self.project = kd_loss.validate_bool(project, "project")
 
     def resolve_pairs(self, teacher, student):
         """Returns the given pairs, or pairs matched by resolution."""

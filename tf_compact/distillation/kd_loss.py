@@ -29,6 +29,20 @@ def validate_positive(value, argument):
     return float(value)
 
 
+def validate_bool(value, argument):
+    """Checks that `value` is a bool and returns it.
+
+    Raises:
+        TypeError: If `value` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"Invalid value for argument `{argument}`. Expected a bool. "
+            f"Received: {argument}={value!r}"
+        )
+    return value
+
+
 def validate_name(name):
     """Checks an optional log name: None or a non-empty identifier."""
     if name is None:

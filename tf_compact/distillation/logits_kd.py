@@ -34,8 +34,8 @@ class LogitsKD(kd_loss.KDLoss):
             (`"logits_kd"`).
 
     Raises:
-        ValueError: If `temperature` is not a number > 0, or
-            `standardize` is not a bool.
+        ValueError: If `temperature` is not a number > 0.
+        TypeError: If `standardize` is not a bool.
 
     Example:
 
@@ -52,12 +52,7 @@ class LogitsKD(kd_loss.KDLoss):
     def __init__(self, temperature=4.0, standardize=False, name=None):
         super().__init__(name=name)
         self.temperature = kd_loss.validate_positive(temperature, "temperature")
-        if not isinstance(standardize, bool):
-            raise ValueError(
-                "Invalid value for argument `standardize`. Expected a bool. "
-                f"Received: standardize={standardize!r}"
-            )
-        self.standardize = standardize
+        self.standardize = kd_loss.validate_bool(standardize, "standardize")
 
     def term_loss(
         self, teacher_features, student_features, module=None, training=False

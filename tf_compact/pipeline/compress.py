@@ -115,13 +115,13 @@ def compress(
         epochs: epochs of sparse, pruning-round or KD training (shared
             among the rounds by `"iterative"`). Defaults to `6`.
         finetune_epochs: KD fine-tune epochs after slimming (at half the
-            learning rate, on a schedule of its own). With `"oneshot"` and
-            `"width"` the student already distills at its final widths, so
-            a fixed epoch budget is better spent as one schedule: at 4
-            epochs, `epochs=4, finetune_epochs=0` beat `3, 1` by 0.3 pp on
-            the small CNN at every one of three seeds
-            (`benchmarks/results/e2e_small_ft0_xeon_seeds.md`).
-            Defaults to `3`.
+            learning rate, on a schedule of its own). With `"oneshot"` the
+            student already distills at its final widths, and a fixed
+            budget did better as one schedule: on the small CNN, 4 epochs,
+            `epochs=4, finetune_epochs=0` beat `3, 1` by 0.23–0.47 pp at
+            each of three seeds
+            (`benchmarks/results/e2e_small_ft0_xeon_seedN.md` against
+            `e2e_small_xeon_seedN.md`). Defaults to `3`.
         learning_rate: peak Adam learning rate (halved for the
             fine-tune). A freshly pruned student recovers much faster at a
             rate above Adam's usual 1e-3: at 10% of the teacher's params,

@@ -172,7 +172,7 @@ def kd_losses(ctx):
     losses = [
         tfc.LogitsKD(
             temperature=ctx.settings["temperature"],
-            standardize=bool(ctx.settings.get("standardize_logits", False)),
+            standardize=ctx.settings.get("standardize_logits", False),
         )
     ]
     if ctx.settings.get("feature_kd"):
