@@ -543,6 +543,8 @@ def _command():
         "learning_rate",
         "student_loss_weight",
         "temperature",
+        "standardize_logits",
+        "standardized_temperature",
         "importance",
         "feature_kd",
         "latency_repeats",
@@ -557,6 +559,9 @@ def _command():
         flag = flags.FLAGS[name]
         if flag.present:
             value = flag.value
+            if isinstance(value, bool):
+                parts.append(f"--{name}" if value else f"--no{name}")
+                continue
             if isinstance(value, list):
                 value = ",".join(value)
             parts.append(f"--{name}={value}")
