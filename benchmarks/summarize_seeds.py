@@ -5,7 +5,8 @@ teacher is shared, so runs with different seeds are replicates of every
 arm. This script reads the `<name>.json` / `<name>.md` pairs those runs
 wrote, groups the arms by name, and prints per arm the accuracy of every
 seed, its mean and standard deviation, and the paired difference
-tf_compact − arm over the seeds both ran (mean ± standard error).
+reference − arm over the seeds both ran (mean ± standard error); the
+reference is tf_compact unless `--reference` names another row.
 
 ```
 python benchmarks/summarize_seeds.py \
@@ -18,7 +19,8 @@ A run that repeats an (arm, seed) pair already read must agree with it
 value is kept. Runs made with other settings (say an earlier default of
 `--student_loss_weight`) keep their own rows through `--relabel`:
 `--relabel=e2e_vgg_ft0:tf_compact=tf_compact α=0.5` shows run
-`e2e_vgg_ft0`'s tf_compact row as the arm `tf_compact α=0.5`.
+`e2e_vgg_ft0`'s tf_compact row as the arm `tf_compact α=0.5`, and
+`--reference="tf_compact α=0.5"` would pair every other arm with it.
 """
 
 import json
@@ -51,6 +53,11 @@ def define_flags():
         [],
         "Entries `run:arm=label`: that run's row of `arm` (tf_compact for "
         "any tf_compact method) is reported as the arm `label`.",
+    )
+    flags.DEFINE_string(
+        "reference",
+        OURS,
+        "The arm (after --relabel) that every other arm is paired with.",
     )
 
 
@@ -140,9 +147,9 @@ def mean_sd(values):
     return mean, math.sqrt(var)
 
 
-def paired(table, arm):
-    """tf_compact − arm over the common seeds: `(mean, se, n)` in pp."""
-    ours, theirs = table.get(OURS, {}), table[arm]
+def paired(table, arm, reference=OURS):
+    """reference − arm over the common seeds: `(mean, se, n)` in pp."""
+    ours, theirs = table.get(reference, {}), table[arm]
     seeds = sorted(set(ours) & set(theirs))
     if not seeds:
         return None
@@ -151,12 +158,17 @@ def paired(table, arm):
     return mean, sd / math.sqrt(len(diffs)), len(diffs)
 
 
-def markdown(table, warnings):
-    """The seed table as markdown text."""
+def markdown(table, warnings, reference=OURS):
+    """The seed table as markdown text, paired against `reference`."""
+    if reference not in table:
+        raise ValueError(
+            f"The reference arm {reference!r} is not among the arms: "
+            f"{sorted(table)}"
+        )
     seeds = sorted({s for per in table.values() for s in per})
     head = " | ".join(f"seed {s}" for s in seeds)
     lines = [
-        f"| arm | {head} | mean ± sd | tf_compact − arm (paired, ± se) |",
+        f"| arm | {head} | mean ± sd | {reference} − arm (paired, ± se) |",
         "|---|" + "---:|" * (len(seeds) + 2),
     ]
     for arm, per in table.items():
@@ -165,8 +177,8 @@ def markdown(table, warnings):
         )
         mean, sd = mean_sd(per.values())
         diff = "–"
-        if arm != OURS:
-            found = paired(table, arm)
+        if arm != reference:
+            found = paired(table, arm, reference)
             if found:
                 d, se, n = found
                 diff = f"{d:+.2f} ± {se:.2f} pp (n={n})"
@@ -197,7 +209,11 @@ def main(argv):
         ["python benchmarks/summarize_seeds.py"]
         + [a for a in sys.argv[1:] if a.startswith("--")]
     )
-    text = f"Command: `{command}`\n\n" + markdown(table, warnings)
+    try:
+        body = markdown(table, warnings, FLAGS.reference)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from e
+    text = f"Command: `{command}`\n\n" + body
     print(text)
     if FLAGS.name:
         with open(

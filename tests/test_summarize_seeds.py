@@ -66,3 +66,27 @@ def test_relabel_keeps_a_run_with_other_settings_apart():
 def test_relabel_rejects_a_malformed_entry(entry):
     with pytest.raises(ValueError, match="run:arm=label"):
         summarize.parse_relabel([entry])
+
+
+def test_reference_arm_is_paired_with_every_other_arm():
+    runs = [
+        (0, _run(0.92, 0.91), "a"),
+        (1, _run(0.90, 0.92), "b"),
+        (0, _run(0.95, 0.91), "c"),
+        (1, _run(0.94, 0.92), "d"),
+    ]
+    relabel = summarize.parse_relabel(
+        ["c:tf_compact=tf_compact new", "d:tf_compact=tf_compact new"]
+    )
+    table, warnings = summarize.collect(runs, relabel)
+    assert warnings == []
+    mean, se, n = summarize.paired(table, "L1", "tf_compact new")
+    assert n == 2
+    assert mean == pytest.approx(3.0)  # (+4 + 2) / 2 pp
+    text = summarize.markdown(table, warnings, "tf_compact new")
+    assert "tf_compact new − arm (paired, ± se)" in text
+    assert "| tf_compact new | 95.00% | 94.00% | 94.50 ± 0.71% | – |" in text
+    # tf_compact itself is now one of the paired arms: 95-92, 94-90.
+    assert "+3.50 ± 0.50 pp (n=2)" in text
+    with pytest.raises(ValueError, match="reference arm"):
+        summarize.markdown(table, warnings, "missing")
