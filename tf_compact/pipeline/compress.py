@@ -119,8 +119,9 @@ def compress(
             student already distills at its final widths, and a fixed
             budget did better as one schedule: on the small CNN, 4 epochs,
             `epochs=4, finetune_epochs=0` beat `3, 1` by 0.23–0.47 pp at
-            each of three seeds
-            (`benchmarks/results/e2e_small_ft0_xeon_seedN.md` against
+            each of three seeds on each of two CPU models
+            (`benchmarks/results/e2e_small_ft0_seeds.md`, and
+            `e2e_small_ft0_xeon_seedN.md` against
             `e2e_small_xeon_seedN.md`). Defaults to `3`.
         learning_rate: peak Adam learning rate (halved for the
             fine-tune). A freshly pruned student recovers much faster at a
