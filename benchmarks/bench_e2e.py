@@ -110,6 +110,13 @@ LIGHTEN = flags.DEFINE_list(
 ROUND_TO = flags.DEFINE_integer(
     "round_to", None, "Round pruned widths to a multiple of this (arms 1, 2)."
 )
+WIDTHS = flags.DEFINE_list(
+    "widths",
+    [],
+    "tf_compact: hand-chosen student widths, name=count pairs (one-shot "
+    "pruning to them instead of the budget search; the targets are still "
+    "checked). The other arms keep their own allocation.",
+)
 FEATURE_KD = flags.DEFINE_boolean(
     "feature_kd", False, "tf_compact: feature KD on top of logits KD."
 )
@@ -307,6 +314,7 @@ def _targets():
 
 def arm_tf_compact(teacher, bundle):
     import tf_compact as tfc
+    from tf_compact.pruning.validation import parse_widths
 
     result = tfc.compress(
         _copy(teacher),
@@ -315,6 +323,7 @@ def arm_tf_compact(teacher, bundle):
         **_targets(),
         lighten=tuple(LIGHTEN.value),
         round_to=ROUND_TO.value,
+        widths=parse_widths(WIDTHS.value),
         lr_schedule=SCHEDULE.value,
         learning_rate=LEARNING_RATE.value,
         student_loss_weight=STUDENT_WEIGHT.value,
@@ -495,6 +504,11 @@ def _markdown(rows, teacher_row, seconds):
             if ROUND_TO.value
             else ""
         )
+        + (
+            f", tf_compact's widths set by hand ({','.join(WIDTHS.value)})"
+            if WIDTHS.value
+            else ""
+        )
         + f", {SCHEDULE.value} learning rate in every training run (peak "
         f"{LEARNING_RATE.value:g} for the arms), 1-thread "
         f"latency (median of {LATENCY_RUNS.value} invokes"
@@ -539,6 +553,7 @@ def _command():
         "method",
         "lighten",
         "round_to",
+        "widths",
         "schedule",
         "learning_rate",
         "student_loss_weight",

@@ -29,6 +29,7 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
         temperature=3.0,
         student_loss_weight=0.25,
         importance="l1",
+        widths=["res_conv1=8", "down1_conv=16"],
         output_dir=out,
     ):
         assert compress.main(["compress"]) is None
@@ -45,6 +46,9 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert report["settings"]["temperature"] == 3.0
     assert report["settings"]["student_loss_weight"] == 0.25
     assert report["settings"]["importance"] == "l1"
+    assert report["settings"]["widths"] == {"down1_conv": 16, "res_conv1": 8}
+    # --widths alone: the default --target_macs is not imposed on them.
+    assert report["settings"]["target_macs"] is None
     assert report["student"]["macs"] < report["teacher"]["macs"]
 
     model_path = os.path.join(out, "slim_finetuned.keras")
@@ -68,6 +72,10 @@ def test_usage_errors():
         benchmark_tflite.main(["benchmark_tflite"])
     with pytest.raises(app.UsageError, match="Unexpected"):
         compress.main(["compress", "now"])
+    for bad in (["fc1"], ["fc1=x"], ["=4"], ["fc1=4", "fc1=8"]):
+        bad_flag = flagsaver.flagsaver(widths=bad)
+        with bad_flag, pytest.raises(app.UsageError, match="widths"):
+            compress.main(["compress"])
 
 
 def test_default_output_path():

@@ -140,6 +140,21 @@ def test_teacher_is_not_modified():
         ({"student_loss_weight": 1.5}, ValueError, "student_loss_weight=1.5"),
         ({"student_loss_weight": "0.5"}, ValueError, "student_loss_weight"),
         ({"importance": "random"}, ValueError, "importance='random'"),
+        ({"widths": {"conv": 0}}, ValueError, "widths="),
+        ({"widths": {"conv": 2.5}}, ValueError, "widths="),
+        ({"widths": {}}, ValueError, "widths="),
+        ({"widths": {"nope": 2}}, ValueError, "'nope'"),
+        ({"widths": {"conv": 9}}, ValueError, "int in \\[1, 4\\]"),
+        (
+            {"widths": {"conv": 2}, "method": "budget", "target_macs": 0.5},
+            ValueError,
+            "method='budget'",
+        ),
+        (
+            {"widths": {"conv": 3}, "target_params": 0.5},
+            ValueError,
+            "over `target_params`",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

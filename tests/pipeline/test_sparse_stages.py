@@ -208,6 +208,7 @@ def test_auto_picks_oneshot_with_a_target_else_the_controller():
     plan = sparse_stages.stages_for("oneshot")[:1]
     for kwargs, expected in (
         ({"target_params": 0.5}, "oneshot"),
+        ({"widths": {"conv1": 4}}, "oneshot"),
         ({}, "controller"),
     ):
         result = compress(_teacher(), _data(), stages=plan, verbose=0, **kwargs)
@@ -320,3 +321,38 @@ def test_oneshot_prunes_by_the_chosen_importance(criterion, tmp_path):
     if criterion != "l1":  # L1 and L2 rank these random kernels alike
         l2 = prune(teacher, importance="l2", target_macs=0.4)
         assert not np.allclose(slim(x), l2(x), atol=1e-4)
+
+
+def test_oneshot_prunes_to_the_given_widths(tmp_path):
+    teacher, report = _slim(
+        "oneshot",
+        epochs=1,
+        output_dir=str(tmp_path),
+        widths={"conv1": 4, "fc": 6},
+        target_params=0.6,
+    )
+    assert report["settings"]["method"] == "oneshot"
+    assert report["settings"]["widths"] == {"conv1": 4, "fc": 6}
+    slim = keras.saving.load_model(str(tmp_path / "slim.keras"))
+    assert stages_lib.layer_widths(slim) == {
+        "conv1": 4,
+        "conv2": 16,
+        "fc": 6,
+        "logits": 3,
+    }
+    # The kept channels are conv1's four strongest by L2, as tfc.prune
+    # picks them from the teacher.
+    expected = tfc.prune(teacher, widths={"conv1": 4, "fc": 6})
+    assert expected.count_params() == slim.count_params()
+    assert report["student"]["params"] <= 0.6 * teacher.count_params()
+
+
+def test_widths_missing_the_target_after_lighten_fail_in_the_stage():
+    with pytest.raises(ValueError, match="over `target_macs`"):
+        _slim(
+            "oneshot",
+            epochs=0,
+            widths={"conv1": 8},
+            lighten=("gap_head",),
+            target_macs=0.2,
+        )

@@ -129,6 +129,18 @@ BAD_PRUNE_ARGUMENTS = [
     ({"ratio": 0.2, "ignored_layers": ["ghost"]}, "'ghost'"),
     ({"target_macs": 1e-4}, "cannot be pruned to 0.0%.*target_macs"),
     ({"ratio": 0.2, "importance": "taylor"}, "needs `data`"),
+    ({"widths": {}}, "`widths`.*non-empty dict"),
+    ({"widths": [4]}, "`widths`.*non-empty dict"),
+    ({"widths": {"ghost": 4}}, "no channel group or producer.*'ghost'"),
+    ({"widths": {"conv_a": 0}}, "'conv_a' needs an int in \\[1, 8\\]"),
+    ({"widths": {"conv_a": 9}}, "'conv_a' needs an int in \\[1, 8\\]"),
+    ({"widths": {"conv_a": 4.0}}, "'conv_a' needs an int"),
+    ({"widths": {"conv_a": True}}, "'conv_a' needs an int"),
+    ({"widths": {"conv_a": 4}, "ratio": 0.2}, "exactly one of"),
+    (
+        {"widths": {"conv_a": 4}, "ignored_layers": ["conv_a"]},
+        "'conv_a' is not prunable",
+    ),
 ]
 
 

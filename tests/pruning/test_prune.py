@@ -209,6 +209,34 @@ def test_ignored_layers_keep_their_channels():
     assert list(masks) == ["c1"]
 
 
+def test_widths_keep_the_best_channels_of_each_named_group():
+    model = net()
+    graph = tfc.ChannelGraph(model)
+    # "c2" is a producer of group "c1" (c1 and c2 meet in the Add).
+    masks = prune_masks(model, widths={"c2": 5, "c3": 7}, graph=graph)
+    assert sorted(masks) == ["c1", "c3"]
+    scores = group_importance(model, graph, "l2")
+    for name, count in (("c1", 5), ("c3", 7)):
+        kept = np.nonzero(masks[name])[0]
+        best = np.argsort(-scores[name], kind="stable")[:count]
+        assert sorted(kept.tolist()) == sorted(best.tolist())
+    small = prune(model, widths={"c2": 5, "c3": 7}, graph=graph)
+    assert small.get_layer("c1").filters == 5
+    assert small.get_layer("c2").filters == 5
+    assert small.get_layer("c3").filters == 7
+    checks.slim_and_check(model, _x(), masks=masks)
+
+
+def test_widths_full_size_and_criterion():
+    model = net()
+    assert prune_masks(model, widths={"c1": 16, "c3": 24}) == {}
+    gamma = np.random.default_rng(1).uniform(0.1, 2.0, 16).astype("f4")
+    model.get_layer("bn1").gamma.assign(gamma)
+    by_gamma = prune_masks(model, widths={"c1": 4}, importance="bn_gamma")
+    kept = np.nonzero(by_gamma["c1"])[0]
+    assert sorted(kept.tolist()) == sorted(np.argsort(-gamma)[:4].tolist())
+
+
 def test_pruned_model_matches_apply_masks():
     model = net()
     masks = prune_masks(model, target_macs=0.4)

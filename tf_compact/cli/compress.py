@@ -22,6 +22,7 @@ from absl import logging
 from tf_compact.cli import common_flags
 from tf_compact.cli import teacher as teacher_lib
 from tf_compact.pipeline.compress import METHODS
+from tf_compact.pruning.validation import parse_widths
 
 DEFAULT_EPOCHS = 6
 METHOD = flags.DEFINE_enum(
@@ -89,6 +90,15 @@ ROUND_TO = flags.DEFINE_integer(
     "channel tiles and speed up the TFLite model (see "
     "benchmarks/results/round_to.md).",
     lower_bound=1,
+)
+WIDTHS = flags.DEFINE_list(
+    "widths",
+    [],
+    "Hand-chosen student widths for one-shot pruning, name=count pairs "
+    "(a layer or channel group and its kept channels), e.g. "
+    "--widths=block2_conv1=32,fc1=72; the named groups keep their "
+    "strongest channels, the others all theirs. Targets are then only "
+    "checked (--target_macs applies only when given explicitly).",
 )
 LR_SCHEDULE = flags.DEFINE_enum(
     "lr_schedule",
@@ -166,10 +176,14 @@ def main(argv):
     """Runs `tfc.compress` as the flags describe and prints the table.
 
     Raises:
-        app.UsageError: on positional arguments.
+        app.UsageError: on positional arguments or a malformed --widths.
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        widths = parse_widths(WIDTHS.value)
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
     import keras
 
     from tf_compact.pipeline import compress
@@ -185,6 +199,10 @@ def main(argv):
     if method in ("controller", "width"):
         targets = {"target_macs": None, "target_params": None}
     optional = {}
+    if widths:
+        optional["widths"] = widths
+        if not flags.FLAGS["target_macs"].present:
+            targets["target_macs"] = None
     if KD_LEARNING_RATE.value is not None:
         optional["learning_rate"] = KD_LEARNING_RATE.value
     for name, flag in (

@@ -51,6 +51,7 @@ def compress(
     standardize_logits=False,
     strength=None,
     round_to=None,
+    widths=None,
     importance="l2",
     tflite_modes=("float32", "int8"),
     num_threads=1,
@@ -158,6 +159,13 @@ def compress(
             25% of its MACs ran 1.27x faster (float32, 1 thread) with
             widths rounded to 8 than with the raw counts, at the same MACs
             (`benchmarks/results/round_to.md`). Defaults to `None`.
+        widths: with `"oneshot"` (or `"auto"`), the student's widths chosen
+            by hand instead of searched: `{group or producer layer name:
+            kept channels}` (`tfc.prune(widths=...)`), each named group
+            keeping its best channels by `importance`, the others all
+            theirs. With a target too, the widths must meet it (checked
+            before any training when nothing is lightened). Defaults to
+            `None`.
         importance: channel criterion of one-shot and gradual pruning
             (`"l2"`, `"l1"`, `"bn_gamma"`, or, one-shot only, `"taylor"`,
             which scores channels with gradients on 8 training batches).
@@ -284,9 +292,10 @@ def _settings(args):
         for key in ("target_macs", "target_params")
     }
     has_target = any(v is not None for v in targets.values())
+    widths = _validate_widths(args["widths"], method)
     if method == "auto":
-        method = AUTO_METHOD if has_target else "controller"
-    if method in _BUDGETED and not has_target:
+        method = AUTO_METHOD if has_target or widths else "controller"
+    if method in _BUDGETED and not has_target and not widths:
         raise ValueError(
             f"method={method!r} needs a budget: pass `target_macs` or "
             "`target_params`. Received: neither."
@@ -327,6 +336,8 @@ def _settings(args):
         for m in args["tflite_modes"]
     ]
     teacher = args["teacher"]
+    if widths and not args["lighten"]:
+        check_widths(teacher, teacher, widths, targets)
     return {
         "teacher": teacher.name,
         "teacher_fingerprint": _fingerprint(teacher),
@@ -350,6 +361,7 @@ def _settings(args):
             None if args["strength"] is None else float(args["strength"])
         ),
         "round_to": args["round_to"],
+        "widths": widths,
         "importance": _validate_choice(
             "importance", args["importance"], CRITERIA
         ),
@@ -357,6 +369,70 @@ def _settings(args):
         "num_threads": args["num_threads"],
         "benchmark_runs": args["benchmark_runs"],
     }
+
+
+def _validate_widths(widths, method):
+    if widths is None:
+        return None
+    if method not in ("auto", "oneshot"):
+        raise ValueError(
+            "`widths` sets the student of one-shot pruning: use it with "
+            f"method='oneshot' or 'auto'. Received: method={method!r}"
+        )
+    ok = isinstance(widths, dict) and len(widths) > 0
+    ok = ok and all(
+        isinstance(k, str)
+        and isinstance(v, int)
+        and not isinstance(v, bool)
+        and v >= 1
+        for k, v in widths.items()
+    )
+    if not ok:
+        raise ValueError(
+            "Invalid value for argument `widths`. Expected a non-empty dict "
+            "{layer or group name: int >= 1}. Received: "
+            f"widths={widths!r}"
+        )
+    return dict(sorted(widths.items()))
+
+
+def check_widths(model, teacher, widths, targets):
+    """Checks hand-chosen `widths` against `model` and the targets.
+
+    Args:
+        model: the student before pruning (the teacher copy, possibly
+            lightened).
+        teacher: the teacher, whose cost the targets refer to.
+        widths: `{group or producer layer name: kept channels}`.
+        targets: `{"target_macs": ..., "target_params": ...}`, each a
+            fraction of the teacher's cost (<= 1), a count (> 1) or `None`.
+
+    Returns:
+        The masks `tfc.prune(model, widths=widths)` applies.
+
+    Raises:
+        ValueError: for a name or width that does not fit `model`, or
+            widths whose slim model misses a target.
+    """
+    from tf_compact.pruning.prune import prune_masks
+    from tf_compact.surgery.cost import estimate_slim_cost
+
+    masks = prune_masks(model, widths=widths)
+    reached = estimate_slim_cost(model, masks)
+    full = estimate_slim_cost(teacher)
+    for index, kind in enumerate(("macs", "params")):
+        target = targets.get(f"target_{kind}")
+        if target is None:
+            continue
+        limit = target * full[index] if target <= 1 else target
+        if reached[index] > limit:
+            raise ValueError(
+                f"Invalid value for argument `widths`: the slim model keeps "
+                f"{reached[index]:,} {kind} ({reached[index] / full[index]:.1%}"
+                f" of the teacher), over `target_{kind}`={target}. Received: "
+                f"widths={widths}"
+            )
+    return masks
 
 
 def _fingerprint(model):

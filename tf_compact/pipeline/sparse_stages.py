@@ -177,14 +177,25 @@ def threshold_slim_stage(ctx):
 
 
 def oneshot_slim_stage(ctx):
-    """One-shot structured pruning to the target, then `epochs` of KD."""
+    """One-shot structured pruning to the target or `widths`, then KD."""
     from tf_compact.pruning.prune import prune
 
     student = ctx.store.model("student_init")
-    goals = _student_goals(ctx, student)
-    kwargs = {f"target_{kind}": target for kind, target in goals.items()}
-    if ctx.settings.get("round_to"):
-        kwargs["round_to"] = ctx.settings["round_to"]
+    widths = ctx.settings.get("widths")
+    if widths:
+        from tf_compact.pipeline.compress import check_widths
+
+        targets = {
+            f"target_{kind}": ctx.settings.get(f"target_{kind}")
+            for kind in ("macs", "params")
+        }
+        check_widths(student, ctx.teacher, widths, targets)
+        kwargs = {"widths": widths}
+    else:
+        goals = _student_goals(ctx, student)
+        kwargs = {f"target_{kind}": t for kind, t in goals.items()}
+        if ctx.settings.get("round_to"):
+            kwargs["round_to"] = ctx.settings["round_to"]
     importance = ctx.settings.get("importance", "l2")
     if importance == "taylor":
         kwargs["data"] = ctx.train_data.take(8)

@@ -1,7 +1,10 @@
 """One-shot structural pruning: scores -> masks -> slim model."""
 
+import numbers
+
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.selection import Selector
+from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
@@ -16,6 +19,7 @@ def prune(
     target_macs=None,
     target_params=None,
     threshold=None,
+    widths=None,
     importance="l2",
     scope="global",
     min_channels=1,
@@ -43,6 +47,12 @@ def prune(
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
+    - `widths`: the kept width of chosen groups, `{name: count}`, where a
+      name is a group's name or any producer layer in it; each keeps its
+      `count` best-scored channels, the other groups keep all theirs. This
+      is how a student architecture chosen by hand (a "simplified
+      teacher") inherits the teacher's strongest channels. `scope`,
+      `min_channels` and `round_to` do not apply.
 
     Args:
         model: A Sequential or Functional `keras.Model` (not modified).
@@ -53,6 +63,8 @@ def prune(
         target_params: Fraction of parameters to keep, in (0, 1].
             Defaults to `None`.
         threshold: Absolute score threshold, >= 0. Defaults to `None`.
+        widths: Dict `{group or producer layer name: kept channels}`, each
+            count an int in [1, group size]. Defaults to `None`.
         importance: A criterion of `group_importance` (`"l2"`, `"l1"`,
             `"bn_gamma"`, `"taylor"`) or a dict of precomputed scores
             `{group name: array}`. Defaults to `"l2"`.
@@ -77,6 +89,7 @@ def prune(
 
     ```python
     small = tfc.prune(model, target_macs=0.5, round_to=8)
+    narrow = tfc.prune(model, widths={"conv2": 24, "fc1": 64})
     ```
     """
     graph = resolve_graph(model, graph)
@@ -86,6 +99,7 @@ def prune(
         target_macs=target_macs,
         target_params=target_params,
         threshold=threshold,
+        widths=widths,
         importance=importance,
         scope=scope,
         min_channels=min_channels,
@@ -104,6 +118,7 @@ def prune_masks(
     target_macs=None,
     target_params=None,
     threshold=None,
+    widths=None,
     importance="l2",
     scope="global",
     min_channels=1,
@@ -126,11 +141,15 @@ def prune_masks(
     small = tfc.slim(model, masks)
     ```
     """
-    goal = validate_goal(ratio, target_macs, target_params, threshold)
+    goal = validate_goal(ratio, target_macs, target_params, threshold, widths)
     validate_shape_args(scope, min_channels, round_to)
     graph = resolve_graph(model, graph)
+    if goal == "widths":
+        wanted = _resolve_widths(graph, widths)
     scores = _scores(model, graph, importance, goal, scope, data)
     scores = _drop_ignored(graph, scores, ignored_layers)
+    if goal == "widths":
+        return _width_masks(graph, scores, wanted)
     selector = Selector(scores, min_channels, round_to, graph.segments)
     if goal == "threshold":
         return selector.threshold_masks(threshold)
@@ -160,6 +179,59 @@ def _scores(model, graph, importance, goal, scope, data):
     return group_importance(
         model, graph, criterion=importance, data=data, normalize=normalize
     )
+
+
+def _resolve_widths(graph, widths):
+    """`{group name: count}` from `{group or producer layer name: count}`."""
+    by_layer = {}
+    for group in graph.groups:
+        by_layer[group.name] = group
+        for layer in group.layers("producer"):
+            by_layer.setdefault(layer, group)
+    wanted = {}
+    for name, count in widths.items():
+        name = getattr(name, "name", name)
+        group = by_layer.get(name)
+        if group is None:
+            raise ValueError(
+                "Invalid value for argument `widths`: no channel group or "
+                f"producer layer named {name!r} in model "
+                f"'{graph.model.name}'. Prunable groups: "
+                f"{[g.name for g in graph.groups]}. Received: widths={widths}"
+            )
+        if (
+            not isinstance(count, numbers.Integral)
+            or isinstance(count, bool)
+            or not 1 <= count <= group.size
+        ):
+            raise ValueError(
+                f"Invalid value for argument `widths`: {name!r} needs an "
+                f"int in [1, {group.size}] (group {group.name!r} has "
+                f"{group.size} channels). Received: {count!r}"
+            )
+        if wanted.get(group.name, count) != count:
+            raise ValueError(
+                "Invalid value for argument `widths`: two names of group "
+                f"{group.name!r} ask for different widths. Received: "
+                f"widths={widths}"
+            )
+        wanted[group.name] = int(count)
+    return wanted
+
+
+def _width_masks(graph, scores, wanted):
+    masks = {}
+    for name, count in wanted.items():
+        if count == graph.group(name).size:
+            continue
+        if name not in scores:
+            raise ValueError(
+                f"Invalid value for argument `widths`: group {name!r} is "
+                "not prunable here (it is in `ignored_layers`, or its "
+                "channels are fixed by the model's output)."
+            )
+        masks[name] = top_mask(scores[name], count)
+    return masks
 
 
 def _drop_ignored(graph, scores, ignored_layers):

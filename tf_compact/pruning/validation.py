@@ -43,13 +43,14 @@ def validate_threshold(threshold):
         raise _bad("threshold", "a non-negative float", threshold)
 
 
-def validate_goal(ratio, target_macs, target_params, threshold):
+def validate_goal(ratio, target_macs, target_params, threshold, widths=None):
     """One pruning goal must be given; both targets together are one goal."""
     given = {
         "ratio": ratio,
         "target_macs": target_macs,
         "target_params": target_params,
         "threshold": threshold,
+        "widths": widths,
     }
     set_ = [k for k, v in given.items() if v is not None]
     if set_ == ["target_macs", "target_params"]:
@@ -59,7 +60,8 @@ def validate_goal(ratio, target_macs, target_params, threshold):
     if len(set_) != 1:
         raise ValueError(
             "Expected exactly one of `ratio`, `target_macs`, "
-            "`target_params`, `threshold` (or both targets together). "
+            "`target_params`, `threshold`, `widths` (or both targets "
+            "together). "
             f"Received: {set_ or 'none'}"
         )
     name = set_[0]
@@ -67,6 +69,9 @@ def validate_goal(ratio, target_macs, target_params, threshold):
         validate_ratio(ratio)
     elif name == "threshold":
         validate_threshold(threshold)
+    elif name == "widths":
+        if not isinstance(widths, dict) or not widths:
+            raise _bad("widths", "a non-empty dict {name: int}", widths)
     else:
         validate_target(name, given[name])
     return name
@@ -81,3 +86,41 @@ def validate_shape_args(scope, min_channels, round_to):
         not isinstance(round_to, numbers.Integral) or round_to < 1
     ):
         raise _bad("round_to", "None or an int >= 1", round_to)
+
+
+def parse_widths(items):
+    """Turns `["name=count", ...]` (a command-line list) into a dict.
+
+    Args:
+        items: strings `"name=count"`, e.g. from an absl list flag.
+
+    Returns:
+        `{name: count}` for `tfc.prune(widths=...)` and
+        `tfc.compress(widths=...)`, or `None` when `items` is empty.
+
+    Raises:
+        ValueError: for an item that is not `name=int`, or a name given
+            twice.
+
+    Example:
+
+    ```python
+    parse_widths(["block2_conv1=32", "fc1=72"])  # {"block2_conv1": 32, ...}
+    ```
+    """
+    widths = {}
+    for item in items or ():
+        name, sep, count = str(item).partition("=")
+        name, count = name.strip(), count.strip()
+        if not sep or not name or not count.isdigit():
+            raise ValueError(
+                "Invalid value for argument `widths`. Expected items "
+                f"'name=count' with an int count. Received: {item!r}"
+            )
+        if name in widths:
+            raise ValueError(
+                f"Invalid value for argument `widths`: {name!r} is given "
+                f"twice. Received: {list(items)}"
+            )
+        widths[name] = int(count)
+    return widths or None
