@@ -117,6 +117,14 @@ WIDTHS = flags.DEFINE_list(
     "pruning to them instead of the budget search; the targets are still "
     "checked). The other arms keep their own allocation.",
 )
+ALLOCATION = flags.DEFINE_enum(
+    "allocation",
+    "global",
+    ["global", "sensitivity"],
+    "tf_compact: how one-shot pruning splits the budget among the channel "
+    "groups (tfc.compress(allocation=...)). The L1 arm keeps the global "
+    "ranking.",
+)
 FEATURE_KD = flags.DEFINE_boolean(
     "feature_kd", False, "tf_compact: feature KD on top of logits KD."
 )
@@ -324,6 +332,7 @@ def arm_tf_compact(teacher, bundle):
         lighten=tuple(LIGHTEN.value),
         round_to=ROUND_TO.value,
         widths=parse_widths(WIDTHS.value),
+        allocation=ALLOCATION.value,
         lr_schedule=SCHEDULE.value,
         learning_rate=LEARNING_RATE.value,
         student_loss_weight=STUDENT_WEIGHT.value,
@@ -509,6 +518,11 @@ def _markdown(rows, teacher_row, seconds):
             if WIDTHS.value
             else ""
         )
+        + (
+            f", tf_compact's widths allocated by {ALLOCATION.value}"
+            if ALLOCATION.value != "global"
+            else ""
+        )
         + f", {SCHEDULE.value} learning rate in every training run (peak "
         f"{LEARNING_RATE.value:g} for the arms), 1-thread "
         f"latency (median of {LATENCY_RUNS.value} invokes"
@@ -554,6 +568,7 @@ def _command():
         "lighten",
         "round_to",
         "widths",
+        "allocation",
         "schedule",
         "learning_rate",
         "student_loss_weight",

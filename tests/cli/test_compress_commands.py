@@ -63,6 +63,27 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     assert os.path.basename(tflite) in capsys.readouterr().out
 
 
+def test_allocation_flag_reaches_compress(tmp_path):
+    out = str(tmp_path / "run")
+    with flagsaver.flagsaver(
+        limit=128,
+        batch_size=64,
+        teacher_epochs=1,
+        epochs=0,
+        finetune_epochs=0,
+        method="oneshot",
+        target_macs=0.5,
+        allocation="sensitivity",
+        tflite_mode=["float32"],
+        output_dir=out,
+    ):
+        compress.main(["compress"])
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    assert report["settings"]["allocation"] == "sensitivity"
+    assert report["student"]["macs"] <= 0.5 * report["teacher"]["macs"]
+
+
 def test_usage_errors():
     no_model = flagsaver.flagsaver(model_path=None)
     with no_model, pytest.raises(app.UsageError, match="--model_path"):

@@ -140,6 +140,7 @@ def test_teacher_is_not_modified():
         ({"student_loss_weight": 1.5}, ValueError, "student_loss_weight=1.5"),
         ({"student_loss_weight": "0.5"}, ValueError, "student_loss_weight"),
         ({"importance": "random"}, ValueError, "importance='random'"),
+        ({"allocation": "greedy"}, ValueError, "allocation='greedy'"),
         ({"widths": {"conv": 0}}, ValueError, "widths="),
         ({"widths": {"conv": 2.5}}, ValueError, "widths="),
         ({"widths": {}}, ValueError, "widths="),

@@ -356,3 +356,23 @@ def test_widths_missing_the_target_after_lighten_fail_in_the_stage():
             lighten=("gap_head",),
             target_macs=0.2,
         )
+
+
+def test_oneshot_sensitivity_allocation_matches_prune(tmp_path):
+    teacher, report = _slim(
+        "oneshot",
+        epochs=0,
+        output_dir=str(tmp_path),
+        target_params=0.4,
+        allocation="sensitivity",
+    )
+    assert report["settings"]["allocation"] == "sensitivity"
+    slim = keras.saving.load_model(str(tmp_path / "slim.keras"))
+    expected = tfc.prune(
+        teacher,
+        target_params=0.4,
+        scope="sensitivity",
+        data=_data().take(8),
+    )
+    assert stages_lib.layer_widths(slim) == stages_lib.layer_widths(expected)
+    assert slim.count_params() <= 0.4 * teacher.count_params()

@@ -100,6 +100,14 @@ WIDTHS = flags.DEFINE_list(
     "strongest channels, the others all theirs. Targets are then only "
     "checked (--target_macs applies only when given explicitly).",
 )
+ALLOCATION = flags.DEFINE_enum(
+    "allocation",
+    None,
+    ["global", "sensitivity"],
+    "How one-shot pruning splits the budget among the channel groups: one "
+    "global ranking, or a sensitivity table measured on 8 training batches; "
+    "unset: tfc.compress's default.",
+)
 LR_SCHEDULE = flags.DEFINE_enum(
     "lr_schedule",
     "cosine",
@@ -209,6 +217,7 @@ def main(argv):
         ("temperature", TEMPERATURE),
         ("student_loss_weight", STUDENT_LOSS_WEIGHT),
         ("importance", IMPORTANCE),
+        ("allocation", ALLOCATION),
         ("standardize_logits", STANDARDIZE_LOGITS),
     ):
         if flag.value is not None:

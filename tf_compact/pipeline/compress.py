@@ -27,6 +27,7 @@ AUTO_METHOD = "oneshot"
 _BUDGETED = ("budget", "oneshot", "gradual", "iterative")
 LIGHTEN = ("gap_head", "separable")
 LR_SCHEDULES = ("cosine", "constant")
+ALLOCATIONS = ("global", "sensitivity")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
@@ -52,6 +53,7 @@ def compress(
     strength=None,
     round_to=None,
     widths=None,
+    allocation="global",
     importance="l2",
     tflite_modes=("float32", "int8"),
     num_threads=1,
@@ -166,6 +168,12 @@ def compress(
             theirs. With a target too, the widths must meet it (checked
             before any training when nothing is lightened). Defaults to
             `None`.
+        allocation: how one-shot pruning splits the budget among the
+            channel groups: `"global"` (one ranking of every channel by
+            its group-normalized score) or `"sensitivity"` (every group cut
+            alone to a few widths on 8 training batches, widths then taken
+            where the predictions change least per unit of budget;
+            `tfc.prune(scope="sensitivity")`). Defaults to `"global"`.
         importance: channel criterion of one-shot and gradual pruning
             (`"l2"`, `"l1"`, `"bn_gamma"`, or, one-shot only, `"taylor"`,
             which scores channels with gradients on 8 training batches).
@@ -362,6 +370,9 @@ def _settings(args):
         ),
         "round_to": args["round_to"],
         "widths": widths,
+        "allocation": _validate_choice(
+            "allocation", args["allocation"], ALLOCATIONS
+        ),
         "importance": _validate_choice(
             "importance", args["importance"], CRITERIA
         ),

@@ -196,6 +196,9 @@ def oneshot_slim_stage(ctx):
         kwargs = {f"target_{kind}": t for kind, t in goals.items()}
         if ctx.settings.get("round_to"):
             kwargs["round_to"] = ctx.settings["round_to"]
+        if ctx.settings.get("allocation", "global") == "sensitivity":
+            kwargs["scope"] = "sensitivity"
+            kwargs["data"] = ctx.train_data.take(8)
     importance = ctx.settings.get("importance", "l2")
     if importance == "taylor":
         kwargs["data"] = ctx.train_data.take(8)

@@ -5,6 +5,8 @@ import numbers
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.selection import top_mask
+from tf_compact.pruning.sensitivity import allocate
+from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
@@ -43,7 +45,12 @@ def prune(
       may keep. The smallest removal that meets the target is found by
       bisection over the global ranking (`"global"`) or a uniform ratio
       (`"local"`); the result lands at or just under the target. With both
-      targets, the removal is the smallest that meets both.
+      targets, the removal is the smallest that meets both. With
+      `"sensitivity"` (needs `data`) each group is first cut alone to a
+      few widths and the change of the model's predictions measured
+      (`tf_compact.pruning.sensitivity`); widths are then taken away where
+      that change grows least per unit of budget saved, and given back
+      where they help most while the targets hold.
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
@@ -68,14 +75,17 @@ def prune(
         importance: A criterion of `group_importance` (`"l2"`, `"l1"`,
             `"bn_gamma"`, `"taylor"`) or a dict of precomputed scores
             `{group name: array}`. Defaults to `"l2"`.
-        scope: `"global"` or `"local"`. Defaults to `"global"`.
+        scope: `"global"`, `"local"` or `"sensitivity"` (targets only).
+            Defaults to `"global"`.
         min_channels: Every group keeps at least this many channels.
             Defaults to `1`.
         round_to: Kept widths are rounded up to a multiple of this (8 suits
             most accelerators), or `None`. Defaults to `None`.
         ignored_layers: Layer names (or layers) whose output channels are
             not pruned. Defaults to `()`.
-        data: Batches for the `"taylor"` criterion. Defaults to `None`.
+        data: Batches for the `"taylor"` criterion and for
+            `scope="sensitivity"` (which reads its first 8). Defaults to
+            `None`.
         graph: The `ChannelGraph` of `model`. Defaults to `None`.
 
     Returns:
@@ -90,6 +100,8 @@ def prune(
     ```python
     small = tfc.prune(model, target_macs=0.5, round_to=8)
     narrow = tfc.prune(model, widths={"conv2": 24, "fc1": 64})
+    measured = tfc.prune(model, target_params=0.1, scope="sensitivity",
+                         data=x_train[:512], round_to=8)
     ```
     """
     graph = resolve_graph(model, graph)
@@ -146,6 +158,8 @@ def prune_masks(
     graph = resolve_graph(model, graph)
     if goal == "widths":
         wanted = _resolve_widths(graph, widths)
+    if scope == "sensitivity":
+        _validate_sensitivity(goal, data)
     scores = _scores(model, graph, importance, goal, scope, data)
     scores = _drop_ignored(graph, scores, ignored_layers)
     if goal == "widths":
@@ -164,7 +178,30 @@ def prune_masks(
         )
         if value is not None
     ]
+    if scope == "sensitivity":
+        return _sensitivity_masks(
+            model, graph, scores, data, targets, min_channels, round_to
+        )
     return _search_target(graph, selector, scope, targets)
+
+
+def _sensitivity_masks(
+    model, graph, scores, data, targets, min_channels, round_to
+):
+    table = sensitivity_table(
+        model, graph, scores, data, round_to or 1, min_channels
+    )
+    widths = allocate(
+        graph,
+        scores,
+        table,
+        [(which, value) for which, value, _ in targets],
+        round_to or 1,
+        min_channels,
+    )
+    masks = _width_masks(graph, scores, widths)
+    _check_reached(graph, masks, targets)
+    return masks
 
 
 def _scores(model, graph, importance, goal, scope, data):
@@ -179,6 +216,19 @@ def _scores(model, graph, importance, goal, scope, data):
     return group_importance(
         model, graph, criterion=importance, data=data, normalize=normalize
     )
+
+
+def _validate_sensitivity(goal, data):
+    if goal not in ("targets", "target_macs", "target_params"):
+        raise ValueError(
+            "scope='sensitivity' allocates widths to meet `target_macs` "
+            f"and/or `target_params`; it does not apply to `{goal}`."
+        )
+    if data is None:
+        raise ValueError(
+            "scope='sensitivity' measures the model on a few batches: pass "
+            "`data` (inputs, or batches of (x, y))."
+        )
 
 
 def _resolve_widths(graph, widths):
@@ -272,6 +322,12 @@ def _search_target(graph, selector, scope, targets):
             lo, hi = (lo, mid) if fits(make(mid)) else (mid + 1, hi)
         counts = selector.refine(selector.global_counts(lo), fits)
         best = selector.masks_for_counts(counts)
+    _check_reached(graph, best, targets)
+    return best
+
+
+def _check_reached(graph, best, targets):
+    full = cost_from_keep(graph, graph.keep_elements({}))
     reached = cost_from_keep(graph, graph.keep_elements(best))
     for which, target, name in targets:
         fraction = reached[which] / full[which]
@@ -282,7 +338,6 @@ def _search_target(graph, selector, scope, targets):
                 f"given constraints the smallest reachable is "
                 f"{fraction:.1%}. Received: {name}={target}"
             )
-    return best
 
 
 def _what(which):

@@ -4,7 +4,7 @@ import numbers
 
 CRITERIA = ("l1", "l2", "bn_gamma", "taylor")
 NORMALIZERS = ("mean", "max", "sum", None)
-SCOPES = ("global", "local")
+SCOPES = ("global", "local", "sensitivity")
 
 
 def _bad(name, expected, value):

@@ -1,0 +1,167 @@
+"""Width allocation from a measured sensitivity table."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers as L
+
+import tf_compact as tfc
+from tests.graph import checks
+from tf_compact.pruning import group_importance
+from tf_compact.pruning import prune
+from tf_compact.pruning import prune_masks
+from tf_compact.pruning.selection import top_mask
+from tf_compact.pruning.sensitivity import allocate
+from tf_compact.pruning.sensitivity import sensitivity_table
+from tf_compact.surgery.cost import cost_from_keep
+
+
+def net():
+    """A small VGG: two convs, a Flatten → Dense head."""
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(16, 3, padding="same", name="c1")(x)
+    y = L.BatchNormalization(name="bn1")(y)
+    y = L.ReLU()(y)
+    y = L.Conv2D(24, 3, strides=2, padding="same", name="c3")(y)
+    y = L.ReLU()(y)
+    y = L.Flatten()(y)
+    y = L.Dense(16, activation="relu", name="fc")(y)
+    return keras.Model(x, L.Dense(3, name="head")(y))
+
+
+def _x(n=4):
+    return np.random.default_rng(0).normal(size=(n, 8, 8, 3)).astype("f4")
+
+
+def _softmax(z):
+    z = np.asarray(z, "float64")
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_table_is_the_kl_divergence_of_each_cut():
+    model = net()
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    x = _x(8)
+    table = sensitivity_table(model, graph, scores, x, step=4)
+    assert sorted(table) == ["c1", "c3", "fc"]
+    assert sorted(table["c1"]) == [4, 8, 12, 16]
+    assert table["c1"][16] == 0.0
+    cut = tfc.apply_masks(model, {"c3": top_mask(scores["c3"], 8)}, graph)
+    p, q = _softmax(model(x)), _softmax(cut(x))
+    expected = np.mean(np.sum(p * (np.log(p) - np.log(q)), -1))
+    np.testing.assert_allclose(table["c3"][8], expected, rtol=1e-4)
+    assert all(v >= -1e-9 for row in table.values() for v in row.values())
+
+
+def test_allocate_cuts_the_insensitive_group_first():
+    model = net()
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    table = {
+        "c1": {w: 0.0 for w in range(1, 17)},
+        "c3": {w: float(24 - w) for w in range(1, 25)},
+        "fc": {w: float(16 - w) for w in range(1, 17)},
+    }
+    full = cost_from_keep(graph, graph.keep_elements({}))
+    widths = allocate(graph, scores, table, [(1, 0.6)])
+    # c1 costs nothing to cut, so it goes down before c3 loses a channel,
+    # and c3 takes back what the budget allows.
+    masks = {n: top_mask(scores[n], k) for n, k in widths.items()}
+    reached = cost_from_keep(graph, graph.keep_elements(masks))
+    assert reached[1] <= 0.6 * full[1]
+    one_more = dict(widths, c3=min(widths["c3"] + 1, 24))
+    more = {n: top_mask(scores[n], k) for n, k in one_more.items()}
+    if one_more["c3"] > widths["c3"]:
+        assert cost_from_keep(graph, graph.keep_elements(more))[1] > (
+            0.6 * full[1]
+        )
+    flipped = {
+        "c1": {w: float(16 - w) for w in range(1, 17)},
+        "c3": {w: 0.0 for w in range(1, 25)},
+        "fc": table["fc"],
+    }
+    other = allocate(graph, scores, flipped, [(1, 0.6)])
+    assert other["c1"] > widths["c1"]
+    assert other["c3"] < widths["c3"]
+
+
+def test_sensitivity_prune_meets_the_targets_and_slims_exactly():
+    model = net()
+    graph = tfc.ChannelGraph(model)
+    x = _x(8)
+    masks = prune_masks(
+        model,
+        target_macs=0.5,
+        target_params=0.6,
+        scope="sensitivity",
+        data=x,
+        round_to=2,
+        graph=graph,
+    )
+    full = cost_from_keep(graph, graph.keep_elements({}))
+    reached = cost_from_keep(graph, graph.keep_elements(masks))
+    assert reached[0] <= 0.5 * full[0] and reached[1] <= 0.6 * full[1]
+    scores = group_importance(model, graph, "l2")
+    for name, mask in masks.items():
+        kept = int(mask.sum())
+        assert kept % 2 == 0
+        best = np.argsort(-scores[name], kind="stable")[:kept]
+        assert sorted(np.nonzero(mask)[0].tolist()) == sorted(best.tolist())
+    checks.slim_and_check(model, x, masks=masks)
+    small = prune(model, target_macs=0.5, scope="sensitivity", data=x)
+    assert tfc.estimate_slim_cost(small)[0] <= 0.5 * full[0]
+
+
+def test_sensitivity_reads_batches_of_a_dataset():
+    import tensorflow as tf
+
+    model = net()
+    x = _x(16)
+    data = tf.data.Dataset.from_tensor_slices((x, np.zeros(16))).batch(4)
+    a = prune_masks(model, target_params=0.5, scope="sensitivity", data=data)
+    b = prune_masks(model, target_params=0.5, scope="sensitivity", data=x)
+    assert a and set(a) <= {"c1", "c3", "fc"}
+    assert b and set(b) <= {"c1", "c3", "fc"}
+
+
+def test_softmax_output_is_not_softmaxed_twice():
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(8, 3, name="c1")(x)
+    y = L.GlobalAveragePooling2D()(y)
+    model = keras.Model(x, L.Dense(3, activation="softmax", name="head")(y))
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    table = sensitivity_table(model, graph, scores, _x(4), step=4)
+    cut = tfc.apply_masks(model, {"c1": top_mask(scores["c1"], 4)}, graph)
+    p = np.asarray(model(_x(4)), "float64")
+    q = np.asarray(cut(_x(4)), "float64")
+    expected = np.mean(np.sum(p * (np.log(p) - np.log(q)), -1))
+    np.testing.assert_allclose(table["c1"][4], expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"ratio": 0.5, "data": "x"}, "does not apply to `ratio`"),
+        ({"threshold": 0.1, "data": "x"}, "does not apply to `threshold`"),
+        ({"target_macs": 0.5}, "pass `data`"),
+        ({"target_macs": 0.5, "data": []}, "held no batch"),
+    ],
+)
+def test_bad_sensitivity_arguments(kwargs, match):
+    model = net()
+    if kwargs.get("data") == "x":
+        kwargs["data"] = _x(2)
+    with pytest.raises(ValueError, match=match):
+        prune(model, scope="sensitivity", **kwargs)
+
+
+def test_multi_output_model_is_refused():
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(8, 3, name="c1")(x)
+    y = L.GlobalAveragePooling2D()(y)
+    model = keras.Model(x, [L.Dense(3, name="a")(y), L.Dense(2, name="b")(y)])
+    with pytest.raises(ValueError, match="single-output"):
+        prune(model, target_macs=0.5, scope="sensitivity", data=_x(2))

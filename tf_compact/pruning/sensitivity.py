@@ -1,0 +1,194 @@
+"""Per-group widths from a measured sensitivity table (`scope="sensitivity"`).
+
+A global ranking compares channel scores across groups, but a score says
+little about what a group's *width* is worth: in a VGG with a Flatten →
+Dense head, the dense units all carry similar norms, so the ranking keeps
+most of them and starves a convolution in the middle of the network. Here
+every group is instead cut alone, to a few widths, and the change of the
+model's predictions is measured on a few batches (the KL divergence from
+the unpruned model's own predictions, so no labels are needed). Widths are
+then removed greedily where the measured loss grows least per unit of the
+budget saved, until every target is met, and given back where they help
+most while the targets still hold. Inside a group the channels kept are
+still the best by the importance criterion.
+"""
+
+import keras
+import numpy as np
+
+from tf_compact.pruning.selection import keep_count
+from tf_compact.pruning.selection import top_mask
+from tf_compact.surgery.apply_masks import apply_masks
+from tf_compact.surgery.cost import cost_from_keep
+
+#: Widths measured per group (evenly spaced fractions, plus the full width).
+LEVELS = 8
+#: Batches of `data` the table is measured on.
+BATCHES = 8
+
+
+def sensitivity_table(
+    model, graph, scores, data, step=1, min_channels=1, batches=BATCHES
+):
+    """Loss of `model` with one group at a time cut to a few widths.
+
+    Args:
+        model: A single-output classifier (logits or softmax output).
+        graph: Its `ChannelGraph`.
+        scores: `{group name: scores}` of the groups to measure; a cut
+            keeps the best-scored channels.
+        data: An array of inputs, or an iterable of batches (arrays or
+            `(x, y)` tuples, e.g. a `tf.data.Dataset`).
+        step: Widths are multiples of this (`round_to`). Defaults to `1`.
+        min_channels: Smallest width measured. Defaults to `1`.
+        batches: Batches of `data` used. Defaults to `BATCHES`.
+
+    Returns:
+        `{group name: {width: mean KL divergence from the full model}}`,
+        the full width at 0.
+
+    Raises:
+        ValueError: If `data` holds no batch or the model has several
+            outputs.
+    """
+    inputs = _inputs(data, batches)
+    reference = [_probabilities(model, x) for x in inputs]
+    table = {}
+    for name, score in scores.items():
+        size = len(score)
+        widths = {
+            keep_count(size, round(size * j / LEVELS), min_channels, step)
+            for j in range(1, LEVELS)
+        }
+        row = {size: 0.0}
+        for width in sorted(widths - {size}):
+            cut = apply_masks(model, {name: top_mask(score, width)}, graph)
+            row[width] = float(
+                np.mean(
+                    [
+                        _kl(p, _probabilities(cut, x))
+                        for x, p in zip(inputs, reference)
+                    ]
+                )
+            )
+        table[name] = row
+    return table
+
+
+def allocate(graph, scores, table, targets, step=1, min_channels=1):
+    """Per-group widths meeting `targets`, guided by `table`.
+
+    Args:
+        graph: The `ChannelGraph`.
+        scores: `{group name: scores}` of the prunable groups.
+        table: `sensitivity_table(...)` of the same groups.
+        targets: `[(which, fraction), ...]`, `which` 0 for MACs and 1 for
+            parameters, each a fraction of the unpruned cost.
+        step: Widths move by this many channels (`round_to`). Defaults to
+            `1`.
+        min_channels: Smallest width of a group. Defaults to `1`.
+
+    Returns:
+        `{group name: width}` for every group of `scores`.
+    """
+    full = cost_from_keep(graph, graph.keep_elements({}))
+    limits = {which: fraction * full[which] for which, fraction in targets}
+    widths = {name: len(score) for name, score in scores.items()}
+    floor = {
+        name: keep_count(len(s), min_channels, min_channels, step)
+        for name, s in scores.items()
+    }
+
+    def cost(candidate):
+        masks = {
+            name: top_mask(scores[name], k)
+            for name, k in candidate.items()
+            if k < len(scores[name])
+        }
+        return cost_from_keep(graph, graph.keep_elements(masks))
+
+    def loss(name, width):
+        row = table[name]
+        known = sorted(row)
+        return float(np.interp(width, known, [row[k] for k in known]))
+
+    current = cost(widths)
+    while any(current[w] > limit for w, limit in limits.items()):
+        best = None
+        for name, width in widths.items():
+            lower = max(width - step, floor[name])
+            if lower >= width:
+                continue
+            trial = cost({**widths, name: lower})
+            saved = sum(
+                (current[w] - trial[w]) / max(limit, 1)
+                for w, limit in limits.items()
+                if current[w] > limit
+            )
+            if saved <= 0:
+                continue
+            grow = max(loss(name, lower) - loss(name, width), 0.0)
+            rank = grow / saved
+            if best is None or rank < best[0]:
+                best = (rank, name, lower, trial)
+        if best is None:
+            break
+        _, name, widths[name], current = best
+    while True:
+        best = None
+        for name, width in widths.items():
+            upper = min(width + step, len(scores[name]))
+            if upper <= width:
+                continue
+            trial = cost({**widths, name: upper})
+            if any(trial[w] > limit for w, limit in limits.items()):
+                continue
+            added = sum(
+                (trial[w] - current[w]) / max(limit, 1)
+                for w, limit in limits.items()
+            )
+            gain = loss(name, width) - loss(name, upper)
+            rank = gain / max(added, 1e-12)
+            if best is None or rank > best[0]:
+                best = (rank, name, upper, trial)
+        if best is None:
+            break
+        _, name, widths[name], current = best
+    return widths
+
+
+def _inputs(data, batches):
+    if hasattr(data, "shape"):
+        return [data]
+    inputs = []
+    for batch in data:
+        if len(inputs) >= batches:
+            break
+        inputs.append(batch[0] if isinstance(batch, (tuple, list)) else batch)
+    if not inputs:
+        raise ValueError(
+            "scope='sensitivity' measures the model on `data`, which held "
+            "no batch."
+        )
+    return inputs
+
+
+def _probabilities(model, x):
+    from tf_compact.pipeline.training import outputs_logits
+
+    out = model(x, training=False)
+    if isinstance(out, (list, tuple, dict)):
+        raise ValueError(
+            "scope='sensitivity' needs a single-output classifier; model "
+            f"'{model.name}' has {len(out)} outputs."
+        )
+    out = keras.ops.convert_to_numpy(out).astype("float64")
+    out = out.reshape(out.shape[0], -1)
+    if outputs_logits(model):
+        out = np.exp(out - out.max(axis=-1, keepdims=True))
+        out /= out.sum(axis=-1, keepdims=True)
+    return np.clip(out, 1e-12, 1.0)
+
+
+def _kl(p, q):
+    return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=-1)))
