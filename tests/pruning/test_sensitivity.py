@@ -60,7 +60,7 @@ def test_allocate_cuts_the_insensitive_group_first():
     graph = tfc.ChannelGraph(model)
     scores = group_importance(model, graph, "l2")
     table = {
-        "c1": {w: 0.0 for w in range(1, 17)},
+        "c1": dict.fromkeys(range(1, 17), 0.0),
         "c3": {w: float(24 - w) for w in range(1, 25)},
         "fc": {w: float(16 - w) for w in range(1, 17)},
     }
@@ -79,7 +79,7 @@ def test_allocate_cuts_the_insensitive_group_first():
         )
     flipped = {
         "c1": {w: float(16 - w) for w in range(1, 17)},
-        "c3": {w: 0.0 for w in range(1, 25)},
+        "c3": dict.fromkeys(range(1, 25), 0.0),
         "fc": table["fc"],
     }
     other = allocate(graph, scores, flipped, [(1, 0.6)])
