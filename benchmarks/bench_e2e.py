@@ -4,7 +4,9 @@ One teacher (`small_cnn` by default, `--teacher=vgg` for a larger one),
 the same student epoch budget for every arm, targets of 25% of the
 teacher's MACs and 10% of its parameters (pruned until both are met):
 
-1. tf_compact: `tfc.compress` with its default method (`method="auto"`);
+1. tf_compact: `tfc.compress` with its default method (`method="auto"`)
+   and the budget split of `--allocation` (`global`, `tfc.compress`'s
+   default, unless given; the README's VGG headline uses `sensitivity`);
 2. one-shot L1 filter pruning to the same target + plain fine-tune;
 3. tensorflow-model-optimization magnitude pruning (polynomial schedule)
    to the parameter count of arm 1 (stripped, converted; MACs unchanged);
@@ -32,6 +34,11 @@ Each arm reports accuracy, MACs, params, TFLite float32/int8 size and
 
 ```shell
 python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
+# the README's headline: VGG teacher, Flatten head kept, sensitivity
+# allocation, all five arms
+python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
+    --teacher=vgg --teacher_epochs=4 --round_to=8 --learning_rate=0.005 \
+    --allocation=sensitivity --seed=0 --name=e2e_vgg_sens_all_seed0
 # the README's table: VGG teacher, GAP head, widths rounded to 8
 python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
     --teacher=vgg --teacher_epochs=4 --lighten=gap_head --round_to=8 \
@@ -122,8 +129,8 @@ ALLOCATION = flags.DEFINE_enum(
     "global",
     ["global", "sensitivity"],
     "tf_compact: how one-shot pruning splits the budget among the channel "
-    "groups (tfc.compress(allocation=...)). The L1 arm keeps the global "
-    "ranking.",
+    "groups (tfc.compress(allocation=...)). The L1 arm always keeps the "
+    "global ranking.",
 )
 FEATURE_KD = flags.DEFINE_boolean(
     "feature_kd", False, "tf_compact: feature KD on top of logits KD."

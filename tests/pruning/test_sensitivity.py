@@ -10,6 +10,7 @@ from tests.graph import checks
 from tf_compact.pruning import group_importance
 from tf_compact.pruning import prune
 from tf_compact.pruning import prune_masks
+from tf_compact.pruning import sensitivity
 from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import allocate
 from tf_compact.pruning.sensitivity import sensitivity_table
@@ -85,6 +86,29 @@ def test_allocate_cuts_the_insensitive_group_first():
     other = allocate(graph, scores, flipped, [(1, 0.6)])
     assert other["c1"] > widths["c1"]
     assert other["c3"] < widths["c3"]
+
+
+def test_narrowest_width_is_measured():
+    model = net()
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    table = sensitivity_table(model, graph, scores, _x(4), step=1)
+    assert min(table["c3"]) == 1
+    table = sensitivity_table(model, graph, scores, _x(4), step=4)
+    assert min(table["c3"]) == 4
+
+
+def test_a_flat_table_does_not_cut_a_group_to_one_channel():
+    model = net()
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    flat = {
+        n: dict.fromkeys(range(1, len(s) + 1), 0.0) for n, s in scores.items()
+    }
+    widths = allocate(graph, scores, flat, [(1, 0.3)])
+    share = np.sqrt(0.3) * sensitivity.FLOOR_SHARE
+    for name, width in widths.items():
+        assert width >= np.ceil(len(scores[name]) * share)
 
 
 def test_sensitivity_prune_meets_the_targets_and_slims_exactly():

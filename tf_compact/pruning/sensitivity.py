@@ -25,6 +25,12 @@ from tf_compact.surgery.cost import cost_from_keep
 LEVELS = 8
 #: Batches of `data` the table is measured on.
 BATCHES = 8
+#: No group is cut below this share of the uniform width that would meet
+#: the tightest target (cost grows about as width squared, so that width is
+#: `sqrt(target)` of the original). Each group's loss is measured with the
+#: others intact; far below the uniform width those losses saturate, the
+#: table turns flat, and the greedy would cut a group to a single channel.
+FLOOR_SHARE = 0.5
 
 
 def sensitivity_table(
@@ -56,9 +62,12 @@ def sensitivity_table(
     table = {}
     for name, score in scores.items():
         size = len(score)
+        # The narrowest width allowed is always measured: below the
+        # narrowest measured width the table would read as flat, and the
+        # greedy would cut a group to a single channel for free.
         widths = {
             keep_count(size, round(size * j / LEVELS), min_channels, step)
-            for j in range(1, LEVELS)
+            for j in range(LEVELS)
         }
         row = {size: 0.0}
         for width in sorted(widths - {size}):
@@ -78,6 +87,9 @@ def sensitivity_table(
 def allocate(graph, scores, table, targets, step=1, min_channels=1):
     """Per-group widths meeting `targets`, guided by `table`.
 
+    No group goes below `FLOOR_SHARE` of the uniform width that would meet
+    the tightest target; the targets are met if the floors allow it.
+
     Args:
         graph: The `ChannelGraph`.
         scores: `{group name: scores}` of the prunable groups.
@@ -94,8 +106,14 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
     full = cost_from_keep(graph, graph.keep_elements({}))
     limits = {which: fraction * full[which] for which, fraction in targets}
     widths = {name: len(score) for name, score in scores.items()}
+    uniform = min([np.sqrt(fraction) for _, fraction in targets] or [1.0])
     floor = {
-        name: keep_count(len(s), min_channels, min_channels, step)
+        name: keep_count(
+            len(s),
+            int(np.ceil(len(s) * uniform * FLOOR_SHARE)),
+            min_channels,
+            step,
+        )
         for name, s in scores.items()
     }
 
