@@ -11,16 +11,21 @@ from tf_compact.cli import benchmark_tflite
 from tf_compact.cli import compress
 from tf_compact.cli import export_tflite
 
+#: A one-shot run on 128 images with a 1-epoch teacher.
+_QUICK = {
+    "limit": 128,
+    "batch_size": 64,
+    "teacher_epochs": 1,
+    "finetune_epochs": 0,
+    "method": "oneshot",
+}
+
 
 def test_compress_then_export_then_benchmark(tmp_path, capsys):
     out = str(tmp_path / "run")
     with flagsaver.flagsaver(
-        limit=128,
-        batch_size=64,
-        teacher_epochs=1,
+        **_QUICK,
         epochs=1,
-        finetune_epochs=0,
-        method="oneshot",
         round_to=4,
         lr_schedule="constant",
         feature_kd=True,
@@ -66,12 +71,8 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
 def test_allocation_flag_reaches_compress(tmp_path):
     out = str(tmp_path / "run")
     with flagsaver.flagsaver(
-        limit=128,
-        batch_size=64,
-        teacher_epochs=1,
+        **_QUICK,
         epochs=0,
-        finetune_epochs=0,
-        method="oneshot",
         target_macs=0.5,
         allocation="sensitivity",
         tflite_mode=["float32"],
