@@ -183,8 +183,6 @@ def oneshot_slim_stage(ctx):
     student = ctx.store.model("student_init")
     widths = ctx.settings.get("widths")
     if widths:
-        from tf_compact.pipeline.compress import check_widths
-
         targets = {
             f"target_{kind}": ctx.settings.get(f"target_{kind}")
             for kind in ("macs", "params")
@@ -334,9 +332,46 @@ def _student_goals(ctx, student):
         target = ctx.settings.get(f"target_{kind}")
         if target is None:
             continue
-        absolute = target * teacher[kind] if target <= 1 else target
+        absolute = _absolute(target, teacher[kind])
         goals[kind] = min(1.0, absolute / max(dense[kind], 1))
     return goals
+
+
+def _absolute(target, teacher_cost):
+    """A target as a count: a fraction of the teacher's cost (<= 1) or one."""
+    return target * teacher_cost if target <= 1 else target
+
+
+def check_widths(model, teacher, widths, targets):
+    """Checks hand-chosen `widths` against `model` and the targets.
+
+    Args:
+        model: the student before pruning (the teacher copy, possibly
+            lightened).
+        teacher: the teacher, whose cost the targets refer to.
+        widths: `{group or producer layer name: kept channels}`.
+        targets: `{"target_macs": ..., "target_params": ...}`, each a
+            fraction of the teacher's cost (<= 1), a count (> 1) or `None`.
+
+    Raises:
+        ValueError: for a name or width that does not fit `model`, or
+            widths whose slim model misses a target.
+    """
+    from tf_compact.pruning.prune import prune_masks
+    from tf_compact.surgery.cost import estimate_slim_cost
+
+    reached = estimate_slim_cost(model, prune_masks(model, widths=widths))
+    full = estimate_slim_cost(teacher)
+    for index, kind in enumerate(("macs", "params")):
+        target = targets.get(f"target_{kind}")
+        if target is None or reached[index] <= _absolute(target, full[index]):
+            continue
+        raise ValueError(
+            f"Invalid value for argument `widths`: the slim model keeps "
+            f"{reached[index]:,} {kind} ({reached[index] / full[index]:.1%} "
+            f"of the teacher), over `target_{kind}`={target}. Received: "
+            f"widths={widths}"
+        )
 
 
 def _binding_of(student, goals):

@@ -125,10 +125,13 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
         }
         return cost_from_keep(graph, graph.keep_elements(masks))
 
+    curves = {}
+    for name in scores:
+        known = sorted(table[name])
+        curves[name] = (known, [table[name][k] for k in known])
+
     def loss(name, width):
-        row = table[name]
-        known = sorted(row)
-        return float(np.interp(width, known, [row[k] for k in known]))
+        return float(np.interp(width, *curves[name]))
 
     current = cost(widths)
     while any(current[w] > limit for w, limit in limits.items()):
