@@ -1,0 +1,1 @@
+"""Helpers shared by every subpackage; imports nothing else of tf_compact."""
