@@ -103,4 +103,4 @@ def _resolve(rel, label):
 
 
 def _is_file(pkg, target):
-    return pkg == "" and target in ("BUILD", "README.md", "LICENSE")
+    return pkg == "" and target in ("BUILD", "README.md", "LICENSE", "mkdocs.yml")

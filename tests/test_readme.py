@@ -27,8 +27,10 @@ def test_exactly_two_commands_and_ci_runs_the_second():
 
 
 def test_quickstart_runs(monkeypatch, tmp_path):
-    code = re.search(r"```python\n(.*?)```", _readme(), re.S).group(1)
-    # The quickstart as written, on a slice of the built-in data.
+    blocks = re.findall(r"```python\n(.*?)```", _readme(), re.S)
+    assert len(blocks) >= 4, "the quickstart and three user stories"
+    code = "\n".join(blocks)
+    # Every block as written, in order, on a slice of the built-in data.
     monkeypatch.setattr(
         tfc.data, "builtin", functools.partial(tfc.data.builtin, limit=384)
     )
@@ -41,3 +43,8 @@ def test_quickstart_runs(monkeypatch, tmp_path):
     assert tfc.profile(result.slim_model).macs < teacher_macs
     assert (tmp_path / "runs" / "quickstart" / "report.json").is_file()
     assert bytes(namespace["tflite"])[4:8] == b"TFL3"
+    assert tfc.profile(namespace["small"]).params <= 0.52 * tfc.profile(
+        namespace["teacher"]
+    ).params
+    assert tfc.profile(namespace["budgeted"]).macs < teacher_macs
+    assert (tmp_path / "runs" / "int8" / "report.md").is_file()
