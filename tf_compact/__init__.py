@@ -13,42 +13,132 @@ print(report.table())
 ```
 """
 
-# Submodules reached as attributes: tfc.lite.convert, tfc.data.builtin, ...
-from tf_compact import callbacks
-from tf_compact import data
-from tf_compact import graph
-from tf_compact import lighten
-from tf_compact import lite
-from tf_compact import models
-from tf_compact import pruning
+# Importing the package is cheap: the public names load on first use, so
+# `tf-compact --help` starts without TensorFlow. When Keras is already
+# imported they load at once, as the registration of tf_compact's Keras
+# objects for `keras.saving.load_model` expects.
 
-# Public names, one import per line.
-from tf_compact.distillation.attention_transfer import AttentionTransfer
-from tf_compact.distillation.contrastive_kd import ContrastiveKD
-from tf_compact.distillation.distiller import Distiller
-from tf_compact.distillation.feature_kd import FeatureKD
-from tf_compact.distillation.logits_kd import LogitsKD
-from tf_compact.graph.channel_graph import ChannelGraph
-from tf_compact.graph.channel_group import ChannelGroup
-from tf_compact.graph.errors import GraphError
-from tf_compact.graph.errors import MaskError
-from tf_compact.graph.errors import UnsupportedLayerError
-from tf_compact.graph.registry import register_handler
-from tf_compact.pipeline import CompressResult
-from tf_compact.pipeline import compress
-from tf_compact.profile.compare import compare_profiles
-from tf_compact.profile.layer_profile import LayerProfile
-from tf_compact.profile.model_profile import ModelProfile
-from tf_compact.profile.profiler import profile
-from tf_compact.pruning.importance import group_importance
-from tf_compact.pruning.prune import prune
-from tf_compact.sparsity.bn_gamma import BNGammaL1
-from tf_compact.sparsity.group_lasso import GroupLasso
-from tf_compact.sparsity.iterative import iterative_prune
-from tf_compact.sparsity.report import SparsityReport
-from tf_compact.sparsity.report import sparsity_report
-from tf_compact.sparsity.sparsifier import Sparsifier
-from tf_compact.surgery.apply_masks import apply_masks
-from tf_compact.surgery.cost import estimate_slim_cost
-from tf_compact.surgery.slim import slim
+import importlib
+import sys
+import types
+
+from tf_compact.internal.backend import check_backend
+from tf_compact.internal.backend import configured_backend
 from tf_compact.version import __version__
+
+check_backend(configured_backend())
+
+# Submodules reached as attributes: tfc.lite.convert, tfc.data.builtin, ...
+_SUBMODULES = (
+    "callbacks",
+    "data",
+    "graph",
+    "lighten",
+    "lite",
+    "models",
+    "pruning",
+)
+
+# Public names and their defining modules.
+_PUBLIC = {
+    "AttentionTransfer": "tf_compact.distillation.attention_transfer",
+    "ContrastiveKD": "tf_compact.distillation.contrastive_kd",
+    "Distiller": "tf_compact.distillation.distiller",
+    "FeatureKD": "tf_compact.distillation.feature_kd",
+    "LogitsKD": "tf_compact.distillation.logits_kd",
+    "ChannelGraph": "tf_compact.graph.channel_graph",
+    "ChannelGroup": "tf_compact.graph.channel_group",
+    "GraphError": "tf_compact.graph.errors",
+    "MaskError": "tf_compact.graph.errors",
+    "UnsupportedLayerError": "tf_compact.graph.errors",
+    "register_handler": "tf_compact.graph.registry",
+    "CompressResult": "tf_compact.pipeline",
+    "compress": "tf_compact.pipeline",
+    "compare_profiles": "tf_compact.profile.compare",
+    "LayerProfile": "tf_compact.profile.layer_profile",
+    "ModelProfile": "tf_compact.profile.model_profile",
+    "profile": "tf_compact.profile.profiler",
+    "group_importance": "tf_compact.pruning.importance",
+    "prune": "tf_compact.pruning.prune",
+    "BNGammaL1": "tf_compact.sparsity.bn_gamma",
+    "GroupLasso": "tf_compact.sparsity.group_lasso",
+    "iterative_prune": "tf_compact.sparsity.iterative",
+    "SparsityReport": "tf_compact.sparsity.report",
+    "sparsity_report": "tf_compact.sparsity.report",
+    "Sparsifier": "tf_compact.sparsity.sparsifier",
+    "apply_masks": "tf_compact.surgery.apply_masks",
+    "estimate_slim_cost": "tf_compact.surgery.cost",
+    "slim": "tf_compact.surgery.slim",
+}
+
+__all__ = sorted(_SUBMODULES + tuple(_PUBLIC)) + ["__version__"]
+
+_public = {}
+
+
+def _load():
+    """Imports every public name once and returns `{name: object}`."""
+    if _public:
+        return _public
+    import keras
+
+    check_backend(keras.config.backend())
+    values = {}
+    for name in _SUBMODULES:
+        values[name] = importlib.import_module(f"{__name__}.{name}")
+    for name, module in _PUBLIC.items():
+        values[name] = getattr(importlib.import_module(module), name)
+    package = sys.modules[__name__].__dict__
+    for name, value in values.items():
+        if name != "profile":
+            package.setdefault(name, value)
+    _public.update(values)
+    return _public
+
+
+_overrides = {}
+
+
+class _Package(types.ModuleType):
+    """`tf_compact` itself: public names load on first attribute access.
+
+    `profile` is both a subpackage and the public `profile` function; the
+    import system binds the subpackage on the package whenever it first
+    imports it, so the name is a property that always returns the function.
+    """
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(
+                f"module {__name__!r} has no attribute {name!r}"
+            )
+        values = _load()
+        if name in self.__dict__:
+            return self.__dict__[name]
+        if name in values:
+            return values[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(__all__))
+
+    @property
+    def profile(self):
+        if "profile" in _overrides:
+            return _overrides["profile"]
+        return _load()["profile"]
+
+    @profile.setter
+    def profile(self, value):
+        if getattr(value, "__name__", None) == f"{__name__}.profile":
+            return  # the subpackage, bound by the import system
+        _overrides["profile"] = value
+
+    @profile.deleter
+    def profile(self):
+        _overrides.pop("profile", None)
+
+
+sys.modules[__name__].__class__ = _Package
+if "keras" in sys.modules:
+    _load()
