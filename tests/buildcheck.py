@@ -103,4 +103,9 @@ def _resolve(rel, label):
 
 
 def _is_file(pkg, target):
-    return pkg == "" and target in ("BUILD", "README.md", "LICENSE", "mkdocs.yml")
+    return pkg == "" and target in (
+        "BUILD",
+        "README.md",
+        "LICENSE",
+        "mkdocs.yml",
+    )
