@@ -1,11 +1,15 @@
 """What the stages of one `compress` run share."""
 
+import json
 import os
+import shutil
 import time
 
+import h5py
 import keras
 
 from tf_compact.pipeline import training
+from tf_compact.pipeline.epoch_log import EpochLog
 
 
 class CompressContext:
@@ -37,6 +41,7 @@ class CompressContext:
         self.store = store
         self.verbose = verbose
         self.transforms = list(settings.get("lighten", ()))
+        self._epoch_logs = {}
 
     @property
     def eval_data(self):
@@ -61,12 +66,87 @@ class CompressContext:
 
     def backup_dir(self, stage):
         """A `BackupAndRestore` directory for `stage`, or None."""
-        path = self.store.path(os.path.join("backup", stage))
-        return path
+        if self.store is None:
+            return None
+        return self.store.backup_path(stage)
 
     def backup_callbacks(self, stage):
-        """Callbacks that make a training stage resumable mid-way."""
+        """Callbacks that make a training stage resumable mid-way.
+
+        An `EpochLog` (the stage's per-epoch logs, kept across a resume;
+        see `full_history`) and, with an output directory,
+        `keras.callbacks.BackupAndRestore`. A backup that cannot be read
+        (a truncated weights file, say) is reported and deleted, and the
+        stage trains from its first epoch.
+        """
         path = self.backup_dir(stage)
+        log = EpochLog(path + ".history.json" if path else None)
+        self._epoch_logs[stage] = log
         if path is None:
-            return []
-        return [keras.callbacks.BackupAndRestore(path, delete_checkpoint=True)]
+            return [log]
+        problem = _backup_problem(path)
+        if problem is not None:
+            self.log(
+                f"The training backup of stage {stage!r} is damaged "
+                f"({problem}): deleted, the stage trains from its first "
+                "epoch."
+            )
+            shutil.rmtree(path)
+        if not os.path.exists(os.path.join(path, _METADATA)):
+            log.discard()
+        return [log, keras.callbacks.BackupAndRestore(path)]
+
+    def full_history(self, stage, record):
+        """`record` with its `history` covering every epoch of the stage.
+
+        After a resume, the `History` of a stage's `fit` holds only the
+        epochs run since the restart; the stage's `EpochLog` holds them
+        all. The history keeps the metrics the stage chose to record (all
+        of them when the record has no `history`).
+
+        Args:
+            stage: the stage's name.
+            record: the JSON-able record the stage returned.
+
+        Returns:
+            The record, with `history` merged across resumes.
+        """
+        log = self._epoch_logs.pop(stage, None)
+        if log is None or not isinstance(record, dict):
+            return record
+        merged = log.history()
+        log.discard()
+        if not merged:
+            return record
+        kept = record.get("history")
+        if kept:
+            merged = {k: merged.get(k, v) for k, v in kept.items()}
+        return dict(record, history=merged)
+
+
+_WEIGHTS = "latest.weights.h5"
+_METADATA = "training_metadata.json"
+
+
+def _backup_problem(path):
+    """Why the `BackupAndRestore` files in `path` are unreadable, or None."""
+    weights = os.path.join(path, _WEIGHTS)
+    if os.path.exists(weights):
+        try:
+            with h5py.File(weights, "r") as f:
+                f.visititems(_read_dataset)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            return f"{weights}: {type(err).__name__}: {err}"
+    metadata = os.path.join(path, _METADATA)
+    if os.path.exists(metadata):
+        try:
+            with open(metadata) as f:
+                int(json.load(f)["epoch"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return f"{metadata}: {type(err).__name__}: {err}"
+    return None
+
+
+def _read_dataset(name, item):
+    if isinstance(item, h5py.Dataset):
+        item[()]

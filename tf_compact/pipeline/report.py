@@ -16,14 +16,19 @@ def build_report(records, settings, history=None):
     """Assembles `report.json`'s content from the stage records.
 
     Args:
-        records: `{stage name: record}` of the finished stages.
+        records: `{stage name: record}` of the finished stages, in the
+            order they ran (the order `stages` lists them in).
         settings: the run's settings dict.
         history: `{stage: {metric: [per-epoch values]}}` of the training
             stages. Defaults to `None`.
 
     Returns:
         A JSON-able dict with at least `teacher`, `student`, `reduction`,
-        `tflite`, `runtime`, `settings` and `stages`.
+        `tflite`, `runtime`, `settings` and `stages`. `reduction` holds
+        the teacher/student ratios of `macs` and `params` and
+        `accuracy_change_pp`, the student's accuracy minus the teacher's
+        in percentage points, rounded to 2 decimals (negative when the
+        student is less accurate).
     """
     teacher = _public(records.get("teacher"))
     final = records.get("finetune") or records.get("slim") or {}
@@ -36,8 +41,14 @@ def build_report(records, settings, history=None):
         "tflite": {},
         "runtime": None,
         "settings": settings,
-        "stages": sorted(records),
+        "stages": list(records),
         "history": history or {},
+        "teacher_check": records.get("teacher_check"),
+        "bn_recalibration": {
+            stage: rec["bn_recalibration"]
+            for stage, rec in records.items()
+            if isinstance(rec, dict) and "bn_recalibration" in rec
+        },
     }
     bench = records.get("benchmark", {})
     for filename, info in records.get("tflite", {}).items():
@@ -77,10 +88,12 @@ def _reduction(teacher, student):
     for key in ("macs", "params"):
         if teacher.get(key) and student.get(key):
             out[key] = teacher[key] / student[key]
-    if teacher.get("accuracy") is not None and student.get("accuracy"):
-        out["accuracy_drop_pp"] = 100 * (
-            teacher["accuracy"] - student["accuracy"]
-        )
+    if (
+        teacher.get("accuracy") is not None
+        and student.get("accuracy") is not None
+    ):
+        change = 100 * (student["accuracy"] - teacher["accuracy"])
+        out["accuracy_change_pp"] = round(change, 2) + 0.0
     return out
 
 
@@ -163,8 +176,8 @@ def summary_table(report):
 def _reduction_line(report):
     red = report["reduction"]
     parts = [f"{k} ÷{red[k]:.2f}" for k in ("macs", "params") if k in red]
-    if "accuracy_drop_pp" in red:
-        parts.append(f"accuracy {-red['accuracy_drop_pp']:+.2f} pp")
+    if "accuracy_change_pp" in red:
+        parts.append(f"accuracy {red['accuracy_change_pp']:+.2f} pp")
     for label, value in report.get("latency_speedup", {}).items():
         parts.append(f"{label} latency ×{value:.2f} vs teacher")
     if report.get("runtime"):
@@ -182,12 +195,38 @@ def markdown(report, plot_files=()):
     lines += ["", _reduction_line(report), ""]
     settings = report.get("settings", {})
     listed = ", ".join(f"`{k}={v}`" for k, v in settings.items())
+    lines += _batch_norm_lines(report)
     lines.append("Settings: " + listed)
     lines.append("")
-    lines.append("Stages run: " + ", ".join(report.get("stages", [])))
+    lines.append(
+        "Stages, in run order: " + ", ".join(report.get("stages", []))
+    )
     for path in plot_files:
         lines += ["", f"![{path}]({path})"]
     return "\n".join(lines) + "\n"
+
+
+def _batch_norm_lines(report):
+    """Plain-words lines on the teacher check and BN recalibrations."""
+    lines = []
+    check = report.get("teacher_check") or {}
+    if check.get("message"):
+        lines += [f"**Teacher check:** {check['message']}", ""]
+    done = dict(report.get("bn_recalibration") or {})
+    if check.get("bn_recalibration"):
+        done = {"teacher (copy)": check["bn_recalibration"], **done}
+    for stage, entry in done.items():
+        change = ""
+        if entry.get("accuracy_after") is not None:
+            change = (
+                f", accuracy {_fmt(entry.get('accuracy_before'), 'acc')} "
+                f"→ {_fmt(entry['accuracy_after'], 'acc')}"
+            )
+        lines.append(
+            f"- BN statistics recalibrated after `{stage}`: "
+            f"{entry['batches']} batches, {entry['seconds']:.1f} s{change}"
+        )
+    return lines + [""] if done else lines
 
 
 def write(store, report, records, baselines=()):

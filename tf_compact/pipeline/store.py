@@ -1,23 +1,67 @@
 """Stage checkpoints of a `compress` run, kept in its output directory.
 
 Each finished stage is recorded in `stages.json` together with the
-settings of the run; the models and TFLite files a stage produced are saved
-next to it. Rerunning `compress` with the same output directory and the
-same settings skips the finished stages and reloads what they produced, so
-an interrupted run resumes where it stopped. Without an output directory
-everything stays in memory and nothing is resumable.
+settings of the run and a SHA-256 digest of every file the stage wrote;
+the models and TFLite files a stage produced are saved next to it.
+Rerunning `compress` with the same output directory and the same settings
+skips the finished stages and reloads what they produced, so an
+interrupted run resumes where it stopped. A checkpoint found damaged
+(truncated or altered since its stage finished) is reported by name and
+its stage runs again, with every stage after it. Without an output
+directory everything stays in memory and nothing is resumable.
 """
 
+import hashlib
 import json
 import os
+import shutil
 
 import keras
 
 STATE_FILE = "stages.json"
+#: Folder of the mid-stage training backups (`BackupAndRestore`).
+BACKUP_DIR = "backup"
+#: Files a run writes besides its stage artifacts (report and plots).
+RUN_FILES = (
+    "report.json",
+    "report.md",
+    "tradeoff.png",
+    "widths.png",
+    "strength.png",
+    "schedule.png",
+)
+#: Artifacts of the default stages, removed by a fresh start even when
+#: `stages.json` is missing or unreadable.
+DEFAULT_ARTIFACTS = (
+    "student_init.keras",
+    "student.keras",
+    "slim.keras",
+    "slim_finetuned.keras",
+    "model_float32.tflite",
+    "model_float16.tflite",
+    "model_dynamic.tflite",
+    "model_int8.tflite",
+    "teacher_float32.tflite",
+)
+
+
+class DamagedCheckpointError(OSError):
+    """A checkpoint file of a `compress` run cannot be read back."""
 
 
 class StageStore:
     """Records finished stages and their artifacts.
+
+    A new store over an `output_dir` that holds an earlier run:
+
+    - with `resume=False`, deletes that run's stage records, artifacts,
+      report files and training backups (the `backup/` folder), and says
+      so through `log`: nothing of the earlier run is reused;
+    - with `resume=True`, refuses a run made with other settings (the
+      error names every differing setting), and checks the files of every
+      finished stage against the digests recorded when it finished: the
+      first stage with a missing or damaged file, and every stage after
+      it, run again. An unreadable `stages.json` starts the run clean.
 
     Args:
         output_dir: directory for the artifacts, or `None` to keep them in
@@ -25,25 +69,51 @@ class StageStore:
         settings: JSON-able settings of the run; a directory that holds a
             run with different settings is not resumed.
         resume: reuse finished stages found in `output_dir`. With `False`
-            the stage records are cleared and every stage runs again.
-            Defaults to `True`.
+            the earlier run's files are cleared and every stage runs
+            again. Defaults to `True`.
+        log: callable taking one message string, told what was cleared or
+            found damaged. Defaults to `None` (silent).
 
     Raises:
         ValueError: if `resume` is `True` and `output_dir` holds a run made
             with different settings.
+
+    Example:
+
+    ```python
+    store = StageStore("out", {"epochs": 2})
+    store.begin("slim")
+    store.put_model("slim", model)
+    store.finish("slim", {"accuracy": 0.9})
+    StageStore("out", {"epochs": 2}).done("slim")  # True
+    ```
     """
 
-    def __init__(self, output_dir, settings, resume=True):
+    def __init__(self, output_dir, settings, resume=True, log=None):
         self.output_dir = output_dir
         self.settings = _jsonable(settings)
+        self._log = log or (lambda message: None)
         self._models = {}
         self._bytes = {}
         self._records = {}
+        self._files = {}
+        self._pending = []
         if output_dir is None:
             return
         os.makedirs(output_dir, exist_ok=True)
-        previous = self._read_state()
-        if resume and previous is not None:
+        previous, problem = self._read_state()
+        if not resume:
+            self._clear(previous, "resume=False")
+        elif problem is not None:
+            self._log(
+                f"{self.path(STATE_FILE)} is damaged ({problem}): the "
+                "earlier run cannot be resumed, starting clean."
+            )
+            self._clear(None, "a damaged stages.json")
+        elif previous is None:
+            if os.path.isdir(self.path(BACKUP_DIR)):
+                self._clear(None, "training backups without stages.json")
+        else:
             if previous.get("settings") != self.settings:
                 raise ValueError(
                     f"The output directory {output_dir!r} holds a compress "
@@ -52,7 +122,9 @@ class StageStore:
                     "start over there. Changed settings: "
                     f"{_changed(previous.get('settings', {}), self.settings)}"
                 )
-            self._records = previous.get("stages", {})
+            self._records = dict(previous.get("stages", {}))
+            self._files = dict(previous.get("files", {}))
+            self._drop_damaged()
         self._write_state()
 
     def path(self, filename):
@@ -73,9 +145,29 @@ class StageStore:
         """All finished stages' records, in completion order."""
         return dict(self._records)
 
+    def begin(self, stage):
+        """Starts tracking the files `stage` writes until `finish`."""
+        self._pending = []
+
     def finish(self, stage, record):
-        """Marks `stage` finished with its JSON-able `record`."""
+        """Marks `stage` finished with its JSON-able `record`.
+
+        The digests of the files the stage wrote since `begin` are kept
+        with the record, so a later run can tell a damaged checkpoint.
+        """
+        self._records.pop(stage, None)
         self._records[stage] = _jsonable(record)
+        if self.output_dir is not None:
+            written = set(self._pending)
+            for files in self._files.values():
+                for name in written & set(files):
+                    del files[name]
+            self._files[stage] = {
+                name: _digest(self.path(name))
+                for name in dict.fromkeys(self._pending)
+                if os.path.exists(self.path(name))
+            }
+        self._pending = []
         self._write_state()
 
     def put_model(self, key, model):
@@ -83,14 +175,27 @@ class StageStore:
         self._models[key] = model
         if self.output_dir is not None:
             model.save(self.path(f"{key}.keras"))
+            self._pending.append(f"{key}.keras")
 
     def model(self, key):
-        """The model stored under `key` (reloaded after a restart)."""
+        """The model stored under `key` (reloaded after a restart).
+
+        Raises:
+            KeyError: if no model was stored under `key`.
+            DamagedCheckpointError: if `<key>.keras` cannot be loaded.
+        """
         if key not in self._models:
             path = self.path(f"{key}.keras")
             if path is None or not os.path.exists(path):
                 raise KeyError(f"No model {key!r} was produced by this run.")
-            self._models[key] = keras.saving.load_model(path, compile=False)
+            try:
+                model = keras.saving.load_model(path, compile=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise DamagedCheckpointError(
+                    f"The checkpoint {path!r} cannot be loaded ({err}). "
+                    "Rerun with `resume=False` to start over."
+                ) from err
+            self._models[key] = model
         return self._models[key]
 
     def has_model(self, key):
@@ -104,6 +209,7 @@ class StageStore:
         if self.output_dir is not None:
             with open(self.path(filename), "wb") as f:
                 f.write(bytes(data))
+            self._pending.append(filename)
 
     def bytes(self, filename):
         """The bytes stored under `filename` (re-read after a restart)."""
@@ -123,18 +229,98 @@ class StageStore:
         _atomic_write(path, json.dumps(_jsonable(obj), indent=2))
         return path
 
+    def backup_path(self, name):
+        """The path of `name` under the training-backup folder, or None."""
+        if self.output_dir is None:
+            return None
+        return os.path.join(self.output_dir, BACKUP_DIR, name)
+
     def _read_state(self):
+        """`(state, problem)`: the state dict or None, and why unreadable."""
         path = self.path(STATE_FILE)
         if not os.path.exists(path):
-            return None
-        with open(path) as f:
-            return json.load(f)
+            return None, None
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            return None, f"{type(err).__name__}: {err}"
+        if not isinstance(state, dict) or not isinstance(
+            state.get("stages", {}), dict
+        ):
+            return None, "not a stage record"
+        return state, None
+
+    def _clear(self, previous, reason):
+        """Deletes an earlier run's records, artifacts and backups."""
+        names = set(DEFAULT_ARTIFACTS) | set(RUN_FILES) | {STATE_FILE}
+        for files in (previous or {}).get("files", {}).values():
+            names.update(files)
+        removed = []
+        for name in sorted(names):
+            path = self.path(name)
+            if os.path.isfile(path):
+                os.remove(path)
+                removed.append(name)
+        backup = self.path(BACKUP_DIR)
+        if os.path.isdir(backup):
+            shutil.rmtree(backup)
+            removed.append(BACKUP_DIR + "/")
+        stages = sorted((previous or {}).get("stages", {}))
+        if removed or stages:
+            self._log(
+                f"Starting over in {self.output_dir!r} ({reason}): cleared "
+                f"the earlier run's finished stages {stages} and files "
+                f"{removed}."
+            )
+        self._records, self._files = {}, {}
+
+    def _drop_damaged(self):
+        """Forgets the first stage with a bad file and all after it."""
+        names = list(self._records)
+        for index, stage in enumerate(names):
+            problem = self._check_files(stage)
+            if problem is None:
+                continue
+            later = names[index:]
+            self._log(
+                f"{problem}: stage {stage!r} and the stages after it "
+                f"({later[1:]}) run again."
+            )
+            for name in later:
+                self._records.pop(name, None)
+                self._files.pop(name, None)
+            return
+
+    def _check_files(self, stage):
+        for name, digest in self._files.get(stage, {}).items():
+            path = self.path(name)
+            if not os.path.exists(path):
+                return f"The checkpoint {path!r} of stage {stage!r} is missing"
+            if _digest(path) != digest:
+                return (
+                    f"The checkpoint {path!r} of stage {stage!r} is damaged "
+                    "(its content changed since the stage finished)"
+                )
+        return None
 
     def _write_state(self):
         if self.output_dir is None:
             return
-        state = {"settings": self.settings, "stages": self._records}
+        state = {
+            "settings": self.settings,
+            "stages": self._records,
+            "files": self._files,
+        }
         _atomic_write(self.path(STATE_FILE), json.dumps(state, indent=2))
+
+
+def _digest(path):
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 def _atomic_write(path, text):
