@@ -11,5 +11,6 @@ from tf_compact.graph.handler import LayerHandler
 from tf_compact.graph.handler import NodeContext
 from tf_compact.graph.handlers_shape import FixedHandler
 from tf_compact.graph.handlers_shape import PassThroughHandler
+from tf_compact.graph.handlers_shape import PreprocessingHandler
 from tf_compact.graph.registry import get_handler
 from tf_compact.graph.registry import register_handler

@@ -5,6 +5,7 @@ from keras import layers as L
 from tf_compact.graph import handlers_shape as S
 from tf_compact.graph import handlers_weighted as W
 from tf_compact.graph.registry import register_handler
+from tf_compact.internal import keras_compat
 
 _PASSTHROUGH = (
     "ReLU LeakyReLU ELU Dropout SpatialDropout1D SpatialDropout2D "
@@ -28,6 +29,8 @@ _NN_UNARY = (
 
 
 def _register(module, names, handler):
+    if module is None:
+        return
     for name in names.split():
         cls = getattr(module, name, None)
         if cls is not None:
@@ -45,6 +48,7 @@ def _register_layers():
     _register(L, "Reshape", S.ReshapeHandler())
     _register(L, "Permute", S.PermuteHandler())
     _register(L, "Rescaling", S.RescalingHandler())
+    _register(L, "Resizing CenterCrop", S.PreprocessingHandler())
     _register(L, _CONVS, W.ConvHandler())
     _register(L, _TRANSPOSED, W.ConvTransposeHandler())
     _register(L, "DepthwiseConv1D DepthwiseConv2D", W.DepthwiseHandler())
@@ -57,9 +61,8 @@ def _register_layers():
 
 
 def _register_ops():
-    from keras.src.ops import nn
-    from keras.src.ops import numpy as knp
-
+    knp = keras_compat.ops_module("numpy")
+    nn = keras_compat.ops_module("nn")
     _register(knp, _OP_MERGES, S.MergeHandler())
     _register(knp, _OP_UNARY, S.PassThroughHandler())
     _register(nn, _NN_UNARY, S.PassThroughHandler())
@@ -67,12 +70,28 @@ def _register_ops():
 
 
 def _register_applications():
-    from keras.src.applications import convnext
-    from keras.src.applications import inception_resnet_v2
+    convnext = keras_compat.applications_module("convnext")
+    inception = keras_compat.applications_module("inception_resnet_v2")
+    _register(convnext, "LayerScale", W.LayerScaleHandler())
+    _register(convnext, "StochasticDepth", S.PassThroughHandler())
+    _register(inception, "CustomScaleLayer", S.MergeHandler())
 
-    register_handler(convnext.LayerScale, W.LayerScaleHandler())
-    register_handler(convnext.StochasticDepth, S.PassThroughHandler())
-    register_handler(inception_resnet_v2.CustomScaleLayer, S.MergeHandler())
+
+def _register_preprocessing():
+    """Every preprocessing/augmentation layer, found from Keras's bases.
+
+    Rescaling and Normalization keep their own handlers; the others, and
+    any subclass of Keras's preprocessing base layers, get the
+    `PreprocessingHandler`.
+    """
+    handler = S.PreprocessingHandler()
+    bases = (keras_compat.DataLayer, keras_compat.BaseImagePreprocessingLayer)
+    for cls in [b for b in bases if b is not None]:
+        register_handler(cls, handler)
+    own = (L.Rescaling, L.Normalization)
+    for cls in keras_compat.preprocessing_layer_classes():
+        if not issubclass(cls, own):
+            register_handler(cls, handler)
 
 
 def register_builtin_handlers():
@@ -80,3 +99,4 @@ def register_builtin_handlers():
     _register_layers()
     _register_ops()
     _register_applications()
+    _register_preprocessing()

@@ -78,7 +78,9 @@ class ChannelGraph:
         self._make_groups(builder)
 
     def _propagate(self, builder, node):
-        handler = get_handler(node.layer)
+        handler = get_handler(
+            node.layer, (node.input_shapes, node.output_shapes)
+        )
         ctx = NodeContext(builder, node, [self.spaces[k] for k in node.inputs])
         outs = handler.propagate(ctx)
         if len(outs) != len(node.outputs):

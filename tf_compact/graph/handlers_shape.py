@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from tf_compact.graph.handler import LayerHandler
+from tf_compact.internal import keras_compat
 
 
 def channels_first(layer, shapes):
@@ -137,10 +138,8 @@ class MergeHandler(LayerHandler):
 
     @staticmethod
     def _has_channel_constant(ctx, size):
-        from keras.src.backend import KerasTensor
-
         for arg in ctx.args:
-            if isinstance(arg, (KerasTensor, list, tuple)):
+            if isinstance(arg, (keras_compat.KerasTensor, list, tuple)):
                 continue
             shape = np.shape(arg)
             if shape and shape[-1] > 1:
@@ -212,6 +211,64 @@ class PermuteHandler(LayerHandler):
         if dims[-1] == len(dims):
             return [ctx.inputs[0]]
         return fix_all(ctx)
+
+
+_PER_CHANNEL = (
+    "RandomFlip RandomRotation RandomCrop RandomZoom RandomTranslation "
+    "RandomContrast RandomBrightness Resizing CenterCrop RandomHeight "
+    "RandomWidth RandomShear RandomPerspective RandomElasticTransform "
+    "RandomErasing RandomGaussianBlur RandomSharpness RandomInvert "
+    "RandomPosterization Solarization AutoContrast Equalization CutMix "
+    "MixUp MaxNumBoundingBoxes"
+)
+
+
+class PreprocessingHandler(LayerHandler):
+    """Keras preprocessing and augmentation layers (RandomFlip, Resizing, ...).
+
+    At inference the random augmentations pass their input through, and in
+    training the geometric ones (flips, rotations, crops, zooms, shifts,
+    resizing) and the per-channel photometric ones (brightness, contrast,
+    blur, ...) never mix channels: those pass channel `c` to channel `c`,
+    whatever they do to the spatial size. Layers that mix channels
+    (hue, saturation, grayscale, color jitter, policies such as
+    RandAugment), change the channel count, or are not known to be per
+    channel (lookups, encodings, spectrograms, custom subclasses of the
+    preprocessing bases) keep the channels around them: they are fixed.
+
+    Args:
+        per_channel: Class names of the layers that map each channel to
+            itself. Defaults to the Keras layers known to do so.
+
+    Example:
+
+    ```python
+    tfc.register_handler(MyAugment, tfc.graph.PreprocessingHandler(
+        per_channel=("MyAugment",)))
+    ```
+    """
+
+    def __init__(self, per_channel=None):
+        names = _PER_CHANNEL.split() if per_channel is None else per_channel
+        self.per_channel = tuple(names)
+
+    def _maps_channels(self, ctx):
+        if len(ctx.inputs) != 1 or len(ctx.output_shapes) != 1:
+            return False
+        if channels_first(ctx.layer, ctx.input_shapes):
+            return False
+        if len(ctx.inputs[0]) != _last(ctx.output_shapes[0]):
+            return False
+        names = {c.__name__ for c in type(ctx.layer).__mro__}
+        return bool(names.intersection(self.per_channel))
+
+    def propagate(self, ctx):
+        if self._maps_channels(ctx):
+            return [ctx.inputs[0]]
+        return fix_all(ctx)
+
+    def get_config(self):
+        return {"per_channel": list(self.per_channel)}
 
 
 class RescalingHandler(LayerHandler):

@@ -19,12 +19,29 @@ def _has_bias(layer):
     return any(v.name == "bias" for v in layer.weights)
 
 
+def bind_lora(ctx, in_space, out_space):
+    """Binds the LoRA factors of a layer with `enable_lora` called.
+
+    The effective kernel is `kernel + (alpha / rank) * lora_kernel_a @
+    lora_kernel_b`: `lora_kernel_a` reads the input channels on its
+    second-to-last axis (`(in, rank)`, or `(*k, in, rank)` for a
+    convolution) and `lora_kernel_b` writes the output channels on its
+    last axis (`(rank, out)`). Binding them with the kernel makes a removed
+    channel zero in the effective kernel, and slimming slices them too.
+    """
+    if not getattr(ctx.layer, "lora_enabled", False):
+        return
+    ctx.bind("lora_kernel_a", -2, in_space, "consumer")
+    ctx.bind("lora_kernel_b", -1, out_space, "producer")
+
+
 class ConvHandler(LayerHandler):
     """Conv1D/2D/3D: output channels are a new prunable space.
 
     Kernel layout `(*k, in, out)`. A grouped convolution (`groups > 1`) or a
     channels-first one is kept whole: its input and output channels are
-    fixed, so the graph never cuts through a group.
+    fixed, so the graph never cuts through a group. With LoRA enabled its
+    factors are bound with the kernel (see `bind_lora`).
     """
 
     def propagate(self, ctx):
@@ -35,6 +52,7 @@ class ConvHandler(LayerHandler):
         out = ctx.new_space(layer.filters)
         ctx.bind("kernel", -1, out, "producer")
         ctx.bind("kernel", -2, ctx.inputs[0], "consumer")
+        bind_lora(ctx, ctx.inputs[0], out)
         if _has_bias(layer):
             ctx.bind("bias", 0, out, "producer")
         return [out]
@@ -105,13 +123,18 @@ class SeparableHandler(ConvHandler):
 
 
 class DenseHandler(LayerHandler):
-    """Dense: kernel `(in, units)`; the units are a new prunable space."""
+    """Dense: kernel `(in, units)`; the units are a new prunable space.
+
+    With LoRA enabled, `lora_kernel_a` `(in, rank)` and `lora_kernel_b`
+    `(rank, units)` are bound with the kernel (see `bind_lora`).
+    """
 
     def propagate(self, ctx):
         ctx.count_macs("kernel", _positions(ctx.output_shapes[0]))
         out = ctx.new_space(ctx.layer.units)
         ctx.bind("kernel", 1, out, "producer")
         ctx.bind("kernel", 0, ctx.inputs[0], "consumer")
+        bind_lora(ctx, ctx.inputs[0], out)
         if _has_bias(ctx.layer):
             ctx.bind("bias", 0, out, "producer")
         return [out]

@@ -6,6 +6,7 @@ import keras
 
 from tf_compact.graph.errors import UnsupportedLayerError
 from tf_compact.graph.handler import LayerHandler
+from tf_compact.internal import keras_compat
 
 _HANDLERS = {}
 _BUILTIN_DONE = []
@@ -61,8 +62,15 @@ def register_handler(layer_class, handler):
     return handler
 
 
-def get_handler(layer):
-    """Returns the handler for `layer`, or raises `UnsupportedLayerError`."""
+def get_handler(layer, shapes=None):
+    """Returns the handler for `layer`, or raises `UnsupportedLayerError`.
+
+    Args:
+        layer: A Keras layer or operation.
+        shapes: Optional pair `(input_shapes, output_shapes)` of the call
+            being analysed; it lets the error suggest the right kind of
+            handler. Defaults to `None` (read from the layer's first call).
+    """
     _ensure_builtin()
     cls = type(layer)
     if cls in _HANDLERS:
@@ -70,10 +78,41 @@ def get_handler(layer):
     for base in cls.__mro__[1:]:
         if base in _HANDLERS:
             return _HANDLERS[base]
-    raise UnsupportedLayerError(_unsupported_message(layer))
+    raise UnsupportedLayerError(_unsupported_message(layer, shapes))
 
 
-def _unsupported_message(layer):
+def _call_shapes(layer, shapes):
+    if shapes is not None:
+        return shapes
+    nodes = getattr(layer, "_inbound_nodes", None) or ()
+    for node in nodes:
+        ins = [tuple(t.shape) for t in node.input_tensors]
+        outs = [tuple(t.shape) for t in node.outputs]
+        if ins:
+            return ins, outs
+    return None
+
+
+def _why_not_passthrough(layer, shapes):
+    """Why 'passthrough' cannot describe the layer, or `None` if it may."""
+    shapes = _call_shapes(layer, shapes)
+    if shapes is None:
+        return None
+    ins, outs = shapes
+    if len(ins) != 1:
+        return f"it takes {len(ins)} input tensors"
+    if len(outs) != 1:
+        return f"it returns {len(outs)} tensors"
+    cin = ins[0][-1] if ins[0] else None
+    cout = outs[0][-1] if outs[0] else None
+    if cin != cout:
+        return (
+            f"its output has {cout} channels for {cin} input channels"
+        )
+    return None
+
+
+def _unsupported_message(layer, shapes=None):
     cls = type(layer)
     name = getattr(layer, "name", "?")
     text = (
@@ -85,20 +124,29 @@ def _unsupported_message(layer):
             "A Lambda layer is opaque Python code: replace it by a layer "
             "subclass and register a handler for that class. "
         )
+    why_not = _why_not_passthrough(layer, shapes)
+    fixed = (
+        f"`tfc.register_handler({cls.__name__}, 'fixed')` to keep the "
+        "channels around it unpruned"
+    )
+    if why_not is not None:
+        return text + (
+            f"Register one with {fixed}, or pass a `tfc.graph.LayerHandler` "
+            "subclass that relates its input and output channels "
+            f"('passthrough' does not fit: {why_not})."
+        )
     return text + (
         f"Register one with `tfc.register_handler({cls.__name__}, "
-        "'passthrough')` if it maps each channel to itself, "
-        f"`tfc.register_handler({cls.__name__}, 'fixed')` to keep the "
-        "channels around it unpruned, or pass a `tfc.graph.LayerHandler` "
+        "'passthrough')` if it maps each channel to itself (one input, "
+        f"same channels out), {fixed}, or pass a `tfc.graph.LayerHandler` "
         "subclass for anything else."
     )
 
 
 def _validate_layer_class(layer_class):
-    from keras.src.ops.operation import Operation
-
     if not (
-        inspect.isclass(layer_class) and issubclass(layer_class, Operation)
+        inspect.isclass(layer_class)
+        and issubclass(layer_class, keras_compat.Operation)
     ):
         raise TypeError(
             "Invalid value for argument `layer_class`. Expected a subclass "

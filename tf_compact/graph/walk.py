@@ -13,6 +13,7 @@ import dataclasses
 import keras
 
 from tf_compact.graph.errors import GraphError
+from tf_compact.internal import keras_compat
 
 
 @dataclasses.dataclass
@@ -23,7 +24,8 @@ class FlatNode:
         layer: The Keras layer or operation that is called.
         node: The Keras `Node` of this call (holds the call arguments).
         name: The layer name, unique in the flattened graph.
-        inputs: Keys of the input tensors, in `node.input_tensors` order.
+        inputs: Keys of the input tensors, in the order of the layer's
+            `call` parameters (positional arguments first).
         outputs: Keys of the output tensors, in `node.outputs` order.
         input_shapes: Shapes of the input tensors.
         output_shapes: Shapes of the output tensors.
@@ -59,10 +61,7 @@ class FlatGraph:
 
 def functional_of(model):
     """Returns the Functional graph behind `model`, or raises `GraphError`."""
-    from keras.src.models.functional import Functional
-    from keras.src.models.sequential import Sequential
-
-    if isinstance(model, Sequential):
+    if isinstance(model, keras_compat.Sequential):
         functional = getattr(model, "_functional", None)
         if functional is None:
             raise GraphError(
@@ -71,7 +70,7 @@ def functional_of(model):
                 "`keras.Input(shape=...)` or call `model.build(input_shape)`."
             )
         return functional
-    if isinstance(model, Functional):
+    if isinstance(model, keras_compat.Functional):
         return model
     raise GraphError(
         f"The model '{model.name}' ({type(model).__name__}) is a subclassed "
@@ -130,6 +129,9 @@ def _walk(functional, keys, nodes, prefix):
     for node in _ordered_nodes(functional):
         layer = node.operation
         in_tensors = list(node.input_tensors)
+        if not is_nested_model(layer):
+            order = keras_compat.call_order(layer, node)
+            in_tensors = [in_tensors[i] for i in order]
         for t in in_tensors:
             if id(t) not in keys:
                 raise GraphError(

@@ -36,8 +36,15 @@ Counting conventions:
   once when the calls run in the listed order.
 - Element-wise `keras.ops` calls recorded in a Functional graph (add,
   multiply, relu, hard_silu, ...) follow the same rules as layers.
-- A layer class with no cost function counts 0 MACs and is named in a
-  warning; add one with `register_macs(layer_cls, fn)`.
+- A layer whose cost cannot be counted (its class has no cost function,
+  its shapes are not fully known, or its cost function fails) counts 0
+  MACs, is listed in `ModelProfile.unknown_layers` and is named with its
+  class in one warning; add a cost function with
+  `register_macs(layer_cls, fn)`.
+- Attention: `MultiHeadAttention` and `GroupedQueryAttention` count the
+  query, key, value (and gate) projections, `QKᵀ`, the softmax-weighted
+  sum of values and the output projection from the shapes of the call;
+  `Attention` and `AdditiveAttention` count the two products.
 - A subclassed model, or a custom layer with sublayers and no cost
   function, has no stored graph: its sublayers are costed once each, at
   the shapes they were built with (batch replaced by `batch_size`), and a

@@ -16,6 +16,7 @@ import dataclasses
 
 import keras
 
+from tf_compact.internal import keras_compat
 from tf_compact.profile.registry import get_macs_fn
 
 _InputLayer = keras.layers.InputLayer
@@ -77,6 +78,14 @@ def ordered_nodes(functional):
     by_depth = functional._nodes_by_depth
     for depth in sorted(by_depth, reverse=True):
         yield from by_depth[depth]
+
+
+def _in_call_order(op, node):
+    """The node's input tensors in the order of `op.call`'s parameters."""
+    tensors = list(node.input_tensors)
+    if isinstance(op, keras.Model):
+        return tensors
+    return [tensors[i] for i in keras_compat.call_order(op, node)]
 
 
 def _flat(structure):
@@ -152,9 +161,10 @@ class _Walker:
             op = node.operation
             if node.is_input or isinstance(op, _InputLayer):
                 continue
-            inputs = [self.spec(t, shapes) for t in node.input_tensors]
+            in_tensors = _in_call_order(op, node)
+            inputs = [self.spec(t, shapes) for t in in_tensors]
             outputs = [self.spec(t, shapes) for t in node.outputs]
-            in_keys = [key(t) for t in node.input_tensors]
+            in_keys = [key(t) for t in in_tensors]
             out_keys = [key(t) for t in node.outputs]
             index = self.next_call_index(op)
             name = op.name if index == 0 else f"{op.name}:{index}"

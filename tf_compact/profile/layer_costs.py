@@ -46,7 +46,8 @@ def conv_cost(layer, input_shapes, output_shapes):
 def conv_transpose_cost(layer, input_shapes, output_shapes):
     """Transposed convolution: in_elems * prod(kernel_size) * filters."""
     in_elems = _prod(input_shapes[0])
-    macs = in_elems * _prod(layer.kernel_size) * int(layer.filters)
+    filters = int(output_shapes[0][_channel_axis(layer)])
+    macs = in_elems * _prod(layer.kernel_size) * filters
     return macs, _fused_ops(layer, _prod(output_shapes[0]))
 
 
@@ -99,6 +100,112 @@ def dot_cost(layer, input_shapes, output_shapes):
     axis = axes if isinstance(axes, int) else axes[0]
     contracted = int(shape1[axis % len(shape1)])
     return _prod(output_shapes[0]) * contracted, 0
+
+
+def einsum_output_shape(layer, in_shape):
+    """Output shape of an EinsumDense call on `in_shape`.
+
+    Read from the equation and the kernel, not from the shape the layer was
+    built with (which may hold `None` for a sequence length).
+    """
+    spec = layer.equation.replace(" ", "")
+    lhs, out_spec = spec.split("->")
+    in_spec, kernel_spec = lhs.split(",")
+    in_shape = tuple(in_shape)
+    if "..." in in_spec:
+        free = len(in_shape) - (len(in_spec) - 3)
+        letters = "".join(chr(0x100 + i) for i in range(free))
+        in_spec = in_spec.replace("...", letters)
+        out_spec = out_spec.replace("...", letters)
+    dims = dict(zip(kernel_spec, tuple(layer.kernel.shape)))
+    dims.update(zip(in_spec, in_shape))
+    return tuple(dims[letter] for letter in out_spec)
+
+
+def _projection(sub, in_shape):
+    """`(macs, other_ops, out_shape)` of an EinsumDense sublayer call."""
+    out_shape = einsum_output_shape(sub, in_shape)
+    macs, other = einsum_dense_cost(sub, [in_shape], [out_shape])
+    return macs, other, out_shape
+
+
+def _sublayer(layer, name):
+    found = getattr(layer, name, None)
+    return found if found is not None else getattr(layer, "_" + name, None)
+
+
+def _attention_parts(layer, query, value):
+    """The projections and products of a multi-head attention call.
+
+    Returns:
+        A list of `(part, macs, other_ops)`: the query, key, value (and
+        gate) projections, the scores `QKᵀ`, the softmax-weighted sum of
+        values, and the output projection.
+    """
+    key_dense = _sublayer(layer, "key_dense")
+    key = tuple(value[:-1]) + (int(key_dense.kernel.shape[0]),)
+    parts = []
+    q_macs, q_other, q_out = _projection(_sublayer(layer, "query_dense"), query)
+    parts.append(("query", q_macs, q_other))
+    k_macs, k_other, _ = _projection(key_dense, key)
+    parts.append(("key", k_macs, k_other))
+    v_macs, v_other, v_out = _projection(_sublayer(layer, "value_dense"), value)
+    parts.append(("value", v_macs, v_other))
+    gate = _sublayer(layer, "gate_dense")
+    if gate is not None:
+        g_macs, g_other, g_out = _projection(gate, query)
+        parts.append(("gate", g_macs, g_other + _prod(g_out)))
+    heads, key_dim, value_dim = q_out[-2], q_out[-1], v_out[-1]
+    q_index, v_index = q_out[1:-2], v_out[1:-2]
+    axes = getattr(layer, "_attention_axes", None)
+    if axes is None:
+        axes = tuple(range(1, len(q_out) - 2))
+    attended = _prod(v_index[a - 1] for a in axes)
+    scores = int(q_out[0]) * int(heads) * _prod(q_index) * attended
+    # Scaling the query, the softmax: one op per element each.
+    parts.append(("scores", scores * int(key_dim), _prod(q_out) + scores))
+    parts.append(("weighted_values", scores * int(value_dim), 0))
+    out_in = tuple(q_out[:-1]) + (int(value_dim),)
+    o_macs, o_other, _ = _projection(_sublayer(layer, "output_dense"), out_in)
+    parts.append(("output", o_macs, o_other))
+    return parts
+
+
+def attention_parts(layer, input_shapes):
+    """Parts of `MultiHeadAttention`/`GroupedQueryAttention` costs.
+
+    Args:
+        layer: The attention layer (built).
+        input_shapes: Shapes of the call's inputs in `call` parameter
+            order: `query`, `value`, then the optional key and masks.
+
+    Returns:
+        A list of `(part, macs, other_ops)`, see `multi_head_attention_cost`.
+    """
+    return _attention_parts(layer, input_shapes[0], input_shapes[1])
+
+
+def multi_head_attention_cost(layer, input_shapes, output_shapes):
+    """Multi-head attention: projections plus the two attention products.
+
+    With query `(B, Tq, dq)`, value `(B, Tv, dv)`, key `(B, Tv, dk)`, `H`
+    heads of `key_dim` `kd` and `value_dim` `vd`, and output `(B, Tq, do)`:
+    `B·Tq·dq·H·kd` (query) + `B·Tv·dk·H·kd` (key) + `B·Tv·dv·H·vd` (value)
+    + `B·H·Tq·Tv·kd` (`QKᵀ`) + `B·H·Tq·Tv·vd` (weights times values) +
+    `B·Tq·H·vd·do` (output projection). Several index axes multiply out;
+    `attention_axes` restrict the attended positions.
+    """
+    parts = attention_parts(layer, input_shapes)
+    return sum(p[1] for p in parts), sum(p[2] for p in parts)
+
+
+def dot_attention_cost(layer, input_shapes, output_shapes):
+    """`Attention`/`AdditiveAttention` on `[query, value(, key)]`:
+    `B·Tq·Tv·d` for the scores plus `B·Tq·Tv·dv` for the weighted sum."""
+    query, value = input_shapes[0], input_shapes[1]
+    scores = _prod(query[:-1]) * int(value[-2])
+    macs = scores * int(query[-1]) + scores * int(value[-1])
+    return macs, scores
 
 
 def zero_cost(layer, input_shapes, output_shapes):
@@ -214,6 +321,8 @@ def _register_layers():
         ((L.Dense,), dense_cost),
         ((L.EinsumDense,), einsum_dense_cost),
         ((L.Dot,), dot_cost),
+        ((L.MultiHeadAttention,), multi_head_attention_cost),
+        ((L.Attention, L.AdditiveAttention), dot_attention_cost),
         ((L.BatchNormalization, L.Rescaling, L.Normalization), affine_cost),
         ((L.LayerNormalization, L.GroupNormalization), layer_norm_cost),
         ((L.Add, L.Subtract, L.Multiply, L.Maximum, L.Minimum), merge_cost),
@@ -224,6 +333,9 @@ def _register_layers():
         ((L.Bidirectional,), bidirectional_cost),
         ((L.TimeDistributed,), time_distributed_cost),
     ]
+    gqa = getattr(L, "GroupedQueryAttention", None)
+    if gqa is not None:
+        table.append(((gqa,), multi_head_attention_cost))
     for classes, fn in table:
         for cls in classes:
             register_macs(cls, fn)

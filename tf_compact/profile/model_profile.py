@@ -22,8 +22,10 @@ class ModelProfile:
             (model inputs included), or `None` when unknown.
         batch_size: Batch size the shapes and counts refer to. Defaults to
             `1`.
-        unknown_layers: Paths of the layer calls that had no cost function
-            and were counted as 0 MACs. Defaults to `None` (no such layer).
+        unknown_layers: Paths of the layer calls whose cost could not be
+            counted (no cost function, shapes not fully known, a failing
+            cost function); they count 0 MACs. Defaults to `None` (no such
+            layer).
         notes: Warnings emitted while profiling. Defaults to `None`.
 
     Example:
@@ -151,7 +153,7 @@ class ModelProfile:
         ]
         if self.unknown_layers:
             lines.append(
-                "Counted as 0 MACs (no cost function): "
+                "Counted as 0 MACs (cost unknown): "
                 + ", ".join(self.unknown_layers)
             )
         return lines

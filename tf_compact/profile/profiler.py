@@ -5,15 +5,12 @@ import warnings
 
 import keras
 
+from tf_compact.profile import call_cost
 from tf_compact.profile import graph_walk
-from tf_compact.profile import layer_costs  # noqa: F401 - registers costs
 from tf_compact.profile import memory
-from tf_compact.profile import op_costs  # noqa: F401 - registers costs
 from tf_compact.profile import subclassed
 from tf_compact.profile.layer_profile import LayerProfile
 from tf_compact.profile.model_profile import ModelProfile
-from tf_compact.profile.registry import get_macs_fn
-from tf_compact.profile.registry import normalize_cost
 
 
 def _validate_model(model):
@@ -103,39 +100,35 @@ def _trace(model, batch_size, input_shape):
     )
 
 
-def _cost(call, notes):
+def _cost(call):
+    """`(macs, other_ops, reason)`; `reason` says why the cost is unknown."""
     layer = call.layer
     shapes_known = all(
         d is not None for spec in call.inputs + call.outputs for d in spec.shape
     )
-    fn = get_macs_fn(type(layer))
-    if fn is None:
-        return 0, 0, False
+    if not call_cost.has_cost_function(layer):
+        return 0, 0, "no cost function"
     if not call.inputs and not call.outputs:
-        return 0, 0, True
+        return 0, 0, "no shapes were recorded for it"
     if not shapes_known or not call.outputs:
-        notes.append(
-            f"Layer '{call.path}' has shapes that are not fully known "
+        return (
+            0,
+            0,
+            "its shapes are not fully known "
             f"({[s.shape for s in call.inputs]} -> "
-            f"{[s.shape for s in call.outputs]}); counted as 0 MACs. Pass "
-            "`input_shape` to `profile` to resolve them."
+            f"{[s.shape for s in call.outputs]}); pass `input_shape` to "
+            "`profile` to resolve them",
         )
-        return 0, 0, True
     try:
-        raw = fn(
+        macs, other = call_cost.call_cost(
             layer,
             [s.shape for s in call.inputs],
             [s.shape for s in call.outputs],
+            name=call.path,
         )
-        macs, other = normalize_cost(raw, call.path)
     except Exception as e:  # noqa: BLE001 - never crash on one layer
-        notes.append(
-            f"The cost function for layer '{call.path}' "
-            f"({type(layer).__name__}) failed with {type(e).__name__}: {e}; "
-            "counted as 0 MACs."
-        )
-        return 0, 0, True
-    return macs, other, True
+        return 0, 0, f"its cost function failed with {type(e).__name__}: {e}"
+    return macs, other, None
 
 
 def _weights_once(layer, seen):
@@ -152,11 +145,11 @@ def _weights_once(layer, seen):
     return sizes["all"], sizes["trainable"]
 
 
-def _row(call, notes, seen_weights):
-    macs, other, known = _cost(call, notes)
+def _row(call, seen_weights):
+    macs, other, reason = _cost(call)
     params, trainable = _weights_once(call.layer, seen_weights)
     shapes = [spec.shape for spec in call.outputs]
-    return known, LayerProfile(
+    return reason, LayerProfile(
         name=call.layer.name,
         class_name=type(call.layer).__name__,
         output_shape=shapes[0] if len(shapes) == 1 else tuple(shapes),
@@ -175,15 +168,18 @@ def _count(weights):
     return sum(math.prod(w.shape) for w in unique.values())
 
 
-def _warn(unknown, notes):
-    if unknown:
-        names = ", ".join(f"'{path}' ({cls})" for path, cls in unknown)
-        warnings.warn(
-            f"tf_compact.profile: no cost function for {names}; counted as "
-            "0 MACs. Register one with "
-            "`tf_compact.profile.register_macs(layer_cls, fn)`.",
-            stacklevel=3,
-        )
+def _unknown_note(unknown):
+    names = "; ".join(
+        f"'{path}' ({cls}): {reason}" for path, cls, reason in unknown
+    )
+    return (
+        f"cost unknown for {names}. Such layers are counted as 0 MACs and "
+        "listed in `unknown_layers`; register a cost function with "
+        "`tf_compact.profile.register_macs(layer_cls, fn)`."
+    )
+
+
+def _warn(notes):
     for note in notes:
         warnings.warn(f"tf_compact.profile: {note}", stacklevel=3)
 
@@ -193,8 +189,10 @@ def profile(model, batch_size=1, input_shape=None):
 
     Nothing is executed: shapes come from the graph Keras stored when the
     model was built. Nested models are flattened and every call of a shared
-    layer is its own row. Layers without a cost function count as 0 MACs
-    and are named in a warning. A subclassed model (or a custom layer with
+    layer is its own row. Layers whose cost cannot be counted (no cost
+    function, shapes not fully known, a failing cost function) count as 0
+    MACs, are listed in `unknown_layers` and named, with their class, in
+    one warning. A subclassed model (or a custom layer with
     sublayers) gets a best-effort profile, each sublayer once at the shape
     it was built with, and a warning. Fast enough to call from a training
     callback (milliseconds for ResNet50). See the `tf_compact.profile`
@@ -239,11 +237,13 @@ def profile(model, batch_size=1, input_shape=None):
     for call in trace.calls:
         if not call.is_row:
             continue
-        known, row = _row(call, notes, seen_weights)
-        if not known:
-            unknown.append((row.path, row.class_name))
+        reason, row = _row(call, seen_weights)
+        if reason is not None:
+            unknown.append((row.path, row.class_name, reason))
         rows.append(row)
-    _warn(unknown, notes)
+    if unknown:
+        notes.insert(0, _unknown_note(unknown))
+    _warn(notes)
     return ModelProfile(
         name=model.name,
         layers=rows,
@@ -251,6 +251,6 @@ def profile(model, batch_size=1, input_shape=None):
         non_trainable_params=_count(model.non_trainable_weights),
         peak_activation_bytes=memory.peak_bytes(trace),
         batch_size=batch_size,
-        unknown_layers=[path for path, _ in unknown],
+        unknown_layers=[path for path, _, _ in unknown],
         notes=notes,
     )

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from tf_compact.graph.errors import GraphError
+from tf_compact.surgery.common import copy_lora_alpha
 from tf_compact.surgery.common import resolve_graph
 
 
@@ -15,8 +16,10 @@ def apply_masks(model, masks, graph=None):
 
     - producer weights (kernel columns, bias) and per-channel weights of
       the layers it passes through (BN/GN γ and β, PReLU α, layer scales,
-      depthwise kernels) are set to 0, so the channel is 0 wherever a
-      producer or a norm layer sets it;
+      depthwise kernels) are set to 0, LoRA factors included (the
+      `lora_kernel_b` column of a removed output, so the effective kernel
+      `kernel + lora_kernel_a @ lora_kernel_b` is 0 there), so the
+      channel is 0 wherever a producer or a norm layer sets it;
     - consumer weights reading it (kernel input slices, Dense rows after
       `Flatten`) are set to 0, so whatever value the channel still has
       downstream (a BN moving mean, `sigmoid(0)` in an SE gate, a constant
@@ -58,6 +61,10 @@ def apply_masks(model, masks, graph=None):
         )
     for old, new in zip(old_vars, new_vars):
         new.assign(values.get(id(old), old))
+    old_layers = list(model._flatten_layers(include_self=False))
+    new_layers = list(clone._flatten_layers(include_self=False))
+    for old, new in zip(old_layers, new_layers):
+        copy_lora_alpha(old, new)
     return clone
 
 

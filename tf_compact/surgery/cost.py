@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from tf_compact.profile import call_cost
 from tf_compact.surgery.common import bindings_by_layer
 from tf_compact.surgery.common import resolve_graph
 
@@ -14,13 +15,12 @@ def estimate_slim_cost(model, masks=None, graph=None):
     Computed from the kept-channel counts of every weight axis bound to a
     channel group, so it costs a few milliseconds and can run every epoch.
     Parameters count every weight (trainable or not), like
-    `model.count_params()`. MACs count the multiply-accumulates of the
-    convolution, depthwise, separable, transposed-convolution and Dense
-    layers (one per kernel entry and output position, batch of one);
-    element-wise layers (norms, activations, merges, pooling) are not
-    counted. Unknown spatial sizes count as 1. These are the conventions
-    of `tf_compact.profile` at `batch_size=1`, so
-    `estimate_slim_cost(model, masks)` equals
+    `model.count_params()`. MACs are those of `tf_compact.profile` at
+    `batch_size=1`, from its cost functions evaluated at the kept channel
+    counts: convolutions, Dense, attention (projections and the two
+    attention products) and every layer with a registered cost function;
+    element-wise work is not counted. Unknown spatial sizes count as 1.
+    So `estimate_slim_cost(model, masks)` equals
     `(profile(slim(model, masks)).macs, slim(model, masks).count_params())`
     (tested on the reference models and every supported layer kind).
 
@@ -62,33 +62,110 @@ def cost_from_keep(graph, keep, layers=None):
             when `None`. Defaults to `None`.
     """
     wanted = None if layers is None else set(layers)
-    macs = params = 0
-    for layer, full, axes, positions in cost_table(graph):
+    table = cost_table(graph)
+    params = 0
+    for layer, full, axes in table.weights:
         if wanted is not None and layer not in wanted:
             continue
-        size = full
-        if keep is not None:
-            for dim, space in axes:
-                size = size // dim * int(np.count_nonzero(keep[space]))
-        params += size
-        macs += size * positions
+        params += _kept_size(full, axes, keep)
+    macs = 0
+    for row in table.calls:
+        if wanted is None or row.name in wanted:
+            macs += row.macs(keep)
     return int(macs), int(params)
 
 
-def cost_table(graph):
-    """Rows `(layer, size, [(dim, space)], mac positions)`, one per weight.
+def _kept_size(full, axes, keep):
+    size = full
+    if keep is not None:
+        for dim, space in axes:
+            size = size // dim * int(np.count_nonzero(keep[space]))
+    return size
 
-    Cached on the graph. A row's size after slimming is its full size with
-    every bound dimension `dim` replaced by the kept count of its space.
+
+class _CallRow:
+    """MACs of one layer call as a function of the kept channels.
+
+    The profiler's cost function of the layer is evaluated at the call's
+    shapes with each channel axis set to its kept count (batch of one,
+    unknown sizes as 1). Layers without a cost function fall back to the
+    MACs their handler declared per weight entry (`count_macs`).
+    """
+
+    def __init__(self, node, graph, weights):
+        self.name = node.name
+        self.layer = node.layer
+        self.in_shapes = [_known(s) for s in node.input_shapes]
+        self.out_shapes = [_known(s) for s in node.output_shapes]
+        self.in_spaces = [graph.spaces[k] for k in node.inputs]
+        self.out_spaces = [graph.spaces[k] for k in node.outputs]
+        self.fallback = weights
+        self.use_profile = call_cost.has_cost_function(node.layer)
+        self.full = self._compute(None)
+
+    def macs(self, keep):
+        if keep is None:
+            return self.full
+        spaces = self.in_spaces + self.out_spaces
+        if all(keep[s].all() for s in spaces):
+            return self.full
+        return self._compute(keep)
+
+    def _compute(self, keep):
+        if not self.use_profile:
+            return sum(
+                _kept_size(full, axes, keep) * positions
+                for full, axes, positions in self.fallback
+            )
+        ins = [_with_channels(s, sp, keep) for s, sp in zip(
+            self.in_shapes, self.in_spaces
+        )]
+        outs = [_with_channels(s, sp, keep) for s, sp in zip(
+            self.out_shapes, self.out_spaces
+        )]
+        try:
+            macs, _ = call_cost.call_cost(self.layer, ins, outs, self.name)
+        except Exception:  # noqa: BLE001 - profile reports it; count 0
+            return 0
+        return macs
+
+
+def _known(shape):
+    """The shape at batch size 1, unknown sizes counted as 1."""
+    shape = tuple(1 if d is None else int(d) for d in shape)
+    return (1,) + shape[1:] if shape else shape
+
+
+def _with_channels(shape, space, keep):
+    if keep is None or len(shape) < 2:
+        return shape
+    return shape[:-1] + (int(np.count_nonzero(keep[space])),)
+
+
+class _CostTable:
+    def __init__(self, weights, calls):
+        self.weights = weights
+        self.calls = calls
+
+
+def cost_table(graph):
+    """The weights and layer calls of `graph`, for `cost_from_keep`.
+
+    Cached on the graph. `weights` holds rows `(layer, size, [(dim,
+    space)])`, one per weight: its size after slimming is its full size
+    with every bound dimension `dim` replaced by the kept count of its
+    space. `calls` holds one row per layer call whose `macs(keep)` gives
+    its multiply-accumulates, from the profiler's cost model.
     """
     table = getattr(graph, "_cost_table", None)
     if table is not None:
         return table
     binds = bindings_by_layer(graph)
-    table = []
+    weights, calls = [], []
     seen = set()
     for node in graph.flat.nodes:
         positions = dict(graph.macs.get(node.name, ()))
+        fallback = []
         for var in getattr(node.layer, "weights", ()):
             if id(var) in seen:
                 continue
@@ -99,6 +176,12 @@ def cost_table(graph):
                 if b.weight == var.name
             ]
             size = math.prod(var.shape)
-            table.append((node.name, size, axes, positions.get(var.name, 0)))
+            weights.append((node.name, size, axes))
+            if positions.get(var.name):
+                fallback.append((size, axes, positions[var.name]))
+        row = _CallRow(node, graph, fallback)
+        if row.use_profile or fallback:
+            calls.append(row)
+    table = _CostTable(weights, calls)
     graph._cost_table = table
     return table

@@ -6,7 +6,9 @@ import numpy as np
 from tf_compact.graph.errors import GraphError
 from tf_compact.graph.registry import get_handler
 from tf_compact.graph.walk import functional_of
+from tf_compact.internal import keras_compat
 from tf_compact.surgery.common import bindings_by_layer
+from tf_compact.surgery.common import copy_lora_alpha
 from tf_compact.surgery.common import resolve_graph
 
 
@@ -93,6 +95,7 @@ def _rebuild_node(node, graph, keep, new, binds):
         new[key] = out
     if has_weights:
         _copy_weights(node, layer, keep, binds)
+    copy_lora_alpha(node.layer, layer)
 
 
 def _new_layer(node, in_keep, out_keep):
@@ -141,8 +144,7 @@ def _set_value(var, value):
     if getattr(var, "_value", 0) is not None:
         var.assign(value)
         return
-    from keras.src.backend.common import global_state
-
+    global_state = keras_compat.global_state_module()
     var._initializer = lambda shape, dtype: value
     var._deferred_initialize()
     pending = global_state.get_global_attribute("uninitialized_variables")

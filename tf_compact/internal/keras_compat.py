@@ -1,0 +1,160 @@
+"""The one home of every private Keras (`keras.src`) name tf_compact uses.
+
+Keras 3 keeps some classes the graph, the profiler and the surgery need
+(the Functional graph, the operation base class, the preprocessing base
+classes, the operation classes recorded for `keras.ops` calls) outside its
+public API. They are imported here, once, so that a Keras release that
+moves one breaks a single module; names a release lacks resolve to `None`
+or an empty tuple instead of failing at import.
+"""
+
+import importlib
+import inspect
+
+import keras
+
+
+def _module(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _attr(module_name, name):
+    module = _module(module_name)
+    return None if module is None else getattr(module, name, None)
+
+
+Functional = _attr("keras.src.models.functional", "Functional")
+Sequential = keras.Sequential
+Operation = _attr("keras.src.ops.operation", "Operation") or keras.Operation
+KerasTensor = keras.KerasTensor
+
+_PRE = "keras.src.layers.preprocessing"
+DataLayer = _attr(f"{_PRE}.data_layer", "DataLayer")
+BaseImagePreprocessingLayer = _attr(
+    f"{_PRE}.image_preprocessing.base_image_preprocessing_layer",
+    "BaseImagePreprocessingLayer",
+)
+
+
+def ops_module(name):
+    """The `keras.src.ops.<name>` module (`numpy`, `nn`, ...), or `None`."""
+    return _module(f"keras.src.ops.{name}")
+
+
+def applications_module(name):
+    """The `keras.src.applications.<name>` module, or `None`."""
+    return _module(f"keras.src.applications.{name}")
+
+
+def is_preprocessing_layer(layer_or_class):
+    """Whether a layer (class) belongs to Keras's preprocessing family.
+
+    True for subclasses of Keras's data and image-preprocessing base
+    layers (augmentation, resizing, cropping, rescaling, normalization,
+    lookups, spectrograms) and for the other layers Keras defines in its
+    preprocessing package.
+
+    Example:
+
+    ```python
+    is_preprocessing_layer(keras.layers.RandomFlip)  # True
+    ```
+    """
+    cls = layer_or_class
+    if not inspect.isclass(cls):
+        cls = type(cls)
+    bases = tuple(c for c in (DataLayer, BaseImagePreprocessingLayer) if c)
+    if bases and issubclass(cls, bases):
+        return True
+    return any(
+        c.__module__.startswith(_PRE + ".") for c in inspect.getmro(cls)
+    )
+
+
+def preprocessing_layer_classes():
+    """The preprocessing layer classes exported by `keras.layers`."""
+    found = []
+    for name in dir(keras.layers):
+        cls = getattr(keras.layers, name)
+        if (
+            inspect.isclass(cls)
+            and issubclass(cls, keras.layers.Layer)
+            and is_preprocessing_layer(cls)
+            and cls not in found
+        ):
+            found.append(cls)
+    return found
+
+
+def call_parameter_names(layer, node):
+    """Names the `call` parameter each input tensor of `node` was passed as.
+
+    Keras lists a node's input tensors positional arguments first, then
+    keyword arguments sorted by name. This returns, for each of
+    `node.input_tensors` in that order, the name of the `call` parameter
+    that received it (`None` when it cannot be told, e.g. inside a list).
+
+    Example:
+
+    ```python
+    names = call_parameter_names(mha, node)  # ["query", "value", ...]
+    ```
+    """
+    arguments = node.arguments
+    try:
+        params = list(inspect.signature(layer.call).parameters)
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i, arg in enumerate(arguments.args):
+        name = params[i] if i < len(params) else None
+        names.extend([name] * _count_tensors(arg))
+    for key in sorted(arguments.kwargs):
+        names.extend([key] * _count_tensors(arguments.kwargs[key]))
+    tensors = list(node.input_tensors)
+    if len(names) != len(tensors):
+        return [None] * len(tensors)
+    return names
+
+
+def _count_tensors(structure):
+    leaves = keras.tree.flatten(structure)
+    return sum(isinstance(x, KerasTensor) for x in leaves)
+
+
+def global_state_module():
+    """Keras's `backend.common.global_state` module."""
+    return _module("keras.src.backend.common.global_state")
+
+
+def call_order(layer, node):
+    """Positions of `node.input_tensors` in `call` parameter order.
+
+    Positional arguments keep their order; tensors passed by keyword come
+    after them in the order of the `call` signature (Keras itself sorts
+    them by name). Returns a permutation: `[node.input_tensors[i] for i in
+    call_order(layer, node)]`.
+
+    Example:
+
+    ```python
+    order = call_order(mha, node)  # query, value, key, then masks
+    ```
+    """
+    names = call_parameter_names(layer, node)
+    try:
+        params = list(inspect.signature(layer.call).parameters)
+    except (TypeError, ValueError):
+        params = []
+    rank = {name: i for i, name in enumerate(params)}
+    positional = _count_tensors(node.arguments.args)
+
+    def key(i):
+        if i < positional:
+            return (0, i)
+        return (1, rank.get(names[i], len(rank)), i)
+
+    return sorted(range(len(names)), key=key)
