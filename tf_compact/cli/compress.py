@@ -155,6 +155,13 @@ STANDARDIZE_LOGITS = flags.DEFINE_boolean(
 RESUME = flags.DEFINE_boolean(
     "resume", True, "Resume a run found in --output_dir."
 )
+RECALIBRATE_TEACHER = flags.DEFINE_boolean(
+    "recalibrate_teacher",
+    False,
+    "Recalibrate the BN statistics of a copy of the teacher on training "
+    "batches before it teaches (the teacher file is not changed). Without "
+    "it, a teacher whose BN statistics are stale is only reported.",
+)
 TFLITE_MODES = flags.DEFINE_multi_enum(
     "tflite_mode",
     ["float32", "int8"],
@@ -237,6 +244,7 @@ def main(argv):
         tflite_modes=TFLITE_MODES.value,
         output_dir=common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,
+        recalibrate_teacher=RECALIBRATE_TEACHER.value,
         **targets,
         **optional,
     )

@@ -222,15 +222,15 @@ def input_batches(data, batch_size=DEFAULT_BATCH_SIZE, model=None):
         data: As for `recalibrate`.
         batch_size: Batch size for array data. Defaults to
             `DEFAULT_BATCH_SIZE`.
-        model: When given, the first batch is checked against its input
-            rank (an unbatched dataset is refused). Defaults to `None`.
+        model: When given, each batch is checked against its input shape
+            (an unbatched dataset is refused). Defaults to `None`.
 
     Yields:
         Arrays, tensors or dicts of them.
 
     Raises:
         TypeError: If `data` is neither arrays nor an iterable.
-        ValueError: If a batch has one axis less than the model's input.
+        ValueError: If a batch does not fit the model's input shape.
     """
     if data is None:
         raise invalid(
@@ -251,13 +251,11 @@ def input_batches(data, batch_size=DEFAULT_BATCH_SIZE, model=None):
         )
     else:
         batches = (batch_inputs(batch) for batch in data)
-    first = True
-    for x in batches:
+    for index, x in enumerate(batches):
         if num_samples(x) == 0:
             continue
-        if first and model is not None:
-            _check_rank(model, x)
-        first = False
+        if model is not None:
+            _check_shape(model, x, index)
         yield x
 
 
@@ -320,19 +318,26 @@ def _split(x, batch_size):
         )
 
 
-def _check_rank(model, x):
+def _check_shape(model, x, index):
     inputs = getattr(model, "inputs", None)
     if not inputs or len(inputs) != 1 or not hasattr(x, "shape"):
         return
-    expected = len(inputs[0].shape)
-    if len(x.shape) == expected - 1:
-        raise ValueError(
-            "Invalid value for argument `data`. Expected batches of rank "
-            f"{expected} for the input of model '{model.name}' (shape "
-            f"{tuple(inputs[0].shape)}). Received: a batch of shape "
-            f"{tuple(x.shape)}: batch the data first (e.g. "
-            "`dataset.batch(64)`)."
-        )
+    expected = tuple(inputs[0].shape)
+    shape = tuple(x.shape)
+    fits = len(shape) == len(expected) and all(
+        e is None or s is None or int(s) == e
+        for s, e in zip(shape[1:], expected[1:])
+    )
+    if fits:
+        return
+    hint = ""
+    if len(shape) == len(expected) - 1:
+        hint = ": batch the data first (e.g. `dataset.batch(64)`)"
+    raise ValueError(
+        "Invalid value for argument `data`. Expected batches of shape "
+        f"{expected} for the input of model '{model.name}'. Received: "
+        f"batch {index} of shape {shape}{hint}."
+    )
 
 
 def _no_batch(data):

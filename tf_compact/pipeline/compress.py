@@ -6,6 +6,7 @@ import numpy as np
 
 from tf_compact.distillation.validation import validate_student_weight
 from tf_compact.lighten._clone import validate_model
+from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import report as report_lib
 from tf_compact.pipeline import sparse_stages
 from tf_compact.pipeline.context import CompressContext
@@ -55,6 +56,7 @@ def compress(
     widths=None,
     allocation="global",
     importance="l2",
+    recalibrate_teacher=False,
     tflite_modes=("float32", "int8"),
     num_threads=1,
     benchmark_runs=50,
@@ -188,6 +190,13 @@ def compress(
             (`"l2"`, `"l1"`, `"bn_gamma"`, or, one-shot only, `"taylor"`,
             which scores channels with gradients on 8 training batches).
             Defaults to `"l2"`.
+        recalibrate_teacher: recalibrate the BN statistics of a copy of
+            the teacher on the training data before it teaches (the
+            teacher passed in is not changed). The teacher is always
+            checked first: when its inference accuracy is far below its
+            accuracy with batch statistics, or near chance, a
+            `UserWarning` says so and the report's `teacher_check` keeps
+            the figures. Defaults to `False`.
         tflite_modes: conversion modes of the final model.
             Defaults to `("float32", "int8")`.
         num_threads: interpreter threads for the benchmark. Defaults to `1`.
@@ -232,6 +241,7 @@ def compress(
         teacher, train_data, val_data, test_data, settings, store, verbose
     )
     ctx.transforms = list(lighten)
+    recalibration.check_teacher(ctx)
     plan = stages if stages is not None else default_stages(settings)
     _run_stages(ctx, plan)
     return _result(ctx, baselines)
@@ -385,6 +395,9 @@ def _settings(args):
         ),
         "importance": _validate_choice(
             "importance", args["importance"], CRITERIA
+        ),
+        "recalibrate_teacher": _validate_bool(
+            "recalibrate_teacher", args["recalibrate_teacher"]
         ),
         "tflite_modes": modes,
         "num_threads": args["num_threads"],

@@ -19,6 +19,7 @@
 import keras
 import numpy as np
 
+from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 from tf_compact.pipeline.training import steps_per_epoch
@@ -155,12 +156,14 @@ def sparsify_stage(ctx):
     controller = callbacks[0]
     distiller = _distiller(ctx, student, sparsity=penalty)
     history = _fit(ctx, distiller, "sparsify", callbacks)
+    entry = recalibration.recalibrate_student(ctx, student, measure=False)
     ctx.store.put_model("student", student)
-    return {
+    record = {
         "threshold": float(controller.threshold),
         "history": history,
         "final_strength": float(keras.ops.convert_to_numpy(penalty.strength)),
     }
+    return recalibration.finish(record, entry)
 
 
 def threshold_slim_stage(ctx):
@@ -170,10 +173,11 @@ def threshold_slim_stage(ctx):
     student = ctx.store.model("student")
     threshold = ctx.store.record("sparsify")["threshold"]
     slim = prune(student, threshold=threshold)
+    entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["threshold"] = threshold
-    return record
+    return recalibration.finish(record, entry)
 
 
 def oneshot_slim_stage(ctx):
@@ -204,13 +208,16 @@ def oneshot_slim_stage(ctx):
     slim = prune(student, importance=importance, **kwargs)
     history = {}
     epochs = ctx.settings["epochs"]
+    # Pruning left the statistics behind; training moves them again.
+    entry = recalibration.recalibrate_student(ctx, slim, measure=not epochs)
     if epochs:
         decay = stages.decay_steps(ctx, epochs)
         history = _fit(ctx, _distiller(ctx, slim, decay_steps=decay), "oneshot")
+        entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["history"] = history
-    return record
+    return recalibration.finish(record, entry)
 
 
 def gradual_stage(ctx):
@@ -245,11 +252,12 @@ def gradual_stage(ctx):
         pruning.set_model(distiller)
         pruning.update(end_step)
     slim = tfc.slim(student, pruning.masks, graph=pruning.plan.graph)
+    entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["history"] = history
     record["schedule"] = pruning.updates
-    return record
+    return recalibration.finish(record, entry)
 
 
 def _count_batches(dataset):
@@ -299,13 +307,14 @@ def iterative_stage(ctx):
         fit_kwargs=fit_kwargs,
         verbose=ctx.fit_verbose() * 2,
     )
+    entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["rounds"] = [
         {k: v for k, v in r.items() if isinstance(v, (int, float))}
         for r in rounds
     ]
-    return record
+    return recalibration.finish(record, entry)
 
 
 def _repeat(dataset, fit_kwargs):
@@ -408,10 +417,11 @@ def kd_train_stage(ctx):
     decay = stages.decay_steps(ctx, ctx.settings["epochs"])
     distiller = _distiller(ctx, student, decay_steps=decay)
     history = _fit(ctx, distiller, "kd_train")
+    entry = recalibration.recalibrate_student(ctx, student)
     ctx.store.put_model("slim", student)
     record = stages.model_summary(student, ctx)
     record["history"] = history
-    return record
+    return recalibration.finish(record, entry)
 
 
 def stages_for(method):

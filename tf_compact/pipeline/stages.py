@@ -16,6 +16,7 @@ import inspect
 import keras
 
 from tf_compact import lighten as lighten_lib
+from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
 
 
@@ -105,10 +106,11 @@ def lighten_stage(ctx):
     if width is not None:
         student = lighten_lib.width(student, width)
         applied.append(f"width({width})")
+    entry = recalibration.recalibrate_student(ctx, student, measure=False)
     ctx.store.put_model("student_init", student)
     record = model_summary(student)
     record["transforms"] = applied
-    return record
+    return recalibration.finish(record, entry)
 
 
 def _copy_with_weights(model):
@@ -149,10 +151,12 @@ def finetune_stage(ctx):
             callbacks=ctx.backup_callbacks("finetune"),
             verbose=ctx.fit_verbose(),
         )
+    # Without fine-tuning, the slim stage recalibrated it last.
+    entry = recalibration.recalibrate_student(ctx, slim) if epochs else None
     ctx.store.put_model("slim_finetuned", slim)
     record = model_summary(slim, ctx)
     record["epochs"] = epochs
-    return record
+    return recalibration.finish(record, entry)
 
 
 def kd_losses(ctx):

@@ -1,0 +1,324 @@
+"""BN statistics that match the weights: recalibration, teacher check,
+and the student `compress` reports, converts and saves."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_compact as tfc
+from tests.robustness.helpers import assert_unchanged
+from tests.robustness.helpers import snapshot
+from tf_compact.pipeline import training
+
+CLASSES = 4
+SIZE = 12
+
+
+def _data(n, seed):
+    """Images whose class is a bright band; far from BN's initial stats."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, CLASSES, n)
+    x = rng.normal(0.0, 1.0, (n, SIZE, SIZE, 3)).astype("float32")
+    band = SIZE // CLASSES
+    for c in range(CLASSES):
+        x[y == c, c * band : (c + 1) * band, :, c % 3] += 2.0
+    return 3.0 * x + 8.0, y.astype("int32")
+
+
+def _net(momentum):
+    """A keras.applications-style CNN: conv → BN(momentum) → ReLU blocks."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    h = inputs
+    for filters in (8, 16, 16):
+        h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(h)
+        h = keras.layers.BatchNormalization(momentum=momentum)(h)
+        h = keras.layers.ReLU()(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(inputs, keras.layers.Dense(CLASSES)(h))
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = _data(256, 0)
+    xt, yt = _data(128, 1)
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    test = tf.data.Dataset.from_tensor_slices((xt, yt)).batch(32)
+    return train, test
+
+
+def _trained(momentum, train):
+    keras.utils.set_random_seed(0)
+    model = _net(momentum)
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(train, epochs=19, verbose=0)  # 304 steps
+    return model
+
+
+@pytest.fixture(scope="module")
+def stale(data):
+    """BN momentum 0.999, a few hundred steps: the statistics lag."""
+    return _trained(0.999, data[0])
+
+
+@pytest.fixture(scope="module")
+def healthy(data):
+    return _trained(0.9, data[0])
+
+
+def _compress(teacher, data, tmp_path, **kwargs):
+    train, test = data
+    settings = dict(
+        target_macs=0.5,
+        epochs=1,
+        finetune_epochs=0,
+        tflite_modes=("float32",),
+        benchmark_runs=2,
+        output_dir=str(tmp_path),
+        verbose=0,
+    )
+    settings.update(kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tfc.compress(teacher, train, test_data=test, **settings)
+    messages = [
+        str(w.message) for w in caught if issubclass(w.category, UserWarning)
+    ]
+    return result, [m for m in messages if "BN" in m]
+
+
+def _fresh_accuracy(path, data):
+    model = keras.saving.load_model(path, compile=False)
+    tfc.sparsity.recalibrate_batch_norm(model, data[0])
+    return training.accuracy(model, data[1])
+
+
+def _report_accuracy(tmp_path, result, data):
+    reported = result.report["student"]["accuracy"]
+    fresh = _fresh_accuracy(str(tmp_path / "slim_finetuned.keras"), data)
+    return reported, fresh
+
+
+def test_stale_teacher_is_reported_and_left_unchanged(stale, data, tmp_path):
+    before = snapshot(stale)
+    result, messages = _compress(stale, data, tmp_path)
+    check = result.report["teacher_check"]
+    assert check["stale"] and not check["recalibrated"]
+    assert check["gap_pp"] > 10.0
+    assert len(messages) == 1
+    assert "recalibrate_teacher=True" in messages[0]
+    assert "'" + stale.name + "'" in messages[0]
+    markdown = open(tmp_path / "report.md").read()
+    assert "Teacher check" in markdown and "recalibrated after" in markdown
+    # What compress reports is what the saved student scores after a
+    # fresh recalibration: its statistics already matched its weights.
+    reported, fresh = _report_accuracy(tmp_path, result, data)
+    assert abs(reported - fresh) <= 0.005
+    entry = result.report["bn_recalibration"]["slim"]
+    assert entry["batches"] >= 1 and entry["seconds"] >= 0.0
+    assert entry["accuracy_after"] == reported
+    assert_unchanged(stale, before)
+
+
+def test_healthy_teacher_gives_no_warning(healthy, data, tmp_path):
+    result, messages = _compress(healthy, data, tmp_path, epochs=0)
+    assert messages == []
+    check = result.report["teacher_check"]
+    assert not check["stale"] and not check["near_chance"]
+    assert check["message"] == ""
+
+
+def test_recalibrate_teacher_works_on_a_copy(stale, data, tmp_path):
+    before = snapshot(stale)
+    result, _ = _compress(
+        stale, data, tmp_path, epochs=0, recalibrate_teacher=True
+    )
+    check = result.report["teacher_check"]
+    assert check["recalibrated"]
+    entry = check["bn_recalibration"]
+    assert entry["accuracy_after"] >= check["batch_stats_accuracy"] - 0.05
+    assert entry["accuracy_after"] > entry["accuracy_before"]
+    teacher_accuracy = result.report["teacher"]["accuracy"]
+    assert teacher_accuracy >= check["batch_stats_accuracy"] - 0.05
+    assert_unchanged(stale, before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "method, kwargs",
+    [
+        ("oneshot", {"finetune_epochs": 1}),
+        ("iterative", {}),
+        ("gradual", {}),
+        ("budget", {}),
+        ("controller", {"target_macs": None}),
+        ("width", {"target_macs": None, "width_multiplier": 0.5}),
+    ],
+)
+def test_every_method_reports_its_saved_student(
+    stale, data, tmp_path, method, kwargs
+):
+    before = snapshot(stale)
+    result, _ = _compress(stale, data, tmp_path, method=method, **kwargs)
+    reported, fresh = _report_accuracy(tmp_path, result, data)
+    assert abs(reported - fresh) <= 0.005
+    assert result.report["bn_recalibration"]
+    assert_unchanged(stale, before)
+
+
+def _conv_bn(momentum=0.9, dropout=0.0, trainable=True):
+    layers = [
+        keras.Input((4, 4, 1)),
+        keras.layers.Conv2D(3, 1, use_bias=False),
+    ]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))
+    layers.append(
+        keras.layers.BatchNormalization(momentum=momentum, trainable=trainable)
+    )
+    return keras.Sequential(layers)
+
+
+def _features(model, x):
+    kernel = model.layers[0].kernel.numpy()[0, 0]
+    return np.tensordot(x, kernel, axes=([3], [0])).reshape(-1, 3)
+
+
+def _batches(rng, n=3):
+    """Batches from different distributions (an unshuffled dataset)."""
+    return [
+        rng.normal(loc, scale, (8, 4, 4, 1)).astype("float32")
+        for loc, scale in [(2.0, 3.0), (-1.0, 1.0), (5.0, 0.5)][:n]
+    ]
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["array", "xy_tuple", "dataset_xy", "dataset_x", "list", "generator"],
+)
+def test_statistics_are_those_of_the_data_in_every_input_form(form):
+    rng = np.random.default_rng(0)
+    model = _conv_bn()
+    x = np.concatenate(_batches(rng))
+    y = np.zeros(len(x), "int32")
+    forms = {
+        "array": lambda: x,
+        "xy_tuple": lambda: (x, y),
+        "dataset_xy": lambda: tf.data.Dataset.from_tensor_slices(
+            (x, y)
+        ).batch(8),
+        "dataset_x": lambda: tf.data.Dataset.from_tensor_slices(x).batch(8),
+        "list": lambda: [x[i : i + 8] for i in range(0, 24, 8)],
+        "generator": lambda: ((x[i : i + 8], y[i : i + 8]) for i in (0, 8, 16)),
+    }
+    kernel = model.layers[0].kernel.numpy().copy()
+    assert tfc.sparsity.recalibrate_batch_norm(model, forms[form]()) >= 1
+    bn = model.layers[-1]
+    feats = _features(model, x)
+    # Pooled over every example, not the mean of per-batch variances.
+    np.testing.assert_allclose(bn.moving_mean.numpy(), feats.mean(0), 1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), feats.var(0), 1e-4)
+    assert bn.momentum == 0.9
+    np.testing.assert_array_equal(model.layers[0].kernel.numpy(), kernel)
+
+
+def test_dropout_runs_in_inference_mode_and_frozen_bn_is_set():
+    rng = np.random.default_rng(1)
+    model = _conv_bn(dropout=0.5, trainable=False)
+    x = np.concatenate(_batches(rng))
+    tfc.sparsity.recalibrate_batch_norm(model, x, batch_size=8)
+    feats = _features(model, x)
+    bn = model.layers[-1]
+    np.testing.assert_allclose(bn.moving_variance.numpy(), feats.var(0), 1e-4)
+    assert bn.trainable is False
+
+
+def test_nested_models_and_dict_inputs():
+    rng = np.random.default_rng(2)
+    inner = _conv_bn()
+    inputs = {"image": keras.Input((4, 4, 1), name="image")}
+    outer_bn = keras.layers.BatchNormalization()
+    model = keras.Model(inputs, outer_bn(inner(inputs["image"])))
+    x = np.concatenate(_batches(rng))
+    data = tf.data.Dataset.from_tensor_slices(({"image": x}, x[:, 0, 0, 0]))
+    assert tfc.sparsity.recalibrate_batch_norm(model, data.batch(8)) == 3
+    feats = _features(inner, x)
+    bn = inner.layers[-1]
+    np.testing.assert_allclose(bn.moving_mean.numpy(), feats.mean(0), 1e-4)
+    # The outer BN sees the inner one's output: about zero mean.
+    np.testing.assert_allclose(outer_bn.moving_mean.numpy(), 0.0, atol=0.3)
+
+
+def test_max_batches_bounds_the_batches_read():
+    model = _conv_bn()
+    read = []
+
+    def batches():
+        for i in range(10):
+            read.append(i)
+            yield np.full((4, 4, 4, 1), float(i), "float32")
+
+    assert tfc.sparsity.recalibrate_batch_norm(model, batches(), 2) == 2
+    assert read == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        np.zeros((0, 4, 4, 1), "float32"),
+        tf.data.Dataset.from_tensor_slices(np.zeros((0, 4, 4, 1))).batch(4),
+    ],
+    ids=["empty_list", "empty_array", "empty_dataset"],
+)
+def test_empty_data_is_refused_and_changes_nothing(data):
+    model = _conv_bn()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="at least one batch of inputs"):
+        tfc.sparsity.recalibrate_batch_norm(model, data)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize(
+    "data, error, words",
+    [
+        (None, ValueError, "Received: data=None"),
+        (3.5, TypeError, "data of type float"),
+        (
+            tf.data.Dataset.from_tensor_slices(np.ones((8, 4, 4, 1))),
+            ValueError,
+            r"batch the data first",
+        ),
+    ],
+    ids=["none", "number", "unbatched"],
+)
+def test_bad_data_is_named(data, error, words):
+    model = _conv_bn()
+    before = snapshot(model)
+    with pytest.raises(error, match=words):
+        tfc.sparsity.recalibrate_batch_norm(model, data)
+    assert_unchanged(model, before)
+
+
+def test_a_failing_batch_leaves_the_statistics_unchanged():
+    model = _conv_bn()
+    before = snapshot(model)
+    good = np.ones((4, 4, 4, 1), "float32")
+    bad = np.ones((4, 5, 5, 2), "float32")
+    with pytest.raises(ValueError, match=r"batch 1 of shape \(4, 5, 5, 2\)"):
+        tfc.sparsity.recalibrate_batch_norm(model, [good, bad])
+    assert_unchanged(model, before)
+    assert "call" not in vars(model.layers[-1])
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_max_batches_must_be_a_positive_int(value):
+    with pytest.raises(ValueError, match="max_batches"):
+        tfc.sparsity.recalibrate_batch_norm(
+            _conv_bn(), np.ones((4, 4, 4, 1)), max_batches=value
+        )
