@@ -7,7 +7,7 @@ the masked model computes), TFLite float32 and int8, and `tfc.compress`
 (its reported accuracy must be what `model.evaluate` gives for the model
 it returns and saves). The input model must never change.
 
-The models are trained for one epoch on a small offline subset before use,
+The models are trained for an epoch or a few on a small offline subset,
 with the loss, labels (one-hot where the example uses them) and metric of
 their example, so that weights and BN statistics are not the initial ones.
 """
@@ -206,6 +206,7 @@ class Case:
     metric: Callable
     macs: Callable
     optimizer: Callable = lambda: keras.optimizers.Adam(1e-3)
+    epochs: int = 1
 
 
 def _sparse_ce():
@@ -252,6 +253,7 @@ CASES = {
         loss=_sparse_ce,
         metric=lambda: keras.metrics.SparseCategoricalAccuracy(name="acc"),
         macs=timeseries_fcn_macs,
+        epochs=5,
     ),
     "speaker_resnet": Case(
         build=lambda: zoo_models.speaker_resnet((256, 1), 4),
@@ -261,6 +263,7 @@ CASES = {
         loss=_sparse_ce,
         metric=lambda: keras.metrics.SparseCategoricalAccuracy(name="acc"),
         macs=speaker_resnet_macs,
+        epochs=5,
     ),
     "cct": Case(
         build=lambda: zoo_models.cct((28, 28, 1), 10),
@@ -316,7 +319,7 @@ class Prepared:
             loss=case.loss(),
             metrics=[case.metric()],
         )
-        model.fit(self.train, epochs=1, verbose=0)
+        model.fit(self.train, epochs=case.epochs, verbose=0)
         self.model = model
         self.snapshot = snapshot(model)
         self._slim = None
@@ -412,11 +415,10 @@ def test_lite_convert_pruned(zoo, name, mode):
     x = case.x_test[:32]
     keras_out = keras.ops.convert_to_numpy(pruned(x, training=False))
     lite_out = tfc.lite.predict(result, x)
-    if mode == "float32":
-        np.testing.assert_allclose(lite_out, keras_out, atol=1e-4)
-    else:
-        agree = np.mean(lite_out.argmax(-1) == keras_out.argmax(-1))
-        assert agree >= 0.75
+    # int8: a few output quantization steps; catches a broken conversion.
+    scale = max(1.0, float(np.ptp(keras_out)))
+    atol = 1e-4 if mode == "float32" else 0.05 * scale
+    np.testing.assert_allclose(lite_out, keras_out, atol=atol)
     assert_unchanged(case.model, case.snapshot)
 
 
