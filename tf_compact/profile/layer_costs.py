@@ -10,6 +10,7 @@ import math
 
 import keras
 
+from tf_compact.internal import keras_compat
 from tf_compact.profile.registry import get_macs_fn
 from tf_compact.profile.registry import register_macs
 
@@ -343,6 +344,21 @@ def _register_layers():
     _register_by_name(_POOLING, pooling_cost)
     _register_by_name(_GLOBAL_POOLING, global_pooling_cost)
     _register_by_name(_ZERO_COST, zero_cost)
+    _register_preprocessing()
+
+
+def _register_preprocessing():
+    """Augmentation and preprocessing layers without their own entry.
+
+    At inference the random augmentations pass data through; the others
+    (lookups, encodings, color transforms) do no matrix work: no MACs.
+    """
+    bases = (keras_compat.DataLayer, keras_compat.BaseImagePreprocessingLayer)
+    classes = [b for b in bases if b is not None]
+    classes += keras_compat.preprocessing_layer_classes()
+    for cls in classes:
+        if get_macs_fn(cls) is None or cls in bases:
+            register_macs(cls, zero_cost)
 
 
 _ACTIVATIONS = (

@@ -46,7 +46,9 @@ def apply_masks(model, masks, graph=None):
     ```python
     reference = tfc.apply_masks(model, masks)
     small = tfc.slim(model, masks)
-    np.testing.assert_allclose(reference(x), small(x), atol=1e-5)
+    np.testing.assert_allclose(
+        reference(x, training=False), small(x, training=False), atol=1e-5
+    )
     ```
     """
     graph = resolve_graph(model, graph)

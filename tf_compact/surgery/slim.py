@@ -23,8 +23,10 @@ def slim(model, masks, graph=None):
     models are opened up: the result is one flat Functional model. The
     input model is never changed.
 
-    Function preservation: `slim(model, masks)(x)` equals
-    `apply_masks(model, masks)(x)` up to float rounding.
+    Function preservation: `slim(model, masks)(x, training=False)` equals
+    `apply_masks(model, masks)(x, training=False)` up to float rounding
+    (in inference mode: augmentation and dropout layers are kept and act
+    only in training).
 
     Args:
         model: A Sequential or Functional `keras.Model`.
