@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from tf_compact.lite.inference import accuracy_of
+from tf_compact.lite.inference import output_name
 from tf_compact.lite.runtime import load_model_content
 from tf_compact.lite.runtime import make_interpreter
 
@@ -27,6 +28,9 @@ class BenchmarkResult:
         warmup: Untimed invokes before them.
         accuracy: Top-1 accuracy over the dataset through the interpreter,
             or `None`. Defaults to `None`.
+        scored_output: Name of the output that `accuracy` scores (see
+            `tfc.lite.inference.model_io`), or `None` without a dataset.
+            Defaults to `None`.
         attempts: Runtimes tried before the one that ran, with why they
             failed. Defaults to `{}`.
 
@@ -49,6 +53,7 @@ class BenchmarkResult:
     runs: int
     warmup: int
     accuracy: float = None
+    scored_output: str = None
     attempts: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self):
@@ -126,6 +131,7 @@ def benchmark(
     dataset=None,
     use_xnnpack=True,
     name=None,
+    output=None,
 ):
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
@@ -145,17 +151,26 @@ def benchmark(
         runs: Timed invokes. Defaults to `100`.
         dataset: Optional `tf.data.Dataset` of `(x, y)` batches or tuple
             `(x, y)` of arrays, to measure top-1 accuracy through the
-            interpreter. Defaults to `None`.
+            interpreter. Every dimension of `x` but the batch must match
+            the model input. For several inputs, `x` is a dict from input
+            name to array or a list of arrays. Defaults to `None`.
         use_xnnpack: Whether to let the runtime apply XNNPACK. Defaults to
             `True`.
         name: Label for tables. Defaults to the Keras model name, the file
             path or the conversion mode.
+        output: Which output the accuracy scores, for a model with several:
+            an index in Keras order or an output name (`"output_1"`, or
+            the key of a dict output). `None` scores the first output in
+            Keras order; `scored_output` in the result says which ran.
+            Defaults to `None`.
 
     Returns:
         A `BenchmarkResult`.
 
     Raises:
-        ValueError: If an argument is invalid.
+        ValueError: If an argument is invalid, the model file is malformed,
+            `output` names no output, or the dataset's inputs do not match
+            the model (any dimension but the batch) or hold no sample.
         RuntimeUnavailableError: If the runtime asked for cannot run.
 
     Example:
@@ -163,6 +178,8 @@ def benchmark(
     ```python
     result = tfc.lite.benchmark(tflite, num_threads=1, runs=200,
                                 dataset=(x_test, y_test))
+    heads = tfc.lite.benchmark(two_head_tflite, dataset=(x_test, y_cls),
+                               output="output_1")
     print(result.to_dict())
     ```
     """
@@ -175,10 +192,12 @@ def benchmark(
         num_threads=num_threads,
         use_xnnpack=use_xnnpack,
     )
-    times = _time_invokes(interpreter, warmup, runs)
-    accuracy = None
+    accuracy = scored = None
     if dataset is not None:
-        accuracy = accuracy_of(interpreter, dataset)
+        scored = output_name(interpreter, output)
+    times = _time_invokes(interpreter, warmup, runs)
+    if dataset is not None:
+        accuracy = accuracy_of(interpreter, dataset, output=scored)
     return BenchmarkResult(
         name=name or default_name,
         runtime=info.runtime,
@@ -191,6 +210,7 @@ def benchmark(
         runs=runs,
         warmup=warmup,
         accuracy=accuracy,
+        scored_output=scored,
         attempts=info.attempts,
     )
 

@@ -93,18 +93,158 @@ def validate_source(data, argument="representative_data"):
         )
 
 
+def _ranks_fit(parts, ranks):
+    return len(parts) == len(ranks) and all(
+        np.ndim(p) in (r - 1, r) for p, r in zip(parts, ranks)
+    )
+
+
+def _as_rows(data, names, ranks):
+    """Keras-style `x` for several inputs (a list or dict of arrays), or
+    `None` when `data` is something else."""
+    if isinstance(data, dict) and set(data) == set(names):
+        arrays = [np.asarray(data[n]) for n in names]
+    elif isinstance(data, (list, tuple)) and all(
+        isinstance(a, np.ndarray) for a in data
+    ):
+        arrays = list(data)
+    else:
+        return None
+    if not (
+        len(arrays) == len(ranks)
+        and all(a.ndim == r for a, r in zip(arrays, ranks))
+        and len({len(a) for a in arrays}) == 1
+    ):
+        return None
+    return [[a[i : i + 1] for a in arrays] for i in range(len(arrays[0]))]
+
+
+def _parts(element, names, ranks, argument):
+    """One element of a multi-input source as one array per input."""
+    for _ in range(2):
+        if isinstance(element, dict) and set(element) >= set(names):
+            return [element[n] for n in names]
+        if isinstance(element, (list, tuple)):
+            if _ranks_fit(element, ranks):
+                return list(element)
+            if element:
+                element = element[0]
+                continue
+        break
+    raise ValueError(
+        f"Invalid value for argument `{argument}`. Expected for each step "
+        f"one array per model input {names} (a list, a tuple or a dict "
+        f"keyed by input name), alone or as `(x, y)`. Received: an element "
+        f"of type {type(element).__name__}"
+    )
+
+
+def input_batches(data, specs, argument="representative_data"):
+    """Yields one float32 batch per model input, step after step.
+
+    Args:
+        data: The source, as for `representative_fn`. With several inputs,
+            each element is a list/tuple of arrays (one per input, in
+            `specs` order) or a dict keyed by input name, alone or as
+            `(x, y)`; or `data` itself is a Keras-style `x`: a list or dict
+            of arrays, one calibration step per row.
+        specs: `(name, rank)` pairs, one per model input, in model order;
+            rank includes the batch.
+        argument: Name of the caller's argument, for messages. Defaults to
+            `"representative_data"`.
+
+    Yields:
+        Lists of float32 arrays, one per input, each with a batch axis.
+
+    Raises:
+        ValueError: If an element does not hold one array per input, of
+            the input's rank (or one less, for a single sample).
+
+    Example:
+
+    ```python
+    specs = [("image", 4), ("meta", 2)]
+    first = next(input_batches([x_img, x_meta], specs))
+    ```
+    """
+    names = [n for n, _ in specs]
+    ranks = [r for _, r in specs]
+    if len(specs) == 1:
+        for x in as_batches(data, ranks[0], argument):
+            yield [x]
+        return
+    if callable(data) and not hasattr(data, "as_numpy_iterator"):
+        data = data()
+    rows = _as_rows(data, names, ranks)
+    if rows is not None:
+        data = rows
+    elif hasattr(data, "as_numpy_iterator"):
+        data = data.as_numpy_iterator()
+    for element in data:
+        batch = []
+        for name, rank, part in zip(
+            names, ranks, _parts(element, names, ranks, argument)
+        ):
+            x = np.asarray(part, dtype=np.float32)
+            x = x[None] if x.ndim == rank - 1 else x
+            if x.ndim != rank:
+                raise ValueError(
+                    f"Invalid value for argument `{argument}`. Expected "
+                    f"input {name!r} of rank {rank - 1} (a sample) or "
+                    f"{rank} (a batch). Received: shape={x.shape}"
+                )
+            batch.append(x)
+        yield batch
+
+
+def first_step(data, specs, argument="representative_data"):
+    """Returns `(first, data)`: the first step of `data`, and a source that
+    still yields it.
+
+    A one-shot iterator is consumed by looking at it, so it is chained back
+    behind its first element.
+
+    Raises:
+        ValueError: If `data` holds no sample.
+
+    Example:
+
+    ```python
+    first, data = first_step(x_train[:100], [("image", 4)])
+    ```
+    """
+    if hasattr(data, "__next__"):
+        head = list(itertools.islice(data, 1))
+        data = itertools.chain(head, data)
+        probe = iter(head)
+    else:
+        probe = data
+    first = next(iter(input_batches(probe, specs, argument)), None)
+    if first is None or any(len(x) == 0 for x in first):
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected at least "
+            f"one sample to calibrate on. Received: {argument} holds no "
+            "sample"
+        )
+    return first, data
+
+
 def representative_fn(data, input_rank, num_calibration_steps=100):
     """Builds the converter's `representative_dataset` callable.
 
     Args:
         data: A numpy array of inputs (one calibration step per row), a
             `tf.data.Dataset` of inputs or `(x, y)` pairs, batched or not,
-            an iterable of such, or a callable returning one.
-        input_rank: Rank of the model input, batch included.
+            an iterable of such, or a callable returning one. For several
+            inputs, see `input_batches`.
+        input_rank: Rank of the model input, batch included; or, for any
+            number of inputs, a list of `(name, rank)` pairs in model
+            order, names as in the converted model's signature.
         num_calibration_steps: How many batches to feed. Defaults to `100`.
 
     Returns:
-        A zero-argument callable yielding `[batch]` lists, as
+        A zero-argument callable yielding `[batch]` lists for one input,
+        or dicts from input name to batch for several, as
         `tf.lite.TFLiteConverter.representative_dataset` expects.
 
     Raises:
@@ -119,13 +259,56 @@ def representative_fn(data, input_rank, num_calibration_steps=100):
     """
     validate_source(data)
     validate_steps(num_calibration_steps)
+    specs = input_rank
+    if isinstance(input_rank, int):
+        specs = [(None, input_rank)]
+    names = [n for n, _ in specs]
 
     def generate():
-        batches = as_batches(data, input_rank)
-        for x in itertools.islice(batches, num_calibration_steps):
-            yield [x]
+        batches = input_batches(data, specs)
+        for xs in itertools.islice(batches, num_calibration_steps):
+            yield xs if len(xs) == 1 else dict(zip(names, xs))
 
     return generate
+
+
+def verification_inputs(data, shapes, max_rows=64, seed=0):
+    """Returns one float32 array per model input to compare TFLite on.
+
+    Args:
+        data: Representative data as accepted by `input_batches`, or
+            `None` to draw uniform values in [0, 1).
+        shapes: `(name, shape)` pairs, one per model input in model order,
+            batch first (may hold `None`).
+        max_rows: Largest number of rows to return. Defaults to `64`.
+        seed: Seed for the random draw. Defaults to `0`.
+
+    Returns:
+        A list of float32 arrays, or `None` when `data` gives nothing and
+        an input has unknown non-batch dimensions.
+
+    Example:
+
+    ```python
+    xs = verification_inputs(None, [("image", (None, 28, 28, 1))])
+    ```
+    """
+    if data is not None:
+        specs = [(name, len(shape)) for name, shape in shapes]
+        steps, count = [], 0
+        for xs in input_batches(data, specs):
+            steps.append(xs)
+            count += len(xs[0])
+            if count >= max_rows:
+                break
+        if steps:
+            return [np.concatenate(parts)[:max_rows] for parts in zip(*steps)]
+    dims = [list(shape[1:]) for _, shape in shapes]
+    if any(d is None for ds in dims for d in ds):
+        return None
+    rng = np.random.default_rng(seed)
+    rows = min(8, max_rows)
+    return [rng.uniform(size=[rows] + ds).astype(np.float32) for ds in dims]
 
 
 def verification_batch(data, input_shape, max_rows=64, seed=0):

@@ -8,11 +8,14 @@ import tempfile
 import numpy as np
 
 from tf_compact.lite import diagnostics
+from tf_compact.lite.calibration import first_step
 from tf_compact.lite.calibration import representative_fn
-from tf_compact.lite.calibration import verification_batch
+from tf_compact.lite.calibration import validate_source
+from tf_compact.lite.calibration import verification_inputs
 from tf_compact.lite.errors import ConversionError
 from tf_compact.lite.errors import QuantizationError
-from tf_compact.lite.inference import run_interpreter
+from tf_compact.lite.inference import model_io
+from tf_compact.lite.inference import run_outputs
 from tf_compact.lite.ops import float_compute_ops
 from tf_compact.lite.ops import read_ops
 from tf_compact.lite.result import ConversionResult
@@ -39,6 +42,13 @@ def _validate_model(model, mode):
         raise TypeError(
             "Invalid type for argument `model`. Expected a Keras model. "
             f"Received: type={type(model).__name__}"
+        )
+    if not getattr(model, "built", True):
+        raise ValueError(
+            "Invalid value for argument `model`. Expected a built model "
+            "(call it once on a batch, or `model.build(input_shape)`), so "
+            "that its inputs are known. Received: the unbuilt model "
+            f"{model.name!r} ({type(model).__name__})"
         )
     if mode == "qat" and not _is_tf_keras(model):
         raise ValueError(
@@ -70,11 +80,42 @@ def _validate_mode(mode, inference_io):
         )
 
 
-def _input_shape(model):
-    if len(model.inputs) != 1:
-        return None
-    shape = model.inputs[0].shape
-    return tuple(shape.as_list() if hasattr(shape, "as_list") else shape)
+def _shape_tuple(shape):
+    shape = shape.as_list() if hasattr(shape, "as_list") else shape
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _is_shape(value):
+    return isinstance(value, (tuple, list)) and all(
+        d is None or isinstance(d, int) for d in value
+    )
+
+
+def _input_specs(model):
+    """`(name, shape)` per model input in model order, and how the model
+    takes them (`"list"`, `"dict"`), or `(None, why)` when unknown.
+
+    Graph models give their `keras.Input`s (their names are the converted
+    model's signature names). A subclassed model gives the shapes it was
+    built with: one tensor (name unknown, `None`) or a dict of tensors.
+    """
+    try:
+        inputs = list(model.inputs or [])
+    except AttributeError:
+        inputs = []
+    if inputs:
+        return [(t.name, _shape_tuple(t.shape)) for t in inputs], "list"
+    built = dict(getattr(model, "_build_shapes_dict", None) or {})
+    if len(built) == 1:
+        (value,) = built.values()
+        if _is_shape(value):
+            return [(None, (None,) + _shape_tuple(value)[1:])], "list"
+        if isinstance(value, dict) and all(map(_is_shape, value.values())):
+            return [
+                (str(k), (None,) + _shape_tuple(v)[1:])
+                for k, v in value.items()
+            ], "dict"
+    return None, f"built with input shapes {built or 'unknown'}"
 
 
 def _layer_names(model):
@@ -167,7 +208,7 @@ def _check_full_integer(content, model, mode):
     left = float_compute_ops(read_ops(content, _layer_names(model)))
     if not left:
         return
-    pairs = [(op.op_name, op.layer) for op in left]
+    pairs = list(dict.fromkeys((op.op_name, op.layer) for op in left))
     raise QuantizationError(
         f"mode={mode!r} asked for full int8, but these ops could not be "
         f"quantized and stayed in float: {diagnostics.describe_ops(pairs)}. "
@@ -177,44 +218,130 @@ def _check_full_integer(content, model, mode):
     )
 
 
-def _keras_outputs(model, x):
-    out = model(x, training=False)
-    if isinstance(out, (list, tuple)):
-        out = out[0]
-    return np.asarray(out, dtype=np.float32)
+def _keras_outputs(model, xs, names, structure):
+    """Runs the Keras model; returns its outputs as `{name: array}`.
+
+    List outputs are named `output_<i>` like the converted signature, dict
+    outputs by their keys, a single output `output_0`.
+    """
+    if structure == "dict":
+        feed = dict(zip(names, xs))
+    else:
+        feed = xs[0] if len(xs) == 1 else list(xs)
+    out = model(feed, training=False)
+    if isinstance(out, dict):
+        items = [(str(k), v) for k, v in out.items()]
+    elif isinstance(out, (list, tuple)):
+        items = [(f"output_{i}", v) for i, v in enumerate(out)]
+    else:
+        items = [("output_0", out)]
+    return {k: np.asarray(v, dtype=np.float32) for k, v in items}
+
+
+def _match_inputs(specs, tflite_inputs):
+    """TFLite input names for the Keras inputs `specs`, or `None`."""
+    names = [n for n, _ in tflite_inputs]
+    if len(specs) != len(names):
+        return None
+    if len(names) == 1:
+        return names
+    if all(n in names for n, _ in specs):
+        return [n for n, _ in specs]
+    return None
+
+
+def _match_outputs(model, expected, tflite_names):
+    """Pairs of `(keras_name, tflite_name)`, or `None` if they differ."""
+    keras_names = list(expected)
+    if set(keras_names) == set(tflite_names):
+        return [(k, k) for k in keras_names]
+    if len(keras_names) == len(tflite_names) == 1:
+        return [(keras_names[0], tflite_names[0])]
+    output_names = list(getattr(model, "output_names", None) or [])
+    if len(output_names) == len(keras_names) and set(output_names) == set(
+        tflite_names
+    ):
+        return list(zip(keras_names, output_names))
+    return None
 
 
 def _verify(result, model, data, runtime):
-    shape = _input_shape(model)
-    x = verification_batch(data, shape) if shape else None
-    if x is None:
-        result.notes.append("not verified: input shape unknown or multiple")
+    specs, structure = _input_specs(model)
+    if specs is None:
+        result.notes.append(f"not verified: model inputs unknown ({structure})")
         return
     interpreter, info = make_interpreter(result, runtime=runtime)
-    got = run_interpreter(interpreter, x)
-    got = got[0] if isinstance(got, list) else got
-    expected = _keras_outputs(model, x)
-    if not np.all(np.isfinite(got)):
-        raise ConversionError(
-            f"TFLite outputs of model {model.name!r} are not finite "
-            f"(mode={result.mode!r}, path={result.path_used!r}): weights may "
-            "not have been captured by the converter."
+    tflite_inputs, tflite_outputs = model_io(interpreter)
+    feed_names = _match_inputs(specs, tflite_inputs)
+    xs = verification_inputs(data, specs)
+    if feed_names is None or xs is None:
+        result.notes.append(
+            "not verified: the model's inputs could not be matched with the "
+            "TFLite signature or have unknown dimensions"
         )
+        return
+    got = run_outputs(interpreter, dict(zip(feed_names, xs)))
+    expected = _keras_outputs(model, xs, [n for n, _ in specs], structure)
+    pairs = _match_outputs(model, expected, list(got))
+    if pairs is None:
+        result.notes.append(
+            f"not verified: Keras outputs {list(expected)} and TFLite "
+            f"outputs {list(got)} could not be matched"
+        )
+        return
     result.runtime = info.runtime
-    result.max_abs_diff = float(np.max(np.abs(got - expected)))
-    if expected.ndim >= 2 and expected.shape[-1] > 1:
-        same = got.argmax(-1) == expected.argmax(-1)
+    diffs = {}
+    for keras_name, tflite_name in pairs:
+        out, ref = got[tflite_name], expected[keras_name]
+        if not np.all(np.isfinite(out)):
+            raise ConversionError(
+                f"TFLite output {keras_name!r} of model {model.name!r} is "
+                f"not finite (mode={result.mode!r}, "
+                f"path={result.path_used!r}): weights may not have been "
+                "captured by the converter."
+            )
+        diffs[keras_name] = float(np.max(np.abs(out - ref)))
+    result.max_abs_diff = max(diffs.values())
+    first_keras, first_tflite = pairs[0]
+    ref = expected[first_keras]
+    if ref.ndim >= 2 and ref.shape[-1] > 1:
+        same = got[first_tflite].argmax(-1) == ref.argmax(-1)
         result.argmax_agreement = float(np.mean(same))
+    if result.mode == "float32":
+        _check_float32(result, model, expected, diffs)
+
+
+def _check_float32(result, model, expected, diffs):
     # Relative to the output scale: untrained nets can have logits in the
     # thousands, where float rounding alone exceeds any absolute bound.
-    bound = FLOAT_TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
-    if result.mode == "float32" and result.max_abs_diff > bound:
-        raise ConversionError(
-            f"float32 TFLite outputs of model {model.name!r} differ from "
-            f"Keras by {result.max_abs_diff:.3g} (> {bound:.3g}, that is "
-            f"{FLOAT_TOLERANCE} x the output scale), "
-            f"path={result.path_used!r}."
+    for name, diff in diffs.items():
+        scale = float(np.max(np.abs(expected[name]), initial=0.0))
+        bound = FLOAT_TOLERANCE * max(1.0, scale)
+        if diff > bound:
+            raise ConversionError(
+                f"float32 TFLite output {name!r} of model {model.name!r} "
+                f"differs from Keras by {diff:.3g} (> {bound:.3g}, that is "
+                f"{FLOAT_TOLERANCE} x the output scale), "
+                f"path={result.path_used!r}."
+            )
+
+
+def _calibration(model, data, num_calibration_steps):
+    """Checks the calibration data up front; returns it and the
+    converter's `representative_dataset`."""
+    validate_source(data)
+    specs, structure = _input_specs(model)
+    if specs is None:
+        raise ValueError(
+            "Invalid value for argument `model`. Calibration needs to know "
+            "the model inputs: expected a Functional or Sequential model, "
+            "or a subclassed model built on one tensor or on a dict of "
+            f"tensors. Received: model {model.name!r} "
+            f"({type(model).__name__}) {structure}"
         )
+    ranks = [(name, len(shape)) for name, shape in specs]
+    _, data = first_step(data, ranks)
+    return data, representative_fn(data, ranks, num_calibration_steps)
 
 
 def _write(content, output_path):
@@ -315,11 +442,9 @@ def convert(
             "without calibration data."
         )
     representative = None
-    shape = _input_shape(model)
     if representative_data is not None and mode in ("int8", "qat"):
-        rank = len(shape) if shape else 4
-        representative = representative_fn(
-            representative_data, rank, num_calibration_steps
+        representative_data, representative = _calibration(
+            model, representative_data, num_calibration_steps
         )
     content, path_used, notes = _convert_with_fallback(
         model, mode, representative, inference_io

@@ -2,17 +2,10 @@
 
 import re
 
+from tf_compact.lite.scopes import ScopeResolver
+
 _NOT_SUPPORTED = re.compile(r"'tf\.(\w+)' op is neither a custom op")
 _LOCATION = re.compile(r'fused\["(\w+):", "([^"@]+)')
-_SCOPE_SUFFIX = re.compile(r"_\d+$")
-
-
-def _layer_in_path(path, layer_names):
-    for part in path.split("/")[:-1]:
-        for candidate in (part, _SCOPE_SUFFIX.sub("", part)):
-            if candidate in layer_names:
-                return candidate
-    return None
 
 
 def failing_ops(message, layer_names):
@@ -24,7 +17,8 @@ def failing_ops(message, layer_names):
 
     Returns:
         A sorted list of `(tf_op_name, layer_name_or_None)` pairs for the ops
-        the converter could not lower to TFLite builtins.
+        the converter could not lower to TFLite builtins, one pair for each
+        layer an op occurs in.
 
     Example:
 
@@ -33,13 +27,15 @@ def failing_ops(message, layer_names):
     ```
     """
     ops = set(_NOT_SUPPORTED.findall(message))
-    found = {}
-    for op, path in _LOCATION.findall(message):
-        if op in ops and found.get(op) is None:
-            found[op] = _layer_in_path(path, set(layer_names))
-    for op in ops:
-        found.setdefault(op, None)
-    return sorted(found.items(), key=lambda kv: kv[0])
+    locations = _LOCATION.findall(message)
+    resolver = ScopeResolver(
+        [path for _, path in locations], list(layer_names), skip_first=False
+    )
+    pairs = {(op, resolver.layer_of(p)) for op, p in locations if op in ops}
+    located = {op for op, layer in pairs if layer}
+    pairs = {(op, layer) for op, layer in pairs if layer or op not in located}
+    pairs |= {(op, None) for op in ops - {op for op, _ in pairs}}
+    return sorted(pairs, key=lambda kv: (kv[0], kv[1] or ""))
 
 
 def describe_ops(pairs):

@@ -1,5 +1,7 @@
 """Running a `.tflite` model on arrays: predictions and accuracy."""
 
+import re
+
 import numpy as np
 
 from tf_compact.lite.runtime import make_interpreter
@@ -54,17 +56,174 @@ def dequantize_output(y, detail):
     return y.astype(np.float32)
 
 
-def _run_batch(interpreter, x):
-    (inp,) = interpreter.get_input_details()
-    if tuple(inp["shape"]) != x.shape:
-        interpreter.resize_tensor_input(inp["index"], list(x.shape))
+def _natural_key(name):
+    """Sorts `output_10` after `output_2`."""
+    return [
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", name)
+    ]
+
+
+def _signature_details(interpreter):
+    """Name-to-detail dicts of the serving signature, or `None`."""
+    try:
+        keys = list(interpreter.get_signature_list())
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    if not keys:
+        return None
+    key = "serving_default" if "serving_default" in keys else sorted(keys)[0]
+    runner = interpreter.get_signature_runner(key)
+    return runner.get_input_details(), runner.get_output_details()
+
+
+def _ordered(named, details):
+    """`(name, detail)` pairs in model order, details read by tensor index."""
+    by_index = {int(d["index"]): d for d in details}
+    indices = {int(d["index"]) for d in named.values()}
+    if len(named) != len(details) or indices != set(by_index):
+        return None
+    names = sorted(named, key=_natural_key)
+    return [(n, by_index[int(named[n]["index"])]) for n in names]
+
+
+def model_io(interpreter):
+    """Inputs and outputs of an interpreter, named and in model order.
+
+    TFLite may store a model's inputs and outputs in an order of its own
+    (outputs of a two-head Keras model can come back swapped). The serving
+    signature names them as the Keras model did: inputs by their
+    `keras.Input` names, list outputs as `output_0`, `output_1`, ... in Keras
+    order, dict outputs by their keys. Names are sorted with numbers compared
+    as numbers, so `output_<i>` is Keras output `i`. A model without a
+    signature keeps the interpreter's own order and tensor names.
+
+    Args:
+        interpreter: An allocated interpreter from any runtime.
+
+    Returns:
+        A tuple `(inputs, outputs)` of lists of `(name, detail)` pairs, each
+        `detail` an entry of `get_input_details()`/`get_output_details()`.
+
+    Example:
+
+    ```python
+    interpreter, _ = tfc.lite.make_interpreter(tflite)
+    inputs, outputs = tfc.lite.inference.model_io(interpreter)
+    print([name for name, _ in outputs])
+    ```
+    """
+    ins = interpreter.get_input_details()
+    outs = interpreter.get_output_details()
+    named = _signature_details(interpreter)
+    if named is not None:
+        inputs = _ordered(named[0], ins)
+        outputs = _ordered(named[1], outs)
+        if inputs is not None and outputs is not None:
+            return inputs, outputs
+    return [(d["name"], d) for d in ins], [(d["name"], d) for d in outs]
+
+
+def _expected_shape(detail):
+    signature = detail.get("shape_signature")
+    if signature is None or not len(signature):
+        signature = detail["shape"]
+    return tuple(None if int(d) < 0 else int(d) for d in signature)
+
+
+def _shape_text(shape):
+    return str(tuple(shape))
+
+
+def _arrange(inputs, x, argument):
+    """Float arrays for each of `inputs`, from an array, a list or a dict."""
+    names = [name for name, _ in inputs]
+    if isinstance(x, dict):
+        if set(x) != set(names):
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected a dict "
+                f"with the model's input names {names}. Received: keys "
+                f"{sorted(x)}"
+            )
+        arrays = [x[name] for name in names]
+    elif isinstance(x, (list, tuple)):
+        arrays = list(x)
+    else:
+        arrays = [x]
+    if len(arrays) != len(inputs):
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected "
+            f"{len(inputs)} arrays, one for each model input {names}. "
+            f"Received: {len(arrays)}"
+        )
+    return [np.asarray(a, np.float32) for a in arrays]
+
+
+def check_inputs(inputs, arrays, argument="x"):
+    """Raises `ValueError` unless the arrays fit the model inputs.
+
+    Every dimension but the batch must match the input's shape (a dynamic
+    dimension matches any size), all arrays must hold the same number of
+    rows, and at least one.
+
+    Args:
+        inputs: `(name, detail)` pairs from `model_io`.
+        arrays: One array per input, in the same order.
+        argument: Name of the caller's argument, for messages. Defaults to
+            `"x"`.
+
+    Raises:
+        ValueError: Naming the input, its expected shape and the shape
+            received.
+
+    Example:
+
+    ```python
+    inputs, _ = model_io(interpreter)
+    check_inputs(inputs, [x_test], argument="dataset")
+    ```
+    """
+    for (name, detail), a in zip(inputs, arrays):
+        expected = _expected_shape(detail)
+        fits = len(a.shape) == len(expected) and all(
+            e is None or e == d for e, d in zip(expected[1:], a.shape[1:])
+        )
+        if not fits:
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected input "
+                f"{name!r} of shape {_shape_text((None,) + expected[1:])} "
+                f"(any batch size). Received: shape={a.shape}"
+            )
+        if len(a) == 0:
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected at least "
+                f"one sample for input {name!r} of shape "
+                f"{_shape_text((None,) + expected[1:])}. Received: "
+                f"shape={a.shape}"
+            )
+    rows = {len(a) for a in arrays}
+    if len(rows) > 1:
+        shapes = [a.shape for a in arrays]
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected the same "
+            f"number of rows for every input. Received: shapes={shapes}"
+        )
+
+
+def _run_batch(interpreter, inputs, outputs, arrays):
+    resized = False
+    for (_, detail), a in zip(inputs, arrays):
+        if tuple(detail["shape"]) != a.shape:
+            interpreter.resize_tensor_input(detail["index"], list(a.shape))
+            resized = True
+    if resized:
         interpreter.allocate_tensors()
-        (inp,) = interpreter.get_input_details()
-    interpreter.set_tensor(inp["index"], quantize_input(x, inp))
+    for (_, detail), a in zip(inputs, arrays):
+        interpreter.set_tensor(detail["index"], quantize_input(a, detail))
     interpreter.invoke()
     return [
         dequantize_output(interpreter.get_tensor(d["index"]), d)
-        for d in interpreter.get_output_details()
+        for _, d in outputs
     ]
 
 
@@ -76,22 +235,84 @@ def _validate_batch_size(batch_size):
         )
 
 
-def run_interpreter(interpreter, x, batch_size=32):
-    """Runs an allocated single-input interpreter over `x` in batches.
+def run_outputs(interpreter, x, batch_size=32, argument="x"):
+    """Runs an allocated interpreter over inputs; outputs by name.
 
     Args:
         interpreter: An interpreter from `make_interpreter`.
-        x: Float array of inputs, batch first.
+        x: Float inputs, batch first: an array for a single-input model; a
+            dict from input name to array, or a list of arrays in the order
+            of `model_io`, for several inputs.
+        batch_size: Rows per invoke; the inputs are resized to it. A model
+            with a fixed batch dimension, or one whose delegate cannot be
+            prepared at a larger batch, is run one row at a time instead.
+            Defaults to `32`.
+        argument: Name of the caller's argument, for messages. Defaults to
+            `"x"`.
+
+    Returns:
+        A dict from output name to float32 array, in model order (see
+        `model_io`).
+
+    Raises:
+        ValueError: If the inputs do not match the model's inputs (count,
+            names, or any dimension but the batch), or hold no sample.
+
+    Example:
+
+    ```python
+    interpreter, _ = tfc.lite.make_interpreter(tflite)
+    outputs = tfc.lite.inference.run_outputs(interpreter, x_test)
+    ```
+    """
+    _validate_batch_size(batch_size)
+    inputs, outputs = model_io(interpreter)
+    arrays = _arrange(inputs, x, argument)
+    check_inputs(inputs, arrays, argument)
+    signature = _expected_shape(inputs[0][1])
+    if len(signature) and signature[0] is not None:
+        batch_size = signature[0]
+
+    def run(step):
+        return [
+            _run_batch(
+                interpreter, inputs, outputs, [a[i : i + step] for a in arrays]
+            )
+            for i in range(0, len(arrays[0]), step)
+        ]
+
+    try:
+        chunks = run(batch_size)
+    except RuntimeError:
+        if batch_size == 1:
+            raise
+        chunks = run(1)
+    return {
+        name: np.concatenate(parts)
+        for (name, _), parts in zip(outputs, zip(*chunks))
+    }
+
+
+def run_interpreter(interpreter, x, batch_size=32):
+    """Runs an allocated interpreter over `x` in batches.
+
+    Args:
+        interpreter: An interpreter from `make_interpreter`.
+        x: Float inputs, batch first: an array for a single-input model; a
+            dict from input name to array, or a list of arrays in the order
+            of `model_io`, for several inputs.
         batch_size: Rows per invoke; the input is resized to it. A model
             with a fixed batch dimension, or one whose delegate cannot be
             prepared at a larger batch, is run one row at a time instead.
             Defaults to `32`.
 
     Returns:
-        A float32 array of outputs (a list of arrays for several outputs).
+        A float32 array of outputs, or for several outputs a list of arrays
+        in model order (Keras order for a converted Keras model).
 
     Raises:
-        ValueError: If the model does not have exactly one input.
+        ValueError: If `x` does not match the model's inputs (count, names,
+            or any dimension but the batch), or holds no sample.
 
     Example:
 
@@ -100,27 +321,7 @@ def run_interpreter(interpreter, x, batch_size=32):
     y = tfc.lite.run_interpreter(interpreter, x_test)
     ```
     """
-    _validate_batch_size(batch_size)
-    inputs = interpreter.get_input_details()
-    if len(inputs) != 1:
-        raise ValueError(
-            "Only single-input models can be run on arrays. "
-            f"Received: a model with {len(inputs)} inputs"
-        )
-    signature = inputs[0].get("shape_signature", inputs[0]["shape"])
-    if len(signature) and signature[0] != -1:
-        batch_size = int(signature[0])
-    x = np.asarray(x, np.float32)
-    try:
-        chunks = [
-            _run_batch(interpreter, x[i : i + batch_size])
-            for i in range(0, len(x), batch_size)
-        ]
-    except RuntimeError:
-        if batch_size == 1:
-            raise
-        chunks = [_run_batch(interpreter, x[i : i + 1]) for i in range(len(x))]
-    outputs = [np.concatenate(parts) for parts in zip(*chunks)]
+    outputs = list(run_outputs(interpreter, x, batch_size).values())
     return outputs[0] if len(outputs) == 1 else outputs
 
 
@@ -133,17 +334,21 @@ def predict(model_content, x, runtime="auto", num_threads=1, batch_size=32):
 
     Args:
         model_content: The `.tflite` flatbuffer, as bytes.
-        x: Float array of inputs, batch first.
+        x: Float inputs, batch first: an array, or for several inputs a
+            dict from input name to array or a list of arrays (see
+            `run_interpreter`).
         runtime: Interpreter runtime, see `make_interpreter`. Defaults to
             `"auto"`.
         num_threads: Interpreter threads. Defaults to `1`.
         batch_size: Rows per invoke. Defaults to `32`.
 
     Returns:
-        A float32 array of outputs (a list of arrays for several outputs).
+        A float32 array of outputs (a list of arrays in model order for
+        several outputs).
 
     Raises:
-        ValueError: If the model has more than one input.
+        ValueError: If `x` does not match the model's inputs, or holds no
+            sample.
         RuntimeUnavailableError: If no runtime can run the model.
 
     Example:
@@ -158,15 +363,25 @@ def predict(model_content, x, runtime="auto", num_threads=1, batch_size=32):
     return run_interpreter(interpreter, x, batch_size=batch_size)
 
 
+def _features(x):
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(a) for a in x]
+    if isinstance(x, dict):
+        return {k: np.asarray(v) for k, v in x.items()}
+    return np.asarray(x)
+
+
 def iterate_labeled(dataset):
     """Yields `(x, y)` numpy batches from a dataset or an `(x, y)` tuple.
 
     Args:
         dataset: A `tf.data.Dataset` of batched `(x, y)` pairs, or a tuple
-            `(x, y)` of arrays.
+            `(x, y)` of arrays. For several inputs, `x` is a list of arrays
+            or a dict from input name to array.
 
     Yields:
-        Pairs of numpy arrays.
+        Pairs `(x, y)`: `x` an array (a list or dict of arrays for several
+        inputs), `y` an array.
 
     Raises:
         TypeError: If `dataset` is neither.
@@ -179,7 +394,7 @@ def iterate_labeled(dataset):
     ```
     """
     if isinstance(dataset, tuple) and len(dataset) == 2:
-        yield np.asarray(dataset[0]), np.asarray(dataset[1])
+        yield _features(dataset[0]), np.asarray(dataset[1])
         return
     if hasattr(dataset, "as_numpy_iterator"):
         for element in dataset.as_numpy_iterator():
@@ -189,7 +404,7 @@ def iterate_labeled(dataset):
                     "of `(x, y)` pairs. Received: an element of type "
                     f"{type(element).__name__}"
                 )
-            yield element[0], element[1]
+            yield _features(element[0]), np.asarray(element[1])
         return
     raise TypeError(
         "Invalid type for argument `dataset`. Expected a `tf.data.Dataset` "
@@ -198,17 +413,79 @@ def iterate_labeled(dataset):
     )
 
 
-def accuracy_of(interpreter, dataset, batch_size=32):
+def output_name(interpreter, output=None):
+    """The name of the output to score, from an index, a name or `None`.
+
+    Args:
+        interpreter: An interpreter from `make_interpreter`.
+        output: Index into the outputs in model order (Keras order for a
+            converted Keras model), an output name as `model_io` gives it
+            (`"output_1"`, or the key of a dict output), or `None` for the
+            first output. Defaults to `None`.
+
+    Returns:
+        The output's name.
+
+    Raises:
+        ValueError: If `output` names no output of the model.
+
+    Example:
+
+    ```python
+    name = tfc.lite.inference.output_name(interpreter, 1)
+    ```
+    """
+    names = [name for name, _ in model_io(interpreter)[1]]
+    if output is None:
+        return names[0]
+    if isinstance(output, str) and output in names:
+        return output
+    if (
+        isinstance(output, int)
+        and not isinstance(output, bool)
+        and -len(names) <= output < len(names)
+    ):
+        return names[output]
+    raise ValueError(
+        "Invalid value for argument `output`. Expected an index below "
+        f"{len(names)} or one of the output names {names}. "
+        f"Received: output={output!r}"
+    )
+
+
+def _labels(y, out):
+    y = np.asarray(y)
+    one_hot = y.ndim == out.ndim > 1 and y.shape[-1] == out.shape[-1] > 1
+    labels = (y.argmax(-1) if one_hot else y).reshape(-1)
+    if len(labels) != len(out):
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected one label per "
+            f"sample ({len(out)} samples). Received: labels of shape "
+            f"{y.shape}"
+        )
+    return labels
+
+
+def accuracy_of(interpreter, dataset, batch_size=32, output=None):
     """Top-1 accuracy of an interpreter over a labeled dataset.
 
     Args:
         interpreter: An interpreter from `make_interpreter`.
         dataset: A `tf.data.Dataset` of `(x, y)` batches or a tuple
-            `(x, y)` of arrays; labels are class indices or one-hot.
+            `(x, y)` of arrays; labels are class indices or one-hot. For
+            several inputs, `x` is a dict from input name to array or a list
+            of arrays (see `run_interpreter`).
         batch_size: Rows per invoke. Defaults to `32`.
+        output: The output to score, see `output_name`. Defaults to `None`
+            (the first output in model order).
 
     Returns:
         A float in [0, 1].
+
+    Raises:
+        ValueError: If the inputs do not match the model's inputs (any
+            dimension but the batch), the labels do not match the samples,
+            or the dataset holds no sample.
 
     Example:
 
@@ -217,13 +494,18 @@ def accuracy_of(interpreter, dataset, batch_size=32):
     acc = tfc.lite.accuracy_of(interpreter, (x_test, y_test))
     ```
     """
+    name = output_name(interpreter, output)
     correct = total = 0
     for x, y in iterate_labeled(dataset):
-        out = run_interpreter(interpreter, x, batch_size=batch_size)
-        if isinstance(out, list):
-            out = out[0]
-        y = np.asarray(y)
-        labels = y.argmax(-1) if y.ndim == out.ndim else y.reshape(-1)
+        outputs = run_outputs(interpreter, x, batch_size, argument="dataset")
+        out = outputs[name]
+        labels = _labels(y, out)
         correct += int(np.sum(out.argmax(-1) == labels))
         total += len(labels)
-    return correct / max(total, 1)
+    if total == 0:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected labeled "
+            "samples to measure accuracy on. Received: a dataset that "
+            "holds no sample"
+        )
+    return correct / total

@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.scopes import ScopeResolver
 
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
 _QUANT_IO_OPS = ("QUANTIZE", "DEQUANTIZE")
@@ -61,27 +62,26 @@ class OpRecord:
         return cls(**config)
 
 
-def _layer_in_path(path, layer_names):
+def _layer_in_path(path):
     parts = path.split("/")
     for part in parts[1:-1]:
-        stripped = _SCOPE_SUFFIX.sub("", part)
-        if layer_names is None:
-            return stripped
-        for candidate in (part, stripped):
-            if candidate in layer_names:
-                return candidate
+        return _SCOPE_SUFFIX.sub("", part)
     return None
 
 
-def _layer_from_name(tensor_name, layer_names):
+def _layer_from_name(tensor_name, resolver):
     """Reads the layer out of a tensor name such as `model_1/conv_1/Conv`.
 
     Fused ops join several names with `;`, the producing op (e.g. the
     convolution under a fused BN and ReLU) last, so the last one that names
-    a layer wins. Export scopes add a `_<n>` suffix, which is dropped.
+    a layer wins. Without layer names, the scope with its `_<n>` export
+    suffix dropped is taken as the layer.
     """
     for path in reversed(tensor_name.split(";")):
-        layer = _layer_in_path(path, layer_names)
+        if resolver is None:
+            layer = _layer_in_path(path)
+        else:
+            layer = resolver.layer_of(path)
         if layer:
             return layer
     return None
@@ -109,18 +109,27 @@ def read_ops(model_content, layer_names=None):
     names = [op.op_name for op in tfc.lite.read_ops(tflite)]
     ```
     """
-    names = set(layer_names) if layer_names is not None else None
     interpreter, _ = make_interpreter(model_content, use_xnnpack=False)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    resolver = None
+    if layer_names is not None:
+        paths = [
+            path
+            for op in ops
+            for i in op["outputs"]
+            for path in tensors[i]["name"].split(";")
+        ]
+        resolver = ScopeResolver(paths, list(layer_names))
 
     def dtypes(indices):
         return [np.dtype(tensors[i]["dtype"]).name for i in indices if i >= 0]
 
     records = []
-    for op in interpreter._get_ops_details():
+    for op in ops:
         layer = None
         for i in op["outputs"]:
-            layer = _layer_from_name(tensors[i]["name"], names)
+            layer = _layer_from_name(tensors[i]["name"], resolver)
             if layer:
                 break
         records.append(

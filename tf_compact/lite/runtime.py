@@ -6,23 +6,38 @@ order by `runtime="auto"`:
 - `"ai_edge_litert"`: LiteRT, the maintained runtime (XNNPACK delegates float
   and int8 models).
 - `"tflite_runtime"`: the older stand-alone package (Python <= 3.11 and
-  numpy < 2 only; under numpy 2 it imports but fails when an interpreter is
-  created, which is caught and reported).
+  numpy < 2 only; under numpy 2 it is skipped, and the reason reported). It
+  does not verify the flatbuffer, so it is only handed a model that one of
+  the other two has read.
+
+Every model is checked (`validate_flatbuffer`) before any runtime sees it,
+and a model that a runtime refuses as malformed is not handed to the next
+one: a `ValueError` says what is wrong with it.
 - `"tensorflow"`: `tf.lite.Interpreter`, always present with TensorFlow.
 """
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 import platform
+import sys
+
+import numpy as np
 
 from tf_compact.lite.errors import RuntimeUnavailableError
+from tf_compact.lite.flatbuffer import check_model
 
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 _MODULES = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
 }
+# Runtimes that verify the flatbuffer before building an interpreter; the
+# others are handed a model only after one of these accepted it.
+_VERIFYING = ("ai_edge_litert", "tensorflow")
+# Words a runtime uses when it refuses the file itself, not the platform.
+_REFUSALS = ("not a valid flatbuffer", "model identifier", "verification")
 
 
 @dataclasses.dataclass
@@ -80,19 +95,24 @@ def _validate_num_threads(num_threads):
 
 
 def validate_flatbuffer(model_content):
-    """Raises if `model_content` is not a TFLite flatbuffer.
+    """Raises if `model_content` is not a well-formed TFLite flatbuffer.
+
+    Checks the `TFL3` file identifier, then reads the whole model with
+    bounds checks (see `tf_compact.lite.flatbuffer.check_model`), so that a
+    truncated or corrupt file is refused before any runtime sees it.
 
     Args:
         model_content: Bytes to check.
 
     Raises:
         TypeError: If `model_content` is not bytes-like.
-        ValueError: If it lacks the `TFL3` file identifier.
+        ValueError: If it lacks the `TFL3` file identifier or cannot be
+            read as a TFLite model; the message says what is broken.
 
     Example:
 
     ```python
-    tfc.lite.validate_flatbuffer(open("model.tflite", "rb").read())
+    tfc.lite.runtime.validate_flatbuffer(open("model.tflite", "rb").read())
     ```
     """
     if not isinstance(model_content, (bytes, bytearray, memoryview)):
@@ -100,13 +120,7 @@ def validate_flatbuffer(model_content):
             "Invalid type for argument `model_content`. Expected bytes of a "
             f"TFLite model. Received: type={type(model_content).__name__}"
         )
-    head = bytes(model_content[:8])
-    if len(head) < 8 or head[4:8] != b"TFL3":
-        raise ValueError(
-            "Invalid value for argument `model_content`. Expected a TFLite "
-            "flatbuffer (file identifier 'TFL3' at bytes 4-8). "
-            f"Received: {len(model_content)} bytes starting {head!r}"
-        )
+    check_model(model_content)
 
 
 def load_model_content(model):
@@ -129,13 +143,83 @@ def load_model_content(model):
     content = tfc.lite.load_model_content("model.tflite")
     ```
     """
+    path = None
     if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
         with open(model, "rb") as f:
             model = f.read()
     elif isinstance(model, (bytearray, memoryview)):
         model = bytes(model)
-    validate_flatbuffer(model)
+    try:
+        validate_flatbuffer(model)
+    except ValueError as e:
+        if path is None:
+            raise
+        raise ValueError(
+            f"File {path!r} is not a usable TFLite model. {e}"
+        ) from None
     return model
+
+
+def _importable(module_name):
+    """Whether `module_name` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        return sys.modules.get(module_name.split(".")[0]) is not None
+
+
+def _skip_reason(runtime):
+    """Why `runtime` cannot work in this process, or `None`.
+
+    Every `tflite_runtime` wheel is built against numpy 1.x: under numpy 2
+    it imports with a warning, parses the model without verifying it, then
+    fails creating the interpreter (`_ARRAY_API not found`).
+    """
+    if runtime != "tflite_runtime":
+        return None
+    if not _importable(_MODULES[runtime]):
+        raise ModuleNotFoundError(f"No module named {_MODULES[runtime]!r}")
+    if int(np.__version__.split(".")[0]) >= 2:
+        return (
+            "skipped (built against numpy 1.x, it fails with `_ARRAY_API "
+            f"not found` under numpy {np.__version__})"
+        )
+    return None
+
+
+def _refuses(error):
+    """Whether a runtime's error says the file itself is broken."""
+    text = str(error).lower()
+    return isinstance(error, ValueError) and any(
+        word in text for word in _REFUSALS
+    )
+
+
+def _refused(runtime, model_content, error):
+    return ValueError(
+        "Invalid value for argument `model_content`. Expected a well-formed "
+        f"TFLite flatbuffer. Received: {len(model_content)} bytes that "
+        f"{runtime} refused ({_short(error)}); no other runtime was tried "
+        "on them."
+    )
+
+
+def _verify_first(model_content, verified):
+    """Has a verifying runtime read the model before an unverifying one."""
+    if verified:
+        return
+    for name in _VERIFYING:
+        try:
+            module = _interpreter_module(name)
+            module.Interpreter(model_content=bytes(model_content))
+        except ImportError:
+            continue
+        except Exception as e:  # only a refusal of the file matters here
+            if _refuses(e):
+                raise _refused(name, model_content, e) from None
+        verified.append(name)
+        return
 
 
 def _interpreter_module(runtime):
@@ -257,9 +341,15 @@ def make_interpreter(
     _validate_num_threads(num_threads)
     validate_flatbuffer(model_content)
     order = RUNTIMES if runtime == "auto" else (runtime,)
-    attempts = {}
+    attempts, verified = {}, []
     for name in order:
         try:
+            reason = _skip_reason(name)
+            if reason is not None:
+                attempts[name] = reason
+                continue
+            if name not in _VERIFYING:
+                _verify_first(model_content, verified)
             interpreter = _create_with_fallback(
                 name, model_content, num_threads, use_xnnpack, attempts
             )
@@ -267,6 +357,8 @@ def make_interpreter(
             attempts[name] = f"not importable ({type(e).__name__}: {_short(e)})"
             continue
         except (RuntimeError, ValueError, AttributeError, TypeError) as e:
+            if _refuses(e):
+                raise _refused(name, model_content, e) from None
             attempts[name] = (
                 f"failed to create ({type(e).__name__}: {_short(e)})"
             )

@@ -1,0 +1,156 @@
+"""Checking that bytes hold a well-formed TFLite flatbuffer.
+
+Some runtimes (the stand-alone `tflite_runtime` among them) build an
+interpreter from a flatbuffer without verifying it, and a truncated or
+corrupt file then crashes the process. `check_model` reads the whole model
+in Python first, with bounds checks on every offset it follows, and checks
+that the indices it holds (tensors, buffers, operator codes) point at
+something.
+"""
+
+import struct
+
+_IDENTIFIER = b"TFL3"
+_HEADER = 8
+
+
+def _schema():
+    """The generated Python reader of the TFLite schema."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated
+    return schema_py_generated
+
+
+def _invalid(content, what):
+    return ValueError(
+        "Invalid value for argument `model_content`. Expected a well-formed "
+        f"TFLite flatbuffer. Received: {len(content)} bytes in which {what}"
+    )
+
+
+def _check_table(content, pos, name):
+    """Checks that the table at `pos` and its vtable lie inside `content`."""
+    size = len(content)
+    if pos % 4 or not _HEADER <= pos <= size - 4:
+        raise _invalid(
+            content,
+            f"the {name} table offset {pos} is misaligned or outside the file",
+        )
+    (back,) = struct.unpack_from("<i", content, pos)
+    vtable = pos - back
+    if vtable % 2 or not 0 <= vtable <= size - 4:
+        raise _invalid(
+            content,
+            f"the {name} table at {pos} has its vtable outside the file",
+        )
+    vt_size, table_size = struct.unpack_from("<HH", content, vtable)
+    if vt_size < 4 or vt_size % 2 or vtable + vt_size > size:
+        raise _invalid(
+            content,
+            f"the {name} table at {pos} has a broken vtable ({vt_size})",
+        )
+    if pos + table_size > size:
+        raise _invalid(
+            content,
+            f"the {name} table at {pos} runs past the end of the file",
+        )
+
+
+def _check_header(content):
+    head = bytes(content[:_HEADER])
+    if len(head) < _HEADER or head[4:8] != _IDENTIFIER:
+        raise ValueError(
+            "Invalid value for argument `model_content`. Expected a TFLite "
+            "flatbuffer (file identifier 'TFL3' at bytes 4-8). "
+            f"Received: {len(content)} bytes starting {head!r}"
+        )
+    (root,) = struct.unpack_from("<I", content, 0)
+    _check_table(content, root, "root")
+    return root
+
+
+def _in_range(content, indices, count, what):
+    for i in indices if indices is not None else ():
+        if not -1 <= int(i) < count:
+            raise _invalid(
+                content,
+                f"{what} refer to tensor {int(i)} (only {count} exist)",
+            )
+
+
+def _check_subgraph(content, s, subgraph, num_buffers, num_codes):
+    tensors = subgraph.tensors or []
+    where = f"subgraph {s}"
+    for t, tensor in enumerate(tensors):
+        if not 0 <= tensor.buffer < max(num_buffers, 1):
+            raise _invalid(
+                content,
+                f"tensor {t} of {where} refers to buffer {tensor.buffer} "
+                f"(only {num_buffers} exist)",
+            )
+    count = len(tensors)
+    _in_range(content, subgraph.inputs, count, f"the inputs of {where}")
+    _in_range(content, subgraph.outputs, count, f"the outputs of {where}")
+    for o, op in enumerate(subgraph.operators or []):
+        what = f"operator {o} of {where}"
+        if not 0 <= op.opcodeIndex < num_codes:
+            raise _invalid(
+                content,
+                f"{what} refers to operator code {op.opcodeIndex} "
+                f"(only {num_codes} exist)",
+            )
+        _in_range(content, op.inputs, count, f"the inputs of {what}")
+        _in_range(content, op.outputs, count, f"the outputs of {what}")
+
+
+def _check_buffers(content, buffers):
+    for b, buffer in enumerate(buffers):
+        if buffer.offset > 1 and buffer.offset + buffer.size > len(content):
+            raise _invalid(
+                content,
+                f"buffer {b} claims bytes {buffer.offset}.."
+                f"{buffer.offset + buffer.size} outside the file",
+            )
+
+
+def check_model(model_content):
+    """Raises `ValueError` unless `model_content` is a readable TFLite model.
+
+    Checks the `TFL3` file identifier, the root table and its vtable, then
+    reads every table of the model with bounds checks, and checks that the
+    tensor, buffer and operator-code indices it holds are in range.
+
+    Args:
+        model_content: The `.tflite` flatbuffer, as bytes.
+
+    Raises:
+        ValueError: Naming what is wrong, e.g. a missing identifier, an
+            offset outside the file (a truncated file), or an operator
+            reading a tensor that does not exist.
+
+    Example:
+
+    ```python
+    check_model(open("model.tflite", "rb").read())
+    ```
+    """
+    content = bytes(model_content)
+    root = _check_header(content)
+    schema = _schema()
+    try:
+        model = schema.ModelT.InitFromBuf(content, root)
+    except Exception as e:  # any failed read means a broken buffer
+        raise _invalid(
+            content,
+            f"the tables cannot be read ({type(e).__name__}: {e})",
+        ) from None
+    subgraphs = model.subgraphs or []
+    if not subgraphs:
+        raise _invalid(content, "the model holds no subgraph")
+    buffers = model.buffers or []
+    _check_buffers(content, buffers)
+    num_codes = len(model.operatorCodes or [])
+    for s, subgraph in enumerate(subgraphs):
+        _check_subgraph(content, s, subgraph, len(buffers), num_codes)
