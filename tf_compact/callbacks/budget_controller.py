@@ -1,6 +1,5 @@
 """`BudgetController`: steer the sparsity strength to a MACs/params budget."""
 
-import math
 import warnings
 
 import keras
@@ -8,6 +7,8 @@ import numpy as np
 
 from tf_compact.callbacks import blocks as blocks_lib
 from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.internal.targets import parse_targets
+from tf_compact.internal.targets import target_fraction
 from tf_compact.sparsity import validation
 
 #: Default upper bound of the strength in targeted mode.
@@ -32,7 +33,7 @@ class BudgetController(PenaltyController):
     then follows
 
     ```
-    m > t:  lambda <- lambda * clip(exp(gain * (m - t) / t), 1, max_change)
+    m > t:  lambda <- lambda * exp(clip(gain * (m - t) / t, 0, log(max_change)))
     m <= t: lambda held
     ```
 
@@ -48,8 +49,11 @@ class BudgetController(PenaltyController):
     m > t:                   e = (m - t) / t
     t - tolerance <= m <= t: e = 0 (lambda held)
     m < t - tolerance:       e = (m - t + tolerance) / t
-    lambda <- lambda * clip(exp(gain * e), 1 / max_change, max_change)
+    lambda <- lambda * exp(clip(gain * e, -log(max_change), log(max_change)))
     ```
+
+    The exponent is clipped before `exp`, so the law stays finite for any
+    gain and any target, however small.
 
     (`lambda` limited to `[min_strength, max_strength]`). So the strength
     rises until the budget is met, then holds, and eases off if the model
@@ -87,8 +91,9 @@ class BudgetController(PenaltyController):
     channels the penalty acts on as `targeted_fraction`.
 
     Args:
-        target_macs: MACs budget: a fraction in (0, 1] of the dense
-            model's, or an absolute count (> 1). Defaults to `None`.
+        target_macs: MACs budget: a fraction of the dense model's (a
+            float in (0, 1]) or an absolute count (an int >= 2); see
+            `tf_compact.internal.targets`. Defaults to `None`.
         target_params: Parameter budget, like `target_macs`. At least one
             of the two must be given; both only without `blocks`. Defaults
             to `None`.
@@ -104,11 +109,14 @@ class BudgetController(PenaltyController):
             Adam, a proximal step of `lr * lambda * k_c` outruns the
             optimizer's push on a channel (at most about `lr * k_c`) only
             for `lambda` above about 1.
-        threshold, update_every, min_strength, max_change, verbose: As in
-            `PenaltyController`.
         targeted: Whether to penalize only the channels the budget
             requires (see above), globally or block by block. Defaults to
             `True`.
+        threshold: As in `PenaltyController`.
+        update_every: As in `PenaltyController`.
+        min_strength: As in `PenaltyController`.
+        max_change: As in `PenaltyController`.
+        verbose: As in `PenaltyController`.
 
     Raises:
         ValueError: If the targets are missing or out of range, both given
@@ -291,10 +299,8 @@ class BudgetController(PenaltyController):
         """
         kind = kind or self.kind
         target = getattr(self, f"target_{kind}")
-        if target <= 1:
-            return float(target)
         dense = report.dense_macs if kind == "macs" else report.dense_params
-        return float(target) / dense
+        return target_fraction(target, dense)
 
     def targets(self, report):
         """Returns `{kind: target fraction}` for every target."""
@@ -307,14 +313,15 @@ class BudgetController(PenaltyController):
             for kind, target in self.targets(report).items()
         )
 
-    def _factor(self, measured, target):
+    def _log_factor(self, measured, target):
+        """The exponent of the untargeted law (0 holds the strength)."""
         if measured > target:
             error = (measured - target) / target
         elif measured < target - self.tolerance:
             error = (measured - target + self.tolerance) / target
         else:
-            return 1.0
-        return math.exp(self.gain * error)
+            return 0.0
+        return self.gain * error
 
     def _new_variable(self, name):
         """Enables the penalty's per-channel variable `name`.
@@ -390,10 +397,10 @@ class BudgetController(PenaltyController):
             if not mask.any():
                 continue
             measured = self.fraction(report, name)
-            factor = 1.0
+            log_factor = 0.0
             if measured > target:
-                factor = math.exp(self.gain * (measured - target) / target)
-            scales[mask] = self._scaled_block(scales[mask][0], factor)
+                log_factor = self.gain * (measured - target) / target
+            scales[mask] = self._scaled_block(scales[mask][0], log_factor)
             self._say(
                 f"{name}: {self.kind} fraction={measured:.3f} "
                 f"target={target:.3f} "
@@ -404,12 +411,10 @@ class BudgetController(PenaltyController):
     def _update_targeted(self, report):
         chosen = self._retarget(report)
         _, measured, target = self.binding(report)
-        factor = 1.0
+        log_factor = 0.0
         if measured > target:
-            factor = max(
-                1.0, math.exp(self.gain * (measured - target) / target)
-            )
-        self._scale_strength(self.penalty.strength, factor)
+            log_factor = max(0.0, self.gain * (measured - target) / target)
+        self._scale_strength(self.penalty.strength, log_factor)
         self._say(
             f"{self._describe(report)} "
             f"targeted={int(chosen.sum())}/{chosen.size} "
@@ -433,8 +438,8 @@ class BudgetController(PenaltyController):
             return
         if self._blocks is None:
             _, measured, target = self.binding(report)
-            factor = self._factor(measured, target)
-            self._scale_strength(self.penalty.strength, factor)
+            log_factor = self._log_factor(measured, target)
+            self._scale_strength(self.penalty.strength, log_factor)
             self._say(
                 f"{self._describe(report)} strength={self.strength_value():.3g}"
             )
@@ -447,13 +452,13 @@ class BudgetController(PenaltyController):
             mask = self._channel_block == i
             if not mask.any():
                 continue
-            factor = self._factor(self.fraction(report, name), target)
-            scales[mask] = self._scaled_block(scales[mask][0], factor)
+            log_factor = self._log_factor(self.fraction(report, name), target)
+            scales[mask] = self._scaled_block(scales[mask][0], log_factor)
         self.penalty.channel_scales.assign(scales.astype("float32"))
 
-    def _scaled_block(self, scale, factor):
+    def _scaled_block(self, scale, log_factor):
         strength = max(self.strength_value(), 1e-30)
-        factor = float(np.clip(factor, 1 / self.max_change, self.max_change))
+        factor = self._bounded_factor(log_factor)
         value = max(scale * strength, self.min_strength) * factor
         value = float(np.clip(value, self.min_strength, self.max_strength))
         return value / strength
@@ -546,31 +551,14 @@ class BudgetController(PenaltyController):
 
 
 def _validate_targets(target_macs, target_params, blocks):
-    if target_macs is None and target_params is None:
-        raise ValueError(
-            "BudgetController needs `target_macs`, `target_params` or "
-            "both. Received neither."
-        )
-    if target_macs is not None and target_params is not None and blocks:
+    targets = parse_targets(
+        target_macs, target_params, caller="BudgetController"
+    )
+    if len(targets) == 2 and blocks:
         raise ValueError(
             "BudgetController takes one target with `blocks` (each block "
             "is steered to one cost). Received: "
             f"target_macs={target_macs!r}, target_params={target_params!r}, "
             f"blocks={blocks!r}"
         )
-    return (
-        _validate_target("target_macs", target_macs),
-        _validate_target("target_params", target_params),
-    )
-
-
-def _validate_target(name, value):
-    if value is None:
-        return None
-    value = validation.validate_positive(name, value)
-    if value > 1 and value != int(value):
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a fraction in "
-            f"(0, 1] or an absolute count. Received: {name}={value!r}"
-        )
-    return value
+    return targets.get("macs"), targets.get("params")

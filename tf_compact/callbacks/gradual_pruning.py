@@ -1,10 +1,13 @@
 """`GradualPruning`: structured pruning on a polynomial schedule."""
 
+import warnings
+
 import keras
 import numpy as np
 
 from tf_compact.callbacks.iterative_pruning import IterativePruning
-from tf_compact.sparsity import validation
+from tf_compact.internal.validation import validate_int
+from tf_compact.internal.validation import validate_positive
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
@@ -37,8 +40,14 @@ class GradualPruning(IterativePruning):
     at every epoch end; `updates` lists every mask update (step, the
     schedule's goals and the fractions reached).
 
+    When fit starts with `end_step` past its last step (`epochs` times
+    the steps of an epoch, from the optimizer's current step), the
+    callback warns with the budget the schedule reaches by then; when
+    training ends with the budget missed, it warns by how much.
+
     Args:
-        target_macs: MACs to keep, a fraction in (0, 1] of the model's.
+        target_macs: MACs to keep: a fraction of the model's (a float in
+            (0, 1]) or an absolute count (an int >= 2).
             Defaults to `None`.
         target_params: Parameters to keep, likewise. At least one target.
             Defaults to `None`.
@@ -73,9 +82,6 @@ class GradualPruning(IterativePruning):
     ```
     """
 
-    #: Criteria that rank channels by their weights (masked ones score 0).
-    CRITERIA = ("l2", "l1", "bn_gamma")
-
     def __init__(
         self,
         target_macs=None,
@@ -104,12 +110,7 @@ class GradualPruning(IterativePruning):
                 f"end_step={end_step!r}"
             )
         self.frequency = _step_arg("frequency", frequency, minimum=1)
-        self.exponent = validation.validate_positive("exponent", exponent)
-        if importance not in self.CRITERIA:
-            raise ValueError(
-                "Invalid value for argument `importance`. Expected one of "
-                f"{self.CRITERIA}. Received: importance={importance!r}"
-            )
+        self.exponent = validate_positive("exponent", exponent)
         if round_to is not None:
             round_to = _step_arg("round_to", round_to, minimum=1)
         self.round_to = round_to
@@ -156,6 +157,31 @@ class GradualPruning(IterativePruning):
     def on_train_begin(self, logs=None):
         self._resume()
         self._resume_pending = True
+        self._warn_short_training()
+
+    def _warn_short_training(self):
+        params = self.params or {}
+        epochs, steps = params.get("epochs"), params.get("steps")
+        if not epochs or not steps:
+            return
+        start = self._step()
+        last = start + int(epochs) * int(steps)
+        if last >= self.end_step:
+            return
+        goals = self.schedule(last)
+        reached = ", ".join(
+            f"{goals[kind]:.1%} of the {kind} instead of "
+            f"target_{kind}={target:.1%}"
+            for kind, target in self.targets.items()
+        )
+        warnings.warn(
+            f"GradualPruning: end_step={self.end_step} lies past the end of "
+            f"training: fit stops at optimizer step {last} (from step "
+            f"{start}, epochs={int(epochs)} x steps={int(steps)}), where "
+            f"the schedule keeps {reached}. Set end_step <= {last} (about "
+            "two thirds of it suits most runs) or train longer.",
+            stacklevel=2,
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
         # `BackupAndRestore` may restore the step after `on_train_begin`.
@@ -223,8 +249,8 @@ class GradualPruning(IterativePruning):
 
     def get_config(self):
         return {
-            "target_macs": self.targets.get("macs"),
-            "target_params": self.targets.get("params"),
+            "target_macs": self.given_targets.get("macs"),
+            "target_params": self.given_targets.get("params"),
             "end_step": self.end_step,
             "begin_step": self.begin_step,
             "frequency": self.frequency,
@@ -237,12 +263,4 @@ class GradualPruning(IterativePruning):
 
 
 def _step_arg(name, value, minimum):
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(
-        value, bool
-    )
-    if not is_int or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an int >= "
-            f"{minimum}. Received: {name}={value!r}"
-        )
-    return int(value)
+    return validate_int(name, value, minimum=minimum)

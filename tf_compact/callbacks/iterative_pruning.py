@@ -1,13 +1,19 @@
 """`IterativePruning`: global iterative pruning as a training callback."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_compact.internal.targets import KINDS
+from tf_compact.internal.targets import parse_targets
+from tf_compact.internal.targets import target_fraction
+from tf_compact.internal.validation import validate_choice
+from tf_compact.internal.validation import validate_fraction
+from tf_compact.internal.validation import validate_int
 from tf_compact.sparsity import group_plan
-from tf_compact.sparsity import validation
 from tf_compact.surgery.cost import cost_from_keep
 
 
@@ -36,8 +42,13 @@ class IterativePruning(keras.callbacks.Callback):
     `slim_params_fraction` and `group_sparsity` (fraction of channels
     masked).
 
+    When training starts with too few epochs for the rounds to reach the
+    budget (projected from the current scores), and when it ends with the
+    budget missed, the callback warns, saying by how much.
+
     Args:
-        target_macs: MACs to keep, a fraction in (0, 1] of the model's.
+        target_macs: MACs to keep: a fraction of the model's (a float in
+            (0, 1]) or an absolute count (an int >= 2).
             Defaults to `None`.
         target_params: Parameters to keep, likewise. At least one target;
             with both, rounds run until the slim model meets both.
@@ -65,6 +76,9 @@ class IterativePruning(keras.callbacks.Callback):
     ```
     """
 
+    #: Criteria that rank channels by their weights (masked ones score 0).
+    CRITERIA = ("l2", "l1", "bn_gamma")
+
     def __init__(
         self,
         target_macs=None,
@@ -76,38 +90,21 @@ class IterativePruning(keras.callbacks.Callback):
         verbose=0,
     ):
         super().__init__()
-        if target_macs is None and target_params is None:
-            raise ValueError(
-                "IterativePruning needs `target_macs`, `target_params` or "
-                "both. Received neither."
-            )
-        #: `{"macs" or "params": fraction to keep}`.
-        self.targets = {}
-        for kind, value in (("macs", target_macs), ("params", target_params)):
-            if value is None:
-                continue
-            name = f"target_{kind}"
-            value = validation.validate_positive(name, value)
-            if value > 1:
-                raise ValueError(
-                    f"Invalid value for argument `{name}`. Expected a "
-                    f"fraction in (0, 1]. Received: {name}={value!r}"
-                )
-            self.targets[kind] = value
-        self.fraction = validation.validate_positive("fraction", fraction)
-        if self.fraction >= 1:
-            raise ValueError(
-                "Invalid value for argument `fraction`. Expected a float in "
-                f"(0, 1). Received: fraction={fraction!r}"
-            )
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(
-                "Invalid value for argument `every`. Expected an int >= 1. "
-                f"Received: every={every!r}"
-            )
-        self.every = every
-        self.start_epoch = int(start_epoch)
-        self.importance = importance
+        #: The targets as given: `{kind: fraction or absolute count}`.
+        self.given_targets = parse_targets(
+            target_macs, target_params, caller=type(self).__name__
+        )
+        #: `{"macs" or "params": fraction to keep}` (counts are turned
+        #: into fractions of the model's cost when the model is set).
+        self.targets = dict(self.given_targets)
+        self.fraction = validate_fraction(
+            "fraction", fraction, include_one=False
+        )
+        self.every = validate_int("every", every, minimum=1)
+        self.start_epoch = validate_int("start_epoch", start_epoch, minimum=0)
+        self.importance = validate_choice(
+            "importance", importance, self.CRITERIA
+        )
         self.verbose = int(verbose)
         self.mask = None
 
@@ -120,6 +117,10 @@ class IterativePruning(keras.callbacks.Callback):
         self.plan = group_plan.GroupPlan.from_graph(graph)
         self.plan.graph = graph
         self._dense = cost_from_keep(graph, None)
+        self.targets = {
+            kind: target_fraction(target, self._dense[KINDS.index(kind)])
+            for kind, target in self.given_targets.items()
+        }
         n = self.plan.num_channels
         penalty = getattr(model, "sparsity", None)
         if hasattr(penalty, "state_variable"):
@@ -155,6 +156,61 @@ class IterativePruning(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if np.any(keras.ops.convert_to_numpy(self.mask) == 0):
             self._apply()
+
+    def on_train_begin(self, logs=None):
+        epochs = (self.params or {}).get("epochs")
+        if epochs is None:
+            return
+        rounds = sum(
+            1
+            for epoch in range(self.start_epoch, int(epochs))
+            if (epoch - self.start_epoch + 1) % self.every == 0
+        )
+        keep = self._projected_keep(rounds)
+        if not self.meets(self.cost(keep)):
+            warnings.warn(
+                f"{type(self).__name__}: {int(epochs)} epochs allow "
+                f"{rounds} round(s) of fraction={self.fraction:g} "
+                f"(start_epoch={self.start_epoch}, every={self.every}), "
+                f"which reach about {self._distance(self.cost(keep))}; the "
+                "budget will not be met. Train for more epochs or raise "
+                "`fraction`.",
+                stacklevel=2,
+            )
+
+    def on_train_end(self, logs=None):
+        cost = self.cost()
+        if not self.meets(cost):
+            warnings.warn(
+                f"{type(self).__name__}: training ended before the budget "
+                f"was reached: {self._distance(cost)}.",
+                stacklevel=2,
+            )
+
+    def _distance(self, cost):
+        """Says, per target, how far `cost` is from it."""
+        return ", ".join(
+            f"{self._fraction_of(cost, kind):.1%} of the {_NOUNS[kind]} "
+            f"against target_{kind}={target:.1%} "
+            f"({(self._fraction_of(cost, kind) - target) * 100:.1f} "
+            "points over)"
+            for kind, target in self.targets.items()
+        )
+
+    def _projected_keep(self, rounds):
+        """The mask after `rounds` rounds at the current scores."""
+        keep = keras.ops.convert_to_numpy(self.mask) > 0
+        if rounds < 1 or self.meets(self.cost(keep)):
+            return keep
+        flat = self._flat_scores()
+        for _ in range(rounds):
+            order = self._candidates(keep, flat)
+            if not order.size:
+                break
+            keep[order[: math.ceil(self.fraction * int(keep.sum()))]] = False
+            if self.meets(self.cost(keep)):
+                break
+        return keep
 
     def on_epoch_end(self, epoch, logs=None):
         due = epoch >= self.start_epoch
@@ -197,7 +253,7 @@ class IterativePruning(keras.callbacks.Callback):
             )
             print(f"IterativePruning: masked {lo} channels, {reached}")
 
-    def _candidates(self, keep):
+    def _flat_scores(self):
         from tf_compact.pruning.importance import group_importance
 
         scores = group_importance(
@@ -206,7 +262,11 @@ class IterativePruning(keras.callbacks.Callback):
             criterion=self.importance,
             normalize="mean",
         )
-        flat = np.concatenate([scores[n] for n in self.plan.group_names])
+        return np.concatenate([scores[n] for n in self.plan.group_names])
+
+    def _candidates(self, keep, flat=None):
+        if flat is None:
+            flat = self._flat_scores()
         members = _segments_of_channels(self.plan)
         alive = [int(keep[m].sum()) for m in members]
         owner = [[] for _ in range(self.plan.num_channels)]
@@ -223,8 +283,8 @@ class IterativePruning(keras.callbacks.Callback):
 
     def get_config(self):
         return {
-            "target_macs": self.targets.get("macs"),
-            "target_params": self.targets.get("params"),
+            "target_macs": self.given_targets.get("macs"),
+            "target_params": self.given_targets.get("params"),
             "fraction": self.fraction,
             "every": self.every,
             "start_epoch": self.start_epoch,
@@ -235,6 +295,9 @@ class IterativePruning(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+_NOUNS = {"macs": "MACs", "params": "parameters"}
 
 
 def _segments_of_channels(plan):

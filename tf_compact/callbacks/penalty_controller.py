@@ -57,11 +57,15 @@ class PenaltyController(keras.callbacks.Callback):
         self.threshold = validation.validate_non_negative(
             "threshold", threshold
         )
-        self.update_every = validation.validate_update_every(update_every)
+        self.update_every = validation.validate_update_every(
+            "update_every", update_every
+        )
         self.min_strength, self.max_strength = validation.validate_bounds(
             min_strength, max_strength
         )
-        self.max_change = validation.validate_max_change(max_change)
+        self.max_change = validation.validate_max_change(
+            "max_change", max_change
+        )
         self.verbose = int(verbose)
         if self.update_every != "epoch":
             # Hook the batch end only when it has work to do: when no
@@ -160,9 +164,17 @@ class PenaltyController(keras.callbacks.Callback):
         """Returns the penalty's current strength as a float."""
         return float(keras.ops.convert_to_numpy(self.penalty.strength))
 
-    def _scale_strength(self, variable, factor):
-        """Multiplies `variable` by `factor`, limited and bounded."""
-        factor = float(np.clip(factor, 1 / self.max_change, self.max_change))
+    def _bounded_factor(self, log_factor):
+        """Returns `exp(log_factor)` limited to `[1/max_change, max_change]`.
+
+        The limit is applied to the exponent, so no gain, error or target
+        overflows; a NaN exponent gives `1.0` (the strength is held).
+        """
+        return bounded_exp(log_factor, self.max_change)
+
+    def _scale_strength(self, variable, log_factor):
+        """Multiplies `variable` by `exp(log_factor)`, limited and bounded."""
+        factor = self._bounded_factor(log_factor)
         value = np.asarray(keras.ops.convert_to_numpy(variable))
         value = np.clip(
             np.maximum(value, self.min_strength) * factor,
@@ -188,6 +200,25 @@ class PenaltyController(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def bounded_exp(log_factor, max_change):
+    """Returns `exp(log_factor)` clipped to `[1/max_change, max_change]`.
+
+    Computed in the log domain: the exponent is clipped first, so any
+    finite or infinite `log_factor` gives a finite factor (NaN gives 1).
+
+    Example:
+
+    ```python
+    bounded_exp(1e6, 2.0)   # 2.0, where math.exp(1e6) overflows
+    ```
+    """
+    limit = math.log(max_change)
+    log_factor = float(log_factor)
+    if math.isnan(log_factor):
+        return 1.0
+    return math.exp(min(max(log_factor, -limit), limit))
 
 
 def find_penalty(model, who):

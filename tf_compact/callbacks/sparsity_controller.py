@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.internal.validation import validate_number
 from tf_compact.sparsity import validation
 
 _DEFAULT_SETPOINTS = {"loss": 0.05, "accuracy": 0.01}
@@ -29,7 +30,7 @@ class SparsityController(PenaltyController):
 
     ```
     e_k = (setpoint - g_k) / setpoint
-    f_k = clip(exp(gain * e_k), 1 / max_change, max_change)
+    f_k = exp(clip(gain * e_k, -log(max_change), log(max_change)))
     lambda_{k+1} = clip(max(lambda_k, min_strength) * f_k,
                         min_strength, max_strength)
     ```
@@ -57,15 +58,21 @@ class SparsityController(PenaltyController):
             reference loss or accuracy. Defaults to `None`.
         monitor: Key of the epoch logs holding the student's loss or
             accuracy (e.g. `"val_accuracy"`), used instead of `data`; then
-            updates happen at epoch ends. Defaults to `None`.
-        threshold, update_every, min_strength, max_strength, max_change,
-        verbose: As in `PenaltyController`. `update_every` defaults to
-            `"epoch"`.
+            updates happen at epoch ends, and an epoch end whose logs lack
+            the key raises. Defaults to `None`.
+        threshold: As in `PenaltyController`.
+        update_every: As in `PenaltyController`. Defaults to `"epoch"`.
+        min_strength: As in `PenaltyController`.
+        max_strength: As in `PenaltyController`.
+        max_change: As in `PenaltyController`.
+        verbose: As in `PenaltyController`.
 
     Raises:
         ValueError: If an argument is out of range, if neither `data` nor
-            `monitor` with a float `reference` is given, or (when fit
-            starts) if the model has no penalty to steer.
+            `monitor` with a float `reference` is given, when fit starts
+            if the model has no penalty to steer or a label of `data` is
+            not a class of the model's output, and at an epoch end whose
+            logs lack `monitor`.
 
     Example:
 
@@ -114,6 +121,8 @@ class SparsityController(PenaltyController):
         self.setpoint = validation.validate_positive("setpoint", setpoint)
         self.gain = validation.validate_positive("gain", gain)
         self.data = _validate_data(data, monitor, reference)
+        if reference is not None:
+            reference = validate_number("reference", reference)
         self.reference = reference
         self.monitor = monitor
         if monitor is not None and update_every != "epoch":
@@ -162,6 +171,7 @@ class SparsityController(PenaltyController):
     def _score(self, model):
         x, y = self.data
         pred = keras.ops.convert_to_numpy(self._forward(model)(x))
+        _check_labels(y, pred, model)
         if self.metric == "accuracy":
             return float(np.mean(np.argmax(pred, axis=-1) == y))
         return _cross_entropy(pred, y)
@@ -188,8 +198,18 @@ class SparsityController(PenaltyController):
             )
             return
         error = (self.setpoint - gap) / self.setpoint
-        self._scale_strength(self.penalty.strength, math.exp(self.gain * error))
+        self._scale_strength(self.penalty.strength, self.gain * error)
         self._say(f"gap={gap:.4f} strength={self.strength_value():.3g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor is not None and self.monitor not in (logs or {}):
+            raise ValueError(
+                f"SparsityController: `monitor`={self.monitor!r} is not in "
+                f"the logs of epoch {epoch}. Available keys: "
+                f"{sorted(logs or {})} (`val_` keys need `validation_data` "
+                f"in fit). Received: monitor={self.monitor!r}"
+            )
+        super().on_epoch_end(epoch, logs)
 
     def _log_values(self, report):
         values = super()._log_values(report)
@@ -225,11 +245,7 @@ class SparsityController(PenaltyController):
 
 def _validate_data(data, monitor, reference):
     if data is None:
-        if (
-            monitor is None
-            or isinstance(reference, bool)
-            or not isinstance(reference, (int, float))
-        ):
+        if monitor is None or reference is None:
             raise ValueError(
                 "SparsityController needs `data=(x, y)`, a held-out batch, "
                 "or `monitor` (a key of the epoch logs) together with a "
@@ -250,7 +266,28 @@ def _validate_data(data, monitor, reference):
             "Invalid value for argument `data`: x and y must hold the same, "
             f"non-zero number of samples. Received: {len(x)} and {len(y)}"
         )
+    whole = y.dtype.kind in "iu" or (
+        y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == y // 1)
+    )
+    if y.dtype.kind not in "iuf" or not whole or np.any(y < 0):
+        raise ValueError(
+            "Invalid value for argument `data`: y must hold class ids "
+            "(ints >= 0) or one-hot rows. Received: y of dtype "
+            f"{y.dtype} with values in [{np.min(y)}, {np.max(y)}]"
+        )
     return x, y.astype("int64")
+
+
+def _check_labels(y, pred, model):
+    classes = int(pred.shape[-1]) if pred.ndim > 1 else 0
+    if y.size and (classes < 1 or int(np.max(y)) >= classes):
+        raise ValueError(
+            "Invalid value for argument `data`: its labels lie in "
+            f"[{int(np.min(y))}, {int(np.max(y))}], but model "
+            f"'{model.name}' outputs {classes} classes (labels must lie in "
+            f"[0, {classes - 1}]). Received: y with labels up to "
+            f"{int(np.max(y))}"
+        )
 
 
 def _cross_entropy(pred, y):

@@ -21,6 +21,7 @@ from absl import logging
 
 from tf_compact.cli import common_flags
 from tf_compact.cli import teacher as teacher_lib
+from tf_compact.internal.targets import parse_target_text
 from tf_compact.pipeline.compress import METHODS
 from tf_compact.pruning.validation import parse_widths
 
@@ -38,18 +39,39 @@ METHOD = flags.DEFINE_enum(
     "--width_multiplier. `auto`: oneshot (the best measured) with a target, "
     "else controller.",
 )
-TARGET_MACS = flags.DEFINE_float(
+
+
+class _TargetParser(flags.ArgumentParser):
+    """Reads a budget flag: `0.25`, `40000` or `1.2M`; `0` is none."""
+
+    syntactic_help = "a fraction in (0, 1], a count (40000, 1.2M) or 0"
+
+    def __init__(self, name):
+        self.name = name
+
+    def parse(self, argument):
+        if isinstance(argument, str) and argument.strip() in ("0", "0.0"):
+            return 0
+        if not isinstance(argument, str) and argument == 0:
+            return 0
+        return parse_target_text(self.name, argument)
+
+
+TARGET_MACS = flags.DEFINE(
+    _TargetParser("target_macs"),
     "target_macs",
-    0.25,
-    "MACs budget: a fraction of the teacher's (<= 1) or a count (> 1). "
-    "Pass --target_macs=0 for none.",
-    lower_bound=0.0,
+    "0.25",
+    "MACs budget: a fraction of the teacher's in (0, 1] (0.25) or an "
+    "absolute count (40000, 1.2M). Pass --target_macs=0 for none.",
+    serializer=flags.ArgumentSerializer(),
 )
-TARGET_PARAMS = flags.DEFINE_float(
+TARGET_PARAMS = flags.DEFINE(
+    _TargetParser("target_params"),
     "target_params",
     None,
-    "Parameter budget: a fraction of the teacher's (<= 1) or a count.",
-    lower_bound=0.0,
+    "Parameter budget: a fraction of the teacher's in (0, 1] or an "
+    "absolute count (40000, 1.2M).",
+    serializer=flags.ArgumentSerializer(),
 )
 LIGHTEN = flags.DEFINE_multi_enum(
     "lighten",
@@ -184,7 +206,9 @@ def _teacher(bundle):
 
 
 def _target(flag):
-    return flag.value if flag.value else None
+    if flag.value is None:
+        return None
+    return _TargetParser(flag.name).parse(flag.value) or None
 
 
 def main(argv):
@@ -197,6 +221,10 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
         widths = parse_widths(WIDTHS.value)
+        targets = {
+            "target_macs": _target(TARGET_MACS),
+            "target_params": _target(TARGET_PARAMS),
+        }
     except ValueError as err:
         raise app.UsageError(str(err)) from err
     import keras
@@ -209,8 +237,6 @@ def main(argv):
     teacher = _teacher(bundle)
     method = METHOD.value
     width = WIDTH_MULTIPLIER.value
-    targets = {"target_macs": _target(TARGET_MACS)}
-    targets["target_params"] = _target(TARGET_PARAMS)
     if method in ("controller", "width"):
         targets = {"target_macs": None, "target_params": None}
     optional = {}

@@ -5,6 +5,7 @@ import hashlib
 import numpy as np
 
 from tf_compact.distillation.validation import validate_student_weight
+from tf_compact.internal.targets import parse_target
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import report as report_lib
@@ -92,8 +93,9 @@ def compress(
         val_data: batched validation dataset. Defaults to `None`.
         test_data: batched dataset for the reported accuracies; falls back
             to `val_data`. Defaults to `None`.
-        target_macs: MACs budget as a fraction of the teacher's (≤ 1) or
-            an absolute count (> 1). Defaults to `None`.
+        target_macs: MACs budget as a fraction of the teacher's (a float
+            in (0, 1]) or an absolute count (an int >= 2; a float above 1
+            is refused). Defaults to `None`.
         target_params: parameter budget, same convention.
             Defaults to `None`.
         method: `"iterative"` (global iterative pruning to the target with
@@ -316,7 +318,7 @@ def _split_data(train_data, val_data, test_data):
 def _settings(args):
     method = _validate_choice("method", args["method"], METHODS)
     targets = {
-        key: _validate_target(key, args[key])
+        key: parse_target(key, args[key])
         for key in ("target_macs", "target_params")
     }
     has_target = any(v is not None for v in targets.values())
@@ -451,22 +453,6 @@ def _validate_choice(name, value, choices):
             f"{choices}. Received: {name}={value!r}"
         )
     return value
-
-
-def _validate_target(name, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"Invalid value for argument `{name}`. Expected a fraction in "
-            f"(0, 1] or a count > 1. Received: {name}={value!r}"
-        )
-    if value <= 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a fraction in "
-            f"(0, 1] or a count > 1. Received: {name}={value}"
-        )
-    return float(value) if value <= 1 else int(value)
 
 
 def _validate_fraction(name, value):

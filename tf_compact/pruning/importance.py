@@ -56,7 +56,8 @@ def group_importance(
 
     Raises:
         ValueError: For an unknown criterion or normalizer, or `"taylor"`
-            without data or without a loss.
+            without a loss, or with `data` that holds no batch (or only
+            empty ones).
 
     Example:
 
@@ -138,7 +139,11 @@ def _gradients(model, data, loss):
     loss_fn = keras.losses.get(loss) if loss is not None else None
     variables = model.trainable_variables
     sums = [np.zeros(v.shape, np.float64) for v in variables]
+    seen = 0
     for x, y in _batches(data):
+        if _batch_size(x) == 0:
+            continue
+        seen += 1
         with tf.GradientTape() as tape:
             pred = model(x, training=False)
             if loss_fn is not None:
@@ -148,4 +153,23 @@ def _gradients(model, data, loss):
         for s, g in zip(sums, tape.gradient(value, variables)):
             if g is not None:
                 s += np.asarray(g, np.float64)
+    if not seen:
+        raise ValueError(
+            "Invalid value for argument `data`: the 'taylor' criterion "
+            "scores channels by gradients over `data`, but data holds no "
+            "batch (or only empty ones). Received: "
+            f"data of type {type(data).__name__}"
+        )
     return {id(v): s for v, s in zip(variables, sums)}
+
+
+def _batch_size(x):
+    first = x
+    while isinstance(first, (tuple, list)) and first:
+        first = first[0]
+    if isinstance(first, dict) and first:
+        first = next(iter(first.values()))
+    shape = getattr(first, "shape", None)
+    if shape is None or len(shape) == 0 or shape[0] is None:
+        return None
+    return int(shape[0])

@@ -2,12 +2,16 @@
 
 import numbers
 
+from tf_compact.graph.channel_graph import _validate_mask
+from tf_compact.internal.targets import parse_target
+from tf_compact.internal.targets import target_fraction
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import allocate
 from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.pruning.validation import validate_goal
+from tf_compact.pruning.validation import validate_scores
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
 from tf_compact.surgery.cost import cost_from_keep
@@ -40,12 +44,14 @@ def prune(
       `scope="global"` the weakest channels of the whole model go (scores
       normalized by their group's mean); with `"local"` every group loses
       `floor(ratio * size)` channels.
-    - `target_macs` / `target_params`: fraction of the original MACs or
-      parameters (as counted by `tfc.estimate_slim_cost`) the pruned model
-      may keep. The smallest removal that meets the target is found by
-      bisection over the global ranking (`"global"`) or a uniform ratio
-      (`"local"`); the result lands at or just under the target. With both
-      targets, the removal is the smallest that meets both. With
+    - `target_macs` / `target_params`: the MACs or parameters (as
+      counted by `tfc.estimate_slim_cost`) the pruned model may keep: a
+      fraction of the original's (a float in (0, 1]) or an absolute count
+      (an int >= 2; a float above 1 is refused). The smallest removal
+      that meets the target is found by bisection over the global
+      ranking (`"global"`) or a uniform ratio (`"local"`); the result
+      lands at or just under the target. With both targets, the removal
+      is the smallest that meets both. With
       `"sensitivity"` (needs `data`) each group is first cut alone to a
       few widths and the change of the model's predictions measured
       (`tf_compact.pruning.sensitivity`); widths are then taken away where
@@ -65,16 +71,16 @@ def prune(
         model: A Sequential or Functional `keras.Model` (not modified).
         ratio: Fraction of channels to remove, in [0, 1). Defaults to
             `None`.
-        target_macs: Fraction of MACs to keep, in (0, 1]. Defaults to
+        target_macs: MACs to keep: a float in (0, 1] (fraction) or an
+            int >= 2 (count). Defaults to `None`.
+        target_params: Parameters to keep, likewise. Defaults to `None`.
+        threshold: Absolute score threshold, finite and >= 0. Defaults to
             `None`.
-        target_params: Fraction of parameters to keep, in (0, 1].
-            Defaults to `None`.
-        threshold: Absolute score threshold, >= 0. Defaults to `None`.
         widths: Dict `{group or producer layer name: kept channels}`, each
             count an int in [1, group size]. Defaults to `None`.
         importance: A criterion of `group_importance` (`"l2"`, `"l1"`,
             `"bn_gamma"`, `"taylor"`) or a dict of precomputed scores
-            `{group name: array}`. Defaults to `"l2"`.
+            `{group name: array}` of finite numbers. Defaults to `"l2"`.
         scope: `"global"`, `"local"` or `"sensitivity"` (targets only).
             Defaults to `"global"`.
         min_channels: Every group keeps at least this many channels.
@@ -92,7 +98,8 @@ def prune(
         The slim `keras.Model`.
 
     Raises:
-        ValueError: For invalid arguments or a target that cannot be met.
+        ValueError: For invalid arguments (NaN or infinite scores
+            included, naming the group) or a target that cannot be met.
         MaskError: If precomputed scores do not fit the groups.
 
     Example:
@@ -171,13 +178,7 @@ def prune_masks(
         if scope == "local":
             return selector.local_masks(ratio)
         return selector.global_masks(round(ratio * selector.total))
-    targets = [
-        (which, value, name)
-        for which, (name, value) in enumerate(
-            (("target_macs", target_macs), ("target_params", target_params))
-        )
-        if value is not None
-    ]
+    targets = _fraction_targets(graph, target_macs, target_params)
     if scope == "sensitivity":
         return _sensitivity_masks(
             model, graph, scores, data, targets, min_channels, round_to
@@ -195,7 +196,7 @@ def _sensitivity_masks(
         graph,
         scores,
         table,
-        [(which, value) for which, value, _ in targets],
+        [(which, value) for which, value, *_ in targets],
         round_to or 1,
         min_channels,
     )
@@ -206,16 +207,17 @@ def _sensitivity_masks(
 
 def _scores(model, graph, importance, goal, scope, data):
     if isinstance(importance, dict):
-        from tf_compact.graph.channel_graph import _validate_mask
-
         for name, s in importance.items():
             graph.group(name)
             _validate_mask(name, [True] * len(s), graph.group(name).size)
+        validate_scores(importance, "importance")
         return {k: importance[k] for k in importance}
     normalize = None if goal == "threshold" or scope == "local" else "mean"
-    return group_importance(
+    scores = group_importance(
         model, graph, criterion=importance, data=data, normalize=normalize
     )
+    validate_scores(scores, f"criterion {importance!r}")
+    return scores
 
 
 def _validate_sensitivity(goal, data):
@@ -307,7 +309,7 @@ def _search_target(graph, selector, scope, targets):
 
     def fits(masks):
         cost = cost_from_keep(graph, graph.keep_elements(masks))
-        return all(cost[w] <= t * full[w] for w, t, _ in targets)
+        return all(cost[w] <= t * full[w] for w, t, *_ in targets)
 
     if scope == "local":
         make, lo, hi = selector.local_masks, 0.0, 1.0
@@ -329,15 +331,32 @@ def _search_target(graph, selector, scope, targets):
 def _check_reached(graph, best, targets):
     full = cost_from_keep(graph, graph.keep_elements({}))
     reached = cost_from_keep(graph, graph.keep_elements(best))
-    for which, target, name in targets:
+    for which, target, name, value in targets:
         fraction = reached[which] / full[which]
         if fraction > target:
             raise ValueError(
                 f"Invalid value for argument `{name}`: the model cannot be "
                 f"pruned to {target:.1%} of its {_what(which)}; with the "
                 f"given constraints the smallest reachable is "
-                f"{fraction:.1%}. Received: {name}={target}"
+                f"{fraction:.1%}. Received: {name}={value!r}"
             )
+
+
+def _fraction_targets(graph, target_macs, target_params):
+    """`[(which, fraction, name, value)]`: counts as fractions of the cost."""
+    full = cost_from_keep(graph, graph.keep_elements({}))
+    return [
+        (
+            which,
+            target_fraction(parse_target(name, value), full[which]),
+            name,
+            value,
+        )
+        for which, (name, value) in enumerate(
+            (("target_macs", target_macs), ("target_params", target_params))
+        )
+        if value is not None
+    ]
 
 
 def _what(which):

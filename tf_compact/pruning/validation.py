@@ -1,46 +1,66 @@
 """Argument checks shared by the pruning functions."""
 
-import numbers
+import numpy as np
+
+from tf_compact.internal.targets import parse_target
+from tf_compact.internal.validation import invalid
+from tf_compact.internal.validation import validate_choice
+from tf_compact.internal.validation import validate_int
+from tf_compact.internal.validation import validate_non_negative
+from tf_compact.internal.validation import validate_number
 
 CRITERIA = ("l1", "l2", "bn_gamma", "taylor")
 NORMALIZERS = ("mean", "max", "sum", None)
 SCOPES = ("global", "local", "sensitivity")
 
 
-def _bad(name, expected, value):
-    return ValueError(
-        f"Invalid value for argument `{name}`. Expected {expected}. "
-        f"Received: {name}={value!r}"
-    )
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+_bad = invalid
 
 
 def validate_criterion(criterion):
-    if criterion not in CRITERIA:
-        raise _bad("criterion", f"one of {CRITERIA}", criterion)
+    validate_choice("criterion", criterion, CRITERIA)
 
 
 def validate_normalize(normalize):
-    if normalize not in NORMALIZERS:
-        raise _bad("normalize", f"one of {NORMALIZERS}", normalize)
+    validate_choice("normalize", normalize, NORMALIZERS)
 
 
 def validate_ratio(ratio):
-    if not _is_real(ratio) or not 0.0 <= ratio < 1.0:
-        raise _bad("ratio", "a float in [0, 1)", ratio)
-
-
-def validate_target(name, value):
-    if not _is_real(value) or not 0.0 < value <= 1.0:
-        raise _bad(name, "a float in (0, 1], a fraction of the original", value)
+    return validate_number(
+        "ratio", ratio, minimum=0.0, maximum=1.0, include_maximum=False
+    )
 
 
 def validate_threshold(threshold):
-    if not _is_real(threshold) or threshold < 0:
-        raise _bad("threshold", "a non-negative float", threshold)
+    return validate_non_negative("threshold", threshold)
+
+
+def validate_scores(scores, origin):
+    """Checks that every score is a finite number, naming the group.
+
+    Args:
+        scores: `{group name: array of scores}`.
+        origin: What produced them, for the message (e.g.
+            `"importance"` or `"criterion 'taylor'"`).
+
+    Raises:
+        ValueError: For a group with a NaN or infinite score.
+    """
+    for name, values in scores.items():
+        values = np.asarray(values)
+        if values.dtype.kind not in "iufb":
+            raise ValueError(
+                f"Invalid value for argument `importance`: the scores of "
+                f"group {name!r} are not numbers. Received: {values!r}"
+            )
+        bad = ~np.isfinite(values.astype("float64"))
+        if bad.any():
+            raise ValueError(
+                f"Invalid value for argument `importance`: {origin} gives "
+                f"group {name!r} {int(bad.sum())} non-finite score(s) (at "
+                f"channels {np.flatnonzero(bad)[:8].tolist()}). Expected "
+                f"finite scores. Received: {name!r}: {values.tolist()}"
+            )
 
 
 def validate_goal(ratio, target_macs, target_params, threshold, widths=None):
@@ -54,8 +74,8 @@ def validate_goal(ratio, target_macs, target_params, threshold, widths=None):
     }
     set_ = [k for k, v in given.items() if v is not None]
     if set_ == ["target_macs", "target_params"]:
-        validate_target("target_macs", target_macs)
-        validate_target("target_params", target_params)
+        parse_target("target_macs", target_macs)
+        parse_target("target_params", target_params)
         return "targets"
     if len(set_) != 1:
         raise ValueError(
@@ -73,19 +93,17 @@ def validate_goal(ratio, target_macs, target_params, threshold, widths=None):
         if not isinstance(widths, dict) or not widths:
             raise _bad("widths", "a non-empty dict {name: int}", widths)
     else:
-        validate_target(name, given[name])
+        parse_target(name, given[name])
     return name
 
 
 def validate_shape_args(scope, min_channels, round_to):
-    if scope not in SCOPES:
-        raise _bad("scope", f"one of {SCOPES}", scope)
-    if not isinstance(min_channels, numbers.Integral) or min_channels < 1:
-        raise _bad("min_channels", "an int >= 1", min_channels)
-    if round_to is not None and (
-        not isinstance(round_to, numbers.Integral) or round_to < 1
-    ):
-        raise _bad("round_to", "None or an int >= 1", round_to)
+    validate_choice("scope", scope, SCOPES)
+    validate_int("min_channels", min_channels, minimum=1)
+    if round_to is not None:
+        validate_int(
+            "round_to", round_to, minimum=1, expected="None or an int >= 1"
+        )
 
 
 def parse_widths(items):

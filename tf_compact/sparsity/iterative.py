@@ -2,7 +2,10 @@
 
 import keras
 
-from tf_compact.sparsity import validation
+from tf_compact.internal.targets import parse_targets
+from tf_compact.internal.targets import target_fraction
+from tf_compact.internal.validation import validate_fraction
+from tf_compact.internal.validation import validate_int
 
 
 def iterative_prune(
@@ -41,8 +44,9 @@ def iterative_prune(
         model: The `keras.Model` to prune (Sequential or Functional).
         train_data: Training data for `fit`: a `tf.data.Dataset` or an
             `(x, y)` tuple.
-        target_macs: MACs to keep, as a fraction in (0, 1] of the input
-            model's. Defaults to `None`.
+        target_macs: MACs to keep: a fraction of the input model's (a
+            float in (0, 1]) or an absolute count (an int >= 2).
+            Defaults to `None`.
         target_params: Parameters to keep, likewise. Give one target or
             both. Defaults to `None`.
         fraction: Fraction of the remaining channels removed per round,
@@ -89,11 +93,17 @@ def iterative_prune(
     from tf_compact.surgery.cost import estimate_slim_cost
     from tf_compact.surgery.slim import slim
 
-    targets = _validate_goal(target_macs, target_params)
-    _validate_fraction(fraction)
+    targets = parse_targets(target_macs, target_params, "iterative_prune")
+    validate_fraction("fraction", fraction, include_one=False)
+    validate_int("epochs_per_round", epochs_per_round, minimum=0)
+    max_rounds = validate_int("max_rounds", max_rounds, minimum=1)
     graph = ChannelGraph(model)
     dense = estimate_slim_cost(model, graph=graph)
-    budget = {which: t * dense[which] for which, t in targets.items()}
+    budget = {
+        which: target_fraction(targets[kind], dense[which]) * dense[which]
+        for which, kind in enumerate(("macs", "params"))
+        if kind in targets
+    }
 
     def within(cost):
         return all(cost[w] <= b for w, b in budget.items())
@@ -197,34 +207,3 @@ def _fresh_optimizer(optimizer):
 
 
 _NAMES = {0: "target_macs", 1: "target_params"}
-
-
-def _validate_goal(target_macs, target_params):
-    """`{0 (MACs) / 1 (params): fraction}` of the given targets."""
-    if target_macs is None and target_params is None:
-        raise ValueError(
-            "iterative_prune needs `target_macs`, `target_params` or both. "
-            "Received: neither."
-        )
-    targets = {}
-    for which, value in ((0, target_macs), (1, target_params)):
-        if value is None:
-            continue
-        name = _NAMES[which]
-        value = validation.validate_positive(name, value)
-        if value > 1:
-            raise ValueError(
-                f"Invalid value for argument `{name}`. Expected a fraction "
-                f"in (0, 1]. Received: {name}={value!r}"
-            )
-        targets[which] = value
-    return targets
-
-
-def _validate_fraction(fraction):
-    validation.validate_positive("fraction", fraction)
-    if fraction >= 1:
-        raise ValueError(
-            "Invalid value for argument `fraction`. Expected a float in "
-            f"(0, 1). Received: fraction={fraction!r}"
-        )

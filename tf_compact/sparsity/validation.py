@@ -1,50 +1,36 @@
-"""Argument checks shared by the sparsity penalties and controllers."""
+"""Argument checks of the sparsity penalties and controllers.
 
-import math
+The generic checks are those of `tf_compact.internal.validation` (same
+`validate_x(name, value)` signature, NumPy scalars accepted, bools
+refused); the checks below are the controllers' own.
+"""
 
+from tf_compact.internal.validation import invalid
+from tf_compact.internal.validation import is_integer
+from tf_compact.internal.validation import validate_choice
+from tf_compact.internal.validation import validate_int
+from tf_compact.internal.validation import validate_non_negative
+from tf_compact.internal.validation import validate_number
+from tf_compact.internal.validation import validate_positive
 
-def validate_non_negative(name, value):
-    """Returns `value` as a float after checking it is finite and >= 0."""
-    _validate_number(name, value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a finite float "
-            f">= 0. Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def validate_positive(name, value):
-    """Returns `value` as a float after checking it is finite and > 0."""
-    _validate_number(name, value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a finite float "
-            f"> 0. Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def validate_choice(name, value, choices):
-    """Returns `value` after checking it is one of `choices`."""
-    if value not in choices:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected one of "
-            f"{sorted(choices)}. Received: {name}={value!r}"
-        )
-    return value
+__all__ = [
+    "validate_bounds",
+    "validate_choice",
+    "validate_int",
+    "validate_max_change",
+    "validate_non_negative",
+    "validate_positive",
+    "validate_update_every",
+]
 
 
-def validate_update_every(value):
+def validate_update_every(name, value):
     """Checks `update_every`: `"epoch"` or a positive int of steps."""
-    if value == "epoch":
+    if isinstance(value, str) and value == "epoch":
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            "Invalid value for argument `update_every`. Expected 'epoch' or "
-            f"an int >= 1. Received: update_every={value!r}"
-        )
-    return value
+    if not is_integer(value) or value < 1:
+        raise invalid(name, "'epoch' or an int >= 1", value)
+    return int(value)
 
 
 def validate_bounds(minimum, maximum):
@@ -60,20 +46,6 @@ def validate_bounds(minimum, maximum):
     return minimum, maximum
 
 
-def validate_max_change(value):
+def validate_max_change(name, value):
     """Checks `max_change`, the largest factor of one update (> 1)."""
-    _validate_number("max_change", value)
-    if not math.isfinite(value) or value <= 1:
-        raise ValueError(
-            "Invalid value for argument `max_change`. Expected a finite float "
-            f"> 1. Received: max_change={value!r}"
-        )
-    return float(value)
-
-
-def _validate_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"Invalid type for argument `{name}`. Expected a float. "
-            f"Received: {name}={value!r} of type {type(value).__name__}"
-        )
+    return validate_number(name, value, minimum=1.0, include_minimum=False)
