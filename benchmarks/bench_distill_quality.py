@@ -41,7 +41,7 @@ CACHE = flags.DEFINE_string(
     "cache_dir", "/tmp/tf_compact_bench", "Where the teacher is cached."
 )
 OUT = flags.DEFINE_string(
-    "out", "benchmarks/results/distill_quality.md", "Markdown table path."
+    "out", "benchmarks/results/distillation/quality.md", "Markdown table path."
 )
 
 BASE_WIDTHS = (32, 64, 128)

@@ -36,7 +36,9 @@ ROUNDS = flags.DEFINE_integer("rounds", 5, "Interleaved rounds.")
 WIDTH = flags.DEFINE_float("width", 0.5, "Student width multiplier.")
 JIT = flags.DEFINE_bool("jit_compile", False, "Compile train steps with XLA.")
 OUT = flags.DEFINE_string(
-    "out", "benchmarks/results/distill_step_time.md", "Markdown table path."
+    "out",
+    "benchmarks/results/distillation/step_time.md",
+    "Markdown table path.",
 )
 
 BASE_WIDTHS = (32, 64, 128)

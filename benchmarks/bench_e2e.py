@@ -29,8 +29,8 @@ checkpoints.
 
 Each arm reports accuracy, MACs, params, TFLite float32/int8 size and
 1-thread latency (LiteRT when available). Writes
-`benchmarks/results/<name>.md`, `<name>.json` and `<name>_tradeoff.png`
-(`--name`, default `e2e`).
+`benchmarks/results/<name>.md`, `<name>.json` (with the machine, commit and
+command) and `<name>_tradeoff.png` (`--name`, default `e2e/latest`).
 
 ```shell
 python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
@@ -38,15 +38,15 @@ python benchmarks/bench_e2e.py --epochs=4 --teacher_epochs=4
 # allocation, all five arms
 python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
     --teacher=vgg --teacher_epochs=4 --round_to=8 --learning_rate=0.005 \
-    --allocation=sensitivity --seed=0 --name=e2e_vgg_sens_all_seed0
+    --allocation=sensitivity --seed=0 --name=e2e/vgg/sensitivity_all_arms/seed0
 # the README's table: VGG teacher, GAP head, widths rounded to 8
 python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
     --teacher=vgg --teacher_epochs=4 --lighten=gap_head --round_to=8 \
-    --learning_rate=0.005 --seed=0 --name=e2e_vgg_eq
+    --learning_rate=0.005 --seed=0 --name=e2e/vgg/gap_head_all_arms/seed0
 # tf_compact alone with the teacher's Flatten head kept, another seed
 python benchmarks/bench_e2e.py --epochs=4 --finetune_epochs=0 \
     --teacher=vgg --teacher_epochs=4 --round_to=8 --learning_rate=0.005 \
-    --latency_repeats=1 --arm=none --seed=1 --name=e2e_vgg_eq_flat_seed1
+    --latency_repeats=1 --arm=none --seed=1 --name=e2e/vgg/flatten_head/seed1
 ```
 """
 
@@ -55,6 +55,7 @@ import json
 import os
 import time
 
+import common
 from absl import app
 from absl import flags
 
@@ -72,7 +73,12 @@ LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
 RESULTS = flags.DEFINE_string(
     "results_dir", "benchmarks/results", "Where to write the results."
 )
-NAME = flags.DEFINE_string("name", "e2e", "Base name of the result files.")
+NAME = flags.DEFINE_string(
+    "name",
+    "e2e/latest",
+    "Result files' path under --results_dir, without extension "
+    "(e.g. e2e/vgg/sensitivity/seed0).",
+)
 WORK_DIR = flags.DEFINE_string(
     "work_dir", "/tmp/tf_compact_bench_e2e", "Checkpoints of the run."
 )
@@ -556,7 +562,7 @@ def _markdown(rows, teacher_row, seconds):
         "",
         _goals(rows, teacher_row),
         "",
-        f"![]({NAME.value}_tradeoff.png)",
+        f"![]({os.path.basename(NAME.value)}_tradeoff.png)",
         "",
     ]
     return "\n".join(lines)
@@ -704,17 +710,19 @@ def main(argv):
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
     _retime([teacher_row] + rows)
     seconds = time.time() - start
-    with open(os.path.join(RESULTS.value, f"{NAME.value}.json"), "w") as f:
-        json.dump({"teacher": teacher_row, "arms": rows}, f, indent=2)
+    common.write_json(
+        common.result_path(RESULTS.value, NAME.value, ".json"),
+        {"teacher": teacher_row, "arms": rows},
+    )
     points = [
         {"name": r["arm"], "macs": r["macs"], "accuracy": r["accuracy"]}
         for r in [teacher_row] + rows
     ]
-    plot = os.path.join(RESULTS.value, f"{NAME.value}_tradeoff.png")
+    plot = common.result_path(RESULTS.value, NAME.value, "_tradeoff.png")
     plots.tradeoff(plot, points)
     text = _markdown(rows, teacher_row, seconds)
-    with open(os.path.join(RESULTS.value, f"{NAME.value}.md"), "w") as f:
-        f.write(text)
+    path = common.result_path(RESULTS.value, NAME.value, ".md")
+    common.write_text(path, text)
     print(text)
 
 

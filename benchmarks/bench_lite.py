@@ -13,7 +13,7 @@ and a comparison table of the teacher and a half-width slimmed student
 
 Usage:
     python benchmarks/bench_lite.py --epochs=5 \
-        --output=benchmarks/results/lite.md
+        --output=benchmarks/results/lite/summary.md
 """
 
 import gzip
@@ -231,6 +231,7 @@ def _write(results, float_tfl, int8_models, seconds):
     )
     print(text)
     if OUTPUT.value:
+        os.makedirs(os.path.dirname(OUTPUT.value) or ".", exist_ok=True)
         with open(OUTPUT.value, "w") as f:
             f.write(text)
 

@@ -8,7 +8,7 @@ reports the slimmed model's latency speed-up divided by its MACs reduction.
 
 Usage:
     python benchmarks/bench_lite_latency.py --runs=300 \
-        --output=benchmarks/results/lite_latency.md
+        --output=benchmarks/results/lite/latency.md
 """
 
 import gzip
@@ -177,6 +177,7 @@ def main(argv):
     text = _report(results, macs, params, gz_sizes, command)
     print(text)
     if OUTPUT.value:
+        os.makedirs(os.path.dirname(OUTPUT.value) or ".", exist_ok=True)
         with open(OUTPUT.value, "w") as f:
             f.write(text)
         logging.info("Wrote %s", OUTPUT.value)

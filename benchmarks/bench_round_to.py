@@ -17,7 +17,7 @@ rounding.
 
 ```shell
 python benchmarks/bench_round_to.py --model=vgg --lighten=gap_head \
-    --target_macs=0.25 --output=benchmarks/results/round_to.md
+    --target_macs=0.25 --output=benchmarks/results/lite/round_to.md
 ```
 """
 
@@ -130,6 +130,7 @@ def main(argv):
     text = "\n".join(lines)
     print(text)
     if OUTPUT.value:
+        os.makedirs(os.path.dirname(OUTPUT.value) or ".", exist_ok=True)
         with open(OUTPUT.value, "w") as f:
             f.write(text)
 

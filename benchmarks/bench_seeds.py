@@ -13,7 +13,7 @@ block (`blocks="auto"`: stages of equal resolution plus the head), against
 the same with one global budget; threshold slim, KD fine-tune. Reports
 accuracy and each block's MACs fraction.
 
-Writes `benchmarks/results/seeds.md` and `seeds.json`.
+Writes `benchmarks/results/recipes/summary.md` and `recipes/summary.json`.
 
 ```shell
 python benchmarks/bench_seeds.py --limit=20000
@@ -361,7 +361,7 @@ def main(argv):
     import tf_compact as tfc
 
     os.makedirs(WORK_DIR.value, exist_ok=True)
-    os.makedirs(RESULTS.value, exist_ok=True)
+    os.makedirs(os.path.join(RESULTS.value, "recipes"), exist_ok=True)
     start = time.time()
     bundle = tfc.data.load(
         "fashion_mnist", batch_size=128, limit=LIMIT.value or None
@@ -378,7 +378,7 @@ def main(argv):
 
 def _previous(rerun):
     """Results of the seeds not rerun, kept from the last results file."""
-    path = os.path.join(RESULTS.value, "seeds.json")
+    path = os.path.join(RESULTS.value, "recipes/summary.json")
     if not os.path.exists(path):
         return {}
     with open(path) as f:
@@ -388,9 +388,9 @@ def _previous(rerun):
 
 def _write(results, start):
     text = _markdown(results, time.time() - start)
-    with open(os.path.join(RESULTS.value, "seeds.json"), "w") as f:
+    with open(os.path.join(RESULTS.value, "recipes/summary.json"), "w") as f:
         json.dump(results, f, indent=2)
-    with open(os.path.join(RESULTS.value, "seeds.md"), "w") as f:
+    with open(os.path.join(RESULTS.value, "recipes/summary.md"), "w") as f:
         f.write(text)
     print(text)
 

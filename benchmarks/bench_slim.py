@@ -18,7 +18,7 @@ printed next to the MACs ratio.
 
 ```shell
 python benchmarks/bench_slim.py --repeats=3 \
-    --output=benchmarks/results/slim.md
+    --output=benchmarks/results/slimming/time.md
 ```
 """
 
@@ -206,7 +206,7 @@ def _command():
         args.append(f"--models={','.join(_MODELS.value)}")
     if not _TFLITE.value:
         args.append("--notflite")
-    args.append("--output=benchmarks/results/slim.md")
+    args.append("--output=benchmarks/results/slimming/time.md")
     return "python benchmarks/bench_slim.py " + " ".join(args)
 
 
@@ -248,6 +248,7 @@ def main(argv):
     text = _markdown(rows, lite)
     print(text)
     if _OUTPUT.value:
+        os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
         with open(_OUTPUT.value, "w") as f:
             f.write(text)
 

@@ -54,7 +54,7 @@ CACHE = flags.DEFINE_string(
     "cache_dir", "/tmp/tf_compact_bench", "Where the teacher is cached."
 )
 OUT = flags.DEFINE_string(
-    "out", "benchmarks/results/sparsity.json", "JSON results file."
+    "out", "benchmarks/results/sparsity/summary.json", "JSON results file."
 )
 MERGE = flags.DEFINE_bool(
     "merge",

@@ -35,7 +35,7 @@ THREADS = flags.DEFINE_integer("threads", 1, "TensorFlow threads.")
 LABEL = flags.DEFINE_string("label", "current", "Name of this measurement.")
 OUT = flags.DEFINE_string(
     "out",
-    "benchmarks/results/sparsity_iterative.json",
+    "benchmarks/results/sparsity/iterative.json",
     "JSON results file; the measurement is added under `--label`.",
 )
 

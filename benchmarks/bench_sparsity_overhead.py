@@ -18,7 +18,7 @@ Usage:
 
     python benchmarks/bench_sparsity_overhead.py --steps=60 --repeats=5
     python benchmarks/bench_sparsity_overhead.py --penalty_ops_only \
-        --out=benchmarks/results/sparsity_penalty_ops.json
+        --out=benchmarks/results/sparsity/penalty_ops.json
 """
 
 import json
@@ -52,7 +52,7 @@ OPS_ONLY = flags.DEFINE_bool(
     "Only time the penalty's own ops (`time_penalty_ops`).",
 )
 OUT = flags.DEFINE_string(
-    "out", "benchmarks/results/sparsity_overhead.json", "JSON results file."
+    "out", "benchmarks/results/sparsity/overhead.json", "JSON results file."
 )
 
 

@@ -10,16 +10,16 @@ reference is tf_compact unless `--reference` names another row.
 
 ```
 python benchmarks/summarize_seeds.py \
-    --runs=e2e_vgg_ft0,e2e_vgg_ft0_seed1,e2e_vgg_ft0_seed1_tfmot \
-    --name=e2e_vgg_seeds
+    --runs=e2e/vgg/flatten_head/seed0,e2e/vgg/flatten_head/seed1 \
+    --name=e2e/vgg/flatten_head/summary
 ```
 
 A run that repeats an (arm, seed) pair already read must agree with it
 (the runs are deterministic); a disagreement is reported, and the first
 value is kept. Runs made with other settings (say an earlier default of
 `--student_loss_weight`) keep their own rows through `--relabel`:
-`--relabel=e2e_vgg_ft0:tf_compact=tf_compact α=0.5` shows run
-`e2e_vgg_ft0`'s tf_compact row as the arm `tf_compact α=0.5`, and
+`--relabel=e2e/vgg/x/seed0:tf_compact=tf_compact α=0.5` shows run
+`e2e/vgg/x/seed0`'s tf_compact row as the arm `tf_compact α=0.5`, and
 `--reference="tf_compact α=0.5"` would pair every other arm with it.
 """
 
@@ -29,6 +29,7 @@ import os
 import re
 import sys
 
+import common
 from absl import app
 from absl import flags
 
@@ -216,10 +217,10 @@ def main(argv):
     text = f"Command: `{command}`\n\n" + body
     print(text)
     if FLAGS.name:
-        with open(
-            os.path.join(FLAGS.results_dir, f"{FLAGS.name}.md"), "w"
-        ) as f:
-            f.write(f"# bench_e2e arms over seeds\n\n{text}")
+        common.write_text(
+            common.result_path(FLAGS.results_dir, FLAGS.name, ".md"),
+            f"# bench_e2e arms over seeds\n\n{text}",
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ random batch. The pass table goes to a markdown file.
 
 ```shell
 python benchmarks/sweep_applications.py \
-    --output=benchmarks/results/applications.md
+    --output=benchmarks/results/slimming/applications.md
 ```
 """
 
@@ -109,7 +109,7 @@ def _command():
     command = "python benchmarks/sweep_applications.py"
     if _ONLY.value:
         command += f" --only={','.join(_ONLY.value)}"
-    return command + " --output=benchmarks/results/applications.md"
+    return command + " --output=benchmarks/results/slimming/applications.md"
 
 
 def _table(results):
@@ -160,6 +160,7 @@ def main(argv):
     text = _table(results)
     print(text)
     if _OUTPUT.value:
+        os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
         with open(_OUTPUT.value, "w") as f:
             f.write(text)
 

@@ -2,12 +2,13 @@
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
-_PATH = os.path.join(
-    os.path.dirname(__file__), "..", "benchmarks", "summarize_seeds.py"
-)
+_DIR = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+_PATH = os.path.join(_DIR, "summarize_seeds.py")
+sys.path.insert(0, os.path.abspath(_DIR))  # its sibling `common`
 _SPEC = importlib.util.spec_from_file_location("summarize_seeds", _PATH)
 summarize = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(summarize)
