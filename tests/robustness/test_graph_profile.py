@@ -62,6 +62,19 @@ def _self_attention_with_mask():
     return keras.Model([q, v, m], out)
 
 
+def _grouped_query_attention():
+    q = keras.Input((8, 12))
+    v = keras.Input((10, 12))
+    gqa = L.GroupQueryAttention(4, 4, 2, name="mha")
+    return keras.Model([q, v], gqa(q, v))
+
+
+def _dot_attention():
+    q = keras.Input((8, 12))
+    v = keras.Input((10, 12))
+    return keras.Model([q, v], L.Attention(name="mha")([q, v]))
+
+
 ATTENTION_CASES = {
     # batch 1, seq 16, dim 32, 2 heads, key_dim 16.
     "self": (_self_attention, _mha_macs(1, 16, 16, 32, 32, 32, 2, 16, 16, 32)),
@@ -73,6 +86,15 @@ ATTENTION_CASES = {
         _self_attention_with_mask,
         _mha_macs(1, 8, 10, 12, 12, 12, 2, 6, 6, 12),
     ),
+    # 4 query heads of 4, 2 key/value heads: projections, QKᵀ, AV, output.
+    "grouped_query": (
+        _grouped_query_attention,
+        8 * 12 * 4 * 4
+        + 2 * (10 * 12 * 2 * 4)
+        + 2 * (4 * 8 * 10 * 4)
+        + 8 * 4 * 4 * 12,
+    ),
+    "dot_product": (_dot_attention, 8 * 10 * 12 + 8 * 10 * 12),
 }
 
 
@@ -255,6 +277,9 @@ PREPROCESSING = {
     "Rescaling": lambda: L.Rescaling(0.5, offset=1.0),
     "Normalization": lambda: L.Normalization(
         mean=[0.1, 0.2, 0.3], variance=[1.0, 2.0, 3.0]
+    ),
+    "NormalizationScalar": lambda: L.Normalization(
+        axis=None, mean=0.5, variance=2.0
     ),
     "RandomGrayscale": lambda: L.RandomGrayscale(0.5),
     "RandomHue": lambda: L.RandomHue(0.2, value_range=(0, 1)),

@@ -225,9 +225,19 @@ class LayerScaleHandler(LayerHandler):
 
 
 class NormalizationHandler(LayerHandler):
-    """`keras.layers.Normalization`: its statistics live in its config or
-    adapted state, so the channels it sees are fixed."""
+    """`keras.layers.Normalization`.
+
+    With statistics per channel (the default `axis=-1`, or any axis list
+    holding the channel axis) the mean and variance live in its config or
+    adapted state and would have to be sliced with the channels, so the
+    channels it sees are fixed: a convolution feeding it keeps all its
+    filters. With one statistic for all channels (`axis=None`) or none on
+    the channel axis, it maps each channel to itself.
+    """
 
     def propagate(self, ctx):
-        ctx.fix(ctx.inputs[0])
+        rank = len(ctx.input_shapes[0])
+        axes = tuple(getattr(ctx.layer, "axis", (-1,)) or ())
+        if any(a % rank == rank - 1 for a in axes):
+            ctx.fix(ctx.inputs[0])
         return [ctx.inputs[0]]

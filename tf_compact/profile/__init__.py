@@ -41,7 +41,7 @@ Counting conventions:
   MACs, is listed in `ModelProfile.unknown_layers` and is named with its
   class in one warning; add a cost function with
   `register_macs(layer_cls, fn)`.
-- Attention: `MultiHeadAttention` and `GroupedQueryAttention` count the
+- Attention: `MultiHeadAttention` and `GroupQueryAttention` count the
   query, key, value (and gate) projections, `QKᵀ`, the softmax-weighted
   sum of values and the output projection from the shapes of the call;
   `Attention` and `AdditiveAttention` count the two products.

@@ -173,7 +173,7 @@ def _attention_parts(layer, query, value):
 
 
 def attention_parts(layer, input_shapes):
-    """Parts of `MultiHeadAttention`/`GroupedQueryAttention` costs.
+    """Parts of `MultiHeadAttention`/`GroupQueryAttention` costs.
 
     Args:
         layer: The attention layer (built).
@@ -334,9 +334,10 @@ def _register_layers():
         ((L.Bidirectional,), bidirectional_cost),
         ((L.TimeDistributed,), time_distributed_cost),
     ]
-    gqa = getattr(L, "GroupedQueryAttention", None)
-    if gqa is not None:
-        table.append(((gqa,), multi_head_attention_cost))
+    for name in ("GroupQueryAttention", "GroupedQueryAttention"):
+        gqa = getattr(L, name, None)
+        if gqa is not None:
+            table.append(((gqa,), multi_head_attention_cost))
     for classes, fn in table:
         for cls in classes:
             register_macs(cls, fn)

@@ -8,9 +8,9 @@ Conventions follow `layer_costs`: element-wise work is `other_ops`, only
 matrix products are MACs.
 """
 
-import importlib
 import math
 
+from tf_compact.internal import keras_compat
 from tf_compact.profile import layer_costs
 from tf_compact.profile.registry import register_macs
 
@@ -47,9 +47,8 @@ def matmul_cost(op, input_shapes, output_shapes):
 
 
 def _classes(module_name, names):
-    try:
-        module = importlib.import_module(f"keras.src.ops.{module_name}")
-    except ImportError:
+    module = keras_compat.ops_module(module_name)
+    if module is None:
         return []
     found = (getattr(module, name, None) for name in names.split())
     return [cls for cls in found if cls is not None]
@@ -63,10 +62,7 @@ def _register(table, fn):
 
 def _register_layer_scale():
     """ConvNeXt's LayerScale multiplies by a per-channel vector."""
-    try:
-        module = importlib.import_module("keras.src.applications.convnext")
-    except ImportError:
-        return
+    module = keras_compat.applications_module("convnext")
     cls = getattr(module, "LayerScale", None)
     if cls is not None:
         register_macs(cls, layer_costs.elementwise_cost)

@@ -69,9 +69,10 @@ def cost_from_keep(graph, keep, layers=None):
             continue
         params += _kept_size(full, axes, keep)
     macs = 0
+    counts = _KeptCounts(keep)
     for row in table.calls:
         if wanted is None or row.name in wanted:
-            macs += row.macs(keep)
+            macs += row.macs(counts)
     return int(macs), int(params)
 
 
@@ -101,28 +102,30 @@ class _CallRow:
         self.out_spaces = [graph.spaces[k] for k in node.outputs]
         self.fallback = weights
         self.use_profile = call_cost.has_cost_function(node.layer)
-        self.full = self._compute(None)
+        self.full = self._compute(_KeptCounts(None))
 
-    def macs(self, keep):
-        if keep is None:
+    def macs(self, counts):
+        if counts.keep is None:
             return self.full
         spaces = self.in_spaces + self.out_spaces
-        if all(keep[s].all() for s in spaces):
+        if all(counts(s) == len(s) for s in spaces):
             return self.full
-        return self._compute(keep)
+        return self._compute(counts)
 
-    def _compute(self, keep):
+    def _compute(self, counts):
         if not self.use_profile:
             return sum(
-                _kept_size(full, axes, keep) * positions
+                _kept_size(full, axes, counts.keep) * positions
                 for full, axes, positions in self.fallback
             )
-        ins = [_with_channels(s, sp, keep) for s, sp in zip(
-            self.in_shapes, self.in_spaces
-        )]
-        outs = [_with_channels(s, sp, keep) for s, sp in zip(
-            self.out_shapes, self.out_spaces
-        )]
+        ins = [
+            _with_channels(s, sp, counts)
+            for s, sp in zip(self.in_shapes, self.in_spaces)
+        ]
+        outs = [
+            _with_channels(s, sp, counts)
+            for s, sp in zip(self.out_shapes, self.out_spaces)
+        ]
         try:
             macs, _ = call_cost.call_cost(self.layer, ins, outs, self.name)
         except Exception:  # noqa: BLE001 - profile reports it; count 0
@@ -136,10 +139,27 @@ def _known(shape):
     return (1,) + shape[1:] if shape else shape
 
 
-def _with_channels(shape, space, keep):
-    if keep is None or len(shape) < 2:
+def _with_channels(shape, space, counts):
+    if counts.keep is None or len(shape) < 2:
         return shape
-    return shape[:-1] + (int(np.count_nonzero(keep[space])),)
+    return shape[:-1] + (counts(space),)
+
+
+class _KeptCounts:
+    """Kept channels per channel space, counted once per space."""
+
+    def __init__(self, keep):
+        self.keep = keep
+        self._memo = {}
+
+    def __call__(self, space):
+        if self.keep is None:
+            return len(space)
+        found = self._memo.get(id(space))
+        if found is None:
+            found = int(np.count_nonzero(self.keep[space]))
+            self._memo[id(space)] = found
+        return found
 
 
 class _CostTable:
@@ -180,7 +200,8 @@ def cost_table(graph):
             if positions.get(var.name):
                 fallback.append((size, axes, positions[var.name]))
         row = _CallRow(node, graph, fallback)
-        if row.use_profile or fallback:
+        # MACs are products of sizes: none at full width, none when slim.
+        if row.full:
             calls.append(row)
     table = _CostTable(weights, calls)
     graph._cost_table = table
