@@ -4,7 +4,9 @@ import hashlib
 
 import numpy as np
 
+from tf_compact.data import inputs
 from tf_compact.distillation.validation import validate_student_weight
+from tf_compact.internal import heads
 from tf_compact.internal.targets import parse_target
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
@@ -39,6 +41,7 @@ def compress(
     val_data=None,
     *,
     test_data=None,
+    batch_size=None,
     target_macs=None,
     target_params=None,
     method="auto",
@@ -87,12 +90,20 @@ def compress(
     Args:
         teacher: a trained Sequential or Functional classifier (logits or
             softmax output, integer labels). It is never modified.
-        train_data: batched `tf.data.Dataset` of `(x, y)`, or a
-            `tf_compact.data.DatasetBundle` (its `train`, `val` and `test`
-            are used when `val_data`/`test_data` are not given).
-        val_data: batched validation dataset. Defaults to `None`.
-        test_data: batched dataset for the reported accuracies; falls back
-            to `val_data`. Defaults to `None`.
+        train_data: batched `tf.data.Dataset` of `(x, y)`, a tuple
+            `(x, y)` of arrays (as `model.fit` takes them, batched by
+            `batch_size`), or a `tf_compact.data.DatasetBundle` (its
+            `train`, `val` and `test` are used when `val_data`/`test_data`
+            are not given). Labels are integer class ids or one-hot rows
+            (`keras.utils.to_categorical`, turned into class ids), or 0/1
+            for a binary head. Every dataset given must hold at least
+            one example and end.
+        val_data: validation data, in the same forms. Defaults to `None`.
+        test_data: data for the reported accuracies, in the same forms;
+            falls back to `val_data`. Defaults to `None`.
+        batch_size: batch size of data given as `(x, y)` arrays (`None`:
+            32); leave it out for datasets, which are batched already.
+            Defaults to `None`.
         target_macs: MACs budget as a fraction of the teacher's (a float
             in (0, 1]) or an absolute count (an int >= 2; a float above 1
             is refused). Defaults to `None`.
@@ -207,8 +218,15 @@ def compress(
             trade-off plot. Defaults to `()`.
         output_dir: directory for files and checkpoints; `None` keeps
             everything in memory. Defaults to `None`.
-        resume: reuse finished stages found in `output_dir`.
-            Defaults to `True`.
+        resume: reuse finished stages and mid-stage training backups found
+            in `output_dir`, when they come from a run with the same
+            settings (the same arguments, teacher weights and data shapes;
+            a run with other settings is refused with the differing ones
+            named). A checkpoint found damaged is named in the log, and
+            its stage runs again with those after it. With `False`, the
+            earlier run's records, models, TFLite files, report and
+            backups in `output_dir` are deleted first (said in the log)
+            and everything runs from the start. Defaults to `True`.
         stages: a custom list of `Stage` objects to run instead of the
             method's default list. Defaults to `None`.
         verbose: 0 silent, 1 progress lines and Keras progress bars.
@@ -220,8 +238,9 @@ def compress(
 
     Raises:
         TypeError: if `teacher` is not a Keras model.
-        ValueError: if an argument is out of range, `output_dir` holds a
-            run with other settings, or the method needs a target it lacks.
+        ValueError: if an argument is out of range, a dataset is empty,
+            endless or unbatched, `output_dir` holds a run with other
+            settings, or the method needs a target it lacks.
 
     Example:
 
@@ -237,11 +256,19 @@ def compress(
     train_data, val_data, test_data = _split_data(
         train_data, val_data, test_data
     )
-    settings = _settings(locals())
-    store = StageStore(output_dir, settings, resume=resume)
-    ctx = CompressContext(
-        teacher, train_data, val_data, test_data, settings, store, verbose
+    data = _prepare_data(
+        teacher,
+        {"train_data": train_data, "val_data": val_data},
+        test_data,
+        batch_size,
     )
+    train_data, val_data, test_data = data.pop("datasets")
+    settings = _settings(locals())
+    settings.update(data)
+    ctx = CompressContext(
+        teacher, train_data, val_data, test_data, settings, None, verbose
+    )
+    ctx.store = StageStore(output_dir, settings, resume=resume, log=ctx.log)
     ctx.transforms = list(lighten)
     recalibration.check_teacher(ctx)
     plan = stages if stages is not None else default_stages(settings)
@@ -261,7 +288,8 @@ def _run_stages(ctx, plan):
             ctx.log(f"{head} (done in an earlier run, skipped)")
             continue
         ctx.log(head)
-        record = stage.run(ctx)
+        ctx.store.begin(stage.name)
+        record = ctx.full_history(stage.run(ctx))
         ctx.store.finish(stage.name, record)
 
 
@@ -313,6 +341,42 @@ def _split_data(train_data, val_data, test_data):
             "dataset of (x, y) or a DatasetBundle. Received: None"
         )
     return train_data, val_data, test_data
+
+
+def _prepare_data(teacher, named, test_data, batch_size):
+    """Checks and normalizes the data; returns the datasets and settings.
+
+    Arrays become batched datasets, one-hot labels become class ids (for
+    a softmax or logits head wider than one unit), and an empty, endless
+    or unbatched dataset is refused by the name of its argument.
+    """
+    named = dict(named, test_data=test_data)
+    arrays = {k: v for k, v in named.items() if inputs.is_array_pair(v)}
+    if batch_size is not None and not arrays:
+        raise ValueError(
+            "Argument `batch_size` only batches (x, y) arrays, and no data "
+            f"was given as arrays. Received: batch_size={batch_size}"
+        )
+    input_rank = len(teacher.inputs[0].shape) if teacher.inputs else None
+    width = teacher.outputs[0].shape[-1] if teacher.outputs else None
+    one_hot = heads.head_kind(teacher) != heads.SIGMOID and (width or 0) > 1
+    datasets, signatures = [], {}
+    for name, value in named.items():
+        dataset = inputs.as_dataset(
+            name, value, batch_size if name in arrays else None
+        )
+        if dataset is not None:
+            inputs.check_not_empty(name, dataset)
+            inputs.check_batched(name, dataset, input_rank)
+            signatures[name] = inputs.signature(dataset, arrays.get(name))
+            if one_hot:
+                dataset = inputs.sparse_labels(dataset, width)
+        datasets.append(dataset)
+    return {
+        "datasets": datasets,
+        "batch_size": batch_size,
+        "data": signatures,
+    }
 
 
 def _settings(args):

@@ -41,7 +41,7 @@ class CompressContext:
         self.store = store
         self.verbose = verbose
         self.transforms = list(settings.get("lighten", ()))
-        self._epoch_logs = {}
+        self._epoch_logs = []
 
     @property
     def eval_data(self):
@@ -81,41 +81,41 @@ class CompressContext:
         """
         path = self.backup_dir(stage)
         log = EpochLog(path + ".history.json" if path else None)
-        self._epoch_logs[stage] = log
+        self._epoch_logs.append(log)
         if path is None:
             return [log]
         problem = _backup_problem(path)
         if problem is not None:
             self.log(
-                f"The training backup of stage {stage!r} is damaged "
-                f"({problem}): deleted, the stage trains from its first "
-                "epoch."
+                f"The training backup {path!r} is damaged ({problem}): "
+                "deleted, the stage trains from its first epoch."
             )
             shutil.rmtree(path)
         if not os.path.exists(os.path.join(path, _METADATA)):
             log.discard()
         return [log, keras.callbacks.BackupAndRestore(path)]
 
-    def full_history(self, stage, record):
+    def full_history(self, record):
         """`record` with its `history` covering every epoch of the stage.
 
         After a resume, the `History` of a stage's `fit` holds only the
-        epochs run since the restart; the stage's `EpochLog` holds them
-        all. The history keeps the metrics the stage chose to record (all
-        of them when the record has no `history`).
+        epochs run since the restart; the `EpochLog` of the stage's last
+        `backup_callbacks` holds them all. The history keeps the metrics
+        the stage chose to record (all of them when the record has no
+        `history`). Call it once per stage, when the stage returns.
 
         Args:
-            stage: the stage's name.
             record: the JSON-able record the stage returned.
 
         Returns:
             The record, with `history` merged across resumes.
         """
-        log = self._epoch_logs.pop(stage, None)
-        if log is None or not isinstance(record, dict):
+        logs, self._epoch_logs = self._epoch_logs, []
+        for log in logs:
+            log.discard()
+        if not logs or not isinstance(record, dict):
             return record
-        merged = log.history()
-        log.discard()
+        merged = logs[-1].history()
         if not merged:
             return record
         kept = record.get("history")

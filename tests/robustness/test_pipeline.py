@@ -1,0 +1,389 @@
+"""`tfc.compress` and its accuracy on users' models and data."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.robustness.helpers import assert_unchanged
+from tests.robustness.helpers import snapshot
+from tf_compact.pipeline import stages as stages_lib
+from tf_compact.pipeline import training
+from tf_compact.pipeline.compress import compress
+from tf_compact.pipeline.context import CompressContext
+
+NUM_CLASSES = 4
+FAST = {
+    "method": "oneshot",
+    "target_macs": 0.5,
+    "epochs": 1,
+    "finetune_epochs": 0,
+    "tflite_modes": ("float32",),
+    "benchmark_runs": 2,
+    "verbose": 1,
+}
+RUN_ORDER = ["teacher", "lighten", "slim", "finetune", "tflite", "benchmark"]
+
+
+class TrainingOnlyNoise(keras.layers.Layer):
+    """Wipes its input in training mode, which its call defaults to."""
+
+    def call(self, inputs, training=True):
+        return inputs * 0.0 if training else inputs
+
+
+def _arrays(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 8, 8, 1)).astype("float32")
+    quadrant = x.reshape(n, 2, 4, 2, 4).mean(axis=(2, 4)).reshape(n, 4)
+    return x, quadrant.argmax(axis=-1).astype("int32")
+
+
+def _dataset(n=64, seed=0, batch=16):
+    return tf.data.Dataset.from_tensor_slices(_arrays(n, seed)).batch(batch)
+
+
+def _model(extra=None, head=NUM_CLASSES, activation=None):
+    inputs = keras.Input((8, 8, 1))
+    x = extra(inputs) if extra is not None else inputs
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.AveragePooling2D(4)(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(head, activation=activation)(x)
+    return keras.Model(inputs, outputs)
+
+
+def _trained(extra=None, epochs=30):
+    keras.utils.set_random_seed(0)
+    model = _model(extra)
+    model.compile(
+        keras.optimizers.Adam(0.02),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(_dataset(), epochs=epochs, verbose=0)
+    return model
+
+
+def _pipeline_stages(names):
+    """The stages of the default plan among `names`, in their order."""
+    return [name for name in names if name in RUN_ORDER]
+
+
+def _evaluated(model, data):
+    if isinstance(data, tuple):
+        data = tf.data.Dataset.from_tensor_slices(data).batch(16)
+    return model.evaluate(data, verbose=0, return_dict=True)["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return _trained()
+
+
+# Item 1: accuracies are measured in inference mode.
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        lambda: TrainingOnlyNoise(),
+        lambda: keras.layers.RandomFlip("horizontal_and_vertical", seed=3),
+        lambda: keras.layers.RandomRotation(0.5, seed=3),
+        lambda: keras.layers.Dropout(0.9),
+    ],
+    ids=["training_default_layer", "random_flip", "random_rotation", "drop"],
+)
+def test_reported_accuracy_is_the_inference_accuracy(extra):
+    model = _trained(extra())
+    before = snapshot(model)
+    expected = _evaluated(model, _dataset())
+    assert training.accuracy(model, _dataset()) == pytest.approx(
+        expected, abs=1e-6
+    )
+    plan = [stages_lib.Stage("teacher", stages_lib.teacher_stage)]
+    result = compress(model, _dataset(), _dataset(), stages=plan, verbose=0)
+    assert result.report["teacher"]["accuracy"] == pytest.approx(
+        expected, abs=1e-6
+    )
+    assert_unchanged(model, before)
+
+
+# Item 13: labels as users have them.
+
+
+def _binary_model(activation):
+    keras.utils.set_random_seed(0)
+    model = _model(head=1, activation=activation)
+    model.compile(
+        keras.optimizers.Adam(0.02),
+        keras.losses.BinaryCrossentropy(from_logits=activation is None),
+        metrics=[
+            keras.metrics.BinaryAccuracy(
+                threshold=0.0 if activation is None else 0.5
+            )
+        ],
+    )
+    return model
+
+
+@pytest.mark.parametrize(
+    "labels",
+    ["integer", "integer_column", "one_hot", "binary_sigmoid", "binary_logit"],
+)
+def test_accuracy_reads_every_label_format(labels, teacher):
+    x, y = _arrays()
+    model = teacher
+    expected = _evaluated(teacher, (x, y))
+    if labels == "integer_column":
+        y = y[:, None]
+    elif labels == "one_hot":
+        y = keras.utils.to_categorical(y, NUM_CLASSES)
+    elif labels.startswith("binary"):
+        y = (y >= 2).astype("float32")
+        model = _binary_model("sigmoid" if "sigmoid" in labels else None)
+        model.fit(x, y, epochs=10, verbose=0)
+        scores = model.evaluate(x, y, verbose=0, return_dict=True)
+        expected = scores["binary_accuracy"]
+    for data in (
+        (x, y),
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(16),
+    ):
+        assert training.accuracy(model, data) == pytest.approx(
+            expected, abs=1e-6
+        )
+
+
+def test_compress_takes_arrays_and_one_hot_labels(teacher, tmp_path):
+    before = snapshot(teacher)
+    x, y = _arrays()
+    one_hot = keras.utils.to_categorical(y, NUM_CLASSES)
+    result = compress(
+        teacher,
+        (x, one_hot),
+        (x, y),
+        test_data=(x, one_hot),
+        batch_size=16,
+        output_dir=str(tmp_path),
+        **dict(FAST, verbose=0),
+    )
+    report = result.report
+    assert report["teacher"]["accuracy"] == pytest.approx(
+        _evaluated(teacher, _dataset()), abs=1e-6
+    )
+    assert _pipeline_stages(report["stages"]) == RUN_ORDER
+    assert report["settings"]["batch_size"] == 16
+    assert 0.0 <= report["tflite"]["float32"]["accuracy"] <= 1.0
+    assert_unchanged(teacher, before)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"batch_size": 16}, "`batch_size` only batches"),
+        ({"val_data": (np.zeros((3, 8, 8, 1)), np.zeros(2))}, "`val_data`"),
+    ],
+)
+def test_compress_refuses_mismatched_array_arguments(bad, match, teacher):
+    args = {"train_data": _dataset(), "val_data": _dataset()}
+    args.update(bad)
+    with pytest.raises(ValueError, match=match):
+        compress(teacher, **args, **FAST)
+
+
+# Item 8: empty data is refused up front.
+
+
+def _empty(kind):
+    if kind == "take0":
+        return _dataset().take(0)
+    if kind == "filtered":
+        return _dataset().unbatch().filter(lambda x, y: y > 9).batch(8)
+    x, y = _arrays()
+    return (x[:0], y[:0])
+
+
+@pytest.mark.parametrize("kind", ["take0", "filtered", "arrays"])
+@pytest.mark.parametrize("argument", ["train_data", "val_data", "test_data"])
+def test_compress_refuses_empty_data(argument, kind, teacher, tmp_path):
+    data = {"train_data": _dataset(), "val_data": _dataset()}
+    data[argument] = _empty(kind)
+    with pytest.raises(ValueError, match=f"`{argument}`.*empty dataset"):
+        compress(teacher, output_dir=str(tmp_path), **data, **FAST)
+    assert not os.path.exists(tmp_path / "stages.json")
+
+
+def test_compress_refuses_unbatched_and_endless_data(teacher):
+    unbatched = _dataset().unbatch()
+    with pytest.raises(ValueError, match="`train_data`.*call `.batch"):
+        compress(teacher, unbatched, _dataset(), **FAST)
+    with pytest.raises(ValueError, match="`val_data`.*repeats forever"):
+        compress(teacher, _dataset(), _dataset().repeat(), **FAST)
+
+
+# Items 5 and 15: fresh starts, resumes, damaged checkpoints, the report.
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise RuntimeError("interrupted")
+
+
+def _interrupt_training(monkeypatch, after):
+    """Makes every training stage stop after `after` epochs."""
+    original = CompressContext.backup_callbacks
+
+    def with_interrupt(self, stage):
+        return original(self, stage) + [_Interrupt(after)]
+
+    monkeypatch.setattr(CompressContext, "backup_callbacks", with_interrupt)
+    return lambda: monkeypatch.setattr(
+        CompressContext, "backup_callbacks", original
+    )
+
+
+def _run(teacher, out, train_data=None, **kwargs):
+    args = dict(FAST, output_dir=str(out))
+    args.update(kwargs)
+    train_data = _dataset() if train_data is None else train_data
+    return compress(teacher, train_data, _dataset(), **args)
+
+
+def _interrupted_run(teacher, out, monkeypatch, epochs=3, after=2):
+    restore = _interrupt_training(monkeypatch, after)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(teacher, out, epochs=epochs)
+    restore()
+    assert os.path.exists(out / "backup" / "oneshot" / "latest.weights.h5")
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_history_covers_every_epoch_after_an_interruption(
+    resume, teacher, tmp_path, monkeypatch, capsys
+):
+    before = snapshot(teacher)
+    _interrupted_run(teacher, tmp_path, monkeypatch)
+    capsys.readouterr()
+    result = _run(teacher, tmp_path, epochs=3, resume=resume)
+    log = capsys.readouterr().out
+    history = result.report["history"]["slim"]
+    assert [len(v) for v in history.values()] == [3] * len(history)
+    assert "loss" in history
+    with open(tmp_path / "report.json") as f:
+        assert json.load(f)["history"]["slim"] == history
+    if not resume:
+        assert "Starting over" in log and "backup/" in log
+    assert not os.path.exists(tmp_path / "backup" / "oneshot")
+    assert not os.path.exists(tmp_path / "backup" / "oneshot.history.json")
+    assert_unchanged(teacher, before)
+
+
+def test_resume_false_forgets_the_earlier_run(teacher, tmp_path, capsys):
+    _run(
+        teacher,
+        tmp_path,
+        method="width",
+        width_multiplier=0.5,
+        target_macs=None,
+    )
+    assert os.path.exists(tmp_path / "model_float32.tflite")
+    capsys.readouterr()
+    result = _run(teacher, tmp_path, resume=False, tflite_modes=("int8",))
+    log = capsys.readouterr().out
+    assert "Starting over" in log and "resume=False" in log
+    assert "skipped" not in log
+    assert not os.path.exists(tmp_path / "model_float32.tflite")
+    assert set(result.tflite) == {"int8"}
+
+
+def _truncate(path):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+
+
+@pytest.mark.parametrize(
+    "filename, rerun",
+    [
+        ("slim.keras", "slim"),
+        ("student_init.keras", "lighten"),
+        ("model_float32.tflite", "tflite"),
+        ("stages.json", "teacher"),
+    ],
+)
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_damaged_checkpoint_is_named_and_redone(
+    filename, rerun, resume, teacher, tmp_path, capsys
+):
+    _run(teacher, tmp_path)
+    _truncate(tmp_path / filename)
+    capsys.readouterr()
+    result = _run(teacher, tmp_path, resume=resume)
+    log = capsys.readouterr().out
+    first = RUN_ORDER.index(rerun) if resume else 0
+    for index, stage in enumerate(RUN_ORDER):
+        line = next(s for s in log.splitlines() if f" {stage}: " in s)
+        assert ("skipped" in line) == (index < first), line
+    if resume:
+        assert filename in log and "damaged" in log
+    assert _pipeline_stages(result.report["stages"]) == RUN_ORDER
+    assert result.report["student"]["macs"] > 0
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_damaged_training_backup_is_named_and_dropped(
+    resume, teacher, tmp_path, monkeypatch, capsys
+):
+    _interrupted_run(teacher, tmp_path, monkeypatch)
+    _truncate(tmp_path / "backup" / "oneshot" / "latest.weights.h5")
+    capsys.readouterr()
+    result = _run(teacher, tmp_path, epochs=3, resume=resume)
+    log = capsys.readouterr().out
+    if resume:
+        assert "latest.weights.h5" in log and "damaged" in log
+    history = result.report["history"]["slim"]
+    assert len(history["loss"]) == 3
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda: {"epochs": 2}, "'epochs'"),
+        (lambda: {"train_data": _arrays(48)}, "'data'"),
+        (lambda: {"train_data": _arrays(seed=1)}, "'data'"),
+        (lambda: {"batch_size": 8}, "'batch_size'"),
+    ],
+    ids=["epochs", "fewer_examples", "other_examples", "batch_size"],
+)
+def test_resume_refuses_a_run_with_other_settings(
+    change, named, teacher, tmp_path
+):
+    _run(teacher, tmp_path, train_data=_arrays(), batch_size=16)
+    args = dict(FAST, output_dir=str(tmp_path))
+    args.update({"train_data": _arrays(), "batch_size": 16}, **change())
+    with pytest.raises(ValueError, match=f"different settings.*{named}"):
+        compress(teacher, val_data=_dataset(), **args)
+
+
+def test_report_shows_the_rounded_change_and_the_run_order(teacher, tmp_path):
+    report = _run(teacher, tmp_path, verbose=0).report
+    change = report["reduction"]["accuracy_change_pp"]
+    student, teacher = report["student"], report["teacher"]
+    exact = 100 * (student["accuracy"] - teacher["accuracy"])
+    assert change == round(exact, 2)
+    assert "accuracy_drop_pp" not in report["reduction"]
+    assert _pipeline_stages(report["stages"]) == RUN_ORDER
+    with open(tmp_path / "report.md") as f:
+        text = f.read()
+    assert f"accuracy {change:+.2f} pp" in text
+    line = next(s for s in text.splitlines() if s.startswith("Stages, in"))
+    listed = line.split(": ", 1)[1].split(", ")
+    assert _pipeline_stages(listed) == RUN_ORDER
