@@ -1,6 +1,7 @@
 """Contrastive representation distillation (InfoNCE, optional memory bank)."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from tf_compact.distillation import kd_loss
@@ -16,13 +17,15 @@ def _validate_layer(value, argument):
 
 
 def _validate_size(value, argument, minimum):
-    ok = isinstance(value, int) and not isinstance(value, bool)
+    ok = isinstance(value, (int, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    )
     if not ok or value < minimum:
         raise ValueError(
             f"Invalid value for argument `{argument}`. Expected an int >= "
             f"{minimum}. Received: {argument}={value!r}"
         )
-    return value
+    return int(value)
 
 
 def _flatten(x):

@@ -8,7 +8,9 @@ from keras import ops
 
 from tf_compact.distillation import features
 from tf_compact.distillation import keras_compat
+from tf_compact.distillation import labels as labels_lib
 from tf_compact.distillation import validation
+from tf_compact.internal import heads
 from tf_compact.sparsity import proximal as proximal_lib
 
 _serialize = keras.saving.serialize_keras_object
@@ -24,6 +26,11 @@ def _to_float(x):
     return x if x.dtype == "float32" else ops.cast(x, "float32")
 
 
+def _key(name):
+    """Terms that read the final output get the tensor before its head."""
+    return features.LOGITS if name is features.FINAL else name
+
+
 def _sum(values):
     total = ops.zeros((), "float32")
     for v in values:
@@ -34,22 +41,59 @@ def _sum(values):
 class _Plan:
     """Untracked bookkeeping: terms, feature pairs, extractors, modules."""
 
-    def __init__(self, teacher, student, losses):
+    def __init__(self, teacher, student, losses, output):
+        self.output = output
         self.terms = [keras_compat.as_term(loss) for loss in losses]
         self.pairs = [t.resolve_pairs(teacher, student) for t in self.terms]
         self.keys = validation.unique_keys([t.term_name for t in self.terms])
         t_names = [p[0] for pairs in self.pairs for p in pairs]
         s_names = [p[1] for pairs in self.pairs for p in pairs]
-        self.teacher = features.FeatureExtractor(teacher, t_names, "teacher")
-        self.student = features.FeatureExtractor(student, s_names, "student")
+        self.teacher = features.FeatureExtractor(
+            teacher, t_names, "teacher", output
+        )
+        self.student = features.FeatureExtractor(
+            student, s_names, "student", output
+        )
+        self.width = _output_width(student, output)
+        if self.width is None:
+            self.width = _output_width(teacher, output)
+        self.binary = _binary_outputs(self.teacher, self.student, self.width)
+        for term in self.terms:
+            if hasattr(term, "check_head"):
+                term.check_head(bool(self.binary))
         self.module_index = []
+        # (compiled loss, LabelPlan), set by the Distiller's first step.
+        self.labels = None
 
     def shapes(self, teacher, student, i):
         pairs = self.pairs[i]
         shape = features.feature_shape
-        t = [shape(teacher, p[0], "teacher") for p in pairs]
-        s = [shape(student, p[1], "student") for p in pairs]
+        out = self.output
+        t = [shape(teacher, p[0], "teacher", out) for p in pairs]
+        s = [shape(student, p[1], "student", out) for p in pairs]
         return t, s
+
+
+def _output_width(model, output):
+    out = features.final_output(model, 0 if output is None else output)
+    return None if out is None else out.shape[-1]
+
+
+def _binary_outputs(teacher, student, width):
+    """Whether the distilled outputs are binary/multi-label (None: unknown)."""
+    kinds = {teacher.kind, student.kind} - {heads.NONE}
+    if len(kinds) > 1:
+        raise ValueError(
+            "Teacher and student heads differ: the teacher's output ends in "
+            f"a {teacher.kind} and the student's in a {student.kind}. "
+            "Distillation compares the same kind of output (softmax with "
+            "softmax, sigmoid with sigmoid, or logits). Received: teacher "
+            f"head={teacher.kind!r}, student head={student.kind!r}"
+        )
+    kind = kinds.pop() if kinds else heads.NONE
+    if kind == heads.NONE and width is None:
+        return None
+    return heads.is_binary(kind, width)
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
@@ -65,7 +109,10 @@ class Distiller(keras.Model):
     on the student's output, `termᵢ` are the distillation losses with
     weights `wᵢ`, `student_reg_loss` is the sum of the student's own
     `losses` (kernel regularizers, `add_loss`) and of the adapters', and
-    `sparsity_loss` is the optional `sparsity(student)` penalty. Each step
+    `sparsity_loss` is the optional `sparsity(student)` penalty. On data
+    without labels (inputs only) the loss is the distillation alone,
+    `Σ wᵢ · termᵢ + student_reg_loss + sparsity_loss`, and the compiled
+    metrics are skipped. Each step
     runs the teacher once (inference mode: BatchNorm statistics and weights
     untouched) and the student once, through one multi-output feature
     extractor per model. Adapters and projection heads that the losses need
@@ -74,6 +121,17 @@ class Distiller(keras.Model):
     example `logits_kd`, `feature_kd`), `student_reg_loss`, `sparsity_loss`
     (when `sparsity` is given) and the compiled metrics on the student's
     output.
+
+    Classifiers that end in a softmax or sigmoid are distilled on the
+    tensors before it (the logits), read from the models' graphs (see
+    `LogitsKD`): every distillation term that reads the final output, or a
+    layer whose output is the final output, gets the logits. The compiled
+    loss follows the student's head: a loss compiled with
+    `from_logits=True` gets the student's logits, any other loss its
+    probabilities. Integer and one-hot labels are both accepted: they are
+    converted to the form the compiled loss expects (sparse or
+    categorical). A binary or multi-label student (sigmoid, or a single
+    output unit) needs a binary loss such as `BinaryCrossentropy`.
 
     Args:
         teacher: A trained `keras.Model`. It is not modified: its variables
@@ -88,6 +146,10 @@ class Distiller(keras.Model):
         distillation_loss_weights: Weights `wᵢ` >= 0, one per loss.
             Defaults to `None` (all 1).
         student_loss_weight: `α` in [0, 1]. Defaults to `0.5`.
+        distilled_output: For teacher and student with several outputs,
+            the index or name of the one to distill (the compiled loss, its
+            labels and metrics apply to it too). `None` requires
+            single-output models. Defaults to `None`.
         sparsity: Optional callable `sparsity(student)` returning a scalar
             penalty (already scaled by its own strength), such as a
             tf_compact group-lasso penalty. Saved with the Distiller. When
@@ -103,8 +165,10 @@ class Distiller(keras.Model):
         TypeError: If a model or loss has the wrong type, `sparsity` is not
             callable, or a layer name is needed from a subclassed model.
         ValueError: If teacher and student inputs or outputs are
-            incompatible, a layer name is unknown, or a weight is out of
-            range.
+            incompatible (different heads, several outputs and no
+            `distilled_output`), a layer name is unknown, or a weight is out of
+            range; in `compile`, if the loss does not fit the student's
+            head.
 
     Example:
 
@@ -138,11 +202,13 @@ class Distiller(keras.Model):
         distillation_loss_weights=None,
         student_loss_weight=0.5,
         sparsity=None,
+        distilled_output=None,
         name="distiller",
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        validation.validate_models(teacher, student)
+        self.distilled_output = validation.validate_output(distilled_output)
+        validation.validate_models(teacher, student, self.distilled_output)
         losses = validation.validate_losses(distillation_losses)
         self.distillation_loss_weights = validation.validate_weights(
             distillation_loss_weights, len(losses)
@@ -155,7 +221,7 @@ class Distiller(keras.Model):
         self.sparsity = validation.validate_sparsity(sparsity)
         if proximal_lib.is_proximal(sparsity):
             sparsity.proximal_applied = True
-        self._plan = _Plan(teacher, student, losses)
+        self._plan = _Plan(teacher, student, losses, self.distilled_output)
         self.kd_modules = self._build_modules()
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.term_trackers = [
@@ -228,6 +294,23 @@ class Distiller(keras.Model):
             return self.variables
         return self._split(self.variables, False)
 
+    def _label_plan(self):
+        """The compiled loss's needs, checked against the student's head.
+
+        Raises:
+            ValueError: If the student's output is binary (a sigmoid head
+                or a single unit) and the compiled loss is a categorical
+                cross-entropy (raised by the first step, before training).
+        """
+        loss = getattr(self, "loss", None)
+        cached = self._plan.labels
+        if cached is None or cached[0] is not loss:
+            plan = labels_lib.LabelPlan(
+                loss, self._plan.student.kind, self._plan.width
+            )
+            self._plan.labels = (loss, plan)
+        return self._plan.labels[1]
+
     def _teacher_forward(self, x):
         feats = self._plan.teacher(x, training=False)
         return keras.tree.map_structure(ops.stop_gradient, feats)
@@ -238,18 +321,24 @@ class Distiller(keras.Model):
             pairs = self._plan.pairs[i]
             index = self._plan.module_index[i]
             module = None if index is None else self.kd_modules[index]
+            kwargs = {}
+            if getattr(term, "reads_head", False):
+                kwargs["binary"] = self._plan.binary
             value = term.term_loss(
-                [teacher_feats[p[0]] for p in pairs],
-                [student_feats[p[1]] for p in pairs],
+                [teacher_feats[_key(p[0])] for p in pairs],
+                [student_feats[_key(p[1])] for p in pairs],
                 module=module,
                 training=training,
+                **kwargs,
             )
             values.append(_to_float(value))
         return values
 
-    def _student_loss(self, y, y_pred, sample_weight):
+    def _student_loss(self, y, y_pred, logits, sample_weight):
         if self._compile_loss is None or y is None:
             return ops.zeros((), "float32")
+        if self._label_plan().use_logits:
+            y_pred = logits
         loss = self._compile_loss(y, y_pred, sample_weight)
         if loss is None:
             return ops.zeros((), "float32")
@@ -259,9 +348,11 @@ class Distiller(keras.Model):
         """Returns `(y_pred, total)` and updates the loss trackers."""
         student_feats = self._plan.student(x, training=training)
         y_pred = student_feats[features.FINAL]
-        student_loss = self._student_loss(y, y_pred, sample_weight)
+        logits = student_feats[features.LOGITS]
+        student_loss = self._student_loss(y, y_pred, logits, sample_weight)
         values = self._terms(teacher_feats, student_feats, training)
-        alpha = self.student_loss_weight
+        # Without labels the distillation terms are the whole loss.
+        alpha = self.student_loss_weight if y is not None else 0.0
         kd = _sum(w * v for w, v in zip(self.distillation_loss_weights, values))
         reg_losses = list(self.student.losses)
         for module in self.kd_modules:
@@ -290,7 +381,7 @@ class Distiller(keras.Model):
 
         Args:
             x: Input batch.
-            y: Targets, or `None`.
+            y: Targets (integer or one-hot), or `None`.
             y_pred: Ignored.
             sample_weight: Optional sample weights for the student loss.
             training: Whether the student runs in training mode.
@@ -300,6 +391,7 @@ class Distiller(keras.Model):
         """
         del y_pred
         teacher_feats = self._teacher_forward(x)
+        y = self._prepare_labels(y)
         return self._forward_losses(
             x, y, sample_weight, teacher_feats, training
         )[1]
@@ -307,6 +399,7 @@ class Distiller(keras.Model):
     def train_step(self, data):
         """One optimizer step on the student (and adapters); returns logs."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y = self._prepare_labels(y)
         teacher_feats = self._teacher_forward(x)
         with tf.GradientTape() as tape:
             y_pred, total = self._forward_losses(
@@ -324,9 +417,30 @@ class Distiller(keras.Model):
             )
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
+    def _prepare_labels(self, y):
+        if y is None:
+            return None
+        return self._label_plan().convert(y)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics (skipped without labels); logs."""
+        if y is not None:
+            return super().compute_metrics(x, y, y_pred, sample_weight)
+        logs = {}
+        for metric in self.metrics:
+            if metric is self._compile_metrics:
+                continue
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return logs
+
     def test_step(self, data):
         """Computes every loss term and metric on a batch; returns logs."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y = self._prepare_labels(y)
         teacher_feats = self._teacher_forward(x)
         y_pred, _ = self._forward_losses(
             x, y, sample_weight, teacher_feats, training=False
@@ -348,6 +462,7 @@ class Distiller(keras.Model):
             "sparsity": (
                 None if self.sparsity is None else _serialize(self.sparsity)
             ),
+            "distilled_output": self.distilled_output,
         }
 
     @classmethod

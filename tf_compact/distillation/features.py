@@ -9,8 +9,13 @@ spatial resolution when the user gives none.
 
 import keras
 
+from tf_compact.internal import heads
+
 # Key under which an extractor returns the model's own (final) output.
 FINAL = None
+# Key under which an extractor returns the tensor before the final output's
+# softmax/sigmoid (the output itself when it has no probability head).
+LOGITS = "<logits>"
 
 
 def is_functional(model):
@@ -86,30 +91,62 @@ def model_input(model):
         return _single_or_list(model.inputs)
 
 
-def final_output(model):
-    """Returns the symbolic final output of a functional model, else None."""
+def final_output(model, output=None):
+    """Returns the symbolic output of a functional model, else None.
+
+    Args:
+        model: A `keras.Model`.
+        output: Index or name of the output to return when `model` has
+            several. Defaults to `None`: the only output, or the list of
+            all outputs.
+
+    Returns:
+        A `KerasTensor`, a list of them, or `None` for a subclassed model.
+    """
     if not is_functional(model):
         return None
-    try:
-        return model.output
-    except (AttributeError, ValueError):
-        return _single_or_list(model.outputs)
+    outputs = list(model.outputs)
+    if output is None:
+        return _single_or_list(outputs)
+    return outputs[output_index(model, output)]
 
 
-def feature_shape(model, layer_name, role):
+def output_index(model, output):
+    """Returns the index of `output` (an index or output name) in `model`.
+
+    Raises:
+        ValueError: If `model` has no such output.
+    """
+    names = heads.output_names(model)
+    count = len(names)
+    if isinstance(output, str):
+        if output in names:
+            return names.index(output)
+    elif -count <= output < count:
+        return output % count
+    raise ValueError(
+        "Invalid value for argument `distilled_output`. Expected an output "
+        f"index in [0, {count}) or one of the output names {names} of "
+        f"model `{model.name}`. Received: distilled_output={output!r}"
+    )
+
+
+def feature_shape(model, layer_name, role, output=None):
     """Returns the output shape (batch axis included) of a named feature.
 
     Args:
         model: A `keras.Model`.
         layer_name: A layer name, or `None` for the model's final output.
         role: `"teacher"` or `"student"`, used in error messages.
+        output: Index or name of the distilled output. Defaults to `None`
+            (the only one).
 
     Returns:
         A tuple, or `None` when `layer_name` is `None` and `model` is
         subclassed (its output shape is unknown before it runs).
     """
     if layer_name is FINAL:
-        out = final_output(model)
+        out = final_output(model, output)
         return None if out is None else tuple(out.shape)
     return tuple(layer_output(model, layer_name, role).shape)
 
@@ -206,38 +243,75 @@ def validate_pairs(pairs, argument="pairs"):
 
 
 class FeatureExtractor:
-    """Runs a model once and returns its output plus named features.
+    """Runs a model once and returns its output, logits and named features.
 
     Not tracked by Keras: the layers belong to the wrapped model, which the
-    Distiller tracks and saves.
+    Distiller tracks and saves. When the distilled output ends in a softmax
+    or sigmoid (see `tf_compact.internal.heads`), `LOGITS` is the tensor
+    before it, computed by the same layers and weights in the same pass;
+    a named layer whose output is that final output is returned as its
+    logits too, so that every distillation term reads pre-activations.
 
     Args:
         model: The teacher or student `keras.Model`.
         layer_names: Names of the intermediate layers whose outputs are
             needed (`None` entries mean the final output and are ignored).
         role: `"teacher"` or `"student"`, used in error messages.
+        output: Index or name of the output to distill. Defaults to `None`
+            (the only output).
     """
 
-    def __init__(self, model, layer_names, role):
+    def __init__(self, model, layer_names, role, output=None):
         self.model = model
+        self.role = role
+        self.output = output
         self.names = []
         for name in layer_names:
             if name is not FINAL and name not in self.names:
                 self.names.append(name)
+        self.kind = heads.NONE
         self.graph = None
-        if self.names:
-            feats = [layer_output(model, n, role) for n in self.names]
+        if not is_functional(model):
+            return
+        final = final_output(model, 0 if output is None else output)
+        index = 0 if output is None else output_index(model, output)
+        self.kind = heads.head_kind(model, index)
+        logits = final
+        if self.kind != heads.NONE:
+            logits = heads.logits_tensor(model, index)
+        multi = len(model.outputs) > 1
+        if self.names or self.kind != heads.NONE or multi:
+            feats = []
+            for n in self.names:
+                tensor = layer_output(model, n, role)
+                if heads.same_tensor(tensor, final):
+                    tensor = logits
+                feats.append(tensor)
             self.graph = keras.Model(
                 inputs=model_input(model),
-                outputs=[final_output(model), feats],
+                outputs=[final, logits, feats],
                 name=f"{model.name}_features",
             )
 
+    def _select(self, output):
+        if not isinstance(output, (list, tuple, dict)):
+            return output
+        if self.output is None:
+            raise ValueError(
+                f"The {self.role} model `{self.model.name}` returned "
+                f"{len(output)} outputs; the Distiller distills one. Pass "
+                "`distilled_output=` (an index or output name) to the "
+                "Distiller. Received: distilled_output=None"
+            )
+        return output[self.output]
+
     def __call__(self, x, training):
-        """Returns `{None: final_output, layer_name: feature, ...}`."""
+        """Returns `{None: output, LOGITS: logits, layer_name: feature}`."""
         if self.graph is None:
-            return {FINAL: self.model(x, training=training)}
-        output, feats = self.graph(x, training=training)
+            output = self._select(self.model(x, training=training))
+            return {FINAL: output, LOGITS: output}
+        output, logits, feats = self.graph(x, training=training)
         result = dict(zip(self.names, feats))
         result[FINAL] = output
+        result[LOGITS] = logits
         return result

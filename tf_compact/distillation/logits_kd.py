@@ -16,6 +16,17 @@ class LogitsKD(kd_loss.KDLoss):
     the weight between this term and the student's own loss need not change
     when `T` does.
 
+    In `tfc.Distiller` the logits are the tensors before the models' final
+    softmax or sigmoid, whether it is the last layer's activation, an
+    `Activation`/`Softmax` layer or a `keras.ops.softmax` node: a teacher
+    and a student that end in a softmax give the same loss as the same
+    weights without it.
+
+    Binary and multi-label outputs (a sigmoid head, or a single logit) are
+    distilled unit by unit with the Bernoulli KL at temperature `T`:
+    `T² · Σ KL(σ(t / T) ‖ σ(s / T))`, summed over the units and averaged
+    over the batch.
+
     With `standardize=True` each example's logits are first shifted to a
     zero mean and scaled to a unit standard deviation over the classes,
     the teacher's and the student's each by their own statistics (logit
@@ -23,18 +34,21 @@ class LogitsKD(kd_loss.KDLoss):
     then matches the shape of the teacher's logits rather than their scale,
     which a much smaller student may not reach; `T` applies to the
     standardized logits, so a smaller one (2) suits it. `tfc.compress`
-    turns it on with `standardize_logits=True`.
+    turns it on with `standardize_logits=True`. It needs softmax outputs
+    (several classes, one label each).
 
     Args:
-        temperature: Softening temperature `T`, a number > 0. Defaults to
-            `4.0`.
+        temperature: Softening temperature `T`, a finite number > 0 (a
+            Python or NumPy scalar). Defaults to `4.0`.
         standardize: Standardize every example's logits before the
             temperature. Defaults to `False`.
         name: Key of this term in the training logs. Defaults to `None`
             (`"logits_kd"`).
 
     Raises:
-        ValueError: If `temperature` is not a number > 0.
+        ValueError: If `temperature` is not a finite number > 0 (NaN,
+            `inf`, 0, negative, a bool or a string); in a Distiller, if
+            `standardize=True` and the outputs are binary.
         TypeError: If `standardize` is not a bool.
 
     Example:
@@ -54,15 +68,69 @@ class LogitsKD(kd_loss.KDLoss):
         self.temperature = kd_loss.validate_positive(temperature, "temperature")
         self.standardize = kd_loss.validate_bool(standardize, "standardize")
 
+    #: The Distiller passes `binary=` (whether the outputs are binary or
+    #: multi-label heads) to `term_loss`.
+    reads_head = True
+
+    def check_head(self, binary):
+        """Refuses settings that do not fit binary outputs.
+
+        Raises:
+            ValueError: If `standardize=True` and `binary`.
+        """
+        if binary and self.standardize:
+            raise ValueError(
+                "Invalid value for argument `standardize`. Logit "
+                "standardization needs softmax outputs with several classes; "
+                "the distilled outputs are binary (a sigmoid head or a single "
+                "logit). Received: standardize=True"
+            )
+
     def term_loss(
-        self, teacher_features, student_features, module=None, training=False
+        self,
+        teacher_features,
+        student_features,
+        module=None,
+        training=False,
+        binary=None,
     ):
-        """Returns the T²-scaled KL divergence, summed over output pairs."""
+        """Returns the T²-scaled KL divergence, summed over output pairs.
+
+        Args:
+            teacher_features: Teacher logits, one tensor per pair.
+            student_features: Student logits, one tensor per pair.
+            module: Unused.
+            training: Unused.
+            binary: Whether the logits are those of sigmoid units (Bernoulli
+                KL per unit). Defaults to `None`: binary when the last axis
+                has width 1.
+
+        Returns:
+            A scalar tensor.
+        """
         del module, training
         total = 0.0
         for t, s in zip(teacher_features, student_features):
-            total = total + self._kl(t, s)
+            is_binary = binary
+            if is_binary is None:
+                is_binary = t.shape[-1] == 1
+            if is_binary:
+                self.check_head(True)
+                total = total + self._binary_kl(t, s)
+            else:
+                total = total + self._kl(t, s)
         return total
+
+    def _binary_kl(self, teacher_logits, student_logits):
+        temp = self.temperature
+        t = ops.cast(teacher_logits, "float32") / temp
+        s = ops.cast(student_logits, "float32") / temp
+        log_p_t, log_q_t = ops.log_sigmoid(t), ops.log_sigmoid(-t)
+        log_p_s, log_q_s = ops.log_sigmoid(s), ops.log_sigmoid(-s)
+        kl = ops.exp(log_p_t) * (log_p_t - log_p_s) + ops.exp(log_q_t) * (
+            log_q_t - log_q_s
+        )
+        return ops.mean(ops.sum(kl, axis=-1)) * (temp * temp)
 
     def _kl(self, teacher_logits, student_logits):
         temp = self.temperature

@@ -1,12 +1,17 @@
 """Argument checks of the Distiller, in the Keras error style."""
 
+import math
+
 import keras
+import numpy as np
 
 from tf_compact.distillation import features
+from tf_compact.distillation import kd_loss
+from tf_compact.internal import heads
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return kd_loss.is_number(value) and math.isfinite(float(value))
 
 
 def _shapes(tensors):
@@ -27,18 +32,22 @@ def _check_shapes(teacher_shapes, student_shapes, what):
         )
 
 
-def validate_models(teacher, student):
+def validate_models(teacher, student, output=None):
     """Checks types and input/output compatibility of teacher and student.
 
     Args:
         teacher: The teacher.
         student: The student.
+        output: Index or name of the distilled output, or `None` when the
+            models have one output. Defaults to `None`.
 
     Raises:
         TypeError: If either is not a `keras.Model`, or both are the same
             object.
-        ValueError: If their input or output shapes differ (checked when
-            both have a symbolic graph).
+        ValueError: If their input or distilled output shapes differ
+            (checked when both have a symbolic graph), if a model has
+            several outputs and `output` is `None`, or if `output` names
+            no output of a model.
     """
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, keras.Model):
@@ -52,11 +61,44 @@ def validate_models(teacher, student):
             "Invalid value for argument `student`. Expected a model other "
             "than the teacher. Received: the same object for both."
         )
-    if features.is_functional(teacher) and features.is_functional(student):
+    selected = {}
+    for role, model in (("teacher", teacher), ("student", student)):
+        if not features.is_functional(model):
+            continue
+        count = len(model.outputs)
+        if output is None and count > 1:
+            names = heads.output_names(model)
+            raise ValueError(
+                f"The {role} model `{model.name}` has {count} outputs "
+                f"{names}; the Distiller distills one output. Pass "
+                "`distilled_output=` with its index or name (labels and "
+                "metrics then "
+                f"apply to that output). Received: distilled_output=None"
+            )
+        if output is not None:
+            selected[role] = [features.final_output(model, output)]
+        else:
+            selected[role] = list(model.outputs)
+    if len(selected) == 2:
         _check_shapes(_shapes(teacher.inputs), _shapes(student.inputs), "input")
         _check_shapes(
-            _shapes(teacher.outputs), _shapes(student.outputs), "output"
+            _shapes(selected["teacher"]), _shapes(selected["student"]), "output"
         )
+
+
+def validate_output(output):
+    """Returns `distilled_output` if it is `None`, an int or a str."""
+    if output is None or isinstance(output, str):
+        return output
+    if isinstance(output, (bool, np.bool_)) or not isinstance(
+        output, (int, np.integer)
+    ):
+        raise ValueError(
+            "Invalid value for argument `distilled_output`. Expected None, "
+            "an output index or an output name. Received: "
+            f"distilled_output={output!r}"
+        )
+    return int(output)
 
 
 def validate_losses(losses):

@@ -7,6 +7,8 @@ the TensorFlow backend.
 
 import numpy as np
 
+from tf_compact.internal import heads
+
 
 def as_dataset(data, batch_size, shuffle=False):
     """Returns a batched `tf.data.Dataset` of `(x, y)` from data.
@@ -48,15 +50,16 @@ def as_dataset(data, batch_size, shuffle=False):
 
 
 def infer_from_logits(model, from_logits):
-    """Returns `from_logits`, or infers it from a final softmax.
+    """Returns `from_logits`, or infers it from a final softmax or sigmoid.
 
     Args:
         model: The Keras 3 model.
         from_logits: `True`, `False` or `None` (infer).
 
     Returns:
-        `False` if the last layer applies a softmax, else `True`, unless
-        `from_logits` was given.
+        `False` if the output ends in a softmax or sigmoid (see
+        `tf_compact.internal.heads`), else `True`, unless `from_logits` was
+        given.
 
     Example:
 
@@ -66,10 +69,7 @@ def infer_from_logits(model, from_logits):
     """
     if from_logits is not None:
         return bool(from_logits)
-    last = model.layers[-1]
-    activation = last.get_config().get("activation")
-    is_softmax = activation == "softmax" or type(last).__name__ == "Softmax"
-    return not is_softmax
+    return not heads.outputs_probabilities(model)
 
 
 def _student_layer(student, name):
@@ -147,8 +147,15 @@ class QatTrainer:
             `0.5`.
         feature_layers: See `match_features`. Defaults to `None`.
         feature_weight: Weight of the feature MSE. Defaults to `1.0`.
-        from_logits: Whether both models output logits. Defaults to
-            `True`.
+        from_logits: Whether the student outputs logits; when `False` its
+            probabilities are mapped back to logits (`log p` for a softmax,
+            which leaves the softmax losses unchanged). Defaults to `True`.
+        head: The student's head, `"softmax"`, `"sigmoid"` or `"none"`;
+            `None` means `"none"` with `from_logits`, else `"softmax"`. A
+            sigmoid head, or a single logit, is trained with binary
+            cross-entropy and a Bernoulli KD per unit. The teacher is
+            always distilled from the tensor before its own softmax or
+            sigmoid. Defaults to `None`.
 
     Example:
 
@@ -168,15 +175,21 @@ class QatTrainer:
         feature_layers=None,
         feature_weight=1.0,
         from_logits=True,
+        head=None,
     ):
         import tf_keras
 
         self.student = student
         self.teacher = teacher
-        self.temperature = float(temperature)
+        self.temperature = _validate_temperature(temperature)
         self.alpha = float(alpha) if teacher is not None else 0.0
         self.feature_weight = float(feature_weight)
         self.from_logits = from_logits
+        if head is None:
+            head = heads.NONE if from_logits else heads.SOFTMAX
+        self.head = head
+        width = student.outputs[0].shape[-1]
+        self.binary = heads.is_binary(head, width)
         self.feature_names = (
             match_features(teacher, student, feature_layers)
             if teacher is not None
@@ -194,11 +207,10 @@ class QatTrainer:
         self._step = None
 
     def _logits(self, out):
-        import tensorflow as tf
-
         if self.from_logits:
             return out
-        return tf.math.log(tf.clip_by_value(out, 1e-7, 1.0))
+        kind = heads.SIGMOID if self.binary else heads.SOFTMAX
+        return heads.probabilities_to_logits(out, kind)
 
     def _loss(self, x, y):
         import tensorflow as tf
@@ -206,13 +218,14 @@ class QatTrainer:
         outs = self._student_net(x, training=True)
         outs = outs if isinstance(outs, list) else [outs]
         logits = self._logits(outs[0])
-        loss = (1.0 - self.alpha) * _cross_entropy(y, logits)
+        loss = (1.0 - self.alpha) * _cross_entropy(y, logits, self.binary)
         if self._teacher_net is None:
             return loss
         t_outs = self._teacher_net(x, training=False)
         t_outs = t_outs if isinstance(t_outs, list) else [t_outs]
-        t_logits = self._logits(tf.convert_to_tensor(t_outs[0]))
-        loss += self.alpha * _kd(t_logits, logits, self.temperature)
+        t_logits = tf.convert_to_tensor(t_outs[0])
+        kd = _binary_kd if self.binary else _kd
+        loss += self.alpha * kd(t_logits, logits, self.temperature)
         for s_feat, t_feat in zip(outs[1:], t_outs[1:]):
             diff = s_feat - tf.convert_to_tensor(t_feat)
             loss += self.feature_weight * tf.reduce_mean(tf.square(diff))
@@ -260,18 +273,41 @@ class QatTrainer:
 
 
 def _teacher_net(teacher, names):
+    """The teacher's logits (before its softmax/sigmoid) and features."""
     import keras
 
-    if not names:
-        return teacher
-    outputs = [teacher.outputs[0]] + [
+    if not heads.is_functional(teacher):
+        return heads.logits_view(teacher)
+    outputs = [heads.logits_tensor(teacher, 0)] + [
         teacher.get_layer(n).output for n in names
     ]
     return keras.Model(teacher.inputs, outputs)
 
 
-def _cross_entropy(y, logits):
+def _validate_temperature(temperature):
+    ok = isinstance(temperature, (int, float, np.integer, np.floating))
+    if isinstance(temperature, (bool, np.bool_)):
+        ok = False
+    if not ok or not np.isfinite(temperature) or not temperature > 0:
+        raise ValueError(
+            "Invalid value for argument `temperature`. Expected a finite "
+            f"number > 0. Received: temperature={temperature!r}"
+        )
+    return float(temperature)
+
+
+def _cross_entropy(y, logits, binary=False):
     import tensorflow as tf
+
+    if binary:
+        labels = tf.cast(y, logits.dtype)
+        if labels.shape.rank == logits.shape.rank - 1:
+            labels = labels[..., None]
+        return tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(
+                tf.reshape(labels, tf.shape(logits)), logits
+            )
+        )
 
     if y.shape.rank == logits.shape.rank and y.shape[-1] != 1:
         return tf.reduce_mean(
@@ -293,3 +329,17 @@ def _kd(teacher_logits, student_logits, temperature):
     log_s = tf.nn.log_softmax(student_logits / temperature)
     kl = tf.reduce_sum(t * (log_t - log_s), axis=-1)
     return temperature**2 * tf.reduce_mean(kl)
+
+
+def _binary_kd(teacher_logits, student_logits, temperature):
+    """Bernoulli KL per unit at temperature `T`, summed over units, × T²."""
+    import tensorflow as tf
+
+    t = tf.cast(teacher_logits, tf.float32) / temperature
+    s = tf.cast(student_logits, tf.float32) / temperature
+    log_p_t, log_q_t = tf.math.log_sigmoid(t), tf.math.log_sigmoid(-t)
+    log_p_s, log_q_s = tf.math.log_sigmoid(s), tf.math.log_sigmoid(-s)
+    kl = tf.exp(log_p_t) * (log_p_t - log_p_s) + tf.exp(log_q_t) * (
+        log_q_t - log_q_s
+    )
+    return temperature**2 * tf.reduce_mean(tf.reduce_sum(kl, axis=-1))

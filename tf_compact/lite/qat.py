@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from tf_compact.internal import heads
 from tf_compact.lite import distill_qat
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import convert
@@ -161,7 +162,10 @@ def qat(
             `None` (logits only). Defaults to `"auto"`.
         feature_weight: Weight of the feature MSE. Defaults to `1.0`.
         from_logits: Whether the model outputs logits; `None` infers it
-            from a final softmax. Defaults to `None`.
+            from a final softmax or sigmoid. Either way the teacher is
+            distilled from the tensor before its softmax/sigmoid, and a
+            sigmoid (or single-unit) head gets binary cross-entropy and a
+            Bernoulli KD. Defaults to `None`.
         steps_per_epoch: Batches per epoch, or `None` for the whole
             dataset. Defaults to `None`.
         inference_io: `"int8"`, `"uint8"` or `"float32"` model I/O.
@@ -205,6 +209,7 @@ def qat(
         feature_layers=feature_layers if teacher is not None else None,
         feature_weight=feature_weight,
         from_logits=distill_qat.infer_from_logits(model, from_logits),
+        head=heads.head_kind(model),
     )
     history = trainer.fit(dataset, epochs, val, steps_per_epoch, verbose)
     result = convert(

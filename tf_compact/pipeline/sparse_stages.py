@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from tf_compact.pipeline import recalibration
+from tf_compact.internal import heads
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 from tf_compact.pipeline.training import steps_per_epoch
@@ -92,12 +93,8 @@ def initial_strength(ctx, student, penalty, share=0.1):
     Returns:
         The strength as a float (at least `1e-6`).
     """
-    from tf_compact.pipeline import training
-
     x, y = next(iter(ctx.train_data))
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=training.outputs_logits(student)
-    )
+    loss_fn = heads.label_loss(student)
     loss = float(keras.ops.convert_to_numpy(loss_fn(y, student(x))))
     before = float(keras.ops.convert_to_numpy(penalty.strength))
     penalty.strength.assign(1.0)
@@ -273,7 +270,6 @@ def iterative_stage(ctx):
     whole stage costs about `epochs` epochs.
     """
     import tf_compact as tfc
-    from tf_compact.pipeline import training
 
     settings = ctx.settings
     student = ctx.store.model("student_init")
@@ -300,10 +296,8 @@ def iterative_stage(ctx):
         teacher=ctx.teacher,
         distillation_losses=stages.kd_losses(ctx),
         optimizer=keras.optimizers.Adam(settings["learning_rate"]),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=training.outputs_logits(student)
-        ),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=heads.label_loss(student),
+        metrics=[heads.label_metric(student)],
         fit_kwargs=fit_kwargs,
         verbose=ctx.fit_verbose() * 2,
     )

@@ -16,6 +16,7 @@ import inspect
 import keras
 
 from tf_compact import lighten as lighten_lib
+from tf_compact.internal import heads
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
 
@@ -192,10 +193,8 @@ def _compile(wrapper, student, learning_rate, decay_steps=None):
         )
     wrapper.compile(
         optimizer=keras.optimizers.Adam(rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=training.outputs_logits(student)
-        ),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=heads.label_loss(student),
+        metrics=[heads.label_metric(student)],
     )
 
 

@@ -3,25 +3,22 @@
 import keras
 import numpy as np
 
+from tf_compact.internal import heads
+
 
 def outputs_logits(model):
-    """Whether `model` outputs logits (no softmax on its last layer).
+    """Whether `model` outputs logits (no softmax or sigmoid head).
 
     Args:
         model: a `keras.Model`.
 
     Returns:
-        `False` when the output layer ends in a softmax activation (or is a
-        `Softmax` layer), `True` otherwise.
+        `False` when the (first) output ends in a softmax or sigmoid (an
+        activation of the last layer, an `Activation`/`Softmax` layer, a
+        `keras.ops.softmax` node or a nested model ending in one), `True`
+        otherwise. See `tf_compact.internal.heads`.
     """
-    last = model.layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return False
-    activation = getattr(last, "activation", None)
-    name = getattr(activation, "__name__", "")
-    if isinstance(last, keras.layers.Activation):
-        name = getattr(last.activation, "__name__", str(last.activation))
-    return name != "softmax"
+    return not heads.outputs_probabilities(model)
 
 
 def steps_per_epoch(dataset):
@@ -42,10 +39,16 @@ def steps_per_epoch(dataset):
 
 
 def compile_classifier(model, learning_rate=1e-3):
-    """Compiles a classifier with Adam, sparse cross-entropy and accuracy.
+    """Compiles a classifier with Adam, cross-entropy and accuracy.
+
+    The loss and the accuracy follow the model's head (logits, softmax or
+    sigmoid, read by `tf_compact.internal.heads`) and the labels: integer
+    class ids, or one-hot rows (same rank and width as the output, as
+    `keras.utils.to_categorical` makes them); a sigmoid or single-unit head
+    gets binary cross-entropy on 0/1 labels.
 
     Args:
-        model: a classifier `keras.Model` with integer labels.
+        model: a classifier `keras.Model`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
 
     Returns:
@@ -53,10 +56,8 @@ def compile_classifier(model, learning_rate=1e-3):
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=outputs_logits(model)
-        ),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=heads.label_loss(model),
+        metrics=[heads.label_metric(model)],
     )
     return model
 

@@ -16,6 +16,7 @@ still the best by the importance criterion.
 import keras
 import numpy as np
 
+from tf_compact.internal import heads
 from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
 from tf_compact.surgery.apply_masks import apply_masks
@@ -195,8 +196,6 @@ def _inputs(data, batches):
 
 
 def _probabilities(model, x):
-    from tf_compact.pipeline.training import outputs_logits
-
     out = model(x, training=False)
     if isinstance(out, (list, tuple, dict)):
         raise ValueError(
@@ -205,7 +204,12 @@ def _probabilities(model, x):
         )
     out = keras.ops.convert_to_numpy(out).astype("float64")
     out = out.reshape(out.shape[0], -1)
-    if outputs_logits(model):
+    kind = heads.head_kind(model)
+    if heads.is_binary(kind, out.shape[-1]):
+        if kind == heads.NONE:
+            out = 1.0 / (1.0 + np.exp(-out))
+        out = np.stack([1.0 - out, out], axis=-1).reshape(out.shape[0], -1)
+    elif kind == heads.NONE:
         out = np.exp(out - out.max(axis=-1, keepdims=True))
         out /= out.sum(axis=-1, keepdims=True)
     return np.clip(out, 1e-12, 1.0)

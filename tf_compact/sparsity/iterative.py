@@ -2,6 +2,7 @@
 
 import keras
 
+from tf_compact.internal import heads
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
 from tf_compact.internal.validation import validate_fraction
@@ -170,7 +171,7 @@ def _fine_tune(
     verbose,
 ):
     if loss is None:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss = heads.label_loss(model)
     trainer = model
     if teacher is not None:
         from tf_compact.distillation.distiller import Distiller

@@ -1,0 +1,673 @@
+"""Classifier heads: probability outputs, their logits, and label losses.
+
+Most published classifiers end in a softmax (or, for two classes, a
+sigmoid), while distillation and cross-entropy want the tensor before it.
+This module is the one place that finds such a head and reaches behind it:
+
+- `head_kind(model)` says whether an output is `"softmax"`, `"sigmoid"` or
+  `"none"` (logits, or anything else),
+- `logits_tensor(model)` / `logits_view(model)` give the pre-activation
+  tensor, sharing the model's own layers and weights (nothing is copied:
+  training the view trains the model),
+- `LabelLoss` and `LabelAccuracy` follow the head and accept integer or
+  one-hot labels.
+
+A head is recognized in a Functional or Sequential model when the output
+tensor comes from a layer with `activation="softmax"`/`"sigmoid"` (`Dense`,
+`Conv*`, `EinsumDense`, ...), from an `Activation`/`Softmax` layer, a
+`Lambda` of a softmax/sigmoid function, a `keras.ops.softmax`/`sigmoid`
+node, or from a nested model ending in one of these; identity-like layers
+(`Identity`, `Activation("linear")`) after it are looked through. Where the
+head is recognized but the tensor before it cannot be reached, the view
+falls back to log-probabilities (`log(p)` for a softmax, `log(p / (1 - p))`
+for a sigmoid, clipped), which give a softmax the same distillation loss
+as its logits.
+"""
+
+import keras
+from keras import ops
+
+SOFTMAX = "softmax"
+SIGMOID = "sigmoid"
+NONE = "none"
+
+_SOFTMAX_NAMES = ("softmax", "softmax_v2")
+_SIGMOID_NAMES = ("sigmoid",)
+_LINEAR_NAMES = ("linear",)
+_TINY = 1e-30
+
+
+def _function_kind(fn):
+    name = getattr(fn, "__name__", None)
+    if name is None and isinstance(fn, str):
+        name = fn
+    if name in _SOFTMAX_NAMES:
+        return SOFTMAX
+    if name in _SIGMOID_NAMES:
+        return SIGMOID
+    if name in _LINEAR_NAMES:
+        return "linear"
+    return None
+
+
+def _last_axis(axis, rank):
+    return axis is None or axis == -1 or (rank is not None and axis == rank - 1)
+
+
+def _producer(tensor):
+    """Returns `(operation, input_tensors, tensor_index)` or `None`."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None
+    op = history.operation
+    nodes = getattr(op, "_inbound_nodes", None)
+    if op is None or not nodes or history.node_index >= len(nodes):
+        return None
+    inputs = list(nodes[history.node_index].input_tensors)
+    return op, inputs, history.tensor_index
+
+
+def same_tensor(a, b):
+    """Whether two symbolic tensors are the same node output of a graph."""
+    if a is b:
+        return True
+    ha = getattr(a, "_keras_history", None)
+    hb = getattr(b, "_keras_history", None)
+    return ha is not None and hb is not None and tuple(ha) == tuple(hb)
+
+
+def is_functional(model):
+    """Returns True when `model` has a symbolic graph to walk."""
+    try:
+        return bool(model.inputs) and bool(model.outputs)
+    except (AttributeError, ValueError):
+        return False
+
+
+def model_input(model):
+    """Returns the symbolic input structure of a Functional model.
+
+    A single input is returned as its tensor in the graph that
+    `model.outputs` belong to (for a Sequential model, `model.input` may be
+    another tensor than `model.inputs[0]`).
+    """
+    inputs = list(model.inputs)
+    if len(inputs) == 1:
+        return inputs[0]
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        return inputs
+
+
+class PreActivation(keras.layers.Layer):
+    """Runs a layer without its activation, sharing its weights.
+
+    The wrapped layer's `call` is run with its `activation` set to the
+    identity for the duration of the call (its weights are the very same
+    variables), so `PreActivation(dense)(x)` is `dense`'s pre-activation.
+    The wrapped layer gains no node: its `output` stays what it was.
+
+    Args:
+        layer: A built layer with an `activation` attribute that its `call`
+            applies last.
+        **kwargs: Base `Layer` arguments such as `name`.
+
+    Example:
+
+    ```python
+    dense = keras.layers.Dense(10, activation="softmax")
+    dense.build((None, 4))
+    logits = PreActivation(dense)(x)
+    ```
+    """
+
+    def __init__(self, layer, **kwargs):
+        kwargs.setdefault("name", f"{layer.name}_pre_activation")
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        super().__init__(**kwargs)
+        self.inner = layer
+        self.built = True
+
+    def call(self, inputs):
+        saved = self.inner.activation
+        self.inner.activation = keras.activations.linear
+        try:
+            return self.inner.call(inputs)
+        finally:
+            self.inner.activation = saved
+
+    def compute_output_shape(self, input_shape):
+        return self.inner.compute_output_shape(input_shape)
+
+
+class LogProbabilities(keras.layers.Layer):
+    """Maps probabilities to logits up to a constant: the fallback view.
+
+    For a softmax head `log(p)` (equal to the logits minus their
+    log-sum-exp, so every softmax-based loss is unchanged); for a sigmoid
+    head `log(p) - log(1 - p)`, the logit itself. `p` is clipped away from
+    0 and 1 first.
+
+    Args:
+        kind: `"softmax"` or `"sigmoid"`.
+        **kwargs: Base `Layer` arguments such as `name`.
+
+    Example:
+
+    ```python
+    logits = LogProbabilities("softmax")(model.output)
+    ```
+    """
+
+    def __init__(self, kind, **kwargs):
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def call(self, inputs):
+        return probabilities_to_logits(inputs, self.kind)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["kind"] = self.kind
+        return config
+
+
+def probabilities_to_logits(probabilities, kind):
+    """Returns logits (up to a per-row constant) from head probabilities.
+
+    Args:
+        probabilities: Output tensor of a softmax or sigmoid head.
+        kind: `"softmax"`, `"sigmoid"` or `"none"` (returned as is).
+
+    Returns:
+        A float32 tensor of the same shape.
+
+    Example:
+
+    ```python
+    logits = probabilities_to_logits(model(x), head_kind(model))
+    ```
+    """
+    if kind == NONE:
+        return probabilities
+    p = ops.cast(probabilities, "float32")
+    if kind == SOFTMAX:
+        return ops.log(ops.clip(p, _TINY, 1.0))
+    p = ops.clip(p, 1e-7, 1.0 - 1e-7)
+    return ops.log(p) - ops.log(1.0 - p)
+
+
+class _Head:
+    """What `_trace` found: the head's kind and the tensor before it."""
+
+    def __init__(self, kind, logits):
+        self.kind = kind
+        self.logits = logits
+
+
+def _layer_kind(op, rank):
+    """The kind of activation `op` applies last, `"linear"`, or None."""
+    if isinstance(op, keras.layers.Softmax):
+        return SOFTMAX if _last_axis(op.axis, rank) else None
+    if isinstance(op, keras.layers.Identity):
+        return "linear"
+    if isinstance(op, keras.layers.Lambda):
+        return _function_kind(getattr(op, "function", None))
+    if isinstance(op, keras.layers.Layer):
+        return _function_kind(getattr(op, "activation", None))
+    cls = type(op).__name__
+    if cls == "Softmax" and _last_axis(getattr(op, "axis", -1), rank):
+        return SOFTMAX
+    if cls == "Sigmoid":
+        return SIGMOID
+    return None
+
+
+def _reads_input(op):
+    """Whether `op` is applied to its input as is (no weights of its own)."""
+    passes = (
+        keras.layers.Activation,
+        keras.layers.Softmax,
+        keras.layers.Identity,
+        keras.layers.Lambda,
+    )
+    return isinstance(op, passes) or not isinstance(op, keras.layers.Layer)
+
+
+def _trace(tensor, depth=0):
+    found = _producer(tensor)
+    if found is None or depth > 64:
+        return _Head(NONE, tensor)
+    op, inputs, index = found
+    if isinstance(op, keras.Model) and is_functional(op):
+        inner = _trace(op.outputs[index], depth + 1)
+        if inner.kind == NONE:
+            return _Head(NONE, tensor)
+        view = keras.Model(
+            model_input(op), inner.logits, name=f"{op.name}_logits"
+        )
+        args = inputs[0] if len(inputs) == 1 else inputs
+        return _Head(inner.kind, view(args))
+    kind = _layer_kind(op, len(tensor.shape))
+    if kind is None:
+        return _Head(NONE, tensor)
+    if kind == "linear":
+        if len(inputs) == 1 and _reads_input(op):
+            return _trace(inputs[0], depth + 1)
+        return _Head(NONE, tensor)
+    if len(inputs) != 1:
+        return _Head(kind, LogProbabilities(kind)(tensor))
+    if _reads_input(op):
+        return _Head(kind, inputs[0])
+    return _Head(kind, PreActivation(op)(inputs[0]))
+
+
+def _output_tensor(model, output):
+    outputs = list(model.outputs)
+    if output is None:
+        output = 0
+    if isinstance(output, str):
+        names = output_names(model)
+        if output not in names:
+            raise ValueError(
+                "Invalid value for argument `output`. Expected one of the "
+                f"output names of model `{model.name}`: {names}. Received: "
+                f"output={output!r}"
+            )
+        return outputs[names.index(output)]
+    if not -len(outputs) <= output < len(outputs):
+        raise ValueError(
+            "Invalid value for argument `output`. Expected an index in "
+            f"[0, {len(outputs)}) for model `{model.name}`. Received: "
+            f"output={output!r}"
+        )
+    return outputs[output]
+
+
+def output_names(model):
+    """Names of a Functional model's outputs (their producing layers).
+
+    Args:
+        model: A Functional or Sequential `keras.Model`.
+
+    Returns:
+        A list of strings, one per output, in order.
+
+    Example:
+
+    ```python
+    output_names(model)  # ['class_head', 'box_head']
+    ```
+    """
+    names = []
+    for tensor in model.outputs:
+        found = _producer(tensor)
+        names.append(None if found is None else found[0].name)
+    return names
+
+
+def _last_layer(model):
+    layers = [
+        layer
+        for layer in getattr(model, "layers", [])
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    return layers[-1] if layers else None
+
+
+def _find(model, output=None):
+    if is_functional(model):
+        tensor = _output_tensor(model, output)
+        return _trace(tensor)
+    last = _last_layer(model)
+    if isinstance(model, keras.Sequential) and last is not None:
+        if isinstance(last, keras.Model):
+            return _Head(head_kind(last), None)
+        kind = _layer_kind(last, None)
+        return _Head(kind if kind in (SOFTMAX, SIGMOID) else NONE, None)
+    return _Head(NONE, None)
+
+
+def head_kind(model, output=None):
+    """Returns the activation that ends an output of `model`.
+
+    Args:
+        model: A `keras.Model`. Subclassed models have no graph to read and
+            are reported as `"none"`.
+        output: Index or name of the output. Defaults to `None` (the first).
+
+    Returns:
+        `"softmax"`, `"sigmoid"` or `"none"`.
+
+    Raises:
+        ValueError: If `output` names no output of `model`.
+
+    Example:
+
+    ```python
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="softmax")]
+    )
+    head_kind(model)  # 'softmax'
+    ```
+    """
+    return _find(model, output).kind
+
+
+def outputs_probabilities(model, output=None):
+    """Whether an output of `model` ends in a softmax or sigmoid.
+
+    Args:
+        model: A `keras.Model`.
+        output: Index or name of the output. Defaults to `None` (the first).
+
+    Returns:
+        A bool.
+
+    Example:
+
+    ```python
+    loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=not outputs_probabilities(model)
+    )
+    ```
+    """
+    return head_kind(model, output) != NONE
+
+
+def logits_tensor(model, output=None):
+    """Returns the symbolic tensor before the head's softmax/sigmoid.
+
+    The tensor lives in `model`'s graph (`keras.Model(model.inputs, t)` is a
+    model sharing `model`'s layers and weights). For an output with no
+    probability head, it is the output itself.
+
+    Args:
+        model: A Functional or Sequential `keras.Model` with a graph.
+        output: Index or name of the output. Defaults to `None` (the first).
+
+    Returns:
+        A `KerasTensor`.
+
+    Raises:
+        ValueError: If `model` has no symbolic graph, or `output` names no
+            output of it.
+
+    Example:
+
+    ```python
+    logits = logits_tensor(model)
+    gap = model.get_layer("gap").output
+    features = keras.Model(model.inputs, [logits, gap])
+    ```
+    """
+    if not is_functional(model):
+        raise ValueError(
+            f"Model `{model.name}` has no symbolic graph (a subclassed or "
+            "unbuilt model), so the tensor before its softmax cannot be "
+            "reached. Build it with `keras.Input`, or use "
+            "`logits_view`, which falls back to log-probabilities."
+        )
+    return _find(model, output).logits
+
+
+def logits_view(model, output=None):
+    """Returns a model of the same weights whose output is the logits.
+
+    The view shares `model`'s layers and variables (no weight is copied:
+    training the view trains `model`). When the output has no probability
+    head the view returns it unchanged; when `model` has no graph but
+    is known to end in a softmax/sigmoid (an unbuilt Sequential), the view
+    returns log-probabilities.
+
+    Args:
+        model: A `keras.Model`.
+        output: Index or name of the output. Defaults to `None` (the first).
+
+    Returns:
+        A `keras.Model` (the view, or `model` itself when nothing is to be
+        removed and it has a single output).
+
+    Raises:
+        ValueError: If `output` names no output of `model`.
+
+    Example:
+
+    ```python
+    logits = logits_view(model)(x)  # softmax(logits) == model(x)
+    ```
+    """
+    if is_functional(model):
+        logits = _find(model, output).logits
+        return keras.Model(
+            model_input(model), logits, name=f"{model.name}_logits"
+        )
+    kind = head_kind(model, output)
+    if kind == NONE:
+        return model
+    return _LogitsOf(model, kind, name=f"{model.name}_logits")
+
+
+class _LogitsOf(keras.Model):
+    """Calls a graph-less model and maps its probabilities to logits."""
+
+    def __init__(self, model, kind, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.kind = kind
+
+    def call(self, inputs, training=None):
+        out = self.model(inputs, training=training)
+        return probabilities_to_logits(out, self.kind)
+
+
+def _width(tensor):
+    shape = getattr(tensor, "shape", None)
+    return None if not shape else shape[-1]
+
+
+def is_binary(kind, width):
+    """Whether an output of `kind` and last-axis `width` is binary/multi-label.
+
+    A sigmoid head, or a single logit (width 1), is scored with binary
+    cross-entropy and distilled with a Bernoulli KL per unit.
+
+    Example:
+
+    ```python
+    is_binary("none", 1)  # True
+    ```
+    """
+    return kind == SIGMOID or (kind == NONE and width == 1)
+
+
+def _one_hot_like(y_true, y_pred):
+    t_shape, p_shape = tuple(y_true.shape), tuple(y_pred.shape)
+    return (
+        len(t_shape) == len(p_shape)
+        and p_shape[-1] not in (None, 1)
+        and t_shape[-1] == p_shape[-1]
+    )
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class LabelLoss(keras.losses.Loss):
+    """Cross-entropy that follows the head and the label format.
+
+    Binary heads (`kind="sigmoid"`, or a single output unit) get binary
+    cross-entropy; other heads get categorical cross-entropy, from one-hot
+    labels when the labels have the output's rank and width (as
+    `keras.utils.to_categorical` makes them), else from integer labels.
+
+    Args:
+        from_logits: Whether predictions are logits. Defaults to `True`.
+        kind: The head, `"softmax"`, `"sigmoid"` or `"none"`. Defaults to
+            `"none"`.
+        name: Loss name. Defaults to `"label_loss"`.
+        **kwargs: Other `keras.losses.Loss` arguments (`reduction`, ...).
+
+    Example:
+
+    ```python
+    model.compile("adam", loss=LabelLoss(from_logits=False, kind="softmax"))
+    ```
+    """
+
+    def __init__(self, from_logits=True, kind=NONE, name="label_loss", **kw):
+        super().__init__(name=name, **kw)
+        self.from_logits = bool(from_logits)
+        self.kind = kind
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.convert_to_tensor(y_true)
+        if is_binary(self.kind, _width(y_pred)):
+            y_true = _match_rank(ops.cast(y_true, y_pred.dtype), y_pred)
+            return keras.losses.binary_crossentropy(
+                y_true, y_pred, from_logits=self.from_logits
+            )
+        if _one_hot_like(y_true, y_pred):
+            return keras.losses.categorical_crossentropy(
+                ops.cast(y_true, y_pred.dtype),
+                y_pred,
+                from_logits=self.from_logits,
+            )
+        return keras.losses.sparse_categorical_crossentropy(
+            _sparse(y_true, y_pred), y_pred, from_logits=self.from_logits
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(from_logits=self.from_logits, kind=self.kind)
+        return config
+
+
+def _match_rank(y_true, y_pred):
+    if len(y_true.shape) == len(y_pred.shape) - 1:
+        return ops.expand_dims(y_true, -1)
+    return y_true
+
+
+def _sparse(y_true, y_pred):
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    return ops.cast(y_true, "int32")
+
+
+def label_accuracy(y_true, y_pred, kind=NONE, from_logits=True):
+    """Per-example accuracy that follows the head and the label format.
+
+    Args:
+        y_true: Integer, one-hot or (binary heads) 0/1 labels.
+        y_pred: The model's output.
+        kind: The head, `"softmax"`, `"sigmoid"` or `"none"`. Defaults to
+            `"none"`.
+        from_logits: Whether `y_pred` is logits (binary threshold 0 rather
+            than 0.5). Defaults to `True`.
+
+    Returns:
+        A float tensor of 0/1 per example (per unit for multi-label heads).
+
+    Example:
+
+    ```python
+    label_accuracy(y, model(x), kind="softmax", from_logits=False)
+    ```
+    """
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.convert_to_tensor(y_true)
+    if is_binary(kind, _width(y_pred)):
+        threshold = 0.0 if from_logits else 0.5
+        y_true = _match_rank(ops.cast(y_true, "float32"), y_pred)
+        hit = ops.equal(y_pred > threshold, y_true > 0.5)
+        return ops.cast(hit, "float32")
+    if _one_hot_like(y_true, y_pred):
+        y_true = ops.argmax(y_true, axis=-1)
+    else:
+        y_true = _sparse(y_true, y_pred)
+    pred = ops.argmax(y_pred, axis=-1)
+    return ops.cast(ops.equal(ops.cast(y_true, "int32"), pred), "float32")
+
+
+@keras.saving.register_keras_serializable(package="tf_compact")
+class LabelAccuracy(keras.metrics.MeanMetricWrapper):
+    """Accuracy that follows the head and the label format (see `LabelLoss`).
+
+    Args:
+        kind: The head, `"softmax"`, `"sigmoid"` or `"none"`. Defaults to
+            `"none"`.
+        from_logits: Whether predictions are logits. Defaults to `True`.
+        name: Metric name. Defaults to `"accuracy"`.
+        dtype: Metric dtype. Defaults to `None`.
+
+    Example:
+
+    ```python
+    model.compile("adam", LabelLoss(), metrics=[LabelAccuracy()])
+    ```
+    """
+
+    def __init__(
+        self, kind=NONE, from_logits=True, name="accuracy", dtype=None
+    ):
+        super().__init__(
+            fn=label_accuracy,
+            name=name,
+            dtype=dtype,
+            kind=kind,
+            from_logits=from_logits,
+        )
+        self.kind = kind
+        self.from_logits = bool(from_logits)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "kind": self.kind,
+            "from_logits": self.from_logits,
+        }
+
+
+def label_loss(model, output=None):
+    """Returns the `LabelLoss` that fits an output of `model`.
+
+    Args:
+        model: A classifier `keras.Model`.
+        output: Index or name of the output. Defaults to `None` (the first).
+
+    Returns:
+        A `LabelLoss` with `from_logits` and `kind` read from the head.
+
+    Example:
+
+    ```python
+    model.compile("adam", label_loss(model), metrics=[label_metric(model)])
+    ```
+    """
+    kind = head_kind(model, output)
+    return LabelLoss(from_logits=kind == NONE, kind=kind)
+
+
+def label_metric(model, output=None):
+    """Returns the `LabelAccuracy` (named `"accuracy"`) for `model`.
+
+    Args:
+        model: A classifier `keras.Model`.
+        output: Index or name of the output. Defaults to `None` (the first).
+
+    Returns:
+        A `LabelAccuracy`.
+
+    Example:
+
+    ```python
+    model.compile("adam", label_loss(model), metrics=[label_metric(model)])
+    ```
+    """
+    kind = head_kind(model, output)
+    return LabelAccuracy(kind=kind, from_logits=kind == NONE)
