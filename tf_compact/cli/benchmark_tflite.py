@@ -1,10 +1,12 @@
-"""`tf-compact benchmark-tflite`: time TFLite files on a real interpreter.
+r"""`tf-compact benchmark-tflite`: time TFLite files on a real interpreter.
 
 ```shell
 tf-compact benchmark-tflite --tflite=out/teacher_float32.tflite \
     --tflite=out/model_int8.tflite --num_threads=1 --accuracy
 ```
 """
+
+import sys
 
 from absl import app
 from absl import flags
@@ -31,10 +33,37 @@ WARMUP = flags.DEFINE_integer("warmup", 10, "Untimed invokes.", lower_bound=0)
 ACCURACY = flags.DEFINE_boolean(
     "accuracy", False, "Also measure accuracy on the --dataset test split."
 )
+SCORE_OUTPUT = flags.DEFINE_string(
+    "score_output",
+    None,
+    "With --accuracy, the output of a multi-output model to score: an "
+    "index in Keras order or a signature output name. Default: the first.",
+)
+
+
+def _score_output():
+    value = SCORE_OUTPUT.value
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _load(lite, paths):
+    """Reads every file up front; a malformed one stops the command."""
+    contents = []
+    for path in paths:
+        try:
+            contents.append(lite.load_model_content(path))
+        except (OSError, ValueError) as e:
+            print(f"benchmark-tflite: --tflite={path}: {e}", file=sys.stderr)
+            return None
+    return contents
 
 
 def main(argv):
     """Benchmarks every --tflite file and prints a comparison table.
+
+    Returns:
+        `1` when a --tflite file is missing or not a well-formed TFLite
+        model (the reason is printed), else `None`.
 
     Raises:
         app.UsageError: on positional arguments or no --tflite file.
@@ -45,18 +74,22 @@ def main(argv):
         raise app.UsageError("Give at least one --tflite=FILE.")
     from tf_compact import lite
 
+    contents = _load(lite, TFLITE.value)
+    if contents is None:
+        return 1
     dataset = common_flags.load_data().test if ACCURACY.value else None
     results = [
         lite.benchmark(
-            path,
+            content,
             runtime=RUNTIME.value,
             num_threads=NUM_THREADS.value,
             warmup=WARMUP.value,
             runs=RUNS.value,
             dataset=dataset,
             name=path,
+            output=_score_output() if dataset is not None else None,
         )
-        for path in TFLITE.value
+        for path, content in zip(TFLITE.value, contents)
     ]
     print(lite.compare(results))
 
