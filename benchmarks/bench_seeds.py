@@ -271,7 +271,8 @@ def _start_strength(student, penalty, bundle):
     import keras
 
     x, y = next(iter(bundle.train))
-    loss = float(keras.ops.convert_to_numpy(_loss(student)(y, student(x))))
+    pred = student(x, training=False)
+    loss = float(keras.ops.convert_to_numpy(_loss(student)(y, pred)))
     penalty.strength.assign(1.0)
     total = float(keras.ops.convert_to_numpy(penalty(student)))
     return max(0.1 * loss / max(total, 1e-12), 1e-6)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import types
 
 import keras
 import numpy as np
@@ -10,10 +11,12 @@ import tensorflow as tf
 
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
+from tf_compact.pipeline import sparse_stages
 from tf_compact.pipeline import stages as stages_lib
 from tf_compact.pipeline import training
 from tf_compact.pipeline.compress import compress
 from tf_compact.pipeline.context import CompressContext
+from tf_compact.sparsity.group_lasso import GroupLasso
 
 NUM_CLASSES = 4
 FAST = {
@@ -109,6 +112,24 @@ def test_reported_accuracy_is_the_inference_accuracy(extra):
     assert result.report["teacher"]["accuracy"] == pytest.approx(
         expected, abs=1e-6
     )
+    assert_unchanged(model, before)
+
+
+def test_initial_strength_measures_the_loss_in_inference_mode():
+    model = _trained(keras.layers.RandomFlip("horizontal_and_vertical", 3))
+    before = snapshot(model)
+    penalty = GroupLasso(strength=1e-4, proximal=True)
+    penalty.bind(model)
+    ctx = types.SimpleNamespace(train_data=_dataset())
+    x, y = next(iter(_dataset()))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        y, model.predict(x, verbose=0)
+    )
+    penalty.strength.assign(1.0)
+    total = float(penalty(model))
+    penalty.strength.assign(1e-4)
+    strength = sparse_stages.initial_strength(ctx, model, penalty)
+    assert strength == pytest.approx(0.1 * float(loss) / total, rel=1e-5)
     assert_unchanged(model, before)
 
 

@@ -95,7 +95,8 @@ def initial_strength(ctx, student, penalty, share=0.1):
     """
     x, y = next(iter(ctx.train_data))
     loss_fn = heads.label_loss(student)
-    loss = float(keras.ops.convert_to_numpy(loss_fn(y, student(x))))
+    pred = student(x, training=False)
+    loss = float(keras.ops.convert_to_numpy(loss_fn(y, pred)))
     before = float(keras.ops.convert_to_numpy(penalty.strength))
     penalty.strength.assign(1.0)
     total = float(keras.ops.convert_to_numpy(penalty(student)))
