@@ -1,4 +1,4 @@
-"""Time TFLite files on a real interpreter and print a comparison table.
+r"""Time TFLite files on a real interpreter and print a comparison table.
 
 ```shell
 python examples/benchmark_tflite.py \
@@ -7,9 +7,10 @@ python examples/benchmark_tflite.py \
 ```
 """
 
-from absl import app
+import sys
 
-from tf_compact.cli import benchmark_tflite
+from tf_compact.cli import main
 
 if __name__ == "__main__":
-    app.run(benchmark_tflite.main)
+    prog = f"python {sys.argv[0]}"
+    main.run_command("benchmark-tflite", sys.argv[1:], prog=prog)

@@ -1,4 +1,4 @@
-"""Compress a teacher into a small, fast TFLite model, end to end.
+r"""Compress a teacher into a small, fast TFLite model, end to end.
 
 With no flags this is the README's main job: it runs offline on the
 Fashion-MNIST subset shipped with tf_compact, trains a `small_cnn` teacher
@@ -13,13 +13,14 @@ run resumes when started again.
 python examples/compress.py
 python examples/compress.py --dataset=fashion_mnist --model=vgg \
     --lighten=gap_head --epochs=8 --output_dir=vgg_run
-python examples/compress.py --helpfull
+python examples/compress.py --help
 ```
 """
 
-from absl import app
+import sys
 
-from tf_compact.cli import compress
+from tf_compact.cli import main
 
 if __name__ == "__main__":
-    app.run(compress.main)
+    prog = f"python {sys.argv[0]}"
+    main.run_command("compress", sys.argv[1:], prog=prog)

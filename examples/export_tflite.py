@@ -1,4 +1,4 @@
-"""Convert a saved Keras model to TFLite (float32, float16, dynamic, int8).
+r"""Convert a saved Keras model to TFLite (float32, float16, dynamic, int8).
 
 ```shell
 python examples/export_tflite.py \
@@ -6,9 +6,10 @@ python examples/export_tflite.py \
 ```
 """
 
-from absl import app
+import sys
 
-from tf_compact.cli import export_tflite
+from tf_compact.cli import main
 
 if __name__ == "__main__":
-    app.run(export_tflite.main)
+    prog = f"python {sys.argv[0]}"
+    main.run_command("export-tflite", sys.argv[1:], prog=prog)

@@ -35,9 +35,8 @@ def test_helpfull_of_a_subcommand_is_readable():
         text=True,
         timeout=300,
     )
-    # absl's help flags print the usage and exit with status 1.
-    assert out.returncode == 1, out.stderr[-2000:]
-    assert out.stdout.startswith("`tf-compact compress`")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("usage: tf-compact compress")
     for flag in ("--target_macs", "--method", "--dataset", "--output_dir"):
         assert flag in out.stdout
-    assert "tf_compact.cli.compress:" in out.stdout
+    assert "tf-compact compress flags:" in out.stdout

@@ -47,7 +47,9 @@ BATCH_SIZE = flags.DEFINE_integer(
 OUTPUT_DIR = flags.DEFINE_string(
     "output_dir",
     "tf_compact_out",
-    "Directory for models, TFLite files and reports.",
+    "Directory for models, TFLite files and reports. Its backup/ folder "
+    "holds Keras BackupAndRestore training state, so an interrupted run "
+    "resumes; delete it, or pass --noresume to compress, to start over.",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed for data and weights.")
 

@@ -1,4 +1,4 @@
-"""`tf-compact compress`: the whole pipeline from the command line.
+r"""`tf-compact compress`: the whole pipeline from the command line.
 
 With no flags it is the README's main job: it trains (or reloads) a
 `small_cnn` teacher on the built-in Fashion-MNIST subset, prunes a copy to a
@@ -14,6 +14,8 @@ tf-compact compress --dataset=fashion_mnist --model=vgg \
 python examples/compress.py --method=controller --output_dir=run2
 ```
 """
+
+import os
 
 from absl import app
 from absl import flags
@@ -92,8 +94,10 @@ TEACHER_PATH = flags.DEFINE_string(
 )
 TEACHER_EPOCHS = flags.DEFINE_integer(
     "teacher_epochs",
-    5,
-    "Epochs when the teacher must be trained.",
+    None,
+    "Epochs when the teacher must be trained. Default: the student's "
+    "total, --epochs plus --finetune_epochs, so that the before/after "
+    "accuracies compare equal training budgets.",
     lower_bound=1,
 )
 FINETUNE_EPOCHS = flags.DEFINE_integer(
@@ -192,6 +196,18 @@ TFLITE_MODES = flags.DEFINE_multi_enum(
 )
 
 
+def _student_epochs():
+    """The student's `(KD epochs, fine-tune epochs)` from the flags."""
+    return common_flags.epochs_or(DEFAULT_EPOCHS), FINETUNE_EPOCHS.value
+
+
+def _teacher_epochs():
+    """--teacher_epochs, else the student's total epochs (at least 1)."""
+    if TEACHER_EPOCHS.value is not None:
+        return TEACHER_EPOCHS.value
+    return max(1, sum(_student_epochs()))
+
+
 def _teacher(bundle):
     import keras
 
@@ -200,9 +216,47 @@ def _teacher(bundle):
     return teacher_lib.load_or_train_teacher(
         bundle,
         common_flags.MODEL.value,
-        TEACHER_EPOCHS.value,
+        _teacher_epochs(),
         common_flags.OUTPUT_DIR.value,
     )
+
+
+def closing_lines(output_dir, teacher_epochs, student_epochs):
+    """What the command prints after the table: epochs and the files.
+
+    Args:
+        output_dir: the run's --output_dir.
+        teacher_epochs: the teacher's training epochs, or `None` when
+            unknown (a --teacher_path model).
+        student_epochs: `(KD epochs, fine-tune epochs)` of the student.
+
+    Returns:
+        A list of lines: both models' epochs (with a warning when the
+        teacher trained for fewer epochs than the student, which favours
+        the student in the table), the report's path, and what the
+        `backup/` folder is when there is one.
+    """
+    kd, finetune = student_epochs
+    teacher = "unknown" if teacher_epochs is None else str(teacher_epochs)
+    lines = [
+        f"Epochs: teacher {teacher}; student {kd} + {finetune} fine-tune "
+        f"= {kd + finetune}."
+    ]
+    if teacher_epochs is not None and teacher_epochs < kd + finetune:
+        lines.append(
+            "The teacher trained for fewer epochs than the student, so the "
+            "accuracy change above favours the student; retrain it with "
+            f"--teacher_epochs={kd + finetune} in a new --output_dir."
+        )
+    lines.append(f"Report: {os.path.join(output_dir, 'report.md')}")
+    backup = os.path.join(output_dir, "backup")
+    if os.path.isdir(backup):
+        lines.append(
+            f"{backup}{os.sep} holds Keras BackupAndRestore training state, "
+            "so an interrupted run resumes where it stopped; it is safe to "
+            "delete once the run is complete."
+        )
+    return lines
 
 
 def _target(flag):
@@ -261,8 +315,8 @@ def main(argv):
         method=method,
         lighten=LIGHTEN.value,
         width_multiplier=width,
-        epochs=common_flags.epochs_or(DEFAULT_EPOCHS),
-        finetune_epochs=FINETUNE_EPOCHS.value,
+        epochs=_student_epochs()[0],
+        finetune_epochs=_student_epochs()[1],
         strength=STRENGTH.value,
         round_to=ROUND_TO.value,
         lr_schedule=LR_SCHEDULE.value,
@@ -274,7 +328,19 @@ def main(argv):
         **targets,
         **optional,
     )
-    print(f"\nReport: {common_flags.OUTPUT_DIR.value}/report.md")
+    lines = closing_lines(
+        common_flags.OUTPUT_DIR.value,
+        _trained_teacher_epochs(),
+        _student_epochs(),
+    )
+    print("\n" + "\n".join(lines))
+
+
+def _trained_teacher_epochs():
+    """The epochs the teacher of this run trained, `None` if unknown."""
+    if TEACHER_PATH.value:
+        return None
+    return teacher_lib.saved_epochs(common_flags.OUTPUT_DIR.value)
 
 
 if __name__ == "__main__":

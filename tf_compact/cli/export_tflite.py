@@ -1,4 +1,4 @@
-"""`tf-compact export-tflite`: convert a saved Keras model to TFLite.
+r"""`tf-compact export-tflite`: convert a saved Keras model to TFLite.
 
 ```shell
 tf-compact export-tflite --model_path=tf_compact_out/slim_finetuned.keras \

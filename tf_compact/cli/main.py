@@ -1,16 +1,24 @@
-"""The `tf-compact` console command: one subcommand per example script.
+r"""The `tf-compact` console command: one subcommand per example script.
 
 ```shell
 tf-compact train-teacher --epochs=2
 tf-compact compress --target_macs=0.25
-tf-compact export-tflite --model_path=out/slim.keras --mode=int8
-tf-compact benchmark-tflite --tflite=out/model_int8.tflite
-tf-compact compress --helpfull
+tf-compact export-tflite --model_path=tf_compact_out/slim_finetuned.keras \
+    --mode=int8
+tf-compact benchmark-tflite --tflite=tf_compact_out/model_int8.tflite
+tf-compact compress --help
 ```
+
+`tf-compact --help` lists the commands without importing TensorFlow; a
+command's modules, and TensorFlow with them, are imported only once the
+command is known, after TensorFlow's logs are quieted (see `logs`).
 """
 
 import importlib
 import sys
+
+from tf_compact.cli import logs
+from tf_compact.cli import usage
 
 COMMANDS = {
     "train-teacher": "tf_compact.cli.train_teacher",
@@ -19,13 +27,32 @@ COMMANDS = {
     "benchmark-tflite": "tf_compact.cli.benchmark_tflite",
 }
 
+#: The spellings of absl's help flags; each prints the help and exits 0.
+HELP_FLAGS = ("-h", "-?", "--help", "--helpfull", "--helpshort")
+
 
 def _usage():
-    names = "\n".join(f"  {name}" for name in sorted(COMMANDS))
-    return (
-        "usage: tf-compact COMMAND [--flags]\n\ncommands:\n"
-        f"{names}\n\n`tf-compact COMMAND --helpfull` lists a command's flags."
+    width = max(len(name) for name in COMMANDS)
+    names = "\n".join(
+        f"  {name.ljust(width)}  {usage.module_summary(COMMANDS[name])}"
+        for name in sorted(COMMANDS)
     )
+    return (
+        "usage: tf-compact COMMAND [--flag=value ...]\n\n"
+        "Compress a Keras CNN into a small, fast TFLite model.\n\n"
+        f"commands:\n{names}\n\n"
+        "`tf-compact COMMAND --help` lists a command's flags; every command "
+        "takes --verbosity=1 to show TensorFlow's own logs."
+    )
+
+
+def _wants_help(args):
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in HELP_FLAGS:
+            return True
+    return False
 
 
 def run(argv=None):
@@ -36,24 +63,63 @@ def run(argv=None):
             `sys.argv`. Defaults to `None`.
 
     Returns:
-        Never returns normally: `absl.app.run` exits the process. Exits with
-        status 2 and the usage text on a missing or unknown command.
+        Never returns normally: it exits the process. `--help` (or
+        `--helpfull`, `-h`, `help`) alone prints the commands and exits
+        with status 0; a missing or unknown command prints them to stderr
+        and exits with status 2.
     """
     argv = list(sys.argv if argv is None else argv)
-    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
-        print(_usage())
-        sys.exit(0 if len(argv) >= 2 else 2)
-    command = argv[1]
+    args = argv[1:]
+    if args[:1] == ["help"] and len(args) > 1:
+        args = [args[1], "--help"]
+    if not args or args[0] in HELP_FLAGS + ("help",):
+        stream = sys.stdout if args else sys.stderr
+        print(usage.wrap(usage.plain_text(_usage())), file=stream)
+        sys.exit(0 if args else 2)
+    command = args[0]
     if command not in COMMANDS:
         print(f"tf-compact: unknown command {command!r}\n", file=sys.stderr)
-        print(_usage(), file=sys.stderr)
+        print(usage.wrap(usage.plain_text(_usage())), file=sys.stderr)
         sys.exit(2)
+    run_command(command, args[1:], prog=f"tf-compact {command}")
+
+
+def run_command(command, args, prog=None):
+    """Runs one command: quiets third-party logs, then absl's `app.run`.
+
+    `--help` and its absl spellings print the command's own flags,
+    grouped, with their defaults, and exit with status 0.
+
+    Args:
+        command: a key of `COMMANDS`.
+        args: the command's arguments, without the program name.
+        prog: how the command was invoked, shown in its help.
+            Defaults to `tf-compact <command>`.
+
+    Returns:
+        Never returns normally: `absl.app.run` exits the process.
+
+    Example:
+
+    ```python
+    run_command("compress", sys.argv[1:], prog="examples/compress.py")
+    ```
+    """
+    prog = prog or f"tf-compact {command}"
+    logs.quiet_third_party_logs(logs.requested_verbosity(args))
     from absl import app
 
     module = importlib.import_module(COMMANDS[command])
-    # absl prints the __main__ docstring as the usage text of --help.
-    sys.modules["__main__"].__doc__ = module.__doc__
-    app.run(module.main, argv=[f"tf-compact {command}"] + argv[2:])
+    if _wants_help(args):
+        others = [name for key, name in COMMANDS.items() if key != command]
+        sys.stdout.write(usage.command_help(prog, module, others))
+        sys.exit(0)
+    # absl prints the __main__ docstring above a usage error.
+    sys.modules["__main__"].__doc__ = (
+        f"usage: {prog} [--flag=value ...]\n"
+        f"`{prog} --help` lists its flags.\n"
+    )
+    app.run(module.main, argv=[prog] + list(args))
 
 
 if __name__ == "__main__":

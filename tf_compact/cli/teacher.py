@@ -64,6 +64,23 @@ def train_teacher(
     return model, metrics
 
 
+def saved_epochs(output_dir):
+    """The epochs of the teacher saved in `output_dir`, `None` if unknown.
+
+    Args:
+        output_dir: a directory written by `train_teacher`.
+
+    Returns:
+        The `epochs` of its `teacher_metrics.json`, or `None` when the file
+        is missing or unreadable.
+    """
+    try:
+        with open(os.path.join(output_dir, METRICS_FILE)) as f:
+            return int(json.load(f)["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_or_train_teacher(bundle, model_name, epochs, output_dir, **kwargs):
     """Reloads `output_dir/teacher.keras` when present, else trains it.
 
