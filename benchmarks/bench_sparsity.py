@@ -312,6 +312,25 @@ def _wanted(prefix):
     return ARMS.value is None or any(prefix.startswith(a) for a in ARMS.value)
 
 
+#: Legend of each arm family, in the words of the user guide.
+LEGEND = {
+    "teacher": "teacher (dense)",
+    "gl": "group lasso alone, fixed strength",
+    "gl_kd_ctrl": "group lasso + KD + SparsityController",
+    "budget": "group lasso + KD + BudgetController",
+    "iterative": "iterative pruning + KD",
+}
+
+
+def legend_label(family):
+    """The plot legend of an arm family (`gl_kd_0.15` -> fixed strength)."""
+    if family in LEGEND:
+        return LEGEND[family]
+    if family.startswith("gl_kd_"):
+        return f"group lasso + KD, fixed strength {family[len('gl_kd_') :]}"
+    return family
+
+
 def write_report(results, out_json):
     """Writes `<out>.md` (table) and `<out>.png` (accuracy vs MACs)."""
     import matplotlib
@@ -333,7 +352,7 @@ def write_report(results, out_json):
         xs = [100 * r["macs_fraction"] for r in items]
         ys = [100 * r["accuracy"] for r in items]
         style = "*" if family == "teacher" else "o-"
-        ax.plot(xs, ys, style, label=family, markersize=5)
+        ax.plot(xs, ys, style, label=legend_label(family), markersize=5)
     ax.set_xlabel("MACs of the slim model (% of the teacher)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Fashion-MNIST, small CNN: accuracy vs MACs")
