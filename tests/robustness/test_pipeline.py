@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
+from tf_compact.data.arrays import from_arrays
 from tf_compact.pipeline import sparse_stages
 from tf_compact.pipeline import stages as stages_lib
 from tf_compact.pipeline import training
@@ -199,6 +200,28 @@ def test_compress_takes_arrays_and_one_hot_labels(teacher, tmp_path):
     assert report["settings"]["batch_size"] == 16
     assert 0.0 <= report["tflite"]["float32"]["accuracy"] <= 1.0
     assert_unchanged(teacher, before)
+
+
+def test_from_arrays_keeps_one_hot_labels_as_class_ids():
+    x, y = _arrays()
+    one_hot = keras.utils.to_categorical(y, NUM_CLASSES)
+    bundle = from_arrays(x, one_hot, x, one_hot)
+    _, y_train, _, y_test = bundle.arrays()
+    np.testing.assert_array_equal(np.sort(y_train), np.sort(y))
+    np.testing.assert_array_equal(y_test, y)
+
+
+def test_a_bundle_without_a_test_split_reports_on_its_val_split(teacher):
+    x, y = _arrays()
+    bundle = from_arrays(
+        x, y, batch_size=16, validation_split=0.25, test_split=0.0
+    )
+    assert bundle.num_examples("test") == 0
+    plan = [stages_lib.Stage("teacher", stages_lib.teacher_stage)]
+    report = compress(teacher, bundle, stages=plan, verbose=0).report
+    assert report["teacher"]["accuracy"] == pytest.approx(
+        _evaluated(teacher, bundle.val), abs=1e-6
+    )
 
 
 @pytest.mark.parametrize(

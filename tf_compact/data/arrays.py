@@ -17,11 +17,13 @@ def _validate_pair(x, y, xname, yname):
         )
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    elif y.ndim == 2 and _is_one_hot(y):
+        y = np.argmax(y, axis=1)
     if y.ndim != 1 or len(y) != len(x):
         raise ValueError(
             f"Invalid value for argument `{yname}`. Expected integer labels "
-            f"of shape ({len(x)},) matching `{xname}`. Received: "
-            f"{yname}.shape={y.shape}"
+            f"of shape ({len(x)},) or one-hot rows of shape ({len(x)}, "
+            f"classes) matching `{xname}`. Received: {yname}.shape={y.shape}"
         )
     if not np.issubdtype(y.dtype, np.integer) and not np.all(
         np.equal(np.mod(y, 1), 0)
@@ -36,6 +38,14 @@ def _validate_pair(x, y, xname, yname):
             f"Received: min({yname})={y.min()}"
         )
     return y.astype(np.int32)
+
+
+def _is_one_hot(y):
+    """Whether every row of a 2-D label array has a single 1, else 0."""
+    if not len(y) or not np.issubdtype(y.dtype, np.number):
+        return False
+    binary = np.all((y == 0) | (y == 1))
+    return bool(binary and np.all(y.sum(axis=1) == 1))
 
 
 def _scale_for(x, normalize):
@@ -93,10 +103,13 @@ def from_arrays(
 
     Args:
         x: Training features, shape `(N, ...)`.
-        y: Integer labels, shape `(N,)` or `(N, 1)`.
+        y: Integer labels, shape `(N,)` or `(N, 1)`, or one-hot rows of
+            shape `(N, classes)` (`keras.utils.to_categorical`), kept as
+            their class ids.
         x_test: Test features; when `None`, `test_split` of `x` (chosen
             with `seed`) becomes the test set. Defaults to `None`.
-        y_test: Test labels. Defaults to `None`.
+        y_test: Test labels, in the same forms as `y`. Defaults to
+            `None`.
         class_names: Names of the classes; `None` names them `"0"`, `"1"`,
             ... up to the largest label. Defaults to `None`.
         batch_size: Examples per batch. Defaults to `128`.

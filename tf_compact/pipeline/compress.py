@@ -94,10 +94,10 @@ def compress(
             `(x, y)` of arrays (as `model.fit` takes them, batched by
             `batch_size`), or a `tf_compact.data.DatasetBundle` (its
             `train`, `val` and `test` are used when `val_data`/`test_data`
-            are not given). Labels are integer class ids or one-hot rows
-            (`keras.utils.to_categorical`, turned into class ids), or 0/1
-            for a binary head. Every dataset given must hold at least
-            one example and end.
+            are not given, an empty split counting as none). Labels are
+            integer class ids or one-hot rows (`keras.utils.to_categorical`,
+            turned into class ids), or 0/1 for a binary head. Every
+            dataset given must hold at least one example and end.
         val_data: validation data, in the same forms. Defaults to `None`.
         test_data: data for the reported accuracies, in the same forms;
             falls back to `val_data`. Defaults to `None`.
@@ -332,8 +332,10 @@ def _result(ctx, baselines):
 def _split_data(train_data, val_data, test_data):
     if hasattr(train_data, "train") and hasattr(train_data, "test"):
         bundle = train_data
-        val_data = val_data if val_data is not None else bundle.val
-        test_data = test_data if test_data is not None else bundle.test
+        if val_data is None:
+            val_data = _bundle_split(bundle, "val")
+        if test_data is None:
+            test_data = _bundle_split(bundle, "test")
         train_data = bundle.train
     if train_data is None:
         raise ValueError(
@@ -341,6 +343,14 @@ def _split_data(train_data, val_data, test_data):
             "dataset of (x, y) or a DatasetBundle. Received: None"
         )
     return train_data, val_data, test_data
+
+
+def _bundle_split(bundle, split):
+    """A bundle's `val`/`test` dataset, or None when it has no example."""
+    count = getattr(bundle, "num_examples", None)
+    if count is not None and count(split) == 0:
+        return None
+    return getattr(bundle, split)
 
 
 def _prepare_data(teacher, named, test_data, batch_size):
