@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from tf_compact.data import inputs
 from tf_compact.internal import heads
 
 
@@ -62,25 +63,63 @@ def compile_classifier(model, learning_rate=1e-3):
     return model
 
 
-def accuracy(model, dataset):
-    """Top-1 accuracy of `model` over a batched dataset of (x, y).
+def accuracy(model, dataset, batch_size=None):
+    """Top-1 accuracy of `model` over labeled data, as `model.evaluate`.
+
+    The model runs in inference mode (`training=False`): dropout, batch
+    normalization and augmentation layers (`RandomFlip`, ...) behave as in
+    `model.evaluate` and `model.predict`, whatever their call default.
+    Labels may be integer class ids (shape `(n,)` or `(n, 1)`) or one-hot
+    rows (`keras.utils.to_categorical`; their argmax is compared). A
+    binary head (a sigmoid, or a single output unit) is scored against
+    0/1 labels by thresholding its output at 0.5 (at 0 for a logit).
 
     Args:
         model: a `keras.Model`.
-        dataset: a batched `tf.data.Dataset` or iterable of `(x, y)`.
+        dataset: a batched `tf.data.Dataset` or iterable of `(x, y)`
+            batches (further items such as sample weights are ignored), or
+            a tuple `(x, y)` of arrays.
+        batch_size: batch size for `(x, y)` arrays. Defaults to `None`
+            (32).
 
     Returns:
         The accuracy as a Python float in [0, 1].
+
+    Raises:
+        ValueError: if the data holds no example.
+
+    Example:
+
+    ```python
+    accuracy(model, (x_test, y_test))  # == model.evaluate(...) accuracy
+    ```
     """
+    dataset = inputs.as_dataset("dataset", dataset, batch_size)
+    kind = heads.head_kind(model)
     correct = total = 0
-    for x, y in dataset:
-        pred = np.argmax(keras.ops.convert_to_numpy(model(x)), axis=-1)
-        y = np.asarray(y).reshape(-1)
-        correct += int(np.sum(pred == y))
-        total += int(y.shape[0])
+    for batch in dataset:
+        x, y = batch[0], batch[1]
+        out = model(x, training=False)
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        hits = _hits(keras.ops.convert_to_numpy(out), np.asarray(y), kind)
+        correct += float(np.sum(hits))
+        total += int(hits.shape[0])
     if total == 0:
         raise ValueError("Cannot compute accuracy: the dataset is empty.")
     return correct / total
+
+
+def _hits(pred, y, kind):
+    """Per-example correctness (a mean over units for multi-label)."""
+    if kind == heads.SIGMOID or pred.shape[-1] == 1:
+        threshold = 0.0 if kind == heads.NONE else 0.5
+        y = y.reshape(pred.shape)
+        hits = (pred > threshold) == (y > 0.5)
+        return hits.reshape(len(pred), -1).mean(axis=-1)
+    if y.ndim == pred.ndim and y.shape[-1] == pred.shape[-1]:
+        y = np.argmax(y, axis=-1)
+    return np.argmax(pred, axis=-1) == y.reshape(-1)
 
 
 def fit_classifier(
