@@ -367,3 +367,17 @@ def test_closing_lines_name_epochs_report_and_backup(tmp_path):
     ]
     unknown = compress.closing_lines(str(tmp_path / "none"), None, (6, 3))
     assert unknown[0] == "Epochs: teacher unknown; student 6 + 3 fine-tune = 9."
+
+
+def test_tradeoff_labels_of_coinciding_points_do_not_overlap():
+    from tf_compact.pipeline import plots
+
+    points = [
+        {"name": "teacher", "macs": 5.5e6, "accuracy": 0.90},
+        {"name": "tf_compact", "macs": 1.4e6, "accuracy": 0.89},
+        {"name": "tf_compact int8", "macs": 1.4e6, "accuracy": 0.889},
+    ]
+    offsets = plots._label_offsets(points)
+    assert offsets[0][2] == "right"  # the rightmost label points inwards
+    assert offsets[1][2] == offsets[2][2] == "left"
+    assert offsets[1][1] - offsets[2][1] >= 10  # stacked, a line apart

@@ -9,6 +9,7 @@
   `method="gradual"`, against the cubic schedule.
 """
 
+import math
 import os
 
 
@@ -40,16 +41,21 @@ def tradeoff(path, points):
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for p in points:
+    for p, (dx, dy, side) in zip(points, _label_offsets(points)):
         ax.scatter(p["macs"] / 1e6, 100 * p["accuracy"], s=40)
         ax.annotate(
             p["name"],
             (p["macs"] / 1e6, 100 * p["accuracy"]),
             textcoords="offset points",
-            xytext=(4, 4),
+            xytext=(dx, dy),
+            ha=side,
             fontsize=8,
         )
+    ax.margins(x=0.12, y=0.12)
     ax.set_xscale("log")
+    plain = plt.FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_xlabel("MACs (millions, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy vs MACs")
@@ -58,6 +64,24 @@ def tradeoff(path, points):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _label_offsets(points):
+    """Label offsets `(dx, dy, ha)` in points: labels of points that
+    (nearly) coincide are stacked, labels on the right half go left."""
+    xs = [math.log10(max(p["macs"], 1)) for p in points]
+    ys = [100 * p["accuracy"] for p in points]
+    x_span = max(max(xs) - min(xs), 0.3)
+    y_span = max(max(ys) - min(ys), 2.0)
+    offsets = []
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        near = sum(
+            abs(x - xs[j]) < 0.05 * x_span and abs(y - ys[j]) < 0.08 * y_span
+            for j in range(i)
+        )
+        side = "right" if x - min(xs) > 0.6 * x_span else "left"
+        offsets.append((-6 if side == "right" else 6, 4 - 11 * near, side))
+    return offsets
 
 
 def widths(path, before, after):
