@@ -426,9 +426,17 @@ class Distiller(keras.Model):
         """Updates the compiled metrics (skipped without labels); logs."""
         if y is not None:
             return super().compute_metrics(x, y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """Returns the metric values, less compiled metrics never updated.
+
+        Compiled metrics stay unbuilt on data without labels.
+        """
         logs = {}
         for metric in self.metrics:
-            if metric is self._compile_metrics:
+            compiled = metric is self._compile_metrics
+            if compiled and not getattr(metric, "built", True):
                 continue
             result = metric.result()
             if isinstance(result, dict):
