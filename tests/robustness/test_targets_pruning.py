@@ -468,6 +468,6 @@ def test_sparsity_controller_raises_on_a_missing_monitor_key():
     controller = tfc.callbacks.SparsityController(
         monitor="val_acc", reference=0.9, metric="accuracy"
     )
-    pattern = "'val_acc' is not in the logs.*Available keys:.*'loss'"
+    pattern = "'val_acc' is not in the epoch logs.*Available keys:.*'loss'"
     with pytest.raises(ValueError, match=pattern):
         fit_quietly(sparsifier(), [controller], epochs=2)

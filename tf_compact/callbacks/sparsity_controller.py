@@ -180,7 +180,15 @@ class SparsityController(PenaltyController):
         """Returns the gap `g_k` measured now (see the class docstring)."""
         reference = float(keras.ops.convert_to_numpy(self._reference_state))
         if self.monitor is not None:
-            student = float((logs or {}).get(self.monitor, math.nan))
+            if self.monitor not in (logs or {}):
+                raise ValueError(
+                    f"SparsityController: `monitor`={self.monitor!r} is not "
+                    "in the epoch logs. Available keys: "
+                    f"{sorted(logs or {})} (`val_` keys need "
+                    "`validation_data` in fit). Received: "
+                    f"monitor={self.monitor!r}"
+                )
+            student = float(logs[self.monitor])
         else:
             student = self._score(self.target)
         if self.metric == "loss":
@@ -200,16 +208,6 @@ class SparsityController(PenaltyController):
         error = (self.setpoint - gap) / self.setpoint
         self._scale_strength(self.penalty.strength, self.gain * error)
         self._say(f"gap={gap:.4f} strength={self.strength_value():.3g}")
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.monitor is not None and self.monitor not in (logs or {}):
-            raise ValueError(
-                f"SparsityController: `monitor`={self.monitor!r} is not in "
-                f"the logs of epoch {epoch}. Available keys: "
-                f"{sorted(logs or {})} (`val_` keys need `validation_data` "
-                f"in fit). Received: monitor={self.monitor!r}"
-            )
-        super().on_epoch_end(epoch, logs)
 
     def _log_values(self, report):
         values = super()._log_values(report)
