@@ -313,9 +313,26 @@ def test_taylor_on_an_empty_dataset_raises():
         lambda: tfc.prune(
             model, ratio=0.5, importance="taylor", data=(x[:0], y[:0])
         ),
+        lambda: tfc.prune(
+            model, target_macs=0.5, scope="sensitivity", data=empty
+        ),
+        lambda: tfc.prune(
+            model, target_macs=0.5, scope="sensitivity", data=x[:0]
+        ),
     ):
         with pytest.raises(ValueError, match="data holds no batch"):
             call()
+    assert_unchanged(model, before)
+
+
+def test_sensitivity_reads_an_x_y_pair_as_one_batch():
+    model = tiny_model()
+    before = snapshot(model)
+    x, y = tiny_data()
+    pruned = tfc.prune(
+        model, target_macs=0.5, scope="sensitivity", data=(x, y)
+    )
+    assert tfc.profile(pruned).macs <= 0.5 * tfc.profile(model).macs
     assert_unchanged(model, before)
 
 

@@ -180,17 +180,23 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
 
 
 def _inputs(data, batches):
+    given = data
+    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
+        data = data[0]  # One batch (x, y) of arrays.
     if hasattr(data, "shape"):
-        return [data]
+        data = [data]
     inputs = []
     for batch in data:
         if len(inputs) >= batches:
             break
-        inputs.append(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if getattr(x, "shape", (1,))[:1] != (0,):
+            inputs.append(x)
     if not inputs:
         raise ValueError(
-            "scope='sensitivity' measures the model on `data`, which held "
-            "no batch."
+            "Invalid value for argument `data`: scope='sensitivity' "
+            "measures the model on `data`, but data holds no batch (or only "
+            f"empty ones). Received: data of type {type(given).__name__}"
         )
     return inputs
 
