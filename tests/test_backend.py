@@ -78,3 +78,18 @@ def test_import_is_lazy_and_names_load_on_first_use():
         "True tf_compact.profile.profiler",
         "GroupLasso True",
     ]
+
+
+@pytest.mark.parametrize(
+    "package, bounds",
+    [("tensorflow", ">=2.18,<2.22"), ("keras", ">=3.12,<3.16")],
+)
+def test_keras_and_tensorflow_have_a_tested_range(package, bounds):
+    # tf_compact uses keras.src internals: an untested major release of
+    # either may break it, so both carry an upper bound.
+    with open(os.path.join(_ROOT, "pyproject.toml"), encoding="utf-8") as f:
+        text = f.read()
+    assert f'    "{package}{bounds}",\n' in text
+    with open(os.path.join(_ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    assert "KERAS_BACKEND=tensorflow" in readme
