@@ -355,15 +355,16 @@ def _truncate(path):
 
 
 @pytest.mark.parametrize(
-    "filename, rerun",
+    "filename, rerun, resume",
     [
-        ("slim.keras", "slim"),
-        ("student_init.keras", "lighten"),
-        ("model_float32.tflite", "tflite"),
-        ("stages.json", "teacher"),
+        ("slim.keras", "slim", True),
+        ("student_init.keras", "lighten", True),
+        ("model_float32.tflite", "tflite", True),
+        ("stages.json", "teacher", True),
+        ("slim.keras", "teacher", False),
+        ("stages.json", "teacher", False),
     ],
 )
-@pytest.mark.parametrize("resume", [True, False])
 def test_a_damaged_checkpoint_is_named_and_redone(
     filename, rerun, resume, teacher, tmp_path, capsys
 ):

@@ -161,8 +161,10 @@ def check_batched(name, dataset, input_rank):
     spec = getattr(dataset, "element_spec", None)
     if not isinstance(spec, (tuple, list)) or input_rank is None:
         return
-    x_spec = tf.nest.flatten(spec[0])[0]
-    rank = getattr(x_spec.shape, "rank", None)
+    x_spec = spec[0]
+    if not isinstance(x_spec, tf.TensorSpec):
+        return
+    rank = x_spec.shape.rank
     if rank is not None and rank == input_rank - 1:
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected a batched "

@@ -367,8 +367,7 @@ def _prepare_data(teacher, named, test_data, batch_size):
             "Argument `batch_size` only batches (x, y) arrays, and no data "
             f"was given as arrays. Received: batch_size={batch_size}"
         )
-    input_rank = len(teacher.inputs[0].shape) if teacher.inputs else None
-    width = teacher.outputs[0].shape[-1] if teacher.outputs else None
+    input_rank, width = _input_rank_and_width(teacher)
     one_hot = heads.head_kind(teacher) != heads.SIGMOID and (width or 0) > 1
     datasets, signatures = [], {}
     for name, value in named.items():
@@ -387,6 +386,17 @@ def _prepare_data(teacher, named, test_data, batch_size):
         "batch_size": batch_size,
         "data": signatures,
     }
+
+
+def _input_rank_and_width(model):
+    """`(rank of the first input, width of the first output)`, or Nones."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        return None, None
+    rank = len(inputs[0].shape) if inputs else None
+    width = outputs[0].shape[-1] if outputs else None
+    return rank, width
 
 
 def _settings(args):
