@@ -159,7 +159,7 @@ def test_inputs_only_data_trains_on_distillation_alone():
 def test_logits_kd_refuses_non_finite_or_non_positive_temperatures(
     temperature,
 ):
-    with pytest.raises(ValueError, match="`temperature`.*finite number > 0"):
+    with pytest.raises(ValueError, match="`temperature`.*finite float > 0"):
         tfc.LogitsKD(temperature=temperature)
 
 

@@ -27,6 +27,9 @@ def _logits_head(h, units, kind, name):
     """Returns the output of a head of `kind` on `h`."""
     if kind == "dense":
         return keras.layers.Dense(units, activation="softmax", name="head")(h)
+    if kind == "reshape_after":
+        p = keras.layers.Dense(units, activation="softmax", name="head")(h)
+        return keras.layers.Reshape((units,))(p)
     if kind == "dense_sigmoid":
         return keras.layers.Dense(units, activation="sigmoid", name="head")(h)
     z = keras.layers.Dense(units, name="head")(h)
@@ -90,6 +93,7 @@ SOFTMAX_KINDS = [
     "softmax_layer",
     "ops",
     "identity_after",
+    "reshape_after",
     "nested",
     "sequential",
 ]
@@ -342,3 +346,57 @@ def test_qat_kd_of_probability_heads_equals_kd_of_their_logits(kind):
         np.testing.assert_allclose(loss(model, teacher, alpha), want, rtol=1e-4)
     helpers.assert_unchanged(model, before[0])
     helpers.assert_unchanged(teacher, before[1])
+
+
+def _unbuilt(seed, activation):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(CLASSES, activation=activation),
+        ]
+    )
+
+
+def test_unbuilt_sequential_softmax_models_are_distilled_on_logits():
+    teacher, student = _unbuilt(11, "softmax"), _unbuilt(12, "softmax")
+    x, y = _data()
+    soft = _distilled_terms(teacher, student, [tfc.LogitsKD(4.0)], x, y)
+    plain_t, plain_s = _unbuilt(11, None), _unbuilt(12, None)
+    plain_t.build((None, 6))
+    plain_s.build((None, 6))
+    plain_t.set_weights(teacher.get_weights())
+    plain_s.set_weights(student.get_weights())
+    ref = _distilled_terms(plain_t, plain_s, [tfc.LogitsKD(4.0)], x, y)
+    assert ref["logits_kd"] > 0.05
+    np.testing.assert_allclose(soft["logits_kd"], ref["logits_kd"], rtol=1e-4)
+
+
+def test_keras_logits_distillation_gets_logits_and_refuses_binary_heads():
+    teacher, student = _net("dense", 2, "t"), _net("dense", 3, "s")
+    plain_t = _plain_twin(teacher, 2, "t")
+    plain_s = _plain_twin(student, 3, "s")
+    x, y = _data()
+
+    def keras_kd():
+        return [keras.distillation.LogitsDistillation(temperature=3.0)]
+
+    soft = _distilled_terms(teacher, student, keras_kd(), x, y)
+    ref = _distilled_terms(plain_t, plain_s, keras_kd(), x, y)
+    key = "logits_distillation"
+    assert ref[key] > 1e-3
+    np.testing.assert_allclose(soft[key], ref[key], rtol=1e-4)
+    binary_t = _net("dense_sigmoid", 6, "t", 1)
+    binary_s = _net("dense_sigmoid", 7, "s", 1)
+    with pytest.raises(ValueError, match="LogitsDistillation.*binary"):
+        tfc.Distiller(binary_t, binary_s, keras_kd())
+
+
+@pytest.mark.parametrize("temperature", [np.inf, np.nan, 0.0, -2.0, True])
+def test_qat_refuses_bad_temperatures_before_any_work(temperature):
+    model = _net("dense", 9, "m")
+    before = helpers.snapshot(model)
+    x, y = _data()
+    with pytest.raises(ValueError, match="`temperature`"):
+        tfc.lite.qat(model, (x, y), teacher=model, temperature=temperature)
+    helpers.assert_unchanged(model, before)

@@ -272,6 +272,9 @@ class FeatureExtractor:
         self.kind = heads.NONE
         self.graph = None
         if not is_functional(model):
+            # An unbuilt Sequential still tells its head by its last layer;
+            # its logits are then recovered from the probabilities.
+            self.kind = heads.head_kind(model)
             return
         final = final_output(model, 0 if output is None else output)
         index = 0 if output is None else output_index(model, output)
@@ -309,7 +312,8 @@ class FeatureExtractor:
         """Returns `{None: output, LOGITS: logits, layer_name: feature}`."""
         if self.graph is None:
             output = self._select(self.model(x, training=training))
-            return {FINAL: output, LOGITS: output}
+            logits = heads.probabilities_to_logits(output, self.kind)
+            return {FINAL: output, LOGITS: logits}
         output, logits, feats = self.graph(x, training=training)
         result = dict(zip(self.names, feats))
         result[FINAL] = output

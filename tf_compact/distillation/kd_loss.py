@@ -1,13 +1,12 @@
 """Base class of the tf_compact distillation losses."""
 
-import math
-import numbers
 import re
 
 import keras
 import numpy as np
 
 from tf_compact.distillation import features
+from tf_compact.internal import validation
 
 
 def is_number(value):
@@ -20,57 +19,7 @@ def is_number(value):
     is_number(True)  # False
     ```
     """
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    return isinstance(value, (numbers.Real, np.integer, np.floating))
-
-
-def validate_number(
-    value, argument, minimum=None, maximum=None, open_min=False
-):
-    """Checks that `value` is a finite real number in range; returns a float.
-
-    Args:
-        value: The value to check: an int, a float or a NumPy scalar.
-        argument: Argument name used in the error message.
-        minimum: Lower bound, or `None`. Defaults to `None`.
-        maximum: Upper bound (included), or `None`. Defaults to `None`.
-        open_min: Whether `minimum` itself is excluded. Defaults to `False`.
-
-    Returns:
-        `float(value)`.
-
-    Raises:
-        ValueError: If `value` is not a number (a bool, a string, ...), is
-            NaN or infinite, or is out of range.
-
-    Example:
-
-    ```python
-    validate_number(np.float32(0.5), "alpha", 0.0, 1.0)  # 0.5
-    ```
-    """
-    ok = is_number(value) and math.isfinite(float(value))
-    if ok and minimum is not None:
-        ok = value > minimum if open_min else value >= minimum
-    if ok and maximum is not None:
-        ok = value <= maximum
-    if not ok:
-        raise ValueError(
-            f"Invalid value for argument `{argument}`. Expected "
-            f"{_describe(minimum, maximum, open_min)}. "
-            f"Received: {argument}={value!r}"
-        )
-    return float(value)
-
-
-def _describe(minimum, maximum, open_min):
-    low = "(" if open_min else "["
-    if minimum is not None and maximum is not None:
-        return f"a finite number in {low}{minimum:g}, {maximum:g}]"
-    if minimum is not None:
-        return f"a finite number {'>' if open_min else '>='} {minimum:g}"
-    return "a finite number"
+    return validation.is_number(value)
 
 
 def validate_positive(value, argument):
@@ -84,10 +33,11 @@ def validate_positive(value, argument):
         `float(value)`.
 
     Raises:
-        ValueError: If `value` is not a number, is NaN or infinite, or is
-            not > 0.
+        ValueError: If `value` is NaN, infinite or not > 0; a value of the
+            wrong type (a bool, a string, `None`) raises
+            `ArgumentTypeError`, which is a `ValueError` and a `TypeError`.
     """
-    return validate_number(value, argument, 0.0, open_min=True)
+    return validation.validate_positive(argument, value)
 
 
 def validate_bool(value, argument):

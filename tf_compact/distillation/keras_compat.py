@@ -52,6 +52,27 @@ class KerasLossTerm:
             features.layer_output(student, s, "student")
         return [(t, s)]
 
+    def check_head(self, binary):
+        """Refuses `keras.distillation.LogitsDistillation` on binary heads.
+
+        Its softmax over a single logit is constant, so it would distill
+        nothing.
+
+        Raises:
+            ValueError: If `binary` and the loss is `LogitsDistillation`.
+        """
+        if binary and isinstance(
+            self.loss, keras.distillation.LogitsDistillation
+        ):
+            raise ValueError(
+                "Invalid value in argument `distillation_losses`. "
+                "keras.distillation.LogitsDistillation takes a softmax over "
+                "the classes, which distills nothing from binary or "
+                "multi-label outputs (a sigmoid head or a single logit). "
+                "Expected tfc.LogitsKD, which uses a Bernoulli KL per unit "
+                f"there. Received: {type(self.loss).__name__}"
+            )
+
     def build_module(self, teacher_shapes, student_shapes):
         """Returns `None`: Keras losses get no trainable helpers."""
         del teacher_shapes, student_shapes

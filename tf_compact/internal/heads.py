@@ -17,7 +17,8 @@ tensor comes from a layer with `activation="softmax"`/`"sigmoid"` (`Dense`,
 `Conv*`, `EinsumDense`, ...), from an `Activation`/`Softmax` layer, a
 `Lambda` of a softmax/sigmoid function, a `keras.ops.softmax`/`sigmoid`
 node, or from a nested model ending in one of these; identity-like layers
-(`Identity`, `Activation("linear")`) after it are looked through. Where the
+(`Identity`, `Activation("linear")`) after it are looked through, and
+`Reshape`/`Flatten` layers after it are applied to the logits too. Where the
 head is recognized but the tensor before it cannot be reached, the view
 falls back to log-probabilities (`log(p)` for a softmax, `log(p / (1 - p))`
 for a sigmoid, clipped), which give a softmax the same distillation loss
@@ -238,6 +239,11 @@ def _reads_input(op):
     return isinstance(op, passes) or not isinstance(op, keras.layers.Layer)
 
 
+# Layers without weights that move values around without changing them: a
+# head before them is reached, and they are rebuilt on its logits.
+_RESHAPES = (keras.layers.Reshape, keras.layers.Flatten)
+
+
 def _trace(tensor, depth=0):
     found = _producer(tensor)
     if found is None or depth > 64:
@@ -252,6 +258,12 @@ def _trace(tensor, depth=0):
         )
         args = inputs[0] if len(inputs) == 1 else inputs
         return _Head(inner.kind, view(args))
+    if isinstance(op, _RESHAPES) and len(inputs) == 1:
+        inner = _trace(inputs[0], depth + 1)
+        if inner.kind == NONE:
+            return _Head(NONE, tensor)
+        config = dict(op.get_config(), name=f"{op.name}_logits")
+        return _Head(inner.kind, type(op).from_config(config)(inner.logits))
     kind = _layer_kind(op, len(tensor.shape))
     if kind is None:
         return _Head(NONE, tensor)

@@ -181,7 +181,7 @@ class QatTrainer:
 
         self.student = student
         self.teacher = teacher
-        self.temperature = _validate_temperature(temperature)
+        self.temperature = validate_temperature(temperature)
         self.alpha = float(alpha) if teacher is not None else 0.0
         self.feature_weight = float(feature_weight)
         self.from_logits = from_logits
@@ -284,7 +284,19 @@ def _teacher_net(teacher, names):
     return keras.Model(teacher.inputs, outputs)
 
 
-def _validate_temperature(temperature):
+def validate_temperature(temperature):
+    """Returns `temperature` as a float after checking it is finite, > 0.
+
+    Raises:
+        ValueError: If it is not a number (a bool is not), NaN, infinite or
+            <= 0.
+
+    Example:
+
+    ```python
+    validate_temperature(np.float32(4.0))  # 4.0
+    ```
+    """
     ok = isinstance(temperature, (int, float, np.integer, np.floating))
     if isinstance(temperature, (bool, np.bool_)):
         ok = False

@@ -195,6 +195,7 @@ def qat(
     ```
     """
     _validate_epochs(epochs)
+    distill_qat.validate_temperature(temperature)
     dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)
     val = None
     if validation_data is not None:
