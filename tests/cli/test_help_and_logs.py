@@ -381,3 +381,12 @@ def test_tradeoff_labels_of_coinciding_points_do_not_overlap():
     assert offsets[0][2] == "right"  # the rightmost label points inwards
     assert offsets[1][2] == offsets[2][2] == "left"
     assert offsets[1][1] - offsets[2][1] >= 10  # stacked, a line apart
+
+
+def test_version_flag(capsys):
+    from tf_compact import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main.run(["tf-compact", "--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"tf-compact {version.__version__}\n"

@@ -19,6 +19,7 @@ import sys
 
 from tf_compact.cli import logs
 from tf_compact.cli import usage
+from tf_compact.version import __version__
 
 COMMANDS = {
     "train-teacher": "tf_compact.cli.train_teacher",
@@ -42,7 +43,8 @@ def _usage():
         "Compress a Keras CNN into a small, fast TFLite model.\n\n"
         f"commands:\n{names}\n\n"
         "`tf-compact COMMAND --help` lists a command's flags; every command "
-        "takes --verbosity=1 to show TensorFlow's own logs."
+        "takes --verbosity=1 to show TensorFlow's own logs. "
+        "`tf-compact --version` prints the version."
     )
 
 
@@ -77,6 +79,9 @@ def run(argv=None):
         print(usage.wrap(usage.plain_text(_usage())), file=stream)
         sys.exit(0 if args else 2)
     command = args[0]
+    if command == "--version":
+        print(f"tf-compact {__version__}")
+        sys.exit(0)
     if command not in COMMANDS:
         print(f"tf-compact: unknown command {command!r}\n", file=sys.stderr)
         print(usage.wrap(usage.plain_text(_usage())), file=sys.stderr)
