@@ -264,14 +264,17 @@ def _validate_data(data, monitor, reference):
             "Invalid value for argument `data`: x and y must hold the same, "
             f"non-zero number of samples. Received: {len(x)} and {len(y)}"
         )
-    whole = y.dtype.kind in "iu" or (
+    whole = y.dtype.kind in "biu" or (
         y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == y // 1)
     )
-    if y.dtype.kind not in "iuf" or not whole or np.any(y < 0):
+    if not whole or np.any(y < 0):
+        shown = y.ravel()[:4].tolist()
+        if y.dtype.kind in "biuf":
+            shown = f"in [{np.min(y)}, {np.max(y)}]"
         raise ValueError(
             "Invalid value for argument `data`: y must hold class ids "
             "(ints >= 0) or one-hot rows. Received: y of dtype "
-            f"{y.dtype} with values in [{np.min(y)}, {np.max(y)}]"
+            f"{y.dtype} with values {shown}"
         )
     return x, y.astype("int64")
 
