@@ -453,3 +453,36 @@ def test_unknown_layer_error_suggests_a_fitting_handler(
     assert suggested == passthrough
     if reason:
         assert reason in message
+
+
+class WidenPassing(Widen):
+    """A channel-doubling layer wrongly registered as 'passthrough'."""
+
+
+class Gate(L.Layer):
+    """Scales `x` by a statistic of all channels of `y`."""
+
+    def call(self, x, y):
+        return x * keras.ops.mean(y, axis=(1, 2, 3), keepdims=True)
+
+
+def test_passthrough_handler_refuses_what_it_cannot_describe():
+    tfc.register_handler(WidenPassing, "passthrough")
+    x = keras.Input((4, 8))
+    model = keras.Model(x, WidenPassing(name="wide")(L.Dense(8)(x)))
+    with pytest.raises(tfc.GraphError, match="'wide' \\(WidenPassing\\)"):
+        tfc.ChannelGraph(model)
+
+
+def test_passthrough_handler_keeps_side_inputs_whole():
+    tfc.register_handler(Gate, "passthrough")
+    x = keras.Input((6, 6, 3))
+    a = L.Conv2D(4, 3, name="ca")(x)
+    b = L.Conv2D(5, 3, name="cb")(x)
+    h = Gate(name="gate")(a, b)
+    h = L.GlobalAveragePooling2D(name="gap")(h)
+    model = keras.Model(x, L.Dense(2, name="head")(h))
+    graph, _ = _check_slim_matches_masks(
+        model, np.ones((2, 6, 6, 3), "float32")
+    )
+    assert [g.name for g in graph.groups] == ["ca"]

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from tf_compact.graph.errors import GraphError
 from tf_compact.graph.handler import LayerHandler
 from tf_compact.internal import keras_compat
 
@@ -37,8 +38,11 @@ class PassThroughHandler(LayerHandler):
     """A layer that maps channel c of its first input to channel c.
 
     Activations, dropout, pooling, padding, cropping and up-sampling are of
-    this kind. Weights named in `per_channel` whose last axis has one entry
-    per channel (a PReLU alpha, a layer scale) are sliced with the channels.
+    this kind. Further input tensors (a mask) are read whole: their
+    channels are fixed. An output with another channel count than the
+    first input is refused with a `GraphError`. Weights named in
+    `per_channel` whose last axis has one entry per channel (a PReLU
+    alpha, a layer scale) are sliced with the channels.
 
     Args:
         per_channel: Names of per-channel weights. Defaults to `()`.
@@ -57,6 +61,19 @@ class PassThroughHandler(LayerHandler):
         if channels_first(ctx.layer, ctx.input_shapes):
             return fix_all(ctx)
         space = ctx.inputs[0]
+        for other in ctx.inputs[1:]:
+            # Masks and other side inputs are read whole, never pruned.
+            ctx.fix(other)
+        for shape in ctx.output_shapes:
+            if _last(shape) != len(space):
+                raise GraphError(
+                    f"Layer '{ctx.name}' ({type(ctx.layer).__name__}) has a "
+                    "'passthrough' handler, but its output has "
+                    f"{_last(shape)} channels for {len(space)} input "
+                    "channels: a pass-through layer maps each input channel "
+                    "to the same output channel. Register it as 'fixed' or "
+                    "with a `tfc.graph.LayerHandler` subclass."
+                )
         bind_per_channel(ctx, self.per_channel, space)
         return [space for _ in ctx.output_shapes]
 

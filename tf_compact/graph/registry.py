@@ -33,8 +33,9 @@ def register_handler(layer_class, handler):
         layer_class: A subclass of `keras.layers.Layer` (or of a Keras
             operation).
         handler: A `LayerHandler` instance or subclass, or one of the
-            strings `"passthrough"` (the layer maps each channel to the same
-            channel and has no per-channel weights, like an activation) or
+            strings `"passthrough"` (the layer takes one tensor and maps
+            each channel to the same channel, with no per-channel weights,
+            like an activation) or
             `"fixed"` (the layer is kept as it is: the channels of its inputs
             and outputs are never pruned).
 
