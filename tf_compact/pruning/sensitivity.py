@@ -195,8 +195,9 @@ def _inputs(data, batches):
     if not inputs:
         raise ValueError(
             "Invalid value for argument `data`: scope='sensitivity' "
-            "measures the model on `data`, but data holds no batch (or only "
-            f"empty ones). Received: data of type {type(given).__name__}"
+            "measures the model on `data`, which held no batch (data holds "
+            "no batch of examples, or only empty ones). Received: data of "
+            f"type {type(given).__name__}"
         )
     return inputs
 
