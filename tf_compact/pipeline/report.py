@@ -212,9 +212,7 @@ def _batch_norm_lines(report):
     check = report.get("teacher_check") or {}
     if check.get("message"):
         lines += [f"**Teacher check:** {check['message']}", ""]
-    done = dict(report.get("bn_recalibration") or {})
-    if check.get("bn_recalibration"):
-        done = {"teacher (copy)": check["bn_recalibration"], **done}
+    done = report.get("bn_recalibration") or {}
     for stage, entry in done.items():
         change = ""
         if entry.get("accuracy_after") is not None:
@@ -222,8 +220,9 @@ def _batch_norm_lines(report):
                 f", accuracy {_fmt(entry.get('accuracy_before'), 'acc')} "
                 f"→ {_fmt(entry['accuracy_after'], 'acc')}"
             )
+        what = "the teacher (a copy)" if stage == "teacher_check" else stage
         lines.append(
-            f"- BN statistics recalibrated after `{stage}`: "
+            f"- BN statistics of {what} recalibrated: "
             f"{entry['batches']} batches, {entry['seconds']:.1f} s{change}"
         )
     return lines + [""] if done else lines
