@@ -486,3 +486,50 @@ def test_passthrough_handler_keeps_side_inputs_whole():
         model, np.ones((2, 6, 6, 3), "float32")
     )
     assert [g.name for g in graph.groups] == ["ca"]
+
+
+class Projection(L.Layer):
+    """A custom dense product with no profile cost function."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], self.units), name="kernel"
+        )
+
+    def call(self, x):
+        return keras.ops.matmul(x, self.kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class ProjectionHandler(tfc.graph.LayerHandler):
+    def propagate(self, ctx):
+        out = ctx.new_space(ctx.layer.units)
+        ctx.bind("kernel", 1, out, "producer")
+        ctx.bind("kernel", 0, ctx.inputs[0], "consumer")
+        ctx.count_macs("kernel", 1)
+        return [out]
+
+    def slim_config(self, layer, config, in_keep, out_keep):
+        return {**config, "units": int(out_keep[0].sum())}
+
+
+def test_handler_declared_macs_count_without_a_profile_cost_function():
+    tfc.register_handler(Projection, ProjectionHandler())
+    x = keras.Input((4,))
+    h = L.Dense(6, name="d")(x)
+    h = Projection(5, name="p")(h)
+    model = keras.Model(x, L.Dense(2, name="head")(h))
+    graph = tfc.ChannelGraph(model)
+    assert tfc.estimate_slim_cost(model, graph=graph)[0] == 24 + 30 + 10
+    masks = {
+        "d": np.arange(6) < 3,
+        "p": np.arange(5) < 2,
+    }
+    macs, _ = tfc.estimate_slim_cost(model, masks, graph=graph)
+    assert macs == 4 * 3 + 3 * 2 + 2 * 2

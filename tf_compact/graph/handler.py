@@ -176,7 +176,15 @@ class NodeContext:
         )
 
     def count_macs(self, weight, positions):
-        """Counts `positions` multiply-accumulates per entry of `weight`."""
+        """Counts `positions` multiply-accumulates per entry of `weight`.
+
+        Only for layers without a cost function in `tf_compact.profile`,
+        which is the cost model of everything else: the slimming cost
+        estimate (`tfc.estimate_slim_cost`) uses these counts, with the
+        kept sizes of the weight's bound axes, when the profiler cannot
+        cost the layer. Prefer `tf_compact.profile.register_macs`, which
+        also makes `tfc.profile` count the layer.
+        """
         self.macs.append((weight, int(positions)))
 
 

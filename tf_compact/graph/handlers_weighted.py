@@ -1,18 +1,11 @@
 """Handlers for layers that own channels: convolutions, Dense, norms."""
 
-import math
-
 import numpy as np
 
 from tf_compact.graph.handler import LayerHandler
 from tf_compact.graph.handlers_shape import bind_per_channel
 from tf_compact.graph.handlers_shape import channels_first
 from tf_compact.graph.handlers_shape import fix_all
-
-
-def _positions(shape):
-    """Number of positions of a tensor, batch and channel axes excluded."""
-    return math.prod(d or 1 for d in shape[1:-1])
 
 
 def _has_bias(layer):
@@ -46,7 +39,6 @@ class ConvHandler(LayerHandler):
 
     def propagate(self, ctx):
         layer = ctx.layer
-        ctx.count_macs("kernel", _positions(ctx.output_shapes[0]))
         if layer.groups > 1 or channels_first(layer, ctx.input_shapes):
             return fix_all(ctx)
         out = ctx.new_space(layer.filters)
@@ -66,7 +58,6 @@ class ConvTransposeHandler(ConvHandler):
 
     def propagate(self, ctx):
         layer = ctx.layer
-        ctx.count_macs("kernel", _positions(ctx.input_shapes[0]))
         if getattr(layer, "groups", 1) > 1 or channels_first(
             layer, ctx.input_shapes
         ):
@@ -88,7 +79,6 @@ class DepthwiseHandler(LayerHandler):
 
     def propagate(self, ctx):
         layer = ctx.layer
-        ctx.count_macs("kernel", _positions(ctx.output_shapes[0]))
         if channels_first(layer, ctx.input_shapes):
             return fix_all(ctx)
         space = ctx.inputs[0]
@@ -106,9 +96,6 @@ class SeparableHandler(ConvHandler):
 
     def propagate(self, ctx):
         layer = ctx.layer
-        positions = _positions(ctx.output_shapes[0])
-        ctx.count_macs("depthwise_kernel", positions)
-        ctx.count_macs("pointwise_kernel", positions)
         if channels_first(layer, ctx.input_shapes):
             return fix_all(ctx)
         space = ctx.inputs[0]
@@ -130,7 +117,6 @@ class DenseHandler(LayerHandler):
     """
 
     def propagate(self, ctx):
-        ctx.count_macs("kernel", _positions(ctx.output_shapes[0]))
         out = ctx.new_space(ctx.layer.units)
         ctx.bind("kernel", 1, out, "producer")
         ctx.bind("kernel", 0, ctx.inputs[0], "consumer")
