@@ -380,9 +380,17 @@ def convert(
     that fails, through a SavedModel (`path_used` says which). The user's
     model is not modified.
 
+    Outputs are compared with Keras by the names of the converted model's
+    signature (TFLite may store outputs and inputs in an order of its own):
+    list outputs as `output_<i>`, dict outputs by key, inputs by their
+    `keras.Input` names. `max_abs_diff` is the largest difference over all
+    outputs, `argmax_agreement` is measured on the first output.
+
     Args:
-        model: A Keras 3 Functional or Sequential model (slimmed models
-            included); for `mode="qat"`, a quantized `tf_keras` model.
+        model: A built Keras 3 model: Functional or Sequential (slimmed
+            models included), or subclassed, called once on one tensor or a
+            dict of tensors; any number of inputs, outputs as a tensor, a
+            list or a dict. For `mode="qat"`, a quantized `tf_keras` model.
         mode: One of `"float32"`, `"float16"`, `"dynamic"`, `"int8"`,
             `"qat"`. Defaults to `"float32"`.
         representative_data: Calibration inputs for `"int8"`: a numpy array
@@ -390,7 +398,10 @@ def convert(
             pairs, or a callable returning an iterable. For `"qat"` it is
             optional and calibrates ops that training left without ranges
             (e.g. preprocessing layers). With any mode, it is also the
-            verification batch. Defaults to `None`.
+            verification batch. For several inputs, each step is a list or
+            tuple of arrays (in the model's input order) or a dict keyed by
+            input name, alone or as `(x, y)`; or the whole data is a list or
+            dict of arrays, one step per row. Defaults to `None`.
         num_calibration_steps: Calibration batches to feed. Defaults to
             `100`.
         inference_io: Input/output dtype, `"float32"`, `"int8"` or
@@ -411,8 +422,10 @@ def convert(
 
     Raises:
         TypeError: If `model` is not a Keras model.
-        ValueError: If an argument is invalid, or `mode="int8"` is asked
-            without `representative_data`.
+        ValueError: If an argument is invalid, `model` is not built,
+            `mode="int8"` is asked without `representative_data`, or
+            `representative_data` holds no sample or does not fit the
+            model inputs.
         ConversionError: If the model is not convertible (the message names
             the unsupported ops and their layers), or if float32 outputs
             differ from Keras.
