@@ -514,3 +514,49 @@ def test_compress_reports_the_accuracy_evaluate_gives(
     macs = tfc.profile(result.slim_model).macs
     assert result.report["student"]["macs"] == macs
     assert macs <= case.case.target * tfc.profile(case.model).macs
+
+
+def _without_head_activation(model):
+    """A copy whose last Dense outputs logits (softmax/sigmoid removed)."""
+    last = model.layers[-1]
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer is last:
+            config["activation"] = "linear"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _kd_term(teacher, student, prepared):
+    distiller = tfc.Distiller(
+        teacher,
+        student,
+        distillation_losses=[tfc.LogitsKD(temperature=4.0)],
+        student_loss_weight=0.0,
+    )
+    distiller.compile(loss=prepared.case.loss())
+    x, y = next(iter(prepared.test))
+    logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    return logs["logits_kd"]
+
+
+@pytest.mark.parametrize("name", _params())
+def test_kd_on_the_published_head_equals_kd_on_logits(
+    zoo, name, user_handlers
+):
+    case = zoo(name)
+    user_handlers(case)
+    teacher, student = case.model, case.slim()
+    on_head = _kd_term(teacher, student, case)
+    on_logits = _kd_term(
+        _without_head_activation(teacher),
+        _without_head_activation(student),
+        case,
+    )
+    assert on_logits > 0
+    assert on_head == pytest.approx(on_logits, rel=1e-3)
+    assert_unchanged(teacher, case.snapshot)
