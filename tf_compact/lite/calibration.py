@@ -93,9 +93,20 @@ def validate_source(data, argument="representative_data"):
         )
 
 
+def _ndim(value):
+    """Rank of an array-like; -1 for a nested structure of arrays."""
+    if hasattr(value, "ndim"):
+        return value.ndim
+    if isinstance(value, (list, tuple, dict)) and any(
+        isinstance(v, (np.ndarray, list, tuple, dict)) for v in value
+    ):
+        return -1
+    return np.ndim(value)
+
+
 def _ranks_fit(parts, ranks):
     return len(parts) == len(ranks) and all(
-        np.ndim(p) in (r - 1, r) for p, r in zip(parts, ranks)
+        _ndim(p) in (r - 1, r) for p, r in zip(parts, ranks)
     )
 
 

@@ -1,10 +1,9 @@
 """Running a `.tflite` model on arrays: predictions and accuracy."""
 
-import re
-
 import numpy as np
 
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.scopes import natural_key
 
 
 def quantize_input(x, detail):
@@ -56,14 +55,6 @@ def dequantize_output(y, detail):
     return y.astype(np.float32)
 
 
-def _natural_key(name):
-    """Sorts `output_10` after `output_2`."""
-    return [
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", name)
-    ]
-
-
 def _signature_details(interpreter):
     """Name-to-detail dicts of the serving signature, or `None`."""
     try:
@@ -83,7 +74,7 @@ def _ordered(named, details):
     indices = {int(d["index"]) for d in named.values()}
     if len(named) != len(details) or indices != set(by_index):
         return None
-    names = sorted(named, key=_natural_key)
+    names = sorted(named, key=natural_key)
     return [(n, by_index[int(named[n]["index"])]) for n in names]
 
 
@@ -146,7 +137,8 @@ def _arrange(inputs, x, argument):
                 f"{sorted(x)}"
             )
         arrays = [x[name] for name in names]
-    elif isinstance(x, (list, tuple)):
+    elif isinstance(x, (list, tuple)) and (len(inputs) > 1 or len(x) == 1):
+        # One array per input; a single input's list of rows is stacked.
         arrays = list(x)
     else:
         arrays = [x]

@@ -23,7 +23,7 @@ class OpRecord:
         input_dtypes: Dtype names of the op's tensor inputs.
         output_dtypes: Dtype names of the op's outputs.
         layer: Keras layer the op came from, when it can be read from the
-            tensor names, else `None`.
+            names of its outputs or of its weights, else `None`.
 
     Example:
 
@@ -112,14 +112,18 @@ def read_ops(model_content, layer_names=None):
     interpreter, _ = make_interpreter(model_content, use_xnnpack=False)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()
+    # Weights: tensors no op writes and the model does not take as input.
+    produced = {i for op in ops for i in op["outputs"]}
+    produced |= {d["index"] for d in interpreter.get_input_details()}
+
+    def sources(op):
+        """Output names first, then the op's own weights'."""
+        weights = [i for i in op["inputs"] if i >= 0 and i not in produced]
+        return [tensors[i]["name"] for i in list(op["outputs"]) + weights]
+
     resolver = None
     if layer_names is not None:
-        paths = [
-            path
-            for op in ops
-            for i in op["outputs"]
-            for path in tensors[i]["name"].split(";")
-        ]
+        paths = [p for op in ops for n in sources(op) for p in n.split(";")]
         resolver = ScopeResolver(paths, list(layer_names))
 
     def dtypes(indices):
@@ -128,8 +132,8 @@ def read_ops(model_content, layer_names=None):
     records = []
     for op in ops:
         layer = None
-        for i in op["outputs"]:
-            layer = _layer_from_name(tensors[i]["name"], resolver)
+        for name in sources(op):
+            layer = _layer_from_name(name, resolver)
             if layer:
                 break
         records.append(

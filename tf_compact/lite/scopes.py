@@ -15,7 +15,15 @@ import re
 _SUFFIX = re.compile(r"_\d+$")
 
 
-def _natural_key(name):
+def natural_key(name):
+    """Sort key comparing the numbers in names as numbers.
+
+    Example:
+
+    ```python
+    sorted(["output_10", "output_2"], key=natural_key)  # 2 first
+    ```
+    """
     return [
         (0, int(part), "") if part.isdigit() else (1, 0, part)
         for part in re.split(r"(\d+)", name)
@@ -71,16 +79,16 @@ class ScopeResolver:
         self.mapping = {}
         for tokens in families.values():
             last = None
-            for token in sorted(tokens, key=_natural_key):
+            for token in sorted(tokens, key=natural_key):
                 names = _candidates(token, known)
                 later = [
                     n
                     for n in names
-                    if last is None or _natural_key(n) > _natural_key(last)
+                    if last is None or natural_key(n) > natural_key(last)
                 ]
-                layer = min(later, key=_natural_key) if later else names[0]
+                layer = min(later, key=natural_key) if later else names[0]
                 self.mapping[token] = layer
-                if last is None or _natural_key(layer) > _natural_key(last):
+                if last is None or natural_key(layer) > natural_key(last):
                     last = layer
 
     def _tokens(self, path):
