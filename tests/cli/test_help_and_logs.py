@@ -37,6 +37,8 @@ _NOISE = (
     "Assets written to",
     "signature_serialization",
     "Statistics for quantized inputs",
+    "fully_quantize",
+    "INFO: Created TensorFlow Lite",
 )
 
 #: Flags other packages define that a tf-compact user never needs.
@@ -299,17 +301,41 @@ def test_startup_banner_lines_are_dropped_and_the_rest_kept():
         "E0000 00:00:1796527397.134206   24532 cuda_platform.cc:52] "
         "failed call to cuInit\n"
         "To enable the following instructions: AVX2 FMA, rebuild.\n"
+        "fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32\n"
+        "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+        "INFO:tensorflow:a Python log line\n"
         "Traceback (most recent call last):\n"
         "ImportError: a real problem\n"
     )
-    kept = "".join(logs._kept_lines(text, "IWE"))
-    assert (
-        kept
-        == "Traceback (most recent call last):\nImportError: a real problem\n"
+    kept = "".join(logs._kept_lines(text, "3"))
+    assert kept == (
+        "INFO:tensorflow:a Python log line\n"
+        "Traceback (most recent call last):\nImportError: a real problem\n"
     )
-    kept = "".join(logs._kept_lines(text, "I"))
+    kept = "".join(logs._kept_lines(text, "1"))
     assert "Ignored." in kept and "cuInit" in kept and "oneDNN" not in kept
-    assert "".join(logs._kept_lines(text, "")) == text
+    assert "".join(logs._kept_lines(text, "0")) == text
+    assert "".join(logs._kept_lines(text, None)) == text
+
+
+def test_filtered_stderr_drops_noise_even_from_cpp_and_keeps_last_words():
+    code = (
+        "import os, sys\n"
+        "from tf_compact.cli import logs\n"
+        "with logs.filtered_stderr('3'):\n"
+        "    os.write(2, b'I0000 00:00:1.5  42 port.cc:153] banner\\n')\n"
+        "    os.write(2, b'INFO: Created TensorFlow Lite delegate\\n')\n"
+        "    print('kept: a warning', file=sys.stderr)\n"
+        "print('after', file=sys.stderr, flush=True)\n"
+        "with logs.filtered_stderr('2'):\n"
+        "    os.write(2, b'last words before a crash\\n')\n"
+        "    os._exit(3)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert out.returncode == 3
+    assert out.stderr == "kept: a warning\nafter\nlast words before a crash\n"
 
 
 @pytest.mark.slow

@@ -3,19 +3,20 @@
 TensorFlow prints its start-up banner, CUDA probing errors on a machine
 without a GPU, and the TFLite converter's progress through its C++
 logging, which reads `TF_CPP_MIN_LOG_LEVEL` once, when TensorFlow is
-imported, except for the banner lines its libraries print while they load
-(before the variable is read, unless it was set when the process started).
-So `quiet_third_party_logs` must run before anything imports TensorFlow: at
-the `tf-compact` entry point, before a command module is imported; it
-imports TensorFlow itself with that banner filtered out. The library
+imported. So `quiet_third_party_logs` must run before anything imports
+TensorFlow: at the `tf-compact` entry point, before a command module is
+imported. A few lines ignore that variable (the banner printed while the
+libraries load, TFLite's `INFO:` lines, the converter's settings line);
+`filtered_stderr` drops those from the command's stderr. The library
 itself never changes logging.
 """
 
+import contextlib
 import logging
 import os
 import re
+import subprocess
 import sys
-import tempfile
 import warnings
 
 from absl import logging as absl_logging
@@ -23,12 +24,34 @@ from absl import logging as absl_logging
 #: Device nodes that exist only where an NVIDIA driver is loaded.
 _NVIDIA_DEVICE_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia/version")
 
-#: C++ log lines by severity letter, and the absl line that precedes them.
-_CPP_LINE = re.compile(r"([IWEF])\d{4} \S+ +\d+ \S+:\d+\] ")
-_BANNER_LINES = (
-    "WARNING: All log messages before absl::InitializeLog()",
-    "To enable the following instructions:",
-)
+#: Lines printed whatever `TF_CPP_MIN_LOG_LEVEL` says, by the severity
+#: that hides them: C++ log lines (`I0000 00:00:17.5  42 port.cc:153] `),
+#: the absl line before them, TFLite's `INFO:` lines, the converter's
+#: settings line and the CPU-features note.
+_NOISE = {
+    "I": (
+        r"I\d{4} \S+ +\d+ \S+:\d+\] ",
+        r"WARNING: All log messages before absl::InitializeLog\(\)",
+        r"INFO: ",
+        r"fully_quantize: ",
+        r"To enable the following instructions:",
+    ),
+    "W": (r"W\d{4} \S+ +\d+ \S+:\d+\] ",),
+    "E": (r"E\d{4} \S+ +\d+ \S+:\d+\] ",),
+}
+
+#: The filter process of `filtered_stderr`: copies stdin to stdout, less
+#: the lines matching argv[1]; it outlives a crash of the command, so the
+#: command's last words are never lost.
+_FILTER = """
+import re, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+noise = re.compile(sys.argv[1].encode())
+for line in sys.stdin.buffer:
+    if not noise.match(line):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+"""
 
 #: Python warnings that tell a command-line user nothing they can act on.
 _FOREIGN_WARNINGS = (
@@ -88,9 +111,10 @@ def quiet_third_party_logs(verbosity=-1, environ=None):
     (the `failed call to cuInit` line is a C++ error); TensorFlow's Python
     logger shows errors only, and the converter's warnings are hidden.
     `verbosity=0` shows TensorFlow warnings; `1` or more shows everything.
-    A `TF_CPP_MIN_LOG_LEVEL` already set by the user is kept (and also
-    applied to the start-up banner), and no GPU is hidden: only the log
-    level changes.
+    A `TF_CPP_MIN_LOG_LEVEL` already set by the user is kept, and no GPU
+    is hidden: only the log level changes. Run the command inside
+    `filtered_stderr` with the returned level for the lines that ignore
+    the variable.
 
     Args:
         verbosity: the absl `--verbosity` value. Defaults to `-1`.
@@ -102,8 +126,8 @@ def quiet_third_party_logs(verbosity=-1, environ=None):
     Example:
 
     ```python
-    quiet_third_party_logs(requested_verbosity(sys.argv))
-    import tensorflow  # no banner
+    level = quiet_third_party_logs(requested_verbosity(sys.argv))
+    import tensorflow  # no CUDA or converter logs
     ```
     """
     environ = os.environ if environ is None else environ
@@ -125,11 +149,7 @@ def quiet_third_party_logs(verbosity=-1, environ=None):
     if level is None:
         return environ.get("TF_CPP_MIN_LOG_LEVEL")
     absl_logger.addFilter(_Foreign(python_level))
-    level = environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
-    quiet = level.strip() in ("1", "2", "3")  # else TensorFlow decides
-    if quiet and environ is os.environ and "tensorflow" not in sys.modules:
-        _import_tensorflow_without_banner(int(level))
-    return level
+    return environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
 
 
 class _Foreign(logging.Filter):
@@ -148,34 +168,73 @@ class _Foreign(logging.Filter):
         return not any(package in parts for package in self._PACKAGES)
 
 
-def _import_tensorflow_without_banner(level):
-    """Imports TensorFlow, dropping the C++ lines below `level` it prints.
+def noise_pattern(level):
+    """The regex of the stderr lines `filtered_stderr(level)` drops.
 
-    Everything else written to stderr meanwhile (Python warnings, errors)
-    is written again afterwards, also when the import fails.
+    Args:
+        level: a `TF_CPP_MIN_LOG_LEVEL` value: `"1"` drops info lines,
+            `"2"` also warnings, `"3"` also errors; anything else nothing.
+
+    Returns:
+        A regex source string, or `None` when nothing is dropped.
     """
-    hidden = "IWE"[: min(level, 3)]
+    hidden = {"1": "I", "2": "IW", "3": "IWE"}.get(str(level).strip(), "")
+    patterns = [p for letter in hidden for p in _NOISE[letter]]
+    return "|".join(f"(?:{p})" for p in patterns) if patterns else None
+
+
+@contextlib.contextmanager
+def filtered_stderr(level):
+    """Drops third-party log lines below `level` from file descriptor 2.
+
+    Everything written to stderr inside the block, by Python or C++, goes
+    through a small filter process that removes the lines of
+    `noise_pattern(level)` and passes on the rest as it comes. Python's
+    own errors and warnings are never dropped.
+
+    Args:
+        level: the `TF_CPP_MIN_LOG_LEVEL` in effect, e.g. the value
+            `quiet_third_party_logs` returned; `None` filters nothing.
+
+    Yields:
+        Nothing; stderr is restored when the block exits.
+
+    Example:
+
+    ```python
+    with filtered_stderr(quiet_third_party_logs()):
+        import tensorflow  # no banner
+    ```
+    """
+    pattern = noise_pattern(level)
+    if pattern is None:
+        yield
+        return
     sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", errors="replace")
-            sys.stderr.write("".join(_kept_lines(text, hidden)))
-            sys.stderr.flush()
+    real = os.dup(2)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _FILTER, pattern],
+            stdin=subprocess.PIPE,
+            stdout=real,
+        )
+    except OSError:
+        os.close(real)
+        yield
+        return
+    os.dup2(child.stdin.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        os.close(real)
+        child.stdin.close()
+        child.wait()
 
 
-def _kept_lines(text, hidden):
+def _kept_lines(text, level):
+    pattern = noise_pattern(level)
     for line in text.splitlines(keepends=True):
-        match = _CPP_LINE.match(line)
-        if match and match.group(1) in hidden:
-            continue
-        if hidden and line.startswith(_BANNER_LINES):
-            continue
-        yield line
+        if pattern is None or not re.match(pattern, line):
+            yield line

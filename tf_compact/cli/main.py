@@ -92,6 +92,9 @@ def run(argv=None):
 def run_command(command, args, prog=None):
     """Runs one command: quiets third-party logs, then absl's `app.run`.
 
+    TensorFlow's, the TFLite converter's and CUDA's logs are hidden unless
+    `--verbosity` asks for them (see `logs.quiet_third_party_logs`).
+
     `--help` and its absl spellings print the command's own flags,
     grouped, with their defaults, and exit with status 0.
 
@@ -111,20 +114,21 @@ def run_command(command, args, prog=None):
     ```
     """
     prog = prog or f"tf-compact {command}"
-    logs.quiet_third_party_logs(logs.requested_verbosity(args))
-    from absl import app
+    level = logs.quiet_third_party_logs(logs.requested_verbosity(args))
+    with logs.filtered_stderr(level):
+        from absl import app
 
-    module = importlib.import_module(COMMANDS[command])
-    if _wants_help(args):
-        others = [name for key, name in COMMANDS.items() if key != command]
-        sys.stdout.write(usage.command_help(prog, module, others))
-        sys.exit(0)
-    # absl prints the __main__ docstring above a usage error.
-    sys.modules["__main__"].__doc__ = (
-        f"usage: {prog} [--flag=value ...]\n"
-        f"`{prog} --help` lists its flags.\n"
-    )
-    app.run(module.main, argv=[prog] + list(args))
+        module = importlib.import_module(COMMANDS[command])
+        if _wants_help(args):
+            others = [n for key, n in COMMANDS.items() if key != command]
+            sys.stdout.write(usage.command_help(prog, module, others))
+            sys.exit(0)
+        # absl prints the __main__ docstring above a usage error.
+        sys.modules["__main__"].__doc__ = (
+            f"usage: {prog} [--flag=value ...]\n"
+            f"`{prog} --help` lists its flags.\n"
+        )
+        app.run(module.main, argv=[prog] + list(args))
 
 
 if __name__ == "__main__":
