@@ -3,6 +3,9 @@
 Distill a teacher into a student, sparsify coupled channel groups under
 feedback control, physically slim the model, and ship it as TFLite.
 
+It needs the TensorFlow backend of Keras 3: under another backend
+(`KERAS_BACKEND=jax`, ...) `import tf_compact` raises an `ImportError`.
+
 Example:
 
 ```python
