@@ -290,6 +290,10 @@ class StageStore:
             for name in later:
                 self._records.pop(name, None)
                 self._files.pop(name, None)
+            # Backups of unfinished stages grew from the damaged output.
+            backup = self.path(BACKUP_DIR)
+            if os.path.isdir(backup):
+                shutil.rmtree(backup)
             return
 
     def _check_files(self, stage):
