@@ -1,11 +1,16 @@
 """One-shot structural pruning: scores -> masks -> slim model."""
 
 import numbers
+import os
 
 from tf_compact.graph.channel_graph import _validate_mask
 from tf_compact.internal.targets import parse_target
 from tf_compact.internal.targets import target_fraction
 from tf_compact.pruning.importance import group_importance
+from tf_compact.pruning.latency import TOLERANCE
+from tf_compact.pruning.latency import LatencyTable
+from tf_compact.pruning.latency import build_latency_table
+from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import allocate
@@ -24,6 +29,7 @@ def prune(
     *,
     target_macs=None,
     target_params=None,
+    target_latency=None,
     threshold=None,
     widths=None,
     importance="l2",
@@ -33,6 +39,8 @@ def prune(
     ignored_layers=(),
     data=None,
     graph=None,
+    latency_table=None,
+    num_threads=1,
 ):
     """Prunes channel groups of `model` in one shot and slims it.
 
@@ -57,6 +65,18 @@ def prune(
       (`tf_compact.pruning.sensitivity`); widths are then taken away where
       that change grows least per unit of budget saved, and given back
       where they help most while the targets hold.
+    - `target_latency`: the predicted latency, in milliseconds, the
+      pruned model may take on the TFLite interpreter (float32, batch 1,
+      `num_threads` threads; LiteRT with XNNPACK when installed). It
+      comes from a per-group latency table (`tf_compact.pruning.latency`,
+      measured here and cached on disk, or `latency_table=` measured on
+      another device): the model's measured latency minus the time each
+      cut group saves. The removal is found by the same bisection over
+      the global ranking (or uniform ratio) as the other targets, with
+      which it may be combined (all must hold). `prune` then measures
+      the slim model and, while it takes more than 10% above the
+      target, tightens the prediction and prunes again (a few times at
+      most). Not with `scope="sensitivity"`.
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
@@ -74,6 +94,8 @@ def prune(
         target_macs: MACs to keep: a float in (0, 1] (fraction) or an
             int >= 2 (count). Defaults to `None`.
         target_params: Parameters to keep, likewise. Defaults to `None`.
+        target_latency: Milliseconds the pruned model may take, a finite
+            float > 0 (NumPy scalars accepted). Defaults to `None`.
         threshold: Absolute score threshold, finite and >= 0. Defaults to
             `None`.
         widths: Dict `{group or producer layer name: kept channels}`, each
@@ -93,6 +115,12 @@ def prune(
             `scope="sensitivity"` (which reads its first 8). Defaults to
             `None`.
         graph: The `ChannelGraph` of `model`. Defaults to `None`.
+        latency_table: For `target_latency`: a `LatencyTable` (e.g. from
+            `LatencyTable.from_benchmark_model`) or the path of a
+            benchmark_model table; `None` measures one here. Defaults to
+            `None`.
+        num_threads: Interpreter threads the latency is measured with.
+            Defaults to `1`.
 
     Returns:
         The slim `keras.Model`.
@@ -109,25 +137,77 @@ def prune(
     narrow = tfc.prune(model, widths={"conv2": 24, "fc1": 64})
     measured = tfc.prune(model, target_params=0.1, scope="sensitivity",
                          data=x_train[:512], round_to=8)
+    fast = tfc.prune(model, target_latency=2.5, round_to=8)
     ```
     """
     graph = resolve_graph(model, graph)
-    masks = prune_masks(
-        model,
-        ratio,
-        target_macs=target_macs,
-        target_params=target_params,
-        threshold=threshold,
-        widths=widths,
-        importance=importance,
-        scope=scope,
-        min_channels=min_channels,
-        round_to=round_to,
-        ignored_layers=ignored_layers,
-        data=data,
-        graph=graph,
+    kwargs = {
+        "target_macs": target_macs,
+        "target_params": target_params,
+        "threshold": threshold,
+        "widths": widths,
+        "importance": importance,
+        "scope": scope,
+        "min_channels": min_channels,
+        "round_to": round_to,
+        "ignored_layers": ignored_layers,
+        "data": data,
+        "graph": graph,
+        "num_threads": num_threads,
+    }
+    if target_latency is None:
+        masks = prune_masks(
+            model, ratio, latency_table=latency_table, **kwargs
+        )
+        return slim(model, masks, graph=graph)
+    validate_goal(
+        ratio, target_macs, target_params, threshold, widths, target_latency
     )
-    return slim(model, masks, graph=graph)
+    validate_shape_args(scope, min_channels, round_to)
+    table = _latency_table(
+        model, graph, latency_table, num_threads, min_channels, round_to
+    )
+    return _prune_to_latency(
+        model, ratio, float(target_latency), table, kwargs
+    )
+
+
+#: Re-measured tries `prune` makes when the slim model misses its
+#: latency target by more than `TOLERANCE`.
+LATENCY_RETRIES = 3
+
+
+def _prune_to_latency(model, ratio, target, table, kwargs):
+    """Prunes to `target` ms; re-measures and tightens while it misses.
+
+    Only a table measured on this machine is checked against a
+    measurement here: times taken on another device cannot be.
+    """
+    graph = kwargs["graph"]
+    limit, best = target, None
+    for _ in range(LATENCY_RETRIES + 1):
+        try:
+            masks = prune_masks(
+                model,
+                ratio,
+                target_latency=limit,
+                latency_table=table,
+                **kwargs,
+            )
+        except ValueError:
+            if best is None:
+                raise
+            break
+        small = slim(model, masks, graph=graph)
+        if not table.measured_here:
+            return small
+        measured = measure_latency(small, table.meta["num_threads"])
+        if best is None or measured < best[0]:
+            best = (measured, small)
+        if measured <= target * (1 + TOLERANCE):
+            return small
+        limit *= target / measured
+    return best[1]
 
 
 def prune_masks(
@@ -136,6 +216,7 @@ def prune_masks(
     *,
     target_macs=None,
     target_params=None,
+    target_latency=None,
     threshold=None,
     widths=None,
     importance="l2",
@@ -145,6 +226,8 @@ def prune_masks(
     ignored_layers=(),
     data=None,
     graph=None,
+    latency_table=None,
+    num_threads=1,
 ):
     """The masks `prune` would apply, without slimming.
 
@@ -160,9 +243,16 @@ def prune_masks(
     small = tfc.slim(model, masks)
     ```
     """
-    goal = validate_goal(ratio, target_macs, target_params, threshold, widths)
+    goal = validate_goal(
+        ratio, target_macs, target_params, threshold, widths, target_latency
+    )
     validate_shape_args(scope, min_channels, round_to)
     graph = resolve_graph(model, graph)
+    if target_latency is not None and scope == "sensitivity":
+        raise ValueError(
+            "Invalid value for argument `scope`: `target_latency` is met "
+            "with scope='global' or 'local'. Received: scope='sensitivity'"
+        )
     if goal == "widths":
         wanted = _resolve_widths(graph, widths)
     if scope == "sensitivity":
@@ -183,7 +273,36 @@ def prune_masks(
         return _sensitivity_masks(
             model, graph, scores, data, targets, min_channels, round_to
         )
-    return _search_target(graph, selector, scope, targets)
+    latency = None
+    if target_latency is not None:
+        table = _latency_table(
+            model, graph, latency_table, num_threads, min_channels, round_to
+        )
+        latency = (table, float(target_latency), target_latency)
+    return _search_target(graph, selector, scope, targets, latency)
+
+
+def _latency_table(
+    model, graph, latency_table, num_threads, min_channels, round_to
+):
+    """The given table keyed by `graph`'s groups, or one measured here."""
+    if latency_table is None:
+        return build_latency_table(
+            model,
+            graph,
+            num_threads=num_threads,
+            min_channels=min_channels,
+            round_to=round_to,
+        )
+    if isinstance(latency_table, (str, os.PathLike)):
+        latency_table = LatencyTable.from_benchmark_model(latency_table)
+    if not isinstance(latency_table, LatencyTable):
+        raise TypeError(
+            "Invalid value for argument `latency_table`. Expected a "
+            "`LatencyTable`, a path to a benchmark_model table, or None. "
+            f"Received: latency_table={latency_table!r}"
+        )
+    return latency_table.for_graph(graph)
 
 
 def _sensitivity_masks(
@@ -303,11 +422,17 @@ def _drop_ignored(graph, scores, ignored_layers):
     return kept
 
 
-def _search_target(graph, selector, scope, targets):
-    """The smallest removal whose cost meets every `(which, target, name)`."""
+def _search_target(graph, selector, scope, targets, latency=None):
+    """The smallest removal whose cost meets every `(which, target, name)`.
+
+    `latency`, when given, is `(table, limit ms, value)`: the predicted
+    latency must be at most `limit` too.
+    """
     full = cost_from_keep(graph, graph.keep_elements({}))
 
     def fits(masks):
+        if latency and latency[0].predict_masks(masks) > latency[1]:
+            return False
         cost = cost_from_keep(graph, graph.keep_elements(masks))
         return all(cost[w] <= t * full[w] for w, t, *_ in targets)
 
@@ -325,7 +450,20 @@ def _search_target(graph, selector, scope, targets):
         counts = selector.refine(selector.global_counts(lo), fits)
         best = selector.masks_for_counts(counts)
     _check_reached(graph, best, targets)
+    if latency is not None:
+        _check_latency(best, *latency)
     return best
+
+
+def _check_latency(best, table, limit, value):
+    predicted = table.predict_masks(best)
+    if predicted > limit:
+        raise ValueError(
+            "Invalid value for argument `target_latency`: the model cannot "
+            f"be pruned to {limit:.4g} ms; with the given constraints the "
+            f"smallest predicted latency is {predicted:.4g} ms (unpruned: "
+            f"{table.model_ms:.4g} ms). Received: target_latency={value!r}"
+        )
 
 
 def _check_reached(graph, best, targets):

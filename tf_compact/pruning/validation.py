@@ -63,8 +63,49 @@ def validate_scores(scores, origin):
             )
 
 
-def validate_goal(ratio, target_macs, target_params, threshold, widths=None):
-    """One pruning goal must be given; both targets together are one goal."""
+def validate_target_latency(target_latency):
+    """Returns `target_latency` (milliseconds) as a float, finite and > 0.
+
+    NumPy scalars are accepted; bools, NaN, infinities, zero, negative
+    values and non-numbers are refused.
+    """
+    return validate_number(
+        "target_latency",
+        target_latency,
+        minimum=0.0,
+        include_minimum=False,
+        expected="a finite time in milliseconds > 0 (a float)",
+    )
+
+
+def validate_goal(
+    ratio, target_macs, target_params, threshold, widths=None,
+    target_latency=None,
+):
+    """One pruning goal must be given; the targets together are one goal.
+
+    `target_latency` may be given alone or with `target_macs` and/or
+    `target_params` (every target must then hold); the goal is then
+    `"targets"`.
+    """
+    if target_latency is not None:
+        validate_target_latency(target_latency)
+        others = {
+            "ratio": ratio,
+            "threshold": threshold,
+            "widths": widths,
+        }
+        clash = [k for k, v in others.items() if v is not None]
+        if clash:
+            raise ValueError(
+                "`target_latency` may be combined with `target_macs` and "
+                f"`target_params` only, not with `{clash[0]}`. Received: "
+                f"target_latency={target_latency!r}, "
+                f"{clash[0]}={others[clash[0]]!r}"
+            )
+        parse_target("target_macs", target_macs)
+        parse_target("target_params", target_params)
+        return "targets"
     given = {
         "ratio": ratio,
         "target_macs": target_macs,

@@ -1,0 +1,312 @@
+"""Latency tables and pruning to a latency budget (`target_latency`)."""
+
+import importlib
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import layers as L
+
+import tf_compact as tfc
+from tests.robustness.helpers import assert_unchanged
+from tests.robustness.helpers import snapshot
+from tf_compact.pruning import latency
+from tf_compact.pruning.latency import LatencyTable
+from tf_compact.pruning.latency import build_latency_table
+from tf_compact.pruning.latency import measure_latency
+from tf_compact.pruning.prune import prune
+from tf_compact.pruning.prune import prune_masks
+
+prune_module = importlib.import_module("tf_compact.pruning.prune")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_COMPACT_CACHE", str(tmp_path / "cache"))
+
+
+def net(width=16):
+    x = keras.Input((16, 16, 3))
+    y = L.Conv2D(width, 3, padding="same", name="c1")(x)
+    y = L.BatchNormalization(name="bn1")(y)
+    y = L.ReLU()(y)
+    y = L.Conv2D(2 * width, 3, padding="same", name="c2")(y)
+    y = L.ReLU()(y)
+    y = L.MaxPooling2D()(y)
+    y = L.Conv2D(2 * width, 3, padding="same", name="c3")(y)
+    y = L.GlobalAveragePooling2D()(y)
+    return keras.Model(x, L.Dense(4, name="head")(y))
+
+
+class FakeTimer:
+    """Stands in for converting and timing: ms grow with the weights."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, model, num_threads, runs, warmup=5, repeats=3):
+        self.calls += 1
+        return 0.01 + 1e-5 * model.count_params()
+
+
+def fake_table(model):
+    """A hand-written table: each group's time is linear in its width."""
+    graph = tfc.ChannelGraph(model)
+    groups = {
+        g.name: {w: 0.1 * w for w in (1, g.size // 2, g.size)}
+        for g in graph.groups
+    }
+    return LatencyTable(10.0, groups)
+
+
+def _widths(masks):
+    return {name: int(np.count_nonzero(m)) for name, m in masks.items()}
+
+
+def test_table_is_cached_and_keyed_by_threads(monkeypatch, tmp_path):
+    timer = FakeTimer()
+    monkeypatch.setattr(latency, "_measure_keras", timer)
+    model = net()
+    first = build_latency_table(model, points=4)
+    assert timer.calls == 1 + sum(len(r[0]) for r in first.groups.values())
+    calls = timer.calls
+    second = build_latency_table(model, points=4)
+    assert timer.calls == calls
+    assert second.get_config()["groups"] == first.get_config()["groups"]
+    assert second.model_ms == first.model_ms
+    assert list((tmp_path / "cache" / "latency").glob("*.json"))
+    build_latency_table(model, points=4, num_threads=2)
+    assert timer.calls == 2 * calls
+
+
+def test_table_rows_widths_and_meta(monkeypatch):
+    monkeypatch.setattr(latency, "_measure_keras", FakeTimer())
+    table = build_latency_table(net(), points=4, round_to=8)
+    assert sorted(table.groups) == ["c1", "c2", "c3"]
+    assert table.groups["c1"][0].tolist() == [8, 16]
+    assert table.groups["c2"][0].tolist() == [8, 16, 24, 32]
+    assert table.measured_here
+    assert table.meta["num_threads"] == 1
+    assert table.meta["runtime"] in ("ai_edge_litert", "tensorflow")
+
+
+def test_probe_holds_the_touched_layers_at_the_width():
+    graph = tfc.ChannelGraph(net())
+    probe = latency.probe_model(graph, "c1", 4)
+    names = [layer.name for layer in probe.layers]
+    assert names[0] == "probe_in0"
+    assert {"c1", "bn1", "c2"} <= set(names) and "c3" not in names
+    assert probe.get_layer("c1").filters == 4
+    assert probe.get_layer("c2").filters == 32
+    assert tuple(probe.inputs[0].shape) == (1, 16, 16, 3)
+
+
+def test_additive_predictor_is_monotone_in_width():
+    table = LatencyTable(
+        5.0, {"a": {1: 0.5, 4: 0.4, 8: 1.5, 16: 2.0}, "b": {2: 1, 8: 3}}
+    )
+    # A noisy row is made non-decreasing in width.
+    assert table.groups["a"][1].tolist() == [0.5, 0.5, 1.5, 2.0]
+    values = [table.predict({"a": w, "b": 8}) for w in range(1, 17)]
+    assert all(x <= y for x, y in zip(values, values[1:]))
+    assert table.predict({}) == 5.0
+    assert table.predict({"a": 8}) == pytest.approx(4.5)
+    assert table.predict({"a": 1, "b": 2}) == pytest.approx(5.0 - 1.5 - 2)
+    assert table.predict({"unknown": 1}) == 5.0
+
+
+def test_prune_with_injected_table_meets_the_target(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("an injected table is not re-measured")
+
+    monkeypatch.setattr(prune_module, "measure_latency", refuse)
+    monkeypatch.setattr(latency, "_measure_keras", refuse)
+    model = net()
+    before = snapshot(model)
+    table = fake_table(model)
+    graph = tfc.ChannelGraph(model)
+    masks = prune_masks(model, target_latency=6.0, latency_table=table)
+    assert table.for_graph(graph).predict_masks(masks) <= 6.0
+    # The smallest removal: giving back one more channel misses.
+    assert table.for_graph(graph).predict_masks(masks) > 6.0 - 0.1 - 1e-9
+    small = prune(model, target_latency=np.float32(6.0), latency_table=table)
+    widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+    assert table.predict(widths) <= 6.0
+    assert widths == {**{"c1": 16, "c2": 32, "c3": 32}, **_widths(masks)}
+    assert_unchanged(model, before)
+
+
+def test_latency_and_macs_targets_both_hold():
+    model = net()
+    table = fake_table(model)
+    graph = tfc.ChannelGraph(model)
+    full = tfc.estimate_slim_cost(model)
+    masks = prune_masks(
+        model,
+        target_latency=8.0,
+        target_macs=0.3,
+        latency_table=table,
+        round_to=4,
+    )
+    assert table.for_graph(graph).predict_masks(masks) <= 8.0
+    assert tfc.estimate_slim_cost(model, masks)[0] <= 0.3 * full[0]
+    assert all(w % 4 == 0 for w in _widths(masks).values())
+    loose = prune_masks(model, target_latency=8.0, latency_table=table)
+    assert sum(_widths(loose).values()) > sum(_widths(masks).values())
+
+
+def test_prune_tightens_until_the_measurement_fits(monkeypatch):
+    model = net()
+    table = LatencyTable(
+        10.0, fake_table(model).get_config()["groups"], {
+            "source": "measured", "num_threads": 1
+        }
+    )
+    measured = []
+
+    def measure(small, num_threads):
+        widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+        # The real model is slower than predicted by 1.5 ms.
+        measured.append(table.predict(widths) + 1.5)
+        return measured[-1]
+
+    monkeypatch.setattr(prune_module, "measure_latency", measure)
+    small = prune(model, target_latency=6.0, latency_table=table)
+    assert len(measured) >= 2
+    assert measured[-1] <= 6.0 * 1.1
+    widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+    assert table.predict(widths) + 1.5 == measured[-1]
+
+
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (True, TypeError),
+        (np.bool_(True), TypeError),
+        (float("nan"), ValueError),
+        (np.float64("nan"), ValueError),
+        (math.inf, ValueError),
+        (-math.inf, ValueError),
+        (0.0, ValueError),
+        (-1.0, ValueError),
+        ("2.0", TypeError),
+        ([2.0], TypeError),
+    ],
+)
+def test_bad_target_latency_refused(value, error):
+    model = net()
+    with pytest.raises(error, match="target_latency"):
+        prune(model, target_latency=value, latency_table=fake_table(model))
+    with pytest.raises(error, match="target_latency"):
+        prune_masks(
+            model, target_latency=value, latency_table=fake_table(model)
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"ratio": 0.5}, "not with `ratio`"),
+        ({"threshold": 0.1}, "not with `threshold`"),
+        ({"widths": {"c1": 8}}, "not with `widths`"),
+        ({"scope": "sensitivity", "data": np.zeros((2, 16, 16, 3))},
+         "scope='sensitivity'"),
+        ({"latency_table": {"c1": {8: 1}}}, "latency_table"),
+    ],
+)
+def test_target_latency_with_other_goals_refused(kwargs, match):
+    model = net()
+    kwargs = {"latency_table": fake_table(model), **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        prune_masks(model, target_latency=5.0, **kwargs)
+
+
+def test_unreachable_target_latency_names_it():
+    model = net()
+    with pytest.raises(ValueError, match=r"target_latency.*0\.5"):
+        prune(model, target_latency=0.5, latency_table=fake_table(model))
+
+
+def test_benchmark_model_csv_and_json(tmp_path):
+    model = net()
+    csv_path = tmp_path / "pixel.csv"
+    csv_path.write_text(
+        "name,width,avg ms,runs\n"
+        "model,,9.0,100\n"
+        "c1,4,0.5,100\n"
+        "c1,16,1.5,100\n"
+        "c2,8,1.0,100\n"
+        "c2,32,3.0,100\n"
+    )
+    table = LatencyTable.from_benchmark_model(csv_path, device="Pixel")
+    assert table.model_ms == 9.0
+    assert table.meta["source"] == "benchmark_model"
+    assert table.meta["device"] == "Pixel"
+    assert not table.measured_here
+    assert table.predict({"c1": 4, "c2": 8}) == pytest.approx(6.0)
+    json_path = tmp_path / "pixel.json"
+    json_path.write_text(json.dumps(table.get_config()))
+    again = LatencyTable.from_benchmark_model(json_path)
+    assert again.predict({"c1": 10}) == pytest.approx(table.predict({"c1": 10}))
+    small = prune(model, target_latency=7.0, latency_table=str(csv_path))
+    widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+    assert table.predict(widths) <= 7.0
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("name,width\nmodel,,1\n", "no column 'avg_ms'"),
+        ("name,width,avg_ms\nc1,4,0.5\n", "no row named 'model'"),
+        ("name,width,avg_ms\nmodel,,2\nc1,four,0.5\n", "row 3"),
+        ("name,width,avg_ms\nmodel,,2\nc1,4,nan\n", "groups\\['c1'\\]"),
+    ],
+)
+def test_benchmark_model_bad_files_refused(tmp_path, text, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        LatencyTable.from_benchmark_model(path)
+
+
+@pytest.mark.parametrize(
+    "groups, match",
+    [
+        ({"nope": {4: 1.0, 16: 2.0}}, "no channel group or producer .*nope"),
+        ({"c1": {4: 1.0, 8: 2.0}}, "full width 16"),
+    ],
+)
+def test_table_not_fitting_the_model_refused(groups, match):
+    model = net()
+    with pytest.raises(ValueError, match=match):
+        prune_masks(
+            model,
+            target_latency=5.0,
+            latency_table=LatencyTable(10.0, groups),
+        )
+
+
+def test_measure_latency_refuses_non_models():
+    with pytest.raises(TypeError, match="keras.Model"):
+        measure_latency("model.tflite")
+    with pytest.raises(ValueError, match="num_threads"):
+        measure_latency(net(), num_threads=0)
+
+
+@pytest.mark.slow
+def test_measured_latency_lands_near_the_target():
+    model = net(width=64)
+    before = snapshot(model)
+    table = build_latency_table(model, points=4, round_to=8, runs=100)
+    target = 0.6 * table.model_ms
+    small = prune(model, target_latency=target, round_to=8)
+    widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+    # The additive prediction is checked against the measurement.
+    predicted = table.predict(widths)
+    measured = measure_latency(small, runs=200)
+    assert predicted <= target
+    assert measured <= 1.1 * target
+    assert abs(measured - predicted) <= 0.3 * table.model_ms
+    assert_unchanged(model, before)
