@@ -235,6 +235,12 @@ def closing_lines(output_dir, teacher_epochs, student_epochs):
         teacher trained for fewer epochs than the student, which favours
         the student in the table), the report's path, and what the
         `backup/` folder is when there is one.
+
+    Example:
+
+    ```python
+    print("\n".join(closing_lines("tf_compact_out", 9, (6, 3))))
+    ```
     """
     kd, finetune = student_epochs
     teacher = "unknown" if teacher_epochs is None else str(teacher_epochs)

@@ -99,7 +99,17 @@ def requested_verbosity(argv):
 
 
 def has_nvidia_gpu():
-    """Whether an NVIDIA driver is loaded, checked without importing TF."""
+    """Whether an NVIDIA driver is loaded, checked without importing TF.
+
+    Returns:
+        `True` when the driver's device nodes exist.
+
+    Example:
+
+    ```python
+    has_nvidia_gpu()  # False on a CPU-only machine
+    ```
+    """
     return any(os.path.exists(path) for path in _NVIDIA_DEVICE_FILES)
 
 
@@ -177,6 +187,12 @@ def noise_pattern(level):
 
     Returns:
         A regex source string, or `None` when nothing is dropped.
+
+    Example:
+
+    ```python
+    re.match(noise_pattern("3"), "I0000 00:00:17.5  42 port.cc:153] x")
+    ```
     """
     hidden = {"1": "I", "2": "IW", "3": "IWE"}.get(str(level).strip(), "")
     patterns = [p for letter in hidden for p in _NOISE[letter]]

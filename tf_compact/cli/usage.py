@@ -76,6 +76,12 @@ def wrap(text, indent=""):
 
     Returns:
         The wrapped text.
+
+    Example:
+
+    ```python
+    print(wrap(plain_text(flag.help), indent="      "))
+    ```
     """
     out = []
     for paragraph in re.split(r"\n\s*\n", text.strip("\n")):
@@ -103,7 +109,15 @@ def module_summary(module_name):
         module_name: a dotted module name, e.g. `"tf_compact.cli.compress"`.
 
     Returns:
-        The summary line, or `""` when the module has no docstring.
+        The summary line without the leading command name, or `""` when
+        the module has no docstring.
+
+    Example:
+
+    ```python
+    module_summary("tf_compact.cli.compress")
+    # "The whole pipeline from the command line."
+    ```
     """
     spec = importlib.util.find_spec(module_name)
     with open(spec.origin, encoding="utf-8") as f:
@@ -124,6 +138,13 @@ def command_help(prog, module, other_commands=()):
         The help text: the docstring, then the command's own flags, the
         shared flags of the other `tf_compact` modules, and the absl
         flags of `ABSL_FLAGS`, each with its default.
+
+    Example:
+
+    ```python
+    from tf_compact.cli import compress
+    print(command_help("tf-compact compress", compress))
+    ```
     """
     by_module = flags.FLAGS.flags_by_module_dict()
     sections = [f"usage: {prog} [--flag=value ...]", wrap(_doc(module))]
