@@ -304,12 +304,14 @@ def test_startup_banner_lines_are_dropped_and_the_rest_kept():
         "fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32\n"
         "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
         "INFO:tensorflow:a Python log line\n"
+        "I1206 03:52:05.573755 140475036638080 compress.py:290] Data: ok\n"
         "Traceback (most recent call last):\n"
         "ImportError: a real problem\n"
     )
     kept = "".join(logs._kept_lines(text, "3"))
     assert kept == (
         "INFO:tensorflow:a Python log line\n"
+        "I1206 03:52:05.573755 140475036638080 compress.py:290] Data: ok\n"
         "Traceback (most recent call last):\nImportError: a real problem\n"
     )
     kept = "".join(logs._kept_lines(text, "1"))

@@ -25,19 +25,21 @@ from absl import logging as absl_logging
 _NVIDIA_DEVICE_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia/version")
 
 #: Lines printed whatever `TF_CPP_MIN_LOG_LEVEL` says, by the severity
-#: that hides them: C++ log lines (`I0000 00:00:17.5  42 port.cc:153] `),
-#: the absl line before them, TFLite's `INFO:` lines, the converter's
-#: settings line and the CPU-features note.
+#: that hides them: C++ log lines written before absl's log is set up
+#: (`I0000 00:00:17.5  42 port.cc:153] `, a zero date, unlike the Python
+#: absl lines of tf_compact's own progress), the absl line before them,
+#: TFLite's `INFO:` lines, the converter's settings line and the
+#: CPU-features note.
 _NOISE = {
     "I": (
-        r"I\d{4} \S+ +\d+ \S+:\d+\] ",
+        r"I0000 00:00:\S+ +\d+ \S+:\d+\] ",
         r"WARNING: All log messages before absl::InitializeLog\(\)",
         r"INFO: ",
         r"fully_quantize: ",
         r"To enable the following instructions:",
     ),
-    "W": (r"W\d{4} \S+ +\d+ \S+:\d+\] ",),
-    "E": (r"E\d{4} \S+ +\d+ \S+:\d+\] ",),
+    "W": (r"W0000 00:00:\S+ +\d+ \S+:\d+\] ",),
+    "E": (r"E0000 00:00:\S+ +\d+ \S+:\d+\] ",),
 }
 
 #: The filter process of `filtered_stderr`: copies stdin to stdout, less
@@ -191,7 +193,7 @@ def noise_pattern(level):
     Example:
 
     ```python
-    re.match(noise_pattern("3"), "I0000 00:00:17.5  42 port.cc:153] x")
+    re.match(noise_pattern("3"), "I0000 00:00:17.5  42 port.cc:1] x")
     ```
     """
     hidden = {"1": "I", "2": "IW", "3": "IWE"}.get(str(level).strip(), "")
