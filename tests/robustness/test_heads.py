@@ -400,3 +400,27 @@ def test_qat_refuses_bad_temperatures_before_any_work(temperature):
     with pytest.raises(ValueError, match="`temperature`"):
         tfc.lite.qat(model, (x, y), teacher=model, temperature=temperature)
     helpers.assert_unchanged(model, before)
+
+
+def test_keras_distiller_refuses_logits_kd_on_probability_heads():
+    teacher, student = _net("ops", 2, "t"), _net("dense", 3, "s")
+    with pytest.raises(ValueError, match="`teacher`.*softmax.*tfc.Distiller"):
+        keras.distillation.Distiller(
+            teacher, student, distillation_losses=tfc.LogitsKD()
+        )
+
+
+def test_compile_classifier_survives_save_and_load(tmp_path):
+    model = _net("dense", 8, "m")
+    training.compile_classifier(model)
+    x, y = _data()
+    want = model.evaluate(x, y, return_dict=True, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    got = loaded.evaluate(x, y, return_dict=True, verbose=0)
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
+    np.testing.assert_allclose(got["accuracy"], want["accuracy"])
+    for obj in (heads.label_loss(model), heads.label_metric(model)):
+        config = obj.get_config()
+        assert type(obj).from_config(config).get_config() == config

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tf_compact.distillation import kd_loss
+from tf_compact.internal import heads
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
@@ -71,6 +72,30 @@ class LogitsKD(kd_loss.KDLoss):
     #: The Distiller passes `binary=` (whether the outputs are binary or
     #: multi-label heads) to `term_loss`.
     reads_head = True
+
+    def validate_model_compatibility(self, teacher, student):
+        """Refuses probability heads in `keras.distillation.Distiller`.
+
+        Keras's Distiller hands this loss the models' final outputs; after a
+        softmax or sigmoid they are probabilities, whose KD is far weaker
+        than that of the logits. `tfc.Distiller` reads the logits from the
+        graph instead and does not call this check.
+
+        Raises:
+            ValueError: If the teacher or the student ends in a softmax or
+                sigmoid.
+        """
+        for role, model in (("teacher", teacher), ("student", student)):
+            kind = heads.head_kind(model)
+            if kind != heads.NONE:
+                raise ValueError(
+                    f"Invalid value for argument `{role}`. "
+                    "keras.distillation.Distiller would give LogitsKD the "
+                    f"{kind} probabilities of `{model.name}`, not its "
+                    "logits. Expected models that output logits, or use "
+                    "tfc.Distiller, which distills the tensor before the "
+                    f"{kind}. Received: {role} ending in a {kind}"
+                )
 
     def check_head(self, binary):
         """Refuses settings that do not fit binary outputs.
