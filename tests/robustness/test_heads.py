@@ -30,6 +30,14 @@ def _logits_head(h, units, kind, name):
     if kind == "reshape_after":
         p = keras.layers.Dense(units, activation="softmax", name="head")(h)
         return keras.layers.Reshape((units,))(p)
+    if kind == "einsum":
+        return keras.layers.EinsumDense(
+            "ab,bc->ac",
+            output_shape=units,
+            bias_axes="c",
+            activation="softmax",
+            name="head",
+        )(h)
     if kind == "dense_sigmoid":
         return keras.layers.Dense(units, activation="sigmoid", name="head")(h)
     z = keras.layers.Dense(units, name="head")(h)
@@ -112,7 +120,7 @@ def test_head_kind_and_outputs_logits(kind, expected):
 
 
 @pytest.mark.parametrize(
-    "kind", SOFTMAX_KINDS + ["dense_sigmoid", "ops_sigmoid"]
+    "kind", SOFTMAX_KINDS + ["einsum", "dense_sigmoid", "ops_sigmoid"]
 )
 def test_logits_view_shares_weights_and_inverts_the_head(kind):
     model = _net(kind, 1, "m")

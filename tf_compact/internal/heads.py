@@ -101,13 +101,22 @@ def model_input(model):
         return inputs
 
 
+def _plain_dense(layer):
+    return (
+        type(layer).call is keras.layers.Dense.call
+        and getattr(layer, "quantization_mode", None) is None
+    )
+
+
 class PreActivation(keras.layers.Layer):
     """Runs a layer without its activation, sharing its weights.
 
-    The wrapped layer's `call` is run with its `activation` set to the
-    identity for the duration of the call (its weights are the very same
-    variables), so `PreActivation(dense)(x)` is `dense`'s pre-activation.
-    The wrapped layer gains no node: its `output` stays what it was.
+    A plain `Dense` layer's kernel and bias are applied directly; for other
+    layers (convolutions, `EinsumDense`, quantized layers) the wrapped
+    layer's `call` is run with its `activation` set to the identity for the
+    duration of the call. Either way the weights are the very same
+    variables, so `PreActivation(dense)(x)` is `dense`'s pre-activation,
+    and the wrapped layer gains no node: its `output` stays what it was.
 
     Args:
         layer: A built layer with an `activation` attribute that its `call`
@@ -131,6 +140,13 @@ class PreActivation(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
+        layer = self.inner
+        if _plain_dense(layer):
+            # Dense's own math, without touching the layer at all.
+            x = ops.matmul(inputs, layer.kernel)
+            if layer.bias is not None:
+                x = ops.add(x, layer.bias)
+            return x
         saved = self.inner.activation
         self.inner.activation = keras.activations.linear
         try:
