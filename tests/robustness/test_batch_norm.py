@@ -323,3 +323,32 @@ def test_max_batches_must_be_a_positive_int(value):
         tfc.sparsity.recalibrate_batch_norm(
             _conv_bn(), np.ones((4, 4, 4, 1)), max_batches=value
         )
+
+
+def test_sensitivity_table_can_judge_each_cut_on_its_own_statistics():
+    from tf_compact.graph import ChannelGraph
+    from tf_compact.pruning.importance import group_importance
+    from tf_compact.pruning.sensitivity import sensitivity_table
+
+    rng = np.random.default_rng(3)
+    model = _net(0.9)
+    x = [rng.normal(8.0, 3.0, (16, SIZE, SIZE, 3)).astype("float32")]
+    graph = ChannelGraph(model)
+    scores = group_importance(model, graph, criterion="l2")
+
+    def table(recalibrate):
+        return sensitivity_table(
+            model, graph, scores, x, step=4, recalibrate=recalibrate
+        )
+
+    before = snapshot(model)
+    stale_plain, stale_recal = table(False), table(True)
+    assert_unchanged(model, before)
+    # Statistics that match the weights: what the model had does not count.
+    tfc.sparsity.recalibrate_batch_norm(model, x)
+    fresh_plain, fresh_recal = table(False), table(True)
+    for name, row in fresh_recal.items():
+        np.testing.assert_allclose(
+            list(row.values()), list(stale_recal[name].values()), atol=1e-5
+        )
+    assert stale_plain != fresh_plain

@@ -16,6 +16,7 @@ still the best by the importance criterion.
 import keras
 import numpy as np
 
+from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
 from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
@@ -35,7 +36,14 @@ FLOOR_SHARE = 0.5
 
 
 def sensitivity_table(
-    model, graph, scores, data, step=1, min_channels=1, batches=BATCHES
+    model,
+    graph,
+    scores,
+    data,
+    step=1,
+    min_channels=1,
+    batches=BATCHES,
+    recalibrate=False,
 ):
     """Loss of `model` with one group at a time cut to a few widths.
 
@@ -49,6 +57,10 @@ def sensitivity_table(
         step: Widths are multiples of this (`round_to`). Defaults to `1`.
         min_channels: Smallest width measured. Defaults to `1`.
         batches: Batches of `data` used. Defaults to `BATCHES`.
+        recalibrate: Set the BN statistics of a copy of the model, and of
+            every cut, from the same batches before measuring it, so a
+            cut is judged with statistics that match its weights.
+            `model` is not changed. Defaults to `False`.
 
     Returns:
         `{group name: {width: mean KL divergence from the full model}}`,
@@ -59,7 +71,11 @@ def sensitivity_table(
             outputs.
     """
     inputs = _inputs(data, batches)
-    reference = [_probabilities(model, x) for x in inputs]
+    base = model
+    if recalibrate:
+        base = apply_masks(model, {}, graph)
+        batch_norm.recalibrate(base, inputs)
+    reference = [_probabilities(base, x) for x in inputs]
     table = {}
     for name, score in scores.items():
         size = len(score)
@@ -73,6 +89,8 @@ def sensitivity_table(
         row = {size: 0.0}
         for width in sorted(widths - {size}):
             cut = apply_masks(model, {name: top_mask(score, width)}, graph)
+            if recalibrate:
+                batch_norm.recalibrate(cut, inputs)
             row[width] = float(
                 np.mean(
                     [
