@@ -124,6 +124,22 @@ def test_multi_output_models_distill_the_chosen_output(output):
     json.dumps(config["distilled_output"])
 
 
+def test_a_single_output_student_learns_the_chosen_teacher_output():
+    teacher = _net(0, "t", heads=("cls", "aux"))
+    student = _net(1, "s")
+    x, y = _data()
+    distiller = tfc.Distiller(
+        teacher, student, [tfc.LogitsKD()], distilled_output="aux"
+    )
+    distiller.compile("sgd")
+    got = _evaluate(distiller, x, y)
+    single_t = keras.Model(teacher.inputs, teacher.outputs[1])
+    ref = tfc.Distiller(single_t, student, [tfc.LogitsKD()])
+    ref.compile("sgd")
+    want = _evaluate(ref, x, y)
+    np.testing.assert_allclose(got["logits_kd"], want["logits_kd"], rtol=1e-6)
+
+
 def test_unknown_output_is_refused_with_the_names():
     teacher = _net(0, "t", heads=("cls", "aux"))
     student = _net(1, "s", heads=("cls", "aux"))

@@ -148,8 +148,9 @@ class Distiller(keras.Model):
         student_loss_weight: `α` in [0, 1]. Defaults to `0.5`.
         distilled_output: For teacher and student with several outputs,
             the index or name of the one to distill (the compiled loss, its
-            labels and metrics apply to it too). `None` requires
-            single-output models. Defaults to `None`.
+            labels and metrics apply to it too); a model with a single
+            output uses it. `None` requires single-output models. Defaults
+            to `None`.
         sparsity: Optional callable `sparsity(student)` returning a scalar
             penalty (already scaled by its own strength), such as a
             tf_compact group-lasso penalty. Saved with the Distiller. When

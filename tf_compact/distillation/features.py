@@ -97,8 +97,8 @@ def final_output(model, output=None):
     Args:
         model: A `keras.Model`.
         output: Index or name of the output to return when `model` has
-            several. Defaults to `None`: the only output, or the list of
-            all outputs.
+            several (ignored when it has one). Defaults to `None`: the only
+            output, or the list of all outputs.
 
     Returns:
         A `KerasTensor`, a list of them, or `None` for a subclassed model.
@@ -106,7 +106,7 @@ def final_output(model, output=None):
     if not is_functional(model):
         return None
     outputs = list(model.outputs)
-    if output is None:
+    if output is None or len(outputs) == 1:
         return _single_or_list(outputs)
     return outputs[output_index(model, output)]
 
@@ -114,11 +114,16 @@ def final_output(model, output=None):
 def output_index(model, output):
     """Returns the index of `output` (an index or output name) in `model`.
 
+    A model with a single output always answers 0: `output` chooses among
+    several outputs only.
+
     Raises:
-        ValueError: If `model` has no such output.
+        ValueError: If `model` has several outputs and none is `output`.
     """
     names = heads.output_names(model)
     count = len(names)
+    if count == 1:
+        return 0
     if isinstance(output, str):
         if output in names:
             return names.index(output)
