@@ -211,6 +211,13 @@ def test_distiller_accepts_numpy_weights():
     config = distiller.get_config()
     assert config["student_loss_weight"] == 0.25
     assert config["distillation_loss_weights"] == [0.5]
+    from_array = tfc.Distiller(
+        teacher,
+        student,
+        [tfc.LogitsKD()],
+        distillation_loss_weights=np.array([0.5]),
+    )
+    assert from_array.get_config()["distillation_loss_weights"] == [0.5]
     json.dumps(
         {k: config[k] for k in ("student_loss_weight", "distilled_output")}
     )

@@ -124,6 +124,8 @@ def validate_weights(weights, count):
     """Returns the term weights as floats >= 0 (all 1 when `None`)."""
     if weights is None:
         return [1.0] * count
+    if isinstance(weights, np.ndarray) and weights.ndim == 1:
+        weights = weights.tolist()
     ok = isinstance(weights, (list, tuple)) and len(weights) == count
     if ok:
         ok = all(_is_number(w) and w >= 0 for w in weights)
