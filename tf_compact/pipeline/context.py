@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 
 import h5py
 import keras
@@ -76,8 +77,9 @@ class CompressContext:
         An `EpochLog` (the stage's per-epoch logs, kept across a resume;
         see `full_history`) and, with an output directory,
         `keras.callbacks.BackupAndRestore`. A backup that cannot be read
-        (a truncated weights file, say) is reported and deleted, and the
-        stage trains from its first epoch.
+        (a truncated weights file, say) is reported (log and
+        `UserWarning`) and deleted, and the stage trains from its first
+        epoch.
         """
         path = self.backup_dir(stage)
         log = EpochLog(path + ".history.json" if path else None)
@@ -86,10 +88,12 @@ class CompressContext:
             return [log]
         problem = _backup_problem(path)
         if problem is not None:
-            self.log(
+            message = (
                 f"The training backup {path!r} is damaged ({problem}): "
                 "deleted, the stage trains from its first epoch."
             )
+            self.log(message)
+            warnings.warn(message, stacklevel=2)
             shutil.rmtree(path)
         if not os.path.exists(os.path.join(path, _METADATA)):
             log.discard()

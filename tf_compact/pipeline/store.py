@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 
 import keras
 
@@ -72,7 +73,8 @@ class StageStore:
             the earlier run's files are cleared and every stage runs
             again. Defaults to `True`.
         log: callable taking one message string, told what was cleared or
-            found damaged. Defaults to `None` (silent).
+            found damaged. Defaults to `None` (silent). A damaged
+            checkpoint is also reported as a `UserWarning`.
 
     Raises:
         ValueError: if `resume` is `True` and `output_dir` holds a run made
@@ -105,7 +107,7 @@ class StageStore:
         if not resume:
             self._clear(previous, "resume=False")
         elif problem is not None:
-            self._log(
+            self._damaged(
                 f"{self.path(STATE_FILE)} is damaged ({problem}): the "
                 "earlier run cannot be resumed, starting clean."
             )
@@ -283,7 +285,7 @@ class StageStore:
             if problem is None:
                 continue
             later = names[index:]
-            self._log(
+            self._damaged(
                 f"{problem}: stage {stage!r} and the stages after it "
                 f"({later[1:]}) run again."
             )
@@ -295,6 +297,11 @@ class StageStore:
             if os.path.isdir(backup):
                 shutil.rmtree(backup)
             return
+
+    def _damaged(self, message):
+        """Reports a damaged checkpoint in the log and as a warning."""
+        self._log(message)
+        warnings.warn(message, stacklevel=4)
 
     def _check_files(self, stage):
         for name, digest in self._files.get(stage, {}).items():
