@@ -19,8 +19,8 @@
 import keras
 import numpy as np
 
-from tf_compact.pipeline import recalibration
 from tf_compact.internal import heads
+from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 from tf_compact.pipeline.training import steps_per_epoch
