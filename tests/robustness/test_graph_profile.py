@@ -419,9 +419,16 @@ class Scale(L.Layer):
         return 3.0 * x
 
 
-def _mha_model():
+class CrossMix(L.Layer):
+    """Mixes two sequences; a layer the graph does not know."""
+
+    def call(self, x, y):
+        return x + keras.ops.mean(y, axis=1, keepdims=True)
+
+
+def _mix_model():
     x = keras.Input((4, 8))
-    return keras.Model(x, L.MultiHeadAttention(2, 4, name="att")(x, x))
+    return keras.Model(x, CrossMix(name="mix")(x, x))
 
 
 def _widen_model():
@@ -437,7 +444,7 @@ def _scale_model():
 @pytest.mark.parametrize(
     "build, cls, passthrough, reason",
     [
-        (_mha_model, "MultiHeadAttention", False, "takes 2 input tensors"),
+        (_mix_model, "CrossMix", False, "takes 2 input tensors"),
         (_widen_model, "Widen", False, "16 channels for 8 input channels"),
         (_scale_model, "Scale", True, None),
     ],
@@ -533,3 +540,41 @@ def test_handler_declared_macs_count_without_a_profile_cost_function():
     }
     macs, _ = tfc.estimate_slim_cost(model, masks, graph=graph)
     assert macs == 4 * 3 + 3 * 2 + 2 * 2
+
+
+@pytest.mark.parametrize(
+    "attention",
+    [
+        lambda: L.MultiHeadAttention(2, 16, name="att"),
+        lambda: L.GroupQueryAttention(16, 2, 1, name="att"),
+        lambda: L.Attention(name="att"),
+        lambda: L.AdditiveAttention(name="att"),
+    ],
+    ids=["mha", "gqa", "dot", "additive"],
+)
+def test_attention_is_kept_whole_and_the_convolutions_around_it_prune(
+    attention,
+):
+    inputs = keras.Input((8, 8, 3))
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = L.Conv2D(32, 3, padding="same", activation="relu")(x)
+    seq = L.Reshape((64, 32))(x)
+    layer = attention()
+    if isinstance(layer, (L.Attention, L.AdditiveAttention)):
+        mixed = layer([seq, seq])
+    else:
+        mixed = layer(seq, seq)
+    pooled = L.GlobalAveragePooling1D()(L.Add()([seq, mixed]))
+    model = keras.Model(inputs, L.Dense(4)(pooled))
+    before = snapshot(model)
+    graph = tfc.ChannelGraph(model)
+    assert [g.size for g in graph.groups] == [16]
+    masks = {graph.groups[0].name: np.arange(16) % 2 == 0}
+    x = np.random.default_rng(0).random((2, 8, 8, 3), dtype="float32")
+    small = tfc.slim(model, masks)
+    reference = tfc.apply_masks(model, masks)
+    np.testing.assert_allclose(
+        small(x, training=False), reference(x, training=False), atol=1e-5
+    )
+    assert small.count_params() < model.count_params()
+    assert_unchanged(model, before)

@@ -17,6 +17,9 @@ _PASSTHROUGH = (
     "GlobalAveragePooling3D ZeroPadding1D ZeroPadding2D ZeroPadding3D "
     "Cropping1D Cropping2D Cropping3D UpSampling1D UpSampling2D UpSampling3D"
 )
+_ATTENTION = (
+    "MultiHeadAttention GroupQueryAttention Attention AdditiveAttention"
+)
 _MERGES = "Add Subtract Multiply Average Maximum Minimum"
 _CONVS = "Conv1D Conv2D Conv3D"
 _TRANSPOSED = "Conv1DTranspose Conv2DTranspose Conv3DTranspose"
@@ -58,6 +61,9 @@ def _register_layers():
     _register(L, "LayerNormalization RMSNormalization", W.LayerNormHandler())
     _register(L, "GroupNormalization", W.GroupNormHandler())
     _register(L, "Normalization", W.NormalizationHandler())
+    # Attention mixes channels across heads and positions: kept whole, so
+    # the convolutions of a hybrid model around it can still be pruned.
+    _register(L, _ATTENTION, S.FixedHandler())
 
 
 def _register_ops():
