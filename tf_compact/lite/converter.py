@@ -247,7 +247,28 @@ def _match_inputs(specs, tflite_inputs):
         return names
     if all(n in names for n, _ in specs):
         return [n for n, _ in specs]
-    return None
+    # Names differ (e.g. a tf_keras model): match by shape where unique.
+    matched = []
+    for _, shape in specs:
+        fits = [
+            n
+            for n, detail in tflite_inputs
+            if _same_shape(
+                shape, detail.get("shape_signature", detail["shape"])
+            )
+        ]
+        if len(fits) != 1:
+            return None
+        matched.append(fits[0])
+    return matched if len(set(matched)) == len(matched) else None
+
+
+def _same_shape(keras_shape, signature):
+    signature = [int(d) for d in signature]
+    return len(signature) == len(keras_shape) and all(
+        k is None or s < 0 or k == s
+        for k, s in zip(keras_shape[1:], signature[1:])
+    )
 
 
 def _match_outputs(model, expected, tflite_names):
