@@ -352,3 +352,33 @@ def test_sensitivity_table_can_judge_each_cut_on_its_own_statistics():
             list(row.values()), list(stale_recal[name].values()), atol=1e-5
         )
     assert stale_plain != fresh_plain
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag", [True, False])
+def test_cli_recalibrate_teacher_flag(tmp_path, flag):
+    import json
+
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from tf_compact.cli import compress as cli
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(["pytest"])
+    out = tmp_path / "run"
+    with flagsaver.flagsaver(
+        limit=128,
+        batch_size=64,
+        teacher_epochs=1,
+        epochs=0,
+        finetune_epochs=0,
+        method="oneshot",
+        tflite_mode=["float32"],
+        recalibrate_teacher=flag,
+        output_dir=str(out),
+    ):
+        cli.main(["compress"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["recalibrate_teacher"] is flag
+    assert report["teacher_check"]["recalibrated"] is flag
