@@ -457,8 +457,8 @@ def logits_view(model, output=None):
         output: Index or name of the output. Defaults to `None` (the first).
 
     Returns:
-        A `keras.Model` (the view, or `model` itself when nothing is to be
-        removed and it has a single output).
+        A `keras.Model`: the view, or `model` itself when it has no graph
+        and no known probability head.
 
     Raises:
         ValueError: If `output` names no output of `model`.
