@@ -19,9 +19,11 @@ latency at widths `{g: w_g}` is predicted **additively**: the measured
 latency of the whole model minus the sum of the groups' savings.
 
 The additive model ignores that a layer between two cut groups shrinks on
-both sides, so it tends to predict a little less than the pruned model
-measures; `prune` re-measures the slim model and tightens the target if
-it misses by more than `TOLERANCE`.
+both sides (it counts that layer's saving twice), so it predicts less than
+the pruned model measures. `LatencyPredictor`, which `prune` uses, scales
+the savings by how much of their MACs the cuts save together rather than
+alone; `prune` then re-measures the slim model and tightens the target if
+it still misses by more than `TOLERANCE`.
 
 **The cache.** Each timing is stored as a small JSON file under
 `$TF_COMPACT_CACHE/latency/` (default `~/.cache/tf_compact/latency/`),
@@ -69,6 +71,7 @@ from tf_compact.internal.validation import invalid
 from tf_compact.internal.validation import validate_int
 from tf_compact.pruning.selection import keep_count
 from tf_compact.surgery.common import resolve_graph
+from tf_compact.surgery.cost import cost_from_keep
 
 #: Widths timed per group, from the narrowest allowed to the full width.
 POINTS = 8
@@ -240,6 +243,61 @@ class LatencyTable:
             f"LatencyTable(model_ms={self.model_ms:.3f}, "
             f"groups={len(self.groups)})"
         )
+
+
+class LatencyPredictor:
+    """A table's additive prediction, corrected for shared layers.
+
+    A layer between two cut groups shrinks on both sides, and the additive
+    model counts what it saves twice. Here the savings of the cut groups
+    are scaled by how much of the MACs they save alone is saved when they
+    are cut together (at most 1): `model_ms - rho * sum(savings)`, with
+    `rho = MACs saved jointly / sum of MACs saved alone`.
+
+    Args:
+        table: A `LatencyTable` keyed by the groups of `graph`.
+        graph: The `ChannelGraph` of the model.
+
+    Example:
+
+    ```python
+    predict = LatencyPredictor(table.for_graph(graph), graph)
+    ms = predict(masks)
+    ```
+    """
+
+    def __init__(self, table, graph):
+        self.table = table
+        self.graph = graph
+        self._full = cost_from_keep(graph, graph.keep_elements({}))[0]
+        self._alone = {}
+
+    def additive(self, masks):
+        """The table's plain additive prediction for `masks`."""
+        return self.table.predict_masks(masks)
+
+    def __call__(self, masks):
+        """Predicted latency (ms) of the model slimmed with `masks`."""
+        masks = {n: m for n, m in masks.items() if n in self.table.groups}
+        saved = sum(
+            self.table.saving(n, int(np.count_nonzero(m)))
+            for n, m in masks.items()
+        )
+        alone = sum(self._saved_alone(n, m) for n, m in masks.items())
+        if saved <= 0 or alone <= 0:
+            return self.table.predict_masks(masks)
+        joint = self._full - cost_from_keep(
+            self.graph, self.graph.keep_elements(masks)
+        )[0]
+        rho = min(max(joint / alone, 0.0), 1.0)
+        return max(self.table.model_ms - rho * saved, 0.0)
+
+    def _saved_alone(self, name, mask):
+        key = (name, int(np.count_nonzero(mask)))
+        if key not in self._alone:
+            keep = self.graph.keep_elements({name: mask})
+            self._alone[key] = self._full - cost_from_keep(self.graph, keep)[0]
+        return self._alone[key]
 
 
 def build_latency_table(

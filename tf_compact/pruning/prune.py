@@ -8,6 +8,7 @@ from tf_compact.internal.targets import parse_target
 from tf_compact.internal.targets import target_fraction
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.latency import TOLERANCE
+from tf_compact.pruning.latency import LatencyPredictor
 from tf_compact.pruning.latency import LatencyTable
 from tf_compact.pruning.latency import build_latency_table
 from tf_compact.pruning.latency import measure_latency
@@ -174,7 +175,7 @@ def prune(
 
 #: Re-measured tries `prune` makes when the slim model misses its
 #: latency target by more than `TOLERANCE`.
-LATENCY_RETRIES = 3
+LATENCY_RETRIES = 5
 
 
 def _prune_to_latency(model, ratio, target, table, kwargs):
@@ -184,7 +185,7 @@ def _prune_to_latency(model, ratio, target, table, kwargs):
     measurement here: times taken on another device cannot be.
     """
     graph = kwargs["graph"]
-    limit, best = target, None
+    limit, best, tried = target, None, []
     for _ in range(LATENCY_RETRIES + 1):
         try:
             masks = prune_masks(
@@ -206,8 +207,20 @@ def _prune_to_latency(model, ratio, target, table, kwargs):
             best = (measured, small)
         if measured <= target * (1 + TOLERANCE):
             return small
-        limit *= target / measured
+        tried.append((limit, measured))
+        limit = _tighter(tried, target)
     return best[1]
+
+
+def _tighter(tried, target):
+    """The next limit: a secant step on `(limit, measured)`, else a ratio."""
+    limit, measured = tried[-1]
+    step = limit * target / measured
+    if len(tried) > 1:
+        (l0, m0), (l1, m1) = tried[-2], tried[-1]
+        if m1 != m0 and (m1 - m0) / (l1 - l0) > 0:
+            step = l1 + (target - m1) * (l1 - l0) / (m1 - m0)
+    return min(max(step, 0.3 * limit), 0.98 * limit)
 
 
 def prune_masks(
@@ -278,7 +291,8 @@ def prune_masks(
         table = _latency_table(
             model, graph, latency_table, num_threads, min_channels, round_to
         )
-        latency = (table, float(target_latency), target_latency)
+        predictor = LatencyPredictor(table, graph)
+        latency = (predictor, float(target_latency), target_latency)
     return _search_target(graph, selector, scope, targets, latency)
 
 
@@ -431,7 +445,7 @@ def _search_target(graph, selector, scope, targets, latency=None):
     full = cost_from_keep(graph, graph.keep_elements({}))
 
     def fits(masks):
-        if latency and latency[0].predict_masks(masks) > latency[1]:
+        if latency and latency[0](masks) > latency[1]:
             return False
         cost = cost_from_keep(graph, graph.keep_elements(masks))
         return all(cost[w] <= t * full[w] for w, t, *_ in targets)
@@ -455,14 +469,15 @@ def _search_target(graph, selector, scope, targets, latency=None):
     return best
 
 
-def _check_latency(best, table, limit, value):
-    predicted = table.predict_masks(best)
+def _check_latency(best, predictor, limit, value):
+    predicted = predictor(best)
     if predicted > limit:
         raise ValueError(
             "Invalid value for argument `target_latency`: the model cannot "
             f"be pruned to {limit:.4g} ms; with the given constraints the "
             f"smallest predicted latency is {predicted:.4g} ms (unpruned: "
-            f"{table.model_ms:.4g} ms). Received: target_latency={value!r}"
+            f"{predictor.table.model_ms:.4g} ms). Received: "
+            f"target_latency={value!r}"
         )
 
 
