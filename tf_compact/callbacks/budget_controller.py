@@ -7,6 +7,7 @@ import numpy as np
 
 from tf_compact.callbacks import blocks as blocks_lib
 from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.internal import batch_norm
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
 from tf_compact.sparsity import validation
@@ -144,12 +145,15 @@ class BudgetController(PenaltyController):
         gain=2.0,
         tolerance=0.02,
         threshold=1e-3,
-        update_every="epoch",
+        update_every="auto",
         min_strength=1e-6,
         max_strength=None,
         max_change=2.0,
         verbose=0,
         targeted=True,
+        ramp=0.5,
+        recalibrate_data=None,
+        recalibrate_batches=None,
     ):
         if max_strength is None:
             max_strength = TARGETED_MAX_STRENGTH if targeted else 1.0
@@ -169,8 +173,23 @@ class BudgetController(PenaltyController):
         self.tolerance = validation.validate_non_negative(
             "tolerance", tolerance
         )
+        self.ramp = validation.validate_positive("ramp", ramp)
+        if self.ramp > 1:
+            raise ValueError(
+                "Invalid value for argument `ramp`. Expected a fraction of "
+                f"the fit in (0, 1]. Received: ramp={ramp!r}"
+            )
+        self.recalibrate_data = recalibrate_data
+        self.recalibrate_batches = recalibrate_batches
+        if recalibrate_batches is not None:
+            validation.validate_positive(
+                "recalibrate_batches", recalibrate_batches
+            )
         self.training_threshold = self.threshold
         self.targeted = bool(targeted)
+        #: Whether the budget was met at the training threshold when the
+        #: last fit ended (`None` before any fit ends).
+        self.met_by_sparsity = None
         self._blocks = None
         self._channel_block = None
         self._search = None
@@ -397,9 +416,7 @@ class BudgetController(PenaltyController):
             if not mask.any():
                 continue
             measured = self.fraction(report, name)
-            log_factor = 0.0
-            if measured > target:
-                log_factor = self.gain * (measured - target) / target
+            log_factor = self._growth(measured, target)
             scales[mask] = self._scaled_block(scales[mask][0], log_factor)
             self._say(
                 f"{name}: {self.kind} fraction={measured:.3f} "
@@ -411,15 +428,36 @@ class BudgetController(PenaltyController):
     def _update_targeted(self, report):
         chosen = self._retarget(report)
         _, measured, target = self.binding(report)
-        log_factor = 0.0
-        if measured > target:
-            log_factor = max(0.0, self.gain * (measured - target) / target)
+        log_factor = self._growth(measured, target)
         self._scale_strength(self.penalty.strength, log_factor)
         self._say(
             f"{self._describe(report)} "
             f"targeted={int(chosen.sum())}/{chosen.size} "
             f"strength={self.strength_value():.3g}"
         )
+
+    def ramp_rate(self):
+        """The least log-growth of the strength per update while over budget.
+
+        `log(max_strength / min_strength)` over `ramp` times the updates of
+        the fit, so the strength can cross its whole range within `ramp` of
+        the fit, whatever the number of steps per epoch.
+        """
+        span = np.log(self.max_strength / self.min_strength)
+        return float(span / max(1.0, self.ramp * self.updates_per_run()))
+
+    def _growth(self, measured, target):
+        """The targeted law's exponent: `0` within budget, else the larger
+        of the proportional term and `ramp_rate()`."""
+        if not measured > target:
+            return 0.0
+        return max(self.gain * (measured - target) / target, self.ramp_rate())
+
+    def _bounded_factor(self, log_factor):
+        if self.targeting and log_factor > 0:
+            limit = max(np.log(self.max_change), self.ramp_rate())
+            return float(np.exp(min(log_factor, limit)))
+        return super()._bounded_factor(log_factor)
 
     def targeted_fraction(self):
         """Fraction of the channels the penalty acts on (targeted mode)."""
@@ -475,8 +513,20 @@ class BudgetController(PenaltyController):
                 out[name] = float(scales[mask][0]) * self.strength_value()
         return out
 
+    def meets_budget(self, report):
+        """Whether the slim model of `report` meets every budget (every
+        steered block's, with `blocks`)."""
+        targets = self.targets(report)
+        blocks = self.steered_blocks() or [None]
+        return all(
+            self.fraction(report, name, kind) <= target + 1e-9
+            for name in blocks
+            for kind, target in targets.items()
+        )
+
     def _log_values(self, report):
         values = super()._log_values(report)
+        values["budget_met_by_sparsity"] = float(self.meets_budget(report))
         if self.targeting:
             values["targeted_fraction"] = self.targeted_fraction()
         for name, strength in self.block_strengths().items():
@@ -488,6 +538,13 @@ class BudgetController(PenaltyController):
 
     def on_train_end(self, logs=None):
         self.threshold = self.fit_threshold()
+        self.met_by_sparsity = self.threshold <= self.training_threshold
+        if logs is not None:
+            logs["budget_met_by_sparsity"] = float(self.met_by_sparsity)
+        if self.recalibrate_data is not None:
+            batch_norm.recalibrate(
+                self.target, self.recalibrate_data, self.recalibrate_batches
+            )
 
     def fit_threshold(self):
         """Returns the threshold at which the slim model meets the budget.
@@ -530,8 +587,10 @@ class BudgetController(PenaltyController):
         chosen = float(candidates[lo])
         if chosen > base:
             warnings.warn(
-                f"BudgetController: the budget was not met at threshold "
-                f"{base:g}; the threshold was raised to {chosen:g}.",
+                f"BudgetController: the budget was not met by sparsity at "
+                f"threshold {base:g}; the threshold was raised to "
+                f"{chosen:g}, which prunes channels the training did not "
+                "zero (train longer, or raise `max_strength`).",
                 stacklevel=2,
             )
         return chosen
@@ -546,6 +605,8 @@ class BudgetController(PenaltyController):
             tolerance=self.tolerance,
             threshold=self.training_threshold,
             targeted=self.targeted,
+            ramp=self.ramp,
+            recalibrate_batches=self.recalibrate_batches,
         )
         return config
 

@@ -9,6 +9,9 @@ import numpy as np
 from tf_compact.sparsity import report as report_lib
 from tf_compact.sparsity import validation
 
+#: Updates over one fit with `update_every="auto"`.
+UPDATES_PER_RUN = 48
+
 
 class PenaltyController(keras.callbacks.Callback):
     """Base class of the callbacks that steer a sparsity penalty's strength.
@@ -31,8 +34,11 @@ class PenaltyController(keras.callbacks.Callback):
     Args:
         threshold: Channel norm below which a channel counts as zero, as
             in `tfc.prune(model, threshold=...)`. Defaults to `1e-3`.
-        update_every: `"epoch"`, or a number of optimizer steps between
-            updates. Defaults to `"epoch"`.
+        update_every: `"epoch"`, a number of optimizer steps between
+            updates, or `"auto"`: `UPDATES_PER_RUN` updates spread evenly
+            over the fit's `epochs * steps` (so the number of updates does
+            not depend on the dataset's size; once per epoch when the steps
+            per epoch are unknown). Defaults to `"epoch"`.
         min_strength: Lower bound of the strength. Defaults to `1e-6`.
         max_strength: Upper bound of the strength. Defaults to `1.0`.
         max_change: Largest factor by which one update may multiply or
@@ -57,6 +63,9 @@ class PenaltyController(keras.callbacks.Callback):
         self.threshold = validation.validate_non_negative(
             "threshold", threshold
         )
+        self.auto_schedule = update_every == "auto"
+        if self.auto_schedule:
+            update_every = 1
         self.update_every = validation.validate_update_every(
             "update_every", update_every
         )
@@ -86,12 +95,43 @@ class PenaltyController(keras.callbacks.Callback):
     def _setup(self):
         """Creates the controller's state variables (before any restore)."""
 
+    def run_steps(self):
+        """Returns the optimizer steps of the whole fit, or `None` when the
+        steps per epoch are unknown."""
+        params = getattr(self, "params", None) or {}
+        steps, epochs = params.get("steps"), params.get("epochs")
+        if not steps or not epochs:
+            return None
+        return int(steps) * int(epochs)
+
+    def updates_per_run(self):
+        """Returns how many updates the fit will make (at least 1)."""
+        if self.update_every == "epoch":
+            params = getattr(self, "params", None) or {}
+            return max(1, int(params.get("epochs") or 1))
+        steps = self.run_steps()
+        if steps is None:
+            return 1
+        return max(1, steps // self.update_every)
+
+    def _plan_schedule(self):
+        """With `update_every="auto"`, spaces `UPDATES_PER_RUN` updates
+        over the fit's steps (once per epoch when they are unknown)."""
+        if not self.auto_schedule:
+            return
+        steps = self.run_steps()
+        if steps is None:
+            self.update_every = "epoch"
+        else:
+            self.update_every = max(1, -(-steps // UPDATES_PER_RUN))
+
     def on_epoch_begin(self, epoch, logs=None):
         # After every `on_train_begin`, so after a BackupAndRestore restore.
         if self.update_every != "epoch":
             self._window = self._optimizer_step() // self.update_every
 
     def on_train_begin(self, logs=None):
+        self._plan_schedule()
         proximal = getattr(self.penalty, "proximal", False)
         if proximal and not getattr(self.penalty, "proximal_applied", False):
             warnings.warn(
@@ -126,6 +166,8 @@ class PenaltyController(keras.callbacks.Callback):
     def _update_on_batch_end(self, batch, logs=None):
         """Updates every `update_every` optimizer steps (bound as the
         `on_train_batch_end` hook when `update_every` is a number)."""
+        if self.update_every == "epoch":
+            return
         step = self._optimizer_step()
         # A window is due when `step` crossed a multiple of `update_every`
         # (with `steps_per_execution > 1` it may not land on one).
@@ -190,7 +232,7 @@ class PenaltyController(keras.callbacks.Callback):
     def get_config(self):
         return {
             "threshold": self.threshold,
-            "update_every": self.update_every,
+            "update_every": "auto" if self.auto_schedule else self.update_every,
             "min_strength": self.min_strength,
             "max_strength": self.max_strength,
             "max_change": self.max_change,

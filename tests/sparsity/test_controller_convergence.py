@@ -1,0 +1,116 @@
+"""BudgetController + GroupLasso reach the budget by sparsity in time.
+
+Small real data (sklearn's digits, 8x8x1) and a tiny CNN: the strength
+must bring the targeted channels to exact zero within the epochs given,
+for Adam and SGD with momentum, whatever the steps per epoch, without
+raising the threshold; the slim model's inference accuracy after BN
+recalibration stays close to the sparse-trained model's.
+"""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import tf_compact as tfc
+
+THRESHOLD = 1e-3
+EPOCHS = 6
+
+
+def _digits():
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[..., None]
+    return x, digits.target.astype("int64")
+
+
+def _cnn():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(16, 3, padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(32, 3, 2, padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
+
+
+_OPTIMIZERS = {
+    "adam": lambda: keras.optimizers.Adam(1e-3),
+    "sgd_momentum": lambda: keras.optimizers.SGD(1e-2, momentum=0.9),
+}
+
+
+def _train(optimizer, batch_size):
+    x, y = _digits()
+    model = _cnn()
+    trainer = tfc.Sparsifier(
+        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
+    )
+    trainer.compile(
+        optimizer=_OPTIMIZERS[optimizer](),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    controller = tfc.callbacks.BudgetController(
+        target_macs=0.5, threshold=THRESHOLD, recalibrate_data=x
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = trainer.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=EPOCHS,
+            callbacks=[controller],
+            verbose=0,
+        )
+    raised = [w for w in caught if "threshold was raised" in str(w.message)]
+    return model, controller, history.history, raised, (x, y)
+
+
+def _accuracy(model, x, y):
+    logits = keras.ops.convert_to_numpy(model(x, training=False))
+    return float(np.mean(np.argmax(logits, axis=-1) == y))
+
+
+def _check_converged(controller, logs, raised):
+    assert raised == []
+    assert controller.met_by_sparsity is True
+    assert controller.threshold == THRESHOLD
+    assert logs["budget_met_by_sparsity"][-1] == 1.0
+    assert logs["slim_macs_fraction"][-1] <= 0.5
+    assert all(math.isfinite(s) for s in logs["sparsity_strength"])
+
+
+@pytest.mark.parametrize("optimizer", sorted(_OPTIMIZERS))
+def test_budget_met_by_sparsity_and_slim_model_keeps_accuracy(optimizer):
+    model, controller, logs, raised, (x, y) = _train(optimizer, 64)
+    _check_converged(controller, logs, raised)
+    slim = tfc.prune(model, threshold=controller.threshold)
+    report = tfc.sparsity_report(model, threshold=controller.threshold)
+    assert report.macs_fraction <= 0.5
+    # BN statistics were recalibrated at train end (`recalibrate_data`):
+    # the slim model in inference mode does about as well as the model did
+    # in training mode during its last epoch.
+    trained = logs["accuracy"][-1]
+    assert _accuracy(slim, x, y) >= trained - 0.05
+    assert _accuracy(slim, x, y) == pytest.approx(
+        _accuracy(model, x, y), abs=0.01
+    )
+
+
+def test_time_constant_independent_of_steps_per_epoch():
+    # Batch 256 gives 7 steps an epoch, a quarter of the 28 of batch 64
+    # (covered above): the budget is met by sparsity in both.
+    _, controller, logs, raised, _ = _train("adam", 256)
+    _check_converged(controller, logs, raised)
