@@ -10,10 +10,12 @@ sparsity shrinking kernels) and are wrong after slimming, so:
   with the statistics of its batch, warns in plain words when the first is
   far below the second or near chance, and, only when asked
   (`recalibrate_teacher=True`), recalibrates a copy of the teacher.
-- `recalibrate_student` recalibrates the student after building it, after
-  slimming and after each training stage (adaptive BN), on a bounded number
-  of training batches, forward passes only, and returns the record the
-  report shows under `bn_recalibration`.
+- `recalibrate_student` recalibrates the student after slimming and after
+  each training stage (adaptive BN), on a bounded number of training
+  batches, forward passes only, and returns the record the report shows
+  under `bn_recalibration`. The student as first built is left as the
+  lighten transforms made it (`gap_head` fits its head on the features
+  the teacher's statistics give).
 """
 
 import warnings
