@@ -8,6 +8,10 @@ import tensorflow as tf
 from tf_compact.data.arrays import bundle_from_arrays
 from tf_compact.data.errors import DatasetNotFoundError
 from tf_compact.data.splits import loader_options
+from tf_compact.data.splits import split_examples
+from tf_compact.data.splits import split_off
+from tf_compact.data.splits import validate_split_fraction
+from tf_compact.data.streaming import StreamingBundle
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _CHANNELS = {"auto": 0, "grayscale": 1, "rgb": 3}
@@ -77,50 +81,121 @@ def _list_images(path, class_names):
             if f.lower().endswith(IMAGE_EXTENSIONS):
                 files.append(os.path.join(folder, f))
                 labels.append(label)
-    return files, np.asarray(labels, dtype=np.int32)
+    return np.asarray(files, dtype=str), np.asarray(labels, dtype=np.int32)
 
 
-def _decode(file, channels, image_size):
-    image = tf.io.decode_image(
-        tf.io.read_file(file), channels=channels, expand_animations=False
+def _header_sizes(files):
+    """`(width, height)` of each file from its header, or `None` without PIL.
+
+    Only the headers are read, so this stays cheap for large folders.
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    sizes = set()
+    for f in files:
+        with Image.open(f) as im:
+            sizes.add(im.size)
+    return sizes
+
+
+def _image_shape(files, color_mode, image_size):
+    """Shape every decoded image gets: from one decoded file and headers."""
+    first = tf.io.decode_image(
+        tf.io.read_file(files[0]),
+        channels=_CHANNELS[color_mode],
+        expand_animations=False,
     )
-    if image_size is not None and tuple(image.shape[:2]) != image_size:
-        image = tf.image.resize(image, image_size, antialias=True)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-    return image.numpy()
-
-
-def _read_images(files, color_mode, image_size):
-    images = [_decode(f, _CHANNELS[color_mode], image_size) for f in files]
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
+    channels = int(first.shape[-1])
+    if image_size is not None:
+        return (*image_size, channels)
+    sizes = _header_sizes(files)
+    if sizes is not None and len(sizes) > 1:
+        shapes = sorted((h, w, channels) for w, h in sizes)
         raise ValueError(
-            "Images have different shapes "
-            f"{sorted(shapes)[:4]}; pass `image_size=(height, width)` and "
-            "`color_mode='grayscale'` or `'rgb'` to make them uniform."
+            f"Images have different shapes {shapes[:4]}; pass "
+            "`image_size=(height, width)` to resize them to one size."
         )
-    return np.stack(images).astype(np.uint8)
+    return tuple(int(d) for d in first.shape)
 
 
-def _load_image_tree(path, class_names, color_mode, image_size):
+def _decoder(shape, image_size):
+    channels = shape[-1]
+
+    def prepare(file, label):
+        image = tf.io.decode_image(
+            tf.io.read_file(file), channels=channels, expand_animations=False
+        )
+        if image_size is not None:
+            image = tf.image.resize(image, image_size, antialias=True)
+            image = tf.clip_by_value(tf.round(image), 0, 255)
+            image = tf.cast(image, tf.uint8)
+        return tf.ensure_shape(image, shape), label
+
+    return prepare
+
+
+def _index_image_tree(path, class_names, test_split, seed):
+    """Lists the image files of each split, with their labels."""
     has_splits = all(
         os.path.isdir(os.path.join(path, s)) for s in ("train", "test")
     )
     train_dir = os.path.join(path, "train") if has_splits else path
     names = list(class_names or _class_dirs(train_dir))
-    x_files, y = _list_images(train_dir, names)
-    if not x_files:
+    files, labels = _list_images(train_dir, names)
+    if not len(files):
         raise DatasetNotFoundError(
             os.fspath(path),
             [("image folders", f"no image files in class folders {names}")],
             "Expected <path>/<class>/*.png or <path>/train|test/<class>/*.",
         )
-    arrays = [_read_images(x_files, color_mode, image_size), y, None, None]
     if has_splits:
-        t_files, y_test = _list_images(os.path.join(path, "test"), names)
-        arrays[2] = _read_images(t_files, color_mode, image_size)
-        arrays[3] = y_test
-    return arrays, names
+        t_files, t_labels = _list_images(os.path.join(path, "test"), names)
+    else:
+        validate_split_fraction(test_split, "test_split")
+        rng = np.random.default_rng(seed + 1)
+        files, labels, t_files, t_labels = split_off(
+            files, labels, test_split, rng
+        )
+        if t_files is None:
+            t_files, t_labels = files[:0], labels[:0]
+    splits = {
+        "x_train": files,
+        "y_train": labels,
+        "x_test": t_files,
+        "y_test": t_labels,
+    }
+    return splits, names
+
+
+def _stream_image_tree(path, class_names, color_mode, image_size, opts, kw):
+    splits, names = _index_image_tree(
+        path, class_names, kw["test_split"], opts["seed"]
+    )
+    parts = split_examples(splits, opts)
+    every = [f for f, _ in parts.values() if f is not None]
+    shape = _image_shape(np.concatenate(every), color_mode, image_size)
+    streams = {
+        split: (
+            tf.data.Dataset.from_tensor_slices((files, labels)),
+            len(labels),
+        )
+        for split, (files, labels) in parts.items()
+        if files is not None
+    }
+    return StreamingBundle(
+        streams,
+        names,
+        f"image files in {path}",
+        shape,
+        prepare=_decoder(shape, image_size),
+        batch_size=opts["batch_size"],
+        seed=opts["seed"],
+        shuffle_buffer=opts["shuffle_buffer"],
+        scale=1.0 / 255.0,
+        config=kw["config"],
+    )
 
 
 def from_folder(
@@ -148,15 +223,23 @@ def from_folder(
     - a folder holding one folder of images per class (the test set is
       then `test_split` of the images, chosen with `seed`).
 
-    Images (PNG, JPEG, BMP, GIF) are decoded with TensorFlow; classes are
-    the sorted folder names unless `class_names` is given.
+    Image folders stream: only the file names are listed up front, and
+    the `train`, `val` and `test` pipelines read, decode (PNG, JPEG, BMP,
+    GIF) and resize each image while they are iterated, so folders larger
+    than memory work. The training pipeline shuffles the file names and
+    decodes in parallel. Classes are the sorted folder names unless
+    `class_names` is given, and the label of an image is the index of its
+    folder. The splits are disjoint sets of files chosen with `seed`.
+    Numpy arrays (`.npz`, `.npy`) are loaded into memory.
 
     Args:
         path: The file or folder.
         image_size: `(height, width)` to resize every image to; `None`
-            requires all images to share one size. Defaults to `None`.
-        color_mode: `"auto"` keeps the stored channels, `"grayscale"` or
-            `"rgb"` converts. Defaults to `"auto"`.
+            requires all images to share one size (checked from the file
+            headers). Defaults to `None`.
+        color_mode: `"auto"` uses the channels of the first image for all
+            images, `"grayscale"` or `"rgb"` converts. Defaults to
+            `"auto"`.
         class_names: Class folder names in label order, or names for array
             labels; `None` uses the sorted folder names. Defaults to `None`.
         batch_size: Examples per batch. Defaults to `128`.
@@ -170,7 +253,9 @@ def from_folder(
             `None`.
 
     Returns:
-        A `DatasetBundle`; uint8 images are scaled to `[0, 1]`.
+        A `DatasetBundle` (a `StreamingBundle` for image folders, whose
+        `arrays()` reads every image); uint8 images are scaled to
+        `[0, 1]`.
 
     Raises:
         DatasetNotFoundError: If `path` does not exist or holds no data.
@@ -199,25 +284,25 @@ def from_folder(
             "test_split": test_split,
         },
     }
-    arrays, names, what = _read_path(path, class_names, color_mode, image_size)
+    if os.path.isdir(path) and not os.path.isfile(
+        os.path.join(path, "x_train.npy")
+    ):
+        kw = {"test_split": test_split, "config": config}
+        return _stream_image_tree(
+            path, class_names, color_mode, image_size, opts, kw
+        )
+    arrays, names, what = _read_path(path, class_names)
     source = f"{what} in {path}"
     return bundle_from_arrays(
         arrays, names, opts, test_split, "auto", source, config
     )
 
 
-def _read_path(path, class_names, color_mode, image_size):
+def _read_path(path, class_names):
     if os.path.isfile(path) and path.endswith(".npz"):
         found, what = _read_npz(path), "numpy arrays (.npz)"
-    elif os.path.isdir(path) and os.path.isfile(
-        os.path.join(path, "x_train.npy")
-    ):
-        found, what = _read_npy_dir(path), "numpy arrays (.npy)"
     elif os.path.isdir(path):
-        arrays, names = _load_image_tree(
-            path, class_names, color_mode, image_size
-        )
-        return arrays, names, "image files"
+        found, what = _read_npy_dir(path), "numpy arrays (.npy)"
     else:
         raise DatasetNotFoundError(
             path,

@@ -102,6 +102,32 @@ def split_off(x, y, fraction, rng):
     return x[~chosen], y[~chosen], x[chosen], y[chosen]
 
 
+def split_examples(splits, options):
+    """Applies `limit` and `validation_split` to train and test examples.
+
+    Args:
+        splits: Dict with `x_train`, `y_train`, `x_test`, `y_test` arrays
+            (the features may be file paths).
+        options: Dict with `validation_split`, `limit` and `seed`.
+
+    Returns:
+        Dict mapping `"train"`, `"val"` and `"test"` to `(x, y)`; `"val"`
+        is `(None, None)` without a validation split.
+    """
+    rng = np.random.default_rng(options["seed"])
+    limit = options["limit"]
+    x_train, y_train = subset(splits["x_train"], splits["y_train"], limit, rng)
+    x_test, y_test = subset(splits["x_test"], splits["y_test"], limit, rng)
+    x_train, y_train, x_val, y_val = split_off(
+        x_train, y_train, options["validation_split"], rng
+    )
+    return {
+        "train": (x_train, y_train),
+        "val": (x_val, y_val),
+        "test": (x_test, y_test),
+    }
+
+
 def make_bundle(splits, class_names, source, scale, options, config=None):
     """Applies `limit` and `validation_split`, then builds the bundle.
 
@@ -117,13 +143,9 @@ def make_bundle(splits, class_names, source, scale, options, config=None):
     Returns:
         A `DatasetBundle`.
     """
-    rng = np.random.default_rng(options["seed"])
-    limit = options["limit"]
-    x_train, y_train = subset(splits["x_train"], splits["y_train"], limit, rng)
-    x_test, y_test = subset(splits["x_test"], splits["y_test"], limit, rng)
-    x_train, y_train, x_val, y_val = split_off(
-        x_train, y_train, options["validation_split"], rng
-    )
+    parts = split_examples(splits, options)
+    (x_train, y_train), (x_val, y_val) = parts["train"], parts["val"]
+    x_test, y_test = parts["test"]
     return DatasetBundle(
         x_train,
         y_train,
