@@ -1,9 +1,10 @@
 """Named dataset loaders: Fashion-MNIST, MNIST, CIFAR, digits, built-in.
 
 Each loader tries tensorflow-datasets prepared data first (downloading only
-when asked), then offline sources, and reports in `bundle.source` which one
-it used. When nothing works it raises `DatasetNotFoundError` listing every
-source it tried and why it failed.
+when asked; streamed, not read into memory), then offline sources, and
+reports in `bundle.source` which one it used. When nothing works it raises
+`DatasetNotFoundError` listing every source it tried and why it failed.
+`tfds_dataset` streams any other tensorflow-datasets name.
 """
 
 import os
@@ -13,6 +14,7 @@ from tf_compact.data import sources
 from tf_compact.data.errors import SourceUnavailable
 from tf_compact.data.splits import loader_options
 from tf_compact.data.splits import make_bundle
+from tf_compact.data.streaming import bundle_from_streams
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
@@ -56,8 +58,8 @@ def _idx(directory, what):
     return thunk
 
 
-def _tfds(name, data_dir, download):
-    return lambda: sources.load_tfds(name, data_dir, download)
+def _tfds(name, data_dir, download, known=True):
+    return lambda: sources.load_tfds(name, data_dir, download, known)
 
 
 def _load_image_dataset(name, candidates, default_names, hint, kw):
@@ -79,6 +81,12 @@ def _load_image_dataset(name, candidates, default_names, hint, kw):
         download=kw["download"],
     )
     names = list(class_names or default_names)
+    if names == [str(i) for i in range(len(names))]:  # tfds without names
+        names = list(default_names)
+    if "train" in splits:  # streamed tensorflow-datasets splits
+        return bundle_from_streams(
+            splits, names, source, _SCALE_UINT8, opts, config
+        )
     return make_bundle(splits, names, source, _SCALE_UINT8, opts, config)
 
 
@@ -325,3 +333,93 @@ def cifar100(
     ```
     """
     return _load_cifar(100, locals())
+
+
+def tfds_dataset(
+    name,
+    batch_size=128,
+    source="auto",
+    data_dir=None,
+    validation_split=0.0,
+    limit=None,
+    seed=0,
+    shuffle_buffer=None,
+    download=None,
+):
+    """Streams any tensorflow-datasets dataset with `(features, label)`.
+
+    The splits are `tfds.load(name, split=..., as_supervised=True)`
+    datasets read while iterated, never loaded whole: `train`, and `test`
+    (or `validation`, or the last fifth of `train` when the dataset has
+    neither). `limit` keeps the first examples of each split and
+    `validation_split` holds out the last part of the training split.
+    uint8 images are scaled to `[0, 1]`; the training shuffle buffer holds
+    at most 10,000 examples unless `shuffle_buffer` says otherwise.
+
+    Offline, no download is attempted unless asked (`download=True`,
+    `source="tfds"` or the `TF_COMPACT_DOWNLOAD` environment variable), so
+    a missing dataset fails at once. Needs `pip install tf-compact[tfds]`.
+
+    Args:
+        name: A tensorflow-datasets name, optionally with config and
+            version (`"beans"`, `"mnist_corrupted/shot_noise"`).
+        batch_size: Examples per batch. Defaults to `128`.
+        source: `"auto"` or `"tfds"`. Defaults to `"auto"`.
+        data_dir: The tfds data directory. Defaults to `None` (tfds's).
+        validation_split: Fraction of the training split held out as
+            `bundle.val`. Defaults to `0.0`.
+        limit: Cap on training and on test examples. Defaults to `None`.
+        seed: Seed of the training shuffle. Defaults to `0`.
+        shuffle_buffer: Shuffle buffer size. Defaults to `None`.
+        download: Allow a tfds download. Defaults to `None`.
+
+    Returns:
+        A `StreamingBundle` of float32 features and int32 labels.
+
+    Raises:
+        ImportError: If tensorflow-datasets is not installed.
+        ValueError: If `name` is no tfds dataset or an argument is invalid.
+        DatasetNotFoundError: If the data is neither prepared nor
+            downloadable.
+
+    Example:
+
+    ```python
+    bundle = tf_compact.data.load("beans", download=True, limit=500)
+    ```
+    """
+    dl = sources.download_allowed(download, source)
+    candidates = [
+        ("tfds", "tensorflow-datasets", _tfds(name, data_dir, dl, False)),
+    ]
+    hint = (
+        f"Prepare `{name}` once where the network is reachable, with "
+        f"`tf_compact.data.load({name!r}, download=True)` or "
+        f"`tfds build {name}`, then pass that tfds folder as `data_dir=` "
+        "(or set TFDS_DATA_DIR)."
+    )
+    opts = loader_options(
+        batch_size, validation_split, limit, seed, shuffle_buffer
+    )
+    streams, class_names, found = sources.resolve(
+        name, candidates, source, hint
+    )
+    config = _config(
+        "tfds",
+        opts,
+        name=name,
+        source=source,
+        data_dir=None if data_dir is None else os.fspath(data_dir),
+        download=download,
+    )
+    spec = streams["train"][0].element_spec[0]
+    scale = _SCALE_UINT8 if spec.dtype == "uint8" else None
+    if None in tuple(spec.shape):
+        raise ValueError(
+            f"Invalid value for argument `name`: `{name}` has features of "
+            f"varying shape {tuple(spec.shape)}, which cannot be batched. "
+            f"Received: name={name!r}"
+        )
+    return bundle_from_streams(
+        streams, class_names, found, scale, opts, config
+    )

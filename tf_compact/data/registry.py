@@ -15,13 +15,15 @@ LOADERS = {
 
 
 def _canonical_name(name):
-    key = name.lower().replace("-", "_") if isinstance(name, str) else None
-    if key not in LOADERS:
+    """The built-in loader key for `name`, or `None` for a tfds name."""
+    if not isinstance(name, str) or not name.strip():
         raise ValueError(
             "Invalid value for argument `name`. Expected one of "
-            f"{sorted(LOADERS)}. Received: name={name!r}"
+            f"{sorted(LOADERS)} or a tensorflow-datasets name. Received: "
+            f"name={name!r}"
         )
-    return key
+    key = name.strip().lower().replace("-", "_")
+    return key if key in LOADERS else None
 
 
 def load(
@@ -40,7 +42,11 @@ def load(
     Args:
         name: One of `"fashion_mnist"`, `"mnist"`, `"cifar10"`,
             `"cifar100"`, `"digits"`, `"builtin"` (case-insensitive, `-`
-            read as `_`).
+            read as `_`), or any other tensorflow-datasets name (`"beans"`,
+            `"mnist_corrupted/shot_noise"`): that one is streamed from
+            `tfds.load(name, as_supervised=True)`, needs `pip install
+            tf-compact[tfds]` and is downloaded only when `download` allows
+            it (see `tfds_dataset`).
         batch_size: Examples per batch. Defaults to `128`.
         source: `"auto"` to try the dataset's sources in order, or one
             source name (`"tfds"`, `"idx"`, `"debian"`, `"pickle"`,
@@ -59,11 +65,13 @@ def load(
             Defaults to `None`.
 
     Returns:
-        A `DatasetBundle`.
+        A `DatasetBundle`; data from tensorflow-datasets streams.
 
     Raises:
         ValueError: If `name` or another argument is invalid.
         DatasetNotFoundError: If no source provides the data.
+        ImportError: If a tfds-only name is asked without
+            tensorflow-datasets installed.
 
     Example:
 
@@ -72,7 +80,20 @@ def load(
     print(bundle.source)
     ```
     """
-    return LOADERS[_canonical_name(name)](
+    key = _canonical_name(name)
+    if key is None:
+        return loaders.tfds_dataset(
+            name.strip(),
+            batch_size=batch_size,
+            source=source,
+            data_dir=data_dir,
+            validation_split=validation_split,
+            limit=limit,
+            seed=seed,
+            shuffle_buffer=shuffle_buffer,
+            download=download,
+        )
+    return LOADERS[key](
         batch_size=batch_size,
         source=source,
         data_dir=data_dir,
@@ -100,9 +121,12 @@ def load_from_config(config):
     kwargs = dict(config.get("kwargs", {})) if loader else {}
     if loader == "folder":
         return from_folder(**kwargs)
+    if loader == "tfds":
+        return loaders.tfds_dataset(**kwargs)
     if loader not in LOADERS:
         raise ValueError(
             "Invalid DatasetBundle config: expected a `loader` among "
-            f"{sorted([*LOADERS, 'folder'])}. Received: config={config!r}"
+            f"{sorted([*LOADERS, 'folder', 'tfds'])}. Received: "
+            f"config={config!r}"
         )
     return LOADERS[loader](**kwargs)

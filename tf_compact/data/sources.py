@@ -1,8 +1,10 @@
 """Finding a source for a dataset: tensorflow-datasets, then local files.
 
-tensorflow-datasets is imported lazily and only when prepared data exists
-or a download was asked for: offline, `tfds.load` retries for minutes
-before failing, so a download is never attempted by default.
+tensorflow-datasets is an optional dependency (`pip install
+tf-compact[tfds]`), imported lazily in `_import_tfds` only, and for the
+built-in datasets only when prepared data exists or a download was asked
+for: offline, `tfds.load` retries for minutes before failing, so a
+download is never attempted by default.
 """
 
 import os
@@ -46,60 +48,146 @@ def tfds_root(data_dir):
     return env or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
 
 
+INSTALL_HINT = "pip install tf-compact[tfds]"
+TEST_FRACTION = 0.2
+
+
 def _import_tfds():
+    """Imports tensorflow-datasets: the only place the library does so.
+
+    Raises:
+        ImportError: If it is not installed (or fails to import), naming
+            the extra that installs it.
+    """
     try:
         import tensorflow_datasets as tfds
     except Exception as e:  # ImportError, or a broken optional dependency
-        raise SourceUnavailable(
-            f"tensorflow_datasets cannot be imported ({type(e).__name__}: {e})"
+        raise ImportError(
+            "tensorflow-datasets is needed to load this dataset but cannot "
+            f"be imported ({type(e).__name__}: {e}). Install it with "
+            f"`{INSTALL_HINT}`."
         ) from e
     return tfds
 
 
-def load_tfds(name, data_dir, download):
-    """Loads a tfds dataset as numpy arrays, without network by default.
+def _builder(tfds, name, root):
+    try:
+        return tfds.builder(name, data_dir=root)
+    except ValueError as e:  # tfds.core.registered.DatasetNotFoundError
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(
+            "Invalid value for argument `name`. Expected a built-in dataset "
+            "or a tensorflow-datasets name (`tfds.list_builders()`). "
+            f"Received: name={name!r} ({reason})"
+        ) from e
+
+
+def _label_names(info, label_key):
+    feature = info.features[label_key]
+    names = getattr(feature, "names", None)
+    if names:
+        return list(names)
+    return [str(i) for i in range(int(getattr(feature, "num_classes", 0)))]
+
+
+def _count(ds, info, split):
+    n = int(ds.cardinality())
+    if n >= 0:
+        return n
+    return int(info.splits[split].num_examples)
+
+
+def load_tfds(name, data_dir, download, known=True):
+    """Opens a tfds dataset as streamed `tf.data` splits.
+
+    Nothing is read into memory: the returned datasets read the prepared
+    records while iterated. Without a `test` split, the `validation`
+    split, else the last fifth of `train`, is the test set.
 
     Args:
         name: The tfds dataset name, e.g. `"fashion_mnist"`.
         data_dir: The tfds data directory, or `None` for the default.
         download: Whether `download_and_prepare` may be called.
+        known: `True` for the built-in loaders, which fall back to other
+            sources: then tensorflow-datasets is not imported at all when
+            the dataset folder is missing and downloads are off, and an
+            import failure is a `SourceUnavailable`. `False` for any other
+            name: the import failure is raised. Defaults to `True`.
 
     Returns:
-        `(splits, class_names, source_text)`.
+        `(streams, class_names, source_text)`; `streams` maps `"train"`
+        and `"test"` to `(dataset, count)`, each dataset yielding
+        unbatched `(features, label)` pairs.
 
     Raises:
         SourceUnavailable: If no prepared data exists and downloading is
             off, or if the download fails.
+        ImportError: If tensorflow-datasets is missing and `known` is
+            `False`.
+        ValueError: If `name` is no tfds dataset or has no supervised
+            `(features, label)` keys.
     """
     root = tfds_root(data_dir)
-    dataset_dir = os.path.join(root, name)
-    if not download and not os.path.isdir(dataset_dir):
+    dataset_dir = os.path.join(root, name.split("/")[0].split(":")[0])
+    if known and not download and not os.path.isdir(dataset_dir):
         raise SourceUnavailable(
             f"no prepared data in {dataset_dir} (downloads are off; pass "
             f"download=True or source='tfds', or set {DOWNLOAD_ENV}=1)"
         )
-    tfds = _import_tfds()
-    builder = tfds.builder(name, data_dir=root)
-    if not builder.is_prepared():
-        if not download:
-            raise SourceUnavailable(
-                f"{builder.data_dir} holds no prepared version (downloads "
-                f"are off; pass download=True or source='tfds')"
-            )
-        try:
-            builder.download_and_prepare()
-        except Exception as e:
-            raise SourceUnavailable(
-                f"download failed ({type(e).__name__}: {e})"
-            ) from e
-    splits = {}
-    for split in ("train", "test"):
-        x, y = tfds.as_numpy(
-            builder.as_dataset(split=split, batch_size=-1, as_supervised=True)
+    try:
+        tfds = _import_tfds()
+    except ImportError as e:
+        if known:
+            raise SourceUnavailable(str(e)) from e
+        raise
+    builder = _builder(tfds, name, root)
+    keys = builder.info.supervised_keys
+    if not keys or len(keys) != 2:
+        raise ValueError(
+            f"Invalid value for argument `name`. Expected a dataset with "
+            f"(features, label) supervised keys. Received: name={name!r} "
+            f"(supervised_keys={keys!r})"
         )
-        splits[f"x_{split}"], splits[f"y_{split}"] = x, y
-    class_names = builder.info.features["label"].names
-    return splits, class_names, f"tensorflow-datasets in {builder.data_dir}"
+    available = list(builder.info.splits)
+    test = "test"
+    if available and "test" not in available:
+        test = "validation" if "validation" in available else None
+    try:
+        loaded = tfds.load(
+            name,
+            split=["train"] if test is None else ["train", test],
+            as_supervised=True,
+            download=download,
+            data_dir=root,
+            shuffle_files=False,
+        )
+    except AssertionError as e:  # tfds: "could not find data in ..."
+        raise SourceUnavailable(
+            f"{builder.data_dir} holds no prepared version (downloads are "
+            f"off; pass download=True or source='tfds', or set "
+            f"{DOWNLOAD_ENV}=1)"
+        ) from e
+    except Exception as e:
+        raise SourceUnavailable(
+            f"tfds.load failed ({type(e).__name__}: {e})"
+        ) from e
+    info = builder.info
+    train = (loaded[0], _count(loaded[0], info, "train"))
+    if test is None:
+        train, cut = _cut(*train, TEST_FRACTION)
+        streams = {"train": train, "test": cut}
+    else:
+        streams = {
+            "train": train,
+            "test": (loaded[1], _count(loaded[1], info, test)),
+        }
+    names = _label_names(info, keys[1])
+    return streams, names, f"tensorflow-datasets in {builder.data_dir}"
+
+
+def _cut(ds, count, fraction):
+    cut = int(round(count * fraction))
+    return (ds.take(count - cut), count - cut), (ds.skip(count - cut), cut)
 
 
 def resolve(dataset, candidates, source, hint=None):
