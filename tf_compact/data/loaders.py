@@ -4,7 +4,10 @@ Each loader tries tensorflow-datasets prepared data first (downloading only
 when asked; streamed, not read into memory), then offline sources, and
 reports in `bundle.source` which one it used. When nothing works it raises
 `DatasetNotFoundError` listing every source it tried and why it failed.
-`tfds_dataset` streams any other tensorflow-datasets name.
+`tfds_dataset` streams any other tensorflow-datasets name. For data read
+from tensorflow-datasets, `limit` keeps the first examples of each split
+and `validation_split` holds out the last part of the training split
+(tfds shuffles the records once when it prepares them).
 """
 
 import os
