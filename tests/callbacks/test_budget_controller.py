@@ -30,15 +30,23 @@ def test_strength_rises_until_the_budget_is_met_then_holds():
     # the controller set from it.
     assert first >= 1
     assert np.all(np.diff(strength[:first]) >= 0)
-    assert strength[first - 1] > strength[0]
+    # Several updates an epoch (`update_every="auto"`): the strength may
+    # already have risen during the first epoch.
+    assert strength[first - 1] > 1e-2
     inside = (macs >= 0.5 - 0.02) & (macs <= 0.5)
-    held = np.nonzero(inside[1:])[0] + 1
+    # Within budget at two epoch ends in a row: held in between.
+    held = np.nonzero(inside[1:] & inside[:-1])[0] + 1
+    assert held.size
     assert np.allclose(strength[held], strength[held - 1])
 
 
 def test_prune_at_the_final_threshold_meets_the_budget():
     trainer = helpers.sparsifier(strength=1e-2, lr=0.02)
-    controller = BudgetController(target_macs=0.5, gain=4.0, max_change=4.0)
+    # The strength is pinned, so training cannot zero the channels the
+    # budget needs: the last-resort threshold raise is what is tested.
+    controller = BudgetController(
+        target_macs=0.5, gain=4.0, max_change=4.0, max_strength=1e-2
+    )
     with pytest.warns(UserWarning, match="threshold was raised"):
         _fit(trainer, controller, epochs=2)
     model = trainer.model
@@ -80,7 +88,9 @@ def test_absolute_targets_are_fractions_of_the_dense_cost():
 
 def test_auto_blocks_get_one_strength_each():
     trainer = helpers.sparsifier(strength=1e-2, lr=0.02)
-    controller = BudgetController(target_macs=0.5, blocks="auto")
+    controller = BudgetController(
+        target_macs=0.5, blocks="auto", max_strength=1e-2
+    )
     with pytest.warns(UserWarning, match="threshold was raised"):
         history = _fit(trainer, controller, epochs=2)
     names = list(controller.block_strengths())

@@ -27,7 +27,10 @@ def test_epoch_updates_leave_the_batch_hook_to_keras():
     stepped = SparsityController(data=(x, y), update_every=5)
     assert default(epoch.on_train_batch_end)
     assert not default(stepped.on_train_batch_end)
-    assert default(BudgetController(target_macs=0.5).on_train_batch_end)
+    budget = BudgetController(target_macs=0.5, update_every="epoch")
+    assert default(budget.on_train_batch_end)
+    # The default spreads updates over the fit's steps.
+    assert not default(BudgetController(target_macs=0.5).on_train_batch_end)
 
 
 @pytest.mark.parametrize("steps_per_execution", [1, 3])
