@@ -34,12 +34,21 @@ class BudgetController(PenaltyController):
     then follows
 
     ```
-    m > t:  lambda <- lambda * exp(clip(gain * (m - t) / t, 0, log(max_change)))
+    m > t:  e = max(gain * (m - t) / t, r)
+            lambda <- lambda * exp(min(e, max(log(max_change), r)))
     m <= t: lambda held
     ```
 
     so it grows while the targeted channels are not yet below the
-    threshold and never grows once the budget is met. Since untargeted
+    threshold and never grows once the budget is met. The ramp rate
+    `r = log(max_strength / min_strength) / (ramp * U)`, with `U` the
+    updates of the fit, lets the strength cross its whole range within
+    the first `ramp` of the fit; with `update_every="auto"` (`U` fixed,
+    spread over `epochs * steps`) the strength's trajectory per fraction
+    of the fit does not depend on the dataset's size, and the targeted
+    channels reach exact zeros within the epochs given, with Adam (where
+    the proximal step outruns the optimizer for `lambda` above about 1)
+    as with SGD. `ramp=None` keeps the proportional term alone. Since untargeted
     channels carry no penalty, a strength past the critical value cannot
     kill the whole network at once (what an untargeted penalty does under
     Adam, where every channel shrinks at about the same rate).
@@ -82,11 +91,25 @@ class BudgetController(PenaltyController):
     `m / t` at each update.
 
     When training ends, `threshold` is kept if the slim model meets the
-    budget at it (every steered block's budget, with `blocks`), else
-    raised to the smallest channel norm threshold at which it does (with a
-    warning, since this prunes channels whose norm is above the threshold
-    used during training), so `tfc.prune(model,
-    threshold=controller.threshold)` meets it. Logs
+    budget at it (every steered block's budget, with `blocks`): the budget
+    was met by sparsity (`met_by_sparsity` is `True`). Else, as a last
+    resort, it is raised to the smallest channel norm threshold at which
+    the budget is met (with a warning, since this prunes channels whose
+    norm is above the threshold used during training), so `tfc.prune(model,
+    threshold=controller.threshold)` meets it. Each epoch logs
+    `budget_met_by_sparsity` (1.0 when the budget is met at the training
+    threshold), and so do the train-end `logs`.
+
+    BN statistics: the penalty shrinks kernels that BN makes
+    scale-invariant, so the moving statistics lag and the trained model
+    (and the slim one) does worse in inference mode than in training. With
+    `recalibrate_data`, the controller recomputes the trained model's BN
+    statistics at train end (`tfc.sparsity.recalibrate_batch_norm`), and
+    `tfc.prune` carries them into the slim model. Without it, call
+    `tfc.sparsity.recalibrate_batch_norm(slim, x_train)` on the slim model
+    after `tfc.prune(model, threshold=controller.threshold)`.
+
+    Logs
     the per-block strengths as `sparsity_strength/<block>` and costs as
     `slim_macs_fraction/<block>`; in targeted mode, the fraction of
     channels the penalty acts on as `targeted_fraction`.
@@ -113,8 +136,17 @@ class BudgetController(PenaltyController):
         targeted: Whether to penalize only the channels the budget
             requires (see above), globally or block by block. Defaults to
             `True`.
+        ramp: Fraction of the fit, in (0, 1], within which the strength
+            can cross `[min_strength, max_strength]` while over budget, or
+            `None` for the proportional law alone. Defaults to `0.3`.
+        recalibrate_data: Training inputs (as in
+            `tfc.sparsity.recalibrate_batch_norm`) with which the trained
+            model's BN statistics are recomputed at train end, or `None`
+            to leave them. Defaults to `None`.
+        recalibrate_batches: At most this many batches of
+            `recalibrate_data`; `None` uses all. Defaults to `None`.
         threshold: As in `PenaltyController`.
-        update_every: As in `PenaltyController`.
+        update_every: As in `PenaltyController`. Defaults to `"auto"`.
         min_strength: As in `PenaltyController`.
         max_change: As in `PenaltyController`.
         verbose: As in `PenaltyController`.
@@ -127,11 +159,17 @@ class BudgetController(PenaltyController):
     Example:
 
     ```python
-    trainer = tfc.Sparsifier(model, sparsity=tfc.GroupLasso(1e-5))
+    penalty = tfc.GroupLasso(1e-4, proximal=True)
+    trainer = tfc.Sparsifier(model, sparsity=penalty)
     trainer.compile("adam", "sparse_categorical_crossentropy")
-    budget = tfc.callbacks.BudgetController(target_macs=0.5)
+    budget = tfc.callbacks.BudgetController(
+        target_macs=0.5, recalibrate_data=x
+    )
     trainer.fit(x, y, epochs=10, callbacks=[budget])
+    budget.met_by_sparsity  # True: no threshold raise was needed
     slim = tfc.prune(model, threshold=budget.threshold)
+    # Without `recalibrate_data`, recalibrate the slim model instead:
+    tfc.sparsity.recalibrate_batch_norm(slim, x)
     # Both budgets at once: the slim model meets 25% MACs and 10% params.
     both = tfc.callbacks.BudgetController(target_macs=0.25, target_params=0.1)
     ```
@@ -151,7 +189,7 @@ class BudgetController(PenaltyController):
         max_change=2.0,
         verbose=0,
         targeted=True,
-        ramp=0.5,
+        ramp=0.3,
         recalibrate_data=None,
         recalibrate_batches=None,
     ):
@@ -173,8 +211,8 @@ class BudgetController(PenaltyController):
         self.tolerance = validation.validate_non_negative(
             "tolerance", tolerance
         )
-        self.ramp = validation.validate_positive("ramp", ramp)
-        if self.ramp > 1:
+        self.ramp = ramp
+        if ramp is not None and not 0 < ramp <= 1:
             raise ValueError(
                 "Invalid value for argument `ramp`. Expected a fraction of "
                 f"the fit in (0, 1]. Received: ramp={ramp!r}"
@@ -443,6 +481,8 @@ class BudgetController(PenaltyController):
         the fit, so the strength can cross its whole range within `ramp` of
         the fit, whatever the number of steps per epoch.
         """
+        if self.ramp is None:
+            return 0.0
         span = np.log(self.max_strength / self.min_strength)
         return float(span / max(1.0, self.ramp * self.updates_per_run()))
 
