@@ -486,3 +486,21 @@ def test_converter_error_names_each_layer_of_its_own(locations, expected):
     assert diagnostics.failing_ops(message, ["conv", "norm", "norm_1"]) == (
         expected
     )
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", None])
+def test_interpreter_accuracy_of_a_binary_head(activation):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    inputs = keras.Input((4,))
+    model = keras.Model(
+        inputs, keras.layers.Dense(1, activation=activation)(inputs)
+    )
+    model.layers[-1].set_weights(
+        [np.array([[8.0], [0], [0], [0]], "float32"), np.zeros(1, "float32")]
+    )
+    interpreter, _ = tfc.lite.make_interpreter(
+        bytes(tfc.lite.convert(model, verify=False))
+    )
+    assert tfc.lite.accuracy_of(interpreter, (x, y)) == 1.0

@@ -113,8 +113,7 @@ ROUND_TO = flags.DEFINE_integer(
     "round_to",
     None,
     "Round pruned widths up to a multiple of this: 8 or 16 suit XNNPACK's "
-    "channel tiles and speed up the TFLite model (see "
-    "benchmarks/results/round_to.md).",
+    "channel tiles and speed up the TFLite model.",
     lower_bound=1,
 )
 WIDTHS = flags.DEFINE_list(

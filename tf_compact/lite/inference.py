@@ -488,12 +488,21 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
     """
     name = output_name(interpreter, output)
     correct = total = 0
+    scores, truths = [], []
     for x, y in iterate_labeled(dataset):
         outputs = run_outputs(interpreter, x, batch_size, argument="dataset")
         out = outputs[name]
+        if out.ndim == 2 and out.shape[-1] == 1:
+            # A binary head: one probability (sigmoid inside) or one logit.
+            scores.append(out[:, 0])
+            truths.append(np.asarray(y).reshape(-1) > 0.5)
+            total += len(out)
+            continue
         labels = _labels(y, out)
         correct += int(np.sum(out.argmax(-1) == labels))
         total += len(labels)
+    if scores:
+        correct += _binary_hits(np.concatenate(scores), np.concatenate(truths))
     if total == 0:
         raise ValueError(
             "Invalid value for argument `dataset`. Expected labeled "
@@ -501,3 +510,20 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
             "holds no sample"
         )
     return correct / total
+
+
+def _binary_hits(scores, truths):
+    """Correct predictions of a one-unit head over a whole dataset.
+
+    Outputs that all lie in [0, 1] are probabilities (threshold 0.5);
+    otherwise they are logits (threshold 0).
+    """
+    if len(scores) != len(truths):
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected one label per "
+            f"sample. Received: {len(truths)} labels for {len(scores)} "
+            "samples"
+        )
+    probabilities = scores.min() >= 0.0 and scores.max() <= 1.0
+    threshold = 0.5 if probabilities else 0.0
+    return int(np.sum((scores > threshold) == truths))

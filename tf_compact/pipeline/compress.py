@@ -110,7 +110,7 @@ def compress(
         target_params: parameter budget, same convention.
             Defaults to `None`.
         method: `"iterative"` (global iterative pruning to the target with
-            KD between rounds, seed 004), `"oneshot"` (structured pruning
+            KD between rounds), `"oneshot"` (structured pruning
             to the target, then KD), `"gradual"` (KD while the channels
             shrink to the target on a cubic schedule over the first two
             thirds of `epochs`, `tfc.callbacks.GradualPruning`),
@@ -118,11 +118,9 @@ def compress(
             target), `"controller"` (λ from the teacher/student gap),
             `"width"` (teacher at
             `width_multiplier`, KD-trained), or `"auto"`: `AUTO_METHOD`
-            (`"oneshot"`, the most accurate of these methods at 25% MACs
-            and 10% params of the teacher with the same epoch budget, in
-            `benchmarks/bench_e2e_methods.py` on Fashion-MNIST, for both
-            the small CNN and the GAP-lightened VGG teacher) with a
-            target or `widths`, else `"controller"`. With both targets, every
+            (`"oneshot"`) with a target or `widths`, else `"controller"`
+            (see the benchmarks page of the docs for how the methods
+            compare). With both targets, every
             pruning method meets both (`"budget"` steers λ by the one that
             binds at each update and ends at a threshold that meets both).
             Defaults to `"auto"`.
@@ -134,19 +132,12 @@ def compress(
             among the rounds by `"iterative"`). Defaults to `6`.
         finetune_epochs: KD fine-tune epochs after slimming (at half the
             learning rate, on a schedule of its own). With `"oneshot"` the
-            student already distills at its final widths, and a fixed
-            budget did better as one schedule: on the small CNN, 4 epochs,
-            `epochs=4, finetune_epochs=0` beat `3, 1` by 0.23–0.47 pp at
-            each of three seeds on each of two CPU models
-            (`benchmarks/results/e2e_small_ft0_seeds.md`, and
-            `e2e_small_ft0_xeon_seedN.md` against
-            `e2e_small_xeon_seedN.md`). Defaults to `3`.
+            student already distills at its final widths, so `0` (one
+            schedule for the whole budget) is a good choice there.
+            Defaults to `3`.
         learning_rate: peak Adam learning rate (halved for the
-            fine-tune). A freshly pruned student recovers much faster at a
-            rate above Adam's usual 1e-3: at 10% of the teacher's params,
-            one-shot + KD on Fashion-MNIST gained 2.2 pp on the VGG teacher
-            (6e-3 vs 1e-3) and 15 pp on the small CNN (5e-3 vs 1e-3), see
-            `benchmarks/results/e2e_methods.md`. Defaults to `5e-3`.
+            fine-tune). A freshly pruned student recovers faster at a rate
+            above Adam's usual 1e-3. Defaults to `5e-3`.
         lr_schedule: `"cosine"` (the learning rate of each KD training
             stage — one-shot/width KD and the fine-tune — decays to 0 over
             the stage along a half cosine) or `"constant"`. Sparse training
@@ -155,9 +146,7 @@ def compress(
         temperature: logits-KD temperature. Defaults to `4.0`.
         student_loss_weight: weight α of the cross-entropy on the labels
             in every KD stage; the distillation terms get `1 - α`
-            (`tfc.Distiller`). Defaults to `0.9` (full Fashion-MNIST, VGG
-            teacher, three seeds: 0.32 pp above 0.5 on the mean;
-            `benchmarks/results/e2e_vgg_seeds.md`).
+            (`tfc.Distiller`). Defaults to `0.9`.
         feature_kd: add multi-level feature distillation
             (`tfc.FeatureKD()`: teacher/student feature maps matched by
             resolution, adapters where the widths differ) to the logits KD
@@ -172,10 +161,8 @@ def compress(
             the loss; `"controller"`: `1e-4`). Defaults to `None`.
         round_to: keep pruned widths multiples of this (one-shot
             pruning). 8 or 16 match the channel tiles of XNNPACK's
-            convolution kernels: on an x86-64 server CPU, a VGG pruned to
-            25% of its MACs ran 1.27x faster (float32, 1 thread) with
-            widths rounded to 8 than with the raw counts, at the same MACs
-            (`benchmarks/results/round_to.md`). Defaults to `None`.
+            convolution kernels, so rounded widths run faster at the same
+            MACs. Defaults to `None`.
         widths: with `"oneshot"` (or `"auto"`), the student's widths chosen
             by hand instead of searched: `{group or producer layer name:
             kept channels}` (`tfc.prune(widths=...)`), each named group
@@ -188,17 +175,11 @@ def compress(
             its group-normalized score) or `"sensitivity"` (every group cut
             alone to a few widths on 8 training batches, widths then taken
             where the predictions change least per unit of budget;
-            `tfc.prune(scope="sensitivity")`; 10–20 s on the small CNN and
-            the VGG of the benchmark, 2 CPU cores). On
-            full Fashion-MNIST at 25% of the MACs and 10% of the parameters
-            it scored 0.32 ± 0.05 pp above the global ranking over six
-            seeds on the VGG teacher, whose Flatten → Dense head the
-            global ranking keeps too wide
-            (`benchmarks/results/e2e_vgg_sens_seeds.md`), but 0.97 pp
-            below it on the small residual CNN (seed 0,
-            `e2e_small_sens_seed0.md`), where every group must lose about
-            two thirds of its width and the one-group-at-a-time table
-            saturates. Defaults to `"global"`.
+            `tfc.prune(scope="sensitivity")`). The sensitivity table helps
+            where the global ranking keeps a layer too wide (a Flatten →
+            Dense head) and can hurt where every group must lose most of
+            its width; the docs' benchmarks page has both cases.
+            Defaults to `"global"`.
         importance: channel criterion of one-shot and gradual pruning
             (`"l2"`, `"l1"`, `"bn_gamma"`, or, one-shot only, `"taylor"`,
             which scores channels with gradients on 8 training batches).

@@ -1,7 +1,7 @@
 """The report of a `compress` run: a JSON dict, markdown and a text table."""
 
-import tf_compact
 from tf_compact.pipeline import plots
+from tf_compact.version import __version__
 
 TFLITE_LABELS = {
     "model_float32.tflite": "float32",
@@ -34,7 +34,7 @@ def build_report(records, settings, history=None):
     final = records.get("finetune") or records.get("slim") or {}
     student = _public(final)
     report = {
-        "tf_compact_version": tf_compact.__version__,
+        "tf_compact_version": __version__,
         "teacher": teacher,
         "student": student,
         "reduction": _reduction(teacher, student),

@@ -1,29 +1,34 @@
 """Sparse training and slimming stages of `compress`, one per method.
 
-- `controller`: KD + group lasso, λ set by `SparsityController` (seed 000);
+- `controller`: KD + group lasso, λ set by `SparsityController`;
   slim by the controller's threshold.
 - `budget`: KD + proximal group lasso (exact zeros), λ started from the
   loss scale and steered by `BudgetController` several times per epoch
-  towards the MACs/params target (seed 002); slim by its threshold.
+  towards the MACs/params target; slim by its threshold.
 - `iterative`: global iterative pruning of the teacher copy to the target,
-  a KD fine-tune between rounds (`tfc.iterative_prune`, seed 004); the
+  a KD fine-tune between rounds (`tfc.iterative_prune`); the
   sparse epochs are shared among the rounds.
 - `gradual`: KD training while `GradualPruning` masks the channels down
   to the target on a cubic schedule; slim by its final mask.
 - `oneshot`: no sparse training; one-shot structured pruning of the
   teacher copy to the target (L2 importance), then the KD fine-tune.
 - `width`: the student is the teacher at `width_multiplier` (lighten's
-  `width`, seed 001); it is trained with KD, nothing is pruned.
+  `width`); it is trained with KD, nothing is pruned.
 """
 
 import keras
 import numpy as np
 
+from tf_compact.callbacks.gradual_pruning import GradualPruning
+from tf_compact.distillation.distiller import Distiller
 from tf_compact.internal import heads
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 from tf_compact.pipeline.training import steps_per_epoch
+from tf_compact.sparsity.group_lasso import GroupLasso
+from tf_compact.sparsity.iterative import iterative_prune
+from tf_compact.surgery.slim import slim as slim_model
 
 #: Controller updates per epoch (`BudgetController(update_every=...)`).
 UPDATES_PER_EPOCH = 8
@@ -107,9 +112,8 @@ def initial_strength(ctx, student, penalty, share=0.1):
 
 
 def _distiller(ctx, student, sparsity=None, decay_steps=None):
-    import tf_compact as tfc
 
-    distiller = tfc.Distiller(
+    distiller = Distiller(
         ctx.teacher,
         student,
         distillation_losses=stages.kd_losses(ctx),
@@ -139,11 +143,10 @@ def _fit(ctx, distiller, stage, callbacks=()):
 
 def sparsify_stage(ctx):
     """Trains the student with KD and group lasso under a controller."""
-    import tf_compact as tfc
 
     student = ctx.store.model("student_init")
     budget = ctx.settings["method"] == "budget"
-    penalty = tfc.GroupLasso(
+    penalty = GroupLasso(
         strength=ctx.settings["strength"] or 1e-4, proximal=budget
     )
     callbacks = [_controller(ctx, student)]
@@ -226,14 +229,13 @@ def gradual_stage(ctx):
     trains at the final widths. The learning rate follows the run's
     schedule over the whole stage.
     """
-    import tf_compact as tfc
 
     student = ctx.store.model("student_init")
     goals = _student_goals(ctx, student)
     epochs = ctx.settings["epochs"]
     steps = steps_per_epoch(ctx.train_data) or _count_batches(ctx.train_data)
     end_step = max(1, int(steps * max(epochs, 1) * GRADUAL_SHARE))
-    pruning = tfc.callbacks.GradualPruning(
+    pruning = GradualPruning(
         **{f"target_{kind}": value for kind, value in goals.items()},
         end_step=end_step,
         frequency=max(1, end_step // GRADUAL_UPDATES),
@@ -249,7 +251,7 @@ def gradual_stage(ctx):
     else:
         pruning.set_model(distiller)
         pruning.update(end_step)
-    slim = tfc.slim(student, pruning.masks, graph=pruning.plan.graph)
+    slim = slim_model(student, pruning.masks, graph=pruning.plan.graph)
     entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
@@ -270,7 +272,6 @@ def iterative_stage(ctx):
     and each round fine-tunes for `epochs / ROUNDS` of an epoch, so the
     whole stage costs about `epochs` epochs.
     """
-    import tf_compact as tfc
 
     settings = ctx.settings
     student = ctx.store.model("student_init")
@@ -288,7 +289,7 @@ def iterative_stage(ctx):
             fit_kwargs = {}
     elif not settings["epochs"]:
         epochs_per_round = 0
-    slim, rounds = tfc.iterative_prune(
+    slim, rounds = iterative_prune(
         student,
         _repeat(ctx.train_data, fit_kwargs),
         **{f"target_{kind}": value for kind, value in goals.items()},

@@ -15,8 +15,13 @@ import inspect
 
 import keras
 
-from tf_compact import lighten as lighten_lib
+import tf_compact.lighten as lighten_lib
+from tf_compact.distillation.distiller import Distiller
+from tf_compact.distillation.feature_kd import FeatureKD
+from tf_compact.distillation.logits_kd import LogitsKD
 from tf_compact.internal import heads
+from tf_compact.lite import benchmark as benchmark_lib
+from tf_compact.lite import converter
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
 
@@ -127,12 +132,11 @@ def _transform(transform):
 
 def finetune_stage(ctx):
     """Fine-tunes the slim model with logits distillation from the teacher."""
-    import tf_compact as tfc
 
     slim = ctx.store.model("slim")
     epochs = ctx.settings["finetune_epochs"]
     if epochs:
-        distiller = tfc.Distiller(
+        distiller = Distiller(
             ctx.teacher,
             slim,
             distillation_losses=kd_losses(ctx),
@@ -171,16 +175,15 @@ def kd_losses(ctx):
         matched by resolution, adapters where widths differ) when the
         run's `feature_kd` setting is on.
     """
-    import tf_compact as tfc
 
     losses = [
-        tfc.LogitsKD(
+        LogitsKD(
             temperature=ctx.settings["temperature"],
             standardize=ctx.settings.get("standardize_logits", False),
         )
     ]
     if ctx.settings.get("feature_kd"):
-        losses.append(tfc.FeatureKD())
+        losses.append(FeatureKD())
     return losses
 
 
@@ -217,7 +220,6 @@ def decay_steps(ctx, epochs):
 
 def tflite_stage(ctx):
     """Converts the final model (float32 and int8) and the teacher (float)."""
-    from tf_compact import lite
 
     final = ctx.store.model("slim_finetuned")
     record = {}
@@ -227,7 +229,7 @@ def tflite_stage(ctx):
         kwargs = {}
         if mode == "int8":
             kwargs["representative_data"] = ctx.train_data
-        data = lite.convert(model, mode=mode, **kwargs)
+        data = converter.convert(model, mode=mode, **kwargs)
         filename = f"{prefix}_{mode}.tflite"
         ctx.store.put_bytes(filename, data)
         record[filename] = {"mode": mode, "size_bytes": len(data)}
@@ -236,11 +238,10 @@ def tflite_stage(ctx):
 
 def benchmark_stage(ctx):
     """Times every TFLite file on a real interpreter, with accuracy."""
-    from tf_compact import lite
 
     results = {}
     for filename in ctx.store.record("tflite"):
-        result = lite.benchmark(
+        result = benchmark_lib.benchmark(
             ctx.store.bytes(filename),
             num_threads=ctx.settings["num_threads"],
             runs=ctx.settings["benchmark_runs"],
