@@ -65,7 +65,7 @@ _PUBLIC = {
     "prune": "tf_compact.pruning.prune",
     "BNGammaL1": "tf_compact.sparsity.bn_gamma",
     "GroupLasso": "tf_compact.sparsity.group_lasso",
-    "iterative_prune": "tf_compact.sparsity.iterative",
+    "iterative_prune": "tf_compact.pipeline.iterative",
     "SparsityReport": "tf_compact.sparsity.report",
     "sparsity_report": "tf_compact.sparsity.report",
     "Sparsifier": "tf_compact.sparsity.sparsifier",

@@ -18,7 +18,7 @@ from tf_compact.callbacks.penalty_controller import bounded_exp
 from tf_compact.cli import compress as compress_cli
 from tf_compact.internal.targets import parse_target
 from tf_compact.internal.targets import parse_target_text
-from tf_compact.sparsity.iterative import iterative_prune
+from tf_compact.pipeline.iterative import iterative_prune
 
 CLASSES = 3
 

@@ -25,9 +25,9 @@ from tf_compact.internal import heads
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
+from tf_compact.pipeline.iterative import iterative_prune
 from tf_compact.pipeline.training import steps_per_epoch
 from tf_compact.sparsity.group_lasso import GroupLasso
-from tf_compact.sparsity.iterative import iterative_prune
 from tf_compact.surgery.slim import slim as slim_model
 
 #: Controller updates per epoch (`BudgetController(update_every=...)`).

@@ -31,16 +31,15 @@ print(tfc.sparsity_report(model, threshold=1e-3).table())
 Pruning channels whose norm is exactly zero preserves the function, but
 the BN moving statistics lag behind kernels that the penalty shrinks (BN
 makes them scale-invariant): call `recalibrate_batch_norm(model, x_train)`
-before evaluating or exporting the slim model. `iterative_prune` is the other
-route: prune the globally weakest channels round by round, fine-tuning
-(with KD when a teacher is given) in between.
+before evaluating or exporting the slim model. `tfc.iterative_prune` is the
+other route: prune the globally weakest channels round by round,
+fine-tuning (with KD when a teacher is given) in between.
 """
 
 from tf_compact.sparsity.batch_norm import recalibrate_batch_norm
 from tf_compact.sparsity.bn_gamma import BNGammaL1
 from tf_compact.sparsity.group_lasso import GroupLasso
 from tf_compact.sparsity.group_plan import GroupPlan
-from tf_compact.sparsity.iterative import iterative_prune
 from tf_compact.sparsity.report import SparsityReport
 from tf_compact.sparsity.report import sparsity_report
 from tf_compact.sparsity.sparsifier import Sparsifier

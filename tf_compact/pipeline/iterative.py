@@ -2,11 +2,17 @@
 
 import keras
 
+from tf_compact.distillation.distiller import Distiller
+from tf_compact.distillation.logits_kd import LogitsKD
+from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.internal import heads
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
 from tf_compact.internal.validation import validate_fraction
 from tf_compact.internal.validation import validate_int
+from tf_compact.pruning.prune import prune_masks
+from tf_compact.surgery.cost import estimate_slim_cost
+from tf_compact.surgery.slim import slim
 
 
 def iterative_prune(
@@ -89,10 +95,6 @@ def iterative_prune(
     )
     ```
     """
-    from tf_compact.graph import ChannelGraph
-    from tf_compact.pruning.prune import prune_masks
-    from tf_compact.surgery.cost import estimate_slim_cost
-    from tf_compact.surgery.slim import slim
 
     targets = parse_targets(target_macs, target_params, "iterative_prune")
     validate_fraction("fraction", fraction, include_one=False)
@@ -174,8 +176,6 @@ def _fine_tune(
         loss = heads.label_loss(model)
     trainer = model
     if teacher is not None:
-        from tf_compact.distillation.distiller import Distiller
-        from tf_compact.distillation.logits_kd import LogitsKD
 
         trainer = Distiller(
             teacher,
