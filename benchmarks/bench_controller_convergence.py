@@ -84,7 +84,7 @@ def _fashion():
     import tf_compact as tfc
 
     bundle = tfc.data.load("fashion_mnist", limit=FASHION_LIMIT.value)
-    (x, y), (xt, yt) = bundle.arrays()
+    x, y, xt, yt = bundle.arrays()
     return (x.astype("float32"), y), (xt.astype("float32"), yt)
 
 
