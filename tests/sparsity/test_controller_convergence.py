@@ -114,3 +114,46 @@ def test_time_constant_independent_of_steps_per_epoch():
     # (covered above): the budget is met by sparsity in both.
     _, controller, logs, raised, _ = _train("adam", 256)
     _check_converged(controller, logs, raised)
+
+
+def _moving_statistics(model):
+    return [
+        keras.ops.convert_to_numpy(v).copy()
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for v in (layer.moving_mean, layer.moving_variance)
+    ]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, y: tfc.callbacks.BudgetController(
+            target_macs=0.5, recalibrate_data=x
+        ),
+        lambda x, y: tfc.callbacks.SparsityController(
+            data=(x[:32], y[:32]), recalibrate_data=x, recalibrate_batches=2
+        ),
+    ],
+    ids=["budget", "sparsity"],
+)
+def test_controllers_recalibrate_bn_statistics_at_train_end(make):
+    x, y = _digits()
+    x, y = x[:256], y[:256]
+    model = _cnn()
+    trainer = tfc.Sparsifier(
+        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
+    )
+    trainer.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    controller = make(x, y)
+    trainer.fit(
+        x, y, batch_size=64, epochs=1, callbacks=[controller], verbose=0
+    )
+    after_fit = _moving_statistics(model)
+    batches = controller.recalibrate_batches
+    tfc.sparsity.recalibrate_batch_norm(model, x, max_batches=batches)
+    for got, want in zip(after_fit, _moving_statistics(model)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

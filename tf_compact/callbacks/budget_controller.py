@@ -7,7 +7,6 @@ import numpy as np
 
 from tf_compact.callbacks import blocks as blocks_lib
 from tf_compact.callbacks.penalty_controller import PenaltyController
-from tf_compact.internal import batch_norm
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
 from tf_compact.sparsity import validation
@@ -139,12 +138,8 @@ class BudgetController(PenaltyController):
         ramp: Fraction of the fit, in (0, 1], within which the strength
             can cross `[min_strength, max_strength]` while over budget, or
             `None` for the proportional law alone. Defaults to `0.3`.
-        recalibrate_data: Training inputs (as in
-            `tfc.sparsity.recalibrate_batch_norm`) with which the trained
-            model's BN statistics are recomputed at train end, or `None`
-            to leave them. Defaults to `None`.
-        recalibrate_batches: At most this many batches of
-            `recalibrate_data`; `None` uses all. Defaults to `None`.
+        recalibrate_data: As in `PenaltyController`.
+        recalibrate_batches: As in `PenaltyController`.
         threshold: As in `PenaltyController`.
         update_every: As in `PenaltyController`. Defaults to `"auto"`.
         min_strength: As in `PenaltyController`.
@@ -202,6 +197,8 @@ class BudgetController(PenaltyController):
             max_strength=max_strength,
             max_change=max_change,
             verbose=verbose,
+            recalibrate_data=recalibrate_data,
+            recalibrate_batches=recalibrate_batches,
         )
         self.target_macs, self.target_params = _validate_targets(
             target_macs, target_params, blocks
@@ -216,12 +213,6 @@ class BudgetController(PenaltyController):
             raise ValueError(
                 "Invalid value for argument `ramp`. Expected a fraction of "
                 f"the fit in (0, 1]. Received: ramp={ramp!r}"
-            )
-        self.recalibrate_data = recalibrate_data
-        self.recalibrate_batches = recalibrate_batches
-        if recalibrate_batches is not None:
-            validation.validate_positive(
-                "recalibrate_batches", recalibrate_batches
             )
         self.training_threshold = self.threshold
         self.targeted = bool(targeted)
@@ -581,10 +572,7 @@ class BudgetController(PenaltyController):
         self.met_by_sparsity = self.threshold <= self.training_threshold
         if logs is not None:
             logs["budget_met_by_sparsity"] = float(self.met_by_sparsity)
-        if self.recalibrate_data is not None:
-            batch_norm.recalibrate(
-                self.target, self.recalibrate_data, self.recalibrate_batches
-            )
+        super().on_train_end(logs)
 
     def fit_threshold(self):
         """Returns the threshold at which the slim model meets the budget.
@@ -646,7 +634,6 @@ class BudgetController(PenaltyController):
             threshold=self.training_threshold,
             targeted=self.targeted,
             ramp=self.ramp,
-            recalibrate_batches=self.recalibrate_batches,
         )
         return config
 

@@ -6,6 +6,7 @@ import warnings
 import keras
 import numpy as np
 
+from tf_compact.internal import batch_norm
 from tf_compact.sparsity import report as report_lib
 from tf_compact.sparsity import validation
 
@@ -44,6 +45,16 @@ class PenaltyController(keras.callbacks.Callback):
         max_change: Largest factor by which one update may multiply or
             divide the strength. Defaults to `2.0`.
         verbose: `0` silent, `1` prints each update. Defaults to `0`.
+        recalibrate_data: Training inputs (as in
+            `tfc.sparsity.recalibrate_batch_norm`: arrays, an `(x, y)`
+            tuple or a dataset) from which the regularized model's BN
+            moving statistics are recomputed when training ends, or `None`
+            to leave them. The penalty shrinks kernels that BN makes
+            scale-invariant, so the statistics lag the weights; `tfc.prune`
+            carries the recomputed ones into the slim model. Defaults to
+            `None`.
+        recalibrate_batches: At most this many batches of
+            `recalibrate_data`; `None` uses all. Defaults to `None`.
 
     Raises:
         ValueError: If an argument is out of range, or (when fit starts) if
@@ -58,6 +69,8 @@ class PenaltyController(keras.callbacks.Callback):
         max_strength=1.0,
         max_change=2.0,
         verbose=0,
+        recalibrate_data=None,
+        recalibrate_batches=None,
     ):
         super().__init__()
         self.threshold = validation.validate_non_negative(
@@ -76,6 +89,12 @@ class PenaltyController(keras.callbacks.Callback):
             "max_change", max_change
         )
         self.verbose = int(verbose)
+        self.recalibrate_data = recalibrate_data
+        self.recalibrate_batches = recalibrate_batches
+        if recalibrate_batches is not None:
+            validation.validate_positive(
+                "recalibrate_batches", recalibrate_batches
+            )
         if self.update_every != "epoch":
             # Hook the batch end only when it has work to do: when no
             # callback overrides it, Keras dispatches batch ends off the
@@ -139,6 +158,12 @@ class PenaltyController(keras.callbacks.Callback):
                 "applies its proximal step, so it has no effect. Add "
                 "`tfc.callbacks.ProximalStep()` to the callbacks.",
                 stacklevel=2,
+            )
+
+    def on_train_end(self, logs=None):
+        if self.recalibrate_data is not None:
+            batch_norm.recalibrate(
+                self.target, self.recalibrate_data, self.recalibrate_batches
             )
 
     def _update(self, logs):
@@ -237,6 +262,7 @@ class PenaltyController(keras.callbacks.Callback):
             "max_strength": self.max_strength,
             "max_change": self.max_change,
             "verbose": self.verbose,
+            "recalibrate_batches": self.recalibrate_batches,
         }
 
     @classmethod

@@ -66,6 +66,8 @@ class SparsityController(PenaltyController):
         max_strength: As in `PenaltyController`.
         max_change: As in `PenaltyController`.
         verbose: As in `PenaltyController`.
+        recalibrate_data: As in `PenaltyController`.
+        recalibrate_batches: As in `PenaltyController`.
 
     Raises:
         ValueError: If an argument is out of range, if neither `data` nor
@@ -104,6 +106,8 @@ class SparsityController(PenaltyController):
         max_strength=1.0,
         max_change=2.0,
         verbose=0,
+        recalibrate_data=None,
+        recalibrate_batches=None,
     ):
         super().__init__(
             threshold=threshold,
@@ -112,6 +116,8 @@ class SparsityController(PenaltyController):
             max_strength=max_strength,
             max_change=max_change,
             verbose=verbose,
+            recalibrate_data=recalibrate_data,
+            recalibrate_batches=recalibrate_batches,
         )
         self.metric = validation.validate_choice(
             "metric", metric, tuple(_DEFAULT_SETPOINTS)
