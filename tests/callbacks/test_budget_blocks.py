@@ -72,6 +72,7 @@ def test_each_block_of_the_pruned_model_meets_its_budget(target):
         assert fractions[name] <= target + 0.02, fractions
         logged = history[f"slim_macs_fraction/{name}"][-1]
         assert logged == pytest.approx(fractions[name])
-    # One strength per block, raised while the block was over budget.
+    # One strength per block, raised (from the initial 0.1; possibly
+    # within the first epoch) while the block was over budget.
     strengths = history["sparsity_strength/stage1"]
-    assert strengths[-1] > strengths[0]
+    assert strengths[-1] > 0.1
