@@ -6,7 +6,7 @@ they are evaluated with stand-ins for the Bazel rules that record targets.
 
 import os
 
-SCANNED_DIRS = ("tf_compact", "tests", "examples", "benchmarks")
+SCANNED_DIRS = ("tf_compact", "tests", "examples", "benchmarks", "tools")
 RULES = ("py_library", "py_test", "py_binary", "filegroup")
 
 

@@ -1,5 +1,6 @@
 """tf_compact.graph: which channels of a model are coupled."""
 
+from tf_compact.graph.builtin import register_builtin_handlers
 from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.graph.channel_group import ChannelGroup
 from tf_compact.graph.channel_group import GroupMember
@@ -14,3 +15,5 @@ from tf_compact.graph.handlers_shape import PassThroughHandler
 from tf_compact.graph.handlers_shape import PreprocessingHandler
 from tf_compact.graph.registry import get_handler
 from tf_compact.graph.registry import register_handler
+
+register_builtin_handlers()

@@ -4,20 +4,14 @@ import inspect
 
 import keras
 
+from tf_compact.graph import handlers_shape
 from tf_compact.graph.errors import UnsupportedLayerError
 from tf_compact.graph.handler import LayerHandler
 from tf_compact.internal import keras_compat
 
+# Filled with the built-in handlers when `tf_compact.graph` is imported
+# (`graph/__init__.py`), before any user registration can run.
 _HANDLERS = {}
-_BUILTIN_DONE = []
-
-
-def _ensure_builtin():
-    if not _BUILTIN_DONE:
-        _BUILTIN_DONE.append(True)
-        from tf_compact.graph.builtin import register_builtin_handlers
-
-        register_builtin_handlers()
 
 
 def register_handler(layer_class, handler):
@@ -56,7 +50,6 @@ def register_handler(layer_class, handler):
     tfc.register_handler(Swish2, "passthrough")
     ```
     """
-    _ensure_builtin()
     _validate_layer_class(layer_class)
     handler = _as_handler(handler)
     _HANDLERS[layer_class] = handler
@@ -72,7 +65,6 @@ def get_handler(layer, shapes=None):
             being analysed; it lets the error suggest the right kind of
             handler. Defaults to `None` (read from the layer's first call).
     """
-    _ensure_builtin()
     cls = type(layer)
     if cls in _HANDLERS:
         return _HANDLERS[cls]
@@ -162,8 +154,6 @@ def _validate_layer_class(layer_class):
 
 
 def _as_handler(handler):
-    from tf_compact.graph import handlers_shape
-
     if isinstance(handler, str):
         named = {
             "passthrough": handlers_shape.PassThroughHandler,

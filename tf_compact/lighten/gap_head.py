@@ -5,8 +5,8 @@ import itertools
 import keras
 import numpy as np
 
+from tf_compact.internal import input_batches as calibration
 from tf_compact.lighten import _clone
-from tf_compact.lite import calibration
 
 _GAP_LAYERS = {
     3: keras.layers.GlobalAveragePooling1D,

@@ -5,7 +5,9 @@ import math
 import keras
 import numpy as np
 
+from tf_compact.graph import ChannelGraph
 from tf_compact.lighten import _clone
+from tf_compact.surgery.slim import slim
 
 _SELECTIONS = ("first", "l1", "l2")
 
@@ -60,9 +62,6 @@ def width(
     print(teacher.count_params(), "->", student.count_params())
     ```
     """
-    from tf_compact.graph import ChannelGraph
-    from tf_compact.surgery.slim import slim
-
     _clone.validate_model(model)
     _validate(multiplier, round_to, min_channels, selection)
     graph = ChannelGraph(model)

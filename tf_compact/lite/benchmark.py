@@ -3,8 +3,10 @@
 import dataclasses
 import time
 
+import keras
 import numpy as np
 
+from tf_compact.lite.converter import convert
 from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import output_name
 from tf_compact.lite.runtime import load_model_content
@@ -84,11 +86,7 @@ def _validate_count(name, value, minimum):
 
 
 def _as_content(model):
-    import keras
-
     if isinstance(model, keras.Model):
-        from tf_compact.lite.converter import convert
-
         return convert(model, mode="float32"), model.name
     content = load_model_content(model)
     name = getattr(content, "mode", None)

@@ -4,6 +4,7 @@ import hashlib
 
 import numpy as np
 
+from tf_compact.callbacks.gradual_pruning import GradualPruning
 from tf_compact.data import inputs
 from tf_compact.distillation.validation import validate_student_weight
 from tf_compact.internal import heads
@@ -395,15 +396,15 @@ def _settings(args):
             f"method={method!r} needs a budget: pass `target_macs` or "
             "`target_params`. Received: neither."
         )
-    if method == "gradual":
-        from tf_compact.callbacks.gradual_pruning import GradualPruning
-
-        if args["importance"] not in GradualPruning.CRITERIA:
-            raise ValueError(
-                "method='gradual' ranks channels by their weights: "
-                f"`importance` must be one of {GradualPruning.CRITERIA}. "
-                f"Received: importance={args['importance']!r}"
-            )
+    if (
+        method == "gradual"
+        and args["importance"] not in GradualPruning.CRITERIA
+    ):
+        raise ValueError(
+            "method='gradual' ranks channels by their weights: "
+            f"`importance` must be one of {GradualPruning.CRITERIA}. "
+            f"Received: importance={args['importance']!r}"
+        )
     width = args["width_multiplier"]
     if method == "width":
         _validate_fraction("width_multiplier", width)

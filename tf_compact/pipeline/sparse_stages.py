@@ -19,7 +19,9 @@
 import keras
 import numpy as np
 
+from tf_compact.callbacks.budget_controller import BudgetController
 from tf_compact.callbacks.gradual_pruning import GradualPruning
+from tf_compact.callbacks.sparsity_controller import SparsityController
 from tf_compact.distillation.distiller import Distiller
 from tf_compact.internal import heads
 from tf_compact.pipeline import recalibration
@@ -27,7 +29,11 @@ from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 from tf_compact.pipeline.iterative import iterative_prune
 from tf_compact.pipeline.training import steps_per_epoch
+from tf_compact.profile import profile
+from tf_compact.pruning.prune import prune
+from tf_compact.pruning.prune import prune_masks
 from tf_compact.sparsity.group_lasso import GroupLasso
+from tf_compact.surgery.cost import estimate_slim_cost
 from tf_compact.surgery.slim import slim as slim_model
 
 #: Controller updates per epoch (`BudgetController(update_every=...)`).
@@ -70,9 +76,6 @@ def _update_every(ctx):
 
 def _controller(ctx, student):
     settings = ctx.settings
-    from tf_compact.callbacks.budget_controller import BudgetController
-    from tf_compact.callbacks.sparsity_controller import SparsityController
-
     if settings["method"] == "budget":
         goals = _student_goals(ctx, student)
         return BudgetController(
@@ -169,8 +172,6 @@ def sparsify_stage(ctx):
 
 def threshold_slim_stage(ctx):
     """Removes the groups whose norm fell below the controller's threshold."""
-    from tf_compact.pruning.prune import prune
-
     student = ctx.store.model("student")
     threshold = ctx.store.record("sparsify")["threshold"]
     slim = prune(student, threshold=threshold)
@@ -183,8 +184,6 @@ def threshold_slim_stage(ctx):
 
 def oneshot_slim_stage(ctx):
     """One-shot structured pruning to the target or `widths`, then KD."""
-    from tf_compact.pruning.prune import prune
-
     student = ctx.store.model("student_init")
     widths = ctx.settings.get("widths")
     if widths:
@@ -327,8 +326,6 @@ def _student_goals(ctx, student):
     (> 1); both are turned into a fraction of the student's cost, which
     differs from the teacher's when the student was lightened.
     """
-    from tf_compact.profile import profile
-
     prof, ref = profile(student), profile(ctx.teacher)
     dense = {"macs": prof.macs, "params": prof.params}
     teacher = {"macs": ref.macs, "params": ref.params}
@@ -362,9 +359,6 @@ def check_widths(model, teacher, widths, targets):
         ValueError: for a name or width that does not fit `model`, or
             widths whose slim model misses a target.
     """
-    from tf_compact.pruning.prune import prune_masks
-    from tf_compact.surgery.cost import estimate_slim_cost
-
     reached = estimate_slim_cost(model, prune_masks(model, widths=widths))
     full = estimate_slim_cost(teacher)
     for index, kind in enumerate(("macs", "params")):
@@ -391,9 +385,6 @@ def _binding_of(student, goals):
 
 
 def _binding(student, goals):
-    from tf_compact.pruning.prune import prune
-    from tf_compact.surgery.cost import estimate_slim_cost
-
     trial = prune(
         student, target_macs=goals["macs"], target_params=goals["params"]
     )

@@ -24,6 +24,7 @@ from tf_compact.lite import benchmark as benchmark_lib
 from tf_compact.lite import converter
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
+from tf_compact.profile import profile
 
 
 class Stage:
@@ -70,8 +71,6 @@ def layer_widths(model):
 
 def model_summary(model, ctx=None):
     """MACs, params, widths and (with a context) accuracy of a model."""
-    from tf_compact.profile import profile
-
     prof = profile(model)
     record = {
         "name": model.name,

@@ -6,6 +6,8 @@ import math
 import numpy as np
 
 from tf_compact.sparsity import validation
+from tf_compact.sparsity.group_lasso import GroupLasso
+from tf_compact.surgery.cost import cost_from_keep
 
 
 class SparsityReport:
@@ -167,8 +169,6 @@ def sparsity_report(model, threshold=1e-3, penalty=None, blocks=None):
     """
     threshold = validation.validate_non_negative("threshold", threshold)
     if penalty is None:
-        from tf_compact.sparsity.group_lasso import GroupLasso
-
         penalty = GroupLasso(strength=0.0)
     plan = penalty.bind(model)
     values = np.asarray(penalty.channel_values(model))
@@ -177,8 +177,6 @@ def sparsity_report(model, threshold=1e-3, penalty=None, blocks=None):
 
 def build_report(plan, values, threshold, blocks=None):
     """Builds a `SparsityReport` from per-channel `values` of a plan."""
-    from tf_compact.surgery.cost import cost_from_keep
-
     graph = plan.graph
     values = np.asarray(values, dtype="float64")
     keep = keep_one_per_segment(plan, values, values >= threshold)
