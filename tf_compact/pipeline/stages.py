@@ -20,8 +20,8 @@ from tf_compact.distillation.distiller import Distiller
 from tf_compact.distillation.feature_kd import FeatureKD
 from tf_compact.distillation.logits_kd import LogitsKD
 from tf_compact.internal import heads
-from tf_compact.lite import benchmark as benchmark_lib
-from tf_compact.lite import converter
+from tf_compact.lite.benchmark import benchmark as run_benchmark
+from tf_compact.lite.converter import convert
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
 from tf_compact.profile import profile
@@ -228,7 +228,7 @@ def tflite_stage(ctx):
         kwargs = {}
         if mode == "int8":
             kwargs["representative_data"] = ctx.train_data
-        data = converter.convert(model, mode=mode, **kwargs)
+        data = convert(model, mode=mode, **kwargs)
         filename = f"{prefix}_{mode}.tflite"
         ctx.store.put_bytes(filename, data)
         record[filename] = {"mode": mode, "size_bytes": len(data)}
@@ -240,7 +240,7 @@ def benchmark_stage(ctx):
 
     results = {}
     for filename in ctx.store.record("tflite"):
-        result = benchmark_lib.benchmark(
+        result = run_benchmark(
             ctx.store.bytes(filename),
             num_threads=ctx.settings["num_threads"],
             runs=ctx.settings["benchmark_runs"],
