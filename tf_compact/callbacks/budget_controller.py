@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from tf_compact.callbacks import blocks as blocks_lib
+from tf_compact.callbacks import targeting
 from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
@@ -285,8 +286,6 @@ class BudgetController(PenaltyController):
             current = np.where(outside, 0.0, current)
             scales.assign(current.astype("float32"))
         if self.targeting:
-            from tf_compact.callbacks import targeting
-
             self._search = targeting.BlockSearch(
                 self.penalty.plan, self._channel_block, self._blocks, self.kind
             )
@@ -388,8 +387,6 @@ class BudgetController(PenaltyController):
 
     def _retarget(self, report):
         """Writes the channels the budget requires into `channel_weights`."""
-        from tf_compact.callbacks import targeting
-
         weights = self.penalty.channel_weights
         previous = np.asarray(keras.ops.convert_to_numpy(weights)) > 0.5
         if previous.all():

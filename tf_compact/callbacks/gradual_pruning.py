@@ -8,6 +8,7 @@ import numpy as np
 from tf_compact.callbacks.iterative_pruning import IterativePruning
 from tf_compact.internal.validation import validate_int
 from tf_compact.internal.validation import validate_positive
+from tf_compact.pruning.prune import prune_masks
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
@@ -206,8 +207,6 @@ class GradualPruning(IterativePruning):
 
     def update(self, step):
         """Masks the channels the schedule removes by `step`, zeroes them."""
-        from tf_compact.pruning.prune import prune_masks
-
         if self._updated_at == step:
             return
         goals = self.schedule(step)

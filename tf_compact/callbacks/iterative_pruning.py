@@ -7,12 +7,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.internal.targets import KINDS
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
 from tf_compact.internal.validation import validate_choice
 from tf_compact.internal.validation import validate_fraction
 from tf_compact.internal.validation import validate_int
+from tf_compact.pruning.importance import group_importance
 from tf_compact.sparsity import group_plan
 from tf_compact.surgery.cost import cost_from_keep
 
@@ -110,8 +112,6 @@ class IterativePruning(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        from tf_compact.graph.channel_graph import ChannelGraph
-
         self.pruned_model = _pruned_model(model)
         graph = ChannelGraph(self.pruned_model)
         self.plan = group_plan.GroupPlan.from_graph(graph)
@@ -254,8 +254,6 @@ class IterativePruning(keras.callbacks.Callback):
             print(f"IterativePruning: masked {lo} channels, {reached}")
 
     def _flat_scores(self):
-        from tf_compact.pruning.importance import group_importance
-
         scores = group_importance(
             self.pruned_model,
             self.plan.graph,

@@ -23,7 +23,9 @@ Two changes keep the choice stable while the targeted channels shrink:
 
 import numpy as np
 
+from tf_compact.pruning.prune import prune_masks
 from tf_compact.sparsity.report import keep_one_per_segment
+from tf_compact.surgery.cost import cost_from_keep
 
 
 def survivor_scores(plan, values, targeted):
@@ -86,8 +88,6 @@ def budget_targets(model, plan, values, targeted, targets):
     Raises:
         ValueError: If no choice of channels meets the budget.
     """
-    from tf_compact.pruning.prune import prune_masks
-
     scores = ranked_scores(plan, values, targeted)
     masks = prune_masks(
         model,
@@ -135,14 +135,10 @@ class BlockSearch:
 
     def dense_cost(self, name):
         """Returns the dense cost of block `name`'s layers."""
-        from tf_compact.surgery.cost import cost_from_keep
-
         return cost_from_keep(self.graph, None, self.blocks[name])[self.which]
 
     def block_cost(self, keep, name):
         """Returns the cost of block `name` with channels `keep` kept."""
-        from tf_compact.surgery.cost import cost_from_keep
-
         keep = keep_one_per_segment(self.plan, self._flat, keep)
         elements = self.graph.keep_elements(self.plan.split(keep))
         return cost_from_keep(self.graph, elements, self.blocks[name])[

@@ -11,7 +11,6 @@ from tf_compact.distillation import keras_compat
 from tf_compact.distillation import labels as labels_lib
 from tf_compact.distillation import validation
 from tf_compact.internal import heads
-from tf_compact.sparsity import proximal as proximal_lib
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
@@ -220,7 +219,8 @@ class Distiller(keras.Model):
         self.teacher = teacher
         self.student = student
         self.sparsity = validation.validate_sparsity(sparsity)
-        if proximal_lib.is_proximal(sparsity):
+        if getattr(sparsity, "proximal", False):
+            # This train step runs the penalty's hook after every update.
             sparsity.proximal_applied = True
         self._plan = _Plan(teacher, student, losses, self.distilled_output)
         self.kd_modules = self._build_modules()
@@ -412,10 +412,9 @@ class Distiller(keras.Model):
         variables = self.trainable_weights
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        if proximal_lib.is_proximal(self.sparsity):
-            proximal_lib.apply_proximal_step(
-                self.sparsity, self.optimizer.learning_rate
-            )
+        step = getattr(self.sparsity, "after_optimizer_step", None)
+        if step is not None:
+            step(self.optimizer.learning_rate)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _prepare_labels(self, y):

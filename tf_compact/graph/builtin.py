@@ -24,6 +24,9 @@ _MERGES = "Add Subtract Multiply Average Maximum Minimum"
 _CONVS = "Conv1D Conv2D Conv3D"
 _TRANSPOSED = "Conv1DTranspose Conv2DTranspose Conv3DTranspose"
 _OP_MERGES = "Add Subtract Multiply Divide TrueDivide Maximum Minimum Power"
+# Tensor ops whose channel mapping the graph does not follow (token mixing,
+# sequence pooling): the channels around them are kept.
+_OP_FIXED = "Matmul Transpose Squeeze ExpandDims Einsum Tensordot"
 _OP_UNARY = "Abs Absolute Negative Square Sqrt Exp Tanh Clip"
 _NN_UNARY = (
     "Relu Relu6 Sigmoid HardSigmoid HardSilu Silu Gelu Softplus Elu Selu "
@@ -71,6 +74,7 @@ def _register_ops():
     nn = keras_compat.ops_module("nn")
     _register(knp, _OP_MERGES, S.MergeHandler())
     _register(knp, _OP_UNARY, S.PassThroughHandler())
+    _register(knp, _OP_FIXED, S.FixedHandler())
     _register(nn, _NN_UNARY, S.PassThroughHandler())
     _register(nn, "Softmax LogSoftmax", S.ChannelReduceHandler())
 

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.sparsity import group_plan
+from tf_compact.sparsity import proximal as proximal_step
 from tf_compact.sparsity import validation
 
 _NORMALIZATIONS = ("sqrt_size", "none")
@@ -277,6 +279,27 @@ class GroupLasso(keras.layers.Layer):
         )
         plan.scale_channels(factors)
 
+    def after_optimizer_step(self, learning_rate):
+        """The penalty's own hook, run by a trainer after each update.
+
+        With `proximal=True` it applies the proximal step (once, in
+        cross-replica context under a `tf.distribute` strategy); otherwise
+        it does nothing. `tfc.Distiller` and `tfc.Sparsifier` call it, so a
+        trainer needs to know nothing about proximal steps.
+
+        Args:
+            learning_rate: The optimizer's current learning rate.
+
+        Example:
+
+        ```python
+        optimizer.apply_gradients(zip(grads, variables))
+        penalty.after_optimizer_step(optimizer.learning_rate)
+        ```
+        """
+        if proximal_step.is_proximal(self):
+            proximal_step.apply_proximal_step(self, learning_rate)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -321,6 +344,4 @@ class _StateHolder:
 
 
 def _channel_graph(model):
-    from tf_compact.graph import ChannelGraph
-
     return ChannelGraph(model)

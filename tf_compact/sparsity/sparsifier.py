@@ -89,10 +89,9 @@ class Sparsifier(keras.Model):
 
     def train_step(self, data):
         logs = super().train_step(data)
-        if proximal_lib.is_proximal(self.sparsity):
-            proximal_lib.apply_proximal_step(
-                self.sparsity, self.optimizer.learning_rate
-            )
+        step = getattr(self.sparsity, "after_optimizer_step", None)
+        if step is not None:
+            step(self.optimizer.learning_rate)
         return logs
 
     def get_config(self):
