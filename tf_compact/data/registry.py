@@ -80,29 +80,20 @@ def load(
     print(bundle.source)
     ```
     """
+    options = {
+        "batch_size": batch_size,
+        "source": source,
+        "data_dir": data_dir,
+        "validation_split": validation_split,
+        "limit": limit,
+        "seed": seed,
+        "shuffle_buffer": shuffle_buffer,
+        "download": download,
+    }
     key = _canonical_name(name)
     if key is None:
-        return loaders.tfds_dataset(
-            name.strip(),
-            batch_size=batch_size,
-            source=source,
-            data_dir=data_dir,
-            validation_split=validation_split,
-            limit=limit,
-            seed=seed,
-            shuffle_buffer=shuffle_buffer,
-            download=download,
-        )
-    return LOADERS[key](
-        batch_size=batch_size,
-        source=source,
-        data_dir=data_dir,
-        validation_split=validation_split,
-        limit=limit,
-        seed=seed,
-        shuffle_buffer=shuffle_buffer,
-        download=download,
-    )
+        return loaders.tfds_dataset(name.strip(), **options)
+    return LOADERS[key](**options)
 
 
 def load_from_config(config):
