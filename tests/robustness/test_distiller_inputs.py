@@ -236,3 +236,18 @@ def test_distiller_refuses_bad_numbers(kwargs, match):
     teacher, student = _net(0, "t"), _net(1, "s")
     with pytest.raises(ValueError, match=match):
         tfc.Distiller(teacher, student, [tfc.LogitsKD()], **kwargs)
+
+
+def test_a_student_built_on_the_teachers_layers_is_refused():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    teacher = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+    features = teacher.get_layer("bn").output
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    student = keras.Model(teacher.input, keras.layers.Dense(3)(pooled))
+    before = helpers.snapshot(teacher)
+    with pytest.raises(ValueError, match=r"teacher's layers \['bn', 'conv'\]"):
+        tfc.Distiller(teacher, student, [tfc.LogitsKD()])
+    helpers.assert_unchanged(teacher, before)

@@ -443,3 +443,50 @@ def test_report_shows_the_rounded_change_and_the_run_order(teacher, tmp_path):
     line = next(s for s in text.splitlines() if s.startswith("Stages, in"))
     listed = line.split(": ", 1)[1].split(", ")
     assert _pipeline_stages(listed) == RUN_ORDER
+
+
+def test_compress_takes_numpy_scalars_wherever_a_number_goes():
+    model = _model()
+    before = snapshot(model)
+    plan = [stages_lib.Stage("teacher", stages_lib.teacher_stage)]
+    result = compress(
+        model,
+        _dataset(),
+        _dataset(),
+        method="oneshot",
+        target_macs=np.float32(0.5),
+        target_params=np.int64(100),
+        epochs=np.int64(2),
+        finetune_epochs=np.int32(0),
+        learning_rate=np.float64(1e-3),
+        temperature=np.float32(2.0),
+        student_loss_weight=np.float32(0.5),
+        strength=np.float32(0.0),
+        round_to=np.int64(8),
+        num_threads=np.int64(1),
+        benchmark_runs=np.int64(2),
+        stages=plan,
+        verbose=0,
+    )
+    settings = result.report["settings"]
+    assert settings["epochs"] == 2 and type(settings["epochs"]) is int
+    assert type(settings["learning_rate"]) is float
+    assert settings["round_to"] == 8 and type(settings["round_to"]) is int
+    json.dumps(settings)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("epochs", True, "epochs"),
+        ("epochs", 1.5, "epochs"),
+        ("learning_rate", float("nan"), "learning_rate"),
+        ("temperature", float("inf"), "temperature"),
+        ("strength", -1.0, "strength"),
+        ("round_to", np.float32(8.0), "round_to"),
+    ],
+)
+def test_compress_refuses_bad_numbers_by_name(name, value, words):
+    with pytest.raises(ValueError, match=words):
+        compress(_model(), _dataset(), **{**FAST, name: value})

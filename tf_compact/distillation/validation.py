@@ -61,6 +61,7 @@ def validate_models(teacher, student, output=None):
             "Invalid value for argument `student`. Expected a model other "
             "than the teacher. Received: the same object for both."
         )
+    _check_no_shared_weights(teacher, student)
     selected = {}
     for role, model in (("teacher", teacher), ("student", student)):
         if not features.is_functional(model):
@@ -197,3 +198,32 @@ def unique_keys(names):
         seen[name] = seen.get(name, 0) + 1
         keys.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
     return keys
+
+
+def _check_no_shared_weights(teacher, student):
+    """Refuses a student built on the teacher's own layers.
+
+    Training such a student would train the teacher too, BN moving
+    statistics included, so the teacher would drift while it teaches.
+    """
+    owned = {
+        id(w): layer.name for layer in _layers(teacher) for w in layer.weights
+    }
+    shared = sorted({owned[id(w)] for w in student.weights if id(w) in owned})
+    if shared:
+        raise ValueError(
+            "Invalid value for argument `student`. Expected a model with "
+            "weights of its own; this student is built on the teacher's "
+            f"layers {shared[:5]}, so training it would change the teacher "
+            "(its weights and BN statistics). Build the student from a copy: "
+            "`keras.models.clone_model(teacher)`, or `tfc.prune(teacher, "
+            "...)`, which copies."
+        )
+
+
+def _layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+        else:
+            yield layer

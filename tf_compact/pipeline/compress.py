@@ -9,6 +9,10 @@ from tf_compact.data import inputs
 from tf_compact.distillation.validation import validate_student_weight
 from tf_compact.internal import heads
 from tf_compact.internal.targets import parse_target
+from tf_compact.internal.validation import validate_fraction
+from tf_compact.internal.validation import validate_int
+from tf_compact.internal.validation import validate_non_negative
+from tf_compact.internal.validation import validate_positive
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import report as report_lib
@@ -407,26 +411,26 @@ def _settings(args):
         )
     width = args["width_multiplier"]
     if method == "width":
-        _validate_fraction("width_multiplier", width)
+        width = validate_fraction("width_multiplier", width)
     elif width is not None:
         raise ValueError(
             "`width_multiplier` is only used with method='width'. "
             f"Received: width_multiplier={width}, method={method!r}"
         )
-    for name in ("epochs", "finetune_epochs"):
-        _validate_int(name, args[name], 0)
-    _validate_int("num_threads", args["num_threads"], 1)
+    for name, minimum in (
+        ("epochs", 0),
+        ("finetune_epochs", 0),
+        ("num_threads", 1),
+        ("benchmark_runs", 1),
+    ):
+        args[name] = validate_int(name, args[name], minimum=minimum)
     if args["round_to"] is not None:
-        _validate_int("round_to", args["round_to"], 1)
-    _validate_int("benchmark_runs", args["benchmark_runs"], 1)
+        args["round_to"] = validate_int("round_to", args["round_to"], 1)
     for name in ("learning_rate", "temperature"):
-        _validate_positive(name, args[name])
+        args[name] = validate_positive(name, args[name])
     alpha = validate_student_weight(args["student_loss_weight"])
-    if args["strength"] is not None and args["strength"] < 0:
-        raise ValueError(
-            "Invalid value for argument `strength`. Expected a float >= 0. "
-            f"Received: strength={args['strength']}"
-        )
+    if args["strength"] is not None:
+        args["strength"] = validate_non_negative("strength", args["strength"])
     modes = [
         _validate_choice("tflite_modes", m, TFLITE_MODES)
         for m in args["tflite_modes"]
@@ -521,13 +525,6 @@ def _validate_choice(name, value, choices):
     return value
 
 
-def _validate_fraction(name, value):
-    if not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a float in "
-            f"(0, 1]. Received: {name}={value!r}"
-        )
-
 
 def _validate_bool(name, value):
     if not isinstance(value, bool):
@@ -537,23 +534,3 @@ def _validate_bool(name, value):
         )
     return value
 
-
-def _validate_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an integer >= "
-            f"{minimum}. Received: {name}={value!r}"
-        )
-
-
-def _validate_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"Invalid value for argument `{name}`. Expected a positive "
-            f"number. Received: {name}={value!r}"
-        )
-    if value <= 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a positive "
-            f"number. Received: {name}={value}"
-        )
