@@ -488,3 +488,25 @@ def test_sparsity_controller_raises_on_a_missing_monitor_key():
     pattern = "'val_acc' is not in the epoch logs.*Available keys:.*'loss'"
     with pytest.raises(ValueError, match=pattern):
         fit_quietly(sparsifier(), [controller], epochs=2)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "loss"])
+def test_sparsity_controller_scores_a_binary_sigmoid_head(metric):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(
+        inputs, keras.layers.Dense(1, activation="sigmoid")(hidden)
+    )
+    before = snapshot(model)
+    controller = tfc.callbacks.SparsityController(
+        data=(x, y[:, None]), metric=metric
+    )
+    score = controller._score(model)
+    assert np.isfinite(score)
+    if metric == "accuracy":
+        predicted = model(x, training=False).numpy()[:, 0] > 0.5
+        assert score == pytest.approx(np.mean(predicted == (y > 0)))
+    assert_unchanged(model, before)

@@ -178,6 +178,8 @@ class SparsityController(PenaltyController):
         x, y = self.data
         pred = keras.ops.convert_to_numpy(self._forward(model)(x))
         _check_labels(y, pred, model)
+        if pred.ndim == 2 and pred.shape[-1] == 1:
+            return _binary_score(pred[:, 0], y, self.metric)
         if self.metric == "accuracy":
             return float(np.mean(np.argmax(pred, axis=-1) == y))
         return _cross_entropy(pred, y)
@@ -263,7 +265,9 @@ def _validate_data(data, monitor, reference):
             f"Received: data of type {type(data).__name__}"
         )
     x, y = (np.asarray(a) for a in data)
-    if y.ndim > 1:
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y[..., 0]  # 0/1 labels of a binary head
+    elif y.ndim > 1:
         y = np.argmax(y, axis=-1)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(
@@ -287,6 +291,8 @@ def _validate_data(data, monitor, reference):
 
 def _check_labels(y, pred, model):
     classes = int(pred.shape[-1]) if pred.ndim > 1 else 0
+    if classes == 1:
+        classes = 2  # a binary head: labels 0 and 1
     if y.size and (classes < 1 or int(np.max(y)) >= classes):
         raise ValueError(
             "Invalid value for argument `data`: its labels lie in "
@@ -295,6 +301,22 @@ def _check_labels(y, pred, model):
             f"[0, {classes - 1}]). Received: y with labels up to "
             f"{int(np.max(y))}"
         )
+
+
+def _binary_score(score, y, metric):
+    """Accuracy or binary cross-entropy of a one-unit head.
+
+    Outputs in [0, 1] are probabilities (a sigmoid inside the model),
+    others logits.
+    """
+    score = np.asarray(score, dtype="float64")
+    if score.min() >= 0.0 and score.max() <= 1.0:
+        p = np.clip(score, 1e-12, 1.0 - 1e-12)
+    else:
+        p = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-12, 1.0 - 1e-12)
+    if metric == "accuracy":
+        return float(np.mean((p > 0.5) == (y > 0)))
+    return float(-np.mean(np.where(y > 0, np.log(p), np.log(1.0 - p))))
 
 
 def _cross_entropy(pred, y):
