@@ -10,6 +10,7 @@ from keras import ops
 import tf_compact as tfc
 from tests.robustness import helpers
 from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 
@@ -431,6 +432,6 @@ def test_compile_classifier_survives_save_and_load(tmp_path):
     got = loaded.evaluate(x, y, return_dict=True, verbose=0)
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
     np.testing.assert_allclose(got["accuracy"], want["accuracy"])
-    for obj in (heads.label_loss(model), heads.label_metric(model)):
+    for obj in (label_lib.label_loss(model), label_lib.label_metric(model)):
         config = obj.get_config()
         assert type(obj).from_config(config).get_config() == config

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 
 SPARSE = "sparse"
 CATEGORICAL = "categorical"
@@ -45,7 +46,7 @@ def loss_family(loss):
     """
     if isinstance(loss, str):
         return _family_of_name(loss), False
-    if isinstance(loss, heads.LabelLoss):
+    if isinstance(loss, label_lib.LabelLoss):
         return None, loss.from_logits
     if isinstance(loss, keras.losses.Loss):
         try:

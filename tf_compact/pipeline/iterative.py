@@ -5,7 +5,7 @@ import keras
 from tf_compact.distillation.distiller import Distiller
 from tf_compact.distillation.logits_kd import LogitsKD
 from tf_compact.graph.channel_graph import ChannelGraph
-from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
 from tf_compact.internal.validation import validate_fraction
@@ -173,7 +173,7 @@ def _fine_tune(
     verbose,
 ):
     if loss is None:
-        loss = heads.label_loss(model)
+        loss = label_lib.label_loss(model)
     trainer = model
     if teacher is not None:
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 
 #: Training batches each recalibration runs (forward passes only).
 RECALIBRATION_BATCHES = 100
@@ -266,7 +267,7 @@ def _hit_rate(model, pairs):
     for out, y in pairs:
         out = keras.ops.convert_to_numpy(_first(out))
         hit = keras.ops.convert_to_numpy(
-            heads.label_accuracy(y, out, kind=kind, from_logits=logits)
+            label_lib.label_accuracy(y, out, kind=kind, from_logits=logits)
         )
         hits += float(np.sum(hit))
         total += int(np.size(hit))

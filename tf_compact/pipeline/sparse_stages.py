@@ -23,7 +23,7 @@ from tf_compact.callbacks.budget_controller import BudgetController
 from tf_compact.callbacks.gradual_pruning import GradualPruning
 from tf_compact.callbacks.sparsity_controller import SparsityController
 from tf_compact.distillation.distiller import Distiller
-from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
@@ -102,7 +102,7 @@ def initial_strength(ctx, student, penalty, share=0.1):
         The strength as a float (at least `1e-6`).
     """
     x, y = next(iter(ctx.train_data))
-    loss_fn = heads.label_loss(student)
+    loss_fn = label_lib.label_loss(student)
     pred = student(x, training=False)
     loss = float(keras.ops.convert_to_numpy(loss_fn(y, pred)))
     before = float(keras.ops.convert_to_numpy(penalty.strength))
@@ -297,8 +297,8 @@ def iterative_stage(ctx):
         teacher=ctx.teacher,
         distillation_losses=stages.kd_losses(ctx),
         optimizer=keras.optimizers.Adam(settings["learning_rate"]),
-        loss=heads.label_loss(student),
-        metrics=[heads.label_metric(student)],
+        loss=label_lib.label_loss(student),
+        metrics=[label_lib.label_metric(student)],
         fit_kwargs=fit_kwargs,
         verbose=ctx.fit_verbose() * 2,
     )

@@ -19,7 +19,7 @@ import tf_compact.lighten as lighten_lib
 from tf_compact.distillation.distiller import Distiller
 from tf_compact.distillation.feature_kd import FeatureKD
 from tf_compact.distillation.logits_kd import LogitsKD
-from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 from tf_compact.lite.benchmark import benchmark as run_benchmark
 from tf_compact.lite.converter import convert
 from tf_compact.pipeline import recalibration
@@ -194,8 +194,8 @@ def _compile(wrapper, student, learning_rate, decay_steps=None):
         )
     wrapper.compile(
         optimizer=keras.optimizers.Adam(rate),
-        loss=heads.label_loss(student),
-        metrics=[heads.label_metric(student)],
+        loss=label_lib.label_loss(student),
+        metrics=[label_lib.label_metric(student)],
     )
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from tf_compact.data import inputs
 from tf_compact.internal import heads
+from tf_compact.internal import labels as label_lib
 
 
 def outputs_logits(model):
@@ -57,8 +58,8 @@ def compile_classifier(model, learning_rate=1e-3):
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=heads.label_loss(model),
-        metrics=[heads.label_metric(model)],
+        loss=label_lib.label_loss(model),
+        metrics=[label_lib.label_metric(model)],
     )
     return model
 
