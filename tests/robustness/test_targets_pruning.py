@@ -490,15 +490,16 @@ def test_sparsity_controller_raises_on_a_missing_monitor_key():
         fit_quietly(sparsifier(), [controller], epochs=2)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", None])
 @pytest.mark.parametrize("metric", ["accuracy", "loss"])
-def test_sparsity_controller_scores_a_binary_sigmoid_head(metric):
+def test_sparsity_controller_scores_a_binary_sigmoid_head(metric, activation):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
     inputs = keras.Input((4,))
     hidden = keras.layers.Dense(8, activation="relu")(inputs)
     model = keras.Model(
-        inputs, keras.layers.Dense(1, activation="sigmoid")(hidden)
+        inputs, keras.layers.Dense(1, activation=activation)(hidden)
     )
     before = snapshot(model)
     controller = tfc.callbacks.SparsityController(
@@ -507,6 +508,7 @@ def test_sparsity_controller_scores_a_binary_sigmoid_head(metric):
     score = controller._score(model)
     assert np.isfinite(score)
     if metric == "accuracy":
-        predicted = model(x, training=False).numpy()[:, 0] > 0.5
+        threshold = 0.5 if activation else 0.0
+        predicted = model(x, training=False).numpy()[:, 0] > threshold
         assert score == pytest.approx(np.mean(predicted == (y > 0)))
     assert_unchanged(model, before)

@@ -24,7 +24,6 @@ import tensorflow as tf
 
 import tf_compact as tfc
 from tests.zoo import models as zoo_models
-from tf_compact.graph import registry as graph_registry
 
 zoo_models.register_cct_handlers()
 
@@ -216,7 +215,6 @@ class Case:
     optimizer: Callable = lambda: keras.optimizers.Adam(1e-3)
     epochs: int = 1
     target: float = 0.5
-    fixed: tuple = ()
     int8_refused: str = ""
 
 
@@ -381,24 +379,6 @@ def zoo():
     return get
 
 
-@pytest.fixture
-def user_handlers(monkeypatch):
-    """Registers a case's `fixed` classes for one test only."""
-
-    def register(prepared):
-        if not prepared.case.fixed:
-            return
-        # Undone after the test, so the other cases see the library alone.
-        monkeypatch.setattr(
-            graph_registry, "_HANDLERS", dict(graph_registry._HANDLERS)
-        )
-        for op in prepared.model.operations:
-            if type(op).__name__ in prepared.case.fixed:
-                tfc.register_handler(type(op), "fixed")
-
-    return register
-
-
 def snapshot(model):
     """Copies of every variable (BN moving statistics included)."""
     return [(v.path, np.array(v.numpy())) for v in model.weights]
@@ -424,9 +404,8 @@ def test_profile_macs_match_hand_count(zoo, name):
 
 
 @pytest.mark.parametrize("name", _params())
-def test_prune_to_target_slim_equals_masks(zoo, name, user_handlers):
+def test_prune_to_target_slim_equals_masks(zoo, name):
     case = zoo(name)
-    user_handlers(case)
     target = case.case.target
     model = case.model
     graph = tfc.ChannelGraph(model)
@@ -452,9 +431,8 @@ def test_prune_to_target_slim_equals_masks(zoo, name, user_handlers):
 
 @pytest.mark.parametrize("name", _params())
 @pytest.mark.parametrize("mode", ["float32", "int8"])
-def test_lite_convert_pruned(zoo, name, mode, user_handlers):
+def test_lite_convert_pruned(zoo, name, mode):
     case = zoo(name)
-    user_handlers(case)
     pruned = case.slim()
     if mode == "int8" and case.case.int8_refused:
         with pytest.raises(
@@ -487,10 +465,9 @@ def test_lite_convert_pruned(zoo, name, mode, user_handlers):
 
 @pytest.mark.parametrize("name", _params())
 def test_compress_reports_the_accuracy_evaluate_gives(
-    zoo, name, tmp_path, user_handlers
+    zoo, name, tmp_path
 ):
     case = zoo(name)
-    user_handlers(case)
     result = tfc.compress(
         case.model,
         case.train,
@@ -550,10 +527,9 @@ def _kd_term(teacher, student, prepared):
 
 @pytest.mark.parametrize("name", _params())
 def test_kd_on_the_published_head_equals_kd_on_logits(
-    zoo, name, user_handlers
+    zoo, name
 ):
     case = zoo(name)
-    user_handlers(case)
     teacher, student = case.model, case.slim()
     on_head = _kd_term(teacher, student, case)
     on_logits = _kd_term(

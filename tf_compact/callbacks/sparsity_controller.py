@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.internal import heads
 from tf_compact.internal.validation import validate_number
 from tf_compact.sparsity import validation
 
@@ -179,7 +180,8 @@ class SparsityController(PenaltyController):
         pred = keras.ops.convert_to_numpy(self._forward(model)(x))
         _check_labels(y, pred, model)
         if pred.ndim == 2 and pred.shape[-1] == 1:
-            return _binary_score(pred[:, 0], y, self.metric)
+            probabilities = heads.head_kind(model) == heads.SIGMOID
+            return _binary_score(pred[:, 0], y, self.metric, probabilities)
         if self.metric == "accuracy":
             return float(np.mean(np.argmax(pred, axis=-1) == y))
         return _cross_entropy(pred, y)
@@ -303,17 +305,15 @@ def _check_labels(y, pred, model):
         )
 
 
-def _binary_score(score, y, metric):
+def _binary_score(score, y, metric, probabilities):
     """Accuracy or binary cross-entropy of a one-unit head.
 
-    Outputs in [0, 1] are probabilities (a sigmoid inside the model),
-    others logits.
+    `probabilities` says whether the head ends in a sigmoid; otherwise its
+    output is a logit.
     """
     score = np.asarray(score, dtype="float64")
-    if score.min() >= 0.0 and score.max() <= 1.0:
-        p = np.clip(score, 1e-12, 1.0 - 1e-12)
-    else:
-        p = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-12, 1.0 - 1e-12)
+    p = score if probabilities else 1.0 / (1.0 + np.exp(-score))
+    p = np.clip(p, 1e-12, 1.0 - 1e-12)
     if metric == "accuracy":
         return float(np.mean((p > 0.5) == (y > 0)))
     return float(-np.mean(np.where(y > 0, np.log(p), np.log(1.0 - p))))
