@@ -1,0 +1,72 @@
+"""resolve_strategy: names, strategy objects and errors."""
+
+import pytest
+import tensorflow as tf
+
+from tf_compact.internal import distribute
+
+
+def test_none_is_the_strategy_in_effect():
+    for name in (None, "none", "off", "NONE"):
+        strategy = distribute.resolve_strategy(name)
+        assert strategy is tf.distribute.get_strategy()
+        assert distribute.strategy_name(strategy) == "none (1 replica)"
+        assert distribute.is_chief(strategy)
+
+
+def test_mirrored_over_given_devices():
+    strategy = distribute.resolve_strategy("Mirrored", devices=["/cpu:0"])
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert strategy.extended.worker_devices == (
+        "/job:localhost/replica:0/task:0/device:CPU:0",
+    )
+    assert distribute.strategy_name(strategy) == "mirrored (1 replica)"
+    assert distribute.is_chief(strategy)
+
+
+def test_strategy_object_passes_through():
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    assert distribute.resolve_strategy(strategy) is strategy
+    assert distribute.strategy_name(strategy) == (
+        "OneDeviceStrategy (1 replica)"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("multi-worker", "multi_worker"),
+        ("multi_worker_mirrored", "multi_worker"),
+        ("MIRRORED", "mirrored"),
+        ("off", "none"),
+        (None, "none"),
+    ],
+)
+def test_strategy_key_spellings(name, key):
+    assert distribute.strategy_key(name) == key
+
+
+def test_unknown_name_names_the_choices():
+    with pytest.raises(ValueError, match=r"strategy=.tpu.") as info:
+        distribute.resolve_strategy("tpu")
+    assert "['none', 'mirrored', 'multi_worker']" in str(info.value)
+
+
+def test_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="strategy=2 of type int"):
+        distribute.resolve_strategy(2)
+
+
+def test_devices_only_with_mirrored():
+    with pytest.raises(ValueError, match="devices"):
+        distribute.resolve_strategy("none", devices=["/cpu:0"])
+    with pytest.raises(TypeError, match="devices='/cpu:0'"):
+        distribute.resolve_strategy("mirrored", devices="/cpu:0")
+    with pytest.raises(TypeError, match="devices"):
+        distribute.resolve_strategy("mirrored", devices=[])
+
+
+def test_bad_tf_config_is_reported(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        distribute.resolve_strategy("multi_worker")

@@ -1,0 +1,236 @@
+"""Choosing a `tf.distribute` strategy by name.
+
+`resolve_strategy` turns the names that scripts and `compress` accept
+(`"none"`, `"mirrored"`, `"multi_worker"`, as in the TensorFlow Model Garden
+`--distribution_strategy` flag) or a strategy object into a
+`tf.distribute.Strategy`. Build the models, the Distiller, the penalties
+and compile inside `strategy.scope()`; `fit` and the tf_compact callbacks
+then run unchanged.
+
+Example:
+
+```python
+strategy = resolve_strategy("mirrored")
+with strategy.scope():
+    distiller = tfc.Distiller(teacher, student, [tfc.LogitsKD()])
+    distiller.compile(optimizer="adam", loss=loss)
+distiller.fit(dataset, epochs=3)  # global batches, split over replicas
+if is_chief(strategy):
+    distiller.student.save("student.keras")
+```
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from tf_compact.internal import validation
+
+NONE = "none"
+MIRRORED = "mirrored"
+MULTI_WORKER = "multi_worker"
+#: The names `resolve_strategy` accepts.
+STRATEGY_NAMES = (NONE, MIRRORED, MULTI_WORKER)
+# Other spellings in use (Model Garden's "off", Keras's class name).
+_ALIASES = {
+    "off": NONE,
+    "default": NONE,
+    "mirrored_strategy": MIRRORED,
+    "multi_worker_mirrored": MULTI_WORKER,
+    "multiworkermirrored": MULTI_WORKER,
+}
+_EXPECTED = (
+    f"one of {list(STRATEGY_NAMES)}, None or a tf.distribute.Strategy"
+)
+
+# TensorFlow configures collective ops once per process: one
+# MultiWorkerMirroredStrategy is made per cluster description and reused.
+_MULTI_WORKER_CACHE = {}
+
+
+def resolve_strategy(strategy, devices=None):
+    """Returns the `tf.distribute.Strategy` that `strategy` names.
+
+    - `None` or `"none"` (also `"off"`): no distribution of its own: the
+      strategy in effect, which is TensorFlow's default (one device)
+      outside any `strategy.scope()`.
+    - `"mirrored"`: `tf.distribute.MirroredStrategy` over `devices`, or
+      over every local GPU (the CPU when there is none) when `devices` is
+      `None`. Variables are mirrored, each replica takes its share of the
+      global batch and gradients are summed across replicas.
+    - `"multi_worker"` (also `"multi_worker_mirrored"`):
+      `tf.distribute.MultiWorkerMirroredStrategy`, the cluster read from
+      the `TF_CONFIG` environment variable (one worker with its local
+      devices when unset). Every worker runs the same program; make the
+      strategy before any other TensorFlow work in the process. One
+      strategy is made per `TF_CONFIG` and returned again on later calls.
+    - A `tf.distribute.Strategy` is returned as it is.
+
+    Names are case-insensitive; `-` and `_` are the same.
+
+    Args:
+        strategy: A name above, `None`, or a `tf.distribute.Strategy`.
+        devices: For `"mirrored"` only: a list of device names such as
+            `["/gpu:0", "/gpu:1"]`. Defaults to `None` (every local GPU).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        TypeError: If `strategy` is neither a string, `None` nor a
+            strategy, or `devices` is not a list of strings.
+        ValueError: If the name is unknown, `devices` is given with
+            another strategy than `"mirrored"`, or `TF_CONFIG` is not valid
+            JSON.
+
+    Example:
+
+    ```python
+    resolve_strategy("none").num_replicas_in_sync  # 1
+    resolve_strategy("mirrored", devices=["/cpu:0"])  # MirroredStrategy
+    ```
+    """
+    if isinstance(strategy, tf.distribute.Strategy):
+        _check_no_devices(devices, "a tf.distribute.Strategy object")
+        return strategy
+    name = strategy_key(strategy)
+    if name == MIRRORED:
+        return tf.distribute.MirroredStrategy(
+            devices=_validate_devices(devices)
+        )
+    _check_no_devices(devices, repr(name))
+    if name == MULTI_WORKER:
+        return _multi_worker()
+    return tf.distribute.get_strategy()
+
+
+def strategy_key(strategy):
+    """Returns the canonical name of a strategy name (`None` is "none").
+
+    Args:
+        strategy: A name accepted by `resolve_strategy`, or `None`.
+
+    Returns:
+        One of `STRATEGY_NAMES`.
+
+    Raises:
+        TypeError: If `strategy` is not a string or `None`.
+        ValueError: If the name is unknown.
+
+    Example:
+
+    ```python
+    strategy_key("Multi-Worker")  # "multi_worker"
+    ```
+    """
+    if strategy is None:
+        return NONE
+    if not isinstance(strategy, str):
+        raise validation.invalid_type("strategy", _EXPECTED, strategy)
+    key = strategy.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in STRATEGY_NAMES:
+        raise validation.invalid("strategy", _EXPECTED, strategy)
+    return key
+
+
+def strategy_name(strategy):
+    """Returns a short description such as `"mirrored (2 replicas)"`.
+
+    Args:
+        strategy: A `tf.distribute.Strategy`.
+
+    Returns:
+        The strategy's kind (`"none"`, `"mirrored"`, `"multi_worker"` or
+        the class name) and its replica count, for reports and logs.
+
+    Example:
+
+    ```python
+    strategy_name(tf.distribute.get_strategy())  # "none (1 replica)"
+    ```
+    """
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        kind = MULTI_WORKER
+    elif isinstance(strategy, tf.distribute.MirroredStrategy):
+        kind = MIRRORED
+    elif type(strategy).__name__ == "_DefaultDistributionStrategy":
+        kind = NONE
+    else:
+        kind = type(strategy).__name__
+    count = strategy.num_replicas_in_sync
+    return f"{kind} ({count} replica{'' if count == 1 else 's'})"
+
+
+def is_chief(strategy):
+    """Whether this process should write files (models, reports, logs).
+
+    Under `MultiWorkerMirroredStrategy` every worker runs the whole
+    program; only the chief (task `chief`, or worker 0 when there is no
+    chief) should save, so workers do not overwrite each other. Every other
+    strategy runs in one process, which is the chief.
+
+    Args:
+        strategy: A `tf.distribute.Strategy`.
+
+    Returns:
+        A bool.
+
+    Example:
+
+    ```python
+    if is_chief(strategy):
+        student.save("student.keras")
+    ```
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ):
+        return True
+    task_type = resolver.task_type
+    if task_type is None or task_type == "chief":
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    return task_type == "worker" and resolver.task_id == 0 and (
+        "chief" not in cluster
+    )
+
+
+def _multi_worker():
+    raw = os.environ.get("TF_CONFIG", "")
+    if raw:
+        try:
+            json.loads(raw)
+        except ValueError as error:
+            raise ValueError(
+                "Invalid value for environment variable `TF_CONFIG`. "
+                "Expected a JSON object with 'cluster' and 'task', e.g. "
+                '{"cluster": {"worker": ["host:port", ...]}, "task": '
+                '{"type": "worker", "index": 0}}. '
+                f"Received: TF_CONFIG={raw!r} ({error})"
+            ) from None
+    if raw not in _MULTI_WORKER_CACHE:
+        _MULTI_WORKER_CACHE[raw] = tf.distribute.MultiWorkerMirroredStrategy()
+    return _MULTI_WORKER_CACHE[raw]
+
+
+def _validate_devices(devices):
+    if devices is None:
+        return None
+    expected = "a list of device names such as ['/gpu:0', '/gpu:1']"
+    if isinstance(devices, str) or not isinstance(devices, (list, tuple)):
+        raise validation.invalid_type("devices", expected, devices)
+    if not devices or not all(isinstance(d, str) for d in devices):
+        raise validation.invalid_type("devices", expected, devices)
+    return list(devices)
+
+
+def _check_no_devices(devices, strategy):
+    if devices is not None:
+        raise ValueError(
+            "Invalid value for argument `devices`. Expected None: `devices` "
+            f"applies to strategy='mirrored' only, not {strategy}. "
+            f"Received: devices={devices!r}"
+        )
