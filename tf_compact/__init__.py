@@ -38,6 +38,7 @@ _SUBMODULES = (
     "graph",
     "lighten",
     "lite",
+    "methods",
     "models",
     "pruning",
 )

@@ -21,7 +21,8 @@ _CORE = ("internal", "version")
 _GRAPH = _CORE + ("profile", "graph", "surgery")
 # What each subpackage may import, lowest layer first. distillation, lite,
 # lighten, data and models sit beside the pruning stack and import none of
-# each other; pipeline composes them all; cli drives pipeline.
+# each other; methods (the settings objects of compress) sit under
+# pipeline, which composes them all; cli drives pipeline.
 ALLOWED = {
     "internal": (),
     "version": (),
@@ -36,9 +37,10 @@ ALLOWED = {
     "lighten": _GRAPH,
     "data": _CORE,
     "models": _CORE,
+    "methods": _GRAPH + ("pruning", "sparsity", "callbacks"),
     "pipeline": _GRAPH
     + ("pruning", "sparsity", "callbacks", "distillation", "lite")
-    + ("lighten", "data", "models"),
+    + ("lighten", "data", "models", "methods"),
 }
 # Subpackages whose function-level imports of tf_compact are deliberate.
 DEFERRED_OK = ("cli", "(root)")
