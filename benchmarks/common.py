@@ -79,3 +79,53 @@ def write_text(path, text):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def tf_compact_oneshot(
+    teacher,
+    bundle,
+    output_dir,
+    *,
+    target_macs,
+    target_params,
+    epochs=4,
+    round_to=8,
+    learning_rate=5e-3,
+    temperature=4.0,
+    student_loss_weight=0.9,
+    tflite_modes=("float32",),
+):
+    """tf_compact's one-shot arm as the README's VGG headline runs it.
+
+    One-shot L2 pruning of a copy of `teacher` with the sensitivity
+    allocation of the budget, then `epochs` of logits KD (cosine from
+    `learning_rate`); the same call as `bench_e2e.py --method=auto
+    --allocation=sensitivity --finetune_epochs=0`. Returns the
+    `tfc.compress` result (its `slim_model` is the student).
+    """
+    import keras
+
+    import tf_compact as tfc
+
+    copy = keras.models.clone_model(teacher)
+    copy.set_weights(teacher.get_weights())
+    copy.trainable = True
+    return tfc.compress(
+        copy,
+        bundle,
+        method="oneshot",
+        target_macs=target_macs,
+        target_params=target_params,
+        round_to=round_to,
+        allocation="sensitivity",
+        lr_schedule="cosine",
+        learning_rate=learning_rate,
+        student_loss_weight=student_loss_weight,
+        temperature=temperature,
+        epochs=epochs,
+        finetune_epochs=0,
+        tflite_modes=tflite_modes,
+        benchmark_runs=20,
+        output_dir=output_dir,
+        verbose=1,
+    )
