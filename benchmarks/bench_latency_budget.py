@@ -214,8 +214,8 @@ def main(argv):
 
     import tf_compact as tfc
     from tf_compact.internal import interpreter
-    from tf_compact.pruning.latency import LatencyPredictor
     from tf_compact.pruning.latency import build_latency_table
+    from tf_compact.pruning.latency_table import LatencyPredictor
 
     bundle = _data()
     teacher, cached = _teacher(bundle)

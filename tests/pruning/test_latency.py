@@ -13,10 +13,10 @@ import tf_compact as tfc
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
 from tf_compact.pruning import latency
-from tf_compact.pruning.latency import LatencyPredictor
-from tf_compact.pruning.latency import LatencyTable
 from tf_compact.pruning.latency import build_latency_table
 from tf_compact.pruning.latency import measure_latency
+from tf_compact.pruning.latency_table import LatencyPredictor
+from tf_compact.pruning.latency_table import LatencyTable
 from tf_compact.pruning.prune import prune
 from tf_compact.pruning.prune import prune_masks
 

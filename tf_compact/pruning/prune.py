@@ -8,10 +8,10 @@ from tf_compact.internal.targets import parse_target
 from tf_compact.internal.targets import target_fraction
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.latency import TOLERANCE
-from tf_compact.pruning.latency import LatencyPredictor
-from tf_compact.pruning.latency import LatencyTable
 from tf_compact.pruning.latency import build_latency_table
 from tf_compact.pruning.latency import measure_latency
+from tf_compact.pruning.latency_table import LatencyPredictor
+from tf_compact.pruning.latency_table import LatencyTable
 from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import allocate
