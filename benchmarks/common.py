@@ -120,9 +120,14 @@ def tf_compact_oneshot(
             allocation="sensitivity",
         ),
         epochs=epochs,
-        finetune_epochs=0,
-        tflite_modes=tflite_modes,
-        benchmark_runs=20,
+        training=tfc.methods.Training(
+            finetune_epochs=0,
+            learning_rate=learning_rate,
+            lr_schedule="cosine",
+            temperature=temperature,
+            student_loss_weight=student_loss_weight,
+        ),
+        export=tfc.methods.Export(tflite_modes=tflite_modes, benchmark_runs=20),
         output_dir=output_dir,
         verbose=1,
     )
