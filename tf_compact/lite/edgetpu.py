@@ -1,154 +1,364 @@
-"""Edge TPU compatibility check of a `.tflite` model.
+"""Edge TPU compatibility report of a `.tflite` model.
 
-The supported set is Coral's published list of operations for the Edge TPU
-compiler ("TensorFlow models on the Edge TPU", supported operations). An op
-maps to the Edge TPU when it is in that set and computes on int8/uint8
-tensors. The compiler cuts the graph once: from the first op that does not
-map, that op and every op after it run on the CPU. The QUANTIZE of a float
-input and the DEQUANTIZE of a float output run on the CPU without cutting
-the graph. Models with a dynamic batch size can carry shape ops (SHAPE,
-PACK, ...) which the Edge TPU cannot run: give the Keras input a fixed
-`batch_size=1` for Edge TPU targets.
+`edgetpu_report` checks a model against what Coral documents for the Edge
+TPU (see `tf_compact.lite.edgetpu_rules`): full-integer tensors, static
+shapes, at most three dimensions above 1, the supported operations and
+their limits, op versions the compiler knows, and the compiler's single
+cut (from the first op that does not map, every op runs on the CPU). Each
+finding names the op, its index in the execution plan and the Keras layer
+it came from, and says how to fix it. When `edgetpu_compiler` is on the
+PATH it is run too and its log (ops mapped, on-chip and off-chip memory,
+errors) is read into the report; without it, the report lists what only
+the compiler can check.
 """
 
+import collections
 import dataclasses
 
-from tf_compact.lite.ops import read_ops
+from tf_compact.lite.edgetpu_compiler import INSTALL_HINT
+from tf_compact.lite.edgetpu_compiler import CompilerLog
+from tf_compact.lite.edgetpu_compiler import find_compiler
+from tf_compact.lite.edgetpu_compiler import run_compiler
+from tf_compact.lite.edgetpu_graph import read_graph
+from tf_compact.lite.edgetpu_rules import EDGETPU_OPS
+from tf_compact.lite.edgetpu_rules import ERROR
+from tf_compact.lite.edgetpu_rules import WARNING
+from tf_compact.lite.edgetpu_rules import check_op
+from tf_compact.lite.edgetpu_rules import check_version
 from tf_compact.lite.runtime import load_model_content
 
-EDGETPU_OPS = frozenset(
-    {
-        "ADD",
-        "AVERAGE_POOL_2D",
-        "CONCATENATION",
-        "CONV_2D",
-        "DEPTHWISE_CONV_2D",
-        "EXPAND_DIMS",
-        "FULLY_CONNECTED",
-        "L2_NORMALIZATION",
-        "LOGISTIC",
-        "LSTM",
-        "MAXIMUM",
-        "MAX_POOL_2D",
-        "MEAN",
-        "MINIMUM",
-        "MUL",
-        "PACK",
-        "PAD",
-        "PRELU",
-        "QUANTIZE",
-        "REDUCE_MAX",
-        "REDUCE_MIN",
-        "RELU",
-        "RELU6",
-        "RELU_N1_TO_1",
-        "RESHAPE",
-        "RESIZE_BILINEAR",
-        "RESIZE_NEAREST_NEIGHBOR",
-        "RSQRT",
-        "SLICE",
-        "SOFTMAX",
-        "SPACE_TO_DEPTH",
-        "SPLIT",
-        "SQUARED_DIFFERENCE",
-        "SQUEEZE",
-        "STRIDED_SLICE",
-        "SUB",
-        "SUM",
-        "TANH",
-        "TRANSPOSE",
-        "TRANSPOSE_CONV",
-    }
+__all__ = ["EDGETPU_OPS", "EdgeTpuReport", "Finding", "edgetpu_report"]
+
+_IO_REASON = "float I/O conversion (runs on CPU, does not cut the graph)"
+_UNCHECKED = (
+    "the compiler's own mapping decisions (limits Coral leaves to the "
+    "compiler, e.g. large reshapes and resize precision)",
+    "on-chip memory used for caching parameters and off-chip streaming",
+    "that the compiler accepts every op version (checked against a table)",
+)
+# Fixes for the statuses the compiler prints in its operation table.
+_STATUS_FIXES = (
+    ("unsupported data type", "convert to full int8: mode='int8' or 'qat'"),
+    ("unsupported rank", "use batch size 1 (convert(..., target='edgetpu'))"),
+    ("static-sized", "convert with target='edgetpu' for static shapes"),
+    ("more than one subgraph", "fix the first op that does not map"),
+    ("not supported", "replace the layer with supported operations"),
+    ("unspecified limitation", "check the op's limits in the findings"),
 )
 
 
-_IO_REASON = "float I/O conversion (runs on CPU, does not cut the graph)"
+@dataclasses.dataclass
+class Finding:
+    """One reason a model, or one of its ops, does not fully map.
+
+    Args:
+        rule: Rule id, e.g. `"static_shape"`, `"fused_activation"`,
+            `"after_cut"`, `"op_version"`, `"compiler"`.
+        severity: `"error"` (runs on the CPU or fails to compile) or
+            `"warning"` (may not map; the compiler decides).
+        message: What is wrong, with values read from the model.
+        fix: How to fix it.
+        index: The op's index in the execution plan, or `None` for the
+            model as a whole. Defaults to `None`.
+        op: The op's builtin name, or `None`. Defaults to `None`.
+        layer: The Keras layer the op came from, when known. Defaults to
+            `None`.
+
+    Example:
+
+    ```python
+    for finding in report.findings:
+        print(finding.text())
+    ```
+    """
+
+    rule: str
+    severity: str
+    message: str
+    fix: str
+    index: int = None
+    op: str = None
+    layer: str = None
+
+    def text(self):
+        """One line: where, what, and the fix."""
+        where = "model"
+        if self.op is not None:
+            where = (
+                f"#{self.index} {self.op}"
+                if self.index is not None
+                else self.op
+            )
+            if self.layer:
+                where += f" (layer {self.layer!r})"
+        return f"{self.severity}: {where}: {self.message}. Fix: {self.fix}."
+
+    def get_config(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a `Finding` from `get_config()` output."""
+        return cls(**config)
 
 
-def _is_io_conversion(record):
-    if record.op_name == "QUANTIZE":
-        return any(d.startswith("float") for d in record.input_dtypes)
-    if record.op_name == "DEQUANTIZE":
-        return any(d.startswith("float") for d in record.output_dtypes)
+def _is_io_conversion(op):
+    if op.op == "QUANTIZE":
+        return any(t.dtype.startswith("float") for t in op.inputs)
+    if op.op == "DEQUANTIZE":
+        return any(t.dtype.startswith("float") for t in op.outputs)
     return False
 
 
-def _io_indices(records):
+def _io_indices(ops):
     """Positions of the leading QUANTIZE and trailing DEQUANTIZE ops."""
     io = set()
-    for i, record in enumerate(records):
-        if not (_is_io_conversion(record) and record.op_name == "QUANTIZE"):
+    for i, op in enumerate(ops):
+        if not (op.op == "QUANTIZE" and _is_io_conversion(op)):
             break
         io.add(i)
-    for i in range(len(records) - 1, -1, -1):
-        record = records[i]
-        if not (_is_io_conversion(record) and record.op_name == "DEQUANTIZE"):
+    for i in range(len(ops) - 1, -1, -1):
+        if not (ops[i].op == "DEQUANTIZE" and _is_io_conversion(ops[i])):
             break
         io.add(i)
     return io
 
 
-def _reason(record):
-    if record.op_name not in EDGETPU_OPS:
-        return "op not in the Edge TPU supported set"
-    if record.is_float:
-        return "float tensors (not full int8)"
-    return ""
+def _finding(violation, op):
+    return Finding(
+        rule=violation.rule,
+        severity=violation.severity,
+        message=violation.message,
+        fix=violation.fix,
+        index=op.index,
+        op=op.op,
+        layer=op.layer,
+    )
 
 
-def _placements(records):
-    rows, cut = [], None
-    io = _io_indices(records)
-    for i, record in enumerate(records):
-        reason = _IO_REASON if i in io else _reason(record)
-        if reason and i not in io and cut is None:
-            cut = record.index
-        if not reason and cut is not None:
-            reason = "after the first unmapped op"
-        rows.append(
-            {
-                "index": record.index,
-                "op": record.op_name,
-                "layer": record.layer,
-                "dtypes": ",".join(sorted(set(record.output_dtypes))),
-                "int8": i in io or not record.is_float,
-                "device": "cpu" if reason else "edgetpu",
-                "reason": reason,
-            }
+def _row(op, device, reason, int8):
+    dtypes = sorted({t.dtype for t in op.outputs})
+    return {
+        "index": op.index,
+        "op": op.op,
+        "version": op.version,
+        "layer": op.layer,
+        "dtypes": ",".join(dtypes),
+        "int8": int8,
+        "device": device,
+        "reason": reason,
+    }
+
+
+def _model_findings(graph):
+    found = []
+    for t in graph.inputs:
+        if t.dynamic:
+            found.append(
+                Finding(
+                    "static_shape",
+                    ERROR,
+                    f"input {t.name!r} has shape_signature "
+                    f"{list(t.signature)}: a dynamic dimension (the Edge "
+                    "TPU takes static shapes, batch 1)",
+                    "convert with target='edgetpu', or build the model on "
+                    "keras.Input(shape, batch_size=1)",
+                )
+            )
+    floats = [
+        t.name
+        for t in graph.inputs + graph.outputs
+        if t.dtype.startswith("float")
+    ]
+    if floats:
+        found.append(
+            Finding(
+                "integer_io",
+                WARNING,
+                f"float inputs/outputs {floats}: their QUANTIZE/DEQUANTIZE "
+                "run on the CPU at every inference",
+                "convert with inference_io='uint8' or 'int8'",
+            )
         )
-    return rows
+    if graph.num_subgraphs > 1:
+        found.append(
+            Finding(
+                "subgraphs",
+                ERROR,
+                f"{graph.num_subgraphs} subgraphs (control flow): the "
+                "compiler maps one subgraph only",
+                "remove control flow (tf.cond, tf.while_loop, RNN loops) "
+                "from the model",
+            )
+        )
+    return found
+
+
+def _static_check(graph):
+    """Per-op rows and findings, with the single cut applied."""
+    main = [op for op in graph.ops if op.subgraph == 0]
+    io = _io_indices(main)
+    rows, findings, cut = [], _model_findings(graph), None
+    for i, op in enumerate(main):
+        if i in io:
+            rows.append(_row(op, "cpu", _IO_REASON, True))
+            continue
+        violations = check_op(op) + check_version(op)
+        findings.extend(_finding(v, op) for v in violations)
+        errors = [v for v in violations if v.severity == ERROR]
+        int8 = not any(v.rule == "full_int8" for v in errors)
+        if errors:
+            if cut is None:
+                cut = op
+            rows.append(_row(op, "cpu", errors[0].message, int8))
+        elif cut is not None:
+            reason = (
+                f"after the first unmapped op (#{cut.index} {cut.op}): the "
+                "compiler cuts the graph once"
+            )
+            rows.append(_row(op, "cpu", reason, int8))
+            findings.append(
+                Finding(
+                    "after_cut",
+                    ERROR,
+                    reason,
+                    f"make #{cut.index} {cut.op} map (or move it to the "
+                    "end of the model)",
+                    op.index,
+                    op.op,
+                    op.layer,
+                )
+            )
+        else:
+            rows.append(_row(op, "edgetpu", "", int8))
+    for op in graph.ops:
+        if op.subgraph:
+            rows.append(_row(op, "cpu", "in a control-flow subgraph", False))
+    return rows, findings
+
+
+def _status_fix(status):
+    lowered = status.lower()
+    for key, fix in _STATUS_FIXES:
+        if key in lowered:
+            return fix
+    return "see the compiler's operation log"
+
+
+def _compiler_findings(log, rows):
+    found = []
+    for line in log.errors:
+        fix = "see the compiler's message"
+        if "builtin opcode" in line:
+            fix = (
+                "the compiler does not know this op version: convert with "
+                "an older TensorFlow, or avoid the feature that raised it"
+            )
+        elif "large activation" in line:
+            fix = "use smaller inputs or fewer channels"
+        found.append(Finding("compiler_error", ERROR, line, fix))
+    by_op = collections.defaultdict(list)
+    for row in rows:
+        if row["reason"] != _IO_REASON:
+            by_op[row["op"]].append(row)
+    for entry in log.not_mapped:
+        same = by_op.get(entry["op"], [])
+        cpu = [r for r in same if r["device"] == "cpu"]
+        if len(same) == entry["count"]:
+            places = same
+        elif len(cpu) == entry["count"]:
+            places = cpu
+        else:
+            places = [None]
+        for row in places:
+            found.append(
+                Finding(
+                    "compiler",
+                    ERROR,
+                    f"compiler: {entry['count']} x {entry['op']}: "
+                    f"{entry['status']}",
+                    _status_fix(entry["status"]),
+                    None if row is None else row["index"],
+                    entry["op"],
+                    None if row is None else row["layer"],
+                )
+            )
+    return found
+
+
+def _size(n):
+    if n is None:
+        return "?"
+    for unit, scale in (("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
 
 
 @dataclasses.dataclass
 class EdgeTpuReport:
-    """Which ops of a TFLite model would map to the Edge TPU.
+    """Which ops of a TFLite model map to the Edge TPU, and why not.
 
     Args:
-        ops: One dict per op in execution order, with keys `index`, `op`,
-            `layer`, `dtypes`, `int8` (no float tensors), `device`
-            (`"edgetpu"` or `"cpu"`) and `reason` (why it falls back to
+        ops: One dict per op of the main graph in execution order (then the
+            ops of control-flow subgraphs), with keys `index`, `op`,
+            `version`, `layer`, `dtypes`, `int8` (no float tensors),
+            `device` (`"edgetpu"` or `"cpu"`) and `reason` (why it runs on
             the CPU, empty otherwise).
+        findings: `Finding`s: every rule an op or the model fails, errors
+            and warnings. Defaults to `[]`.
+        compiler: The `CompilerLog` when `edgetpu_compiler` ran, else
+            `None`. Defaults to `None`.
+        unchecked: What could not be checked (without the compiler).
+            Defaults to `[]`.
 
     Example:
 
     ```python
     report = tfc.lite.edgetpu_report(tflite)
     print(report.compatible, report.cpu_fallback)
+    for finding in report.errors:
+        print(finding.text())
     print(report.table())
     ```
     """
 
     ops: list
+    findings: list = dataclasses.field(default_factory=list)
+    compiler: CompilerLog = None
+    unchecked: list = dataclasses.field(default_factory=list)
+
+    @property
+    def errors(self):
+        """Findings of severity `"error"`."""
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self):
+        """Findings of severity `"warning"`."""
+        return [f for f in self.findings if f.severity == WARNING]
 
     @property
     def compatible(self):
-        """Whether every op is full int8 and in the supported set."""
-        return bool(self.ops) and not self.cpu_fallback
+        """Whether every op maps to the Edge TPU.
+
+        When the compiler ran, its verdict (compiled, and every op mapped);
+        otherwise, that the static check found no error.
+        """
+        if self.compiler is not None:
+            return self.compiler.fully_mapped
+        return bool(self.ops) and not self.errors
 
     @property
     def full_int8(self):
         """Whether no op but the I/O conversions touches float tensors."""
         return all(row["int8"] for row in self.ops)
+
+    @property
+    def static_shapes(self):
+        """Whether no tensor has a dynamic dimension."""
+        return not any(f.rule == "static_shape" for f in self.findings)
 
     @property
     def cpu_fallback(self):
@@ -169,62 +379,151 @@ class EdgeTpuReport:
         """Float-to-int8 input and int8-to-float output ops."""
         return [row["op"] for row in self.ops if row["reason"] == _IO_REASON]
 
+    def summary(self):
+        """One line: the verdict, ops on the CPU, memory when compiled."""
+        verdict = "compatible" if self.compatible else "not compatible"
+        text = (
+            f"Edge TPU: {verdict}; {len(self.cpu_fallback)} of "
+            f"{len(self.ops)} ops on CPU (static check)"
+        )
+        log = self.compiler
+        if log is not None:
+            state = "compiled" if log.compiled else "compilation failed"
+            text += f"; compiler {log.version or '?'}: {state}"
+            if log.compiled:
+                text += (
+                    f", {log.counts.get('ops_on_cpu') or 0} ops on CPU, "
+                    f"on-chip {_size(log.sizes.get('on_chip_used'))}, "
+                    f"off-chip {_size(log.sizes.get('off_chip_used'))}"
+                )
+        else:
+            text += "; edgetpu_compiler not run"
+        return text + "."
+
     def table(self):
-        """Returns the per-op table as markdown."""
+        """Returns the per-op table, findings and verdict as markdown."""
         lines = [
-            "| # | op | layer | dtypes | device | reason |",
-            "|---|---|---|---|---|---|",
+            "| # | op | v | layer | dtypes | device | reason |",
+            "|---|---|---|---|---|---|---|",
         ]
         for row in self.ops:
             lines.append(
-                f"| {row['index']} | {row['op']} | {row['layer'] or ''} | "
-                f"{row['dtypes']} | {row['device']} | {row['reason']} |"
+                f"| {row['index']} | {row['op']} | {row.get('version', '')} "
+                f"| {row['layer'] or ''} | {row['dtypes']} | "
+                f"{row['device']} | {row['reason']} |"
             )
-        verdict = "compatible" if self.compatible else "not compatible"
         lines.append("")
-        lines.append(
-            f"Edge TPU: {verdict}; {len(self.cpu_fallback)} of "
-            f"{len(self.ops)} ops on CPU."
-        )
+        lines.extend(f"- {f.text()}" for f in self.findings)
+        lines.extend(f"- not checked: {item}" for item in self.unchecked)
+        lines.append("")
+        lines.append(self.summary())
         return "\n".join(lines)
 
     def get_config(self):
         """Returns the fields as a JSON-compatible dict."""
-        return {"ops": [dict(row) for row in self.ops]}
+        return {
+            "ops": [dict(row) for row in self.ops],
+            "findings": [f.get_config() for f in self.findings],
+            "compiler": None
+            if self.compiler is None
+            else self.compiler.get_config(),
+            "unchecked": list(self.unchecked),
+        }
 
     @classmethod
     def from_config(cls, config):
         """Creates an `EdgeTpuReport` from `get_config()` output."""
-        return cls(ops=[dict(row) for row in config["ops"]])
+        log = config.get("compiler")
+        return cls(
+            ops=[dict(row) for row in config["ops"]],
+            findings=[
+                Finding.from_config(f) for f in config.get("findings", [])
+            ],
+            compiler=None if log is None else CompilerLog.from_config(log),
+            unchecked=list(config.get("unchecked", [])),
+        )
 
 
-def edgetpu_report(tflite, layer_names=None):
-    """Checks a TFLite model against the Edge TPU's supported ops.
+def _validate_compiler(compiler):
+    if compiler is None or compiler is False or compiler == "auto":
+        return
+    if not isinstance(compiler, str):
+        raise TypeError(
+            "Invalid type for argument `compiler`. Expected `'auto'`, "
+            "`None` or a command/path string. Received: "
+            f"type={type(compiler).__name__}"
+        )
 
-    This is a static check against Coral's published op list and the
-    compiler's single-cut rule, not a run of `edgetpu_compiler` (which also
-    checks op-specific limits such as tensor ranks and sizes).
+
+def edgetpu_report(
+    tflite,
+    layer_names=None,
+    compiler="auto",
+    out_dir=None,
+    timeout=300,
+):
+    """Checks a TFLite model against the Edge TPU's documented requirements.
+
+    The static check reads the model and applies Coral's rules (see
+    `tf_compact.lite.edgetpu_rules`): full int8 (int8/uint8 tensors, no
+    float op), static shapes (no `-1` in any `shape_signature`), at most
+    three dimensions above 1 (batch 1), the supported ops and their limits
+    (fused activations, reduction and padding axes, strides, dilations,
+    softmax size...), op versions the compiler's registry knows, and the
+    single cut: from the first op that does not map, every op runs on the
+    CPU. When `edgetpu_compiler` is found it is run as well, and its log is
+    parsed into `report.compiler`; it then decides `report.compatible`.
 
     Args:
         tflite: The `.tflite` flatbuffer as bytes (e.g. a
             `ConversionResult`), or a path to a `.tflite` file.
         layer_names: Optional Keras layer names, to name ops by layer.
-            Defaults to `None`.
+            Defaults to `None` (layers are read from tensor names).
+        compiler: `"auto"` runs `edgetpu_compiler` when it is on the PATH;
+            `None` never runs it; a command or path runs that compiler
+            (`FileNotFoundError` if it is missing). Defaults to `"auto"`.
+        out_dir: Where the compiler writes `<name>_edgetpu.tflite` and its
+            log; a temporary folder when `None`. Defaults to `None`.
+        timeout: Seconds the compiler may run. Defaults to `300`.
 
     Returns:
         An `EdgeTpuReport`.
 
     Raises:
         ValueError: If `tflite` is not a TFLite flatbuffer.
+        FileNotFoundError: If `compiler` names a compiler that is missing.
 
     Example:
 
     ```python
     tflite = tfc.lite.convert(model, "int8", representative_data=x,
-                              inference_io="uint8")
+                              target="edgetpu")
     report = tfc.lite.edgetpu_report(tflite)
-    assert report.compatible, report.cpu_fallback
+    assert report.compatible, [f.text() for f in report.errors]
     ```
     """
-    records = read_ops(load_model_content(tflite), layer_names)
-    return EdgeTpuReport(ops=_placements(records))
+    _validate_compiler(compiler)
+    name = "model"
+    if isinstance(tflite, str) and tflite.endswith(".tflite"):
+        name = tflite.rsplit("/", 1)[-1][: -len(".tflite")] or name
+    elif getattr(tflite, "output_path", None):
+        path = str(tflite.output_path)
+        name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0] or name
+    content = load_model_content(tflite)
+    graph = read_graph(content, layer_names)
+    rows, findings = _static_check(graph)
+    log = None
+    if compiler == "auto":
+        if find_compiler() is not None:
+            log = run_compiler(content, out_dir, None, timeout, name)
+    elif compiler:
+        log = run_compiler(content, out_dir, compiler, timeout, name)
+    if log is not None:
+        findings.extend(_compiler_findings(log, rows))
+        unchecked = []
+    else:
+        unchecked = [f"edgetpu_compiler not run ({INSTALL_HINT})"]
+        unchecked.extend(_UNCHECKED)
+    return EdgeTpuReport(
+        ops=rows, findings=findings, compiler=log, unchecked=unchecked
+    )
