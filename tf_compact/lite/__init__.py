@@ -28,6 +28,10 @@ from tf_compact.lite.errors import RuntimeUnavailableError
 from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import predict
 from tf_compact.lite.inference import run_interpreter
+from tf_compact.lite.metadata import ModelMetadata
+from tf_compact.lite.metadata import TensorMetadata
+from tf_compact.lite.metadata import add_metadata
+from tf_compact.lite.metadata import read_metadata
 from tf_compact.lite.ops import OpRecord
 from tf_compact.lite.ops import read_ops
 from tf_compact.lite.qat import qat
@@ -37,3 +41,5 @@ from tf_compact.lite.runtime import RUNTIMES
 from tf_compact.lite.runtime import RuntimeInfo
 from tf_compact.lite.runtime import load_model_content
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.signature import set_signature
+from tf_compact.lite.signature import signature_names

@@ -8,7 +8,8 @@ import tempfile
 import numpy as np
 
 from tf_compact.lite import diagnostics
-from tf_compact.lite import edgetpu_target
+from tf_compact.lite.android import prepare_for_android
+from tf_compact.lite.android import wants_android
 from tf_compact.lite.calibration import first_step
 from tf_compact.lite.calibration import representative_fn
 from tf_compact.lite.calibration import validate_source
@@ -21,6 +22,7 @@ from tf_compact.lite.ops import float_compute_ops
 from tf_compact.lite.ops import read_ops
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.scopes import natural_key
 
 MODES = ("float32", "float16", "dynamic", "int8", "qat")
 IO_TYPES = ("float32", "int8", "uint8")
@@ -348,6 +350,36 @@ def _check_float32(result, model, expected, diffs):
             )
 
 
+def _keras_order(model, content, runtime):
+    """Signature input and output names in the Keras model's order."""
+    interpreter, _ = make_interpreter(content, runtime=runtime)
+    tflite_inputs, tflite_outputs = model_io(interpreter)
+    inputs = [n for n, _ in tflite_inputs]
+    specs, _ = _input_specs(model)
+    if specs is not None:
+        inputs = _match_inputs(specs, tflite_inputs) or inputs
+    outputs = sorted((n for n, _ in tflite_outputs), key=natural_key)
+    names = list(getattr(model, "output_names", None) or [])
+    if not all(n.startswith("output_") for n in outputs) and sorted(
+        names
+    ) == sorted(outputs):
+        outputs = names
+    return inputs, outputs
+
+
+def _for_android(result, model, runtime, android):
+    """`result` with its signature named and its metadata written."""
+    inputs, outputs = _keras_order(model, result, runtime)
+    content = prepare_for_android(
+        result, model.name, inputs, outputs, **android
+    )
+    config = result.info()
+    del config["size_bytes"]
+    new = ConversionResult(content, **config)
+    make_interpreter(new, runtime=runtime)  # the runtime still loads it
+    return new
+
+
 def _calibration(model, data, num_calibration_steps):
     """Checks the calibration data up front; returns it and the
     converter's `representative_dataset`."""
@@ -381,11 +413,15 @@ def convert(
     mode="float32",
     representative_data=None,
     num_calibration_steps=100,
-    inference_io=None,
+    inference_io="float32",
     output_path=None,
     verify=True,
     runtime="auto",
-    target=None,
+    signature_key="serving_default",
+    input_names=None,
+    output_names=None,
+    labels=None,
+    normalization=None,
 ):
     """Converts a Keras model to TFLite and checks it against Keras.
 
@@ -429,8 +465,7 @@ def convert(
             `100`.
         inference_io: Input/output dtype, `"float32"`, `"int8"` or
             `"uint8"` (integer I/O only for `"int8"`/`"qat"`; Coral wants
-            `"uint8"` or `"int8"`). Defaults to `None`: `"float32"`, or
-            `"uint8"` with `target="edgetpu"`.
+            `"uint8"` or `"int8"`). Defaults to `"float32"`.
         output_path: File to write the model to, or `None`. Defaults to
             `None`.
         verify: Whether to run the TFLite model on a batch (representative
@@ -439,13 +474,26 @@ def convert(
             Defaults to `True`.
         runtime: Interpreter runtime for verification, see
             `make_interpreter`. Defaults to `"auto"`.
-        target: `None`, or `"edgetpu"` for a Coral Edge TPU: `mode` must
-            be `"int8"` or `"qat"`, I/O is integer, and the model is
-            rebuilt on batch-1 inputs so that every shape is static. The
-            result then carries `.edgetpu`, the `tfc.lite.edgetpu_report`
-            of the file (with the compiler's log when `edgetpu_compiler` is
-            on the PATH; the compiled file is written next to
-            `output_path`). Defaults to `None`.
+        signature_key: Key of the model's signature, the one an Android
+            app runs (`interpreter.runSignature(inputs, outputs, key)`).
+            Defaults to `"serving_default"`.
+        input_names: Names of the inputs in the signature, a list in the
+            Keras model's input order (or a dict from the current signature
+            name to the new one). `None` keeps the `keras.Input` names.
+            Defaults to `None`.
+        output_names: Names of the outputs in the signature, a list in
+            Keras output order (or a dict). `None` keeps `output_<i>` (dict
+            outputs: their keys). Defaults to `None`.
+        labels: Class names written into the LiteRT metadata as the
+            output's label file (`labels.txt`, packed in the model): a list
+            of strings or the path of a text file with one label per line;
+            for several outputs, a dict keyed by (new) output name. See
+            `tfc.lite.add_metadata`. Defaults to `None`.
+        normalization: `(mean, std)` of the input, `(x - mean) / std`,
+            written into the metadata (numbers or per-channel lists; for
+            several inputs, a dict keyed by input name). It documents what
+            the app must do; the model itself is not changed. Defaults to
+            `None`.
 
     Returns:
         A `ConversionResult`: the TFLite bytes, with `.path_used`,
@@ -474,13 +522,18 @@ def convert(
         output_path="model_int8.tflite",
     )
     print(len(tflite), tflite.argmax_agreement)
+
+    android_ready = tfc.lite.convert(
+        model,
+        input_names=["image"],
+        output_names=["probabilities"],
+        labels=["t-shirt", "trouser", "pullover"],
+        normalization=(0.0, 255.0),
+    )
     ```
     """
-    inference_io = edgetpu_target.resolve_io(target, mode, inference_io)
     _validate_mode(mode, inference_io)
     _validate_model(model, mode)
-    if target is not None:
-        model = edgetpu_target.static_batch_model(model)
     if mode == "int8" and representative_data is None:
         raise ValueError(
             "mode='int8' needs `representative_data` to calibrate activation "
@@ -503,8 +556,15 @@ def convert(
     )
     if verify:
         _verify(result, model, representative_data, runtime)
+    android = {
+        "signature_key": signature_key,
+        "input_names": input_names,
+        "output_names": output_names,
+        "labels": labels,
+        "normalization": normalization,
+    }
+    if wants_android(*android.values()):
+        result = _for_android(result, model, runtime, android)
     if output_path is not None:
         result.output_path = _write(result, output_path)
-    if target is not None:
-        edgetpu_target.attach_report(result, model)
     return result

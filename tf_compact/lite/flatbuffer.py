@@ -14,13 +14,16 @@ _IDENTIFIER = b"TFL3"
 _HEADER = 8
 
 
-def _schema():
+def model_schema():
     """The generated Python reader of the TFLite schema."""
     try:
         from ai_edge_litert import schema_py_generated
     except ImportError:
         from tensorflow.lite.python import schema_py_generated
     return schema_py_generated
+
+
+_schema = model_schema
 
 
 def _invalid(content, what):
@@ -116,7 +119,7 @@ def _check_buffers(content, buffers):
 
 
 def check_model(model_content):
-    """Raises `ValueError` unless `model_content` is a readable TFLite model.
+    """Reads a TFLite model, raising `ValueError` unless it is well formed.
 
     Checks the `TFL3` file identifier, the root table and its vtable, then
     reads every table of the model with bounds checks, and checks that the
@@ -124,6 +127,9 @@ def check_model(model_content):
 
     Args:
         model_content: The `.tflite` flatbuffer, as bytes.
+
+    Returns:
+        The model as the schema's object API (`ModelT`).
 
     Raises:
         ValueError: Naming what is wrong, e.g. a missing identifier, an
@@ -138,7 +144,7 @@ def check_model(model_content):
     """
     content = bytes(model_content)
     root = _check_header(content)
-    schema = _schema()
+    schema = model_schema()
     try:
         model = schema.ModelT.InitFromBuf(content, root)
     except Exception as e:  # any failed read means a broken buffer
@@ -154,3 +160,4 @@ def check_model(model_content):
     num_codes = len(model.operatorCodes or [])
     for s, subgraph in enumerate(subgraphs):
         _check_subgraph(content, s, subgraph, len(buffers), num_codes)
+    return model

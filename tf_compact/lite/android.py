@@ -1,0 +1,64 @@
+"""What an Android app reads in a converted model: signature and metadata."""
+
+from tf_compact.lite.metadata import add_metadata
+from tf_compact.lite.signature import set_signature
+
+DEFAULT_SIGNATURE_KEY = "serving_default"
+
+
+def _in_order(names, order):
+    """A list of new names in `order` becomes an old-to-new dict."""
+    if isinstance(names, (list, tuple)) and len(names) == len(order):
+        return dict(zip(order, names))
+    return names
+
+
+def wants_android(signature_key, input_names, output_names, labels, norm):
+    """Whether any signature or metadata argument asks for a change."""
+    return signature_key != DEFAULT_SIGNATURE_KEY or any(
+        v is not None for v in (input_names, output_names, labels, norm)
+    )
+
+
+def prepare_for_android(
+    content,
+    name,
+    input_order,
+    output_order,
+    signature_key=DEFAULT_SIGNATURE_KEY,
+    input_names=None,
+    output_names=None,
+    labels=None,
+    normalization=None,
+):
+    """Names the signature, then writes the metadata.
+
+    Args:
+        content: The converted `.tflite` bytes (one signature).
+        name: Model name for the metadata.
+        input_order: Current signature input names in the Keras model's
+            input order, which a list of `input_names` follows.
+        output_order: Current signature output names in Keras output order.
+        signature_key: See `tfc.lite.convert`.
+        input_names: See `tfc.lite.convert`.
+        output_names: See `tfc.lite.convert`.
+        labels: See `tfc.lite.convert`.
+        normalization: See `tfc.lite.convert`.
+
+    Returns:
+        The new `.tflite` bytes.
+    """
+    content = bytes(content)
+    renames = (input_names, output_names)
+    if signature_key != DEFAULT_SIGNATURE_KEY or renames != (None, None):
+        content = set_signature(
+            content,
+            signature_key,
+            _in_order(input_names, input_order),
+            _in_order(output_names, output_order),
+        )
+    if labels is not None or normalization is not None:
+        content = add_metadata(
+            content, labels=labels, normalization=normalization, name=name
+        )
+    return content

@@ -1,0 +1,664 @@
+"""LiteRT (TFLite) model metadata: labels and input normalization.
+
+Android's LiteRT Support and Task libraries, and the metadata extractor,
+read what a model needs around it from the model file itself: a
+`ModelMetadata` flatbuffer (file identifier `M001`, schema
+`metadata_schema.fbs` of TFLite Support) in the model buffer named by the
+`"TFLITE_METADATA"` entry of `Model.metadata`, and the associated files
+(e.g. `labels.txt`) packed in a zip archive appended to the flatbuffer.
+This module writes and reads that format with the `flatbuffers` runtime,
+following the published schema.
+"""
+
+import dataclasses
+import io
+import os
+import zipfile
+
+import flatbuffers
+import numpy as np
+from flatbuffers import encode
+from flatbuffers import number_types
+from flatbuffers import packer
+from flatbuffers.table import Table
+
+from tf_compact.lite.flatbuffer import model_schema
+from tf_compact.lite.signature import pack_model
+from tf_compact.lite.signature import unpack_model
+
+METADATA_NAME = "TFLITE_METADATA"
+_FILE_IDENTIFIER = b"M001"
+# The oldest metadata parser that reads every field written here.
+_MIN_PARSER_VERSION = "1.0.0"
+LABELS_FILE = "labels.txt"
+
+# Schema enums (metadata_schema.fbs).
+_TENSOR_AXIS_LABELS = 2
+_COLOR_SPACES = {0: "unknown", 1: "rgb", 2: "grayscale"}
+_FEATURE_PROPERTIES = 1
+_IMAGE_PROPERTIES = 2
+_NORMALIZATION_OPTIONS = 1
+
+# Field slots of the schema's tables.
+_MODEL = {"name": 0, "description": 1, "version": 2, "subgraphs": 3}
+_MODEL.update({"author": 4, "license": 5, "min_parser_version": 7})
+_SUBGRAPH = {"name": 0, "inputs": 2, "outputs": 3}
+_TENSOR = {"name": 0, "description": 1, "content": 3, "process_units": 4}
+_TENSOR["associated_files"] = 6
+_CONTENT = {"type": 0, "properties": 1}
+_IMAGE = {"color_space": 0}
+_PROCESS_UNIT = {"type": 0, "options": 1}
+_NORMALIZATION = {"mean": 0, "std": 1}
+_FILE = {"name": 0, "description": 1, "type": 2}
+
+
+@dataclasses.dataclass
+class TensorMetadata:
+    """Metadata of one input or output tensor.
+
+    Args:
+        name: Tensor name in the metadata (the signature name when written
+            by tf_compact).
+        description: Free text, or `None`.
+        kind: `"image"` or `"feature"`.
+        color_space: For images, `"rgb"`, `"grayscale"` or `"unknown"`;
+            else `None`.
+        mean: Normalization means (per channel or one), or `None`.
+        std: Normalization standard deviations, or `None`.
+        label_file: Name of the attached `TENSOR_AXIS_LABELS` file, or
+            `None`.
+        labels: The labels read from that file, or `None`.
+
+    Example:
+
+    ```python
+    meta = tfc.lite.read_metadata(tflite)
+    print(meta.inputs[0].mean, meta.outputs[0].labels)
+    ```
+    """
+
+    name: str
+    description: str = None
+    kind: str = "feature"
+    color_space: str = None
+    mean: list = None
+    std: list = None
+    label_file: str = None
+    labels: list = None
+
+    def get_config(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a `TensorMetadata` from `get_config()` output."""
+        return cls(**config)
+
+
+@dataclasses.dataclass
+class ModelMetadata:
+    """What `read_metadata` found in a `.tflite` file.
+
+    Args:
+        name: Model name.
+        description: Model description, or `None`.
+        version: Model version, or `None`.
+        author: Author, or `None`.
+        license: License, or `None`.
+        min_parser_version: Oldest metadata parser that reads it.
+        inputs: `TensorMetadata` per subgraph input, in subgraph order.
+        outputs: `TensorMetadata` per subgraph output, in subgraph order.
+        packed_files: Names of the files in the appended zip archive.
+
+    Example:
+
+    ```python
+    meta = tfc.lite.read_metadata("model.tflite")
+    print(meta.name, meta.outputs[0].labels[:3])
+    ```
+    """
+
+    name: str
+    description: str = None
+    version: str = None
+    author: str = None
+    license: str = None
+    min_parser_version: str = None
+    inputs: list = dataclasses.field(default_factory=list)
+    outputs: list = dataclasses.field(default_factory=list)
+    packed_files: list = dataclasses.field(default_factory=list)
+
+    def get_config(self):
+        """Returns the fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a `ModelMetadata` from `get_config()` output."""
+        config = dict(config)
+        for key in ("inputs", "outputs"):
+            config[key] = [
+                TensorMetadata.from_config(t) for t in config.get(key, [])
+            ]
+        return cls(**config)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _table(builder, fields):
+    """Ends a table from `(slot, kind, value)`; `None` values are left out.
+
+    The builder must not be building anything else: strings, vectors and
+    sub-tables are created before the table starts.
+    """
+    fields = [f for f in fields if f[2] is not None]
+    builder.StartObject(1 + max((slot for slot, _, _ in fields), default=0))
+    for slot, kind, value in fields:
+        if kind == "offset":
+            builder.PrependUOffsetTRelativeSlot(slot, value, 0)
+        else:  # a ubyte/byte enum, written even when it is the default
+            builder.PrependUint8Slot(slot, value, value + 1)
+    return builder.EndObject()
+
+
+def _offsets(builder, offsets):
+    if offsets is None:
+        return None
+    builder.StartVector(4, len(offsets), 4)
+    for offset in reversed(offsets):
+        builder.PrependUOffsetTRelative(offset)
+    return builder.EndVector()
+
+
+def _floats(builder, values):
+    builder.StartVector(4, len(values), 4)
+    for value in reversed(values):
+        builder.PrependFloat32(float(value))
+    return builder.EndVector()
+
+
+def _string(builder, text):
+    return None if text is None else builder.CreateString(text)
+
+
+def _tensor_entry(builder, spec):
+    """One `TensorMetadata` table from a plain dict `spec`."""
+    name = _string(builder, spec["name"])
+    description = _string(builder, spec.get("description"))
+    if spec["kind"] == "image":
+        color = {"rgb": 1, "grayscale": 2}.get(spec["color_space"], 0)
+        props = _table(builder, [(_IMAGE["color_space"], "enum", color)])
+        props_type = _IMAGE_PROPERTIES
+    else:
+        props = _table(builder, [])
+        props_type = _FEATURE_PROPERTIES
+    content = _table(
+        builder,
+        [
+            (_CONTENT["type"], "enum", props_type),
+            (_CONTENT["properties"], "offset", props),
+        ],
+    )
+    units = None
+    if spec.get("mean") is not None:
+        mean = _floats(builder, spec["mean"])
+        std = _floats(builder, spec["std"])
+        options = _table(
+            builder,
+            [
+                (_NORMALIZATION["mean"], "offset", mean),
+                (_NORMALIZATION["std"], "offset", std),
+            ],
+        )
+        unit = _table(
+            builder,
+            [
+                (_PROCESS_UNIT["type"], "enum", _NORMALIZATION_OPTIONS),
+                (_PROCESS_UNIT["options"], "offset", options),
+            ],
+        )
+        units = _offsets(builder, [unit])
+    files = None
+    if spec.get("label_file") is not None:
+        file_name = _string(builder, spec["label_file"])
+        file_description = _string(builder, "Labels of the output classes.")
+        entry = _table(
+            builder,
+            [
+                (_FILE["name"], "offset", file_name),
+                (_FILE["description"], "offset", file_description),
+                (_FILE["type"], "enum", _TENSOR_AXIS_LABELS),
+            ],
+        )
+        files = _offsets(builder, [entry])
+    return _table(
+        builder,
+        [
+            (_TENSOR["name"], "offset", name),
+            (_TENSOR["description"], "offset", description),
+            (_TENSOR["content"], "offset", content),
+            (_TENSOR["process_units"], "offset", units),
+            (_TENSOR["associated_files"], "offset", files),
+        ],
+    )
+
+
+def _metadata_buffer(info, inputs, outputs):
+    builder = flatbuffers.Builder(1024)
+    input_entries = [_tensor_entry(builder, s) for s in inputs]
+    output_entries = [_tensor_entry(builder, s) for s in outputs]
+    input_vector = _offsets(builder, input_entries)
+    output_vector = _offsets(builder, output_entries)
+    subgraph = _table(
+        builder,
+        [
+            (_SUBGRAPH["inputs"], "offset", input_vector),
+            (_SUBGRAPH["outputs"], "offset", output_vector),
+        ],
+    )
+    subgraphs = _offsets(builder, [subgraph])
+    strings = {k: _string(builder, v) for k, v in info.items()}
+    strings["subgraphs"] = subgraphs
+    root = _table(
+        builder, [(slot, "offset", strings[k]) for k, slot in _MODEL.items()]
+    )
+    builder.Finish(root, file_identifier=_FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _validate_text(name, value):
+    if value is not None and not isinstance(value, str):
+        raise TypeError(
+            f"Invalid type for argument `{name}`. Expected a string or "
+            f"None. Received: type={type(value).__name__}"
+        )
+
+
+def read_labels(labels):
+    """Labels from a list of strings or a text file (one per line)."""
+    if isinstance(labels, (str, os.PathLike)):
+        with open(labels, encoding="utf-8") as f:
+            found = [line.rstrip("\r\n") for line in f]
+        while found and not found[-1]:
+            found.pop()
+        return found, os.path.basename(os.fspath(labels))
+    if isinstance(labels, (list, tuple)) and all(
+        isinstance(x, str) and "\n" not in x for x in labels
+    ):
+        return list(labels), LABELS_FILE
+    raise TypeError(
+        "Invalid value for argument `labels`. Expected a list of strings "
+        "(one per class, no newlines) or the path of a text file with one "
+        f"label per line. Received: {labels!r:.120}"
+    )
+
+
+def _stat_values(value):
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        return None
+    return [float(v) for v in array]
+
+
+def read_normalization(normalization, channels):
+    """`(mean, std)` lists from `normalization`, checked against channels."""
+    error = ValueError(
+        "Invalid value for argument `normalization`. Expected a pair "
+        "`(mean, std)` of numbers or of per-channel lists (one value, or "
+        f"one per channel: {channels}), finite, std non-zero. Received: "
+        f"normalization={normalization!r}"
+    )
+    if not isinstance(normalization, (tuple, list)) or len(normalization) != 2:
+        raise error
+    try:
+        mean, std = (_stat_values(v) for v in normalization)
+    except (TypeError, ValueError):
+        raise error from None
+    if mean is None or std is None or any(s == 0 for s in std):
+        raise error
+    for values in (mean, std):
+        if len(values) not in (1, channels):
+            raise error
+    if len(mean) != len(std):  # one value and per-channel ones
+        size = max(len(mean), len(std))
+        mean, std = (v * size if len(v) == 1 else v for v in (mean, std))
+    return mean, std
+
+
+def _by_name(argument, value, names, single):
+    """Spreads a per-tensor argument over tensor names."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected keys "
+                f"among the signature names {names}. Received unknown keys "
+                f"{unknown}"
+            )
+        return dict(value)
+    if len(names) != 1:
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. The model has "
+            f"{len(names)} {single}s {names}: pass a dict keyed by "
+            f"{single} name. Received: {value!r:.120}"
+        )
+    return {names[0]: value}
+
+
+# ---------------------------------------------------------------- model
+
+
+def _text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _signature_names(model):
+    """Tensor index to signature name, for the first subgraph."""
+    names = {}
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex != 0:
+            continue
+        for tensor_map in list(sig.inputs or []) + list(sig.outputs or []):
+            names[int(tensor_map.tensorIndex)] = _text(tensor_map.name)
+    return names
+
+
+def _tensor_spec(model, index, names):
+    tensor = model.subgraphs[0].tensors[index]
+    shape = [int(d) for d in tensor.shape]
+    name = names.get(index) or _text(tensor.name)
+    image = len(shape) == 4 and shape[-1] in (1, 3)
+    return {
+        "name": name,
+        "kind": "image" if image else "feature",
+        "color_space": ("grayscale" if shape[-1] == 1 else "rgb")
+        if image
+        else None,
+        "channels": shape[-1] if shape else 1,
+    }
+
+
+def _split_archive(content):
+    """The flatbuffer and the files of the zip appended to it."""
+    content = bytes(content)
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            files = {n: archive.read(n) for n in archive.namelist()}
+            start = min(
+                (i.header_offset for i in archive.infolist()),
+                default=len(content),
+            )
+        return content[:start], files
+    except zipfile.BadZipFile:
+        return content, {}
+
+
+def add_metadata(
+    tflite,
+    labels=None,
+    normalization=None,
+    name=None,
+    description=None,
+    version=None,
+    author=None,
+    license=None,
+):
+    """Writes LiteRT metadata (labels, normalization) into a `.tflite` model.
+
+    Writes a `ModelMetadata` in the `"TFLITE_METADATA"` buffer, as the
+    TFLite Support metadata writer does: one `TensorMetadata` per input
+    (image properties for 4-D inputs with 1 or 3 channels, the
+    normalization as `NormalizationOptions`) and per output (the labels as
+    an associated `TENSOR_AXIS_LABELS` file), named by the model's
+    signature. The label files are packed, uncompressed, in a zip archive
+    appended to the flatbuffer; interpreters ignore it. Metadata already in
+    the file is replaced. The graph is not changed.
+
+    Args:
+        tflite: The `.tflite` flatbuffer as bytes.
+        labels: Class names of the output: a list of strings or the path of
+            a text file with one label per line; for a model with several
+            outputs, a dict from output name to either. Defaults to `None`.
+        normalization: `(mean, std)` the app applies to its input,
+            `(x - mean) / std`, each a number or a per-channel list; for a
+            model with several inputs, a dict from input name to such a
+            pair. Defaults to `None`.
+        name: Model name in the metadata. Defaults to `None`: `"model"`.
+        description: Model description. Defaults to `None`.
+        version: Model version string. Defaults to `None`.
+        author: Author. Defaults to `None`.
+        license: License. Defaults to `None`.
+
+    Returns:
+        The model with its metadata, as bytes.
+
+    Raises:
+        ValueError: If `tflite` is not a TFLite model, a dict names no
+            input/output, a single value is given for several tensors, or
+            the normalization is malformed.
+        TypeError: If `labels` or a text argument has the wrong type.
+
+    Example:
+
+    ```python
+    tflite = tfc.lite.add_metadata(
+        tflite,
+        labels=["t-shirt", "trouser", "pullover"],
+        normalization=(127.5, 127.5),
+        name="fashion_classifier",
+    )
+    print(tfc.lite.read_metadata(tflite).outputs[0].labels)
+    ```
+    """
+    info = {
+        "name": name or "model",
+        "description": description,
+        "version": version,
+        "author": author,
+        "license": license,
+        "min_parser_version": _MIN_PARSER_VERSION,
+    }
+    for key, value in info.items():
+        _validate_text(key, value)
+    flat, packed = _split_archive(tflite)
+    model = unpack_model(flat)
+    names = _signature_names(model)
+    subgraph = model.subgraphs[0]
+    inputs = [_tensor_spec(model, i, names) for i in subgraph.inputs]
+    outputs = [_tensor_spec(model, i, names) for i in subgraph.outputs]
+    norms = _by_name(
+        "normalization", normalization, [s["name"] for s in inputs], "input"
+    )
+    label_args = _by_name(
+        "labels", labels, [s["name"] for s in outputs], "output"
+    )
+    files = {}
+    for spec in inputs:
+        if spec["name"] in norms:
+            spec["mean"], spec["std"] = read_normalization(
+                norms[spec["name"]], spec["channels"]
+            )
+    for spec in outputs:
+        if spec["name"] in label_args:
+            found, file_name = read_labels(label_args[spec["name"]])
+            if file_name in files:
+                file_name = f"{spec['name']}_{file_name}"
+            spec["label_file"] = file_name
+            files[file_name] = ("\n".join(found) + "\n").encode("utf-8")
+    buffer = _metadata_buffer(info, inputs, outputs)
+    _store_buffer(model, buffer)
+    return _append_files(pack_model(model), files)
+
+
+def _store_buffer(model, data):
+    schema_buffer = type(model.buffers[0])()
+    schema_buffer.data = np.frombuffer(data, dtype=np.uint8)
+    entries = list(model.metadata or [])
+    for entry in entries:
+        if _text(entry.name) == METADATA_NAME:
+            model.buffers[entry.buffer] = schema_buffer
+            return
+    model.buffers.append(schema_buffer)
+    entry = model_schema().MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = entries + [entry]
+
+
+def _append_files(flat, files):
+    if not files:
+        return flat
+    out = io.BytesIO()
+    out.write(flat)
+    with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as z:
+        for file_name, data in files.items():
+            z.writestr(file_name, data)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _slot(tab, slot):
+    return tab.Offset(4 + 2 * slot)
+
+
+def _get_string(tab, slot):
+    offset = _slot(tab, slot)
+    return tab.String(offset + tab.Pos).decode("utf-8") if offset else None
+
+
+def _get_table(tab, slot):
+    offset = _slot(tab, slot)
+    if not offset:
+        return None
+    return Table(tab.Bytes, tab.Indirect(offset + tab.Pos))
+
+
+def _get_tables(tab, slot):
+    offset = _slot(tab, slot)
+    if not offset:
+        return []
+    start = tab.Vector(offset)
+    return [
+        Table(tab.Bytes, tab.Indirect(start + 4 * i))
+        for i in range(tab.VectorLen(offset))
+    ]
+
+
+def _get_floats(tab, slot):
+    offset = _slot(tab, slot)
+    if not offset:
+        return None
+    values = tab.GetVectorAsNumpy(number_types.Float32Flags, offset)
+    return [float(v) for v in values]
+
+
+def _get_enum(tab, slot):
+    offset = _slot(tab, slot)
+    if not offset:
+        return 0
+    return tab.Get(number_types.Uint8Flags, offset + tab.Pos)
+
+
+def _read_tensor(tab, files):
+    entry = TensorMetadata(
+        name=_get_string(tab, _TENSOR["name"]),
+        description=_get_string(tab, _TENSOR["description"]),
+    )
+    content = _get_table(tab, _TENSOR["content"])
+    if content is not None:
+        kind = _get_enum(content, _CONTENT["type"])
+        props = _get_table(content, _CONTENT["properties"])
+        if kind == _IMAGE_PROPERTIES:
+            entry.kind = "image"
+            color = _get_enum(props, _IMAGE["color_space"]) if props else 0
+            entry.color_space = _COLOR_SPACES.get(color, "unknown")
+    for unit in _get_tables(tab, _TENSOR["process_units"]):
+        if _get_enum(unit, _PROCESS_UNIT["type"]) == _NORMALIZATION_OPTIONS:
+            options = _get_table(unit, _PROCESS_UNIT["options"])
+            entry.mean = _get_floats(options, _NORMALIZATION["mean"])
+            entry.std = _get_floats(options, _NORMALIZATION["std"])
+    for file in _get_tables(tab, _TENSOR["associated_files"]):
+        if _get_enum(file, _FILE["type"]) != _TENSOR_AXIS_LABELS:
+            continue
+        entry.label_file = _get_string(file, _FILE["name"])
+        data = files.get(entry.label_file)
+        if data is not None:
+            entry.labels = data.decode("utf-8").splitlines()
+    return entry
+
+
+def metadata_buffer(tflite):
+    """The raw `ModelMetadata` flatbuffer of a model, or `None`."""
+    flat, _ = _split_archive(tflite)
+    model = unpack_model(flat)
+    for entry in model.metadata or []:
+        if _text(entry.name) == METADATA_NAME:
+            data = model.buffers[entry.buffer].data
+            return None if data is None else bytes(bytearray(data))
+    return None
+
+
+def read_metadata(tflite):
+    """Reads the LiteRT metadata and packed files of a `.tflite` model.
+
+    Args:
+        tflite: The `.tflite` model as bytes, or a path to a file.
+
+    Returns:
+        A `ModelMetadata`, or `None` if the model carries none.
+
+    Raises:
+        ValueError: If `tflite` is not a TFLite model, or its metadata
+            buffer is not a `ModelMetadata` (identifier `M001`).
+
+    Example:
+
+    ```python
+    meta = tfc.lite.read_metadata("model.tflite")
+    print(meta.inputs[0].mean, meta.inputs[0].std)
+    print(meta.outputs[0].labels)
+    ```
+    """
+    if isinstance(tflite, (str, os.PathLike)):
+        with open(tflite, "rb") as f:
+            tflite = f.read()
+    _, files = _split_archive(tflite)
+    data = metadata_buffer(tflite)
+    if data is None:
+        return None
+    if len(data) < 8 or data[4:8] != _FILE_IDENTIFIER:
+        raise ValueError(
+            "Invalid value for argument `tflite`. Expected its "
+            f"{METADATA_NAME!r} buffer to be a ModelMetadata flatbuffer "
+            f"(identifier {_FILE_IDENTIFIER!r}). Received: {data[:8]!r}"
+        )
+    root = Table(data, encode.Get(packer.uoffset, data, 0))
+    meta = ModelMetadata(
+        name=_get_string(root, _MODEL["name"]),
+        description=_get_string(root, _MODEL["description"]),
+        version=_get_string(root, _MODEL["version"]),
+        author=_get_string(root, _MODEL["author"]),
+        license=_get_string(root, _MODEL["license"]),
+        min_parser_version=_get_string(root, _MODEL["min_parser_version"]),
+        packed_files=sorted(files),
+    )
+    subgraphs = _get_tables(root, _MODEL["subgraphs"])
+    if subgraphs:
+        meta.inputs = [
+            _read_tensor(t, files)
+            for t in _get_tables(subgraphs[0], _SUBGRAPH["inputs"])
+        ]
+        meta.outputs = [
+            _read_tensor(t, files)
+            for t in _get_tables(subgraphs[0], _SUBGRAPH["outputs"])
+        ]
+    return meta
