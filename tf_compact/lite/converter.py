@@ -8,6 +8,7 @@ import tempfile
 import numpy as np
 
 from tf_compact.lite import diagnostics
+from tf_compact.lite import edgetpu_target
 from tf_compact.lite.android import prepare_for_android
 from tf_compact.lite.android import wants_android
 from tf_compact.lite.calibration import first_step
@@ -413,7 +414,7 @@ def convert(
     mode="float32",
     representative_data=None,
     num_calibration_steps=100,
-    inference_io="float32",
+    inference_io=None,
     output_path=None,
     verify=True,
     runtime="auto",
@@ -422,6 +423,7 @@ def convert(
     output_names=None,
     labels=None,
     normalization=None,
+    target=None,
 ):
     """Converts a Keras model to TFLite and checks it against Keras.
 
@@ -465,7 +467,8 @@ def convert(
             `100`.
         inference_io: Input/output dtype, `"float32"`, `"int8"` or
             `"uint8"` (integer I/O only for `"int8"`/`"qat"`; Coral wants
-            `"uint8"` or `"int8"`). Defaults to `"float32"`.
+            `"uint8"` or `"int8"`). Defaults to `None`: `"float32"`, or
+            `"uint8"` with `target="edgetpu"`.
         output_path: File to write the model to, or `None`. Defaults to
             `None`.
         verify: Whether to run the TFLite model on a batch (representative
@@ -494,6 +497,13 @@ def convert(
             several inputs, a dict keyed by input name). It documents what
             the app must do; the model itself is not changed. Defaults to
             `None`.
+        target: `None`, or `"edgetpu"` for a Coral Edge TPU: `mode` must
+            be `"int8"` or `"qat"`, I/O is integer, and the model is
+            rebuilt on batch-1 inputs so that every shape is static. The
+            result then carries `.edgetpu`, the `tfc.lite.edgetpu_report`
+            of the file (with the compiler's log when `edgetpu_compiler` is
+            on the PATH; the compiled file is written next to
+            `output_path`). Defaults to `None`.
 
     Returns:
         A `ConversionResult`: the TFLite bytes, with `.path_used`,
@@ -532,8 +542,11 @@ def convert(
     )
     ```
     """
+    inference_io = edgetpu_target.resolve_io(target, mode, inference_io)
     _validate_mode(mode, inference_io)
     _validate_model(model, mode)
+    if target is not None:
+        model = edgetpu_target.static_batch_model(model)
     if mode == "int8" and representative_data is None:
         raise ValueError(
             "mode='int8' needs `representative_data` to calibrate activation "
@@ -567,4 +580,6 @@ def convert(
         result = _for_android(result, model, runtime, android)
     if output_path is not None:
         result.output_path = _write(result, output_path)
+    if target is not None:
+        edgetpu_target.attach_report(result, model)
     return result
