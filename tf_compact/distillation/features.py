@@ -10,6 +10,8 @@ spatial resolution when the user gives none.
 import keras
 
 from tf_compact.internal import heads
+from tf_compact.internal.head_ops import probabilities_to_logits
+from tf_compact.internal.head_trace import same_tensor
 
 # Key under which an extractor returns the model's own (final) output.
 FINAL = None
@@ -292,7 +294,7 @@ class FeatureExtractor:
             feats = []
             for n in self.names:
                 tensor = layer_output(model, n, role)
-                if heads.same_tensor(tensor, final):
+                if same_tensor(tensor, final):
                     tensor = logits
                 feats.append(tensor)
             self.graph = keras.Model(
@@ -317,7 +319,7 @@ class FeatureExtractor:
         """Returns `{None: output, LOGITS: logits, layer_name: feature}`."""
         if self.graph is None:
             output = self._select(self.model(x, training=training))
-            logits = heads.probabilities_to_logits(output, self.kind)
+            logits = probabilities_to_logits(output, self.kind)
             return {FINAL: output, LOGITS: logits}
         output, logits, feats = self.graph(x, training=training)
         result = dict(zip(self.names, feats))

@@ -8,6 +8,7 @@ the TensorFlow backend.
 import numpy as np
 
 from tf_compact.internal import heads
+from tf_compact.internal.head_ops import probabilities_to_logits
 
 
 def as_dataset(data, batch_size, shuffle=False):
@@ -210,7 +211,7 @@ class QatTrainer:
         if self.from_logits:
             return out
         kind = heads.SIGMOID if self.binary else heads.SOFTMAX
-        return heads.probabilities_to_logits(out, kind)
+        return probabilities_to_logits(out, kind)
 
     def _loss(self, x, y):
         import tensorflow as tf
