@@ -8,6 +8,10 @@ import subprocess
 import sys
 
 RESULTS_DIR = "benchmarks/results"
+#: Where `benchmarks/teachers.py` caches the converged teachers.
+TEACHERS_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "teachers"
+)
 
 
 def machine():
