@@ -1,4 +1,4 @@
-"""Edge TPU op check."""
+"""Edge TPU report: full int8, static shapes, the single cut, findings."""
 
 import keras
 import numpy as np
@@ -17,29 +17,48 @@ def models():
         "int8": tfc.lite.convert(
             model, "int8", representative_data=x, inference_io="uint8"
         ),
+        "edgetpu": tfc.lite.convert(
+            model, "int8", representative_data=x, target="edgetpu"
+        ),
     }
 
 
-def test_full_int8_model_is_compatible(models):
-    report = tfc.lite.edgetpu_report(models["int8"])
-    assert report.compatible
+def test_dynamic_batch_is_not_compatible(models):
+    # Keras inputs have an unknown batch: shape_signature [-1, 8, 8, 1].
+    report = tfc.lite.edgetpu_report(models["int8"], compiler=None)
+    assert not report.compatible
+    assert not report.static_shapes
     assert report.full_int8
-    assert report.cpu_fallback == []
+    model_level = [f for f in report.errors if f.index is None]
+    assert model_level[0].rule == "static_shape"
+    assert "[-1, 8, 8, 1]" in model_level[0].message
+    assert "target='edgetpu'" in model_level[0].fix
+    conv = [f for f in report.findings if f.op == "CONV_2D"][0]
+    assert (conv.rule, conv.layer) == ("static_shape", "conv")
+
+
+def test_edgetpu_target_is_compatible(models):
+    report = tfc.lite.edgetpu_report(models["edgetpu"], compiler=None)
+    assert report.compatible and report.static_shapes and report.full_int8
+    assert report.findings == []
     assert {row["device"] for row in report.ops} == {"edgetpu"}
+    assert report.cpu_fallback == [] and report.io_conversions == []
     assert "CONV_2D" in [row["op"] for row in report.ops]
+    assert report.unchecked[0].startswith("edgetpu_compiler not run")
 
 
 def test_float_model_falls_back_to_cpu(models):
-    report = tfc.lite.edgetpu_report(models["float"])
+    report = tfc.lite.edgetpu_report(models["float"], compiler=None)
     assert not report.compatible
     assert not report.full_int8
     assert len(report.cpu_fallback) == len(report.ops)
-    first = report.ops[0]
-    assert first["reason"] == "float tensors (not full int8)"
+    first = [f for f in report.findings if f.index == 0][0]
+    assert first.rule == "full_int8"
+    assert "float32" in first.message and "mode='int8'" in first.fix
 
 
 def test_unsupported_op_cuts_the_graph():
-    inputs = keras.Input((8, 8, 1))
+    inputs = keras.Input((8, 8, 1), batch_size=1)
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.LeakyReLU(name="leaky")(x)
     x = keras.layers.Conv2D(4, 3, name="conv_after")(x)
@@ -49,32 +68,44 @@ def test_unsupported_op_cuts_the_graph():
         model, "int8", representative_data=helpers.images(16)
     )
     report = tfc.lite.edgetpu_report(
-        tflite, layer_names=[layer.name for layer in model.layers]
+        tflite,
+        layer_names=[layer.name for layer in model.layers],
+        compiler=None,
     )
     rows = {row["op"]: row for row in report.ops}
-    assert (
-        rows["LEAKY_RELU"]["reason"] == "op not in the Edge TPU supported set"
-    )
-    assert rows["LEAKY_RELU"]["layer"] == "leaky"
-    conv_after = [r for r in report.ops if r["layer"] == "conv_after"]
-    assert conv_after and conv_after[0]["reason"] == (
-        "after the first unmapped op"
-    )
+    leaky = rows["LEAKY_RELU"]
+    assert leaky["reason"] == "LEAKY_RELU is not an Edge TPU operation"
+    assert leaky["layer"] == "leaky"
+    support = [f for f in report.errors if f.rule == "op_support"]
+    assert [(f.op, f.index, f.layer) for f in support] == [
+        ("LEAKY_RELU", leaky["index"], "leaky")
+    ]
+    after = [f for f in report.errors if f.rule == "after_cut"]
+    assert [f.layer for f in after] == ["conv_after", "gap"]
+    assert all(f.index > leaky["index"] for f in after)
+    assert f"#{leaky['index']} LEAKY_RELU" in after[0].message
     assert report.io_conversions == ["QUANTIZE", "DEQUANTIZE"]
     assert report.ops[1]["device"] == "edgetpu"
     assert not report.compatible
     assert report.cpu_fallback[0] == "LEAKY_RELU (leaky)"
     assert report.full_int8
-    assert "| LEAKY_RELU | leaky |" in report.table()
+    integer_io = [f for f in report.warnings if f.rule == "integer_io"]
+    assert len(integer_io) == 1
+    table = report.table()
+    assert "| LEAKY_RELU | 1 | leaky |" in table
+    assert "error: #2 LEAKY_RELU (layer 'leaky')" in table
 
 
 def test_report_from_path_and_round_trip(models, tmp_path):
     path = tmp_path / "m.tflite"
-    path.write_bytes(models["int8"])
-    report = tfc.lite.edgetpu_report(str(path))
+    path.write_bytes(models["edgetpu"])
+    report = tfc.lite.edgetpu_report(str(path), compiler=None)
     clone = tfc.lite.EdgeTpuReport.from_config(report.get_config())
     assert clone == report
     assert "compatible; 0 of" in clone.table()
+    finding = tfc.lite.Finding("rule", "error", "m", "f", 3, "ADD", "add")
+    assert tfc.lite.Finding.from_config(finding.get_config()) == finding
+    assert finding.text() == "error: #3 ADD (layer 'add'): m. Fix: f."
 
 
 def test_supported_set_has_the_core_ops():

@@ -3,7 +3,12 @@ r"""`tf-compact benchmark-tflite`: time TFLite files on a real interpreter.
 ```shell
 tf-compact benchmark-tflite --tflite=out/teacher_float32.tflite \
     --tflite=out/model_int8.tflite --num_threads=1 --accuracy
+tf-compact benchmark-tflite --tflite=out/model_int8_edgetpu.tflite --edgetpu
 ```
+
+With `--edgetpu`, files compiled by `edgetpu_compiler` run on a Coral Edge
+TPU through `libedgetpu`; a file that is not compiled gets its Edge TPU
+report printed instead (what maps, what does not and how to fix it).
 """
 
 import sys
@@ -33,6 +38,12 @@ WARMUP = flags.DEFINE_integer("warmup", 10, "Untimed invokes.", lower_bound=0)
 ACCURACY = flags.DEFINE_boolean(
     "accuracy", False, "Also measure accuracy on the --dataset test split."
 )
+EDGETPU = flags.DEFINE_boolean(
+    "edgetpu",
+    False,
+    "Run on a Coral Edge TPU (libedgetpu delegate); the files must be "
+    "compiled by edgetpu_compiler.",
+)
 SCORE_OUTPUT = flags.DEFINE_string(
     "score_output",
     None,
@@ -58,12 +69,32 @@ def _load(lite, paths):
     return contents
 
 
+def _uncompiled(lite, paths, contents):
+    """Prints the Edge TPU report of each file not compiled for it."""
+    bad = [
+        (path, content)
+        for path, content in zip(paths, contents)
+        if not lite.is_compiled_for_edgetpu(content)
+    ]
+    for path, content in bad:
+        print(
+            f"benchmark-tflite: --tflite={path} is not compiled for the Edge "
+            "TPU (no edgetpu-custom-op); run edgetpu_compiler on it first. "
+            "Its Edge TPU report:",
+            file=sys.stderr,
+        )
+        print(lite.edgetpu_report(content).table(), file=sys.stderr)
+    return bool(bad)
+
+
 def main(argv):
     """Benchmarks every --tflite file and prints a comparison table.
 
     Returns:
         `1` when a --tflite file is missing or not a well-formed TFLite
-        model (the reason is printed), else `None`.
+        model, or with --edgetpu when a file is not compiled for the Edge
+        TPU or libedgetpu cannot be loaded (the reason is printed), else
+        `None`.
 
     Raises:
         app.UsageError: on positional arguments or no --tflite file.
@@ -77,8 +108,20 @@ def main(argv):
     contents = _load(lite, TFLITE.value)
     if contents is None:
         return 1
+    delegate = "edgetpu" if EDGETPU.value else None
+    if delegate and _uncompiled(lite, TFLITE.value, contents):
+        return 1
     dataset = common_flags.load_data().test if ACCURACY.value else None
-    results = [
+    try:
+        results = _run(lite, contents, dataset, delegate)
+    except lite.RuntimeUnavailableError as e:
+        print(f"benchmark-tflite: {e}", file=sys.stderr)
+        return 1
+    print(lite.compare(results))
+
+
+def _run(lite, contents, dataset, delegate):
+    return [
         lite.benchmark(
             content,
             runtime=RUNTIME.value,
@@ -88,10 +131,10 @@ def main(argv):
             dataset=dataset,
             name=path,
             output=_score_output() if dataset is not None else None,
+            delegate=delegate,
         )
         for path, content in zip(TFLITE.value, contents)
     ]
-    print(lite.compare(results))
 
 
 if __name__ == "__main__":

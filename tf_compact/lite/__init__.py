@@ -7,6 +7,9 @@ import tf_compact as tfc
 
 tflite = tfc.lite.convert(model, mode="int8", representative_data=x[:200])
 print(tfc.lite.edgetpu_report(tflite).table())
+coral = tfc.lite.convert(model, "int8", representative_data=x[:200],
+                         target="edgetpu")
+print(coral.edgetpu.summary())
 print(tfc.lite.benchmark(tflite, num_threads=1).to_dict())
 ```
 """
@@ -20,7 +23,12 @@ from tf_compact.lite.converter import MODES
 from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu import EDGETPU_OPS
 from tf_compact.lite.edgetpu import EdgeTpuReport
+from tf_compact.lite.edgetpu import Finding
 from tf_compact.lite.edgetpu import edgetpu_report
+from tf_compact.lite.edgetpu_compiler import CompilerLog
+from tf_compact.lite.edgetpu_compiler import parse_compiler_log
+from tf_compact.lite.edgetpu_compiler import run_compiler
+from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.errors import BridgeError
 from tf_compact.lite.errors import ConversionError
 from tf_compact.lite.errors import QuantizationError
@@ -39,6 +47,7 @@ from tf_compact.lite.qat import quantize_model
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import RUNTIMES
 from tf_compact.lite.runtime import RuntimeInfo
+from tf_compact.lite.runtime import load_edgetpu_delegate
 from tf_compact.lite.runtime import load_model_content
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.signature import set_signature

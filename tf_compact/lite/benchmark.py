@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from tf_compact.lite.converter import convert
+from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import output_name
 from tf_compact.lite.runtime import load_model_content
@@ -20,7 +21,8 @@ class BenchmarkResult:
     Args:
         name: Label of the model in tables.
         runtime: Interpreter runtime that ran (see `make_interpreter`).
-        delegate: `"xnnpack"` if the XNNPACK delegate ran, else `"none"`.
+        delegate: `"edgetpu"` if the Edge TPU delegate ran, `"xnnpack"` if
+            the XNNPACK delegate ran, else `"none"`.
         num_threads: Interpreter threads.
         median_ms: Median latency of one invoke, in milliseconds.
         p90_ms: 90th percentile latency, in milliseconds.
@@ -130,6 +132,7 @@ def benchmark(
     use_xnnpack=True,
     name=None,
     output=None,
+    delegate=None,
 ):
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
@@ -161,6 +164,9 @@ def benchmark(
             the key of a dict output). `None` scores the first output in
             Keras order; `scored_output` in the result says which ran.
             Defaults to `None`.
+        delegate: `None`, or `"edgetpu"` to run a model compiled by
+            `edgetpu_compiler` on a Coral Edge TPU, through `libedgetpu`
+            loaded with the runtime's `load_delegate`. Defaults to `None`.
 
     Returns:
         A `BenchmarkResult`.
@@ -169,7 +175,9 @@ def benchmark(
         ValueError: If an argument is invalid, the model file is malformed,
             `output` names no output, or the dataset's inputs do not match
             the model (any dimension but the batch) or hold no sample.
-        RuntimeUnavailableError: If the runtime asked for cannot run.
+        RuntimeUnavailableError: If the runtime asked for cannot run, or
+            `delegate="edgetpu"` and `libedgetpu` cannot be loaded (the
+            message says how to install it).
 
     Example:
 
@@ -184,11 +192,21 @@ def benchmark(
     _validate_count("warmup", warmup, 0)
     _validate_count("runs", runs, 1)
     content, default_name = _as_content(model)
+    if delegate == "edgetpu" and not is_compiled_for_edgetpu(content):
+        raise ValueError(
+            "Invalid value for argument `model`. delegate='edgetpu' runs "
+            "a model compiled by edgetpu_compiler (it holds an "
+            "`edgetpu-custom-op`). Received: a model without one; compile "
+            "it first, e.g. `tfc.lite.convert(..., target='edgetpu', "
+            "output_path=...)` with edgetpu_compiler on the PATH, then "
+            "benchmark the `_edgetpu.tflite` file."
+        )
     interpreter, info = make_interpreter(
         content,
         runtime=runtime,
         num_threads=num_threads,
         use_xnnpack=use_xnnpack,
+        delegate=delegate,
     )
     accuracy = scored = None
     if dataset is not None:

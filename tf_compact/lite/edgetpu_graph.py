@@ -265,3 +265,34 @@ def read_graph(model_content, layer_names=None):
         outputs=outputs,
         num_subgraphs=len(model.subgraphs or []),
     )
+
+
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
+
+
+def is_compiled_for_edgetpu(model_content):
+    """Whether a `.tflite` model holds the compiler's `edgetpu-custom-op`.
+
+    `edgetpu_compiler` replaces the ops it maps by one custom op per Edge
+    TPU subgraph; a model without it runs entirely on the CPU, even with
+    the Edge TPU delegate loaded.
+
+    Args:
+        model_content: The `.tflite` flatbuffer, as bytes.
+
+    Returns:
+        A bool.
+
+    Example:
+
+    ```python
+    is_compiled_for_edgetpu(open("model_edgetpu.tflite", "rb").read())
+    ```
+    """
+    schema = _schema()
+    model = schema.Model.GetRootAsModel(bytes(model_content), 0)
+    for i in range(model.OperatorCodesLength()):
+        custom = model.OperatorCodes(i).CustomCode()
+        if custom is not None and custom.decode() == EDGETPU_CUSTOM_OP:
+            return True
+    return False

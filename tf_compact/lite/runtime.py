@@ -14,6 +14,11 @@ Every model is checked (`validate_flatbuffer`) before any runtime sees it,
 and a model that a runtime refuses as malformed is not handed to the next
 one: a `ValueError` says what is wrong with it.
 - `"tensorflow"`: `tf.lite.Interpreter`, always present with TensorFlow.
+
+`delegate="edgetpu"` loads Coral's Edge TPU runtime (`libedgetpu.so.1`)
+through the runtime's external-delegate API (`load_delegate`); a model
+compiled by `edgetpu_compiler` then runs its `edgetpu-custom-op` on the
+Edge TPU.
 """
 
 import dataclasses
@@ -29,6 +34,19 @@ from tf_compact.lite.errors import RuntimeUnavailableError
 from tf_compact.lite.flatbuffer import check_model
 
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+DELEGATES = ("edgetpu",)
+# Coral's Edge TPU runtime library, by platform.system().
+EDGETPU_LIBRARIES = {
+    "Linux": "libedgetpu.so.1",
+    "Darwin": "libedgetpu.1.dylib",
+    "Windows": "edgetpu.dll",
+}
+EDGETPU_INSTALL = (
+    "install Coral's Edge TPU runtime (Debian/Ubuntu: `sudo apt-get install "
+    "libedgetpu1-std` from Coral's package repository, see "
+    "https://coral.ai/docs/accelerator/get-started/) and plug in a Coral "
+    "device"
+)
 _MODULES = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
@@ -46,7 +64,8 @@ class RuntimeInfo:
 
     Args:
         runtime: Name of the runtime that was created, one of `RUNTIMES`.
-        delegate: `"xnnpack"` when the XNNPACK delegate took over part of the
+        delegate: `"edgetpu"` when the Edge TPU delegate was applied,
+            `"xnnpack"` when the XNNPACK delegate took over part of the
             graph, else `"none"`.
         attempts: Dict mapping runtimes tried before it (and a delegate that
             failed to prepare) to why they failed. Defaults to `{}`.
@@ -79,6 +98,68 @@ def _validate_runtime(runtime):
             "Invalid value for argument `runtime`. Expected one of "
             f"{('auto',) + RUNTIMES}. Received: runtime={runtime!r}"
         )
+
+
+def _validate_delegate(delegate):
+    if delegate is not None and delegate not in DELEGATES:
+        raise ValueError(
+            "Invalid value for argument `delegate`. Expected `None` or one "
+            f"of {DELEGATES}. Received: delegate={delegate!r}"
+        )
+
+
+def edgetpu_library():
+    """The file name of Coral's Edge TPU runtime library on this system.
+
+    Example:
+
+    ```python
+    tfc.lite.runtime.edgetpu_library()  # "libedgetpu.so.1" on Linux
+    ```
+    """
+    return EDGETPU_LIBRARIES.get(platform.system(), "libedgetpu.so.1")
+
+
+def _load_delegate(runtime, library, options):
+    """Loads an external delegate with `runtime`'s `load_delegate`."""
+    module = _interpreter_module(runtime)
+    return module.load_delegate(library, options or {})
+
+
+def load_edgetpu_delegate(runtime="ai_edge_litert", library=None, options=None):
+    """Loads the Edge TPU delegate (`libedgetpu`) through a LiteRT runtime.
+
+    Args:
+        runtime: The runtime whose `load_delegate` to use (the delegate
+            must be handed to that runtime's interpreter). Defaults to
+            `"ai_edge_litert"`.
+        library: The library to load. Defaults to `edgetpu_library()`.
+        options: Delegate options, e.g. `{"device": "usb:0"}`. Defaults to
+            `None`.
+
+    Returns:
+        The runtime's delegate object.
+
+    Raises:
+        RuntimeUnavailableError: If the library cannot be loaded (not
+            installed, or no Edge TPU attached); the message names the
+            library and how to install it.
+
+    Example:
+
+    ```python
+    delegate = tfc.lite.runtime.load_edgetpu_delegate()
+    ```
+    """
+    library = library or edgetpu_library()
+    try:
+        return _load_delegate(runtime, library, options)
+    except (OSError, ValueError, RuntimeError, AttributeError) as e:
+        raise RuntimeUnavailableError(
+            f"The Edge TPU delegate {library!r} could not be loaded through "
+            f"{runtime} ({type(e).__name__}: {_short(e)}); " + EDGETPU_INSTALL,
+            {runtime: f"{library} not loaded ({_short(e)})"},
+        ) from None
 
 
 def _validate_num_threads(num_threads):
@@ -230,12 +311,13 @@ def _interpreter_module(runtime):
         class _TfLite:
             Interpreter = tf.lite.Interpreter
             OpResolverType = tf.lite.experimental.OpResolverType
+            load_delegate = staticmethod(tf.lite.experimental.load_delegate)
 
         return _TfLite
     return importlib.import_module(_MODULES[runtime])
 
 
-def _create(runtime, model_content, num_threads, use_xnnpack):
+def _create(runtime, model_content, num_threads, use_xnnpack, delegates=None):
     module = _interpreter_module(runtime)
     resolver = module.OpResolverType
     kind = (
@@ -247,6 +329,7 @@ def _create(runtime, model_content, num_threads, use_xnnpack):
         model_content=bytes(model_content),
         num_threads=num_threads,
         experimental_op_resolver_type=kind,
+        experimental_delegates=delegates or None,
     )
     interpreter.allocate_tensors()
     _probe(interpreter)
@@ -264,15 +347,17 @@ def _probe(interpreter):
     interpreter.invoke()
 
 
-def _create_with_fallback(name, model_content, num_threads, use_xnnpack, log):
+def _create_with_fallback(
+    name, model_content, num_threads, use_xnnpack, log, delegates=None
+):
     """Creates `name`'s interpreter; without XNNPACK if XNNPACK fails."""
     try:
-        return _create(name, model_content, num_threads, use_xnnpack)
+        return _create(name, model_content, num_threads, use_xnnpack, delegates)
     except RuntimeError as e:
         if not use_xnnpack or "XNNPACK" not in str(e).upper():
             raise
         log[f"{name} with xnnpack"] = f"failed ({_short(e)}); ran without it"
-        return _create(name, model_content, num_threads, False)
+        return _create(name, model_content, num_threads, False, delegates)
 
 
 def _short(error, limit=200):
@@ -304,7 +389,12 @@ def delegate_of(interpreter):
 
 
 def make_interpreter(
-    model_content, runtime="auto", num_threads=1, use_xnnpack=True
+    model_content,
+    runtime="auto",
+    num_threads=1,
+    use_xnnpack=True,
+    delegate=None,
+    delegate_options=None,
 ):
     """Creates an allocated TFLite interpreter and says which runtime ran.
 
@@ -319,6 +409,12 @@ def make_interpreter(
             delegate. If XNNPACK fails to prepare the model (checked with one
             invoke on zeros), the interpreter is created without it and
             `RuntimeInfo.attempts` says why. Defaults to `True`.
+        delegate: `None`, or `"edgetpu"` to load Coral's Edge TPU runtime
+            (`libedgetpu`) through the runtime's `load_delegate` and hand
+            it to the interpreter (for models compiled by
+            `edgetpu_compiler`). Defaults to `None`.
+        delegate_options: Options for the delegate, e.g.
+            `{"device": "usb:0"}`. Defaults to `None`.
 
     Returns:
         A tuple `(interpreter, RuntimeInfo)`.
@@ -328,7 +424,9 @@ def make_interpreter(
             `model_content` is not a TFLite flatbuffer.
         RuntimeUnavailableError: If the runtime asked for (or every runtime,
             for `"auto"`) cannot be imported or cannot create an
-            interpreter; the message says why for each one tried.
+            interpreter, or the delegate asked for cannot be loaded; the
+            message says why for each one tried (for `"edgetpu"`: the
+            library and how to install it).
 
     Example:
 
@@ -339,9 +437,10 @@ def make_interpreter(
     """
     _validate_runtime(runtime)
     _validate_num_threads(num_threads)
+    _validate_delegate(delegate)
     validate_flatbuffer(model_content)
     order = RUNTIMES if runtime == "auto" else (runtime,)
-    attempts, verified = {}, []
+    attempts, verified, missing = {}, [], []
     for name in order:
         try:
             reason = _skip_reason(name)
@@ -350,11 +449,25 @@ def make_interpreter(
                 continue
             if name not in _VERIFYING:
                 _verify_first(model_content, verified)
+            delegates = None
+            if delegate is not None:
+                delegates = [
+                    load_edgetpu_delegate(name, options=delegate_options)
+                ]
             interpreter = _create_with_fallback(
-                name, model_content, num_threads, use_xnnpack, attempts
+                name,
+                model_content,
+                num_threads,
+                use_xnnpack,
+                attempts,
+                delegates,
             )
         except ImportError as e:
             attempts[name] = f"not importable ({type(e).__name__}: {_short(e)})"
+            continue
+        except RuntimeUnavailableError as e:
+            attempts.update(e.attempts)
+            missing.append(str(e))
             continue
         except (RuntimeError, ValueError, AttributeError, TypeError) as e:
             if _refuses(e):
@@ -363,9 +476,11 @@ def make_interpreter(
                 f"failed to create ({type(e).__name__}: {_short(e)})"
             )
             continue
-        delegate = delegate_of(interpreter)
-        return interpreter, RuntimeInfo(name, delegate, attempts)
+        used = delegate or delegate_of(interpreter)
+        return interpreter, RuntimeInfo(name, used, attempts)
     details = "; ".join(f"{k}: {v}" for k, v in attempts.items())
+    if missing:
+        raise RuntimeUnavailableError(missing[0], attempts)
     raise RuntimeUnavailableError(
         f"No TFLite runtime could run the model (runtime={runtime!r}). "
         f"Tried {details}",
