@@ -28,9 +28,12 @@ def machine():
     return f"{model} ({os.cpu_count()} cores)"
 
 
-def git_sha():
-    """The commit the run used, with `+dirty` for uncommitted changes."""
-    here = os.path.dirname(os.path.abspath(__file__))
+def git_sha(here=None):
+    """The commit the run used, with `+dirty` for uncommitted changes.
+
+    `here`: a folder of the checkout (defaults to this file's).
+    """
+    here = here or os.path.dirname(os.path.abspath(__file__))
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -52,12 +55,25 @@ def git_sha():
 
 
 def run_record():
-    """What every results JSON records: machine, commit and full command."""
-    return {
+    """What every results JSON records: machine, commit and full command.
+
+    When the imported `tf_compact` comes from another checkout than the
+    benchmark scripts, `library_git_sha` records that checkout's commit.
+    """
+    record = {
         "machine": machine(),
         "git_sha": git_sha(),
         "command": " ".join(["python"] + sys.argv),
     }
+    library = sys.modules.get("tf_compact")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if library is not None and getattr(library, "__file__", None):
+        root = os.path.dirname(
+            os.path.dirname(os.path.abspath(library.__file__))
+        )
+        if root != here:
+            record["library_git_sha"] = git_sha(root)
+    return record
 
 
 def result_path(results_dir, name, suffix):
@@ -133,5 +149,5 @@ def tf_compact_oneshot(
         ),
         export=tfc.methods.Export(tflite_modes=tflite_modes, benchmark_runs=20),
         output_dir=output_dir,
-        verbose=1,
+        verbose=2,
     )
