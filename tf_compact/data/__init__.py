@@ -2,10 +2,10 @@
 
 from tf_compact.data.arrays import from_arrays
 from tf_compact.data.bundle import DatasetBundle
+from tf_compact.data.cifar import cifar10
+from tf_compact.data.cifar import cifar100
 from tf_compact.data.errors import DatasetNotFoundError
 from tf_compact.data.folder import from_folder
-from tf_compact.data.loaders import cifar10
-from tf_compact.data.loaders import cifar100
 from tf_compact.data.loaders import fashion_mnist
 from tf_compact.data.loaders import mnist
 from tf_compact.data.registry import load

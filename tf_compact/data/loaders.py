@@ -1,4 +1,4 @@
-"""Named dataset loaders: Fashion-MNIST, MNIST, CIFAR, digits, built-in.
+"""Named dataset loaders: Fashion-MNIST, MNIST, any tensorflow-datasets name.
 
 Each loader tries tensorflow-datasets prepared data first (downloading only
 when asked; streamed, not read into memory), then offline sources, and
@@ -32,18 +32,6 @@ FASHION_MNIST_CLASSES = (
     "Bag",
     "Ankle boot",
 )
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
 _SCALE_UINT8 = 1.0 / 255.0
 
 
@@ -61,11 +49,11 @@ def _idx(directory, what):
     return thunk
 
 
-def _tfds(name, data_dir, download, known=True):
+def tfds_source(name, data_dir, download, known=True):
     return lambda: sources.load_tfds(name, data_dir, download, known)
 
 
-def _load_image_dataset(name, candidates, default_names, hint, kw):
+def load_image_dataset(name, candidates, default_names, hint, kw):
     opts = loader_options(
         kw["batch_size"],
         kw["validation_split"],
@@ -144,7 +132,11 @@ def fashion_mnist(
     """
     dl = sources.download_allowed(download, source)
     candidates = [
-        ("tfds", "tensorflow-datasets", _tfds("fashion_mnist", data_dir, dl)),
+        (
+            "tfds",
+            "tensorflow-datasets",
+            tfds_source("fashion_mnist", data_dir, dl),
+        ),
         ("idx", "IDX files in data_dir", _idx(data_dir, "Fashion-MNIST")),
         (
             "debian",
@@ -157,7 +149,7 @@ def fashion_mnist(
         "`data_dir=` a folder of the IDX files, allow a download with "
         "`download=True`, or use `tf_compact.data.builtin()`."
     )
-    return _load_image_dataset(
+    return load_image_dataset(
         "fashion_mnist", candidates, FASHION_MNIST_CLASSES, hint, locals()
     )
 
@@ -204,7 +196,7 @@ def mnist(
     """
     dl = sources.download_allowed(download, source)
     candidates = [
-        ("tfds", "tensorflow-datasets", _tfds("mnist", data_dir, dl)),
+        ("tfds", "tensorflow-datasets", tfds_source("mnist", data_dir, dl)),
         ("idx", "IDX files in data_dir", _idx(data_dir, "MNIST")),
     ]
     hint = (
@@ -213,129 +205,9 @@ def mnist(
         "`download=True`."
     )
     names = [str(i) for i in range(10)]
-    return _load_image_dataset("mnist", candidates, names, hint, locals())
+    return load_image_dataset("mnist", candidates, names, hint, locals())
 
 
-def _cifar(variant, data_dir):
-    def thunk():
-        if data_dir is None:
-            raise SourceUnavailable("no `data_dir` given")
-        splits, names, _ = readers.load_cifar_directory(
-            os.fspath(data_dir), variant
-        )
-        return splits, names, f"CIFAR-{variant} python batches in {data_dir}"
-
-    return thunk
-
-
-def _load_cifar(variant, kw):
-    name = f"cifar{variant}"
-    dl = sources.download_allowed(kw["download"], kw["source"])
-    candidates = [
-        ("tfds", "tensorflow-datasets", _tfds(name, kw["data_dir"], dl)),
-        (
-            "pickle",
-            "CIFAR python batches in data_dir",
-            _cifar(variant, kw["data_dir"]),
-        ),
-    ]
-    hint = (
-        f"Pass `data_dir=` the extracted CIFAR-{variant} 'python version' "
-        "folder, or allow a download with `download=True`."
-    )
-    if variant == 10:
-        default = CIFAR10_CLASSES
-    else:
-        default = [f"class_{i}" for i in range(100)]
-    return _load_image_dataset(name, candidates, default, hint, kw)
-
-
-def cifar10(
-    batch_size=128,
-    source="auto",
-    data_dir=None,
-    validation_split=0.0,
-    limit=None,
-    seed=0,
-    shuffle_buffer=None,
-    download=None,
-):
-    """Loads CIFAR-10 (50k train, 10k test, 32x32x3, 10 classes).
-
-    Sources, in order: tensorflow-datasets prepared data (`"tfds"`), the
-    CIFAR-10 python batches (`data_batch_1..5`, `test_batch`) in `data_dir`
-    (`"pickle"`). The pickles are unpickled: use only files you trust.
-
-    Args:
-        batch_size: Examples per batch. Defaults to `128`.
-        source: `"auto"`, `"tfds"` or `"pickle"`. Defaults to `"auto"`.
-        data_dir: A tfds data directory, or the python-batches folder.
-            Defaults to `None`.
-        validation_split: Fraction of training data held out. Defaults to
-            `0.0`.
-        limit: Cap on training and on test examples. Defaults to `None`.
-        seed: Seed of subset, split and shuffle. Defaults to `0`.
-        shuffle_buffer: Shuffle buffer size, `None` for all. Defaults to
-            `None`.
-        download: Allow a tfds download. Defaults to `None`.
-
-    Returns:
-        A `DatasetBundle` of float32 images in `[0, 1]`, NHWC.
-
-    Raises:
-        DatasetNotFoundError: If no source provides the data.
-
-    Example:
-
-    ```python
-    bundle = tf_compact.data.cifar10(data_dir="cifar-10-batches-py")
-    ```
-    """
-    return _load_cifar(10, locals())
-
-
-def cifar100(
-    batch_size=128,
-    source="auto",
-    data_dir=None,
-    validation_split=0.0,
-    limit=None,
-    seed=0,
-    shuffle_buffer=None,
-    download=None,
-):
-    """Loads CIFAR-100 with its 100 fine labels (32x32x3).
-
-    Sources, in order: tensorflow-datasets prepared data (`"tfds"`), the
-    CIFAR-100 python files (`train`, `test`, `meta`) in `data_dir`
-    (`"pickle"`). The pickles are unpickled: use only files you trust.
-
-    Args:
-        batch_size: Examples per batch. Defaults to `128`.
-        source: `"auto"`, `"tfds"` or `"pickle"`. Defaults to `"auto"`.
-        data_dir: A tfds data directory, or the `cifar-100-python` folder.
-            Defaults to `None`.
-        validation_split: Fraction of training data held out. Defaults to
-            `0.0`.
-        limit: Cap on training and on test examples. Defaults to `None`.
-        seed: Seed of subset, split and shuffle. Defaults to `0`.
-        shuffle_buffer: Shuffle buffer size, `None` for all. Defaults to
-            `None`.
-        download: Allow a tfds download. Defaults to `None`.
-
-    Returns:
-        A `DatasetBundle` of float32 images in `[0, 1]`, NHWC.
-
-    Raises:
-        DatasetNotFoundError: If no source provides the data.
-
-    Example:
-
-    ```python
-    bundle = tf_compact.data.cifar100(data_dir="cifar-100-python")
-    ```
-    """
-    return _load_cifar(100, locals())
 
 
 def tfds_dataset(
@@ -393,7 +265,7 @@ def tfds_dataset(
     """
     dl = sources.download_allowed(download, source)
     candidates = [
-        ("tfds", "tensorflow-datasets", _tfds(name, data_dir, dl, False)),
+        ("tfds", "tensorflow-datasets", tfds_source(name, data_dir, dl, False)),
     ]
     hint = (
         f"Prepare `{name}` once where the network is reachable, with "

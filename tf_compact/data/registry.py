@@ -1,5 +1,6 @@
 """`load`: every dataset loader reached by name."""
 
+from tf_compact.data import cifar
 from tf_compact.data import loaders
 from tf_compact.data import small
 from tf_compact.data.folder import from_folder
@@ -7,8 +8,8 @@ from tf_compact.data.folder import from_folder
 LOADERS = {
     "fashion_mnist": loaders.fashion_mnist,
     "mnist": loaders.mnist,
-    "cifar10": loaders.cifar10,
-    "cifar100": loaders.cifar100,
+    "cifar10": cifar.cifar10,
+    "cifar100": cifar.cifar100,
     "digits": small.digits,
     "builtin": small.builtin,
 }
