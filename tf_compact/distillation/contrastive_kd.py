@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from tf_compact.distillation import kd_loss
+from tf_compact.internal import distribute
 
 
 def _validate_layer(value, argument):
@@ -121,8 +122,13 @@ class ContrastiveKD(kd_loss.KDLoss):
     `memory_size > 0`, of a FIFO memory bank of teacher embeddings from
     earlier steps (more negatives, as in CRD, Tian et al. 2020). The bank is
     a first-in first-out queue rather than CRD's per-sample index, so the
-    data pipeline needs no sample ids; under `tf.distribute` it is filled
-    from the first replica.
+    data pipeline needs no sample ids.
+
+    Under a `tf.distribute` strategy with several replicas, the teacher
+    embeddings of the whole global batch are gathered from every replica:
+    each sample meets the same negatives, and the bank receives the same
+    embeddings, as on one device. Keep `memory_size` a multiple of the
+    global batch size so that whole batches leave the bank.
 
     Args:
         teacher_layer: Teacher layer giving the embedding, or `None` for the
@@ -197,7 +203,10 @@ class ContrastiveKD(kd_loss.KDLoss):
                 "tf_compact.Distiller, which owns them."
             )
         z_t, z_s = module(teacher_features[0], student_features[0])
-        logits = ops.matmul(z_s, ops.transpose(z_t))
+        # Negatives: the teacher embeddings of the global batch, gathered
+        # in replica order (the batch itself on one device).
+        z_all = distribute.gather_replicas(z_t)
+        logits = ops.matmul(z_s, ops.transpose(z_all))
         if module.bank is not None:
             bank = ops.stop_gradient(ops.convert_to_tensor(module.bank))
             logits = ops.concatenate(
@@ -207,7 +216,7 @@ class ContrastiveKD(kd_loss.KDLoss):
         positives = ops.sum(z_s * z_t, axis=-1) / self.temperature
         loss = ops.mean(ops.logsumexp(logits, axis=-1) - positives)
         if training and module.bank is not None:
-            module.enqueue(z_t)
+            module.enqueue(z_all)
         return loss
 
     def get_config(self):

@@ -10,6 +10,7 @@ from tf_compact.distillation import features
 from tf_compact.distillation import keras_compat
 from tf_compact.distillation import labels as labels_lib
 from tf_compact.distillation import validation
+from tf_compact.internal import distribute
 from tf_compact.internal import heads
 
 _serialize = keras.saving.serialize_keras_object
@@ -96,7 +97,7 @@ def _binary_outputs(teacher, student, width):
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
-class Distiller(keras.Model):
+class Distiller(distribute.MultiWorkerFit, keras.Model):
     """Trains a student to match a frozen teacher; `call` is the student.
 
     The training loss is

@@ -20,6 +20,7 @@ if is_chief(strategy):
 ```
 """
 
+import functools
 import json
 import os
 
@@ -196,6 +197,153 @@ def is_chief(strategy):
     return task_type == "worker" and resolver.task_id == 0 and (
         "chief" not in cluster
     )
+
+
+def num_replicas():
+    """Returns the replicas in sync of the strategy in effect (1 outside).
+
+    Example:
+
+    ```python
+    with resolve_strategy("mirrored", devices=["/cpu:0"]).scope():
+        num_replicas()  # 1
+    ```
+    """
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def scale_for_replicas(value):
+    """Returns a per-replica loss term as `keras.Model.compute_loss` wants it.
+
+    Under a strategy with `n` replicas, Keras divides every loss that
+    `compute_loss` returns by `n` (gradients are then summed over the
+    replicas) and multiplies it back for the logs. A term added to
+    `compute_loss`'s result (a penalty, for instance) must be divided
+    likewise, or its gradient counts `n` times. With one replica the value
+    is returned as it is.
+
+    Args:
+        value: A scalar tensor, computed on one replica.
+
+    Returns:
+        `value / n`.
+
+    Example:
+
+    ```python
+    def compute_loss(self, x, y, y_pred, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        return loss + scale_for_replicas(self.sparsity(self.model))
+    ```
+    """
+    count = num_replicas()
+    if count == 1:
+        return value
+    return value * (1.0 / count)
+
+
+def gather_replicas(value, axis=0):
+    """Returns `value` concatenated over every replica, in replica order.
+
+    In a replica context with several replicas (inside a train step under
+    `MirroredStrategy` or `MultiWorkerMirroredStrategy`), every replica
+    gets the concatenation of all replicas' `value` along `axis`, which
+    for a batch is the global batch; gradients flow back to each
+    replica's own part. Elsewhere (one device, cross-replica context)
+    `value` is returned as it is.
+
+    Args:
+        value: A tensor.
+        axis: The axis to concatenate along. Defaults to `0`.
+
+    Returns:
+        A tensor.
+
+    Example:
+
+    ```python
+    negatives = gather_replicas(teacher_embeddings)  # the global batch
+    ```
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_gather(value, axis=axis)
+
+
+class MultiWorkerFit:
+    """Mixin that lets `fit` and `evaluate` run under
+    `MultiWorkerMirroredStrategy` with several workers.
+
+    Keras 3's TensorFlow trainer fails there in two places
+    (keras-team/keras#20585): before the first step it reduces the whole
+    first batch, a nested structure, across replicas, which the strategy
+    refuses; and it averages each step's logs across workers along axis 0,
+    which a scalar log does not have. A model class that lists this mixin
+    before `keras.Model` is built from this worker's first local batch
+    (only shapes and dtypes matter), and its step logs are handed over as
+    one-element vectors, which the same averaging turns back into scalars
+    (the values are equal on every replica: metrics are summed across
+    them). Under any other strategy nothing changes.
+
+    Example:
+
+    ```python
+    class Trainer(MultiWorkerFit, keras.Model):
+        ...
+    ```
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Overrides a private hook of Keras's TensorFlow trainer.
+        strategy = self.distribute_strategy
+        if iterator is not None and is_multi_worker(strategy):
+            data_batch = first_local_batch(strategy, iterator)
+            iterator = None
+        return super()._maybe_symbolic_build(
+            iterator=iterator, data_batch=data_batch
+        )
+
+    def _make_function(self, step_function):
+        # Overrides a private hook of Keras's TensorFlow trainer, which
+        # makes the train and test functions from the step functions.
+        if is_multi_worker(self.distribute_strategy):
+            step_function = _vector_logs(step_function)
+        return super()._make_function(step_function)
+
+
+def _vector_logs(step_function):
+    @functools.wraps(step_function)
+    def step(data):
+        return tf.nest.map_structure(_as_vector, step_function(data))
+
+    return step
+
+
+def _as_vector(value):
+    if value is None:
+        return None
+    value = tf.convert_to_tensor(value)
+    return tf.reshape(value, [1]) if value.shape.rank == 0 else value
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` is a `tf.distribute.MultiWorkerMirroredStrategy`."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def first_local_batch(strategy, iterator):
+    """Returns the first batch of a Keras epoch iterator, as this worker's
+    first replica receives it (`None` when the iterator is empty)."""
+    for _, _, batches in iterator:
+        batch = next(batches)
+        return tf.nest.map_structure(
+            lambda v: None if v is None else (
+                strategy.experimental_local_results(v)[0]
+            ),
+            batch,
+        )
+    return None
 
 
 def _multi_worker():

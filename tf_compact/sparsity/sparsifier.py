@@ -2,11 +2,12 @@
 
 import keras
 
+from tf_compact.internal import distribute
 from tf_compact.sparsity import proximal as proximal_lib
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
-class Sparsifier(keras.Model):
+class Sparsifier(distribute.MultiWorkerFit, keras.Model):
     """Trains `model` under a group-sparsity penalty, without a teacher.
 
     The teacher-less counterpart of `tfc.Distiller(..., sparsity=...)`:
@@ -24,6 +25,11 @@ class Sparsifier(keras.Model):
     controller state kept in it) is saved by `save_weights` and restored by
     `keras.callbacks.BackupAndRestore`. The proximal step runs inside the
     TensorFlow train step.
+
+    Under a `tf.distribute` strategy (`MirroredStrategy`,
+    `MultiWorkerMirroredStrategy`), build the model, the penalty and the
+    wrapper and compile inside `strategy.scope()`: the penalty counts once
+    per global batch, as on one device.
 
     Args:
         model: The `keras.Model` to train.
@@ -85,6 +91,8 @@ class Sparsifier(keras.Model):
             return loss
         penalty = self.sparsity(self.model)
         self.sparsity_loss_tracker.update_state(penalty)
+        # Keras divides the loss by the replica count under tf.distribute.
+        penalty = distribute.scale_for_replicas(penalty)
         return loss + keras.ops.cast(penalty, loss.dtype)
 
     def train_step(self, data):
