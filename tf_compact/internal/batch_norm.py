@@ -114,7 +114,12 @@ def batch_norm_layers(model):
 
 def _children(layer):
     children = list(getattr(layer, "layers", None) or ())
-    tracked = getattr(layer, "_layers", None) or ()
+    tracked = list(getattr(layer, "_layers", None) or ())
+    # A wrapper (tfmot's `QuantizeWrapperV2` around a `tf_keras` BN, a
+    # `keras.layers.Wrapper`) holds its layer as `.layer`.
+    wrapped = getattr(layer, "layer", None)
+    if wrapped is not None and hasattr(wrapped, "weights"):
+        tracked.append(wrapped)
     children += [c for c in tracked if not any(c is d for d in children)]
     return children
 
@@ -162,7 +167,7 @@ def recalibrate(model, data, max_batches=None, batch_size=DEFAULT_BATCH_SIZE):
     start = time.perf_counter()
     pooled = [None] * len(norms)
     batches = samples = 0
-    with _BatchStatistics(model, norms) as run:
+    with BatchStatistics(model, norms) as run:
         for x in itertools.islice(
             input_batches(data, batch_size, model), max_batches
         ):
@@ -181,32 +186,52 @@ def recalibrate(model, data, max_batches=None, batch_size=DEFAULT_BATCH_SIZE):
     return Recalibration(batches, samples, updated, seconds)
 
 
-def batch_statistics_outputs(model, data, max_batches=None):
+def batch_statistics_outputs(
+    model,
+    data,
+    max_batches=None,
+    batch_size=DEFAULT_BATCH_SIZE,
+    compiled=True,
+):
     """Outputs of `model` with every BN on the statistics of its batch.
 
     Nothing is updated: the moving statistics stay as they were. Every
     other layer runs in inference mode. Comparing these outputs with
     `model(x, training=False)` on the same batches shows whether the
-    moving statistics match the weights.
+    moving statistics match the weights. On one batch, the outputs are
+    those of the model recalibrated on that batch (pooled moments are
+    the moments of the whole), in inference mode.
 
     Args:
         model: A `keras.Model`.
         data: Inputs, as for `recalibrate`.
         max_batches: Run at most this many batches. Defaults to `None`.
+        batch_size: Batch size for array data. Defaults to
+            `DEFAULT_BATCH_SIZE`.
+        compiled: Run the passes in one traced function (worth it for
+            more than a few batches) or eagerly (no tracing, for a model
+            run on a few batches once). Defaults to `True`.
 
     Returns:
         A list of `(x, outputs)` pairs, one per batch, outputs as NumPy.
 
     Raises:
         ValueError: If `data` holds no batch.
+
+    Example:
+
+    ```python
+    (x, out), = batch_statistics_outputs(model, x_batch, batch_size=256)
+    ```
     """
     if max_batches is not None:
         max_batches = validate_int("max_batches", max_batches, minimum=1)
+    batch_size = validate_int("batch_size", batch_size, minimum=1)
     norms = batch_norm_layers(model)
     pairs = []
-    with _BatchStatistics(model, norms) as run:
+    with BatchStatistics(model, norms, compiled=compiled) as run:
         for x in itertools.islice(
-            input_batches(data, DEFAULT_BATCH_SIZE, model), max_batches
+            input_batches(data, batch_size, model), max_batches
         ):
             outputs, _ = run(x)
             pairs.append((x, keras.tree.map_structure(np.asarray, outputs)))
@@ -369,7 +394,7 @@ def _pool(pooled, mean, variance, count):
 
 def _assign(layer, mean, variance):
     shape = tuple(layer.moving_mean.shape)
-    dtype = layer.moving_mean.dtype
+    dtype = keras.backend.standardize_dtype(layer.moving_mean.dtype)
     variance = np.maximum(variance, 0.0)
     layer.moving_mean.assign(np.reshape(mean, shape).astype(dtype))
     layer.moving_variance.assign(np.reshape(variance, shape).astype(dtype))
@@ -380,16 +405,32 @@ def _assign(layer, mean, variance):
         )
 
 
-class _BatchStatistics:
+class BatchStatistics:
     """Runs a model with its BN layers on batch statistics, read-only.
 
     Inside the `with` block every BN layer's `call` is replaced by one
     that normalizes with the moments of its input (assigning nothing) and
     records them; calling the object runs the model in inference mode and
     returns `(outputs, [(layer index, mean, variance, count), ...])`.
+    Leaving the block restores every `call`; nothing else of the model is
+    touched. One object may be entered again and again: its traced
+    function is kept, so repeated measurements of one model trace once.
+
+    Args:
+        model: A `keras.Model` (Keras 3, or a `tf_keras` one).
+        norms: Its BN layers (`batch_norm_layers(model)`).
+        compiled: Trace the forward pass once (`True`) or run it eagerly.
+            Defaults to `True`.
+
+    Example:
+
+    ```python
+    with BatchStatistics(model, batch_norm_layers(model)) as run:
+        outputs, stats = run(x)
+    ```
     """
 
-    def __init__(self, model, norms):
+    def __init__(self, model, norms, compiled=True):
         self.model = model
         self.norms = norms
         self._records = []
@@ -401,8 +442,12 @@ class _BatchStatistics:
             self._order = [record[0] for record in self._records]
             return outputs, [record[1:] for record in self._records]
 
-        # A function of its own per run: one trace, no retracing warning.
-        self._step = tf.function(forward, reduce_retracing=True)
+        # A function of its own per object: no retracing warning.
+        self._step = (
+            tf.function(forward, reduce_retracing=True)
+            if compiled
+            else forward
+        )
 
     def __enter__(self):
         for index, layer in enumerate(self.norms):
@@ -418,7 +463,7 @@ class _BatchStatistics:
     def __call__(self, x):
         outputs, values = self._step(x)
         stats = [
-            (index, mean.numpy(), variance.numpy(), float(count))
+            (index, np.asarray(mean), np.asarray(variance), float(count))
             for index, (mean, variance, count) in zip(self._order, values)
         ]
         return outputs, stats

@@ -11,6 +11,12 @@ then removed greedily where the measured loss grows least per unit of the
 budget saved, until every target is met, and given back where they help
 most while the targets still hold. Inside a group the channels kept are
 still the best by the importance criterion.
+
+A cut changes the inputs of the BN layers behind it, so its moving
+statistics no longer match; the pipeline recalibrates a slim model before
+using it. A model with BN layers is therefore measured, the full model and
+every cut, with each BN normalizing by the statistics of its batch (see
+`sensitivity_table`'s `recalibrate`).
 """
 
 import keras
@@ -43,7 +49,7 @@ def sensitivity_table(
     step=1,
     min_channels=1,
     batches=BATCHES,
-    recalibrate=False,
+    recalibrate="auto",
 ):
     """Loss of `model` with one group at a time cut to a few widths.
 
@@ -57,25 +63,35 @@ def sensitivity_table(
         step: Widths are multiples of this (`round_to`). Defaults to `1`.
         min_channels: Smallest width measured. Defaults to `1`.
         batches: Batches of `data` used. Defaults to `BATCHES`.
-        recalibrate: Set the BN statistics of a copy of the model, and of
-            every cut, from the same batches before measuring it, so a
-            cut is judged with statistics that match its weights.
-            `model` is not changed. Defaults to `False`.
+        recalibrate: Judge the full model and every cut with each BN
+            layer normalizing by the statistics of the batch (as after
+            the adaptive-BN recalibration the pipeline runs on a slim
+            model), not by moving statistics that no longer match a cut's
+            weights; batches should then hold tens of examples. Nothing
+            of `model` changes either way. `"auto"` does so when the model
+            has BN layers; `True` and `False` force it. Defaults to
+            `"auto"`.
 
     Returns:
         `{group name: {width: mean KL divergence from the full model}}`,
         the full width at 0.
 
     Raises:
-        ValueError: If `data` holds no batch or the model has several
-            outputs.
+        ValueError: If `data` holds no batch, the model has several
+            outputs, or `recalibrate` is not `"auto"` or a bool.
+
+    Example:
+
+    ```python
+    graph = tfc.ChannelGraph(model)
+    scores = tfc.group_importance(model, graph)
+    table = sensitivity_table(model, graph, scores, x_train[:512])
+    ```
     """
+    recalibrate = resolve_recalibrate(recalibrate, model)
     inputs = _inputs(data, batches)
-    base = model
-    if recalibrate:
-        base = apply_masks(model, {}, graph)
-        batch_norm.recalibrate(base, inputs)
-    reference = [_probabilities(base, x) for x in inputs]
+    predict = _batch_statistics if recalibrate else _inference
+    reference = predict(model, inputs)
     table = {}
     for name, score in scores.items():
         size = len(score)
@@ -89,18 +105,39 @@ def sensitivity_table(
         row = {size: 0.0}
         for width in sorted(widths - {size}):
             cut = apply_masks(model, {name: top_mask(score, width)}, graph)
-            if recalibrate:
-                batch_norm.recalibrate(cut, inputs)
             row[width] = float(
                 np.mean(
                     [
-                        _kl(p, _probabilities(cut, x))
-                        for x, p in zip(inputs, reference)
+                        _kl(p, q)
+                        for p, q in zip(reference, predict(cut, inputs))
                     ]
                 )
             )
         table[name] = row
     return table
+
+
+def resolve_recalibrate(recalibrate, model):
+    """`recalibrate` of `sensitivity_table` as a bool for `model`.
+
+    Args:
+        recalibrate: `"auto"`, `True` or `False`.
+        model: The model measured.
+
+    Returns:
+        `True` or `False`; `"auto"` is `True` when `model` has a BN layer.
+
+    Raises:
+        ValueError: For any other value.
+    """
+    if isinstance(recalibrate, (bool, np.bool_)):
+        return bool(recalibrate)
+    if isinstance(recalibrate, str) and recalibrate == "auto":
+        return bool(batch_norm.batch_norm_layers(model))
+    raise ValueError(
+        "Invalid value for argument `recalibrate`. Expected 'auto', True "
+        f"or False. Received: recalibrate={recalibrate!r}"
+    )
 
 
 def allocate(graph, scores, table, targets, step=1, min_channels=1):
@@ -220,8 +257,20 @@ def _inputs(data, batches):
     return inputs
 
 
-def _probabilities(model, x):
-    out = model(x, training=False)
+def _inference(model, inputs):
+    return [_probabilities(model, model(x, training=False)) for x in inputs]
+
+
+def _batch_statistics(model, inputs):
+    """Predictions with every BN on the statistics of its batch, eagerly:
+    each model is run on a few batches once, which tracing would not
+    repay."""
+    norms = batch_norm.batch_norm_layers(model)
+    with batch_norm.BatchStatistics(model, norms, compiled=False) as run:
+        return [_probabilities(model, run(x)[0]) for x in inputs]
+
+
+def _probabilities(model, out):
     if isinstance(out, (list, tuple, dict)):
         raise ValueError(
             "scope='sensitivity' needs a single-output classifier; model "
