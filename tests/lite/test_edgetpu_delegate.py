@@ -1,0 +1,125 @@
+"""Loading libedgetpu through the LiteRT delegate API, and its absence."""
+
+import ctypes
+import importlib
+
+import numpy as np
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+import tf_compact as tfc
+from tests.lite import helpers
+from tf_compact.cli import benchmark_tflite
+from tf_compact.lite import runtime
+
+benchmark_module = importlib.import_module("tf_compact.lite.benchmark")
+_PREPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class _TfLiteDelegate(ctypes.Structure):
+    # tensorflow/lite/core/c/common.h, with room for later fields.
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("prepare", _PREPARE),
+        ("copy_from_buffer_handle", ctypes.c_void_p),
+        ("copy_to_buffer_handle", ctypes.c_void_p),
+        ("free_buffer_handle", ctypes.c_void_p),
+        ("flags", ctypes.c_int64),
+        ("opaque_delegate_builder", ctypes.c_void_p),
+        ("reserved", ctypes.c_void_p * 8),
+    ]
+
+
+class FakeDelegate:
+    """A delegate that claims no node: the graph runs on the CPU."""
+
+    def __init__(self):
+        self.prepared = 0
+        self._callback = _PREPARE(self._prepare)
+        self._struct = _TfLiteDelegate(None, self._callback)
+
+    def _prepare(self, context, delegate):
+        self.prepared += 1
+        return 0
+
+    def _get_native_delegate_pointer(self):
+        return ctypes.addressof(self._struct)
+
+
+@pytest.fixture(scope="module")
+def int8():
+    return tfc.lite.convert(
+        helpers.tiny_cnn(),
+        "int8",
+        representative_data=helpers.images(16),
+        target="edgetpu",
+        verify=False,
+    )
+
+
+@pytest.fixture()
+def missing_library(monkeypatch):
+    monkeypatch.setattr(
+        runtime, "edgetpu_library", lambda: "libedgetpu-missing.so.1"
+    )
+
+
+def test_missing_libedgetpu_says_how_to_install(int8, missing_library):
+    with pytest.raises(tfc.lite.RuntimeUnavailableError) as info:
+        tfc.lite.make_interpreter(int8, delegate="edgetpu")
+    message = str(info.value)
+    assert "libedgetpu-missing.so.1" in message
+    assert "apt-get install libedgetpu1-std" in message
+    assert "ai_edge_litert" in info.value.attempts
+    with pytest.raises(tfc.lite.RuntimeUnavailableError, match="libedgetpu"):
+        tfc.lite.load_edgetpu_delegate(library="libedgetpu-missing.so.1")
+    with pytest.raises(ValueError, match="delegate='gpu'"):
+        tfc.lite.make_interpreter(int8, delegate="gpu")
+
+
+def test_delegate_is_handed_to_the_interpreter(int8, monkeypatch):
+    fake = FakeDelegate()
+    loaded = []
+
+    def load(runtime_name, library, options):
+        loaded.append((runtime_name, library, options))
+        return fake
+
+    monkeypatch.setattr(runtime, "_load_delegate", load)
+    interpreter, info = tfc.lite.make_interpreter(
+        int8, delegate="edgetpu", delegate_options={"device": "usb:0"}
+    )
+    assert info.delegate == "edgetpu" and fake.prepared == 1
+    assert loaded == [
+        ("ai_edge_litert", runtime.edgetpu_library(), {"device": "usb:0"})
+    ]
+    x = helpers.images(4)
+    plain, _ = tfc.lite.make_interpreter(int8)
+    np.testing.assert_array_equal(
+        tfc.lite.run_interpreter(interpreter, x),
+        tfc.lite.run_interpreter(plain, x),
+    )
+    monkeypatch.setattr(
+        benchmark_module, "is_compiled_for_edgetpu", lambda content: True
+    )
+    result = tfc.lite.benchmark(int8, delegate="edgetpu", runs=2, warmup=0)
+    assert result.delegate == "edgetpu"
+
+
+def test_benchmark_refuses_a_model_not_compiled(int8):
+    assert not tfc.lite.is_compiled_for_edgetpu(int8)
+    with pytest.raises(ValueError, match="compiled by edgetpu_compiler"):
+        tfc.lite.benchmark(int8, delegate="edgetpu")
+
+
+def test_cli_edgetpu_flag(int8, tmp_path, capsys, missing_library):
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(["pytest"])
+    path = tmp_path / "m.tflite"
+    path.write_bytes(int8)
+    with flagsaver.flagsaver(tflite=[str(path)], edgetpu=True, runs=2):
+        assert benchmark_tflite.main(["benchmark_tflite"]) == 1
+    err = capsys.readouterr().err
+    assert "is not compiled for the Edge TPU" in err
+    assert "Edge TPU: compatible" in err
