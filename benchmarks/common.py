@@ -151,3 +151,291 @@ def tf_compact_oneshot(
         output_dir=output_dir,
         verbose=2,
     )
+
+
+# Training and baseline arms shared by the end-to-end benchmarks
+# (bench_e2e.py, bench_evidence.py). Every function takes its settings as
+# arguments; the scripts map their flags onto them.
+
+
+def loss(model):
+    """Sparse categorical cross-entropy, on logits when `model` outputs them."""
+    import keras
+
+    from tf_compact.pipeline import training
+
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=training.outputs_logits(model)
+    )
+
+
+def rate(lr, bundle, epochs, schedule="cosine", module=None):
+    """`lr`, or a cosine decay of it over `epochs` with `schedule="cosine"`.
+
+    `module` is the Keras module whose schedules to use (`tf_keras` for the
+    tfmot arm); Keras 3 by default.
+    """
+    if schedule != "cosine":
+        return lr
+    if module is None:
+        import keras as module
+    steps = int(bundle.train.cardinality()) * epochs
+    return module.optimizers.schedules.CosineDecay(lr, steps)
+
+
+def fit(model, bundle, epochs, lr=1e-3, schedule="cosine"):
+    """Adam training of `model` on `bundle.train` (in place); returns it."""
+    from tf_compact.pipeline import training
+
+    training.fit_classifier(
+        model,
+        bundle.train,
+        epochs,
+        learning_rate=rate(lr, bundle, epochs, schedule),
+        verbose=2,
+    )
+    return model
+
+
+def copy_model(model):
+    """A trainable copy with the same weights (arms never share a model)."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.trainable = True
+    return clone
+
+
+def arm_l1_prune(
+    teacher, bundle, epochs, lr, targets, round_to=None, schedule="cosine"
+):
+    """One-shot L1 filter pruning of a copy of `teacher` + plain fine-tune.
+
+    `targets`: `{"target_macs": ..., "target_params": ...}` (`None` values
+    dropped). The fine-tune runs `epochs` at `lr`.
+    """
+    from tf_compact.pruning.prune import prune
+
+    slim = prune(
+        copy_model(teacher),
+        importance="l1",
+        round_to=round_to,
+        **{k: v for k, v in targets.items() if v is not None},
+    )
+    return fit(slim, bundle, epochs, lr=lr, schedule=schedule)
+
+
+def arm_scratch(slim, bundle, epochs, lr, schedule="cosine"):
+    """`slim`'s architecture, freshly initialised, trained from scratch."""
+    import keras
+
+    fresh = keras.models.clone_model(slim)
+    return fit(fresh, bundle, epochs, lr=lr, schedule=schedule)
+
+
+def arm_keras_kd(
+    teacher,
+    slim,
+    bundle,
+    epochs,
+    lr,
+    temperature=4.0,
+    student_loss_weight=0.9,
+    schedule="cosine",
+):
+    """`keras.distillation` logits KD into `slim`'s architecture, fresh.
+
+    Two pitfalls are handled: `LogitsDistillation()`'s default
+    `loss="kl_divergence"` resolves to the plain function, which skips the
+    softmax (the student then does not learn), so a
+    `keras.losses.KLDivergence()` instance is passed; and the `Distiller`
+    sets `teacher.trainable = False` on the model it gets, so it gets a
+    copy.
+    """
+    import keras
+
+    fresh = keras.models.clone_model(slim)
+    distiller = keras.distillation.Distiller(
+        copy_model(teacher),
+        fresh,
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=temperature, loss=keras.losses.KLDivergence()
+        ),
+        student_loss_weight=student_loss_weight,
+    )
+    distiller.compile(
+        optimizer=keras.optimizers.Adam(rate(lr, bundle, epochs, schedule)),
+        loss=loss(fresh),
+        metrics=["accuracy"],
+    )
+    distiller.fit(bundle.train, epochs=epochs, verbose=2)
+    return fresh
+
+
+def tfmot_sparsity(teacher, target_params):
+    """The kernel sparsity at which tfmot keeps `target_params` weights.
+
+    tfmot prunes only the kernels of the layers it supports (convolutions,
+    Dense); batch-norm weights and biases stay dense. Pruning the kernels
+    to `1 - target / total` would leave the model with more weights than
+    the target, so the sparsity is set on the prunable kernels alone.
+    """
+    import numpy as np
+
+    import tf_compact as tfc
+
+    tfmot = tfc.lite.qat.import_tfmot()
+    probe = tfmot.sparsity.keras.prune_low_magnitude(
+        tfc.lite.to_tf_keras(copy_model(teacher))
+    )
+    prunable = sum(
+        int(np.prod(weight.shape))
+        for layer in probe.layers
+        for weight, _, _ in getattr(layer, "pruning_vars", ())
+    )
+    dense = teacher.count_params() - prunable
+    if target_params <= dense:
+        raise ValueError(
+            f"tfmot cannot reach {target_params} weights: {dense} of the "
+            f"teacher's {teacher.count_params()} are not prunable."
+        )
+    return 1.0 - (target_params - dense) / prunable
+
+
+def arm_tfmot(teacher, bundle, sparsity, epochs, lr, schedule="cosine"):
+    """tfmot magnitude pruning (polynomial schedule to `sparsity` over the
+    first two thirds of the steps) through the tf_keras bridge.
+
+    Returns `(stripped tf_keras model, nonzero weights)`.
+    """
+    import numpy as np
+
+    import tf_compact as tfc
+
+    tfmot = tfc.lite.qat.import_tfmot()
+    import tf_keras
+
+    legacy = tfc.lite.to_tf_keras(copy_model(teacher))
+    steps = int(bundle.train.cardinality()) * epochs
+    schedule_ = tfmot.sparsity.keras.PolynomialDecay(
+        0.0, sparsity, begin_step=0, end_step=steps * 2 // 3, frequency=20
+    )
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(
+        legacy, pruning_schedule=schedule_
+    )
+    pruned.compile(
+        optimizer=tf_keras.optimizers.Adam(
+            rate(lr, bundle, epochs, schedule, module=tf_keras)
+        ),
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    pruned.fit(
+        bundle.train,
+        epochs=epochs,
+        verbose=2,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+    )
+    stripped = tfmot.sparsity.keras.strip_pruning(pruned)
+    nnz = int(sum(np.count_nonzero(w) for w in stripped.get_weights()))
+    return stripped, nnz
+
+
+def command(script, names, flag_values=None):
+    """The command line of `script` with the flags of `names` that were set.
+
+    Flags left at their default are omitted; booleans are written
+    `--name` / `--noname`, lists comma-joined. `flag_values` defaults to
+    absl's global `FLAGS`.
+    """
+    if flag_values is None:
+        from absl import flags
+
+        flag_values = flags.FLAGS
+    parts = [f"python {script}"]
+    for name in names:
+        flag = flag_values[name]
+        if flag.present:
+            value = flag.value
+            if isinstance(value, bool):
+                parts.append(f"--{name}" if value else f"--no{name}")
+                continue
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            parts.append(f"--{name}={value}")
+    return " ".join(parts)
+
+
+def paired(differences):
+    """`(mean, standard error)` of paired differences (SE `None` for one)."""
+    n = len(differences)
+    if n == 0:
+        return None, None
+    mean = sum(differences) / n
+    if n < 2:
+        return mean, None
+    var = sum((d - mean) ** 2 for d in differences) / (n - 1)
+    return mean, (var / n) ** 0.5
+
+
+def teacher_record(name, teachers_dir=None):
+    """The record of the finished teacher `name` and its folder.
+
+    `name` is a `benchmarks/teachers.py --teacher` value (`"vgg"`,
+    `"resnet20"`, `"mobilenet_v2"`); the record is its `teacher.json`
+    (test accuracy per epoch, recipe, command). Of several finished
+    teachers of that name (older recipes), the last finished is returned.
+
+    Raises:
+        FileNotFoundError: If no finished teacher of that name is cached;
+            the message says how far a run under way got and the command
+            that trains it.
+    """
+    teachers_dir = teachers_dir or TEACHERS_DIR
+    finished, partial = [], []
+    if os.path.isdir(teachers_dir):
+        for entry in sorted(os.listdir(teachers_dir)):
+            if entry.rsplit("-", 1)[0] != name:
+                continue
+            folder = os.path.join(teachers_dir, entry)
+            path = os.path.join(folder, "teacher.json")
+            if not os.path.isfile(path):
+                continue
+            with open(path, encoding="utf-8") as f:
+                record = json.load(f)
+            model = os.path.join(folder, "teacher.keras")
+            if record.get("finished") and os.path.isfile(model):
+                finished.append((os.path.getmtime(path), record, folder))
+            else:
+                partial.append(
+                    f"{entry}: {record.get('epochs_done')} of "
+                    f"{record.get('epochs_total')} epochs"
+                )
+    if not finished:
+        raise FileNotFoundError(
+            f"No finished teacher {name!r} in {teachers_dir}"
+            + (f" (under way: {'; '.join(partial)})" if partial else "")
+            + f". Train it with `python benchmarks/teachers.py "
+            f"--teacher={name}` (resumable)."
+        )
+    _, record, folder = max(finished, key=lambda item: item[0])
+    return record, folder
+
+
+def load_teacher(name, teachers_dir=None):
+    """The converged teacher `name` as a `keras.Model`, from its cache.
+
+    See `teacher_record` for `name` and for the error raised when it is
+    not trained yet.
+
+    ```python
+    teacher = common.load_teacher("vgg")
+    ```
+    """
+    import keras
+
+    _, folder = teacher_record(name, teachers_dir)
+    return keras.saving.load_model(
+        os.path.join(folder, "teacher.keras"), compile=False
+    )
