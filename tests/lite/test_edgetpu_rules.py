@@ -8,7 +8,7 @@ import tf_compact as tfc
 from tests.lite import helpers
 from tf_compact.lite.edgetpu_graph import OpView
 from tf_compact.lite.edgetpu_graph import TensorView
-from tf_compact.lite.edgetpu_rules import check_op
+from tf_compact.lite.edgetpu_limits import check_op
 from tf_compact.lite.edgetpu_rules import check_version
 
 

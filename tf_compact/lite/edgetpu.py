@@ -20,10 +20,10 @@ from tf_compact.lite.edgetpu_compiler import CompilerLog
 from tf_compact.lite.edgetpu_compiler import find_compiler
 from tf_compact.lite.edgetpu_compiler import run_compiler
 from tf_compact.lite.edgetpu_graph import read_graph
+from tf_compact.lite.edgetpu_limits import check_op
 from tf_compact.lite.edgetpu_rules import EDGETPU_OPS
 from tf_compact.lite.edgetpu_rules import ERROR
 from tf_compact.lite.edgetpu_rules import WARNING
-from tf_compact.lite.edgetpu_rules import check_op
 from tf_compact.lite.edgetpu_rules import check_version
 from tf_compact.lite.runtime import load_model_content
 
