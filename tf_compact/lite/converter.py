@@ -19,6 +19,7 @@ from tf_compact.lite.errors import ConversionError
 from tf_compact.lite.errors import QuantizationError
 from tf_compact.lite.inference import model_io
 from tf_compact.lite.inference import run_outputs
+from tf_compact.lite.layer_norm import quantizable_clone
 from tf_compact.lite.ops import float_compute_ops
 from tf_compact.lite.ops import read_ops
 from tf_compact.lite.result import ConversionResult
@@ -547,6 +548,9 @@ def convert(
     _validate_model(model, mode)
     if target is not None:
         model = edgetpu_target.static_batch_model(model)
+    if mode == "int8":
+        # Layer norms rewritten without the NEG op that int8 lacks.
+        model = quantizable_clone(model)
     if mode == "int8" and representative_data is None:
         raise ValueError(
             "mode='int8' needs `representative_data` to calibrate activation "
