@@ -23,11 +23,13 @@ def _fresh_import(code):
     return out.stdout.strip()
 
 
-def test_import_does_not_pull_tfmot_or_flip_tf_keras():
+def test_import_does_not_pull_tfmot_torch_or_flip_tf_keras():
+    # torch (the `peers` extra) is for benchmarks/bench_peers.py only.
     code = (
         "import os, sys\n"
         "import tf_compact\n"
         "print('tensorflow_model_optimization' in sys.modules,"
+        " 'torch' in sys.modules,"
         " os.environ.get('TF_USE_LEGACY_KERAS'))"
     )
-    assert _fresh_import(code) == "False None"
+    assert _fresh_import(code) == "False False None"
