@@ -33,6 +33,8 @@ from tf_compact.lite.errors import BridgeError
 from tf_compact.lite.errors import ConversionError
 from tf_compact.lite.errors import QuantizationError
 from tf_compact.lite.errors import RuntimeUnavailableError
+from tf_compact.lite.gpu_delegate import GpuReport
+from tf_compact.lite.gpu_delegate import gpu_report
 from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import predict
 from tf_compact.lite.inference import run_interpreter
