@@ -100,6 +100,11 @@ def test_delegate_is_handed_to_the_interpreter(int8, monkeypatch):
         tfc.lite.run_interpreter(interpreter, x),
         tfc.lite.run_interpreter(plain, x),
     )
+    np.testing.assert_array_equal(
+        tfc.lite.predict(int8, x, delegate="edgetpu"),
+        tfc.lite.predict(int8, x),
+    )
+    assert fake.prepared == 2
     monkeypatch.setattr(
         benchmark_module, "is_compiled_for_edgetpu", lambda content: True
     )

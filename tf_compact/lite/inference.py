@@ -317,7 +317,14 @@ def run_interpreter(interpreter, x, batch_size=32):
     return outputs[0] if len(outputs) == 1 else outputs
 
 
-def predict(model_content, x, runtime="auto", num_threads=1, batch_size=32):
+def predict(
+    model_content,
+    x,
+    runtime="auto",
+    num_threads=1,
+    batch_size=32,
+    delegate=None,
+):
     """Runs a TFLite model over an array and returns float outputs.
 
     Integer inputs and outputs (int8/uint8 I/O) are quantized and
@@ -333,6 +340,9 @@ def predict(model_content, x, runtime="auto", num_threads=1, batch_size=32):
             `"auto"`.
         num_threads: Interpreter threads. Defaults to `1`.
         batch_size: Rows per invoke. Defaults to `32`.
+        delegate: `None`, or `"edgetpu"` to run a model compiled by
+            `edgetpu_compiler` on a Coral Edge TPU (see
+            `make_interpreter`). Defaults to `None`.
 
     Returns:
         A float32 array of outputs (a list of arrays in model order for
@@ -341,7 +351,8 @@ def predict(model_content, x, runtime="auto", num_threads=1, batch_size=32):
     Raises:
         ValueError: If `x` does not match the model's inputs, or holds no
             sample.
-        RuntimeUnavailableError: If no runtime can run the model.
+        RuntimeUnavailableError: If no runtime can run the model, or the
+            delegate asked for cannot be loaded.
 
     Example:
 
@@ -350,7 +361,10 @@ def predict(model_content, x, runtime="auto", num_threads=1, batch_size=32):
     ```
     """
     interpreter, _ = make_interpreter(
-        model_content, runtime=runtime, num_threads=num_threads
+        model_content,
+        runtime=runtime,
+        num_threads=num_threads,
+        delegate=delegate,
     )
     return run_interpreter(interpreter, x, batch_size=batch_size)
 
