@@ -8,7 +8,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
+from tf_compact.internal.validation import validate_bool
 from tf_compact.internal.validation import validate_number
 from tf_compact.sparsity import validation
 
@@ -42,6 +44,17 @@ class SparsityController(PenaltyController):
     loss or gap holds `lambda` and warns. Besides the logs of
     `PenaltyController`, it logs the last gap as `sparsity_gap`.
 
+    The penalty shrinks kernels that BN makes scale-invariant, and a high
+    BN momentum lags behind training, so the student's moving BN
+    statistics do not match its weights while it trains: scored with
+    them, a student that is doing well can look near chance, and the
+    controller would lower the strength for a gap that recalibration
+    removes. With `batch_statistics=True` every model is scored on `data`
+    with each BN normalizing by the statistics of `data`'s inputs, which
+    is what the model recalibrated on them scores in inference mode; the
+    statistics are computed in the forward pass and nothing of the model
+    (its moving statistics included) is changed.
+
     Args:
         data: Held-out `(x, y)` batch (arrays, `y` as class ids or one-hot)
             on which student and reference are compared. It is part of
@@ -69,6 +82,10 @@ class SparsityController(PenaltyController):
         verbose: As in `PenaltyController`.
         recalibrate_data: As in `PenaltyController`.
         recalibrate_batches: As in `PenaltyController`.
+        batch_statistics: Score student and reference on `data` with BN
+            statistics that match their weights (see above); `False`
+            scores with the moving statistics. Has no effect with
+            `monitor`. Defaults to `True`.
 
     Raises:
         ValueError: If an argument is out of range, if neither `data` nor
@@ -109,6 +126,7 @@ class SparsityController(PenaltyController):
         verbose=0,
         recalibrate_data=None,
         recalibrate_batches=None,
+        batch_statistics=True,
     ):
         super().__init__(
             threshold=threshold,
@@ -132,6 +150,9 @@ class SparsityController(PenaltyController):
             reference = validate_number("reference", reference)
         self.reference = reference
         self.monitor = monitor
+        self.batch_statistics = validate_bool(
+            "batch_statistics", batch_statistics
+        )
         if monitor is not None and update_every != "epoch":
             raise ValueError(
                 "Invalid value for argument `update_every`. With `monitor`, "
@@ -165,13 +186,26 @@ class SparsityController(PenaltyController):
             self._scored_teacher = teacher
 
     def _forward(self, model):
-        """Returns a traced inference call of `model`, made once."""
+        """Returns a traced inference call of `model`, made once.
+
+        With `batch_statistics` and BN layers, the call runs every BN on
+        the statistics of its input, read-only (`data` is one batch).
+        """
         for known, function in self._forwards:
             if known is model:
                 return function
-        function = tf.function(
-            lambda x: model(x, training=False), autograph=False
-        )
+        norms = batch_norm.batch_norm_layers(model)
+        if self.batch_statistics and norms:
+            run = batch_norm.BatchStatistics(model, norms)
+
+            def function(x):
+                with run:
+                    return run(x)[0]
+
+        else:
+            function = tf.function(
+                lambda x: model(x, training=False), autograph=False
+            )
         self._forwards.append((model, function))
         return function
 
@@ -233,6 +267,7 @@ class SparsityController(PenaltyController):
             gain=self.gain,
             reference=self.reference,
             monitor=self.monitor,
+            batch_statistics=self.batch_statistics,
         )
         return config
 
