@@ -3,10 +3,12 @@
 import ctypes
 import importlib
 
+import flatbuffers
 import numpy as np
 import pytest
 from absl import flags
 from absl.testing import flagsaver
+from ai_edge_litert import schema_py_generated
 
 import tf_compact as tfc
 from tests.lite import helpers
@@ -110,6 +112,35 @@ def test_delegate_is_handed_to_the_interpreter(int8, monkeypatch):
     )
     result = tfc.lite.benchmark(int8, delegate="edgetpu", runs=2, warmup=0)
     assert result.delegate == "edgetpu"
+
+
+def compiled_looking(tflite, index=2):
+    """`tflite` with op `index` turned into an `edgetpu-custom-op`."""
+    schema = schema_py_generated
+    model = schema.ModelT.InitFromPackedBuf(bytes(tflite), 0)
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = (
+        schema.BuiltinOperator.CUSTOM
+    )
+    code.customCode, code.version = "edgetpu-custom-op", 1
+    model.operatorCodes.append(code)
+    op = model.subgraphs[0].operators[index]
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.builtinOptions, op.builtinOptionsType = None, 0
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_compiled_model_report_and_missing_runtime(int8, missing_library):
+    compiled = compiled_looking(int8)
+    assert tfc.lite.is_compiled_for_edgetpu(compiled)
+    report = tfc.lite.edgetpu_report(compiled, compiler=None)
+    row = report.ops[2]
+    assert (row["op"], row["device"]) == ("edgetpu-custom-op", "edgetpu")
+    assert report.compatible
+    with pytest.raises(tfc.lite.RuntimeUnavailableError, match="libedgetpu"):
+        tfc.lite.benchmark(compiled, delegate="edgetpu")
 
 
 def test_benchmark_refuses_a_model_not_compiled(int8):

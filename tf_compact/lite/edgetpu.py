@@ -14,11 +14,13 @@ the compiler can check.
 
 import collections
 import dataclasses
+import os
 
 from tf_compact.lite.edgetpu_compiler import INSTALL_HINT
 from tf_compact.lite.edgetpu_compiler import CompilerLog
 from tf_compact.lite.edgetpu_compiler import find_compiler
 from tf_compact.lite.edgetpu_compiler import run_compiler
+from tf_compact.lite.edgetpu_graph import EDGETPU_CUSTOM_OP
 from tf_compact.lite.edgetpu_graph import read_graph
 from tf_compact.lite.edgetpu_limits import check_op
 from tf_compact.lite.edgetpu_rules import EDGETPU_OPS
@@ -203,6 +205,9 @@ def _static_check(graph):
     for i, op in enumerate(main):
         if i in io:
             rows.append(_row(op, "cpu", _IO_REASON, True))
+            continue
+        if op.op == EDGETPU_CUSTOM_OP and cut is None:
+            rows.append(_row(op, "edgetpu", "", True))
             continue
         violations = check_op(op) + check_version(op)
         findings.extend(_finding(v, op) for v in violations)
@@ -444,6 +449,15 @@ class EdgeTpuReport:
         )
 
 
+def _stem(tflite):
+    """The file stem the compiler's output is named after."""
+    path = tflite if isinstance(tflite, (str, os.PathLike)) else None
+    path = path or getattr(tflite, "output_path", None)
+    if not path:
+        return "model"
+    return os.path.splitext(os.path.basename(os.fspath(path)))[0] or "model"
+
+
 def _validate_compiler(compiler):
     if compiler is None or compiler is False or compiler == "auto":
         return
@@ -503,12 +517,7 @@ def edgetpu_report(
     ```
     """
     _validate_compiler(compiler)
-    name = "model"
-    if isinstance(tflite, str) and tflite.endswith(".tflite"):
-        name = tflite.rsplit("/", 1)[-1][: -len(".tflite")] or name
-    elif getattr(tflite, "output_path", None):
-        path = str(tflite.output_path)
-        name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0] or name
+    name = _stem(tflite)
     content = load_model_content(tflite)
     graph = read_graph(content, layer_names)
     rows, findings = _static_check(graph)

@@ -27,6 +27,8 @@ _DTYPES = {
     "UINT64": np.uint64,
     "BOOL": np.bool_,
 }
+# The op edgetpu_compiler puts in place of the ops it maps.
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 # Constants larger than this are not decoded (weights are not inspected).
 _MAX_DECODED = 4096
 
@@ -196,6 +198,16 @@ def _tensor(content, model, tensor, index, type_names):
     )
 
 
+def _layers(content, layer_names):
+    """Layer names by op index; none when no interpreter can load the
+    model (a compiled model's `edgetpu-custom-op` needs libedgetpu)."""
+    try:
+        records = read_ops(content, layer_names)
+    except (RuntimeError, ValueError):
+        return {}
+    return {r.index: r.layer for r in records}
+
+
 def read_graph(model_content, layer_names=None):
     """Reads the operators and tensors of a TFLite model.
 
@@ -229,7 +241,7 @@ def read_graph(model_content, layer_names=None):
             custom = code.customCode
             name = custom.decode() if isinstance(custom, bytes) else custom
         codes.append((name, int(code.version)))
-    layers = {r.index: r.layer for r in read_ops(content, layer_names)}
+    layers = _layers(content, layer_names)
     ops, io = [], None
     for s, subgraph in enumerate(model.subgraphs or []):
         tensors = subgraph.tensors or []
@@ -265,9 +277,6 @@ def read_graph(model_content, layer_names=None):
         outputs=outputs,
         num_subgraphs=len(model.subgraphs or []),
     )
-
-
-EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 
 
 def is_compiled_for_edgetpu(model_content):
