@@ -17,6 +17,7 @@ print(tfc.lite.benchmark(tflite, num_threads=1).to_dict())
 from tf_compact.lite.benchmark import BenchmarkResult
 from tf_compact.lite.benchmark import benchmark
 from tf_compact.lite.benchmark import compare
+from tf_compact.lite.benchmark_tool import BenchmarkToolError
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import FLOAT_TOLERANCE
 from tf_compact.lite.converter import MODES

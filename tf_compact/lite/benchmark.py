@@ -6,6 +6,7 @@ import time
 import keras
 import numpy as np
 
+from tf_compact.lite.benchmark_tool import run_tool
 from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.inference import accuracy_of
@@ -37,6 +38,22 @@ class BenchmarkResult:
             Defaults to `None`.
         attempts: Runtimes tried before the one that ran, with why they
             failed. Defaults to `{}`.
+        backend: `"interpreter"` (timed here through the Python API) or
+            `"litert-benchmark"` (a LiteRT benchmark tool ran; `runtime`
+            names it: `"benchmark_model"` or `"litert-benchmark"`; a
+            statistic the tool does not print is `None`). Defaults to
+            `"interpreter"`.
+        init_ms: Model initialization time reported by the tool, or
+            `None`. Defaults to `None`.
+        memory_mb: Memory footprint reported by `benchmark_model`:
+            `{"init", "overall", "peak"}` in MB (`None` values when not
+            printed), or `None`. Defaults to `None`.
+        op_profile: Per-op rows of `benchmark_model`'s op profile
+            (`node_type`, `name`, `node_index`, `first_ms`, `avg_ms`,
+            `percent`, `cdf_percent`, `mem_kb`, `times_called`), or `None`.
+            Defaults to `None`.
+        command: The tool's command line (model file as `model.tflite`),
+            or `None`. Defaults to `None`.
 
     Example:
 
@@ -59,6 +76,11 @@ class BenchmarkResult:
     accuracy: float = None
     scored_output: str = None
     attempts: dict = dataclasses.field(default_factory=dict)
+    backend: str = "interpreter"
+    init_ms: float = None
+    memory_mb: dict = None
+    op_profile: list = None
+    command: list = None
 
     def to_dict(self):
         """Returns the fields as a JSON-compatible dict."""
@@ -85,6 +107,49 @@ def _validate_count(name, value, minimum):
             f"Invalid value for argument `{name}`. Expected an int >= "
             f"{minimum}. Received: {name}={value}"
         )
+
+
+BACKENDS = ("interpreter", "litert-benchmark")
+
+
+def _validate_backend(backend, dataset, delegate):
+    if backend not in BACKENDS:
+        raise ValueError(
+            "Invalid value for argument `backend`. Expected one of "
+            f"{BACKENDS}. Received: backend={backend!r}"
+        )
+    if backend != "interpreter" and (dataset is not None or delegate):
+        raise ValueError(
+            "Invalid value for argument `backend`. backend='litert-benchmark'"
+            " measures latency and memory only; accuracy (`dataset`) and "
+            "`delegate` need backend='interpreter'. Received: "
+            f"dataset={'given' if dataset is not None else None}, "
+            f"delegate={delegate!r}"
+        )
+
+
+def _tool_result(parsed, name, content, num_threads, warmup, use_xnnpack):
+    if parsed["tool"] == "benchmark_model":
+        delegate = "xnnpack" if use_xnnpack else "none"
+    else:
+        delegate = "litert-cpu"
+    return BenchmarkResult(
+        name=name,
+        runtime=parsed["tool"],
+        delegate=delegate,
+        num_threads=num_threads,
+        median_ms=parsed["median_ms"],
+        p90_ms=None,
+        mean_ms=parsed["mean_ms"],
+        size_bytes=len(content),
+        runs=parsed["runs"],
+        warmup=warmup,
+        backend="litert-benchmark",
+        init_ms=parsed["init_ms"],
+        memory_mb=parsed["memory_mb"],
+        op_profile=parsed["op_profile"],
+        command=parsed["command"],
+    )
 
 
 def _as_content(model):
@@ -133,6 +198,9 @@ def benchmark(
     name=None,
     output=None,
     delegate=None,
+    backend="interpreter",
+    tool=None,
+    tool_args=(),
 ):
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
@@ -167,6 +235,17 @@ def benchmark(
         delegate: `None`, or `"edgetpu"` to run a model compiled by
             `edgetpu_compiler` on a Coral Edge TPU, through `libedgetpu`
             loaded with the runtime's `load_delegate`. Defaults to `None`.
+        backend: `"interpreter"` to time `invoke()` here, or
+            `"litert-benchmark"` to run a LiteRT benchmark tool on the file
+            and read its report (init time; with the C++ `benchmark_model`
+            also the memory footprint and a per-op profile, taken with
+            `--enable_op_profiling=true`). Defaults to `"interpreter"`.
+        tool: For `backend="litert-benchmark"`: the tool's path or command
+            name; `None` takes `benchmark_model` from the PATH, else the
+            `litert-benchmark` command that ai-edge-litert installs.
+            Defaults to `None`.
+        tool_args: More flags for the tool, e.g.
+            `["--use_gpu=true"]`. Defaults to `()`.
 
     Returns:
         A `BenchmarkResult`.
@@ -178,6 +257,9 @@ def benchmark(
         RuntimeUnavailableError: If the runtime asked for cannot run, or
             `delegate="edgetpu"` and `libedgetpu` cannot be loaded (the
             message says how to install it).
+        FileNotFoundError: If `backend="litert-benchmark"` and no tool is
+            found (the message says where to get one).
+        BenchmarkToolError: If the tool fails or prints no timings.
 
     Example:
 
@@ -186,12 +268,33 @@ def benchmark(
                                 dataset=(x_test, y_test))
     heads = tfc.lite.benchmark(two_head_tflite, dataset=(x_test, y_cls),
                                output="output_1")
-    print(result.to_dict())
+    tool = tfc.lite.benchmark(tflite, backend="litert-benchmark",
+                              num_threads=4)
+    print(result.to_dict(), tool.init_ms, tool.memory_mb)
     ```
     """
     _validate_count("warmup", warmup, 0)
     _validate_count("runs", runs, 1)
+    _validate_backend(backend, dataset, delegate)
     content, default_name = _as_content(model)
+    if backend == "litert-benchmark":
+        parsed = run_tool(
+            content,
+            tool=tool,
+            num_threads=num_threads,
+            warmup=warmup,
+            runs=runs,
+            use_xnnpack=use_xnnpack,
+            extra_args=tool_args,
+        )
+        return _tool_result(
+            parsed,
+            name or default_name,
+            content,
+            num_threads,
+            warmup,
+            use_xnnpack,
+        )
     if delegate == "edgetpu" and not is_compiled_for_edgetpu(content):
         raise ValueError(
             "Invalid value for argument `model`. delegate='edgetpu' runs "
@@ -264,13 +367,20 @@ def compare(results, baseline=0):
         "| median ms | p90 ms | mean ms | speed-up | accuracy |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def ms(value):
+        return "" if value is None else f"{value:.3f}"
+
+    def typical(r):
+        return r.median_ms if r.median_ms is not None else r.mean_ms
+
     for r in results:
         acc = "" if r.accuracy is None else f"{100 * r.accuracy:.2f}%"
         lines.append(
             f"| {r.name} | {r.size_bytes / 1024:.1f} | "
             f"{r.size_bytes / base.size_bytes:.3f} | {r.runtime} | "
-            f"{r.delegate} | {r.num_threads} | {r.median_ms:.3f} | "
-            f"{r.p90_ms:.3f} | {r.mean_ms:.3f} | "
-            f"{base.median_ms / r.median_ms:.2f}x | {acc} |"
+            f"{r.delegate} | {r.num_threads} | {ms(r.median_ms)} | "
+            f"{ms(r.p90_ms)} | {ms(r.mean_ms)} | "
+            f"{typical(base) / typical(r):.2f}x | {acc} |"
         )
     return "\n".join(lines)
