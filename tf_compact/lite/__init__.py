@@ -18,6 +18,8 @@ from tf_compact.lite.benchmark import BenchmarkResult
 from tf_compact.lite.benchmark import benchmark
 from tf_compact.lite.benchmark import compare
 from tf_compact.lite.benchmark_tool import BenchmarkToolError
+from tf_compact.lite.benchmark_tool import parse_benchmark_model
+from tf_compact.lite.benchmark_tool import parse_litert_benchmark
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import FLOAT_TOLERANCE
 from tf_compact.lite.converter import MODES
