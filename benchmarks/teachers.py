@@ -63,7 +63,7 @@ from absl import flags
 RECIPES = {
     "vgg": {
         "model": {"builder": "vgg", "kwargs": {}},
-        "epochs": 15,
+        "epochs": 10,
         "tail_epochs": 10,
         "batch_size": 128,
         "learning_rate": 0.05,
@@ -77,7 +77,7 @@ RECIPES = {
     },
     "resnet20": {
         "model": {"builder": "resnet", "kwargs": {"depth": 20}},
-        "epochs": 15,
+        "epochs": 10,
         "tail_epochs": 10,
         "batch_size": 128,
         "learning_rate": 0.05,
@@ -94,7 +94,7 @@ RECIPES = {
             "builder": "mobilenet_v2",
             "kwargs": {"width_multiplier": 0.5, "last_channels": 640},
         },
-        "epochs": 10,
+        "epochs": 8,
         "tail_epochs": 10,
         "batch_size": 128,
         "learning_rate": 0.05,
