@@ -215,14 +215,14 @@ def _arm(name, teacher, train, test, **kwargs):
         teacher,
         train,
         test_data=test,
-        method="oneshot",
-        target_macs=TARGET_MACS.value,
-        target_params=TARGET_PARAMS.value,
+        method=tfc.methods.OneShot(
+            target_macs=TARGET_MACS.value,
+            target_params=TARGET_PARAMS.value,
+            round_to=ROUND_TO.value,
+        ),
         epochs=EPOCHS.value,
-        finetune_epochs=FINETUNE.value,
-        round_to=ROUND_TO.value,
+        training=tfc.methods.Training(finetune_epochs=FINETUNE.value, **kwargs),
         output_dir=out,
-        **kwargs,
     )
     seconds = time.time() - start
     report = result.report

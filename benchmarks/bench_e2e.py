@@ -135,7 +135,7 @@ ALLOCATION = flags.DEFINE_enum(
     "global",
     ["global", "sensitivity"],
     "tf_compact: how one-shot pruning splits the budget among the channel "
-    "groups (tfc.compress(allocation=...)). The L1 arm always keeps the "
+    "groups (tfc.methods.OneShot(allocation=...)). The L1 arm always keeps the "
     "global ranking.",
 )
 FEATURE_KD = flags.DEFINE_boolean(
@@ -181,37 +181,13 @@ SCHEDULE = flags.DEFINE_enum(
 )
 
 
-def _loss(model):
-    import keras
-
-    from tf_compact.pipeline import training
-
-    return keras.losses.SparseCategoricalCrossentropy(
-        from_logits=training.outputs_logits(model)
-    )
-
-
 def _rate(lr, bundle, epochs, module=None):
     """`lr`, or a cosine decay of it over `epochs` with `--schedule=cosine`."""
-    if SCHEDULE.value != "cosine":
-        return lr
-    if module is None:
-        import keras as module
-    steps = int(bundle.train.cardinality()) * epochs
-    return module.optimizers.schedules.CosineDecay(lr, steps)
+    return common.rate(lr, bundle, epochs, SCHEDULE.value, module)
 
 
 def _fit(model, bundle, epochs, lr=1e-3):
-    from tf_compact.pipeline import training
-
-    training.fit_classifier(
-        model,
-        bundle.train,
-        epochs,
-        learning_rate=_rate(lr, bundle, epochs),
-        verbose=2,
-    )
-    return model
+    return common.fit(model, bundle, epochs, lr, SCHEDULE.value)
 
 
 #: TFLite bytes of every measured arm, `{(arm, mode): bytes}`.
@@ -318,12 +294,7 @@ def _run_key():
 
 def _copy(model):
     """A trainable copy with the same weights (arms never share a model)."""
-    import keras
-
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    clone.trainable = True
-    return clone
+    return common.copy_model(model)
 
 
 def _targets():
@@ -335,29 +306,35 @@ def _targets():
 
 def arm_tf_compact(teacher, bundle):
     import tf_compact as tfc
+    from tf_compact.cli.compress_settings import build_method
     from tf_compact.pruning.validation import parse_widths
 
-    result = tfc.compress(
-        _copy(teacher),
-        bundle,
-        method=METHOD.value,
-        **_targets(),
-        lighten=tuple(LIGHTEN.value),
+    options = dict(
+        _targets(),
         round_to=ROUND_TO.value,
         widths=parse_widths(WIDTHS.value),
         allocation=ALLOCATION.value,
-        lr_schedule=SCHEDULE.value,
-        learning_rate=LEARNING_RATE.value,
-        student_loss_weight=STUDENT_WEIGHT.value,
-        temperature=(
-            STANDARDIZED_T.value if STANDARDIZE.value else TEMPERATURE.value
-        ),
         importance=IMPORTANCE.value,
-        feature_kd=FEATURE_KD.value,
-        standardize_logits=STANDARDIZE.value,
+    )
+    result = tfc.compress(
+        _copy(teacher),
+        bundle,
+        # Each method takes the settings it uses; the targets stay as given.
+        method=build_method(METHOD.value, options, given=("target_macs",)),
+        training=tfc.methods.Training(
+            lighten=tuple(LIGHTEN.value),
+            lr_schedule=SCHEDULE.value,
+            learning_rate=LEARNING_RATE.value,
+            student_loss_weight=STUDENT_WEIGHT.value,
+            temperature=(
+                STANDARDIZED_T.value if STANDARDIZE.value else TEMPERATURE.value
+            ),
+            feature_kd=FEATURE_KD.value,
+            standardize_logits=STANDARDIZE.value,
+            finetune_epochs=FINETUNE.value,
+        ),
+        export=tfc.methods.Export(benchmark_runs=20),
         epochs=EPOCHS.value - FINETUNE.value,
-        finetune_epochs=FINETUNE.value,
-        benchmark_runs=20,
         output_dir=os.path.join(WORK_DIR.value, f"tf_compact_{_run_key()}"),
         verbose=1,
     )
@@ -367,111 +344,46 @@ def arm_tf_compact(teacher, bundle):
 
 
 def arm_l1_prune(teacher, bundle):
-    from tf_compact.pruning.prune import prune
-
-    model = _copy(teacher)
-    slim = prune(
-        model,
-        importance="l1",
+    return common.arm_l1_prune(
+        teacher,
+        bundle,
+        EPOCHS.value,
+        LEARNING_RATE.value / 2,
+        _targets(),
         round_to=ROUND_TO.value,
-        **{k: v for k, v in _targets().items() if v is not None},
+        schedule=SCHEDULE.value,
     )
-    return _fit(slim, bundle, EPOCHS.value, lr=LEARNING_RATE.value / 2)
 
 
 def arm_scratch(slim, bundle):
-    import keras
-
-    fresh = keras.models.clone_model(slim)
-    return _fit(fresh, bundle, EPOCHS.value, lr=LEARNING_RATE.value)
+    return common.arm_scratch(
+        slim, bundle, EPOCHS.value, LEARNING_RATE.value, SCHEDULE.value
+    )
 
 
 def arm_keras_kd(teacher, slim, bundle):
-    import keras
-
-    fresh = keras.models.clone_model(slim)
-    distiller = keras.distillation.Distiller(
-        _copy(teacher),
-        fresh,
-        distillation_losses=keras.distillation.LogitsDistillation(
-            temperature=TEMPERATURE.value, loss=keras.losses.KLDivergence()
-        ),
+    return common.arm_keras_kd(
+        teacher,
+        slim,
+        bundle,
+        EPOCHS.value,
+        LEARNING_RATE.value,
+        temperature=TEMPERATURE.value,
         student_loss_weight=STUDENT_WEIGHT.value,
+        schedule=SCHEDULE.value,
     )
-    distiller.compile(
-        optimizer=keras.optimizers.Adam(
-            _rate(LEARNING_RATE.value, bundle, EPOCHS.value)
-        ),
-        loss=_loss(fresh),
-        metrics=["accuracy"],
-    )
-    distiller.fit(bundle.train, epochs=EPOCHS.value, verbose=2)
-    return fresh
-
-
-def tfmot_sparsity(teacher, target_params):
-    """The kernel sparsity at which tfmot keeps `target_params` weights.
-
-    tfmot prunes only the kernels of the layers it supports (convolutions,
-    Dense); batch-norm weights and biases stay dense. Pruning the kernels
-    to `1 - target / total` would leave the model with more weights than
-    the target, so the sparsity is set on the prunable kernels alone.
-    """
-    import numpy as np
-    import tensorflow_model_optimization as tfmot
-
-    import tf_compact as tfc
-
-    probe = tfmot.sparsity.keras.prune_low_magnitude(
-        tfc.lite.to_tf_keras(_copy(teacher))
-    )
-    prunable = sum(
-        int(np.prod(weight.shape))
-        for layer in probe.layers
-        for weight, _, _ in getattr(layer, "pruning_vars", ())
-    )
-    dense = teacher.count_params() - prunable
-    if target_params <= dense:
-        raise ValueError(
-            f"tfmot cannot reach {target_params} weights: {dense} of the "
-            f"teacher's {teacher.count_params()} are not prunable."
-        )
-    return 1.0 - (target_params - dense) / prunable
 
 
 def arm_tfmot(teacher, bundle, sparsity):
     """Magnitude pruning through the tf_keras bridge; returns (model, nnz)."""
-    import numpy as np
-    import tensorflow_model_optimization as tfmot
-
-    import tf_compact as tfc
-
-    legacy = tfc.lite.to_tf_keras(_copy(teacher))
-    steps = int(bundle.train.cardinality()) * EPOCHS.value
-    schedule = tfmot.sparsity.keras.PolynomialDecay(
-        0.0, sparsity, begin_step=0, end_step=steps * 2 // 3, frequency=20
+    return common.arm_tfmot(
+        teacher,
+        bundle,
+        sparsity,
+        EPOCHS.value,
+        LEARNING_RATE.value,
+        SCHEDULE.value,
     )
-    pruned = tfmot.sparsity.keras.prune_low_magnitude(
-        legacy, pruning_schedule=schedule
-    )
-    import tf_keras
-
-    pruned.compile(
-        optimizer=tf_keras.optimizers.Adam(
-            _rate(LEARNING_RATE.value, bundle, EPOCHS.value, module=tf_keras)
-        ),
-        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    pruned.fit(
-        bundle.train,
-        epochs=EPOCHS.value,
-        verbose=2,
-        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
-    )
-    stripped = tfmot.sparsity.keras.strip_pruning(pruned)
-    nnz = int(sum(np.count_nonzero(w) for w in stripped.get_weights()))
-    return stripped, nnz
 
 
 def _tfmot_row(stripped, nnz, bundle, teacher_macs):
@@ -597,18 +509,7 @@ def _command():
         "limit",
         "name",
     )
-    parts = ["python benchmarks/bench_e2e.py"]
-    for name in names:
-        flag = flags.FLAGS[name]
-        if flag.present:
-            value = flag.value
-            if isinstance(value, bool):
-                parts.append(f"--{name}" if value else f"--no{name}")
-                continue
-            if isinstance(value, list):
-                value = ",".join(value)
-            parts.append(f"--{name}={value}")
-    return " ".join(parts)
+    return common.command("benchmarks/bench_e2e.py", names)
 
 
 def _goals(rows, teacher_row):
@@ -705,7 +606,7 @@ def main(argv):
         )
     if "tfmot" in arms:
         bundle = fresh_data(4)
-        sparsity = tfmot_sparsity(teacher, slim.count_params())
+        sparsity = common.tfmot_sparsity(teacher, slim.count_params())
         stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
     _retime([teacher_row] + rows)

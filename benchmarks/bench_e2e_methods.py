@@ -113,37 +113,40 @@ def _run(method, teacher, bundle):
             f"Unknown method option {option!r} in {label!r}: only "
             "'+feature_kd' is known."
         )
-    extra = {"feature_kd": option == "feature_kd"}
+    from tf_compact.cli.compress_settings import build_method
+
+    training = {"feature_kd": option == "feature_kd"}
     for name, flag in (
         ("learning_rate", LEARNING_RATE),
         ("temperature", TEMPERATURE),
         ("student_loss_weight", STUDENT_WEIGHT),
-        ("importance", IMPORTANCE),
     ):
         if flag.value is not None:
-            extra[name] = flag.value
+            training[name] = flag.value
     if LIGHTEN.value:
-        extra["lighten"] = tuple(LIGHTEN.value)
+        training["lighten"] = tuple(LIGHTEN.value)
+    options = {"importance": IMPORTANCE.value}
     if ROUND_TO.value and method == "oneshot":
-        extra["round_to"] = ROUND_TO.value
+        options["round_to"] = ROUND_TO.value
     if method == "width":
-        extra["width_multiplier"] = TARGET_MACS.value**0.5
+        options["width_multiplier"] = TARGET_MACS.value**0.5
     else:
-        extra["target_macs"] = TARGET_MACS.value
-        extra["target_params"] = TARGET_PARAMS.value
+        options["target_macs"] = TARGET_MACS.value
+        options["target_params"] = TARGET_PARAMS.value
     start = time.time()
     result = tfc.compress(
         teacher,
         bundle,
-        method=method,
+        # Each method takes the settings it uses; the targets stay as given.
+        method=build_method(method, options, given=("target_macs",)),
         epochs=EPOCHS.value,
-        finetune_epochs=FINETUNE.value,
-        tflite_modes=("float32",),
-        benchmark_runs=20,
+        training=tfc.methods.Training(
+            finetune_epochs=FINETUNE.value, **training
+        ),
+        export=tfc.methods.Export(tflite_modes=("float32",), benchmark_runs=20),
         output_dir=os.path.join(WORK_DIR.value, label.replace("+", "_")),
         resume=False,
         verbose=1,
-        **extra,
     )
     report = result.report
     return {

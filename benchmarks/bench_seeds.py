@@ -206,14 +206,14 @@ def _budget_run(teacher, bundle, blocks):
     import keras
 
     import tf_compact as tfc
-    from tf_compact.pipeline import sparse_stages
+    from tf_compact.pipeline import training as pipeline_training
 
     keras.utils.set_random_seed(1)
     student = keras.models.clone_model(teacher)
     student.set_weights(teacher.get_weights())
     penalty = tfc.GroupLasso(strength=1e-4, proximal=True)
     penalty.bind(student)
-    steps = sparse_stages.steps_per_epoch(bundle.train) or 100
+    steps = pipeline_training.steps_per_epoch(bundle.train) or 100
     budget = tfc.callbacks.BudgetController(
         target_macs=MBV2_TARGET.value,
         blocks=blocks,

@@ -34,11 +34,10 @@ def test_width_method_writes_every_artifact(bundle, teacher, tmp_path):
     result = tfc.compress(
         teacher,
         bundle,
-        method="width",
-        width_multiplier=0.5,
+        method=tfc.methods.Width(0.5),
         epochs=1,
-        finetune_epochs=1,
-        benchmark_runs=3,
+        training=tfc.methods.Training(finetune_epochs=1),
+        export=tfc.methods.Export(benchmark_runs=3),
         output_dir=out,
         verbose=0,
     )

@@ -1,5 +1,6 @@
 """`compress` argument checks and its resumable stage runner."""
 
+import json
 import os
 
 import keras
@@ -8,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tf_compact as tfc
+from tf_compact import methods
 from tf_compact.pipeline import stages as stages_lib
 from tf_compact.pipeline.compress import compress
 
@@ -100,7 +102,7 @@ def test_lighten_stage_applies_named_and_callable_transforms():
         _data(),
         _data(),
         stages=_plan(recorder),
-        lighten=[halve],
+        training=methods.Training(lighten=[halve]),
         verbose=0,
     )
     assert result.report["settings"]["lighten"] == ["halve"]
@@ -116,51 +118,137 @@ def test_teacher_is_not_modified():
         np.testing.assert_array_equal(a, b)
 
 
+OneShot = methods.OneShot
+Training = methods.Training
+Export = methods.Export
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
         ({"method": "magic"}, ValueError, "method='magic'"),
         ({"method": "budget"}, ValueError, "needs a budget"),
-        ({"target_macs": -0.5}, ValueError, "target_macs=-0.5"),
-        ({"target_macs": "half"}, TypeError, "target_macs='half'"),
+        ({"method": lambda: OneShot(-0.5)}, ValueError, "target_macs=-0.5"),
+        ({"method": lambda: OneShot("half")}, TypeError, "target_macs='half'"),
         ({"method": "width"}, ValueError, "width_multiplier=None"),
-        ({"width_multiplier": 0.5}, ValueError, "only used with"),
+        ({"method": methods.Training()}, TypeError, "method=Training"),
         ({"epochs": -1}, ValueError, "epochs=-1"),
-        ({"learning_rate": 0}, ValueError, "learning_rate=0"),
-        ({"tflite_modes": ["int4"]}, ValueError, "tflite_modes='int4'"),
-        ({"lighten": ["shrink"]}, ValueError, "lighten='shrink'"),
-        ({"lr_schedule": "step"}, ValueError, "lr_schedule='step'"),
-        ({"round_to": 0}, ValueError, "round_to=0"),
-        ({"feature_kd": "yes"}, TypeError, "feature_kd='yes'"),
         (
-            {"standardize_logits": 1},
+            {"training": lambda: Training(learning_rate=0)},
+            ValueError,
+            "learning_rate=0",
+        ),
+        (
+            {"export": lambda: Export(tflite_modes=["int4"])},
+            ValueError,
+            "tflite_modes='int4'",
+        ),
+        (
+            {"training": lambda: Training(lighten=["shrink"])},
+            ValueError,
+            "lighten='shrink'",
+        ),
+        (
+            {"training": lambda: Training(lr_schedule="step")},
+            ValueError,
+            "lr_schedule='step'",
+        ),
+        (
+            {"method": lambda: OneShot(0.5, round_to=0)},
+            ValueError,
+            "round_to=0",
+        ),
+        (
+            {"training": lambda: Training(feature_kd="yes")},
+            TypeError,
+            "feature_kd='yes'",
+        ),
+        (
+            {"training": lambda: Training(standardize_logits=1)},
             TypeError,
             "standardize_logits=1",
         ),
-        ({"student_loss_weight": 1.5}, ValueError, "student_loss_weight=1.5"),
-        ({"student_loss_weight": "0.5"}, ValueError, "student_loss_weight"),
-        ({"importance": "random"}, ValueError, "importance='random'"),
-        ({"allocation": "greedy"}, ValueError, "allocation='greedy'"),
-        ({"widths": {"conv": 0}}, ValueError, "widths="),
-        ({"widths": {"conv": 2.5}}, ValueError, "widths="),
-        ({"widths": {}}, ValueError, "widths="),
-        ({"widths": {"nope": 2}}, ValueError, "'nope'"),
-        ({"widths": {"conv": 9}}, ValueError, "int in \\[1, 4\\]"),
         (
-            {"widths": {"conv": 2}, "method": "budget", "target_macs": 0.5},
+            {"training": lambda: Training(student_loss_weight=1.5)},
             ValueError,
-            "method='budget'",
+            "student_loss_weight=1.5",
         ),
         (
-            {"widths": {"conv": 3}, "target_params": 0.5},
+            {"training": lambda: Training(student_loss_weight="0.5")},
+            ValueError,
+            "student_loss_weight",
+        ),
+        (
+            {"method": lambda: OneShot(0.5, importance="random")},
+            ValueError,
+            "importance='random'",
+        ),
+        (
+            {"method": lambda: OneShot(0.5, allocation="greedy")},
+            ValueError,
+            "allocation='greedy'",
+        ),
+        (
+            {"method": lambda: OneShot(widths={"conv": 0})},
+            ValueError,
+            "widths=",
+        ),
+        (
+            {"method": lambda: OneShot(widths={"conv": 2.5})},
+            ValueError,
+            "widths=",
+        ),
+        ({"method": lambda: OneShot(widths={})}, ValueError, "widths="),
+        ({"method": lambda: OneShot(widths={"nope": 2})}, ValueError, "'nope'"),
+        (
+            {"method": lambda: OneShot(widths={"conv": 9})},
+            ValueError,
+            "int in \\[1, 4\\]",
+        ),
+        (
+            {"method": lambda: OneShot(widths={"conv": 3}, target_params=0.5)},
             ValueError,
             "over `target_params`",
         ),
+        ({"training": "fast"}, TypeError, "training='fast'"),
+        ({"export": methods.Training()}, TypeError, "export=Training()"),
+        ({"callbacks": [3]}, TypeError, "callbacks=\\[3\\]"),
+        ({"strategy": "mirrored"}, TypeError, "strategy='mirrored'"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
-        compress(_teacher(), _data(), verbose=0, **kwargs)
+        built = {
+            key: value() if callable(value) else value
+            for key, value in kwargs.items()
+        }
+        compress(_teacher(), _data(), verbose=0, **built)
+
+
+def test_a_changed_method_setting_is_refused_on_resume(tmp_path):
+    out = str(tmp_path)
+    teacher = _teacher()
+    plan = _plan(_Recorder())
+    compress(
+        teacher,
+        _data(),
+        method=OneShot(0.5, round_to=2),
+        stages=plan,
+        output_dir=out,
+        verbose=0,
+    )
+    with open(os.path.join(out, "stages.json")) as f:
+        recorded = json.load(f)["settings"]
+    assert recorded["method"] == "oneshot" and recorded["round_to"] == 2
+    with pytest.raises(ValueError, match="'round_to': \\(2, 4\\)"):
+        compress(
+            teacher,
+            _data(),
+            method=OneShot(0.5, round_to=4),
+            stages=plan,
+            output_dir=out,
+            verbose=0,
+        )
 
 
 def test_bad_teacher_and_data():

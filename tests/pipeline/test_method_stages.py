@@ -1,4 +1,4 @@
-"""The pruning methods of `compress`: iterative, one-shot, gradual, budget."""
+"""The methods of `compress`: iterative, one-shot, gradual, budget."""
 
 import json
 
@@ -8,8 +8,12 @@ import pytest
 import tensorflow as tf
 
 import tf_compact as tfc
-from tf_compact.pipeline import sparse_stages
+from tf_compact import methods
+from tf_compact.pipeline import plan as plan_lib
+from tf_compact.pipeline import pruning_stages
+from tf_compact.pipeline import sparse_training
 from tf_compact.pipeline import stages as stages_lib
+from tf_compact.pipeline import training as training_lib
 from tf_compact.pipeline.compress import compress
 
 
@@ -35,12 +39,12 @@ def _data(n=64):
 def _slim_plan(method):
     return [
         s
-        for s in sparse_stages.stages_for(method)
+        for s in plan_lib.stages_for(method)
         if s.name in ("teacher", "lighten", "sparsify", "slim")
     ]
 
 
-def _slim(method, epochs=1, output_dir=None, **kwargs):
+def _slim(method, epochs=1, output_dir=None, training=None):
     teacher = _teacher()
     result = compress(
         teacher,
@@ -48,17 +52,17 @@ def _slim(method, epochs=1, output_dir=None, **kwargs):
         _data(32),
         method=method,
         epochs=epochs,
-        stages=_slim_plan(method),
+        stages=_slim_plan(method.name),
         output_dir=output_dir,
+        training=training,
         verbose=0,
-        **kwargs,
     )
     return teacher, result.report
 
 
 def test_iterative_meets_the_macs_target_in_rounds(tmp_path):
     teacher, report = _slim(
-        "iterative", epochs=0, output_dir=str(tmp_path), target_macs=0.4
+        methods.Iterative(target_macs=0.4), epochs=0, output_dir=str(tmp_path)
     )
     dense = tfc.profile(teacher).macs
     slim_macs = report["student"]["macs"]
@@ -74,7 +78,9 @@ def test_iterative_meets_the_macs_target_in_rounds(tmp_path):
     "method", ["oneshot", "gradual", "iterative", "budget"]
 )
 def test_pruning_methods_with_both_targets_meet_both(method):
-    teacher, report = _slim(method, target_macs=0.5, target_params=0.2)
+    teacher, report = _slim(
+        methods.METHODS[method](target_macs=0.5, target_params=0.2)
+    )
     prof = tfc.profile(teacher)
     student = report["student"]
     assert student["macs"] <= 0.5 * prof.macs * 1.001
@@ -83,11 +89,9 @@ def test_pruning_methods_with_both_targets_meet_both(method):
 
 def test_gradual_shrinks_during_training_and_slims_by_its_mask(tmp_path):
     teacher, report = _slim(
-        "gradual",
+        methods.Gradual(target_macs=0.4, round_to=4),
         epochs=3,
         output_dir=str(tmp_path),
-        target_macs=0.4,
-        round_to=4,
     )
     dense = tfc.profile(teacher).macs
     assert report["student"]["macs"] <= 0.4 * dense * 1.001
@@ -112,26 +116,21 @@ def test_gradual_shrinks_during_training_and_slims_by_its_mask(tmp_path):
 
 
 def test_gradual_without_epochs_prunes_to_the_target_at_once():
-    teacher, report = _slim("gradual", epochs=0, target_params=0.3)
+    teacher, report = _slim(methods.Gradual(target_params=0.3), epochs=0)
     params = tfc.profile(teacher).params
     assert 0.1 * params < report["student"]["params"] <= 0.3 * params * 1.001
 
 
-def test_gradual_rejects_a_gradient_criterion_before_any_stage(tmp_path):
+def test_gradual_rejects_a_gradient_criterion_before_any_stage():
     with pytest.raises(ValueError, match="ranks channels by their weights"):
-        _slim(
-            "gradual",
-            epochs=1,
-            target_macs=0.5,
-            importance="taylor",
-            output_dir=str(tmp_path),
-        )
-    assert not (tmp_path / "stages.json").exists()
+        methods.Gradual(target_macs=0.5, importance="taylor")
 
 
 def test_targets_are_fractions_of_the_teacher_after_lightening():
     teacher, report = _slim(
-        "oneshot", epochs=0, target_params=0.15, lighten=("gap_head",)
+        methods.OneShot(target_params=0.15),
+        epochs=0,
+        training=methods.Training(lighten=("gap_head",)),
     )
     dense = tfc.profile(teacher).params
     lightened = tfc.profile(tfc.lighten.gap_head(teacher)).params
@@ -143,16 +142,14 @@ def test_targets_are_fractions_of_the_teacher_after_lightening():
 
 def test_gap_head_student_is_fitted_on_the_training_data(tmp_path):
     teacher = _teacher()
-    plan = [
-        s for s in sparse_stages.stages_for("oneshot") if s.name == "lighten"
-    ]
-    plan.insert(0, sparse_stages.stages_for("oneshot")[0])
+    plan = [s for s in plan_lib.stages_for("oneshot") if s.name == "lighten"]
+    plan.insert(0, plan_lib.stages_for("oneshot")[0])
     compress(
         teacher,
         _data(),
         _data(32),
-        target_macs=0.5,
-        lighten=("gap_head",),
+        method=methods.OneShot(target_macs=0.5),
+        training=methods.Training(lighten=("gap_head",)),
         stages=plan,
         output_dir=str(tmp_path),
         verbose=0,
@@ -167,9 +164,11 @@ def test_gap_head_student_is_fitted_on_the_training_data(tmp_path):
 
 def test_binding_target_is_the_one_a_macs_prune_misses():
     student = _teacher()
-    kind, value = sparse_stages._binding(student, {"macs": 0.9, "params": 0.05})
+    kind, value = pruning_stages._binding(
+        student, {"macs": 0.9, "params": 0.05}
+    )
     assert (kind, value) == ("params", 0.05)
-    kind, value = sparse_stages._binding(student, {"macs": 0.3, "params": 1.0})
+    kind, value = pruning_stages._binding(student, {"macs": 0.3, "params": 1.0})
     assert (kind, value) == ("macs", 0.3)
 
 
@@ -183,7 +182,7 @@ def test_initial_strength_makes_the_penalty_a_share_of_the_loss():
     penalty = tfc.GroupLasso(strength=1e-4)
     penalty.bind(student)
     ctx = _Ctx(_data())
-    strength = sparse_stages.initial_strength(ctx, student, penalty, 0.2)
+    strength = sparse_training.initial_strength(ctx, student, penalty, 0.2)
     x, y = next(iter(ctx.train_data))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
         y, student(x)
@@ -194,21 +193,22 @@ def test_initial_strength_makes_the_penalty_a_share_of_the_loss():
 
 
 def test_budget_method_runs_with_proximal_steps():
-    teacher, report = _slim("budget", target_macs=0.6)
+    teacher, report = _slim(methods.Budget(target_macs=0.6))
     assert report["student"]["macs"] <= 0.6 * tfc.profile(teacher).macs * 1.01
 
 
 def test_steps_per_epoch():
-    assert sparse_stages.steps_per_epoch(_data(64)) == 4
-    assert sparse_stages.steps_per_epoch(_data(64).repeat()) is None
-    assert sparse_stages.steps_per_epoch([(1, 2)]) is None
+    assert training_lib.steps_per_epoch(_data(64)) == 4
+    assert training_lib.steps_per_epoch(_data(64).repeat()) is None
+    assert training_lib.steps_per_epoch([(1, 2)]) is None
 
 
 def test_auto_picks_oneshot_with_a_target_else_the_controller():
-    plan = sparse_stages.stages_for("oneshot")[:1]
+    plan = plan_lib.stages_for("oneshot")[:1]
     for kwargs, expected in (
-        ({"target_params": 0.5}, "oneshot"),
-        ({"widths": {"conv1": 4}}, "oneshot"),
+        ({"method": methods.Auto(target_params=0.5)}, "oneshot"),
+        ({"method": methods.Auto(target_latency=5.0)}, "oneshot"),
+        ({"method": "auto"}, "controller"),
         ({}, "controller"),
     ):
         result = compress(_teacher(), _data(), stages=plan, verbose=0, **kwargs)
@@ -252,7 +252,8 @@ def test_feature_kd_adds_feature_distillation_to_the_kd_stages():
     assert standardized.standardize is True
     assert standardized.temperature == 2.0
     teacher, report = _slim(
-        "oneshot", epochs=1, target_macs=0.5, feature_kd=True
+        methods.OneShot(target_macs=0.5),
+        training=methods.Training(feature_kd=True),
     )
     assert report["settings"]["feature_kd"] is True
     assert report["student"]["macs"] <= 0.5 * tfc.profile(teacher).macs * 1.001
@@ -272,12 +273,12 @@ def test_student_loss_weight_reaches_every_kd_stage(tmp_path):
             _teacher(),
             _data(),
             _data(32),
-            target_macs=0.5,
+            method=methods.OneShot(target_macs=0.5),
             epochs=1,
-            finetune_epochs=1,
-            student_loss_weight=0.2,
-            tflite_modes=("float32",),
-            benchmark_runs=1,
+            training=methods.Training(
+                finetune_epochs=1, student_loss_weight=0.2
+            ),
+            export=methods.Export(tflite_modes=("float32",), benchmark_runs=1),
             verbose=0,
         )
     finally:
@@ -288,7 +289,6 @@ def test_student_loss_weight_reaches_every_kd_stage(tmp_path):
 
 @pytest.mark.parametrize("criterion", ["l1", "bn_gamma", "taylor"])
 def test_oneshot_prunes_by_the_chosen_importance(criterion, tmp_path):
-    from tf_compact.pipeline import training
     from tf_compact.pruning.prune import prune
 
     teacher = _teacher()
@@ -299,9 +299,8 @@ def test_oneshot_prunes_by_the_chosen_importance(criterion, tmp_path):
         teacher,
         _data(),
         _data(32),
-        target_macs=0.4,
+        method=methods.OneShot(target_macs=0.4, importance=criterion),
         epochs=0,
-        importance=criterion,
         stages=plan,
         output_dir=str(tmp_path),
         verbose=0,
@@ -309,7 +308,7 @@ def test_oneshot_prunes_by_the_chosen_importance(criterion, tmp_path):
     slim = keras.saving.load_model(tmp_path / "slim.keras")
     reference = keras.models.clone_model(teacher)
     reference.set_weights(teacher.get_weights())
-    training.compile_classifier(reference)
+    training_lib.compile_classifier(reference)
     expected = prune(
         reference,
         importance=criterion,
@@ -327,11 +326,8 @@ def test_oneshot_prunes_by_the_chosen_importance(criterion, tmp_path):
 
 def test_oneshot_prunes_to_the_given_widths(tmp_path):
     teacher, report = _slim(
-        "oneshot",
-        epochs=1,
+        methods.OneShot(widths={"conv1": 4, "fc": 6}, target_params=0.6),
         output_dir=str(tmp_path),
-        widths={"conv1": 4, "fc": 6},
-        target_params=0.6,
     )
     assert report["settings"]["method"] == "oneshot"
     assert report["settings"]["widths"] == {"conv1": 4, "fc": 6}
@@ -352,21 +348,17 @@ def test_oneshot_prunes_to_the_given_widths(tmp_path):
 def test_widths_missing_the_target_after_lighten_fail_in_the_stage():
     with pytest.raises(ValueError, match="over `target_macs`"):
         _slim(
-            "oneshot",
+            methods.OneShot(widths={"conv1": 8}, target_macs=0.2),
             epochs=0,
-            widths={"conv1": 8},
-            lighten=("gap_head",),
-            target_macs=0.2,
+            training=methods.Training(lighten=("gap_head",)),
         )
 
 
 def test_oneshot_sensitivity_allocation_matches_prune(tmp_path):
     teacher, report = _slim(
-        "oneshot",
+        methods.OneShot(target_params=0.4, allocation="sensitivity"),
         epochs=0,
         output_dir=str(tmp_path),
-        target_params=0.4,
-        allocation="sensitivity",
     )
     assert report["settings"]["allocation"] == "sensitivity"
     slim = keras.saving.load_model(str(tmp_path / "slim.keras"))

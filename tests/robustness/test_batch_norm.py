@@ -74,11 +74,15 @@ def healthy(data):
 def _compress(teacher, data, tmp_path, **kwargs):
     train, test = data
     settings = {
-        "target_macs": 0.5,
+        "method": tfc.methods.OneShot(target_macs=0.5),
         "epochs": 1,
-        "finetune_epochs": 0,
-        "tflite_modes": ("float32",),
-        "benchmark_runs": 2,
+        "training": tfc.methods.Training(
+            finetune_epochs=0,
+            recalibrate_teacher=kwargs.pop("recalibrate_teacher", False),
+        ),
+        "export": tfc.methods.Export(
+            tflite_modes=("float32",), benchmark_runs=2
+        ),
         "output_dir": str(tmp_path),
         "verbose": 0,
     }
@@ -153,19 +157,22 @@ def test_recalibrate_teacher_works_on_a_copy(stale, data, tmp_path):
 @pytest.mark.parametrize(
     "method, kwargs",
     [
-        ("oneshot", {"finetune_epochs": 1}),
-        ("iterative", {}),
-        ("gradual", {}),
-        ("budget", {}),
-        ("controller", {"target_macs": None}),
-        ("width", {"target_macs": None, "width_multiplier": 0.5}),
+        (tfc.methods.OneShot(0.5), {"finetune_epochs": 1}),
+        (tfc.methods.Iterative(0.5), {}),
+        (tfc.methods.Gradual(0.5), {}),
+        (tfc.methods.Budget(0.5), {}),
+        (tfc.methods.Controller(), {}),
+        (tfc.methods.Width(0.5), {}),
     ],
 )
 def test_every_method_reports_its_saved_student(
     stale, data, tmp_path, method, kwargs
 ):
     before = snapshot(stale)
-    result, _ = _compress(stale, data, tmp_path, method=method, **kwargs)
+    training = tfc.methods.Training(finetune_epochs=0, **kwargs)
+    result, _ = _compress(
+        stale, data, tmp_path, method=method, training=training
+    )
     reported, fresh = _report_accuracy(tmp_path, result, data)
     assert abs(reported - fresh) <= 0.005
     assert result.report["bn_recalibration"]

@@ -13,8 +13,9 @@ import tensorflow as tf
 
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
+from tf_compact import methods
 from tf_compact.data.arrays import from_arrays
-from tf_compact.pipeline import sparse_stages
+from tf_compact.pipeline import sparse_training
 from tf_compact.pipeline import stages as stages_lib
 from tf_compact.pipeline import training
 from tf_compact.pipeline.compress import compress
@@ -23,12 +24,10 @@ from tf_compact.sparsity.group_lasso import GroupLasso
 
 NUM_CLASSES = 4
 FAST = {
-    "method": "oneshot",
-    "target_macs": 0.5,
+    "method": methods.OneShot(target_macs=0.5),
     "epochs": 1,
-    "finetune_epochs": 0,
-    "tflite_modes": ("float32",),
-    "benchmark_runs": 2,
+    "training": methods.Training(finetune_epochs=0),
+    "export": methods.Export(tflite_modes=("float32",), benchmark_runs=2),
     "verbose": 1,
 }
 RUN_ORDER = ["teacher", "lighten", "slim", "finetune", "tflite", "benchmark"]
@@ -131,7 +130,7 @@ def test_initial_strength_measures_the_loss_in_inference_mode():
     penalty.strength.assign(1.0)
     total = float(penalty(model))
     penalty.strength.assign(1e-4)
-    strength = sparse_stages.initial_strength(ctx, model, penalty)
+    strength = sparse_training.initial_strength(ctx, model, penalty)
     assert strength == pytest.approx(0.1 * float(loss) / total, rel=1e-5)
     assert_unchanged(model, before)
 
@@ -336,13 +335,12 @@ def test_resume_false_forgets_the_earlier_run(teacher, tmp_path, capsys):
     _run(
         teacher,
         tmp_path,
-        method="width",
-        width_multiplier=0.5,
-        target_macs=None,
+        method=methods.Width(0.5),
     )
     assert os.path.exists(tmp_path / "model_float32.tflite")
     capsys.readouterr()
-    result = _run(teacher, tmp_path, resume=False, tflite_modes=("int8",))
+    export = methods.Export(tflite_modes=("int8",), benchmark_runs=2)
+    result = _run(teacher, tmp_path, resume=False, export=export)
     log = capsys.readouterr().out
     assert "Starting over" in log and "resume=False" in log
     assert "skipped" not in log
@@ -416,8 +414,25 @@ def test_a_damaged_training_backup_is_named_and_dropped(
         (lambda: {"train_data": _arrays(48)}, "'data'"),
         (lambda: {"train_data": _arrays(seed=1)}, "'data'"),
         (lambda: {"batch_size": 8}, "'batch_size'"),
+        (lambda: {"method": methods.OneShot(target_macs=0.4)}, "'target_macs'"),
+        (
+            lambda: {"method": methods.Iterative(target_macs=0.5)},
+            "'method'",
+        ),
+        (
+            lambda: {"training": methods.Training(temperature=2.0)},
+            "'temperature'",
+        ),
     ],
-    ids=["epochs", "fewer_examples", "other_examples", "batch_size"],
+    ids=[
+        "epochs",
+        "fewer_examples",
+        "other_examples",
+        "batch_size",
+        "method_setting",
+        "method",
+        "training",
+    ],
 )
 def test_resume_refuses_a_run_with_other_settings(
     change, named, teacher, tmp_path
@@ -453,18 +468,21 @@ def test_compress_takes_numpy_scalars_wherever_a_number_goes():
         model,
         _dataset(),
         _dataset(),
-        method="oneshot",
-        target_macs=np.float32(0.5),
-        target_params=np.int64(100),
+        method=methods.OneShot(
+            target_macs=np.float32(0.5),
+            target_params=np.int64(100),
+            round_to=np.int64(8),
+        ),
         epochs=np.int64(2),
-        finetune_epochs=np.int32(0),
-        learning_rate=np.float64(1e-3),
-        temperature=np.float32(2.0),
-        student_loss_weight=np.float32(0.5),
-        strength=np.float32(0.0),
-        round_to=np.int64(8),
-        num_threads=np.int64(1),
-        benchmark_runs=np.int64(2),
+        training=methods.Training(
+            finetune_epochs=np.int32(0),
+            learning_rate=np.float64(1e-3),
+            temperature=np.float32(2.0),
+            student_loss_weight=np.float32(0.5),
+        ),
+        export=methods.Export(
+            num_threads=np.int64(1), benchmark_runs=np.int64(2)
+        ),
         stages=plan,
         verbose=0,
     )
@@ -474,19 +492,32 @@ def test_compress_takes_numpy_scalars_wherever_a_number_goes():
     assert settings["round_to"] == 8 and type(settings["round_to"]) is int
     json.dumps(settings)
     assert_unchanged(model, before)
+    assert methods.Budget(0.5, strength=np.float32(0.0)).strength == 0.0
 
 
 @pytest.mark.parametrize(
-    "name, value, words",
+    "name, build, words",
     [
-        ("epochs", True, "epochs"),
-        ("epochs", 1.5, "epochs"),
-        ("learning_rate", float("nan"), "learning_rate"),
-        ("temperature", float("inf"), "temperature"),
-        ("strength", -1.0, "strength"),
-        ("round_to", np.float32(8.0), "round_to"),
+        ("epochs", lambda: True, "epochs"),
+        ("epochs", lambda: 1.5, "epochs"),
+        (
+            "training",
+            lambda: methods.Training(learning_rate=float("nan")),
+            "learning_rate",
+        ),
+        (
+            "training",
+            lambda: methods.Training(temperature=float("inf")),
+            "temperature",
+        ),
+        ("method", lambda: methods.Budget(0.5, strength=-1.0), "strength"),
+        (
+            "method",
+            lambda: methods.OneShot(0.5, round_to=np.float32(8.0)),
+            "round_to",
+        ),
     ],
 )
-def test_compress_refuses_bad_numbers_by_name(name, value, words):
+def test_compress_refuses_bad_numbers_by_name(name, build, words):
     with pytest.raises(ValueError, match=words):
-        compress(_model(), _dataset(), **{**FAST, name: value})
+        compress(_model(), _dataset(), **{**FAST, name: build()})

@@ -145,7 +145,10 @@ def _compress(value):
     x, y = tiny_data(8)
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     tfc.compress(
-        tiny_model(), data, data, method="oneshot", target_macs=value
+        tiny_model(),
+        data,
+        data,
+        method=tfc.methods.OneShot(target_macs=value),
     )
 
 

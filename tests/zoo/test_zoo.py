@@ -473,13 +473,15 @@ def test_compress_reports_the_accuracy_evaluate_gives(
         case.train,
         case.test,
         test_data=case.test,
-        target_macs=case.case.target,
+        method=tfc.methods.OneShot(target_macs=case.case.target),
         epochs=1,
-        finetune_epochs=0,
-        benchmark_runs=2,
-        tflite_modes=("float32",)
-        if case.case.int8_refused
-        else ("float32", "int8"),
+        training=tfc.methods.Training(finetune_epochs=0),
+        export=tfc.methods.Export(
+            tflite_modes=("float32",)
+            if case.case.int8_refused
+            else ("float32", "int8"),
+            benchmark_runs=2,
+        ),
         output_dir=str(tmp_path),
         verbose=0,
     )

@@ -12,7 +12,13 @@ tf-compact compress
 tf-compact compress --dataset=fashion_mnist --model=vgg \
     --lighten=gap_head --target_macs=0.25 --epochs=10
 python examples/compress.py --method=controller --output_dir=run2
+tf-compact compress --target_macs=0 --target_latency=1.5 --round_to=8
 ```
+
+The method flags map onto a `tfc.methods` object: with the default
+target, `--method=oneshot --round_to=8` runs
+`tfc.methods.OneShot(target_macs=0.25, round_to=8)`. A flag the chosen
+method does not use is refused.
 """
 
 import os
@@ -22,9 +28,9 @@ from absl import flags
 from absl import logging
 
 from tf_compact.cli import common_flags
+from tf_compact.cli import compress_settings
 from tf_compact.cli import teacher as teacher_lib
-from tf_compact.internal.targets import parse_target_text
-from tf_compact.pipeline.compress import METHODS
+from tf_compact.methods.registry import METHODS
 from tf_compact.pruning.validation import parse_widths
 
 DEFAULT_EPOCHS = 6
@@ -38,29 +44,12 @@ METHOD = flags.DEFINE_enum(
     "`controller` sets it from the teacher/student gap; `oneshot` prunes to "
     "the target then distills; `gradual` distills while the channels shrink "
     "to the target on a cubic schedule; `width` distills into the teacher at "
-    "--width_multiplier. `auto`: oneshot (the best measured) with a target, "
-    "else controller.",
+    "--width_multiplier. `auto`: oneshot with a target, else controller.",
 )
 
 
-class _TargetParser(flags.ArgumentParser):
-    """Reads a budget flag: `0.25`, `40000` or `1.2M`; `0` is none."""
-
-    syntactic_help = "a fraction in (0, 1], a count (40000, 1.2M) or 0"
-
-    def __init__(self, name):
-        self.name = name
-
-    def parse(self, argument):
-        if isinstance(argument, str) and argument.strip() in ("0", "0.0"):
-            return 0
-        if not isinstance(argument, str) and argument == 0:
-            return 0
-        return parse_target_text(self.name, argument)
-
-
 TARGET_MACS = flags.DEFINE(
-    _TargetParser("target_macs"),
+    compress_settings.TargetParser("target_macs"),
     "target_macs",
     "0.25",
     "MACs budget: a fraction of the teacher's in (0, 1] (0.25) or an "
@@ -68,12 +57,27 @@ TARGET_MACS = flags.DEFINE(
     serializer=flags.ArgumentSerializer(),
 )
 TARGET_PARAMS = flags.DEFINE(
-    _TargetParser("target_params"),
+    compress_settings.TargetParser("target_params"),
     "target_params",
     None,
     "Parameter budget: a fraction of the teacher's in (0, 1] or an "
     "absolute count (40000, 1.2M).",
     serializer=flags.ArgumentSerializer(),
+)
+TARGET_LATENCY = flags.DEFINE_float(
+    "target_latency",
+    None,
+    "Latency budget in milliseconds of the float32 TFLite student at batch "
+    "1 (one thread), measured on this machine's interpreter; "
+    "--method=oneshot (or auto) only. Combine with --target_macs=0 to "
+    "budget latency alone.",
+)
+DISTRIBUTION_STRATEGY = flags.DEFINE_enum(
+    "distribution_strategy",
+    "none",
+    list(compress_settings.STRATEGIES),
+    "tf.distribute strategy the training runs under: none, mirrored (the "
+    "local GPUs, or the CPU) or multi_worker (workers from TF_CONFIG).",
 )
 LIGHTEN = flags.DEFINE_multi_enum(
     "lighten",
@@ -265,25 +269,22 @@ def closing_lines(output_dir, teacher_epochs, student_epochs):
 
 
 def _target(flag):
-    if flag.value is None:
-        return None
-    return _TargetParser(flag.name).parse(flag.value) or None
+    return compress_settings.parse_target_flag(flag.name, flag.value)
 
 
 def main(argv):
     """Runs `tfc.compress` as the flags describe and prints the table.
 
     Raises:
-        app.UsageError: on positional arguments or a malformed --widths.
+        app.UsageError: on positional arguments, a malformed --widths, or
+            a method flag the method refuses.
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
-        widths = parse_widths(WIDTHS.value)
-        targets = {
-            "target_macs": _target(TARGET_MACS),
-            "target_params": _target(TARGET_PARAMS),
-        }
+        method = _method()
+        training = _training()
+        export = compress_settings.build_export(TFLITE_MODES.value)
     except ValueError as err:
         raise app.UsageError(str(err)) from err
     import keras
@@ -294,44 +295,16 @@ def main(argv):
     bundle = common_flags.load_data(validation_split=0.1)
     logging.info("Data: %s", bundle.source)
     teacher = _teacher(bundle)
-    method = METHOD.value
-    width = WIDTH_MULTIPLIER.value
-    if method in ("controller", "width"):
-        targets = {"target_macs": None, "target_params": None}
-    optional = {}
-    if widths:
-        optional["widths"] = widths
-        if not flags.FLAGS["target_macs"].present:
-            targets["target_macs"] = None
-    if KD_LEARNING_RATE.value is not None:
-        optional["learning_rate"] = KD_LEARNING_RATE.value
-    for name, flag in (
-        ("temperature", TEMPERATURE),
-        ("student_loss_weight", STUDENT_LOSS_WEIGHT),
-        ("importance", IMPORTANCE),
-        ("allocation", ALLOCATION),
-        ("standardize_logits", STANDARDIZE_LOGITS),
-    ):
-        if flag.value is not None:
-            optional[name] = flag.value
     compress(
         teacher,
         bundle,
         method=method,
-        lighten=LIGHTEN.value,
-        width_multiplier=width,
         epochs=_student_epochs()[0],
-        finetune_epochs=_student_epochs()[1],
-        strength=STRENGTH.value,
-        round_to=ROUND_TO.value,
-        lr_schedule=LR_SCHEDULE.value,
-        feature_kd=FEATURE_KD.value,
-        tflite_modes=TFLITE_MODES.value,
+        training=training,
+        export=export,
         output_dir=common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,
-        recalibrate_teacher=RECALIBRATE_TEACHER.value,
-        **targets,
-        **optional,
+        strategy=compress_settings.build_strategy(DISTRIBUTION_STRATEGY.value),
     )
     lines = closing_lines(
         common_flags.OUTPUT_DIR.value,
@@ -339,6 +312,40 @@ def main(argv):
         _student_epochs(),
     )
     print("\n" + "\n".join(lines))
+
+
+def _method():
+    """The `tfc.methods` object of the method flags."""
+    options = {
+        "target_macs": _target(TARGET_MACS),
+        "target_params": _target(TARGET_PARAMS),
+        "target_latency": TARGET_LATENCY.value,
+        "widths": parse_widths(WIDTHS.value) or None,
+        "allocation": ALLOCATION.value,
+        "importance": IMPORTANCE.value,
+        "round_to": ROUND_TO.value,
+        "strength": STRENGTH.value,
+        "width_multiplier": WIDTH_MULTIPLIER.value,
+    }
+    given = {name for name in options if flags.FLAGS[name].present}
+    return compress_settings.build_method(METHOD.value, options, given)
+
+
+def _training():
+    """The `tfc.methods.Training` of the training flags."""
+    return compress_settings.build_training(
+        {
+            "finetune_epochs": _student_epochs()[1],
+            "learning_rate": KD_LEARNING_RATE.value,
+            "lr_schedule": LR_SCHEDULE.value,
+            "temperature": TEMPERATURE.value,
+            "student_loss_weight": STUDENT_LOSS_WEIGHT.value,
+            "feature_kd": FEATURE_KD.value,
+            "standardize_logits": STANDARDIZE_LOGITS.value,
+            "lighten": tuple(LIGHTEN.value),
+            "recalibrate_teacher": RECALIBRATE_TEACHER.value,
+        }
+    )
 
 
 def _trained_teacher_epochs():

@@ -29,6 +29,11 @@ class CompressContext:
         settings: dict of validated `compress` arguments.
         store: the run's `StageStore`.
         verbose: 0 silent, 1 stage headers and Keras progress bars.
+
+    Attributes set by `compress` after construction: `method` (the
+    `tfc.methods` object that runs), `callbacks` (the user's Keras
+    callbacks, added to every training stage) and `strategy` (the
+    `tf.distribute.Strategy` the stages run under, or `None`).
     """
 
     def __init__(
@@ -42,6 +47,9 @@ class CompressContext:
         self.store = store
         self.verbose = verbose
         self.transforms = list(settings.get("lighten", ()))
+        self.method = None
+        self.callbacks = []
+        self.strategy = None
         self._epoch_logs = []
 
     @property
@@ -70,6 +78,11 @@ class CompressContext:
         if self.store is None:
             return None
         return self.store.backup_path(stage)
+
+    def fit_callbacks(self, stage):
+        """The callbacks of a training stage's `fit`: the user's, then
+        `backup_callbacks(stage)`."""
+        return list(self.callbacks) + self.backup_callbacks(stage)
 
     def backup_callbacks(self, stage):
         """Callbacks that make a training stage resumable mid-way.

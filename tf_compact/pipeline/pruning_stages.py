@@ -1,28 +1,19 @@
-"""Sparse training and slimming stages of `compress`, one per method.
+"""The pruning stages of `compress`, one per method.
 
-- `controller`: KD + group lasso, λ set by `SparsityController`;
-  slim by the controller's threshold.
-- `budget`: KD + proximal group lasso (exact zeros), λ started from the
-  loss scale and steered by `BudgetController` several times per epoch
-  towards the MACs/params target; slim by its threshold.
-- `iterative`: global iterative pruning of the teacher copy to the target,
-  a KD fine-tune between rounds (`tfc.iterative_prune`); the
-  sparse epochs are shared among the rounds.
-- `gradual`: KD training while `GradualPruning` masks the channels down
+- `Iterative`: global iterative pruning of the teacher copy to the target,
+  a KD fine-tune between rounds (`tfc.iterative_prune`); the epochs are
+  shared among the rounds.
+- `Gradual`: KD training while `GradualPruning` masks the channels down
   to the target on a cubic schedule; slim by its final mask.
-- `oneshot`: no sparse training; one-shot structured pruning of the
-  teacher copy to the target (L2 importance), then the KD fine-tune.
-- `width`: the student is the teacher at `width_multiplier` (lighten's
+- `OneShot`: structured pruning of the teacher copy to the target (MACs,
+  parameters or latency) or to given widths, then KD at the final widths.
+- `Width`: the student is the teacher at `width_multiplier` (lighten's
   `width`); it is trained with KD, nothing is pruned.
 """
 
 import keras
-import numpy as np
 
-from tf_compact.callbacks.budget_controller import BudgetController
 from tf_compact.callbacks.gradual_pruning import GradualPruning
-from tf_compact.callbacks.sparsity_controller import SparsityController
-from tf_compact.distillation.distiller import Distiller
 from tf_compact.internal import labels as label_lib
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
@@ -30,15 +21,13 @@ from tf_compact.pipeline import training
 from tf_compact.pipeline.iterative import iterative_prune
 from tf_compact.pipeline.training import steps_per_epoch
 from tf_compact.profile import profile
+from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.prune import prune
 from tf_compact.pruning.prune import prune_masks
-from tf_compact.sparsity.group_lasso import GroupLasso
 from tf_compact.surgery.cost import estimate_slim_cost
 from tf_compact.surgery.slim import slim as slim_model
 
-#: Controller updates per epoch (`BudgetController(update_every=...)`).
-UPDATES_PER_EPOCH = 8
-#: Planned rounds of the `iterative` method.
+#: Planned rounds of the `iterative` method when it does not say.
 ROUNDS = 4
 #: Share of the `gradual` method's training over which the mask shrinks.
 GRADUAL_SHARE = 2 / 3
@@ -48,159 +37,15 @@ GRADUAL_UPDATES = 60
 #: the conv-to-conv exponent 2, so the planned rounds reach the target.
 CHANNEL_EXPONENT = 1.5
 
-_KEPT_LOGS = (
-    "loss",
-    "accuracy",
-    "val_accuracy",
-    "student_loss",
-    "sparsity_loss",
-    "sparsity_strength",
-    "group_sparsity",
-    "slim_macs_fraction",
-    "slim_params_fraction",
-)
-
-
-def _held_out_batch(ctx):
-    data = ctx.val_data if ctx.val_data is not None else ctx.train_data
-    x, y = next(iter(data))
-    return np.asarray(x), np.asarray(y)
-
-
-def _update_every(ctx):
-    steps = steps_per_epoch(ctx.train_data)
-    if steps is None:
-        return "epoch"
-    return max(1, steps // UPDATES_PER_EPOCH)
-
-
-def _controller(ctx, student):
-    settings = ctx.settings
-    if settings["method"] == "budget":
-        goals = _student_goals(ctx, student)
-        return BudgetController(
-            **{f"target_{kind}": value for kind, value in goals.items()},
-            update_every=_update_every(ctx),
-        )
-    return SparsityController(data=_held_out_batch(ctx))
-
-
-def initial_strength(ctx, student, penalty, share=0.1):
-    """A starting λ at which the penalty is `share` of the task loss.
-
-    Measures the student's cross-entropy on one training batch and the
-    unscaled group-lasso sum, so λ does not depend on the model's size or
-    on the loss's scale.
-
-    Args:
-        ctx: the `CompressContext`.
-        student: the student model.
-        penalty: the `GroupLasso` bound to the student.
-        share: the wanted penalty / loss ratio. Defaults to `0.1`.
-
-    Returns:
-        The strength as a float (at least `1e-6`).
-    """
-    x, y = next(iter(ctx.train_data))
-    loss_fn = label_lib.label_loss(student)
-    pred = student(x, training=False)
-    loss = float(keras.ops.convert_to_numpy(loss_fn(y, pred)))
-    before = float(keras.ops.convert_to_numpy(penalty.strength))
-    penalty.strength.assign(1.0)
-    total = float(keras.ops.convert_to_numpy(penalty(student)))
-    penalty.strength.assign(before)
-    if total <= 0:
-        return max(before, 1e-6)
-    return max(share * loss / total, 1e-6)
-
-
-def _distiller(ctx, student, sparsity=None, decay_steps=None):
-
-    distiller = Distiller(
-        ctx.teacher,
-        student,
-        distillation_losses=stages.kd_losses(ctx),
-        student_loss_weight=ctx.settings["student_loss_weight"],
-        sparsity=sparsity,
-    )
-    stages._compile(
-        distiller, student, ctx.settings["learning_rate"], decay_steps
-    )
-    return distiller
-
-
-def _fit(ctx, distiller, stage, callbacks=()):
-    history = distiller.fit(
-        ctx.train_data,
-        validation_data=ctx.val_data,
-        epochs=ctx.settings["epochs"],
-        callbacks=list(callbacks) + ctx.backup_callbacks(stage),
-        verbose=ctx.fit_verbose(),
-    )
-    return {
-        key: [float(v) for v in values]
-        for key, values in history.history.items()
-        if key in _KEPT_LOGS
-    }
-
-
-def sparsify_stage(ctx):
-    """Trains the student with KD and group lasso under a controller."""
-
-    student = ctx.store.model("student_init")
-    budget = ctx.settings["method"] == "budget"
-    penalty = GroupLasso(
-        strength=ctx.settings["strength"] or 1e-4, proximal=budget
-    )
-    callbacks = [_controller(ctx, student)]
-    if budget:
-        penalty.bind(student)
-        if ctx.settings["strength"] is None:
-            penalty.strength.assign(initial_strength(ctx, student, penalty))
-    controller = callbacks[0]
-    distiller = _distiller(ctx, student, sparsity=penalty)
-    history = _fit(ctx, distiller, "sparsify", callbacks)
-    entry = recalibration.recalibrate_student(ctx, student, measure=False)
-    ctx.store.put_model("student", student)
-    record = {
-        "threshold": float(controller.threshold),
-        "history": history,
-        "final_strength": float(keras.ops.convert_to_numpy(penalty.strength)),
-    }
-    return recalibration.finish(record, entry)
-
-
-def threshold_slim_stage(ctx):
-    """Removes the groups whose norm fell below the controller's threshold."""
-    student = ctx.store.model("student")
-    threshold = ctx.store.record("sparsify")["threshold"]
-    slim = prune(student, threshold=threshold)
-    entry = recalibration.recalibrate_student(ctx, slim)
-    ctx.store.put_model("slim", slim)
-    record = stages.model_summary(slim, ctx)
-    record["threshold"] = threshold
-    return recalibration.finish(record, entry)
-
-
 def oneshot_slim_stage(ctx):
-    """One-shot structured pruning to the target or `widths`, then KD."""
+    """One-shot structured pruning to the budget or `widths`, then KD.
+
+    With a latency budget the record also holds `target_latency_ms` and
+    `latency_ms`, the slim model's latency measured on this machine's
+    interpreter with the run's `num_threads`.
+    """
     student = ctx.store.model("student_init")
-    widths = ctx.settings.get("widths")
-    if widths:
-        targets = {
-            f"target_{kind}": ctx.settings.get(f"target_{kind}")
-            for kind in ("macs", "params")
-        }
-        check_widths(student, ctx.teacher, widths, targets)
-        kwargs = {"widths": widths}
-    else:
-        goals = _student_goals(ctx, student)
-        kwargs = {f"target_{kind}": t for kind, t in goals.items()}
-        if ctx.settings.get("round_to"):
-            kwargs["round_to"] = ctx.settings["round_to"]
-        if ctx.settings.get("allocation", "global") == "sensitivity":
-            kwargs["scope"] = "sensitivity"
-            kwargs["data"] = ctx.train_data.take(8)
+    kwargs = _oneshot_kwargs(ctx, student)
     importance = ctx.settings.get("importance", "l2")
     if importance == "taylor":
         kwargs["data"] = ctx.train_data.take(8)
@@ -212,12 +57,41 @@ def oneshot_slim_stage(ctx):
     entry = recalibration.recalibrate_student(ctx, slim, measure=not epochs)
     if epochs:
         decay = stages.decay_steps(ctx, epochs)
-        history = _fit(ctx, _distiller(ctx, slim, decay_steps=decay), "oneshot")
+        trainer = stages.distiller(ctx, slim, decay_steps=decay)
+        history = stages.fit(ctx, trainer, "oneshot")
         entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
     record["history"] = history
+    if "target_latency" in kwargs:
+        record["target_latency_ms"] = kwargs["target_latency"]
+        record["latency_ms"] = measure_latency(slim, kwargs["num_threads"])
     return recalibration.finish(record, entry)
+
+
+def _oneshot_kwargs(ctx, student):
+    """The `tfc.prune` arguments of the one-shot stage."""
+    settings = ctx.settings
+    widths = settings.get("widths")
+    if widths:
+        targets = {
+            f"target_{kind}": settings.get(f"target_{kind}")
+            for kind in ("macs", "params")
+        }
+        check_widths(student, ctx.teacher, widths, targets)
+        return {"widths": widths}
+    goals = student_goals(ctx, student)
+    kwargs = {f"target_{kind}": t for kind, t in goals.items()}
+    if settings.get("round_to"):
+        kwargs["round_to"] = settings["round_to"]
+    if settings.get("allocation", "global") == "sensitivity":
+        kwargs["scope"] = "sensitivity"
+        kwargs["data"] = ctx.train_data.take(8)
+    if settings.get("target_latency") is not None:
+        kwargs["target_latency"] = settings["target_latency"]
+        kwargs["num_threads"] = settings["num_threads"]
+        kwargs["latency_table"] = settings.get("latency_table")
+    return kwargs
 
 
 def gradual_stage(ctx):
@@ -230,7 +104,7 @@ def gradual_stage(ctx):
     """
 
     student = ctx.store.model("student_init")
-    goals = _student_goals(ctx, student)
+    goals = student_goals(ctx, student)
     epochs = ctx.settings["epochs"]
     steps = steps_per_epoch(ctx.train_data) or _count_batches(ctx.train_data)
     end_step = max(1, int(steps * max(epochs, 1) * GRADUAL_SHARE))
@@ -242,11 +116,11 @@ def gradual_stage(ctx):
         round_to=ctx.settings.get("round_to"),
     )
     history = {}
-    distiller = _distiller(
+    distiller = stages.distiller(
         ctx, student, decay_steps=stages.decay_steps(ctx, epochs)
     )
     if epochs:
-        history = _fit(ctx, distiller, "gradual", [pruning])
+        history = stages.fit(ctx, distiller, "gradual", [pruning])
     else:
         pruning.set_model(distiller)
         pruning.update(end_step)
@@ -266,31 +140,35 @@ def _count_batches(dataset):
 def iterative_stage(ctx):
     """Global iterative pruning with KD between rounds, to the target.
 
-    Plans `ROUNDS` rounds: the per-round fraction is chosen so the target
-    is reached in about that many (the last round prunes exactly to it),
-    and each round fine-tunes for `epochs / ROUNDS` of an epoch, so the
-    whole stage costs about `epochs` epochs.
+    Plans the method's `rounds` (`ROUNDS` when unset): the per-round
+    fraction is chosen so the target is reached in about that many (the
+    last round prunes exactly to it), and each round fine-tunes for
+    `epochs / rounds` of an epoch, so the whole stage costs about `epochs`
+    epochs.
     """
-
     settings = ctx.settings
+    planned = settings.get("rounds", ROUNDS)
     student = ctx.store.model("student_init")
     # Rounds are planned on the binding target; the last one meets all.
-    goals = _student_goals(ctx, student)
+    goals = student_goals(ctx, student)
     _, target = _binding_of(student, goals)
-    fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * ROUNDS))
+    fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * planned))
     steps = steps_per_epoch(ctx.train_data)
     fit_kwargs, epochs_per_round = {}, 1
     if steps is not None and settings["epochs"]:
-        per_round = max(1, round(steps * settings["epochs"] / ROUNDS))
+        per_round = max(1, round(steps * settings["epochs"] / planned))
         epochs_per_round = max(1, per_round // steps)
         fit_kwargs["steps_per_epoch"] = min(per_round, steps)
         if per_round >= steps:
             fit_kwargs = {}
     elif not settings["epochs"]:
         epochs_per_round = 0
+    data = _repeat(ctx.train_data, fit_kwargs)
+    if ctx.callbacks:
+        fit_kwargs = dict(fit_kwargs, callbacks=list(ctx.callbacks))
     slim, rounds = iterative_prune(
         student,
-        _repeat(ctx.train_data, fit_kwargs),
+        data,
         **{f"target_{kind}": value for kind, value in goals.items()},
         fraction=min(max(fraction, 0.01), 0.9),
         epochs_per_round=epochs_per_round,
@@ -299,6 +177,7 @@ def iterative_stage(ctx):
         optimizer=keras.optimizers.Adam(settings["learning_rate"]),
         loss=label_lib.label_loss(student),
         metrics=[label_lib.label_metric(student)],
+        importance=settings.get("importance", "l2"),
         fit_kwargs=fit_kwargs,
         verbose=ctx.fit_verbose() * 2,
     )
@@ -319,7 +198,7 @@ def _repeat(dataset, fit_kwargs):
     return dataset
 
 
-def _student_goals(ctx, student):
+def student_goals(ctx, student):
     """`{kind: fraction of the student's cost}` of every target.
 
     Targets are fractions of the *teacher's* cost (≤ 1) or absolute counts
@@ -402,51 +281,10 @@ def kd_train_stage(ctx):
     """Trains the (already narrow) student with KD, no sparsity."""
     student = ctx.store.model("student_init")
     decay = stages.decay_steps(ctx, ctx.settings["epochs"])
-    distiller = _distiller(ctx, student, decay_steps=decay)
-    history = _fit(ctx, distiller, "kd_train")
+    distiller = stages.distiller(ctx, student, decay_steps=decay)
+    history = stages.fit(ctx, distiller, "kd_train")
     entry = recalibration.recalibrate_student(ctx, student)
     ctx.store.put_model("slim", student)
     record = stages.model_summary(student, ctx)
     record["history"] = history
     return recalibration.finish(record, entry)
-
-
-def stages_for(method):
-    """The default stage list of a method, in run order.
-
-    Args:
-        method: `"controller"`, `"budget"`, `"oneshot"`, `"gradual"`,
-            `"iterative"` or `"width"`.
-
-    Returns:
-        A list of `Stage` objects.
-    """
-    head = [
-        stages.Stage("teacher", stages.teacher_stage, "measure the teacher"),
-        stages.Stage("lighten", stages.lighten_stage, "build the student"),
-    ]
-    if method in ("controller", "budget"):
-        middle = [
-            stages.Stage(
-                "sparsify", sparsify_stage, f"KD + group lasso ({method})"
-            ),
-            stages.Stage("slim", threshold_slim_stage, "slim by threshold"),
-        ]
-    elif method == "oneshot":
-        middle = [stages.Stage("slim", oneshot_slim_stage, "one-shot prune")]
-    elif method == "gradual":
-        middle = [stages.Stage("slim", gradual_stage, "gradual pruning + KD")]
-    elif method == "iterative":
-        middle = [
-            stages.Stage(
-                "slim", iterative_stage, "global iterative pruning + KD"
-            )
-        ]
-    else:
-        middle = [stages.Stage("slim", kd_train_stage, "KD-train the student")]
-    tail = [
-        stages.Stage("finetune", stages.finetune_stage, "KD fine-tune"),
-        stages.Stage("tflite", stages.tflite_stage, "convert to TFLite"),
-        stages.Stage("benchmark", stages.benchmark_stage, "time TFLite"),
-    ]
-    return head + middle + tail

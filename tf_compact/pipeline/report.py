@@ -28,7 +28,10 @@ def build_report(records, settings, history=None):
         the teacher/student ratios of `macs` and `params` and
         `accuracy_change_pp`, the student's accuracy minus the teacher's
         in percentage points, rounded to 2 decimals (negative when the
-        student is less accurate).
+        student is less accurate). With a latency budget,
+        `latency_budget` holds `target_ms`, `measured_ms` (the slim
+        student's float32 TFLite latency measured on this machine) and
+        `num_threads`.
     """
     teacher = _public(records.get("teacher"))
     final = records.get("finetune") or records.get("slim") or {}
@@ -60,6 +63,13 @@ def build_report(records, settings, history=None):
     if runtimes:
         report["runtime"] = ", ".join(sorted(runtimes))
     report["latency_speedup"] = _speedup(report["tflite"])
+    slim = records.get("slim") or {}
+    if "target_latency_ms" in slim:
+        report["latency_budget"] = {
+            "target_ms": slim["target_latency_ms"],
+            "measured_ms": slim["latency_ms"],
+            "num_threads": settings.get("num_threads"),
+        }
     return report
 
 
@@ -182,6 +192,12 @@ def _reduction_line(report):
         parts.append(f"{label} latency ×{value:.2f} vs teacher")
     if report.get("runtime"):
         parts.append(f"runtime: {report['runtime']}")
+    budget = report.get("latency_budget")
+    if budget:
+        parts.append(
+            f"latency budget {budget['target_ms']:.3f} ms, measured "
+            f"{budget['measured_ms']:.3f} ms"
+        )
     return "; ".join(parts)
 
 

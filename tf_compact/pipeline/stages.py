@@ -151,7 +151,7 @@ def finetune_stage(ctx):
             ctx.train_data,
             validation_data=ctx.val_data,
             epochs=epochs,
-            callbacks=ctx.backup_callbacks("finetune"),
+            callbacks=ctx.fit_callbacks("finetune"),
             verbose=ctx.fit_verbose(),
         )
     # Without fine-tuning, the slim stage recalibrated it last.
@@ -184,6 +184,61 @@ def kd_losses(ctx):
     if ctx.settings.get("feature_kd"):
         losses.append(FeatureKD())
     return losses
+
+
+#: Logs a training stage keeps in its record's `history`.
+KEPT_LOGS = (
+    "loss",
+    "accuracy",
+    "val_accuracy",
+    "student_loss",
+    "sparsity_loss",
+    "sparsity_strength",
+    "group_sparsity",
+    "slim_macs_fraction",
+    "slim_params_fraction",
+)
+
+
+def distiller(ctx, student, sparsity=None, decay_steps=None):
+    """A compiled `Distiller` of the run's teacher into `student`.
+
+    Args:
+        ctx: the `CompressContext`.
+        student: the student model.
+        sparsity: the penalty to add, or `None`. Defaults to `None`.
+        decay_steps: steps of a cosine decay of the run's learning rate,
+            or `None` for a constant rate. Defaults to `None`.
+    """
+    wrapper = Distiller(
+        ctx.teacher,
+        student,
+        distillation_losses=kd_losses(ctx),
+        student_loss_weight=ctx.settings["student_loss_weight"],
+        sparsity=sparsity,
+    )
+    _compile(wrapper, student, ctx.settings["learning_rate"], decay_steps)
+    return wrapper
+
+
+def fit(ctx, trainer, stage, callbacks=()):
+    """Trains `trainer` for the run's `epochs`; returns the kept history.
+
+    The run's own callbacks and the stage's backup callbacks are added to
+    `callbacks`.
+    """
+    history = trainer.fit(
+        ctx.train_data,
+        validation_data=ctx.val_data,
+        epochs=ctx.settings["epochs"],
+        callbacks=list(callbacks) + ctx.fit_callbacks(stage),
+        verbose=ctx.fit_verbose(),
+    )
+    return {
+        key: [float(v) for v in values]
+        for key, values in history.history.items()
+        if key in KEPT_LOGS
+    }
 
 
 def _compile(wrapper, student, learning_rate, decay_steps=None):

@@ -1,0 +1,117 @@
+"""`tf-compact compress` flags mapped onto `tfc.methods` objects."""
+
+import pytest
+import tensorflow as tf
+from absl import app
+from absl.testing import flagsaver
+
+from tf_compact import methods
+from tf_compact.cli import compress
+from tf_compact.cli import compress_settings
+
+build = compress_settings.build_method
+
+
+@pytest.mark.parametrize(
+    "name, options, given, expected",
+    [
+        ("auto", {"target_macs": 0.25}, (), methods.OneShot(0.25)),
+        ("auto", {"target_macs": None}, (), methods.Controller()),
+        (
+            "auto",
+            {"target_macs": 0.25, "widths": {"fc": 4}},
+            (),
+            methods.OneShot(widths={"fc": 4}),
+        ),
+        (
+            "oneshot",
+            {"target_macs": 0.25, "widths": {"fc": 4}},
+            ("target_macs", "widths"),
+            methods.OneShot(0.25, widths={"fc": 4}),
+        ),
+        (
+            "oneshot",
+            {"target_macs": None, "target_latency": 1.5, "round_to": 8},
+            ("target_latency", "round_to"),
+            methods.OneShot(target_latency=1.5, round_to=8),
+        ),
+        (
+            "budget",
+            {"target_macs": 0.25, "strength": 1e-3, "round_to": None},
+            ("strength",),
+            methods.Budget(0.25, strength=1e-3),
+        ),
+        ("controller", {"target_macs": 0.25}, (), methods.Controller()),
+        (
+            "width",
+            {"target_macs": 0.25, "width_multiplier": 0.5},
+            ("width_multiplier",),
+            methods.Width(0.5),
+        ),
+        (
+            "iterative",
+            {"target_params": 0.3, "importance": "l1"},
+            ("importance",),
+            methods.Iterative(target_params=0.3, importance="l1"),
+        ),
+        (
+            "gradual",
+            {"target_macs": 0.4, "round_to": 4, "widths": []},
+            ("round_to",),
+            methods.Gradual(0.4, round_to=4),
+        ),
+    ],
+)
+def test_flags_become_the_method_object(name, options, given, expected):
+    assert build(name, options, given) == expected
+
+
+def test_a_flag_the_method_does_not_use_is_refused():
+    with pytest.raises(ValueError, match="--round_to does not apply"):
+        build("budget", {"target_macs": 0.5, "round_to": 8}, ("round_to",))
+    with pytest.raises(ValueError, match="target_latency"):
+        build("budget", {"target_macs": 0.5, "target_latency": 2.0})
+
+
+def test_strategy_flag_names_the_strategy():
+    assert compress_settings.build_strategy("none") is None
+    strategy = compress_settings.build_strategy("mirrored")
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    with pytest.raises(ValueError, match="'ring'"):
+        compress_settings.build_strategy("ring")
+
+
+def test_training_and_export_flags():
+    training = compress_settings.build_training(
+        {"finetune_epochs": 0, "temperature": None, "lighten": ("gap_head",)}
+    )
+    assert training == methods.Training(
+        finetune_epochs=0, lighten=("gap_head",)
+    )
+    export = compress_settings.build_export(["int8"])
+    assert export == methods.Export(tflite_modes=("int8",))
+
+
+def test_target_flags_read_counts_and_zero():
+    parse = compress_settings.parse_target_flag
+    assert parse("target_macs", "0") is None
+    assert parse("target_macs", None) is None
+    assert parse("target_macs", "1.2M") == 1_200_000
+    assert parse("target_params", "0.25") == 0.25
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"method": "budget", "round_to": "8"}, "--round_to does not apply"),
+        ({"method": "gradual", "target_latency": "2.0"}, "OneShot"),
+        ({"method": "width"}, "width_multiplier=None"),
+    ],
+)
+def test_method_flags_fail_as_usage_errors_before_any_data(
+    changes, match, tmp_path
+):
+    parsed = flagsaver.as_parsed(output_dir=str(tmp_path), **changes)
+    with parsed, pytest.raises(app.UsageError, match=match):
+        compress.main(["compress"])
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,112 @@
+"""`compress`'s callbacks, strategy and latency budget."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_compact import methods
+from tf_compact.pipeline import plan as plan_lib
+from tf_compact.pipeline import stages as stages_lib
+from tf_compact.pipeline.compress import compress
+from tf_compact.pruning.latency import measure_latency
+
+
+def _teacher():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(16, 3, padding="same", name="conv1")(inputs)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(32, 3, padding="same", name="conv2")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+
+
+def _data(n=32):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(n, 8, 8, 1)).astype("float32")
+    y = (np.arange(n) % 3).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+
+def _slim_plan():
+    return [
+        s
+        for s in plan_lib.stages_for("oneshot")
+        if s.name in ("teacher", "lighten", "slim")
+    ]
+
+
+class _EpochCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_callbacks_join_every_training_stage():
+    counter = _EpochCounter()
+    compress(
+        _teacher(),
+        _data(),
+        method=methods.OneShot(target_macs=0.5),
+        epochs=2,
+        callbacks=[counter],
+        stages=_slim_plan()
+        + [stages_lib.Stage("finetune", stages_lib.finetune_stage)],
+        training=methods.Training(finetune_epochs=1),
+        verbose=0,
+    )
+    assert counter.epochs == 3
+
+
+def test_stages_run_under_the_strategy_scope():
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    seen = []
+
+    def probe(ctx):
+        seen.append(tf.distribute.get_strategy())
+        return {}
+
+    plan = _slim_plan() + [stages_lib.Stage("probe", probe)]
+    result = compress(
+        _teacher(),
+        _data(),
+        method=methods.OneShot(target_macs=0.5),
+        epochs=1,
+        strategy=strategy,
+        stages=plan,
+        verbose=0,
+    )
+    assert seen == [strategy]
+    assert tf.distribute.get_strategy() is not strategy
+    assert result.report["student"]["macs"] < result.report["teacher"]["macs"]
+    assert len(result.report["history"]["slim"]["loss"]) == 1
+
+
+@pytest.mark.slow
+def test_a_latency_budget_is_met_and_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_COMPACT_CACHE", str(tmp_path / "cache"))
+
+    teacher = _teacher()
+    target = 0.6 * measure_latency(teacher)
+    result = compress(
+        teacher,
+        _data(),
+        method=methods.OneShot(target_latency=target),
+        epochs=0,
+        stages=_slim_plan(),
+        output_dir=str(tmp_path / "run"),
+        verbose=0,
+    )
+    report = result.report
+    budget = report["latency_budget"]
+    assert budget["target_ms"] == target
+    assert budget["num_threads"] == 1
+    assert budget["measured_ms"] > 0
+    assert report["settings"]["target_latency"] == target
+    assert report["student"]["macs"] < report["teacher"]["macs"]
+    text = (tmp_path / "run" / "report.md").read_text()
+    assert f"latency budget {target:.3f} ms" in text

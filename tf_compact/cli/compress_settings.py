@@ -1,0 +1,151 @@
+"""`tf-compact compress` flags → `tfc.methods` objects and a strategy.
+
+The command's flags are flat (`--method=oneshot --round_to=8`); `compress`
+takes a method object carrying its own settings plus the shared
+`Training` and `Export` settings. `build_method` maps one onto the other
+and refuses a flag given for a method that does not use it.
+"""
+
+from absl import flags
+
+from tf_compact.internal.targets import parse_target_text
+from tf_compact.methods.registry import METHODS
+from tf_compact.methods.settings import Export
+from tf_compact.methods.settings import Training
+
+#: The method flags each method takes. `target_latency` is passed to all,
+#: so the methods that cannot meet one refuse it in their own words.
+TAKES = {
+    "oneshot": (
+        "target_macs",
+        "target_params",
+        "target_latency",
+        "widths",
+        "allocation",
+        "importance",
+        "round_to",
+    ),
+    "gradual": (
+        "target_macs",
+        "target_params",
+        "target_latency",
+        "importance",
+        "round_to",
+    ),
+    "iterative": (
+        "target_macs",
+        "target_params",
+        "target_latency",
+        "importance",
+    ),
+    "budget": ("target_macs", "target_params", "target_latency", "strength"),
+    "controller": ("target_latency", "strength"),
+    "width": ("target_latency", "width_multiplier"),
+}
+#: Budgets dropped without a word by the methods that take none, as the
+#: default `--target_macs=0.25` would otherwise stop them.
+_QUIET = ("target_macs", "target_params")
+#: `--distribution_strategy` values.
+STRATEGIES = ("none", "mirrored", "multi_worker")
+
+
+def build_method(name, options, given=()):
+    """The `tfc.methods` object the method flags describe.
+
+    Args:
+        name: the `--method` value; `"auto"` is `oneshot` with a budget or
+            `widths`, else `controller`.
+        options: `{flag name: value}` of the method flags (`None` or an
+            empty list for unset).
+        given: names of the flags set explicitly on the command line. With
+            `widths` and no explicit `target_macs`, the default MACs target
+            is dropped (the widths are checked against explicit targets
+            only).
+
+    Returns:
+        A `tfc.methods.Method`.
+
+    Raises:
+        ValueError: for a flag given for a method that does not use it,
+            or settings the method refuses.
+
+    Example:
+
+    ```python
+    build_method("auto", {"target_macs": 0.25, "round_to": 8})
+    # OneShot(target_macs=0.25, round_to=8)
+    ```
+    """
+    options = {k: v for k, v in options.items() if v not in (None, [])}
+    if "widths" in options and "target_macs" not in given:
+        options.pop("target_macs", None)
+    if name == "auto":
+        budget = ("target_macs", "target_params", "target_latency", "widths")
+        name = "oneshot" if any(k in options for k in budget) else "controller"
+    takes = TAKES[name]
+    for flag in sorted(set(given) & set(options)):
+        if flag not in takes and flag not in _QUIET:
+            users = [m for m, names in TAKES.items() if flag in names]
+            raise ValueError(
+                f"--{flag} does not apply to --method={name}; it is a "
+                f"setting of --method={'|'.join(users)}."
+            )
+    return METHODS[name](**{k: options[k] for k in takes if k in options})
+
+
+def build_training(options):
+    """`tfc.methods.Training` from the flags' values (`None`: default)."""
+    return Training(**{k: v for k, v in options.items() if v is not None})
+
+
+def build_export(tflite_modes):
+    """`tfc.methods.Export` with the given TFLite modes."""
+    return Export(tflite_modes=tuple(tflite_modes))
+
+
+def build_strategy(name):
+    """The `tf.distribute.Strategy` a `--distribution_strategy` names.
+
+    Args:
+        name: `"none"` (no strategy), `"mirrored"` (every local GPU, or
+            the CPU) or `"multi_worker"` (`MultiWorkerMirroredStrategy`,
+            its workers read from the `TF_CONFIG` environment variable).
+
+    Returns:
+        A strategy, or `None` for `"none"`.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(
+            "Invalid value for argument `distribution_strategy`. Expected "
+            f"one of {list(STRATEGIES)}. Received: {name!r}"
+        )
+    if name == "none":
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+class TargetParser(flags.ArgumentParser):
+    """Reads a budget flag: `0.25`, `40000` or `1.2M`; `0` is none."""
+
+    syntactic_help = "a fraction in (0, 1], a count (40000, 1.2M) or 0"
+
+    def __init__(self, name):
+        self.name = name
+
+    def parse(self, argument):
+        if isinstance(argument, str) and argument.strip() in ("0", "0.0"):
+            return 0
+        if not isinstance(argument, str) and argument == 0:
+            return 0
+        return parse_target_text(self.name, argument)
+
+
+def parse_target_flag(name, value):
+    """A budget flag's value as `compress` takes it; `None` for 0/unset."""
+    if value is None:
+        return None
+    return TargetParser(name).parse(value) or None
