@@ -187,9 +187,9 @@ def _model_findings(graph):
         found.append(
             Finding(
                 "subgraphs",
-                ERROR,
-                f"{graph.num_subgraphs} subgraphs (control flow): the "
-                "compiler maps one subgraph only",
+                WARNING,
+                f"{graph.num_subgraphs} subgraphs (control flow): the ops "
+                "of the bodies run on the CPU with the op that calls them",
                 "remove control flow (tf.cond, tf.while_loop, RNN loops) "
                 "from the model",
             )
