@@ -154,3 +154,66 @@ def test_sensitivity_auto_judges_cuts_on_batch_statistics(wrong):
     assert resolve_recalibrate("auto", wrong) is True
     with pytest.raises(ValueError, match="recalibrate"):
         resolve_recalibrate("always", wrong)
+
+
+@pytest.fixture(scope="module")
+def lagging():
+    """BN momentum 0.999 (keras.applications), a few hundred steps: the
+    moving statistics lag the weights."""
+    keras.utils.set_random_seed(0)
+    x, y = _data(256, 0)
+    model = _net(momentum=0.999)
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, batch_size=16, epochs=19, verbose=0)  # 304 steps
+    return model, (x, y), _data(128, 1)
+
+
+def _int8_accuracy(result, test):
+    report = tfc.lite.benchmark(
+        bytes(result), dataset=test, runs=1, warmup=0, num_threads=1
+    )
+    return report.accuracy
+
+
+@pytest.mark.slow
+def test_qat_int8_scores_what_the_recalibrated_float_model_scores(lagging):
+    model, train, test = lagging
+    before = snapshot(model)
+    fixed = _copy(model)
+    batch_norm.recalibrate(fixed, train[0])
+    float_accuracy = _accuracy(fixed, *test)
+    assert float_accuracy - _accuracy(model, *test) > 0.3
+    keras.utils.set_random_seed(0)
+    synced = tfc.lite.qat(model, train, epochs=1, verify=False)
+    keras.utils.set_random_seed(0)
+    stale = tfc.lite.qat(
+        model, train, epochs=1, verify=False, recalibrate=False
+    )
+    assert_unchanged(model, before)
+    done = synced.bn_recalibration
+    assert done["model"]["recalibrated"] and done["qat_model"]["recalibrated"]
+    assert done["model"]["output_change"] > 0.2
+    assert not stale.bn_recalibration["qat_model"]["recalibrated"]
+    assert any("before QAT" in note for note in synced.notes)
+    assert any("after training" in note for note in synced.notes)
+    synced_accuracy = _int8_accuracy(synced, test)
+    assert synced_accuracy == pytest.approx(float_accuracy, abs=0.04)
+    assert float_accuracy - _int8_accuracy(stale, test) > 0.2
+
+
+@pytest.mark.slow
+def test_qat_keeps_statistics_that_already_match(lagging):
+    model, train, _ = lagging
+    fixed = _copy(model)
+    batch_norm.recalibrate(fixed, train[0])
+    assert batch_norm.output_change(fixed, train[0]) < 0.2
+    result = tfc.lite.qat(fixed, train, epochs=0, verify=False)
+    done = result.bn_recalibration
+    assert not done["model"]["recalibrated"]
+    assert done["qat_model"]["recalibrated"]
+    assert any("kept" in note for note in result.notes)
+    with pytest.raises(ValueError, match="recalibrate"):
+        tfc.lite.qat(fixed, train, epochs=0, recalibrate="yes")

@@ -240,6 +240,55 @@ def batch_statistics_outputs(
     return pairs
 
 
+def output_change(model, data, max_batches=2, batch_size=DEFAULT_BATCH_SIZE):
+    """How far the moving statistics move `model`'s outputs: a staleness
+    measure.
+
+    Runs `model` on batches of `data` in inference mode and with every BN
+    on the statistics of its batch (`batch_statistics_outputs`), and
+    returns `||inference - batch statistics|| / ||batch statistics||` over
+    all outputs. A model whose moving statistics match its weights gives
+    a small value (the sampling noise of a batch's statistics); one whose
+    statistics lag gives a value near or above 1. Nothing of `model` is
+    changed; the passes run eagerly.
+
+    Args:
+        model: A `keras.Model` (or `tf_keras` one).
+        data: Inputs, as for `recalibrate`.
+        max_batches: Batches run. Defaults to `2`.
+        batch_size: Batch size for array data. Defaults to
+            `DEFAULT_BATCH_SIZE`.
+
+    Returns:
+        A float >= 0; `0.0` for a model without BN layers.
+
+    Raises:
+        ValueError: If `data` holds no batch.
+
+    Example:
+
+    ```python
+    if output_change(model, x_train[:128]) > 0.2:
+        recalibrate(model, x_train, max_batches=100)
+    ```
+    """
+    if not batch_norm_layers(model):
+        return 0.0
+    pairs = batch_statistics_outputs(
+        model, data, max_batches, batch_size, compiled=False
+    )
+    change = total = 0.0
+    for x, outputs in pairs:
+        inference = model(x, training=False)
+        for new, old in zip(
+            keras.tree.flatten(outputs), keras.tree.flatten(inference)
+        ):
+            new = np.asarray(new, "float64")
+            change += float(np.sum((np.asarray(old, "float64") - new) ** 2))
+            total += float(np.sum(new**2))
+    return float(np.sqrt(change / max(total, 1e-30)))
+
+
 def input_batches(data, batch_size=DEFAULT_BATCH_SIZE, model=None):
     """Yields the model inputs of each non-empty batch of `data`.
 

@@ -15,8 +15,10 @@ keras` (Keras 3) is unaffected either way, and tf_compact never uses
 
 import os
 
+import keras
 import numpy as np
 
+from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
 from tf_compact.lite import distill_qat
 from tf_compact.lite.bridge import to_tf_keras
@@ -96,6 +98,14 @@ def quantize_model(model):
     return quantize_with_fallback(clone, tfmot)
 
 
+#: Training batches each BN recalibration of `qat` runs (forward only).
+RECALIBRATION_BATCHES = 100
+#: `output_change` (on two training batches) above which a float model's
+#: BN statistics count as stale and, with `recalibrate="auto"`, a copy of
+#: it is recalibrated before QAT.
+STALE_OUTPUT_CHANGE = 0.2
+
+
 def _validate_epochs(epochs):
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(
@@ -132,6 +142,7 @@ def qat(
     output_path=None,
     verify=True,
     verbose=0,
+    recalibrate="auto",
 ):
     """Quantization-aware training of a Keras 3 model, then int8 TFLite.
 
@@ -140,6 +151,19 @@ def qat(
     int8. With a `teacher` (typically the float `model` itself), the
     quantized model is distilled from it: logits KD with temperature, plus
     an MSE on feature maps of layers whose names match in both models.
+
+    BN statistics are made to match the weights on both sides of the
+    training. A float model (or teacher) whose moving statistics lag
+    (`tf_compact.internal.batch_norm.output_change` above
+    `STALE_OUTPUT_CHANGE`, e.g. a `keras.applications` model trained at
+    BN momentum 0.999) is replaced by a copy recalibrated on
+    `RECALIBRATION_BATCHES` training batches before it is quantized: the
+    fake-quantization ranges are then learned on activations that
+    inference will reproduce. After the training, the fake-quantized
+    model's BN statistics, which moved only by their momentum, are
+    recalibrated the same way before conversion. `model` and `teacher`
+    are never changed. What was done is in `result.bn_recalibration` and
+    `result.notes`.
 
     Args:
         model: A built Keras 3 Functional or Sequential classifier.
@@ -175,10 +199,19 @@ def qat(
         verify: Whether to compare TFLite with the fake-quantized model.
             Defaults to `True`.
         verbose: `1` prints one line per epoch. Defaults to `0`.
+        recalibrate: `"auto"` recalibrates a copy of a float model or
+            teacher whose BN statistics are stale, and the QAT model after
+            training; `True` recalibrates all of them whatever their
+            state; `False` none. Defaults to `"auto"`.
 
     Returns:
         A `ConversionResult` (`mode="qat"`) whose `.history` holds per-epoch
-        `loss` (and `val_accuracy` with validation data).
+        `loss` (and `val_accuracy` with validation data), and whose
+        `.bn_recalibration` says, per step (`"model"`, `"teacher"`,
+        `"qat_model"`), whether the BN statistics were recalibrated, on
+        how many batches, in how many seconds, and the measured
+        `output_change` of the float models; `None` for a model without
+        BN layers.
 
     Raises:
         BridgeError: If the model cannot be cloned into `tf_keras`.
@@ -196,11 +229,19 @@ def qat(
     """
     _validate_epochs(epochs)
     distill_qat.validate_temperature(temperature)
+    recalibrate = _validate_recalibrate(recalibrate)
     dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)
     val = None
     if validation_data is not None:
         val = distill_qat.as_dataset(validation_data, batch_size)
-    student = quantize_model(model)
+    done = {}
+    float_model, done["model"] = _in_sync(model, dataset, recalibrate)
+    if teacher is model:
+        teacher = float_model
+        done["teacher"] = done["model"]
+    elif teacher is not None:
+        teacher, done["teacher"] = _in_sync(teacher, dataset, recalibrate)
+    student = quantize_model(float_model)
     trainer = distill_qat.QatTrainer(
         student,
         teacher=teacher,
@@ -213,6 +254,7 @@ def qat(
         head=heads.head_kind(model),
     )
     history = trainer.fit(dataset, epochs, val, steps_per_epoch, verbose)
+    done["qat_model"] = _recalibrate_trained(student, dataset, recalibrate)
     result = convert(
         student,
         mode="qat",
@@ -222,6 +264,79 @@ def qat(
         verify=verify,
     )
     result.history = history
+    result.bn_recalibration = done if done["model"] is not None else None
+    result.notes += _recalibration_notes(done)
     if teacher is not None:
         result.notes.append(f"distilled features: {trainer.feature_names}")
     return result
+
+
+def _validate_recalibrate(recalibrate):
+    if isinstance(recalibrate, (bool, np.bool_)):
+        return bool(recalibrate)
+    if isinstance(recalibrate, str) and recalibrate == "auto":
+        return recalibrate
+    raise ValueError(
+        "Invalid value for argument `recalibrate`. Expected 'auto', True "
+        f"or False. Received: recalibrate={recalibrate!r}"
+    )
+
+
+def _in_sync(model, dataset, recalibrate):
+    """`model`, or a copy of it whose BN statistics match its weights.
+
+    Returns `(model or copy, record)`; the record is `None` for a model
+    without BN layers.
+    """
+    if not batch_norm.batch_norm_layers(model):
+        return model, None
+    change = batch_norm.output_change(model, dataset, max_batches=2)
+    record = {"output_change": change, "recalibrated": False}
+    stale = change > STALE_OUTPUT_CHANGE
+    if recalibrate is False or (recalibrate == "auto" and not stale):
+        return model, record
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    run = batch_norm.recalibrate(
+        copy, dataset, max_batches=RECALIBRATION_BATCHES
+    )
+    record.update(run.to_dict(), recalibrated=True)
+    return copy, record
+
+
+def _recalibrate_trained(student, dataset, recalibrate):
+    """Recalibrates the fake-quantized model after training (in place)."""
+    if not batch_norm.batch_norm_layers(student):
+        return None
+    if recalibrate is False:
+        return {"recalibrated": False}
+    run = batch_norm.recalibrate(
+        student, dataset, max_batches=RECALIBRATION_BATCHES
+    )
+    return {"recalibrated": True, **run.to_dict()}
+
+
+def _recalibration_notes(done):
+    notes = []
+    for step, what in (
+        ("model", "float model (a copy) before QAT"),
+        ("teacher", "teacher (a copy)"),
+        ("qat_model", "QAT model after training"),
+    ):
+        record = done.get(step)
+        if step == "teacher" and done.get("teacher") is done.get("model"):
+            continue
+        if not record:
+            continue
+        if record["recalibrated"]:
+            notes.append(
+                f"BN statistics of the {what} recalibrated on "
+                f"{record['batches']} training batches "
+                f"({record['seconds']:.1f} s)"
+            )
+        elif "output_change" in record:
+            notes.append(
+                f"BN statistics of the {what.split(' (')[0]} kept: "
+                f"output change {record['output_change']:.3f}"
+            )
+    return notes
