@@ -273,6 +273,13 @@ def arm_keras_kd(
     return fresh
 
 
+def _import_tfmot():
+    """tfmot through the project's import (`TF_USE_LEGACY_KERAS` kept)."""
+    import importlib
+
+    return importlib.import_module("tf_compact.lite.qat").import_tfmot()
+
+
 def tfmot_sparsity(teacher, target_params):
     """The kernel sparsity at which tfmot keeps `target_params` weights.
 
@@ -285,7 +292,7 @@ def tfmot_sparsity(teacher, target_params):
 
     import tf_compact as tfc
 
-    tfmot = tfc.lite.qat.import_tfmot()
+    tfmot = _import_tfmot()
     probe = tfmot.sparsity.keras.prune_low_magnitude(
         tfc.lite.to_tf_keras(copy_model(teacher))
     )
@@ -313,7 +320,7 @@ def arm_tfmot(teacher, bundle, sparsity, epochs, lr, schedule="cosine"):
 
     import tf_compact as tfc
 
-    tfmot = tfc.lite.qat.import_tfmot()
+    tfmot = _import_tfmot()
     import tf_keras
 
     legacy = tfc.lite.to_tf_keras(copy_model(teacher))

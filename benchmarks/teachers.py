@@ -123,6 +123,11 @@ LIMIT = flags.DEFINE_integer(
 TEACHERS_DIR = flags.DEFINE_string(
     "teachers_dir", common.TEACHERS_DIR, "Where the teachers are cached."
 )
+SUMMARY_ONLY = flags.DEFINE_boolean(
+    "summary_only",
+    False,
+    "Only rewrite benchmarks/results/teachers/summary.md from the cache.",
+)
 STOP_AFTER = flags.DEFINE_integer(
     "stop_after",
     None,
@@ -344,10 +349,62 @@ def _write_record(path, name, spec, key, model, history, finished):
     )
 
 
+def summary(teachers_dir):
+    """The markdown table of every cached teacher, finished or under way."""
+    lines = [
+        "# Converged teachers (benchmarks/teachers.py)",
+        "",
+        "Full Fashion-MNIST, test accuracy after the last finished epoch; "
+        "the plateau check compares the mean of the last three epochs with "
+        "the three before the floor-rate tail (goal: ten more epochs add "
+        "< 0.1 pp). Recipes and per-epoch accuracy: "
+        "`benchmarks/teachers/<folder>/teacher.json`.",
+        "",
+        "| teacher | folder | epochs | test accuracy | tail gain (pp) | "
+        "plateau | params | MACs | command |",
+        "|---|---|---:|---:|---:|---|---:|---:|---|",
+    ]
+    entries = (
+        sorted(os.listdir(teachers_dir)) if os.path.isdir(teachers_dir) else []
+    )
+    for entry in entries:
+        path = os.path.join(teachers_dir, entry, "teacher.json")
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            r = json.load(f)
+        if r.get("recipe", {}).get("limit"):
+            continue
+        accuracy = r.get("test_accuracy")
+        gain = r.get("tail_gain_pp")
+        plateau = {True: "yes", False: "no", None: "–"}[r.get("plateau")]
+        lines.append(
+            f"| {r['teacher']} | `{entry}` | {r['epochs_done']}/"
+            f"{r['epochs_total']}{'' if r.get('finished') else ' (under way)'}"
+            f" | {'–' if accuracy is None else f'{100 * accuracy:.2f}%'} | "
+            f"{'–' if gain is None else f'{gain:+.2f}'} | {plateau} | "
+            f"{r['params'] / 1e3:.1f}K | {r['macs'] / 1e6:.2f}M | "
+            f"`{r['run']['command']}` |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_summary(teachers_dir, results_dir=common.RESULTS_DIR):
+    """Writes `<results_dir>/teachers/summary.md` (see `summary`)."""
+    common.write_text(
+        os.path.join(results_dir, "teachers", "summary.md"),
+        summary(teachers_dir),
+    )
+
+
 def main(argv):
     del argv
-    spec = recipe(TEACHER.value, EPOCHS.value, TAIL.value, LIMIT.value)
-    train(TEACHER.value, spec, TEACHERS_DIR.value, STOP_AFTER.value)
+    if not SUMMARY_ONLY.value:
+        spec = recipe(TEACHER.value, EPOCHS.value, TAIL.value, LIMIT.value)
+        train(TEACHER.value, spec, TEACHERS_DIR.value, STOP_AFTER.value)
+    if TEACHERS_DIR.value == common.TEACHERS_DIR:
+        write_summary(TEACHERS_DIR.value)
 
 
 if __name__ == "__main__":

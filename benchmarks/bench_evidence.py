@@ -1,0 +1,503 @@
+"""The evidence benchmark: tf_compact against the baselines a user would
+pick instead, on a converged teacher, at two operating points, over seeds.
+
+One command per table: one teacher (a finished one from
+`benchmarks/teachers.py`, loaded by `common.load_teacher`) and one
+operating point:
+
+| `--point` | MACs | params | accuracy goal |
+|---|---|---|---|
+| `4x10` | <= 1/4 of the teacher's | <= 1/10 | within 0.3 pp of the teacher |
+| `10x50` | <= 1/10 | <= 1/50 | within 1.0 pp of the teacher |
+
+Every arm gets the same student epoch budget (`--epochs`) and its own
+freshly seeded copy of the data (seed plus the arm's number):
+
+1. `oneshot`: `tfc.compress` with `tfc.methods.OneShot` (sensitivity
+   allocation, widths rounded to 8) and logits KD for all the epochs
+   (`common.tf_compact_oneshot`);
+2. `budget`: `tfc.compress` with `tfc.methods.Budget` (group-sparse
+   distillation steered by the budget controller, slimmed) for
+   `--epochs - --finetune_epochs` epochs, then a KD fine-tune;
+3. `l1`: one-shot L1 filter pruning to the targets + plain fine-tune;
+4. `tfmot`: tensorflow-model-optimization magnitude pruning to the weight
+   count of arm 1 (MACs unchanged);
+5. `scratch`: arm 1's slim architecture trained from scratch;
+6. `keras_kd`: `keras.distillation` logits KD into that architecture.
+
+Each arm records test accuracy, MACs, params and the 1-thread float32
+TFLite latency (median of `--latency_runs` invokes; the teacher is timed
+in the same run), so the speed-up over the teacher can be set against
+the MACs reduction. A seed's arms are saved as they finish in
+`benchmarks/results/evidence/<teacher>/<point>/seed<N>.json`: a rerun
+skips finished seeds and finished arms. `summary.md` beside them pairs
+the seeds: mean accuracy and its standard error per arm, and the paired
+differences of each tf_compact arm against each baseline.
+
+```shell
+python benchmarks/bench_evidence.py --teacher=vgg --point=4x10 --seeds=0,1,2
+python benchmarks/bench_evidence.py --teacher=vgg --point=10x50 --seeds=0,1,2
+```
+"""
+
+import json
+import os
+import time
+
+import common
+from absl import app
+from absl import flags
+
+#: Operating points: targets (fractions of the teacher) and accuracy goal.
+POINTS = {
+    "4x10": {"target_macs": 0.25, "target_params": 0.10, "goal_pp": 0.3},
+    "10x50": {"target_macs": 0.10, "target_params": 0.02, "goal_pp": 1.0},
+}
+#: The arms, in run order: (key, label, tf_compact's own).
+ARMS = (
+    ("oneshot", "tf_compact one-shot sensitivity + KD", True),
+    ("budget", "tf_compact budget controller + slim + KD", True),
+    ("l1", "one-shot L1 prune + fine-tune", False),
+    ("tfmot", "tfmot magnitude pruning (equal weights)", False),
+    ("scratch", "slim architecture from scratch", False),
+    ("keras_kd", "keras.distillation KD into slim", False),
+)
+#: The paired comparisons shown: tf_compact arms against the baselines.
+OURS = [key for key, _, ours in ARMS if ours]
+BASELINES = [key for key, _, ours in ARMS if not ours]
+
+TEACHER = flags.DEFINE_string(
+    "teacher", "vgg", "Name of a teacher trained by benchmarks/teachers.py."
+)
+POINT = flags.DEFINE_enum("point", "4x10", sorted(POINTS), "Operating point.")
+SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to run.")
+EPOCHS = flags.DEFINE_integer("epochs", 10, "Student epochs of every arm.")
+FINETUNE = flags.DEFINE_integer(
+    "finetune_epochs",
+    3,
+    "Of the epochs, the KD fine-tune after the budget arm's sparse stage.",
+)
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate",
+    5e-3,
+    "Peak Adam learning rate of every arm (cosine); fine-tunes of a pruned "
+    "model (the L1 arm) use half of it.",
+)
+TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Logits-KD temperature.")
+STUDENT_WEIGHT = flags.DEFINE_float(
+    "student_loss_weight", 0.9, "Weight of the label loss in KD."
+)
+ROUND_TO = flags.DEFINE_integer(
+    "round_to", 8, "Round pruned widths to a multiple of this (one-shot, L1)."
+)
+ARM = flags.DEFINE_list(
+    "arms", [key for key, _, _ in ARMS], "Arms to run (subset, in order)."
+)
+LATENCY_RUNS = flags.DEFINE_integer(
+    "latency_runs", 500, "Invokes per latency timing.", lower_bound=10
+)
+LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
+RESULTS = flags.DEFINE_string(
+    "results_dir", common.RESULTS_DIR, "Where to write the results."
+)
+TEACHERS_DIR = flags.DEFINE_string(
+    "teachers_dir", None, "Where the teachers are cached (unset: common's)."
+)
+WORK_DIR = flags.DEFINE_string(
+    "work_dir", "/tmp/tf_compact_bench_evidence", "Checkpoints of the run."
+)
+
+#: Flags that change results (recorded in the command); the others only
+#: say where files go.
+RECORDED = (
+    "teacher",
+    "point",
+    "epochs",
+    "finetune_epochs",
+    "learning_rate",
+    "temperature",
+    "student_loss_weight",
+    "round_to",
+    "arms",
+    "latency_runs",
+    "limit",
+)
+
+
+def _command(seed=None):
+    text = common.command("benchmarks/bench_evidence.py", RECORDED)
+    if seed is not None:
+        text += f" --seeds={seed}"
+    return text
+
+
+def _folder():
+    return os.path.join(RESULTS.value, "evidence", TEACHER.value, POINT.value)
+
+
+def _targets():
+    point = POINTS[POINT.value]
+    return {
+        "target_macs": point["target_macs"],
+        "target_params": point["target_params"],
+    }
+
+
+def _latency(model):
+    import tf_compact as tfc
+
+    data = tfc.lite.convert(model, mode="float32")
+    bench = tfc.lite.benchmark(data, num_threads=1, runs=LATENCY_RUNS.value)
+    return bench.median_ms, f"{bench.runtime}/{bench.delegate}"
+
+
+def _row(model, bundle, macs=None, params=None):
+    """Accuracy (training=False), MACs, params and 1-thread latency."""
+    import tf_compact as tfc
+    from tf_compact.pipeline import training
+
+    ms, runtime = _latency(model)
+    return {
+        "accuracy": float(training.accuracy(model, bundle.test)),
+        "macs": int(tfc.profile(model).macs) if macs is None else macs,
+        "params": int(model.count_params()) if params is None else params,
+        "float32_ms": ms,
+        "runtime": runtime,
+    }
+
+
+def _tfmot_row(stripped, nnz, bundle, macs):
+    import numpy as np
+
+    x, y = bundle.arrays()[2:]
+    pred = np.argmax(stripped.predict(x, verbose=0), axis=-1)
+    ms, runtime = _latency(stripped)
+    return {
+        "accuracy": float(np.mean(pred == y)),
+        "macs": macs,
+        "params": nnz,
+        "float32_ms": ms,
+        "runtime": runtime,
+    }
+
+
+def _compress_budget(teacher, bundle, output_dir):
+    import tf_compact as tfc
+
+    return tfc.compress(
+        common.copy_model(teacher),
+        bundle,
+        method=tfc.methods.Budget(**_targets()),
+        epochs=EPOCHS.value - FINETUNE.value,
+        training=tfc.methods.Training(
+            finetune_epochs=FINETUNE.value,
+            learning_rate=LEARNING_RATE.value,
+            temperature=TEMPERATURE.value,
+            student_loss_weight=STUDENT_WEIGHT.value,
+        ),
+        export=tfc.methods.Export(tflite_modes=(), benchmark_runs=10),
+        output_dir=output_dir,
+        verbose=1,
+    ).slim_model
+
+
+def _run_arm(key, teacher, data, state, seed):
+    """Trains and measures arm `key`; `state` carries arm 1's slim model."""
+    import keras
+
+    work = os.path.join(
+        WORK_DIR.value, TEACHER.value, POINT.value, f"seed{seed}", key
+    )
+    epochs, lr = EPOCHS.value, LEARNING_RATE.value
+    if key == "oneshot":
+        bundle = data(0)
+        slim = common.tf_compact_oneshot(
+            teacher,
+            bundle,
+            work,
+            **_targets(),
+            epochs=epochs,
+            round_to=ROUND_TO.value,
+            learning_rate=lr,
+            temperature=TEMPERATURE.value,
+            student_loss_weight=STUDENT_WEIGHT.value,
+            tflite_modes=(),
+        ).slim_model
+        os.makedirs(work, exist_ok=True)
+        slim.save(os.path.join(work, "slim.keras"))
+        state["slim"] = slim
+        return _row(slim, bundle)
+    if key == "budget":
+        bundle = data(1)
+        return _row(_compress_budget(teacher, bundle, work), bundle)
+    if key == "l1":
+        bundle = data(2)
+        model = common.arm_l1_prune(
+            teacher, bundle, epochs, lr / 2, _targets(), ROUND_TO.value
+        )
+        return _row(model, bundle)
+    slim = state.get("slim")
+    if slim is None:
+        path = os.path.join(
+            WORK_DIR.value,
+            TEACHER.value,
+            POINT.value,
+            f"seed{seed}",
+            "oneshot",
+            "slim.keras",
+        )
+        if not os.path.exists(path):
+            raise ValueError(
+                f"Arm {key!r} needs the one-shot arm's slim model: run the "
+                f"arms with 'oneshot' first (received arms={ARM.value})."
+            )
+        slim = keras.saving.load_model(path, compile=False)
+        state["slim"] = slim
+    if key == "tfmot":
+        bundle = data(3)
+        sparsity = common.tfmot_sparsity(teacher, slim.count_params())
+        stripped, nnz = common.arm_tfmot(teacher, bundle, sparsity, epochs, lr)
+        return _tfmot_row(stripped, nnz, bundle, state["teacher_macs"])
+    if key == "scratch":
+        bundle = data(4)
+        return _row(common.arm_scratch(slim, bundle, epochs, lr), bundle)
+    if key == "keras_kd":
+        bundle = data(5)
+        model = common.arm_keras_kd(
+            teacher,
+            slim,
+            bundle,
+            epochs,
+            lr,
+            temperature=TEMPERATURE.value,
+            student_loss_weight=STUDENT_WEIGHT.value,
+        )
+        return _row(model, bundle)
+    raise ValueError(
+        f"Unknown arm {key!r}: expected one of {[k for k, _, _ in ARMS]}."
+    )
+
+
+def run_seed(seed, teacher, teacher_info):
+    """Runs (or finishes) every arm of one seed; returns its record."""
+    import keras
+
+    import tf_compact as tfc
+
+    path = common.result_path(_folder(), f"seed{seed}", ".json")
+    record = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        if record.get("complete"):
+            print(f"seed {seed}: cached in {path}")
+            return record
+    arms = record.get("arms", {})
+
+    def data(offset):
+        keras.utils.set_random_seed(seed + offset)
+        return tfc.data.load(
+            "fashion_mnist",
+            batch_size=128,
+            limit=LIMIT.value,
+            validation_split=0.05,
+            seed=seed,
+        )
+
+    teacher_row = record.get("teacher")
+    if teacher_row is None:
+        teacher_row = _row(teacher, data(0))
+    state = {"teacher_macs": teacher_row["macs"]}
+    for key in ARM.value:
+        if key in arms:
+            continue
+        start = time.time()
+        row = _run_arm(key, teacher, data, state, seed)
+        row["seconds"] = round(time.time() - start, 1)
+        arms[key] = row
+        print(json.dumps({"seed": seed, "arm": key, **row}), flush=True)
+        _save(path, seed, teacher_info, teacher_row, arms, complete=False)
+    return _save(path, seed, teacher_info, teacher_row, arms, complete=True)
+
+
+def _save(path, seed, teacher_info, teacher_row, arms, complete):
+    payload = {
+        "seed": seed,
+        "point": POINT.value,
+        **POINTS[POINT.value],
+        "epochs": EPOCHS.value,
+        "teacher_name": TEACHER.value,
+        "teacher_info": teacher_info,
+        "teacher": teacher_row,
+        "arms": arms,
+        "complete": complete,
+        "settings_command": _command(seed),
+    }
+    common.write_json(path, payload)
+    return payload
+
+
+def summarize(records, teacher_name, point, command):
+    """The markdown summary of a point's seed records (pure function)."""
+    spec = POINTS[point]
+    records = sorted(records, key=lambda r: r["seed"])
+    seeds = [r["seed"] for r in records]
+    teacher_acc = records[0]["teacher"]["accuracy"]
+    teacher_macs = records[0]["teacher"]["macs"]
+    teacher_params = records[0]["teacher"]["params"]
+    labels = {key: label for key, label, _ in ARMS}
+    keys = [k for k, _, _ in ARMS if all(k in r["arms"] for r in records)]
+    lines = [
+        f"# Evidence: {teacher_name} teacher, point {point}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Targets: MACs <= {spec['target_macs']:.0%} and params <= "
+        f"{spec['target_params']:.0%} of the teacher; goal: within "
+        f"{spec['goal_pp']} pp of the teacher's "
+        f"{100 * teacher_acc:.2f}%. Seeds {', '.join(map(str, seeds))}; "
+        f"{records[0]['epochs']} student epochs per arm; 1-thread float32 "
+        "TFLite latency. Mean over seeds ± standard error.",
+        "",
+        "| arm | accuracy | vs teacher (pp) | MACs reduction | params "
+        "reduction | speed-up | speed-up / MACs reduction |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in keys:
+        accs = [r["arms"][key]["accuracy"] for r in records]
+        mean, se = common.paired(accs)
+        gaps = [
+            100 * (r["arms"][key]["accuracy"] - r["teacher"]["accuracy"])
+            for r in records
+        ]
+        gap, gap_se = common.paired(gaps)
+        macs = teacher_macs / _mean([r["arms"][key]["macs"] for r in records])
+        params = teacher_params / _mean(
+            [r["arms"][key]["params"] for r in records]
+        )
+        speed = _mean(
+            [
+                r["teacher"]["float32_ms"] / r["arms"][key]["float32_ms"]
+                for r in records
+            ]
+        )
+        lines.append(
+            f"| {labels[key]} | {100 * mean:.2f}%{_se(se, 100)} | "
+            f"{gap:+.2f}{_se(gap_se)} | {macs:.1f}x | {params:.1f}x | "
+            f"{speed:.2f}x | {speed / macs:.2f} |"
+        )
+    lines += [
+        "",
+        "Paired differences in accuracy (pp, tf_compact arm minus baseline, "
+        "over the same seeds); ahead means by at least two standard errors.",
+        "",
+        "| tf_compact arm | baseline | difference | ahead |",
+        "|---|---|---:|---|",
+    ]
+    for ours in [k for k in OURS if k in keys]:
+        for base in [k for k in BASELINES if k in keys]:
+            diffs = [
+                100
+                * (r["arms"][ours]["accuracy"] - r["arms"][base]["accuracy"])
+                for r in records
+            ]
+            mean, se = common.paired(diffs)
+            ahead = "n/a (one seed)" if se is None else _yes(mean >= 2 * se)
+            lines.append(
+                f"| {labels[ours]} | {labels[base]} | {mean:+.2f}{_se(se)} | "
+                f"{ahead} |"
+            )
+    lines += ["", "Goals:", ""]
+    for ours in [k for k in OURS if k in keys]:
+        gap = _mean(
+            [
+                100 * (r["arms"][ours]["accuracy"] - r["teacher"]["accuracy"])
+                for r in records
+            ]
+        )
+        macs = teacher_macs / _mean([r["arms"][ours]["macs"] for r in records])
+        params = teacher_params / _mean(
+            [r["arms"][ours]["params"] for r in records]
+        )
+        speed = _mean(
+            [
+                r["teacher"]["float32_ms"] / r["arms"][ours]["float32_ms"]
+                for r in records
+            ]
+        )
+        reached = (
+            macs >= 1 / spec["target_macs"] - 1e-9
+            and params >= 1 / spec["target_params"] - 1e-9
+        )
+        lines.append(
+            f"- {labels[ours]}: targets {_met(reached)} ({macs:.1f}x MACs, "
+            f"{params:.1f}x params); within {spec['goal_pp']} pp of the "
+            f"teacher: {_met(gap >= -spec['goal_pp'])} ({gap:+.2f} pp); "
+            f"speed-up / MACs reduction >= 0.85: "
+            f"{_met(speed / macs >= 0.85)} ({speed / macs:.2f})."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def _se(se, scale=1.0):
+    return "" if se is None else f" ± {scale * se:.2f}"
+
+
+def _yes(flag):
+    return "yes" if flag else "no"
+
+
+def _met(flag):
+    return "met" if flag else "missed"
+
+
+def main(argv):
+    del argv
+    unknown = set(ARM.value) - {k for k, _, _ in ARMS}
+    if unknown:
+        raise ValueError(
+            f"Invalid value for flag `--arms`: {sorted(unknown)} are not "
+            f"arms; expected some of {[k for k, _, _ in ARMS]}."
+        )
+    if not 0 <= FINETUNE.value < EPOCHS.value:
+        raise ValueError(
+            "Invalid value for flag `--finetune_epochs`: expected 0 <= it < "
+            f"--epochs={EPOCHS.value}, received {FINETUNE.value}."
+        )
+    teacher_info, folder = common.teacher_record(
+        TEACHER.value, TEACHERS_DIR.value
+    )
+    teacher = common.load_teacher(TEACHER.value, TEACHERS_DIR.value)
+    teacher_info = {
+        "folder": os.path.basename(folder),
+        "test_accuracy": teacher_info.get("test_accuracy"),
+        "command": teacher_info.get("run", {}).get("command"),
+    }
+    records = [run_seed(int(s), teacher, teacher_info) for s in SEEDS.value]
+    seeds_done = []
+    for name in sorted(os.listdir(_folder())):
+        if name.startswith("seed") and name.endswith(".json"):
+            with open(os.path.join(_folder(), name), encoding="utf-8") as f:
+                record = json.load(f)
+            if record.get("complete"):
+                seeds_done.append(record)
+    del records
+    seeds = ",".join(str(r["seed"]) for r in sorted(seeds_done, key=_seed))
+    text = summarize(
+        seeds_done, TEACHER.value, POINT.value, f"{_command()} --seeds={seeds}"
+    )
+    common.write_text(os.path.join(_folder(), "summary.md"), text)
+    print(text)
+
+
+def _seed(record):
+    return record["seed"]
+
+
+if __name__ == "__main__":
+    app.run(main)

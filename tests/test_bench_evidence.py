@@ -1,0 +1,138 @@
+"""`benchmarks/bench_evidence.py` end to end on a tiny untrained teacher,
+and its summary's paired statistics."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "benchmarks")
+sys.path.insert(0, BENCH)
+
+import bench_evidence  # noqa: E402
+import common  # noqa: E402
+
+
+def _record(seed, accs, teacher_acc=0.9):
+    arms = {
+        key: {
+            "accuracy": acc,
+            "macs": 100,
+            "params": 10,
+            "float32_ms": 0.5,
+        }
+        for key, acc in accs.items()
+    }
+    return {
+        "seed": seed,
+        "epochs": 2,
+        "teacher": {
+            "accuracy": teacher_acc,
+            "macs": 1000,
+            "params": 1000,
+            "float32_ms": 2.0,
+        },
+        "arms": arms,
+    }
+
+
+def test_paired_mean_and_standard_error():
+    assert common.paired([]) == (None, None)
+    assert common.paired([0.5]) == (0.5, None)
+    mean, se = common.paired([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    assert se == pytest.approx((1.0 / 3) ** 0.5)
+
+
+def test_summary_pairs_seeds_and_states_the_goals():
+    records = [
+        _record(1, {"oneshot": 0.90, "l1": 0.85}),
+        _record(0, {"oneshot": 0.89, "l1": 0.86}),
+    ]
+    text = bench_evidence.summarize(records, "vgg", "4x10", "python x")
+    # Differences 3 and 5 pp: mean 4, standard error 1, ahead by 4 SE.
+    assert (
+        "| tf_compact one-shot sensitivity + KD | one-shot L1 prune + "
+        "fine-tune | +4.00 ± 1.00 | yes |"
+    ) in text
+    # Accuracy 89.5% ± 0.5, -0.50 pp from the teacher, 10x MACs, 100x
+    # params, speed-up 4x: ratio 0.40.
+    assert (
+        "| tf_compact one-shot sensitivity + KD | 89.50% ± 0.50 | "
+        "-0.50 ± 0.50 | 10.0x | 100.0x | 4.00x | 0.40 |"
+    ) in text
+    assert "within 0.3 pp of the teacher: missed (-0.50 pp)" in text
+    assert "speed-up / MACs reduction >= 0.85: missed (0.40)" in text
+    assert "budget" not in text.split("Paired")[1]
+
+
+def test_summary_with_one_seed_has_no_standard_error():
+    text = bench_evidence.summarize(
+        [_record(0, {"oneshot": 0.9, "scratch": 0.8})], "vgg", "10x50", "c"
+    )
+    assert "| +10.00 | n/a (one seed) |" in text
+    assert "within 1.0 pp of the teacher: met (+0.00 pp)" in text
+
+
+def _tiny_teacher(teachers_dir):
+    import keras
+
+    import tf_compact as tfc
+
+    keras.utils.set_random_seed(0)
+    model = tfc.models.vgg(blocks=((16,), (32,)), dense_units=32)
+    folder = os.path.join(teachers_dir, "tiny-0123456789")
+    os.makedirs(folder)
+    model.save(os.path.join(folder, "teacher.keras"))
+    with open(os.path.join(folder, "teacher.json"), "w") as f:
+        json.dump({"finished": True, "test_accuracy": 0.1}, f)
+
+
+@pytest.mark.slow
+def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
+    teachers = str(tmp_path / "teachers")
+    results = str(tmp_path / "results")
+    _tiny_teacher(teachers)
+    args = [
+        sys.executable,
+        os.path.join(BENCH, "bench_evidence.py"),
+        "--teacher=tiny",
+        "--point=4x10",
+        "--seeds=0",
+        "--epochs=2",
+        "--finetune_epochs=1",
+        "--limit=256",
+        "--latency_runs=10",
+        "--round_to=4",
+        f"--teachers_dir={teachers}",
+        f"--results_dir={results}",
+        f"--work_dir={tmp_path / 'work'}",
+    ]
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = os.path.join(results, "evidence", "tiny", "4x10")
+    with open(os.path.join(folder, "seed0.json")) as f:
+        record = json.load(f)
+    assert record["complete"] is True
+    assert [k for k, _, _ in bench_evidence.ARMS] == list(record["arms"])
+    oneshot = record["arms"]["oneshot"]
+    assert oneshot["macs"] <= 0.25 * record["teacher"]["macs"]
+    assert oneshot["params"] <= 0.10 * record["teacher"]["params"]
+    assert record["arms"]["tfmot"]["macs"] == record["teacher"]["macs"]
+    with open(os.path.join(folder, "summary.md")) as f:
+        summary = f.read()
+    assert "--seeds=0" in summary
+    # A rerun finds the seed finished and trains nothing.
+    again = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "seed 0: cached" in again.stdout
+
+
+def test_missing_teacher_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--teacher=resnet20"):
+        common.load_teacher("resnet20", str(tmp_path))
