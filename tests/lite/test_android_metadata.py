@@ -138,6 +138,12 @@ def test_int8_model_with_several_outputs():
         labels={"five": list("vwxyz")},
         normalization={"second": (0.0, 1.0)},
     )
+    notes = [n for n in content.notes if n.startswith("signature ")]
+    assert notes == [
+        "signature outputs ['two', 'five'] are ordered by name as "
+        "['five', 'two'] in tfc.lite.predict/benchmark: pass their arrays "
+        "as a dict keyed by name"
+    ]
     names = tfc.lite.signature_names(content)["serving_default"]
     assert names == {"inputs": ["first", "second"], "outputs": ["five", "two"]}
     got = _signature_outputs(

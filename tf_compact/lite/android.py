@@ -1,6 +1,7 @@
 """What an Android app reads in a converted model: signature and metadata."""
 
 from tf_compact.lite.metadata import add_metadata
+from tf_compact.lite.scopes import natural_key
 from tf_compact.lite.signature import set_signature
 
 DEFAULT_SIGNATURE_KEY = "serving_default"
@@ -11,6 +12,27 @@ def _in_order(names, order):
     if isinstance(names, (list, tuple)) and len(names) == len(order):
         return dict(zip(order, names))
     return names
+
+
+def order_notes(input_names, output_names):
+    """Notes for list names whose sorted order is not the Keras order.
+
+    `tfc.lite.predict`, `benchmark` and `accuracy_of` order a signature's
+    inputs and outputs by name (numbers compared as numbers); a list of
+    arrays is then matched in that order, not in the Keras order.
+    """
+    notes = []
+    for what, names in (("inputs", input_names), ("outputs", output_names)):
+        if not isinstance(names, (list, tuple)) or len(names) < 2:
+            continue
+        by_name = sorted(names, key=natural_key)
+        if by_name != list(names):
+            notes.append(
+                f"signature {what} {list(names)} are ordered by name as "
+                f"{by_name} in tfc.lite.predict/benchmark: pass their "
+                "arrays as a dict keyed by name"
+            )
+    return notes
 
 
 def wants_android(signature_key, input_names, output_names, labels, norm):

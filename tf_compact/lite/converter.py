@@ -9,6 +9,7 @@ import numpy as np
 
 from tf_compact.lite import diagnostics
 from tf_compact.lite import edgetpu_target
+from tf_compact.lite.android import order_notes
 from tf_compact.lite.android import prepare_for_android
 from tf_compact.lite.android import wants_android
 from tf_compact.lite.calibration import first_step
@@ -377,6 +378,9 @@ def _for_android(result, model, runtime, android):
     )
     config = result.info()
     del config["size_bytes"]
+    config["notes"] += order_notes(
+        android["input_names"], android["output_names"]
+    )
     new = ConversionResult(content, **config)
     make_interpreter(new, runtime=runtime)  # the runtime still loads it
     return new
