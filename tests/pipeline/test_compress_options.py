@@ -1,5 +1,9 @@
 """`compress`'s callbacks, strategy and latency budget."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -110,3 +114,56 @@ def test_a_latency_budget_is_met_and_reported(tmp_path, monkeypatch):
     assert report["student"]["macs"] < report["teacher"]["macs"]
     text = (tmp_path / "run" / "report.md").read_text()
     assert f"latency budget {target:.3f} ms" in text
+
+
+_MIRRORED = """
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+import keras
+
+from tf_compact import methods
+from tf_compact.pipeline import plan
+from tf_compact.pipeline.compress import compress
+
+inputs = keras.Input((8, 8, 1))
+x = keras.layers.Conv2D(16, 3, padding="same", name="conv1")(inputs)
+x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+teacher = keras.Model(inputs, keras.layers.Dense(3)(x))
+x = np.random.default_rng(0).uniform(size=(32, 8, 8, 1)).astype("float32")
+data = tf.data.Dataset.from_tensor_slices((x, np.arange(32) % 3)).batch(16)
+keep = ("teacher", "lighten", "slim", "finetune")
+result = compress(
+    teacher,
+    data,
+    method=methods.OneShot(target_macs=0.5),
+    epochs=1,
+    training=methods.Training(finetune_epochs=1),
+    strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+    stages=[s for s in plan.stages_for("oneshot") if s.name in keep],
+    verbose=0,
+)
+report = result.report
+print("widths", result.slim_model.get_layer("conv1").filters)
+print("epochs", len(report["history"]["slim"]["loss"]))
+"""
+
+
+@pytest.mark.slow
+def test_compress_trains_under_a_mirrored_strategy_on_two_cpus():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
+    out = subprocess.run(
+        [sys.executable, "-c", _MIRRORED],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "widths 8\n" in out.stdout
+    assert "epochs 1\n" in out.stdout

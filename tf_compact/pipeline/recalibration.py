@@ -9,7 +9,8 @@ sparsity shrinking kernels) and are wrong after slimming, so:
   teacher's inference accuracy with its accuracy when each BN normalizes
   with the statistics of its batch, warns in plain words when the first is
   far below the second or near chance, and, only when asked
-  (`recalibrate_teacher=True`), recalibrates a copy of the teacher.
+  (`Training(recalibrate_teacher=True)`), recalibrates a copy of the
+  teacher.
 - `recalibrate_student` recalibrates the student after slimming and after
   each training stage (adaptive BN), on a bounded number of training
   batches, forward passes only, and returns the record the report shows
@@ -228,8 +229,9 @@ def _message(teacher, inference, stats, chance, stale, near):
             "match its weights (a high BN momentum, such as the 0.999 of "
             "keras.applications, lags behind training), so the student "
             "would learn from a teacher that is worse than its weights. "
-            "Pass `recalibrate_teacher=True` to `tfc.compress` (CLI: "
-            "--recalibrate_teacher) to recalibrate a copy of it, or call "
+            "Pass `training=tfc.methods.Training(recalibrate_teacher=True)` "
+            "to `tfc.compress` (CLI: --recalibrate_teacher) to recalibrate "
+            "a copy of it, or call "
             "`tfc.sparsity.recalibrate_batch_norm` on a copy first."
         )
     return (
