@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from tf_compact.lite.flatbuffer import model_schema
 from tf_compact.lite.ops import read_ops
 
 _DTYPES = {
@@ -111,15 +112,6 @@ class GraphView:
     inputs: list
     outputs: list
     num_subgraphs: int
-
-
-def _schema():
-    """The generated Python reader of the TFLite schema."""
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError:
-        from tensorflow.lite.python import schema_py_generated
-    return schema_py_generated
 
 
 def _names(enum_class):
@@ -227,7 +219,7 @@ def read_graph(model_content, layer_names=None):
     print([(op.op, op.version) for op in graph.ops])
     ```
     """
-    schema = _schema()
+    schema = model_schema()
     content = bytes(model_content)
     model = schema.ModelT.InitFromPackedBuf(content, 0)
     op_names = _names(schema.BuiltinOperator)
@@ -298,7 +290,7 @@ def is_compiled_for_edgetpu(model_content):
     is_compiled_for_edgetpu(open("model_edgetpu.tflite", "rb").read())
     ```
     """
-    schema = _schema()
+    schema = model_schema()
     model = schema.Model.GetRootAsModel(bytes(model_content), 0)
     for i in range(model.OperatorCodesLength()):
         custom = model.OperatorCodes(i).CustomCode()
