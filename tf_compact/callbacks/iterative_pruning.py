@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_compact.graph.channel_graph import ChannelGraph
+from tf_compact.internal import distribute
 from tf_compact.internal.targets import KINDS
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
@@ -123,10 +124,11 @@ class IterativePruning(keras.callbacks.Callback):
         }
         n = self.plan.num_channels
         penalty = getattr(model, "sparsity", None)
-        if hasattr(penalty, "state_variable"):
-            self.mask = penalty.state_variable("prune_mask", 1.0, (n,))
-        else:
-            self.mask = keras.Variable(np.ones((n,), "float32"))
+        with distribute.scope_of(model):
+            if hasattr(penalty, "state_variable"):
+                self.mask = penalty.state_variable("prune_mask", 1.0, (n,))
+            else:
+                self.mask = keras.Variable(np.ones((n,), "float32"))
         plan, mask = self.plan, self.mask
         self._apply = tf.function(lambda: plan.scale_channels(mask))
 

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from tf_compact.internal import batch_norm
+from tf_compact.internal import distribute
 from tf_compact.sparsity import report as report_lib
 from tf_compact.sparsity import validation
 
@@ -109,7 +110,10 @@ class PenaltyController(keras.callbacks.Callback):
         super().set_model(model)
         self.penalty, self.target = find_penalty(model, type(self).__name__)
         self.penalty.bind(self.target)
-        self._setup()
+        # State variables live where the model's do (mirrored under a
+        # tf.distribute strategy).
+        with distribute.scope_of(model):
+            self._setup()
 
     def _setup(self):
         """Creates the controller's state variables (before any restore)."""

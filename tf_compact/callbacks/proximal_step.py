@@ -22,6 +22,8 @@ class ProximalStep(keras.callbacks.Callback):
     `model.student` or `model.model` but does not apply the step itself.
     It runs one traced call per batch (once per execution with
     `steps_per_execution > 1`), which costs more than the in-step version.
+    Under a `tf.distribute` strategy the step runs between training steps,
+    on the mirrored weights, once per update.
 
     Raises:
         ValueError: When fit starts, if the model has no penalty, if the
@@ -42,7 +44,9 @@ class ProximalStep(keras.callbacks.Callback):
         def compute_loss(self, x, y, y_pred, sample_weight=None,
                          training=True):
             loss = super().compute_loss(x, y, y_pred, sample_weight)
-            return loss + self.sparsity(self.model)
+            # Keras divides its losses by the replicas under tf.distribute.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            return loss + self.sparsity(self.model) / replicas
 
     trainer = Trainer(model, tfc.GroupLasso(1e-4, proximal=True))
     trainer.compile("adam", "sparse_categorical_crossentropy")

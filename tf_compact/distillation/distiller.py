@@ -133,6 +133,13 @@ class Distiller(distribute.MultiWorkerFit, keras.Model):
     categorical). A binary or multi-label student (sigmoid, or a single
     output unit) needs a binary loss such as `BinaryCrossentropy`.
 
+    Under a `tf.distribute` strategy (`MirroredStrategy`,
+    `MultiWorkerMirroredStrategy`), build teacher, student and Distiller
+    and compile inside `strategy.scope()`: each replica takes its share of
+    the global batch and the training follows the one-device run with the
+    same global batch (BatchNormalization in the student aside, which
+    normalizes per replica unless `synchronized=True`).
+
     Args:
         teacher: A trained `keras.Model`. It is not modified: its variables
             are excluded from training and it always runs with

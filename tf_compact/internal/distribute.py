@@ -20,6 +20,7 @@ if is_chief(strategy):
 ```
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -197,6 +198,33 @@ def is_chief(strategy):
     return task_type == "worker" and resolver.task_id == 0 and (
         "chief" not in cluster
     )
+
+
+def scope_of(model):
+    """Returns the scope in which to create variables that `model` reads.
+
+    A model made inside `strategy.scope()` keeps that strategy; variables
+    that a callback adds for it (controller state, masks) are made in the
+    same scope, so they are mirrored like the model's own. Outside any
+    strategy, or already inside one, the scope does nothing.
+
+    Args:
+        model: A `keras.Model` (or `None`).
+
+    Returns:
+        A context manager.
+
+    Example:
+
+    ```python
+    with scope_of(self.model):
+        self.mask = keras.Variable(np.ones(n, "float32"))
+    ```
+    """
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is None or tf.distribute.has_strategy():
+        return contextlib.nullcontext()
+    return strategy.scope()
 
 
 def num_replicas():
