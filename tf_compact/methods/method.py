@@ -7,19 +7,14 @@ from tf_compact.internal.targets import parse_target
 from tf_compact.internal.validation import invalid
 
 
-class Method:
-    """Base class of the methods `tfc.compress` runs.
+class Settings:
+    """Immutable settings checked at construction, with a config.
 
-    A method object carries the settings that only its method uses (the
-    budget, the pruning criterion, ...); the settings every method shares
-    live in `tfc.methods.Training` and `tfc.methods.Export`. Arguments are
-    checked when the object is built, so a mistake is reported before any
-    training. The object is immutable: `replace(**changes)` returns a new
-    one, checked again.
-
-    Subclasses set `name` (the method's name in the report and for
-    `tf-compact compress --method`) and call `_init(**settings)` with the
-    checked values of their constructor arguments.
+    The base of the method objects and of `Training`/`Export`. Arguments
+    are checked when the object is built, so a mistake is reported before
+    any training; `replace(**changes)` returns a new object, checked
+    again. Subclasses call `_init(**settings)` with the checked values of
+    their constructor arguments, which `get_config` returns.
 
     Example:
 
@@ -29,9 +24,6 @@ class Method:
     tfc.methods.OneShot.from_config(method.get_config()) == method  # True
     ```
     """
-
-    #: The method's name (`"oneshot"`, `"budget"`, ...).
-    name = None
 
     def _init(self, **settings):
         object.__setattr__(self, "_settings", settings)
@@ -81,6 +73,27 @@ class Method:
             if key not in defaults or value != _plain(defaults[key])
         ]
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class Method(Settings):
+    """Base class of the methods `tfc.compress` runs.
+
+    A method object carries the settings that only its method uses (the
+    budget, the pruning criterion, ...); the settings every method shares
+    live in `tfc.methods.Training` and `tfc.methods.Export`. Subclasses
+    set `name`, the method's name in the report and for
+    `tf-compact compress --method`.
+
+    Example:
+
+    ```python
+    method = tfc.methods.Budget(target_macs=0.25)
+    method.name  # "budget"
+    ```
+    """
+
+    #: The method's name (`"oneshot"`, `"budget"`, ...).
+    name = None
 
 
 def _plain(value):

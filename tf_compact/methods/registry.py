@@ -49,7 +49,7 @@ def get(method):
                 method,
             )
         method = METHODS[method]()
-    if not isinstance(method, Method) or type(method).name not in METHODS:
+    if not isinstance(method, Method) or method.name not in METHODS:
         raise TypeError(
             "Invalid value for argument `method`. Expected a method name "
             f"{list(METHODS)} or an object such as "

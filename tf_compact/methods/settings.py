@@ -6,7 +6,7 @@ from tf_compact.internal.validation import validate_choice
 from tf_compact.internal.validation import validate_int
 from tf_compact.internal.validation import validate_number
 from tf_compact.internal.validation import validate_positive
-from tf_compact.methods.method import Method
+from tf_compact.methods.method import Settings
 
 #: Names of the lighten transforms `Training(lighten=...)` takes.
 LIGHTEN = ("gap_head", "separable")
@@ -14,7 +14,7 @@ LR_SCHEDULES = ("cosine", "constant")
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
-class Training(Method):
+class Training(Settings):
     """How every method builds and trains the student.
 
     These settings apply whatever the method: the student is the teacher
@@ -55,8 +55,6 @@ class Training(Method):
     tfc.compress(teacher, bundle, method=method, training=training)
     ```
     """
-
-    name = "training"
 
     def __init__(
         self,
@@ -108,7 +106,7 @@ class Training(Method):
         return list(self._settings["lighten"])
 
 
-class Export(Method):
+class Export(Settings):
     """What every method does with the final student.
 
     Args:
@@ -130,8 +128,6 @@ class Export(Method):
     tfc.compress(teacher, bundle, method=method, export=export)
     ```
     """
-
-    name = "export"
 
     def __init__(
         self,
