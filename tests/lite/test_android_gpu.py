@@ -99,9 +99,7 @@ def test_analyzer_warnings_are_parsed():
             "GPU COMPATIBILITY WARNING: not in the first subgraph",
         ]
     )
-    assert gpu_delegate.parse_analyzer(text) == {
-        1: "Not supported op ARG_MAX"
-    }
+    assert gpu_delegate.parse_analyzer(text) == {1: "Not supported op ARG_MAX"}
 
 
 def test_report_config_round_trips(with_argmax):

@@ -15,41 +15,36 @@ import io
 import os
 import zipfile
 
-import flatbuffers
 import numpy as np
 from flatbuffers import encode
-from flatbuffers import number_types
 from flatbuffers import packer
 from flatbuffers.table import Table
 
 from tf_compact.lite.flatbuffer import model_schema
+from tf_compact.lite.metadata_format import COLOR_SPACES
+from tf_compact.lite.metadata_format import CONTENT
+from tf_compact.lite.metadata_format import FILE
+from tf_compact.lite.metadata_format import FILE_IDENTIFIER
+from tf_compact.lite.metadata_format import IMAGE
+from tf_compact.lite.metadata_format import IMAGE_PROPERTIES
+from tf_compact.lite.metadata_format import LABELS_FILE
+from tf_compact.lite.metadata_format import METADATA_NAME
+from tf_compact.lite.metadata_format import MIN_PARSER_VERSION
+from tf_compact.lite.metadata_format import MODEL
+from tf_compact.lite.metadata_format import NORMALIZATION
+from tf_compact.lite.metadata_format import NORMALIZATION_OPTIONS
+from tf_compact.lite.metadata_format import PROCESS_UNIT
+from tf_compact.lite.metadata_format import SUBGRAPH
+from tf_compact.lite.metadata_format import TENSOR
+from tf_compact.lite.metadata_format import TENSOR_AXIS_LABELS
+from tf_compact.lite.metadata_format import get_enum
+from tf_compact.lite.metadata_format import get_floats
+from tf_compact.lite.metadata_format import get_string
+from tf_compact.lite.metadata_format import get_table
+from tf_compact.lite.metadata_format import get_tables
+from tf_compact.lite.metadata_format import metadata_flatbuffer
 from tf_compact.lite.signature import pack_model
 from tf_compact.lite.signature import unpack_model
-
-METADATA_NAME = "TFLITE_METADATA"
-_FILE_IDENTIFIER = b"M001"
-# The oldest metadata parser that reads every field written here.
-_MIN_PARSER_VERSION = "1.0.0"
-LABELS_FILE = "labels.txt"
-
-# Schema enums (metadata_schema.fbs).
-_TENSOR_AXIS_LABELS = 2
-_COLOR_SPACES = {0: "unknown", 1: "rgb", 2: "grayscale"}
-_FEATURE_PROPERTIES = 1
-_IMAGE_PROPERTIES = 2
-_NORMALIZATION_OPTIONS = 1
-
-# Field slots of the schema's tables.
-_MODEL = {"name": 0, "description": 1, "version": 2, "subgraphs": 3}
-_MODEL.update({"author": 4, "license": 5, "min_parser_version": 7})
-_SUBGRAPH = {"name": 0, "inputs": 2, "outputs": 3}
-_TENSOR = {"name": 0, "description": 1, "content": 3, "process_units": 4}
-_TENSOR["associated_files"] = 6
-_CONTENT = {"type": 0, "properties": 1}
-_IMAGE = {"color_space": 0}
-_PROCESS_UNIT = {"type": 0, "options": 1}
-_NORMALIZATION = {"mean": 0, "std": 1}
-_FILE = {"name": 0, "description": 1, "type": 2}
 
 
 @dataclasses.dataclass
@@ -142,130 +137,6 @@ class ModelMetadata:
                 TensorMetadata.from_config(t) for t in config.get(key, [])
             ]
         return cls(**config)
-
-
-# ---------------------------------------------------------------- writing
-
-
-def _table(builder, fields):
-    """Ends a table from `(slot, kind, value)`; `None` values are left out.
-
-    The builder must not be building anything else: strings, vectors and
-    sub-tables are created before the table starts.
-    """
-    fields = [f for f in fields if f[2] is not None]
-    builder.StartObject(1 + max((slot for slot, _, _ in fields), default=0))
-    for slot, kind, value in fields:
-        if kind == "offset":
-            builder.PrependUOffsetTRelativeSlot(slot, value, 0)
-        else:  # a ubyte/byte enum, written even when it is the default
-            builder.PrependUint8Slot(slot, value, value + 1)
-    return builder.EndObject()
-
-
-def _offsets(builder, offsets):
-    if offsets is None:
-        return None
-    builder.StartVector(4, len(offsets), 4)
-    for offset in reversed(offsets):
-        builder.PrependUOffsetTRelative(offset)
-    return builder.EndVector()
-
-
-def _floats(builder, values):
-    builder.StartVector(4, len(values), 4)
-    for value in reversed(values):
-        builder.PrependFloat32(float(value))
-    return builder.EndVector()
-
-
-def _string(builder, text):
-    return None if text is None else builder.CreateString(text)
-
-
-def _tensor_entry(builder, spec):
-    """One `TensorMetadata` table from a plain dict `spec`."""
-    name = _string(builder, spec["name"])
-    description = _string(builder, spec.get("description"))
-    if spec["kind"] == "image":
-        color = {"rgb": 1, "grayscale": 2}.get(spec["color_space"], 0)
-        props = _table(builder, [(_IMAGE["color_space"], "enum", color)])
-        props_type = _IMAGE_PROPERTIES
-    else:
-        props = _table(builder, [])
-        props_type = _FEATURE_PROPERTIES
-    content = _table(
-        builder,
-        [
-            (_CONTENT["type"], "enum", props_type),
-            (_CONTENT["properties"], "offset", props),
-        ],
-    )
-    units = None
-    if spec.get("mean") is not None:
-        mean = _floats(builder, spec["mean"])
-        std = _floats(builder, spec["std"])
-        options = _table(
-            builder,
-            [
-                (_NORMALIZATION["mean"], "offset", mean),
-                (_NORMALIZATION["std"], "offset", std),
-            ],
-        )
-        unit = _table(
-            builder,
-            [
-                (_PROCESS_UNIT["type"], "enum", _NORMALIZATION_OPTIONS),
-                (_PROCESS_UNIT["options"], "offset", options),
-            ],
-        )
-        units = _offsets(builder, [unit])
-    files = None
-    if spec.get("label_file") is not None:
-        file_name = _string(builder, spec["label_file"])
-        file_description = _string(builder, "Labels of the output classes.")
-        entry = _table(
-            builder,
-            [
-                (_FILE["name"], "offset", file_name),
-                (_FILE["description"], "offset", file_description),
-                (_FILE["type"], "enum", _TENSOR_AXIS_LABELS),
-            ],
-        )
-        files = _offsets(builder, [entry])
-    return _table(
-        builder,
-        [
-            (_TENSOR["name"], "offset", name),
-            (_TENSOR["description"], "offset", description),
-            (_TENSOR["content"], "offset", content),
-            (_TENSOR["process_units"], "offset", units),
-            (_TENSOR["associated_files"], "offset", files),
-        ],
-    )
-
-
-def _metadata_buffer(info, inputs, outputs):
-    builder = flatbuffers.Builder(1024)
-    input_entries = [_tensor_entry(builder, s) for s in inputs]
-    output_entries = [_tensor_entry(builder, s) for s in outputs]
-    input_vector = _offsets(builder, input_entries)
-    output_vector = _offsets(builder, output_entries)
-    subgraph = _table(
-        builder,
-        [
-            (_SUBGRAPH["inputs"], "offset", input_vector),
-            (_SUBGRAPH["outputs"], "offset", output_vector),
-        ],
-    )
-    subgraphs = _offsets(builder, [subgraph])
-    strings = {k: _string(builder, v) for k, v in info.items()}
-    strings["subgraphs"] = subgraphs
-    root = _table(
-        builder, [(slot, "offset", strings[k]) for k, slot in _MODEL.items()]
-    )
-    builder.Finish(root, file_identifier=_FILE_IDENTIFIER)
-    return bytes(builder.Output())
 
 
 # ---------------------------------------------------------------- arguments
@@ -463,7 +334,7 @@ def add_metadata(
         "version": version,
         "author": author,
         "license": license,
-        "min_parser_version": _MIN_PARSER_VERSION,
+        "min_parser_version": MIN_PARSER_VERSION,
     }
     for key, value in info.items():
         _validate_text(key, value)
@@ -492,7 +363,7 @@ def add_metadata(
                 file_name = f"{spec['name']}_{file_name}"
             spec["label_file"] = file_name
             files[file_name] = ("\n".join(found) + "\n").encode("utf-8")
-    buffer = _metadata_buffer(info, inputs, outputs)
+    buffer = metadata_flatbuffer(info, inputs, outputs)
     _store_buffer(model, buffer)
     return _append_files(pack_model(model), files)
 
@@ -523,73 +394,28 @@ def _append_files(flat, files):
     return out.getvalue()
 
 
-# ---------------------------------------------------------------- reading
-
-
-def _slot(tab, slot):
-    return tab.Offset(4 + 2 * slot)
-
-
-def _get_string(tab, slot):
-    offset = _slot(tab, slot)
-    return tab.String(offset + tab.Pos).decode("utf-8") if offset else None
-
-
-def _get_table(tab, slot):
-    offset = _slot(tab, slot)
-    if not offset:
-        return None
-    return Table(tab.Bytes, tab.Indirect(offset + tab.Pos))
-
-
-def _get_tables(tab, slot):
-    offset = _slot(tab, slot)
-    if not offset:
-        return []
-    start = tab.Vector(offset)
-    return [
-        Table(tab.Bytes, tab.Indirect(start + 4 * i))
-        for i in range(tab.VectorLen(offset))
-    ]
-
-
-def _get_floats(tab, slot):
-    offset = _slot(tab, slot)
-    if not offset:
-        return None
-    values = tab.GetVectorAsNumpy(number_types.Float32Flags, offset)
-    return [float(v) for v in values]
-
-
-def _get_enum(tab, slot):
-    offset = _slot(tab, slot)
-    if not offset:
-        return 0
-    return tab.Get(number_types.Uint8Flags, offset + tab.Pos)
-
-
 def _read_tensor(tab, files):
     entry = TensorMetadata(
-        name=_get_string(tab, _TENSOR["name"]),
-        description=_get_string(tab, _TENSOR["description"]),
+        name=get_string(tab, TENSOR["name"]),
+        description=get_string(tab, TENSOR["description"]),
     )
-    content = _get_table(tab, _TENSOR["content"])
+    content = get_table(tab, TENSOR["content"])
     if content is not None:
-        kind = _get_enum(content, _CONTENT["type"])
-        props = _get_table(content, _CONTENT["properties"])
-        if kind == _IMAGE_PROPERTIES:
+        kind = get_enum(content, CONTENT["type"])
+        props = get_table(content, CONTENT["properties"])
+        if kind == IMAGE_PROPERTIES:
             entry.kind = "image"
-            color = _get_enum(props, _IMAGE["color_space"]) if props else 0
-            entry.color_space = _COLOR_SPACES.get(color, "unknown")
-    for unit in _get_tables(tab, _TENSOR["process_units"]):
-        if _get_enum(unit, _PROCESS_UNIT["type"]) == _NORMALIZATION_OPTIONS:
-            options = _get_table(unit, _PROCESS_UNIT["options"])
-            entry.mean = _get_floats(options, _NORMALIZATION["mean"])
-            entry.std = _get_floats(options, _NORMALIZATION["std"])
-    for file in _get_tables(tab, _TENSOR["associated_files"]):
-        if _get_enum(file, _FILE["type"]) != _TENSOR_AXIS_LABELS:
+            color = get_enum(props, IMAGE["color_space"]) if props else 0
+            entry.color_space = COLOR_SPACES.get(color, "unknown")
+    for unit in get_tables(tab, TENSOR["process_units"]):
+        if get_enum(unit, PROCESS_UNIT["type"]) == NORMALIZATION_OPTIONS:
+            options = get_table(unit, PROCESS_UNIT["options"])
+            entry.mean = get_floats(options, NORMALIZATION["mean"])
+            entry.std = get_floats(options, NORMALIZATION["std"])
+    for file in get_tables(tab, TENSOR["associated_files"]):
+        if get_enum(file, FILE["type"]) != TENSOR_AXIS_LABELS:
             continue
-        entry.label_file = _get_string(file, _FILE["name"])
+        entry.label_file = get_string(file, FILE["name"])
         data = files.get(entry.label_file)
         if data is not None:
             entry.labels = data.decode("utf-8").splitlines()
@@ -635,30 +461,30 @@ def read_metadata(tflite):
     data = metadata_buffer(tflite)
     if data is None:
         return None
-    if len(data) < 8 or data[4:8] != _FILE_IDENTIFIER:
+    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise ValueError(
             "Invalid value for argument `tflite`. Expected its "
             f"{METADATA_NAME!r} buffer to be a ModelMetadata flatbuffer "
-            f"(identifier {_FILE_IDENTIFIER!r}). Received: {data[:8]!r}"
+            f"(identifier {FILE_IDENTIFIER!r}). Received: {data[:8]!r}"
         )
     root = Table(data, encode.Get(packer.uoffset, data, 0))
     meta = ModelMetadata(
-        name=_get_string(root, _MODEL["name"]),
-        description=_get_string(root, _MODEL["description"]),
-        version=_get_string(root, _MODEL["version"]),
-        author=_get_string(root, _MODEL["author"]),
-        license=_get_string(root, _MODEL["license"]),
-        min_parser_version=_get_string(root, _MODEL["min_parser_version"]),
+        name=get_string(root, MODEL["name"]),
+        description=get_string(root, MODEL["description"]),
+        version=get_string(root, MODEL["version"]),
+        author=get_string(root, MODEL["author"]),
+        license=get_string(root, MODEL["license"]),
+        min_parser_version=get_string(root, MODEL["min_parser_version"]),
         packed_files=sorted(files),
     )
-    subgraphs = _get_tables(root, _MODEL["subgraphs"])
+    subgraphs = get_tables(root, MODEL["subgraphs"])
     if subgraphs:
         meta.inputs = [
             _read_tensor(t, files)
-            for t in _get_tables(subgraphs[0], _SUBGRAPH["inputs"])
+            for t in get_tables(subgraphs[0], SUBGRAPH["inputs"])
         ]
         meta.outputs = [
             _read_tensor(t, files)
-            for t in _get_tables(subgraphs[0], _SUBGRAPH["outputs"])
+            for t in get_tables(subgraphs[0], SUBGRAPH["outputs"])
         ]
     return meta
