@@ -13,7 +13,16 @@ ROOT = os.path.abspath(
     os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 )
 # Values compared to the one-device run within a tolerance, and exactly.
-CLOSE = ("losses", "strengths", "thresholds", "threshold", "gap", "scales")
+CLOSE = (
+    "losses",
+    "val_losses",
+    "strengths",
+    "thresholds",
+    "threshold",
+    "gap",
+    "scales",
+    "bn_statistics",
+)
 EXACT = ("widths", "kept", "updates", "zeros", "bank_pointer")
 RTOL, ATOL = 1e-5, 1e-6
 DENSE_WIDTHS = {"c1": 6, "c2": 12, "logits": 3}
@@ -113,6 +122,8 @@ def assert_same(reference, result, scenario):
     ref, got = reference[scenario], result[scenario]
     assert sorted(ref) == sorted(got)
     assert ref["losses"], "no step was recorded"
+    if "val_losses" in ref:
+        assert ref["val_losses"], "no validation was recorded"
     for key in ref:
         where = f"{scenario}: {key}"
         if key in CLOSE:

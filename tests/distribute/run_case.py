@@ -9,7 +9,7 @@ before TensorFlow initializes):
 With `mirrored` in `--strategies` the CPU is split into two logical
 devices first. With `multi_worker`, `TF_CONFIG` describes the cluster and
 the strategy is made before anything else runs. The output maps each
-strategy to `{"replicas": n, scenario: result}`.
+strategy to `{"replicas": n, "name": ..., "chief": bool, scenario: result}`.
 """
 
 import argparse
@@ -60,7 +60,11 @@ def main(argv=None):
     results = {}
     for name in names:
         strategy = strategies[name]
-        out = {"replicas": strategy.num_replicas_in_sync}
+        out = {
+            "replicas": strategy.num_replicas_in_sync,
+            "name": distribute.strategy_name(strategy),
+            "chief": distribute.is_chief(strategy),
+        }
         for scenario in args.scenarios.split(","):
             out[scenario] = scenarios.SCENARIOS[scenario](strategy)
         results[name] = out

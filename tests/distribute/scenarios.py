@@ -58,6 +58,7 @@ class StepLog(keras.callbacks.Callback):
         self.losses = []
         self.strengths = []
         self.thresholds = []
+        self.val_losses = []
 
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append(float(logs["loss"]))
@@ -66,6 +67,10 @@ class StepLog(keras.callbacks.Callback):
             self.strengths.append(_number(penalty.strength))
         if self.controller is not None:
             self.thresholds.append(float(self.controller.threshold))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if "val_loss" in logs:
+            self.val_losses.append(float(logs["val_loss"]))
 
 
 def _number(value):
@@ -115,9 +120,15 @@ def _state(penalty):
     )
 
 
-def _fit(trainer, x, y, epochs, callbacks):
+def _fit(trainer, x, y, epochs, callbacks, validation_data=None):
+    if validation_data is not None:
+        validation_data = dataset(*validation_data)
     trainer.fit(
-        dataset(x, y), epochs=epochs, verbose=0, callbacks=callbacks
+        dataset(x, y),
+        epochs=epochs,
+        verbose=0,
+        callbacks=callbacks,
+        validation_data=validation_data,
     )
 
 
@@ -161,12 +172,17 @@ def bn_gamma(strategy):
         trainer.compile(optimizer=keras.optimizers.SGD(0.1), loss=_loss())
     x, y = data()
     controller = tfc.callbacks.BudgetController(
-        target_params=0.6, update_every=1, ramp=None
+        target_params=0.6, update_every=1, ramp=None, recalibrate_data=x
     )
     log = StepLog(controller)
     _fit(trainer, x, y, 2, [controller, log])
+    bn = model.get_layer("bn1")
     return {
         "losses": log.losses,
+        "bn_statistics": np.concatenate([
+            keras.ops.convert_to_numpy(bn.moving_mean),
+            keras.ops.convert_to_numpy(bn.moving_variance),
+        ]).tolist(),
         "strengths": log.strengths,
         "kept": _kept(penalty, model, controller.threshold),
         "distributed": _state(penalty),
@@ -207,10 +223,11 @@ def distill_controller(strategy):
         update_every=2, max_strength=1.0, threshold=1e-3,
     )
     log = StepLog(controller)
-    _fit(distiller, x, y, 2, [controller, log])
+    _fit(distiller, x, y, 2, [controller, log], validation_data=(xv, yv))
     slim = tfc.prune(student, threshold=controller.threshold)
     return {
         "losses": log.losses,
+        "val_losses": log.val_losses,
         "strengths": log.strengths,
         "thresholds": log.thresholds,
         "gap": controller.last_gap,

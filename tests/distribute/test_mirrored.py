@@ -20,8 +20,9 @@ def _check(scenarios, tmp_path):
     results = checks.run(
         ["none", "mirrored"], scenarios, tmp_path / "results.json"
     )
-    assert results["none"]["replicas"] == 1
-    assert results["mirrored"]["replicas"] == 2
+    assert results["none"]["name"] == "none (1 replica)"
+    assert results["mirrored"]["name"] == "mirrored (2 replicas)"
+    assert results["mirrored"]["chief"]
     for scenario in scenarios:
         checks.assert_same(results["none"], results["mirrored"], scenario)
 

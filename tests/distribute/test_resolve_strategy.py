@@ -1,5 +1,7 @@
 """resolve_strategy: names, strategy objects and errors."""
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -70,3 +72,38 @@ def test_bad_tf_config_is_reported(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="TF_CONFIG"):
         distribute.resolve_strategy("multi_worker")
+
+
+def test_one_device_helpers_change_nothing():
+    value = tf.constant([1.0, 2.0])
+    assert distribute.num_replicas() == 1
+    assert distribute.scale_for_replicas(value) is value
+    assert distribute.gather_replicas(value) is value
+
+
+def test_scale_and_gather_inside_replicas():
+    strategy = distribute.resolve_strategy("mirrored", devices=["/cpu:0"])
+
+    def step():
+        value = tf.constant([[1.0, 2.0]])
+        return (
+            distribute.scale_for_replicas(tf.constant(3.0)),
+            distribute.gather_replicas(value),
+        )
+
+    scaled, gathered = strategy.run(tf.function(step))
+    assert float(scaled) == 3.0
+    np.testing.assert_array_equal(gathered.numpy(), [[1.0, 2.0]])
+
+
+def test_scope_of_follows_the_model():
+    strategy = distribute.resolve_strategy("mirrored", devices=["/cpu:0"])
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with distribute.scope_of(model):
+        variable = keras.Variable(np.zeros(2, "float32"))
+    assert isinstance(variable.value, tf.distribute.DistributedValues)
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with distribute.scope_of(plain):
+        other = keras.Variable(np.zeros(2, "float32"))
+    assert not isinstance(other.value, tf.distribute.DistributedValues)
