@@ -6,13 +6,10 @@ import importlib
 import flatbuffers
 import numpy as np
 import pytest
-from absl import flags
-from absl.testing import flagsaver
 from ai_edge_litert import schema_py_generated
 
 import tf_compact as tfc
 from tests.lite import helpers
-from tf_compact.cli import benchmark_tflite
 from tf_compact.lite import runtime
 
 benchmark_module = importlib.import_module("tf_compact.lite.benchmark")
@@ -147,15 +144,3 @@ def test_benchmark_refuses_a_model_not_compiled(int8):
     assert not tfc.lite.is_compiled_for_edgetpu(int8)
     with pytest.raises(ValueError, match="compiled by edgetpu_compiler"):
         tfc.lite.benchmark(int8, delegate="edgetpu")
-
-
-def test_cli_edgetpu_flag(int8, tmp_path, capsys, missing_library):
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS(["pytest"])
-    path = tmp_path / "m.tflite"
-    path.write_bytes(int8)
-    with flagsaver.flagsaver(tflite=[str(path)], edgetpu=True, runs=2):
-        assert benchmark_tflite.main(["benchmark_tflite"]) == 1
-    err = capsys.readouterr().err
-    assert "is not compiled for the Edge TPU" in err
-    assert "Edge TPU: compatible" in err

@@ -38,12 +38,6 @@ WARMUP = flags.DEFINE_integer("warmup", 10, "Untimed invokes.", lower_bound=0)
 ACCURACY = flags.DEFINE_boolean(
     "accuracy", False, "Also measure accuracy on the --dataset test split."
 )
-EDGETPU = flags.DEFINE_boolean(
-    "edgetpu",
-    False,
-    "Run on a Coral Edge TPU (libedgetpu delegate); the files must be "
-    "compiled by edgetpu_compiler.",
-)
 SCORE_OUTPUT = flags.DEFINE_string(
     "score_output",
     None,
@@ -108,7 +102,7 @@ def main(argv):
     contents = _load(lite, TFLITE.value)
     if contents is None:
         return 1
-    delegate = "edgetpu" if EDGETPU.value else None
+    delegate = "edgetpu" if common_flags.EDGETPU.value else None
     if delegate and _uncompiled(lite, TFLITE.value, contents):
         return 1
     dataset = common_flags.load_data().test if ACCURACY.value else None

@@ -52,6 +52,14 @@ OUTPUT_DIR = flags.DEFINE_string(
     "resumes; delete it, or pass --noresume to compress, to start over.",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed for data and weights.")
+EDGETPU = flags.DEFINE_boolean(
+    "edgetpu",
+    False,
+    "Coral Edge TPU: export-tflite converts for it (int8 mode only; "
+    "batch 1, static shapes, uint8 I/O) and prints its Edge TPU report; "
+    "benchmark-tflite runs files compiled by edgetpu_compiler on it "
+    "through libedgetpu.",
+)
 
 
 def load_data(validation_split=0.0):
