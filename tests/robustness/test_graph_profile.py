@@ -542,15 +542,48 @@ def test_handler_declared_macs_count_without_a_profile_cost_function():
     assert macs == 4 * 3 + 3 * 2 + 2 * 2
 
 
+def _hybrid(attention):
+    inputs = keras.Input((8, 8, 3))
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = L.Conv2D(32, 3, padding="same", activation="relu")(x)
+    seq = L.Reshape((64, 32))(x)
+    mixed = attention(seq, seq)
+    pooled = L.GlobalAveragePooling1D()(L.Add()([seq, mixed]))
+    return keras.Model(inputs, L.Dense(4)(pooled))
+
+
+@pytest.mark.parametrize(
+    "attention, inner",
+    [
+        (lambda: L.MultiHeadAttention(2, 16, name="att"), [2, 16, 16]),
+        (lambda: L.GroupQueryAttention(16, 2, 1, name="att"), [1, 16]),
+    ],
+    ids=["mha", "gqa"],
+)
+def test_multi_head_attention_prunes_with_the_convolutions(attention, inner):
+    model = _hybrid(attention())
+    before = snapshot(model)
+    graph = tfc.ChannelGraph(model)
+    sizes = [g.size for g in graph.groups]
+    assert sizes == [16, 32] + inner
+    masks = {g.name: np.arange(g.size) % 2 == 0 for g in graph.groups}
+    x = np.random.default_rng(0).random((2, 8, 8, 3), dtype="float32")
+    small = tfc.slim(model, masks)
+    reference = tfc.apply_masks(model, masks)
+    np.testing.assert_allclose(
+        small(x, training=False), reference(x, training=False), atol=1e-5
+    )
+    assert tfc.estimate_slim_cost(model, masks)[0] == tfc.profile(small).macs
+    assert_unchanged(model, before)
+
+
 @pytest.mark.parametrize(
     "attention",
     [
-        lambda: L.MultiHeadAttention(2, 16, name="att"),
-        lambda: L.GroupQueryAttention(16, 2, 1, name="att"),
         lambda: L.Attention(name="att"),
         lambda: L.AdditiveAttention(name="att"),
     ],
-    ids=["mha", "gqa", "dot", "additive"],
+    ids=["dot", "additive"],
 )
 def test_attention_is_kept_whole_and_the_convolutions_around_it_prune(
     attention,

@@ -2,6 +2,7 @@
 
 from keras import layers as L
 
+from tf_compact.graph import handlers_attention as A
 from tf_compact.graph import handlers_shape as S
 from tf_compact.graph import handlers_weighted as W
 from tf_compact.graph.registry import register_handler
@@ -17,9 +18,9 @@ _PASSTHROUGH = (
     "GlobalAveragePooling3D ZeroPadding1D ZeroPadding2D ZeroPadding3D "
     "Cropping1D Cropping2D Cropping3D UpSampling1D UpSampling2D UpSampling3D"
 )
-_ATTENTION = (
-    "MultiHeadAttention GroupQueryAttention Attention AdditiveAttention"
-)
+# Dot-product attention without weights mixes every feature of the query
+# and key: kept whole.
+_DOT_ATTENTION = "Attention AdditiveAttention"
 _MERGES = "Add Subtract Multiply Average Maximum Minimum"
 _CONVS = "Conv1D Conv2D Conv3D"
 _TRANSPOSED = "Conv1DTranspose Conv2DTranspose Conv3DTranspose"
@@ -64,9 +65,13 @@ def _register_layers():
     _register(L, "LayerNormalization RMSNormalization", W.LayerNormHandler())
     _register(L, "GroupNormalization", W.GroupNormHandler())
     _register(L, "Normalization", W.NormalizationHandler())
-    # Attention mixes channels across heads and positions: kept whole, so
-    # the convolutions of a hybrid model around it can still be pruned.
-    _register(L, _ATTENTION, S.FixedHandler())
+    _register(L, "MultiHeadAttention", A.MultiHeadAttentionHandler())
+    _register(
+        L,
+        "GroupQueryAttention GroupedQueryAttention",
+        A.GroupQueryAttentionHandler(),
+    )
+    _register(L, _DOT_ATTENTION, S.FixedHandler())
 
 
 def _register_ops():

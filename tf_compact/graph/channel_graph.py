@@ -10,6 +10,7 @@ from tf_compact.graph.errors import GraphError
 from tf_compact.graph.errors import MaskError
 from tf_compact.graph.handler import ElementBuilder
 from tf_compact.graph.handler import NodeContext
+from tf_compact.graph.handler import find_weight
 from tf_compact.graph.registry import get_handler
 from tf_compact.graph.walk import flatten_model
 
@@ -70,6 +71,7 @@ class ChannelGraph:
             self.spaces[key] = builder.new_elements(size, "input", True)
         self.bindings = []
         self.macs = {}
+        self.dims = {}
         for node in self.flat.nodes:
             self._propagate(builder, node)
         for key in self.flat.output_keys:
@@ -99,6 +101,8 @@ class ChannelGraph:
             self.spaces[key] = space
         self.bindings.extend(ctx.bindings)
         self.macs[node.name] = ctx.macs
+        if ctx.dims:
+            self.dims[node.name] = dict(ctx.dims)
 
     def _make_groups(self, builder):
         roots = builder.roots()
@@ -261,7 +265,7 @@ def _segments(members):
     """`(layer, channels)` of each producer: each must keep a channel."""
     out = []
     for m in members:
-        if m.role == "producer" and m.weight != "bias":
+        if m.role == "producer" and m.weight.split("/")[-1] != "bias":
             out.append((m.layer, np.unique(m.channels)))
     return out
 
@@ -284,9 +288,9 @@ def _channels(shape, what):
 
 
 def _variable(layer, name):
-    for v in layer.weights:
-        if v.name == name:
-            return v
+    var = find_weight(layer, name)
+    if var is not None:
+        return var
     raise GraphError(f"Layer '{layer.name}' has no weight named '{name}'.")
 
 

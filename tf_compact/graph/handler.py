@@ -18,6 +18,49 @@ from tf_compact.graph.errors import GraphError
 ROLES = ("producer", "consumer", "norm", "stat")
 
 
+def weight_keys(layer):
+    """The key of each of `layer.weights`, in order.
+
+    A weight's key is its name (`"kernel"`) when no other weight of the
+    layer has that name; otherwise its path inside the layer, as short as
+    makes it unique (`"query/kernel"` and `"key/kernel"` in a
+    `MultiHeadAttention`). Handlers bind weights by these keys.
+
+    Example:
+
+    ```python
+    weight_keys(mha)  # ["query/kernel", "query/bias", "key/kernel", ...]
+    ```
+    """
+    variables = list(getattr(layer, "weights", ()))
+    names = [v.name for v in variables]
+    keys = []
+    for v in variables:
+        if names.count(v.name) == 1:
+            keys.append(v.name)
+            continue
+        parts = v.path.split("/")
+        key = v.name
+        for depth in range(2, len(parts) + 1):
+            key = "/".join(parts[-depth:])
+            clash = [
+                w for w in variables
+                if w is not v and w.path.endswith("/" + key)
+            ]
+            if not clash:
+                break
+        keys.append(key)
+    return keys
+
+
+def find_weight(layer, key):
+    """Returns the weight of `layer` whose key (`weight_keys`) is `key`."""
+    for var, k in zip(layer.weights, weight_keys(layer)):
+        if k == key:
+            return var
+    return None
+
+
 class LayerHandler:
     """Base class of the handlers that describe one layer class.
 
@@ -70,6 +113,45 @@ class LayerHandler:
         del layer, in_keep, out_keep
         return config
 
+    def slim_dims(self, layer, config, dims):
+        """Returns the layer config with inner sizes set (see `set_dims`).
+
+        Called after `slim_config` when a space named with
+        `NodeContext.set_dims` lost channels.
+
+        Args:
+            layer: The original layer.
+            config: The config so far, free to edit.
+            dims: Dict `{dim name: boolean array}`, the kept flags of the
+                space of each name given to `set_dims`.
+
+        Returns:
+            The edited config. Defaults to `config` unchanged.
+        """
+        del layer, dims
+        return config
+
+    def slim_weights(self, layer, new_layer, values):
+        """Adjusts the kept weights before they are copied into `new_layer`.
+
+        Most layers compute the same function from the kept slices of
+        their weights. A layer whose computation depends on a removed size
+        (attention scales its scores by `1 / sqrt(key_dim)`) rescales
+        weights here so that the rebuilt layer computes what the original
+        computes with the removed channels zeroed.
+
+        Args:
+            layer: The original layer.
+            new_layer: The rebuilt, smaller layer.
+            values: Dict `{weight key: numpy array}`: the kept slices of
+                every weight, keyed as in `weight_keys(layer)`.
+
+        Returns:
+            The dict of values to copy. Defaults to `values` unchanged.
+        """
+        del layer, new_layer
+        return values
+
     def get_config(self):
         """Returns the constructor arguments of the handler."""
         return {}
@@ -103,6 +185,8 @@ class NodeContext:
         inputs: One channel space (1-D int array) per input tensor.
         input_shapes: Shapes of the input tensors (batch axis first).
         output_shapes: Shapes of the output tensors.
+        input_names: The `call` parameter each input was passed as
+            (`"query"`, `"value"`, ...), `None` where it cannot be told.
         args: The call's positional arguments (tensors and constants).
     """
 
@@ -114,12 +198,38 @@ class NodeContext:
         self.input_shapes = flat_node.input_shapes
         self.output_shapes = flat_node.output_shapes
         self.args = flat_node.node.arguments.args
+        self.input_names = list(flat_node.input_names) or [None] * len(
+            inputs
+        )
         self.bindings = []
         self.macs = []
+        self.dims = {}
 
-    def new_space(self, size):
-        """Creates `size` new prunable channels produced by this layer."""
-        return self._builder.new_elements(int(size), self.name, fixed=False)
+    def new_space(self, size, part=None):
+        """Creates `size` new prunable channels produced by this layer.
+
+        Args:
+            size: Number of channels.
+            part: Optional name of an inner dimension of the layer that the
+                channels index (`"heads"`): the group they start is then
+                named `"<layer>.<part>"`. Defaults to `None` (named after
+                the layer).
+        """
+        origin = self.name if part is None else f"{self.name}.{part}"
+        return self._builder.new_elements(int(size), origin, fixed=False)
+
+    def set_dims(self, **spaces):
+        """Names inner sizes of the layer that follow channel spaces.
+
+        The cost model counts some layers from sizes that are not the
+        channels of any tensor (the heads, key and value sizes of an
+        attention layer). Each keyword names such a size and gives the
+        channel space it counts: after pruning, the size is the number of
+        kept channels of that space, and the layer's cost function
+        (`tf_compact.profile`) receives the sizes as its `dims` keyword.
+        """
+        for key, space in spaces.items():
+            self.dims[key] = np.asarray(space, dtype=np.int64)
 
     def fixed_space(self, size):
         """Creates `size` new channels that are never pruned."""
@@ -139,21 +249,25 @@ class NodeContext:
         self._builder.fix(space)
 
     def weight(self, name):
-        """Returns the layer's weight called `name` (a `keras.Variable`)."""
-        for v in self.layer.weights:
-            if v.name == name:
-                return v
+        """Returns the layer's weight with key `name` (a `keras.Variable`).
+
+        The key is the weight's name, or its path inside the layer where
+        names repeat (see `weight_keys`).
+        """
+        var = find_weight(self.layer, name)
+        if var is not None:
+            return var
         raise GraphError(
             f"Layer '{self.name}' ({type(self.layer).__name__}) has no "
-            f"weight named '{name}'. Weights: "
-            f"{[v.name for v in self.layer.weights]}."
+            f"weight named '{name}'. Weights: {weight_keys(self.layer)}."
         )
 
     def bind(self, weight, axis, space, role):
         """Declares that `axis` of weight `weight` is indexed by `space`.
 
         Args:
-            weight: The weight's name, e.g. `"kernel"`.
+            weight: The weight's key (`weight_keys`), e.g. `"kernel"`, or
+                `"query/kernel"` inside an attention layer.
             axis: The weight axis (negative counts from the end).
             space: The channel space along that axis.
             role: One of `"producer"`, `"consumer"`, `"norm"`, `"stat"`.

@@ -29,6 +29,8 @@ class FlatNode:
         outputs: Keys of the output tensors, in `node.outputs` order.
         input_shapes: Shapes of the input tensors.
         output_shapes: Shapes of the output tensors.
+        input_names: The `call` parameter each input tensor was passed as,
+            in `inputs` order (`None` where it cannot be told).
     """
 
     layer: object
@@ -38,6 +40,7 @@ class FlatNode:
     outputs: list
     input_shapes: list
     output_shapes: list
+    input_names: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -129,9 +132,12 @@ def _walk(functional, keys, nodes, prefix):
     for node in _ordered_nodes(functional):
         layer = node.operation
         in_tensors = list(node.input_tensors)
+        names = [None] * len(in_tensors)
         if not is_nested_model(layer):
             order = keras_compat.call_order(layer, node)
             in_tensors = [in_tensors[i] for i in order]
+            found = keras_compat.call_parameter_names(layer, node)
+            names = [found[i] for i in order]
         for t in in_tensors:
             if id(t) not in keys:
                 raise GraphError(
@@ -157,6 +163,7 @@ def _walk(functional, keys, nodes, prefix):
                 outputs=[keys[id(t)] for t in node.outputs],
                 input_shapes=[tuple(t.shape) for t in in_tensors],
                 output_shapes=[tuple(t.shape) for t in node.outputs],
+                input_names=names,
             )
         )
 

@@ -16,7 +16,7 @@ def has_cost_function(layer):
     return get_macs_fn(type(layer)) is not None
 
 
-def call_cost(layer, input_shapes, output_shapes, name=None):
+def call_cost(layer, input_shapes, output_shapes, name=None, dims=None):
     """`(macs, other_ops)` of one call of `layer` at the given shapes.
 
     Args:
@@ -25,6 +25,10 @@ def call_cost(layer, input_shapes, output_shapes, name=None):
             the order of the layer's `call` parameters.
         output_shapes: One tuple of ints per output.
         name: Name used in error messages. Defaults to the layer name.
+        dims: Optional dict of inner sizes of the layer that differ from
+            its weights' (`num_heads`, `key_dim`, ... of an attention layer
+            being slimmed), passed to the cost function as `dims=`.
+            Defaults to `None`.
 
     Returns:
         A pair of ints.
@@ -45,5 +49,8 @@ def call_cost(layer, input_shapes, output_shapes, name=None):
             f"No cost function for layer '{getattr(layer, 'name', layer)}' "
             f"({type(layer).__name__})."
         )
-    raw = fn(layer, list(input_shapes), list(output_shapes))
+    if dims:
+        raw = fn(layer, list(input_shapes), list(output_shapes), dims=dims)
+    else:
+        raw = fn(layer, list(input_shapes), list(output_shapes))
     return normalize_cost(raw, name or getattr(layer, "name", "?"))

@@ -181,8 +181,8 @@ def probe_model(graph, name, width):
         node
         for node in graph.flat.nodes
         if any(
-            (graph.element_group[graph.spaces[k]] == index).any()
-            for k in list(node.inputs) + list(node.outputs)
+            (graph.element_group[space] == index).any()
+            for space in _node_spaces(graph, node)
         )
     ]
     consumed = {k for node in nodes for k in node.inputs}
@@ -204,7 +204,8 @@ def probe_model(graph, name, width):
             lookup[id(t)] = built[key]
         in_keep = [keep[graph.spaces[k]] for k in node.inputs]
         out_keep = [keep[graph.spaces[k]] for k in node.outputs]
-        layer = _new_layer(node, in_keep, out_keep)
+        dims = {n: keep[sp] for n, sp in graph.dims.get(node.name, {}).items()}
+        layer = _new_layer(node, in_keep, out_keep, dims)
         args, kwargs = node.node.arguments.fill_in(lookup)
         outs = keras.tree.flatten(layer(*args, **kwargs))
         for key, out in zip(node.outputs, outs):
@@ -332,7 +333,14 @@ def _spread_mask(graph, name, width):
     return {name: mask}
 
 
-def _new_layer(node, in_keep, out_keep):
+def _node_spaces(graph, node):
+    """The channel spaces of a call: its tensors' and its inner sizes'."""
+    keys = list(node.inputs) + list(node.outputs)
+    inner = graph.dims.get(node.name, {}).values()
+    return [graph.spaces[k] for k in keys] + list(inner)
+
+
+def _new_layer(node, in_keep, out_keep, dims):
     old = node.layer
     if not isinstance(old, keras.layers.Layer):
         try:
@@ -344,6 +352,8 @@ def _new_layer(node, in_keep, out_keep):
         config = get_handler(old).slim_config(
             old, dict(config), in_keep, out_keep
         )
+    if not all(k.all() for k in dims.values()):
+        config = get_handler(old).slim_dims(old, dict(config), dims)
     config["name"] = node.name
     config.pop("build_config", None)
     return type(old).from_config(config)

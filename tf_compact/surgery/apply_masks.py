@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from tf_compact.graph.errors import GraphError
+from tf_compact.graph.handler import find_weight
 from tf_compact.surgery.common import copy_lora_alpha
 from tf_compact.surgery.common import resolve_graph
 
@@ -77,7 +78,7 @@ def _masked_values(graph, keep):
         removed = np.nonzero(~keep[b.space])[0]
         if b.role == "stat" or not len(removed):
             continue
-        var = next(v for v in layers[b.node_name].weights if v.name == b.weight)
+        var = find_weight(layers[b.node_name], b.weight)
         if id(var) not in values:
             values[id(var)] = np.array(var.numpy())
         index = [slice(None)] * len(var.shape)

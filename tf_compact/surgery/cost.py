@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from tf_compact.graph.handler import weight_keys
 from tf_compact.profile import call_cost
 from tf_compact.surgery.common import bindings_by_layer
 from tf_compact.surgery.common import resolve_graph
@@ -100,6 +101,7 @@ class _CallRow:
         self.out_shapes = [_known(s) for s in node.output_shapes]
         self.in_spaces = [graph.spaces[k] for k in node.inputs]
         self.out_spaces = [graph.spaces[k] for k in node.outputs]
+        self.dims = graph.dims.get(node.name, {})
         self.fallback = weights
         self.use_profile = call_cost.has_cost_function(node.layer)
         self.full = self._compute(_KeptCounts(None))
@@ -107,7 +109,7 @@ class _CallRow:
     def macs(self, counts):
         if counts.keep is None:
             return self.full
-        spaces = self.in_spaces + self.out_spaces
+        spaces = self.in_spaces + self.out_spaces + list(self.dims.values())
         if all(counts(s) == len(s) for s in spaces):
             return self.full
         return self._compute(counts)
@@ -126,8 +128,13 @@ class _CallRow:
             _with_channels(s, sp, counts)
             for s, sp in zip(self.out_shapes, self.out_spaces)
         ]
+        dims = None
+        if self.dims and counts.keep is not None:
+            dims = {n: counts(s) for n, s in self.dims.items()}
         try:
-            macs, _ = call_cost.call_cost(self.layer, ins, outs, self.name)
+            macs, _ = call_cost.call_cost(
+                self.layer, ins, outs, self.name, dims=dims
+            )
         except Exception:  # noqa: BLE001 - profile reports it; count 0
             return 0
         return macs
@@ -186,19 +193,20 @@ def cost_table(graph):
     for node in graph.flat.nodes:
         positions = dict(graph.macs.get(node.name, ()))
         fallback = []
-        for var in getattr(node.layer, "weights", ()):
+        variables = getattr(node.layer, "weights", ())
+        for var, key in zip(variables, weight_keys(node.layer)):
             if id(var) in seen:
                 continue
             seen.add(id(var))
             axes = [
                 (var.shape[b.axis], b.space)
                 for b in binds.get(node.name, ())
-                if b.weight == var.name
+                if b.weight == key
             ]
             size = math.prod(var.shape)
             weights.append((node.name, size, axes))
-            if positions.get(var.name):
-                fallback.append((size, axes, positions[var.name]))
+            if positions.get(key):
+                fallback.append((size, axes, positions[key]))
         row = _CallRow(node, graph, fallback)
         # MACs are products of sizes: none at full width, none when slim.
         if row.full:

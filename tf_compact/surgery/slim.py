@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from tf_compact.graph.errors import GraphError
+from tf_compact.graph.handler import weight_keys
 from tf_compact.graph.registry import get_handler
 from tf_compact.graph.walk import functional_of
 from tf_compact.internal import keras_compat
@@ -79,7 +80,8 @@ def slim(model, masks, graph=None):
 def _rebuild_node(node, graph, keep, new, binds):
     in_keep = [keep[graph.spaces[k]] for k in node.inputs]
     out_keep = [keep[graph.spaces[k]] for k in node.outputs]
-    layer = _new_layer(node, in_keep, out_keep)
+    dims = {n: keep[s] for n, s in graph.dims.get(node.name, {}).items()}
+    layer = _new_layer(node, in_keep, out_keep, dims)
     lookup = {
         id(t): new[graph.flat.keys[id(t)]] for t in node.node.input_tensors
     }
@@ -100,7 +102,7 @@ def _rebuild_node(node, graph, keep, new, binds):
     copy_lora_alpha(node.layer, layer)
 
 
-def _new_layer(node, in_keep, out_keep):
+def _new_layer(node, in_keep, out_keep, dims=None):
     old = node.layer
     if not isinstance(old, keras.layers.Layer):
         try:
@@ -111,6 +113,8 @@ def _new_layer(node, in_keep, out_keep):
     if not all(k.all() for k in in_keep + out_keep):
         handler = get_handler(old)
         config = handler.slim_config(old, dict(config), in_keep, out_keep)
+    if dims and not all(k.all() for k in dims.values()):
+        config = get_handler(old).slim_dims(old, dict(config), dims)
     config["name"] = node.name
     config.pop("build_config", None)
     return type(old).from_config(config)
@@ -124,13 +128,19 @@ def _copy_weights(node, layer, keep, binds):
             f"original has {len(old_vars)}. Its handler's slim_config does "
             "not match the layer."
         )
-    for old, var in zip(old_vars, new_vars):
+    keys = weight_keys(node.layer)
+    values = {}
+    for old, key in zip(old_vars, keys):
         value = old.numpy()
         for b in binds:
-            if b.weight == old.name:
+            if b.weight == key:
                 kept = keep[b.space]
                 if not kept.all():
                     value = np.take(value, np.nonzero(kept)[0], axis=b.axis)
+        values[key] = value
+    values = get_handler(node.layer).slim_weights(node.layer, layer, values)
+    for old, key, var in zip(old_vars, keys, new_vars):
+        value = values[key]
         if tuple(var.shape) != value.shape:
             raise GraphError(
                 f"Rebuilt layer '{node.name}': weight '{old.name}' has shape "
