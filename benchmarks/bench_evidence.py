@@ -312,7 +312,13 @@ def run_seed(seed, teacher, teacher_info):
         if key in arms:
             continue
         start = time.time()
-        row = _run_arm(key, teacher, data, state, seed)
+        try:
+            row = _run_arm(key, teacher, data, state, seed)
+        except Exception as error:  # noqa: BLE001 - recorded, others go on
+            # An arm that cannot reach the point (or breaks) is recorded with
+            # its error, and the other arms still run; delete the seed's
+            # file to retry it.
+            row = {"error": f"{type(error).__name__}: {error}"}
         row["seconds"] = round(time.time() - start, 1)
         arms[key] = row
         print(json.dumps({"seed": seed, "arm": key, **row}), flush=True)
@@ -346,7 +352,19 @@ def summarize(records, teacher_name, point, command):
     teacher_macs = records[0]["teacher"]["macs"]
     teacher_params = records[0]["teacher"]["params"]
     labels = {key: label for key, label, _ in ARMS}
-    keys = [k for k, _, _ in ARMS if all(k in r["arms"] for r in records)]
+    failed = {
+        k: [
+            (r["seed"], r["arms"][k]["error"])
+            for r in records
+            if "error" in r["arms"].get(k, {})
+        ]
+        for k, _, _ in ARMS
+    }
+    keys = [
+        k
+        for k, _, _ in ARMS
+        if all(k in r["arms"] for r in records) and not failed[k]
+    ]
     lines = [
         f"# Evidence: {teacher_name} teacher, point {point}",
         "",
@@ -407,6 +425,9 @@ def summarize(records, teacher_name, point, command):
                 f"| {labels[ours]} | {labels[base]} | {mean:+.2f}{_se(se)} | "
                 f"{ahead} |"
             )
+    for key, errors in failed.items():
+        for seed, error in errors:
+            lines.append(f"\n{labels[key]} failed on seed {seed}: {error}")
     lines += ["", "Goals:", ""]
     for ours in [k for k in OURS if k in keys]:
         gap = _mean(

@@ -69,6 +69,17 @@ def test_summary_pairs_seeds_and_states_the_goals():
     assert "budget" not in text.split("Paired")[1]
 
 
+def test_summary_reports_a_failed_arm_apart():
+    records = [_record(0, {"oneshot": 0.9, "l1": 0.8})]
+    records[0]["arms"]["budget"] = {"error": "ValueError: cannot reach"}
+    text = bench_evidence.summarize(records, "vgg", "10x50", "c")
+    assert (
+        "tf_compact budget controller + slim + KD failed on seed 0: "
+        "ValueError: cannot reach"
+    ) in text
+    assert "| tf_compact budget controller + slim + KD |" not in text
+
+
 def test_summary_with_one_seed_has_no_standard_error():
     text = bench_evidence.summarize(
         [_record(0, {"oneshot": 0.9, "scratch": 0.8})], "vgg", "10x50", "c"
@@ -120,6 +131,8 @@ def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
         record = json.load(f)
     assert record["complete"] is True
     assert [k for k, _, _ in bench_evidence.ARMS] == list(record["arms"])
+    errors = {k: v["error"] for k, v in record["arms"].items() if "error" in v}
+    assert errors == {}
     oneshot = record["arms"]["oneshot"]
     assert oneshot["macs"] <= 0.25 * record["teacher"]["macs"]
     assert oneshot["params"] <= 0.10 * record["teacher"]["params"]
