@@ -169,13 +169,16 @@ def test_every_method_reports_its_saved_student(
     stale, data, tmp_path, method, kwargs
 ):
     before = snapshot(stale)
-    training = tfc.methods.Training(finetune_epochs=0, **kwargs)
+    training = tfc.methods.Training(**{"finetune_epochs": 0, **kwargs})
     result, _ = _compress(
         stale, data, tmp_path, method=method, training=training
     )
     reported, fresh = _report_accuracy(tmp_path, result, data)
     assert abs(reported - fresh) <= 0.005
-    assert result.report["bn_recalibration"]
+    done = result.report["bn_recalibration"]
+    assert done and all(entry["batches"] >= 1 for entry in done.values())
+    markdown = (tmp_path / "report.md").read_text()
+    assert "recalibrated" in markdown
     assert_unchanged(stale, before)
 
 

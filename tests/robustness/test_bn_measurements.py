@@ -217,3 +217,27 @@ def test_qat_keeps_statistics_that_already_match(lagging):
     assert any("kept" in note for note in result.notes)
     with pytest.raises(ValueError, match="recalibrate"):
         tfc.lite.qat(fixed, train, epochs=0, recalibrate="yes")
+
+
+@pytest.mark.parametrize("recalibrate", [True, False])
+def test_iterative_prune_returns_statistics_that_match(recalibrate):
+    keras.utils.set_random_seed(0)
+    x, y = _data(64, 0)
+    model = _net(momentum=0.999)  # untrained: statistics of N(0, 1)
+    slim, rounds = tfc.iterative_prune(
+        model,
+        (x, y),
+        target_macs=0.5,
+        fraction=0.3,
+        epochs_per_round=1,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        fit_kwargs={"batch_size": 32},
+        recalibrate=recalibrate,
+    )
+    change = batch_norm.output_change(slim, x)
+    if recalibrate:
+        assert change < 1e-3
+        assert all(r["bn_recalibration"]["batches"] == 2 for r in rounds)
+    else:
+        assert change > 0.2
+        assert all("bn_recalibration" not in r for r in rounds)

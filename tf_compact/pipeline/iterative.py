@@ -5,14 +5,19 @@ import keras
 from tf_compact.distillation.distiller import Distiller
 from tf_compact.distillation.logits_kd import LogitsKD
 from tf_compact.graph.channel_graph import ChannelGraph
+from tf_compact.internal import batch_norm
 from tf_compact.internal import labels as label_lib
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
+from tf_compact.internal.validation import validate_bool
 from tf_compact.internal.validation import validate_fraction
 from tf_compact.internal.validation import validate_int
 from tf_compact.pruning.prune import prune_masks
 from tf_compact.surgery.cost import estimate_slim_cost
 from tf_compact.surgery.slim import slim
+
+#: Training batches of each BN recalibration (forward passes only).
+RECALIBRATION_BATCHES = 100
 
 
 def iterative_prune(
@@ -33,6 +38,7 @@ def iterative_prune(
     max_rounds=50,
     fit_kwargs=None,
     verbose=0,
+    recalibrate=True,
 ):
     """Prunes the globally weakest channels round by round, fine-tuning
     between rounds, until a MACs or parameter target (or both) is met.
@@ -77,11 +83,19 @@ def iterative_prune(
             `None`.
         verbose: Passed to `fit`; `>0` also prints each round. Defaults to
             `0`.
+        recalibrate: Recompute the BN statistics of the slim model from
+            `RECALIBRATION_BATCHES` batches of `train_data` after each
+            slimming (its BN layers now see other inputs, so the fine-tune
+            and its validation start from statistics that match the
+            weights) and after each fine-tune (moving statistics lag the
+            trained weights), forward passes only. Defaults to `True`.
 
     Returns:
         A tuple `(slim_model, rounds)`; `rounds` is a list of dicts with the
-        round's `macs`, `params`, `macs_fraction`, `params_fraction` and
-        the last epoch's logs.
+        round's `macs`, `params`, `macs_fraction`, `params_fraction`,
+        the last epoch's logs and, when BN statistics were recalibrated,
+        `bn_recalibration` (`batches` and `seconds` of the round's
+        recalibrations).
 
     Raises:
         ValueError: If the targets or `fraction` are invalid.
@@ -100,6 +114,7 @@ def iterative_prune(
     validate_fraction("fraction", fraction, include_one=False)
     validate_int("epochs_per_round", epochs_per_round, minimum=0)
     max_rounds = validate_int("max_rounds", max_rounds, minimum=1)
+    recalibrate = validate_bool("recalibrate", recalibrate)
     graph = ChannelGraph(model)
     dense = estimate_slim_cost(model, graph=graph)
     budget = {
@@ -128,6 +143,7 @@ def iterative_prune(
         current = slim(current, masks, graph=graph)
         graph = ChannelGraph(current)
         cost = estimate_slim_cost(current, graph=graph)
+        synced = [_recalibrate(current, train_data, recalibrate)]
         logs = _fine_tune(
             current,
             train_data,
@@ -141,10 +157,27 @@ def iterative_prune(
             fit_kwargs,
             verbose,
         )
+        if epochs_per_round:
+            synced.append(_recalibrate(current, train_data, recalibrate))
         rounds.append(_round_record(len(rounds) + 1, cost, dense, logs))
+        if synced[0] is not None:
+            rounds[-1]["bn_recalibration"] = {
+                "batches": sum(run.batches for run in synced),
+                "seconds": sum(run.seconds for run in synced),
+            }
         if verbose:
             print(f"iterative_prune: {rounds[-1]}")
     return current, rounds
+
+
+def _recalibrate(model, data, recalibrate):
+    """Recalibrates `model` (the function's own slim model) when asked and
+    it has BN layers; returns the `Recalibration` or `None`."""
+    if not recalibrate or not batch_norm.batch_norm_layers(model):
+        return None
+    return batch_norm.recalibrate(
+        model, data, max_batches=RECALIBRATION_BATCHES
+    )
 
 
 def _round_record(number, cost, dense, logs):
