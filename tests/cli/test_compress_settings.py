@@ -36,6 +36,12 @@ build = compress_settings.build_method
             methods.OneShot(target_latency=1.5, round_to=8),
         ),
         (
+            "auto",
+            {"target_latency": 1.5, "latency_table": "phone.json"},
+            ("target_latency", "latency_table"),
+            methods.OneShot(target_latency=1.5, latency_table="phone.json"),
+        ),
+        (
             "budget",
             {"target_macs": 0.25, "strength": 1e-3, "round_to": None},
             ("strength",),

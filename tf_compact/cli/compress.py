@@ -72,6 +72,12 @@ TARGET_LATENCY = flags.DEFINE_float(
     "--method=oneshot (or auto) only. Combine with --target_macs=0 to "
     "budget latency alone.",
 )
+LATENCY_TABLE = flags.DEFINE_string(
+    "latency_table",
+    None,
+    "With --target_latency: a benchmark_model per-op JSON profile taken on "
+    "the target device, used instead of timings on this machine.",
+)
 DISTRIBUTION_STRATEGY = flags.DEFINE_enum(
     "distribution_strategy",
     "none",
@@ -320,6 +326,7 @@ def _method():
         "target_macs": _target(TARGET_MACS),
         "target_params": _target(TARGET_PARAMS),
         "target_latency": TARGET_LATENCY.value,
+        "latency_table": LATENCY_TABLE.value,
         "widths": parse_widths(WIDTHS.value) or None,
         "allocation": ALLOCATION.value,
         "importance": IMPORTANCE.value,

@@ -20,6 +20,7 @@ TAKES = {
         "target_macs",
         "target_params",
         "target_latency",
+        "latency_table",
         "widths",
         "allocation",
         "importance",
