@@ -18,8 +18,10 @@ Every training image is padded by 2 pixels and randomly cropped back to
 left-right symmetric); the crops, flips and order of epoch `e` depend
 only on `(seed, e)`.
 
-The plateau check ("ten more epochs add < 0.1 pp"): the tail runs at the
-floor learning rate, so its gain is what ten more epochs of training give.
+The plateau check ("ten more epochs add < 0.1 pp"): the tail is ten more
+epochs at the rate training ended on, so its gain measures what longer
+training still adds; a teacher that fails the check is reported as such
+(the recipe then needs more epochs).
 The result records `tail_gain_pp`, the mean test accuracy of the last
 three epochs minus that of the three epochs before the tail, and
 `plateau` (`tail_gain_pp < 0.1`).
