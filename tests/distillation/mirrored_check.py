@@ -54,7 +54,7 @@ def _contrastive(strategy):
     """Trains with a memory bank under `strategy`; returns the bank pointer."""
     with strategy.scope():
         teacher, student = models.pair()
-        loss = tfc.ContrastiveKD("gap", "gap", embedding_dim=4, memory_size=8)
+        loss = tfc.ContrastiveKD("gap", "gap", embedding_dim=4, memory_size=16)
         distiller = models.compile_distiller(
             tfc.Distiller(teacher, student, [loss])
         )
