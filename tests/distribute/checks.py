@@ -16,6 +16,7 @@ ROOT = os.path.abspath(
 CLOSE = (
     "losses",
     "val_losses",
+    "accuracies",
     "strengths",
     "thresholds",
     "threshold",
@@ -122,8 +123,9 @@ def assert_same(reference, result, scenario):
     ref, got = reference[scenario], result[scenario]
     assert sorted(ref) == sorted(got)
     assert ref["losses"], "no step was recorded"
-    if "val_losses" in ref:
-        assert ref["val_losses"], "no validation was recorded"
+    for key in ("val_losses", "accuracies"):
+        if key in ref:
+            assert ref[key], f"{scenario}: no {key} recorded"
     for key in ref:
         where = f"{scenario}: {key}"
         if key in CLOSE:

@@ -59,6 +59,7 @@ class StepLog(keras.callbacks.Callback):
         self.strengths = []
         self.thresholds = []
         self.val_losses = []
+        self.accuracies = []
 
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append(float(logs["loss"]))
@@ -71,6 +72,9 @@ class StepLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if "val_loss" in logs:
             self.val_losses.append(float(logs["val_loss"]))
+        for key in ("accuracy", "val_accuracy"):
+            if key in logs:
+                self.accuracies.append(float(logs[key]))
 
 
 def _number(value):
@@ -215,7 +219,11 @@ def distill_controller(strategy):
             distillation_loss_weights=[1.0, 0.5, 0.5],
             sparsity=penalty,
         )
-        distiller.compile(optimizer=keras.optimizers.SGD(0.1), loss=_loss())
+        distiller.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=_loss(),
+            metrics=["accuracy"],
+        )
     x, y = data()
     xv, yv = data(24, seed=1)
     controller = tfc.callbacks.SparsityController(
@@ -228,6 +236,7 @@ def distill_controller(strategy):
     return {
         "losses": log.losses,
         "val_losses": log.val_losses,
+        "accuracies": log.accuracies,
         "strengths": log.strengths,
         "thresholds": log.thresholds,
         "gap": controller.last_gap,
