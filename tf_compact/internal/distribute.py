@@ -1,4 +1,4 @@
-"""Choosing a `tf.distribute` strategy by name.
+"""`tf.distribute` strategies: chosen by name, and what training needs.
 
 `resolve_strategy` turns the names that scripts and `compress` accept
 (`"none"`, `"mirrored"`, `"multi_worker"`, as in the TensorFlow Model Garden
@@ -18,6 +18,12 @@ distiller.fit(dataset, epochs=3)  # global batches, split over replicas
 if is_chief(strategy):
     distiller.student.save("student.keras")
 ```
+
+The rest serves the library's trainers and callbacks: per-replica loss
+scaling (`scale_for_replicas`), the global batch (`gather_replicas`), the
+scope in which a callback makes variables (`scope_of`) and the
+`MultiWorkerFit` mixin that lets Keras's `fit` run under
+`MultiWorkerMirroredStrategy`.
 """
 
 import contextlib
