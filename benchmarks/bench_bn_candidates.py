@@ -274,17 +274,19 @@ def _slim_accuracy(model, graph, scores, widths, train, test):
     tfc.sparsity.recalibrate_batch_norm(
         slim, train, max_batches=RECAL_BATCHES.value
     )
-    pruned = accuracy(slim, test)
-    keras.utils.set_random_seed(SEED.value)
-    _fit(slim, train, FINETUNE.value)
-    tfc.sparsity.recalibrate_batch_norm(
-        slim, train, max_batches=RECAL_BATCHES.value
-    )
-    return {
+    row = {
         "macs_fraction": tfc.profile(slim).macs / tfc.profile(model).macs,
-        "after_pruning": pruned,
-        "after_finetune": accuracy(slim, test),
+        "after_pruning": accuracy(slim, test),
+        "after_finetune": None,
     }
+    if FINETUNE.value:
+        keras.utils.set_random_seed(SEED.value)
+        _fit(slim, train, FINETUNE.value)
+        tfc.sparsity.recalibrate_batch_norm(
+            slim, train, max_batches=RECAL_BATCHES.value
+        )
+        row["after_finetune"] = accuracy(slim, test)
+    return row
 
 
 def _case(case):
