@@ -12,6 +12,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import common  # noqa: E402
+from absl import flags  # noqa: E402
+
+# teachers.py and bench_evidence.py both define these flags; tests import
+# both scripts for their functions (which take no flag values), so the
+# second import replaces the first one's definitions.
+for _name in ("teacher", "epochs", "limit", "teachers_dir"):
+    if _name in flags.FLAGS:
+        delattr(flags.FLAGS, _name)
+
 import teachers  # noqa: E402
 
 
