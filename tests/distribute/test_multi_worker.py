@@ -17,3 +17,16 @@ def test_two_workers_train_like_one_device(tmp_path):
     for worker in workers:
         for name in names:
             checks.assert_same(reference["none"], worker, name)
+
+
+@pytest.mark.slow
+def test_one_worker_without_tf_config(tmp_path):
+    names = ["budget", "sparsifier_controller"]
+    results = checks.run(
+        ["multi_worker", "none"], names, tmp_path / "results.json"
+    )
+    assert results["multi_worker"]["name"] == "multi_worker (1 replica)"
+    assert results["multi_worker"]["chief"]
+    for name in names:
+        # One replica: the same numbers, and the state is still mirrored.
+        checks.assert_same(results["none"], results["multi_worker"], name)

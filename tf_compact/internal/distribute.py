@@ -341,7 +341,7 @@ class MultiWorkerFit:
     def _make_function(self, step_function):
         # Overrides a private hook of Keras's TensorFlow trainer, which
         # makes the train and test functions from the step functions.
-        if is_multi_worker(self.distribute_strategy):
+        if _several_workers(self.distribute_strategy):
             step_function = _vector_logs(step_function)
         return super()._make_function(step_function)
 
@@ -364,6 +364,15 @@ def _as_vector(value):
 def is_multi_worker(strategy):
     """Whether `strategy` is a `tf.distribute.MultiWorkerMirroredStrategy`."""
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _several_workers(strategy):
+    """Whether a multi-worker strategy's cluster has more than one worker
+    (Keras averages logs across workers only then)."""
+    if not is_multi_worker(strategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return len(cluster.get("worker", ())) + len(cluster.get("chief", ())) > 1
 
 
 def first_local_batch(strategy, iterator):
