@@ -311,8 +311,8 @@ def tfmot_sparsity(teacher, target_params):
 
 
 def arm_tfmot(teacher, bundle, sparsity, epochs, lr, schedule="cosine"):
-    """tfmot magnitude pruning (polynomial schedule to `sparsity` over the
-    first two thirds of the steps) through the tf_keras bridge.
+    """tfmot magnitude pruning (polynomial schedule to `sparsity` over about
+    the first two thirds of the steps) through the tf_keras bridge.
 
     Returns `(stripped tf_keras model, nonzero weights)`.
     """
@@ -325,8 +325,13 @@ def arm_tfmot(teacher, bundle, sparsity, epochs, lr, schedule="cosine"):
 
     legacy = tfc.lite.to_tf_keras(copy_model(teacher))
     steps = int(bundle.train.cardinality()) * epochs
+    # Masks are updated every `frequency` steps up to `end` (a multiple of
+    # it, so the last update reaches `sparsity`); short runs update more
+    # often, so that they prune at all.
+    frequency = max(1, min(20, steps * 2 // 3 // 4))
+    end = max(frequency, steps * 2 // 3 // frequency * frequency)
     schedule_ = tfmot.sparsity.keras.PolynomialDecay(
-        0.0, sparsity, begin_step=0, end_step=steps * 2 // 3, frequency=20
+        0.0, sparsity, begin_step=0, end_step=end, frequency=frequency
     )
     pruned = tfmot.sparsity.keras.prune_low_magnitude(
         legacy, pruning_schedule=schedule_
