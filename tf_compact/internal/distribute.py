@@ -230,6 +230,8 @@ def scope_of(model):
     strategy = getattr(model, "distribute_strategy", None)
     if strategy is None or tf.distribute.has_strategy():
         return contextlib.nullcontext()
+    if strategy is tf.distribute.get_strategy():
+        return contextlib.nullcontext()  # TensorFlow's default strategy
     return strategy.scope()
 
 
