@@ -53,6 +53,13 @@ from absl import logging
 TEACHER = flags.DEFINE_string(
     "teacher", "vgg", "Teacher architecture (tfc.models name)."
 )
+TEACHER_SOURCE = flags.DEFINE_enum(
+    "teacher_source",
+    "auto",
+    ["auto", "store", "train"],
+    "The converged teacher of benchmarks/teachers.py (store), one trained "
+    "here for --teacher_epochs (train), or the first if it is there (auto).",
+)
 TEACHER_EPOCHS = flags.DEFINE_integer(
     "teacher_epochs",
     4,
@@ -72,7 +79,9 @@ STUDENT_WEIGHT = flags.DEFINE_float(
     "student_loss_weight", 0.9, "Weight of the label loss in KD."
 )
 ROUND_TO = flags.DEFINE_integer("round_to", 8, "Width multiple.")
-REG = flags.DEFINE_float("reg", 5e-4, "GroupNormPruner's regularization.")
+REG = flags.DEFINE_float(
+    "reg", 1e-4, "GroupNormPruner's regularization (its own default)."
+)
 LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
 LATENCY_RUNS = flags.DEFINE_integer(
     "latency_runs", 500, "Invokes per latency timing (median)."
@@ -114,6 +123,7 @@ def _command(seed=None):
     parts = ["python benchmarks/bench_peers.py"]
     for name in (
         "teacher",
+        "teacher_source",
         "teacher_epochs",
         "target_macs",
         "target_params",
@@ -159,45 +169,55 @@ def _data(seed):
 
 
 def _stored_teacher(name):
-    """The converged teacher of the benchmarks' store, or None."""
-    for module_name in ("common", "teachers"):
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            continue
-        loader = getattr(module, "load_teacher", None)
-        if loader is None:
-            continue
-        try:
-            return loader(name), f"{module_name}.load_teacher('{name}')"
-        except (FileNotFoundError, KeyError, ValueError) as error:
-            logging.warning("No stored teacher %r: %s", name, error)
-    return None, None
+    """The converged teacher of `benchmarks/teachers.py`, or None."""
+    try:
+        model = common.load_teacher(name)
+    except FileNotFoundError as error:
+        logging.warning("No converged teacher %r: %s", name, error)
+        return None
+    return model
 
 
 def teacher():
-    """`(model, description)`: the stored teacher, or one trained here.
+    """`(model, description, label)`: the teacher the arms share.
 
-    The fallback trains `--teacher` for `--teacher_epochs` on seed 0's
-    data (cosine from 1e-3, as `bench_e2e.py`'s teacher) and caches it.
+    With `--teacher_source=store` (or `auto` when it is there) the
+    converged teacher of `benchmarks/teachers.py` (`common.load_teacher`),
+    labelled `--teacher`; with `train` (or `auto` when it is not there)
+    `--teacher` trained here for `--teacher_epochs` on seed 0's data
+    (cosine from 1e-3, as `bench_e2e.py`'s teacher), cached in
+    `--work_dir` and labelled `<teacher>_e<epochs>`. The label names the
+    results folder, so the two never share cached seeds.
     """
     import keras
 
     import tf_compact as tfc
     from tf_compact.pipeline import training
 
-    if not LIMIT.value:
-        model, where = _stored_teacher(TEACHER.value)
+    if TEACHER_SOURCE.value != "train" and not LIMIT.value:
+        model = _stored_teacher(TEACHER.value)
         if model is not None:
-            return model, where
-    name = f"{TEACHER.value}_e{TEACHER_EPOCHS.value}_n{LIMIT.value or 'all'}"
-    path = os.path.join(WORK_DIR.value, f"teacher_{name}.keras")
+            where = (
+                f"converged {TEACHER.value} of benchmarks/teachers.py "
+                f"(common.load_teacher('{TEACHER.value}'))"
+            )
+            return model, where, TEACHER.value
+        if TEACHER_SOURCE.value == "store":
+            raise FileNotFoundError(
+                f"--teacher_source=store: no converged {TEACHER.value!r}; "
+                f"train it with `python benchmarks/teachers.py "
+                f"--teacher={TEACHER.value}`."
+            )
+    label = f"{TEACHER.value}_e{TEACHER_EPOCHS.value}"
+    if LIMIT.value:
+        label += f"_n{LIMIT.value}"
+    path = os.path.join(WORK_DIR.value, f"teacher_{label}.keras")
     where = (
         f"{TEACHER.value} trained here for {TEACHER_EPOCHS.value} epochs "
-        "(cosine from 1e-3, seed 0)"
+        "(cosine from 1e-3, seed 0), not the converged teacher"
     )
     if os.path.exists(path):
-        return keras.saving.load_model(path, compile=False), where
+        return keras.saving.load_model(path, compile=False), where, label
     bundle = _data(0)
     keras.utils.set_random_seed(0)
     model = tfc.models.get(
@@ -215,7 +235,7 @@ def teacher():
     )
     os.makedirs(WORK_DIR.value, exist_ok=True)
     model.save(path)
-    return model, where
+    return model, where, label
 
 
 def check_port(model, net, x_test):
@@ -369,7 +389,7 @@ def kd_train(net, x_train, y_train, teacher_logits, epochs, seed, pruner=None):
             step += 1
             seen += len(idx)
             correct += int((out.argmax(1) == y).sum())
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
         print(
             f"epoch {epoch + 1}/{epochs}: loss {loss_sum / seen:.4f}, "
             f"accuracy {correct / seen:.4f}",
@@ -397,56 +417,71 @@ def _pruner(net, ratio, example, cls=None, **kwargs):
     )
 
 
+_COSTS = {}
+
+
 def _cost_at(net, ratio, example, teacher_model):
+    """`(macs, params)` by `tfc.profile` of `net` pruned at `ratio`."""
     import peers_convert
 
     import tf_compact as tfc
 
     trial = copy.deepcopy(net)
     _pruner(trial, ratio, example).step()
-    widths = {
-        name: int(trial.core(name).weight.shape[0])
+    widths = tuple(
+        (name, int(trial.core(name).weight.shape[0]))
         for name, kind in trial.kinds.items()
         if kind in ("conv", "dense")
-    }
-    cost = tfc.profile(peers_convert.rebuild(teacher_model, widths))
-    return cost.macs, cost.params
+    )
+    key = (teacher_model.name, widths)
+    if key not in _COSTS:
+        cost = tfc.profile(peers_convert.rebuild(teacher_model, dict(widths)))
+        _COSTS[key] = (cost.macs, cost.params)
+    return _COSTS[key]
 
 
-def ratio_for_targets(net, example, teacher_model, teacher_cost, step=0.02):
-    """The smallest global pruning ratio whose student meets both targets.
+def ratio_for_targets(net, example, teacher_model, teacher_cost, step=0.05):
+    """The global pruning ratio of the largest student meeting both targets.
 
-    Torch-Pruning skips a group that its ratio would empty, so the cost
-    is not monotone in the ratio near 1: the ratio is scanned upwards in
-    `step`s to the first one that meets the targets, then bisected
-    between it and the one before. Each trial prunes a copy of `net` and
-    counts the Keras rebuild with `tfc.profile`.
+    Torch-Pruning rounds every group to `round_to` channels and skips a
+    group that its ratio would empty, so the cost moves in jumps and is
+    not monotone near ratio 1. The ratio is scanned upwards in `step`s to
+    the first one that meets the targets, then the window from one step
+    below it to one step above is scanned in tenths of a step; of the
+    ratios that meet both targets, the one with the most parameters (then
+    MACs) wins, so Torch-Pruning's student is as large as the budget
+    allows. Each trial prunes a copy of `net` and counts its Keras rebuild
+    with `tfc.profile`.
     """
     limits = (
         TARGET_MACS.value * teacher_cost[0],
         TARGET_PARAMS.value * teacher_cost[1],
     )
+    trials = {}
+
+    def cost(ratio):
+        ratio = round(ratio, 6)
+        if ratio not in trials:
+            trials[ratio] = _cost_at(net, ratio, example, teacher_model)
+        return trials[ratio]
 
     def meets(ratio):
-        macs, params = _cost_at(net, ratio, example, teacher_model)
+        macs, params = cost(ratio)
         return macs <= limits[0] and params <= limits[1]
 
-    low = 0.0
-    high = step
-    while not meets(high):
-        low, high = high, high + step
-        if high >= 1.0:
+    first = step
+    while not meets(first):
+        first += step
+        if first >= 1.0:
             raise RuntimeError(
                 "Torch-Pruning cannot reach the targets at any pruning ratio "
                 f"(MACs <= {limits[0]:.0f}, params <= {limits[1]:.0f})."
             )
-    for _ in range(6):
-        mid = (low + high) / 2
-        if meets(mid):
-            high = mid
-        else:
-            low = mid
-    return high
+    fine = step / 10
+    window = [first - step + k * fine for k in range(1, 20)]
+    ok = [r for r in window if 0 < r < 1 and meets(r)]
+    best = max(ok, key=lambda r: (cost(r)[1], cost(r)[0], -r))
+    return round(best, 6)
 
 
 def arm_tp_oneshot(teacher_model, bundle, teacher_logits, teacher_cost, seed):
@@ -513,8 +548,38 @@ def _train_arrays(bundle):
 # --- one seed ---------------------------------------------------------------
 
 
-def run_seed(seed, teacher_model, where, folder):
+def _run_arm(arm, seed, teacher_model, teacher_logits, teacher_cost, folder):
+    """Trains one arm; returns `(keras model, torch net, arm settings)`."""
     import keras
+    import peers_port
+
+    bundle = _data(seed)
+    if arm == "tf_compact":
+        result = common.tf_compact_oneshot(
+            teacher_model,
+            bundle,
+            os.path.join(WORK_DIR.value, folder, f"seed{seed}", "tf_compact"),
+            target_macs=TARGET_MACS.value,
+            target_params=TARGET_PARAMS.value,
+            epochs=EPOCHS.value,
+            round_to=ROUND_TO.value,
+            learning_rate=LEARNING_RATE.value,
+            temperature=TEMPERATURE.value,
+            student_loss_weight=STUDENT_WEIGHT.value,
+        )
+        model = result.slim_model
+        return model, peers_port.to_torch(model), {}, bundle
+    fn = {"tp_oneshot": arm_tp_oneshot, "tp_groupnorm": arm_tp_groupnorm}
+    keras.utils.set_random_seed(seed)
+    net, settings = fn[arm](
+        teacher_model, bundle, teacher_logits, teacher_cost, seed
+    )
+    return peers_port.to_keras(net, teacher_model), net, settings, bundle
+
+
+def run_seed(seed, teacher_model, where, folder):
+    """Runs every arm at one seed; each arm's row is cached on its own
+    (`--work_dir`), `seed<N>.json` is written once all are done."""
     import peers_port
     import torch
 
@@ -524,48 +589,37 @@ def run_seed(seed, teacher_model, where, folder):
     if os.path.exists(path):
         print(f"seed {seed}: {path} exists, skipped")
         return
+    cache = os.path.join(WORK_DIR.value, folder, f"seed{seed}")
+    os.makedirs(cache, exist_ok=True)
     start = time.time()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     bundle = _data(seed)
-    x_test = bundle.arrays()[2]
     teacher_net = peers_port.to_torch(teacher_model)
-    diff = check_port(teacher_model, teacher_net, x_test)
+    diff = check_port(teacher_model, teacher_net, bundle.arrays()[2])
     cost = tfc.profile(teacher_model)
     teacher_cost = (cost.macs, cost.params)
-    rows = [
-        measure("teacher", teacher_model, teacher_net, bundle, teacher_cost)
-    ]
-    x_train = bundle.arrays()[0]
-    teacher_logits = teacher_model.predict(x_train, batch_size=1000, verbose=0)
-    extras = {}
-    for arm in ARMS.value:
-        bundle = _data(seed)
-        if arm == "tf_compact":
-            result = common.tf_compact_oneshot(
-                teacher_model,
-                bundle,
-                os.path.join(WORK_DIR.value, folder, f"seed{seed}"),
-                target_macs=TARGET_MACS.value,
-                target_params=TARGET_PARAMS.value,
-                epochs=EPOCHS.value,
-                round_to=ROUND_TO.value,
-                learning_rate=LEARNING_RATE.value,
-                temperature=TEMPERATURE.value,
-                student_loss_weight=STUDENT_WEIGHT.value,
-            )
-            model = result.slim_model
-            net = peers_port.to_torch(model)
+    teacher_logits = None
+    entries = {}
+    for arm in ["teacher"] + list(ARMS.value):
+        arm_path = os.path.join(cache, f"{arm}.json")
+        if os.path.exists(arm_path):
+            with open(arm_path, encoding="utf-8") as f:
+                entries[arm] = json.load(f)
+            continue
+        if arm == "teacher":
+            model, net, settings = teacher_model, teacher_net, {}
         else:
-            fn = {
-                "tp_oneshot": arm_tp_oneshot,
-                "tp_groupnorm": arm_tp_groupnorm,
-            }
-            keras.utils.set_random_seed(seed)
-            net, extras[arm] = fn[arm](
-                teacher_model, bundle, teacher_logits, teacher_cost, seed
+            if teacher_logits is None:
+                teacher_logits = teacher_model.predict(
+                    bundle.arrays()[0], batch_size=1000, verbose=0
+                )
+            model, net, settings, bundle = _run_arm(
+                arm, seed, teacher_model, teacher_logits, teacher_cost, folder
             )
-            model = peers_port.to_keras(net, teacher_model)
-        rows.append(measure(arm, model, net, bundle, teacher_cost))
+        row = measure(arm, model, net, bundle, teacher_cost)
+        entries[arm] = {"row": row, "settings": settings}
+        with open(arm_path, "w", encoding="utf-8") as f:
+            json.dump(entries[arm], f, indent=2)
     common.write_json(
         path,
         {
@@ -574,9 +628,13 @@ def run_seed(seed, teacher_model, where, folder):
             "seed": seed,
             "settings": _settings(),
             "teacher_logit_max_abs_diff": diff,
-            "rows": rows,
-            "arm_settings": extras,
-            "seconds": time.time() - start,
+            "rows": [entries[arm]["row"] for arm in entries],
+            "arm_settings": {
+                arm: entry["settings"]
+                for arm, entry in entries.items()
+                if entry["settings"]
+            },
+            "seconds_this_run": time.time() - start,
         },
     )
     # The run record's command is the one that reproduces this seed alone.
@@ -611,7 +669,7 @@ def _settings():
 # --- summary ----------------------------------------------------------------
 
 
-def summary(folder):
+def summary(folder, label):
     """`summary.md` of every `seed<N>.json` in the point's folder."""
     directory = os.path.join(RESULTS.value, folder)
     records = []
@@ -630,7 +688,7 @@ def summary(folder):
     seeds = [r["seed"] for r in records]
     first = records[0]
     lines = [
-        f"# Torch-Pruning beside tf_compact: {TEACHER.value}, {point_name()}",
+        f"# Torch-Pruning beside tf_compact: {label}, {point_name()}",
         "",
         f"Command: `{_command()}`",
         "",
@@ -712,11 +770,11 @@ def main(argv):
             "tf_compact, tp_oneshot, tp_groupnorm."
         )
     os.makedirs(WORK_DIR.value, exist_ok=True)
-    teacher_model, where = teacher()
-    folder = f"peers/{TEACHER.value}/{point_name()}"
+    teacher_model, where, label = teacher()
+    folder = f"peers/{label}/{point_name()}"
     for seed in SEEDS.value:
         run_seed(int(seed), teacher_model, where, folder)
-    text = summary(folder)
+    text = summary(folder, label)
     if text:
         print(text)
 
