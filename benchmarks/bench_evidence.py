@@ -30,9 +30,11 @@ TFLite latency (median of `--latency_runs` invokes; the teacher is timed
 in the same run), so the speed-up over the teacher can be set against
 the MACs reduction. A seed's arms are saved as they finish in
 `benchmarks/results/evidence/<teacher>/<point>/seed<N>.json`: a rerun
-skips finished seeds and finished arms. `summary.md` beside them pairs
-the seeds: mean accuracy and its standard error per arm, and the paired
-differences of each tf_compact arm against each baseline.
+skips finished seeds and finished arms, and retries an arm that failed
+(its error is recorded, and reported in the summary, until it
+succeeds). `summary.md` beside them pairs the seeds: mean accuracy and
+its standard error per arm, and the paired differences of each
+tf_compact arm against each baseline.
 
 ```shell
 python benchmarks/bench_evidence.py --teacher=vgg --point=4x10 --seeds=0,1,2
@@ -289,10 +291,12 @@ def run_seed(seed, teacher, teacher_info):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
-        if record.get("complete"):
+        failed = [k for k, v in record.get("arms", {}).items() if "error" in v]
+        if record.get("complete") and not failed:
             print(f"seed {seed}: cached in {path}")
             return record
-    arms = record.get("arms", {})
+    # Arms that failed before run again.
+    arms = {k: v for k, v in record.get("arms", {}).items() if "error" not in v}
 
     def data(offset):
         keras.utils.set_random_seed(seed + offset)
@@ -316,8 +320,7 @@ def run_seed(seed, teacher, teacher_info):
             row = _run_arm(key, teacher, data, state, seed)
         except Exception as error:  # noqa: BLE001 - recorded, others go on
             # An arm that cannot reach the point (or breaks) is recorded with
-            # its error, and the other arms still run; delete the seed's
-            # file to retry it.
+            # its error and the other arms still run; a rerun retries it.
             row = {"error": f"{type(error).__name__}: {error}"}
         row["seconds"] = round(time.time() - start, 1)
         arms[key] = row
