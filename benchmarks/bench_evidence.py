@@ -343,7 +343,16 @@ def _save(path, seed, teacher_info, teacher_row, arms, complete):
         "settings_command": _command(seed),
     }
     common.write_json(path, payload)
+    _reindex()
     return payload
+
+
+def _reindex():
+    """Keeps benchmarks/results/INDEX.md in step with new result files."""
+    if os.path.abspath(RESULTS.value) == os.path.abspath(common.RESULTS_DIR):
+        import make_index
+
+        make_index.main([])
 
 
 def summarize(records, teacher_name, point, command):
@@ -516,6 +525,7 @@ def main(argv):
         seeds_done, TEACHER.value, POINT.value, f"{_command()} --seeds={seeds}"
     )
     common.write_text(os.path.join(_folder(), "summary.md"), text)
+    _reindex()
     print(text)
 
 
