@@ -1,6 +1,7 @@
 """`benchmarks/bench_evidence.py` end to end on a tiny untrained teacher,
 and its summary's paired statistics."""
 
+import ast
 import json
 import os
 import subprocess
@@ -160,3 +161,21 @@ def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
 def test_missing_teacher_names_the_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="--teacher=resnet20"):
         common.load_teacher("resnet20", str(tmp_path))
+
+
+def test_every_result_changing_flag_is_in_the_recorded_command():
+    with open(os.path.join(BENCH, "bench_evidence.py"), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    defined = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr.startswith("DEFINE_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+    # Where files go, and the seeds (each seed's file records its own).
+    not_recorded = {"results_dir", "teachers_dir", "work_dir", "seeds"}
+    assert defined - not_recorded == set(bench_evidence.RECORDED)
+    assert len(bench_evidence.RECORDED) == len(set(bench_evidence.RECORDED))
