@@ -158,3 +158,29 @@ def call_order(layer, node):
         return (1, rank.get(names[i], len(rank)), i)
 
     return sorted(range(len(names)), key=key)
+
+
+def functional_graph(model):
+    """The Functional graph behind a model, or `None` when it has none.
+
+    A Sequential model's graph exists once its input shape is known; a
+    Functional model is its own graph; a subclassed model has none.
+
+    Example:
+
+    ```python
+    functional_graph(keras.Sequential([keras.Input((4,)), Dense(2)]))
+    ```
+    """
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None)
+    if isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth"):
+        return model
+    return None
+
+
+def ordered_nodes(functional):
+    """The nodes of a Functional graph, each after those it depends on."""
+    by_depth = functional._nodes_by_depth
+    for depth in sorted(by_depth, reverse=True):
+        yield from by_depth[depth]

@@ -10,6 +10,7 @@ weights layer by layer. Layer names are kept.
 
 import inspect
 
+from tf_compact.internal import keras_compat
 from tf_compact.lite.errors import BridgeError
 
 _BASE_KEYS = frozenset({"name", "trainable", "dtype"})
@@ -147,24 +148,20 @@ class _Cloner:
 
 
 def _functional_of(model):
-    import keras
-
-    if isinstance(model, keras.Sequential):
-        functional = getattr(model, "_functional", None)
-        if functional is None:
-            raise BridgeError(
-                f"Sequential model {model.name!r} is not built with a known "
-                "input shape; start it with `keras.Input(shape)` or build "
-                "it before bridging."
-            )
+    functional = keras_compat.functional_graph(model)
+    if functional is not None and functional.inputs:
         return functional
-    if not hasattr(model, "_run_through_graph") or not model.inputs:
+    if isinstance(model, keras_compat.Sequential):
         raise BridgeError(
-            f"Model {model.name!r} ({type(model).__name__}) is not a "
-            "Functional or Sequential model; only graph models can be "
-            "bridged to tf_keras."
+            f"Sequential model {model.name!r} is not built with a known "
+            "input shape; start it with `keras.Input(shape)` or build "
+            "it before bridging."
         )
-    return model
+    raise BridgeError(
+        f"Model {model.name!r} ({type(model).__name__}) is not a "
+        "Functional or Sequential model; only graph models can be "
+        "bridged to tf_keras."
+    )
 
 
 def _make_inputs(model, tf_keras):

@@ -55,15 +55,6 @@ class Trace:
     notes: list
 
 
-def functional_of(op):
-    """Returns the Functional graph behind a model, or `None`."""
-    if isinstance(op, keras.Sequential):
-        return getattr(op, "_functional", None)
-    if isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth"):
-        return op
-    return None
-
-
 def is_composite(op):
     """A subclassed model, or a layer with sublayers, without cost function."""
     if not isinstance(op, keras.layers.Layer) or get_macs_fn(type(op)):
@@ -71,13 +62,6 @@ def is_composite(op):
     if isinstance(op, keras.Model):
         return True
     return any(True for _ in op._flatten_layers(include_self=False))
-
-
-def ordered_nodes(functional):
-    """Nodes of a Functional graph, each after the nodes it depends on."""
-    by_depth = functional._nodes_by_depth
-    for depth in sorted(by_depth, reverse=True):
-        yield from by_depth[depth]
 
 
 def _in_call_order(op, node):
@@ -110,7 +94,7 @@ def propagate_shapes(functional, input_specs):
         id(ref): keras.KerasTensor(spec.shape, dtype=spec.dtype)
         for ref, spec in zip(refs, input_specs)
     }
-    for node in ordered_nodes(functional):
+    for node in keras_compat.ordered_nodes(functional):
         if node.is_input:
             continue
         if any(id(t) not in values for t in node.input_tensors):
@@ -157,7 +141,7 @@ class _Walker:
         def key(tensor):
             return alias.get(id(tensor), (scope, id(tensor)))
 
-        for node in ordered_nodes(functional):
+        for node in keras_compat.ordered_nodes(functional):
             op = node.operation
             if node.is_input or isinstance(op, _InputLayer):
                 continue
@@ -168,7 +152,7 @@ class _Walker:
             out_keys = [key(t) for t in node.outputs]
             index = self.next_call_index(op)
             name = op.name if index == 0 else f"{op.name}:{index}"
-            inner = functional_of(op)
+            inner = keras_compat.functional_graph(op)
             if inner is not None:
                 self.walk_nested(
                     inner, prefix + name + "/", inputs, in_keys, out_keys
@@ -229,7 +213,7 @@ def trace_functional(model, batch_size, input_specs=None, walker_cls=None):
     Returns:
         A `Trace`.
     """
-    functional = functional_of(model)
+    functional = keras_compat.functional_graph(model)
     walker = (walker_cls or _Walker)(batch_size)
     refs_in = _flat(functional.inputs)
     shapes = None

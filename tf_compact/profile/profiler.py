@@ -5,6 +5,7 @@ import warnings
 
 import keras
 
+from tf_compact.internal import keras_compat
 from tf_compact.profile import call_cost
 from tf_compact.profile import graph_walk
 from tf_compact.profile import memory
@@ -74,7 +75,7 @@ def _input_specs(model, input_shape, batch_size):
 
 
 def _trace(model, batch_size, input_shape):
-    if graph_walk.functional_of(model) is None:
+    if keras_compat.functional_graph(model) is None:
         if input_shape is not None:
             raise ValueError(
                 "Argument `input_shape` needs a Functional or Sequential "
@@ -93,7 +94,7 @@ def _trace(model, batch_size, input_shape):
         return trace
     specs = None
     if input_shape is not None:
-        functional = graph_walk.functional_of(model)
+        functional = keras_compat.functional_graph(model)
         specs = _input_specs(functional, input_shape, batch_size)
     return graph_walk.trace_functional(
         model, batch_size, specs, walker_cls=subclassed.Walker

@@ -11,6 +11,7 @@ Functional or Sequential sub-models are walked as graphs.
 
 import keras
 
+from tf_compact.internal import keras_compat
 from tf_compact.profile import graph_walk
 from tf_compact.profile.registry import get_macs_fn
 
@@ -100,7 +101,7 @@ class Walker(graph_walk._Walker):
 
     def visit(self, layer, prefix):
         for sub in layer._flatten_layers(include_self=False, recursive=False):
-            inner = graph_walk.functional_of(sub)
+            inner = keras_compat.functional_graph(sub)
             if inner is not None and sub.built:
                 self.walk(inner, prefix + sub.name + "/", {}, None)
                 continue
