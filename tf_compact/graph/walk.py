@@ -64,17 +64,15 @@ class FlatGraph:
 
 def functional_of(model):
     """Returns the Functional graph behind `model`, or raises `GraphError`."""
-    if isinstance(model, keras_compat.Sequential):
-        functional = getattr(model, "_functional", None)
-        if functional is None:
-            raise GraphError(
-                f"The Sequential model '{model.name}' has no known input "
-                "shape, so its layer graph does not exist yet. Start it with "
-                "`keras.Input(shape=...)` or call `model.build(input_shape)`."
-            )
+    functional = keras_compat.functional_graph(model)
+    if functional is not None:
         return functional
-    if isinstance(model, keras_compat.Functional):
-        return model
+    if isinstance(model, keras_compat.Sequential):
+        raise GraphError(
+            f"The Sequential model '{model.name}' has no known input "
+            "shape, so its layer graph does not exist yet. Start it with "
+            "`keras.Input(shape=...)` or call `model.build(input_shape)`."
+        )
     raise GraphError(
         f"The model '{model.name}' ({type(model).__name__}) is a subclassed "
         "model: its `call()` is Python code, so its channel couplings "
@@ -121,11 +119,9 @@ def flatten_model(model):
 
 
 def _ordered_nodes(functional):
-    by_depth = functional._nodes_by_depth
-    for depth in sorted(by_depth, reverse=True):
-        for node in by_depth[depth]:
-            if node.operation is not None and not node.is_input:
-                yield node
+    for node in keras_compat.ordered_nodes(functional):
+        if node.operation is not None and not node.is_input:
+            yield node
 
 
 def _walk(functional, keys, nodes, prefix):
