@@ -137,7 +137,9 @@ def test_output_path_and_result_serialization(tmp_path):
     tflite = tfc.lite.convert(helpers.tiny_cnn(), output_path=path)
     assert path.read_bytes() == bytes(tflite)
     assert tflite.output_path == str(path)
+    tflite.bn_recalibration = {"model": {"batches": 4}, "teacher": None}
     clone = tfc.lite.ConversionResult.from_config(tflite.get_config())
+    assert clone.bn_recalibration == tflite.bn_recalibration
     assert bytes(clone) == bytes(tflite)
     assert clone.info() == tflite.info()
     unpickled = pickle.loads(pickle.dumps(tflite))

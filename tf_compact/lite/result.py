@@ -30,6 +30,8 @@ class ConversionResult(bytes):
             `None`.
         history: Dict of per-epoch training metrics (quantization-aware
             training only), or `None`. Defaults to `None`.
+        bn_recalibration: What batch-norm recalibration quantization-aware
+            training did, per step, or `None`. Defaults to `None`.
 
     Example:
 
@@ -54,6 +56,7 @@ class ConversionResult(bytes):
         output_path=None,
         notes=None,
         history=None,
+        bn_recalibration=None,
     ):
         self.mode = mode
         self.path_used = path_used
@@ -64,6 +67,7 @@ class ConversionResult(bytes):
         self.output_path = output_path
         self.notes = list(notes or [])
         self.history = history
+        self.bn_recalibration = bn_recalibration
 
     @property
     def size_bytes(self):
@@ -82,6 +86,7 @@ class ConversionResult(bytes):
             "output_path": self.output_path,
             "notes": list(self.notes),
             "history": self.history,
+            "bn_recalibration": self.bn_recalibration,
             "size_bytes": self.size_bytes,
         }
 
