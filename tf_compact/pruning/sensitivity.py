@@ -28,8 +28,8 @@ from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
 from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
-from tf_compact.surgery.apply_masks import _masked_values
 from tf_compact.surgery.apply_masks import apply_masks
+from tf_compact.surgery.apply_masks import masked_values
 from tf_compact.surgery.cost import cost_from_keep
 
 #: Widths measured per group (evenly spaced fractions, plus the full width).
@@ -274,7 +274,7 @@ class _Cuts:
 
     @contextlib.contextmanager
     def cut(self, masks):
-        values = _masked_values(self.graph, self.graph.keep_elements(masks))
+        values = masked_values(self.graph, self.graph.keep_elements(masks))
         saved = []
         try:
             for key, value in values.items():

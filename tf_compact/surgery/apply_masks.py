@@ -54,7 +54,7 @@ def apply_masks(model, masks, graph=None):
     """
     graph = resolve_graph(model, graph)
     keep = graph.keep_elements(masks)
-    values = _masked_values(graph, keep)
+    values = masked_values(graph, keep)
     clone = keras.models.clone_model(model)
     old_vars, new_vars = model.weights, clone.weights
     if len(old_vars) != len(new_vars):
@@ -71,7 +71,25 @@ def apply_masks(model, masks, graph=None):
     return clone
 
 
-def _masked_values(graph, keep):
+def masked_values(graph, keep):
+    """The model's weights with the removed channels set to zero.
+
+    Args:
+        graph: The `ChannelGraph` of the model.
+        keep: `{space: boolean array}` of kept elements, as
+            `graph.keep_elements(masks)` returns.
+
+    Returns:
+        `{id(variable): array}` for every variable a removed channel
+        touches, the array a copy of its value with those channels zeroed
+        (batch-norm statistics left as they are).
+
+    Example:
+
+    ```python
+    values = masked_values(graph, graph.keep_elements(masks))
+    ```
+    """
     layers = {n.name: n.layer for n in graph.flat.nodes}
     values = {}
     for b in graph.bindings:
