@@ -23,3 +23,12 @@ from tf_compact.callbacks.iterative_pruning import IterativePruning
 from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.callbacks.proximal_step import ProximalStep
 from tf_compact.callbacks.sparsity_controller import SparsityController
+
+__all__ = [
+    "BudgetController",
+    "GradualPruning",
+    "IterativePruning",
+    "PenaltyController",
+    "ProximalStep",
+    "SparsityController",
+]

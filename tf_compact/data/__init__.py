@@ -11,3 +11,17 @@ from tf_compact.data.loaders import mnist
 from tf_compact.data.registry import load
 from tf_compact.data.small import builtin
 from tf_compact.data.small import digits
+
+__all__ = [
+    "DatasetBundle",
+    "DatasetNotFoundError",
+    "builtin",
+    "cifar10",
+    "cifar100",
+    "digits",
+    "fashion_mnist",
+    "from_arrays",
+    "from_folder",
+    "load",
+    "mnist",
+]

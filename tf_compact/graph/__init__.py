@@ -16,4 +16,21 @@ from tf_compact.graph.handlers_shape import PreprocessingHandler
 from tf_compact.graph.registry import get_handler
 from tf_compact.graph.registry import register_handler
 
+__all__ = [
+    "ChannelGraph",
+    "ChannelGroup",
+    "FixedHandler",
+    "GraphError",
+    "GroupMember",
+    "LayerHandler",
+    "MaskError",
+    "NodeContext",
+    "PassThroughHandler",
+    "PreprocessingHandler",
+    "UnsupportedLayerError",
+    "WeightRef",
+    "get_handler",
+    "register_handler",
+]
+
 register_builtin_handlers()

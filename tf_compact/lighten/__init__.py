@@ -9,3 +9,9 @@ a new model and leaves the input model untouched.
 from tf_compact.lighten.gap_head import gap_head
 from tf_compact.lighten.separable import separable
 from tf_compact.lighten.width import width
+
+__all__ = [
+    "gap_head",
+    "separable",
+    "width",
+]

@@ -35,3 +35,18 @@ from tf_compact.methods.registry import get
 from tf_compact.methods.settings import Export
 from tf_compact.methods.settings import Training
 from tf_compact.methods.width import Width
+
+__all__ = [
+    "Auto",
+    "Budget",
+    "Controller",
+    "Export",
+    "Gradual",
+    "Iterative",
+    "METHODS",
+    "Method",
+    "OneShot",
+    "Training",
+    "Width",
+    "get",
+]
