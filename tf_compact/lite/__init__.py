@@ -21,7 +21,6 @@ from tf_compact.lite.benchmark_tool import BenchmarkToolError
 from tf_compact.lite.benchmark_tool import parse_benchmark_model
 from tf_compact.lite.benchmark_tool import parse_litert_benchmark
 from tf_compact.lite.bridge import to_tf_keras
-from tf_compact.lite.converter import FLOAT_TOLERANCE
 from tf_compact.lite.converter import MODES
 from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu import EDGETPU_OPS
@@ -57,3 +56,4 @@ from tf_compact.lite.runtime import load_model_content
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.signature import set_signature
 from tf_compact.lite.signature import signature_names
+from tf_compact.lite.verification import FLOAT_TOLERANCE

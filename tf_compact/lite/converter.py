@@ -1,13 +1,7 @@
 """Keras model to TFLite: float32, float16, dynamic-range, int8, QAT."""
 
-import contextlib
-import io
 import os
-import tempfile
 
-import numpy as np
-
-from tf_compact.lite import diagnostics
 from tf_compact.lite import edgetpu_target
 from tf_compact.lite.android import order_notes
 from tf_compact.lite.android import prepare_for_android
@@ -15,36 +9,23 @@ from tf_compact.lite.android import wants_android
 from tf_compact.lite.calibration import first_step
 from tf_compact.lite.calibration import representative_fn
 from tf_compact.lite.calibration import validate_source
-from tf_compact.lite.calibration import verification_inputs
-from tf_compact.lite.errors import ConversionError
-from tf_compact.lite.errors import QuantizationError
-from tf_compact.lite.inference import model_io
-from tf_compact.lite.inference import run_outputs
+from tf_compact.lite.converter_run import check_full_integer
+from tf_compact.lite.converter_run import convert_with_fallback
+from tf_compact.lite.converter_run import is_keras3
+from tf_compact.lite.converter_run import is_tf_keras
 from tf_compact.lite.layer_norm import quantizable_clone
-from tf_compact.lite.ops import float_compute_ops
-from tf_compact.lite.ops import read_ops
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
-from tf_compact.lite.scopes import natural_key
+from tf_compact.lite.verification import compare_with_keras
+from tf_compact.lite.verification import input_specs
+from tf_compact.lite.verification import keras_order
 
 MODES = ("float32", "float16", "dynamic", "int8", "qat")
 IO_TYPES = ("float32", "int8", "uint8")
-FLOAT_TOLERANCE = 1e-3
-PATHS = ("from_keras_model", "saved_model")
-
-
-def _is_keras3(model):
-    import keras
-
-    return isinstance(model, keras.Model)
-
-
-def _is_tf_keras(model):
-    return any(c.__module__.startswith("tf_keras") for c in type(model).__mro__)
 
 
 def _validate_model(model, mode):
-    if not (_is_keras3(model) or _is_tf_keras(model)):
+    if not (is_keras3(model) or is_tf_keras(model)):
         raise TypeError(
             "Invalid type for argument `model`. Expected a Keras model. "
             f"Received: type={type(model).__name__}"
@@ -56,7 +37,7 @@ def _validate_model(model, mode):
             "that its inputs are known. Received: the unbuilt model "
             f"{model.name!r} ({type(model).__name__})"
         )
-    if mode == "qat" and not _is_tf_keras(model):
+    if mode == "qat" and not is_tf_keras(model):
         raise ValueError(
             "mode='qat' converts a quantization-aware trained model, as "
             "returned by `tfc.lite.quantize_model` (then trained) or used "
@@ -86,293 +67,9 @@ def _validate_mode(mode, inference_io):
         )
 
 
-def _shape_tuple(shape):
-    shape = shape.as_list() if hasattr(shape, "as_list") else shape
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def _is_shape(value):
-    return isinstance(value, (tuple, list)) and all(
-        d is None or isinstance(d, int) for d in value
-    )
-
-
-def _input_specs(model):
-    """`(name, shape)` per model input in model order, and how the model
-    takes them (`"list"`, `"dict"`), or `(None, why)` when unknown.
-
-    Graph models give their `keras.Input`s (their names are the converted
-    model's signature names). A subclassed model gives the shapes it was
-    built with: one tensor (name unknown, `None`) or a dict of tensors.
-    """
-    try:
-        inputs = list(model.inputs or [])
-    except AttributeError:
-        inputs = []
-    if inputs:
-        return [(t.name, _shape_tuple(t.shape)) for t in inputs], "list"
-    built = dict(getattr(model, "_build_shapes_dict", None) or {})
-    if len(built) == 1:
-        (value,) = built.values()
-        if _is_shape(value):
-            return [(None, (None,) + _shape_tuple(value)[1:])], "list"
-        if isinstance(value, dict) and all(map(_is_shape, value.values())):
-            return [
-                (str(k), (None,) + _shape_tuple(v)[1:])
-                for k, v in value.items()
-            ], "dict"
-    return None, f"built with input shapes {built or 'unknown'}"
-
-
-def _layer_names(model):
-    return [layer.name for layer in model.layers]
-
-
-def _make_converter(model, path, workdir):
-    import tensorflow as tf
-
-    if path == "from_keras_model":
-        return tf.lite.TFLiteConverter.from_keras_model(model)
-    export_dir = os.path.join(workdir, "saved_model")
-    if _is_keras3(model):
-        model.export(export_dir, format="tf_saved_model", verbose=False)
-    else:
-        tf.saved_model.save(model, export_dir)
-    return tf.lite.TFLiteConverter.from_saved_model(export_dir)
-
-
-def _configure(converter, mode, representative, inference_io):
-    import tensorflow as tf
-
-    if mode == "float32":
-        return
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if representative is not None:
-        converter.representative_dataset = representative
-        builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
-        converter.target_spec.supported_ops = [builtins]
-    if mode in ("int8", "qat"):
-        dtype = getattr(tf, inference_io)
-        converter.inference_input_type = dtype
-        converter.inference_output_type = dtype
-
-
-def _run_converter(model, path, mode, representative, inference_io):
-    with (
-        tempfile.TemporaryDirectory() as workdir,
-        contextlib.redirect_stdout(io.StringIO()),
-    ):
-        converter = _make_converter(model, path, workdir)
-        _configure(converter, mode, representative, inference_io)
-        return converter.convert()
-
-
-def _convert_with_fallback(model, mode, representative, inference_io):
-    errors = {}
-    for path in PATHS:
-        try:
-            content = _run_converter(
-                model, path, mode, representative, inference_io
-            )
-        except Exception as e:  # the converter raises many types
-            errors[path] = e
-            if diagnostics.failing_ops(str(e), _layer_names(model)):
-                break
-            continue
-        notes = [
-            f"{p} failed: {diagnostics.first_line(e)}"
-            for p, e in errors.items()
-        ]
-        return content, path, notes
-    raise _conversion_error(model, mode, errors)
-
-
-def _conversion_error(model, mode, errors):
-    names = _layer_names(model)
-    pairs = set()
-    for e in errors.values():
-        pairs.update(diagnostics.failing_ops(str(e), names))
-    tried = "; ".join(
-        f"{p}: {diagnostics.first_line(e)}" for p, e in errors.items()
-    )
-    if pairs:
-        what = diagnostics.describe_ops(sorted(pairs, key=str))
-        return ConversionError(
-            f"Model {model.name!r} is not convertible to TFLite builtins "
-            f"(mode={mode!r}): unsupported ops {what}. Replace these layers "
-            f"or ops. Converter said: {tried}"
-        )
-    return ConversionError(
-        f"Model {model.name!r} could not be converted to TFLite "
-        f"(mode={mode!r}). Tried {tried}"
-    )
-
-
-def _check_full_integer(content, model, mode):
-    left = float_compute_ops(read_ops(content, _layer_names(model)))
-    if not left:
-        return
-    pairs = list(dict.fromkeys((op.op_name, op.layer) for op in left))
-    raise QuantizationError(
-        f"mode={mode!r} asked for full int8, but these ops could not be "
-        f"quantized and stayed in float: {diagnostics.describe_ops(pairs)}. "
-        "Replace them with quantizable ops, or use mode='dynamic' or "
-        "'float16'.",
-        ops=pairs,
-    )
-
-
-def _keras_outputs(model, xs, names, structure):
-    """Runs the Keras model; returns its outputs as `{name: array}`.
-
-    List outputs are named `output_<i>` like the converted signature, dict
-    outputs by their keys, a single output `output_0`.
-    """
-    if structure == "dict":
-        feed = dict(zip(names, xs))
-    else:
-        feed = xs[0] if len(xs) == 1 else list(xs)
-    out = model(feed, training=False)
-    if isinstance(out, dict):
-        items = [(str(k), v) for k, v in out.items()]
-    elif isinstance(out, (list, tuple)):
-        items = [(f"output_{i}", v) for i, v in enumerate(out)]
-    else:
-        items = [("output_0", out)]
-    return {k: np.asarray(v, dtype=np.float32) for k, v in items}
-
-
-def _match_inputs(specs, tflite_inputs):
-    """TFLite input names for the Keras inputs `specs`, or `None`."""
-    names = [n for n, _ in tflite_inputs]
-    if len(specs) != len(names):
-        return None
-    if len(names) == 1:
-        return names
-    if all(n in names for n, _ in specs):
-        return [n for n, _ in specs]
-    # Names differ (e.g. a tf_keras model): match by shape where unique.
-    matched = []
-    for _, shape in specs:
-        fits = [
-            n
-            for n, detail in tflite_inputs
-            if _same_shape(
-                shape, detail.get("shape_signature", detail["shape"])
-            )
-        ]
-        if len(fits) != 1:
-            return None
-        matched.append(fits[0])
-    return matched if len(set(matched)) == len(matched) else None
-
-
-def _same_shape(keras_shape, signature):
-    signature = [int(d) for d in signature]
-    return len(signature) == len(keras_shape) and all(
-        k is None or s < 0 or k == s
-        for k, s in zip(keras_shape[1:], signature[1:])
-    )
-
-
-def _match_outputs(model, expected, tflite_names):
-    """Pairs of `(keras_name, tflite_name)`, or `None` if they differ."""
-    keras_names = list(expected)
-    if set(keras_names) == set(tflite_names):
-        return [(k, k) for k in keras_names]
-    if len(keras_names) == len(tflite_names) == 1:
-        return [(keras_names[0], tflite_names[0])]
-    output_names = list(getattr(model, "output_names", None) or [])
-    if len(output_names) == len(keras_names) and set(output_names) == set(
-        tflite_names
-    ):
-        return list(zip(keras_names, output_names))
-    return None
-
-
-def _verify(result, model, data, runtime):
-    specs, structure = _input_specs(model)
-    if specs is None:
-        result.notes.append(f"not verified: model inputs unknown ({structure})")
-        return
-    interpreter, info = make_interpreter(result, runtime=runtime)
-    tflite_inputs, tflite_outputs = model_io(interpreter)
-    feed_names = _match_inputs(specs, tflite_inputs)
-    xs = verification_inputs(data, specs)
-    if feed_names is None or xs is None:
-        result.notes.append(
-            "not verified: the model's inputs could not be matched with the "
-            "TFLite signature or have unknown dimensions"
-        )
-        return
-    got = run_outputs(interpreter, dict(zip(feed_names, xs)))
-    expected = _keras_outputs(model, xs, [n for n, _ in specs], structure)
-    pairs = _match_outputs(model, expected, list(got))
-    if pairs is None:
-        result.notes.append(
-            f"not verified: Keras outputs {list(expected)} and TFLite "
-            f"outputs {list(got)} could not be matched"
-        )
-        return
-    result.runtime = info.runtime
-    diffs = {}
-    for keras_name, tflite_name in pairs:
-        out, ref = got[tflite_name], expected[keras_name]
-        if not np.all(np.isfinite(out)):
-            raise ConversionError(
-                f"TFLite output {keras_name!r} of model {model.name!r} is "
-                f"not finite (mode={result.mode!r}, "
-                f"path={result.path_used!r}): weights may not have been "
-                "captured by the converter."
-            )
-        diffs[keras_name] = float(np.max(np.abs(out - ref)))
-    result.max_abs_diff = max(diffs.values())
-    first_keras, first_tflite = pairs[0]
-    ref = expected[first_keras]
-    if ref.ndim >= 2 and ref.shape[-1] > 1:
-        same = got[first_tflite].argmax(-1) == ref.argmax(-1)
-        result.argmax_agreement = float(np.mean(same))
-    if result.mode == "float32":
-        _check_float32(result, model, expected, diffs)
-
-
-def _check_float32(result, model, expected, diffs):
-    # Relative to the output scale: untrained nets can have logits in the
-    # thousands, where float rounding alone exceeds any absolute bound.
-    for name, diff in diffs.items():
-        scale = float(np.max(np.abs(expected[name]), initial=0.0))
-        bound = FLOAT_TOLERANCE * max(1.0, scale)
-        if diff > bound:
-            raise ConversionError(
-                f"float32 TFLite output {name!r} of model {model.name!r} "
-                f"differs from Keras by {diff:.3g} (> {bound:.3g}, that is "
-                f"{FLOAT_TOLERANCE} x the output scale), "
-                f"path={result.path_used!r}."
-            )
-
-
-def _keras_order(model, content, runtime):
-    """Signature input and output names in the Keras model's order."""
-    interpreter, _ = make_interpreter(content, runtime=runtime)
-    tflite_inputs, tflite_outputs = model_io(interpreter)
-    inputs = [n for n, _ in tflite_inputs]
-    specs, _ = _input_specs(model)
-    if specs is not None:
-        inputs = _match_inputs(specs, tflite_inputs) or inputs
-    outputs = sorted((n for n, _ in tflite_outputs), key=natural_key)
-    names = list(getattr(model, "output_names", None) or [])
-    if not all(n.startswith("output_") for n in outputs) and sorted(
-        names
-    ) == sorted(outputs):
-        outputs = names
-    return inputs, outputs
-
-
 def _for_android(result, model, runtime, android):
     """`result` with its signature named and its metadata written."""
-    inputs, outputs = _keras_order(model, result, runtime)
+    inputs, outputs = keras_order(model, result, runtime)
     content = prepare_for_android(
         result, model.name, inputs, outputs, **android
     )
@@ -390,7 +87,7 @@ def _calibration(model, data, num_calibration_steps):
     """Checks the calibration data up front; returns it and the
     converter's `representative_dataset`."""
     validate_source(data)
-    specs, structure = _input_specs(model)
+    specs, structure = input_specs(model)
     if specs is None:
         raise ValueError(
             "Invalid value for argument `model`. Calibration needs to know "
@@ -567,16 +264,16 @@ def convert(
         representative_data, representative = _calibration(
             model, representative_data, num_calibration_steps
         )
-    content, path_used, notes = _convert_with_fallback(
+    content, path_used, notes = convert_with_fallback(
         model, mode, representative, inference_io
     )
     if mode in ("int8", "qat"):
-        _check_full_integer(content, model, mode)
+        check_full_integer(content, model, mode)
     result = ConversionResult(
         content, mode, path_used, inference_io=inference_io, notes=notes
     )
     if verify:
-        _verify(result, model, representative_data, runtime)
+        compare_with_keras(result, model, representative_data, runtime)
     android = {
         "signature_key": signature_key,
         "input_names": input_names,

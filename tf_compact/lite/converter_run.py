@@ -1,0 +1,127 @@
+"""Running `tf.lite.TFLiteConverter` on a Keras model: directly, then
+through a SavedModel when that fails, with errors that name the ops the
+converter refused and a check that full-integer models have no float op
+left."""
+
+import contextlib
+import io
+import os
+import tempfile
+
+from tf_compact.lite import diagnostics
+from tf_compact.lite.errors import ConversionError
+from tf_compact.lite.errors import QuantizationError
+from tf_compact.lite.ops import float_compute_ops
+from tf_compact.lite.ops import read_ops
+
+PATHS = ("from_keras_model", "saved_model")
+
+
+def is_keras3(model):
+    import keras
+
+    return isinstance(model, keras.Model)
+
+
+def is_tf_keras(model):
+    return any(c.__module__.startswith("tf_keras") for c in type(model).__mro__)
+
+
+def _layer_names(model):
+    return [layer.name for layer in model.layers]
+
+
+def _make_converter(model, path, workdir):
+    import tensorflow as tf
+
+    if path == "from_keras_model":
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    export_dir = os.path.join(workdir, "saved_model")
+    if is_keras3(model):
+        model.export(export_dir, format="tf_saved_model", verbose=False)
+    else:
+        tf.saved_model.save(model, export_dir)
+    return tf.lite.TFLiteConverter.from_saved_model(export_dir)
+
+
+def _configure(converter, mode, representative, inference_io):
+    import tensorflow as tf
+
+    if mode == "float32":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if representative is not None:
+        converter.representative_dataset = representative
+        builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+        converter.target_spec.supported_ops = [builtins]
+    if mode in ("int8", "qat"):
+        dtype = getattr(tf, inference_io)
+        converter.inference_input_type = dtype
+        converter.inference_output_type = dtype
+
+
+def _run_converter(model, path, mode, representative, inference_io):
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        converter = _make_converter(model, path, workdir)
+        _configure(converter, mode, representative, inference_io)
+        return converter.convert()
+
+
+def convert_with_fallback(model, mode, representative, inference_io):
+    errors = {}
+    for path in PATHS:
+        try:
+            content = _run_converter(
+                model, path, mode, representative, inference_io
+            )
+        except Exception as e:  # the converter raises many types
+            errors[path] = e
+            if diagnostics.failing_ops(str(e), _layer_names(model)):
+                break
+            continue
+        notes = [
+            f"{p} failed: {diagnostics.first_line(e)}"
+            for p, e in errors.items()
+        ]
+        return content, path, notes
+    raise _conversion_error(model, mode, errors)
+
+
+def _conversion_error(model, mode, errors):
+    names = _layer_names(model)
+    pairs = set()
+    for e in errors.values():
+        pairs.update(diagnostics.failing_ops(str(e), names))
+    tried = "; ".join(
+        f"{p}: {diagnostics.first_line(e)}" for p, e in errors.items()
+    )
+    if pairs:
+        what = diagnostics.describe_ops(sorted(pairs, key=str))
+        return ConversionError(
+            f"Model {model.name!r} is not convertible to TFLite builtins "
+            f"(mode={mode!r}): unsupported ops {what}. Replace these layers "
+            f"or ops. Converter said: {tried}"
+        )
+    return ConversionError(
+        f"Model {model.name!r} could not be converted to TFLite "
+        f"(mode={mode!r}). Tried {tried}"
+    )
+
+
+def check_full_integer(content, model, mode):
+    left = float_compute_ops(read_ops(content, _layer_names(model)))
+    if not left:
+        return
+    pairs = list(dict.fromkeys((op.op_name, op.layer) for op in left))
+    raise QuantizationError(
+        f"mode={mode!r} asked for full int8, but these ops could not be "
+        f"quantized and stayed in float: {diagnostics.describe_ops(pairs)}. "
+        "Replace them with quantizable ops, or use mode='dynamic' or "
+        "'float16'.",
+        ops=pairs,
+    )
