@@ -159,9 +159,7 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
     Returns:
         `{group name: width}` for every group of `scores`.
     """
-    full = cost_from_keep(graph, graph.keep_elements({}))
-    limits = {which: fraction * full[which] for which, fraction in targets}
-    widths = {name: len(score) for name, score in scores.items()}
+    search = _Allocation(graph, scores, table, targets)
     uniform = min([np.sqrt(fraction) for _, fraction in targets] or [1.0])
     floor = {
         name: keep_count(
@@ -172,66 +170,86 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
         )
         for name, s in scores.items()
     }
+    search.shrink(floor, step)
+    search.grow(step)
+    return search.widths
 
-    def cost(candidate):
+
+class _Allocation:
+    """The greedy search of `allocate`: widths, their cost and loss."""
+
+    def __init__(self, graph, scores, table, targets):
+        self.graph = graph
+        self.scores = scores
+        full = cost_from_keep(graph, graph.keep_elements({}))
+        self.limits = {which: f * full[which] for which, f in targets}
+        self.widths = {name: len(score) for name, score in scores.items()}
+        self.curves = {}
+        for name in scores:
+            known = sorted(table[name])
+            self.curves[name] = (known, [table[name][k] for k in known])
+        self.current = self.cost(self.widths)
+
+    def cost(self, candidate):
         masks = {
-            name: top_mask(scores[name], k)
+            name: top_mask(self.scores[name], k)
             for name, k in candidate.items()
-            if k < len(scores[name])
+            if k < len(self.scores[name])
         }
-        return cost_from_keep(graph, graph.keep_elements(masks))
+        return cost_from_keep(self.graph, self.graph.keep_elements(masks))
 
-    curves = {}
-    for name in scores:
-        known = sorted(table[name])
-        curves[name] = (known, [table[name][k] for k in known])
+    def loss(self, name, width):
+        return float(np.interp(width, *self.curves[name]))
 
-    def loss(name, width):
-        return float(np.interp(width, *curves[name]))
+    def _over(self, cost):
+        return any(cost[w] > limit for w, limit in self.limits.items())
 
-    current = cost(widths)
-    while any(current[w] > limit for w, limit in limits.items()):
-        best = None
-        for name, width in widths.items():
-            lower = max(width - step, floor[name])
-            if lower >= width:
-                continue
-            trial = cost({**widths, name: lower})
-            saved = sum(
-                (current[w] - trial[w]) / max(limit, 1)
-                for w, limit in limits.items()
-                if current[w] > limit
-            )
-            if saved <= 0:
-                continue
-            grow = max(loss(name, lower) - loss(name, width), 0.0)
-            rank = grow / saved
-            if best is None or rank < best[0]:
-                best = (rank, name, lower, trial)
-        if best is None:
-            break
-        _, name, widths[name], current = best
-    while True:
-        best = None
-        for name, width in widths.items():
-            upper = min(width + step, len(scores[name]))
-            if upper <= width:
-                continue
-            trial = cost({**widths, name: upper})
-            if any(trial[w] > limit for w, limit in limits.items()):
-                continue
-            added = sum(
-                (trial[w] - current[w]) / max(limit, 1)
-                for w, limit in limits.items()
-            )
-            gain = loss(name, width) - loss(name, upper)
-            rank = gain / max(added, 1e-12)
-            if best is None or rank > best[0]:
-                best = (rank, name, upper, trial)
-        if best is None:
-            break
-        _, name, widths[name], current = best
-    return widths
+    def shrink(self, floor, step):
+        """Narrows the group that loses least per cost saved, until met."""
+        while self._over(self.current):
+            best = None
+            for name, width in self.widths.items():
+                lower = max(width - step, floor[name])
+                if lower >= width:
+                    continue
+                trial = self.cost({**self.widths, name: lower})
+                saved = sum(
+                    (self.current[w] - trial[w]) / max(limit, 1)
+                    for w, limit in self.limits.items()
+                    if self.current[w] > limit
+                )
+                if saved <= 0:
+                    continue
+                grow = max(self.loss(name, lower) - self.loss(name, width), 0)
+                rank = grow / saved
+                if best is None or rank < best[0]:
+                    best = (rank, name, lower, trial)
+            if best is None:
+                return
+            _, name, self.widths[name], self.current = best
+
+    def grow(self, step):
+        """Widens the group that gains most per cost, while targets hold."""
+        while True:
+            best = None
+            for name, width in self.widths.items():
+                upper = min(width + step, len(self.scores[name]))
+                if upper <= width:
+                    continue
+                trial = self.cost({**self.widths, name: upper})
+                if self._over(trial):
+                    continue
+                added = sum(
+                    (trial[w] - self.current[w]) / max(limit, 1)
+                    for w, limit in self.limits.items()
+                )
+                gain = self.loss(name, width) - self.loss(name, upper)
+                rank = gain / max(added, 1e-12)
+                if best is None or rank > best[0]:
+                    best = (rank, name, upper, trial)
+            if best is None:
+                return
+            _, name, self.widths[name], self.current = best
 
 
 def _inputs(data, batches):
