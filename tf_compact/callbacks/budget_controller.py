@@ -5,12 +5,16 @@ import warnings
 import keras
 import numpy as np
 
-from tf_compact.callbacks import blocks as blocks_lib
+from tf_compact.callbacks import control_laws
 from tf_compact.callbacks import targeting
+from tf_compact.callbacks.budget_scopes import BlockBudgets
+from tf_compact.callbacks.budget_scopes import GlobalBudget
+from tf_compact.callbacks.control_laws import MultiplicativeLaw
+from tf_compact.callbacks.control_laws import RampLaw
 from tf_compact.callbacks.penalty_controller import PenaltyController
-from tf_compact.internal.targets import parse_targets
-from tf_compact.internal.targets import target_fraction
-from tf_compact.sparsity import validation
+from tf_compact.callbacks.penalty_controller import controller_arguments
+from tf_compact.callbacks.targeting_rules import EveryChannel
+from tf_compact.callbacks.targeting_rules import RequiredChannels
 
 #: Default upper bound of the strength in targeted mode.
 TARGETED_MAX_STRENGTH = 10.0
@@ -24,65 +28,45 @@ class BudgetController(PenaltyController):
     prune at `threshold` would give (MACs or parameters, as a fraction of
     the dense model's) and compares it with the target `t`.
 
-    Targeted (`targeted=True`, the default): the controller first
-    chooses the channels that must go, with the global ranking of
-    `tfc.prune(model, target_macs=t)` (norm over the mean norm of the
-    group's untargeted channels, so the choice stays stable while the
-    chosen channels shrink), and writes them into the penalty's
-    `channel_weights` (1 penalize, 0 spare): only those channels are
-    pushed to zero, the rest of the network trains freely. The strength
-    then follows
+    The controller is three small parts composed:
 
-    ```
-    m > t:  e = max(gain * (m - t) / t, r)
-            lambda <- lambda * exp(min(e, max(log(max_change), r)))
-    m <= t: lambda held
-    ```
-
-    so it grows while the targeted channels are not yet below the
-    threshold and never grows once the budget is met. The ramp rate
-    `r = log(max_strength / min_strength) / (ramp * U)`, with `U` the
-    updates of the fit, lets the strength cross its whole range within
-    the first `ramp` of the fit; with `update_every="auto"` (`U` fixed,
-    spread over `epochs * steps`) the strength's trajectory per fraction
-    of the fit does not depend on the dataset's size, and the targeted
-    channels reach exact zeros within the epochs given, with Adam (where
-    the proximal step outruns the optimizer for `lambda` above about 1)
-    as with SGD. `ramp=None` keeps the proportional term alone. Since untargeted
-    channels carry no penalty, a strength past the critical value cannot
-    kill the whole network at once (what an untargeted penalty does under
-    Adam, where every channel shrinks at about the same rate).
-
-    Untargeted (`targeted=False`): every channel is penalized and
-
-    ```
-    m > t:                   e = (m - t) / t
-    t - tolerance <= m <= t: e = 0 (lambda held)
-    m < t - tolerance:       e = (m - t + tolerance) / t
-    lambda <- lambda * exp(clip(gain * e, -log(max_change), log(max_change)))
-    ```
-
-    The exponent is clipped before `exp`, so the law stays finite for any
-    gain and any target, however small.
-
-    (`lambda` limited to `[min_strength, max_strength]`). So the strength
-    rises until the budget is met, then holds, and eases off if the model
-    overshoots the budget by more than `tolerance`.
-
-    With `blocks`, the budget applies to each block separately: each block
-    has its own strength (kept in the penalty's `channel_scales`, so it is
-    saved and restored) steered by the law above from the block's own cost
-    `m_b`, a channel belongs to the block of the layer that produces it,
-    and a block's cost counts the MACs (or parameters) of its own layers.
-    Targeted, the channels each block must lose are chosen block by block
-    (`targeting.BlockSearch`: the block's lowest-ranked channels, as few
-    as bring the block's cost, with the other blocks' choices applied,
-    under its budget). Channels of groups outside every block are not
-    penalized. A block with no prunable channel (typically the `head` of
-    `blocks="auto"`: pooling and the classifier, whose output width is
-    fixed) cannot be steered: the controller warns and leaves it out of
-    the budget (its cost still shrinks with the channels of the block
-    before it).
+    - a targeting rule (`targeting_rules`): `targeted=True` (the default,
+      `RequiredChannels`) first chooses the channels that must go, with
+      the global ranking of `tfc.prune(model, target_macs=t)` (norm over
+      the mean norm of the group's untargeted channels, so the choice
+      stays stable while the chosen channels shrink), and writes them into
+      the penalty's `channel_weights` (1 penalize, 0 spare): only those
+      channels are pushed to zero, the rest of the network trains freely.
+      `targeted=False` (`EveryChannel`) penalizes every channel.
+    - a control law (`control_laws`): targeted, `RampLaw` raises the
+      strength while `m > t`, at least at the ramp rate that crosses
+      `[min_strength, max_strength]` within the first `ramp` of the fit,
+      and never lowers it (with `update_every="auto"` the trajectory per
+      fraction of the fit does not depend on the dataset's size; `ramp=None`
+      keeps the proportional term alone). Untargeted,
+      `MultiplicativeLaw` raises it over the target, holds it within
+      `tolerance` under it and eases it off below. Both clip the exponent
+      before `exp`, so they stay finite for any gain and target, and keep
+      `lambda` within `[min_strength, max_strength]`. Since untargeted
+      channels carry no penalty, a strength past the critical value
+      cannot kill the whole network at once (what an untargeted penalty
+      does under Adam, where every channel shrinks at about the same
+      rate).
+    - a budget scope (`budget_scopes`): `GlobalBudget` steers the global
+      strength; with `blocks`, `BlockBudgets` gives each block its own
+      budget and its own strength (kept in the penalty's
+      `channel_scales`, so it is saved and restored), steered by the law
+      from the block's own cost `m_b`. A channel belongs to the block of
+      the layer that produces it, and a block's cost counts the MACs (or
+      parameters) of its own layers. Targeted, the channels each block
+      must lose are chosen block by block (`targeting.BlockSearch`: the
+      block's lowest-ranked channels, as few as bring the block's cost,
+      with the other blocks' choices applied, under its budget). Channels
+      of groups outside every block are not penalized. A block with no
+      prunable channel (typically the `head` of `blocks="auto"`: pooling
+      and the classifier, whose output width is fixed) cannot be steered:
+      the controller warns and leaves it out of the budget (its cost still
+      shrinks with the channels of the block before it).
 
     With both `target_macs` and `target_params` (global budget only), the
     slim model must meet both: the targeted channels are those of
@@ -109,8 +93,7 @@ class BudgetController(PenaltyController):
     `tfc.sparsity.recalibrate_batch_norm(slim, x_train)` on the slim model
     after `tfc.prune(model, threshold=controller.threshold)`.
 
-    Logs
-    the per-block strengths as `sparsity_strength/<block>` and costs as
+    Logs the per-block strengths as `sparsity_strength/<block>` and costs as
     `slim_macs_fraction/<block>`; in targeted mode, the fraction of
     channels the penalty acts on as `targeted_fraction`.
 
@@ -129,10 +112,7 @@ class BudgetController(PenaltyController):
         tolerance: Width of the hold band below the target, as a fraction
             of the dense cost. Defaults to `0.02`.
         max_strength: Upper bound of the strength. Defaults to `None`:
-            `TARGETED_MAX_STRENGTH` (10) when targeted, else `1.0`. With
-            Adam, a proximal step of `lr * lambda * k_c` outruns the
-            optimizer's push on a channel (at most about `lr * k_c`) only
-            for `lambda` above about 1.
+            `TARGETED_MAX_STRENGTH` (10) when targeted, else `1.0`.
         targeted: Whether to penalize only the channels the budget
             requires (see above), globally or block by block. Defaults to
             `True`.
@@ -191,276 +171,80 @@ class BudgetController(PenaltyController):
     ):
         if max_strength is None:
             max_strength = TARGETED_MAX_STRENGTH if targeted else 1.0
-        super().__init__(
-            threshold=threshold,
-            update_every=update_every,
-            min_strength=min_strength,
-            max_strength=max_strength,
-            max_change=max_change,
-            verbose=verbose,
-            recalibrate_data=recalibrate_data,
-            recalibrate_batches=recalibrate_batches,
-        )
-        self.target_macs, self.target_params = _validate_targets(
-            target_macs, target_params, blocks
-        )
-        self.blocks = blocks
-        self.gain = validation.validate_positive("gain", gain)
-        self.tolerance = validation.validate_non_negative(
-            "tolerance", tolerance
-        )
-        self.ramp = ramp
-        if ramp is not None and not 0 < ramp <= 1:
-            raise ValueError(
-                "Invalid value for argument `ramp`. Expected a fraction of "
-                f"the fit in (0, 1]. Received: ramp={ramp!r}"
-            )
-        self.training_threshold = self.threshold
+        super().__init__(**controller_arguments(locals()))
         self.targeted = bool(targeted)
+        rule_class = RequiredChannels if self.targeted else EveryChannel
+        #: The targeting rule (`EveryChannel` or `RequiredChannels`).
+        self.rule = rule_class(target_macs, target_params)
+        self.target_macs = self.rule.target_macs
+        self.target_params = self.rule.target_params
+        _validate_blocks(self.rule, blocks)
+        self.blocks = blocks
+        #: The budget scope: one global budget or one per block.
+        self.scope = GlobalBudget() if blocks is None else BlockBudgets(blocks)
+        untargeted = MultiplicativeLaw(gain, tolerance)
+        self.gain, self.tolerance = untargeted.gain, untargeted.tolerance
+        self.ramp = control_laws.validate_ramp(ramp)
+        #: The control law (`RampLaw` targeted, else `MultiplicativeLaw`).
+        self.law = RampLaw(gain, ramp) if self.targeted else untargeted
+        self.training_threshold = self.threshold
         #: Whether the budget was met at the training threshold when the
         #: last fit ended (`None` before any fit ends).
         self.met_by_sparsity = None
-        self._blocks = None
-        self._channel_block = None
-        self._search = None
-        self._reachable = True
-        self._unreachable_blocks = set()
 
     @property
     def targeting(self):
         """Whether the penalty acts only on the channels the budget needs."""
-        return self.targeted
+        return self.rule.targeted
 
     @property
     def kinds(self):
         """The costs the budget counts: `("macs",)`, `("params",)` or both."""
-        return tuple(
-            kind
-            for kind in ("macs", "params")
-            if getattr(self, f"target_{kind}") is not None
-        )
+        return self.rule.kinds
 
     @property
     def kind(self):
-        """`"macs"` or `"params"`: what the budget counts (the first of
-        `kinds` when both are set; `binding` tells which one limits)."""
-        return self.kinds[0]
+        """The first of `kinds` (`binding` tells which one limits)."""
+        return self.rule.kind
+
+    @property
+    def _blocks(self):
+        return self.scope.blocks
+
+    @property
+    def _channel_block(self):
+        return self.scope.channel_block
 
     def binding(self, report):
-        """Returns the target with the largest `measured / target`.
-
-        Args:
-            report: A `tfc.SparsityReport` of the steered model.
-
-        Returns:
-            `(kind, measured fraction, target fraction)`.
-        """
-        rows = [
-            (
-                kind,
-                self.fraction(report, kind=kind),
-                self.target_fraction(report, kind),
-            )
-            for kind in self.kinds
-        ]
-        return max(rows, key=lambda row: row[1] / row[2])
+        """Returns `(kind, measured fraction, target fraction)` of the
+        target with the largest `measured / target` in `report`."""
+        return self.rule.binding(report)
 
     def _setup(self):
         self.threshold = self.training_threshold
-        if self.blocks is None:
-            self._blocks = None
-            if self.targeting:
-                self._new_variable("channel_weights")
-                self._retarget(self.measure())
-            return
-        graph = self.penalty.plan.graph
-        self._blocks = blocks_lib.resolve_blocks(graph, self.blocks)
-        self._channel_block = blocks_lib.channel_blocks(
-            self.penalty.plan, graph, self._blocks
-        )
-        self._warn_unsteerable_blocks()
-        scales = self._new_variable("channel_scales")
-        current = keras.ops.convert_to_numpy(scales)
-        outside = self._channel_block < 0
-        if np.any(current[outside] != 0):
-            current = np.where(outside, 0.0, current)
-            scales.assign(current.astype("float32"))
-        if self.targeting:
-            self._search = targeting.BlockSearch(
-                self.penalty.plan, self._channel_block, self._blocks, self.kind
-            )
-            self._unreachable_blocks = set()
-            self._new_variable("channel_weights")
-            self._retarget(self.measure())
+        self.scope.setup(self)
+        self.rule.setup(self)
 
     def steered_blocks(self):
         """Returns the names of the blocks that have prunable channels."""
-        if self._blocks is None:
-            return []
-        return [
-            name
-            for i, name in enumerate(self._blocks)
-            if np.any(self._channel_block == i)
-        ]
-
-    def _warn_unsteerable_blocks(self):
-        steered = set(self.steered_blocks())
-        empty = [name for name in self._blocks if name not in steered]
-        if empty:
-            warnings.warn(
-                f"BudgetController: block(s) {empty} have no prunable "
-                "channel (no channel group is produced by their layers), so "
-                "their budget cannot be steered; they are left out of the "
-                "budget. Their cost still shrinks with the channels of the "
-                "blocks feeding them.",
-                stacklevel=2,
-            )
+        return self.scope.steered_blocks()
 
     def _report_blocks(self):
-        return self._blocks
+        return self.scope.blocks
 
     def fraction(self, report, block=None, kind=None):
-        """Returns the cost fraction `m` the budget is compared with.
-
-        Args:
-            report: A `tfc.SparsityReport`.
-            block: A block name, or `None` for the whole model.
-            kind: `"macs"` or `"params"`; `None` is `self.kind`.
-        """
-        kind = kind or self.kind
-        if block is not None:
-            slim, dense = report.block_macs[block]
-            if kind == "params":
-                slim, dense = report.block_params[block]
-            return slim / dense if dense else 1.0
-        if kind == "macs":
-            return report.macs_fraction
-        return report.params_fraction
+        """Returns the measured cost fraction `m` of the model (`block=None`)
+        or of a block, for `kind` (`None`: `self.kind`)."""
+        return self.rule.fraction(report, block, kind)
 
     def target_fraction(self, report, kind=None):
-        """Returns the target `t` as a fraction of the dense cost.
-
-        Args:
-            report: A `tfc.SparsityReport` (for absolute targets).
-            kind: `"macs"` or `"params"`; `None` is `self.kind`.
-        """
-        kind = kind or self.kind
-        target = getattr(self, f"target_{kind}")
-        dense = report.dense_macs if kind == "macs" else report.dense_params
-        return target_fraction(target, dense)
+        """Returns the target `t` of `kind` (`None`: `self.kind`) as a
+        fraction of the dense cost in `report`."""
+        return self.rule.target_fraction(report, kind)
 
     def targets(self, report):
         """Returns `{kind: target fraction}` for every target."""
-        return {kind: self.target_fraction(report, kind) for kind in self.kinds}
-
-    def _describe(self, report):
-        return " ".join(
-            f"{kind} fraction={self.fraction(report, kind=kind):.3f} "
-            f"target={target:.3f}"
-            for kind, target in self.targets(report).items()
-        )
-
-    def _log_factor(self, measured, target):
-        """The exponent of the untargeted law (0 holds the strength)."""
-        if measured > target:
-            error = (measured - target) / target
-        elif measured < target - self.tolerance:
-            error = (measured - target + self.tolerance) / target
-        else:
-            return 0.0
-        return self.gain * error
-
-    def _new_variable(self, name):
-        """Enables the penalty's per-channel variable `name`.
-
-        A train step traced before the variable existed would ignore it,
-        so the model's traced functions are dropped when it is created
-        (fit traces them again after the callbacks are set up).
-        """
-        existed = getattr(self.penalty, name, None) is not None
-        variable = getattr(self.penalty, f"enable_{name}")(self.target)
-        if not existed:
-            for attr in ("train_function", "test_function"):
-                if getattr(self.model, attr, None) is not None:
-                    setattr(self.model, attr, None)
-        return variable
-
-    def _retarget(self, report):
-        """Writes the channels the budget requires into `channel_weights`."""
-        weights = self.penalty.channel_weights
-        previous = np.asarray(keras.ops.convert_to_numpy(weights)) > 0.5
-        if previous.all():
-            previous[:] = False
-        if self._search is not None:
-            chosen = self._block_targets(report, previous)
-            weights.assign(chosen.astype("float32"))
-            return chosen
-        try:
-            chosen = targeting.budget_targets(
-                self.target,
-                self.penalty.plan,
-                report.values,
-                previous,
-                self.targets(report),
-            )
-        except ValueError as error:
-            if self._reachable:
-                warnings.warn(
-                    f"BudgetController: {error} Penalizing every channel.",
-                    stacklevel=2,
-                )
-            self._reachable = False
-            chosen = np.ones_like(previous)
-        weights.assign(chosen.astype("float32"))
-        return chosen
-
-    def _block_targets(self, report, previous):
-        target = self.target_fraction(report)
-        fractions = dict.fromkeys(self.steered_blocks(), target)
-        chosen, unreachable = self._search.targets(
-            report.values, previous, fractions
-        )
-        fresh = sorted(set(unreachable) - self._unreachable_blocks)
-        if fresh:
-            warnings.warn(
-                f"BudgetController: no choice of channels brings block(s) "
-                f"{fresh} to {target:.1%} of their {self.kind}; penalizing "
-                "every channel of those blocks.",
-                stacklevel=2,
-            )
-        self._unreachable_blocks.update(unreachable)
-        return chosen
-
-    def _update_targeted_blocks(self, report):
-        chosen = self._retarget(report)
-        target = self.target_fraction(report)
-        scales = np.asarray(
-            keras.ops.convert_to_numpy(self.penalty.channel_scales)
-        )
-        for i, name in enumerate(self._blocks):
-            mask = self._channel_block == i
-            if not mask.any():
-                continue
-            measured = self.fraction(report, name)
-            log_factor = self._growth(measured, target)
-            scales[mask] = self._scaled_block(scales[mask][0], log_factor)
-            self._say(
-                f"{name}: {self.kind} fraction={measured:.3f} "
-                f"target={target:.3f} "
-                f"targeted={int(chosen[mask].sum())}/{int(mask.sum())}"
-            )
-        self.penalty.channel_scales.assign(scales.astype("float32"))
-
-    def _update_targeted(self, report):
-        chosen = self._retarget(report)
-        _, measured, target = self.binding(report)
-        log_factor = self._growth(measured, target)
-        self._scale_strength(self.penalty.strength, log_factor)
-        self._say(
-            f"{self._describe(report)} "
-            f"targeted={int(chosen.sum())}/{chosen.size} "
-            f"strength={self.strength_value():.3g}"
-        )
+        return self.rule.targets(report)
 
     def ramp_rate(self):
         """The least log-growth of the strength per update while over budget.
@@ -469,88 +253,25 @@ class BudgetController(PenaltyController):
         the fit, so the strength can cross its whole range within `ramp` of
         the fit, whatever the number of steps per epoch.
         """
-        if self.ramp is None:
-            return 0.0
-        span = np.log(self.max_strength / self.min_strength)
-        return float(span / max(1.0, self.ramp * self.updates_per_run()))
-
-    def _growth(self, measured, target):
-        """The targeted law's exponent: `0` within budget, else the larger
-        of the proportional term and `ramp_rate()`."""
-        if not measured > target:
-            return 0.0
-        return max(self.gain * (measured - target) / target, self.ramp_rate())
-
-    def _bounded_factor(self, log_factor):
-        if self.targeting and log_factor > 0:
-            limit = max(np.log(self.max_change), self.ramp_rate())
-            return float(np.exp(min(log_factor, limit)))
-        return super()._bounded_factor(log_factor)
+        return control_laws.ramp_rate(self.ramp, self.law_context())
 
     def targeted_fraction(self):
         """Fraction of the channels the penalty acts on (targeted mode)."""
-        weights = getattr(self.penalty, "channel_weights", None)
-        if not self.targeting or weights is None:
-            return 1.0
-        return float(np.mean(keras.ops.convert_to_numpy(weights) > 0.5))
+        return self.rule.targeted_fraction(self.penalty)
 
     def _update(self, logs):
         report = self.measure()
-        if self.targeting and self._blocks is not None:
-            self._update_targeted_blocks(report)
-            return
-        if self.targeting:
-            self._update_targeted(report)
-            return
-        if self._blocks is None:
-            _, measured, target = self.binding(report)
-            log_factor = self._log_factor(measured, target)
-            self._scale_strength(self.penalty.strength, log_factor)
-            self._say(
-                f"{self._describe(report)} strength={self.strength_value():.3g}"
-            )
-            return
-        target = self.target_fraction(report)
-        scales = np.asarray(
-            keras.ops.convert_to_numpy(self.penalty.channel_scales)
-        )
-        for i, name in enumerate(self._blocks):
-            mask = self._channel_block == i
-            if not mask.any():
-                continue
-            log_factor = self._log_factor(self.fraction(report, name), target)
-            scales[mask] = self._scaled_block(scales[mask][0], log_factor)
-        self.penalty.channel_scales.assign(scales.astype("float32"))
-
-    def _scaled_block(self, scale, log_factor):
-        strength = max(self.strength_value(), 1e-30)
-        factor = self._bounded_factor(log_factor)
-        value = max(scale * strength, self.min_strength) * factor
-        value = float(np.clip(value, self.min_strength, self.max_strength))
-        return value / strength
+        chosen = self.rule.retarget(self, report)
+        self.scope.steer(self, self.law, report, chosen)
 
     def block_strengths(self):
         """Returns `{block: strength}` (empty without blocks)."""
-        if self._blocks is None:
-            return {}
-        scales = keras.ops.convert_to_numpy(self.penalty.channel_scales)
-        out = {}
-        for i, name in enumerate(self._blocks):
-            mask = self._channel_block == i
-            if mask.any():
-                out[name] = float(scales[mask][0]) * self.strength_value()
-        return out
+        return self.scope.strengths(self)
 
     def meets_budget(self, report):
-        """Whether the slim model of `report` meets every budget (every
-        steered block's, with `blocks`)."""
-        targets = self.targets(report)
+        """Whether `report` meets every budget (each steered block's)."""
         blocks = self.steered_blocks() or [None]
-        return all(
-            self.fraction(report, name, kind) <= target + 1e-9
-            for name in blocks
-            for kind, target in targets.items()
-        )
+        return self.rule.meets(report, self.targets(report), blocks)
 
     def _log_values(self, report):
         values = super()._log_values(report)
@@ -582,35 +303,21 @@ class BudgetController(PenaltyController):
         """
         base = self.training_threshold
         values = np.asarray(self.penalty.channel_values(self.target))
-        above = np.nextafter(values, np.inf)
-        candidates = np.unique(np.concatenate([[base], above[above > base]]))
         targets = self.targets(self.measure(base, values))
         blocks = self.steered_blocks() or [None]
 
         def meets(threshold):
             report = self.measure(threshold, values)
-            return all(
-                self.fraction(report, name, kind) <= target + 1e-9
-                for name in blocks
-                for kind, target in targets.items()
-            )
+            return self.rule.meets(report, targets, blocks)
 
-        if not meets(candidates[-1]):
+        chosen, met = targeting.smallest_threshold(values, base, meets)
+        if not met:
             warnings.warn(
                 "BudgetController: no threshold meets the budget (each "
                 "group keeps one channel).",
                 stacklevel=2,
             )
-            return float(candidates[-1])
-        lo, hi = 0, len(candidates) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if meets(candidates[mid]):
-                hi = mid
-            else:
-                lo = mid + 1
-        chosen = float(candidates[lo])
-        if chosen > base:
+        elif chosen > base:
             warnings.warn(
                 f"BudgetController: the budget was not met by sparsity at "
                 f"threshold {base:g}; the threshold was raised to "
@@ -621,29 +328,23 @@ class BudgetController(PenaltyController):
         return chosen
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            target_macs=self.target_macs,
-            target_params=self.target_params,
-            blocks=self.blocks,
-            gain=self.gain,
-            tolerance=self.tolerance,
-            threshold=self.training_threshold,
-            targeted=self.targeted,
-            ramp=self.ramp,
-        )
-        return config
+        return {
+            **super().get_config(),
+            **self.rule.get_config(),
+            "blocks": self.blocks,
+            "gain": self.gain,
+            "tolerance": self.tolerance,
+            "threshold": self.training_threshold,
+            "targeted": self.targeted,
+            "ramp": self.ramp,
+        }
 
 
-def _validate_targets(target_macs, target_params, blocks):
-    targets = parse_targets(
-        target_macs, target_params, caller="BudgetController"
-    )
-    if len(targets) == 2 and blocks:
+def _validate_blocks(rule, blocks):
+    if len(rule.kinds) == 2 and blocks:
         raise ValueError(
             "BudgetController takes one target with `blocks` (each block "
             "is steered to one cost). Received: "
-            f"target_macs={target_macs!r}, target_params={target_params!r}, "
-            f"blocks={blocks!r}"
+            f"target_macs={rule.target_macs!r}, "
+            f"target_params={rule.target_params!r}, blocks={blocks!r}"
         )
-    return targets.get("macs"), targets.get("params")

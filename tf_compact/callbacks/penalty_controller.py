@@ -6,6 +6,9 @@ import warnings
 import keras
 import numpy as np
 
+from tf_compact.callbacks.control_laws import LawContext
+from tf_compact.callbacks.control_laws import bounded_exp
+from tf_compact.callbacks.control_laws import scale_strength
 from tf_compact.internal import batch_norm
 from tf_compact.internal import distribute
 from tf_compact.sparsity import report as report_lib
@@ -13,6 +16,18 @@ from tf_compact.sparsity import validation
 
 #: Updates over one fit with `update_every="auto"`.
 UPDATES_PER_RUN = 48
+
+#: The constructor arguments every controller passes to this base class.
+BASE_ARGUMENTS = (
+    "threshold",
+    "update_every",
+    "min_strength",
+    "max_strength",
+    "max_change",
+    "verbose",
+    "recalibrate_data",
+    "recalibrate_batches",
+)
 
 
 class PenaltyController(keras.callbacks.Callback):
@@ -236,27 +251,43 @@ class PenaltyController(keras.callbacks.Callback):
         return float(keras.ops.convert_to_numpy(self.penalty.strength))
 
     def _bounded_factor(self, log_factor):
-        """Returns `exp(log_factor)` limited to `[1/max_change, max_change]`.
-
-        The limit is applied to the exponent, so no gain, error or target
-        overflows; a NaN exponent gives `1.0` (the strength is held).
-        """
+        """Returns `exp(log_factor)` limited by `max_change` (`bounded_exp`)."""
         return bounded_exp(log_factor, self.max_change)
 
     def _scale_strength(self, variable, log_factor):
         """Multiplies `variable` by `exp(log_factor)`, limited and bounded."""
         factor = self._bounded_factor(log_factor)
         value = np.asarray(keras.ops.convert_to_numpy(variable))
-        value = np.clip(
-            np.maximum(value, self.min_strength) * factor,
-            self.min_strength,
-            self.max_strength,
-        )
+        value = scale_strength(value, factor, self.law_context())
         variable.assign(value.astype("float32"))
 
-    def _say(self, message):
+    def penalty_variable(self, name, enable):
+        """Returns the penalty's variable `name`, made by `enable(model)`
+        (e.g. `penalty.enable_channel_weights`) if new.
+
+        A train step traced before the variable existed would ignore it, so
+        a new variable drops the model's traced functions (fit traces them
+        again after the callbacks are set up).
+        """
+        existed = getattr(self.penalty, name, None) is not None
+        variable = enable(self.target)
+        if not existed:
+            for attr in ("train_function", "test_function"):
+                if getattr(self.model, attr, None) is not None:
+                    setattr(self.model, attr, None)
+        return variable
+
+    def law_context(self):
+        """Returns the `LawContext` of this controller and fit."""
+        bounds = (self.min_strength, self.max_strength, self.max_change)
+        return LawContext(*bounds, self.updates_per_run())
+
+    def say(self, message):
+        """Prints `message`, prefixed by the class name, when `verbose`."""
         if self.verbose:
             print(f"{type(self).__name__}: {message}")
+
+    _say = say
 
     def get_config(self):
         return {
@@ -274,23 +305,17 @@ class PenaltyController(keras.callbacks.Callback):
         return cls(**config)
 
 
-def bounded_exp(log_factor, max_change):
-    """Returns `exp(log_factor)` clipped to `[1/max_change, max_change]`.
+def controller_arguments(arguments):
+    """Returns the `BASE_ARGUMENTS` entries of `arguments`.
 
-    Computed in the log domain: the exponent is clipped first, so any
-    finite or infinite `log_factor` gives a finite factor (NaN gives 1).
-
-    Example:
+    Subclasses pass their `locals()` from `__init__`, so the base
+    arguments are listed once:
 
     ```python
-    bounded_exp(1e6, 2.0)   # 2.0, where math.exp(1e6) overflows
+    super().__init__(**controller_arguments(locals()))
     ```
     """
-    limit = math.log(max_change)
-    log_factor = float(log_factor)
-    if math.isnan(log_factor):
-        return 1.0
-    return math.exp(min(max(log_factor, -limit), limit))
+    return {name: arguments[name] for name in BASE_ARGUMENTS}
 
 
 def find_penalty(model, who):

@@ -106,6 +106,35 @@ def budget_targets(model, plan, values, targeted, targets):
     return out
 
 
+def smallest_threshold(values, base, meets):
+    """Returns `(threshold, met)`: the smallest threshold that meets a budget.
+
+    A channel is pruned when its norm is below the threshold, so the
+    candidates are `base` and the thresholds just above each channel norm
+    larger than it; `meets(threshold)` must be monotone (a larger
+    threshold prunes more). When no candidate meets the budget, returns
+    the largest with `met=False`.
+
+    Args:
+        values: Per-channel norms.
+        base: The smallest threshold allowed (the training threshold).
+        meets: `threshold -> bool`.
+    """
+    values = np.asarray(values)
+    above = np.nextafter(values, np.inf)
+    candidates = np.unique(np.concatenate([[base], above[above > base]]))
+    if not meets(candidates[-1]):
+        return float(candidates[-1]), False
+    lo, hi = 0, len(candidates) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if meets(candidates[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(candidates[lo]), True
+
+
 class BlockSearch:
     """Chooses, block by block, the channels each block's budget requires.
 
