@@ -34,7 +34,7 @@ class BenchmarkResult:
         accuracy: Top-1 accuracy over the dataset through the interpreter,
             or `None`. Defaults to `None`.
         scored_output: Name of the output that `accuracy` scores (see
-            `tfc.lite.inference.model_io`), or `None` without a dataset.
+            `tfc.lite.interpreter_io.model_io`), or `None` without a dataset.
             Defaults to `None`.
         attempts: Runtimes tried before the one that ran, with why they
             failed. Defaults to `{}`.

@@ -6,8 +6,8 @@ import numpy as np
 
 from tf_compact.lite.calibration import verification_inputs
 from tf_compact.lite.errors import ConversionError
-from tf_compact.lite.inference import model_io
-from tf_compact.lite.inference import run_outputs
+from tf_compact.lite.interpreter_io import model_io
+from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scopes import natural_key
 
