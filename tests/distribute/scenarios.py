@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import tf_compact as tfc
 from tf_compact.internal import distribute
+from tf_compact.internal import multi_worker_fit
 
 BATCH = 8
 CLASSES = 3
@@ -360,7 +361,7 @@ def iterative(strategy):
     }
 
 
-class PenaltyTrainer(distribute.MultiWorkerFit, keras.Model):
+class PenaltyTrainer(multi_worker_fit.MultiWorkerFit, keras.Model):
     """A user's own training model carrying a penalty (for ProximalStep)."""
 
     def __init__(self, model, sparsity, **kwargs):

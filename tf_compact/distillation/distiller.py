@@ -7,11 +7,11 @@ import tensorflow as tf
 from keras import ops
 
 from tf_compact.distillation import features
+from tf_compact.distillation import frozen_teacher
 from tf_compact.distillation import keras_compat
-from tf_compact.distillation import labels as labels_lib
+from tf_compact.distillation import plan as plan_lib
 from tf_compact.distillation import validation
-from tf_compact.internal import distribute
-from tf_compact.internal import heads
+from tf_compact.internal import multi_worker_fit
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
@@ -21,83 +21,10 @@ def _num_replicas():
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def _to_float(x):
-    x = ops.convert_to_tensor(x)
-    return x if x.dtype == "float32" else ops.cast(x, "float32")
-
-
-def _key(name):
-    """Terms that read the final output get the tensor before its head."""
-    return features.LOGITS if name is features.FINAL else name
-
-
-def _sum(values):
-    total = ops.zeros((), "float32")
-    for v in values:
-        total = total + ops.sum(_to_float(v))
-    return total
-
-
-class _Plan:
-    """Untracked bookkeeping: terms, feature pairs, extractors, modules."""
-
-    def __init__(self, teacher, student, losses, output):
-        self.output = output
-        self.terms = [keras_compat.as_term(loss) for loss in losses]
-        self.pairs = [t.resolve_pairs(teacher, student) for t in self.terms]
-        self.keys = validation.unique_keys([t.term_name for t in self.terms])
-        t_names = [p[0] for pairs in self.pairs for p in pairs]
-        s_names = [p[1] for pairs in self.pairs for p in pairs]
-        self.teacher = features.FeatureExtractor(
-            teacher, t_names, "teacher", output
-        )
-        self.student = features.FeatureExtractor(
-            student, s_names, "student", output
-        )
-        self.width = _output_width(student, output)
-        if self.width is None:
-            self.width = _output_width(teacher, output)
-        self.binary = _binary_outputs(self.teacher, self.student, self.width)
-        for term in self.terms:
-            if hasattr(term, "check_head"):
-                term.check_head(bool(self.binary))
-        self.module_index = []
-        # (compiled loss, LabelPlan), set by the Distiller's first step.
-        self.labels = None
-
-    def shapes(self, teacher, student, i):
-        pairs = self.pairs[i]
-        shape = features.feature_shape
-        out = self.output
-        t = [shape(teacher, p[0], "teacher", out) for p in pairs]
-        s = [shape(student, p[1], "student", out) for p in pairs]
-        return t, s
-
-
-def _output_width(model, output):
-    out = features.final_output(model, 0 if output is None else output)
-    return None if out is None else out.shape[-1]
-
-
-def _binary_outputs(teacher, student, width):
-    """Whether the distilled outputs are binary/multi-label (None: unknown)."""
-    kinds = {teacher.kind, student.kind} - {heads.NONE}
-    if len(kinds) > 1:
-        raise ValueError(
-            "Teacher and student heads differ: the teacher's output ends in "
-            f"a {teacher.kind} and the student's in a {student.kind}. "
-            "Distillation compares the same kind of output (softmax with "
-            "softmax, sigmoid with sigmoid, or logits). Received: teacher "
-            f"head={teacher.kind!r}, student head={student.kind!r}"
-        )
-    kind = kinds.pop() if kinds else heads.NONE
-    if kind == heads.NONE and width is None:
-        return None
-    return heads.is_binary(kind, width)
-
-
 @keras.saving.register_keras_serializable(package="tf_compact")
-class Distiller(distribute.MultiWorkerFit, keras.Model):
+class Distiller(
+    multi_worker_fit.MultiWorkerFit, frozen_teacher.FrozenTeacher, keras.Model
+):
     """Trains a student to match a frozen teacher; `call` is the student.
 
     The training loss is
@@ -230,8 +157,10 @@ class Distiller(distribute.MultiWorkerFit, keras.Model):
         if getattr(sparsity, "proximal", False):
             # This train step runs the penalty's hook after every update.
             sparsity.proximal_applied = True
-        self._plan = _Plan(teacher, student, losses, self.distilled_output)
-        self.kd_modules = self._build_modules()
+        self._plan = plan_lib.Plan(
+            teacher, student, losses, self.distilled_output
+        )
+        self.kd_modules = self._plan.build_modules(teacher, student)
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.term_trackers = [
             keras.metrics.Mean(name=key) for key in self._plan.keys
@@ -242,23 +171,6 @@ class Distiller(distribute.MultiWorkerFit, keras.Model):
             self.sparsity_tracker = keras.metrics.Mean(name="sparsity_loss")
         self.built = True
 
-    def _build_modules(self):
-        modules = []
-        plan = self._plan
-        for i, term in enumerate(plan.terms):
-            t_shapes, s_shapes = plan.shapes(self.teacher, self.student, i)
-            module = None
-            if None in t_shapes or None in s_shapes:
-                validation.require_shapes(term, self.teacher, self.student)
-            else:
-                module = term.build_module(t_shapes, s_shapes)
-            self._plan.module_index.append(
-                None if module is None else len(modules)
-            )
-            if module is not None:
-                modules.append(module)
-        return modules
-
     @property
     def distillation_losses(self):
         """The distillation losses, as given."""
@@ -268,80 +180,12 @@ class Distiller(distribute.MultiWorkerFit, keras.Model):
         """Runs the student."""
         return self.student(inputs, training=training)
 
-    # The teacher's variables never train, whatever their own flags say.
-    def _teacher_ids(self):
-        return {id(v) for v in self.teacher.variables}
-
-    def _split(self, variables, want_trainable):
-        ids = self._teacher_ids()
-        out = []
-        for v in variables:
-            trainable = v.trainable and id(v) not in ids
-            if trainable == want_trainable:
-                out.append(v)
-        return out
-
-    @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        return self._split(self.weights, True)
-
-    @property
-    def non_trainable_weights(self):
-        if not self.trainable:
-            return self.weights
-        return self._split(self.weights, False)
-
-    @property
-    def trainable_variables(self):
-        return self.trainable_weights
-
-    @property
-    def non_trainable_variables(self):
-        if not self.trainable:
-            return self.variables
-        return self._split(self.variables, False)
-
     def _label_plan(self):
-        """The compiled loss's needs, checked against the student's head.
-
-        Raises:
-            ValueError: If the student's output is binary (a sigmoid head
-                or a single unit) and the compiled loss is a categorical
-                cross-entropy (raised by the first step, before training).
-        """
-        loss = getattr(self, "loss", None)
-        cached = self._plan.labels
-        if cached is None or cached[0] is not loss:
-            plan = labels_lib.LabelPlan(
-                loss, self._plan.student.kind, self._plan.width
-            )
-            self._plan.labels = (loss, plan)
-        return self._plan.labels[1]
+        return self._plan.label_plan(getattr(self, "loss", None))
 
     def _teacher_forward(self, x):
         feats = self._plan.teacher(x, training=False)
         return keras.tree.map_structure(ops.stop_gradient, feats)
-
-    def _terms(self, teacher_feats, student_feats, training):
-        values = []
-        for i, term in enumerate(self._plan.terms):
-            pairs = self._plan.pairs[i]
-            index = self._plan.module_index[i]
-            module = None if index is None else self.kd_modules[index]
-            kwargs = {}
-            if getattr(term, "reads_head", False):
-                kwargs["binary"] = self._plan.binary
-            value = term.term_loss(
-                [teacher_feats[_key(p[0])] for p in pairs],
-                [student_feats[_key(p[1])] for p in pairs],
-                module=module,
-                training=training,
-                **kwargs,
-            )
-            values.append(_to_float(value))
-        return values
 
     def _student_loss(self, y, y_pred, logits, sample_weight):
         if self._compile_loss is None or y is None:
@@ -351,7 +195,7 @@ class Distiller(distribute.MultiWorkerFit, keras.Model):
         loss = self._compile_loss(y, y_pred, sample_weight)
         if loss is None:
             return ops.zeros((), "float32")
-        return _to_float(loss) * float(_num_replicas())
+        return plan_lib.to_float(loss) * float(_num_replicas())
 
     def _forward_losses(self, x, y, sample_weight, teacher_feats, training):
         """Returns `(y_pred, total)` and updates the loss trackers."""
@@ -359,17 +203,20 @@ class Distiller(distribute.MultiWorkerFit, keras.Model):
         y_pred = student_feats[features.FINAL]
         logits = student_feats[features.LOGITS]
         student_loss = self._student_loss(y, y_pred, logits, sample_weight)
-        values = self._terms(teacher_feats, student_feats, training)
+        values = self._plan.term_values(
+            teacher_feats, student_feats, self.kd_modules, training
+        )
         # Without labels the distillation terms are the whole loss.
         alpha = self.student_loss_weight if y is not None else 0.0
-        kd = _sum(w * v for w, v in zip(self.distillation_loss_weights, values))
+        weights = self.distillation_loss_weights
+        kd = plan_lib.float_sum(w * v for w, v in zip(weights, values))
         reg_losses = list(self.student.losses)
         for module in self.kd_modules:
             reg_losses.extend(module.losses)
-        reg = _sum(reg_losses)
+        reg = plan_lib.float_sum(reg_losses)
         total = alpha * student_loss + (1.0 - alpha) * kd + reg
         if self.sparsity is not None:
-            penalty = _to_float(self.sparsity(self.student))
+            penalty = plan_lib.to_float(self.sparsity(self.student))
             total = total + penalty
             self.sparsity_tracker.update_state(penalty)
         self.student_loss_tracker.update_state(student_loss)

@@ -1,0 +1,143 @@
+"""The Distiller's bookkeeping: terms, feature pairs, extractors, modules."""
+
+from keras import ops
+
+from tf_compact.distillation import features
+from tf_compact.distillation import keras_compat
+from tf_compact.distillation import labels as labels_lib
+from tf_compact.distillation import validation
+from tf_compact.internal import heads
+
+
+def to_float(x):
+    """`x` as a float32 tensor."""
+    x = ops.convert_to_tensor(x)
+    return x if x.dtype == "float32" else ops.cast(x, "float32")
+
+
+def _key(name):
+    """Terms that read the final output get the tensor before its head."""
+    return features.LOGITS if name is features.FINAL else name
+
+
+def float_sum(values):
+    """The float32 sum of every element of every tensor in `values`."""
+    total = ops.zeros((), "float32")
+    for v in values:
+        total = total + ops.sum(to_float(v))
+    return total
+
+
+class Plan:
+    """Untracked bookkeeping: terms, feature pairs, extractors, modules.
+
+    Example:
+
+    ```python
+    plan = Plan(teacher, student, [tfc.LogitsKD()], output=None)
+    modules = plan.build_modules(teacher, student)
+    ```
+    """
+
+    def __init__(self, teacher, student, losses, output):
+        self.output = output
+        self.terms = [keras_compat.as_term(loss) for loss in losses]
+        self.pairs = [t.resolve_pairs(teacher, student) for t in self.terms]
+        self.keys = validation.unique_keys([t.term_name for t in self.terms])
+        t_names = [p[0] for pairs in self.pairs for p in pairs]
+        s_names = [p[1] for pairs in self.pairs for p in pairs]
+        self.teacher = features.FeatureExtractor(
+            teacher, t_names, "teacher", output
+        )
+        self.student = features.FeatureExtractor(
+            student, s_names, "student", output
+        )
+        self.width = _output_width(student, output)
+        if self.width is None:
+            self.width = _output_width(teacher, output)
+        self.binary = _binary_outputs(self.teacher, self.student, self.width)
+        for term in self.terms:
+            if hasattr(term, "check_head"):
+                term.check_head(bool(self.binary))
+        self.module_index = []
+        # (compiled loss, LabelPlan), set by the Distiller's first step.
+        self.labels = None
+
+    def shapes(self, teacher, student, i):
+        pairs = self.pairs[i]
+        shape = features.feature_shape
+        out = self.output
+        t = [shape(teacher, p[0], "teacher", out) for p in pairs]
+        s = [shape(student, p[1], "student", out) for p in pairs]
+        return t, s
+
+    def build_modules(self, teacher, student):
+        """The adapters and heads the terms need, in term order."""
+        modules = []
+        for i, term in enumerate(self.terms):
+            t_shapes, s_shapes = self.shapes(teacher, student, i)
+            module = None
+            if None in t_shapes or None in s_shapes:
+                validation.require_shapes(term, teacher, student)
+            else:
+                module = term.build_module(t_shapes, s_shapes)
+            self.module_index.append(None if module is None else len(modules))
+            if module is not None:
+                modules.append(module)
+        return modules
+
+    def term_values(self, teacher_feats, student_feats, modules, training):
+        """Each distillation term's float32 value, in term order."""
+        values = []
+        for i, term in enumerate(self.terms):
+            pairs = self.pairs[i]
+            index = self.module_index[i]
+            module = None if index is None else modules[index]
+            kwargs = {}
+            if getattr(term, "reads_head", False):
+                kwargs["binary"] = self.binary
+            value = term.term_loss(
+                [teacher_feats[_key(p[0])] for p in pairs],
+                [student_feats[_key(p[1])] for p in pairs],
+                module=module,
+                training=training,
+                **kwargs,
+            )
+            values.append(to_float(value))
+        return values
+
+    def label_plan(self, loss):
+        """The compiled loss's needs, checked against the student's head.
+
+        Raises:
+            ValueError: If the student's output is binary (a sigmoid head
+                or a single unit) and the compiled loss is a categorical
+                cross-entropy (raised by the first step, before training).
+        """
+        cached = self.labels
+        if cached is None or cached[0] is not loss:
+            plan = labels_lib.LabelPlan(loss, self.student.kind, self.width)
+            self.labels = (loss, plan)
+        return self.labels[1]
+
+
+def _output_width(model, output):
+    out = features.final_output(model, 0 if output is None else output)
+    return None if out is None else out.shape[-1]
+
+
+def _binary_outputs(teacher, student, width):
+    """Whether the distilled outputs are binary/multi-label (None: unknown)."""
+    kinds = {teacher.kind, student.kind} - {heads.NONE}
+    if len(kinds) > 1:
+        raise ValueError(
+            "Teacher and student heads differ: the teacher's output ends in "
+            f"a {teacher.kind} and the student's in a {student.kind}. "
+            "Distillation compares the same kind of output (softmax with "
+            "softmax, sigmoid with sigmoid, or logits). Received: teacher "
+            f"head={teacher.kind!r}, student head={student.kind!r}"
+        )
+    kind = kinds.pop() if kinds else heads.NONE
+    if kind == heads.NONE and width is None:
+        return None
+    return heads.is_binary(kind, width)
