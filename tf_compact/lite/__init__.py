@@ -23,14 +23,14 @@ from tf_compact.lite.benchmark_tool import parse_litert_benchmark
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import MODES
 from tf_compact.lite.converter import convert
-from tf_compact.lite.edgetpu import EDGETPU_OPS
 from tf_compact.lite.edgetpu import EdgeTpuReport
-from tf_compact.lite.edgetpu import Finding
 from tf_compact.lite.edgetpu import edgetpu_report
 from tf_compact.lite.edgetpu_compiler import CompilerLog
 from tf_compact.lite.edgetpu_compiler import parse_compiler_log
 from tf_compact.lite.edgetpu_compiler import run_compiler
+from tf_compact.lite.edgetpu_findings import Finding
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
+from tf_compact.lite.edgetpu_rules import EDGETPU_OPS
 from tf_compact.lite.errors import BridgeError
 from tf_compact.lite.errors import ConversionError
 from tf_compact.lite.errors import QuantizationError
