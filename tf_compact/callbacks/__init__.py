@@ -15,6 +15,15 @@
 The controllers write `sparsity_strength`, `group_sparsity` and
 `slim_macs_fraction` into the epoch logs and keep their state in variables
 of the penalty, so `keras.callbacks.BackupAndRestore` resumes them exactly.
+
+Example:
+
+```python
+trainer = tfc.Sparsifier(model, sparsity=tfc.GroupLasso(1e-4, proximal=True))
+trainer.compile("adam", "sparse_categorical_crossentropy")
+budget = tfc.callbacks.BudgetController(target_macs=0.5)
+trainer.fit(x, y, epochs=10, callbacks=[budget])
+```
 """
 
 from tf_compact.callbacks.budget_controller import BudgetController

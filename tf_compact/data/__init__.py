@@ -1,4 +1,18 @@
-"""tf_compact.data: offline-capable dataset loaders returning `tf.data`."""
+"""tf_compact.data: offline-capable dataset loaders returning `tf.data`.
+
+Each loader returns a `DatasetBundle`: batched `tf.data` pipelines
+(`train`, `val`, `test`) over arrays it keeps, with the class names and
+where the data came from. `load` picks a loader by name; `from_arrays` and
+`from_folder` wrap your own data the same way.
+
+Example:
+
+```python
+bundle = tfc.data.load("builtin", validation_split=0.1, batch_size=64)
+print(bundle.source, bundle.num_classes)
+model.fit(bundle.train, validation_data=bundle.val, epochs=2)
+```
+"""
 
 from tf_compact.data.arrays import from_arrays
 from tf_compact.data.bundle import DatasetBundle

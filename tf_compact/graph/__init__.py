@@ -1,4 +1,19 @@
-"""tf_compact.graph: which channels of a model are coupled."""
+"""tf_compact.graph: which channels of a model are coupled.
+
+`ChannelGraph` traces a Functional model and splits its channels into
+groups that must be pruned together; one `LayerHandler` per layer class
+says how a layer couples its input and output channels, and
+`register_handler` adds one for a custom layer.
+
+Example:
+
+```python
+graph = tfc.graph.ChannelGraph(model)
+print(graph.summary())
+for group in graph.groups:
+    print(group.name, group.size, [m.layer for m in group.members])
+```
+"""
 
 from tf_compact.graph.builtin import register_builtin_handlers
 from tf_compact.graph.channel_graph import ChannelGraph

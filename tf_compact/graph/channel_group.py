@@ -133,6 +133,14 @@ class WeightRef:
         variable: The `keras.Variable`.
         layer, weight, axis, role, positions, channels: As in `GroupMember`.
         size: Number of channels of the group.
+
+    Example:
+
+    ```python
+    graph = tfc.ChannelGraph(model)
+    for ref in graph.weight_refs(graph.groups[0]):
+        print(ref.layer, ref.weight, ref.variable.shape, ref.axis)
+    ```
     """
 
     def __init__(self, variable, member, size):

@@ -64,6 +64,13 @@ def get_handler(layer, shapes=None):
         shapes: Optional pair `(input_shapes, output_shapes)` of the call
             being analysed; it lets the error suggest the right kind of
             handler. Defaults to `None` (read from the layer's first call).
+
+    Example:
+
+    ```python
+    handler = tfc.graph.get_handler(keras.layers.ReLU())
+    isinstance(handler, tfc.graph.LayerHandler)  # True
+    ```
     """
     cls = type(layer)
     if cls in _HANDLERS:

@@ -50,7 +50,21 @@ _TEXT_RESULTS = {
 
 
 class BenchmarkToolError(RuntimeError):
-    """The benchmark tool failed or printed nothing it could be read from."""
+    """The benchmark tool failed or printed nothing it could be read from.
+
+    Raised by `parse_benchmark_model` and `parse_litert_benchmark` when the
+    text holds no latency, and when running the tool fails; the message
+    quotes the end of what the tool printed.
+
+    Example:
+
+    ```python
+    try:
+        parsed = tfc.lite.parse_benchmark_model(output_text)
+    except tfc.lite.BenchmarkToolError as error:
+        print("no timings:", error)
+    ```
+    """
 
 
 def _lines(text):

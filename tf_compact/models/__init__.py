@@ -1,4 +1,16 @@
-"""tf_compact.models: reference architectures as Keras Functional models."""
+"""tf_compact.models: reference architectures as Keras Functional models.
+
+Every builder returns a new, untrained Functional model whose channels
+`tfc.ChannelGraph` understands; `get` builds one by name.
+
+Example:
+
+```python
+model = tfc.models.small_cnn(input_shape=(28, 28, 1), num_classes=10)
+same_kind = tfc.models.get("small_cnn", input_shape=(28, 28, 1))
+print(tfc.profile(model).macs)
+```
+"""
 
 from tf_compact.models.conv1d_net import conv1d_net
 from tf_compact.models.mobilenet_v2 import mobilenet_v2
