@@ -287,8 +287,6 @@ class PenaltyController(keras.callbacks.Callback):
         if self.verbose:
             print(f"{type(self).__name__}: {message}")
 
-    _say = say
-
     def get_config(self):
         return {
             "threshold": self.threshold,

@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_compact.callbacks import gap_scores as scores
 from tf_compact.callbacks.penalty_controller import PenaltyController
+from tf_compact.callbacks.penalty_controller import controller_arguments
 from tf_compact.internal import batch_norm
-from tf_compact.internal import heads
 from tf_compact.internal.validation import validate_bool
 from tf_compact.internal.validation import validate_number
 from tf_compact.sparsity import validation
@@ -128,16 +129,7 @@ class SparsityController(PenaltyController):
         recalibrate_batches=None,
         batch_statistics=True,
     ):
-        super().__init__(
-            threshold=threshold,
-            update_every=update_every,
-            min_strength=min_strength,
-            max_strength=max_strength,
-            max_change=max_change,
-            verbose=verbose,
-            recalibrate_data=recalibrate_data,
-            recalibrate_batches=recalibrate_batches,
-        )
+        super().__init__(**controller_arguments(locals()))
         self.metric = validation.validate_choice(
             "metric", metric, tuple(_DEFAULT_SETPOINTS)
         )
@@ -212,13 +204,7 @@ class SparsityController(PenaltyController):
     def _score(self, model):
         x, y = self.data
         pred = keras.ops.convert_to_numpy(self._forward(model)(x))
-        _check_labels(y, pred, model)
-        if pred.ndim == 2 and pred.shape[-1] == 1:
-            probabilities = heads.head_kind(model) == heads.SIGMOID
-            return _binary_score(pred[:, 0], y, self.metric, probabilities)
-        if self.metric == "accuracy":
-            return float(np.mean(np.argmax(pred, axis=-1) == y))
-        return _cross_entropy(pred, y)
+        return scores.score(pred, y, self.metric, model)
 
     def current_gap(self, logs=None):
         """Returns the gap `g_k` measured now (see the class docstring)."""
@@ -251,7 +237,7 @@ class SparsityController(PenaltyController):
             return
         error = (self.setpoint - gap) / self.setpoint
         self._scale_strength(self.penalty.strength, self.gain * error)
-        self._say(f"gap={gap:.4f} strength={self.strength_value():.3g}")
+        self.say(f"gap={gap:.4f} strength={self.strength_value():.3g}")
 
     def _log_values(self, report):
         values = super()._log_values(report)
@@ -259,17 +245,16 @@ class SparsityController(PenaltyController):
         return values
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            data=self.data,
-            metric=self.metric,
-            setpoint=self.setpoint,
-            gain=self.gain,
-            reference=self.reference,
-            monitor=self.monitor,
-            batch_statistics=self.batch_statistics,
-        )
-        return config
+        return {
+            **super().get_config(),
+            "data": self.data,
+            "metric": self.metric,
+            "setpoint": self.setpoint,
+            "gain": self.gain,
+            "reference": self.reference,
+            "monitor": self.monitor,
+            "batch_statistics": self.batch_statistics,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -324,46 +309,3 @@ def _validate_data(data, monitor, reference):
             f"{y.dtype} with values {shown}"
         )
     return x, y.astype("int64")
-
-
-def _check_labels(y, pred, model):
-    classes = int(pred.shape[-1]) if pred.ndim > 1 else 0
-    if classes == 1:
-        classes = 2  # a binary head: labels 0 and 1
-    if y.size and (classes < 1 or int(np.max(y)) >= classes):
-        raise ValueError(
-            "Invalid value for argument `data`: its labels lie in "
-            f"[{int(np.min(y))}, {int(np.max(y))}], but model "
-            f"'{model.name}' outputs {classes} classes (labels must lie in "
-            f"[0, {classes - 1}]). Received: y with labels up to "
-            f"{int(np.max(y))}"
-        )
-
-
-def _binary_score(score, y, metric, probabilities):
-    """Accuracy or binary cross-entropy of a one-unit head.
-
-    `probabilities` says whether the head ends in a sigmoid; otherwise its
-    output is a logit.
-    """
-    score = np.asarray(score, dtype="float64")
-    p = score if probabilities else 1.0 / (1.0 + np.exp(-score))
-    p = np.clip(p, 1e-12, 1.0 - 1e-12)
-    if metric == "accuracy":
-        return float(np.mean((p > 0.5) == (y > 0)))
-    return float(-np.mean(np.where(y > 0, np.log(p), np.log(1.0 - p))))
-
-
-def _cross_entropy(pred, y):
-    pred = np.asarray(pred, dtype="float64")
-    is_prob = (
-        pred.min() >= 0
-        and pred.max() <= 1
-        and np.allclose(pred.sum(axis=-1), 1.0, atol=1e-3)
-    )
-    if is_prob:
-        log_p = np.log(np.clip(pred, 1e-12, 1.0))
-    else:
-        shifted = pred - pred.max(axis=-1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    return float(-np.mean(log_p[np.arange(len(y)), y]))

@@ -1,0 +1,76 @@
+"""Scores of a model on a labelled batch, for `SparsityController`'s gap.
+
+Accuracy or cross-entropy of a softmax/logit head or of a one-unit
+(sigmoid or logit) head, in NumPy, from the model's predictions.
+"""
+
+import numpy as np
+
+from tf_compact.internal import heads
+
+
+def score(pred, y, metric, model):
+    """Returns `model`'s accuracy or cross-entropy from its predictions.
+
+    Args:
+        pred: The model's outputs on the batch (NumPy).
+        y: Class ids (ints >= 0), one per example.
+        metric: `"accuracy"` or `"loss"`.
+        model: The model that made `pred` (its head tells probabilities
+            from logits, and names it in errors).
+
+    Raises:
+        ValueError: If a label is not a class of the model's output.
+    """
+    check_labels(y, pred, model)
+    if pred.ndim == 2 and pred.shape[-1] == 1:
+        probabilities = heads.head_kind(model) == heads.SIGMOID
+        return binary_score(pred[:, 0], y, metric, probabilities)
+    if metric == "accuracy":
+        return float(np.mean(np.argmax(pred, axis=-1) == y))
+    return cross_entropy(pred, y)
+
+
+def check_labels(y, pred, model):
+    """Raises ValueError if a label of `y` is not a class of `pred`."""
+    classes = int(pred.shape[-1]) if pred.ndim > 1 else 0
+    if classes == 1:
+        classes = 2  # a binary head: labels 0 and 1
+    if y.size and (classes < 1 or int(np.max(y)) >= classes):
+        raise ValueError(
+            "Invalid value for argument `data`: its labels lie in "
+            f"[{int(np.min(y))}, {int(np.max(y))}], but model "
+            f"'{model.name}' outputs {classes} classes (labels must lie in "
+            f"[0, {classes - 1}]). Received: y with labels up to "
+            f"{int(np.max(y))}"
+        )
+
+
+def binary_score(score, y, metric, probabilities):
+    """Accuracy or binary cross-entropy of a one-unit head.
+
+    `probabilities` says whether the head ends in a sigmoid; otherwise its
+    output is a logit.
+    """
+    score = np.asarray(score, dtype="float64")
+    p = score if probabilities else 1.0 / (1.0 + np.exp(-score))
+    p = np.clip(p, 1e-12, 1.0 - 1e-12)
+    if metric == "accuracy":
+        return float(np.mean((p > 0.5) == (y > 0)))
+    return float(-np.mean(np.where(y > 0, np.log(p), np.log(1.0 - p))))
+
+
+def cross_entropy(pred, y):
+    """Mean cross-entropy of class ids `y` under probabilities or logits."""
+    pred = np.asarray(pred, dtype="float64")
+    is_prob = (
+        pred.min() >= 0
+        and pred.max() <= 1
+        and np.allclose(pred.sum(axis=-1), 1.0, atol=1e-3)
+    )
+    if is_prob:
+        log_p = np.log(np.clip(pred, 1e-12, 1.0))
+    else:
+        shifted = pred - pred.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(-np.mean(log_p[np.arange(len(y)), y]))
