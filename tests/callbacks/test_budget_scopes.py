@@ -35,6 +35,9 @@ def test_the_controller_composes_law_rule_and_scope():
     assert isinstance(controller.rule, EveryChannel)
     assert isinstance(controller.scope, BlockBudgets)
     assert controller.scope.get_config() == {"blocks": "auto"}
+    again = BlockBudgets.from_config(controller.scope.get_config())
+    assert again.spec == "auto"
+    assert GlobalBudget.from_config(GlobalBudget().get_config()).blocks is None
 
 
 def test_global_scope_applies_the_law_to_the_global_strength():
