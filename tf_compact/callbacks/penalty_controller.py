@@ -75,6 +75,19 @@ class PenaltyController(keras.callbacks.Callback):
     Raises:
         ValueError: If an argument is out of range, or (when fit starts) if
             the model has no penalty to steer.
+
+    Example:
+
+    ```python
+    controller = tfc.callbacks.SparsityController(
+        monitor="val_loss", reference=1.2
+    )
+    isinstance(controller, tfc.callbacks.PenaltyController)  # True
+    trainer.fit(x, y, validation_split=0.25, epochs=2,
+                callbacks=[controller])
+    print(controller.strength_value())
+    print(controller.measure().table())
+    ```
     """
 
     def __init__(
