@@ -6,9 +6,9 @@ import numpy as np
 from tf_compact.graph.channel_group import ChannelGroup
 from tf_compact.graph.channel_group import GroupMember
 from tf_compact.graph.channel_group import WeightRef
+from tf_compact.graph.elements import ElementBuilder
 from tf_compact.graph.errors import GraphError
 from tf_compact.graph.errors import MaskError
-from tf_compact.graph.handler import ElementBuilder
 from tf_compact.graph.handler import NodeContext
 from tf_compact.graph.handler import find_weight
 from tf_compact.graph.registry import get_handler
