@@ -11,13 +11,14 @@ its stage runs again, with every stage after it. Without an output
 directory everything stays in memory and nothing is resumable.
 """
 
-import hashlib
 import json
 import os
 import shutil
 import warnings
 
 import keras
+
+from tf_compact.pipeline import store_files
 
 STATE_FILE = "stages.json"
 #: Folder of the mid-stage training backups (`BackupAndRestore`).
@@ -93,7 +94,7 @@ class StageStore:
 
     def __init__(self, output_dir, settings, resume=True, log=None):
         self.output_dir = output_dir
-        self.settings = _jsonable(settings)
+        self.settings = store_files.jsonable(settings)
         self._log = log or (lambda message: None)
         self._models = {}
         self._bytes = {}
@@ -117,12 +118,13 @@ class StageStore:
                 self._clear(None, "training backups without stages.json")
         else:
             if previous.get("settings") != self.settings:
+                old_settings = previous.get("settings", {})
                 raise ValueError(
                     f"The output directory {output_dir!r} holds a compress "
                     "run with different settings, so it cannot be resumed. "
                     "Use another `output_dir`, or pass `resume=False` to "
                     "start over there. Changed settings: "
-                    f"{_changed(previous.get('settings', {}), self.settings)}"
+                    f"{store_files.changed(old_settings, self.settings)}"
                 )
             self._records = dict(previous.get("stages", {}))
             self._files = dict(previous.get("files", {}))
@@ -158,14 +160,14 @@ class StageStore:
         with the record, so a later run can tell a damaged checkpoint.
         """
         self._records.pop(stage, None)
-        self._records[stage] = _jsonable(record)
+        self._records[stage] = store_files.jsonable(record)
         if self.output_dir is not None:
             written = set(self._pending)
             for files in self._files.values():
                 for name in written & set(files):
                     del files[name]
             self._files[stage] = {
-                name: _digest(self.path(name))
+                name: store_files.digest(self.path(name))
                 for name in dict.fromkeys(self._pending)
                 if os.path.exists(self.path(name))
             }
@@ -228,7 +230,8 @@ class StageStore:
         if self.output_dir is None:
             return None
         path = self.path(filename)
-        _atomic_write(path, json.dumps(_jsonable(obj), indent=2))
+        text = json.dumps(store_files.jsonable(obj), indent=2)
+        store_files.atomic_write(path, text)
         return path
 
     def backup_path(self, name):
@@ -308,7 +311,7 @@ class StageStore:
             path = self.path(name)
             if not os.path.exists(path):
                 return f"The checkpoint {path!r} of stage {stage!r} is missing"
-            if _digest(path) != digest:
+            if store_files.digest(path) != digest:
                 return (
                     f"The checkpoint {path!r} of stage {stage!r} is damaged "
                     "(its content changed since the stage finished)"
@@ -323,41 +326,5 @@ class StageStore:
             "stages": self._records,
             "files": self._files,
         }
-        _atomic_write(self.path(STATE_FILE), json.dumps(state, indent=2))
-
-
-def _digest(path):
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
-def _atomic_write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _changed(old, new):
-    keys = sorted(set(old) | set(new))
-    return {
-        k: (old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)
-    }
-
-
-def _jsonable(obj):
-    """Round-trips `obj` through JSON, turning numpy scalars into floats."""
-    return json.loads(json.dumps(obj, default=_default))
-
-
-def _default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return repr(value)
+        text = json.dumps(state, indent=2)
+        store_files.atomic_write(self.path(STATE_FILE), text)
