@@ -4,36 +4,36 @@ import numpy as np
 import tensorflow as tf
 
 
-def validate_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(
-        batch_size, (int, np.integer)
-    ):
+def check_int(name, value, minimum, expected, optional=False):
+    """Checks that `value` is an int >= `minimum` (`None` too if `optional`).
+
+    Raises:
+        TypeError: If `value` is not an int (a bool is not one).
+        ValueError: If `value` is below `minimum`.
+
+    Both errors name the argument and say `expected` (`"a positive int"`).
+    """
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(
-            "Invalid type for argument `batch_size`. Expected a positive "
-            f"int. Received: batch_size={batch_size!r}"
+            f"Invalid type for argument `{name}`. Expected {expected}. "
+            f"Received: {name}={value!r}"
         )
-    if batch_size < 1:
+    if value < minimum:
         raise ValueError(
-            "Invalid value for argument `batch_size`. Expected a positive "
-            f"int. Received: batch_size={batch_size}"
+            f"Invalid value for argument `{name}`. Expected {expected}. "
+            f"Received: {name}={value}"
         )
+
+
+def validate_batch_size(batch_size):
+    check_int("batch_size", batch_size, 1, "a positive int")
 
 
 def validate_shuffle_buffer(shuffle_buffer):
-    if shuffle_buffer is None:
-        return
-    if isinstance(shuffle_buffer, bool) or not isinstance(
-        shuffle_buffer, (int, np.integer)
-    ):
-        raise TypeError(
-            "Invalid type for argument `shuffle_buffer`. Expected a positive "
-            f"int or None. Received: shuffle_buffer={shuffle_buffer!r}"
-        )
-    if shuffle_buffer < 1:
-        raise ValueError(
-            "Invalid value for argument `shuffle_buffer`. Expected a positive "
-            f"int or None. Received: shuffle_buffer={shuffle_buffer}"
-        )
+    expected = "a positive int or None"
+    check_int("shuffle_buffer", shuffle_buffer, 1, expected, optional=True)
 
 
 def _validate_scale(scale):
@@ -118,6 +118,21 @@ class DatasetBundle:
         }
         if x_val is not None:
             self._data["val"] = (np.asarray(x_val), np.asarray(y_val, np.int32))
+        self._set_options(
+            class_names, source, batch_size, seed, shuffle_buffer, scale, config
+        )
+
+    def _set_options(
+        self,
+        class_names,
+        source,
+        batch_size,
+        seed,
+        shuffle_buffer,
+        scale,
+        config,
+    ):
+        """Sets what every bundle holds besides its examples."""
         self.class_names = [str(n) for n in class_names]
         self.source = source
         self.batch_size = int(batch_size)

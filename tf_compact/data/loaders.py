@@ -15,8 +15,8 @@ import os
 from tf_compact.data import readers
 from tf_compact.data import sources
 from tf_compact.data.errors import SourceUnavailable
-from tf_compact.data.splits import loader_options
 from tf_compact.data.splits import make_bundle
+from tf_compact.data.splits import options_from
 from tf_compact.data.streaming import bundle_from_streams
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -35,8 +35,19 @@ FASHION_MNIST_CLASSES = (
 _SCALE_UINT8 = 1.0 / 255.0
 
 
-def _config(loader, options, **extra):
-    return {"loader": loader, "kwargs": {**options, **extra}}
+def _config(loader, options, kw, **extra):
+    """The bundle config of a loader call: its options and its sources."""
+    data_dir = kw["data_dir"]
+    return {
+        "loader": loader,
+        "kwargs": {
+            **options,
+            **extra,
+            "source": kw["source"],
+            "data_dir": None if data_dir is None else os.fspath(data_dir),
+            "download": kw["download"],
+        },
+    }
 
 
 def _idx(directory, what):
@@ -54,23 +65,11 @@ def tfds_source(name, data_dir, download, known=True):
 
 
 def load_image_dataset(name, candidates, default_names, hint, kw):
-    opts = loader_options(
-        kw["batch_size"],
-        kw["validation_split"],
-        kw["limit"],
-        kw["seed"],
-        kw["shuffle_buffer"],
-    )
+    opts = options_from(kw)
     splits, class_names, source = sources.resolve(
         name, candidates, kw["source"], hint
     )
-    config = _config(
-        name,
-        opts,
-        source=kw["source"],
-        data_dir=None if kw["data_dir"] is None else os.fspath(kw["data_dir"]),
-        download=kw["download"],
-    )
+    config = _config(name, opts, kw)
     names = list(class_names or default_names)
     if names == [str(i) for i in range(len(names))]:  # tfds without names
         names = list(default_names)
@@ -208,8 +207,6 @@ def mnist(
     return load_image_dataset("mnist", candidates, names, hint, locals())
 
 
-
-
 def tfds_dataset(
     name,
     batch_size=128,
@@ -263,6 +260,7 @@ def tfds_dataset(
     bundle = tf_compact.data.load("beans", download=True, limit=500)
     ```
     """
+    kw = locals()
     dl = sources.download_allowed(download, source)
     candidates = [
         ("tfds", "tensorflow-datasets", tfds_source(name, data_dir, dl, False)),
@@ -273,20 +271,11 @@ def tfds_dataset(
         f"`tfds build {name}`, then pass that tfds folder as `data_dir=` "
         "(or set TFDS_DATA_DIR)."
     )
-    opts = loader_options(
-        batch_size, validation_split, limit, seed, shuffle_buffer
-    )
+    opts = options_from(kw)
     streams, class_names, found = sources.resolve(
         name, candidates, source, hint
     )
-    config = _config(
-        "tfds",
-        opts,
-        name=name,
-        source=source,
-        data_dir=None if data_dir is None else os.fspath(data_dir),
-        download=download,
-    )
+    config = _config("tfds", opts, kw, name=name)
     spec = streams["train"][0].element_spec[0]
     scale = _SCALE_UINT8 if spec.dtype == "uint8" else None
     if None in tuple(spec.shape):
@@ -295,6 +284,4 @@ def tfds_dataset(
             f"varying shape {tuple(spec.shape)}, which cannot be batched. "
             f"Received: name={name!r}"
         )
-    return bundle_from_streams(
-        streams, class_names, found, scale, opts, config
-    )
+    return bundle_from_streams(streams, class_names, found, scale, opts, config)

@@ -7,8 +7,8 @@ import numpy as np
 
 from tf_compact.data import sources
 from tf_compact.data.errors import SourceUnavailable
-from tf_compact.data.splits import loader_options
 from tf_compact.data.splits import make_bundle
+from tf_compact.data.splits import options_from
 
 BUILTIN_FILE = "fashion_mnist_subset.npz"
 DIGITS_TEST_FRACTION = 0.2
@@ -79,15 +79,9 @@ def builtin(
     model.fit(bundle.train, epochs=1)
     ```
     """
-    del data_dir, download
-    opts = loader_options(
-        batch_size, validation_split, limit, seed, shuffle_buffer
-    )
-    candidates = [("builtin", "package data", _read_builtin)]
+    candidate = ("builtin", "package data", _read_builtin)
     hint = "Reinstall tf_compact: its package data is incomplete."
-    splits, names, text = sources.resolve("builtin", candidates, source, hint)
-    config = {"loader": "builtin", "kwargs": {**opts, "source": source}}
-    return make_bundle(splits, names, text, 1.0 / 255.0, opts, config)
+    return _load_one_source("builtin", candidate, hint, 1.0 / 255.0, locals())
 
 
 def _read_digits():
@@ -155,12 +149,14 @@ def digits(
     bundle = tf_compact.data.digits(batch_size=32)
     ```
     """
-    del data_dir, download
-    opts = loader_options(
-        batch_size, validation_split, limit, seed, shuffle_buffer
-    )
-    candidates = [("sklearn", "scikit-learn", _read_digits)]
+    candidate = ("sklearn", "scikit-learn", _read_digits)
     hint = "Install scikit-learn: pip install scikit-learn."
-    splits, names, text = sources.resolve("digits", candidates, source, hint)
-    config = {"loader": "digits", "kwargs": {**opts, "source": source}}
-    return make_bundle(splits, names, text, 1.0 / 16.0, opts, config)
+    return _load_one_source("digits", candidate, hint, 1.0 / 16.0, locals())
+
+
+def _load_one_source(loader, candidate, hint, scale, kw):
+    """A bundle of a dataset with one source; `data_dir`, `download` unused."""
+    opts, source = options_from(kw), kw["source"]
+    splits, names, text = sources.resolve(loader, [candidate], source, hint)
+    config = {"loader": loader, "kwargs": {**opts, "source": source}}
+    return make_bundle(splits, names, text, scale, opts, config)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from tf_compact.data.bundle import DatasetBundle
+from tf_compact.data.bundle import check_int
 from tf_compact.data.bundle import validate_batch_size
 from tf_compact.data.bundle import validate_shuffle_buffer
 
@@ -25,32 +26,23 @@ def validate_split_fraction(value, name):
 
 def validate_limit(limit):
     """Checks that `limit` is `None` or a positive int."""
-    if limit is None:
-        return
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
-        raise TypeError(
-            "Invalid type for argument `limit`. Expected a positive int or "
-            f"None. Received: limit={limit!r}"
-        )
-    if limit < 1:
-        raise ValueError(
-            "Invalid value for argument `limit`. Expected a positive int or "
-            f"None. Received: limit={limit}"
-        )
+    check_int("limit", limit, 1, "a positive int or None", optional=True)
 
 
 def validate_seed(seed):
     """Checks that `seed` is a non-negative int."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(
-            "Invalid type for argument `seed`. Expected a non-negative int. "
-            f"Received: seed={seed!r}"
-        )
-    if seed < 0:
-        raise ValueError(
-            "Invalid value for argument `seed`. Expected a non-negative int. "
-            f"Received: seed={seed}"
-        )
+    check_int("seed", seed, 0, "a non-negative int")
+
+
+def options_from(kw):
+    """`loader_options` of a loader's keyword arguments (its `locals()`)."""
+    return loader_options(
+        kw["batch_size"],
+        kw["validation_split"],
+        kw["limit"],
+        kw["seed"],
+        kw["shuffle_buffer"],
+    )
 
 
 def loader_options(batch_size, validation_split, limit, seed, shuffle_buffer):

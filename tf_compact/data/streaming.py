@@ -69,15 +69,10 @@ class StreamingBundle(DatasetBundle):
         self._data = {}
         self._prepare = prepare
         self._input_shape = tuple(int(d) for d in input_shape)
-        self.class_names = [str(n) for n in class_names]
-        self.source = source
-        self.batch_size = int(batch_size)
-        self.seed = seed
-        self.shuffle_buffer = shuffle_buffer
-        self.scale = None if scale is None else float(scale)
-        self._config = config
+        self._set_options(
+            class_names, source, batch_size, seed, shuffle_buffer, scale, config
+        )
         self._max_shuffle_buffer = max_shuffle_buffer
-        self._pipelines = {}
 
     @property
     def input_shape(self):

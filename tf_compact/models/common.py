@@ -73,18 +73,29 @@ def scaled(channels, width_multiplier, divisor=1, minimum=1):
     return int(value)
 
 
-def conv_bn_relu(x, filters, kernel_size, strides, prefix, relu_max=None):
-    """Conv (no bias) → BatchNorm → ReLU, named `prefix_conv/_bn/_relu`."""
-    conv = keras.layers.Conv1D if len(x.shape) == 3 else keras.layers.Conv2D
-    x = conv(
+def conv(filters, kernel_size, strides, name, rank=2):
+    """A `"same"`-padded, bias-free, He-initialized Conv1D or Conv2D."""
+    layer = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
+    return layer(
         filters,
         kernel_size,
         strides=strides,
         padding="same",
         use_bias=False,
         kernel_initializer="he_normal",
-        name=f"{prefix}_conv",
-    )(x)
+        name=name,
+    )
+
+
+def conv_bn_relu(x, filters, kernel_size, strides, prefix, relu_max=None):
+    """Conv (no bias) → BatchNorm → ReLU, named `prefix_conv/_bn/_relu`."""
+    rank = 1 if len(x.shape) == 3 else 2
+    x = conv(filters, kernel_size, strides, f"{prefix}_conv", rank)(x)
+    return bn_relu(x, prefix, relu_max)
+
+
+def bn_relu(x, prefix, relu_max=None):
+    """BatchNorm → ReLU (capped at `relu_max`), named `prefix_bn/_relu`."""
     x = batch_norm(f"{prefix}_bn")(x)
     return keras.layers.ReLU(max_value=relu_max, name=f"{prefix}_relu")(x)
 

@@ -27,8 +27,7 @@ def _inverted_residual(x, expansion, filters, strides, prefix):
             use_bias=False,
             name=f"{prefix}_expand",
         )(y)
-        y = common.batch_norm(f"{prefix}_expand_bn")(y)
-        y = keras.layers.ReLU(6.0, name=f"{prefix}_expand_relu")(y)
+        y = common.bn_relu(y, f"{prefix}_expand", relu_max=6.0)
     y = keras.layers.DepthwiseConv2D(
         3,
         strides=strides,
@@ -36,8 +35,7 @@ def _inverted_residual(x, expansion, filters, strides, prefix):
         use_bias=False,
         name=f"{prefix}_depthwise",
     )(y)
-    y = common.batch_norm(f"{prefix}_depthwise_bn")(y)
-    y = keras.layers.ReLU(6.0, name=f"{prefix}_depthwise_relu")(y)
+    y = common.bn_relu(y, f"{prefix}_depthwise", relu_max=6.0)
     y = keras.layers.Conv2D(
         filters, 1, use_bias=False, name=f"{prefix}_project"
     )(y)

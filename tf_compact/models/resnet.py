@@ -20,27 +20,17 @@ def _validate_depth(depth):
         )
 
 
-def _conv(filters, kernel_size, strides, name):
-    return keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name=name,
-    )
-
-
 def _basic_block(x, filters, strides, prefix):
     shortcut = x
-    y = _conv(filters, 3, strides, f"{prefix}_conv1")(x)
+    y = common.conv(filters, 3, strides, f"{prefix}_conv1")(x)
     y = common.batch_norm(f"{prefix}_bn1")(y)
     y = keras.layers.ReLU(name=f"{prefix}_relu1")(y)
-    y = _conv(filters, 3, 1, f"{prefix}_conv2")(y)
+    y = common.conv(filters, 3, 1, f"{prefix}_conv2")(y)
     y = common.batch_norm(f"{prefix}_bn2")(y)
     if strides != 1 or x.shape[-1] != filters:
-        shortcut = _conv(filters, 1, strides, f"{prefix}_shortcut_conv")(x)
+        shortcut = common.conv(filters, 1, strides, f"{prefix}_shortcut_conv")(
+            x
+        )
         shortcut = common.batch_norm(f"{prefix}_shortcut_bn")(shortcut)
     y = keras.layers.Add(name=f"{prefix}_add")([y, shortcut])
     return keras.layers.ReLU(name=f"{prefix}_out")(y)
@@ -94,7 +84,7 @@ def resnet(
     blocks = (depth - 2) // 6
     inputs = keras.Input(shape=input_shape, name="image")
     width = common.scaled(STAGE_WIDTHS[0], width_multiplier)
-    x = _conv(width, 3, 1, "stem_conv")(inputs)
+    x = common.conv(width, 3, 1, "stem_conv")(inputs)
     x = common.batch_norm("stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     for stage, channels in enumerate(STAGE_WIDTHS, start=1):
