@@ -8,7 +8,7 @@ import tf_compact as tfc
 from tests.lite import helpers
 from tf_compact.cli import benchmark_tflite
 from tf_compact.cli import export_tflite
-from tf_compact.lite import runtime
+from tf_compact.lite import edgetpu_delegate
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -20,7 +20,7 @@ def parsed_flags():
 @pytest.fixture()
 def missing_library(monkeypatch):
     monkeypatch.setattr(
-        runtime, "edgetpu_library", lambda: "libedgetpu-missing.so.1"
+        edgetpu_delegate, "edgetpu_library", lambda: "libedgetpu-missing.so.1"
     )
 
 

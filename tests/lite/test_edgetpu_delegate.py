@@ -10,7 +10,7 @@ from ai_edge_litert import schema_py_generated
 
 import tf_compact as tfc
 from tests.lite import helpers
-from tf_compact.lite import runtime
+from tf_compact.lite import edgetpu_delegate
 
 benchmark_module = importlib.import_module("tf_compact.lite.benchmark")
 _PREPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
@@ -60,7 +60,7 @@ def int8():
 @pytest.fixture()
 def missing_library(monkeypatch):
     monkeypatch.setattr(
-        runtime, "edgetpu_library", lambda: "libedgetpu-missing.so.1"
+        edgetpu_delegate, "edgetpu_library", lambda: "libedgetpu-missing.so.1"
     )
 
 
@@ -85,13 +85,17 @@ def test_delegate_is_handed_to_the_interpreter(int8, monkeypatch):
         loaded.append((runtime_name, library, options))
         return fake
 
-    monkeypatch.setattr(runtime, "_load_delegate", load)
+    monkeypatch.setattr(edgetpu_delegate, "_load_delegate", load)
     interpreter, info = tfc.lite.make_interpreter(
         int8, delegate="edgetpu", delegate_options={"device": "usb:0"}
     )
     assert info.delegate == "edgetpu" and fake.prepared == 1
     assert loaded == [
-        ("ai_edge_litert", runtime.edgetpu_library(), {"device": "usb:0"})
+        (
+            "ai_edge_litert",
+            edgetpu_delegate.edgetpu_library(),
+            {"device": "usb:0"},
+        )
     ]
     x = helpers.images(4)
     plain, _ = tfc.lite.make_interpreter(int8)

@@ -28,6 +28,7 @@ from tf_compact.lite.edgetpu import edgetpu_report
 from tf_compact.lite.edgetpu_compiler import CompilerLog
 from tf_compact.lite.edgetpu_compiler import parse_compiler_log
 from tf_compact.lite.edgetpu_compiler import run_compiler
+from tf_compact.lite.edgetpu_delegate import load_edgetpu_delegate
 from tf_compact.lite.edgetpu_findings import Finding
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.edgetpu_rules import EDGETPU_OPS
@@ -35,6 +36,7 @@ from tf_compact.lite.errors import BridgeError
 from tf_compact.lite.errors import ConversionError
 from tf_compact.lite.errors import QuantizationError
 from tf_compact.lite.errors import RuntimeUnavailableError
+from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.gpu_delegate import GpuReport
 from tf_compact.lite.gpu_delegate import gpu_report
 from tf_compact.lite.inference import accuracy_of
@@ -49,11 +51,9 @@ from tf_compact.lite.ops import read_ops
 from tf_compact.lite.qat import qat
 from tf_compact.lite.qat import quantize_model
 from tf_compact.lite.result import ConversionResult
-from tf_compact.lite.runtime import RUNTIMES
 from tf_compact.lite.runtime import RuntimeInfo
-from tf_compact.lite.runtime import load_edgetpu_delegate
-from tf_compact.lite.runtime import load_model_content
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.runtime_modules import RUNTIMES
 from tf_compact.lite.signature import set_signature
 from tf_compact.lite.signature import signature_names
 from tf_compact.lite.verification import FLOAT_TOLERANCE

@@ -9,9 +9,9 @@ import numpy as np
 from tf_compact.lite.benchmark_tool import run_tool
 from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
+from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import output_name
-from tf_compact.lite.runtime import load_model_content
 from tf_compact.lite.runtime import make_interpreter
 
 

@@ -26,7 +26,7 @@ from tf_compact.lite.edgetpu_findings import static_check
 from tf_compact.lite.edgetpu_graph import read_graph
 from tf_compact.lite.edgetpu_rules import ERROR
 from tf_compact.lite.edgetpu_rules import WARNING
-from tf_compact.lite.runtime import load_model_content
+from tf_compact.lite.flatbuffer import load_model_content
 
 __all__ = ["EdgeTpuReport", "edgetpu_report"]
 

@@ -205,7 +205,7 @@ def read_graph(model_content, layer_names=None):
 
     Args:
         model_content: The `.tflite` flatbuffer, as bytes (checked with
-            `tf_compact.lite.runtime.load_model_content` by the caller).
+            `tf_compact.lite.flatbuffer.load_model_content` by the caller).
         layer_names: Optional Keras layer names, to name ops by layer.
             Defaults to `None`.
 

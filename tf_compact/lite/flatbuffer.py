@@ -5,9 +5,11 @@ interpreter from a flatbuffer without verifying it, and a truncated or
 corrupt file then crashes the process. `check_model` reads the whole model
 in Python first, with bounds checks on every offset it follows, and checks
 that the indices it holds (tensors, buffers, operator codes) point at
-something.
+something. `load_model_content` reads a model from bytes or a file and
+refuses one that fails these checks.
 """
 
+import os
 import struct
 
 _IDENTIFIER = b"TFL3"
@@ -160,4 +162,71 @@ def check_model(model_content):
     num_codes = len(model.operatorCodes or [])
     for s, subgraph in enumerate(subgraphs):
         _check_subgraph(content, s, subgraph, len(buffers), num_codes)
+    return model
+
+
+def validate_flatbuffer(model_content):
+    """Raises if `model_content` is not a well-formed TFLite flatbuffer.
+
+    Checks the `TFL3` file identifier, then reads the whole model with
+    bounds checks (see `check_model`), so that a truncated or corrupt file
+    is refused before any runtime sees it.
+
+    Args:
+        model_content: Bytes to check.
+
+    Raises:
+        TypeError: If `model_content` is not bytes-like.
+        ValueError: If it lacks the `TFL3` file identifier or cannot be
+            read as a TFLite model; the message says what is broken.
+
+    Example:
+
+    ```python
+    tfc.lite.flatbuffer.validate_flatbuffer(open("model.tflite", "rb").read())
+    ```
+    """
+    if not isinstance(model_content, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            "Invalid type for argument `model_content`. Expected bytes of a "
+            f"TFLite model. Received: type={type(model_content).__name__}"
+        )
+    check_model(model_content)
+
+
+def load_model_content(model):
+    """Returns TFLite bytes from bytes or from a path to a `.tflite` file.
+
+    Args:
+        model: Bytes-like flatbuffer, or a `str`/`os.PathLike` file path.
+
+    Returns:
+        The flatbuffer as `bytes` (a `bytes` subclass is returned as is).
+
+    Raises:
+        TypeError: If `model` is neither bytes nor a path.
+        ValueError: If the content is not a TFLite flatbuffer.
+        FileNotFoundError: If the path does not exist.
+
+    Example:
+
+    ```python
+    content = tfc.lite.load_model_content("model.tflite")
+    ```
+    """
+    path = None
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        with open(model, "rb") as f:
+            model = f.read()
+    elif isinstance(model, (bytearray, memoryview)):
+        model = bytes(model)
+    try:
+        validate_flatbuffer(model)
+    except ValueError as e:
+        if path is None:
+            raise
+        raise ValueError(
+            f"File {path!r} is not a usable TFLite model. {e}"
+        ) from None
     return model

@@ -6,10 +6,10 @@ import io
 import re
 
 from tf_compact.lite.flatbuffer import check_model
+from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.gpu_rules import gpu_reason
 from tf_compact.lite.gpu_rules import op_views
 from tf_compact.lite.ops import read_ops
-from tf_compact.lite.runtime import load_model_content
 
 _OP_LINE = re.compile(r"^\s*Op#(\d+)\s+([A-Za-z0-9_]+)\(")
 _WARNING = "GPU COMPATIBILITY WARNING:"

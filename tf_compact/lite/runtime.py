@@ -1,7 +1,7 @@
 """Choosing and creating a TFLite interpreter.
 
 Three runtimes can run a `.tflite` model from Python. They are tried in this
-order by `runtime="auto"`:
+order by `runtime="auto"` (see `tf_compact.lite.runtime_modules`):
 
 - `"ai_edge_litert"`: LiteRT, the maintained runtime (XNNPACK delegates float
   and int8 models).
@@ -9,53 +9,34 @@ order by `runtime="auto"`:
   numpy < 2 only; under numpy 2 it is skipped, and the reason reported). It
   does not verify the flatbuffer, so it is only handed a model that one of
   the other two has read.
+- `"tensorflow"`: `tf.lite.Interpreter`, always present with TensorFlow.
 
 Every model is checked (`validate_flatbuffer`) before any runtime sees it,
 and a model that a runtime refuses as malformed is not handed to the next
 one: a `ValueError` says what is wrong with it.
-- `"tensorflow"`: `tf.lite.Interpreter`, always present with TensorFlow.
 
 `delegate="edgetpu"` loads Coral's Edge TPU runtime (`libedgetpu.so.1`)
-through the runtime's external-delegate API (`load_delegate`); a model
-compiled by `edgetpu_compiler` then runs its `edgetpu-custom-op` on the
-Edge TPU.
+through the runtime's external-delegate API (see
+`tf_compact.lite.edgetpu_delegate`); a model compiled by `edgetpu_compiler`
+then runs its `edgetpu-custom-op` on the Edge TPU.
 """
 
 import dataclasses
-import importlib
-import importlib.util
-import os
 import platform
-import sys
 
-import numpy as np
-
+from tf_compact.lite.edgetpu_delegate import load_edgetpu_delegate
 from tf_compact.lite.errors import RuntimeUnavailableError
-from tf_compact.lite.flatbuffer import check_model
+from tf_compact.lite.flatbuffer import validate_flatbuffer
+from tf_compact.lite.runtime_modules import RUNTIMES
+from tf_compact.lite.runtime_modules import VERIFYING
+from tf_compact.lite.runtime_modules import brief
+from tf_compact.lite.runtime_modules import interpreter_module
+from tf_compact.lite.runtime_modules import refused
+from tf_compact.lite.runtime_modules import refuses
+from tf_compact.lite.runtime_modules import skip_reason
+from tf_compact.lite.runtime_modules import verify_first
 
-RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 DELEGATES = ("edgetpu",)
-# Coral's Edge TPU runtime library, by platform.system().
-EDGETPU_LIBRARIES = {
-    "Linux": "libedgetpu.so.1",
-    "Darwin": "libedgetpu.1.dylib",
-    "Windows": "edgetpu.dll",
-}
-EDGETPU_INSTALL = (
-    "install Coral's Edge TPU runtime (Debian/Ubuntu: `sudo apt-get install "
-    "libedgetpu1-std` from Coral's package repository, see "
-    "https://coral.ai/docs/accelerator/get-started/) and plug in a Coral "
-    "device"
-)
-_MODULES = {
-    "ai_edge_litert": "ai_edge_litert.interpreter",
-    "tflite_runtime": "tflite_runtime.interpreter",
-}
-# Runtimes that verify the flatbuffer before building an interpreter; the
-# others are handed a model only after one of these accepted it.
-_VERIFYING = ("ai_edge_litert", "tensorflow")
-# Words a runtime uses when it refuses the file itself, not the platform.
-_REFUSALS = ("not a valid flatbuffer", "model identifier", "verification")
 
 
 @dataclasses.dataclass
@@ -108,60 +89,6 @@ def _validate_delegate(delegate):
         )
 
 
-def edgetpu_library():
-    """The file name of Coral's Edge TPU runtime library on this system.
-
-    Example:
-
-    ```python
-    tfc.lite.runtime.edgetpu_library()  # "libedgetpu.so.1" on Linux
-    ```
-    """
-    return EDGETPU_LIBRARIES.get(platform.system(), "libedgetpu.so.1")
-
-
-def _load_delegate(runtime, library, options):
-    """Loads an external delegate with `runtime`'s `load_delegate`."""
-    module = _interpreter_module(runtime)
-    return module.load_delegate(library, options or {})
-
-
-def load_edgetpu_delegate(runtime="ai_edge_litert", library=None, options=None):
-    """Loads the Edge TPU delegate (`libedgetpu`) through a LiteRT runtime.
-
-    Args:
-        runtime: The runtime whose `load_delegate` to use (the delegate
-            must be handed to that runtime's interpreter). Defaults to
-            `"ai_edge_litert"`.
-        library: The library to load. Defaults to `edgetpu_library()`.
-        options: Delegate options, e.g. `{"device": "usb:0"}`. Defaults to
-            `None`.
-
-    Returns:
-        The runtime's delegate object.
-
-    Raises:
-        RuntimeUnavailableError: If the library cannot be loaded (not
-            installed, or no Edge TPU attached); the message names the
-            library and how to install it.
-
-    Example:
-
-    ```python
-    delegate = tfc.lite.runtime.load_edgetpu_delegate()
-    ```
-    """
-    library = library or edgetpu_library()
-    try:
-        return _load_delegate(runtime, library, options)
-    except (OSError, ValueError, RuntimeError, AttributeError) as e:
-        raise RuntimeUnavailableError(
-            f"The Edge TPU delegate {library!r} could not be loaded through "
-            f"{runtime} ({type(e).__name__}: {_short(e)}); " + EDGETPU_INSTALL,
-            {runtime: f"{library} not loaded ({_short(e)})"},
-        ) from None
-
-
 def _validate_num_threads(num_threads):
     if isinstance(num_threads, bool) or not isinstance(num_threads, int):
         raise TypeError(
@@ -175,150 +102,8 @@ def _validate_num_threads(num_threads):
         )
 
 
-def validate_flatbuffer(model_content):
-    """Raises if `model_content` is not a well-formed TFLite flatbuffer.
-
-    Checks the `TFL3` file identifier, then reads the whole model with
-    bounds checks (see `tf_compact.lite.flatbuffer.check_model`), so that a
-    truncated or corrupt file is refused before any runtime sees it.
-
-    Args:
-        model_content: Bytes to check.
-
-    Raises:
-        TypeError: If `model_content` is not bytes-like.
-        ValueError: If it lacks the `TFL3` file identifier or cannot be
-            read as a TFLite model; the message says what is broken.
-
-    Example:
-
-    ```python
-    tfc.lite.runtime.validate_flatbuffer(open("model.tflite", "rb").read())
-    ```
-    """
-    if not isinstance(model_content, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            "Invalid type for argument `model_content`. Expected bytes of a "
-            f"TFLite model. Received: type={type(model_content).__name__}"
-        )
-    check_model(model_content)
-
-
-def load_model_content(model):
-    """Returns TFLite bytes from bytes or from a path to a `.tflite` file.
-
-    Args:
-        model: Bytes-like flatbuffer, or a `str`/`os.PathLike` file path.
-
-    Returns:
-        The flatbuffer as `bytes` (a `bytes` subclass is returned as is).
-
-    Raises:
-        TypeError: If `model` is neither bytes nor a path.
-        ValueError: If the content is not a TFLite flatbuffer.
-        FileNotFoundError: If the path does not exist.
-
-    Example:
-
-    ```python
-    content = tfc.lite.load_model_content("model.tflite")
-    ```
-    """
-    path = None
-    if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        with open(model, "rb") as f:
-            model = f.read()
-    elif isinstance(model, (bytearray, memoryview)):
-        model = bytes(model)
-    try:
-        validate_flatbuffer(model)
-    except ValueError as e:
-        if path is None:
-            raise
-        raise ValueError(
-            f"File {path!r} is not a usable TFLite model. {e}"
-        ) from None
-    return model
-
-
-def _importable(module_name):
-    """Whether `module_name` can be imported, without importing it."""
-    try:
-        return importlib.util.find_spec(module_name) is not None
-    except (ImportError, ValueError):
-        return sys.modules.get(module_name.split(".")[0]) is not None
-
-
-def _skip_reason(runtime):
-    """Why `runtime` cannot work in this process, or `None`.
-
-    Every `tflite_runtime` wheel is built against numpy 1.x: under numpy 2
-    it imports with a warning, parses the model without verifying it, then
-    fails creating the interpreter (`_ARRAY_API not found`).
-    """
-    if runtime != "tflite_runtime":
-        return None
-    if not _importable(_MODULES[runtime]):
-        raise ModuleNotFoundError(f"No module named {_MODULES[runtime]!r}")
-    if int(np.__version__.split(".")[0]) >= 2:
-        return (
-            "skipped (built against numpy 1.x, it fails with `_ARRAY_API "
-            f"not found` under numpy {np.__version__})"
-        )
-    return None
-
-
-def _refuses(error):
-    """Whether a runtime's error says the file itself is broken."""
-    text = str(error).lower()
-    return isinstance(error, ValueError) and any(
-        word in text for word in _REFUSALS
-    )
-
-
-def _refused(runtime, model_content, error):
-    return ValueError(
-        "Invalid value for argument `model_content`. Expected a well-formed "
-        f"TFLite flatbuffer. Received: {len(model_content)} bytes that "
-        f"{runtime} refused ({_short(error)}); no other runtime was tried "
-        "on them."
-    )
-
-
-def _verify_first(model_content, verified):
-    """Has a verifying runtime read the model before an unverifying one."""
-    if verified:
-        return
-    for name in _VERIFYING:
-        try:
-            module = _interpreter_module(name)
-            module.Interpreter(model_content=bytes(model_content))
-        except ImportError:
-            continue
-        except Exception as e:  # only a refusal of the file matters here
-            if _refuses(e):
-                raise _refused(name, model_content, e) from None
-        verified.append(name)
-        return
-
-
-def _interpreter_module(runtime):
-    """Returns the module holding `Interpreter` and `OpResolverType`."""
-    if runtime == "tensorflow":
-        import tensorflow as tf
-
-        class _TfLite:
-            Interpreter = tf.lite.Interpreter
-            OpResolverType = tf.lite.experimental.OpResolverType
-            load_delegate = staticmethod(tf.lite.experimental.load_delegate)
-
-        return _TfLite
-    return importlib.import_module(_MODULES[runtime])
-
-
 def _create(runtime, model_content, num_threads, use_xnnpack, delegates=None):
-    module = _interpreter_module(runtime)
+    module = interpreter_module(runtime)
     resolver = module.OpResolverType
     kind = (
         resolver.AUTO
@@ -356,13 +141,8 @@ def _create_with_fallback(
     except RuntimeError as e:
         if not use_xnnpack or "XNNPACK" not in str(e).upper():
             raise
-        log[f"{name} with xnnpack"] = f"failed ({_short(e)}); ran without it"
+        log[f"{name} with xnnpack"] = f"failed ({brief(e)}); ran without it"
         return _create(name, model_content, num_threads, False, delegates)
-
-
-def _short(error, limit=200):
-    text = str(error)
-    return text if len(text) <= limit else "..." + text[-limit:]
 
 
 def delegate_of(interpreter):
@@ -443,12 +223,12 @@ def make_interpreter(
     attempts, verified, missing = {}, [], []
     for name in order:
         try:
-            reason = _skip_reason(name)
+            reason = skip_reason(name)
             if reason is not None:
                 attempts[name] = reason
                 continue
-            if name not in _VERIFYING:
-                _verify_first(model_content, verified)
+            if name not in VERIFYING:
+                verify_first(model_content, verified)
             delegates = None
             if delegate is not None:
                 delegates = [
@@ -463,17 +243,17 @@ def make_interpreter(
                 delegates,
             )
         except ImportError as e:
-            attempts[name] = f"not importable ({type(e).__name__}: {_short(e)})"
+            attempts[name] = f"not importable ({type(e).__name__}: {brief(e)})"
             continue
         except RuntimeUnavailableError as e:
             attempts.update(e.attempts)
             missing.append(str(e))
             continue
         except (RuntimeError, ValueError, AttributeError, TypeError) as e:
-            if _refuses(e):
-                raise _refused(name, model_content, e) from None
+            if refuses(e):
+                raise refused(name, model_content, e) from None
             attempts[name] = (
-                f"failed to create ({type(e).__name__}: {_short(e)})"
+                f"failed to create ({type(e).__name__}: {brief(e)})"
             )
             continue
         used = delegate or delegate_of(interpreter)
