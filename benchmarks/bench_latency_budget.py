@@ -1,26 +1,32 @@
-"""A MACs budget vs a latency budget of the same measured latency.
+"""A latency budget vs a MACs budget at the same measured latency.
 
-The VGG teacher (`tfc.models.vgg()`) is trained on Fashion-MNIST (cached in
-`--work_dir`). It is pruned twice with `tfc.prune` (global ranking, widths
-rounded to `--round_to`):
+One teacher (`--teacher=vgg|mobilenet_v2`) on Fashion-MNIST: the converged
+one of `benchmarks/teachers.py` when it is cached (`common.load_teacher`),
+else a short one trained here (`--teacher_epochs`, cached in `--work_dir`)
+and labelled so in the results. It is pruned twice with `tfc.prune`
+(global ranking, widths rounded to `--round_to`):
 
-- `macs`: to `--target_macs` of its MACs; the slim model's latency `L` is
-  measured on the TFLite interpreter (float32, batch 1, `--threads`);
-- `latency`: to `target_latency=L`, from the per-group latency table of
-  `tf_compact.pruning.latency` (built here, cached on disk).
+- `latency`: to `target_latency = --latency_fraction` x the teacher's
+  measured latency, from the per-group latency table of
+  `tf_compact.pruning.latency` (built here, cached on disk); its measured
+  latency is `L`;
+- `macs`: to a `target_macs` found by bisection so that the MACs-pruned
+  model's *measured* latency is within `--match_tolerance` of `L`.
 
-Both students are then fine-tuned the same way, with `tfc.Distiller` and
-`tfc.LogitsKD`, and compared: test accuracy, MACs, parameters, measured
+Latency is measured on the TFLite interpreter (float32, batch 1,
+`--threads`). Both students are then fine-tuned the same way, with
+`tfc.Distiller` and `tfc.LogitsKD`, once per seed of `--seeds`, and
+compared: test accuracy (per seed and mean), MACs, parameters, measured
 latency (interleaved measurements, best of `--repeats`), the latency the
-table predicts (additive, and corrected for layers shared by two cut
-groups as `prune` uses it), and the kept width of every group. Results go to
+table predicts, and the kept width of every group. Results go to
 `<results_dir>/<name>.json` and `.md`, with the command at the top.
 
 ```shell
-python benchmarks/bench_latency_budget.py
+python benchmarks/bench_latency_budget.py --teacher=vgg
+python benchmarks/bench_latency_budget.py --teacher=mobilenet_v2
 # a quick check
 python benchmarks/bench_latency_budget.py --limit=4096 --epochs=1 \\
-    --teacher_epochs=1 --name=quick
+    --teacher_epochs=1 --seeds=0 --name=quick
 ```
 """
 
@@ -35,9 +41,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import common  # noqa: E402
 
-TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", 4, "Teacher epochs.")
+TEACHER = flags.DEFINE_enum(
+    "teacher", "vgg", ["vgg", "mobilenet_v2"], "Which teacher to prune."
+)
+TEACHER_EPOCHS = flags.DEFINE_integer(
+    "teacher_epochs",
+    4,
+    "Epochs of the short teacher, trained only when no converged one is "
+    "cached.",
+)
 EPOCHS = flags.DEFINE_integer("epochs", 4, "KD fine-tune epochs per student.")
-TARGET_MACS = flags.DEFINE_float("target_macs", 0.25, "MACs target.")
+LATENCY_FRACTION = flags.DEFINE_float(
+    "latency_fraction",
+    0.35,
+    "Latency target as a fraction of the teacher's measured latency.",
+)
+TOLERANCE = flags.DEFINE_float(
+    "match_tolerance",
+    0.03,
+    "Relative gap of measured latencies at which the MACs bisection stops.",
+)
+MAX_STEPS = flags.DEFINE_integer(
+    "max_bisection_steps", 10, "Cap on the MACs bisection steps."
+)
 ROUND_TO = flags.DEFINE_integer("round_to", 8, "`round_to` of both prunes.")
 THREADS = flags.DEFINE_integer("threads", 1, "Interpreter threads.")
 RUNS = flags.DEFINE_integer("runs", 200, "Timed invokes per measurement.")
@@ -47,8 +73,10 @@ REPEATS = flags.DEFINE_integer(
 TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "LogitsKD temperature.")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 LIMIT = flags.DEFINE_integer("limit", None, "Cap on examples (quick runs).")
-SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
-NAME = flags.DEFINE_string("name", "vgg", "Base name of the results.")
+SEEDS = flags.DEFINE_list("seeds", ["0"], "Fine-tune seeds.")
+NAME = flags.DEFINE_string(
+    "name", None, "Base name of the results (default: the teacher's name)."
+)
 RESULTS = flags.DEFINE_string(
     "results_dir",
     os.path.join(common.RESULTS_DIR, "latency_budget"),
@@ -57,7 +85,7 @@ RESULTS = flags.DEFINE_string(
 WORK_DIR = flags.DEFINE_string(
     "work_dir",
     os.path.join(os.path.expanduser("~"), ".cache", "tf_compact_bench"),
-    "Teacher cache.",
+    "Cache of the short teachers.",
 )
 
 
@@ -65,10 +93,7 @@ def _data():
     import tf_compact as tfc
 
     return tfc.data.load(
-        "fashion_mnist",
-        batch_size=BATCH_SIZE.value,
-        limit=LIMIT.value,
-        seed=SEED.value,
+        "fashion_mnist", batch_size=BATCH_SIZE.value, limit=LIMIT.value, seed=0
     )
 
 
@@ -78,24 +103,52 @@ def _ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _teacher(bundle):
-    """The cached teacher, or a freshly trained (and cached) one."""
-    import keras
-
+def _build(bundle):
     import tf_compact as tfc
 
-    name = f"latency_vgg_e{TEACHER_EPOCHS.value}_b{BATCH_SIZE.value}"
-    name += f"_s{SEED.value}" + (f"_n{LIMIT.value}" if LIMIT.value else "")
+    if TEACHER.value == "vgg":
+        return tfc.models.vgg()
+    return tfc.models.mobilenet_v2(
+        input_shape=bundle.input_shape,
+        num_classes=bundle.num_classes,
+        width_multiplier=0.5,
+        last_channels=640,
+    )
+
+
+def _teacher(bundle):
+    """`(teacher, record)`: the converged one if cached, else a short one."""
+    import keras
+
+    try:
+        record, folder = common.teacher_record(TEACHER.value)
+    except FileNotFoundError:
+        record = None
+    if record is not None:
+        model = common.load_teacher(TEACHER.value)
+        return model, {
+            "kind": "converged",
+            "folder": os.path.basename(folder),
+            "cached": True,
+        }
+    name = f"latency_{TEACHER.value}_e{TEACHER_EPOCHS.value}"
+    name += f"_b{BATCH_SIZE.value}_s0"
+    name += f"_n{LIMIT.value}" if LIMIT.value else ""
     path = os.path.join(WORK_DIR.value, name + ".keras")
+    kind = (
+        f"short: {TEACHER_EPOCHS.value} epoch(s) of Adam on "
+        f"{LIMIT.value or 'all'} training images, not converged"
+    )
     if os.path.exists(path):
-        return keras.saving.load_model(path, compile=False), True
-    keras.utils.set_random_seed(SEED.value)
-    teacher = tfc.models.vgg()
+        model = keras.saving.load_model(path, compile=False)
+        return model, {"kind": kind, "cached": True}
+    keras.utils.set_random_seed(0)
+    teacher = _build(bundle)
     teacher.compile(keras.optimizers.Adam(1e-3), _ce(), metrics=["accuracy"])
     teacher.fit(bundle.train, epochs=TEACHER_EPOCHS.value, verbose=2)
     os.makedirs(WORK_DIR.value, exist_ok=True)
     teacher.save(path)
-    return teacher, False
+    return teacher, {"kind": kind, "cached": False}
 
 
 def _copy(model):
@@ -121,7 +174,7 @@ def _fine_tune(teacher, student, bundle, seed):
     keras.utils.set_random_seed(seed)
     distiller = tfc.Distiller(
         _copy(teacher),
-        student,
+        _copy(student),
         [tfc.LogitsKD(TEMPERATURE.value)],
         student_loss_weight=0.5,
     )
@@ -131,16 +184,32 @@ def _fine_tune(teacher, student, bundle, seed):
     return distiller.student, time.time() - start
 
 
-def _latencies(models):
-    """Interleaved measurements of every model; each one's best."""
-    from tf_compact.pruning.latency import measure_latency
+_RUNNERS = {}
 
+
+def _runner(model):
+    """The model's float32 TFLite interpreter, converted once per model."""
+    from tf_compact.internal import interpreter
+
+    key = id(model)
+    if key not in _RUNNERS:
+        content = interpreter.to_tflite(model)
+        _RUNNERS[key] = (
+            model,
+            interpreter.make_interpreter(content, THREADS.value)[0],
+        )
+    return _RUNNERS[key][1]
+
+
+def _latencies(models, repeats=None):
+    """Interleaved measurements of every model; each one's best (ms)."""
+    from tf_compact.internal import interpreter
+
+    runners = {name: _runner(model) for name, model in models.items()}
     best = {}
-    for _ in range(REPEATS.value):
-        for name, model in models.items():
-            ms = measure_latency(
-                model, THREADS.value, runs=RUNS.value, repeats=1
-            )
+    for _ in range(repeats or REPEATS.value):
+        for name, runner in runners.items():
+            ms = interpreter.time_invoke(runner, RUNS.value, 5, 1)
             best[name] = min(best.get(name, ms), ms)
     return best
 
@@ -158,50 +227,106 @@ def _cost(model):
     return int(macs), int(params)
 
 
+def _match_macs(teacher, by_latency):
+    """The MACs-pruned model whose measured latency matches `by_latency`'s.
+
+    Bisection on `target_macs`; each step measures the candidate and the
+    latency-pruned model interleaved (so load on the machine hits both).
+    Returns `(model, target_macs, steps)`; the closest candidate is kept
+    when the tolerance is not reached within the step cap.
+    """
+    import tf_compact as tfc
+
+    low, high = 0.0, 1.0
+    best, steps = None, []
+    fraction = _cost(by_latency)[0] / _cost(teacher)[0]
+    for _ in range(MAX_STEPS.value):
+        candidate = tfc.prune(
+            teacher, target_macs=fraction, round_to=ROUND_TO.value
+        )
+        ms = _latencies(
+            {"latency": by_latency, "macs": candidate},
+            repeats=max(2, REPEATS.value // 2),
+        )
+        gap = ms["macs"] / ms["latency"] - 1.0
+        steps.append(
+            {
+                "target_macs": fraction,
+                "macs_ms": ms["macs"],
+                "latency_ms": ms["latency"],
+                "gap": gap,
+            }
+        )
+        print(f"bisection: target_macs={fraction:.4f} gap={gap:+.3%}")
+        if best is None or abs(gap) < abs(best[2]):
+            best = (candidate, fraction, gap)
+        if abs(gap) <= TOLERANCE.value:
+            break
+        if gap > 0:
+            high = fraction
+        else:
+            low = fraction
+        fraction = 0.5 * (low + high)
+    return best[0], best[1], steps
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
 def _markdown(payload):
     run, arms = payload["run"], payload["arms"]
+    teacher = payload["teacher"]
     lines = [
-        "# MACs budget vs latency budget (VGG, Fashion-MNIST)",
+        f"# Latency budget vs MACs budget at equal measured latency "
+        f"({payload['teacher_name']}, Fashion-MNIST)",
         "",
         f"`{run['command']}`",
         "",
         f"Machine: {run['machine']}; commit `{run['git_sha']}`; "
         f"{payload['threads']} interpreter thread(s), "
-        f"{payload['runtime']}.",
+        f"{payload['runtime']}; training images: "
+        f"{payload['limit'] or 'all'}.",
         "",
-        f"Teacher: accuracy {payload['teacher']['accuracy']:.4f}, "
-        f"{payload['teacher']['macs']:,} MACs, "
-        f"{payload['teacher']['params']:,} params, "
-        f"{payload['teacher']['latency_ms']:.4f} ms"
-        + (" (cached)" if payload["teacher"]["cached"] else "")
-        + ".",
+        f"Teacher ({teacher['kind']}): accuracy {teacher['accuracy']:.4f}, "
+        f"{teacher['macs']:,} MACs, {teacher['params']:,} params, "
+        f"{teacher['latency_ms']:.4f} ms.",
         "",
-        f"Latency table: {payload['table']['seconds']:.1f} s to build, "
-        f"{payload['table']['seconds_again']:.2f} s from the cache; "
-        f"measured unpruned {payload['table']['model_ms']:.4f} ms.",
+        f"Latency table: {payload['table']['seconds']:.1f} s to build; "
+        f"measured unpruned {payload['table']['model_ms']:.4f} ms. "
+        f"MACs bisection: {len(payload['bisection'])} step(s), final gap "
+        f"{payload['bisection_gap']:+.1%} (tolerance "
+        f"{payload['match_tolerance']:.0%}).",
         "",
-        "| arm | budget | accuracy | MACs | params | latency ms "
-        "| predicted ms (additive) | predicted ms (corrected) | prune s "
-        "| widths |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| arm | budget | accuracy (mean) | accuracy per seed | MACs | params "
+        "| latency ms | predicted ms | widths |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, arm in arms.items():
         widths = ", ".join(f"{k}={v}" for k, v in arm["widths"].items())
+        seeds = ", ".join(f"{a:.4f}" for a in arm["accuracies"])
         lines.append(
-            f"| {name} | {arm['budget']} | {arm['accuracy']:.4f} | "
-            f"{arm['macs']:,} | {arm['params']:,} | "
+            f"| {name} | {arm['budget']} | {arm['accuracy']:.4f} | {seeds} "
+            f"| {arm['macs']:,} | {arm['params']:,} | "
             f"{arm['latency_ms']:.4f} | {arm['predicted_ms']:.4f} | "
-            f"{arm['corrected_ms']:.4f} | "
-            f"{arm['prune_seconds']:.1f} | {widths} |"
+            f"{widths} |"
         )
+    diff = payload["accuracy_difference"]
     lines += [
         "",
-        "Accuracy after the same KD fine-tune "
-        f"({payload['epochs']} epoch(s), `tfc.LogitsKD`). Latency: best "
-        f"of {payload['repeats']} interleaved medians of {payload['runs']} "
-        "invokes. Predicted: the table's additive prediction, and the one "
-        "`prune` uses (savings scaled by the MACs the cuts save together "
-        "rather than alone).",
+        f"Latency-targeted minus MACs-targeted accuracy: "
+        f"{diff['mean'] * 100:+.2f} pp (mean of {len(payload['seeds'])} "
+        "seed(s)"
+        + (
+            f", standard error {diff['se'] * 100:.2f} pp"
+            if diff["se"] is not None
+            else ""
+        )
+        + "). Same KD fine-tune for both "
+        f"({payload['epochs']} epoch(s), `tfc.LogitsKD`, seeds "
+        f"{', '.join(str(s) for s in payload['seeds'])}). Latency: best of "
+        f"{payload['repeats']} interleaved medians of {payload['runs']} "
+        "invokes of the fine-tuned students.",
         "",
     ]
     return "\n".join(lines)
@@ -210,77 +335,68 @@ def _markdown(payload):
 def main(argv):
     del argv
     import keras
-    import numpy as np
 
     import tf_compact as tfc
     from tf_compact.internal import interpreter
     from tf_compact.pruning.latency import build_latency_table
-    from tf_compact.pruning.latency_table import LatencyPredictor
 
+    seeds = [int(s) for s in SEEDS.value]
+    name = NAME.value or TEACHER.value
     bundle = _data()
-    teacher, cached = _teacher(bundle)
+    teacher, teacher_info = _teacher(bundle)
+    teacher_ms = _latencies({"teacher": teacher})["teacher"]
     start = time.time()
     table = build_latency_table(
         teacher, num_threads=THREADS.value, round_to=ROUND_TO.value
     )
     table_seconds = time.time() - start
-    graph = tfc.ChannelGraph(teacher)
-    predictor = LatencyPredictor(table, graph)
-    start = time.time()
-    build_latency_table(
-        teacher, num_threads=THREADS.value, round_to=ROUND_TO.value
-    )
-    table_again = time.time() - start
-
-    start = time.time()
-    by_macs = tfc.prune(
-        teacher, target_macs=TARGET_MACS.value, round_to=ROUND_TO.value
-    )
-    macs_seconds = time.time() - start
-    measured = _latencies({"macs": by_macs})["macs"]
-    start = time.time()
+    target = LATENCY_FRACTION.value * teacher_ms
     by_latency = tfc.prune(
         teacher,
-        target_latency=measured,
+        target_latency=target,
         round_to=ROUND_TO.value,
         num_threads=THREADS.value,
     )
-    latency_seconds = time.time() - start
-    students = {"macs": by_macs, "latency": by_latency}
+    by_macs, target_macs, steps = _match_macs(teacher, by_latency)
+    students = {"latency": by_latency, "macs": by_macs}
     budgets = {
-        "macs": f"target_macs={TARGET_MACS.value:g}",
-        "latency": f"target_latency={measured:.4f} ms",
+        "latency": f"target_latency={target:.4f} ms",
+        "macs": f"target_macs={target_macs:.4f}",
     }
-    seconds = {"macs": macs_seconds, "latency": latency_seconds}
     arms = {}
-    for i, (name, student) in enumerate(students.items()):
-        tuned, fit_seconds = _fine_tune(
-            teacher, student, bundle, SEED.value + i
-        )
-        macs, params = _cost(tuned)
-        widths = _widths(tuned)
-        arms[name] = {
-            "budget": budgets[name],
-            "accuracy": _accuracy(tuned, bundle),
+    tuned_models = {}
+    for arm, student in students.items():
+        accuracies, seconds = [], []
+        for seed in seeds:
+            tuned, fit_seconds = _fine_tune(teacher, student, bundle, seed)
+            accuracies.append(_accuracy(tuned, bundle))
+            seconds.append(fit_seconds)
+            tuned_models[arm] = tuned
+        macs, params = _cost(student)
+        widths = _widths(student)
+        arms[arm] = {
+            "budget": budgets[arm],
+            "accuracy": _mean(accuracies),
+            "accuracies": accuracies,
             "macs": macs,
             "params": params,
             "widths": widths,
             "predicted_ms": table.predict(widths),
-            "corrected_ms": predictor(
-                {
-                    n: np.arange(graph.group(n).size) < w
-                    for n, w in widths.items()
-                }
-            ),
-            "prune_seconds": seconds[name],
-            "fine_tune_seconds": fit_seconds,
+            "fine_tune_seconds": seconds,
         }
-        students[name] = tuned
-    latencies = _latencies({"teacher": teacher, **students})
-    for name in arms:
-        arms[name]["latency_ms"] = latencies[name]
+    latencies = _latencies({"teacher": teacher, **tuned_models})
+    for arm in arms:
+        arms[arm]["latency_ms"] = latencies[arm]
+    differences = [
+        a - b
+        for a, b in zip(
+            arms["latency"]["accuracies"], arms["macs"]["accuracies"]
+        )
+    ]
+    mean, se = common.paired(differences)
     macs, params = _cost(teacher)
     payload = {
+        "teacher_name": TEACHER.value,
         "threads": THREADS.value,
         "runtime": interpreter.runtime_name(),
         "runs": RUNS.value,
@@ -288,28 +404,29 @@ def main(argv):
         "epochs": EPOCHS.value,
         "teacher_epochs": TEACHER_EPOCHS.value,
         "limit": LIMIT.value,
+        "seeds": seeds,
+        "latency_fraction": LATENCY_FRACTION.value,
+        "match_tolerance": TOLERANCE.value,
         "teacher": {
             "accuracy": _accuracy(_copy(teacher), bundle),
             "macs": macs,
             "params": params,
             "latency_ms": latencies["teacher"],
-            "cached": cached,
+            **teacher_info,
         },
-        "table": {
-            "seconds": table_seconds,
-            "seconds_again": table_again,
-            "model_ms": table.model_ms,
-            "groups": table.get_config()["groups"],
-        },
+        "table": {"seconds": table_seconds, "model_ms": table.model_ms},
+        "bisection": steps,
+        "bisection_gap": min((s["gap"] for s in steps), key=abs),
         "arms": arms,
+        "accuracy_difference": {"mean": mean, "se": se},
+        "latency_arm_at_least_as_accurate": bool(mean >= 0),
     }
-    path = common.result_path(RESULTS.value, NAME.value, ".json")
+    path = common.result_path(RESULTS.value, name, ".json")
     common.write_json(path, payload)
     with open(path, encoding="utf-8") as f:
         payload = json.load(f)
     common.write_text(
-        common.result_path(RESULTS.value, NAME.value, ".md"),
-        _markdown(payload),
+        common.result_path(RESULTS.value, name, ".md"), _markdown(payload)
     )
     keras.backend.clear_session()
     print(_markdown(payload))

@@ -290,7 +290,9 @@ def main(argv):
     try:
         method = _method()
         training = _training()
-        export = compress_settings.build_export(TFLITE_MODES.value)
+        export = compress_settings.build_export(
+            TFLITE_MODES.value, common_flags.EDGETPU.value
+        )
     except ValueError as err:
         raise app.UsageError(str(err)) from err
     import keras

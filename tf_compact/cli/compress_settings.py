@@ -8,6 +8,7 @@ and refuses a flag given for a method that does not use it.
 
 from absl import flags
 
+from tf_compact.internal import distribute
 from tf_compact.internal.targets import parse_target_text
 from tf_compact.methods.registry import METHODS
 from tf_compact.methods.settings import Export
@@ -46,8 +47,8 @@ TAKES = {
 #: Budgets dropped without a word by the methods that take none, as the
 #: default `--target_macs=0.25` would otherwise stop them.
 _QUIET = ("target_macs", "target_params")
-#: `--distribution_strategy` values.
-STRATEGIES = ("none", "mirrored", "multi_worker")
+#: `--distribution_strategy` values: the names `resolve_strategy` takes.
+STRATEGIES = distribute.STRATEGY_NAMES
 
 
 def build_method(name, options, given=()):
@@ -99,9 +100,13 @@ def build_training(options):
     return Training(**{k: v for k, v in options.items() if v is not None})
 
 
-def build_export(tflite_modes):
-    """`tfc.methods.Export` with the given TFLite modes."""
-    return Export(tflite_modes=tuple(tflite_modes))
+def build_export(tflite_modes, edgetpu=False):
+    """`tfc.methods.Export` with the given TFLite modes.
+
+    `edgetpu` (the shared `--edgetpu` flag) adds the Edge TPU file and
+    its report.
+    """
+    return Export(tflite_modes=tuple(tflite_modes), edgetpu=edgetpu)
 
 
 def build_strategy(name):
@@ -114,19 +119,15 @@ def build_strategy(name):
 
     Returns:
         A strategy, or `None` for `"none"`.
-    """
-    if name not in STRATEGIES:
-        raise ValueError(
-            "Invalid value for argument `distribution_strategy`. Expected "
-            f"one of {list(STRATEGIES)}. Received: {name!r}"
-        )
-    if name == "none":
-        return None
-    import tensorflow as tf
 
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    Raises:
+        ValueError: for another name (see
+            `tf_compact.internal.distribute.resolve_strategy`, which makes
+            the strategy).
+    """
+    if distribute.strategy_key(name) == distribute.NONE:
+        return None
+    return distribute.resolve_strategy(name)
 
 
 class TargetParser(flags.ArgumentParser):

@@ -120,11 +120,19 @@ class Export(Settings):
             `50`.
         baselines: extra points `{"name", "macs", "accuracy"}` for the
             trade-off plot. Defaults to `()`.
+        edgetpu: also convert the final model for a Coral Edge TPU
+            (`tfc.lite.convert(..., "int8", target="edgetpu")`: full int8,
+            batch 1, static shapes, uint8 I/O) to `model_edgetpu.tflite`,
+            and record its `tfc.lite.edgetpu_report` under `edgetpu` in
+            `report.json` and as one line of `report.md`. The file is not
+            timed by the benchmark stage (it is meant for the device).
+            Defaults to `False`.
 
     Example:
 
     ```python
     export = tfc.methods.Export(tflite_modes=("int8",), num_threads=2)
+    coral = tfc.methods.Export(edgetpu=True)
     tfc.compress(teacher, bundle, method=method, export=export)
     ```
     """
@@ -135,6 +143,7 @@ class Export(Settings):
         num_threads=1,
         benchmark_runs=50,
         baselines=(),
+        edgetpu=False,
     ):
         if isinstance(tflite_modes, str):
             raise invalid(
@@ -152,6 +161,7 @@ class Export(Settings):
                 "benchmark_runs", benchmark_runs, minimum=1
             ),
             baselines=[dict(b) for b in baselines],
+            edgetpu=validate_bool("edgetpu", edgetpu),
         )
 
 

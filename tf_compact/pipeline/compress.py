@@ -12,6 +12,7 @@ from tf_compact.pipeline.plan import default_stages
 from tf_compact.pipeline.result import CompressResult
 from tf_compact.pipeline.run_settings import check_arguments
 from tf_compact.pipeline.run_settings import run_settings
+from tf_compact.pipeline.run_settings import writer_output_dir
 from tf_compact.pipeline.store import StageStore
 
 
@@ -89,9 +90,14 @@ def compress(
             deleted first (said in the log). Defaults to `True`.
         callbacks: Keras callbacks added to the `fit` of every training
             stage. Defaults to `()`.
-        strategy: a `tf.distribute.Strategy`: every stage builds, compiles
-            and trains its models under `strategy.scope()`. Defaults to
-            `None`.
+        strategy: a `tf.distribute.Strategy`, or a name
+            (`"none"`, `"mirrored"`, `"multi_worker"`; see
+            `tf_compact.internal.distribute.resolve_strategy`): every stage
+            builds, compiles and trains its models under
+            `strategy.scope()`. Under `MultiWorkerMirroredStrategy` every
+            worker runs the same call and only the chief writes
+            `output_dir` (the others write to a temporary folder).
+            Defaults to `None`.
         stages: a custom list of `Stage` objects to run instead of the
             method's default list (`tf_compact.pipeline.plan.stages_for`).
             Defaults to `None`.
@@ -123,9 +129,10 @@ def compress(
     ```
     """
     validate_model(teacher, "teacher")
-    method, epochs, training, export, callbacks = check_arguments(
+    method, epochs, training, export, callbacks, strategy = check_arguments(
         method, epochs, training, export, callbacks, strategy
     )
+    output_dir = writer_output_dir(output_dir, strategy)
     train_data, val_data, test_data = split_data(
         train_data, val_data, test_data
     )

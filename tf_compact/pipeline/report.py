@@ -1,5 +1,6 @@
 """The report of a `compress` run: a JSON dict, markdown and a text table."""
 
+from tf_compact.lite.edgetpu import EdgeTpuReport
 from tf_compact.pipeline import plots
 from tf_compact.version import __version__
 
@@ -8,6 +9,7 @@ TFLITE_LABELS = {
     "model_float16.tflite": "float16",
     "model_dynamic.tflite": "dynamic",
     "model_int8.tflite": "int8",
+    "model_edgetpu.tflite": "edgetpu",
     "teacher_float32.tflite": "teacher_float32",
 }
 
@@ -31,7 +33,9 @@ def build_report(records, settings, history=None):
         student is less accurate). With a latency budget,
         `latency_budget` holds `target_ms`, `measured_ms` (the slim
         student's float32 TFLite latency measured on this machine) and
-        `num_threads`.
+        `num_threads`. With `Export(edgetpu=True)`, `edgetpu` holds the
+        Edge TPU file's name (`file`), `compatible`, `summary` (one line)
+        and the `tfc.lite.edgetpu_report`'s `get_config()` fields.
     """
     teacher = _public(records.get("teacher"))
     final = records.get("finetune") or records.get("slim") or {}
@@ -56,6 +60,8 @@ def build_report(records, settings, history=None):
     bench = records.get("benchmark", {})
     for filename, info in records.get("tflite", {}).items():
         entry = dict(info)
+        if "edgetpu_report" in entry:
+            report["edgetpu"] = _edgetpu(filename, entry.pop("edgetpu_report"))
         entry.update(_public_bench(bench.get(filename, {})))
         report["tflite"][TFLITE_LABELS.get(filename, filename)] = entry
     runtimes = {e.get("runtime") for e in report["tflite"].values()}
@@ -71,6 +77,27 @@ def build_report(records, settings, history=None):
             "num_threads": settings.get("num_threads"),
         }
     return report
+
+
+def _edgetpu(filename, config):
+    checked = EdgeTpuReport.from_config(config)
+    return {
+        "file": filename,
+        "compatible": checked.compatible,
+        "summary": checked.summary(),
+        **config,
+    }
+
+
+def _edgetpu_lines(report):
+    """One line on the Edge TPU file: verdict, ops, what was not checked."""
+    entry = report.get("edgetpu")
+    if not entry:
+        return []
+    line = f"**Edge TPU** (`{entry['file']}`): {entry['summary']}"
+    if entry.get("unchecked"):
+        line += " Not checked: " + "; ".join(entry["unchecked"]) + "."
+    return [line, ""]
 
 
 def _public(record):
@@ -211,6 +238,7 @@ def markdown(report, plot_files=()):
     lines += ["", _reduction_line(report), ""]
     settings = report.get("settings", {})
     listed = ", ".join(f"`{k}={v}`" for k, v in settings.items())
+    lines += _edgetpu_lines(report)
     lines += _batch_norm_lines(report)
     lines.append("Settings: " + listed)
     lines.append("")

@@ -8,10 +8,12 @@ shapes. A resume with any of them changed is refused.
 """
 
 import hashlib
+import tempfile
 
 import keras
 import numpy as np
 
+from tf_compact.internal import distribute
 from tf_compact.internal.validation import validate_int
 from tf_compact.methods.registry import get as get_method
 from tf_compact.methods.settings import Export
@@ -23,9 +25,12 @@ def check_arguments(method, epochs, training, export, callbacks, strategy):
     """Checks `compress`'s arguments; returns them resolved.
 
     Returns:
-        `(method, epochs, training, export, callbacks)`: the method that
-        runs (a name or `Auto` resolved), `epochs` as an int, `Training()`
-        and `Export()` for `None`, and the callbacks as a list.
+        `(method, epochs, training, export, callbacks, strategy)`: the
+        method that runs (a name or `Auto` resolved), `epochs` as an int,
+        `Training()` and `Export()` for `None`, the callbacks as a list,
+        and the strategy: `None` for `None`/`"none"`, else the
+        `tf.distribute.Strategy` that `resolve_strategy` makes of a name
+        (`"mirrored"`, `"multi_worker"`) or returns as given.
 
     Raises:
         ValueError, TypeError: for an invalid argument, named.
@@ -42,13 +47,44 @@ def check_arguments(method, epochs, training, export, callbacks, strategy):
                 "of `keras.callbacks.Callback`. Received: "
                 f"callbacks={callbacks!r}"
             )
-    if strategy is not None and not hasattr(strategy, "scope"):
-        raise TypeError(
-            "Invalid value for argument `strategy`. Expected None or a "
-            "`tf.distribute.Strategy`. Received: "
-            f"strategy={strategy!r}"
-        )
-    return method, epochs, training, export, callbacks
+    return method, epochs, training, export, callbacks, _strategy(strategy)
+
+
+def _strategy(strategy):
+    if strategy is None or (
+        isinstance(strategy, str)
+        and distribute.strategy_key(strategy) == distribute.NONE
+    ):
+        return None
+    return distribute.resolve_strategy(strategy)
+
+
+def writer_output_dir(output_dir, strategy):
+    """Where this process writes the run's files.
+
+    Under `MultiWorkerMirroredStrategy` every worker runs the whole
+    pipeline; only the chief (`distribute.is_chief`) writes `output_dir`,
+    the others write to a fresh temporary folder (their copy of the same
+    models), so workers never overwrite each other's files.
+
+    Args:
+        output_dir: the `output_dir` given to `compress`, or `None`.
+        strategy: the resolved strategy, or `None`.
+
+    Returns:
+        `output_dir`, or a temporary folder on a non-chief worker.
+
+    Example:
+
+    ```python
+    writer_output_dir("run", None)  # "run"
+    ```
+    """
+    if output_dir is None or strategy is None:
+        return output_dir
+    if distribute.is_chief(strategy):
+        return output_dir
+    return tempfile.mkdtemp(prefix="tf_compact_worker_")
 
 
 def _instance(name, value, cls):
@@ -83,6 +119,10 @@ def run_settings(teacher, method, epochs, training, export):
         check_widths(teacher, teacher, config["widths"], config)
     exported = export.get_config()
     exported.pop("baselines")
+    if not exported["edgetpu"]:
+        # Only a run that asks for it records it: runs from before the
+        # setting existed still resume.
+        exported.pop("edgetpu")
     return {
         "teacher": teacher.name,
         "teacher_fingerprint": fingerprint(teacher),

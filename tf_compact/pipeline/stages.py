@@ -8,7 +8,8 @@ order and checkpoints each record, so a rerun skips finished stages.
 Model keys in the store: `student_init` (after lightening), `student`
 (after sparse training), `slim` (physically smaller) and `slim_finetuned`
 (after the KD fine-tune). TFLite files: `model_float32.tflite`,
-`model_int8.tflite` and `teacher_float32.tflite`.
+`model_int8.tflite` and `teacher_float32.tflite`, plus
+`model_edgetpu.tflite` with `Export(edgetpu=True)`.
 """
 
 import inspect
@@ -272,8 +273,17 @@ def decay_steps(ctx, epochs):
     return steps * epochs if steps and epochs else None
 
 
+#: The Edge TPU file of `Export(edgetpu=True)`.
+EDGETPU_FILE = "model_edgetpu.tflite"
+
+
 def tflite_stage(ctx):
-    """Converts the final model (float32 and int8) and the teacher (float)."""
+    """Converts the final model (float32 and int8) and the teacher (float).
+
+    With the run's `edgetpu` setting, the final model is also converted
+    for the Edge TPU (`EDGETPU_FILE`); its record carries `target` and
+    the `tfc.lite.edgetpu_report` as `edgetpu_report` (a config).
+    """
 
     final = ctx.store.model("slim_finetuned")
     record = {}
@@ -287,14 +297,30 @@ def tflite_stage(ctx):
         filename = f"{prefix}_{mode}.tflite"
         ctx.store.put_bytes(filename, data)
         record[filename] = {"mode": mode, "size_bytes": len(data)}
+    if ctx.settings.get("edgetpu"):
+        data = convert(
+            final, "int8", representative_data=ctx.train_data, target="edgetpu"
+        )
+        ctx.store.put_bytes(EDGETPU_FILE, data)
+        record[EDGETPU_FILE] = {
+            "mode": "int8",
+            "target": "edgetpu",
+            "size_bytes": len(data),
+            "edgetpu_report": data.edgetpu.get_config(),
+        }
     return record
 
 
 def benchmark_stage(ctx):
-    """Times every TFLite file on a real interpreter, with accuracy."""
+    """Times every TFLite file on a real interpreter, with accuracy.
+
+    The Edge TPU file is left out: it is meant for the device.
+    """
 
     results = {}
-    for filename in ctx.store.record("tflite"):
+    for filename, info in ctx.store.record("tflite").items():
+        if info.get("target") == "edgetpu":
+            continue
         result = run_benchmark(
             ctx.store.bytes(filename),
             num_threads=ctx.settings["num_threads"],

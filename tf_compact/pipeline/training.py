@@ -6,6 +6,7 @@ import numpy as np
 from tf_compact.data import inputs
 from tf_compact.internal import heads
 from tf_compact.internal import labels as label_lib
+from tf_compact.internal import multi_worker_fit
 
 
 def outputs_logits(model):
@@ -145,9 +146,32 @@ def fit_classifier(
 
     Returns:
         `history.history`, a dict of per-epoch metric lists.
+
+    Under `MultiWorkerMirroredStrategy` (the model built in its scope),
+    the model is trained through a wrapper with the
+    `multi_worker_fit.MultiWorkerFit` fixes (its variables are the
+    model's, so the model is still trained in place).
+
+    Example:
+
+    ```python
+    history = fit_classifier(model, bundle.train, epochs=2)
+    history["accuracy"][-1]
+    ```
     """
-    compile_classifier(model, learning_rate)
-    history = model.fit(
+    strategy = model.distribute_strategy
+    if not multi_worker_fit.is_multi_worker(strategy):
+        compile_classifier(model, learning_rate)
+        trainer = model
+    else:
+        with strategy.scope():
+            trainer = _MultiWorkerClassifier(model)
+            trainer.compile(
+                optimizer=keras.optimizers.Adam(learning_rate),
+                loss=label_lib.label_loss(model),
+                metrics=[label_lib.label_metric(model)],
+            )
+    history = trainer.fit(
         train_data,
         validation_data=val_data,
         epochs=epochs,
@@ -155,3 +179,14 @@ def fit_classifier(
         verbose=verbose,
     )
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+class _MultiWorkerClassifier(multi_worker_fit.MultiWorkerFit, keras.Model):
+    """Trains a plain `keras.Model` under `MultiWorkerMirroredStrategy`."""
+
+    def __init__(self, classifier):
+        super().__init__(name=f"{classifier.name}_trainer")
+        self.classifier = classifier
+
+    def call(self, inputs, training=False):
+        return self.classifier(inputs, training=training)
