@@ -44,8 +44,8 @@ from tf_compact.lite.inference import predict
 from tf_compact.lite.inference import run_interpreter
 from tf_compact.lite.metadata import ModelMetadata
 from tf_compact.lite.metadata import TensorMetadata
-from tf_compact.lite.metadata import add_metadata
 from tf_compact.lite.metadata import read_metadata
+from tf_compact.lite.metadata_writer import add_metadata
 from tf_compact.lite.ops import OpRecord
 from tf_compact.lite.ops import read_ops
 from tf_compact.lite.qat import qat

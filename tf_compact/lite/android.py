@@ -1,6 +1,6 @@
 """What an Android app reads in a converted model: signature and metadata."""
 
-from tf_compact.lite.metadata import add_metadata
+from tf_compact.lite.metadata_writer import add_metadata
 from tf_compact.lite.scopes import natural_key
 from tf_compact.lite.signature import set_signature
 
