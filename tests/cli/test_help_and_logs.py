@@ -10,6 +10,7 @@ import pytest
 from absl.testing import flagsaver
 
 from tf_compact.cli import benchmark_tflite
+from tf_compact.cli import closing
 from tf_compact.cli import compress
 from tf_compact.cli import export_tflite
 from tf_compact.cli import logs
@@ -381,19 +382,19 @@ def test_teacher_trains_at_least_as_long_as_the_student(flags_set, expected):
 
 def test_closing_lines_name_epochs_report_and_backup(tmp_path):
     (tmp_path / "backup").mkdir()
-    lines = compress.closing_lines(str(tmp_path), 5, (6, 3))
+    lines = closing.closing_lines(str(tmp_path), 5, (6, 3))
     assert lines[0] == "Epochs: teacher 5; student 6 + 3 fine-tune = 9."
     assert "fewer epochs than the student" in lines[1]
     assert "--teacher_epochs=9" in lines[1]
     assert lines[2] == f"Report: {tmp_path / 'report.md'}"
     assert lines[3].startswith(f"{tmp_path / 'backup'}{os.sep} holds Keras ")
     assert "BackupAndRestore" in lines[3] and "resumes" in lines[3]
-    fair = compress.closing_lines(str(tmp_path / "none"), 9, (6, 3))
+    fair = closing.closing_lines(str(tmp_path / "none"), 9, (6, 3))
     assert fair == [
         "Epochs: teacher 9; student 6 + 3 fine-tune = 9.",
         f"Report: {tmp_path / 'none' / 'report.md'}",
     ]
-    unknown = compress.closing_lines(str(tmp_path / "none"), None, (6, 3))
+    unknown = closing.closing_lines(str(tmp_path / "none"), None, (6, 3))
     assert unknown[0] == "Epochs: teacher unknown; student 6 + 3 fine-tune = 9."
 
 

@@ -21,12 +21,12 @@ target, `--method=oneshot --round_to=8` runs
 method does not use is refused.
 """
 
-import os
 
 from absl import app
 from absl import flags
 from absl import logging
 
+from tf_compact.cli import closing
 from tf_compact.cli import common_flags
 from tf_compact.cli import compress_settings
 from tf_compact.cli import teacher as teacher_lib
@@ -230,50 +230,6 @@ def _teacher(bundle):
     )
 
 
-def closing_lines(output_dir, teacher_epochs, student_epochs):
-    """What the command prints after the table: epochs and the files.
-
-    Args:
-        output_dir: the run's --output_dir.
-        teacher_epochs: the teacher's training epochs, or `None` when
-            unknown (a --teacher_path model).
-        student_epochs: `(KD epochs, fine-tune epochs)` of the student.
-
-    Returns:
-        A list of lines: both models' epochs (with a warning when the
-        teacher trained for fewer epochs than the student, which favours
-        the student in the table), the report's path, and what the
-        `backup/` folder is when there is one.
-
-    Example:
-
-    ```python
-    print("\n".join(closing_lines("tf_compact_out", 9, (6, 3))))
-    ```
-    """
-    kd, finetune = student_epochs
-    teacher = "unknown" if teacher_epochs is None else str(teacher_epochs)
-    lines = [
-        f"Epochs: teacher {teacher}; student {kd} + {finetune} fine-tune "
-        f"= {kd + finetune}."
-    ]
-    if teacher_epochs is not None and teacher_epochs < kd + finetune:
-        lines.append(
-            "The teacher trained for fewer epochs than the student, so the "
-            "accuracy change above favours the student; retrain it with "
-            f"--teacher_epochs={kd + finetune} in a new --output_dir."
-        )
-    lines.append(f"Report: {os.path.join(output_dir, 'report.md')}")
-    backup = os.path.join(output_dir, "backup")
-    if os.path.isdir(backup):
-        lines.append(
-            f"{backup}{os.sep} holds Keras BackupAndRestore training state, "
-            "so an interrupted run resumes where it stopped; it is safe to "
-            "delete once the run is complete."
-        )
-    return lines
-
-
 def _target(flag):
     return compress_settings.parse_target_flag(flag.name, flag.value)
 
@@ -314,7 +270,7 @@ def main(argv):
         resume=RESUME.value,
         strategy=compress_settings.build_strategy(DISTRIBUTION_STRATEGY.value),
     )
-    lines = closing_lines(
+    lines = closing.closing_lines(
         common_flags.OUTPUT_DIR.value,
         _trained_teacher_epochs(),
         _student_epochs(),
