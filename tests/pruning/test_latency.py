@@ -13,6 +13,7 @@ import tf_compact as tfc
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
 from tf_compact.pruning import latency
+from tf_compact.pruning import latency_probes
 from tf_compact.pruning.latency import build_latency_table
 from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.latency_table import LatencyPredictor
@@ -103,7 +104,7 @@ def test_table_rows_widths_and_meta(monkeypatch):
 
 def test_probe_holds_the_touched_layers_at_the_width():
     graph = tfc.ChannelGraph(net())
-    probe = latency.probe_model(graph, "c1", 4)
+    probe = latency_probes.probe_model(graph, "c1", 4)
     names = [layer.name for layer in probe.layers]
     assert names[0] == "probe_in0"
     assert {"c1", "bn1", "c2"} <= set(names) and "c3" not in names

@@ -12,7 +12,7 @@ from keras import layers as L
 
 import tf_compact as tfc
 from tests.graph import checks
-from tf_compact.pruning.latency import probe_model
+from tf_compact.pruning.latency_probes import probe_model
 
 
 def _snapshot(model):
