@@ -58,7 +58,8 @@ EDGETPU = flags.DEFINE_boolean(
     "Coral Edge TPU: export-tflite converts for it (int8 mode only; "
     "batch 1, static shapes, uint8 I/O) and prints its Edge TPU report; "
     "benchmark-tflite runs files compiled by edgetpu_compiler on it "
-    "through libedgetpu.",
+    "through libedgetpu; compress also writes model_edgetpu.tflite and "
+    "its Edge TPU report.",
 )
 
 
