@@ -188,6 +188,17 @@ class NodeContext:
         input_names: The `call` parameter each input was passed as
             (`"query"`, `"value"`, ...), `None` where it cannot be told.
         args: The call's positional arguments (tensors and constants).
+
+    Example:
+
+    ```python
+    class ProjectionHandler(tfc.graph.LayerHandler):
+        def propagate(self, ctx):  # ctx: a NodeContext
+            out = ctx.new_space(ctx.output_shapes[0][-1])
+            ctx.bind("kernel", -2, ctx.inputs[0], "consumer")
+            ctx.bind("kernel", -1, out, "producer")
+            return [out]
+    ```
     """
 
     def __init__(self, builder, flat_node, inputs):
