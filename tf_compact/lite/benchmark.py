@@ -6,7 +6,7 @@ import time
 import keras
 import numpy as np
 
-from tf_compact.lite.benchmark_tool import run_tool
+from tf_compact.lite.benchmark_runner import run_tool
 from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.flatbuffer import load_model_content
