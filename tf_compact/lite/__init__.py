@@ -14,9 +14,9 @@ print(tfc.lite.benchmark(tflite, num_threads=1).to_dict())
 ```
 """
 
-from tf_compact.lite.benchmark import BenchmarkResult
 from tf_compact.lite.benchmark import benchmark
-from tf_compact.lite.benchmark import compare
+from tf_compact.lite.benchmark_result import BenchmarkResult
+from tf_compact.lite.benchmark_result import compare
 from tf_compact.lite.benchmark_tool import BenchmarkToolError
 from tf_compact.lite.benchmark_tool import parse_benchmark_model
 from tf_compact.lite.benchmark_tool import parse_litert_benchmark
