@@ -233,12 +233,9 @@ def run_outputs(interpreter, x, batch_size=32, argument="x"):
 
     Args:
         interpreter: An interpreter from `make_interpreter`.
-        x: Float inputs, batch first: an array for a single-input model; a
-            dict from input name to array, or a list of arrays in the order
-            of `model_io`, for several inputs.
-        batch_size: Rows per invoke; the inputs are resized to it. A model
-            with a fixed batch dimension, or one whose delegate cannot be
-            prepared at a larger batch, is run one row at a time instead.
+        x: Float inputs, batch first, as `tfc.lite.run_interpreter` takes
+            them.
+        batch_size: Rows per invoke, as in `tfc.lite.run_interpreter`.
             Defaults to `32`.
         argument: Name of the caller's argument, for messages. Defaults to
             `"x"`.

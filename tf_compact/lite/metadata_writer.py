@@ -15,6 +15,7 @@ from tf_compact.lite.metadata_format import LABELS_FILE
 from tf_compact.lite.metadata_format import METADATA_NAME
 from tf_compact.lite.metadata_format import MIN_PARSER_VERSION
 from tf_compact.lite.metadata_format import metadata_flatbuffer
+from tf_compact.lite.signature import check_keys
 from tf_compact.lite.signature import pack_model
 from tf_compact.lite.signature import unpack_model
 
@@ -83,13 +84,7 @@ def _by_name(argument, value, names, single):
     if value is None:
         return {}
     if isinstance(value, dict):
-        unknown = sorted(set(value) - set(names))
-        if unknown:
-            raise ValueError(
-                f"Invalid value for argument `{argument}`. Expected keys "
-                f"among the signature names {names}. Received unknown keys "
-                f"{unknown}"
-            )
+        check_keys(argument, value, names)
         return dict(value)
     if len(names) != 1:
         raise ValueError(

@@ -45,18 +45,22 @@ def _validate_name(argument, name):
         )
 
 
+def check_keys(argument, keys, names):
+    """Raises if a dict argument has keys that are not signature names."""
+    unknown = sorted(set(keys) - set(names))
+    if unknown:
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected keys among "
+            f"the signature's names {names}. Received unknown keys {unknown}"
+        )
+
+
 def _mapping(argument, names, current):
     """Old-to-new name dict from a list (in `current` order) or a dict."""
     if names is None:
         return {}
     if isinstance(names, dict):
-        unknown = sorted(set(names) - set(current))
-        if unknown:
-            raise ValueError(
-                f"Invalid value for argument `{argument}`. Expected keys "
-                f"among the signature's names {current}. Received unknown "
-                f"keys {unknown}"
-            )
+        check_keys(argument, names, current)
         mapping = dict(names)
     elif isinstance(names, (list, tuple)):
         if len(names) != len(current):
