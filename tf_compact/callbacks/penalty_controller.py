@@ -1,5 +1,6 @@
 """Shared plumbing of the callbacks that steer a sparsity penalty."""
 
+import inspect
 import math
 import warnings
 
@@ -16,18 +17,6 @@ from tf_compact.sparsity import validation
 
 #: Updates over one fit with `update_every="auto"`.
 UPDATES_PER_RUN = 48
-
-#: The constructor arguments every controller passes to this base class.
-BASE_ARGUMENTS = (
-    "threshold",
-    "update_every",
-    "min_strength",
-    "max_strength",
-    "max_change",
-    "verbose",
-    "recalibrate_data",
-    "recalibrate_batches",
-)
 
 
 class PenaltyController(keras.callbacks.Callback):
@@ -263,13 +252,10 @@ class PenaltyController(keras.callbacks.Callback):
         """Returns the penalty's current strength as a float."""
         return float(keras.ops.convert_to_numpy(self.penalty.strength))
 
-    def _bounded_factor(self, log_factor):
-        """Returns `exp(log_factor)` limited by `max_change` (`bounded_exp`)."""
-        return bounded_exp(log_factor, self.max_change)
-
     def _scale_strength(self, variable, log_factor):
-        """Multiplies `variable` by `exp(log_factor)`, limited and bounded."""
-        factor = self._bounded_factor(log_factor)
+        """Multiplies `variable` by `exp(log_factor)`, limited and bounded
+        (`bounded_exp`: the exponent is clipped to `+-log(max_change)`)."""
+        factor = bounded_exp(log_factor, self.max_change)
         value = np.asarray(keras.ops.convert_to_numpy(variable))
         value = scale_strength(value, factor, self.law_context())
         variable.assign(value.astype("float32"))
@@ -317,7 +303,7 @@ class PenaltyController(keras.callbacks.Callback):
 
 
 def controller_arguments(arguments):
-    """Returns the `BASE_ARGUMENTS` entries of `arguments`.
+    """Returns the entries of `arguments` that `PenaltyController` takes.
 
     Subclasses pass their `locals()` from `__init__`, so the base
     arguments are listed once:
@@ -326,7 +312,8 @@ def controller_arguments(arguments):
     super().__init__(**controller_arguments(locals()))
     ```
     """
-    return {name: arguments[name] for name in BASE_ARGUMENTS}
+    names = inspect.signature(PenaltyController.__init__).parameters
+    return {name: arguments[name] for name in names if name != "self"}
 
 
 def find_penalty(model, who):
