@@ -1,10 +1,18 @@
 """Batches of model input read from arrays, datasets, iterables or callables.
 
-Shared by int8 calibration (`tf_compact.lite`) and the data-fitted lighten
-transforms, which both take "some inputs" in every form a user has.
+Shared by int8 calibration (`tf_compact.lite`), the data-fitted lighten
+transforms and batch-norm recalibration, which all take "some inputs" in
+every form a user has: `as_batches` for calibration (a fixed input rank),
+`input_batches` for forward passes checked against a model.
 """
 
+import keras
 import numpy as np
+
+from tf_compact.internal.validation import invalid
+
+#: Examples per batch when `data` is one array (or dict of arrays).
+DEFAULT_BATCH_SIZE = 64
 
 
 def validate_steps(num_calibration_steps, argument="num_calibration_steps"):
@@ -93,3 +101,129 @@ def validate_source(data, argument="representative_data"):
             "array, a `tf.data.Dataset`, an iterable or a callable "
             f"returning one. Received: type={type(data).__name__}"
         )
+
+
+def input_batches(data, batch_size=DEFAULT_BATCH_SIZE, model=None):
+    """Yields the model inputs of each non-empty batch of `data`.
+
+    Args:
+        data: Arrays, a dict of arrays, an `(x, y[, w])` tuple of arrays,
+            or an iterable of batches (e.g. a `tf.data.Dataset`).
+        batch_size: Batch size for array data. Defaults to
+            `DEFAULT_BATCH_SIZE`.
+        model: When given, each batch is checked against its input shape
+            (an unbatched dataset is refused). Defaults to `None`.
+
+    Yields:
+        Arrays, tensors or dicts of them.
+
+    Raises:
+        TypeError: If `data` is neither arrays nor an iterable.
+        ValueError: If a batch does not fit the model's input shape.
+    """
+    if data is None:
+        raise invalid(
+            "data",
+            "an array, a dict of arrays, an (x, y) tuple or an iterable of "
+            "batches",
+            data,
+        )
+    arrays = _array_inputs(data)
+    if arrays is not None:
+        batches = _split(arrays, batch_size)
+    elif isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise TypeError(
+            "Invalid value for argument `data`. Expected an array, a dict "
+            "of arrays, an (x, y) tuple or an iterable of batches (e.g. a "
+            "`tf.data.Dataset`). Received: data of type "
+            f"{type(data).__name__}"
+        )
+    else:
+        batches = (batch_inputs(batch) for batch in data)
+    for index, x in enumerate(batches):
+        if num_samples(x) == 0:
+            continue
+        if model is not None:
+            _check_shape(model, x, index)
+        yield x
+
+
+def batch_inputs(batch):
+    """The inputs of one batch: `x` of `(x, y[, sample_weight])`, else it.
+
+    Args:
+        batch: An array, tensor, dict, or tuple/list as Keras's `fit` takes.
+
+    Returns:
+        The inputs part.
+    """
+    if isinstance(batch, (tuple, list)) and 1 <= len(batch) <= 3:
+        return batch[0]
+    return batch
+
+
+def num_samples(x):
+    """Examples in one batch of inputs (array, tensor, dict or tuple)."""
+    leaves = keras.tree.flatten(x)
+    if not leaves:
+        return 0
+    shape = getattr(leaves[0], "shape", None)
+    if shape is None or len(shape) == 0:
+        return 1
+    return int(shape[0])
+
+
+def _array_inputs(data):
+    """`data`'s inputs when it is arrays (not batches), else None."""
+    if hasattr(data, "shape") and not hasattr(data, "element_spec"):
+        return data
+    if isinstance(data, dict) and data and _all_arrays(data.values()):
+        return data
+    if (
+        isinstance(data, tuple)
+        and 2 <= len(data) <= 3
+        and all(_is_arrays(part) for part in data)
+        and len({num_samples(part) for part in data}) == 1
+    ):
+        return data[0]
+    return None
+
+
+def _is_arrays(value):
+    if isinstance(value, dict):
+        return bool(value) and _all_arrays(value.values())
+    return hasattr(value, "shape") and len(value.shape) > 0
+
+
+def _all_arrays(values):
+    return all(hasattr(v, "shape") and len(v.shape) > 0 for v in values)
+
+
+def _split(x, batch_size):
+    total = num_samples(x)
+    for start in range(0, total, batch_size):
+        yield keras.tree.map_structure(
+            lambda a, s=start: a[s : s + batch_size], x
+        )
+
+
+def _check_shape(model, x, index):
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1 or not hasattr(x, "shape"):
+        return
+    expected = tuple(inputs[0].shape)
+    shape = tuple(x.shape)
+    fits = len(shape) == len(expected) and all(
+        e is None or s is None or int(s) == e
+        for s, e in zip(shape[1:], expected[1:])
+    )
+    if fits:
+        return
+    hint = ""
+    if len(shape) == len(expected) - 1:
+        hint = ": batch the data first (e.g. `dataset.batch(64)`)"
+    raise ValueError(
+        "Invalid value for argument `data`. Expected batches of shape "
+        f"{expected} for the input of model '{model.name}'. Received: "
+        f"batch {index} of shape {shape}{hint}."
+    )
