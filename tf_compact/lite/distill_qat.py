@@ -9,6 +9,7 @@ import numpy as np
 
 from tf_compact.internal import heads
 from tf_compact.internal.head_ops import probabilities_to_logits
+from tf_compact.internal.validation import validate_positive
 
 
 def as_dataset(data, batch_size, shuffle=False):
@@ -182,7 +183,7 @@ class QatTrainer:
 
         self.student = student
         self.teacher = teacher
-        self.temperature = validate_temperature(temperature)
+        self.temperature = validate_positive("temperature", temperature)
         self.alpha = float(alpha) if teacher is not None else 0.0
         self.feature_weight = float(feature_weight)
         self.from_logits = from_logits
@@ -283,30 +284,6 @@ def _teacher_net(teacher, names):
         teacher.get_layer(n).output for n in names
     ]
     return keras.Model(teacher.inputs, outputs)
-
-
-def validate_temperature(temperature):
-    """Returns `temperature` as a float after checking it is finite, > 0.
-
-    Raises:
-        ValueError: If it is not a number (a bool is not), NaN, infinite or
-            <= 0.
-
-    Example:
-
-    ```python
-    validate_temperature(np.float32(4.0))  # 4.0
-    ```
-    """
-    ok = isinstance(temperature, (int, float, np.integer, np.floating))
-    if isinstance(temperature, (bool, np.bool_)):
-        ok = False
-    if not ok or not np.isfinite(temperature) or not temperature > 0:
-        raise ValueError(
-            "Invalid value for argument `temperature`. Expected a finite "
-            f"number > 0. Received: temperature={temperature!r}"
-        )
-    return float(temperature)
 
 
 def _cross_entropy(y, logits, binary=False):

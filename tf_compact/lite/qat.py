@@ -20,6 +20,7 @@ import numpy as np
 
 from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
+from tf_compact.internal.validation import validate_positive
 from tf_compact.lite import distill_qat
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import convert
@@ -228,7 +229,7 @@ def qat(
     ```
     """
     _validate_epochs(epochs)
-    distill_qat.validate_temperature(temperature)
+    validate_positive("temperature", temperature)
     recalibrate = _validate_recalibrate(recalibrate)
     dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)
     val = None
