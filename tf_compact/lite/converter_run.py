@@ -18,12 +18,14 @@ PATHS = ("from_keras_model", "saved_model")
 
 
 def is_keras3(model):
+    """Whether `model` is a Keras 3 model."""
     import keras
 
     return isinstance(model, keras.Model)
 
 
 def is_tf_keras(model):
+    """Whether `model` is a `tf_keras` (Keras 2) model."""
     return any(c.__module__.startswith("tf_keras") for c in type(model).__mro__)
 
 
@@ -73,6 +75,12 @@ def _run_converter(model, path, mode, representative, inference_io):
 
 
 def convert_with_fallback(model, mode, representative, inference_io):
+    """Tries each path of `PATHS` until one converts the model.
+
+    Returns `(content, path_used, notes)`, the notes saying why earlier
+    paths failed; raises `ConversionError` when every path fails (or the
+    first names ops that no path can convert).
+    """
     errors = {}
     for path in PATHS:
         try:
@@ -114,6 +122,7 @@ def _conversion_error(model, mode, errors):
 
 
 def check_full_integer(content, model, mode):
+    """Raises `QuantizationError` naming the ops that stayed in float."""
     left = float_compute_ops(read_ops(content, _layer_names(model)))
     if not left:
         return

@@ -226,6 +226,7 @@ def _status_fix(status):
 
 
 def compiler_findings(log, rows):
+    """`Finding`s from the compiler's errors and its unmapped ops."""
     found = []
     for line in log.errors:
         fix = "see the compiler's message"

@@ -134,6 +134,7 @@ class ModelMetadata:
 
 
 def as_text(value):
+    """`value` as `str` (flatbuffer strings may come as bytes)."""
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 

@@ -25,6 +25,7 @@ REFUSALS = ("not a valid flatbuffer", "model identifier", "verification")
 
 
 def brief(error, limit=200):
+    """An error's message, cut to its last `limit` characters."""
     text = str(error)
     return text if len(text) <= limit else "..." + text[-limit:]
 
@@ -65,6 +66,7 @@ def refuses(error):
 
 
 def refused(runtime, model_content, error):
+    """The `ValueError` for a model that `runtime` refused as malformed."""
     return ValueError(
         "Invalid value for argument `model_content`. Expected a well-formed "
         f"TFLite flatbuffer. Received: {len(model_content)} bytes that "

@@ -121,6 +121,13 @@ def _match_outputs(model, expected, tflite_names):
 
 
 def compare_with_keras(result, model, data, runtime):
+    """Runs `result` and `model` on one batch and records how they differ.
+
+    Sets `max_abs_diff`, `argmax_agreement` and `runtime` on `result`, or
+    adds a note saying why the outputs could not be compared. Raises
+    `ConversionError` for non-finite outputs, and for float32 outputs
+    further from Keras than `FLOAT_TOLERANCE` allows.
+    """
     specs, structure = input_specs(model)
     if specs is None:
         result.notes.append(f"not verified: model inputs unknown ({structure})")
