@@ -213,7 +213,8 @@ Export = methods.Export
         ({"training": "fast"}, TypeError, "training='fast'"),
         ({"export": methods.Training()}, TypeError, "export=Training()"),
         ({"callbacks": [3]}, TypeError, "callbacks=\\[3\\]"),
-        ({"strategy": "mirrored"}, TypeError, "strategy='mirrored'"),
+        ({"strategy": 3}, TypeError, "strategy=3 of type int"),
+        ({"strategy": "ring"}, ValueError, "strategy='ring'"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
