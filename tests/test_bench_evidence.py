@@ -13,16 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "benchmarks")
 sys.path.insert(0, BENCH)
 
-from absl import flags  # noqa: E402
+from tests.bench_scripts import import_script  # noqa: E402
 
-# teachers.py and bench_evidence.py both define these flags; tests import
-# both scripts for their functions (which take no flag values), so the
-# second import replaces the first one's definitions.
-for _name in ("teacher", "epochs", "limit", "teachers_dir"):
-    if _name in flags.FLAGS:
-        delattr(flags.FLAGS, _name)
-
-import bench_evidence  # noqa: E402
+bench_evidence = import_script("bench_evidence")
 import common  # noqa: E402
 
 

@@ -12,16 +12,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import common  # noqa: E402
-from absl import flags  # noqa: E402
 
-# teachers.py and bench_evidence.py both define these flags; tests import
-# both scripts for their functions (which take no flag values), so the
-# second import replaces the first one's definitions.
-for _name in ("teacher", "epochs", "limit", "teachers_dir"):
-    if _name in flags.FLAGS:
-        delattr(flags.FLAGS, _name)
+from tests.bench_scripts import import_script  # noqa: E402
 
-import teachers  # noqa: E402
+teachers = import_script("teachers")
 
 
 def test_learning_rate_cosine_then_floor():

@@ -1,0 +1,50 @@
+"""Imports a benchmark script for its functions, whatever flags exist.
+
+Benchmark scripts define absl flags at import; names such as `epochs` or
+`finetune_epochs` are also defined by other scripts and by the command
+line, and a second definition raises `DuplicateFlagError`. The tests only
+call the scripts' functions, which take no flag values, so the script's
+clashing definitions are made and then the flags that were there before
+are put back.
+"""
+
+import importlib
+import os
+import re
+import sys
+
+from absl import flags
+
+BENCH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"
+)
+
+
+def import_script(name):
+    """Imports `benchmarks/<name>.py` and returns the module."""
+    if BENCH not in sys.path:
+        sys.path.insert(0, BENCH)
+    if name in sys.modules:
+        return sys.modules[name]
+    saved = {}
+    for _ in range(500):
+        try:
+            module = importlib.import_module(name)
+            break
+        except flags.DuplicateFlagError as e:
+            flag = re.search(r"The flag '([^']+)'", str(e)).group(1)
+            # A flag met again was defined by the failed try itself.
+            if flag not in saved:
+                owner = flags.FLAGS.find_module_defining_flag(flag)
+                saved[flag] = (flags.FLAGS[flag], owner)
+            delattr(flags.FLAGS, flag)
+            sys.modules.pop(name, None)
+    else:
+        raise RuntimeError(f"could not import benchmarks/{name}.py")
+    for flag, (old, owner) in saved.items():
+        if flag in flags.FLAGS:
+            delattr(flags.FLAGS, flag)
+        flags.FLAGS[flag] = old
+        if owner is not None:
+            flags.FLAGS.register_flag_by_module(owner, old)
+    return module
