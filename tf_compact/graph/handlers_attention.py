@@ -45,6 +45,21 @@ def _key_of(layer, var):
     return None
 
 
+def _wiring(ctx, gate_attribute):
+    """The layer's projections and its query/value/key input spaces.
+
+    `None` when either cannot be read (the layer is then kept whole).
+    """
+    names = ("query", "key", "value", "output")
+    if getattr(ctx.layer, gate_attribute, False):
+        names += ("gate",)
+    parts = _projections(ctx.layer, names)
+    spaces = _inputs(ctx)
+    if parts is None or spaces is None:
+        return None
+    return parts, spaces
+
+
 def _projections(layer, names):
     """`{name: (kernel key, bias key or None)}` of the EinsumDense parts,
     or `None` when a part is missing or carries extra weights (LoRA,
@@ -128,14 +143,10 @@ class MultiHeadAttentionHandler(LayerHandler):
 
     def propagate(self, ctx):
         layer = ctx.layer
-        names = ("query", "key", "value", "output")
-        if getattr(layer, "_use_gate", False):
-            names += ("gate",)
-        parts = _projections(layer, names)
-        spaces = _inputs(ctx)
-        if parts is None or spaces is None:
+        found = _wiring(ctx, "_use_gate")
+        if found is None:
             return fix_all(ctx)
-        query, value, key = spaces
+        parts, (query, value, key) = found
         heads = ctx.new_space(layer.num_heads, "heads")
         key_dim = ctx.new_space(layer.key_dim, "key_dim")
         value_dim = ctx.new_space(layer.value_dim, "value_dim")
@@ -202,14 +213,10 @@ class GroupQueryAttentionHandler(LayerHandler):
 
     def propagate(self, ctx):
         layer = ctx.layer
-        names = ("query", "key", "value", "output")
-        if getattr(layer, "use_gate", False):
-            names += ("gate",)
-        parts = _projections(layer, names)
-        spaces = _inputs(ctx)
-        if parts is None or spaces is None:
+        found = _wiring(ctx, "use_gate")
+        if found is None:
             return fix_all(ctx)
-        query, value, key = spaces
+        parts, (query, value, key) = found
         repeats = layer.num_query_heads // layer.num_key_value_heads
         kv_heads = ctx.new_space(layer.num_key_value_heads, "heads")
         q_heads = np.repeat(kv_heads, repeats)
