@@ -62,51 +62,32 @@ from absl import flags
 
 #: The training recipe of each teacher. `model` holds the builder and its
 #: arguments; everything else is the training recipe.
+_SGD_RECIPE = {
+    "epochs": 10,
+    "tail_epochs": 10,
+    "batch_size": 128,
+    "learning_rate": 0.05,
+    "min_learning_rate_fraction": 0.01,
+    "warmup_epochs": 1,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "pad_crop": 2,
+    "flip": True,
+    "seed": 0,
+}
 RECIPES = {
-    "vgg": {
-        "model": {"builder": "vgg", "kwargs": {}},
-        "epochs": 10,
-        "tail_epochs": 10,
-        "batch_size": 128,
-        "learning_rate": 0.05,
-        "min_learning_rate_fraction": 0.01,
-        "warmup_epochs": 1,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "pad_crop": 2,
-        "flip": True,
-        "seed": 0,
-    },
+    "vgg": {**_SGD_RECIPE, "model": {"builder": "vgg", "kwargs": {}}},
     "resnet20": {
+        **_SGD_RECIPE,
         "model": {"builder": "resnet", "kwargs": {"depth": 20}},
-        "epochs": 10,
-        "tail_epochs": 10,
-        "batch_size": 128,
-        "learning_rate": 0.05,
-        "min_learning_rate_fraction": 0.01,
-        "warmup_epochs": 1,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "pad_crop": 2,
-        "flip": True,
-        "seed": 0,
     },
     "mobilenet_v2": {
+        **_SGD_RECIPE,
         "model": {
             "builder": "mobilenet_v2",
             "kwargs": {"width_multiplier": 0.5, "last_channels": 640},
         },
         "epochs": 8,
-        "tail_epochs": 10,
-        "batch_size": 128,
-        "learning_rate": 0.05,
-        "min_learning_rate_fraction": 0.01,
-        "warmup_epochs": 1,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "pad_crop": 2,
-        "flip": True,
-        "seed": 0,
     },
 }
 

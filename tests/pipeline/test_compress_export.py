@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.pipeline.test_compress_options import _data
 from tf_compact import methods
 from tf_compact.cli import compress_settings
 from tf_compact.lite.edgetpu import EdgeTpuReport
@@ -26,13 +27,6 @@ def _teacher():
     x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
-
-
-def _data(n=32):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(n, 8, 8, 1)).astype("float32")
-    y = (np.arange(n) % 3).astype("int32")
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 
 
 def test_export_edgetpu_setting_round_trips_and_is_checked():
@@ -145,6 +139,7 @@ import tensorflow as tf
 from tf_compact import methods
 from tf_compact.pipeline import plan
 from tf_compact.pipeline import training
+from tests.pipeline.test_compress_options import _data
 from tf_compact.pipeline.compress import compress
 
 keras.utils.set_random_seed(0)
