@@ -18,13 +18,19 @@ Every training image is padded by 2 pixels and randomly cropped back to
 left-right symmetric); the crops, flips and order of epoch `e` depend
 only on `(seed, e)`.
 
-The plateau check ("ten more epochs add < 0.1 pp"): the tail is ten more
-epochs at the rate training ended on, so its gain measures what longer
-training still adds; a teacher that fails the check is reported as such
-(the recipe then needs more epochs).
-The result records `tail_gain_pp`, the mean test accuracy of the last
-three epochs minus that of the three epochs before the tail, and
-`plateau` (`tail_gain_pp < 0.1`).
+The plateau check ("ten more epochs add < 0.1 pp"): training ends with
+`tail_epochs` (20) epochs at the floor rate; the last ten of them are
+ten more epochs at the rate training had reached, so their gain says
+what longer training still adds. The result records `tail_gain_pp`, the
+mean test accuracy of the last three epochs minus that of the three
+epochs ten epochs earlier, and `plateau` (`tail_gain_pp < 0.1`); a
+teacher that fails the check is reported as such.
+
+A finished teacher whose recipe differs only by a shorter tail is not
+trained again from the start: the longer recipe goes on from its
+weights and history (with a fresh optimizer state, the momentum buffer
+rebuilding within a few steps at the floor rate) and records it as
+`extended_from`.
 
 Cached by fingerprint: `benchmarks/teachers/<teacher>-<fingerprint>/`,
 where the fingerprint hashes the recipe, the model's config and the
@@ -64,7 +70,7 @@ from absl import flags
 #: arguments; everything else is the training recipe.
 _SGD_RECIPE = {
     "epochs": 10,
-    "tail_epochs": 10,
+    "tail_epochs": 20,
     "batch_size": 128,
     "learning_rate": 0.05,
     "min_learning_rate_fraction": 0.01,
@@ -90,6 +96,10 @@ RECIPES = {
         "epochs": 8,
     },
 }
+
+#: "Ten more epochs add < 0.1 pp": the plateau check's span and threshold.
+PLATEAU_SPAN = 10
+PLATEAU_GAIN_PP = 0.1
 
 TEACHER = flags.DEFINE_enum(
     "teacher", "vgg", sorted(RECIPES), "Which teacher to train."
@@ -186,15 +196,16 @@ def augment(x, spec, epoch):
     return x, rng.permutation(n)
 
 
-def plateau_check(test_accuracy, tail_epochs, window=3):
-    """`(gain_pp, plateau)` of the tail: last `window` mean minus the mean
-    of the `window` epochs before the tail, in percentage points."""
-    if tail_epochs < 1 or len(test_accuracy) < tail_epochs + window:
+def plateau_check(test_accuracy, span=PLATEAU_SPAN, window=3):
+    """`(gain_pp, plateau)` of the last `span` epochs: the mean of the last
+    `window` epochs minus the mean of the `window` epochs that ended
+    `span` epochs earlier, in percentage points."""
+    if span < 1 or len(test_accuracy) < span + window:
         return None, None
     end = sum(test_accuracy[-window:]) / window
-    before = test_accuracy[-tail_epochs - window : -tail_epochs]
+    before = test_accuracy[-span - window : -span]
     gain = 100 * (end - sum(before) / window)
-    return round(gain, 3), gain < 0.1
+    return round(gain, 3), gain < PLATEAU_GAIN_PP
 
 
 def _warmup(model, spec, epoch, examples):
@@ -239,16 +250,17 @@ def train(name, spec, teachers_dir, stop_after=None, log=print):
     bundle = tfc.data.load(
         "fashion_mnist", batch_size=spec["batch_size"], limit=spec["limit"]
     )
-    x_train, y_train, x_test, y_test = bundle.arrays()
+    arrays = bundle.arrays()
+    x_train, y_train = arrays[:2]
     keras.utils.set_random_seed(spec["seed"])
     model = build(spec["model"], bundle.input_shape, bundle.num_classes)
-    key = fingerprint(spec, model, (x_train, y_train, x_test, y_test))
+    key = fingerprint(spec, model, arrays)
     folder = os.path.join(teachers_dir, f"{name}-{key}")
     os.makedirs(folder, exist_ok=True)
     record_path = os.path.join(folder, "teacher.json")
     final_path = os.path.join(folder, "teacher.keras")
     checkpoint = os.path.join(folder, "checkpoint.keras")
-    history = []
+    history, origin = [], None
     if os.path.exists(record_path):
         with open(record_path, encoding="utf-8") as f:
             record = json.load(f)
@@ -256,11 +268,19 @@ def train(name, spec, teachers_dir, stop_after=None, log=print):
             log(f"{name}: cached in {folder}")
             return folder
         history = record.get("history", [])
+        origin = record.get("extended_from")
     if history and os.path.exists(checkpoint):
         model = keras.saving.load_model(checkpoint)
         log(f"{name}: resuming after epoch {len(history)}")
     else:
-        history = []
+        history, origin = [], None
+        shorter = _shorter_run(name, spec, model, arrays, teachers_dir)
+        if shorter is not None:
+            origin, history = shorter
+            model = keras.saving.load_model(
+                os.path.join(teachers_dir, origin, "teacher.keras")
+            )
+            log(f"{name}: extending {origin} after epoch {len(history)}")
         _compile(model, spec)
     total = spec["epochs"] + spec["tail_epochs"]
     stop = (
@@ -295,24 +315,64 @@ def train(name, spec, teachers_dir, stop_after=None, log=print):
             }
         )
         model.save(checkpoint)
-        _write_record(record_path, name, spec, key, model, history, False)
+        _write_record(
+            record_path, name, spec, key, model, history, False, origin
+        )
         log(json.dumps({"teacher": name, **history[-1]}))
     if len(history) == total:
         plain = keras.models.clone_model(model)
         plain.set_weights(model.get_weights())
         plain.save(final_path)
-        _write_record(record_path, name, spec, key, model, history, True)
+        _write_record(
+            record_path, name, spec, key, model, history, True, origin
+        )
         if os.path.exists(checkpoint):
             os.remove(checkpoint)
         log(f"{name}: finished, {folder}")
     return folder
 
 
-def _write_record(path, name, spec, key, model, history, finished):
+def _shorter_run(name, spec, model, arrays, teachers_dir):
+    """`(folder, history)` of the finished teacher whose recipe is `spec`
+    with a shorter floor-rate tail (same model, data and everything else),
+    from which a longer tail goes on; `None` when there is none."""
+    found = None
+    if not os.path.isdir(teachers_dir):
+        return None
+    for entry in sorted(os.listdir(teachers_dir)):
+        path = os.path.join(teachers_dir, entry, "teacher.json")
+        if entry.rsplit("-", 1)[0] != name or not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        old = record.get("recipe", {})
+        same = _without_tail(old) == _without_tail(spec)
+        if not (
+            record.get("finished")
+            and same
+            and old.get("tail_epochs", 0) < spec["tail_epochs"]
+            and entry == f"{name}-{fingerprint(old, model, arrays)}"
+            and os.path.isfile(
+                os.path.join(teachers_dir, entry, "teacher.keras")
+            )
+        ):
+            continue
+        if found is None or len(record["history"]) > len(found[1]):
+            found = (entry, record["history"])
+    return found
+
+
+def _without_tail(spec):
+    return json.dumps(
+        {k: v for k, v in spec.items() if k != "tail_epochs"}, sort_keys=True
+    )
+
+
+def _write_record(path, name, spec, key, model, history, finished, origin):
     import tf_compact as tfc
 
     accuracies = [h["test_accuracy"] for h in history]
-    gain, plateau = plateau_check(accuracies, spec["tail_epochs"])
+    gain, plateau = plateau_check(accuracies)
     common.write_json(
         path,
         {
@@ -327,6 +387,7 @@ def _write_record(path, name, spec, key, model, history, finished):
             "params": int(model.count_params()),
             "macs": int(tfc.profile(model).macs),
             "recipe": spec,
+            "extended_from": origin,
             "history": history,
         },
     )

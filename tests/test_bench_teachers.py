@@ -53,12 +53,15 @@ def test_augment_without_crop_or_flip_keeps_the_images():
 
 def test_plateau_check():
     flat = [0.5] * 3 + [0.9] * 3 + [0.9] * 10
-    assert teachers.plateau_check(flat, 10) == (0.0, True)
+    assert teachers.plateau_check(flat) == (0.0, True)
     rising = [0.90, 0.90, 0.90] + [0.901] * 7 + [0.905] * 3
-    gain, plateau = teachers.plateau_check(rising, 10)
+    gain, plateau = teachers.plateau_check(rising)
     assert gain == pytest.approx(0.5)
     assert plateau is False
-    assert teachers.plateau_check([0.9] * 5, 10) == (None, None)
+    # Only the last ten epochs count: an early climb does not fail it.
+    late_flat = [0.5] * 10 + [0.9] * 13
+    assert teachers.plateau_check(late_flat) == (0.0, True)
+    assert teachers.plateau_check([0.9] * 5) == (None, None)
 
 
 def test_unknown_teacher_is_refused():
@@ -119,3 +122,28 @@ def test_killed_run_resumes_then_is_cached(tmp_path):
     assert model.count_params() == done["params"]
     teachers.train("vgg", spec, str(tmp_path), None, logs.append)
     assert logs[-1] == f"vgg: cached in {folder}"
+
+
+@pytest.mark.slow
+def test_longer_tail_goes_on_from_the_finished_shorter_run(tmp_path):
+    model = {"builder": "vgg", "kwargs": {"blocks": ((8,),), "dense_units": 8}}
+    short = dict(teachers.recipe("vgg", 1, 1, limit=256), model=model)
+    logs = []
+    first = teachers.train("vgg", short, str(tmp_path), None, logs.append)
+    longer = dict(short, tail_epochs=2)
+    folder = teachers.train("vgg", longer, str(tmp_path), None, logs.append)
+    assert folder != first
+    assert f"vgg: extending {os.path.basename(first)} after epoch 2" in logs
+    with open(os.path.join(first, "teacher.json")) as f:
+        before = json.load(f)
+    with open(os.path.join(folder, "teacher.json")) as f:
+        after = json.load(f)
+    assert after["finished"] is True
+    assert after["extended_from"] == os.path.basename(first)
+    assert after["history"][:2] == before["history"]
+    assert [h["epoch"] for h in after["history"]] == [1, 2, 3]
+    # A different recipe (another seed) is not extended from it.
+    other = dict(longer, seed=1)
+    logs.clear()
+    teachers.train("vgg", other, str(tmp_path), None, logs.append)
+    assert not any("extending" in line for line in logs)
