@@ -1,0 +1,174 @@
+"""Trade-off plots of the evidence benchmark, one figure per teacher.
+
+Reads the finished seeds of `bench_evidence.py`
+(`evidence/<teacher>/<point>/seed<N>.json`) and, when they are there, of
+`bench_peers.py` on the same teacher (`peers/<teacher>/<point>/`, the
+Torch-Pruning arms), and draws two panels: test accuracy against MACs
+(% of the teacher) and against 1-thread float32 LiteRT latency (ms).
+Every arm at every operating point is one marker at its mean over seeds
+with an error bar of one standard error; the teacher is a dashed line
+(accuracy) and a star (its latency).
+
+```shell
+python benchmarks/plot_evidence.py --teacher=vgg
+```
+
+writes `docs/images/evidence_vgg.png`.
+"""
+
+import json
+import os
+
+import bench_evidence
+import common
+from absl import app
+from absl import flags
+
+# `--teacher` and `--results_dir` are bench_evidence's flags.
+OUTPUT = flags.DEFINE_string(
+    "output", None, "PNG to write (unset: docs/images/evidence_<teacher>.png)."
+)
+
+#: Peer points named as the evidence points they match.
+PEER_POINTS = {"macs25_params10": "4x10", "macs10_params2": "10x50"}
+#: Peer arms shown beside the evidence arms, and their labels.
+PEER_ARMS = {
+    "tp_oneshot": "Torch-Pruning one-shot + KD",
+    "tp_groupnorm": "Torch-Pruning GroupNormPruner",
+}
+#: One marker per operating point.
+MARKERS = {"4x10": "o", "10x50": "s"}
+
+
+def _complete(folder):
+    records = []
+    if not os.path.isdir(folder):
+        return records
+    for name in sorted(os.listdir(folder)):
+        if not (name.startswith("seed") and name.endswith(".json")):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            record = json.load(f)
+        if record.get("complete", True):
+            records.append(record)
+    return records
+
+
+def _stats(rows):
+    """Mean/SE accuracy (%), mean MACs, and mean latency of one arm's rows."""
+    accuracy, se = common.paired([100 * r["accuracy"] for r in rows])
+    return {
+        "accuracy": accuracy,
+        "se": se or 0.0,
+        "macs": sum(r["macs"] for r in rows) / len(rows),
+        "ms": sum(r["ms"] for r in rows) / len(rows),
+        "seeds": len(rows),
+    }
+
+
+def series(results_dir, teacher):
+    """`(teacher_stats, points)` of one teacher from its result files.
+
+    `points[(point, arm_label)]` holds the arm's mean accuracy (%), its
+    standard error over seeds, its mean MACs and mean latency (ms), and
+    the number of seeds; errors and unfinished arms are left out.
+    """
+    labels = {key: label for key, label, _ in bench_evidence.ARMS}
+    arms, teachers = {}, []
+    base = os.path.join(results_dir, "evidence", teacher)
+    for point in sorted(bench_evidence.POINTS):
+        for record in _complete(os.path.join(base, point)):
+            row = record["teacher"]
+            teachers.append({**row, "ms": row["float32_ms"]})
+            for key, row in record["arms"].items():
+                if "error" not in row:
+                    arms.setdefault((point, labels[key]), []).append(
+                        {**row, "ms": row["float32_ms"]}
+                    )
+    peers = os.path.join(results_dir, "peers", teacher)
+    for peer_point, point in PEER_POINTS.items():
+        for record in _complete(os.path.join(peers, peer_point)):
+            for row in record.get("rows", []):
+                if row["arm"] in PEER_ARMS:
+                    arms.setdefault((point, PEER_ARMS[row["arm"]]), []).append(
+                        {**row, "ms": row["litert_float32_ms"]}
+                    )
+    if not teachers:
+        raise FileNotFoundError(
+            f"No finished evidence seed for teacher {teacher!r} under "
+            f"{base}: run `python benchmarks/bench_evidence.py "
+            f"--teacher={teacher}` first."
+        )
+    points = {key: _stats(rows) for key, rows in sorted(arms.items())}
+    return _stats(teachers), points
+
+
+def plot(results_dir, teacher, output):
+    """Writes the two-panel figure of `series` to `output` (PNG)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    reference, points = series(results_dir, teacher)
+    fig, (by_macs, by_ms) = plt.subplots(1, 2, figsize=(11, 4.5))
+    labels = sorted({label for _, label in points})
+    colors = {label: f"C{i}" for i, label in enumerate(labels)}
+    for (point, label), stats in points.items():
+        for ax, x in (
+            (by_macs, 100 * stats["macs"] / reference["macs"]),
+            (by_ms, stats["ms"]),
+        ):
+            ax.errorbar(
+                x,
+                stats["accuracy"],
+                yerr=stats["se"],
+                fmt=MARKERS.get(point, "^"),
+                color=colors[label],
+                capsize=3,
+                markersize=6,
+            )
+    for ax in (by_macs, by_ms):
+        ax.axhline(reference["accuracy"], color="k", ls="--", lw=1)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    by_ms.plot(reference["ms"], reference["accuracy"], "k*", markersize=10)
+    by_macs.set_xscale("log")
+    by_macs.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    by_macs.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    by_macs.set_xlabel("MACs (% of the teacher, log scale)")
+    by_ms.set_xlabel("1-thread float32 LiteRT latency (ms)")
+    handles = [
+        plt.Line2D([], [], color=colors[label], marker="o", ls="", label=label)
+        for label in labels
+    ]
+    handles += [
+        plt.Line2D([], [], color="gray", marker=m, ls="", label=f"point {p}")
+        for p, m in MARKERS.items()
+    ]
+    handles.append(plt.Line2D([], [], color="k", ls="--", label="teacher"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7)
+    fig.suptitle(
+        f"{teacher} teacher ({reference['accuracy']:.2f}%): every arm, mean "
+        "± standard error over seeds"
+    )
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return output
+
+
+def main(argv):
+    del argv
+    output = OUTPUT.value or os.path.join(
+        "docs", "images", f"evidence_{bench_evidence.TEACHER.value}.png"
+    )
+    print(
+        plot(bench_evidence.RESULTS.value, bench_evidence.TEACHER.value, output)
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
