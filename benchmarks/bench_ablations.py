@@ -648,14 +648,7 @@ def _save(path, seed, teacher_info, teacher_row, arms, complete):
         "seed": seed,
         "ablation": ABLATION.value,
         "teacher_name": teacher_name(ABLATION.value, TEACHER.value),
-        "settings": {
-            "epochs": EPOCHS.value,
-            "finetune_epochs": FINETUNE.value,
-            "prune_epochs": PRUNE_EPOCHS.value,
-            "target_macs": target_macs(ABLATION.value, TARGET_MACS.value),
-            "target_params": TARGET_PARAMS.value,
-            "width": WIDTH.value,
-        },
+        "target_macs": target_macs(ABLATION.value, TARGET_MACS.value),
         "teacher_info": teacher_info,
         "teacher": teacher_row,
         "arms": arms,
@@ -794,7 +787,9 @@ def summarize(records, ablation, teacher, command):
         f"# Ablation {ablation}: {teacher} teacher",
         "",
         f"Seeds {', '.join(str(r['seed']) for r in records)}. "
-        + spec["budget"].format(**first["settings"])
+        + spec["budget"].format(
+            **{**first["flags"], "target_macs": first["target_macs"]}
+        )
         + " Mean over seeds ± standard error; accuracy in inference mode "
         "on the test split.",
         "",

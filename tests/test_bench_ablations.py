@@ -17,6 +17,7 @@ from tests.bench_scripts import import_script  # noqa: E402
 
 bench_ablations = import_script("bench_ablations")
 
+#: The flags a record keeps (those its summary reads).
 SETTINGS = {
     "epochs": 2,
     "finetune_epochs": 1,
@@ -38,7 +39,8 @@ def _record(seed, arms, teacher_acc=0.9):
             row.setdefault("params", 100)
     return {
         "seed": seed,
-        "settings": SETTINGS,
+        "flags": SETTINGS,
+        "target_macs": SETTINGS["target_macs"],
         "teacher": {"accuracy": teacher_acc, "macs": 1000, "params": 1000},
         "arms": rows,
         "complete": True,
@@ -249,10 +251,10 @@ def test_end_to_end_tiny_teacher(tmp_path, ablation):
             assert 0.0 <= row["accuracy_slim"] <= 1.0
     if ablation == "lee2019":
         # Every arm pruned to the same MACs target.
-        target = record["settings"]["target_macs"] * teacher["macs"]
+        target = record["target_macs"] * teacher["macs"]
         assert all(r["macs"] <= target for r in record["arms"].values())
     if ablation == "chen2020":
-        target = record["settings"]["target_params"] * teacher["params"]
+        target = record["flags"]["target_params"] * teacher["params"]
         assert record["arms"]["finetune"]["params"] <= target + 1
         assert record["arms"]["finetune"]["float32_ms"] > 0
     summary = (folder / "summary.md").read_text()
