@@ -397,7 +397,9 @@ def teacher_record(name, teachers_dir=None):
     `name` is a `benchmarks/teachers.py --teacher` value (`"vgg"`,
     `"resnet20"`, `"mobilenet_v2"`); the record is its `teacher.json`
     (test accuracy per epoch, recipe, command). Of several finished
-    teachers of that name (older recipes), the last finished is returned.
+    teachers of that name (older recipes), the one finished last is
+    returned (by the record's `finished_at`; file times do not survive a
+    clone).
 
     Raises:
         FileNotFoundError: If no finished teacher of that name is cached;
@@ -418,7 +420,9 @@ def teacher_record(name, teachers_dir=None):
                 record = json.load(f)
             model = os.path.join(folder, "teacher.keras")
             if record.get("finished") and os.path.isfile(model):
-                finished.append((os.path.getmtime(path), record, folder))
+                finished.append(
+                    (record.get("finished_at") or "", record, folder)
+                )
             else:
                 partial.append(
                     f"{entry}: {record.get('epochs_done')} of "

@@ -379,6 +379,11 @@ def _write_record(path, name, spec, key, model, history, finished, origin):
             "teacher": name,
             "fingerprint": key,
             "finished": finished,
+            "finished_at": (
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                if finished
+                else None
+            ),
             "epochs_done": len(history),
             "epochs_total": spec["epochs"] + spec["tail_epochs"],
             "test_accuracy": accuracies[-1] if accuracies else None,
@@ -400,8 +405,8 @@ def summary(teachers_dir):
         "",
         "Full Fashion-MNIST, test accuracy after the last finished epoch; "
         "the plateau check compares the mean of the last three epochs with "
-        "the three before the floor-rate tail (goal: ten more epochs add "
-        "< 0.1 pp). Recipes and per-epoch accuracy: "
+        "that of the three epochs ten epochs earlier (goal: ten more epochs "
+        "add < 0.1 pp). Recipes and per-epoch accuracy: "
         "`benchmarks/teachers/<folder>/teacher.json`.",
         "",
         "| teacher | folder | epochs | test accuracy | tail gain (pp) | "

@@ -147,3 +147,21 @@ def test_longer_tail_goes_on_from_the_finished_shorter_run(tmp_path):
     logs.clear()
     teachers.train("vgg", other, str(tmp_path), None, logs.append)
     assert not any("extending" in line for line in logs)
+
+
+def test_the_teacher_finished_last_is_loaded_whatever_the_file_times(
+    tmp_path,
+):
+    for entry, finished_at in (
+        ("vgg-new", "2026-02-01T00:00:00Z"),
+        ("vgg-old", "2026-01-01T00:00:00Z"),
+        ("vgg-older", None),
+    ):
+        folder = tmp_path / entry
+        folder.mkdir()
+        (folder / "teacher.keras").write_text("")
+        record = {"finished": True, "finished_at": finished_at}
+        (folder / "teacher.json").write_text(json.dumps(record))
+    # The oldest record is written last: its file is the newest.
+    _, folder = common.teacher_record("vgg", str(tmp_path))
+    assert os.path.basename(folder) == "vgg-new"
