@@ -422,26 +422,10 @@ def _ahmed2020(key, teacher, bundle, ctx):
         bundle.train, epochs=EPOCHS.value, callbacks=[budget], verbose=2
     )
     slim = tfc.prune(student, threshold=budget.threshold)
-    blocks = block_fractions(student, slim)
+    blocks = common.block_fractions(student, slim)
     row = _finish_sparse(teacher, slim, bundle)
     row.update(blocks=blocks, threshold=float(budget.threshold))
     return row
-
-
-def block_fractions(model, slim):
-    """MACs of each `blocks="auto"` block of `slim` over `model`'s."""
-    import tf_compact as tfc
-    from tf_compact.callbacks import blocks as blocks_lib
-    from tf_compact.surgery.cost import cost_from_keep
-
-    dense_graph = tfc.ChannelGraph(model)
-    slim_graph = tfc.ChannelGraph(slim)
-    out = {}
-    for name, layers in blocks_lib.resolve_blocks(dense_graph, "auto").items():
-        dense = cost_from_keep(dense_graph, None, layers)[0]
-        if dense:
-            out[name] = cost_from_keep(slim_graph, None, layers)[0] / dense
-    return out
 
 
 def _pei2024(key, teacher, bundle, ctx):

@@ -172,7 +172,7 @@ def _staleness(model, batch):
     start = time.perf_counter()
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     inference = float(loss(y, model(x, training=False)))
-    (_, out), = batch_norm.batch_statistics_outputs(
+    ((_, out),) = batch_norm.batch_statistics_outputs(
         model, np.asarray(x), batch_size=len(x), compiled=False
     )
     stats = float(loss(y, out))

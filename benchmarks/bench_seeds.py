@@ -24,6 +24,7 @@ import json
 import os
 import time
 
+import common
 from absl import app
 from absl import flags
 
@@ -236,7 +237,7 @@ def _budget_run(teacher, bundle, blocks):
         verbose=2,
     )
     slim = tfc.prune(student, threshold=budget.threshold)
-    per_block = _block_fractions(student, slim)
+    per_block = common.block_fractions(student, slim)
     per_block["threshold"] = budget.threshold
     _distill(teacher, slim, bundle, FINETUNE.value, multi_level=False)
     label = "per-block budgets" if blocks else "one global budget"
@@ -248,22 +249,6 @@ def _budget_run(teacher, bundle, blocks):
         PRUNE_EPOCHS.value + FINETUNE.value,
     )
     return row, per_block
-
-
-def _block_fractions(model, slim):
-    """MACs of each `blocks="auto"` block of `slim` over `model`'s."""
-    import tf_compact as tfc
-    from tf_compact.callbacks import blocks as blocks_lib
-    from tf_compact.surgery.cost import cost_from_keep
-
-    dense_graph = tfc.ChannelGraph(model)
-    slim_graph = tfc.ChannelGraph(slim)
-    out = {}
-    for name, layers in blocks_lib.resolve_blocks(dense_graph, "auto").items():
-        dense = cost_from_keep(dense_graph, None, layers)[0]
-        if dense:
-            out[name] = cost_from_keep(slim_graph, None, layers)[0] / dense
-    return out
 
 
 def _start_strength(student, penalty, bundle):

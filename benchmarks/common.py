@@ -455,3 +455,19 @@ def load_teacher(name, teachers_dir=None):
     return keras.saving.load_model(
         os.path.join(folder, "teacher.keras"), compile=False
     )
+
+
+def block_fractions(model, slim):
+    """MACs of each `blocks="auto"` block of `slim` over `model`'s."""
+    import tf_compact as tfc
+    from tf_compact.callbacks import blocks as blocks_lib
+    from tf_compact.surgery.cost import cost_from_keep
+
+    dense_graph = tfc.ChannelGraph(model)
+    slim_graph = tfc.ChannelGraph(slim)
+    out = {}
+    for name, layers in blocks_lib.resolve_blocks(dense_graph, "auto").items():
+        dense = cost_from_keep(dense_graph, None, layers)[0]
+        if dense:
+            out[name] = cost_from_keep(slim_graph, None, layers)[0] / dense
+    return out

@@ -41,8 +41,9 @@ def citations():
 def experiments():
     """`{folder: [file names]}` for every folder holding results."""
     found = collections.defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(RESULTS, "**", "*.*"),
-                                 recursive=True)):
+    for path in sorted(
+        glob.glob(os.path.join(RESULTS, "**", "*.*"), recursive=True)
+    ):
         if path == INDEX or not os.path.isfile(path):
             continue
         rel = os.path.relpath(path, RESULTS)
@@ -76,8 +77,10 @@ def main(argv):
     if "--check" in argv:
         with open(INDEX, encoding="utf-8") as f:
             if f.read() != text:
-                print("benchmarks/results/INDEX.md is out of date: run "
-                      "python benchmarks/make_index.py")
+                print(
+                    "benchmarks/results/INDEX.md is out of date: run "
+                    "python benchmarks/make_index.py"
+                )
                 return 1
         return 0
     with open(INDEX, "w", encoding="utf-8") as f:
