@@ -73,10 +73,15 @@ TEACHER = flags.DEFINE_string(
 )
 POINT = flags.DEFINE_enum("point", "4x10", sorted(POINTS), "Operating point.")
 SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to run.")
-EPOCHS = flags.DEFINE_integer("epochs", 10, "Student epochs of every arm.")
+EPOCHS = flags.DEFINE_integer(
+    "epochs",
+    4,
+    "Student epochs of every arm (as bench_peers.py's, so the tf_compact "
+    "arm is the same protocol in both).",
+)
 FINETUNE = flags.DEFINE_integer(
     "finetune_epochs",
-    3,
+    2,
     "Of the epochs, the KD fine-tune after the budget arm's sparse stage.",
 )
 LEARNING_RATE = flags.DEFINE_float(
