@@ -588,9 +588,6 @@ def _run_arm(index, key, teacher, data, ctx, seed):
 
 def run_seed(seed, teacher, teacher_info):
     """Runs (or finishes) every arm of one seed; returns its record."""
-    import keras
-
-    import tf_compact as tfc
 
     path = common.result_path(_folder(), f"seed{seed}", ".json")
     record, arms = _load_record(path, _settings())
@@ -599,14 +596,7 @@ def run_seed(seed, teacher, teacher_info):
         return record
 
     def data(offset):
-        keras.utils.set_random_seed(seed + offset)
-        return tfc.data.load(
-            "fashion_mnist",
-            batch_size=128,
-            limit=LIMIT.value,
-            validation_split=0.05,
-            seed=seed,
-        )
+        return common.seeded_data(seed, offset, LIMIT.value)
 
     spec = ABLATIONS[ABLATION.value]
     teacher_row = _row(teacher, data(0), latency=ABLATION.value == "chen2020")

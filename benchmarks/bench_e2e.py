@@ -543,9 +543,7 @@ def main(argv):
     del argv
     os.makedirs(WORK_DIR.value, exist_ok=True)
     os.makedirs(RESULTS.value, exist_ok=True)
-    import keras
 
-    import tf_compact as tfc
     from tf_compact.pipeline import plots
 
     start = time.time()
@@ -556,14 +554,7 @@ def main(argv):
         # data order that depends on how many epochs the arms before it
         # ran (a resumed or skipped arm would change all later ones).
         seed = SEED.value if seed is None else seed
-        keras.utils.set_random_seed(seed + offset)
-        return tfc.data.load(
-            "fashion_mnist",
-            batch_size=128,
-            limit=LIMIT.value,
-            validation_split=0.05,
-            seed=seed,
-        )
+        return common.seeded_data(seed, offset, LIMIT.value)
 
     bundle = fresh_data(0)
     teacher = _teacher(lambda: fresh_data(0, seed=0))

@@ -287,9 +287,6 @@ def _run_arm(key, teacher, data, state, seed):
 
 def run_seed(seed, teacher, teacher_info):
     """Runs (or finishes) every arm of one seed; returns its record."""
-    import keras
-
-    import tf_compact as tfc
 
     path = common.result_path(_folder(), f"seed{seed}", ".json")
     record = {}
@@ -304,14 +301,7 @@ def run_seed(seed, teacher, teacher_info):
     arms = {k: v for k, v in record.get("arms", {}).items() if "error" not in v}
 
     def data(offset):
-        keras.utils.set_random_seed(seed + offset)
-        return tfc.data.load(
-            "fashion_mnist",
-            batch_size=128,
-            limit=LIMIT.value,
-            validation_split=0.05,
-            seed=seed,
-        )
+        return common.seeded_data(seed, offset, LIMIT.value)
 
     teacher_row = record.get("teacher")
     if teacher_row is None:

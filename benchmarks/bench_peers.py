@@ -154,18 +154,7 @@ def _command(seed=None):
 
 
 def _data(seed):
-    import keras
-
-    import tf_compact as tfc
-
-    keras.utils.set_random_seed(seed)
-    return tfc.data.load(
-        "fashion_mnist",
-        batch_size=BATCH,
-        limit=LIMIT.value,
-        validation_split=0.05,
-        seed=seed,
-    )
+    return common.seeded_data(seed, 0, LIMIT.value)
 
 
 def _stored_teacher(name):

@@ -471,3 +471,24 @@ def block_fractions(model, slim):
         if dense:
             out[name] = cost_from_keep(slim_graph, None, layers)[0] / dense
     return out
+
+
+def seeded_data(seed, offset=0, limit=None):
+    """Fashion-MNIST for one arm of a seeded benchmark run.
+
+    Seeds Keras with `seed + offset` (each arm its own offset, so an arm's
+    data order does not depend on how long the arms before it ran) and
+    loads the dataset with a 5% validation split drawn from `seed`.
+    """
+    import keras
+
+    import tf_compact as tfc
+
+    keras.utils.set_random_seed(seed + offset)
+    return tfc.data.load(
+        "fashion_mnist",
+        batch_size=128,
+        limit=limit,
+        validation_split=0.05,
+        seed=seed,
+    )
