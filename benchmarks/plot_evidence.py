@@ -2,9 +2,11 @@
 
 Reads the finished seeds of `bench_evidence.py`
 (`evidence/<teacher>/<point>/seed<N>.json`) and, when they are there, of
-`bench_peers.py` on the same teacher (`peers/<teacher>/<point>/`, the
-Torch-Pruning arms), and draws two panels: test accuracy against MACs
-(% of the teacher) and against 1-thread float32 LiteRT latency (ms).
+`bench_peers.py` on the same teacher (`peers/<teacher>/<point>/`: the
+Torch-Pruning arms, and its tf_compact arm, the evidence one-shot arm's
+protocol, where the evidence run has none yet), and draws two panels:
+test accuracy against MACs (% of the teacher) and against 1-thread
+float32 LiteRT latency (ms).
 Every arm at every operating point is one marker at its mean over seeds
 with an error bar of one standard error; the teacher is a dashed line
 (accuracy) and a star (its latency).
@@ -86,17 +88,27 @@ def series(results_dir, teacher):
                         {**row, "ms": row["float32_ms"]}
                     )
     peers = os.path.join(results_dir, "peers", teacher)
+    ours = labels["oneshot"]
+    peer_teachers = []
     for peer_point, point in PEER_POINTS.items():
+        # The peers' tf_compact arm runs the evidence one-shot arm's
+        # protocol: it stands in where the evidence run has no such arm.
+        own = (point, ours) not in arms
         for record in _complete(os.path.join(peers, peer_point)):
             for row in record.get("rows", []):
-                if row["arm"] in PEER_ARMS:
-                    arms.setdefault((point, PEER_ARMS[row["arm"]]), []).append(
-                        {**row, "ms": row["litert_float32_ms"]}
-                    )
+                ms = {"ms": row.get("litert_float32_ms")}
+                if row["arm"] == "teacher":
+                    peer_teachers.append({**row, **ms})
+                label = PEER_ARMS.get(row["arm"])
+                if row["arm"] == "tf_compact" and own:
+                    label = ours
+                if label is not None:
+                    arms.setdefault((point, label), []).append({**row, **ms})
+    teachers = teachers or peer_teachers
     if not teachers:
         raise FileNotFoundError(
-            f"No finished evidence seed for teacher {teacher!r} under "
-            f"{base}: run `python benchmarks/bench_evidence.py "
+            f"No finished evidence or peers seed for teacher {teacher!r} "
+            f"under {base}: run `python benchmarks/bench_evidence.py "
             f"--teacher={teacher}` first."
         )
     points = {key: _stats(rows) for key, rows in sorted(arms.items())}
@@ -135,6 +147,9 @@ def plot(results_dir, teacher, output):
         ax.grid(alpha=0.3)
     by_ms.plot(reference["ms"], reference["accuracy"], "k*", markersize=10)
     by_macs.set_xscale("log")
+    by_macs.xaxis.set_major_locator(
+        matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0))
+    )
     by_macs.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     by_macs.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     by_macs.set_xlabel("MACs (% of the teacher, log scale)")

@@ -44,10 +44,16 @@ def _results(tmp_path):
         "macs": 240,
         "litert_float32_ms": 0.6,
     }
-    teacher = {"arm": "teacher", "accuracy": 0.93, "macs": 1000}
+    teacher = {
+        "arm": "teacher",
+        "accuracy": 0.93,
+        "macs": 1000,
+        "litert_float32_ms": 2.0,
+    }
+    ours = {**tp, "arm": "tf_compact", "accuracy": 0.5}
     _write(
         os.path.join(results, "peers", "vgg", "macs25_params10", "seed0.json"),
-        {"seed": 0, "rows": [teacher, tp]},
+        {"seed": 0, "rows": [teacher, tp, ours]},
     )
     return results
 
@@ -66,8 +72,24 @@ def test_series_averages_finished_seeds_and_adds_the_peer_arms(tmp_path):
         pytest.approx(0.6),
         0.0,
     )
-    # The failed arm is not drawn; the teacher row of the peers is not an arm.
+    # The failed arm is not drawn; the teacher row of the peers is not an
+    # arm, and the peers' tf_compact arm does not mix into the evidence's.
     assert len(points) == 2
+
+
+def test_peers_alone_give_the_teacher_and_the_tf_compact_arm(tmp_path):
+    results = _results(tmp_path)
+    import shutil
+
+    shutil.rmtree(os.path.join(results, "evidence"))
+    reference, points = plot_evidence.series(results, "vgg")
+    assert (reference["accuracy"], reference["ms"]) == (
+        pytest.approx(93.0),
+        pytest.approx(2.0),
+    )
+    ours = points[("4x10", "tf_compact one-shot sensitivity + KD")]
+    assert ours["accuracy"] == pytest.approx(50.0)
+    assert ours["seeds"] == 1
 
 
 def test_plot_writes_a_png(tmp_path):
