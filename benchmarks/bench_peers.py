@@ -15,7 +15,10 @@ teacher, both met):
    pruning, `round_to`, the classifier ignored, at the smallest pruning
    ratio that meets both targets, then `--epochs` of KD;
 3. Torch-Pruning `GroupNormPruner`: `--sparse_epochs` of KD with its group
-   regularizer (`--reg`), pruned as in 2, then the remaining epochs of KD.
+   regularizer (`--reg`), pruned as in 2, then the remaining epochs of KD;
+4. tf_compact at Torch-Pruning's cost: arm 1 with the MACs and params
+   fractions of this seed's arm-2 student as its targets, paired with
+   arm 2 (the same budget, allocated by each tool).
 
 Every training run: batch 128, Adam (epsilon 1e-7), cosine decay from
 `--learning_rate` over the stage, loss 0.9·CE + 0.1·T²·KL at T = 4, the
@@ -26,7 +29,8 @@ LiteRT (float32) for every model and on PyTorch eager for every model
 too (tf_compact's students are ported like the teacher).
 
 Results: `benchmarks/results/peers/<teacher>/<point>/seed<N>.json` (a
-seed already there is skipped) and `summary.md` over the seeds found.
+seed already there is skipped; one missing some of `--arms` keeps its
+rows and runs only those) and `summary.md` over the seeds found.
 
 ```shell
 pip install -e ".[peers]"
@@ -91,8 +95,9 @@ MAX_DIFF = flags.DEFINE_float(
 )
 ARMS = flags.DEFINE_list(
     "arms",
-    ["tf_compact", "tp_oneshot", "tp_groupnorm"],
-    "Arms to run (tf_compact, tp_oneshot, tp_groupnorm).",
+    ["tf_compact", "tp_oneshot", "tp_groupnorm", "tf_compact_matched"],
+    "Arms to run (tf_compact, tp_oneshot, tp_groupnorm, "
+    "tf_compact_matched; the last needs tp_oneshot before it).",
 )
 RESULTS = flags.DEFINE_string(
     "results_dir", "benchmarks/results", "Where to write the results."
@@ -108,7 +113,12 @@ ARM_LABELS = {
     "tf_compact": "tf_compact one-shot, sensitivity allocation + KD",
     "tp_oneshot": "Torch-Pruning one-shot group-L2 + KD",
     "tp_groupnorm": "Torch-Pruning GroupNormPruner (sparse, prune, KD)",
+    "tf_compact_matched": (
+        "tf_compact one-shot at Torch-Pruning one-shot's MACs and params"
+    ),
 }
+#: Arms paired against another arm than `tf_compact` (`arm: reference`).
+PAIRED_WITH = {"tf_compact_matched": "tp_oneshot"}
 
 
 def point_name():
@@ -537,19 +547,44 @@ def _train_arrays(bundle):
 # --- one seed ---------------------------------------------------------------
 
 
-def _run_arm(arm, seed, teacher_model, teacher_logits, teacher_cost, folder):
-    """Trains one arm; returns `(keras model, torch net, arm settings)`."""
+def _matched_targets(entries):
+    """The MACs and params fractions of the Torch-Pruning one-shot student
+    of this seed: `tf_compact_matched`'s targets."""
+    if "tp_oneshot" not in entries:
+        raise ValueError(
+            "Arm 'tf_compact_matched' takes the Torch-Pruning one-shot "
+            "student's MACs and params as its targets: list tp_oneshot "
+            "before it in --arms."
+        )
+    row = entries["tp_oneshot"]["row"]
+    return {
+        "target_macs": row["macs_fraction"],
+        "target_params": row["params_fraction"],
+    }
+
+
+def _run_arm(
+    arm, seed, teacher_model, teacher_logits, teacher_cost, folder, entries
+):
+    """Trains one arm; returns `(keras model, torch net, arm settings)`.
+
+    `entries` holds the rows of the arms already run at this seed."""
     import keras
     import peers_port
 
     bundle = _data(seed)
-    if arm == "tf_compact":
+    if arm in ("tf_compact", "tf_compact_matched"):
+        targets = {
+            "target_macs": TARGET_MACS.value,
+            "target_params": TARGET_PARAMS.value,
+        }
+        if arm == "tf_compact_matched":
+            targets = _matched_targets(entries)
         result = common.tf_compact_oneshot(
             teacher_model,
             bundle,
-            os.path.join(WORK_DIR.value, folder, f"seed{seed}", "tf_compact"),
-            target_macs=TARGET_MACS.value,
-            target_params=TARGET_PARAMS.value,
+            os.path.join(WORK_DIR.value, folder, f"seed{seed}", arm),
+            **targets,
             epochs=EPOCHS.value,
             round_to=ROUND_TO.value,
             learning_rate=LEARNING_RATE.value,
@@ -557,13 +592,28 @@ def _run_arm(arm, seed, teacher_model, teacher_logits, teacher_cost, folder):
             student_loss_weight=STUDENT_WEIGHT.value,
         )
         model = result.slim_model
-        return model, peers_port.to_torch(model), {}, bundle
+        settings = targets if arm == "tf_compact_matched" else {}
+        return model, peers_port.to_torch(model), settings, bundle
     fn = {"tp_oneshot": arm_tp_oneshot, "tp_groupnorm": arm_tp_groupnorm}
     keras.utils.set_random_seed(seed)
     net, settings = fn[arm](
         teacher_model, bundle, teacher_logits, teacher_cost, seed
     )
     return peers_port.to_keras(net, teacher_model), net, settings, bundle
+
+
+def _written_arms(path):
+    """`{arm: {"row", "settings"}}` of a seed file already written (a
+    rerun with more arms keeps its rows and runs only the new arms)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        record = json.load(f)
+    settings = record.get("arm_settings", {})
+    return {
+        row["arm"]: {"row": row, "settings": settings.get(row["arm"], {})}
+        for row in record["rows"]
+    }
 
 
 def run_seed(seed, teacher_model, where, folder):
@@ -575,8 +625,9 @@ def run_seed(seed, teacher_model, where, folder):
     import tf_compact as tfc
 
     path = common.result_path(RESULTS.value, f"{folder}/seed{seed}", ".json")
-    if os.path.exists(path):
-        print(f"seed {seed}: {path} exists, skipped")
+    entries = _written_arms(path)
+    if {"teacher", *ARMS.value} <= set(entries):
+        print(f"seed {seed}: {path} has every arm, skipped")
         return
     cache = os.path.join(WORK_DIR.value, folder, f"seed{seed}")
     os.makedirs(cache, exist_ok=True)
@@ -588,9 +639,10 @@ def run_seed(seed, teacher_model, where, folder):
     cost = tfc.profile(teacher_model)
     teacher_cost = (cost.macs, cost.params)
     teacher_logits = None
-    entries = {}
     for arm in ["teacher"] + list(ARMS.value):
         arm_path = os.path.join(cache, f"{arm}.json")
+        if arm in entries:
+            continue
         if os.path.exists(arm_path):
             with open(arm_path, encoding="utf-8") as f:
                 entries[arm] = json.load(f)
@@ -603,7 +655,13 @@ def run_seed(seed, teacher_model, where, folder):
                     bundle.arrays()[0], batch_size=1000, verbose=0
                 )
             model, net, settings, bundle = _run_arm(
-                arm, seed, teacher_model, teacher_logits, teacher_cost, folder
+                arm,
+                seed,
+                teacher_model,
+                teacher_logits,
+                teacher_cost,
+                folder,
+                entries,
             )
         row = measure(arm, model, net, bundle, teacher_cost)
         entries[arm] = {"row": row, "settings": settings}
@@ -708,7 +766,13 @@ def summary(folder, label):
         accs = [by_seed.get(s) for s in seeds]
         mean, sd = summarize_seeds.mean_sd([a for a in accs if a is not None])
         diff = "–"
-        if arm != "tf_compact" and "tf_compact" in table:
+        if arm in PAIRED_WITH and PAIRED_WITH[arm] in table:
+            # This arm minus its own reference, e.g. vs TP one-shot.
+            paired = summarize_seeds.paired(table, PAIRED_WITH[arm], arm)
+            if paired:
+                d, se, n = paired
+                diff = f"{d:+.2f} ± {se:.2f} pp (n={n}, vs {PAIRED_WITH[arm]})"
+        elif arm != "tf_compact" and "tf_compact" in table:
             paired = summarize_seeds.paired(table, arm, "tf_compact")
             if paired:
                 d, se, n = paired
@@ -734,19 +798,27 @@ def _verdict(table):
         return "No tf_compact arm: no comparison."
     words = []
     for arm in table:
-        if arm in ("teacher", "tf_compact"):
+        if arm in ("teacher", "tf_compact") or arm in PAIRED_WITH:
             continue
-        paired = summarize_seeds.paired(table, arm, "tf_compact")
-        if not paired:
-            continue
-        d, se, n = paired
-        ahead = n >= 2 and d >= 2 * se and d > 0
-        words.append(
-            f"ahead of {ARM_LABELS.get(arm, arm)} by at least two standard "
-            f"errors: {'yes' if ahead else 'no'} ({d:+.2f} ± {se:.2f} pp, "
-            f"n={n})"
-        )
-    return "tf_compact " + "; ".join(words) + "." if words else ""
+        words.append(_ahead("tf_compact", arm, table))
+    text = "tf_compact " + "; ".join(w for w in words if w) + "."
+    for arm, reference in PAIRED_WITH.items():
+        if arm in table and reference in table:
+            text += f" {ARM_LABELS[arm]}: " + _ahead(arm, reference, table)
+            text += "."
+    return text
+
+
+def _ahead(ours, arm, table):
+    paired = summarize_seeds.paired(table, arm, ours)
+    if not paired:
+        return ""
+    d, se, n = paired
+    ahead = n >= 2 and d >= 2 * se and d > 0
+    return (
+        f"ahead of {ARM_LABELS.get(arm, arm)} by at least two standard "
+        f"errors: {'yes' if ahead else 'no'} ({d:+.2f} ± {se:.2f} pp, n={n})"
+    )
 
 
 def main(argv):
@@ -756,7 +828,7 @@ def main(argv):
     if unknown:
         raise app.UsageError(
             f"Invalid value for flag `--arms`: {sorted(unknown)}. Expected "
-            "tf_compact, tp_oneshot, tp_groupnorm."
+            f"some of {sorted(set(ARM_LABELS) - {'teacher'})}."
         )
     os.makedirs(WORK_DIR.value, exist_ok=True)
     teacher_model, where, label = teacher()

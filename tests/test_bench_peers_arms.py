@@ -1,0 +1,65 @@
+"""`benchmarks/bench_peers.py`'s bookkeeping: the arm at Torch-Pruning's
+own cost, what a rerun with more arms keeps, and the verdict's pairing."""
+
+import json
+
+import pytest
+
+from tests.bench_scripts import import_script
+
+bench_peers = import_script("bench_peers")
+
+
+def _row(arm, accuracy, macs=0.1, params=0.09):
+    return {
+        "arm": arm,
+        "accuracy": accuracy,
+        "macs_fraction": macs,
+        "params_fraction": params,
+    }
+
+
+def test_matched_arm_takes_torch_pruning_one_shots_cost():
+    entries = {"tp_oneshot": {"row": _row("tp_oneshot", 0.9, 0.065, 0.0917)}}
+    assert bench_peers._matched_targets(entries) == {
+        "target_macs": 0.065,
+        "target_params": 0.0917,
+    }
+    with pytest.raises(ValueError, match="list tp_oneshot before it"):
+        bench_peers._matched_targets({})
+
+
+def test_a_written_seed_keeps_its_rows_and_settings(tmp_path):
+    path = tmp_path / "seed0.json"
+    assert bench_peers._written_arms(str(path)) == {}
+    record = {
+        "rows": [_row("teacher", 0.93), _row("tp_oneshot", 0.92)],
+        "arm_settings": {"tp_oneshot": {"pruning_ratio": 0.7}},
+    }
+    path.write_text(json.dumps(record))
+    entries = bench_peers._written_arms(str(path))
+    assert sorted(entries) == ["teacher", "tp_oneshot"]
+    assert entries["teacher"] == {"row": _row("teacher", 0.93), "settings": {}}
+    assert entries["tp_oneshot"]["settings"] == {"pruning_ratio": 0.7}
+
+
+def test_verdict_pairs_the_matched_arm_with_torch_pruning_one_shot():
+    table = {
+        "teacher": {0: 0.94, 1: 0.94},
+        "tf_compact": {0: 0.93, 1: 0.935},
+        "tp_oneshot": {0: 0.92, 1: 0.921},
+        "tf_compact_matched": {0: 0.925, 1: 0.930},
+    }
+    text = bench_peers._verdict(table)
+    # tf_compact − TP one-shot: 1.0 and 1.4 pp; matched − TP: 0.5, 0.9 pp.
+    assert text.startswith(
+        "tf_compact ahead of Torch-Pruning one-shot group-L2 + KD by at "
+        "least two standard errors: yes (+1.20 ± 0.20 pp, n=2)."
+    )
+    assert (
+        "tf_compact one-shot at Torch-Pruning one-shot's MACs and params: "
+        "ahead of Torch-Pruning one-shot group-L2 + KD by at least two "
+        "standard errors: yes (+0.70 ± 0.20 pp, n=2)."
+    ) in text
+    # The matched arm is not compared with tf_compact itself.
+    assert text.count("ahead of") == 2
