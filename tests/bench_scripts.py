@@ -28,16 +28,23 @@ def import_script(name):
         return sys.modules[name]
     saved = {}
     for _ in range(500):
+        before_flags, before_modules = set(flags.FLAGS), set(sys.modules)
         try:
             module = importlib.import_module(name)
             break
         except flags.DuplicateFlagError as e:
             flag = re.search(r"The flag '([^']+)'", str(e)).group(1)
-            # A flag met again was defined by the failed try itself.
-            if flag not in saved:
+            # What the failed try defined and imported goes, so the next
+            # try defines it again: each try moves one clashing flag aside.
+            for new in set(flags.FLAGS) - before_flags:
+                if new in flags.FLAGS:
+                    delattr(flags.FLAGS, new)
+            for module_name in set(sys.modules) - before_modules:
+                sys.modules.pop(module_name, None)
+            if flag not in saved and flag in flags.FLAGS:
                 owner = flags.FLAGS.find_module_defining_flag(flag)
                 saved[flag] = (flags.FLAGS[flag], owner)
-            delattr(flags.FLAGS, flag)
+                delattr(flags.FLAGS, flag)
             sys.modules.pop(name, None)
     else:
         raise RuntimeError(f"could not import benchmarks/{name}.py")
