@@ -42,6 +42,7 @@ python benchmarks/bench_peers.py --teacher=vgg --target_macs=0.10 \
 """
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -168,13 +169,15 @@ def _data(seed):
 
 
 def _stored_teacher(name):
-    """The converged teacher of `benchmarks/teachers.py`, or None."""
+    """`(model, folder name)` of the converged teacher of
+    `benchmarks/teachers.py`, or `(None, None)`."""
     try:
+        _, folder = common.teacher_record(name)
         model = common.load_teacher(name)
     except FileNotFoundError as error:
         logging.warning("No converged teacher %r: %s", name, error)
-        return None
-    return model
+        return None, None
+    return model, os.path.basename(folder)
 
 
 def teacher():
@@ -194,11 +197,11 @@ def teacher():
     from tf_compact.pipeline import training
 
     if TEACHER_SOURCE.value != "train" and not LIMIT.value:
-        model = _stored_teacher(TEACHER.value)
+        model, folder = _stored_teacher(TEACHER.value)
         if model is not None:
             where = (
                 f"converged {TEACHER.value} of benchmarks/teachers.py "
-                f"(common.load_teacher('{TEACHER.value}'))"
+                f"(`benchmarks/teachers/{folder}`)"
             )
             return model, where, TEACHER.value
         if TEACHER_SOURCE.value == "store":
@@ -602,13 +605,19 @@ def _run_arm(
     return peers_port.to_keras(net, teacher_model), net, settings, bundle
 
 
-def _written_arms(path):
-    """`{arm: {"row", "settings"}}` of a seed file already written (a
-    rerun with more arms keeps its rows and runs only the new arms)."""
+def _written_arms(path, settings, where):
+    """`{arm: {"row", "settings"}}` of a seed file already written with
+    these `settings` and this teacher (`where`): a rerun with more arms
+    keeps its rows and runs only the new arms; one with other settings or
+    another teacher runs every arm again."""
     if not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as f:
         record = json.load(f)
+    if record.get("settings") != settings or (
+        record.get("teacher_source") != where
+    ):
+        return {}
     settings = record.get("arm_settings", {})
     return {
         row["arm"]: {"row": row, "settings": settings.get(row["arm"], {})}
@@ -625,11 +634,15 @@ def run_seed(seed, teacher_model, where, folder):
     import tf_compact as tfc
 
     path = common.result_path(RESULTS.value, f"{folder}/seed{seed}", ".json")
-    entries = _written_arms(path)
+    entries = _written_arms(path, _settings(), where)
     if {"teacher", *ARMS.value} <= set(entries):
         print(f"seed {seed}: {path} has every arm, skipped")
         return
-    cache = os.path.join(WORK_DIR.value, folder, f"seed{seed}")
+    # Per-arm rows of an unfinished seed, keyed by the settings.
+    key = hashlib.sha1(
+        json.dumps([_settings(), where], sort_keys=True).encode()
+    ).hexdigest()[:10]
+    cache = os.path.join(WORK_DIR.value, folder, key, f"seed{seed}")
     os.makedirs(cache, exist_ok=True)
     start = time.time()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -758,7 +771,8 @@ def summary(folder, label):
         "",
         "| arm | "
         + " | ".join(f"seed {s}" for s in seeds)
-        + " | mean ± sd | tf_compact − arm (paired, ± se) | MACs | params | "
+        + " | mean ± sd | tf_compact − arm, or as named (paired, ± se) | "
+        "MACs | params | "
         "LiteRT ms | PyTorch ms |",
         "|---|" + "---:|" * (len(seeds) + 6),
     ]
@@ -801,12 +815,13 @@ def _verdict(table):
         if arm in ("teacher", "tf_compact") or arm in PAIRED_WITH:
             continue
         words.append(_ahead("tf_compact", arm, table))
-    text = "tf_compact " + "; ".join(w for w in words if w) + "."
+    words = [w for w in words if w]
+    text = "tf_compact " + "; ".join(words) + "." if words else ""
     for arm, reference in PAIRED_WITH.items():
         if arm in table and reference in table:
             text += f" {ARM_LABELS[arm]}: " + _ahead(arm, reference, table)
             text += "."
-    return text
+    return text.strip()
 
 
 def _ahead(ours, arm, table):
@@ -829,6 +844,16 @@ def main(argv):
         raise app.UsageError(
             f"Invalid value for flag `--arms`: {sorted(unknown)}. Expected "
             f"some of {sorted(set(ARM_LABELS) - {'teacher'})}."
+        )
+    arms = list(ARMS.value)
+    if "tf_compact_matched" in arms and (
+        "tp_oneshot" in arms
+        and arms.index("tp_oneshot") > arms.index("tf_compact_matched")
+    ):
+        raise app.UsageError(
+            "Invalid value for flag `--arms`: tf_compact_matched takes the "
+            "Torch-Pruning one-shot student's cost, so tp_oneshot must come "
+            f"before it (received {','.join(arms)})."
         )
     os.makedirs(WORK_DIR.value, exist_ok=True)
     teacher_model, where, label = teacher()

@@ -37,6 +37,7 @@ PEER_POINTS = {"macs25_params10": "4x10", "macs10_params2": "10x50"}
 PEER_ARMS = {
     "tp_oneshot": "Torch-Pruning one-shot + KD",
     "tp_groupnorm": "Torch-Pruning GroupNormPruner",
+    "tf_compact_matched": "tf_compact at Torch-Pruning one-shot's cost",
 }
 #: One marker per operating point.
 MARKERS = {"4x10": "o", "10x50": "s"}

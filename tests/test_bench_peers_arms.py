@@ -31,16 +31,22 @@ def test_matched_arm_takes_torch_pruning_one_shots_cost():
 
 def test_a_written_seed_keeps_its_rows_and_settings(tmp_path):
     path = tmp_path / "seed0.json"
-    assert bench_peers._written_arms(str(path)) == {}
+    settings, where = {"epochs": 4}, "converged vgg (vgg-abc)"
+    assert bench_peers._written_arms(str(path), settings, where) == {}
     record = {
+        "settings": settings,
+        "teacher_source": where,
         "rows": [_row("teacher", 0.93), _row("tp_oneshot", 0.92)],
         "arm_settings": {"tp_oneshot": {"pruning_ratio": 0.7}},
     }
     path.write_text(json.dumps(record))
-    entries = bench_peers._written_arms(str(path))
+    entries = bench_peers._written_arms(str(path), settings, where)
     assert sorted(entries) == ["teacher", "tp_oneshot"]
     assert entries["teacher"] == {"row": _row("teacher", 0.93), "settings": {}}
     assert entries["tp_oneshot"]["settings"] == {"pruning_ratio": 0.7}
+    # Other settings or another teacher: every arm runs again.
+    assert bench_peers._written_arms(str(path), {"epochs": 8}, where) == {}
+    assert bench_peers._written_arms(str(path), settings, "vgg-new") == {}
 
 
 def test_verdict_pairs_the_matched_arm_with_torch_pruning_one_shot():
@@ -63,3 +69,7 @@ def test_verdict_pairs_the_matched_arm_with_torch_pruning_one_shot():
     ) in text
     # The matched arm is not compared with tf_compact itself.
     assert text.count("ahead of") == 2
+
+
+def test_verdict_without_comparisons_is_empty():
+    assert bench_peers._verdict({"tf_compact": {0: 0.9}}) == ""
