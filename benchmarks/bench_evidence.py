@@ -10,8 +10,9 @@ operating point:
 | `4x10` | <= 1/4 of the teacher's | <= 1/10 | within 0.3 pp of the teacher |
 | `10x50` | <= 1/10 | <= 1/50 | within 1.0 pp of the teacher |
 
-Every arm gets the same student epoch budget (`--epochs`) and its own
-freshly seeded copy of the data (seed plus the arm's number):
+Every arm gets the same student epoch budget (`--epochs`) and a fresh
+copy of the same seeded data (the same random stream for every arm of a
+seed, so the seeds pair the arms):
 
 1. `oneshot`: `tfc.compress` with `tfc.methods.OneShot` (sensitivity
    allocation, widths rounded to 8) and logits KD for all the epochs
@@ -217,7 +218,7 @@ def _run_arm(key, teacher, data, state, seed):
     )
     epochs, lr = EPOCHS.value, LEARNING_RATE.value
     if key == "oneshot":
-        bundle = data(0)
+        bundle = data()
         slim = common.tf_compact_oneshot(
             teacher,
             bundle,
@@ -235,10 +236,10 @@ def _run_arm(key, teacher, data, state, seed):
         state["slim"] = slim
         return _row(slim, bundle)
     if key == "budget":
-        bundle = data(1)
+        bundle = data()
         return _row(_compress_budget(teacher, bundle, work), bundle)
     if key == "l1":
-        bundle = data(2)
+        bundle = data()
         model = common.arm_l1_prune(
             teacher, bundle, epochs, lr / 2, _targets(), ROUND_TO.value
         )
@@ -261,15 +262,15 @@ def _run_arm(key, teacher, data, state, seed):
         slim = keras.saving.load_model(path, compile=False)
         state["slim"] = slim
     if key == "tfmot":
-        bundle = data(3)
+        bundle = data()
         sparsity = common.tfmot_sparsity(teacher, slim.count_params())
         stripped, nnz = common.arm_tfmot(teacher, bundle, sparsity, epochs, lr)
         return _tfmot_row(stripped, nnz, bundle, state["teacher_macs"])
     if key == "scratch":
-        bundle = data(4)
+        bundle = data()
         return _row(common.arm_scratch(slim, bundle, epochs, lr), bundle)
     if key == "keras_kd":
-        bundle = data(5)
+        bundle = data()
         model = common.arm_keras_kd(
             teacher,
             slim,
@@ -285,6 +286,19 @@ def _run_arm(key, teacher, data, state, seed):
     )
 
 
+def _settings():
+    """The values of the flags that change results, defaults included."""
+    return {name: flags.FLAGS[name].value for name in RECORDED}
+
+
+def _same_run(record, teacher_info, seed):
+    """Whether a seed record was made with these settings and teacher."""
+    del seed
+    return record.get("settings") == _settings() and (
+        record.get("teacher_info", {}).get("folder") == teacher_info["folder"]
+    )
+
+
 def run_seed(seed, teacher, teacher_info):
     """Runs (or finishes) every arm of one seed; returns its record."""
 
@@ -293,6 +307,9 @@ def run_seed(seed, teacher, teacher_info):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
+        if not _same_run(record, teacher_info, seed):
+            print(f"seed {seed}: {path} has other settings, run again")
+            record = {}
         failed = [k for k, v in record.get("arms", {}).items() if "error" in v]
         if record.get("complete") and not failed:
             print(f"seed {seed}: cached in {path}")
@@ -300,12 +317,14 @@ def run_seed(seed, teacher, teacher_info):
     # Arms that failed before run again.
     arms = {k: v for k, v in record.get("arms", {}).items() if "error" not in v}
 
-    def data(offset):
-        return common.seeded_data(seed, offset, LIMIT.value)
+    def data():
+        # A fresh copy of the seed's data for every arm: the same stream
+        # for all arms of a seed (tighter pairs), none shared across seeds.
+        return common.seeded_data(seed, 0, LIMIT.value)
 
     teacher_row = record.get("teacher")
     if teacher_row is None:
-        teacher_row = _row(teacher, data(0))
+        teacher_row = _row(teacher, data())
     state = {"teacher_macs": teacher_row["macs"]}
     for key in ARM.value:
         if key in arms:
@@ -336,6 +355,7 @@ def _save(path, seed, teacher_info, teacher_row, arms, complete):
         "arms": arms,
         "complete": complete,
         "settings_command": _command(seed),
+        "settings": _settings(),
     }
     common.write_json(path, payload)
     _reindex()
@@ -512,7 +532,9 @@ def main(argv):
         if name.startswith("seed") and name.endswith(".json"):
             with open(os.path.join(_folder(), name), encoding="utf-8") as f:
                 record = json.load(f)
-            if record.get("complete"):
+            if record.get("complete") and _same_run(
+                record, teacher_info, record["seed"]
+            ):
                 seeds_done.append(record)
     del records
     seeds = ",".join(str(r["seed"]) for r in sorted(seeds_done, key=_seed))
