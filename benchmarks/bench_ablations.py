@@ -9,37 +9,49 @@ with tf_compact's public API on a teacher from `benchmarks/teachers.py`
    lasso + KD with the strength steered by the student/teacher gap
    (`tfc.callbacks.SparsityController`), each for `--epochs`. Every arm is
    then pruned by group norm to the same `--target_macs` (`tfc.prune`),
-   its BN statistics recalibrated, and KD fine-tuned for
-   `--finetune_epochs`: accuracy after slimming and after the fine-tune.
+   its BN statistics recalibrated, and fine-tuned for `--finetune_epochs`:
+   with KD in the two KD arms, with plain cross-entropy (no teacher) in
+   the group-lasso arm, which has no KD end to end. Accuracy after
+   slimming and after the fine-tune.
 2. `jaiswal2019` (Jaiswal & Gajjar 2019; `vgg`): the simplified teacher
    (`tfc.lighten.width(teacher, --width)`, fresh weights) trained with
    logits KD against the same student trained from scratch.
 3. `ahmed2020` (Ahmed et al. 2020; `mobilenet_v2`): KD + proximal group
-   lasso steered by `tfc.callbacks.BudgetController` to `--target_macs`
-   with one budget per block (`blocks="auto"`) against one global budget;
-   threshold slim, KD fine-tune; each block's MACs fraction.
+   lasso steered by `tfc.callbacks.BudgetController` with one budget per
+   block (`blocks="auto"`) to `--target_macs` against one global budget;
+   threshold slim, KD fine-tune; each block's MACs fraction. Per-block
+   budgets compound, so the per-block arm runs first and the global arm
+   is steered to the MACs fraction the per-block arm reached: both arms
+   target the same MACs.
 4. `pei2024` (Pei et al. 2024; `vgg`): int8 TFLite accuracy of the teacher
    itself after post-training quantization, after QAT (`tfc.lite.qat`) and
-   after QAT distilled from the float teacher, both QAT arms for
-   `--epochs`; the float accuracy is the teacher's row.
+   after QAT distilled from the float teacher (KD weight
+   `1 - --student_loss_weight`), both QAT arms for `--epochs`; the float
+   accuracy is the teacher's row.
 5. `chen2020` (Chen et al. 2020; `vgg`): the recipe step by step: lighten
    (GAP head fitted on training batches, separable convolutions),
    multi-level transfer (feature + logits KD, `--epochs`), global
    iterative pruning with KD to `--target_params` of the teacher's
    parameters (at most `--prune_epochs` rounds of one epoch), KD
-   fine-tune; 1-thread float32 TFLite latency of every step.
+   fine-tune; BN statistics recalibrated after every trained step;
+   1-thread float32 TFLite latency of every step. The steps' models are
+   kept in `--work_dir`, per teacher and settings; a resumed seed reruns
+   a step whose model is missing there, and every step after it.
 
-Every arm of an ablation gets the same student epochs and its own freshly
-seeded copy of the data (seed plus the arm's number); every accuracy is
-measured in inference mode on the test split. A seed's arms are saved as
-they finish in
+Every arm of an ablation gets the same student epochs and a fresh copy
+of the same seeded data (one random stream per seed, shared by its arms);
+every accuracy is measured in inference mode on the test split. A seed's
+arms are saved as they finish in
 `benchmarks/results/ablations/<ablation>/<teacher>/seed<N>.json`: a rerun
 skips finished seeds and arms and retries an arm that failed (its error is
-recorded until it succeeds); a seed run with other settings (the flags in
-`RECORDED`) is run again. `summary.md` beside them gives the mean and
-standard error of each arm over the seeds, its MACs and params as
-fractions of the teacher's, and the paired differences of the arms the
-paper compares. One command per ablation (seeds 0, 1, 2 by default):
+recorded until it succeeds), reusing the teacher's row measured first; a
+seed run with other settings (the flags in `RECORDED`, resolved) or on
+another teacher (a retrained one has a new folder) is run again.
+`summary.md` beside them gives the mean and standard error of each arm
+over the seeds where it has an accuracy, its MACs and params as fractions
+of the teacher's, and the paired differences of the arms the paper
+compares over the seeds where both have one. One command per ablation
+(seeds 0, 1, 2 by default):
 
 ```shell
 python benchmarks/bench_ablations.py --ablation=lee2019 --teacher=vgg
@@ -50,7 +62,9 @@ python benchmarks/bench_ablations.py --ablation=chen2020 --teacher=vgg
 ```
 """
 
+import hashlib
 import json
+import math
 import os
 import time
 
@@ -68,7 +82,9 @@ ABLATIONS = {
         "budget": (
             "Every arm: {epochs} epochs of group-sparse training, pruned "
             "by group norm to {target_macs:.0%} of the teacher's MACs, BN "
-            "recalibrated, {finetune_epochs} epochs of KD fine-tune."
+            "recalibrated, {finetune_epochs} epochs of fine-tune: KD in "
+            "the two KD arms, plain cross-entropy in group lasso alone "
+            "(no KD anywhere in that arm)."
         ),
         "arms": (
             ("gl", "group lasso"),
@@ -99,22 +115,28 @@ ABLATIONS = {
         "teacher": "mobilenet_v2",
         "target_macs": 0.5,
         "budget": (
-            "Every arm: {epochs} epochs of KD + group lasso steered to "
-            "{target_macs:.0%} of the teacher's MACs, threshold slim, "
-            "{finetune_epochs} epochs of KD fine-tune."
+            "Every arm: {epochs} epochs of KD + group lasso, threshold "
+            "slim, {finetune_epochs} epochs of KD fine-tune. The per-block "
+            "arm, run first, is steered to {target_macs:.0%} of the "
+            "teacher's MACs; the global arm to the MACs fraction the "
+            "per-block arm reached (MACs target), so both arms target "
+            "equal MACs."
         ),
         "arms": (
             ("per_block", "per-block budgets"),
             ("global", "one global budget"),
         ),
         "pairs": (("per_block", "global"),),
-        "extras": (("threshold", "prune threshold", "g"),),
+        "extras": (
+            ("target_macs", "MACs target", "%"),
+            ("threshold", "prune threshold", "g"),
+        ),
     },
     "pei2024": {
         "teacher": "vgg",
         "budget": (
             "The teacher itself in int8 TFLite; {epochs} QAT epochs per "
-            "QAT arm."
+            "QAT arm, KD weight 1 - {student_loss_weight:g} in KD QAT."
         ),
         "arms": (
             ("ptq", "int8 post-training quantization"),
@@ -129,8 +151,11 @@ ABLATIONS = {
         "budget": (
             "{epochs} transfer epochs, {prune_epochs} pruning rounds of one "
             "epoch to {target_params:.2%} of the teacher's params, "
-            "{finetune_epochs} fine-tune epochs; 1-thread float32 TFLite."
+            "{finetune_epochs} fine-tune epochs, BN recalibrated after "
+            "every trained step; 1-thread float32 TFLite."
         ),
+        # Each step starts from the model the step before ended with.
+        "chained": True,
         "arms": (
             ("lightened", "lightened (GAP head + separable), untrained"),
             ("transfer", "multi-level transfer (feature + logits KD)"),
@@ -157,7 +182,7 @@ TEACHER = flags.DEFINE_string(
     None,
     "Teacher from benchmarks/teachers.py (unset: the ablation's default).",
 )
-SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to run.")
+SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds to run (integers).")
 EPOCHS = flags.DEFINE_integer(
     "epochs", 3, "Student epochs of every arm's main stage.", lower_bound=1
 )
@@ -181,7 +206,7 @@ TARGET_MACS = flags.DEFINE_float(
 TARGET_PARAMS = flags.DEFINE_float(
     "target_params",
     1 / 49.5,
-    "chen2020: params kept, a fraction of the teacher's.",
+    "chen2020: params kept, a fraction of the teacher's (rounded down).",
     lower_bound=1e-6,
     upper_bound=1.0,
 )
@@ -196,10 +221,17 @@ STRENGTH = flags.DEFINE_float(
     "strength", 1e-4, "Initial group-lasso strength.", lower_bound=0.0
 )
 LEARNING_RATE = flags.DEFINE_float(
-    "learning_rate", 1e-3, "Peak Adam learning rate of each stage (cosine)."
+    "learning_rate",
+    1e-3,
+    "Peak Adam learning rate of each stage (cosine).",
+    lower_bound=1e-9,
 )
-QAT_LR = flags.DEFINE_float("qat_learning_rate", 1e-4, "pei2024: QAT rate.")
-TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "KD temperature.")
+QAT_LR = flags.DEFINE_float(
+    "qat_learning_rate", 1e-4, "pei2024: QAT rate.", lower_bound=1e-9
+)
+TEMPERATURE = flags.DEFINE_float(
+    "temperature", 4.0, "KD temperature.", lower_bound=1e-3
+)
 STUDENT_WEIGHT = flags.DEFINE_float(
     "student_loss_weight",
     0.5,
@@ -259,9 +291,43 @@ def target_macs(ablation, value=None):
     )
 
 
-def _folder():
-    name = teacher_name(ABLATION.value, TEACHER.value)
-    return os.path.join(RESULTS.value, "ablations", ABLATION.value, name)
+def resolve_settings(values):
+    """`values` (flag name to value) with the teacher and MACs target used."""
+    out = dict(values)
+    out["teacher"] = teacher_name(out["ablation"], out.get("teacher"))
+    out["target_macs"] = target_macs(out["ablation"], out.get("target_macs"))
+    return out
+
+
+def parse_seeds(values):
+    """The `--seeds` values as integers; a usage error names a bad one."""
+    seeds = []
+    for value in values:
+        try:
+            seeds.append(int(value))
+        except ValueError:
+            raise app.UsageError(
+                f"--seeds takes comma-separated integers, got {value!r}."
+            ) from None
+    return seeds
+
+
+def params_target(fraction, teacher_params):
+    """Params kept: `fraction` of the teacher's, rounded down (at least 2)."""
+    return max(2, math.floor(fraction * teacher_params))
+
+
+def _settings():
+    """The values of the flags that change results, as used."""
+    return resolve_settings(
+        {name: flags.FLAGS[name].value for name in RECORDED}
+    )
+
+
+def _folder(settings):
+    return os.path.join(
+        RESULTS.value, "ablations", settings["ablation"], settings["teacher"]
+    )
 
 
 # Measuring and training helpers.
@@ -343,14 +409,22 @@ def _update_every(bundle):
     return max(1, (training.steps_per_epoch(bundle.train) or 100) // 8)
 
 
-def _finish_sparse(teacher, slim, bundle):
-    """Recalibrated slim model: its row, KD fine-tuned and recalibrated."""
+def _finish_sparse(teacher, slim, bundle, kd=True):
+    """Recalibrated slim model: its row, fine-tuned and recalibrated.
+
+    The fine-tune is KD from `teacher`, or plain cross-entropy when `kd`
+    is false.
+    """
     _recalibrate(slim, bundle)
     before = _row(slim, bundle)["accuracy"]
-    _kd(teacher, slim, bundle, FINETUNE.value)
+    if kd:
+        _kd(teacher, slim, bundle, FINETUNE.value)
+    elif FINETUNE.value:
+        common.fit(slim, bundle, FINETUNE.value, lr=LEARNING_RATE.value)
     row = _row(_recalibrate(slim, bundle), bundle)
     row["accuracy_slim"] = before
     row["epochs"] = EPOCHS.value + FINETUNE.value
+    row["finetune"] = "KD" if kd else "cross-entropy"
     return row
 
 
@@ -382,7 +456,8 @@ def _lee2019(key, teacher, bundle, ctx):
         bundle.train, epochs=EPOCHS.value, callbacks=callbacks, verbose=2
     )
     slim = tfc.prune(student, target_macs=ctx["target_macs"], importance="l2")
-    row = _finish_sparse(teacher, slim, bundle)
+    # Group lasso alone has no KD end to end: plain fine-tune.
+    row = _finish_sparse(teacher, slim, bundle, kd=key != "gl")
     row["strength"] = float(penalty.strength.numpy())
     return row
 
@@ -406,13 +481,28 @@ def _jaiswal2019(key, teacher, bundle, ctx):
     return row
 
 
+def ahmed2020_target(key, ctx):
+    """The arm's MACs target: the flag's for per-block budgets; for the
+    global budget, the MACs fraction the per-block arm reached."""
+    if key == "per_block":
+        return ctx["target_macs"]
+    per_block = ctx["arms"].get("per_block", {})
+    if "macs" not in per_block or "error" in per_block:
+        raise ValueError(
+            "The global arm is steered to the per-block arm's MACs, and "
+            "the per-block arm has no result."
+        )
+    return per_block["macs"] / ctx["teacher"]["macs"]
+
+
 def _ahmed2020(key, teacher, bundle, ctx):
     import tf_compact as tfc
 
+    target = ahmed2020_target(key, ctx)
     student = common.copy_model(teacher)
     penalty = tfc.GroupLasso(strength=STRENGTH.value, proximal=True)
     budget = tfc.callbacks.BudgetController(
-        target_macs=ctx["target_macs"],
+        target_macs=target,
         blocks="auto" if key == "per_block" else None,
         update_every=_update_every(bundle),
     )
@@ -424,7 +514,9 @@ def _ahmed2020(key, teacher, bundle, ctx):
     slim = tfc.prune(student, threshold=budget.threshold)
     blocks = common.block_fractions(student, slim)
     row = _finish_sparse(teacher, slim, bundle)
-    row.update(blocks=blocks, threshold=float(budget.threshold))
+    row.update(
+        blocks=blocks, threshold=float(budget.threshold), target_macs=target
+    )
     return row
 
 
@@ -443,6 +535,8 @@ def _pei2024(key, teacher, bundle, ctx):
             teacher=teacher if key == "kd_qat" else None,
             learning_rate=QAT_LR.value,
             temperature=TEMPERATURE.value,
+            # `alpha` weighs the KD term, cross-entropy gets the rest.
+            alpha=1.0 - STUDENT_WEIGHT.value,
         )
     interpreter, _ = tfc.lite.make_interpreter(bytes(data))
     return {
@@ -465,12 +559,14 @@ def _chen2020(key, teacher, bundle, ctx):
     elif key == "transfer":
         epochs = EPOCHS.value
         model = _kd(teacher, ctx["model"]("lightened"), bundle, epochs, True)
+        model = _recalibrate(model, bundle)
     elif key == "pruned":
         model, extra = _iterative(teacher, ctx["model"]("transfer"), bundle)
         epochs = extra["rounds"]
     elif key == "finetune":
         epochs = FINETUNE.value
         model = _kd(teacher, ctx["model"]("pruned"), bundle, epochs, True)
+        model = _recalibrate(model, bundle)
     else:
         raise ValueError(f"Unknown chen2020 step {key!r}.")
     row = _row(model, bundle, latency=True)
@@ -489,7 +585,7 @@ def _iterative(teacher, student, bundle):
 
     import tf_compact as tfc
 
-    target = max(2, round(TARGET_PARAMS.value * teacher.count_params()))
+    target = params_target(TARGET_PARAMS.value, teacher.count_params())
     if student.count_params() <= target:
         return student, {"rounds": 0, "target_params": target}
     rounds = PRUNE_EPOCHS.value
@@ -522,45 +618,76 @@ ARM_FUNCTIONS = {
 # Running the seeds.
 
 
-def _seed_dir(seed):
-    name = teacher_name(ABLATION.value, TEACHER.value)
-    return os.path.join(WORK_DIR.value, ABLATION.value, name, f"seed{seed}")
+def work_dir(root, settings, teacher_folder, seed):
+    """Where a seed's step models go: per teacher folder and settings."""
+    text = json.dumps(settings, sort_keys=True)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+    return os.path.join(
+        root,
+        settings["ablation"],
+        settings["teacher"],
+        f"{teacher_folder}-{digest}",
+        f"seed{seed}",
+    )
 
 
-def _settings():
-    """The values of the flags that change results."""
-    return {name: flags.FLAGS[name].value for name in RECORDED}
+def keep_saved(arms, keys, seed_dir):
+    """The finished arms, in `keys` order, up to the first one that is not
+    finished or whose model is missing from `seed_dir` (later arms start
+    from it, so they run again too)."""
+    kept = {}
+    for key in keys:
+        model = os.path.join(seed_dir, f"{key}.keras")
+        if key not in arms or not os.path.exists(model):
+            break
+        kept[key] = arms[key]
+    dropped = [key for key in arms if key not in kept]
+    if dropped:
+        print(f"{seed_dir}: no saved model to start from, rerun {dropped}")
+    return kept
 
 
-def _load_record(path, settings):
-    """The finished record at `path`, or the arms of an unfinished one.
+def _matches(record, settings, teacher_folder):
+    """Whether `record` was made with `settings` on that teacher folder."""
+    return (
+        record.get("flags") == settings
+        and record.get("teacher_info", {}).get("folder") == teacher_folder
+    )
 
-    A record made with other `settings` counts as absent.
+
+def _load_record(path, settings, teacher_folder, keys):
+    """`(record, arms, teacher row)` of the record at `path`.
+
+    `record` when it is finished (every arm of `keys` without an error),
+    else `None` with the arms that succeeded and the teacher row they were
+    measured against. A record made with other `settings` or on another
+    teacher folder counts as absent.
     """
     if not os.path.exists(path):
-        return None, {}
+        return None, {}, None
     with open(path, encoding="utf-8") as f:
         record = json.load(f)
-    if record.get("flags") != settings:
-        print(f"{path}: made with other settings, run again")
-        return None, {}
+    if not _matches(record, settings, teacher_folder):
+        print(f"{path}: made with other settings or teacher, run again")
+        return None, {}, None
     arms = record.get("arms", {})
-    if record.get("complete") and not any("error" in v for v in arms.values()):
-        return record, arms
-    # Arms that failed before run again.
-    return None, {k: v for k, v in arms.items() if "error" not in v}
+    good = {k: v for k, v in arms.items() if "error" not in v}
+    if record.get("complete") and all(key in good for key in keys):
+        return record, arms, record.get("teacher")
+    # Arms that failed before, or are new, run again.
+    return None, good, record.get("teacher")
 
 
-def _model_loader(seed, state):
+def _model_loader(seed_dir, state):
     """`load(key)`: a trainable copy of the model arm `key` ended with."""
     import keras
 
     def load(key):
         if key not in state:
-            path = os.path.join(_seed_dir(seed), f"{key}.keras")
+            path = os.path.join(seed_dir, f"{key}.keras")
             if not os.path.exists(path):
                 raise ValueError(
-                    f"Step {key!r} has no saved model in {_seed_dir(seed)}: "
+                    f"Step {key!r} has no saved model in {seed_dir}: "
                     "rerun the seed from its first step."
                 )
             state[key] = keras.saving.load_model(path, compile=False)
@@ -569,16 +696,16 @@ def _model_loader(seed, state):
     return load
 
 
-def _run_arm(index, key, teacher, data, ctx, seed):
+def _run_arm(key, teacher, data, ctx, seed):
     """One arm's row; its error instead when it fails (others go on)."""
     start = time.time()
     try:
-        out = ARM_FUNCTIONS[ABLATION.value](key, teacher, data(index), ctx)
+        out = ARM_FUNCTIONS[ABLATION.value](key, teacher, data(), ctx)
         row, model = out if isinstance(out, tuple) else (out, None)
         if model is not None:
             ctx["state"][key] = model
-            os.makedirs(_seed_dir(seed), exist_ok=True)
-            model.save(os.path.join(_seed_dir(seed), f"{key}.keras"))
+            os.makedirs(ctx["seed_dir"], exist_ok=True)
+            model.save(os.path.join(ctx["seed_dir"], f"{key}.keras"))
     except Exception as error:  # noqa: BLE001 - recorded, others go on
         row = {"error": f"{type(error).__name__}: {error}"}
     row["seconds"] = round(time.time() - start, 1)
@@ -588,41 +715,54 @@ def _run_arm(index, key, teacher, data, ctx, seed):
 
 def run_seed(seed, teacher, teacher_info):
     """Runs (or finishes) every arm of one seed; returns its record."""
-
-    path = common.result_path(_folder(), f"seed{seed}", ".json")
-    record, arms = _load_record(path, _settings())
+    settings = _settings()
+    spec = ABLATIONS[settings["ablation"]]
+    keys = [key for key, _ in spec["arms"]]
+    path = common.result_path(_folder(settings), f"seed{seed}", ".json")
+    folder = teacher_info["folder"]
+    record, arms, stored = _load_record(path, settings, folder, keys)
     if record is not None:
         print(f"seed {seed}: cached in {path}")
         return record
+    seed_dir = work_dir(WORK_DIR.value, settings, folder, seed)
+    if spec.get("chained"):
+        arms = keep_saved(arms, keys, seed_dir)
 
-    def data(offset):
-        return common.seeded_data(seed, offset, LIMIT.value)
+    def data():
+        # Every arm: a fresh copy of the same seeded data.
+        return common.seeded_data(seed, 0, LIMIT.value)
 
-    spec = ABLATIONS[ABLATION.value]
-    teacher_row = _row(teacher, data(0), latency=ABLATION.value == "chen2020")
+    # A resumed seed keeps the teacher row its arms were measured against.
+    teacher_row = stored if arms and stored else None
+    if teacher_row is None:
+        latency = settings["ablation"] == "chen2020"
+        teacher_row = _row(teacher, data(), latency=latency)
     state = {}
     ctx = {
         "teacher": teacher_row,
-        "target_macs": target_macs(ABLATION.value, TARGET_MACS.value),
+        "target_macs": settings["target_macs"],
+        "arms": arms,
         "state": state,
-        "model": _model_loader(seed, state),
+        "seed_dir": seed_dir,
+        "model": _model_loader(seed_dir, state),
     }
-    for index, (key, _) in enumerate(spec["arms"]):
+    out = (path, seed, settings, teacher_info, teacher_row, arms)
+    for key in keys:
         if key not in arms:
-            arms[key] = _run_arm(index, key, teacher, data, ctx, seed)
-            _save(path, seed, teacher_info, teacher_row, arms, False)
-    return _save(path, seed, teacher_info, teacher_row, arms, True)
+            arms[key] = _run_arm(key, teacher, data, ctx, seed)
+            _save(*out, complete=False)
+    return _save(*out, complete=True)
 
 
-def _save(path, seed, teacher_info, teacher_row, arms, complete):
+def _save(path, seed, settings, teacher_info, teacher_row, arms, complete):
     payload = {
         "command": _command(seed),
         "run": common.run_record(),
-        "flags": _settings(),
+        "flags": settings,
         "seed": seed,
-        "ablation": ABLATION.value,
-        "teacher_name": teacher_name(ABLATION.value, TEACHER.value),
-        "target_macs": target_macs(ABLATION.value, TARGET_MACS.value),
+        "ablation": settings["ablation"],
+        "teacher_name": settings["teacher"],
+        "target_macs": settings["target_macs"],
         "teacher_info": teacher_info,
         "teacher": teacher_row,
         "arms": arms,
@@ -642,6 +782,21 @@ def _reindex():
         make_index.main([])
 
 
+def current_records(folder, settings, teacher_folder):
+    """The complete seed records in `folder` made with `settings` on
+    `teacher_folder`, by seed."""
+    done = []
+    for entry in sorted(os.listdir(folder)):
+        if entry.startswith("seed") and entry.endswith(".json"):
+            with open(os.path.join(folder, entry), encoding="utf-8") as f:
+                record = json.load(f)
+            if record.get("complete") and _matches(
+                record, settings, teacher_folder
+            ):
+                done.append(record)
+    return sorted(done, key=lambda r: r["seed"])
+
+
 # The summary.
 
 
@@ -653,8 +808,11 @@ def _se(se, scale=1.0):
     return "" if se is None else f" ± {scale * se:.2f}"
 
 
-def _yes(flag):
-    return "yes" if flag else "no"
+def _ahead(mean, se):
+    """Whether a paired difference is above zero by two standard errors."""
+    if se is None:
+        return "n/a (one seed)"
+    return "yes" if mean > 0 and mean >= 2 * se else "no"
 
 
 def _cell(values, unit):
@@ -664,68 +822,83 @@ def _cell(values, unit):
     return f"{mean:.4g}{_se(se) if unit != 'g' else ''}"
 
 
+def _md_row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def _extra_cells(rows, extras):
+    """A cell per extra field: its mean over the rows that have it."""
+    cells = []
+    for field, _, unit in extras:
+        values = [row[field] for row in rows if field in row]
+        cells.append(_cell(values, unit) if values else "")
+    return cells
+
+
 def _arm_lines(records, spec):
+    """The arm table: each arm over the seeds where it has an accuracy."""
     extras = spec["extras"]
+    header = ["arm", "seeds", "accuracy", "vs teacher (pp)"]
+    header += ["MACs fraction", "params fraction"] + [h for _, h, _ in extras]
     teacher = [r["teacher"] for r in records]
-    lines = [
-        "| arm | accuracy | vs teacher (pp) | MACs fraction | params "
-        "fraction | " + " | ".join(h for _, h, _ in extras) + " |",
-        "|---|" + "---:|" * (4 + len(extras)),
-        f"| teacher | {_cell([t['accuracy'] for t in teacher], '%')} | | "
-        "100% | 100% | "
-        + " | ".join(
-            _cell([t[f] for t in teacher], u) if f in teacher[0] else ""
-            for f, _, u in extras
+    lines = [_md_row(header), "|---|" + "---:|" * (len(header) - 1)]
+    accuracy = _cell([t["accuracy"] for t in teacher], "%")
+    lines.append(
+        _md_row(
+            ["teacher", str(len(teacher)), accuracy, "", "100%", "100%"]
+            + _extra_cells(teacher, extras)
         )
-        + " |",
-    ]
+    )
     for key, label in spec["arms"]:
-        rows = [r["arms"].get(key, {}) for r in records]
-        if any("accuracy" not in row for row in rows):
+        both = [
+            (r["arms"][key], r["teacher"])
+            for r in records
+            if "accuracy" in r["arms"].get(key, {})
+        ]
+        if not both:
             continue
-        gaps = [
-            100 * (a["accuracy"] - t["accuracy"]) for a, t in zip(rows, teacher)
-        ]
-        gap, gap_se = common.paired(gaps)
-        macs = _mean([a["macs"] / t["macs"] for a, t in zip(rows, teacher)])
-        params = _mean(
-            [a["params"] / t["params"] for a, t in zip(rows, teacher)]
+        rows = [a for a, _ in both]
+        gap, gap_se = common.paired(
+            [100 * (a["accuracy"] - t["accuracy"]) for a, t in both]
         )
+        macs = _mean([a["macs"] / t["macs"] for a, t in both])
+        params = _mean([a["params"] / t["params"] for a, t in both])
         cells = [
-            _cell([row[f] for row in rows], u) if f in rows[0] else ""
-            for f, _, u in extras
+            label,
+            str(len(rows)),
+            _cell([a["accuracy"] for a in rows], "%"),
         ]
-        lines.append(
-            f"| {label} | {_cell([a['accuracy'] for a in rows], '%')} | "
-            f"{gap:+.2f}{_se(gap_se)} | {macs:.1%} | {params:.1%} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        cells += [f"{gap:+.2f}{_se(gap_se)}", f"{macs:.1%}", f"{params:.1%}"]
+        lines.append(_md_row(cells + _extra_cells(rows, extras)))
     return lines
 
 
 def _pair_lines(records, spec):
+    """Paired differences over the seeds where both arms have accuracy."""
     labels = dict(spec["arms"])
     lines = [
         "Paired differences in accuracy (pp, arm minus the arm it is "
-        "compared with, over the same seeds); ahead means by at least two "
-        "standard errors.",
+        "compared with, over the seeds where both have one); ahead means "
+        "above zero by at least two standard errors.",
         "",
-        "| arm | against | difference | ahead |",
-        "|---|---|---:|---|",
+        "| arm | against | seeds | difference | ahead |",
+        "|---|---|---:|---:|---|",
     ]
     for ours, base in spec["pairs"]:
-        pairs = [
-            (r["arms"].get(ours, {}), r["arms"].get(base, {})) for r in records
+        diffs = [
+            100 * (r["arms"][ours]["accuracy"] - r["arms"][base]["accuracy"])
+            for r in records
+            if "accuracy" in r["arms"].get(ours, {})
+            and "accuracy" in r["arms"].get(base, {})
         ]
-        if any("accuracy" not in a or "accuracy" not in b for a, b in pairs):
+        if not diffs:
             continue
-        diffs = [100 * (a["accuracy"] - b["accuracy"]) for a, b in pairs]
         mean, se = common.paired(diffs)
-        ahead = "n/a (one seed)" if se is None else _yes(mean >= 2 * se)
         lines.append(
-            f"| {labels[ours]} | {labels[base]} | {mean:+.2f}{_se(se)} | "
-            f"{ahead} |"
+            _md_row(
+                [labels[ours], labels[base], str(len(diffs))]
+                + [f"{mean:+.2f}{_se(se)}", _ahead(mean, se)]
+            )
         )
     return lines
 
@@ -734,7 +907,8 @@ def _block_lines(records, spec):
     lines = []
     for key, label in spec["arms"]:
         blocks = [r["arms"].get(key, {}).get("blocks") for r in records]
-        if not blocks or any(b is None for b in blocks):
+        blocks = [b for b in blocks if b is not None]
+        if not blocks:
             continue
         text = ", ".join(
             f"{name} {_mean([b.get(name, 0.0) for b in blocks]):.1%}"
@@ -784,8 +958,9 @@ def summarize(records, ablation, teacher, command):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    name = teacher_name(ABLATION.value, TEACHER.value)
-    seeds = [int(s) for s in SEEDS.value]
+    seeds = parse_seeds(SEEDS.value)
+    settings = _settings()
+    name = settings["teacher"]
     teacher_info, folder = common.teacher_record(name, TEACHERS_DIR.value)
     teacher = common.load_teacher(name, TEACHERS_DIR.value)
     teacher_info = {
@@ -795,19 +970,12 @@ def main(argv):
     }
     for seed in seeds:
         run_seed(seed, teacher, teacher_info)
-    done = []
-    for entry in sorted(os.listdir(_folder())):
-        if entry.startswith("seed") and entry.endswith(".json"):
-            with open(os.path.join(_folder(), entry), encoding="utf-8") as f:
-                record = json.load(f)
-            if record.get("complete") and record.get("flags") == _settings():
-                done.append(record)
-    done.sort(key=lambda r: r["seed"])
+    done = current_records(_folder(settings), settings, teacher_info["folder"])
     all_seeds = ",".join(str(r["seed"]) for r in done)
     text = summarize(
         done, ABLATION.value, name, f"{_command()} --seeds={all_seeds}"
     )
-    common.write_text(os.path.join(_folder(), "summary.md"), text)
+    common.write_text(os.path.join(_folder(settings), "summary.md"), text)
     _reindex()
     print(text)
 
