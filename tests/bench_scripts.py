@@ -8,6 +8,7 @@ clashing definitions are made and then the flags that were there before
 are put back.
 """
 
+import ast
 import importlib
 import os
 import re
@@ -55,3 +56,18 @@ def import_script(name):
         if owner is not None:
             flags.FLAGS.register_flag_by_module(owner, old)
     return module
+
+
+def defined_flags(name):
+    """The names of the absl flags `benchmarks/<name>.py` defines."""
+    with open(os.path.join(BENCH, f"{name}.py"), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr.startswith("DEFINE_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }

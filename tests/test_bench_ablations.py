@@ -1,7 +1,6 @@
 """`benchmarks/bench_ablations.py`: its summaries, its resumable records,
 and every ablation end to end on a tiny untrained teacher."""
 
-import ast
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "benchmarks")
 sys.path.insert(0, BENCH)
 
+from tests.bench_scripts import defined_flags  # noqa: E402
 from tests.bench_scripts import import_script  # noqa: E402
 
 bench_ablations = import_script("bench_ablations")
@@ -552,17 +552,7 @@ def test_every_ablation_has_its_arms_pairs_and_function():
 
 
 def test_every_result_changing_flag_is_in_the_recorded_command():
-    with open(os.path.join(BENCH, "bench_ablations.py")) as f:
-        tree = ast.parse(f.read())
-    defined = {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr.startswith("DEFINE_")
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-    }
+    defined = defined_flags("bench_ablations")
     not_recorded = {"results_dir", "teachers_dir", "work_dir", "seeds"}
     assert defined - not_recorded == set(bench_ablations.RECORDED)
     assert len(bench_ablations.RECORDED) == len(set(bench_ablations.RECORDED))

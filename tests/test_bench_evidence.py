@@ -1,7 +1,6 @@
 """`benchmarks/bench_evidence.py` end to end on a tiny untrained teacher,
 and its summary's paired statistics."""
 
-import ast
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "benchmarks")
 sys.path.insert(0, BENCH)
 
+from tests.bench_scripts import defined_flags  # noqa: E402
 from tests.bench_scripts import import_script  # noqa: E402
 
 bench_evidence = import_script("bench_evidence")
@@ -157,17 +157,7 @@ def test_missing_teacher_names_the_command(tmp_path):
 
 
 def test_every_result_changing_flag_is_in_the_recorded_command():
-    with open(os.path.join(BENCH, "bench_evidence.py"), encoding="utf-8") as f:
-        tree = ast.parse(f.read())
-    defined = {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr.startswith("DEFINE_")
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-    }
+    defined = defined_flags("bench_evidence")
     # Where files go, and the seeds (each seed's file records its own).
     not_recorded = {"results_dir", "teachers_dir", "work_dir", "seeds"}
     assert defined - not_recorded == set(bench_evidence.RECORDED)
