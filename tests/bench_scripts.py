@@ -10,6 +10,7 @@ are put back.
 
 import ast
 import importlib
+import json
 import os
 import re
 import sys
@@ -71,3 +72,20 @@ def defined_flags(name):
         and node.args
         and isinstance(node.args[0], ast.Constant)
     }
+
+
+def tiny_teacher(teachers_dir):
+    """Writes an untrained small VGG as the finished teacher `tiny` of a
+    `benchmarks/teachers.py` store in `teachers_dir` (for end-to-end runs
+    of the benchmark scripts on little data)."""
+    import keras
+
+    import tf_compact as tfc
+
+    keras.utils.set_random_seed(0)
+    model = tfc.models.vgg(blocks=((16,), (32,)), dense_units=32)
+    folder = os.path.join(teachers_dir, "tiny-0123456789")
+    os.makedirs(folder)
+    model.save(os.path.join(folder, "teacher.keras"))
+    with open(os.path.join(folder, "teacher.json"), "w") as f:
+        json.dump({"finished": True, "test_accuracy": 0.1}, f)

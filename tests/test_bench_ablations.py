@@ -15,6 +15,7 @@ sys.path.insert(0, BENCH)
 
 from tests.bench_scripts import defined_flags  # noqa: E402
 from tests.bench_scripts import import_script  # noqa: E402
+from tests.bench_scripts import tiny_teacher  # noqa: E402
 
 bench_ablations = import_script("bench_ablations")
 
@@ -558,20 +559,6 @@ def test_every_result_changing_flag_is_in_the_recorded_command():
     assert len(bench_ablations.RECORDED) == len(set(bench_ablations.RECORDED))
 
 
-def _tiny_teacher(teachers_dir):
-    import keras
-
-    import tf_compact as tfc
-
-    keras.utils.set_random_seed(0)
-    model = tfc.models.vgg(blocks=((16,), (32,)), dense_units=32)
-    folder = os.path.join(teachers_dir, "tiny-0123456789")
-    os.makedirs(folder)
-    model.save(os.path.join(folder, "teacher.keras"))
-    with open(os.path.join(folder, "teacher.json"), "w") as f:
-        json.dump({"finished": True, "test_accuracy": 0.1}, f)
-
-
 def _run(tmp_path, ablation, teacher="tiny", extra=()):
     args = [
         sys.executable,
@@ -603,7 +590,7 @@ def test_missing_teacher_names_the_command(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("ablation", sorted(bench_ablations.ABLATIONS))
 def test_end_to_end_tiny_teacher(tmp_path, ablation):
-    _tiny_teacher(str(tmp_path / "teachers"))
+    tiny_teacher(str(tmp_path / "teachers"))
     done = _run(tmp_path, ablation)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = tmp_path / "results" / "ablations" / ablation / "tiny"

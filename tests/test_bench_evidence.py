@@ -14,6 +14,7 @@ sys.path.insert(0, BENCH)
 
 from tests.bench_scripts import defined_flags  # noqa: E402
 from tests.bench_scripts import import_script  # noqa: E402
+from tests.bench_scripts import tiny_teacher  # noqa: E402
 
 bench_evidence = import_script("bench_evidence")
 import common  # noqa: E402
@@ -91,25 +92,11 @@ def test_summary_with_one_seed_has_no_standard_error():
     assert "within 1.0 pp of the teacher: met (+0.00 pp)" in text
 
 
-def _tiny_teacher(teachers_dir):
-    import keras
-
-    import tf_compact as tfc
-
-    keras.utils.set_random_seed(0)
-    model = tfc.models.vgg(blocks=((16,), (32,)), dense_units=32)
-    folder = os.path.join(teachers_dir, "tiny-0123456789")
-    os.makedirs(folder)
-    model.save(os.path.join(folder, "teacher.keras"))
-    with open(os.path.join(folder, "teacher.json"), "w") as f:
-        json.dump({"finished": True, "test_accuracy": 0.1}, f)
-
-
 @pytest.mark.slow
 def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
     teachers = str(tmp_path / "teachers")
     results = str(tmp_path / "results")
-    _tiny_teacher(teachers)
+    tiny_teacher(teachers)
     args = [
         sys.executable,
         os.path.join(BENCH, "bench_evidence.py"),
