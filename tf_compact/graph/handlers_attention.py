@@ -76,9 +76,7 @@ def _projections(layer, names):
             return None
         found[name] = (_key_of(layer, kernel), _key_of(layer, bias))
         expected += 1 + (bias is not None)
-    if len(layer.weights) != expected or None in (
-        k for k, _ in found.values()
-    ):
+    if len(layer.weights) != expected or None in (k for k, _ in found.values()):
         return None
     return found
 
@@ -97,6 +95,20 @@ def _inputs(ctx):
     if "query" not in named or "value" not in named:
         return None
     return named["query"], named["value"], named.get("key", named["value"])
+
+
+def _bind_projections(ctx, parts, inputs, heads, dims):
+    """Binds the query, key, value (and gate) projections: `inputs` are the
+    query, key and value input spaces, `heads` the query and key/value
+    head spaces, `dims` the key and value unit spaces."""
+    query, key, value = inputs
+    q_heads, kv_heads = heads
+    key_dim, value_dim = dims
+    _bind_projection(ctx, parts["query"], query, q_heads, key_dim)
+    _bind_projection(ctx, parts["key"], key, kv_heads, key_dim)
+    _bind_projection(ctx, parts["value"], value, kv_heads, value_dim)
+    if "gate" in parts:
+        _bind_projection(ctx, parts["gate"], query, q_heads, value_dim)
 
 
 def _bind_projection(ctx, keys, features, heads, size):
@@ -150,11 +162,13 @@ class MultiHeadAttentionHandler(LayerHandler):
         heads = ctx.new_space(layer.num_heads, "heads")
         key_dim = ctx.new_space(layer.key_dim, "key_dim")
         value_dim = ctx.new_space(layer.value_dim, "value_dim")
-        _bind_projection(ctx, parts["query"], query, heads, key_dim)
-        _bind_projection(ctx, parts["key"], key, heads, key_dim)
-        _bind_projection(ctx, parts["value"], value, heads, value_dim)
-        if "gate" in parts:
-            _bind_projection(ctx, parts["gate"], query, heads, value_dim)
+        _bind_projections(
+            ctx,
+            parts,
+            (query, key, value),
+            (heads, heads),
+            (key_dim, value_dim),
+        )
         kernel, bias = parts["output"]
         ctx.bind(kernel, 0, heads, "consumer")
         ctx.bind(kernel, 1, value_dim, "consumer")
@@ -221,11 +235,13 @@ class GroupQueryAttentionHandler(LayerHandler):
         kv_heads = ctx.new_space(layer.num_key_value_heads, "heads")
         q_heads = np.repeat(kv_heads, repeats)
         head_dim = ctx.new_space(layer.head_dim, "head_dim")
-        _bind_projection(ctx, parts["query"], query, q_heads, head_dim)
-        _bind_projection(ctx, parts["key"], key, kv_heads, head_dim)
-        _bind_projection(ctx, parts["value"], value, kv_heads, head_dim)
-        if "gate" in parts:
-            _bind_projection(ctx, parts["gate"], query, q_heads, head_dim)
+        _bind_projections(
+            ctx,
+            parts,
+            (query, key, value),
+            (q_heads, kv_heads),
+            (head_dim,) * 2,
+        )
         kernel, bias = parts["output"]
         ctx.bind(kernel, 0, q_heads, "consumer")
         ctx.bind(kernel, 1, head_dim, "consumer")
@@ -253,6 +269,4 @@ class GroupQueryAttentionHandler(LayerHandler):
         }
 
     def slim_weights(self, layer, new_layer, values):
-        return _scale_query(
-            layer, values, layer.head_dim, new_layer.head_dim
-        )
+        return _scale_query(layer, values, layer.head_dim, new_layer.head_dim)
