@@ -376,8 +376,6 @@ def summarize(records, teacher_name, point, command):
     records = sorted(records, key=lambda r: r["seed"])
     seeds = [r["seed"] for r in records]
     teacher_acc = records[0]["teacher"]["accuracy"]
-    teacher_macs = records[0]["teacher"]["macs"]
-    teacher_params = records[0]["teacher"]["params"]
     labels = {key: label for key, label, _ in ARMS}
     failed = {
         k: [
@@ -409,23 +407,8 @@ def summarize(records, teacher_name, point, command):
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for key in keys:
-        accs = [r["arms"][key]["accuracy"] for r in records]
-        mean, se = common.paired(accs)
-        gaps = [
-            100 * (r["arms"][key]["accuracy"] - r["teacher"]["accuracy"])
-            for r in records
-        ]
-        gap, gap_se = common.paired(gaps)
-        macs = teacher_macs / _mean([r["arms"][key]["macs"] for r in records])
-        params = teacher_params / _mean(
-            [r["arms"][key]["params"] for r in records]
-        )
-        speed = _mean(
-            [
-                r["teacher"]["float32_ms"] / r["arms"][key]["float32_ms"]
-                for r in records
-            ]
-        )
+        mean, se = common.paired([r["arms"][key]["accuracy"] for r in records])
+        gap, gap_se, macs, params, speed = _arm_stats(records, key)
         lines.append(
             f"| {labels[key]} | {100 * mean:.2f}%{_se(se, 100)} | "
             f"{gap:+.2f}{_se(gap_se)} | {macs:.1f}x | {params:.1f}x | "
@@ -457,22 +440,7 @@ def summarize(records, teacher_name, point, command):
             lines.append(f"\n{labels[key]} failed on seed {seed}: {error}")
     lines += ["", "Goals:", ""]
     for ours in [k for k in OURS if k in keys]:
-        gap = _mean(
-            [
-                100 * (r["arms"][ours]["accuracy"] - r["teacher"]["accuracy"])
-                for r in records
-            ]
-        )
-        macs = teacher_macs / _mean([r["arms"][ours]["macs"] for r in records])
-        params = teacher_params / _mean(
-            [r["arms"][ours]["params"] for r in records]
-        )
-        speed = _mean(
-            [
-                r["teacher"]["float32_ms"] / r["arms"][ours]["float32_ms"]
-                for r in records
-            ]
-        )
+        gap, _, macs, params, speed = _arm_stats(records, ours)
         reached = (
             macs >= 1 / spec["target_macs"] - 1e-9
             and params >= 1 / spec["target_params"] - 1e-9
@@ -486,6 +454,30 @@ def summarize(records, teacher_name, point, command):
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _arm_stats(records, key):
+    """Arm `key` over the seed records: its gap to the teacher (pp) and
+    that gap's standard error, and its MACs reduction, params reduction
+    and speed-up over the teacher (means over the seeds)."""
+    gap, gap_se = common.paired(
+        [
+            100 * (r["arms"][key]["accuracy"] - r["teacher"]["accuracy"])
+            for r in records
+        ]
+    )
+    teacher = records[0]["teacher"]
+    macs = teacher["macs"] / _mean([r["arms"][key]["macs"] for r in records])
+    params = teacher["params"] / _mean(
+        [r["arms"][key]["params"] for r in records]
+    )
+    speed = _mean(
+        [
+            r["teacher"]["float32_ms"] / r["arms"][key]["float32_ms"]
+            for r in records
+        ]
+    )
+    return gap, gap_se, macs, params, speed
 
 
 def _mean(values):
