@@ -12,8 +12,11 @@ teacher, both met):
    allocation, widths rounded to `--round_to`, then `--epochs` of KD
    (`common.tf_compact_oneshot`, the README headline's arm);
 2. Torch-Pruning one-shot: `GroupMagnitudeImportance(p=2)`, global
-   pruning, `round_to`, the classifier ignored, at the smallest pruning
-   ratio that meets both targets, then `--epochs` of KD;
+   pruning, `round_to`, the classifier ignored, at the pruning ratio of
+   the largest student that meets both targets, in one pruning step or,
+   where one step cannot reach them, in five (`iterative_steps`, the
+   ranking recomputed between steps, no training in between), then
+   `--epochs` of KD;
 3. Torch-Pruning `GroupNormPruner`: `--sparse_epochs` of KD with its group
    regularizer (`--reg`), pruned as in 2, then the remaining epochs of KD;
 4. tf_compact at Torch-Pruning's cost: arm 1 with the MACs and params
@@ -403,7 +406,13 @@ def kd_train(net, x_train, y_train, teacher_logits, epochs, seed, pruner=None):
 # --- Torch-Pruning ----------------------------------------------------------
 
 
-def _pruner(net, ratio, example, cls=None, **kwargs):
+#: Torch-Pruning's `iterative_steps` tried in turn: one step, then the
+#: several-step schedule its documentation suggests for high ratios (the
+#: ranking is recomputed between steps, no training in between).
+TP_STEPS = (1, 5)
+
+
+def _pruner(net, ratio, example, cls=None, steps=1, **kwargs):
     import torch_pruning as tp
 
     cls = cls or tp.pruner.MetaPruner
@@ -413,23 +422,30 @@ def _pruner(net, ratio, example, cls=None, **kwargs):
         importance=tp.importance.GroupMagnitudeImportance(p=2),
         global_pruning=True,
         pruning_ratio=ratio,
+        iterative_steps=steps,
         ignored_layers=[net.classifier()],
         round_to=ROUND_TO.value,
         **kwargs,
     )
 
 
+def _prune(pruner, steps):
+    for _ in range(steps):
+        pruner.step()
+
+
 _COSTS = {}
 
 
-def _cost_at(net, ratio, example, teacher_model):
-    """`(macs, params)` by `tfc.profile` of `net` pruned at `ratio`."""
+def _cost_at(net, ratio, example, teacher_model, steps=1):
+    """`(macs, params)` by `tfc.profile` of `net` pruned at `ratio` in
+    `steps` steps."""
     import peers_convert
 
     import tf_compact as tfc
 
     trial = copy.deepcopy(net)
-    _pruner(trial, ratio, example).step()
+    _prune(_pruner(trial, ratio, example, steps=steps), steps)
     widths = tuple(
         (name, int(trial.core(name).weight.shape[0]))
         for name, kind in trial.kinds.items()
@@ -442,7 +458,24 @@ def _cost_at(net, ratio, example, teacher_model):
     return _COSTS[key]
 
 
-def ratio_for_targets(net, example, teacher_model, teacher_cost, step=0.05):
+def steps_and_ratio(net, example, teacher_model, teacher_cost):
+    """`(steps, ratio)`: the fewest of `TP_STEPS` at which some global
+    ratio meets both targets, and that ratio (`ratio_for_targets`)."""
+    for steps in TP_STEPS:
+        try:
+            ratio = ratio_for_targets(
+                net, example, teacher_model, teacher_cost, steps=steps
+            )
+        except RuntimeError:
+            if steps == TP_STEPS[-1]:
+                raise
+            continue
+        return steps, ratio
+
+
+def ratio_for_targets(
+    net, example, teacher_model, teacher_cost, step=0.05, steps=1
+):
     """The global pruning ratio of the largest student meeting both targets.
 
     Torch-Pruning rounds every group to `round_to` channels and skips a
@@ -464,7 +497,7 @@ def ratio_for_targets(net, example, teacher_model, teacher_cost, step=0.05):
     def cost(ratio):
         ratio = round(ratio, 6)
         if ratio not in trials:
-            trials[ratio] = _cost_at(net, ratio, example, teacher_model)
+            trials[ratio] = _cost_at(net, ratio, example, teacher_model, steps)
         return trials[ratio]
 
     def meets(ratio):
@@ -477,7 +510,8 @@ def ratio_for_targets(net, example, teacher_model, teacher_cost, step=0.05):
         if first >= 1.0:
             raise RuntimeError(
                 "Torch-Pruning cannot reach the targets at any pruning ratio "
-                f"(MACs <= {limits[0]:.0f}, params <= {limits[1]:.0f})."
+                f"in {steps} step(s) (MACs <= {limits[0]:.0f}, params <= "
+                f"{limits[1]:.0f})."
             )
     fine = step / 10
     window = [first - step + k * fine for k in range(1, 20)]
@@ -491,11 +525,11 @@ def arm_tp_oneshot(teacher_model, bundle, teacher_logits, teacher_cost, seed):
 
     net = peers_port.to_torch(teacher_model)
     example = _example(bundle)
-    ratio = ratio_for_targets(net, example, teacher_model, teacher_cost)
-    _pruner(net, ratio, example).step()
+    steps, ratio = steps_and_ratio(net, example, teacher_model, teacher_cost)
+    _prune(_pruner(net, ratio, example, steps=steps), steps)
     x_train, y_train = _train_arrays(bundle)
     kd_train(net, x_train, y_train, teacher_logits, EPOCHS.value, seed)
-    return net, {"pruning_ratio": ratio}
+    return net, {"pruning_ratio": ratio, "iterative_steps": steps}
 
 
 def arm_tp_groupnorm(teacher_model, bundle, teacher_logits, teacher_cost, seed):
@@ -517,10 +551,16 @@ def arm_tp_groupnorm(teacher_model, bundle, teacher_logits, teacher_cost, seed):
         seed,
         pruner=sparse,
     )
-    ratio = ratio_for_targets(net, example, teacher_model, teacher_cost)
-    _pruner(
-        net, ratio, example, cls=tp.pruner.GroupNormPruner, reg=REG.value
-    ).step()
+    steps, ratio = steps_and_ratio(net, example, teacher_model, teacher_cost)
+    pruner = _pruner(
+        net,
+        ratio,
+        example,
+        cls=tp.pruner.GroupNormPruner,
+        steps=steps,
+        reg=REG.value,
+    )
+    _prune(pruner, steps)
     kd_train(
         net,
         x_train,
@@ -529,7 +569,11 @@ def arm_tp_groupnorm(teacher_model, bundle, teacher_logits, teacher_cost, seed):
         EPOCHS.value - SPARSE_EPOCHS.value,
         seed + 1000,
     )
-    return net, {"pruning_ratio": ratio, "reg": REG.value}
+    return net, {
+        "pruning_ratio": ratio,
+        "iterative_steps": steps,
+        "reg": REG.value,
+    }
 
 
 def _example(bundle):

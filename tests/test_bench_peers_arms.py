@@ -73,3 +73,24 @@ def test_verdict_pairs_the_matched_arm_with_torch_pruning_one_shot():
 
 def test_verdict_without_comparisons_is_empty():
     assert bench_peers._verdict({"tf_compact": {0: 0.9}}) == ""
+
+
+def test_more_pruning_steps_are_tried_when_one_cannot_reach(monkeypatch):
+    tried = []
+
+    def ratio_for_targets(net, example, model, cost, steps=1):
+        tried.append(steps)
+        if steps == 1:
+            raise RuntimeError("cannot reach the targets in 1 step(s)")
+        return 0.945
+
+    monkeypatch.setattr(bench_peers, "ratio_for_targets", ratio_for_targets)
+    assert bench_peers.steps_and_ratio(None, None, None, None) == (5, 0.945)
+    assert tried == [1, 5]
+
+    def never(net, example, model, cost, steps=1):
+        raise RuntimeError(f"cannot reach in {steps} step(s)")
+
+    monkeypatch.setattr(bench_peers, "ratio_for_targets", never)
+    with pytest.raises(RuntimeError, match="in 5 step"):
+        bench_peers.steps_and_ratio(None, None, None, None)
