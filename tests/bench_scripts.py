@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import re
+import subprocess
 import sys
 
 from absl import flags
@@ -89,3 +90,17 @@ def tiny_teacher(teachers_dir):
     model.save(os.path.join(folder, "teacher.keras"))
     with open(os.path.join(folder, "teacher.json"), "w") as f:
         json.dump({"finished": True, "test_accuracy": 0.1}, f)
+
+
+def run_script(name, args):
+    """Runs `benchmarks/<name>.py args` in a fresh Python process that
+    imports this checkout's tf_compact; returns the `CompletedProcess`."""
+    root = os.path.dirname(BENCH)
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
+    return subprocess.run(
+        [sys.executable, os.path.join(BENCH, f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )

@@ -3,7 +3,6 @@ and every ablation end to end on a tiny untrained teacher."""
 
 import json
 import os
-import subprocess
 import sys
 import types
 
@@ -15,6 +14,7 @@ sys.path.insert(0, BENCH)
 
 from tests.bench_scripts import defined_flags  # noqa: E402
 from tests.bench_scripts import import_script  # noqa: E402
+from tests.bench_scripts import run_script  # noqa: E402
 from tests.bench_scripts import tiny_teacher  # noqa: E402
 
 bench_ablations = import_script("bench_ablations")
@@ -561,8 +561,6 @@ def test_every_result_changing_flag_is_in_the_recorded_command():
 
 def _run(tmp_path, ablation, teacher="tiny", extra=()):
     args = [
-        sys.executable,
-        os.path.join(BENCH, "bench_ablations.py"),
         f"--ablation={ablation}",
         f"--teacher={teacher}",
         "--seeds=0",
@@ -575,9 +573,7 @@ def _run(tmp_path, ablation, teacher="tiny", extra=()):
         f"--work_dir={tmp_path / 'work'}",
         *extra,
     ]
-    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
-    return subprocess.run(args, capture_output=True, text=True, env=env)
+    return run_script("bench_ablations", args)
 
 
 def test_missing_teacher_names_the_command(tmp_path):

@@ -3,7 +3,6 @@ and its summary's paired statistics."""
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -14,6 +13,7 @@ sys.path.insert(0, BENCH)
 
 from tests.bench_scripts import defined_flags  # noqa: E402
 from tests.bench_scripts import import_script  # noqa: E402
+from tests.bench_scripts import run_script  # noqa: E402
 from tests.bench_scripts import tiny_teacher  # noqa: E402
 
 bench_evidence = import_script("bench_evidence")
@@ -98,8 +98,6 @@ def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
     results = str(tmp_path / "results")
     tiny_teacher(teachers)
     args = [
-        sys.executable,
-        os.path.join(BENCH, "bench_evidence.py"),
         "--teacher=tiny",
         "--point=4x10",
         "--seeds=0",
@@ -112,9 +110,7 @@ def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
         f"--results_dir={results}",
         f"--work_dir={tmp_path / 'work'}",
     ]
-    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
-    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    done = run_script("bench_evidence", args)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = os.path.join(results, "evidence", "tiny", "4x10")
     with open(os.path.join(folder, "seed0.json")) as f:
@@ -133,7 +129,7 @@ def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
         summary = f.read()
     assert "--seeds=0" in summary
     # A rerun finds the seed finished and trains nothing.
-    again = subprocess.run(args, capture_output=True, text=True, env=env)
+    again = run_script("bench_evidence", args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "seed 0: cached" in again.stdout
 
