@@ -126,11 +126,15 @@ PAIRED_WITH = {"tf_compact_matched": "tp_oneshot"}
 
 
 def point_name():
-    """`macs25_params10` for targets 0.25 / 0.10."""
-    return (
+    """`macs25_params10` for targets 0.25 / 0.10; a width multiple other
+    than 8 is appended (`macs10_params2_round4`)."""
+    name = (
         f"macs{round(100 * TARGET_MACS.value):d}"
         f"_params{round(100 * TARGET_PARAMS.value):d}"
     )
+    if ROUND_TO.value != 8:
+        name += f"_round{ROUND_TO.value}"
+    return name
 
 
 def _command(seed=None):

@@ -94,3 +94,15 @@ def test_more_pruning_steps_are_tried_when_one_cannot_reach(monkeypatch):
     monkeypatch.setattr(bench_peers, "ratio_for_targets", never)
     with pytest.raises(RuntimeError, match="in 5 step"):
         bench_peers.steps_and_ratio(None, None, None, None)
+
+
+def test_point_name_keeps_other_width_multiples_apart():
+    from absl import flags
+    from absl.testing import flagsaver
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    with flagsaver.flagsaver(target_macs=0.10, target_params=0.02):
+        assert bench_peers.point_name() == "macs10_params2"
+        with flagsaver.flagsaver(round_to=4):
+            assert bench_peers.point_name() == "macs10_params2_round4"
