@@ -11,6 +11,7 @@ from tf_compact.pruning import group_importance
 from tf_compact.pruning import prune
 from tf_compact.pruning import prune_masks
 from tf_compact.pruning import sensitivity
+from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import allocate
 from tf_compact.pruning.sensitivity import sensitivity_table
@@ -111,6 +112,42 @@ def test_a_flat_table_does_not_cut_a_group_to_one_channel():
     share = np.sqrt(0.3) * sensitivity.FLOOR_SHARE
     for name, width in widths.items():
         assert width >= np.ceil(len(scores[name]) * share)
+
+
+def _wide_net():
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(64, 3, padding="same", name="c1")(x)
+    y = L.Conv2D(64, 3, strides=2, padding="same", name="c2")(y)
+    y = L.Flatten()(L.ReLU()(y))
+    y = L.Dense(64, activation="relu", name="fc")(y)
+    return keras.Model(x, L.Dense(3, name="head")(y))
+
+
+def test_targets_the_floors_block_narrow_groups_below_them():
+    model = _wide_net()
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    flat = {
+        n: dict.fromkeys(range(1, len(s) + 1), 0.0) for n, s in scores.items()
+    }
+    target, step = 0.0175, 4
+    share = np.sqrt(target) * sensitivity.FLOOR_SHARE
+    floors = {
+        n: keep_count(len(s), int(np.ceil(len(s) * share)), 1, step)
+        for n, s in scores.items()
+    }
+
+    def params(widths):
+        masks = {n: top_mask(scores[n], k) for n, k in widths.items()}
+        return cost_from_keep(graph, graph.keep_elements(masks))[1]
+
+    full = params({n: len(s) for n, s in scores.items()})
+    # Rounded up to the step, the floors alone cost more than the target.
+    assert params(floors) > target * full
+    widths = allocate(graph, scores, flat, [(1, target)], step=step)
+    assert params(widths) <= target * full
+    assert any(widths[n] < floors[n] for n in widths)
+    assert all(w >= step and w % step == 0 for w in widths.values())
 
 
 def test_sensitivity_prune_meets_the_targets_and_slims_exactly():

@@ -144,7 +144,8 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
     """Per-group widths meeting `targets`, guided by `table`.
 
     No group goes below `FLOOR_SHARE` of the uniform width that would meet
-    the tightest target; the targets are met if the floors allow it.
+    the tightest target, unless the targets cannot be met above those
+    floors: then groups narrow further, down to `min_channels`.
 
     Args:
         graph: The `ChannelGraph`.
@@ -171,6 +172,14 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
         for name, s in scores.items()
     }
     search.shrink(floor, step)
+    if search.over():
+        search.shrink(
+            {
+                name: keep_count(len(s), 1, min_channels, step)
+                for name, s in scores.items()
+            },
+            step,
+        )
     search.grow(step)
     return search.widths
 
@@ -204,9 +213,13 @@ class _Allocation:
     def _over(self, cost):
         return any(cost[w] > limit for w, limit in self.limits.items())
 
+    def over(self):
+        """Whether the current widths still miss a target."""
+        return self._over(self.current)
+
     def shrink(self, floor, step):
         """Narrows the group that loses least per cost saved, until met."""
-        while self._over(self.current):
+        while self.over():
             best = None
             for name, width in self.widths.items():
                 lower = max(width - step, floor[name])
