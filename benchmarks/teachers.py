@@ -86,6 +86,7 @@ RECIPES = {
     "resnet20": {
         **_SGD_RECIPE,
         "model": {"builder": "resnet", "kwargs": {"depth": 20}},
+        "tail_epochs": 30,
     },
     "mobilenet_v2": {
         **_SGD_RECIPE,
