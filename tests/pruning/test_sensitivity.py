@@ -101,13 +101,18 @@ def test_narrowest_width_is_measured():
     assert min(table["c3"]) == 4
 
 
-def test_a_flat_table_does_not_cut_a_group_to_one_channel():
-    model = net()
+def _flat_table(model):
+    """`(graph, scores, table)`: a table where no cut costs anything."""
     graph = tfc.ChannelGraph(model)
     scores = group_importance(model, graph, "l2")
     flat = {
         n: dict.fromkeys(range(1, len(s) + 1), 0.0) for n, s in scores.items()
     }
+    return graph, scores, flat
+
+
+def test_a_flat_table_does_not_cut_a_group_to_one_channel():
+    graph, scores, flat = _flat_table(net())
     widths = allocate(graph, scores, flat, [(1, 0.3)])
     share = np.sqrt(0.3) * sensitivity.FLOOR_SHARE
     for name, width in widths.items():
@@ -124,12 +129,7 @@ def _wide_net():
 
 
 def test_targets_the_floors_block_narrow_groups_below_them():
-    model = _wide_net()
-    graph = tfc.ChannelGraph(model)
-    scores = group_importance(model, graph, "l2")
-    flat = {
-        n: dict.fromkeys(range(1, len(s) + 1), 0.0) for n, s in scores.items()
-    }
+    graph, scores, flat = _flat_table(_wide_net())
     target, step = 0.0175, 4
     share = np.sqrt(target) * sensitivity.FLOOR_SHARE
     floors = {

@@ -162,24 +162,16 @@ def allocate(graph, scores, table, targets, step=1, min_channels=1):
     """
     search = _Allocation(graph, scores, table, targets)
     uniform = min([np.sqrt(fraction) for _, fraction in targets] or [1.0])
-    floor = {
-        name: keep_count(
-            len(s),
-            int(np.ceil(len(s) * uniform * FLOOR_SHARE)),
-            min_channels,
-            step,
-        )
-        for name, s in scores.items()
-    }
-    search.shrink(floor, step)
-    if search.over():
-        search.shrink(
-            {
-                name: keep_count(len(s), 1, min_channels, step)
-                for name, s in scores.items()
-            },
-            step,
-        )
+    # Down to the floors first; below them only if the targets need it
+    # (`shrink` stops as soon as they are met).
+    for share in (uniform * FLOOR_SHARE, 0.0):
+        floor = {
+            name: keep_count(
+                len(s), int(np.ceil(len(s) * share)), min_channels, step
+            )
+            for name, s in scores.items()
+        }
+        search.shrink(floor, step)
     search.grow(step)
     return search.widths
 
@@ -213,13 +205,9 @@ class _Allocation:
     def _over(self, cost):
         return any(cost[w] > limit for w, limit in self.limits.items())
 
-    def over(self):
-        """Whether the current widths still miss a target."""
-        return self._over(self.current)
-
     def shrink(self, floor, step):
         """Narrows the group that loses least per cost saved, until met."""
-        while self.over():
+        while self._over(self.current):
             best = None
             for name, width in self.widths.items():
                 lower = max(width - step, floor[name])
