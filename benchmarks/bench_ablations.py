@@ -62,7 +62,6 @@ python benchmarks/bench_ablations.py --ablation=chen2020 --teacher=vgg
 ```
 """
 
-import hashlib
 import json
 import math
 import os
@@ -620,15 +619,8 @@ ARM_FUNCTIONS = {
 
 def work_dir(root, settings, teacher_folder, seed):
     """Where a seed's step models go: per teacher folder and settings."""
-    text = json.dumps(settings, sort_keys=True)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
-    return os.path.join(
-        root,
-        settings["ablation"],
-        settings["teacher"],
-        f"{teacher_folder}-{digest}",
-        f"seed{seed}",
-    )
+    parts = (settings["ablation"], settings["teacher"])
+    return common.seed_work_dir(root, parts, settings, teacher_folder, seed)
 
 
 def keep_saved(arms, keys, seed_dir):

@@ -209,13 +209,12 @@ def _compress_budget(teacher, bundle, output_dir):
     ).slim_model
 
 
-def _run_arm(key, teacher, data, state, seed):
-    """Trains and measures arm `key`; `state` carries arm 1's slim model."""
+def _run_arm(key, teacher, data, state, seed_dir):
+    """Trains and measures arm `key` in `seed_dir/key`; `state` carries
+    arm 1's slim model."""
     import keras
 
-    work = os.path.join(
-        WORK_DIR.value, TEACHER.value, POINT.value, f"seed{seed}", key
-    )
+    work = os.path.join(seed_dir, key)
     epochs, lr = EPOCHS.value, LEARNING_RATE.value
     if key == "oneshot":
         bundle = data()
@@ -246,14 +245,7 @@ def _run_arm(key, teacher, data, state, seed):
         return _row(model, bundle)
     slim = state.get("slim")
     if slim is None:
-        path = os.path.join(
-            WORK_DIR.value,
-            TEACHER.value,
-            POINT.value,
-            f"seed{seed}",
-            "oneshot",
-            "slim.keras",
-        )
+        path = os.path.join(seed_dir, "oneshot", "slim.keras")
         if not os.path.exists(path):
             raise ValueError(
                 f"Arm {key!r} needs the one-shot arm's slim model: run the "
@@ -326,12 +318,19 @@ def run_seed(seed, teacher, teacher_info):
     if teacher_row is None:
         teacher_row = _row(teacher, data())
     state = {"teacher_macs": teacher_row["macs"]}
+    seed_dir = common.seed_work_dir(
+        WORK_DIR.value,
+        (TEACHER.value, POINT.value),
+        _settings(),
+        teacher_info["folder"],
+        seed,
+    )
     for key in ARM.value:
         if key in arms:
             continue
         start = time.time()
         try:
-            row = _run_arm(key, teacher, data, state, seed)
+            row = _run_arm(key, teacher, data, state, seed_dir)
         except Exception as error:  # noqa: BLE001 - recorded, others go on
             # An arm that cannot reach the point (or breaks) is recorded with
             # its error and the other arms still run; a rerun retries it.

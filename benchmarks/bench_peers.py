@@ -615,11 +615,13 @@ def _matched_targets(entries):
 
 
 def _run_arm(
-    arm, seed, teacher_model, teacher_logits, teacher_cost, folder, entries
+    arm, seed, teacher_model, teacher_logits, teacher_cost, cache, entries
 ):
     """Trains one arm; returns `(keras model, torch net, arm settings)`.
 
-    `entries` holds the rows of the arms already run at this seed."""
+    `entries` holds the rows of the arms already run at this seed; `cache`
+    is the seed's folder for these settings and teacher (tf_compact's
+    arms keep their resumable compress runs under it)."""
     import keras
     import peers_port
 
@@ -634,7 +636,7 @@ def _run_arm(
         result = common.tf_compact_oneshot(
             teacher_model,
             bundle,
-            os.path.join(WORK_DIR.value, folder, f"seed{seed}", arm),
+            os.path.join(cache, arm),
             **targets,
             epochs=EPOCHS.value,
             round_to=ROUND_TO.value,
@@ -721,7 +723,7 @@ def run_seed(seed, teacher_model, where, folder):
                 teacher_model,
                 teacher_logits,
                 teacher_cost,
-                folder,
+                cache,
                 entries,
             )
         row = measure(arm, model, net, bundle, teacher_cost)

@@ -1,6 +1,7 @@
 """Helpers every benchmark script shares: where results go and what each
 results file records about the run that made it."""
 
+import hashlib
 import json
 import os
 import platform
@@ -85,6 +86,20 @@ def result_path(results_dir, name, suffix):
     path = os.path.join(results_dir, name + suffix)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     return path
+
+
+def seed_work_dir(root, parts, settings, teacher_folder, seed):
+    """A seed's scratch folder, kept apart per teacher and settings.
+
+    `root/<parts...>/<teacher_folder>-<digest of settings>/seed<seed>`: a
+    rerun with the same settings and teacher resumes there, one with other
+    settings or a retrained teacher never finds the older run's models.
+    """
+    text = json.dumps(settings, sort_keys=True)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+    return os.path.join(
+        root, *parts, f"{teacher_folder}-{digest}", f"seed{seed}"
+    )
 
 
 def write_json(path, payload):

@@ -1,6 +1,7 @@
 """`benchmarks/bench_evidence.py` end to end on a tiny untrained teacher,
 and its summary's paired statistics."""
 
+import glob
 import json
 import os
 import sys
@@ -128,6 +129,14 @@ def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
     with open(os.path.join(folder, "summary.md")) as f:
         summary = f.read()
     assert "--seeds=0" in summary
+    # The arms' models sit under the teacher's folder and the settings, so
+    # a retrained teacher or other settings never reuse them.
+    slim = glob.glob(
+        str(tmp_path / "work" / "tiny" / "4x10" / "*" / "seed0" / "oneshot")
+    )
+    assert len(slim) == 1
+    keyed = os.path.basename(os.path.dirname(os.path.dirname(slim[0])))
+    assert keyed.startswith(record["teacher_info"]["folder"] + "-")
     # A rerun finds the seed finished and trains nothing.
     again = run_script("bench_evidence", args)
     assert again.returncode == 0, again.stderr[-3000:]
