@@ -486,11 +486,13 @@ def ratio_for_targets(
     group that its ratio would empty, so the cost moves in jumps and is
     not monotone near ratio 1. The ratio is scanned upwards in `step`s to
     the first one that meets the targets, then the window from one step
-    below it to one step above is scanned in tenths of a step; of the
-    ratios that meet both targets, the one with the most parameters (then
-    MACs) wins, so Torch-Pruning's student is as large as the budget
-    allows. Each trial prunes a copy of `net` and counts its Keras rebuild
-    with `tfc.profile`.
+    below it to one step above is scanned in tenths of a step; where no
+    `step` meets them (the ratios that do can lie between two steps), the
+    whole range is scanned in tenths. Of the ratios that meet both
+    targets, the one with the most parameters (then MACs) wins, so
+    Torch-Pruning's student is as large as the budget allows. Each trial
+    prunes a copy of `net` and counts its Keras rebuild with
+    `tfc.profile`.
     """
     limits = (
         TARGET_MACS.value * teacher_cost[0],
@@ -508,18 +510,20 @@ def ratio_for_targets(
         macs, params = cost(ratio)
         return macs <= limits[0] and params <= limits[1]
 
-    first = step
-    while not meets(first):
-        first += step
-        if first >= 1.0:
-            raise RuntimeError(
-                "Torch-Pruning cannot reach the targets at any pruning ratio "
-                f"in {steps} step(s) (MACs <= {limits[0]:.0f}, params <= "
-                f"{limits[1]:.0f})."
-            )
     fine = step / 10
-    window = [first - step + k * fine for k in range(1, 20)]
+    coarse = [k * step for k in range(1, round(1 / step))]
+    first = next((r for r in coarse if meets(r)), None)
+    if first is None:
+        window = [k * fine for k in range(1, round(1 / fine))]
+    else:
+        window = [first - step + k * fine for k in range(1, 20)]
     ok = [r for r in window if 0 < r < 1 and meets(r)]
+    if not ok:
+        raise RuntimeError(
+            "Torch-Pruning cannot reach the targets at any pruning ratio "
+            f"in {steps} step(s) (MACs <= {limits[0]:.0f}, params <= "
+            f"{limits[1]:.0f})."
+        )
     best = max(ok, key=lambda r: (cost(r)[1], cost(r)[0], -r))
     return round(best, 6)
 

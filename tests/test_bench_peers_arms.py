@@ -106,3 +106,28 @@ def test_point_name_keeps_other_width_multiples_apart():
         assert bench_peers.point_name() == "macs10_params2"
         with flagsaver.flagsaver(round_to=4):
             assert bench_peers.point_name() == "macs10_params2_round4"
+
+
+def test_ratio_between_two_coarse_steps_is_found(monkeypatch):
+    from absl import flags
+    from absl.testing import flagsaver
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+    # Only ratios in (0.915, 0.945) meet both targets, as with ResNet-20
+    # pruned in five steps: no multiple of 0.05 does.
+    def cost_at(net, ratio, example, model, steps):
+        inside = 0.915 < ratio < 0.945
+        return (5.0, 1.5 + (ratio - 0.9)) if inside else (50.0, 50.0)
+
+    monkeypatch.setattr(bench_peers, "_cost_at", cost_at)
+    with flagsaver.flagsaver(target_macs=0.10, target_params=0.02):
+        ratio = bench_peers.ratio_for_targets(None, None, None, (100, 100))
+        # The largest student inside the window: its most params.
+        assert ratio == pytest.approx(0.94)
+        with (
+            flagsaver.flagsaver(target_params=0.01),
+            pytest.raises(RuntimeError, match="any pruning ratio"),
+        ):
+            bench_peers.ratio_for_targets(None, None, None, (100, 100))
