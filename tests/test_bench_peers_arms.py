@@ -102,7 +102,8 @@ def test_point_name_keeps_other_width_multiples_apart():
 
     if not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()
-    with flagsaver.flagsaver(target_macs=0.10, target_params=0.02):
+    # Other scripts' tests may define these flags with other defaults.
+    with flagsaver.flagsaver(target_macs=0.10, target_params=0.02, round_to=8):
         assert bench_peers.point_name() == "macs10_params2"
         with flagsaver.flagsaver(round_to=4):
             assert bench_peers.point_name() == "macs10_params2_round4"
