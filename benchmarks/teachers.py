@@ -21,11 +21,11 @@ only on `(seed, e)`.
 The plateau check ("ten more epochs add < 0.1 pp"): training ends with
 `tail_epochs` (20; 30 for ResNet-20) epochs at the floor rate; the last
 ten of them are ten more epochs at the rate training had reached, so
-their gain says
-what longer training still adds. The result records `tail_gain_pp`, the
-mean test accuracy of the last three epochs minus that of the three
-epochs ten epochs earlier, and `plateau` (`tail_gain_pp < 0.1`); a
-teacher that fails the check is reported as such.
+their gain says what longer training still adds. The result records
+`tail_gain_pp`, the mean test accuracy of the last three epochs minus
+that of the three epochs ten epochs earlier, and `plateau`
+(`tail_gain_pp < 0.1`); a teacher that fails the check is reported as
+such.
 
 A finished teacher whose recipe differs only by a shorter tail is not
 trained again from the start: the longer recipe goes on from its
