@@ -4,10 +4,20 @@ own cost, what a rerun with more arms keeps, and the verdict's pairing."""
 import json
 
 import pytest
+from absl.testing import flagsaver
 
 from tests.bench_scripts import import_script
 
 bench_peers = import_script("bench_peers")
+
+
+@pytest.fixture
+def parsed_flags():
+    """Flag values readable outside `app.run` (set with `flagsaver`)."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
 
 
 def _row(arm, accuracy, macs=0.1, params=0.09):
@@ -96,12 +106,7 @@ def test_more_pruning_steps_are_tried_when_one_cannot_reach(monkeypatch):
         bench_peers.steps_and_ratio(None, None, None, None)
 
 
-def test_point_name_keeps_other_width_multiples_apart():
-    from absl import flags
-    from absl.testing import flagsaver
-
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS.mark_as_parsed()
+def test_point_name_keeps_other_width_multiples_apart(parsed_flags):
     # Other scripts' tests may define these flags with other defaults.
     with flagsaver.flagsaver(target_macs=0.10, target_params=0.02, round_to=8):
         assert bench_peers.point_name() == "macs10_params2"
@@ -109,13 +114,7 @@ def test_point_name_keeps_other_width_multiples_apart():
             assert bench_peers.point_name() == "macs10_params2_round4"
 
 
-def test_ratio_between_two_coarse_steps_is_found(monkeypatch):
-    from absl import flags
-    from absl.testing import flagsaver
-
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS.mark_as_parsed()
-
+def test_ratio_between_two_coarse_steps_is_found(monkeypatch, parsed_flags):
     # Only ratios in (0.915, 0.945) meet both targets, as with ResNet-20
     # pruned in five steps: no multiple of 0.05 does.
     def cost_at(net, ratio, example, model, steps):
