@@ -1,5 +1,9 @@
 """resolve_strategy: names, strategy objects and errors."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -107,3 +111,36 @@ def test_scope_of_follows_the_model():
     with distribute.scope_of(plain):
         other = keras.Variable(np.zeros(2, "float32"))
     assert not isinstance(other.value, tf.distribute.DistributedValues)
+
+
+_LATE_MULTI_WORKER = """
+import json, os
+os.environ["TF_CONFIG"] = json.dumps({
+    "cluster": {"worker": ["localhost:1", "localhost:2"]},
+    "task": {"type": "worker", "index": 0},
+})
+import tensorflow as tf
+tf.constant([1.0]) + 1.0
+from tf_compact.internal import distribute
+try:
+    distribute.resolve_strategy("multi_worker")
+except RuntimeError as error:
+    print("ERROR", error)
+"""
+
+
+def test_multi_worker_made_after_other_work_says_what_to_do():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "-c", _LATE_MULTI_WORKER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ERROR MultiWorkerMirroredStrategy must be made before" in (
+        done.stdout
+    )
+    assert "compress(..., strategy=strategy)" in done.stdout

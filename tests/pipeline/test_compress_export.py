@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.distribute import checks
 from tests.pipeline.test_compress_options import _data
 from tf_compact import methods
 from tf_compact.cli import compress_settings
@@ -172,21 +172,11 @@ print("RESULT " + json.dumps({
 """
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_compress_and_fit_classifier_under_two_workers(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
     out = str(tmp_path / "run")
-    cluster = [f"localhost:{p}" for p in _free_ports(2)]
+    cluster = [f"localhost:{p}" for p in checks.free_ports(2)]
     procs = []
     for index in range(2):
         config = {

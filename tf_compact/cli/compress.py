@@ -251,6 +251,9 @@ def main(argv):
         )
     except ValueError as err:
         raise app.UsageError(str(err)) from err
+    # Before any other TensorFlow work: MultiWorkerMirroredStrategy sets
+    # up its collective ops only at the start of the process.
+    strategy = compress_settings.build_strategy(DISTRIBUTION_STRATEGY.value)
     import keras
 
     from tf_compact.pipeline import compress
@@ -268,7 +271,7 @@ def main(argv):
         export=export,
         output_dir=common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,
-        strategy=compress_settings.build_strategy(DISTRIBUTION_STRATEGY.value),
+        strategy=strategy,
     )
     lines = closing.closing_lines(
         common_flags.OUTPUT_DIR.value,

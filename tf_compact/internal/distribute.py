@@ -146,7 +146,8 @@ def strategy_name(strategy):
     """Returns a short description such as `"mirrored (2 replicas)"`.
 
     Args:
-        strategy: A `tf.distribute.Strategy`.
+        strategy: A `tf.distribute.Strategy`, or `None` for the strategy
+            in effect.
 
     Returns:
         The strategy's kind (`"none"`, `"mirrored"`, `"multi_worker"` or
@@ -158,6 +159,8 @@ def strategy_name(strategy):
     strategy_name(tf.distribute.get_strategy())  # "none (1 replica)"
     ```
     """
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         kind = MULTI_WORKER
     elif isinstance(strategy, tf.distribute.MirroredStrategy):
@@ -320,7 +323,22 @@ def _multi_worker():
                 f"Received: TF_CONFIG={raw!r} ({error})"
             ) from None
     if raw not in _MULTI_WORKER_CACHE:
-        _MULTI_WORKER_CACHE[raw] = tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            if "program startup" not in str(error):
+                raise
+            raise RuntimeError(
+                "MultiWorkerMirroredStrategy must be made before any other "
+                "TensorFlow work in the process (loading data, building or "
+                "training a model): its collective ops are set up only once, "
+                "at the start. Make it first, e.g. `strategy = "
+                "tf.distribute.MultiWorkerMirroredStrategy()` as the first "
+                "TensorFlow call of the program, and pass it as "
+                "`compress(..., strategy=strategy)`. "
+                f"TensorFlow said: {error}"
+            ) from None
+        _MULTI_WORKER_CACHE[raw] = strategy
     return _MULTI_WORKER_CACHE[raw]
 
 

@@ -2,6 +2,7 @@
 
 import contextlib
 
+from tf_compact.internal import distribute
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import report as report_lib
@@ -96,8 +97,10 @@ def compress(
             builds, compiles and trains its models under
             `strategy.scope()`. Under `MultiWorkerMirroredStrategy` every
             worker runs the same call and only the chief writes
-            `output_dir` (the others write to a temporary folder).
-            Defaults to `None`.
+            `output_dir` (the others write to a temporary folder); the
+            report's `strategy` names it with its replica count. Make a
+            `MultiWorkerMirroredStrategy` before any other TensorFlow
+            work in the process. Defaults to `None`.
         stages: a custom list of `Stage` objects to run instead of the
             method's default list (`tf_compact.pipeline.plan.stages_for`).
             Defaults to `None`.
@@ -182,6 +185,7 @@ def _result(ctx, baselines):
         if isinstance(rec, dict) and "history" in rec
     }
     report = report_lib.build_report(records, ctx.settings, history)
+    report["strategy"] = distribute.strategy_name(ctx.strategy)
     files = report_lib.write(ctx.store, report, records, baselines)
     tflite = {}
     for filename in records.get("tflite", {}):
