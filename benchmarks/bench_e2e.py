@@ -597,7 +597,7 @@ def main(argv):
         )
     if "tfmot" in arms:
         bundle = fresh_data(4)
-        sparsity = common.tfmot_sparsity(teacher, slim.count_params())
+        sparsity, _ = common.tfmot_sparsity(teacher, slim.count_params())
         stripped, nnz = arm_tfmot(teacher, bundle, sparsity)
         rows.append(_tfmot_row(stripped, nnz, bundle, teacher_row["macs"]))
     _retime([teacher_row] + rows)

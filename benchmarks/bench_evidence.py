@@ -22,7 +22,9 @@ seed, so the seeds pair the arms):
    `--epochs - --finetune_epochs` epochs, then a KD fine-tune;
 3. `l1`: one-shot L1 filter pruning to the targets + plain fine-tune;
 4. `tfmot`: tensorflow-model-optimization magnitude pruning to the weight
-   count of arm 1 (MACs unchanged);
+   count of arm 1 (MACs unchanged); where the teacher's batch-norm weights
+   and biases alone exceed that count (MobileNetV2), to arm 1's kernel
+   weight count (`matched` in its row says which);
 5. `scratch`: arm 1's slim architecture trained from scratch;
 6. `keras_kd`: `keras.distillation` logits KD into that architecture.
 
@@ -88,8 +90,7 @@ FINETUNE = flags.DEFINE_integer(
 LEARNING_RATE = flags.DEFINE_float(
     "learning_rate",
     5e-3,
-    "Peak Adam learning rate of every arm (cosine); fine-tunes of a pruned "
-    "model (the L1 arm) use half of it.",
+    "Peak Adam learning rate of every arm (cosine).",
 )
 TEMPERATURE = flags.DEFINE_float("temperature", 4.0, "Logits-KD temperature.")
 STUDENT_WEIGHT = flags.DEFINE_float(
@@ -209,6 +210,17 @@ def _compress_budget(teacher, bundle, output_dir):
     ).slim_model
 
 
+def _sparsify_record(output_dir):
+    """What the budget controller ended with: the threshold it slimmed at
+    and the penalty strength (from the run's `stages.json`)."""
+    with open(os.path.join(output_dir, "stages.json"), encoding="utf-8") as f:
+        record = json.load(f)["stages"].get("sparsify", {})
+    return {
+        "threshold": record.get("threshold"),
+        "final_strength": record.get("final_strength"),
+    }
+
+
 def _run_arm(key, teacher, data, state, seed_dir):
     """Trains and measures arm `key` in `seed_dir/key`; `state` carries
     arm 1's slim model."""
@@ -236,11 +248,12 @@ def _run_arm(key, teacher, data, state, seed_dir):
         return _row(slim, bundle)
     if key == "budget":
         bundle = data()
-        return _row(_compress_budget(teacher, bundle, work), bundle)
+        row = _row(_compress_budget(teacher, bundle, work), bundle)
+        return {**row, **_sparsify_record(work)}
     if key == "l1":
         bundle = data()
         model = common.arm_l1_prune(
-            teacher, bundle, epochs, lr / 2, _targets(), ROUND_TO.value
+            teacher, bundle, epochs, lr, _targets(), ROUND_TO.value
         )
         return _row(model, bundle)
     slim = state.get("slim")
@@ -255,9 +268,12 @@ def _run_arm(key, teacher, data, state, seed_dir):
         state["slim"] = slim
     if key == "tfmot":
         bundle = data()
-        sparsity = common.tfmot_sparsity(teacher, slim.count_params())
+        sparsity, matched = common.tfmot_sparsity(
+            teacher, slim.count_params(), student=slim
+        )
         stripped, nnz = common.arm_tfmot(teacher, bundle, sparsity, epochs, lr)
-        return _tfmot_row(stripped, nnz, bundle, state["teacher_macs"])
+        row = _tfmot_row(stripped, nnz, bundle, state["teacher_macs"])
+        return {**row, "matched": matched, "kernel_sparsity": sparsity}
     if key == "scratch":
         bundle = data()
         return _row(common.arm_scratch(slim, bundle, epochs, lr), bundle)
@@ -284,9 +300,15 @@ def _settings():
 
 
 def _same_run(record, teacher_info, seed):
-    """Whether a seed record was made with these settings and teacher."""
+    """Whether a seed record was made with these settings and teacher
+    (the arms run are not a setting: a run of some arms keeps the
+    others)."""
     del seed
-    return record.get("settings") == _settings() and (
+
+    def settings(values):
+        return {k: v for k, v in (values or {}).items() if k != "arms"}
+
+    return settings(record.get("settings")) == settings(_settings()) and (
         record.get("teacher_info", {}).get("folder") == teacher_info["folder"]
     )
 
@@ -303,7 +325,8 @@ def run_seed(seed, teacher, teacher_info):
             print(f"seed {seed}: {path} has other settings, run again")
             record = {}
         failed = [k for k, v in record.get("arms", {}).items() if "error" in v]
-        if record.get("complete") and not failed:
+        missing = [k for k in ARM.value if k not in record.get("arms", {})]
+        if record.get("complete") and not failed and not missing:
             print(f"seed {seed}: cached in {path}")
             return record
     # Arms that failed before run again.
@@ -325,6 +348,7 @@ def run_seed(seed, teacher, teacher_info):
         teacher_info["folder"],
         seed,
     )
+    _rerun_lost_slim(arms, seed_dir)
     for key in ARM.value:
         if key in arms:
             continue
@@ -340,6 +364,20 @@ def run_seed(seed, teacher, teacher_info):
         print(json.dumps({"seed": seed, "arm": key, **row}), flush=True)
         _save(path, seed, teacher_info, teacher_row, arms, complete=False)
     return _save(path, seed, teacher_info, teacher_row, arms, complete=True)
+
+
+def _rerun_lost_slim(arms, seed_dir):
+    """Drops the cached one-shot row when an arm still to run needs its
+    slim model and the model file is gone (a cleared work folder), so the
+    one-shot arm runs again."""
+    needs = [k for k in ("tfmot", "scratch", "keras_kd") if k in ARM.value]
+    rerun = "oneshot" in arms and "oneshot" in ARM.value
+    if not rerun or all(k in arms for k in needs):
+        return
+    path = os.path.join(seed_dir, "oneshot", "slim.keras")
+    if not os.path.exists(path):
+        print(f"{path} is gone: the one-shot arm runs again")
+        del arms["oneshot"]
 
 
 def _save(path, seed, teacher_info, teacher_row, arms, complete):
@@ -429,11 +467,27 @@ def summarize(records, teacher_name, point, command):
                 for r in records
             ]
             mean, se = common.paired(diffs)
-            ahead = "n/a (one seed)" if se is None else _yes(mean >= 2 * se)
+            ahead = "n/a (one seed)" if se is None else _ahead(mean, se)
             lines.append(
                 f"| {labels[ours]} | {labels[base]} | {mean:+.2f}{_se(se)} | "
                 f"{ahead} |"
             )
+    if "budget" in keys and "oneshot" in keys:
+        diffs = [
+            100
+            * (
+                r["arms"]["budget"]["accuracy"]
+                - r["arms"]["oneshot"]["accuracy"]
+            )
+            for r in records
+        ]
+        mean, se = common.paired(diffs)
+        lines += [
+            "",
+            "Group-sparse training against one-shot pruning at the same "
+            f"epochs ({labels['budget']} minus {labels['oneshot']}): "
+            f"{mean:+.2f}{_se(se)} pp.",
+        ]
     for key, errors in failed.items():
         for seed, error in errors:
             lines.append(f"\n{labels[key]} failed on seed {seed}: {error}")
@@ -487,8 +541,10 @@ def _se(se, scale=1.0):
     return "" if se is None else f" ± {scale * se:.2f}"
 
 
-def _yes(flag):
-    return "yes" if flag else "no"
+def _ahead(mean, se):
+    """ "yes" when a mean difference is positive by at least two standard
+    errors."""
+    return "yes" if mean > 0 and mean >= 2 * se else "no"
 
 
 def _met(flag):

@@ -22,6 +22,8 @@ table predicts, and the kept width of every group. With
 `--recalibrate_bn` the BN moving statistics of the short teacher and of
 both fine-tuned students are recomputed on the training batches. Results
 go to `<results_dir>/<name>.json` and `.md`, with the command at the top.
+A result made by the same command on the same converged teacher is kept:
+the run stops at once (`--rerun` runs it again and replaces it).
 
 ```shell
 python benchmarks/bench_latency_budget.py --teacher=vgg
@@ -92,6 +94,11 @@ RESULTS = flags.DEFINE_string(
     "results_dir",
     os.path.join(common.RESULTS_DIR, "latency_budget"),
     "Where the JSON and markdown land.",
+)
+RERUN = flags.DEFINE_boolean(
+    "rerun",
+    False,
+    "Run again even when a result of the same command and teacher exists.",
 )
 WORK_DIR = flags.DEFINE_string(
     "work_dir",
@@ -165,6 +172,26 @@ def _teacher(bundle):
     os.makedirs(WORK_DIR.value, exist_ok=True)
     teacher.save(path)
     return teacher, {"kind": kind, "cached": False}
+
+
+def _finished(path):
+    """Whether `path` holds a result of this command (`--rerun` aside) on
+    the converged teacher cached now."""
+    if not os.path.exists(path):
+        return False
+    with open(path, encoding="utf-8") as f:
+        payload = json.load(f)
+    def command(text):
+        return text.replace(" --rerun", "")
+
+    recorded = payload.get("run", {}).get("command", "")
+    if command(recorded) != command(common.run_record()["command"]):
+        return False
+    try:
+        folder = os.path.basename(common.teacher_record(TEACHER.value)[1])
+    except FileNotFoundError:
+        return False
+    return payload.get("teacher", {}).get("folder") == folder
 
 
 def _copy(model):
@@ -360,6 +387,10 @@ def main(argv):
 
     seeds = [int(s) for s in SEEDS.value]
     name = NAME.value or TEACHER.value
+    path = common.result_path(RESULTS.value, name, ".json")
+    if not RERUN.value and _finished(path):
+        print(f"{path}: made by this command on this teacher, kept")
+        return
     bundle = _data()
     teacher, teacher_info = _teacher(bundle)
     teacher_ms = _latencies({"teacher": teacher})["teacher"]
@@ -439,7 +470,6 @@ def main(argv):
         "accuracy_difference": {"mean": mean, "se": se},
         "latency_arm_at_least_as_accurate": bool(mean >= 0),
     }
-    path = common.result_path(RESULTS.value, name, ".json")
     common.write_json(path, payload)
     with open(path, encoding="utf-8") as f:
         payload = json.load(f)

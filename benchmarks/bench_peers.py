@@ -764,7 +764,10 @@ def _set_command(path, command):
 
 
 def _settings():
-    return {
+    """The settings that change results. `reg` is among them only when it
+    is not GroupNormPruner's default, so runs made before it was recorded
+    keep their caches."""
+    settings = {
         "epochs": EPOCHS.value,
         "sparse_epochs": SPARSE_EPOCHS.value,
         "learning_rate": LEARNING_RATE.value,
@@ -778,19 +781,30 @@ def _settings():
         "target_params": TARGET_PARAMS.value,
         "limit": LIMIT.value,
     }
+    if REG.value != REG.default:
+        settings["reg"] = REG.value
+    return settings
 
 
 # --- summary ----------------------------------------------------------------
 
 
-def summary(folder, label):
-    """`summary.md` of every `seed<N>.json` in the point's folder."""
+def summary(folder, label, where=None):
+    """`summary.md` of the `seed<N>.json` in the point's folder made with
+    these settings (and, given `where`, this teacher)."""
     directory = os.path.join(RESULTS.value, folder)
     records = []
     for name in sorted(os.listdir(directory)):
         if name.startswith("seed") and name.endswith(".json"):
             with open(os.path.join(directory, name), encoding="utf-8") as f:
-                records.append(json.load(f))
+                record = json.load(f)
+            same = record.get("settings") == _settings() and (
+                where is None or record.get("teacher_source") == where
+            )
+            if same:
+                records.append(record)
+            else:
+                print(f"{name}: other settings or teacher, left out")
     if not records:
         return None
     records.sort(key=lambda r: r["seed"])
@@ -914,7 +928,7 @@ def main(argv):
     folder = f"peers/{label}/{point_name()}"
     for seed in SEEDS.value:
         run_seed(int(seed), teacher_model, where, folder)
-    text = summary(folder, label)
+    text = summary(folder, label, where)
     if text:
         print(text)
 

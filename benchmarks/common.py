@@ -295,13 +295,24 @@ def _import_tfmot():
     return importlib.import_module("tf_compact.lite.qat").import_tfmot()
 
 
-def tfmot_sparsity(teacher, target_params):
-    """The kernel sparsity at which tfmot keeps `target_params` weights.
+def tfmot_sparsity(teacher, target_params, student=None):
+    """The kernel sparsity at which tfmot matches a student's weights.
 
     tfmot prunes only the kernels of the layers it supports (convolutions,
-    Dense); batch-norm weights and biases stay dense. Pruning the kernels
-    to `1 - target / total` would leave the model with more weights than
-    the target, so the sparsity is set on the prunable kernels alone.
+    depthwise convolutions, Dense); batch-norm weights and biases stay
+    dense. Pruning the kernels to `1 - target / total` would leave the
+    model with more weights than the target, so the sparsity is set on the
+    prunable kernels alone, to keep `target_params` weights in all.
+
+    Where the teacher's dense weights alone exceed `target_params` (many
+    batch-norm channels, as in MobileNetV2), the target is out of tfmot's
+    reach; with `student` given, the kernels are then pruned to the
+    student's kernel weight count instead (tfmot keeps more weights than
+    the student in all, an advantage to the baseline).
+
+    Returns:
+        `(sparsity, matched)`: the kernel sparsity and `"params"` or
+        `"kernels"`, what was matched.
     """
     import numpy as np
 
@@ -317,12 +328,27 @@ def tfmot_sparsity(teacher, target_params):
         for weight, _, _ in getattr(layer, "pruning_vars", ())
     )
     dense = teacher.count_params() - prunable
-    if target_params <= dense:
+    if target_params > dense:
+        return 1.0 - (target_params - dense) / prunable, "params"
+    if student is None:
         raise ValueError(
             f"tfmot cannot reach {target_params} weights: {dense} of the "
             f"teacher's {teacher.count_params()} are not prunable."
         )
-    return 1.0 - (target_params - dense) / prunable
+    return 1.0 - kernel_weights(student) / prunable, "kernels"
+
+
+def kernel_weights(model):
+    """The weights of a model's convolution, depthwise and Dense kernels
+    (what tfmot prunes)."""
+    import numpy as np
+
+    return sum(
+        int(np.prod(getattr(layer, name).shape))
+        for layer in model.layers
+        for name in ("kernel", "depthwise_kernel")
+        if getattr(layer, name, None) is not None
+    )
 
 
 def arm_tfmot(teacher, bundle, sparsity, epochs, lr, schedule="cosine"):

@@ -31,8 +31,13 @@ OUTPUT = flags.DEFINE_string(
     "output", None, "PNG to write (unset: docs/images/evidence_<teacher>.png)."
 )
 
-#: Peer points named as the evidence points they match.
-PEER_POINTS = {"macs25_params10": "4x10", "macs10_params2": "10x50"}
+#: Peer points named as the evidence points they match (widths in fours
+#: at 10x50 are a point of their own).
+PEER_POINTS = {
+    "macs25_params10": "4x10",
+    "macs10_params2": "10x50",
+    "macs10_params2_round4": "10x50, widths in 4s",
+}
 #: Peer arms shown beside the evidence arms, and their labels.
 PEER_ARMS = {
     "tp_oneshot": "Torch-Pruning one-shot + KD",
@@ -40,7 +45,7 @@ PEER_ARMS = {
     "tf_compact_matched": "tf_compact at Torch-Pruning one-shot's cost",
 }
 #: One marker per operating point.
-MARKERS = {"4x10": "o", "10x50": "s"}
+MARKERS = {"4x10": "o", "10x50": "s", "10x50, widths in 4s": "D"}
 
 
 def _complete(folder):

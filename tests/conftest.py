@@ -21,3 +21,13 @@ def _seed():
     yield
     # Reset layer-name counters between tests; skip the costly gc pass.
     keras.backend.clear_session(free_memory=False)
+
+
+@pytest.fixture
+def parsed_flags():
+    """absl flag values readable outside `app.run` (for the benchmark
+    scripts' functions; set the flags a test reads with `flagsaver`)."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()

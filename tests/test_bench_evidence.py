@@ -93,6 +93,81 @@ def test_summary_with_one_seed_has_no_standard_error():
     assert "within 1.0 pp of the teacher: met (+0.00 pp)" in text
 
 
+def test_a_tie_is_not_ahead_and_sparse_training_is_paired_with_one_shot():
+    records = [
+        _record(0, {"oneshot": 0.90, "budget": 0.88, "l1": 0.90}),
+        _record(1, {"oneshot": 0.90, "budget": 0.89, "l1": 0.90}),
+    ]
+    text = bench_evidence.summarize(records, "vgg", "10x50", "c")
+    assert (
+        "| tf_compact one-shot sensitivity + KD | one-shot L1 prune + "
+        "fine-tune | +0.00 ± 0.00 | no |"
+    ) in text
+    # Budget minus one-shot: -2 and -1 pp.
+    assert "at the same epochs" in text
+    assert "-1.50 ± 0.50 pp." in text
+
+
+def test_tfmot_matches_kernels_where_its_dense_weights_exceed_the_target():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(64, 1, name="conv")(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    teacher = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+    # Prunable kernels: 3 * 64 + 64 * 4 = 448; the rest (biases, 4 * 64
+    # batch-norm weights) is 324.
+    sparsity, matched = common.tfmot_sparsity(teacher, 500)
+    assert matched == "params"
+    assert sparsity == pytest.approx(1 - (500 - 324) / 448)
+    with pytest.raises(ValueError, match="not prunable"):
+        common.tfmot_sparsity(teacher, 300)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(16, 1, name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    student = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+    assert common.kernel_weights(student) == 3 * 16 + 16 * 4
+    sparsity, matched = common.tfmot_sparsity(teacher, 300, student=student)
+    assert matched == "kernels"
+    assert sparsity == pytest.approx(1 - 112 / 448)
+
+
+@pytest.mark.slow
+def test_a_lost_slim_model_runs_the_one_shot_arm_again(tmp_path):
+    teachers = str(tmp_path / "teachers")
+    results = str(tmp_path / "results")
+    tiny_teacher(teachers)
+    args = [
+        "--teacher=tiny",
+        "--point=4x10",
+        "--seeds=0",
+        "--epochs=1",
+        "--finetune_epochs=0",
+        "--limit=128",
+        "--latency_runs=10",
+        "--round_to=4",
+        f"--teachers_dir={teachers}",
+        f"--results_dir={results}",
+        f"--work_dir={tmp_path / 'work'}",
+    ]
+    done = run_script("bench_evidence", args + ["--arms=oneshot"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    (slim,) = glob.glob(
+        str(tmp_path / "work" / "**" / "oneshot" / "slim.keras"),
+        recursive=True,
+    )
+    os.remove(slim)
+    again = run_script("bench_evidence", args + ["--arms=oneshot,scratch"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "is gone: the one-shot arm runs again" in again.stdout
+    path = os.path.join(results, "evidence", "tiny", "4x10", "seed0.json")
+    with open(path) as f:
+        arms = json.load(f)["arms"]
+    assert sorted(arms) == ["oneshot", "scratch"]
+    assert not [k for k, v in arms.items() if "error" in v]
+
+
 @pytest.mark.slow
 def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
     teachers = str(tmp_path / "teachers")

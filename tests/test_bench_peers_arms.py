@@ -11,15 +11,6 @@ from tests.bench_scripts import import_script
 bench_peers = import_script("bench_peers")
 
 
-@pytest.fixture
-def parsed_flags():
-    """Flag values readable outside `app.run` (set with `flagsaver`)."""
-    from absl import flags
-
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS.mark_as_parsed()
-
-
 def _row(arm, accuracy, macs=0.1, params=0.09):
     return {
         "arm": arm,
@@ -131,3 +122,64 @@ def test_ratio_between_two_coarse_steps_is_found(monkeypatch, parsed_flags):
             pytest.raises(RuntimeError, match="any pruning ratio"),
         ):
             bench_peers.ratio_for_targets(None, None, None, (100, 100))
+
+
+#: Every flag `bench_peers._settings()` reads but `reg` (other scripts'
+#: tests may define them with other defaults).
+_SETTINGS = {
+    "epochs": 4,
+    "sparse_epochs": 2,
+    "learning_rate": 5e-3,
+    "temperature": 4.0,
+    "student_loss_weight": 0.9,
+    "round_to": 8,
+    "target_macs": 0.25,
+    "target_params": 0.10,
+    "limit": None,
+}
+
+
+def test_gn_regularization_is_a_setting_only_off_its_default(parsed_flags):
+    reg = bench_peers.REG
+    with flagsaver.flagsaver(**_SETTINGS, reg=reg.default):
+        assert "reg" not in bench_peers._settings()
+    with flagsaver.flagsaver(**_SETTINGS, reg=2 * reg.default):
+        assert bench_peers._settings()["reg"] == 2 * reg.default
+
+
+def test_summary_leaves_out_seeds_of_other_settings(
+    tmp_path, parsed_flags, capsys
+):
+    folder = tmp_path / "peers" / "vgg" / "macs25_params10"
+    folder.mkdir(parents=True)
+    values = {
+        **_SETTINGS,
+        "reg": bench_peers.REG.default,
+        "latency_runs": 500,
+        "results_dir": str(tmp_path),
+    }
+    with flagsaver.flagsaver(**values):
+        for seed, settings in enumerate(
+            [bench_peers._settings(), {**bench_peers._settings(), "epochs": 5}]
+        ):
+            record = {
+                "seed": seed,
+                "settings": settings,
+                "teacher_source": "t",
+                "teacher_logit_max_abs_diff": 1e-5,
+                "run": {"machine": "m"},
+                "rows": [
+                    {
+                        **_row("tf_compact", 0.9),
+                        "litert_float32_ms": 0.1,
+                        "torch_ms": 0.2,
+                    }
+                ],
+            }
+            (folder / f"seed{seed}.json").write_text(json.dumps(record))
+        text = bench_peers.summary("peers/vgg/macs25_params10", "vgg", "t")
+    assert "seed1.json: other settings or teacher, left out" in (
+        capsys.readouterr().out
+    )
+    assert "| seed 0 |" in text
+    assert "seed 1" not in text

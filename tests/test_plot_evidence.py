@@ -103,3 +103,23 @@ def test_plot_writes_a_png(tmp_path):
 def test_no_results_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="bench_evidence.py"):
         plot_evidence.series(str(tmp_path), "resnet20")
+
+
+def test_peer_points_with_widths_in_fours_are_drawn_apart(tmp_path):
+    results = _results(tmp_path)
+    row = {
+        "arm": "tp_oneshot",
+        "accuracy": 0.89,
+        "macs": 90,
+        "litert_float32_ms": 0.1,
+    }
+    _write(
+        os.path.join(
+            results, "peers", "vgg", "macs10_params2_round4", "seed0.json"
+        ),
+        {"seed": 0, "rows": [row]},
+    )
+    _, points = plot_evidence.series(results, "vgg")
+    peer = points[("10x50, widths in 4s", "Torch-Pruning one-shot + KD")]
+    assert peer["accuracy"] == pytest.approx(89.0)
+    assert set(plot_evidence.PEER_POINTS.values()) <= set(plot_evidence.MARKERS)
