@@ -36,6 +36,19 @@ build = compress_settings.build_method
             methods.OneShot(target_latency=1.5, round_to=8),
         ),
         (
+            # The default --target_macs does not ride along a latency budget
+            "oneshot",
+            {"target_macs": 0.25, "target_latency": 1.5},
+            ("target_latency",),
+            methods.OneShot(target_latency=1.5),
+        ),
+        (
+            "oneshot",
+            {"target_macs": 0.5, "target_latency": 1.5},
+            ("target_latency", "target_macs"),
+            methods.OneShot(0.5, target_latency=1.5),
+        ),
+        (
             "auto",
             {"target_latency": 1.5, "latency_table": "phone.json"},
             ("target_latency", "latency_table"),

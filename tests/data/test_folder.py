@@ -35,6 +35,25 @@ def test_folder_of_class_folders_round_trips_pixels(tmp_path):
     assert bundle.arrays()[0].max() <= 1.0
 
 
+def test_images_in_subfolders_of_a_class_belong_to_it(tmp_path):
+    x, y = helpers.real_fashion_images(12)
+    y = y % 2
+    names = ["a", "b"]
+    _write_pngs(str(tmp_path), x[:6], y[:6], names)
+    # The other half one and two levels deeper, as in an exported photo
+    # library (class/album/...).
+    deep = [os.path.join("a", "album"), os.path.join("b", "album", "day1")]
+    _write_pngs(str(tmp_path), x[6:], y[6:], deep)
+    bundle = data.from_folder(tmp_path, test_split=0.25, batch_size=4)
+    assert bundle.class_names == names
+    assert bundle.num_examples("train") + bundle.num_examples("test") == 12
+    x_tr, y_tr, x_te, y_te = bundle.arrays(normalized=False)
+    stored = {(int(c), im.tobytes()) for im, c in zip(x, y)}
+    got = {(int(c), im[..., 0].tobytes()) for im, c in zip(x_tr, y_tr)}
+    got |= {(int(c), im[..., 0].tobytes()) for im, c in zip(x_te, y_te)}
+    assert got == stored
+
+
 def test_train_test_layout_and_resizing(tmp_path):
     x, y = helpers.real_fashion_images(8)
     y = y % 2

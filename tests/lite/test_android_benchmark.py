@@ -173,6 +173,14 @@ def test_runs_the_tool_that_ships_with_ai_edge_litert(content):
     assert result.memory_mb == {"init": None, "overall": None, "peak": None}
     assert result.op_profile == []
     assert result.command[-1] == "--result_json=result.json"
+    # It always uses XNNPACK: asking for none is refused, not ignored.
+    with pytest.raises(ValueError, match="use_xnnpack=False needs"):
+        tfc.lite.benchmark(
+            content,
+            backend="litert-benchmark",
+            tool="litert-benchmark",
+            use_xnnpack=False,
+        )
 
 
 def test_invalid_backend_arguments(content):
@@ -183,4 +191,8 @@ def test_invalid_backend_arguments(content):
             content,
             backend="litert-benchmark",
             dataset=(helpers.images(4), [0, 1, 0, 1]),
+        )
+    with pytest.raises(ValueError, match="chosen with `tool=`"):
+        tfc.lite.benchmark(
+            content, backend="litert-benchmark", runtime="ai_edge_litert"
         )

@@ -69,8 +69,9 @@ TARGET_LATENCY = flags.DEFINE_float(
     None,
     "Latency budget in milliseconds of the float32 TFLite student at batch "
     "1 (one thread), measured on this machine's interpreter; "
-    "--method=oneshot (or auto) only. Combine with --target_macs=0 to "
-    "budget latency alone.",
+    "--method=oneshot (or auto) only. Alone it is the whole budget (the "
+    "default --target_macs is dropped); give --target_macs or "
+    "--target_params as well to meet those too.",
 )
 LATENCY_TABLE = flags.DEFINE_string(
     "latency_table",

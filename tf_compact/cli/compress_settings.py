@@ -60,9 +60,9 @@ def build_method(name, options, given=()):
         options: `{flag name: value}` of the method flags (`None` or an
             empty list for unset).
         given: names of the flags set explicitly on the command line. With
-            `widths` and no explicit `target_macs`, the default MACs target
-            is dropped (the widths are checked against explicit targets
-            only).
+            `widths` or `target_latency` and no explicit `target_macs`, the
+            default MACs target is dropped (the widths are checked against
+            explicit targets only; a latency budget alone is the budget).
 
     Returns:
         A `tfc.methods.Method`.
@@ -79,7 +79,8 @@ def build_method(name, options, given=()):
     ```
     """
     options = {k: v for k, v in options.items() if v not in (None, [])}
-    if "widths" in options and "target_macs" not in given:
+    own_budget = {"widths", "target_latency"} & set(options)
+    if own_budget and "target_macs" not in given:
         options.pop("target_macs", None)
     if name == "auto":
         budget = ("target_macs", "target_params", "target_latency", "widths")

@@ -77,10 +77,14 @@ def _list_images(path, class_names):
         folder = os.path.join(path, name)
         if not os.path.isdir(folder):
             continue
-        for f in sorted(os.listdir(folder)):
-            if f.lower().endswith(IMAGE_EXTENSIONS):
-                files.append(os.path.join(folder, f))
-                labels.append(label)
+        # Images in subfolders of a class folder belong to that class (as
+        # with `keras.utils.image_dataset_from_directory`).
+        for root, dirs, names in os.walk(folder, followlinks=True):
+            dirs.sort()
+            for f in sorted(names):
+                if f.lower().endswith(IMAGE_EXTENSIONS):
+                    files.append(os.path.join(root, f))
+                    labels.append(label)
     return np.asarray(files, dtype=str), np.asarray(labels, dtype=np.int32)
 
 
@@ -222,6 +226,9 @@ def from_folder(
       folder of images per class;
     - a folder holding one folder of images per class (the test set is
       then `test_split` of the images, chosen with `seed`).
+
+    The images of a class are all the image files under its folder,
+    subfolders included.
 
     Image folders stream: only the file names are listed up front, and
     the `train`, `val` and `test` pipelines read, decode (PNG, JPEG, BMP,

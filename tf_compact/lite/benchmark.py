@@ -31,7 +31,7 @@ def _validate_count(name, value, minimum):
 BACKENDS = ("interpreter", "litert-benchmark")
 
 
-def _validate_backend(backend, dataset, delegate):
+def _validate_backend(backend, dataset, delegate, runtime="auto"):
     if backend not in BACKENDS:
         raise ValueError(
             "Invalid value for argument `backend`. Expected one of "
@@ -44,6 +44,13 @@ def _validate_backend(backend, dataset, delegate):
             "`delegate` need backend='interpreter'. Received: "
             f"dataset={'given' if dataset is not None else None}, "
             f"delegate={delegate!r}"
+        )
+    if backend != "interpreter" and runtime != "auto":
+        raise ValueError(
+            "Invalid value for argument `runtime`. `runtime` picks the Python "
+            "interpreter of backend='interpreter'; backend='litert-benchmark'"
+            " runs a tool, chosen with `tool=`. Received: "
+            f"runtime={runtime!r}"
         )
 
 
@@ -131,8 +138,9 @@ def benchmark(
             `.tflite` file, or a Keras model (converted with
             `mode="float32"` first).
         runtime: `"auto"`, `"ai_edge_litert"`, `"tflite_runtime"` or
-            `"tensorflow"`; the result says which ran. Defaults to
-            `"auto"`.
+            `"tensorflow"`; the result says which ran. Only
+            `backend="interpreter"` takes another than `"auto"`. Defaults
+            to `"auto"`.
         num_threads: Interpreter threads, always passed to the runtime.
             Defaults to `1`.
         warmup: Untimed invokes first. Defaults to `10`.
@@ -142,8 +150,9 @@ def benchmark(
             interpreter. Every dimension of `x` but the batch must match
             the model input. For several inputs, `x` is a dict from input
             name to array or a list of arrays. Defaults to `None`.
-        use_xnnpack: Whether to let the runtime apply XNNPACK. Defaults to
-            `True`.
+        use_xnnpack: Whether to let the runtime apply XNNPACK (the
+            `litert-benchmark` tool always does, and refuses `False`).
+            Defaults to `True`.
         name: Label for tables. Defaults to the Keras model name, the file
             path or the conversion mode.
         output: Which output the accuracy scores, for a model with several:
@@ -194,7 +203,7 @@ def benchmark(
     """
     _validate_count("warmup", warmup, 0)
     _validate_count("runs", runs, 1)
-    _validate_backend(backend, dataset, delegate)
+    _validate_backend(backend, dataset, delegate, runtime)
     content, default_name = _as_content(model)
     if backend == "litert-benchmark":
         parsed = run_tool(

@@ -95,8 +95,9 @@ def run_tool(
         warmup: `--warmup_runs`. Defaults to `10`.
         runs: `--num_runs` (`benchmark_model` runs at least that many, and
             for at least one second). Defaults to `100`.
-        use_xnnpack: `--use_xnnpack` of `benchmark_model`. Defaults to
-            `True`.
+        use_xnnpack: `--use_xnnpack` of `benchmark_model`; the
+            `litert-benchmark` tool always uses XNNPACK and refuses `False`.
+            Defaults to `True`.
         extra_args: More command-line flags, appended. Defaults to `()`.
         timeout: Seconds before the run is stopped. Defaults to `600`.
 
@@ -110,6 +111,14 @@ def run_tool(
         BenchmarkToolError: If the tool fails, times out or prints no timings.
     """
     path, kind = find_tool(tool)
+    if kind == "litert-benchmark" and not use_xnnpack:
+        raise ValueError(
+            "Invalid value for argument `use_xnnpack`. The `litert-benchmark` "
+            f"tool ({path}) always runs LiteRT's CPU accelerator (XNNPACK); "
+            "use_xnnpack=False needs the C++ `benchmark_model` (pass its "
+            "path as `tool=`) or backend='interpreter'. Received: "
+            "use_xnnpack=False"
+        )
     with tempfile.TemporaryDirectory() as workdir:
         graph = os.path.join(workdir, "model.tflite")
         json_path = os.path.join(workdir, "result.json")
