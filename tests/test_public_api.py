@@ -276,6 +276,9 @@ BUILDERS = {
         target_macs=0.25, round_to=8
     ),
     tfc.methods.Training: lambda t: tfc.methods.Training(finetune_epochs=1),
+    tfc.pruning.LatencyTable: lambda t: tfc.pruning.LatencyTable(
+        2.0, {"conv1": {8: 0.3, 16: 0.5}}, {"source": "measured"}
+    ),
     tfc.methods.Width: lambda t: tfc.methods.Width(width_multiplier=0.5),
 }
 

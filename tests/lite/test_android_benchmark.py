@@ -9,7 +9,7 @@ import pytest
 
 import tf_compact as tfc
 from tests.lite import helpers
-from tf_compact.lite import benchmark_tool
+from tf_compact.internal import benchmark_tool
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 

@@ -3,6 +3,7 @@
 import importlib
 import json
 import math
+import os
 
 import keras
 import numpy as np
@@ -75,7 +76,7 @@ def _widths(masks):
     return {name: int(np.count_nonzero(m)) for name, m in masks.items()}
 
 
-def test_table_is_cached_and_keyed_by_threads(monkeypatch, tmp_path):
+def test_table_is_cached_and_keyed_by_threads_cpu_and_runtime(monkeypatch, tmp_path):
     timer = FakeTimer()
     monkeypatch.setattr(latency, "_measure_keras", timer)
     model = net()
@@ -89,6 +90,16 @@ def test_table_is_cached_and_keyed_by_threads(monkeypatch, tmp_path):
     assert list((tmp_path / "cache" / "latency").glob("*.json"))
     build_latency_table(model, points=4, num_threads=2)
     assert timer.calls == 2 * calls
+    # Another CPU model times everything again, and so does a runtime
+    # of another version.
+    monkeypatch.setattr(latency.interpreter, "cpu_name", lambda: "Other CPU")
+    build_latency_table(model, points=4)
+    assert timer.calls == 3 * calls
+    monkeypatch.setattr(
+        latency.interpreter, "runtime_version", lambda runtime: "0.0.1"
+    )
+    build_latency_table(model, points=4)
+    assert timer.calls == 4 * calls
 
 
 def test_table_rows_widths_and_meta(monkeypatch):
@@ -187,9 +198,9 @@ def test_latency_and_macs_targets_both_hold():
 def test_prune_tightens_until_the_measurement_fits(monkeypatch):
     model = net()
     table = LatencyTable(
-        10.0, fake_table(model).get_config()["groups"], {
-            "source": "measured", "num_threads": 1
-        }
+        10.0,
+        fake_table(model).get_config()["groups"],
+        {"source": "measured", "num_threads": 1},
     )
     measured = []
 
@@ -239,8 +250,10 @@ def test_bad_target_latency_refused(value, error):
         ({"ratio": 0.5}, "not with `ratio`"),
         ({"threshold": 0.1}, "not with `threshold`"),
         ({"widths": {"c1": 8}}, "not with `widths`"),
-        ({"scope": "sensitivity", "data": np.zeros((2, 16, 16, 3))},
-         "scope='sensitivity'"),
+        (
+            {"scope": "sensitivity", "data": np.zeros((2, 16, 16, 3))},
+            "scope='sensitivity'",
+        ),
         ({"latency_table": {"c1": {8: 1}}}, "latency_table"),
     ],
 )
@@ -281,6 +294,65 @@ def test_benchmark_model_csv_and_json(tmp_path):
     small = prune(model, target_latency=7.5, latency_table=str(csv_path))
     widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
     assert table.predict(widths) <= 7.5
+
+
+_TOOL_LOG = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)),
+    "lite",
+    "fixtures",
+    "benchmark_model_timings.txt",
+)
+
+
+def _log_with_average(ms):
+    """A real benchmark_model log with its average set to `ms`."""
+    with open(_TOOL_LOG) as f:
+        text = f.read()
+    return text.replace(
+        "Inference (avg): 1039.66", f"Inference (avg): {ms * 1000}"
+    )
+
+
+def test_folder_of_benchmark_model_logs_is_a_table(tmp_path):
+    model = net()
+    probes = tmp_path / "probes"
+    written = latency_probes.export_probes(model, str(probes), round_to=4)
+    names = sorted(os.path.basename(p)[: -len(".tflite")] for p in written)
+    assert "model" in names and "c1@16" in names
+    # What a phone run gives: one log per probe, named after it (one with
+    # the `.tflite.txt` a shell loop may leave).
+    for name in names:
+        if name == "model":
+            ms = 9.0
+        else:
+            group, width = name.rsplit("@", 1)
+            ms = 0.1 * int(width)
+        suffix = ".tflite.txt" if name == "c1@16" else ".txt"
+        (probes / (name + suffix)).write_text(_log_with_average(ms))
+    table = LatencyTable.from_benchmark_model(probes, device="Pixel")
+    assert table.model_ms == pytest.approx(9.0)
+    assert table.meta["source"] == "benchmark_model"
+    # c1 at 16 channels took 1.6 ms, at 4 0.4 ms: cutting to 4 saves 1.2.
+    assert table.predict({"c1": 4}) == pytest.approx(9.0 - 1.2)
+    small = prune(model, target_latency=7.0, latency_table=str(probes))
+    widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+    assert table.for_graph(tfc.ChannelGraph(model)).predict(widths) <= 7.0
+
+
+@pytest.mark.parametrize(
+    "files, match",
+    [
+        ({"c1@4.txt": 1.0}, "no log of the whole model"),
+        ({"model.txt": 9.0, "c1-4.txt": 1.0}, "not named after a probe"),
+        ({"model.txt": "Failed to load model"}, "no benchmark_model timings"),
+    ],
+)
+def test_bad_folder_of_logs_refused(tmp_path, files, match):
+    for name, ms in files.items():
+        text = ms if isinstance(ms, str) else _log_with_average(ms)
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=match):
+        LatencyTable.from_benchmark_model(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -329,7 +401,9 @@ def test_predicted_latency_of_the_pruned_model_meets_the_target():
     before = snapshot(model)
     table = build_latency_table(model, points=4, round_to=8, runs=100)
     target = 0.6 * table.model_ms
-    small = prune(model, target_latency=target, round_to=8)
+    # The same table: one timed again here under another load could
+    # predict otherwise.
+    small = prune(model, target_latency=target, round_to=8, latency_table=table)
     widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
     graph = tfc.ChannelGraph(model)
     masks = {n: np.arange(graph.group(n).size) < w for n, w in widths.items()}

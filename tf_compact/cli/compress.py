@@ -12,7 +12,7 @@ tf-compact compress
 tf-compact compress --dataset=fashion_mnist --model=vgg \
     --lighten=gap_head --target_macs=0.25 --epochs=10
 python examples/compress.py --method=controller --output_dir=run2
-tf-compact compress --target_macs=0 --target_latency=1.5 --round_to=8
+tf-compact compress --target_latency=1.5 --round_to=8
 ```
 
 The method flags map onto a `tfc.methods` object: with the default
@@ -76,8 +76,10 @@ TARGET_LATENCY = flags.DEFINE_float(
 LATENCY_TABLE = flags.DEFINE_string(
     "latency_table",
     None,
-    "With --target_latency: a benchmark_model per-op JSON profile taken on "
-    "the target device, used instead of timings on this machine.",
+    "With --target_latency: times taken on the target device with "
+    "benchmark_model (the folder of its logs, one per probe that "
+    "tf_compact.pruning.export_probes writes, or a CSV/JSON summary), used "
+    "instead of timings on this machine.",
 )
 DISTRIBUTION_STRATEGY = flags.DEFINE_enum(
     "distribution_strategy",

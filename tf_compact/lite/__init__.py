@@ -14,12 +14,12 @@ print(tfc.lite.benchmark(tflite, num_threads=1).to_dict())
 ```
 """
 
+from tf_compact.internal.benchmark_tool import BenchmarkToolError
+from tf_compact.internal.benchmark_tool import parse_benchmark_model
+from tf_compact.internal.benchmark_tool import parse_litert_benchmark
 from tf_compact.lite.benchmark import benchmark
 from tf_compact.lite.benchmark_result import BenchmarkResult
 from tf_compact.lite.benchmark_result import compare
-from tf_compact.lite.benchmark_tool import BenchmarkToolError
-from tf_compact.lite.benchmark_tool import parse_benchmark_model
-from tf_compact.lite.benchmark_tool import parse_litert_benchmark
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import MODES
 from tf_compact.lite.converter import convert

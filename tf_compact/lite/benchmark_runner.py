@@ -1,16 +1,16 @@
 """Running a LiteRT benchmark tool (`benchmark_model` or `litert-benchmark`)
 on a `.tflite` model: finding it, its command line, and its parsed output
-(see `tf_compact.lite.benchmark_tool`)."""
+(see `tf_compact.internal.benchmark_tool`)."""
 
 import os
 import shutil
 import subprocess
 import tempfile
 
-from tf_compact.lite.benchmark_tool import BenchmarkToolError
-from tf_compact.lite.benchmark_tool import log_lines
-from tf_compact.lite.benchmark_tool import parse_benchmark_model
-from tf_compact.lite.benchmark_tool import parse_litert_benchmark
+from tf_compact.internal.benchmark_tool import BenchmarkToolError
+from tf_compact.internal.benchmark_tool import log_lines
+from tf_compact.internal.benchmark_tool import parse_benchmark_model
+from tf_compact.internal.benchmark_tool import parse_litert_benchmark
 
 TOOLS = ("benchmark_model", "litert-benchmark")
 

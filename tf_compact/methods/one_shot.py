@@ -34,9 +34,10 @@ class OneShot(Method):
             student's measured latency next to the target. Combines with
             `target_macs`/`target_params` (every budget is met), not with
             `widths` nor `allocation="sensitivity"`. Defaults to `None`.
-        latency_table: with `target_latency`, the path of a
-            `benchmark_model` per-op JSON profile taken on the target
-            device (`tfc.pruning.LatencyTable.from_benchmark_model`), or
+        latency_table: with `target_latency`, the path of times taken
+            on the target device with `benchmark_model`: the folder of its
+            logs, one per probe of `tfc.pruning.export_probes`, or a CSV /
+            JSON summary (`tfc.pruning.LatencyTable.from_benchmark_model`);
             `None` to measure here. Defaults to `None`.
         widths: the student's widths chosen by hand instead of searched:
             `{group or producer layer name: kept channels}`
@@ -111,7 +112,11 @@ class OneShot(Method):
 def _check_latency(latency, table, widths, allocation):
     if table is not None and not isinstance(table, str):
         raise invalid(
-            "latency_table", "None or the path of a JSON profile", table
+            "latency_table",
+            "None or the path of a latency table (a folder of "
+            "benchmark_model logs, or a CSV or JSON file); a `LatencyTable` "
+            "object goes to `tfc.prune(latency_table=...)`",
+            table,
         )
     if latency is None:
         if table is not None:
@@ -130,8 +135,9 @@ def _check_latency(latency, table, widths, allocation):
     if allocation == "sensitivity":
         raise invalid(
             "allocation",
-            "'global' with `target_latency` (the latency table allocates "
-            "the budget)",
+            "'global' with `target_latency` (a latency budget is met by "
+            "the global ranking, timed by the latency table; the "
+            "sensitivity allocation budgets MACs and parameters only)",
             allocation,
         )
 

@@ -15,10 +15,16 @@ print(tfc.profile(model).macs, "->", tfc.profile(small).macs)
 """
 
 from tf_compact.pruning.importance import group_importance
+from tf_compact.pruning.latency import build_latency_table
+from tf_compact.pruning.latency_probes import export_probes
+from tf_compact.pruning.latency_table import LatencyTable
 from tf_compact.pruning.prune import prune
 from tf_compact.pruning.prune import prune_masks
 
 __all__ = [
+    "LatencyTable",
+    "build_latency_table",
+    "export_probes",
     "group_importance",
     "prune",
     "prune_masks",

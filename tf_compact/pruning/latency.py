@@ -31,10 +31,12 @@ keyed by the probe's layer configs and input shapes (so its width), the
 CPU model, the thread count and the runtime with its version. A second
 table of the same model is built without timing anything.
 
-**Tables measured elsewhere.** `latency_probes.export_probes` writes the
-probes as `.tflite` files to time on a phone;
-`LatencyTable.from_benchmark_model` (in `tf_compact.pruning.latency_table`)
-reads the times back.
+**Tables measured elsewhere.** `tfc.pruning.export_probes` writes the
+probes as `.tflite` files to time on a phone with `benchmark_model`;
+`tfc.pruning.LatencyTable.from_benchmark_model` reads the folder of the
+tool's logs back (`tf_compact.pruning.latency_logs`). A table from another
+device cannot be checked by a measurement here: the pruned model meets
+its prediction, and the prediction is only as good as the additive model.
 
 Example:
 

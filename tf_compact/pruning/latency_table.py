@@ -8,7 +8,9 @@ taken elsewhere.
 
 **Tables measured elsewhere.** `LatencyTable.from_benchmark_model` reads
 times taken on a phone (one `benchmark_model` run per probe, see
-`tf_compact.pruning.latency.export_probes`), in this format:
+`tf_compact.pruning.latency.export_probes`): the folder of the tool's
+saved outputs (`tf_compact.pruning.latency_logs`), or a summary in this
+format:
 
 - CSV with a header holding the columns `name`, `width` and `avg_ms`
   (`avg ms` is accepted too; other columns are ignored). One row per
@@ -30,13 +32,12 @@ print(table.model_ms, table.predict({"conv1": 16}))
 ```
 """
 
-import csv
-import json
 import os
 
 import numpy as np
 
 from tf_compact.internal.validation import invalid
+from tf_compact.pruning.latency_logs import read_times
 from tf_compact.surgery.cost import cost_from_keep
 
 #: Name of the whole model's row in a benchmark_model table.
@@ -163,14 +164,17 @@ class LatencyTable:
 
     @classmethod
     def from_benchmark_model(cls, path, **meta):
-        """Reads times taken with `benchmark_model` (CSV or JSON).
+        """Reads times taken with `benchmark_model` on another device.
 
-        The format is described in this module's documentation: CSV rows
-        `name,width,avg_ms` (one named `model` for the whole model), or
-        JSON `{"model_ms": ..., "groups": {name: {width: ms}}}`.
+        `path` is the folder of the tool's saved outputs, one per probe of
+        `export_probes` (see `tf_compact.pruning.latency_logs`), or a
+        summary in this module's format: CSV rows `name,width,avg_ms` (one
+        named `model` for the whole model), or JSON `{"model_ms": ...,
+        "groups": {name: {width: ms}}}`.
 
         Args:
-            path: A `.csv` or `.json` file.
+            path: A folder of `<probe>.txt` logs, or a `.csv` or `.json`
+                file.
             **meta: Free-form notes kept in `meta` (e.g. `device="Pixel"`).
 
         Returns:
@@ -183,17 +187,12 @@ class LatencyTable:
         Example:
 
         ```python
-        table = LatencyTable.from_benchmark_model("pixel7.csv")
+        table = LatencyTable.from_benchmark_model("pixel7_probes/")
         small = tfc.prune(model, target_latency=4.0, latency_table=table)
         ```
         """
         path = os.fspath(path)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        if path.lower().endswith(".json") or text.lstrip().startswith("{"):
-            model_ms, groups = _read_json(path, text)
-        else:
-            model_ms, groups = _read_csv(path, text)
+        model_ms, groups = read_times(path, MODEL_ROW)
         meta = {**meta, "source": "benchmark_model", "path": path}
         return cls(model_ms, groups, meta)
 
@@ -284,59 +283,3 @@ def _key(row, width):
         if int(key) == width:
             return key
     raise KeyError(width)
-
-
-def _read_json(path, text):
-    try:
-        data = json.loads(text)
-        return data["model_ms"], {
-            str(n): {int(w): t for w, t in row.items()}
-            for n, row in data["groups"].items()
-        }
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ValueError(
-            f"Invalid value for argument `path`: {path!r} is not a latency "
-            'table. Expected JSON {"model_ms": float, "groups": {name: '
-            "{width: ms}}}. "
-            f"Error: {type(e).__name__}: {e}"
-        ) from None
-
-
-def _read_csv(path, text):
-    rows = list(csv.reader(line for line in text.splitlines() if line.strip()))
-    if not rows:
-        raise ValueError(
-            f"Invalid value for argument `path`: {path!r} is empty. "
-            "Expected CSV with columns name,width,avg_ms."
-        )
-    header = [h.strip().lower().replace(" ", "_") for h in rows[0]]
-    missing = [c for c in ("name", "width", "avg_ms") if c not in header]
-    if missing:
-        raise ValueError(
-            f"Invalid value for argument `path`: {path!r} has no column "
-            f"{missing[0]!r}. Expected CSV with columns name,width,avg_ms. "
-            f"Received header: {rows[0]}"
-        )
-    at = {c: header.index(c) for c in ("name", "width", "avg_ms")}
-    model_ms, groups = None, {}
-    for number, row in enumerate(rows[1:], start=2):
-        try:
-            name = row[at["name"]].strip()
-            ms = float(row[at["avg_ms"]])
-            if name == MODEL_ROW:
-                model_ms = ms
-                continue
-            width = int(row[at["width"]])
-        except (IndexError, ValueError):
-            raise ValueError(
-                f"Invalid value for argument `path`: row {number} of "
-                f"{path!r} is not name,width,avg_ms with an int width and a "
-                f"time in ms. Received: {row}"
-            ) from None
-        groups.setdefault(name, {})[width] = ms
-    if model_ms is None:
-        raise ValueError(
-            f"Invalid value for argument `path`: {path!r} has no row named "
-            f"{MODEL_ROW!r} with the whole model's time."
-        )
-    return model_ms, groups

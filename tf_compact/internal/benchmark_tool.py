@@ -11,7 +11,8 @@ Two tools are understood:
   statistics, written as JSON with `--result_json`; no memory footprint
   and no per-op profile.
 
-`tf_compact.lite.benchmark_runner` runs them.
+`tf_compact.lite.benchmark_runner` runs them; `tf_compact.pruning.latency_table`
+reads per-probe logs of `benchmark_model` with them.
 """
 
 import json
