@@ -76,7 +76,9 @@ def _widths(masks):
     return {name: int(np.count_nonzero(m)) for name, m in masks.items()}
 
 
-def test_table_is_cached_and_keyed_by_threads_cpu_and_runtime(monkeypatch, tmp_path):
+def test_table_is_cached_keyed_by_threads_cpu_and_runtime(
+    monkeypatch, tmp_path
+):
     timer = FakeTimer()
     monkeypatch.setattr(latency, "_measure_keras", timer)
     model = net()

@@ -27,11 +27,10 @@ scope in which a callback makes variables (`scope_of`); the
 """
 
 import contextlib
-import json
-import os
 
 import tensorflow as tf
 
+from tf_compact.internal import cluster
 from tf_compact.internal import validation
 
 NONE = "none"
@@ -50,11 +49,6 @@ _ALIASES = {
 _EXPECTED = (
     f"one of {list(STRATEGY_NAMES)}, None or a tf.distribute.Strategy"
 )
-
-# TensorFlow configures collective ops once per process: one
-# MultiWorkerMirroredStrategy is made per cluster description and reused.
-_MULTI_WORKER_CACHE = {}
-
 
 def resolve_strategy(strategy, devices=None):
     """Returns the `tf.distribute.Strategy` that `strategy` names.
@@ -108,7 +102,7 @@ def resolve_strategy(strategy, devices=None):
         )
     _check_no_devices(devices, repr(name))
     if name == MULTI_WORKER:
-        return _multi_worker()
+        return cluster.multi_worker_strategy()
     return tf.distribute.get_strategy()
 
 
@@ -307,39 +301,6 @@ def gather_replicas(value, axis=0):
     if context is None or context.num_replicas_in_sync == 1:
         return value
     return context.all_gather(value, axis=axis)
-
-
-def _multi_worker():
-    raw = os.environ.get("TF_CONFIG", "")
-    if raw:
-        try:
-            json.loads(raw)
-        except ValueError as error:
-            raise ValueError(
-                "Invalid value for environment variable `TF_CONFIG`. "
-                "Expected a JSON object with 'cluster' and 'task', e.g. "
-                '{"cluster": {"worker": ["host:port", ...]}, "task": '
-                '{"type": "worker", "index": 0}}. '
-                f"Received: TF_CONFIG={raw!r} ({error})"
-            ) from None
-    if raw not in _MULTI_WORKER_CACHE:
-        try:
-            strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        except RuntimeError as error:
-            if "program startup" not in str(error):
-                raise
-            raise RuntimeError(
-                "MultiWorkerMirroredStrategy must be made before any other "
-                "TensorFlow work in the process (loading data, building or "
-                "training a model): its collective ops are set up only once, "
-                "at the start. Make it first, e.g. `strategy = "
-                "tf.distribute.MultiWorkerMirroredStrategy()` as the first "
-                "TensorFlow call of the program, and pass it as "
-                "`compress(..., strategy=strategy)`. "
-                f"TensorFlow said: {error}"
-            ) from None
-        _MULTI_WORKER_CACHE[raw] = strategy
-    return _MULTI_WORKER_CACHE[raw]
 
 
 def _validate_devices(devices):
