@@ -55,6 +55,14 @@ def test_compress_then_export_then_benchmark(tmp_path, capsys):
     # --widths alone: the default --target_macs is not imposed on them.
     assert report["settings"]["target_macs"] is None
     assert report["student"]["macs"] < report["teacher"]["macs"]
+    # --labels=auto and --normalization=auto: the dataset's class names
+    # and pixel scale go into the student's files for Android apps.
+    from tf_compact import lite
+
+    meta = lite.read_metadata(os.path.join(out, "model_int8.tflite"))
+    assert len(meta.outputs[0].labels) == 10
+    assert meta.outputs[0].labels[0] == "T-shirt/top"
+    assert meta.inputs[0].std == [255.0]
 
     model_path = os.path.join(out, "slim_finetuned.keras")
     with flagsaver.flagsaver(model_path=model_path, mode="float32"):

@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from tests.distribute import checks
 from tests.pipeline.test_compress_options import _data
+from tf_compact import data as tfc_data
+from tf_compact import lite as tfc_lite
 from tf_compact import methods
 from tf_compact.cli import compress_settings
 from tf_compact.lite.edgetpu import EdgeTpuReport
@@ -214,3 +216,81 @@ def test_compress_and_fit_classifier_under_two_workers(tmp_path):
         chief["slim_loss"], other["slim_loss"], rtol=1e-6
     )
     assert chief["conv1"] == other["conv1"] == 8
+
+
+def _bundle():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(48, 8, 8, 1)).astype("uint8")
+    y = (np.arange(48) % 3).astype("int32")
+    return tfc_data.from_arrays(
+        x, y, class_names=["ant", "bee", "cat"], batch_size=16
+    )
+
+
+def _android_run(tmp_path, export):
+    out = tmp_path / "run"
+    compress(
+        _teacher(),
+        _bundle(),
+        method=methods.OneShot(target_macs=0.5),
+        epochs=1,
+        training=methods.Training(finetune_epochs=0),
+        export=export,
+        output_dir=str(out),
+        verbose=0,
+    )
+    return out
+
+
+def test_student_files_carry_the_bundles_labels_and_normalization(tmp_path):
+    out = _android_run(
+        tmp_path,
+        methods.Export(tflite_modes=("float32", "int8"), benchmark_runs=2),
+    )
+    for mode in ("float32", "int8"):
+        meta = tfc_lite.read_metadata(str(out / f"model_{mode}.tflite"))
+        assert meta.outputs[0].labels == ["ant", "bee", "cat"]
+        assert (meta.inputs[0].mean, meta.inputs[0].std) == ([0.0], [255.0])
+    report = json.loads((out / "report.json").read_text())
+    assert report["tflite"]["float32"]["metadata"] == [
+        "labels",
+        "normalization",
+    ]
+    # The teacher's reference file is left as it was converted.
+    teacher = tfc_lite.read_metadata(str(out / "teacher_float32.tflite"))
+    assert teacher is None or not teacher.outputs[0].labels
+
+
+def test_labels_given_by_hand_or_none(tmp_path):
+    export = methods.Export(
+        tflite_modes=("float32",),
+        benchmark_runs=2,
+        labels=["x", "y", "z"],
+        normalization=(127.5, 127.5),
+    )
+    assert methods.Export.from_config(export.get_config()) == export
+    out = _android_run(tmp_path, export)
+    meta = tfc_lite.read_metadata(str(out / "model_float32.tflite"))
+    assert meta.outputs[0].labels == ["x", "y", "z"]
+    assert (meta.inputs[0].mean, meta.inputs[0].std) == ([127.5], [127.5])
+    none = methods.Export(
+        tflite_modes=("float32",), labels=None, normalization=None
+    )
+    out = _android_run(tmp_path / "none", none)
+    assert tfc_lite.read_metadata(str(out / "model_float32.tflite")) is None
+
+
+def test_bad_labels_are_refused_before_training():
+    with pytest.raises(ValueError, match="one name per unit"):
+        compress(
+            _teacher(),
+            _bundle(),
+            export=methods.Export(labels=["only", "two"]),
+            epochs=0,
+        )
+    with pytest.raises(ValueError, match="labels"):
+        methods.Export(labels="cats.txt")
+    with pytest.raises(ValueError, match="normalization"):
+        methods.Export(normalization=(0.0, 0.0))
+    with pytest.raises(ValueError, match="normalization"):
+        methods.Export(normalization=5.0)

@@ -26,6 +26,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tf_compact.cli import app_flags
 from tf_compact.cli import closing
 from tf_compact.cli import common_flags
 from tf_compact.cli import compress_settings
@@ -250,7 +251,9 @@ def main(argv):
         method = _method()
         training = _training()
         export = compress_settings.build_export(
-            TFLITE_MODES.value, common_flags.EDGETPU.value
+            TFLITE_MODES.value,
+            common_flags.EDGETPU.value,
+            **app_flags.app_metadata_settings(),
         )
     except ValueError as err:
         raise app.UsageError(str(err)) from err

@@ -101,13 +101,21 @@ def build_training(options):
     return Training(**{k: v for k, v in options.items() if v is not None})
 
 
-def build_export(tflite_modes, edgetpu=False):
+def build_export(
+    tflite_modes, edgetpu=False, labels="auto", normalization="auto"
+):
     """`tfc.methods.Export` with the given TFLite modes.
 
     `edgetpu` (the shared `--edgetpu` flag) adds the Edge TPU file and
-    its report.
+    its report; `labels` and `normalization` (from
+    `app_flags.app_metadata_settings`) go into the files' metadata.
     """
-    return Export(tflite_modes=tuple(tflite_modes), edgetpu=edgetpu)
+    return Export(
+        tflite_modes=tuple(tflite_modes),
+        edgetpu=edgetpu,
+        labels=labels,
+        normalization=normalization,
+    )
 
 
 def build_strategy(name):

@@ -10,11 +10,23 @@ tf-compact export-tflite --model_path=tf_compact_out/slim_finetuned.keras \
 `--edgetpu` converts for a Coral Edge TPU (`target="edgetpu"`: batch 1,
 static shapes, uint8 I/O unless --inference_io says int8), prints its Edge
 TPU report, and runs `edgetpu_compiler` when it is on the PATH.
+
+For Android, the file carries a signature (`--signature_key`, input and
+output names of your choice) and LiteRT metadata: the labels and the
+input normalization (`--labels`, `--normalization`; `auto` takes them from
+the dataset the flags name).
+
+```shell
+tf-compact export-tflite --model_path=run/slim_finetuned.keras \
+    --mode=float32 --labels=labels.txt --normalization=127.5,127.5 \
+    --input_names=image --output_names=scores
+```
 """
 
 from absl import app
 from absl import flags
 
+from tf_compact.cli import app_flags
 from tf_compact.cli import common_flags
 
 MODEL_PATH = flags.DEFINE_string(
@@ -35,6 +47,21 @@ INFERENCE_IO = flags.DEFINE_enum(
 OUTPUT = flags.DEFINE_string(
     "output", None, "The `.tflite` file to write. Default: next to the model."
 )
+SIGNATURE_KEY = flags.DEFINE_string(
+    "signature_key",
+    "serving_default",
+    "Key of the model's signature (the one an Android app runs).",
+)
+INPUT_NAMES = flags.DEFINE_list(
+    "input_names",
+    None,
+    "Names of the signature's inputs, in the Keras model's input order.",
+)
+OUTPUT_NAMES = flags.DEFINE_list(
+    "output_names",
+    None,
+    "Names of the signature's outputs, in the Keras model's output order.",
+)
 CALIBRATION_STEPS = flags.DEFINE_integer(
     "calibration_steps", 50, "Calibration batches for int8.", lower_bound=1
 )
@@ -48,6 +75,32 @@ def output_path(model_path, mode):
         else (model_path)
     )
     return f"{stem}_{mode}.tflite"
+
+
+def _signature_and_metadata(model):
+    """`tfc.lite.convert` arguments of the signature and metadata flags.
+
+    Raises:
+        app.UsageError: for a bad --labels or --normalization, or labels
+            that do not match the model's output.
+    """
+    from tf_compact import methods
+    from tf_compact.pipeline.android import app_metadata
+
+    try:
+        export = methods.Export(**app_flags.app_metadata_settings())
+        auto = "auto" in (export.labels, export.normalization)
+        data = common_flags.load_data() if auto else None
+        kwargs = app_metadata(export, data, model)
+    except ValueError as err:
+        raise app.UsageError(str(err)) from err
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    kwargs["signature_key"] = SIGNATURE_KEY.value
+    if INPUT_NAMES.value:
+        kwargs["input_names"] = INPUT_NAMES.value
+    if OUTPUT_NAMES.value:
+        kwargs["output_names"] = OUTPUT_NAMES.value
+    return kwargs
 
 
 def main(argv):
@@ -68,7 +121,7 @@ def main(argv):
     from tf_compact import lite
 
     model = keras.saving.load_model(MODEL_PATH.value, compile=False)
-    kwargs = {}
+    kwargs = _signature_and_metadata(model)
     if MODE.value == "int8":
         kwargs["representative_data"] = common_flags.load_data().train
         kwargs["num_calibration_steps"] = CALIBRATION_STEPS.value

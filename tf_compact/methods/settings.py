@@ -127,12 +127,24 @@ class Export(Settings):
             `report.json` and as one line of `report.md`. The file is not
             timed by the benchmark stage (it is meant for the device).
             Defaults to `False`.
+        labels: class names written into the student's `.tflite` files
+            as LiteRT metadata (`tfc.lite.add_metadata`), which Android
+            apps read: `"auto"` takes the `DatasetBundle`'s
+            `class_names` when `compress` is given a bundle and they match
+            the output's width (else none), `None` writes none, or a list
+            of strings (one per output unit). Defaults to `"auto"`.
+        normalization: `(mean, std)` of the input written into the same
+            metadata, `(x - mean) / std` being what the model expects:
+            `"auto"` takes a bundle's pixel scale (`scale=1/255` gives
+            `(0, 255)`), `None` writes none, or numbers or per-channel
+            lists. Defaults to `"auto"`.
 
     Example:
 
     ```python
     export = tfc.methods.Export(tflite_modes=("int8",), num_threads=2)
     coral = tfc.methods.Export(edgetpu=True)
+    android = tfc.methods.Export(labels=["cat", "dog"], normalization=(0, 255))
     tfc.compress(teacher, bundle, method=method, export=export)
     ```
     """
@@ -144,6 +156,8 @@ class Export(Settings):
         benchmark_runs=50,
         baselines=(),
         edgetpu=False,
+        labels="auto",
+        normalization="auto",
     ):
         if isinstance(tflite_modes, str):
             raise invalid(
@@ -162,7 +176,40 @@ class Export(Settings):
             ),
             baselines=[dict(b) for b in baselines],
             edgetpu=validate_bool("edgetpu", edgetpu),
+            labels=_validate_labels(labels),
+            normalization=_validate_normalization(normalization),
         )
+
+
+def _validate_labels(labels):
+    if labels is None or labels == "auto":
+        return labels
+    expected = '"auto", None or a list of class names (strings)'
+    if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
+        raise invalid("labels", expected, labels)
+    if not labels or not all(isinstance(n, str) for n in labels):
+        raise invalid("labels", expected, labels)
+    return list(labels)
+
+
+def _validate_normalization(normalization):
+    if normalization is None or normalization == "auto":
+        return normalization
+    expected = '"auto", None or (mean, std): numbers or per-channel lists'
+    if not isinstance(normalization, (list, tuple)) or len(normalization) != 2:
+        raise invalid("normalization", expected, normalization)
+    pair = []
+    for value in normalization:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+            for v in values
+        ):
+            raise invalid("normalization", expected, normalization)
+        pair.append([float(v) for v in values])
+    if any(v <= 0 for v in pair[1]):
+        raise invalid("normalization", "a positive std", normalization)
+    return pair
 
 
 def _validate_lighten(lighten):

@@ -5,6 +5,7 @@ import contextlib
 from tf_compact.internal import distribute
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
+from tf_compact.pipeline.android import app_metadata
 from tf_compact.pipeline import report as report_lib
 from tf_compact.pipeline.context import CompressContext
 from tf_compact.pipeline.data_prep import prepare_data
@@ -136,6 +137,7 @@ def compress(
         method, epochs, training, export, callbacks, strategy
     )
     output_dir = writer_output_dir(output_dir, strategy)
+    app = app_metadata(export, train_data, teacher)
     train_data, val_data, test_data = split_data(
         train_data, val_data, test_data
     )
@@ -149,6 +151,7 @@ def compress(
         teacher, train_data, val_data, test_data, settings, None, verbose
     )
     ctx.method, ctx.callbacks, ctx.strategy = method, callbacks, strategy
+    ctx.app_metadata = app
     ctx.store = StageStore(output_dir, settings, resume=resume, log=ctx.log)
     ctx.transforms = training.transforms
     recalibration.check_teacher(ctx)

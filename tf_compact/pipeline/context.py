@@ -32,8 +32,10 @@ class CompressContext:
 
     Attributes set by `compress` after construction: `method` (the
     `tfc.methods` object that runs), `callbacks` (the user's Keras
-    callbacks, added to every training stage) and `strategy` (the
-    `tf.distribute.Strategy` the stages run under, or `None`).
+    callbacks, added to every training stage), `strategy` (the
+    `tf.distribute.Strategy` the stages run under, or `None`) and
+    `app_metadata` (the labels and input normalization written into the
+    student's `.tflite` files, `pipeline.android.app_metadata`).
     """
 
     def __init__(

@@ -119,10 +119,13 @@ def run_settings(teacher, method, epochs, training, export):
         check_widths(teacher, teacher, config["widths"], config)
     exported = export.get_config()
     exported.pop("baselines")
+    # Only a run that asks for them records these: runs from before the
+    # settings existed still resume.
     if not exported["edgetpu"]:
-        # Only a run that asks for it records it: runs from before the
-        # setting existed still resume.
         exported.pop("edgetpu")
+    for key in ("labels", "normalization"):
+        if exported[key] == "auto":
+            exported.pop(key)
     return {
         "teacher": teacher.name,
         "teacher_fingerprint": fingerprint(teacher),

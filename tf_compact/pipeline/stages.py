@@ -280,26 +280,37 @@ EDGETPU_FILE = "model_edgetpu.tflite"
 def tflite_stage(ctx):
     """Converts the final model (float32 and int8) and the teacher (float).
 
-    With the run's `edgetpu` setting, the final model is also converted
-    for the Edge TPU (`EDGETPU_FILE`); its record carries `target` and
-    the `tfc.lite.edgetpu_report` as `edgetpu_report` (a config).
+    The final model's files carry the run's labels and input
+    normalization as LiteRT metadata (`ctx.app_metadata`); their records
+    list which (`metadata`). With the run's `edgetpu` setting, the final
+    model is also converted for the Edge TPU (`EDGETPU_FILE`); its record
+    carries `target` and the `tfc.lite.edgetpu_report` as
+    `edgetpu_report` (a config).
     """
 
     final = ctx.store.model("slim_finetuned")
     record = {}
+    app = getattr(ctx, "app_metadata", None) or {}
+    app = {k: v for k, v in app.items() if v is not None}
     jobs = [("model", final, mode) for mode in ctx.settings["tflite_modes"]]
     jobs.append(("teacher", ctx.teacher, "float32"))
     for prefix, model, mode in jobs:
-        kwargs = {}
+        kwargs = dict(app) if prefix == "model" else {}
         if mode == "int8":
             kwargs["representative_data"] = ctx.train_data
         data = convert(model, mode=mode, **kwargs)
         filename = f"{prefix}_{mode}.tflite"
         ctx.store.put_bytes(filename, data)
         record[filename] = {"mode": mode, "size_bytes": len(data)}
+        if prefix == "model" and app:
+            record[filename]["metadata"] = sorted(app)
     if ctx.settings.get("edgetpu"):
         data = convert(
-            final, "int8", representative_data=ctx.train_data, target="edgetpu"
+            final,
+            "int8",
+            representative_data=ctx.train_data,
+            target="edgetpu",
+            **app,
         )
         ctx.store.put_bytes(EDGETPU_FILE, data)
         record[EDGETPU_FILE] = {

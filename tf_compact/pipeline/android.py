@@ -1,0 +1,51 @@
+"""What the student's `.tflite` files tell an Android app: labels and the
+input normalization (`Export(labels=..., normalization=...)`)."""
+
+
+def app_metadata(export, data, teacher):
+    """`{"labels": [...] or None, "normalization": [mean, std] or None}`.
+
+    `"auto"` reads a `DatasetBundle` (`class_names`, pixel `scale`); other
+    data gives none. Labels given by hand must match the width of the
+    teacher's single output, checked here before any training.
+
+    Args:
+        export: the run's `tfc.methods.Export`.
+        data: the `train_data` given to `compress` (a bundle or not).
+        teacher: the teacher model.
+
+    Returns:
+        The dict above.
+
+    Raises:
+        ValueError: for labels given by hand that do not match the output.
+    """
+    config = export.get_config()
+    width = _single_output_width(teacher)
+    labels = config["labels"]
+    if labels == "auto":
+        names = getattr(data, "class_names", None)
+        labels = list(names) if names and len(names) == width else None
+    elif labels is not None and len(labels) != width:
+        raise ValueError(
+            "Invalid value for argument `labels` of `tfc.methods.Export`: "
+            f"expected one name per unit of the model's output ({width}"
+            f"{' units' if width else ': a single output'}). Received "
+            f"{len(labels)} labels."
+        )
+    normalization = config["normalization"]
+    if normalization == "auto":
+        scale = getattr(data, "scale", None)
+        normalization = [[0.0], [1.0 / scale]] if scale else None
+    return {"labels": labels, "normalization": normalization}
+
+
+def _single_output_width(model):
+    """The last dimension of a model's only output, or `None`."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if len(outputs) != 1:
+        return None
+    return outputs[0].shape[-1]
