@@ -5,8 +5,8 @@ import contextlib
 from tf_compact.internal import distribute
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
-from tf_compact.pipeline.android import app_metadata
 from tf_compact.pipeline import report as report_lib
+from tf_compact.pipeline.android import app_metadata
 from tf_compact.pipeline.context import CompressContext
 from tf_compact.pipeline.data_prep import prepare_data
 from tf_compact.pipeline.data_prep import split_data
