@@ -171,8 +171,8 @@ def plot(results_dir, teacher, output):
     handles.append(plt.Line2D([], [], color="k", ls="--", label="teacher"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7)
     fig.suptitle(
-        f"{teacher} teacher ({reference['accuracy']:.2f}%): every finished arm, mean "
-        "± standard error over seeds"
+        f"{teacher} teacher ({reference['accuracy']:.2f}%): every finished "
+        "arm, mean ± standard error over seeds"
     )
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
