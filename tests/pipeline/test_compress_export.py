@@ -109,9 +109,7 @@ def test_compress_takes_a_strategy_name():
 
     stage = stages_lib.Stage("probe", probe)
     compress(_teacher(), _data(), epochs=0, stages=[stage], strategy="none")
-    compress(
-        _teacher(), _data(), epochs=0, stages=[stage], strategy="mirrored"
-    )
+    compress(_teacher(), _data(), epochs=0, stages=[stage], strategy="mirrored")
     assert not isinstance(seen[0], tf.distribute.MirroredStrategy)
     assert isinstance(seen[1], tf.distribute.MirroredStrategy)
     with pytest.raises(ValueError, match="'ring'"):
@@ -133,7 +131,7 @@ import sys
 
 from tf_compact.internal import distribute
 
-strategy = distribute.resolve_strategy("multi_worker")
+strategy = distribute.resolve_strategy(sys.argv[2])
 import keras
 import numpy as np
 import tensorflow as tf
@@ -160,7 +158,7 @@ result = compress(
     method=methods.OneShot(target_macs=0.5),
     epochs=1,
     training=methods.Training(finetune_epochs=1),
-    strategy="multi_worker",
+    strategy=sys.argv[2],
     stages=[s for s in plan.stages_for("oneshot") if s.name in keep],
     output_dir=sys.argv[1],
     verbose=0,
@@ -175,25 +173,27 @@ print("RESULT " + json.dumps({
 
 
 @pytest.mark.slow
-def test_compress_and_fit_classifier_under_two_workers(tmp_path):
+def test_compress_under_two_workers_as_on_one_device(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
     out = str(tmp_path / "run")
     cluster = [f"localhost:{p}" for p in checks.free_ports(2)]
     procs = []
-    for index in range(2):
-        config = {
-            "cluster": {"worker": cluster},
-            "task": {"type": "worker", "index": index},
-        }
-        env = dict(
-            os.environ,
-            PYTHONPATH=root,
-            TF_CPP_MIN_LOG_LEVEL="2",
-            TF_CONFIG=json.dumps(config),
-        )
+    # Two workers, then the same program on one device.
+    runs = [(index, "multi_worker", out) for index in range(2)]
+    runs.append((None, "none", str(tmp_path / "one")))
+    for index, strategy, folder in runs:
+        env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
+        env.pop("TF_CONFIG", None)
+        if index is not None:
+            env["TF_CONFIG"] = json.dumps(
+                {
+                    "cluster": {"worker": cluster},
+                    "task": {"type": "worker", "index": index},
+                }
+            )
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", _WORKER, out],
+                [sys.executable, "-c", _WORKER, folder, strategy],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -206,7 +206,7 @@ def test_compress_and_fit_classifier_under_two_workers(tmp_path):
         assert proc.returncode == 0, text[-4000:]
         line = [x for x in text.splitlines() if x.startswith("RESULT ")][-1]
         results.append(json.loads(line[len("RESULT ") :]))
-    chief, other = results
+    chief, other, one = results
     assert chief["output_dir"] == out
     assert other["output_dir"] != out
     assert os.path.isfile(os.path.join(out, "stages.json"))
@@ -216,6 +216,10 @@ def test_compress_and_fit_classifier_under_two_workers(tmp_path):
         chief["slim_loss"], other["slim_loss"], rtol=1e-6
     )
     assert chief["conv1"] == other["conv1"] == 8
+    # As on one device: the same losses and widths.
+    np.testing.assert_allclose(chief["loss"], one["loss"], rtol=1e-5)
+    np.testing.assert_allclose(chief["slim_loss"], one["slim_loss"], rtol=1e-5)
+    assert one["conv1"] == 8
 
 
 def _bundle():
