@@ -134,3 +134,26 @@ def test_method_flags_fail_as_usage_errors_before_any_data(
     with parsed, pytest.raises(app.UsageError, match=match):
         compress.main(["compress"])
     assert not list(tmp_path.iterdir())
+
+
+def test_dataset_flag_takes_any_tfds_name(monkeypatch):
+    from tf_compact import data
+    from tf_compact.cli import common_flags
+
+    seen = []
+    monkeypatch.setattr(
+        data, "load", lambda name, **kwargs: seen.append(name) or "bundle"
+    )
+    with flagsaver.flagsaver(dataset="mnist_corrupted/shot_noise"):
+        assert common_flags.load_data() == "bundle"
+    assert seen == ["mnist_corrupted/shot_noise"]
+
+
+def test_dataset_that_cannot_load_is_a_usage_error():
+    from tf_compact.cli import common_flags
+
+    with (
+        flagsaver.flagsaver(dataset="no_such_dataset_x"),
+        pytest.raises(app.UsageError, match="--dataset=no_such_dataset_x"),
+    ):
+        common_flags.load_data()

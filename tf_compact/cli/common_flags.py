@@ -4,19 +4,22 @@ Importing this module defines the flags, so the library never imports it:
 only the command modules in `tf_compact.cli` and the `examples/` scripts do.
 """
 
+from absl import app
 from absl import flags
 
 from tf_compact.cli import resources
 
-DATASET = flags.DEFINE_enum(
+DATASET = flags.DEFINE_string(
     "dataset",
     "builtin",
-    sorted(resources.DATASETS),
     "Dataset to train and evaluate on. `builtin` is the Fashion-MNIST "
     "subset shipped with the package (works offline); `fashion_mnist` "
     "reads the full set (tensorflow-datasets or the Debian package "
     "files); `mnist` and `cifar10` need prepared tfds data or "
-    "--data_dir; `digits` uses scikit-learn.",
+    "--data_dir; `digits` uses scikit-learn. Any other "
+    "tensorflow-datasets name (`beans`, `mnist_corrupted/shot_noise`) "
+    "streams from tfds (the `tfds` extra; downloads only with "
+    "TF_COMPACT_DOWNLOAD=1).",
 )
 DATA_DIR = flags.DEFINE_string(
     "data_dir",
@@ -64,15 +67,26 @@ EDGETPU = flags.DEFINE_boolean(
 
 
 def load_data(validation_split=0.0):
-    """Loads the dataset the flags name."""
-    return resources.load_dataset(
-        DATASET.value,
-        batch_size=BATCH_SIZE.value,
-        data_dir=DATA_DIR.value,
-        limit=LIMIT.value,
-        seed=SEED.value,
-        validation_split=validation_split,
-    )
+    """Loads the dataset the flags name.
+
+    Raises:
+        app.UsageError: for a dataset that cannot be loaded (an unknown
+            name, tensorflow-datasets missing, no source with the data);
+            the message says why.
+    """
+    from tf_compact.data import DatasetNotFoundError
+
+    try:
+        return resources.load_dataset(
+            DATASET.value,
+            batch_size=BATCH_SIZE.value,
+            data_dir=DATA_DIR.value,
+            limit=LIMIT.value,
+            seed=SEED.value,
+            validation_split=validation_split,
+        )
+    except (ValueError, ImportError, DatasetNotFoundError) as error:
+        raise app.UsageError(f"--dataset={DATASET.value}: {error}") from error
 
 
 def epochs_or(default):

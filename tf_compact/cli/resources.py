@@ -8,7 +8,8 @@ def load_dataset(name, batch_size=128, data_dir=None, limit=None, **kwargs):
     """Loads a dataset bundle with `tf_compact.data.load`.
 
     Args:
-        name: one of `DATASETS`.
+        name: one of `DATASETS`, or any tensorflow-datasets name (streamed;
+            needs the `tfds` extra, downloads with `TF_COMPACT_DOWNLOAD=1`).
         batch_size: examples per batch. Defaults to `128`.
         data_dir: folder with raw files or a tfds data directory.
             Defaults to `None`.
@@ -19,15 +20,14 @@ def load_dataset(name, batch_size=128, data_dir=None, limit=None, **kwargs):
         A `tf_compact.data.DatasetBundle`.
 
     Raises:
-        ValueError: if `name` is not one of `DATASETS`.
+        ValueError: for a name neither in `DATASETS` nor in
+            tensorflow-datasets.
+        ImportError: for another name without tensorflow-datasets.
+        tf_compact.data.DatasetNotFoundError: if no source has the data
+            (the message says how to get it).
     """
     from tf_compact import data
 
-    if name not in DATASETS:
-        raise ValueError(
-            "Invalid value for argument `name`. Expected one of "
-            f"{DATASETS}. Received: name={name!r}"
-        )
     return data.load(
         name, batch_size=batch_size, data_dir=data_dir, limit=limit, **kwargs
     )
