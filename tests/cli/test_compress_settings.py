@@ -157,3 +157,24 @@ def test_dataset_that_cannot_load_is_a_usage_error():
         pytest.raises(app.UsageError, match="--dataset=no_such_dataset_x"),
     ):
         common_flags.load_data()
+
+
+def test_dataset_flag_takes_a_folder_of_class_folders(tmp_path):
+    from tests.data import helpers
+    from tf_compact.cli import common_flags
+
+    x, y = helpers.real_fashion_images(12)
+    for i, (image, label) in enumerate(zip(x, y % 2)):
+        folder = tmp_path / ["shirt", "shoe"][label]
+        folder.mkdir(exist_ok=True)
+        png = tf.io.encode_png(image[..., None]).numpy()
+        (folder / f"{i}.png").write_bytes(png)
+    with flagsaver.flagsaver(dataset=str(tmp_path), batch_size=4):
+        bundle = common_flags.load_data()
+    assert bundle.class_names == ["shirt", "shoe"]
+    assert bundle.num_examples("train") + bundle.num_examples("test") == 12
+    with (
+        flagsaver.flagsaver(dataset=str(tmp_path), data_dir="elsewhere"),
+        pytest.raises(app.UsageError, match="--data_dir applies"),
+    ):
+        common_flags.load_data()

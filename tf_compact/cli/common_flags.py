@@ -19,7 +19,8 @@ DATASET = flags.DEFINE_string(
     "--data_dir; `digits` uses scikit-learn. Any other "
     "tensorflow-datasets name (`beans`, `mnist_corrupted/shot_noise`) "
     "streams from tfds (the `tfds` extra; downloads only with "
-    "TF_COMPACT_DOWNLOAD=1).",
+    "TF_COMPACT_DOWNLOAD=1). A folder path reads images in class "
+    "subfolders (or saved arrays) with tf_compact.data.from_folder.",
 )
 DATA_DIR = flags.DEFINE_string(
     "data_dir",

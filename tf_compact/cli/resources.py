@@ -8,8 +8,11 @@ def load_dataset(name, batch_size=128, data_dir=None, limit=None, **kwargs):
     """Loads a dataset bundle with `tf_compact.data.load`.
 
     Args:
-        name: one of `DATASETS`, or any tensorflow-datasets name (streamed;
-            needs the `tfds` extra, downloads with `TF_COMPACT_DOWNLOAD=1`).
+        name: one of `DATASETS`, any tensorflow-datasets name (streamed;
+            needs the `tfds` extra, downloads with `TF_COMPACT_DOWNLOAD=1`),
+            or the path of a folder or `.npz` file that
+            `tf_compact.data.from_folder` reads (images in class
+            subfolders, or saved arrays).
         batch_size: examples per batch. Defaults to `128`.
         data_dir: folder with raw files or a tfds data directory.
             Defaults to `None`.
@@ -26,8 +29,21 @@ def load_dataset(name, batch_size=128, data_dir=None, limit=None, **kwargs):
         tf_compact.data.DatasetNotFoundError: if no source has the data
             (the message says how to get it).
     """
+    import os
+
     from tf_compact import data
 
+    if os.path.isdir(name) or (
+        name.lower().endswith(".npz") and os.path.isfile(name)
+    ):
+        if data_dir is not None:
+            raise ValueError(
+                "--data_dir applies to named datasets, not to a folder "
+                f"given as the dataset. Received: data_dir={data_dir!r}"
+            )
+        return data.from_folder(
+            name, batch_size=batch_size, limit=limit, **kwargs
+        )
     return data.load(
         name, batch_size=batch_size, data_dir=data_dir, limit=limit, **kwargs
     )
