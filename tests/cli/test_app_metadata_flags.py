@@ -43,7 +43,7 @@ def _model(path):
     model.save(path)
 
 
-def test_export_writes_signature_names_and_metadata(tmp_path):
+def test_export_writes_signature_names_and_metadata(tmp_path, capsys):
     model_path = str(tmp_path / "m.keras")
     _model(model_path)
     labels = tmp_path / "labels.txt"
@@ -60,6 +60,7 @@ def test_export_writes_signature_names_and_metadata(tmp_path):
         output_names=["scores"],
     ):
         export_tflite.main(["export_tflite"])
+    assert "GPU delegate: compatible;" in capsys.readouterr().out
     meta = lite.read_metadata(out)
     assert meta.outputs[0].labels == ["ant", "bee", "cat"]
     assert (meta.inputs[0].mean, meta.inputs[0].std) == ([127.5], [127.5])

@@ -260,6 +260,16 @@ def test_student_files_carry_the_bundles_labels_and_normalization(tmp_path):
         "labels",
         "normalization",
     ]
+    # The GPU delegate's report of the float file, beside the others.
+    gpu = report["gpu"]["model_float32.tflite"]
+    again = tfc_lite.gpu_report(str(out / "model_float32.tflite"))
+    assert gpu["compatible"] == again.compatible
+    assert gpu["fallback"] == again.fallback
+    assert "model_int8.tflite" not in report["gpu"]
+    text = (out / "report.md").read_text()
+    assert (
+        f"**GPU delegate** (`model_float32.tflite`): {gpu['summary']}" in text
+    )
     # The teacher's reference file is left as it was converted.
     teacher = tfc_lite.read_metadata(str(out / "teacher_float32.tflite"))
     assert teacher is None or not teacher.outputs[0].labels

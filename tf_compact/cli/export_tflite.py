@@ -143,6 +143,8 @@ def main(argv):
         print(f"Max abs diff vs Keras: {result.max_abs_diff:.3g}")
     if result.argmax_agreement is not None:
         print(f"Argmax agreement vs Keras: {result.argmax_agreement:.4f}")
+    if MODE.value in ("float32", "float16"):
+        print(f"GPU delegate: {lite.gpu_report(result).summary()}")
     report = getattr(result, "edgetpu", None)
     if report is not None:
         print(report.summary())

@@ -85,14 +85,25 @@ class GpuReport:
                 f"| {row['index']} | {row['op']} | {row['layer'] or ''} | "
                 f"{row['device']} | {row['reason']} |"
             )
-        verdict = "compatible" if self.compatible else "not compatible"
         lines.append("")
-        lines.append(
-            f"GPU delegate: {verdict}; {len(self.fallback)} of "
-            f"{len(self.ops)} ops on CPU, {len(self.partitions)} GPU "
-            f"partition(s), {self.max_delegated_partitions} delegated."
-        )
+        lines.append(f"GPU delegate: {self.summary()}")
         return "\n".join(lines)
+
+    def summary(self):
+        """One line: the verdict, the ops on the CPU and the partitions."""
+        verdict = "compatible" if self.compatible else "not compatible"
+        line = (
+            f"{verdict}; {len(self.fallback)} of {len(self.ops)} ops on CPU, "
+            f"{len(self.partitions)} GPU partition(s), "
+            f"{self.max_delegated_partitions} delegated."
+        )
+        if self.fallback:
+            shown = ", ".join(self.fallback[:8])
+            more = len(self.fallback) - 8
+            line += f" On CPU: {shown}" + (
+                f" and {more} more." if more > 0 else "."
+            )
+        return line
 
     def get_config(self):
         """Returns the fields as a JSON-compatible dict."""

@@ -1,6 +1,7 @@
 """The report of a `compress` run: a JSON dict, markdown and a text table."""
 
 from tf_compact.lite.edgetpu import EdgeTpuReport
+from tf_compact.lite.gpu_delegate import GpuReport
 from tf_compact.pipeline import plots
 from tf_compact.version import __version__
 
@@ -36,6 +37,9 @@ def build_report(records, settings, history=None):
         `num_threads`. With `Export(edgetpu=True)`, `edgetpu` holds the
         Edge TPU file's name (`file`), `compatible`, `summary` (one line)
         and the `tfc.lite.edgetpu_report`'s `get_config()` fields.
+        `gpu` holds, per float student file, the GPU delegate's verdict
+        (`compatible`), the ops that would run on the CPU (`fallback`) and
+        a one-line `summary` (`tfc.lite.gpu_report`).
     """
     teacher = _public(records.get("teacher"))
     final = records.get("finetune") or records.get("slim") or {}
@@ -62,6 +66,13 @@ def build_report(records, settings, history=None):
         entry = dict(info)
         if "edgetpu_report" in entry:
             report["edgetpu"] = _edgetpu(filename, entry.pop("edgetpu_report"))
+        if "gpu_report" in entry:
+            checked = GpuReport.from_config(entry.pop("gpu_report"))
+            report.setdefault("gpu", {})[filename] = {
+                "compatible": checked.compatible,
+                "fallback": checked.fallback,
+                "summary": checked.summary(),
+            }
         entry.update(_public_bench(bench.get(filename, {})))
         report["tflite"][TFLITE_LABELS.get(filename, filename)] = entry
     runtimes = {e.get("runtime") for e in report["tflite"].values()}
@@ -90,14 +101,18 @@ def _edgetpu(filename, config):
 
 
 def _edgetpu_lines(report):
-    """One line on the Edge TPU file: verdict, ops, what was not checked."""
+    """One line on the Edge TPU file (verdict, ops, what was not checked),
+    and one per float file on the GPU delegate."""
+    lines = []
     entry = report.get("edgetpu")
-    if not entry:
-        return []
-    line = f"**Edge TPU** (`{entry['file']}`): {entry['summary']}"
-    if entry.get("unchecked"):
-        line += " Not checked: " + "; ".join(entry["unchecked"]) + "."
-    return [line, ""]
+    if entry:
+        line = f"**Edge TPU** (`{entry['file']}`): {entry['summary']}"
+        if entry.get("unchecked"):
+            line += " Not checked: " + "; ".join(entry["unchecked"]) + "."
+        lines += [line, ""]
+    for filename, gpu in (report.get("gpu") or {}).items():
+        lines += [f"**GPU delegate** (`{filename}`): {gpu['summary']}", ""]
+    return lines
 
 
 def _public(record):

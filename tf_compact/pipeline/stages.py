@@ -23,6 +23,7 @@ from tf_compact.distillation.logits_kd import LogitsKD
 from tf_compact.internal import labels as label_lib
 from tf_compact.lite.benchmark import benchmark as run_benchmark
 from tf_compact.lite.converter import convert
+from tf_compact.lite.gpu_delegate import gpu_report
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
 from tf_compact.profile import profile
@@ -281,11 +282,10 @@ def tflite_stage(ctx):
     """Converts the final model (float32 and int8) and the teacher (float).
 
     The final model's files carry the run's labels and input
-    normalization as LiteRT metadata (`ctx.app_metadata`); their records
-    list which (`metadata`). With the run's `edgetpu` setting, the final
-    model is also converted for the Edge TPU (`EDGETPU_FILE`); its record
-    carries `target` and the `tfc.lite.edgetpu_report` as
-    `edgetpu_report` (a config).
+    normalization (`ctx.app_metadata`, listed as `metadata`); the float
+    ones get a `tfc.lite.gpu_report` config (`gpu_report`). With the
+    `edgetpu` setting, the final model is also converted for the Edge TPU
+    (`EDGETPU_FILE`), its record carrying `target` and `edgetpu_report`.
     """
 
     final = ctx.store.model("slim_finetuned")
@@ -304,6 +304,9 @@ def tflite_stage(ctx):
         record[filename] = {"mode": mode, "size_bytes": len(data)}
         if prefix == "model" and app:
             record[filename]["metadata"] = sorted(app)
+        if prefix == "model" and mode in ("float32", "float16"):
+            # The GPU delegate runs float models: which ops would not.
+            record[filename]["gpu_report"] = gpu_report(data).get_config()
     if ctx.settings.get("edgetpu"):
         data = convert(
             final,
