@@ -61,8 +61,9 @@ def _train(optimizer, batch_size):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    # recalibrate_data="auto" (the default): the data fit was given.
     controller = tfc.callbacks.BudgetController(
-        target_macs=0.5, threshold=THRESHOLD, recalibrate_data=x
+        target_macs=0.5, threshold=THRESHOLD
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -99,7 +100,7 @@ def test_budget_met_by_sparsity_and_slim_model_keeps_accuracy(optimizer):
     slim = tfc.prune(model, threshold=controller.threshold)
     report = tfc.sparsity_report(model, threshold=controller.threshold)
     assert report.macs_fraction <= 0.5
-    # BN statistics were recalibrated at train end (`recalibrate_data`):
+    # BN statistics were recalibrated at train end, on fit's own data:
     # the slim model in inference mode does about as well as the model did
     # in training mode during its last epoch.
     trained = logs["accuracy"][-1]
@@ -134,8 +135,10 @@ def _moving_statistics(model):
         lambda x, y: tfc.callbacks.SparsityController(
             data=(x[:32], y[:32]), recalibrate_data=x, recalibrate_batches=2
         ),
+        # The default: the data `fit` was given, 100 batches at most.
+        lambda x, y: tfc.callbacks.BudgetController(target_macs=0.5),
     ],
-    ids=["budget", "sparsity"],
+    ids=["budget", "sparsity", "auto"],
 )
 def test_controllers_recalibrate_bn_statistics_at_train_end(make):
     x, y = _digits()
@@ -153,7 +156,45 @@ def test_controllers_recalibrate_bn_statistics_at_train_end(make):
         x, y, batch_size=64, epochs=1, callbacks=[controller], verbose=0
     )
     after_fit = _moving_statistics(model)
-    batches = controller.recalibrate_batches
+    batches = controller.recalibrate_batches or 100
     tfc.sparsity.recalibrate_batch_norm(model, x, max_batches=batches)
     for got, want in zip(after_fit, _moving_statistics(model)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_auto_recalibration_without_the_fit_data_warns():
+    x, y = _digits()
+    x, y = x[:128], y[:128]
+    model = _cnn()
+    trainer = tfc.Sparsifier(
+        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
+    )
+    trainer.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    controller = tfc.callbacks.BudgetController(target_macs=0.5)
+    with pytest.warns(UserWarning, match="were not recalibrated"):
+        # Keras's own fit, as another trainer would call it: nothing hands
+        # the data over.
+        keras.Model.fit(
+            trainer,
+            x,
+            y,
+            batch_size=64,
+            epochs=1,
+            callbacks=[controller],
+            verbose=0,
+        )
+    before = _moving_statistics(model)
+    # With recalibrate_data=None it is silent and changes nothing.
+    quiet = tfc.callbacks.BudgetController(
+        target_macs=0.5, recalibrate_data=None
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet.set_model(trainer)
+        quiet.on_train_end()
+    assert not [w for w in caught if "recalibrated" in str(w.message)]
+    for got, want in zip(_moving_statistics(model), before):
+        np.testing.assert_array_equal(got, want)

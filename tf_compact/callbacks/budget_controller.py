@@ -86,12 +86,14 @@ class BudgetController(PenaltyController):
 
     BN statistics: the penalty shrinks kernels that BN makes
     scale-invariant, so the moving statistics lag and the trained model
-    (and the slim one) does worse in inference mode than in training. With
-    `recalibrate_data`, the controller recomputes the trained model's BN
-    statistics at train end (`tfc.sparsity.recalibrate_batch_norm`), and
-    `tfc.prune` carries them into the slim model. Without it, call
-    `tfc.sparsity.recalibrate_batch_norm(slim, x_train)` on the slim model
-    after `tfc.prune(model, threshold=controller.threshold)`.
+    (and the slim one) would do worse in inference mode than in training.
+    At train end the controller recomputes the trained model's BN
+    statistics (`tfc.sparsity.recalibrate_batch_norm`) on 100 batches of
+    the data `tfc.Sparsifier`/`tfc.Distiller` was fit on
+    (`recalibrate_data="auto"`, or data of your own), and `tfc.prune`
+    carries them into the slim model. With another trainer it warns;
+    then call `tfc.sparsity.recalibrate_batch_norm(slim, x_train)` on the
+    slim model after `tfc.prune(model, threshold=controller.threshold)`.
 
     Logs the per-block strengths as `sparsity_strength/<block>` and costs as
     `slim_macs_fraction/<block>`; in targeted mode, the fraction of
@@ -138,14 +140,10 @@ class BudgetController(PenaltyController):
     penalty = tfc.GroupLasso(1e-4, proximal=True)
     trainer = tfc.Sparsifier(model, sparsity=penalty)
     trainer.compile("adam", "sparse_categorical_crossentropy")
-    budget = tfc.callbacks.BudgetController(
-        target_macs=0.5, recalibrate_data=x
-    )
+    budget = tfc.callbacks.BudgetController(target_macs=0.5)
     trainer.fit(x, y, epochs=10, callbacks=[budget])
     budget.met_by_sparsity  # True: no threshold raise was needed
-    slim = tfc.prune(model, threshold=budget.threshold)
-    # Without `recalibrate_data`, recalibrate the slim model instead:
-    tfc.sparsity.recalibrate_batch_norm(slim, x)
+    slim = tfc.prune(model, threshold=budget.threshold)  # BN stats fresh
     # Both budgets at once: the slim model meets 25% MACs and 10% params.
     both = tfc.callbacks.BudgetController(target_macs=0.25, target_params=0.1)
     ```
@@ -166,7 +164,7 @@ class BudgetController(PenaltyController):
         verbose=0,
         targeted=True,
         ramp=0.3,
-        recalibrate_data=None,
+        recalibrate_data="auto",
         recalibrate_batches=None,
     ):
         if max_strength is None:

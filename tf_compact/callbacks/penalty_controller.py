@@ -10,6 +10,7 @@ import numpy as np
 from tf_compact.callbacks.control_laws import LawContext
 from tf_compact.callbacks.control_laws import bounded_exp
 from tf_compact.callbacks.control_laws import scale_strength
+from tf_compact.callbacks.penalty_target import find_penalty
 from tf_compact.internal import batch_norm
 from tf_compact.internal import distribute
 from tf_compact.sparsity import report as report_lib
@@ -53,13 +54,15 @@ class PenaltyController(keras.callbacks.Callback):
         recalibrate_data: Training inputs (as in
             `tfc.sparsity.recalibrate_batch_norm`: arrays, an `(x, y)`
             tuple or a dataset) from which the regularized model's BN
-            moving statistics are recomputed when training ends, or `None`
-            to leave them. The penalty shrinks kernels that BN makes
-            scale-invariant, so the statistics lag the weights; `tfc.prune`
-            carries the recomputed ones into the slim model. Defaults to
-            `None`.
+            moving statistics are recomputed when training ends; `"auto"`
+            takes the data `fit` was given when `tfc.Sparsifier` or
+            `tfc.Distiller` trains (else warns), `None` leaves them. The
+            penalty shrinks kernels that BN makes scale-invariant, so the
+            statistics lag the weights; `tfc.prune` carries the recomputed
+            ones into the slim model. Defaults to `"auto"`.
         recalibrate_batches: At most this many batches of
-            `recalibrate_data`; `None` uses all. Defaults to `None`.
+            `recalibrate_data`; `None` uses all (100 with `"auto"`).
+            Defaults to `None`.
 
     Raises:
         ValueError: If an argument is out of range, or (when fit starts) if
@@ -87,10 +90,11 @@ class PenaltyController(keras.callbacks.Callback):
         max_strength=1.0,
         max_change=2.0,
         verbose=0,
-        recalibrate_data=None,
+        recalibrate_data="auto",
         recalibrate_batches=None,
     ):
         super().__init__()
+        self._fit_data = None
         self.threshold = validation.validate_non_negative(
             "threshold", threshold
         )
@@ -181,11 +185,19 @@ class PenaltyController(keras.callbacks.Callback):
                 stacklevel=2,
             )
 
+    def take_fit_data(self, data):
+        """Keeps the data a tf_compact trainer's `fit` was given."""
+        self._fit_data = data
+
     def on_train_end(self, logs=None):
-        if self.recalibrate_data is not None:
-            batch_norm.recalibrate(
-                self.target, self.recalibrate_data, self.recalibrate_batches
-            )
+        batch_norm.recalibrate_after_fit(
+            self.target,
+            self.recalibrate_data,
+            self._fit_data,
+            self.recalibrate_batches,
+            type(self).__name__,
+        )
+        self._fit_data = None
 
     def _update(self, logs):
         raise NotImplementedError
@@ -314,32 +326,3 @@ def controller_arguments(arguments):
     """
     names = inspect.signature(PenaltyController.__init__).parameters
     return {name: arguments[name] for name in names if name != "self"}
-
-
-def find_penalty(model, who):
-    """Returns `(penalty, regularized model)` of the model being fit.
-
-    Raises:
-        ValueError: If the model carries no penalty with a strength.
-    """
-    penalty = getattr(model, "sparsity", None)
-    target = getattr(model, "student", None)
-    if not isinstance(target, keras.Model):
-        target = getattr(model, "model", None)
-    if penalty is None or not hasattr(penalty, "strength"):
-        raise ValueError(
-            f"{who} needs a sparsity penalty to steer, but the model being "
-            f"fit ('{getattr(model, 'name', model)}', of type "
-            f"{type(model).__name__}) has none. Train with "
-            "`tfc.Sparsifier(model, sparsity=tfc.GroupLasso())` or "
-            "`tfc.Distiller(teacher, student, ..., "
-            "sparsity=tfc.GroupLasso())`. Received: "
-            f"sparsity={penalty!r}"
-        )
-    if not isinstance(target, keras.Model):
-        raise ValueError(
-            f"{who} could not find the model regularized by the penalty: "
-            f"expected a `student` or `model` attribute holding a "
-            f"keras.Model on '{getattr(model, 'name', model)}'."
-        )
-    return penalty, target

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tf_compact.callbacks.penalty_controller import find_penalty
+from tf_compact.callbacks.penalty_target import find_penalty
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")

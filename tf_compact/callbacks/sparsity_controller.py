@@ -125,7 +125,7 @@ class SparsityController(PenaltyController):
         max_strength=1.0,
         max_change=2.0,
         verbose=0,
-        recalibrate_data=None,
+        recalibrate_data="auto",
         recalibrate_batches=None,
         batch_statistics=True,
     ):

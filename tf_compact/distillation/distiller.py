@@ -11,6 +11,7 @@ from tf_compact.distillation import frozen_teacher
 from tf_compact.distillation import keras_compat
 from tf_compact.distillation import plan as plan_lib
 from tf_compact.distillation import validation
+from tf_compact.internal import fit_data
 from tf_compact.internal import multi_worker_fit
 
 _serialize = keras.saving.serialize_keras_object
@@ -23,7 +24,10 @@ def _num_replicas():
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class Distiller(
-    multi_worker_fit.MultiWorkerFit, frozen_teacher.FrozenTeacher, keras.Model
+    fit_data.HandsFitData,
+    multi_worker_fit.MultiWorkerFit,
+    frozen_teacher.FrozenTeacher,
+    keras.Model,
 ):
     """Trains a student to match a frozen teacher; `call` is the student.
 

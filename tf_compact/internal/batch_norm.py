@@ -21,6 +21,7 @@ done.batches, done.seconds
 
 import itertools
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -260,3 +261,37 @@ def _assign(layer, mean, variance):
         )
 
 
+#: Batches of the training data that `recalibrate_data="auto"` runs.
+AUTO_BATCHES = 100
+
+
+def recalibrate_after_fit(model, data, fit_data, max_batches, owner):
+    """A controller's train-end recalibration of `model`'s BN statistics.
+
+    `data` is the controller's `recalibrate_data`: `None` does nothing,
+    `"auto"` takes `fit_data` (what a tf_compact trainer's `fit` handed
+    over, at most `AUTO_BATCHES` batches unless `max_batches` says), and
+    anything else is recalibrated on. With `"auto"` and no `fit_data`, a
+    model with BN layers gets a warning that says what to do.
+
+    Returns:
+        The `Recalibration`, or `None` when nothing ran.
+    """
+    if data is None:
+        return None
+    if isinstance(data, str):
+        if fit_data is None:
+            if batch_norm_layers(model):
+                warnings.warn(
+                    f"{owner}: the BN statistics of '{model.name}' were not "
+                    "recalibrated (the model was not trained by "
+                    "tfc.Sparsifier or tfc.Distiller, which hand their "
+                    "training data over). Pass recalibrate_data=x_train, or "
+                    "call tfc.sparsity.recalibrate_batch_norm(slim, x_train) "
+                    "on the slim model: stale statistics lower its accuracy "
+                    "in inference mode.",
+                    stacklevel=3,
+                )
+            return None
+        data, max_batches = fit_data, max_batches or AUTO_BATCHES
+    return recalibrate(model, data, max_batches)

@@ -103,7 +103,8 @@ class EdgeTpuReport:
 
     @property
     def full_int8(self):
-        """Whether no op but the I/O conversions touches float tensors."""
+        """Whether every op but the I/O conversions reads and writes only
+        int8/uint8 tensors (no float, int16 or int32 ones)."""
         return all(row["int8"] for row in self.ops)
 
     @property

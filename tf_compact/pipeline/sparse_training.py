@@ -39,13 +39,17 @@ def _update_every(ctx):
 
 
 def _controller(ctx, student):
+    # The stage recalibrates the student itself (`recalibrate_student`).
     if ctx.settings["method"] == "budget":
         goals = student_goals(ctx, student)
         return BudgetController(
             **{f"target_{kind}": value for kind, value in goals.items()},
             update_every=_update_every(ctx),
+            recalibrate_data=None,
         )
-    return SparsityController(data=_held_out_batch(ctx))
+    return SparsityController(
+        data=_held_out_batch(ctx), recalibrate_data=None
+    )
 
 
 def initial_strength(ctx, student, penalty, share=0.1):

@@ -3,12 +3,15 @@
 import keras
 
 from tf_compact.internal import distribute
+from tf_compact.internal import fit_data
 from tf_compact.internal import multi_worker_fit
 from tf_compact.sparsity import proximal as proximal_lib
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
-class Sparsifier(multi_worker_fit.MultiWorkerFit, keras.Model):
+class Sparsifier(
+    fit_data.HandsFitData, multi_worker_fit.MultiWorkerFit, keras.Model
+):
     """Trains `model` under a group-sparsity penalty, without a teacher.
 
     The teacher-less counterpart of `tfc.Distiller(..., sparsity=...)`:
