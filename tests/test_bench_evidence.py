@@ -133,24 +133,29 @@ def test_tfmot_matches_kernels_where_its_dense_weights_exceed_the_target():
     assert sparsity == pytest.approx(1 - 112 / 448)
 
 
-@pytest.mark.slow
-def test_a_lost_slim_model_runs_the_one_shot_arm_again(tmp_path):
+def _tiny_run(tmp_path, epochs, finetune, limit):
+    """`(results folder, arguments)` of a run on a tiny teacher at 4x10."""
     teachers = str(tmp_path / "teachers")
     results = str(tmp_path / "results")
     tiny_teacher(teachers)
-    args = [
+    return results, [
         "--teacher=tiny",
         "--point=4x10",
         "--seeds=0",
-        "--epochs=1",
-        "--finetune_epochs=0",
-        "--limit=128",
+        f"--epochs={epochs}",
+        f"--finetune_epochs={finetune}",
+        f"--limit={limit}",
         "--latency_runs=10",
         "--round_to=4",
         f"--teachers_dir={teachers}",
         f"--results_dir={results}",
         f"--work_dir={tmp_path / 'work'}",
     ]
+
+
+@pytest.mark.slow
+def test_a_lost_slim_model_runs_the_one_shot_arm_again(tmp_path):
+    results, args = _tiny_run(tmp_path, epochs=1, finetune=0, limit=128)
     done = run_script("bench_evidence", args + ["--arms=oneshot"])
     assert done.returncode == 0, done.stderr[-3000:]
     (slim,) = glob.glob(
@@ -170,22 +175,7 @@ def test_a_lost_slim_model_runs_the_one_shot_arm_again(tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_tiny_teacher_and_cached_seed(tmp_path):
-    teachers = str(tmp_path / "teachers")
-    results = str(tmp_path / "results")
-    tiny_teacher(teachers)
-    args = [
-        "--teacher=tiny",
-        "--point=4x10",
-        "--seeds=0",
-        "--epochs=2",
-        "--finetune_epochs=1",
-        "--limit=256",
-        "--latency_runs=10",
-        "--round_to=4",
-        f"--teachers_dir={teachers}",
-        f"--results_dir={results}",
-        f"--work_dir={tmp_path / 'work'}",
-    ]
+    results, args = _tiny_run(tmp_path, epochs=2, finetune=1, limit=256)
     done = run_script("bench_evidence", args)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = os.path.join(results, "evidence", "tiny", "4x10")

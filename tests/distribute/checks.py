@@ -150,3 +150,16 @@ def assert_same(reference, result, scenario):
             raise AssertionError(f"{where}: no comparison rule")
     if "widths" in ref and ref["widths"].keys() == DENSE_WIDTHS.keys():
         assert ref["widths"] != DENSE_WIDTHS, f"{scenario}: nothing pruned"
+
+
+def run_snippet(code, timeout=600):
+    """Runs Python `code` in a fresh process with the project importable;
+    returns the `subprocess.CompletedProcess` (text output captured)."""
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

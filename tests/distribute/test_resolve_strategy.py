@@ -1,14 +1,11 @@
 """resolve_strategy: names, strategy objects and errors."""
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.distribute import checks
 from tf_compact.internal import distribute
 
 
@@ -130,15 +127,7 @@ except RuntimeError as error:
 
 
 def test_multi_worker_made_after_other_work_says_what_to_do():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(
-        [sys.executable, "-c", _LATE_MULTI_WORKER],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = checks.run_snippet(_LATE_MULTI_WORKER, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ERROR MultiWorkerMirroredStrategy must be made before" in (
         done.stdout

@@ -57,13 +57,12 @@ def test_float_and_int8_parity_on_the_test_set(trained):
     float_out = tfc.lite.predict(tfc.lite.convert(model), x_test)
     assert np.max(np.abs(float_out - keras_out)) <= 1e-4
 
-    int8 = tfc.lite.convert(
-        model,
-        "int8",
-        representative_data=x_train[:500],
-        num_calibration_steps=500,
-        inference_io="int8",
-    )
+    def int8_file(**kwargs):
+        return tfc.lite.convert(
+            model, "int8", representative_data=x_train[:500], **kwargs
+        )
+
+    int8 = int8_file(num_calibration_steps=500, inference_io="int8")
     int8_out = tfc.lite.predict(int8, x_test)
     agreement = np.mean(int8_out.argmax(-1) == keras_out.argmax(-1))
     assert agreement >= 0.99
@@ -75,11 +74,5 @@ def test_float_and_int8_parity_on_the_test_set(trained):
         r["layer"].startswith("flatten") for r in dynamic.ops if not r["int8"]
     )
     assert not dynamic.static_shapes
-    edgetpu = tfc.lite.convert(
-        model,
-        "int8",
-        representative_data=x_train[:500],
-        num_calibration_steps=100,
-        target="edgetpu",
-    )
+    edgetpu = int8_file(num_calibration_steps=100, target="edgetpu")
     assert tfc.lite.edgetpu_report(edgetpu).full_int8

@@ -1,14 +1,12 @@
 """`compress`'s callbacks, strategy and latency budget."""
 
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.distribute import checks
 from tf_compact import methods
 from tf_compact.pipeline import plan as plan_lib
 from tf_compact.pipeline import stages as stages_lib
@@ -155,15 +153,7 @@ print("epochs", len(report["history"]["slim"]["loss"]))
 
 @pytest.mark.slow
 def test_compress_trains_under_a_mirrored_strategy_on_two_cpus():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
-    out = subprocess.run(
-        [sys.executable, "-c", _MIRRORED],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    out = checks.run_snippet(_MIRRORED)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "widths 8\n" in out.stdout
     assert "epochs 1\n" in out.stdout

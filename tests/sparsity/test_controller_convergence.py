@@ -126,6 +126,19 @@ def _moving_statistics(model):
     ]
 
 
+def _sparsifier():
+    """`(model, trainer)`: the CNN under a proximal group lasso, compiled."""
+    model = _cnn()
+    trainer = tfc.Sparsifier(
+        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
+    )
+    trainer.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model, trainer
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -143,14 +156,7 @@ def _moving_statistics(model):
 def test_controllers_recalibrate_bn_statistics_at_train_end(make):
     x, y = _digits()
     x, y = x[:256], y[:256]
-    model = _cnn()
-    trainer = tfc.Sparsifier(
-        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
-    )
-    trainer.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    model, trainer = _sparsifier()
     controller = make(x, y)
     trainer.fit(
         x, y, batch_size=64, epochs=1, callbacks=[controller], verbose=0
@@ -165,14 +171,7 @@ def test_controllers_recalibrate_bn_statistics_at_train_end(make):
 def test_auto_recalibration_without_the_fit_data_warns():
     x, y = _digits()
     x, y = x[:128], y[:128]
-    model = _cnn()
-    trainer = tfc.Sparsifier(
-        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
-    )
-    trainer.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    model, trainer = _sparsifier()
     controller = tfc.callbacks.BudgetController(target_macs=0.5)
     with pytest.warns(UserWarning, match="were not recalibrated"):
         # Keras's own fit, as another trainer would call it: nothing hands
