@@ -294,9 +294,23 @@ def _run_arm(key, teacher, data, state, seed_dir):
     )
 
 
+#: Changes when an arm's protocol changes without a flag (2: the L1 arm at
+#: the full learning rate, tfmot matched on kernels where needed), so
+#: seeds of an older protocol run again.
+RECIPE = 2
+
+
 def _settings():
-    """The values of the flags that change results, defaults included."""
-    return {name: flags.FLAGS[name].value for name in RECORDED}
+    """The values of the flags that change results, defaults included,
+    and the protocol's `RECIPE`."""
+    values = {name: flags.FLAGS[name].value for name in RECORDED}
+    return {**values, "recipe": RECIPE}
+
+
+def _work_settings():
+    """`_settings()` without the arms run: a run of some arms shares its
+    models with a run of others."""
+    return {k: v for k, v in _settings().items() if k != "arms"}
 
 
 def _same_run(record, teacher_info, seed):
@@ -344,7 +358,7 @@ def run_seed(seed, teacher, teacher_info):
     seed_dir = common.seed_work_dir(
         WORK_DIR.value,
         (TEACHER.value, POINT.value),
-        _settings(),
+        _work_settings(),
         teacher_info["folder"],
         seed,
     )

@@ -88,3 +88,14 @@ def test_export_refuses_labels_that_do_not_fit(tmp_path):
         pytest.raises(app.UsageError, match="one name per unit"),
     ):
         export_tflite.main(["export_tflite"])
+
+
+def test_export_writes_no_labels_without_a_named_dataset(tmp_path):
+    model_path = str(tmp_path / "m.keras")
+    _model(model_path)
+    out = str(tmp_path / "m.tflite")
+    # --labels and --normalization left at `auto`, no --dataset: the
+    # default dataset may not be the model's, so nothing is written.
+    with flagsaver.flagsaver(model_path=model_path, mode="float32", output=out):
+        export_tflite.main(["export_tflite"])
+    assert lite.read_metadata(out) is None

@@ -178,3 +178,13 @@ def test_dataset_flag_takes_a_folder_of_class_folders(tmp_path):
         pytest.raises(app.UsageError, match="--data_dir applies"),
     ):
         common_flags.load_data()
+
+
+def test_a_dataset_path_that_does_not_exist_is_named():
+    from tf_compact.cli import common_flags
+
+    with (
+        flagsaver.flagsaver(dataset="./no_such_photos/"),
+        pytest.raises(app.UsageError, match="no folder or file"),
+    ):
+        common_flags.load_data()

@@ -308,3 +308,22 @@ def test_bad_labels_are_refused_before_training():
         methods.Export(normalization=(0.0, 0.0))
     with pytest.raises(ValueError, match="normalization"):
         methods.Export(normalization=5.0)
+    with pytest.raises(ValueError, match="labels"):
+        methods.Export(labels=["two\nlines", "b", "c"])
+    with pytest.raises(ValueError, match="one per input channel"):
+        compress(
+            _teacher(),
+            _bundle(),
+            export=methods.Export(normalization=([0.5] * 3, [0.2] * 3)),
+            epochs=0,
+        )
+
+
+def test_export_takes_numpy_labels_and_normalization():
+    export = methods.Export(
+        labels=np.array(["ant", "bee", "cat"]),
+        normalization=(np.float32(0.5), np.array([0.25])),
+    )
+    assert export.labels == ["ant", "bee", "cat"]
+    assert export.normalization == [[0.5], [0.25]]
+    assert methods.Export.from_config(export.get_config()) == export

@@ -197,3 +197,37 @@ def test_auto_recalibration_without_the_fit_data_warns():
     assert not [w for w in caught if "recalibrated" in str(w.message)]
     for got, want in zip(_moving_statistics(model), before):
         np.testing.assert_array_equal(got, want)
+
+
+def test_fit_data_is_handed_over_when_fit_takes_positional_arguments():
+    x, y = _digits()
+    x, y = x[:128], y[:128]
+    model, trainer = _sparsifier()
+    controller = tfc.callbacks.BudgetController(target_macs=0.5)
+    # fit(x, y, batch_size, epochs, verbose, callbacks)
+    trainer.fit(x, y, 64, 1, 0, [controller])
+    after_fit = _moving_statistics(model)
+    tfc.sparsity.recalibrate_batch_norm(model, (x, y), max_batches=100)
+    for got, want in zip(after_fit, _moving_statistics(model)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_data_that_cannot_be_read_again_is_not_handed_over():
+    x, y = _digits()
+    x, y = x[:128], y[:128]
+    _, trainer = _sparsifier()
+
+    def batches():
+        for start in range(0, 128, 64):
+            yield x[start : start + 64], y[start : start + 64]
+
+    controller = tfc.callbacks.BudgetController(target_macs=0.5)
+    # A generator is used up by fit: the controller warns, it does not
+    # fail after training.
+    with pytest.warns(UserWarning, match="were not recalibrated"):
+        trainer.fit(batches(), epochs=1, callbacks=[controller], verbose=0)
+
+
+def test_recalibrate_data_strings_other_than_auto_are_refused():
+    with pytest.raises(ValueError, match="recalibrate_data"):
+        tfc.callbacks.BudgetController(target_macs=0.5, recalibrate_data="none")

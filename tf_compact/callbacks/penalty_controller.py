@@ -111,6 +111,12 @@ class PenaltyController(keras.callbacks.Callback):
             "max_change", max_change
         )
         self.verbose = int(verbose)
+        if isinstance(recalibrate_data, str) and recalibrate_data != "auto":
+            raise validation.invalid(
+                "recalibrate_data",
+                '"auto", None or training inputs',
+                recalibrate_data,
+            )
         self.recalibrate_data = recalibrate_data
         self.recalibrate_batches = recalibrate_batches
         if recalibrate_batches is not None:

@@ -255,11 +255,13 @@ def main(argv):
             common_flags.EDGETPU.value,
             **app_flags.app_metadata_settings(),
         )
-    except ValueError as err:
+        # Before any other TensorFlow work: MultiWorkerMirroredStrategy
+        # sets up its collective ops only at the start of the process.
+        strategy = compress_settings.build_strategy(
+            DISTRIBUTION_STRATEGY.value
+        )
+    except (ValueError, RuntimeError) as err:
         raise app.UsageError(str(err)) from err
-    # Before any other TensorFlow work: MultiWorkerMirroredStrategy sets
-    # up its collective ops only at the start of the process.
-    strategy = compress_settings.build_strategy(DISTRIBUTION_STRATEGY.value)
     import keras
 
     from tf_compact.pipeline import compress

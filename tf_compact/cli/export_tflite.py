@@ -14,7 +14,7 @@ TPU report, and runs `edgetpu_compiler` when it is on the PATH.
 For Android, the file carries a signature (`--signature_key`, input and
 output names of your choice) and LiteRT metadata: the labels and the
 input normalization (`--labels`, `--normalization`; `auto` takes them from
-the dataset the flags name).
+the dataset named by `--dataset`, and writes nothing without it).
 
 ```shell
 tf-compact export-tflite --model_path=run/slim_finetuned.keras \
@@ -88,7 +88,14 @@ def _signature_and_metadata(model):
     from tf_compact.pipeline.android import app_metadata
 
     try:
-        export = methods.Export(**app_flags.app_metadata_settings())
+        settings = app_flags.app_metadata_settings()
+        if not common_flags.DATASET.present:
+            # `auto` reads the dataset only when one is named: the default
+            # one may not be the model's.
+            settings = {
+                k: None if v == "auto" else v for k, v in settings.items()
+            }
+        export = methods.Export(**settings)
         auto = "auto" in (export.labels, export.normalization)
         data = common_flags.load_data() if auto else None
         kwargs = app_metadata(export, data, model)

@@ -33,6 +33,15 @@ def load_dataset(name, batch_size=128, data_dir=None, limit=None, **kwargs):
 
     from tf_compact import data
 
+    looks_like_path = os.sep in name.replace("/", os.sep) and (
+        name.startswith((".", "~", os.sep)) or name.lower().endswith(".npz")
+    )
+    if looks_like_path and not os.path.exists(os.path.expanduser(name)):
+        raise ValueError(
+            f"no folder or file {name!r} (a path given as the dataset must "
+            "exist: a folder of class folders of images, or an .npz file)."
+        )
+    name = os.path.expanduser(name)
     if os.path.isdir(name) or (
         name.lower().endswith(".npz") and os.path.isfile(name)
     ):

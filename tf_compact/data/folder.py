@@ -79,7 +79,7 @@ def _list_images(path, class_names):
             continue
         # Images in subfolders of a class folder belong to that class (as
         # with `keras.utils.image_dataset_from_directory`).
-        for root, dirs, names in os.walk(folder, followlinks=True):
+        for root, dirs, names in os.walk(folder):
             dirs.sort()
             for f in sorted(names):
                 if f.lower().endswith(IMAGE_EXTENSIONS):

@@ -294,4 +294,15 @@ def recalibrate_after_fit(model, data, fit_data, max_batches, owner):
                 )
             return None
         data, max_batches = fit_data, max_batches or AUTO_BATCHES
+        try:
+            return recalibrate(model, data, max_batches)
+        except (ValueError, TypeError) as error:
+            warnings.warn(
+                f"{owner}: the BN statistics of '{model.name}' could not be "
+                f"recalibrated on the data fit was given ({error}). Call "
+                "tfc.sparsity.recalibrate_batch_norm(slim, x_train) on the "
+                "slim model.",
+                stacklevel=3,
+            )
+            return None
     return recalibrate(model, data, max_batches)

@@ -1,10 +1,18 @@
 """Trainers hand the data `fit` was given to the callbacks that ask."""
 
+import inspect
+
+import keras
+import numpy as np
+import tensorflow as tf
+
 
 class HandsFitData:
     """Mixin for trainer models: before `fit` runs, every callback with a
     `take_fit_data(data)` method receives `fit`'s training data (`x`, or
-    `(x, y)` when `y` is given).
+    `(x, y)` when `y` is given) when it can be read again: arrays, a dict
+    of arrays, a `tf.data.Dataset` or a `keras.utils.PyDataset`. Other
+    data (generators, lists of inputs) is not handed over.
 
     The controllers use it to recalibrate the BN statistics of the model
     they steer on the very data it was trained on, without the user
@@ -18,10 +26,23 @@ class HandsFitData:
     ```
     """
 
-    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`, after handing `x` (and `y`) to the callbacks."""
-        for callback in callbacks or ():
-            take = getattr(callback, "take_fit_data", None)
-            if take is not None:
-                take(x if y is None else (x, y))
-        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, after handing its data to the callbacks."""
+        bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
+        x, y = bound.arguments.get("x"), bound.arguments.get("y")
+        if readable_again(x):
+            data = x if y is None else (x, y)
+            for callback in bound.arguments.get("callbacks") or ():
+                take = getattr(callback, "take_fit_data", None)
+                if take is not None:
+                    take(data)
+        return super().fit(*args, **kwargs)
+
+
+def readable_again(x):
+    """Whether `x` can be read a second time, batch for batch."""
+    if isinstance(x, (np.ndarray, tf.data.Dataset, keras.utils.PyDataset)):
+        return True
+    return isinstance(x, dict) and all(
+        isinstance(v, np.ndarray) for v in x.values()
+    )

@@ -1,5 +1,7 @@
 """`Training` and `Export`: the settings every compress method shares."""
 
+import numpy as np
+
 from tf_compact.internal.validation import invalid
 from tf_compact.internal.validation import validate_bool
 from tf_compact.internal.validation import validate_choice
@@ -182,29 +184,38 @@ class Export(Settings):
 
 
 def _validate_labels(labels):
-    if labels is None or labels == "auto":
+    if labels is None or (isinstance(labels, str) and labels == "auto"):
         return labels
-    expected = '"auto", None or a list of class names (strings)'
-    if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
+    expected = '"auto", None or a list of class names (strings, one line each)'
+    if isinstance(labels, str) or not isinstance(
+        labels, (list, tuple, np.ndarray)
+    ):
         raise invalid("labels", expected, labels)
-    if not labels or not all(isinstance(n, str) for n in labels):
+    names = [str(n) if isinstance(n, np.str_) else n for n in labels]
+    if not names or not all(
+        isinstance(n, str) and n and "\n" not in n for n in names
+    ):
         raise invalid("labels", expected, labels)
-    return list(labels)
+    return names
 
 
 def _validate_normalization(normalization):
-    if normalization is None or normalization == "auto":
+    if normalization is None or (
+        isinstance(normalization, str) and normalization == "auto"
+    ):
         return normalization
     expected = '"auto", None or (mean, std): numbers or per-channel lists'
-    if not isinstance(normalization, (list, tuple)) or len(normalization) != 2:
+    if not isinstance(normalization, (list, tuple, np.ndarray)):
+        raise invalid("normalization", expected, normalization)
+    if len(normalization) != 2:
         raise invalid("normalization", expected, normalization)
     pair = []
     for value in normalization:
-        values = value if isinstance(value, (list, tuple)) else [value]
-        if not values or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool)
-            for v in values
-        ):
+        try:
+            values = np.asarray(value, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise invalid("normalization", expected, normalization) from None
+        if not values.size or not np.all(np.isfinite(values)):
             raise invalid("normalization", expected, normalization)
         pair.append([float(v) for v in values])
     if any(v <= 0 for v in pair[1]):

@@ -27,17 +27,38 @@ def app_metadata(export, data, teacher):
         names = getattr(data, "class_names", None)
         labels = list(names) if names and len(names) == width else None
     elif labels is not None and len(labels) != width:
+        expected = (
+            f"one name per unit of the model's output ({width} units)"
+            if width
+            else "a model with a single output"
+        )
         raise ValueError(
             "Invalid value for argument `labels` of `tfc.methods.Export`: "
-            f"expected one name per unit of the model's output ({width}"
-            f"{' units' if width else ': a single output'}). Received "
-            f"{len(labels)} labels."
+            f"expected {expected}. Received {len(labels)} labels."
         )
     normalization = config["normalization"]
     if normalization == "auto":
         scale = getattr(data, "scale", None)
         normalization = [[0.0], [1.0 / scale]] if scale else None
+    elif normalization is not None:
+        _check_channels(normalization, teacher)
     return {"labels": labels, "normalization": normalization}
+
+
+def _check_channels(normalization, model):
+    """Per-channel means and stds must match the input's channels."""
+    try:
+        channels = model.inputs[0].shape[-1] if len(model.inputs) == 1 else None
+    except (AttributeError, ValueError):
+        channels = None
+    for values in normalization:
+        if len(values) != 1 and channels and len(values) != channels:
+            raise ValueError(
+                "Invalid value for argument `normalization` of "
+                "`tfc.methods.Export`: expected one value or one per input "
+                f"channel ({channels}). Received {len(values)}: "
+                f"{normalization}"
+            )
 
 
 def _single_output_width(model):
