@@ -370,3 +370,24 @@ def test_oneshot_sensitivity_allocation_matches_prune(tmp_path):
     )
     assert stages_lib.layer_widths(slim) == stages_lib.layer_widths(expected)
     assert slim.count_params() <= 0.4 * teacher.count_params()
+
+
+def test_oneshot_sensitivity_allocation_under_a_latency_budget(tmp_path):
+    # Times "taken on a phone": each group's layers cost in proportion to
+    # its width; the whole model 10 ms.
+    table = tmp_path / "phone.csv"
+    rows = ["name,width,avg_ms", "model,,10.0"]
+    for name, size in (("conv1", 8), ("conv2", 16), ("fc", 12)):
+        for width in (1, size // 2, size):
+            rows.append(f"{name},{width},{3.0 * width / size}")
+    table.write_text("\n".join(rows) + "\n")
+    method = methods.OneShot(
+        target_latency=6.0, latency_table=str(table), allocation="sensitivity"
+    )
+    teacher, report = _slim(method, epochs=0, output_dir=str(tmp_path / "r"))
+    assert report["settings"]["allocation"] == "sensitivity"
+    slim = keras.saving.load_model(str(tmp_path / "r" / "slim.keras"))
+    widths = stages_lib.layer_widths(slim)
+    loaded = tfc.pruning.LatencyTable.from_benchmark_model(str(table))
+    kept = {n: widths[n] for n in ("conv1", "conv2", "fc")}
+    assert loaded.predict(kept) <= 6.0

@@ -94,13 +94,6 @@ def test_objects_cannot_be_changed_but_replaced():
             "widths",
         ),
         (
-            lambda: methods.OneShot(
-                target_latency=2.0, allocation="sensitivity"
-            ),
-            ValueError,
-            "allocation='sensitivity'",
-        ),
-        (
             lambda: methods.OneShot(target_macs=0.5, latency_table="t.json"),
             ValueError,
             "latency_table='t.json'",

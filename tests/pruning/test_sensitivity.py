@@ -7,13 +7,13 @@ from keras import layers as L
 
 import tf_compact as tfc
 from tests.graph import checks
+from tf_compact.pruning import allocation
 from tf_compact.pruning import group_importance
 from tf_compact.pruning import prune
 from tf_compact.pruning import prune_masks
-from tf_compact.pruning import sensitivity
+from tf_compact.pruning.allocation import allocate
 from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
-from tf_compact.pruning.sensitivity import allocate
 from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.surgery.cost import cost_from_keep
 
@@ -114,7 +114,7 @@ def _flat_table(model):
 def test_a_flat_table_does_not_cut_a_group_to_one_channel():
     graph, scores, flat = _flat_table(net())
     widths = allocate(graph, scores, flat, [(1, 0.3)])
-    share = np.sqrt(0.3) * sensitivity.FLOOR_SHARE
+    share = np.sqrt(0.3) * allocation.FLOOR_SHARE
     for name, width in widths.items():
         assert width >= np.ceil(len(scores[name]) * share)
 
@@ -131,7 +131,7 @@ def _wide_net():
 def test_targets_the_floors_block_narrow_groups_below_them():
     graph, scores, flat = _flat_table(_wide_net())
     target, step = 0.0175, 4
-    share = np.sqrt(target) * sensitivity.FLOOR_SHARE
+    share = np.sqrt(target) * allocation.FLOOR_SHARE
     floors = {
         n: keep_count(len(s), int(np.ceil(len(s) * share)), 1, step)
         for n, s in scores.items()

@@ -32,8 +32,8 @@ class OneShot(Method):
             per-group latency table measured on this machine's interpreter
             (cached), or read from `latency_table`. The report records the
             student's measured latency next to the target. Combines with
-            `target_macs`/`target_params` (every budget is met), not with
-            `widths` nor `allocation="sensitivity"`. Defaults to `None`.
+            `target_macs`/`target_params` (every budget is met) and with
+            either allocation, not with `widths`. Defaults to `None`.
         latency_table: with `target_latency`, the path of times taken
             on the target device with `benchmark_model`: the folder of its
             logs, one per probe of `tfc.pruning.export_probes`, or a CSV /
@@ -97,7 +97,7 @@ class OneShot(Method):
         validate_choice("importance", importance, CRITERIA)
         if round_to is not None:
             round_to = validate_int("round_to", round_to, minimum=1)
-        _check_latency(latency, latency_table, widths, allocation)
+        _check_latency(latency, latency_table, widths)
         self._init(
             **budget,
             target_latency=latency,
@@ -109,7 +109,7 @@ class OneShot(Method):
         )
 
 
-def _check_latency(latency, table, widths, allocation):
+def _check_latency(latency, table, widths):
     if table is not None and not isinstance(table, str):
         raise invalid(
             "latency_table",
@@ -131,14 +131,6 @@ def _check_latency(latency, table, widths, allocation):
             "target_latency",
             "None with `widths` (hand-chosen widths are not searched)",
             latency,
-        )
-    if allocation == "sensitivity":
-        raise invalid(
-            "allocation",
-            "'global' with `target_latency` (a latency budget is met by "
-            "the global ranking, timed by the latency table; the "
-            "sensitivity allocation budgets MACs and parameters only)",
-            allocation,
         )
 
 

@@ -5,19 +5,20 @@ ratio, a threshold, given widths, or MACs/parameter/latency targets
 (global, per-layer or sensitivity-allocated); `prune` slims with them.
 """
 
+import contextlib
 import numbers
 import os
 
 from tf_compact.graph.channel_graph import _validate_mask
 from tf_compact.internal.targets import parse_target
 from tf_compact.internal.targets import target_fraction
+from tf_compact.pruning.allocation import allocate
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.latency import build_latency_table
 from tf_compact.pruning.latency_table import LatencyPredictor
 from tf_compact.pruning.latency_table import LatencyTable
 from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.selection import top_mask
-from tf_compact.pruning.sensitivity import allocate
 from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_scores
@@ -64,11 +65,6 @@ def prune_masks(
     )
     validate_shape_args(scope, min_channels, round_to)
     graph = resolve_graph(model, graph)
-    if target_latency is not None and scope == "sensitivity":
-        raise ValueError(
-            "Invalid value for argument `scope`: `target_latency` is met "
-            "with scope='global' or 'local'. Received: scope='sensitivity'"
-        )
     if goal == "widths":
         wanted = _resolve_widths(graph, widths)
     if scope == "sensitivity":
@@ -85,10 +81,6 @@ def prune_masks(
             return selector.local_masks(ratio)
         return selector.global_masks(round(ratio * selector.total))
     targets = _fraction_targets(graph, target_macs, target_params)
-    if scope == "sensitivity":
-        return _sensitivity_masks(
-            model, graph, scores, data, targets, min_channels, round_to
-        )
     latency = None
     if target_latency is not None:
         table = latency_table_for(
@@ -96,6 +88,16 @@ def prune_masks(
         )
         predictor = LatencyPredictor(table, graph)
         latency = (predictor, float(target_latency), target_latency)
+    if scope == "sensitivity":
+        return _sensitivity_masks(
+            model,
+            graph,
+            scores,
+            data,
+            targets,
+            (min_channels, round_to),
+            latency,
+        )
     return _search_target(graph, selector, scope, targets, latency)
 
 
@@ -122,12 +124,32 @@ def latency_table_for(
     return latency_table.for_graph(graph)
 
 
-def _sensitivity_masks(
-    model, graph, scores, data, targets, min_channels, round_to
-):
-    table = sensitivity_table(
-        model, graph, scores, data, round_to or 1, min_channels
-    )
+#: Sensitivity tables kept while `reused_sensitivity_tables()` is open.
+_TABLES = {}
+
+
+@contextlib.contextmanager
+def reused_sensitivity_tables():
+    """Within it, each model's sensitivity table is measured once (for the
+    re-measured tries of a latency budget)."""
+    _TABLES.clear()
+    _TABLES["open"] = True
+    try:
+        yield
+    finally:
+        _TABLES.clear()
+
+
+def _sensitivity_masks(model, graph, scores, data, targets, shape, latency):
+    min_channels, round_to = shape
+    key = (id(model), id(data), min_channels, round_to)
+    table = _TABLES.get(key)
+    if table is None:
+        table = sensitivity_table(
+            model, graph, scores, data, round_to or 1, min_channels
+        )
+        if _TABLES:
+            _TABLES[key] = table
     widths = allocate(
         graph,
         scores,
@@ -135,9 +157,12 @@ def _sensitivity_masks(
         [(which, value) for which, value, *_ in targets],
         round_to or 1,
         min_channels,
+        latency=None if latency is None else latency[:2],
     )
     masks = _width_masks(graph, scores, widths)
     _check_reached(graph, masks, targets)
+    if latency is not None:
+        _check_latency(masks, *latency)
     return masks
 
 

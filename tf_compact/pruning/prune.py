@@ -4,6 +4,7 @@ from tf_compact.pruning.latency import TOLERANCE
 from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.masks import latency_table_for
 from tf_compact.pruning.masks import prune_masks
+from tf_compact.pruning.masks import reused_sensitivity_tables
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
@@ -60,10 +61,12 @@ def prune(
       another device): the model's measured latency minus the time each
       cut group saves. The removal is found by the same bisection over
       the global ranking (or uniform ratio) as the other targets, with
-      which it may be combined (all must hold). `prune` then measures
-      the slim model and, while it takes more than 10% above the
-      target, tightens the prediction and prunes again (a few times at
-      most). Not with `scope="sensitivity"`.
+      which it may be combined (all must hold); with
+      `scope="sensitivity"`, widths go where the measured change grows
+      least per millisecond saved. `prune` then measures the slim model
+      and, while it takes more than 10% above the target, tightens the
+      prediction and prunes again (a few times at most; the sensitivity
+      table is measured once).
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
@@ -143,9 +146,7 @@ def prune(
         "num_threads": num_threads,
     }
     if target_latency is None:
-        masks = prune_masks(
-            model, ratio, latency_table=latency_table, **kwargs
-        )
+        masks = prune_masks(model, ratio, latency_table=latency_table, **kwargs)
         return slim(model, masks, graph=graph)
     validate_goal(
         ratio, target_macs, target_params, threshold, widths, target_latency
@@ -154,9 +155,7 @@ def prune(
     table = latency_table_for(
         model, graph, latency_table, num_threads, min_channels, round_to
     )
-    return _prune_to_latency(
-        model, ratio, float(target_latency), table, kwargs
-    )
+    return _prune_to_latency(model, ratio, float(target_latency), table, kwargs)
 
 
 #: Re-measured tries `prune` makes when the slim model misses its
@@ -170,6 +169,11 @@ def _prune_to_latency(model, ratio, target, table, kwargs):
     Only a table measured on this machine is checked against a
     measurement here: times taken on another device cannot be.
     """
+    with reused_sensitivity_tables():
+        return _tighten_to_latency(model, ratio, target, table, kwargs)
+
+
+def _tighten_to_latency(model, ratio, target, table, kwargs):
     graph = kwargs["graph"]
     limit, best, tried = target, None, []
     for _ in range(LATENCY_RETRIES + 1):

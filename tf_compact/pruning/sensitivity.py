@@ -30,18 +30,11 @@ from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
 from tf_compact.surgery.apply_masks import apply_masks
 from tf_compact.surgery.apply_masks import masked_values
-from tf_compact.surgery.cost import cost_from_keep
 
 #: Widths measured per group (evenly spaced fractions, plus the full width).
 LEVELS = 8
 #: Batches of `data` the table is measured on.
 BATCHES = 8
-#: No group is cut below this share of the uniform width that would meet
-#: the tightest target (cost grows about as width squared, so that width is
-#: `sqrt(target)` of the original). Each group's loss is measured with the
-#: others intact; far below the uniform width those losses saturate, the
-#: table turns flat, and the greedy would cut a group to a single channel.
-FLOOR_SHARE = 0.5
 
 
 def sensitivity_table(
@@ -138,119 +131,6 @@ def resolve_recalibrate(recalibrate, model):
         "Invalid value for argument `recalibrate`. Expected 'auto', True "
         f"or False. Received: recalibrate={recalibrate!r}"
     )
-
-
-def allocate(graph, scores, table, targets, step=1, min_channels=1):
-    """Per-group widths meeting `targets`, guided by `table`.
-
-    No group goes below `FLOOR_SHARE` of the uniform width that would meet
-    the tightest target, unless the targets cannot be met above those
-    floors: then groups narrow further, down to `min_channels`.
-
-    Args:
-        graph: The `ChannelGraph`.
-        scores: `{group name: scores}` of the prunable groups.
-        table: `sensitivity_table(...)` of the same groups.
-        targets: `[(which, fraction), ...]`, `which` 0 for MACs and 1 for
-            parameters, each a fraction of the unpruned cost.
-        step: Widths move by this many channels (`round_to`). Defaults to
-            `1`.
-        min_channels: Smallest width of a group. Defaults to `1`.
-
-    Returns:
-        `{group name: width}` for every group of `scores`.
-    """
-    search = _Allocation(graph, scores, table, targets)
-    uniform = min([np.sqrt(fraction) for _, fraction in targets] or [1.0])
-    # Down to the floors first; below them only if the targets need it
-    # (`shrink` stops as soon as they are met).
-    for share in (uniform * FLOOR_SHARE, 0.0):
-        floor = {
-            name: keep_count(
-                len(s), int(np.ceil(len(s) * share)), min_channels, step
-            )
-            for name, s in scores.items()
-        }
-        search.shrink(floor, step)
-    search.grow(step)
-    return search.widths
-
-
-class _Allocation:
-    """The greedy search of `allocate`: widths, their cost and loss."""
-
-    def __init__(self, graph, scores, table, targets):
-        self.graph = graph
-        self.scores = scores
-        full = cost_from_keep(graph, graph.keep_elements({}))
-        self.limits = {which: f * full[which] for which, f in targets}
-        self.widths = {name: len(score) for name, score in scores.items()}
-        self.curves = {}
-        for name in scores:
-            known = sorted(table[name])
-            self.curves[name] = (known, [table[name][k] for k in known])
-        self.current = self.cost(self.widths)
-
-    def cost(self, candidate):
-        masks = {
-            name: top_mask(self.scores[name], k)
-            for name, k in candidate.items()
-            if k < len(self.scores[name])
-        }
-        return cost_from_keep(self.graph, self.graph.keep_elements(masks))
-
-    def loss(self, name, width):
-        return float(np.interp(width, *self.curves[name]))
-
-    def _over(self, cost):
-        return any(cost[w] > limit for w, limit in self.limits.items())
-
-    def shrink(self, floor, step):
-        """Narrows the group that loses least per cost saved, until met."""
-        while self._over(self.current):
-            best = None
-            for name, width in self.widths.items():
-                lower = max(width - step, floor[name])
-                if lower >= width:
-                    continue
-                trial = self.cost({**self.widths, name: lower})
-                saved = sum(
-                    (self.current[w] - trial[w]) / max(limit, 1)
-                    for w, limit in self.limits.items()
-                    if self.current[w] > limit
-                )
-                if saved <= 0:
-                    continue
-                grow = max(self.loss(name, lower) - self.loss(name, width), 0)
-                rank = grow / saved
-                if best is None or rank < best[0]:
-                    best = (rank, name, lower, trial)
-            if best is None:
-                return
-            _, name, self.widths[name], self.current = best
-
-    def grow(self, step):
-        """Widens the group that gains most per cost, while targets hold."""
-        while True:
-            best = None
-            for name, width in self.widths.items():
-                upper = min(width + step, len(self.scores[name]))
-                if upper <= width:
-                    continue
-                trial = self.cost({**self.widths, name: upper})
-                if self._over(trial):
-                    continue
-                added = sum(
-                    (trial[w] - self.current[w]) / max(limit, 1)
-                    for w, limit in self.limits.items()
-                )
-                gain = self.loss(name, width) - self.loss(name, upper)
-                rank = gain / max(added, 1e-12)
-                if best is None or rank > best[0]:
-                    best = (rank, name, upper, trial)
-            if best is None:
-                return
-            _, name, self.widths[name], self.current = best
 
 
 def _inputs(data, batches):
