@@ -13,6 +13,9 @@ and labelled so in the results. It is pruned twice with `tfc.prune`
 - `macs`: to a `target_macs` found by bisection so that the MACs-pruned
   model's *measured* latency is within `--match_tolerance` of `L`.
 
+With `--scope=sensitivity` both prunes use the sensitivity allocation
+(`tfc.prune(scope="sensitivity")`) instead of the global ranking.
+
 Latency is measured on the TFLite interpreter (float32, batch 1,
 `--threads`). Both students are then fine-tuned the same way, with
 `tfc.Distiller` and `tfc.LogitsKD`, once per seed of `--seeds`, and
@@ -69,6 +72,13 @@ MAX_STEPS = flags.DEFINE_integer(
     "max_bisection_steps", 10, "Cap on the MACs bisection steps."
 )
 ROUND_TO = flags.DEFINE_integer("round_to", 8, "`round_to` of both prunes.")
+SCOPE = flags.DEFINE_enum(
+    "scope",
+    "global",
+    ["global", "sensitivity"],
+    "Allocation of both prunes: the global ranking, or the sensitivity "
+    "allocation (on 8 training batches, measured once for the run).",
+)
 THREADS = flags.DEFINE_integer("threads", 1, "Interpreter threads.")
 RUNS = flags.DEFINE_integer("runs", 200, "Timed invokes per measurement.")
 REPEATS = flags.DEFINE_integer(
@@ -272,6 +282,14 @@ def _cost(model):
     return int(macs), int(params)
 
 
+#: How both arms are pruned (`round_to`, `scope` and its `data`).
+_SHAPE = {}
+
+
+def _shape():
+    return dict(_SHAPE)
+
+
 def _match_macs(teacher, by_latency):
     """The MACs-pruned model whose measured latency matches `by_latency`'s.
 
@@ -286,9 +304,7 @@ def _match_macs(teacher, by_latency):
     best, steps = None, []
     fraction = _cost(by_latency)[0] / _cost(teacher)[0]
     for _ in range(MAX_STEPS.value):
-        candidate = tfc.prune(
-            teacher, target_macs=fraction, round_to=ROUND_TO.value
-        )
+        candidate = tfc.prune(teacher, target_macs=fraction, **_shape())
         ms = _latencies(
             {"latency": by_latency, "macs": candidate},
             repeats=max(2, REPEATS.value // 2),
@@ -384,6 +400,7 @@ def main(argv):
     import tf_compact as tfc
     from tf_compact.internal import interpreter
     from tf_compact.pruning.latency import build_latency_table
+    from tf_compact.pruning.masks import reused_sensitivity_tables
 
     seeds = [int(s) for s in SEEDS.value]
     name = NAME.value or TEACHER.value
@@ -400,13 +417,17 @@ def main(argv):
     )
     table_seconds = time.time() - start
     target = LATENCY_FRACTION.value * teacher_ms
-    by_latency = tfc.prune(
-        teacher,
-        target_latency=target,
-        round_to=ROUND_TO.value,
-        num_threads=THREADS.value,
-    )
-    by_macs, target_macs, steps = _match_macs(teacher, by_latency)
+    _SHAPE.update(round_to=ROUND_TO.value, scope=SCOPE.value)
+    if SCOPE.value == "sensitivity":
+        _SHAPE["data"] = bundle.train.take(8)
+    with reused_sensitivity_tables():
+        by_latency = tfc.prune(
+            teacher,
+            target_latency=target,
+            num_threads=THREADS.value,
+            **_shape(),
+        )
+        by_macs, target_macs, steps = _match_macs(teacher, by_latency)
     students = {"latency": by_latency, "macs": by_macs}
     budgets = {
         "latency": f"target_latency={target:.4f} ms",
@@ -446,6 +467,7 @@ def main(argv):
     macs, params = _cost(teacher)
     payload = {
         "teacher_name": TEACHER.value,
+        "scope": SCOPE.value,
         "threads": THREADS.value,
         "runtime": interpreter.runtime_name(),
         "runs": RUNS.value,
