@@ -74,6 +74,16 @@ def test_summary_pairs_seeds_and_states_the_goals():
     assert "budget" not in text.split("Paired")[1]
 
 
+def test_speed_up_uses_the_teacher_timed_beside_each_arm():
+    records = [_record(0, {"oneshot": 0.9}), _record(1, {"oneshot": 0.9})]
+    for record in records:
+        # The teacher's first timing (2.0 ms) was taken under other load.
+        record["arms"]["oneshot"]["teacher_float32_ms"] = 3.0
+    text = bench_evidence.summarize(records, "vgg", "4x10", "c")
+    # 3.0 / 0.5 = 6x over a 10x MACs reduction.
+    assert "| 10.0x | 100.0x | 6.00x | 0.60 |" in text
+
+
 def test_summary_reports_a_failed_arm_apart():
     records = [_record(0, {"oneshot": 0.9, "l1": 0.8})]
     records[0]["arms"]["budget"] = {"error": "ValueError: cannot reach"}
