@@ -212,13 +212,15 @@ def _compress_budget(teacher, bundle, output_dir):
 
 
 def _sparsify_record(output_dir):
-    """What the budget controller ended with: the threshold it slimmed at
-    and the penalty strength (from the run's `stages.json`)."""
+    """What the budget controller ended with: the threshold it slimmed at,
+    the penalty strength and whether sparsity alone met the budget (from
+    the run's `stages.json`)."""
     with open(os.path.join(output_dir, "stages.json"), encoding="utf-8") as f:
         record = json.load(f)["stages"].get("sparsify", {})
     return {
         "threshold": record.get("threshold"),
         "final_strength": record.get("final_strength"),
+        "met_by_sparsity": record.get("met_by_sparsity"),
     }
 
 

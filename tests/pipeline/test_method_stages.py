@@ -192,9 +192,15 @@ def test_initial_strength_makes_the_penalty_a_share_of_the_loss():
     assert ratio == pytest.approx(0.2, rel=1e-3)
 
 
-def test_budget_method_runs_with_proximal_steps():
-    teacher, report = _slim(methods.Budget(target_macs=0.6))
+def test_budget_method_runs_with_proximal_steps(tmp_path):
+    teacher, report = _slim(
+        methods.Budget(target_macs=0.6), output_dir=str(tmp_path)
+    )
     assert report["student"]["macs"] <= 0.6 * tfc.profile(teacher).macs * 1.01
+    # The record says whether sparsity alone met the budget.
+    with open(tmp_path / "stages.json") as f:
+        sparsify = json.load(f)["stages"]["sparsify"]
+    assert isinstance(sparsify["met_by_sparsity"], bool)
 
 
 def test_steps_per_epoch():

@@ -102,6 +102,9 @@ def sparsify_stage(ctx):
         "history": history,
         "final_strength": float(keras.ops.convert_to_numpy(penalty.strength)),
     }
+    if budget:
+        # False when the budget was met only by raising the threshold.
+        record["met_by_sparsity"] = bool(controller.met_by_sparsity)
     return recalibration.finish(record, entry)
 
 
