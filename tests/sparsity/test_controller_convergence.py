@@ -161,9 +161,13 @@ def test_controllers_recalibrate_bn_statistics_at_train_end(make):
     trainer.fit(
         x, y, batch_size=64, epochs=1, callbacks=[controller], verbose=0
     )
+    _assert_recalibrated(model, x, controller.recalibrate_batches or 100)
+
+
+def _assert_recalibrated(model, data, batches):
+    """The model's BN statistics are those of `batches` batches of `data`."""
     after_fit = _moving_statistics(model)
-    batches = controller.recalibrate_batches or 100
-    tfc.sparsity.recalibrate_batch_norm(model, x, max_batches=batches)
+    tfc.sparsity.recalibrate_batch_norm(model, data, max_batches=batches)
     for got, want in zip(after_fit, _moving_statistics(model)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
@@ -206,10 +210,7 @@ def test_fit_data_is_handed_over_when_fit_takes_positional_arguments():
     controller = tfc.callbacks.BudgetController(target_macs=0.5)
     # fit(x, y, batch_size, epochs, verbose, callbacks)
     trainer.fit(x, y, 64, 1, 0, [controller])
-    after_fit = _moving_statistics(model)
-    tfc.sparsity.recalibrate_batch_norm(model, (x, y), max_batches=100)
-    for got, want in zip(after_fit, _moving_statistics(model)):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    _assert_recalibrated(model, (x, y), 100)
 
 
 def test_data_that_cannot_be_read_again_is_not_handed_over():
