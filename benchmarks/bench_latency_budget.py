@@ -191,6 +191,7 @@ def _finished(path):
         return False
     with open(path, encoding="utf-8") as f:
         payload = json.load(f)
+
     def command(text):
         return text.replace(" --rerun", "")
 
@@ -282,19 +283,13 @@ def _cost(model):
     return int(macs), int(params)
 
 
-#: How both arms are pruned (`round_to`, `scope` and its `data`).
-_SHAPE = {}
-
-
-def _shape():
-    return dict(_SHAPE)
-
-
-def _match_macs(teacher, by_latency):
+def _match_macs(teacher, by_latency, shape):
     """The MACs-pruned model whose measured latency matches `by_latency`'s.
 
     Bisection on `target_macs`; each step measures the candidate and the
     latency-pruned model interleaved (so load on the machine hits both).
+    `shape` holds the `tfc.prune` arguments both arms share (`round_to`,
+    `scope` and its `data`).
     Returns `(model, target_macs, steps)`; the closest candidate is kept
     when the tolerance is not reached within the step cap.
     """
@@ -304,7 +299,7 @@ def _match_macs(teacher, by_latency):
     best, steps = None, []
     fraction = _cost(by_latency)[0] / _cost(teacher)[0]
     for _ in range(MAX_STEPS.value):
-        candidate = tfc.prune(teacher, target_macs=fraction, **_shape())
+        candidate = tfc.prune(teacher, target_macs=fraction, **shape)
         ms = _latencies(
             {"latency": by_latency, "macs": candidate},
             repeats=max(2, REPEATS.value // 2),
@@ -417,17 +412,17 @@ def main(argv):
     )
     table_seconds = time.time() - start
     target = LATENCY_FRACTION.value * teacher_ms
-    _SHAPE.update(round_to=ROUND_TO.value, scope=SCOPE.value)
+    shape = {"round_to": ROUND_TO.value, "scope": SCOPE.value}
     if SCOPE.value == "sensitivity":
-        _SHAPE["data"] = bundle.train.take(8)
+        shape["data"] = bundle.train.take(8)
     with reused_sensitivity_tables():
         by_latency = tfc.prune(
             teacher,
             target_latency=target,
             num_threads=THREADS.value,
-            **_shape(),
+            **shape,
         )
-        by_macs, target_macs, steps = _match_macs(teacher, by_latency)
+        by_macs, target_macs, steps = _match_macs(teacher, by_latency, shape)
     students = {"latency": by_latency, "macs": by_macs}
     budgets = {
         "latency": f"target_latency={target:.4f} ms",

@@ -72,6 +72,15 @@ def fake_table(model):
     return LatencyTable(10.0, groups)
 
 
+def _measured_here(model):
+    """`fake_table(model)` marked as timed on this machine (so `prune`
+    re-measures against it)."""
+    config = fake_table(model).get_config()
+    return LatencyTable(
+        10.0, config["groups"], {"source": "measured", "num_threads": 1}
+    )
+
+
 def _widths(masks):
     return {name: int(np.count_nonzero(m)) for name, m in masks.items()}
 
@@ -198,8 +207,8 @@ def test_latency_and_macs_targets_both_hold():
 
 
 def _images(n=16):
-    return np.random.default_rng(0).uniform(size=(n, 16, 16, 3)).astype(
-        "float32"
+    return (
+        np.random.default_rng(0).uniform(size=(n, 16, 16, 3)).astype("float32")
     )
 
 
@@ -242,11 +251,7 @@ def test_sensitivity_allocation_meets_a_latency_budget(monkeypatch):
 
 def test_sensitivity_table_is_measured_once_over_the_retries(monkeypatch):
     model = net()
-    table = LatencyTable(
-        10.0,
-        fake_table(model).get_config()["groups"],
-        {"source": "measured", "num_threads": 1},
-    )
+    table = _measured_here(model)
     measured, tables = [], []
     masks_module = importlib.import_module("tf_compact.pruning.masks")
     real = masks_module.sensitivity_table
@@ -276,11 +281,7 @@ def test_sensitivity_table_is_measured_once_over_the_retries(monkeypatch):
 
 def test_prune_tightens_until_the_measurement_fits(monkeypatch):
     model = net()
-    table = LatencyTable(
-        10.0,
-        fake_table(model).get_config()["groups"],
-        {"source": "measured", "num_threads": 1},
-    )
+    table = _measured_here(model)
     measured = []
 
     def measure(small, num_threads):

@@ -100,7 +100,7 @@ def _edgetpu(filename, config):
     }
 
 
-def _edgetpu_lines(report):
+def _device_lines(report):
     """One line on the Edge TPU file (verdict, ops, what was not checked),
     and one per float file on the GPU delegate."""
     lines = []
@@ -253,7 +253,7 @@ def markdown(report, plot_files=()):
     lines += ["", _reduction_line(report), ""]
     settings = report.get("settings", {})
     listed = ", ".join(f"`{k}={v}`" for k, v in settings.items())
-    lines += _edgetpu_lines(report)
+    lines += _device_lines(report)
     lines += _batch_norm_lines(report)
     lines.append("Settings: " + listed)
     lines.append("")

@@ -124,32 +124,32 @@ def latency_table_for(
     return latency_table.for_graph(graph)
 
 
-#: Sensitivity tables kept while `reused_sensitivity_tables()` is open.
-_TABLES = {}
+#: Sensitivity tables by model, data and widths while
+#: `reused_sensitivity_tables()` is open; `None` when it is not.
+_reused_tables = None
 
 
 @contextlib.contextmanager
 def reused_sensitivity_tables():
     """Within it, each model's sensitivity table is measured once (for the
     re-measured tries of a latency budget)."""
-    _TABLES.clear()
-    _TABLES["open"] = True
+    global _reused_tables
+    _reused_tables = {}
     try:
         yield
     finally:
-        _TABLES.clear()
+        _reused_tables = None
 
 
 def _sensitivity_masks(model, graph, scores, data, targets, shape, latency):
     min_channels, round_to = shape
     key = (id(model), id(data), min_channels, round_to)
-    table = _TABLES.get(key)
-    if table is None:
-        table = sensitivity_table(
+    tables = {} if _reused_tables is None else _reused_tables
+    if key not in tables:
+        tables[key] = sensitivity_table(
             model, graph, scores, data, round_to or 1, min_channels
         )
-        if _TABLES:
-            _TABLES[key] = table
+    table = tables[key]
     widths = allocate(
         graph,
         scores,
