@@ -26,7 +26,11 @@ seed, so the seeds pair the arms):
    and biases alone exceed that count (MobileNetV2), to arm 1's kernel
    weight count (`matched` in its row says which);
 5. `scratch`: arm 1's slim architecture trained from scratch;
-6. `keras_kd`: `keras.distillation` logits KD into that architecture.
+6. `keras_kd`: `keras.distillation` logits KD into that architecture;
+
+and, where `bench_peers.py` has run on the same teacher at the same
+point, settings and seeds, its two Torch-Pruning arms (one-shot
+group-L2 + KD, GroupNormPruner) as two more baselines in the summary.
 
 Each arm records test accuracy, MACs, params and the 1-thread float32
 TFLite latency (median of `--latency_runs` invokes; the teacher is timed
@@ -68,9 +72,30 @@ ARMS = (
     ("scratch", "slim architecture from scratch", False),
     ("keras_kd", "keras.distillation KD into slim", False),
 )
+#: Torch-Pruning's arms from `bench_peers.py` on the same teacher, point
+#: and seeds, shown as two more baselines. They pair by seed: the peers'
+#: tf_compact arm runs the one-shot arm's protocol on the same seeded data
+#: (the summary says how closely it reproduced it).
+PEER_ARMS = (
+    ("tp_oneshot", "Torch-Pruning one-shot group-L2 + KD", False),
+    (
+        "tp_groupnorm",
+        "Torch-Pruning GroupNormPruner (sparse, prune, KD)",
+        False,
+    ),
+)
+#: The peers' settings that must equal this run's for its seeds to pair.
+PEER_SETTINGS = (
+    "epochs",
+    "learning_rate",
+    "temperature",
+    "student_loss_weight",
+    "round_to",
+    "limit",
+)
 #: The paired comparisons shown: tf_compact arms against the baselines.
 OURS = [key for key, _, ours in ARMS if ours]
-BASELINES = [key for key, _, ours in ARMS if not ours]
+BASELINES = [key for key, _, ours in ARMS + PEER_ARMS if not ours]
 
 TEACHER = flags.DEFINE_string(
     "teacher", "vgg", "Name of a teacher trained by benchmarks/teachers.py."
@@ -427,24 +452,69 @@ def _reindex():
         make_index.main([])
 
 
-def summarize(records, teacher_name, point, command):
-    """The markdown summary of a point's seed records (pure function)."""
+def peer_folder(point, round_to):
+    """The `bench_peers.py` results folder name of an operating point
+    (`macs25_params10`; a width multiple other than 8 appended)."""
     spec = POINTS[point]
-    records = sorted(records, key=lambda r: r["seed"])
+    name = (
+        f"macs{round(100 * spec['target_macs']):d}"
+        f"_params{round(100 * spec['target_params']):d}"
+    )
+    return name + (f"_round{round_to}" if round_to != 8 else "")
+
+
+def with_peers(records, peer_records):
+    """`records` with the Torch-Pruning arms of the peer seed records of
+    the same seeds added as arms, and the largest difference (pp) between
+    the peers' tf_compact arm and the one-shot arm over those seeds (None
+    when no seed pairs). Pure function."""
+    by_seed = {
+        p["seed"]: {row["arm"]: row for row in p["rows"]} for p in peer_records
+    }
+    merged, gaps = [], []
+    for record in records:
+        rows = by_seed.get(record["seed"], {})
+        arms = dict(record["arms"])
+        for key, _, _ in PEER_ARMS:
+            if key in rows and "teacher" in rows:
+                row = rows[key]
+                arms[key] = {
+                    "accuracy": row["accuracy"],
+                    "macs": row["macs"],
+                    "params": row["params"],
+                    "float32_ms": row["litert_float32_ms"],
+                    "teacher_float32_ms": rows["teacher"]["litert_float32_ms"],
+                }
+        own = arms.get("oneshot", {})
+        if "tf_compact" in rows and "accuracy" in own:
+            gap = rows["tf_compact"]["accuracy"] - own["accuracy"]
+            gaps.append(100 * abs(gap))
+        merged.append({**record, "arms": arms})
+    return merged, (max(gaps) if gaps else None)
+
+
+def summarize(records, teacher_name, point, command, peer_records=()):
+    """The markdown summary of a point's seed records, with the
+    Torch-Pruning arms of `peer_records` (`bench_peers.py` seeds of the
+    same teacher and point) as baselines (pure function)."""
+    spec = POINTS[point]
+    records, peer_gap = with_peers(
+        sorted(records, key=lambda r: r["seed"]), peer_records
+    )
     seeds = [r["seed"] for r in records]
     teacher_acc = records[0]["teacher"]["accuracy"]
-    labels = {key: label for key, label, _ in ARMS}
+    labels = {key: label for key, label, _ in ARMS + PEER_ARMS}
     failed = {
         k: [
             (r["seed"], r["arms"][k]["error"])
             for r in records
             if "error" in r["arms"].get(k, {})
         ]
-        for k, _, _ in ARMS
+        for k, _, _ in ARMS + PEER_ARMS
     }
     keys = [
         k
-        for k, _, _ in ARMS
+        for k, _, _ in ARMS + PEER_ARMS
         if all(k in r["arms"] for r in records) and not failed[k]
     ]
     lines = [
@@ -507,6 +577,14 @@ def summarize(records, teacher_name, point, command):
             "Group-sparse training against one-shot pruning at the same "
             f"epochs ({labels['budget']} minus {labels['oneshot']}): "
             f"{mean:+.2f}{_se(se)} pp.",
+        ]
+    if peer_gap is not None and any(k in keys for k, _, _ in PEER_ARMS):
+        lines += [
+            "",
+            "The Torch-Pruning rows come from `bench_peers.py` on the same "
+            "teacher, targets, epochs and seeds; its tf_compact arm, the "
+            "one-shot arm's protocol on the same seeded data, differs from "
+            f"the one-shot arm above by at most {peer_gap:.2f} pp.",
         ]
     for key, errors in failed.items():
         for seed, error in errors:
@@ -607,11 +685,40 @@ def main(argv):
     del records
     seeds = ",".join(str(r["seed"]) for r in sorted(seeds_done, key=_seed))
     text = summarize(
-        seeds_done, TEACHER.value, POINT.value, f"{_command()} --seeds={seeds}"
+        seeds_done,
+        TEACHER.value,
+        POINT.value,
+        f"{_command()} --seeds={seeds}",
+        _peer_records(teacher_info),
     )
     common.write_text(os.path.join(_folder(), "summary.md"), text)
     _reindex()
     print(text)
+
+
+def _peer_records(teacher_info):
+    """The finished `bench_peers.py` seeds on this teacher at this point
+    with this run's settings."""
+    folder = os.path.join(
+        RESULTS.value,
+        "peers",
+        TEACHER.value,
+        peer_folder(POINT.value, ROUND_TO.value),
+    )
+    records = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not (name.startswith("seed") and name.endswith(".json")):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            record = json.load(f)
+        settings = record.get("settings", {})
+        same = all(
+            settings.get(k) == flags.FLAGS[k].value for k in PEER_SETTINGS
+        )
+        teacher = f"`benchmarks/teachers/{teacher_info['folder']}`"
+        if same and teacher in record.get("teacher_source", ""):
+            records.append(record)
+    return records
 
 
 def _seed(record):

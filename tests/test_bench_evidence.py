@@ -118,6 +118,58 @@ def test_a_tie_is_not_ahead_and_sparse_training_is_paired_with_one_shot():
     assert "-1.50 ± 0.50 pp." in text
 
 
+def _peer(seed, tf_compact, tp_oneshot, tp_groupnorm=None):
+    def row(arm, acc, ms):
+        return {
+            "arm": arm,
+            "accuracy": acc,
+            "macs": 50,
+            "params": 5,
+            "litert_float32_ms": ms,
+        }
+
+    rows = [row("teacher", 0.9, 4.0), row("tf_compact", tf_compact, 0.5)]
+    rows.append(row("tp_oneshot", tp_oneshot, 0.25))
+    if tp_groupnorm is not None:
+        rows.append(row("tp_groupnorm", tp_groupnorm, 0.5))
+    return {"seed": seed, "rows": rows}
+
+
+def test_torch_pruning_rows_pair_by_seed_beside_the_baselines():
+    records = [
+        _record(0, {"oneshot": 0.90, "l1": 0.88}),
+        _record(1, {"oneshot": 0.91, "l1": 0.88}),
+    ]
+    # Seed 2 of the peers has no evidence seed: left out. GroupNormPruner
+    # on one seed only: no row.
+    peers = [
+        _peer(0, 0.90, 0.87, 0.86),
+        _peer(1, 0.9105, 0.88),
+        _peer(2, 0.5, 0.5),
+    ]
+    text = bench_evidence.summarize(records, "vgg", "4x10", "c", peers)
+    # One-shot minus Torch-Pruning one-shot: 3 and 3 pp.
+    assert (
+        "| tf_compact one-shot sensitivity + KD | Torch-Pruning one-shot "
+        "group-L2 + KD | +3.00 ± 0.00 | yes |"
+    ) in text
+    # Its speed-up is over the teacher timed in the peers run: 4 / 0.25.
+    assert (
+        "| Torch-Pruning one-shot group-L2 + KD | 87.50% ± 0.50 | "
+        "-2.50 ± 0.50 | 20.0x | 200.0x | 16.00x | 0.80 |"
+    ) in text
+    assert "GroupNormPruner" not in text
+    assert "differs from the one-shot arm above by at most 0.05 pp" in text
+    # Without peers the summary is as before.
+    plain = bench_evidence.summarize(records, "vgg", "4x10", "c")
+    assert "Torch-Pruning" not in plain
+
+
+def test_peer_folder_names_the_bench_peers_point():
+    assert bench_evidence.peer_folder("4x10", 8) == "macs25_params10"
+    assert bench_evidence.peer_folder("10x50", 4) == "macs10_params2_round4"
+
+
 def test_tfmot_matches_kernels_where_its_dense_weights_exceed_the_target():
     import keras
 
