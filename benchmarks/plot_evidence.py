@@ -62,6 +62,13 @@ def _complete(folder):
     return records
 
 
+def _point_label(point, settings):
+    """An evidence point's label: widths in multiples other than 8 make a
+    point of their own (as `PEER_POINTS` names the peers' ones)."""
+    round_to = settings.get("round_to", 8)
+    return point if round_to == 8 else f"{point}, widths in {round_to}s"
+
+
 def _stats(rows):
     """Mean/SE accuracy (%), mean MACs, and mean latency of one arm's rows."""
     accuracy, se = common.paired([100 * r["accuracy"] for r in rows])
@@ -84,8 +91,9 @@ def series(results_dir, teacher):
     labels = {key: label for key, label, _ in bench_evidence.ARMS}
     arms, teachers = {}, []
     base = os.path.join(results_dir, "evidence", teacher)
-    for point in sorted(bench_evidence.POINTS):
-        for record in _complete(os.path.join(base, point)):
+    for name in sorted(bench_evidence.POINTS):
+        for record in _complete(os.path.join(base, name)):
+            point = _point_label(name, record.get("settings", {}))
             row = record["teacher"]
             teachers.append({**row, "ms": row["float32_ms"]})
             for key, row in record["arms"].items():

@@ -17,13 +17,14 @@ def _write(path, payload):
         json.dump(payload, f)
 
 
-def _evidence(results, point, seed, oneshot, complete=True):
+def _evidence(results, point, seed, oneshot, complete=True, round_to=8):
     row = {"macs": 250, "params": 10, "float32_ms": 0.5}
     _write(
         os.path.join(results, "evidence", "vgg", point, f"seed{seed}.json"),
         {
             "seed": seed,
             "complete": complete,
+            "settings": {"round_to": round_to},
             "teacher": {"accuracy": 0.93, "macs": 1000, "float32_ms": 2.0},
             "arms": {
                 "oneshot": {**row, "accuracy": oneshot},
@@ -123,3 +124,14 @@ def test_peer_points_with_widths_in_fours_are_drawn_apart(tmp_path):
     peer = points[("10x50, widths in 4s", "Torch-Pruning one-shot + KD")]
     assert peer["accuracy"] == pytest.approx(89.0)
     assert set(plot_evidence.PEER_POINTS.values()) <= set(plot_evidence.MARKERS)
+
+
+def test_evidence_with_widths_in_fours_is_the_point_of_its_own(tmp_path):
+    results = _results(tmp_path)
+    _evidence(results, "10x50", 0, 0.88, round_to=4)
+    _, points = plot_evidence.series(results, "vgg")
+    ours = "tf_compact one-shot sensitivity + KD"
+    assert points[("10x50, widths in 4s", ours)]["accuracy"] == pytest.approx(
+        88.0
+    )
+    assert ("10x50", ours) not in points
