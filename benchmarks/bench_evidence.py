@@ -46,7 +46,8 @@ tf_compact arm against each baseline.
 
 ```shell
 python benchmarks/bench_evidence.py --teacher=vgg --point=4x10 --seeds=0,1,2
-python benchmarks/bench_evidence.py --teacher=vgg --point=10x50 --round_to=4 --seeds=0,1,2
+python benchmarks/bench_evidence.py --teacher=vgg --point=10x50 --round_to=4 \\
+    --seeds=0,1,2
 ```
 """
 

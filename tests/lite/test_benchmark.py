@@ -84,3 +84,16 @@ def test_compare_table_and_round_trip(trained):
     assert int8_result.to_dict() == config
     with pytest.raises(ValueError, match="baseline"):
         tfc.lite.compare([float_result], baseline=3)
+
+
+def test_predict_takes_a_dataset_or_an_iterator_like_arrays(trained):
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    want = tfc.lite.predict(tflite, x)
+    pairs = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    inputs = tf.data.Dataset.from_tensor_slices(x).batch(16)
+    generator = (x[i : i + 16] for i in range(0, len(x), 16))
+    for data in (pairs, inputs, generator):
+        np.testing.assert_allclose(tfc.lite.predict(tflite, data), want)
+    with pytest.raises(ValueError, match="`x`.*at least one batch"):
+        tfc.lite.predict(tflite, pairs.take(0))

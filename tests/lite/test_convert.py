@@ -77,6 +77,22 @@ def test_int8_accepts_a_dataset_of_pairs():
     assert tflite.argmax_agreement is not None
 
 
+def test_int8_accepts_a_tuple_of_arrays():
+    x = helpers.images(32)
+    one_hot = np.eye(3, dtype=np.float32)[np.arange(32) % 3]
+    for data in ((x, helpers.labels_for(x)), (x, one_hot)):
+        tflite = tfc.lite.convert(
+            helpers.tiny_cnn(), "int8", representative_data=data
+        )
+        assert tflite.argmax_agreement is not None
+
+
+def test_int8_refuses_calibration_data_of_another_shape():
+    wrong = np.zeros((4, 9, 9, 1), np.float32)
+    with pytest.raises(ValueError, match=r"\(None, 8, 8, 1\).*\(1, 9, 9, 1\)"):
+        tfc.lite.convert(helpers.tiny_cnn(), "int8", representative_data=wrong)
+
+
 def test_int8_without_representative_data_is_an_error():
     with pytest.raises(ValueError, match="representative_data"):
         tfc.lite.convert(helpers.tiny_cnn(), mode="int8")

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import layers as L
 
 import tf_compact as tfc
@@ -122,7 +123,7 @@ BAD_PRUNE_ARGUMENTS = [
     ({"threshold": -1.0}, "`threshold`.*threshold=-1.0"),
     ({}, "exactly one of"),
     ({"ratio": 0.2, "threshold": 0.1}, "exactly one of"),
-    ({"ratio": 0.2, "importance": "l3"}, "`criterion`.*'l3'"),
+    ({"ratio": 0.2, "importance": "l3"}, "`importance`.*'l3'"),
     ({"ratio": 0.2, "scope": "galaxy"}, "`scope`.*'galaxy'"),
     ({"ratio": 0.2, "min_channels": 0}, "`min_channels`.*=0"),
     ({"ratio": 0.2, "round_to": 0}, "`round_to`.*=0"),
@@ -156,6 +157,31 @@ def test_taylor_needs_a_loss():
     x = np.zeros((2, 6, 6, 3), "float32")
     with pytest.raises(ValueError, match="needs a loss"):
         group_importance(small_model(), criterion="taylor", data=(x, x))
+
+
+def test_taylor_without_labels_says_so():
+    model = small_model()
+    model.compile(loss="mse")
+    x = np.zeros((2, 6, 6, 3), "float32")
+    with pytest.raises(ValueError, match="`data`.*needs labels.*\\(2, 6, 6"):
+        group_importance(model, criterion="taylor", data=x)
+    with pytest.raises(ValueError, match="`data`.*needs labels"):
+        group_importance(model, criterion="taylor", data=[x])
+
+
+def test_taylor_takes_sample_weights():
+    model = small_model()
+    model.compile(loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 6, 6, 3)).astype("float32")
+    y = rng.integers(0, 2, size=8)
+    want = group_importance(model, criterion="taylor", data=(x, y))
+    ones = np.ones(8, "float32")
+    batches = tf.data.Dataset.from_tensor_slices((x, y, ones)).batch(8)
+    for data in ((x, y, ones), batches):
+        got = group_importance(model, criterion="taylor", data=data)
+        for name, scores in want.items():
+            np.testing.assert_allclose(got[name], scores, rtol=1e-5)
 
 
 def test_bad_normalizer():

@@ -76,7 +76,7 @@ class GradualPruning(IterativePruning):
     pruning = tfc.callbacks.GradualPruning(
         target_macs=0.25, target_params=0.1, end_step=2000, round_to=8
     )
-    distiller = tfc.Distiller(teacher, student)
+    distiller = tfc.Distiller(teacher, student, [tfc.LogitsKD()])
     distiller.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     distiller.fit(data, epochs=4, callbacks=[pruning])
     slim = tfc.slim(student, pruning.masks)

@@ -38,8 +38,7 @@ def is_array_pair(data):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         return False
     return all(
-        getattr(item, "shape", None) is not None
-        and len(item.shape) >= 1
+        getattr(item, "shape", None) is not None and len(item.shape) >= 1
         for item in data
     )
 
@@ -97,6 +96,34 @@ def as_dataset(name, data, batch_size=None):
             f"Received: {name} of type {type(data).__name__}"
         )
     return data
+
+
+def check_reiterable(name, data):
+    """Checks that `data` can be read more than once.
+
+    Args:
+        name: the argument's name, for error messages.
+        data: a dataset or iterable of `(x, y)` batches.
+
+    Raises:
+        ValueError: if `data` is a one-shot iterator (a generator, or what
+            `iter()` returns), which the first epoch would use up.
+
+    Example:
+
+    ```python
+    check_reiterable("train_data", train)
+    ```
+    """
+    if hasattr(data, "__next__") and iter(data) is data:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a batched "
+            "tf.data.Dataset of (x, y), a tuple (x, y) of arrays or another "
+            "iterable that can be read again: the data is read once per "
+            "epoch and stage, and an iterator is used up by the first pass. "
+            "Wrap a generator with `tf.data.Dataset.from_generator`. "
+            f"Received: {name} of type {type(data).__name__}"
+        )
 
 
 def check_not_empty(name, dataset):

@@ -49,7 +49,8 @@ def _features(element, argument="representative_data"):
 def as_batches(data, input_rank, argument="representative_data"):
     """Yields float32 batches of model input from any supported source.
 
-    Arrays give one row per batch; datasets, iterables and callables give
+    Arrays, and the `x` of an `(x, y)` or `(x, y, sample_weight)` tuple of
+    arrays, give one row per batch; datasets, iterables and callables give
     their elements, `(x, y)` reduced to `x`, single samples batched.
     `argument` names the caller's argument in error messages.
 
@@ -61,6 +62,7 @@ def as_batches(data, input_rank, argument="representative_data"):
     """
     if callable(data) and not hasattr(data, "as_numpy_iterator"):
         data = data()
+    data = _labeled_features(data, input_rank)
     if isinstance(data, np.ndarray):
         for i in range(len(data)):
             yield data[i : i + 1].astype(np.float32)
@@ -78,6 +80,31 @@ def as_batches(data, input_rank, argument="representative_data"):
                 f"Received: an element of shape {x.shape}"
             )
         yield x
+
+
+def _labeled_features(data, input_rank):
+    """`x` of an `(x, y[, sample_weight])` tuple of arrays, else `data`.
+
+    A tuple is read as `(x, y, ...)` only when `x` is a whole array of
+    inputs (rank `input_rank`), every part has as many rows, and no other
+    part has the shape of a batch or a sample of `x`, so a tuple of input
+    batches keeps its meaning.
+    """
+    if not isinstance(data, tuple) or not 2 <= len(data) <= 3:
+        return data
+    if not all(_is_arrays(part) for part in data):
+        return data
+    x, rest = data[0], data[1:]
+    if isinstance(x, dict) or len(x.shape) != input_rank:
+        return data
+    if len({num_samples(part) for part in data}) != 1:
+        return data
+    sample = tuple(x.shape[1:])
+    for part in rest:
+        shape = tuple(getattr(part, "shape", ()))
+        if shape == sample or shape[1:] == sample:
+            return data
+    return np.asarray(x)
 
 
 def validate_source(data, argument="representative_data"):

@@ -97,8 +97,26 @@ def _calibration(model, data, num_calibration_steps):
             f"({type(model).__name__}) {structure}"
         )
     ranks = [(name, len(shape)) for name, shape in specs]
-    _, data = first_step(data, ranks)
+    first, data = first_step(data, ranks)
+    _check_first_step(specs, first)
     return data, representative_fn(data, ranks, num_calibration_steps)
+
+
+def _check_first_step(specs, first):
+    """Raises `ValueError` when a calibration batch misfits its input."""
+    for (name, shape), x in zip(specs, first):
+        fits = all(
+            want is None or want == got
+            for want, got in zip(tuple(shape)[1:], x.shape[1:])
+        )
+        if not fits:
+            expected = (None,) + tuple(shape)[1:]
+            which = "the model input" if name is None else f"input {name!r}"
+            raise ValueError(
+                "Invalid value for argument `representative_data`. Expected "
+                f"batches of shape {expected} for {which}. Received: a "
+                f"batch of shape {x.shape}"
+            )
 
 
 def _write(content, output_path):
@@ -157,8 +175,9 @@ def convert(
         mode: One of `"float32"`, `"float16"`, `"dynamic"`, `"int8"`,
             `"qat"`. Defaults to `"float32"`.
         representative_data: Calibration inputs for `"int8"`: a numpy array
-            (one step per row), a `tf.data.Dataset` of inputs or `(x, y)`
-            pairs, or a callable returning an iterable. For `"qat"` it is
+            (one step per row), an `(x, y)` tuple of arrays, a
+            `tf.data.Dataset` of inputs or `(x, y)` pairs, or a callable
+            returning an iterable. For `"qat"` it is
             optional and calibrates ops that training left without ranges
             (e.g. preprocessing layers). With any mode, it is also the
             verification batch. For several inputs, each step is a list or

@@ -47,7 +47,7 @@ def predict(
     batch_size=32,
     delegate=None,
 ):
-    """Runs a TFLite model over an array and returns float outputs.
+    """Runs a TFLite model over arrays or a dataset; returns float outputs.
 
     Integer inputs and outputs (int8/uint8 I/O) are quantized and
     dequantized with the model's own scales, so the result compares directly
@@ -57,7 +57,8 @@ def predict(
         model_content: The `.tflite` flatbuffer, as bytes.
         x: Float inputs, batch first: an array, or for several inputs a
             dict from input name to array or a list of arrays (see
-            `run_interpreter`).
+            `run_interpreter`); or a `tf.data.Dataset` or iterator of such
+            batches, alone or as `(x, y)`, whose outputs are concatenated.
         runtime: Interpreter runtime, see `make_interpreter`. Defaults to
             `"auto"`.
         num_threads: Interpreter threads. Defaults to `1`.
@@ -82,6 +83,7 @@ def predict(
     probs = tfc.lite.predict(tflite, x_test[:100])
     ```
     """
+    x = _gathered_inputs(x)
     interpreter, _ = make_interpreter(
         model_content,
         runtime=runtime,
@@ -89,6 +91,32 @@ def predict(
         delegate=delegate,
     )
     return run_interpreter(interpreter, x, batch_size=batch_size)
+
+
+def _gathered_inputs(x):
+    """The inputs of every batch of a dataset or iterator, concatenated;
+    any other `x` as it is."""
+    if hasattr(x, "as_numpy_iterator"):
+        batches = x.as_numpy_iterator()
+    elif hasattr(x, "__next__"):
+        batches = x
+    else:
+        return x
+    parts = []
+    for batch in batches:
+        if isinstance(batch, tuple) and 2 <= len(batch) <= 3:
+            batch = batch[0]  # (x, y) or (x, y, sample_weight)
+        parts.append(_features(batch))
+    if not parts:
+        raise ValueError(
+            "Invalid value for argument `x`. Expected at least one batch of "
+            f"inputs. Received: an empty {type(x).__name__}"
+        )
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if isinstance(parts[0], list):
+        return [np.concatenate(group) for group in zip(*parts)]
+    return np.concatenate(parts)
 
 
 def _features(x):

@@ -52,15 +52,16 @@ def compress(
     `report.json`, `report.md` and PNG plots.
 
     Args:
-        teacher: a trained Sequential or Functional classifier (logits or
-            softmax output). It is never modified.
+        teacher: a trained Sequential or Functional classifier with one
+            output (logits or softmax). It is never modified.
         train_data: batched `tf.data.Dataset` of `(x, y)`, a tuple
             `(x, y)` of arrays (batched by `batch_size`), or a
             `tf_compact.data.DatasetBundle` (its `val` and `test` are used
             when `val_data`/`test_data` are not given, an empty split
             counting as none). Labels are integer class ids, one-hot rows
             (turned into class ids) or 0/1 for a binary head. Every dataset
-            given must hold at least one example and end.
+            given must hold at least one example, end, and be readable
+            again (not a generator).
         val_data: validation data, in the same forms. Defaults to `None`.
         method: a `tfc.methods` object (`OneShot`, `Iterative`,
             `Gradual`, `Budget`, `Controller`, `Width`, `Auto`) or the name
@@ -115,8 +116,9 @@ def compress(
     Raises:
         TypeError: if `teacher` is not a Keras model, or an argument has
             the wrong type.
-        ValueError: if an argument is out of range, a dataset is empty,
-            endless or unbatched, or `output_dir` holds a run with other
+        ValueError: if an argument is out of range, the teacher has
+            several outputs, a dataset is empty, endless, unbatched or a
+            one-shot iterator, or `output_dir` holds a run with other
             settings.
 
     Example:

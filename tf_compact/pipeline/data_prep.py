@@ -50,8 +50,9 @@ def prepare_data(teacher, named, batch_size):
         {name: signature}}`; the last two are recorded as settings.
 
     Raises:
-        ValueError: for `batch_size` without arrays, or data that is
-            empty, endless or unbatched.
+        ValueError: for a teacher with several outputs, `batch_size`
+            without arrays, or data that is empty, endless, unbatched or
+            a one-shot iterator.
     """
     arrays = {k: v for k, v in named.items() if inputs.is_array_pair(v)}
     if batch_size is not None and not arrays:
@@ -59,6 +60,7 @@ def prepare_data(teacher, named, batch_size):
             "Argument `batch_size` only batches (x, y) arrays, and no data "
             f"was given as arrays. Received: batch_size={batch_size}"
         )
+    _check_single_output(teacher)
     input_rank, width = _input_rank_and_width(teacher)
     one_hot = heads.head_kind(teacher) != heads.SIGMOID and (width or 0) > 1
     datasets, signatures = [], {}
@@ -67,6 +69,7 @@ def prepare_data(teacher, named, batch_size):
             name, value, batch_size if name in arrays else None
         )
         if dataset is not None:
+            inputs.check_reiterable(name, dataset)
             inputs.check_not_empty(name, dataset)
             inputs.check_batched(name, dataset, input_rank)
             signatures[name] = inputs.signature(dataset, arrays.get(name))
@@ -78,6 +81,24 @@ def prepare_data(teacher, named, batch_size):
         "batch_size": batch_size,
         "data": signatures,
     }
+
+
+def _check_single_output(teacher):
+    """Raises `ValueError` for a teacher with several outputs."""
+    try:
+        outputs = teacher.outputs
+    except (AttributeError, ValueError):
+        return
+    if outputs and len(outputs) > 1:
+        names = list(getattr(teacher, "output_names", None) or [])
+        raise ValueError(
+            "Invalid value for argument `teacher`. Expected a classifier "
+            "with one output: `compress` distills, reports and exports a "
+            f"single head. Received: teacher {teacher.name!r} with "
+            f"{len(outputs)} outputs {names}. Pass a model of the head to "
+            "compress, e.g. `keras.Model(teacher.inputs, "
+            "teacher.outputs[0])`."
+        )
 
 
 def _input_rank_and_width(model):

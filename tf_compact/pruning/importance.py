@@ -42,8 +42,9 @@ def group_importance(
         graph: Its `ChannelGraph`. Defaults to `None` (built here).
         criterion: `"l2"`, `"l1"`, `"bn_gamma"` or `"taylor"`. Defaults to
             `"l2"`.
-        data: For `"taylor"`: a batch `(x, y)` or an iterable of such
-            batches (a `tf.data.Dataset`). Defaults to `None`.
+        data: For `"taylor"`: a batch `(x, y)` or `(x, y, sample_weight)`,
+            or an iterable of such batches (a `tf.data.Dataset`). Defaults
+            to `None`.
         normalize: `"mean"`, `"max"`, `"sum"` or `None`. Defaults to
             `"mean"`.
         roles: Member roles that are scored. Defaults to
@@ -57,7 +58,7 @@ def group_importance(
     Raises:
         ValueError: For an unknown criterion or normalizer, or `"taylor"`
             without a loss, or with `data` that holds no batch (or only
-            empty ones).
+            empty ones) or no labels.
 
     Example:
 
@@ -120,7 +121,33 @@ def _normalize(score, normalize):
 def _batches(data):
     if isinstance(data, tuple) and len(data) == 2:
         return [data]
+    arrays = isinstance(data, tuple) and all(hasattr(p, "shape") for p in data)
+    if arrays and len(data) == 3:
+        return [data]  # (x, y, sample_weight) arrays
+    if hasattr(data, "shape") and not hasattr(data, "element_spec"):
+        raise _unlabelled(data)
     return data
+
+
+def _unpack(batch):
+    """`(x, y, sample_weight)` of a labelled batch."""
+    if isinstance(batch, (tuple, list)) and 2 <= len(batch) <= 3:
+        x, y, weight = keras.utils.unpack_x_y_sample_weight(tuple(batch))
+        if y is not None:
+            return x, y, weight
+    raise _unlabelled(batch)
+
+
+def _unlabelled(value):
+    shape = getattr(value, "shape", None)
+    what = type(value).__name__
+    if shape is not None:
+        what += f" of shape {tuple(shape)}"
+    return ValueError(
+        "Invalid value for argument `data`. The 'taylor' criterion needs "
+        "labels: expected a batch `(x, y)` (or `(x, y, sample_weight)`) or "
+        f"an iterable of such batches. Received: {what}"
+    )
 
 
 def _gradients(model, data, loss):
@@ -140,16 +167,22 @@ def _gradients(model, data, loss):
     variables = model.trainable_variables
     sums = [np.zeros(v.shape, np.float64) for v in variables]
     seen = 0
-    for x, y in _batches(data):
+    for batch in _batches(data):
+        x, y, weight = _unpack(batch)
         if _batch_size(x) == 0:
             continue
         seen += 1
         with tf.GradientTape() as tape:
             pred = model(x, training=False)
-            if loss_fn is not None:
+            if loss_fn is None:
+                value = model.compute_loss(
+                    x=x, y=y, y_pred=pred, sample_weight=weight
+                )
+            elif weight is None:
                 value = keras.ops.mean(loss_fn(y, pred))
             else:
-                value = model.compute_loss(x=x, y=y, y_pred=pred)
+                weight = keras.ops.cast(weight, "float32")
+                value = keras.ops.mean(loss_fn(y, pred) * weight)
         for s, g in zip(sums, tape.gradient(value, variables)):
             if g is not None:
                 s += np.asarray(g, np.float64)

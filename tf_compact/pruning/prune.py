@@ -5,6 +5,7 @@ from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.masks import latency_table_for
 from tf_compact.pruning.masks import prune_masks
 from tf_compact.pruning.masks import reused_sensitivity_tables
+from tf_compact.pruning.validation import validate_criterion
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
@@ -130,6 +131,8 @@ def prune(
     fast = tfc.prune(model, target_latency=2.5, round_to=8)
     ```
     """
+    if not isinstance(importance, dict):
+        validate_criterion(importance, "importance")
     graph = resolve_graph(model, graph)
     kwargs = {
         "target_macs": target_macs,

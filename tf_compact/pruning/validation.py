@@ -17,8 +17,8 @@ SCOPES = ("global", "local", "sensitivity")
 _bad = invalid
 
 
-def validate_criterion(criterion):
-    validate_choice("criterion", criterion, CRITERIA)
+def validate_criterion(criterion, name="criterion"):
+    validate_choice(name, criterion, CRITERIA)
 
 
 def validate_normalize(normalize):
@@ -79,7 +79,11 @@ def validate_target_latency(target_latency):
 
 
 def validate_goal(
-    ratio, target_macs, target_params, threshold, widths=None,
+    ratio,
+    target_macs,
+    target_params,
+    threshold,
+    widths=None,
     target_latency=None,
 ):
     """One pruning goal must be given; the targets together are one goal.
