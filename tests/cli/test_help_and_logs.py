@@ -11,6 +11,7 @@ from absl.testing import flagsaver
 
 from tf_compact.cli import benchmark_tflite
 from tf_compact.cli import closing
+from tf_compact.cli import common_flags
 from tf_compact.cli import compress
 from tf_compact.cli import export_tflite
 from tf_compact.cli import logs
@@ -419,3 +420,21 @@ def test_version_flag(capsys):
         main.run(["tf-compact", "--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == f"tf-compact {version.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "command, flag", [(export_tflite, "model_path"), (compress, "teacher_path")]
+)
+def test_a_model_file_flag_names_a_missing_or_unreadable_file(
+    command, flag, tmp_path, parsed_flags
+):
+    from absl import app
+
+    missing = str(tmp_path / "missing.keras")
+    expected = pytest.raises(app.UsageError, match=f"--{flag}=.*no such file")
+    with flagsaver.flagsaver(**{flag: missing}), expected:
+        command.main(["tf-compact"])
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_text("not a model")
+    with pytest.raises(app.UsageError, match="cannot be read as a Keras"):
+        common_flags.load_keras_model(flag, str(garbage))

@@ -56,3 +56,12 @@ def test_compress_refuses_a_two_output_teacher_by_its_argument(tmp_path):
         compress(teacher, _arrays(), output_dir=str(tmp_path), **FAST)
     assert "distilled_output" not in str(info.value)
     assert not os.path.exists(tmp_path / "stages.json")
+
+
+@pytest.mark.parametrize("method", ["OneShot", "Iterative"])
+def test_an_unreachable_count_is_named_as_the_user_gave_it(method, tmp_path):
+    # 2 MACs is a count, which the stage turns into a fraction of the
+    # student's cost; the error names the 2.
+    options = dict(FAST, method=getattr(methods, method)(target_macs=2))
+    with pytest.raises(ValueError, match=r"Received: target_macs=2$"):
+        compress(_model(), _arrays(), output_dir=str(tmp_path), **options)

@@ -4,6 +4,8 @@ Importing this module defines the flags, so the library never imports it:
 only the command modules in `tf_compact.cli` and the `examples/` scripts do.
 """
 
+import os
+
 from absl import app
 from absl import flags
 
@@ -88,6 +90,30 @@ def load_data(validation_split=0.0):
         )
     except (ValueError, ImportError, DatasetNotFoundError) as error:
         raise app.UsageError(f"--dataset={DATASET.value}: {error}") from error
+
+
+def check_file(flag, path):
+    """Raises `app.UsageError` naming `--flag` when `path` is no file."""
+    if path and not os.path.isfile(path):
+        raise app.UsageError(f"--{flag}={path}: no such file.")
+
+
+def load_keras_model(flag, path):
+    """The Keras model saved at `path`, given by `--flag`, uncompiled.
+
+    Raises:
+        app.UsageError: naming the flag, when there is no such file or it
+            cannot be read as a Keras model.
+    """
+    import keras
+
+    check_file(flag, path)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError) as error:
+        raise app.UsageError(
+            f"--{flag}={path} cannot be read as a Keras model: {error}"
+        ) from error
 
 
 def epochs_or(default):

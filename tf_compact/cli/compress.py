@@ -21,7 +21,6 @@ target, `--method=oneshot --round_to=8` runs
 method does not use is refused.
 """
 
-
 from absl import app
 from absl import flags
 from absl import logging
@@ -222,10 +221,9 @@ def _teacher_epochs():
 
 
 def _teacher(bundle):
-    import keras
 
     if TEACHER_PATH.value:
-        return keras.saving.load_model(TEACHER_PATH.value, compile=False)
+        return common_flags.load_keras_model("teacher_path", TEACHER_PATH.value)
     return teacher_lib.load_or_train_teacher(
         bundle,
         common_flags.MODEL.value,
@@ -247,6 +245,7 @@ def main(argv):
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    common_flags.check_file("teacher_path", TEACHER_PATH.value)
     try:
         method = _method()
         training = _training()
@@ -257,9 +256,7 @@ def main(argv):
         )
         # Before any other TensorFlow work: MultiWorkerMirroredStrategy
         # sets up its collective ops only at the start of the process.
-        strategy = compress_settings.build_strategy(
-            DISTRIBUTION_STRATEGY.value
-        )
+        strategy = compress_settings.build_strategy(DISTRIBUTION_STRATEGY.value)
     except (ValueError, RuntimeError) as err:
         raise app.UsageError(str(err)) from err
     import keras

@@ -123,11 +123,10 @@ def main(argv):
         raise app.UsageError("--model_path is required.")
     if common_flags.EDGETPU.value and MODE.value != "int8":
         raise app.UsageError("--edgetpu needs --mode=int8.")
-    import keras
 
     from tf_compact import lite
 
-    model = keras.saving.load_model(MODEL_PATH.value, compile=False)
+    model = common_flags.load_keras_model("model_path", MODEL_PATH.value)
     kwargs = _signature_and_metadata(model)
     if MODE.value == "int8":
         kwargs["representative_data"] = common_flags.load_data().train

@@ -11,6 +11,9 @@
   `width`); it is trained with KD, nothing is pruned.
 """
 
+import contextlib
+import re
+
 import keras
 
 from tf_compact.callbacks.gradual_pruning import GradualPruning
@@ -37,6 +40,7 @@ GRADUAL_UPDATES = 60
 #: the conv-to-conv exponent 2, so the planned rounds reach the target.
 CHANNEL_EXPONENT = 1.5
 
+
 def oneshot_slim_stage(ctx):
     """One-shot structured pruning to the budget or `widths`, then KD.
 
@@ -50,7 +54,8 @@ def oneshot_slim_stage(ctx):
     if importance == "taylor":
         kwargs["data"] = ctx.train_data.take(8)
         training.compile_classifier(student)
-    slim = prune(student, importance=importance, **kwargs)
+    with _targets_as_given(ctx):
+        slim = prune(student, importance=importance, **kwargs)
     history = {}
     epochs = ctx.settings["epochs"]
     # Pruning left the statistics behind; training moves them again.
@@ -151,7 +156,8 @@ def iterative_stage(ctx):
     student = ctx.store.model("student_init")
     # Rounds are planned on the binding target; the last one meets all.
     goals = student_goals(ctx, student)
-    _, target = _binding_of(student, goals)
+    with _targets_as_given(ctx):
+        _, target = _binding_of(student, goals)
     fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * planned))
     steps = steps_per_epoch(ctx.train_data)
     fit_kwargs, epochs_per_round = {}, 1
@@ -166,21 +172,22 @@ def iterative_stage(ctx):
     data = _repeat(ctx.train_data, fit_kwargs)
     if ctx.callbacks:
         fit_kwargs = dict(fit_kwargs, callbacks=list(ctx.callbacks))
-    slim, rounds = iterative_prune(
-        student,
-        data,
-        **{f"target_{kind}": value for kind, value in goals.items()},
-        fraction=min(max(fraction, 0.01), 0.9),
-        epochs_per_round=epochs_per_round,
-        teacher=ctx.teacher,
-        distillation_losses=stages.kd_losses(ctx),
-        optimizer=keras.optimizers.Adam(settings["learning_rate"]),
-        loss=label_lib.label_loss(student),
-        metrics=[label_lib.label_metric(student)],
-        importance=settings.get("importance", "l2"),
-        fit_kwargs=fit_kwargs,
-        verbose=ctx.fit_verbose() * 2,
-    )
+    with _targets_as_given(ctx):
+        slim, rounds = iterative_prune(
+            student,
+            data,
+            **{f"target_{kind}": value for kind, value in goals.items()},
+            fraction=min(max(fraction, 0.01), 0.9),
+            epochs_per_round=epochs_per_round,
+            teacher=ctx.teacher,
+            distillation_losses=stages.kd_losses(ctx),
+            optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+            loss=label_lib.label_loss(student),
+            metrics=[label_lib.label_metric(student)],
+            importance=settings.get("importance", "l2"),
+            fit_kwargs=fit_kwargs,
+            verbose=ctx.fit_verbose() * 2,
+        )
     entry = recalibration.recalibrate_student(ctx, slim)
     ctx.store.put_model("slim", slim)
     record = stages.model_summary(slim, ctx)
@@ -216,6 +223,24 @@ def student_goals(ctx, student):
         absolute = _absolute(target, teacher[kind])
         goals[kind] = min(1.0, absolute / max(dense[kind], 1))
     return goals
+
+
+@contextlib.contextmanager
+def _targets_as_given(ctx):
+    """Names the run's own target in an unreachable-target error: the
+    stage prunes to a fraction of the student's cost, not the value the
+    user gave."""
+    try:
+        yield
+    except ValueError as err:
+        match = re.match(r"Invalid value for argument `(target_\w+)`", str(err))
+        given = ctx.settings.get(match.group(1)) if match else None
+        if given is None:
+            raise
+        text = re.sub(
+            r"Received: .*$", f"Received: {match.group(1)}={given!r}", str(err)
+        )
+        raise ValueError(text) from err
 
 
 def _absolute(target, teacher_cost):
