@@ -1,5 +1,7 @@
 """BudgetController: steering to a MACs budget, blocks, final threshold."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -155,3 +157,20 @@ def test_config_round_trip():
         keras.saving.serialize_keras_object(controller)
     )
     assert restored.get_config() == controller.get_config()
+
+
+@pytest.mark.parametrize("proximal", [False, True])
+def test_a_penalty_without_exact_zeros_is_named_at_fit_start(proximal):
+    trainer = helpers.sparsifier(proximal=proximal)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(trainer, BudgetController(target_macs=0.5), epochs=1, n=16)
+    said = [str(w.message) for w in caught if "not proximal" in str(w.message)]
+    assert bool(said) == (not proximal), said
+    # SparsityController does not need exact zeros: no such warning.
+    trainer = helpers.sparsifier(proximal=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        controller = tfc.callbacks.SparsityController(data=helpers.data(16))
+        _fit(trainer, controller, epochs=1, n=16)
+    assert not [w for w in caught if "not proximal" in str(w.message)]

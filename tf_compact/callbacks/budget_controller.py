@@ -149,6 +149,8 @@ class BudgetController(PenaltyController):
     ```
     """
 
+    wants_exact_zeros = True
+
     def __init__(
         self,
         target_macs=None,

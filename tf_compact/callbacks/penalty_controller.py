@@ -82,6 +82,9 @@ class PenaltyController(keras.callbacks.Callback):
     ```
     """
 
+    #: Whether the controller's goal needs groups at exact zero.
+    wants_exact_zeros = False
+
     def __init__(
         self,
         threshold=1e-3,
@@ -188,6 +191,15 @@ class PenaltyController(keras.callbacks.Callback):
                 f"{type(self).__name__}: the penalty is proximal but nothing "
                 "applies its proximal step, so it has no effect. Add "
                 "`tfc.callbacks.ProximalStep()` to the callbacks.",
+                stacklevel=2,
+            )
+        elif not proximal and self.wants_exact_zeros and self.penalty:
+            warnings.warn(
+                f"{type(self).__name__}: the penalty is not proximal, so its "
+                "groups shrink but do not reach exact zeros, and the budget "
+                "is met by raising the threshold, if at all. Pass "
+                "`proximal=True` to the penalty (e.g. "
+                "`tfc.GroupLasso(1e-4, proximal=True)`).",
                 stacklevel=2,
             )
 
