@@ -7,16 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.robustness import test_pipeline as pipeline_cases
 from tf_compact import methods
 from tf_compact.pipeline.compress import compress
 
-FAST = {
-    "method": methods.OneShot(target_macs=0.5),
-    "epochs": 1,
-    "training": methods.Training(finetune_epochs=0),
-    "export": methods.Export(tflite_modes=("float32",), benchmark_runs=2),
-    "verbose": 0,
-}
+FAST = dict(pipeline_cases.FAST, verbose=0)
 
 
 def _arrays(n=32):
