@@ -7,6 +7,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tf_compact as tfc
 from tests.lite import helpers
@@ -50,6 +51,19 @@ def test_target_gives_static_batch_one_and_uint8_io():
     assert result.argmax_agreement is not None
     # The user's model keeps its dynamic batch.
     assert model.inputs[0].shape == (None, 28, 28, 1)
+
+
+def test_target_calibrates_on_batches_with_a_short_last_one():
+    # A DatasetBundle's `train` ends on a short batch; the batch-1 clone is
+    # calibrated on its rows one by one and the file keeps its static shapes.
+    x = np.random.default_rng(0).uniform(size=(16, 28, 28, 1))
+    data = tf.data.Dataset.from_tensor_slices(x.astype("float32")).batch(6)
+    result = tfc.lite.convert(
+        flatten_net(), "int8", representative_data=data, target="edgetpu"
+    )
+    assert result.path_used == "from_keras_model", result.notes
+    assert shapes(result) == ([1, 28, 28, 1], [1, 28, 28, 1])
+    assert result.edgetpu.compatible
 
 
 def test_target_argument_errors():

@@ -156,7 +156,23 @@ def first_step(data, specs, argument="representative_data"):
     return first, data
 
 
-def representative_fn(data, input_rank, num_calibration_steps=100):
+def _rebatch(steps, size):
+    """Regroups the rows of a stream of steps into steps of exactly `size`
+    rows; rows short of a last full step are dropped."""
+    pending = None
+    for xs in steps:
+        if pending is None:
+            pending = list(xs)
+        else:
+            pending = [np.concatenate([p, x]) for p, x in zip(pending, xs)]
+        while len(pending[0]) >= size:
+            yield [p[:size] for p in pending]
+            pending = [p[size:] for p in pending]
+
+
+def representative_fn(
+    data, input_rank, num_calibration_steps=100, batch_size=None
+):
     """Builds the converter's `representative_dataset` callable.
 
     Args:
@@ -167,7 +183,12 @@ def representative_fn(data, input_rank, num_calibration_steps=100):
         input_rank: Rank of the model input, batch included; or, for any
             number of inputs, a list of `(name, rank)` pairs in model
             order, names as in the converted model's signature.
-        num_calibration_steps: How many batches to feed. Defaults to `100`.
+        num_calibration_steps: How many steps of `data` to feed. Defaults
+            to `100`.
+        batch_size: `None` to feed each step of `data` as it comes, or the
+            static batch size of a model that takes no other (a batch-1
+            Edge TPU model): the rows of those steps are then fed in
+            batches of exactly this size. Defaults to `None`.
 
     Returns:
         A zero-argument callable yielding `[batch]` lists for one input,
@@ -193,7 +214,10 @@ def representative_fn(data, input_rank, num_calibration_steps=100):
 
     def generate():
         batches = input_batches(data, specs)
-        for xs in itertools.islice(batches, num_calibration_steps):
+        batches = itertools.islice(batches, num_calibration_steps)
+        if batch_size is not None:
+            batches = _rebatch(batches, batch_size)
+        for xs in batches:
             yield xs if len(xs) == 1 else dict(zip(names, xs))
 
     return generate

@@ -99,7 +99,12 @@ def _calibration(model, data, num_calibration_steps):
     ranks = [(name, len(shape)) for name, shape in specs]
     first, data = first_step(data, ranks)
     _check_first_step(specs, first)
-    return data, representative_fn(data, ranks, num_calibration_steps)
+    # A static batch (a batch-1 Edge TPU clone) takes no other batch size.
+    batches = {shape[0] for _, shape in specs}
+    static = batches.pop() if len(batches) == 1 else None
+    return data, representative_fn(
+        data, ranks, num_calibration_steps, batch_size=static
+    )
 
 
 def _check_first_step(specs, first):
@@ -184,7 +189,9 @@ def convert(
             tuple of arrays (in the model's input order) or a dict keyed by
             input name, alone or as `(x, y)`; or the whole data is a list or
             dict of arrays, one step per row. Defaults to `None`.
-        num_calibration_steps: Calibration batches to feed. Defaults to
+        num_calibration_steps: Batches of `representative_data` to feed
+            (a model of static batch size, such as the `target="edgetpu"`
+            clone, takes their rows in batches of that size). Defaults to
             `100`.
         inference_io: Input/output dtype, `"float32"`, `"int8"` or
             `"uint8"` (integer I/O only for `"int8"`/`"qat"`; Coral wants
