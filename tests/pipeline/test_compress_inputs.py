@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.robustness import test_pipeline as pipeline_cases
+from tests.robustness import helpers
 from tf_compact import methods
 from tf_compact.pipeline.compress import compress
 
-FAST = dict(pipeline_cases.FAST, verbose=0)
+FAST = helpers.fast_compress()
 
 
 def _arrays(n=32):

@@ -1,6 +1,5 @@
 """`compress`'s callbacks, strategy and latency budget."""
 
-
 import keras
 import numpy as np
 import pytest

@@ -16,3 +16,17 @@ def assert_unchanged(model, before):
         np.testing.assert_array_equal(
             new, old, err_msg=f"{variable.path} changed"
         )
+
+
+def fast_compress(verbose=0):
+    """`tfc.compress` keyword arguments for a quick run: one-shot to half
+    the MACs, one epoch, no fine-tune, one float32 file timed twice."""
+    from tf_compact import methods
+
+    return {
+        "method": methods.OneShot(target_macs=0.5),
+        "epochs": 1,
+        "training": methods.Training(finetune_epochs=0),
+        "export": methods.Export(tflite_modes=("float32",), benchmark_runs=2),
+        "verbose": verbose,
+    }

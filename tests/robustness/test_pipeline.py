@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.robustness import helpers
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
 from tf_compact import methods
@@ -23,13 +24,7 @@ from tf_compact.pipeline.context import CompressContext
 from tf_compact.sparsity.group_lasso import GroupLasso
 
 NUM_CLASSES = 4
-FAST = {
-    "method": methods.OneShot(target_macs=0.5),
-    "epochs": 1,
-    "training": methods.Training(finetune_epochs=0),
-    "export": methods.Export(tflite_modes=("float32",), benchmark_runs=2),
-    "verbose": 1,
-}
+FAST = helpers.fast_compress(verbose=1)
 RUN_ORDER = ["teacher", "lighten", "slim", "finetune", "tflite", "benchmark"]
 
 
