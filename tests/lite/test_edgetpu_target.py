@@ -127,3 +127,27 @@ def test_target_runs_the_compiler_next_to_the_output(tmp_path, monkeypatch):
     assert compiled.read_bytes() == bytes(result)
     assert result.edgetpu.compatible
     assert "on-chip 88.25 KiB" in result.edgetpu.summary()
+
+
+def test_a_fallback_that_loses_the_edge_tpu_says_why(monkeypatch):
+    from tf_compact.lite import converter_run
+
+    run = converter_run._run_converter
+
+    def keras_path_fails(model, path, *args, **kwargs):
+        if path == "from_keras_model":
+            raise RuntimeError("calibration broke")
+        return run(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(converter_run, "_run_converter", keras_path_fails)
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1))
+    with pytest.warns(UserWarning, match="from_keras_model failed") as info:
+        result = tfc.lite.convert(
+            flatten_net(),
+            "int8",
+            representative_data=x.astype("float32"),
+            target="edgetpu",
+        )
+    assert result.path_used == "saved_model"
+    assert not result.edgetpu.compatible
+    assert "calibration broke" in str(info[0].message)

@@ -11,6 +11,7 @@ into constants.
 """
 
 import os
+import warnings
 
 import keras
 
@@ -169,5 +170,15 @@ def attach_report(result, model, compiler="auto"):
         result, layer_names=names, compiler=compiler, out_dir=out_dir
     )
     result.edgetpu = report
+    failed = [note for note in result.notes if " failed: " in note]
     result.notes.append(report.summary())
+    if failed and not report.compatible:
+        # The fallback path is where a static shape or an op can be lost.
+        warnings.warn(
+            "tfc.lite.convert(target='edgetpu'): the file is not ready for "
+            f"the Edge TPU ({report.summary()}), and it comes from the "
+            f"'{result.path_used}' path because an earlier one failed: "
+            f"{'; '.join(failed)}. Fix that failure first.",
+            stacklevel=3,
+        )
     return report
