@@ -187,3 +187,12 @@ def test_taylor_takes_sample_weights():
 def test_bad_normalizer():
     with pytest.raises(ValueError, match="`normalize`.*'median'"):
         group_importance(small_model(), normalize="median")
+
+
+def test_an_unreachable_count_is_said_as_a_count():
+    model = small_model()
+    macs = tfc.profile(model).macs
+    with pytest.raises(ValueError, match=f"pruned to 2 of its {macs:,} MACs"):
+        prune(model, target_macs=2)
+    with pytest.raises(ValueError, match="pruned to 0.1% of its MACs"):
+        prune(model, target_macs=0.001)

@@ -315,11 +315,13 @@ def _check_reached(graph, best, targets):
     for which, target, name, value in targets:
         fraction = reached[which] / full[which]
         if fraction > target:
+            goal = f"{target:.1%} of its {_what(which)}"
+            if value > 1:  # a count: say it as one
+                goal = f"{value:,} of its {full[which]:,} {_what(which)}"
             raise ValueError(
                 f"Invalid value for argument `{name}`: the model cannot be "
-                f"pruned to {target:.1%} of its {_what(which)}; with the "
-                f"given constraints the smallest reachable is "
-                f"{fraction:.1%}. Received: {name}={value!r}"
+                f"pruned to {goal}; with the given constraints the smallest "
+                f"reachable is {fraction:.1%}. Received: {name}={value!r}"
             )
 
 
