@@ -44,6 +44,22 @@ PEER_ARMS = {
     "tp_groupnorm": "Torch-Pruning GroupNormPruner",
     "tf_compact_matched": "tf_compact at Torch-Pruning one-shot's cost",
 }
+#: One colour per arm: no grey or black, which the point markers and
+#: the teacher use.
+PALETTE = (
+    "C0",
+    "C1",
+    "C2",
+    "C3",
+    "C4",
+    "C5",
+    "C6",
+    "C8",
+    "C9",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+)
 #: One marker per operating point.
 MARKERS = {"4x10": "o", "10x50": "s", "10x50, widths in 4s": "D"}
 
@@ -140,7 +156,9 @@ def plot(results_dir, teacher, output):
     reference, points = series(results_dir, teacher)
     fig, (by_macs, by_ms) = plt.subplots(1, 2, figsize=(11, 4.5))
     labels = sorted({label for _, label in points})
-    colors = {label: f"C{i}" for i, label in enumerate(labels)}
+    colors = {
+        label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)
+    }
     for (point, label), stats in points.items():
         for ax, x in (
             (by_macs, 100 * stats["macs"] / reference["macs"]),
@@ -173,7 +191,7 @@ def plot(results_dir, teacher, output):
         for label in labels
     ]
     handles += [
-        plt.Line2D([], [], color="gray", marker=m, ls="", label=f"point {p}")
+        plt.Line2D([], [], color="k", marker=m, ls="", label=f"point {p}")
         for p, m in MARKERS.items()
     ]
     handles.append(plt.Line2D([], [], color="k", ls="--", label="teacher"))
