@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tf_compact as tfc
 from tests.callbacks import helpers
@@ -146,7 +147,7 @@ def test_config_round_trip():
     "kwargs",
     [
         {"end_step": 10},
-        {"target_macs": 0.5},
+        {"target_macs": 0.5, "end_step": None},
         {"target_macs": 0.5, "end_step": 0},
         {"target_macs": 0.5, "end_step": 10, "begin_step": 10},
         {"target_macs": 0.5, "end_step": 10, "frequency": 0},
@@ -160,6 +161,39 @@ def test_config_round_trip():
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError, match="Received"):
         GradualPruning(**kwargs)
+
+
+def test_auto_end_step_is_two_thirds_of_the_fit():
+    x, y = helpers.data(64)
+    trainer = helpers.sparsifier(strength=0.0, proximal=False)
+    callback = GradualPruning(target_macs=0.5, frequency=4)
+    assert callback.end_step is None
+    with pytest.raises(ValueError, match="set when fit starts"):
+        callback.schedule(0)
+    probe = _Probe(callback)
+    history = _fit(trainer, callback, x, y, epochs=3, probe=probe)
+    # 8 steps per epoch, 3 epochs: the budget is reached at step 16 and
+    # held for the last third.
+    assert callback.end_step == 16
+    assert callback.updates[-1]["step"] == 16
+    assert len(set(probe.kept[15:])) == 1 and len(set(probe.kept[:16])) > 2
+    assert history["slim_macs_fraction"][-1] <= 0.5
+    assert GradualPruning.from_config(callback.get_config()).end_step is None
+
+
+def test_auto_end_step_needs_the_steps_of_an_epoch():
+    x, y = helpers.data(32)
+    unknown = tf.data.Dataset.from_generator(
+        lambda: iter([(x[:8], y[:8])]),
+        output_signature=(
+            tf.TensorSpec((None,) + x.shape[1:], "float32"),
+            tf.TensorSpec((None,), y.dtype),
+        ),
+    )
+    trainer = helpers.sparsifier(strength=0.0, proximal=False)
+    callback = GradualPruning(target_macs=0.5)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        trainer.fit(unknown, epochs=1, callbacks=[callback], verbose=0)
 
 
 class _Interrupt(keras.callbacks.Callback):

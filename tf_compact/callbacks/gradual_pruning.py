@@ -10,6 +10,9 @@ from tf_compact.internal.validation import validate_int
 from tf_compact.internal.validation import validate_positive
 from tf_compact.pruning.prune import prune_masks
 
+#: Share of the fit after `begin_step` that `end_step="auto"` prunes over.
+SHARE = 2 / 3
+
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class GradualPruning(IterativePruning):
@@ -52,9 +55,13 @@ class GradualPruning(IterativePruning):
             Defaults to `None`.
         target_params: Parameters to keep, likewise. At least one target.
             Defaults to `None`.
-        end_step: Step at which the final budget is reached (> begin_step).
-            About two thirds of the training suits most runs, leaving the
-            rest to recover at the final widths.
+        end_step: Step at which the final budget is reached (> begin_step),
+            or `"auto"`: `SHARE` (two thirds) of the fit's `epochs` times
+            its steps per epoch after `begin_step`, set when fit starts
+            (the fit is taken to start the schedule, as a fresh or a
+            resumed run does; give a step to continue a finished one). Two
+            thirds suits most runs, leaving the rest to recover at the
+            final widths. Defaults to `"auto"`.
         begin_step: First step of the schedule. Defaults to `0`.
         frequency: Steps between mask updates. Defaults to `20`.
         exponent: Power of the schedule; larger prunes more early.
@@ -68,13 +75,14 @@ class GradualPruning(IterativePruning):
         verbose: `1` prints every mask update. Defaults to `0`.
 
     Raises:
-        ValueError: If an argument is invalid.
+        ValueError: If an argument is invalid, or (when fit starts) if
+            `end_step="auto"` and the fit's steps per epoch are unknown.
 
     Example:
 
     ```python
     pruning = tfc.callbacks.GradualPruning(
-        target_macs=0.25, target_params=0.1, end_step=2000, round_to=8
+        target_macs=0.25, target_params=0.1, round_to=8
     )
     distiller = tfc.Distiller(teacher, student, [tfc.LogitsKD()])
     distiller.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
@@ -87,7 +95,7 @@ class GradualPruning(IterativePruning):
         self,
         target_macs=None,
         target_params=None,
-        end_step=None,
+        end_step="auto",
         begin_step=0,
         frequency=20,
         exponent=3,
@@ -103,8 +111,14 @@ class GradualPruning(IterativePruning):
             verbose=verbose,
         )
         self.begin_step = _step_arg("begin_step", begin_step, minimum=0)
-        self.end_step = _step_arg("end_step", end_step, minimum=1)
-        if self.end_step <= self.begin_step:
+        #: The `end_step` given: a step or `"auto"`.
+        self.given_end_step = end_step
+        #: The step at which the budget is reached; `None` until fit
+        #: starts when it is `"auto"`.
+        self.end_step = None
+        if end_step != "auto":
+            self.end_step = _step_arg("end_step", end_step, minimum=1)
+        if self.end_step is not None and self.end_step <= self.begin_step:
             raise ValueError(
                 "Invalid value for argument `end_step`. Expected a step "
                 f"after `begin_step` ({self.begin_step}). Received: "
@@ -124,6 +138,11 @@ class GradualPruning(IterativePruning):
 
     def schedule(self, step):
         """`{kind: fraction to keep}` of every target at optimizer `step`."""
+        if self.end_step is None:
+            raise ValueError(
+                "GradualPruning: end_step='auto' is set when fit starts, from "
+                "its epochs and steps; there is no schedule before."
+            )
         span = self.end_step - self.begin_step
         progress = min(max((step - self.begin_step) / span, 0.0), 1.0)
         shrink = (1.0 - progress) ** self.exponent
@@ -156,9 +175,24 @@ class GradualPruning(IterativePruning):
                 self.update(last)
 
     def on_train_begin(self, logs=None):
+        if self.end_step is None:
+            self.end_step = self._auto_end_step()
         self._resume()
         self._resume_pending = True
         self._warn_short_training()
+
+    def _auto_end_step(self):
+        params = self.params or {}
+        epochs, steps = params.get("epochs"), params.get("steps")
+        if not epochs or not steps:
+            raise ValueError(
+                "GradualPruning: end_step='auto' needs the fit's steps per "
+                "epoch, which are unknown here (a dataset of unknown size). "
+                "Pass `steps_per_epoch` to fit, or an `end_step`. Received: "
+                f"epochs={epochs}, steps={steps}"
+            )
+        span = round(SHARE * int(epochs) * int(steps))
+        return self.begin_step + max(1, span)
 
     def _warn_short_training(self):
         params = self.params or {}
@@ -250,7 +284,7 @@ class GradualPruning(IterativePruning):
         return {
             "target_macs": self.given_targets.get("macs"),
             "target_params": self.given_targets.get("params"),
-            "end_step": self.end_step,
+            "end_step": self.given_end_step,
             "begin_step": self.begin_step,
             "frequency": self.frequency,
             "exponent": self.exponent,

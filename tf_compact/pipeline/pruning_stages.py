@@ -16,6 +16,7 @@ import re
 
 import keras
 
+from tf_compact.callbacks import gradual_pruning
 from tf_compact.callbacks.gradual_pruning import GradualPruning
 from tf_compact.internal import labels as label_lib
 from tf_compact.pipeline import recalibration
@@ -33,7 +34,7 @@ from tf_compact.surgery.slim import slim as slim_model
 #: Planned rounds of the `iterative` method when it does not say.
 ROUNDS = 4
 #: Share of the `gradual` method's training over which the mask shrinks.
-GRADUAL_SHARE = 2 / 3
+GRADUAL_SHARE = gradual_pruning.SHARE
 #: Mask updates of the `gradual` method over that share.
 GRADUAL_UPDATES = 60
 #: Cost ~ (kept channel fraction) ** CHANNEL_EXPONENT, an under-estimate of
