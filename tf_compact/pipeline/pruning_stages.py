@@ -12,7 +12,6 @@
 """
 
 import contextlib
-import re
 
 import keras
 
@@ -28,6 +27,7 @@ from tf_compact.profile import profile
 from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.prune import prune
 from tf_compact.pruning.prune import prune_masks
+from tf_compact.pruning.validation import UnreachableTarget
 from tf_compact.surgery.cost import estimate_slim_cost
 from tf_compact.surgery.slim import slim as slim_model
 
@@ -228,20 +228,27 @@ def student_goals(ctx, student):
 
 @contextlib.contextmanager
 def _targets_as_given(ctx):
-    """Names the run's own target in an unreachable-target error: the
-    stage prunes to a fraction of the student's cost, not the value the
-    user gave."""
+    """Says an unreachable target in the user's terms: the stage prunes
+    the student to a fraction of *its* cost, the user gave a fraction of
+    the teacher's or a count."""
     try:
         yield
-    except ValueError as err:
-        match = re.match(r"Invalid value for argument `(target_\w+)`", str(err))
-        given = ctx.settings.get(match.group(1)) if match else None
+    except UnreachableTarget as err:
+        given = ctx.settings.get(err.name)
         if given is None:
             raise
-        text = re.sub(
-            r"Received: .*$", f"Received: {match.group(1)}={given!r}", str(err)
-        )
-        raise ValueError(text) from err
+        kind = "macs" if err.what == "MACs" else "params"
+        teacher = getattr(profile(ctx.teacher), kind)
+        reached = round(err.reached * err.total)
+        goal = f"{given:.1%} of the teacher's {err.what}"
+        if given > 1:
+            goal = f"{given:,} of the teacher's {teacher:,} {err.what}"
+        raise ValueError(
+            f"Invalid value for argument `{err.name}`: the student cannot be "
+            f"pruned to {goal}; with the given constraints the smallest "
+            f"reachable is {reached:,} ({reached / teacher:.1%} of the "
+            f"teacher's). Received: {err.name}={given!r}"
+        ) from err
 
 
 def _absolute(target, teacher_cost):

@@ -20,6 +20,7 @@ from tf_compact.pruning.latency_table import LatencyTable
 from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import sensitivity_table
+from tf_compact.pruning.validation import UnreachableTarget
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_scores
 from tf_compact.pruning.validation import validate_shape_args
@@ -315,13 +316,8 @@ def _check_reached(graph, best, targets):
     for which, target, name, value in targets:
         fraction = reached[which] / full[which]
         if fraction > target:
-            goal = f"{target:.1%} of its {_what(which)}"
-            if value > 1:  # a count: say it as one
-                goal = f"{value:,} of its {full[which]:,} {_what(which)}"
-            raise ValueError(
-                f"Invalid value for argument `{name}`: the model cannot be "
-                f"pruned to {goal}; with the given constraints the smallest "
-                f"reachable is {fraction:.1%}. Received: {name}={value!r}"
+            raise UnreachableTarget(
+                name, value, target, fraction, full[which], _what(which)
             )
 
 

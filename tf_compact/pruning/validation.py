@@ -17,6 +17,32 @@ SCOPES = ("global", "local", "sensitivity")
 _bad = invalid
 
 
+class UnreachableTarget(ValueError):
+    """A MACs or parameter target that pruning cannot reach.
+
+    Attributes:
+        name: the argument, `"target_macs"` or `"target_params"`.
+        value: its value as given (a fraction, or a count > 1).
+        target: the target as a fraction of the model's cost.
+        reached: the smallest fraction reachable under the constraints.
+        total: the model's cost (MACs or parameters).
+        what: `"MACs"` or `"parameters"`.
+    """
+
+    def __init__(self, name, value, target, reached, total, what):
+        self.name, self.value, self.target = name, value, target
+        self.reached, self.total, self.what = reached, total, what
+        goal = f"{target:.1%} of its {what}"
+        if value > 1:  # a count: say it as one
+            goal = f"{value:,} of its {total:,} {what}"
+        super().__init__(
+            f"Invalid value for argument `{name}`: the model cannot be "
+            f"pruned to {goal}; with the given constraints the smallest "
+            f"reachable is {reached:.1%} ({round(reached * total):,}). "
+            f"Received: {name}={value!r}"
+        )
+
+
 def validate_criterion(criterion, name="criterion"):
     validate_choice(name, criterion, CRITERIA)
 
