@@ -169,19 +169,35 @@ def test_taylor_without_labels_says_so():
         group_importance(model, criterion="taylor", data=[x])
 
 
-def test_taylor_takes_sample_weights():
+@pytest.mark.parametrize(
+    "loss",
+    [
+        None,  # the compiled loss
+        keras.losses.SparseCategoricalCrossentropy(),
+        keras.losses.sparse_categorical_crossentropy,
+    ],
+)
+def test_taylor_weighs_samples_as_fit_does(loss):
     model = small_model()
     model.compile(loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, 6, 6, 3)).astype("float32")
     y = rng.integers(0, 2, size=8)
-    want = group_importance(model, criterion="taylor", data=(x, y))
-    ones = np.ones(8, "float32")
-    batches = tf.data.Dataset.from_tensor_slices((x, y, ones)).batch(8)
-    for data in ((x, y, ones), batches):
-        got = group_importance(model, criterion="taylor", data=data)
-        for name, scores in want.items():
-            np.testing.assert_allclose(got[name], scores, rtol=1e-5)
+
+    def scores(data):
+        return group_importance(
+            model, criterion="taylor", data=data, loss=loss, normalize=None
+        )
+
+    # Weights 2 on the first three samples and 0 on the rest: the
+    # gradient is 2 * 3/8 of the first three samples' mean gradient.
+    first = scores((x[:3], y[:3]))
+    weight = np.array([2, 2, 2, 0, 0, 0, 0, 0], "float32")
+    batches = tf.data.Dataset.from_tensor_slices((x, y, weight)).batch(8)
+    for data in ((x, y, weight), (x, y, weight[:, None]), batches):
+        got = scores(data)
+        for name, value in first.items():
+            np.testing.assert_allclose(got[name], 0.75 * value, rtol=1e-4)
 
 
 def test_bad_normalizer():

@@ -178,11 +178,8 @@ def _gradients(model, data, loss):
                 value = model.compute_loss(
                     x=x, y=y, y_pred=pred, sample_weight=weight
                 )
-            elif weight is None:
-                value = keras.ops.mean(loss_fn(y, pred))
             else:
-                weight = keras.ops.cast(weight, "float32")
-                value = keras.ops.mean(loss_fn(y, pred) * weight)
+                value = _weighted_loss(loss_fn, y, pred, weight)
         for s, g in zip(sums, tape.gradient(value, variables)):
             if g is not None:
                 s += np.asarray(g, np.float64)
@@ -194,6 +191,18 @@ def _gradients(model, data, loss):
             f"data of type {type(data).__name__}"
         )
     return {id(v): s for v, s in zip(variables, sums)}
+
+
+def _weighted_loss(loss_fn, y, pred, weight):
+    """The batch loss as `fit` weighs it: a `Loss` takes the weights, a
+    plain function's per-sample values are weighted and averaged."""
+    if isinstance(loss_fn, keras.losses.Loss):
+        return loss_fn(y, pred, sample_weight=weight)
+    values = loss_fn(y, pred)
+    if weight is not None:
+        weight = keras.ops.cast(weight, values.dtype)
+        values = values * keras.ops.reshape(weight, keras.ops.shape(values))
+    return keras.ops.mean(values)
 
 
 def _batch_size(x):
