@@ -167,6 +167,13 @@ def test_a_penalty_without_exact_zeros_is_named_at_fit_start(proximal):
         _fit(trainer, BudgetController(target_macs=0.5), epochs=1, n=16)
     said = [str(w.message) for w in caught if "not proximal" in str(w.message)]
     assert bool(said) == (not proximal), said
+    # A penalty without a proximal step is not told to use one.
+    trainer = helpers.sparsifier(proximal=False)
+    trainer.sparsity.apply_proximal = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(trainer, BudgetController(target_macs=0.5), epochs=1, n=16)
+    assert not [w for w in caught if "not proximal" in str(w.message)]
     # SparsityController does not need exact zeros: no such warning.
     trainer = helpers.sparsifier(proximal=False)
     with warnings.catch_warnings(record=True) as caught:

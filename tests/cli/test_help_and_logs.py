@@ -434,6 +434,8 @@ def test_a_model_file_flag_names_a_missing_or_unreadable_file(
     expected = pytest.raises(app.UsageError, match=f"--{flag}=.*no such file")
     with flagsaver.flagsaver(**{flag: missing}), expected:
         command.main(["tf-compact"])
+    # A remote path is the loader's to read.
+    common_flags.check_file(flag, "gs://bucket/teacher.keras")
     garbage = tmp_path / "garbage.keras"
     garbage.write_text("not a model")
     with pytest.raises(app.UsageError, match="cannot be read as a Keras"):

@@ -87,6 +87,30 @@ def test_int8_accepts_a_tuple_of_arrays():
         assert tflite.argmax_agreement is not None
 
 
+@pytest.mark.parametrize("y_shape", [(16,), (16, 6), (16, 6, 6, 1)])
+def test_calibration_reads_x_alone_of_an_x_y_tuple(y_shape):
+    # Labels of any shape, even the shape of the inputs (a mask, a
+    # regression target), are never calibrated on.
+    from tf_compact.internal.input_batches import as_batches
+
+    x = np.ones((16, 6, 6, 1), np.float32)
+    y = np.full(y_shape, 7.0, np.float32)
+    for data in ((x, y), (x, y, np.ones(16, np.float32))):
+        steps = list(as_batches(data, input_rank=4))
+        assert len(steps) == 16
+        assert all(step.shape == (1, 6, 6, 1) for step in steps)
+        assert all((step == 1.0).all() for step in steps)
+
+
+def test_int8_with_fewer_rows_than_a_static_batch_says_so():
+    inputs = keras.Input((8, 8, 1), batch_size=8)
+    x = keras.layers.Conv2D(2, 3)(inputs)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    rows = np.zeros((4, 8, 8, 1), np.float32)
+    with pytest.raises(ValueError, match="at least 8 rows.*Received: 4 rows"):
+        tfc.lite.convert(model, "int8", representative_data=rows)
+
+
 def test_int8_refuses_calibration_data_of_another_shape():
     wrong = np.zeros((4, 9, 9, 1), np.float32)
     with pytest.raises(ValueError, match=r"\(None, 8, 8, 1\).*\(1, 9, 9, 1\)"):

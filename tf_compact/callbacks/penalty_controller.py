@@ -193,7 +193,11 @@ class PenaltyController(keras.callbacks.Callback):
                 "`tfc.callbacks.ProximalStep()` to the callbacks.",
                 stacklevel=2,
             )
-        elif not proximal and self.wants_exact_zeros and self.penalty:
+        elif (
+            self.wants_exact_zeros
+            and not proximal
+            and callable(getattr(self.penalty, "apply_proximal", None))
+        ):
             warnings.warn(
                 f"{type(self).__name__}: the penalty is not proximal, so its "
                 "groups shrink but do not reach exact zeros, and the budget "

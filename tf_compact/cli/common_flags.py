@@ -5,6 +5,7 @@ only the command modules in `tf_compact.cli` and the `examples/` scripts do.
 """
 
 import os
+import zipfile
 
 from absl import app
 from absl import flags
@@ -93,9 +94,10 @@ def load_data(validation_split=0.0):
 
 
 def check_file(flag, path):
-    """Raises `app.UsageError` naming `--flag` when `path` is no file."""
-    if path and not os.path.isfile(path):
-        raise app.UsageError(f"--{flag}={path}: no such file.")
+    """Raises `app.UsageError` naming `--flag` when a local `path` does not
+    exist (a remote one, `gs://...`, is left to the loader)."""
+    if path and "://" not in path and not os.path.exists(path):
+        raise app.UsageError(f"--{flag}={path}: no such file or folder.")
 
 
 def load_keras_model(flag, path):
@@ -110,7 +112,13 @@ def load_keras_model(flag, path):
     check_file(flag, path)
     try:
         return keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError) as error:
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        zipfile.BadZipFile,
+    ) as error:
         raise app.UsageError(
             f"--{flag}={path} cannot be read as a Keras model: {error}"
         ) from error

@@ -221,7 +221,6 @@ def _teacher_epochs():
 
 
 def _teacher(bundle):
-
     if TEACHER_PATH.value:
         return common_flags.load_keras_model("teacher_path", TEACHER_PATH.value)
     return teacher_lib.load_or_train_teacher(

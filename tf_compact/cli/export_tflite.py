@@ -123,7 +123,6 @@ def main(argv):
         raise app.UsageError("--model_path is required.")
     if common_flags.EDGETPU.value and MODE.value != "int8":
         raise app.UsageError("--edgetpu needs --mode=int8.")
-
     from tf_compact import lite
 
     model = common_flags.load_keras_model("model_path", MODEL_PATH.value)

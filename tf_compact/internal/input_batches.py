@@ -83,27 +83,12 @@ def as_batches(data, input_rank, argument="representative_data"):
 
 
 def _labeled_features(data, input_rank):
-    """`x` of an `(x, y[, sample_weight])` tuple of arrays, else `data`.
-
-    A tuple is read as `(x, y, ...)` only when `x` is a whole array of
-    inputs (rank `input_rank`), every part has as many rows, and no other
-    part has the shape of a batch or a sample of `x`, so a tuple of input
-    batches keeps its meaning.
-    """
-    if not isinstance(data, tuple) or not 2 <= len(data) <= 3:
+    """`x` of an `(x, y[, sample_weight])` tuple of arrays (Keras's rule,
+    as in `_array_inputs`: 2 or 3 arrays of as many rows), when `x` is a
+    whole array of inputs of rank `input_rank`; else `data`."""
+    x = _array_inputs(data) if isinstance(data, tuple) else None
+    if x is None or isinstance(x, dict) or len(x.shape) != input_rank:
         return data
-    if not all(_is_arrays(part) for part in data):
-        return data
-    x, rest = data[0], data[1:]
-    if isinstance(x, dict) or len(x.shape) != input_rank:
-        return data
-    if len({num_samples(part) for part in data}) != 1:
-        return data
-    sample = tuple(x.shape[1:])
-    for part in rest:
-        shape = tuple(getattr(part, "shape", ()))
-        if shape == sample or shape[1:] == sample:
-            return data
     return np.asarray(x)
 
 

@@ -158,16 +158,28 @@ def first_step(data, specs, argument="representative_data"):
 
 def _rebatch(steps, size):
     """Regroups the rows of a stream of steps into steps of exactly `size`
-    rows; rows short of a last full step are dropped."""
-    pending = None
+    rows; rows short of a last full step are dropped.
+
+    Raises:
+        ValueError: when the steps hold fewer than `size` rows in all.
+    """
+    pending, full = None, 0
     for xs in steps:
         if pending is None:
             pending = list(xs)
         else:
             pending = [np.concatenate([p, x]) for p, x in zip(pending, xs)]
         while len(pending[0]) >= size:
+            full += 1
             yield [p[:size] for p in pending]
             pending = [p[size:] for p in pending]
+    if not full:
+        rows = 0 if pending is None else len(pending[0])
+        raise ValueError(
+            "Invalid value for argument `representative_data`. Expected at "
+            f"least {size} rows, the model's static batch size. Received: "
+            f"{rows} rows"
+        )
 
 
 def representative_fn(

@@ -102,9 +102,14 @@ def _calibration(model, data, num_calibration_steps):
     # A static batch (a batch-1 Edge TPU clone) takes no other batch size.
     batches = {shape[0] for _, shape in specs}
     static = batches.pop() if len(batches) == 1 else None
-    return data, representative_fn(
+    representative = representative_fn(
         data, ranks, num_calibration_steps, batch_size=static
     )
+    if static is not None and not hasattr(data, "__next__"):
+        # Enough rows for one batch, checked up front (an iterator would
+        # lose the rows looked at).
+        next(representative(), None)
+    return data, representative
 
 
 def _check_first_step(specs, first):

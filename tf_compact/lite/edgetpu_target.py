@@ -15,6 +15,7 @@ import warnings
 
 import keras
 
+from tf_compact.lite.converter_run import PATHS
 from tf_compact.lite.edgetpu import edgetpu_report
 
 TARGETS = ("edgetpu",)
@@ -152,7 +153,8 @@ def attach_report(result, model, compiler="auto"):
     Sets `result.edgetpu` to the `EdgeTpuReport` (with the compiler's log
     when `edgetpu_compiler` ran, writing the compiled file next to
     `result.output_path` when there is one) and adds its verdict to
-    `result.notes`.
+    `result.notes`; warns when the file is not compatible and came from a
+    fallback conversion path, naming why the first path failed.
 
     Args:
         result: The `ConversionResult`.
@@ -170,9 +172,10 @@ def attach_report(result, model, compiler="auto"):
         result, layer_names=names, compiler=compiler, out_dir=out_dir
     )
     result.edgetpu = report
-    failed = [note for note in result.notes if " failed: " in note]
+    fell_back = result.path_used != PATHS[0]
+    failed = [n for n in result.notes if n.startswith(f"{PATHS[0]} failed")]
     result.notes.append(report.summary())
-    if failed and not report.compatible:
+    if fell_back and not report.compatible:
         # The fallback path is where a static shape or an op can be lost.
         warnings.warn(
             "tfc.lite.convert(target='edgetpu'): the file is not ready for "
