@@ -1,5 +1,6 @@
 """`compress`'s callbacks, strategy and latency budget."""
 
+
 import keras
 import numpy as np
 import pytest

@@ -220,9 +220,9 @@ def test_statistics_are_those_of_the_data_in_every_input_form(form):
     forms = {
         "array": lambda: x,
         "xy_tuple": lambda: (x, y),
-        "dataset_xy": lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(
-            8
-        ),
+        "dataset_xy": lambda: tf.data.Dataset.from_tensor_slices(
+            (x, y)
+        ).batch(8),
         "dataset_x": lambda: tf.data.Dataset.from_tensor_slices(x).batch(8),
         "list": lambda: [x[i : i + 8] for i in range(0, 24, 8)],
         "generator": lambda: ((x[i : i + 8], y[i : i + 8]) for i in (0, 8, 16)),

@@ -217,7 +217,9 @@ def _keras_io_classifier(num_classes=2):
     h = L.BatchNormalization(name="bn2")(h)
     h = L.Activation("relu", name="r2")(h)
     h = L.MaxPooling2D(3, strides=2, padding="same", name="mp")(h)
-    residual = L.Conv2D(8, 1, strides=2, padding="same", name="res")(previous)
+    residual = L.Conv2D(8, 1, strides=2, padding="same", name="res")(
+        previous
+    )
     h = L.add([h, residual], name="add")
     h = L.GlobalAveragePooling2D(name="gap")(h)
     h = L.Dropout(0.25, name="drop")(h)

@@ -267,9 +267,8 @@ def test_binary_sigmoid_heads_get_bernoulli_kd_on_the_logit(kind):
 
 
 def test_binary_head_trains_with_binary_cross_entropy():
-    teacher, student = (
-        _net("dense_sigmoid", 6, "t", 1),
-        _net("dense_sigmoid", 7, "s", 1),
+    teacher, student = _net("dense_sigmoid", 6, "t", 1), _net(
+        "dense_sigmoid", 7, "s", 1
     )
     x, y = _data(units=1)
     distiller = tfc.Distiller(teacher, student, [tfc.LogitsKD()])
@@ -292,9 +291,8 @@ def test_binary_head_trains_with_binary_cross_entropy():
     ],
 )
 def test_binary_head_refuses_a_categorical_loss_before_training(loss):
-    teacher, student = (
-        _net("dense_sigmoid", 6, "t", 1),
-        _net("dense_sigmoid", 7, "s", 1),
+    teacher, student = _net("dense_sigmoid", 6, "t", 1), _net(
+        "dense_sigmoid", 7, "s", 1
     )
     before = helpers.snapshot(student)
     x, y = _data(units=1)
@@ -306,9 +304,8 @@ def test_binary_head_refuses_a_categorical_loss_before_training(loss):
 
 
 def test_standardized_kd_refuses_binary_heads():
-    teacher, student = (
-        _net("dense_sigmoid", 6, "t", 1),
-        _net("dense_sigmoid", 7, "s", 1),
+    teacher, student = _net("dense_sigmoid", 6, "t", 1), _net(
+        "dense_sigmoid", 7, "s", 1
     )
     with pytest.raises(ValueError, match="standardize"):
         tfc.Distiller(teacher, student, [tfc.LogitsKD(standardize=True)])

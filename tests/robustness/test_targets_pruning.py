@@ -332,7 +332,9 @@ def test_sensitivity_reads_an_x_y_pair_as_one_batch():
     model = tiny_model()
     before = snapshot(model)
     x, y = tiny_data()
-    pruned = tfc.prune(model, target_macs=0.5, scope="sensitivity", data=(x, y))
+    pruned = tfc.prune(
+        model, target_macs=0.5, scope="sensitivity", data=(x, y)
+    )
     assert tfc.profile(pruned).macs <= 0.5 * tfc.profile(model).macs
     assert_unchanged(model, before)
 
