@@ -579,6 +579,14 @@ def summarize(records, teacher_name, point, command, peer_records=()):
             f"epochs ({labels['budget']} minus {labels['oneshot']}): "
             f"{mean:+.2f}{_se(se)} pp.",
         ]
+    peer_seeds = sorted({p["seed"] for p in peer_records} & set(seeds))
+    if peer_records and not any(k in keys for k, _, _ in PEER_ARMS):
+        lines += [
+            "",
+            "No Torch-Pruning rows: `bench_peers.py` has finished seeds "
+            f"{peer_seeds or 'none'} of these seeds {seeds} at this point; "
+            "its rows show once it has them all.",
+        ]
     if peer_gap is not None and any(k in keys for k, _, _ in PEER_ARMS):
         lines += [
             "",

@@ -160,6 +160,10 @@ def test_torch_pruning_rows_pair_by_seed_beside_the_baselines():
     ) in text
     assert "GroupNormPruner" not in text
     assert "differs from the one-shot arm above by at most 0.05 pp" in text
+    # Peers on some of the seeds only: no rows, and the summary says so.
+    text = bench_evidence.summarize(records, "vgg", "4x10", "c", peers[:1])
+    assert "Torch-Pruning one-shot" not in text
+    assert "has finished seeds [0] of these seeds [0, 1]" in text
     # Without peers the summary is as before.
     plain = bench_evidence.summarize(records, "vgg", "4x10", "c")
     assert "Torch-Pruning" not in plain
