@@ -33,8 +33,6 @@ from tf_compact.surgery.slim import slim as slim_model
 
 #: Planned rounds of the `iterative` method when it does not say.
 ROUNDS = 4
-#: Share of the `gradual` method's training over which the mask shrinks.
-GRADUAL_SHARE = gradual_pruning.SHARE
 #: Mask updates of the `gradual` method over that share.
 GRADUAL_UPDATES = 60
 #: Cost ~ (kept channel fraction) ** CHANNEL_EXPONENT, an under-estimate of
@@ -103,7 +101,7 @@ def _oneshot_kwargs(ctx, student):
 def gradual_stage(ctx):
     """KD training while the channels shrink to the target, then slim.
 
-    `GradualPruning` reaches the budget after `GRADUAL_SHARE` of the
+    `GradualPruning` reaches the budget after `gradual_pruning.SHARE` of the
     `epochs` (cubic schedule, `GRADUAL_UPDATES` mask updates); the rest
     trains at the final widths. The learning rate follows the run's
     schedule over the whole stage.
@@ -113,7 +111,7 @@ def gradual_stage(ctx):
     goals = student_goals(ctx, student)
     epochs = ctx.settings["epochs"]
     steps = steps_per_epoch(ctx.train_data) or _count_batches(ctx.train_data)
-    end_step = max(1, int(steps * max(epochs, 1) * GRADUAL_SHARE))
+    end_step = max(1, int(steps * max(epochs, 1) * gradual_pruning.SHARE))
     pruning = GradualPruning(
         **{f"target_{kind}": value for kind, value in goals.items()},
         end_step=end_step,
