@@ -33,3 +33,26 @@ def test_import_does_not_pull_tfmot_torch_or_flip_tf_keras():
         " os.environ.get('TF_USE_LEGACY_KERAS'))"
     )
     assert _fresh_import(code) == "False False None"
+
+
+def test_saved_objects_load_when_tf_compact_is_imported_before_keras(
+    tmp_path,
+):
+    import keras
+
+    def net(width):
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(width, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(hidden))
+
+    path = str(tmp_path / "distiller.keras")
+    tfc.Distiller(net(8), net(4), [tfc.LogitsKD()]).save(path)
+    code = (
+        "import sys\n"
+        "import tf_compact\n"
+        "loaded_early = 'tensorflow' in sys.modules\n"
+        "import keras\n"
+        f"model = keras.saving.load_model({path!r})\n"
+        "print(loaded_early, type(model).__name__)"
+    )
+    assert _fresh_import(code) == "False Distiller"

@@ -17,11 +17,14 @@ print(report.table())
 """
 
 # Importing the package is cheap: the public names load on first use, so
-# `tf-compact --help` starts without TensorFlow. When Keras is already
-# imported they load at once, as the registration of tf_compact's Keras
-# objects for `keras.saving.load_model` expects.
+# `tf-compact --help` starts without TensorFlow. They load as soon as Keras
+# is imported too (at once when it already is, else right after its own
+# import), so that `keras.saving.load_model` finds tf_compact's registered
+# Keras objects whichever of the two a script imports first.
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 import types
 
@@ -143,6 +146,36 @@ class _Package(types.ModuleType):
         _overrides.pop("profile", None)
 
 
+class _LoadAfterKeras(importlib.abc.MetaPathFinder):
+    """Loads the public names right after `keras` itself is imported.
+
+    It finds nothing itself: it asks the other finders for `keras`'s spec
+    and has that spec's loader call `_load` once Keras has executed.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            try:
+                _load()
+            except Exception:  # noqa: BLE001 - raised again on first use
+                _public.clear()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
 sys.modules[__name__].__class__ = _Package
 if "keras" in sys.modules:
     _load()
+elif not any(isinstance(f, _LoadAfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _LoadAfterKeras())

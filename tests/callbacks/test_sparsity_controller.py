@@ -206,3 +206,23 @@ def test_config_carries_the_held_out_batch():
     reference = float(restored._reference_state.numpy())
     assert 0.0 <= reference <= 1.0
     assert restored.current_gap() == 0.0
+
+
+def test_a_dataset_of_batches_is_read_into_the_held_out_batch(monkeypatch):
+    import tensorflow as tf
+
+    from tf_compact.callbacks import sparsity_controller
+
+    x, y = helpers.data(10)
+    one_hot = np.eye(3, dtype="float32")[y]
+    dataset = tf.data.Dataset.from_tensor_slices((x, one_hot)).batch(4)
+    controller = SparsityController(data=dataset)
+    np.testing.assert_array_equal(controller.data[0], x)
+    np.testing.assert_array_equal(controller.data[1], y)
+    monkeypatch.setattr(sparsity_controller, "MAX_DATASET_ROWS", 6)
+    controller = SparsityController(data=dataset)
+    np.testing.assert_array_equal(controller.data[0], x[:6])
+    with pytest.raises(ValueError, match="empty"):
+        SparsityController(data=dataset.take(0))
+    with pytest.raises(ValueError, match=r"\(x, y\) batches"):
+        SparsityController(data=tf.data.Dataset.from_tensor_slices(x))

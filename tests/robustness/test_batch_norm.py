@@ -140,16 +140,25 @@ def test_healthy_teacher_gives_no_warning(healthy, data, tmp_path):
 
 def test_recalibrate_teacher_works_on_a_copy(stale, data, tmp_path):
     before = snapshot(stale)
-    result, _ = _compress(
+    result, messages = _compress(
         stale, data, tmp_path, epochs=0, recalibrate_teacher=True
     )
+    # Asked for, the recalibration is logged, not advised in a warning.
+    assert messages == []
     check = result.report["teacher_check"]
     assert check["recalibrated"]
+    assert "a copy of it is recalibrated" in check["message"]
     entry = check["bn_recalibration"]
     assert entry["accuracy_after"] >= check["batch_stats_accuracy"] - 0.05
     assert entry["accuracy_after"] > entry["accuracy_before"]
     teacher_accuracy = result.report["teacher"]["accuracy"]
     assert teacher_accuracy >= check["batch_stats_accuracy"] - 0.05
+    # The table tells the model given from the copy that taught.
+    given = result.report["teacher"]["given_accuracy"]
+    assert abs(given - training.accuracy(stale, data[1])) <= 1e-6
+    table = result.table()
+    assert "teacher as given (Keras)" in table
+    assert "teacher, BN recalibrated copy (Keras)" in table
     assert_unchanged(stale, before)
 
 
@@ -220,9 +229,9 @@ def test_statistics_are_those_of_the_data_in_every_input_form(form):
     forms = {
         "array": lambda: x,
         "xy_tuple": lambda: (x, y),
-        "dataset_xy": lambda: tf.data.Dataset.from_tensor_slices(
-            (x, y)
-        ).batch(8),
+        "dataset_xy": lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(
+            8
+        ),
         "dataset_x": lambda: tf.data.Dataset.from_tensor_slices(x).batch(8),
         "list": lambda: [x[i : i + 8] for i in range(0, 24, 8)],
         "generator": lambda: ((x[i : i + 8], y[i : i + 8]) for i in (0, 8, 16)),
@@ -392,3 +401,23 @@ def test_cli_recalibrate_teacher_flag(tmp_path, flag):
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["recalibrate_teacher"] is flag
     assert report["teacher_check"]["recalibrated"] is flag
+
+
+def test_measuring_many_models_does_not_warn_of_retracing(caplog):
+    from tf_compact.internal import batch_norm as internal_bn
+
+    def net():
+        inputs = keras.Input((4,))
+        hidden = keras.layers.BatchNormalization()(
+            keras.layers.Dense(3)(inputs)
+        )
+        return keras.Model(inputs, hidden)
+
+    with caplog.at_level("WARNING"):
+        for rows in range(2, 14):
+            model = net()
+            norms = internal_bn.batch_norm_layers(model)
+            with internal_bn.BatchStatistics(model, norms) as run:
+                _, stats = run(np.ones((rows, 4), "float32"))
+            assert len(stats) == 1
+    assert "retracing" not in caplog.text

@@ -124,6 +124,28 @@ def test_multi_output_models_distill_the_chosen_output(output):
     json.dumps(config["distilled_output"])
 
 
+def test_labels_given_per_output_are_read_for_the_chosen_one():
+    teacher = _net(0, "t", heads=("cls", "aux"))
+    student = _net(1, "s", heads=("cls", "aux"))
+    x, y = _data()
+    with pytest.warns(UserWarning, match=r"output 'aux' only.*\['cls'\]"):
+        distiller = tfc.Distiller(
+            teacher, student, [tfc.LogitsKD()], distilled_output="aux"
+        )
+    distiller.compile(
+        "sgd",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    want = _evaluate(distiller, x, y)
+    other = np.zeros_like(y)
+    for labels in ({"aux": y, "cls": other}, [other, y]):
+        got = _evaluate(distiller, x, labels)
+        np.testing.assert_allclose(got["student_loss"], want["student_loss"])
+    with pytest.raises(ValueError, match=r"'aux'.*keys \['box', 'cls'\]"):
+        distiller.fit(x, {"cls": y, "box": y}, epochs=1, verbose=0)
+
+
 def test_a_single_output_student_learns_the_chosen_teacher_output():
     teacher = _net(0, "t", heads=("cls", "aux"))
     student = _net(1, "s")

@@ -170,6 +170,17 @@ def test_every_entry_point_refuses_bad_targets(entry, value, pattern):
         entry(value)
 
 
+def test_a_count_above_the_model_warns_that_nothing_is_pruned():
+    model = tiny_model()
+    macs = int(tfc.profile(model).macs)
+    with pytest.warns(UserWarning, match=f"target_macs={10 * macs}.*removes"):
+        slim = tfc.prune(model, target_macs=10 * macs)
+    assert int(tfc.profile(slim).macs) == macs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tfc.prune(tiny_model(), target_macs=macs // 2)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("0.25", 0.25), ("40000", 40000), ("1.2M", 1_200_000), ("40k", 40000)],

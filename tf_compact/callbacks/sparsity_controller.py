@@ -58,7 +58,9 @@ class SparsityController(PenaltyController):
 
     Args:
         data: Held-out `(x, y)` batch (arrays, `y` as class ids or one-hot)
-            on which student and reference are compared. It is part of
+            on which student and reference are compared, or a
+            `tf.data.Dataset` of `(x, y)` batches, of which the first
+            `MAX_DATASET_ROWS` samples are read once. It is part of
             `get_config()` (as `x` and the class ids `y`, NumPy arrays that
             `keras.saving.serialize_keras_object` writes as nested lists),
             so keep it small: a few hundred examples. Defaults to `None`,
@@ -271,6 +273,10 @@ class SparsityController(PenaltyController):
         return cls(**config)
 
 
+#: Samples read from a `data` dataset (it is scored at every epoch end).
+MAX_DATASET_ROWS = 2048
+
+
 def _validate_data(data, monitor, reference):
     if data is None:
         if monitor is None or reference is None:
@@ -281,10 +287,13 @@ def _validate_data(data, monitor, reference):
                 f"monitor={monitor!r}, reference={reference!r}"
             )
         return None
+    if hasattr(data, "element_spec"):
+        data = _read_dataset(data)
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise ValueError(
-            "Invalid value for argument `data`. Expected a tuple (x, y). "
-            f"Received: data of type {type(data).__name__}"
+            "Invalid value for argument `data`. Expected a tuple (x, y) or a "
+            f"tf.data.Dataset of (x, y) batches. Received: data of type "
+            f"{type(data).__name__}"
         )
     x, y = (np.asarray(a) for a in data)
     if y.ndim > 1 and y.shape[-1] == 1:
@@ -309,3 +318,26 @@ def _validate_data(data, monitor, reference):
             f"{y.dtype} with values {shown}"
         )
     return x, y.astype("int64")
+
+
+def _read_dataset(dataset):
+    """The first `MAX_DATASET_ROWS` samples of `(x, y[, w])` batches."""
+    xs, ys, rows = [], [], 0
+    for batch in dataset:
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ValueError(
+                "Invalid value for argument `data`: the dataset must yield "
+                "(x, y) batches. Received: an element of type "
+                f"{type(batch).__name__}"
+            )
+        xs.append(np.asarray(batch[0]))
+        ys.append(np.asarray(batch[1]))
+        rows += len(xs[-1])
+        if rows >= MAX_DATASET_ROWS:
+            break
+    if not xs:
+        raise ValueError(
+            "Invalid value for argument `data`: the dataset is empty."
+        )
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    return x[:MAX_DATASET_ROWS], y[:MAX_DATASET_ROWS]

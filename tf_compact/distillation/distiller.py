@@ -9,7 +9,9 @@ from keras import ops
 from tf_compact.distillation import features
 from tf_compact.distillation import frozen_teacher
 from tf_compact.distillation import keras_compat
+from tf_compact.distillation import label_free
 from tf_compact.distillation import plan as plan_lib
+from tf_compact.distillation import shared_augmentation
 from tf_compact.distillation import validation
 from tf_compact.internal import fit_data
 from tf_compact.internal import multi_worker_fit
@@ -24,6 +26,7 @@ def _num_replicas():
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class Distiller(
+    label_free.LabelFreeMetrics,
     fit_data.HandsFitData,
     multi_worker_fit.MultiWorkerFit,
     frozen_teacher.FrozenTeacher,
@@ -62,7 +65,9 @@ class Distiller(
     probabilities. Integer and one-hot labels are both accepted: they are
     converted to the form the compiled loss expects (sparse or
     categorical). A binary or multi-label student (sigmoid, or a single
-    output unit) needs a binary loss such as `BinaryCrossentropy`.
+    output unit) needs a binary loss such as `BinaryCrossentropy`. Sample
+    weights weigh the compiled student loss; the distillation terms
+    average over the batch unweighted.
 
     Under a `tf.distribute` strategy (`MirroredStrategy`,
     `MultiWorkerMirroredStrategy`), build teacher, student and Distiller
@@ -70,6 +75,12 @@ class Distiller(
     the global batch and the training follows the one-device run with the
     same global batch (BatchNormalization in the student aside, which
     normalizes per replica unless `synchronized=True`).
+
+    Random augmentation layers that the student applies first to its
+    input (`RandomFlip`, `RandomRotation`, ... or a Sequential of them) run
+    once per training step, and teacher and student both see the
+    augmented batch; augmentation further inside the student reaches the
+    student only, and a warning says so.
 
     Args:
         teacher: A trained `keras.Model`. It is not modified: its variables
@@ -161,8 +172,13 @@ class Distiller(
         if getattr(sparsity, "proximal", False):
             # This train step runs the penalty's hook after every update.
             sparsity.proximal_applied = True
+        self._augmentation = shared_augmentation.split(student)
         self._plan = plan_lib.Plan(
-            teacher, student, losses, self.distilled_output
+            teacher,
+            student,
+            losses,
+            self.distilled_output,
+            student_inputs=self._augmentation.output,
         )
         self.kd_modules = self._plan.build_modules(teacher, student)
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
@@ -250,6 +266,7 @@ class Distiller(
             The scalar total loss (per replica, not scaled for distribution).
         """
         del y_pred
+        x = shared_augmentation.augment(self._augmentation, x, training)
         teacher_feats = self._teacher_forward(x)
         y = self._prepare_labels(y)
         return self._forward_losses(
@@ -260,6 +277,7 @@ class Distiller(
         """One optimizer step on the student (and adapters); returns logs."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y = self._prepare_labels(y)
+        x = shared_augmentation.augment(self._augmentation, x, True)
         teacher_feats = self._teacher_forward(x)
         with tf.GradientTape() as tape:
             y_pred, total = self._forward_losses(
@@ -279,30 +297,8 @@ class Distiller(
     def _prepare_labels(self, y):
         if y is None:
             return None
+        y = self._plan.select_labels(y)
         return self._label_plan().convert(y)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Updates the compiled metrics (skipped without labels); logs."""
-        if y is not None:
-            return super().compute_metrics(x, y, y_pred, sample_weight)
-        return self.get_metrics_result()
-
-    def get_metrics_result(self):
-        """Returns the metric values, less compiled metrics never updated.
-
-        Compiled metrics stay unbuilt on data without labels.
-        """
-        logs = {}
-        for metric in self.metrics:
-            compiled = metric is self._compile_metrics
-            if compiled and not getattr(metric, "built", True):
-                continue
-            result = metric.result()
-            if isinstance(result, dict):
-                logs.update(result)
-            else:
-                logs[metric.name] = result
-        return logs
 
     def test_step(self, data):
         """Computes every loss term and metric on a batch; returns logs."""

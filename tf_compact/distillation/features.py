@@ -266,9 +266,12 @@ class FeatureExtractor:
         role: `"teacher"` or `"student"`, used in error messages.
         output: Index or name of the output to distill. Defaults to `None`
             (the only output).
+        inputs: A Keras tensor of `model`'s graph to run it from instead
+            of its input (the output of its leading augmentation layers:
+            the Distiller applies those itself). Defaults to `None`.
     """
 
-    def __init__(self, model, layer_names, role, output=None):
+    def __init__(self, model, layer_names, role, output=None, inputs=None):
         self.model = model
         self.role = role
         self.output = output
@@ -290,7 +293,8 @@ class FeatureExtractor:
         if self.kind != heads.NONE:
             logits = heads.logits_tensor(model, index)
         multi = len(model.outputs) > 1
-        if self.names or self.kind != heads.NONE or multi:
+        split = inputs is not None
+        if self.names or self.kind != heads.NONE or multi or split:
             feats = []
             for n in self.names:
                 tensor = layer_output(model, n, role)
@@ -298,7 +302,7 @@ class FeatureExtractor:
                     tensor = logits
                 feats.append(tensor)
             self.graph = keras.Model(
-                inputs=model_input(model),
+                inputs=inputs if split else model_input(model),
                 outputs=[final, logits, feats],
                 name=f"{model.name}_features",
             )

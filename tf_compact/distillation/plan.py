@@ -39,7 +39,7 @@ class Plan:
     ```
     """
 
-    def __init__(self, teacher, student, losses, output):
+    def __init__(self, teacher, student, losses, output, student_inputs=None):
         self.output = output
         self.terms = [keras_compat.as_term(loss) for loss in losses]
         self.pairs = [t.resolve_pairs(teacher, student) for t in self.terms]
@@ -50,7 +50,7 @@ class Plan:
             teacher, t_names, "teacher", output
         )
         self.student = features.FeatureExtractor(
-            student, s_names, "student", output
+            student, s_names, "student", output, inputs=student_inputs
         )
         self.width = _output_width(student, output)
         if self.width is None:
@@ -106,6 +106,37 @@ class Plan:
             values.append(to_float(value))
         return values
 
+    def select_labels(self, y):
+        """The distilled output's labels from labels given per output.
+
+        A dict keyed by output name, or a list with one entry per output,
+        gives the distilled output's entry; other labels pass unchanged.
+
+        Raises:
+            ValueError: If a dict has no entry for the distilled output,
+                or a list has another length than the outputs.
+        """
+        model = self.student.model
+        if self.output is None or not isinstance(y, (dict, list, tuple)):
+            return y
+        names = _all_output_names(model)
+        if len(names) < 2:
+            return y
+        index = features.output_index(model, self.output)
+        if isinstance(y, dict):
+            for key in names[index]:
+                if key in y:
+                    return y[key]
+        elif len(y) == len(names):
+            return y[index]
+        raise ValueError(
+            "Invalid labels for a model with several outputs: the "
+            f"Distiller trains the distilled output {self.output!r} only "
+            "and needs its labels (an array, or a dict with its name "
+            f"{names[index]}, or a list of {len(names)} entries). "
+            f"Received: labels {_describe_labels(y)}"
+        )
+
     def label_plan(self, loss):
         """The compiled loss's needs, checked against the student's head.
 
@@ -141,3 +172,21 @@ def _binary_outputs(teacher, student, width):
     if kind == heads.NONE and width is None:
         return None
     return heads.is_binary(kind, width)
+
+
+def _all_output_names(model):
+    """Per output, the names it goes by: Keras's and its layer's."""
+    keras_names = list(getattr(model, "output_names", None) or [])
+    layer_names = heads.output_names(model)
+    if len(keras_names) != len(layer_names):
+        keras_names = [None] * len(layer_names)
+    return [
+        [n for n in dict.fromkeys(pair) if n is not None]
+        for pair in zip(keras_names, layer_names)
+    ]
+
+
+def _describe_labels(y):
+    if isinstance(y, dict):
+        return f"a dict with keys {sorted(y)}"
+    return f"a {type(y).__name__} of {len(y)} entries"

@@ -1,6 +1,7 @@
 """Argument checks of the Distiller, in the Keras error style."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -80,11 +81,28 @@ def validate_models(teacher, student, output=None):
             selected[role] = [features.final_output(model, output)]
         else:
             selected[role] = list(model.outputs)
+    _warn_untrained_outputs(student, output)
     if len(selected) == 2:
         _check_shapes(_shapes(teacher.inputs), _shapes(student.inputs), "input")
         _check_shapes(
             _shapes(selected["teacher"]), _shapes(selected["student"]), "output"
         )
+
+
+def _warn_untrained_outputs(student, output):
+    if output is None or not features.is_functional(student):
+        return
+    names = heads.output_names(student)
+    if len(names) < 2:
+        return
+    kept = names[features.output_index(student, output)]
+    others = [n for n in names if n != kept]
+    warnings.warn(
+        f"The Distiller trains the student `{student.name}` on its output "
+        f"{kept!r} only: its other outputs {others} get no loss, and "
+        "layers that feed only them do not train.",
+        stacklevel=4,
+    )
 
 
 def validate_output(output):

@@ -121,17 +121,12 @@ class BatchStatistics:
         self._records = []
         self._order = []
 
-        def forward(x):
-            self._records = []
-            outputs = self.model(x, training=False)
-            self._order = [record[0] for record in self._records]
-            return outputs, [record[1:] for record in self._records]
-
-        # A function of its own per object: no retracing warning.
+        forward = _Forward(self)
+        # TensorFlow counts the traces of functions by their code, so that
+        # a new object per measurement (a new slim model each round) would
+        # warn of retracing; a callable object is counted on its own.
         self._step = (
-            tf.function(forward, reduce_retracing=True)
-            if compiled
-            else forward
+            tf.function(forward, reduce_retracing=True) if compiled else forward
         )
 
     def __enter__(self):
@@ -160,6 +155,20 @@ class BatchStatistics:
             return outputs
 
         return call
+
+
+class _Forward:
+    """One `BatchStatistics`'s forward pass: outputs and recorded moments."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def __call__(self, x):
+        owner = self.owner
+        owner._records = []
+        outputs = owner.model(x, training=False)
+        owner._order = [record[0] for record in owner._records]
+        return outputs, [record[1:] for record in owner._records]
 
 
 def _normalize(layer, inputs, mask=None):

@@ -83,6 +83,35 @@ def output_names(model):
     return names
 
 
+def require_single_output(model, argument, caller):
+    """Refuses a Functional model with several outputs.
+
+    Args:
+        model: A `keras.Model` or `None` (accepted).
+        argument: The argument's name, for the message.
+        caller: What needs one output, e.g. `"tfc.lite.qat"`.
+
+    Raises:
+        ValueError: If `model` has a symbolic graph with several outputs.
+
+    Example:
+
+    ```python
+    require_single_output(model, "model", "tfc.lite.qat")
+    ```
+    """
+    if model is None or not is_functional(model) or len(model.outputs) < 2:
+        return
+    raise ValueError(
+        f"{caller} trains a model with one output; `{argument}` "
+        f"`{model.name}` has {len(model.outputs)} outputs "
+        f"{output_names(model)}. Pass a model of the output to train, "
+        "e.g. keras.Model(model.inputs, model.outputs[i]), or convert the "
+        "whole model with tfc.lite.convert(mode='int8'). Received: "
+        f"{argument} with {len(model.outputs)} outputs"
+    )
+
+
 def _last_layer(model):
     layers = [
         layer

@@ -26,6 +26,7 @@ parse_target_text("target_macs", "1.2M")   # 1200000
 
 import math
 import re
+import warnings
 
 from tf_compact.internal.validation import invalid_type
 from tf_compact.internal.validation import is_integer
@@ -115,12 +116,15 @@ def is_count(target):
     return isinstance(target, int)
 
 
-def target_fraction(target, dense):
+def target_fraction(target, dense, name=None):
     """Returns a parsed target as a fraction of the `dense` cost.
 
     Args:
         target: A value returned by `parse_target` (not `None`).
         dense: The dense model's cost of the same kind.
+        name: The target's argument name: given, a count at or above the
+            dense cost warns that it asks for nothing to go. Defaults to
+            `None`.
 
     Returns:
         The fraction, at most `1.0` (a count above the dense cost asks
@@ -130,6 +134,13 @@ def target_fraction(target, dense):
         return float(target)
     if dense <= 0:
         return 1.0
+    if name is not None and target >= dense:
+        warnings.warn(
+            f"`{name}={target}` is at or above the model's own {dense:,}: "
+            "this budget removes nothing. Pass a smaller count, or a "
+            f"fraction in (0, 1) such as {name}=0.5.",
+            stacklevel=3,
+        )
     return min(1.0, target / dense)
 
 

@@ -122,6 +122,8 @@ def check_teacher(ctx):
         the inference accuracy after it.
     """
     store = ctx.store
+    ctx.given_teacher = ctx.teacher
+    asked = bool(ctx.settings.get("recalibrate_teacher"))
     if store.done(CHECK_KEY):
         record = store.record(CHECK_KEY)
         if record.get("recalibrated") and store.has_model(TEACHER_KEY):
@@ -131,9 +133,10 @@ def check_teacher(ctx):
         return record
     store.begin(CHECK_KEY)
     data = ctx.eval_data if ctx.eval_data is not None else ctx.train_data
-    record = measure_teacher(ctx.teacher, data)
-    if record["message"]:
+    record = measure_teacher(ctx.teacher, data, recalibrating=asked)
+    if record["message"] and not asked:
         warnings.warn(record["message"], UserWarning, stacklevel=3)
+    if record["message"]:
         ctx.log(record["message"])
     else:
         ctx.log(
@@ -143,7 +146,7 @@ def check_teacher(ctx):
             "statistics"
         )
     record["recalibrated"] = False
-    if ctx.settings.get("recalibrate_teacher"):
+    if asked:
         teacher = _copy_with_weights(ctx.teacher)
         done = batch_norm.recalibrate(
             teacher, ctx.train_data, max_batches=RECALIBRATION_BATCHES
@@ -166,7 +169,7 @@ def check_teacher(ctx):
     return record
 
 
-def measure_teacher(teacher, data, batches=CHECK_BATCHES):
+def measure_teacher(teacher, data, batches=CHECK_BATCHES, recalibrating=False):
     """Inference vs batch-statistics accuracy of `teacher` on `data`.
 
     Nothing of `teacher` is changed.
@@ -175,6 +178,9 @@ def measure_teacher(teacher, data, batches=CHECK_BATCHES):
         teacher: a classifier `keras.Model`.
         data: batches of `(x, y)`.
         batches: batches used. Defaults to `CHECK_BATCHES`.
+        recalibrating: whether the run recalibrates a copy of the teacher
+            (the message then says so instead of advising it). Defaults
+            to `False`.
 
     Returns:
         The record described in `check_teacher` (no `recalibrated`), plus
@@ -209,19 +215,29 @@ def measure_teacher(teacher, data, batches=CHECK_BATCHES):
         "chance": chance,
         "stale": bool(stale),
         "near_chance": bool(near),
-        "message": _message(teacher, inference, stats, chance, stale, near),
+        "message": _message(
+            teacher, inference, stats, chance, stale, near, recalibrating
+        ),
         "_batches": used,
     }
     return record
 
 
-def _message(teacher, inference, stats, chance, stale, near):
+def _message(teacher, inference, stats, chance, stale, near, recalibrating):
     if not stale and not near:
         return ""
     scores = (
         f"The teacher '{teacher.name}' scores {100 * inference:.1f}% in "
         f"inference mode (chance: {100 * chance:.1f}%)"
     )
+    if stale and recalibrating:
+        return (
+            f"{scores} but {100 * stats:.1f}% when its BN layers use the "
+            "statistics of each batch: its BN moving statistics do not "
+            "match its weights. As asked (`recalibrate_teacher`), a copy "
+            "of it is recalibrated and teaches the student; the model "
+            "given is not changed."
+        )
     if stale:
         return (
             f"{scores} but {100 * stats:.1f}% when its BN layers use the "

@@ -27,7 +27,10 @@ def build_report(records, settings, history=None):
 
     Returns:
         A JSON-able dict with at least `teacher`, `student`, `reduction`,
-        `tflite`, `runtime`, `settings` and `stages`. `reduction` holds
+        `tflite`, `runtime`, `settings` and `stages`. `teacher` is the
+        model distilled from; when that is a BN-recalibrated copy
+        (`recalibrate_teacher`), `given_accuracy` is the accuracy of the
+        model as given. `reduction` holds
         the teacher/student ratios of `macs` and `params` and
         `accuracy_change_pp`, the student's accuracy minus the teacher's
         in percentage points, rounded to 2 decimals (negative when the
@@ -118,7 +121,7 @@ def _device_lines(report):
 def _public(record):
     if not record:
         return {}
-    keys = ("name", "accuracy", "macs", "params")
+    keys = ("name", "accuracy", "given_accuracy", "macs", "params")
     return {k: record[k] for k in keys if k in record}
 
 
@@ -185,8 +188,14 @@ def summary_rows(report):
     teacher, student = report["teacher"], report["student"]
     tfl = report["tflite"]
     rows = [("teacher (Keras)", teacher, {})]
+    what = "teacher"
+    if "given_accuracy" in teacher:
+        given = dict(teacher, accuracy=teacher["given_accuracy"])
+        what = "teacher, BN recalibrated copy"
+        rows = [("teacher as given (Keras)", given, {})]
+        rows.append((f"{what} (Keras)", teacher, {}))
     if "teacher_float32" in tfl:
-        rows.append(("teacher TFLite float32", teacher, tfl["teacher_float32"]))
+        rows.append((f"{what} TFLite float32", teacher, tfl["teacher_float32"]))
     rows.append(("student (Keras)", student, {}))
     for label in ("float32", "float16", "dynamic", "int8"):
         if label in tfl:
@@ -257,9 +266,7 @@ def markdown(report, plot_files=()):
     lines += _batch_norm_lines(report)
     lines.append("Settings: " + listed)
     lines.append("")
-    lines.append(
-        "Stages, in run order: " + ", ".join(report.get("stages", []))
-    )
+    lines.append("Stages, in run order: " + ", ".join(report.get("stages", [])))
     for path in plot_files:
         lines += ["", f"![{path}]({path})"]
     return "\n".join(lines) + "\n"

@@ -86,8 +86,13 @@ def model_summary(model, ctx=None):
 
 
 def teacher_stage(ctx):
-    """Measures the teacher: accuracy, MACs, params, layer widths."""
-    return model_summary(ctx.teacher, ctx)
+    """Measures the teacher: accuracy, MACs, params, layer widths; when a
+    recalibrated copy teaches, the given model's accuracy too."""
+    record = model_summary(ctx.teacher, ctx)
+    given = getattr(ctx, "given_teacher", ctx.teacher)
+    if given is not ctx.teacher:
+        record["given_accuracy"] = ctx.accuracy(given)
+    return record
 
 
 def lighten_stage(ctx):

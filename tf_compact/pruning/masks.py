@@ -327,7 +327,7 @@ def _fraction_targets(graph, target_macs, target_params):
     return [
         (
             which,
-            target_fraction(parse_target(name, value), full[which]),
+            target_fraction(parse_target(name, value), full[which], name),
             name,
             value,
         )

@@ -1,0 +1,41 @@
+"""The student's leading augmentation, run once for teacher and student."""
+
+import warnings
+
+from tf_compact.internal import input_augmentation
+
+
+def split(student):
+    """Finds the student's leading augmentation layers.
+
+    Returns an `InputAugmentation` (its `model` is `None` when there are
+    none). Augmentation layers further inside the student augment what
+    only the student sees; a warning says so.
+
+    Example:
+
+    ```python
+    found = split(student)
+    x = augment(found, x, training=True)
+    ```
+    """
+    found = input_augmentation.find(student)
+    if found.elsewhere:
+        warnings.warn(
+            f"The student `{student.name}` augments its data in layers "
+            f"{found.elsewhere} that do not come first after its input: in "
+            "training the student sees the augmented tensors there, the "
+            "teacher (in inference mode) the plain ones, and distillation "
+            "compares the two. Put random augmentation right after the "
+            "input (teacher and student then see the same augmented batch) "
+            "or in the data pipeline.",
+            stacklevel=3,
+        )
+    return found
+
+
+def augment(found, x, training):
+    """`x` through the leading augmentation in training; else `x`."""
+    if found.model is None or not training:
+        return x
+    return found.model(x, training=True)
