@@ -1,5 +1,6 @@
 """tfc.lite.benchmark and compare."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -97,3 +98,53 @@ def test_predict_takes_a_dataset_or_an_iterator_like_arrays(trained):
         np.testing.assert_allclose(tfc.lite.predict(tflite, data), want)
     with pytest.raises(ValueError, match="`x`.*at least one batch"):
         tfc.lite.predict(tflite, pairs.take(0))
+
+
+@pytest.fixture(scope="module")
+def two_heads():
+    """Dict outputs {"cls": 4 classes, "aux": 1 unit}: Keras sorts them, so
+    the first output is "aux"."""
+    inputs = keras.Input((8, 8, 1))
+    g = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    cls = keras.layers.Dense(4, activation="softmax", name="cls")(g)
+    aux = keras.layers.Dense(1, name="aux")(g)
+    model = keras.Model(inputs, {"cls": cls, "aux": aux})
+    x = helpers.images(32, seed=5)
+    y = np.argmax(model.predict(x, verbose=0)["cls"], -1)
+    return tfc.lite.convert(model, verify=False), x, y
+
+
+def test_labels_that_do_not_fit_the_scored_output_are_named(two_heads):
+    tflite, x, y = two_heads
+    one_hot = np.eye(4, dtype=np.float32)[y]
+    ds = tf.data.Dataset.from_tensor_slices((x, one_hot)).batch(8)
+    for data, shape in (((x, one_hot), r"\(32, 4\)"), (ds, r"\(None, 4\)")):
+        with pytest.raises(
+            ValueError,
+            match=r"scored output 'aux' of width 1.*\{'aux': 1, 'cls': 4\}"
+            rf".*`output=`.*output='cls'.*shape {shape}",
+        ):
+            tfc.lite.benchmark(tflite, runs=1, dataset=data)
+    with pytest.raises(ValueError, match=r"'aux'.*values in \[0, 3\]"):
+        tfc.lite.benchmark(tflite, runs=1, dataset=(x, np.arange(32) % 4))
+    with pytest.raises(ValueError, match=r"'cls' of width 4.*\(32, 3\)"):
+        tfc.lite.benchmark(
+            tflite, runs=1, dataset=(x, one_hot[:, :3]), output="cls"
+        )
+    result = tfc.lite.benchmark(tflite, runs=1, dataset=ds, output="cls")
+    assert (result.accuracy, result.scored_output) == (1.0, "cls")
+
+
+def test_dict_labels_are_read_by_the_scored_output_name(two_heads):
+    tflite, x, y = two_heads
+    aux = np.zeros((len(x), 1), np.float32)
+    both = {"cls": y, "aux": aux}
+    with pytest.raises(ValueError, match=r"\['aux', 'cls'\].*`output=`"):
+        tfc.lite.benchmark(tflite, runs=1, dataset=(x, both))
+    with pytest.raises(ValueError, match=r"key 'aux'.*keys \['cls'\]"):
+        tfc.lite.benchmark(tflite, runs=1, dataset=(x, {"cls": y}), output=0)
+    picked = tfc.lite.benchmark(tflite, runs=1, dataset=(x, both), output=1)
+    assert (picked.accuracy, picked.scored_output) == (1.0, "cls")
+    ds = tf.data.Dataset.from_tensor_slices((x, {"cls": y})).batch(8)
+    named = tfc.lite.benchmark(tflite, runs=1, dataset=ds)
+    assert (named.accuracy, named.scored_output) == (1.0, "cls")

@@ -8,6 +8,7 @@ import pytest
 
 import tf_compact as tfc
 from tests.lite import helpers
+from tf_compact.lite import qat_annotate
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,55 @@ def test_preprocessing_layers_outside_tfmot_registry_are_quantized():
         tfc.lite.convert(qat_model, "qat")
     tflite = tfc.lite.convert(qat_model, "qat", representative_data=x)
     assert tfc.lite.edgetpu_report(tflite).full_int8
+
+
+def _relu_then_bn_cnn():
+    """Conv2D(activation="relu") -> BN, which tfmot cannot fold, then a
+    Conv -> BN -> ReLU that it folds."""
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.BatchNormalization(momentum=0.5, name="bn"),
+            keras.layers.Conv2D(4, 1, name="conv2"),
+            keras.layers.BatchNormalization(momentum=0.5, name="bn2"),
+            keras.layers.ReLU(name="relu"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(2, activation="softmax", name="logits"),
+        ]
+    )
+
+
+def test_batch_norm_that_tfmot_cannot_fold_is_annotated():
+    model = _relu_then_bn_cnn()
+    tfk_model = tfc.lite.to_tf_keras(model)
+    assert qat_annotate.unsupported_layers(tfk_model) == ["bn"]
+    names = [layer.name for layer in tfc.lite.quantize_model(model).layers]
+    assert "quant_bn" in names and "quant_bn2" in names
+
+
+def test_qat_after_conv_relu_batch_norm_matches_float(data):
+    x, y = data
+    model = _relu_then_bn_cnn()
+    model.compile(
+        keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy"
+    )
+    model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+    want = np.argmax(model.predict(x, verbose=0), -1)
+    tflite = tfc.lite.qat(model, (x, y), epochs=1)
+    assert tfc.lite.edgetpu_report(tflite).full_int8
+    got = np.argmax(tfc.lite.predict(tflite, x), -1)
+    assert np.mean(got == want) >= 0.85
+    assert abs(np.mean(got == y) - np.mean(want == y)) <= 0.1
+
+
+def test_a_model_with_two_outputs_is_refused_up_front(data):
+    inputs = keras.Input((8, 8, 1))
+    features = keras.layers.Flatten()(inputs)
+    heads = {
+        "cls": keras.layers.Dense(3, name="cls")(features),
+        "aux": keras.layers.Dense(1, name="aux")(features),
+    }
+    model = keras.Model(inputs, heads)
+    with pytest.raises(ValueError, match=r"`model`.*2 outputs.*outputs\[i\]"):
+        tfc.lite.qat(model, data, epochs=1)

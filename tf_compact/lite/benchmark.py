@@ -11,8 +11,8 @@ from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.inference import accuracy_of
-from tf_compact.lite.inference import output_name
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.scoring import scored_output
 
 
 def _validate_count(name, value, minimum):
@@ -149,7 +149,10 @@ def benchmark(
             `(x, y)` of arrays, to measure top-1 accuracy through the
             interpreter. Every dimension of `x` but the batch must match
             the model input. For several inputs, `x` is a dict from input
-            name to array or a list of arrays. Defaults to `None`.
+            name to array or a list of arrays. Labels are class indices or
+            one-hot for the scored output (binary in [0, 1] for a one-unit
+            output), or a dict from output name to labels, read by the
+            scored output's name. Defaults to `None`.
         use_xnnpack: Whether to let the runtime apply XNNPACK (the
             `litert-benchmark` tool always does, and refuses `False`).
             Defaults to `True`.
@@ -157,9 +160,10 @@ def benchmark(
             path or the conversion mode.
         output: Which output the accuracy scores, for a model with several:
             an index in Keras order or an output name (`"output_1"`, or
-            the key of a dict output). `None` scores the first output in
-            Keras order; `scored_output` in the result says which ran.
-            Defaults to `None`.
+            the key of a dict output; Keras sorts dict outputs by key).
+            `None` scores the output that dict labels name, else the first
+            output in Keras order; `scored_output` in the result says which
+            ran. Defaults to `None`.
         delegate: `None`, or `"edgetpu"` to run a model compiled by
             `edgetpu_compiler` on a Coral Edge TPU, through `libedgetpu`
             loaded with the runtime's `load_delegate`. Defaults to `None`.
@@ -181,7 +185,11 @@ def benchmark(
     Raises:
         ValueError: If an argument is invalid, the model file is malformed,
             `output` names no output, or the dataset's inputs do not match
-            the model (any dimension but the batch) or hold no sample.
+            the model (any dimension but the batch) or hold no sample, or
+            its labels do not fit the scored output (checked before timing
+            where the labels' shape is known; the message names the output,
+            its width, the labels' shape and the outputs to pick from with
+            `output=`).
         RuntimeUnavailableError: If the runtime asked for cannot run, or
             `delegate="edgetpu"` and `libedgetpu` cannot be loaded (the
             message says how to install it).
@@ -241,7 +249,7 @@ def benchmark(
     )
     accuracy = scored = None
     if dataset is not None:
-        scored = output_name(interpreter, output)
+        scored = scored_output(interpreter, dataset, output)
     times = _time_invokes(interpreter, warmup, runs)
     if dataset is not None:
         accuracy = accuracy_of(interpreter, dataset, output=scored)

@@ -2,9 +2,12 @@
 
 import numpy as np
 
-from tf_compact.lite.interpreter_io import model_io
 from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.scoring import check_labels
+from tf_compact.lite.scoring import labels_of
+from tf_compact.lite.scoring import output_shapes
+from tf_compact.lite.scoring import scored_output
 
 
 def run_interpreter(interpreter, x, batch_size=32):
@@ -127,6 +130,12 @@ def _features(x):
     return np.asarray(x)
 
 
+def _labels(y):
+    if isinstance(y, dict):
+        return {k: np.asarray(v) for k, v in y.items()}
+    return np.asarray(y)
+
+
 def iterate_labeled(dataset):
     """Yields `(x, y)` numpy batches from a dataset or an `(x, y)` tuple.
 
@@ -137,7 +146,7 @@ def iterate_labeled(dataset):
 
     Yields:
         Pairs `(x, y)`: `x` an array (a list or dict of arrays for several
-        inputs), `y` an array.
+        inputs), `y` an array (a dict of arrays for dict labels).
 
     Raises:
         TypeError: If `dataset` is neither.
@@ -150,7 +159,7 @@ def iterate_labeled(dataset):
     ```
     """
     if isinstance(dataset, tuple) and len(dataset) == 2:
-        yield _features(dataset[0]), np.asarray(dataset[1])
+        yield _features(dataset[0]), _labels(dataset[1])
         return
     if hasattr(dataset, "as_numpy_iterator"):
         for element in dataset.as_numpy_iterator():
@@ -160,7 +169,7 @@ def iterate_labeled(dataset):
                     "of `(x, y)` pairs. Received: an element of type "
                     f"{type(element).__name__}"
                 )
-            yield _features(element[0]), np.asarray(element[1])
+            yield _features(element[0]), _labels(element[1])
         return
     raise TypeError(
         "Invalid type for argument `dataset`. Expected a `tf.data.Dataset` "
@@ -169,79 +178,31 @@ def iterate_labeled(dataset):
     )
 
 
-def output_name(interpreter, output=None):
-    """The name of the output to score, from an index, a name or `None`.
-
-    Args:
-        interpreter: An interpreter from `make_interpreter`.
-        output: Index into the outputs in model order (Keras order for a
-            converted Keras model), an output name as `model_io` gives it
-            (`"output_1"`, or the key of a dict output), or `None` for the
-            first output. Defaults to `None`.
-
-    Returns:
-        The output's name.
-
-    Raises:
-        ValueError: If `output` names no output of the model.
-
-    Example:
-
-    ```python
-    name = tfc.lite.inference.output_name(interpreter, 1)
-    ```
-    """
-    names = [name for name, _ in model_io(interpreter)[1]]
-    if output is None:
-        return names[0]
-    if isinstance(output, str) and output in names:
-        return output
-    if (
-        isinstance(output, int)
-        and not isinstance(output, bool)
-        and -len(names) <= output < len(names)
-    ):
-        return names[output]
-    raise ValueError(
-        "Invalid value for argument `output`. Expected an index below "
-        f"{len(names)} or one of the output names {names}. "
-        f"Received: output={output!r}"
-    )
-
-
-def _labels(y, out):
-    y = np.asarray(y)
-    one_hot = y.ndim == out.ndim > 1 and y.shape[-1] == out.shape[-1] > 1
-    labels = (y.argmax(-1) if one_hot else y).reshape(-1)
-    if len(labels) != len(out):
-        raise ValueError(
-            "Invalid value for argument `dataset`. Expected one label per "
-            f"sample ({len(out)} samples). Received: labels of shape "
-            f"{y.shape}"
-        )
-    return labels
-
-
 def accuracy_of(interpreter, dataset, batch_size=32, output=None):
     """Top-1 accuracy of an interpreter over a labeled dataset.
 
     Args:
         interpreter: An interpreter from `make_interpreter`.
         dataset: A `tf.data.Dataset` of `(x, y)` batches or a tuple
-            `(x, y)` of arrays; labels are class indices or one-hot. For
+            `(x, y)` of arrays; labels are class indices or one-hot (binary
+            labels in [0, 1] for a one-unit output), or a dict from output
+            name to such labels, read by the scored output's name. For
             several inputs, `x` is a dict from input name to array or a list
             of arrays (see `run_interpreter`).
         batch_size: Rows per invoke. Defaults to `32`.
-        output: The output to score, see `output_name`. Defaults to `None`
-            (the first output in model order).
+        output: The output to score: an index in model order or an output
+            name, see `output_name`. Defaults to `None` (the output that
+            dict labels name, else the first output in model order).
 
     Returns:
         A float in [0, 1].
 
     Raises:
         ValueError: If the inputs do not match the model's inputs (any
-            dimension but the batch), the labels do not match the samples,
-            or the dataset holds no sample.
+            dimension but the batch), the labels do not fit the scored
+            output (the message names it, its width, the labels' shape and
+            the outputs to pick from with `output=`) or the samples, or the
+            dataset holds no sample.
 
     Example:
 
@@ -250,19 +211,22 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
     acc = tfc.lite.accuracy_of(interpreter, (x_test, y_test))
     ```
     """
-    name = output_name(interpreter, output)
+    name = scored_output(interpreter, dataset, output)
+    shapes = output_shapes(interpreter)
     correct = total = 0
     scores, truths = [], []
     for x, y in iterate_labeled(dataset):
+        y = labels_of(y, name)
+        check_labels(name, shapes, y.shape, y)
         outputs = run_outputs(interpreter, x, batch_size, argument="dataset")
         out = outputs[name]
         if out.ndim == 2 and out.shape[-1] == 1:
             # A binary head: one probability (sigmoid inside) or one logit.
             scores.append(out[:, 0])
-            truths.append(np.asarray(y).reshape(-1) > 0.5)
+            truths.append(y.reshape(-1) > 0.5)
             total += len(out)
             continue
-        labels = _labels(y, out)
+        labels = _class_indices(y, out)
         correct += int(np.sum(out.argmax(-1) == labels))
         total += len(labels)
     if scores:
@@ -274,6 +238,18 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
             "holds no sample"
         )
     return correct / total
+
+
+def _class_indices(y, out):
+    one_hot = y.ndim == out.ndim > 1 and y.shape[-1] == out.shape[-1] > 1
+    labels = (y.argmax(-1) if one_hot else y).reshape(-1)
+    if len(labels) != len(out):
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected one label per "
+            f"sample ({len(out)} samples). Received: labels of shape "
+            f"{y.shape}"
+        )
+    return labels
 
 
 def _binary_hits(scores, truths):

@@ -73,8 +73,11 @@ def quantize_model(model):
         model: A built Keras 3 Functional or Sequential model.
 
     Layers outside tfmot's default 8-bit registry (e.g. `Rescaling`,
-    `Normalization`) get an output-only quantization config instead of an
-    error, so that they still run in int8 after conversion.
+    `Normalization`, or a `BatchNormalization` that tfmot cannot fold into
+    a preceding linear convolution, as after `Conv2D(activation="relu")`)
+    get an output-only quantization config instead of an error, so that
+    they still run in int8 after conversion (give `convert` some
+    `representative_data` to calibrate them).
 
     Returns:
         A `tf_keras.Model` with fake-quantization wrappers (layer names
@@ -216,8 +219,8 @@ def qat(
 
     Raises:
         BridgeError: If the model cannot be cloned into `tf_keras`.
-        ValueError: If an argument is invalid or a feature layer is missing
-            or has a different shape in the two models.
+        ValueError: If an argument is invalid, a model has several outputs,
+            or a feature layer is missing or differs in the two models.
         QuantizationError: If some ops stay in float after conversion.
 
     Example:
@@ -229,6 +232,8 @@ def qat(
     ```
     """
     _validate_epochs(epochs)
+    for argument, net in (("model", model), ("teacher", teacher)):
+        heads.require_single_output(net, argument, "tfc.lite.qat")
     validate_positive("temperature", temperature)
     recalibrate = _validate_recalibrate(recalibrate)
     dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)

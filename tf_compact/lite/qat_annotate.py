@@ -5,6 +5,12 @@ tfmot's `quantize_model` refuses any layer outside its registry, such as the
 EfficientNet. Those layers are affine maps with no weights to train, so the
 bridge annotates them with a config that quantizes only their output: the
 converter then has the ranges it needs to run them in int8.
+
+tfmot has no config for `BatchNormalization` either: its layout transforms
+fold a BN into a directly preceding linear convolution or dense layer. A BN
+they cannot fold (after `Conv2D(activation="relu")`, after a pooling layer,
+or after a layer with several consumers) is an affine map at inference too,
+and gets the same output-only config.
 """
 
 
@@ -48,6 +54,29 @@ def _registry():
     return registry.Default8BitQuantizeRegistry()
 
 
+def _folded_batch_norms(model):
+    """Names of the BN layers that tfmot's layout transforms fold.
+
+    Runs tfmot's own default 8-bit layout transforms on `model` (they
+    rebuild a copy from its config; `model` is not changed): a BN they fold
+    into the preceding layer comes out with a quantize config, one they
+    leave alone comes out without.
+    """
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (  # noqa: E501
+        default_8bit_quantize_layout_transform as layout,
+    )
+
+    quantize_map = {layer.name: {} for layer in model.layers}
+    _, quantize_map = layout.Default8BitQuantizeLayoutTransform().apply(
+        model, quantize_map
+    )
+    return {
+        name
+        for name, entry in quantize_map.items()
+        if entry.get("quantize_config") is not None
+    }
+
+
 def unsupported_layers(model):
     """Names of `model`'s layers outside tfmot's default 8-bit registry.
 
@@ -55,8 +84,10 @@ def unsupported_layers(model):
         model: A `tf_keras` model.
 
     Returns:
-        A list of layer names (input and batch-normalization layers, which
-        tfmot handles without the registry, excluded).
+        A list of layer names: input layers and the batch-normalization
+        layers that tfmot folds into a preceding layer, which it handles
+        without the registry, are excluded; a batch normalization it cannot
+        fold is listed.
 
     Example:
 
@@ -67,18 +98,17 @@ def unsupported_layers(model):
     import tf_keras
 
     registry = _registry()
+    batch_norm = tf_keras.layers.BatchNormalization
+    folded = set()
+    if any(isinstance(layer, batch_norm) for layer in model.layers):
+        folded = _folded_batch_norms(model)
     return [
         layer.name
         for layer in model.layers
-        if not isinstance(layer, _handled_by_transforms(tf_keras))
+        if not isinstance(layer, tf_keras.layers.InputLayer)
+        and layer.name not in folded
         and not registry.supports(layer)
     ]
-
-
-def _handled_by_transforms(tf_keras):
-    # Input layers are not quantized; BatchNormalization is folded into the
-    # preceding convolution by tfmot's layout transforms.
-    return (tf_keras.layers.InputLayer, tf_keras.layers.BatchNormalization)
 
 
 def quantize_with_fallback(model, tfmot):

@@ -1,0 +1,229 @@
+"""Which output of a TFLite model an accuracy scores, and its labels.
+
+A model with several outputs scores one of them: the one `output=` names,
+else the one dict labels name, else the first in model order. Labels must
+fit the scored output: class indices `(n,)` or `(n, 1)`, or one-hot
+`(n, width)`; a one-unit output takes binary labels in [0, 1]. Labels that
+do not fit are refused with the output's name and width, the labels'
+shape, and the model's outputs to choose from with `output=`.
+"""
+
+import numpy as np
+
+from tf_compact.lite.interpreter_io import model_io
+
+
+def output_name(interpreter, output=None):
+    """The name of the output to score, from an index, a name or `None`.
+
+    Args:
+        interpreter: An interpreter from `make_interpreter`.
+        output: Index into the outputs in model order (Keras order for a
+            converted Keras model), an output name as `model_io` gives it
+            (`"output_1"`, or the key of a dict output), or `None` for the
+            first output. Defaults to `None`.
+
+    Returns:
+        The output's name.
+
+    Raises:
+        ValueError: If `output` names no output of the model.
+
+    Example:
+
+    ```python
+    name = tfc.lite.scoring.output_name(interpreter, 1)
+    ```
+    """
+    names = [name for name, _ in model_io(interpreter)[1]]
+    if output is None:
+        return names[0]
+    if isinstance(output, str) and output in names:
+        return output
+    if (
+        isinstance(output, int)
+        and not isinstance(output, bool)
+        and -len(names) <= output < len(names)
+    ):
+        return names[output]
+    raise ValueError(
+        "Invalid value for argument `output`. Expected an index below "
+        f"{len(names)} or one of the output names {names}. "
+        f"Received: output={output!r}"
+    )
+
+
+def output_shapes(interpreter):
+    """`{name: shape}` of the outputs in model order, batch included."""
+    return {
+        name: tuple(int(d) for d in detail["shape"])
+        for name, detail in model_io(interpreter)[1]
+    }
+
+
+def _shape(value):
+    """Shape of an array or of a `tf.TensorSpec`; `None` if unknown."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        try:
+            return np.shape(value)
+        except ValueError:
+            return None
+    if getattr(shape, "rank", 0) is None:
+        return None
+    return tuple(shape.as_list() if hasattr(shape, "as_list") else shape)
+
+
+def _given_labels(dataset):
+    """The labels of a tuple `(x, y)`, or the `TensorSpec` (dict) of a
+    dataset's labels, read without running it; `None` when unknown."""
+    if isinstance(dataset, tuple) and len(dataset) == 2:
+        return dataset[1]
+    spec = getattr(dataset, "element_spec", None)
+    if isinstance(spec, tuple) and len(spec) >= 2:
+        return spec[1]
+    return None
+
+
+def scored_output(interpreter, dataset, output=None):
+    """The output an accuracy over `dataset` scores, checked up front.
+
+    Args:
+        interpreter: An interpreter from `make_interpreter`.
+        dataset: A `tf.data.Dataset` of `(x, y)` batches or a tuple
+            `(x, y)`; `y` is an array, or a dict from output name to array.
+        output: See `output_name`; `None` takes the output that dict labels
+            name, else the first output. Defaults to `None`.
+
+    Returns:
+        The scored output's name.
+
+    Raises:
+        ValueError: If `output` names no output, dict labels name no
+            output (or several, with no `output=`), or the labels do not
+            fit the scored output.
+
+    Example:
+
+    ```python
+    name = scored_output(interpreter, (x_test, y_test), output="cls")
+    ```
+    """
+    shapes = output_shapes(interpreter)
+    labels = _given_labels(dataset)
+    if isinstance(labels, dict):
+        name = _named_by_labels(interpreter, shapes, labels, output)
+        labels = labels[name]
+    else:
+        name = output_name(interpreter, output)
+    values = None
+    if isinstance(dataset, tuple) and labels is not None:
+        values = np.asarray(labels)
+    check_labels(name, shapes, _shape(labels), values)
+    return name
+
+
+def _named_by_labels(interpreter, shapes, labels, output):
+    if output is not None:
+        name = output_name(interpreter, output)
+        if name in labels:
+            return name
+        raise ValueError(
+            "Invalid value for argument `dataset`. Dict labels are read by "
+            f"the name of the scored output; expected a key {name!r} (the "
+            f"output that `output=` picks). Received: output={output!r}, "
+            f"labels with keys {sorted(labels)}"
+        )
+    named = [name for name in shapes if name in labels]
+    if len(named) == 1:
+        return named[0]
+    several = ", and `output=` to pick one of several" if named else ""
+    raise ValueError(
+        "Invalid value for argument `dataset`. Dict labels are read by "
+        "the name of the scored output; expected a key that names one "
+        f"of the model's outputs {list(shapes)}{several}. Received: labels "
+        f"with keys {sorted(labels)}"
+    )
+
+
+def labels_of(y, name):
+    """The labels of output `name`: `y` itself, or `y[name]` for a dict."""
+    if isinstance(y, dict):
+        if name not in y:
+            raise ValueError(
+                "Invalid value for argument `dataset`. Dict labels are read "
+                f"by the name of the scored output {name!r}. Received: labels "
+                f"with keys {sorted(y)}"
+            )
+        y = y[name]
+    return np.asarray(y)
+
+
+def check_labels(name, shapes, labels_shape, values=None):
+    """Refuses labels that do not fit the scored output `name`.
+
+    Args:
+        name: The scored output.
+        shapes: `output_shapes` of the model.
+        labels_shape: The labels' shape (batch first), or `None` if
+            unknown.
+        values: The labels, to check their range, or `None`. Defaults to
+            `None`.
+
+    Raises:
+        ValueError: If the labels' shape does not fit the output's width,
+            class indices lie outside it, or labels of a one-unit output
+            lie outside [0, 1]. The message names the output, its width,
+            the labels' shape and, for several outputs, the ones to pick
+            from with `output=`.
+    """
+    shape = shapes[name]
+    if labels_shape is None or len(shape) != 2:
+        return
+    width = shape[-1]
+    rank = len(labels_shape)
+    fits = rank == 1 or (rank == 2 and labels_shape[-1] in (1, width, None))
+    indices = rank == 1 or labels_shape[-1] == 1
+    top = 1 if width == 1 else width - 1
+    in_range = (
+        values is None
+        or not values.size
+        or not (width == 1 or indices)
+        or (values.min() >= 0 and values.max() <= top)
+    )
+    if fits and in_range:
+        return
+    if width == 1:
+        expected = "binary labels in [0, 1] of shape (n,) or (n, 1)"
+    else:
+        expected = (
+            f"class indices in [0, {top}] of shape (n,) or (n, 1), or "
+            f"one-hot labels of shape (n, {width})"
+        )
+    received = f"labels of shape {tuple(labels_shape)}"
+    if fits:
+        received += f" with values in [{values.min()}, {values.max()}]"
+    raise ValueError(
+        "Invalid value for argument `dataset`. The labels do not fit the "
+        f"scored output {name!r} of width {width}: expected {expected}."
+        + _choice_hint(name, shapes, labels_shape)
+        + f" Received: {received}"
+    )
+
+
+def _choice_hint(name, shapes, labels_shape):
+    if len(shapes) == 1:
+        return ""
+    widths = {n: s[-1] if len(s) > 1 else 1 for n, s in shapes.items()}
+    hint = (
+        f" The model has outputs {widths} (name: width); `output=` picks "
+        "the scored one (the first when not given)"
+    )
+    fitting = [
+        n
+        for n, s in shapes.items()
+        if n != name and len(labels_shape) == 2 and s[-1] == labels_shape[-1]
+    ]
+    if fitting:
+        hint += f", e.g. output={fitting[0]!r}"
+    return hint + "."
