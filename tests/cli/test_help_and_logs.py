@@ -182,6 +182,40 @@ def test_command_help_shows_defaults_and_value_choices(capsys, monkeypatch):
     assert "BackupAndRestore" in text
 
 
+def test_every_command_help_states_the_defaults_it_uses(capsys, monkeypatch):
+    monkeypatch.setattr(logs, "quiet_third_party_logs", lambda *a, **k: None)
+    expected = {
+        "compress": (
+            f"  --epochs=<int>  (default: {compress.DEFAULT_EPOCHS})",
+            # Left unset, these take tfc.compress's defaults: shown.
+            "  --kd_learning_rate=<float>  (default: 0.005)",
+            "  --temperature=<float>  (default: 4.0)",
+            "  --student_loss_weight=<float>  (default: 0.9)",
+            "  --importance=<l2|l1|bn_gamma|taylor>  (default: l2)",
+            "  --allocation=<global|sensitivity>  (default: global)",
+            "  --[no]standardize_logits  (default: false)",
+        ),
+        "train-teacher": (
+            f"  --epochs=<int>  (default: {train_teacher.DEFAULT_EPOCHS})",
+        ),
+    }
+    for command, lines in expected.items():
+        with pytest.raises(SystemExit):
+            main.run(["tf-compact", command, "--help"])
+        text = capsys.readouterr().out
+        for line in lines:
+            assert "\n" + line + "\n" in text, (command, line)
+
+
+def test_the_data_line_counts_the_examples_in_use():
+    with flagsaver.flagsaver(dataset="builtin", limit=300):
+        bundle = common_flags.load_data(validation_split=0.1)
+    assert bundle.source.startswith(
+        "tf_compact built-in Fashion-MNIST subset (270 train, 30 validation, "
+        "300 test images of its 6000 train and 1000 test; MIT licence"
+    )
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -27,6 +27,18 @@ def test_trains_saves_and_prints_the_profile(tmp_path, capsys):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert metrics["epochs"] == 1
     assert "built-in" in metrics["dataset_source"]
+    # What compress compares before it reuses the teacher.
+    assert metrics["settings"] == {
+        "model": "small_cnn",
+        "epochs": 1,
+        "learning_rate": 1e-3,
+        "dataset": "builtin",
+        "data_dir": None,
+        "limit": 256,
+        "seed": 0,
+        "batch_size": 64,
+        "validation_split": 0.0,
+    }
 
 
 def test_reuses_a_saved_teacher(tmp_path):
@@ -37,7 +49,7 @@ def test_reuses_a_saved_teacher(tmp_path):
     trained, _ = teacher.train_teacher(
         bundle, "small_cnn", epochs=0, output_dir=bundle_dir, verbose=0
     )
-    again = teacher.load_or_train_teacher(bundle, "small_cnn", 1, bundle_dir)
+    again = teacher.load_or_train_teacher(bundle, "small_cnn", 0, bundle_dir)
     assert [w.shape for w in again.weights] == [
         w.shape for w in trained.weights
     ]

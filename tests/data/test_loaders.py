@@ -91,6 +91,18 @@ def test_builtin_subset_is_balanced_real_data_with_licence():
     assert "Zalando SE" in text and "Permission is hereby granted" in text
 
 
+def test_builtin_source_counts_the_examples_in_use():
+    assert "(6000 train, 1000 test images; MIT" in data.builtin().source
+    split = data.builtin(validation_split=0.1).source
+    assert "(5400 train, 600 validation, 1000 test images; MIT" in split
+    limited = data.builtin(limit=300, validation_split=0.1)
+    assert (
+        "(270 train, 30 validation, 300 test images of its 6000 train and "
+        "1000 test; MIT" in limited.source
+    )
+    assert limited.num_examples("train") == 270
+
+
 def test_digits_come_from_sklearn_scaled_to_unit_range():
     bundle = data.digits(batch_size=64)
     assert "scikit-learn" in bundle.source

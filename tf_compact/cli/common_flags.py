@@ -45,7 +45,8 @@ MODEL = flags.DEFINE_enum(
 EPOCHS = flags.DEFINE_integer(
     "epochs",
     None,
-    "Training epochs; each command documents its default.",
+    "Training epochs of the commands that train; each one's help shows "
+    "its default.",
     lower_bound=0,
 )
 BATCH_SIZE = flags.DEFINE_integer(
@@ -70,8 +71,29 @@ EDGETPU = flags.DEFINE_boolean(
 )
 
 
+def data_settings(validation_split=0.0):
+    """What defines the data `load_data` reads: the data flags and the split.
+
+    Args:
+        validation_split: the fraction of training data held out.
+            Defaults to `0.0`.
+
+    Returns:
+        A dict of JSON values: `dataset`, `data_dir`, `limit`, `seed`,
+        `batch_size` and `validation_split`.
+    """
+    return {
+        "dataset": DATASET.value,
+        "data_dir": DATA_DIR.value,
+        "limit": LIMIT.value,
+        "seed": SEED.value,
+        "batch_size": BATCH_SIZE.value,
+        "validation_split": validation_split,
+    }
+
+
 def load_data(validation_split=0.0):
-    """Loads the dataset the flags name.
+    """Loads the dataset the flags name (see `data_settings`).
 
     Raises:
         app.UsageError: for a dataset that cannot be loaded (an unknown
@@ -80,17 +102,41 @@ def load_data(validation_split=0.0):
     """
     from tf_compact.data import DatasetNotFoundError
 
+    settings = data_settings(validation_split)
     try:
-        return resources.load_dataset(
-            DATASET.value,
-            batch_size=BATCH_SIZE.value,
-            data_dir=DATA_DIR.value,
-            limit=LIMIT.value,
-            seed=SEED.value,
-            validation_split=validation_split,
-        )
+        return resources.load_dataset(settings.pop("dataset"), **settings)
     except (ValueError, ImportError, DatasetNotFoundError) as error:
         raise app.UsageError(f"--dataset={DATASET.value}: {error}") from error
+
+
+def resume_refused(output_dir, what, changed, hint=None):
+    """The usage error for an --output_dir holding work of other settings.
+
+    Args:
+        output_dir: the --output_dir value.
+        what: what it holds, e.g. `"a compress run"`.
+        changed: `{setting: (earlier value, value now)}`, or `None` when
+            the earlier settings were not recorded.
+        hint: another way out, e.g. `"--teacher_path=... to use it"`.
+            Defaults to `None`.
+
+    Returns:
+        An `app.UsageError` (one line) naming the differing settings and
+        the ways out: --noresume, or another --output_dir.
+    """
+    if changed is None:
+        differences = "its settings were not recorded"
+    else:
+        differences = ", ".join(
+            f"{name} {old!r} -> {new!r}"
+            for name, (old, new) in sorted(changed.items())
+        )
+    ways = ["--noresume to start over there", "another --output_dir"]
+    ways += [hint] if hint else []
+    return app.UsageError(
+        f"--output_dir={output_dir} holds {what} with different settings "
+        f"({differences}). Pass {', '.join(ways[:-1])}, or {ways[-1]}."
+    )
 
 
 def check_file(flag, path):

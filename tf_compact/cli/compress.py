@@ -29,11 +29,15 @@ from tf_compact.cli import app_flags
 from tf_compact.cli import closing
 from tf_compact.cli import common_flags
 from tf_compact.cli import compress_settings
+from tf_compact.cli import logs
 from tf_compact.cli import teacher as teacher_lib
 from tf_compact.methods.registry import METHODS
 from tf_compact.pruning.validation import parse_widths
 
 DEFAULT_EPOCHS = 6
+VALIDATION_SPLIT = 0.1
+#: The defaults `--help` shows for flags left unset here.
+HELP_DEFAULTS = {"epochs": DEFAULT_EPOCHS, **compress_settings.API_DEFAULTS}
 METHOD = flags.DEFINE_enum(
     "method",
     "auto",
@@ -102,8 +106,9 @@ WIDTH_MULTIPLIER = flags.DEFINE_float(
 TEACHER_PATH = flags.DEFINE_string(
     "teacher_path",
     None,
-    "A trained teacher `.keras` file. Default: <output_dir>/teacher.keras, "
-    "trained first when missing.",
+    "A trained teacher `.keras` file, used as it is. Default: "
+    "<output_dir>/teacher.keras, trained first when missing or with "
+    "--noresume; one trained with other settings is refused.",
 )
 TEACHER_EPOCHS = flags.DEFINE_integer(
     "teacher_epochs",
@@ -191,7 +196,10 @@ STANDARDIZE_LOGITS = flags.DEFINE_boolean(
     "--temperature=2 suits it); unset: tfc.compress's default.",
 )
 RESUME = flags.DEFINE_boolean(
-    "resume", True, "Resume a run found in --output_dir."
+    "resume",
+    True,
+    "Resume a run found in --output_dir, with its teacher; --noresume "
+    "starts over and trains the teacher again.",
 )
 RECALIBRATE_TEACHER = flags.DEFINE_boolean(
     "recalibrate_teacher",
@@ -228,6 +236,8 @@ def _teacher(bundle):
         common_flags.MODEL.value,
         _teacher_epochs(),
         common_flags.OUTPUT_DIR.value,
+        resume=RESUME.value,
+        data_settings=common_flags.data_settings(VALIDATION_SPLIT),
     )
 
 
@@ -239,8 +249,9 @@ def main(argv):
     """Runs `tfc.compress` as the flags describe and prints the table.
 
     Raises:
-        app.UsageError: on positional arguments, a malformed --widths, or
-            a method flag the method refuses.
+        app.UsageError: on positional arguments, a malformed --widths, a
+            method flag the method refuses, or an --output_dir holding a
+            teacher or a run made with other settings (unless --noresume).
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -261,27 +272,34 @@ def main(argv):
     import keras
 
     from tf_compact.pipeline import compress
+    from tf_compact.pipeline.store import SettingsMismatchError
 
     keras.utils.set_random_seed(common_flags.SEED.value)
-    bundle = common_flags.load_data(validation_split=0.1)
+    bundle = common_flags.load_data(validation_split=VALIDATION_SPLIT)
     logging.info("Data: %s", bundle.source)
     teacher = _teacher(bundle)
-    compress(
-        teacher,
-        bundle,
-        method=method,
-        epochs=_student_epochs()[0],
-        training=training,
-        export=export,
-        output_dir=common_flags.OUTPUT_DIR.value,
-        resume=RESUME.value,
-        strategy=strategy,
-    )
-    lines = closing.closing_lines(
-        common_flags.OUTPUT_DIR.value,
-        _trained_teacher_epochs(),
-        _student_epochs(),
-    )
+    output_dir = common_flags.OUTPUT_DIR.value
+    try:
+        # The pipeline logs what it warns about; one line is enough here.
+        with logs.pipeline_warnings_hidden():
+            compress(
+                teacher,
+                bundle,
+                method=method,
+                epochs=_student_epochs()[0],
+                training=training,
+                export=export,
+                output_dir=output_dir,
+                resume=RESUME.value,
+                strategy=strategy,
+            )
+    except SettingsMismatchError as error:
+        raise common_flags.resume_refused(
+            output_dir, "a compress run", error.changed
+        ) from error
+    # The teacher's epochs: unknown for a --teacher_path model.
+    saved = None if TEACHER_PATH.value else teacher_lib.saved_epochs(output_dir)
+    lines = closing.closing_lines(output_dir, saved, _student_epochs())
     print("\n" + "\n".join(lines))
 
 
@@ -318,13 +336,6 @@ def _training():
             "recalibrate_teacher": RECALIBRATE_TEACHER.value,
         }
     )
-
-
-def _trained_teacher_epochs():
-    """The epochs the teacher of this run trained, `None` if unknown."""
-    if TEACHER_PATH.value:
-        return None
-    return teacher_lib.saved_epochs(common_flags.OUTPUT_DIR.value)
 
 
 if __name__ == "__main__":

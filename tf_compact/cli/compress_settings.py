@@ -6,6 +6,8 @@ takes a method object carrying its own settings plus the shared
 and refuses a flag given for a method that does not use it.
 """
 
+import inspect
+
 from absl import flags
 
 from tf_compact.internal import distribute
@@ -49,6 +51,22 @@ TAKES = {
 _QUIET = ("target_macs", "target_params")
 #: `--distribution_strategy` values: the names `resolve_strategy` takes.
 STRATEGIES = distribute.STRATEGY_NAMES
+
+
+def _default(cls, argument):
+    """The default value of `argument` in `cls`'s constructor."""
+    return inspect.signature(cls).parameters[argument].default
+
+
+#: What `tfc.compress` uses for the flags left unset, shown by `--help`.
+API_DEFAULTS = {
+    "kd_learning_rate": _default(Training, "learning_rate"),
+    "temperature": _default(Training, "temperature"),
+    "student_loss_weight": _default(Training, "student_loss_weight"),
+    "standardize_logits": _default(Training, "standardize_logits"),
+    "importance": _default(METHODS["oneshot"], "importance"),
+    "allocation": _default(METHODS["oneshot"], "allocation"),
+}
 
 
 def build_method(name, options, given=()):

@@ -65,6 +65,56 @@ _FOREIGN_WARNINGS = (
 )
 
 
+#: The package that logs every problem it warns about: `tfc.compress`
+#: reports a teacher with stale BN statistics or a damaged checkpoint in
+#: its log and, for Python users, as a `UserWarning`.
+_LOGGING_PACKAGE = "tf_compact.pipeline"
+
+
+@contextlib.contextmanager
+def pipeline_warnings_hidden(package=_LOGGING_PACKAGE):
+    """Hides the `UserWarning`s that code of `package` issues.
+
+    On the command line such a warning would repeat a log line of the
+    pipeline, with a source line of the command attached. Warnings issued
+    by other code are shown as before.
+
+    Args:
+        package: the package whose warnings are hidden. Defaults to
+            `"tf_compact.pipeline"`.
+
+    Yields:
+        Nothing; the warnings settings are restored when the block exits.
+
+    Example:
+
+    ```python
+    with pipeline_warnings_hidden():
+        tfc.compress(teacher, bundle)  # its warnings: log lines only
+    ```
+    """
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def showwarning(message, category, *args, **kwargs):
+            if not (issubclass(category, UserWarning) and _issued_in(package)):
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = showwarning
+        yield
+
+
+def _issued_in(package):
+    """Whether the `warnings.warn` being shown was called from `package`."""
+    # Frames: this function, `showwarning`, then the warnings module's own
+    # above the caller of `warnings.warn`.
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") == "warnings":
+        frame = frame.f_back
+    name = "" if frame is None else frame.f_globals.get("__name__", "")
+    return name == package or name.startswith(package + ".")
+
+
 def requested_verbosity(argv):
     """The absl `--verbosity` (`-v`) value on a command line, else -1.
 

@@ -6,11 +6,38 @@ import os
 import keras
 from absl import logging
 
+from tf_compact.cli import common_flags
 from tf_compact.cli import resources
 from tf_compact.pipeline import training
+from tf_compact.pipeline.store_files import changed
 
 TEACHER_FILE = "teacher.keras"
 METRICS_FILE = "teacher_metrics.json"
+LEARNING_RATE = 1e-3
+
+
+def teacher_settings(
+    model_name, epochs, learning_rate=LEARNING_RATE, data_settings=None
+):
+    """What defines a trained teacher: its model, its training, its data.
+
+    Args:
+        model_name: a name from `resources.MODELS`.
+        epochs: training epochs.
+        learning_rate: Adam learning rate. Defaults to `1e-3`.
+        data_settings: the settings that define the data, as
+            `common_flags.data_settings` returns them. Defaults to `None`.
+
+    Returns:
+        A dict of JSON values, recorded in `teacher_metrics.json`.
+    """
+    settings = {
+        "model": model_name,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        **(data_settings or {}),
+    }
+    return json.loads(json.dumps(settings))
 
 
 def train_teacher(
@@ -18,8 +45,9 @@ def train_teacher(
     model_name="small_cnn",
     epochs=2,
     output_dir=None,
-    learning_rate=1e-3,
+    learning_rate=LEARNING_RATE,
     verbose=1,
+    data_settings=None,
 ):
     """Trains a reference model on a dataset bundle and evaluates it.
 
@@ -33,10 +61,14 @@ def train_teacher(
             Defaults to `None`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
         verbose: Keras `fit` verbosity. Defaults to `1`.
+        data_settings: the settings that define `bundle`
+            (`common_flags.data_settings`), recorded with the teacher.
+            Defaults to `None`.
 
     Returns:
         A tuple `(model, metrics)`; `metrics` holds `test_accuracy`,
-        `epochs`, `dataset_source` and the training history.
+        `epochs`, `dataset_source`, the training history and `settings`
+        (`teacher_settings`).
     """
     model = resources.build_model(
         model_name, bundle.input_shape, bundle.num_classes
@@ -55,6 +87,9 @@ def train_teacher(
         "test_accuracy": training.accuracy(model, bundle.test),
         "dataset_source": bundle.source,
         "history": history,
+        "settings": teacher_settings(
+            model_name, epochs, learning_rate, data_settings
+        ),
     }
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
@@ -62,6 +97,16 @@ def train_teacher(
         with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
             json.dump(metrics, f, indent=2)
     return model, metrics
+
+
+def _saved_metrics(output_dir):
+    """The `teacher_metrics.json` of `output_dir`, `{}` if unreadable."""
+    try:
+        with open(os.path.join(output_dir, METRICS_FILE)) as f:
+            metrics = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def saved_epochs(output_dir):
@@ -81,29 +126,69 @@ def saved_epochs(output_dir):
     ```
     """
     try:
-        with open(os.path.join(output_dir, METRICS_FILE)) as f:
-            return int(json.load(f)["epochs"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_saved_metrics(output_dir)["epochs"])
+    except (ValueError, KeyError, TypeError):
         return None
 
 
-def load_or_train_teacher(bundle, model_name, epochs, output_dir, **kwargs):
-    """Reloads `output_dir/teacher.keras` when present, else trains it.
+def load_or_train_teacher(
+    bundle,
+    model_name,
+    epochs,
+    output_dir,
+    resume=True,
+    data_settings=None,
+    learning_rate=LEARNING_RATE,
+    verbose=1,
+):
+    """Reloads `output_dir/teacher.keras` if made alike, else trains it.
+
+    A saved teacher is reused only when `resume` is set and the settings
+    recorded with it (`teacher_settings`) are those asked for now.
 
     Args:
         bundle: a `tf_compact.data.DatasetBundle`.
         model_name: a name from `resources.MODELS`.
         epochs: training epochs when the teacher must be trained.
         output_dir: the directory holding (or receiving) the teacher.
-        **kwargs: passed on to `train_teacher`.
+        resume: reuse a saved teacher; with `False` it is trained again
+            (and overwritten). Defaults to `True`.
+        data_settings: the settings that define `bundle`
+            (`common_flags.data_settings`). Defaults to `None`.
+        learning_rate: Adam learning rate. Defaults to `1e-3`.
+        verbose: Keras `fit` verbosity. Defaults to `1`.
 
     Returns:
         The teacher `keras.Model`.
+
+    Raises:
+        app.UsageError: if `resume` is set and the saved teacher was
+            trained with other settings, or with none recorded; the
+            message names the differing settings.
     """
     path = os.path.join(output_dir, TEACHER_FILE)
-    if os.path.exists(path):
+    wanted = teacher_settings(model_name, epochs, learning_rate, data_settings)
+    if resume and os.path.exists(path):
+        saved = _saved_metrics(output_dir).get("settings")
+        if saved != wanted:
+            raise common_flags.resume_refused(
+                output_dir,
+                "a teacher trained",
+                None if saved is None else changed(saved, wanted),
+                hint=f"--teacher_path={path} to use that teacher as it is",
+            )
         logging.info("Reusing the teacher saved in %s", path)
         return keras.saving.load_model(path, compile=False)
+    if os.path.exists(path):
+        logging.info("Not reusing the teacher saved in %s (--noresume)", path)
     logging.info("Training a %s teacher for %d epochs", model_name, epochs)
-    model, _ = train_teacher(bundle, model_name, epochs, output_dir, **kwargs)
+    model, _ = train_teacher(
+        bundle,
+        model_name,
+        epochs,
+        output_dir,
+        learning_rate=learning_rate,
+        verbose=verbose,
+        data_settings=data_settings,
+    )
     return model

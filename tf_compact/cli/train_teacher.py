@@ -16,8 +16,13 @@ from tf_compact.cli import common_flags
 from tf_compact.cli import teacher
 
 DEFAULT_EPOCHS = 2
+#: The defaults `--help` shows for the shared flags this command sets.
+HELP_DEFAULTS = {"epochs": DEFAULT_EPOCHS}
 LEARNING_RATE = flags.DEFINE_float(
-    "learning_rate", 1e-3, "Adam learning rate.", lower_bound=0.0
+    "learning_rate",
+    teacher.LEARNING_RATE,
+    "Adam learning rate.",
+    lower_bound=0.0,
 )
 
 
@@ -45,6 +50,7 @@ def main(argv):
         common_flags.epochs_or(DEFAULT_EPOCHS),
         common_flags.OUTPUT_DIR.value,
         learning_rate=LEARNING_RATE.value,
+        data_settings=common_flags.data_settings(),
     )
     print(profile(model).table())
     print(

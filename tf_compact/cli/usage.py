@@ -137,7 +137,9 @@ def command_help(prog, module, other_commands=()):
     Returns:
         The help text: the docstring, then the command's own flags, the
         shared flags of the other `tf_compact` modules, and the absl
-        flags of `ABSL_FLAGS`, each with its default.
+        flags of `ABSL_FLAGS`, each with its default. A flag left unset
+        shows the value the command then uses when the module's
+        `HELP_DEFAULTS` (`{flag name: value}`) names it.
 
     Example:
 
@@ -147,15 +149,16 @@ def command_help(prog, module, other_commands=()):
     ```
     """
     by_module = flags.FLAGS.flags_by_module_dict()
+    defaults = getattr(module, "HELP_DEFAULTS", {})
     sections = [f"usage: {prog} [--flag=value ...]", wrap(_doc(module))]
     own = by_module.get(module.__name__, [])
     if own:
-        sections.append(_group(f"{prog} flags", own))
+        sections.append(_group(f"{prog} flags", own, defaults=defaults))
     skip = {module.__name__, *other_commands}
     for name in sorted(by_module):
         if name.startswith("tf_compact.") and name not in skip:
             title = GROUP_TITLES.get(name, f"{name} flags")
-            sections.append(_group(title, by_module[name]))
+            sections.append(_group(title, by_module[name], defaults=defaults))
     absl = [flags.FLAGS[name] for name in ABSL_FLAGS if name in flags.FLAGS]
     sections.append(_group("logging and absl flags", absl, ABSL_FLAGS))
     return "\n\n".join(sections) + "\n"
@@ -174,7 +177,7 @@ def _summary(line):
     return line[:1].upper() + line[1:]
 
 
-def _group(title, group, helps=None):
+def _group(title, group, helps=None, defaults=None):
     seen = set()
     entries = []
     for flag in sorted(group, key=lambda f: f.name):
@@ -183,7 +186,9 @@ def _group(title, group, helps=None):
         seen.add(flag.name)
         text = (helps or {}).get(flag.name) or _own_help(flag)
         entries.append(
-            _signature(flag) + "\n" + wrap(plain_text(text), " " * 6)
+            _signature(flag, defaults or {})
+            + "\n"
+            + wrap(plain_text(text), " " * 6)
         )
     return f"{title}:\n" + "\n".join(entries)
 
@@ -196,7 +201,7 @@ def _own_help(flag):
     return re.sub(repeat, "", text)
 
 
-def _signature(flag):
+def _signature(flag, defaults):
     if flag.boolean:
         names = f"--[no]{flag.name}"
     else:
@@ -205,7 +210,7 @@ def _signature(flag):
         names += f", -{flag.short_name}"
     if isinstance(flag, flags.MultiFlag):
         names += ", repeatable"
-    return f"  {names}  (default: {_default(flag)})"
+    return f"  {names}  (default: {_default(flag, defaults)})"
 
 
 def _value_kind(flag):
@@ -222,11 +227,13 @@ def _value_kind(flag):
     return kind
 
 
-def _default(flag):
+def _default(flag, defaults):
     default = flag.default
     if default is None:
+        default = defaults.get(flag.name)
+    if default is None:
         return "unset"
-    if flag.boolean:
+    if isinstance(default, bool) or flag.boolean:
         return str(bool(default)).lower()
     if isinstance(default, (list, tuple)):
         return ",".join(str(v) for v in default) if default else "none"

@@ -1,6 +1,7 @@
 """Small datasets that need no download: the built-in Fashion-MNIST subset
 shipped inside the package, and scikit-learn's 8x8 digits."""
 
+import functools
 import importlib.resources
 
 import numpy as np
@@ -29,12 +30,29 @@ def _read_builtin():
             names = [str(n) for n in npz["class_names"]]
     except FileNotFoundError as e:
         raise SourceUnavailable(f"{path} is missing from the package") from e
-    n_train, n_test = len(splits["y_train"]), len(splits["y_test"])
-    text = (
-        f"tf_compact built-in Fashion-MNIST subset ({n_train} train, "
-        f"{n_test} test images; MIT licence, Zalando SE) in {path}"
+    held = (len(splits["y_train"]), len(splits["y_test"]))
+    return splits, names, functools.partial(_builtin_text, path, held)
+
+
+def _builtin_text(path, held, used):
+    """Where the built-in subset came from, with the examples used.
+
+    Args:
+        path: the subset's file.
+        held: `(train, test)` counts of the file.
+        used: `{"train": n, "val": n, "test": n}` counts in use (after
+            `limit` and `validation_split`).
+    """
+    counts = f"{used['train']} train, "
+    if used["val"]:
+        counts += f"{used['val']} validation, "
+    counts += f"{used['test']} test images"
+    if (used["train"] + used["val"], used["test"]) != held:
+        counts += f" of its {held[0]} train and {held[1]} test"
+    return (
+        f"tf_compact built-in Fashion-MNIST subset ({counts}; MIT licence, "
+        f"Zalando SE) in {path}"
     )
-    return splits, names, text
 
 
 def builtin(

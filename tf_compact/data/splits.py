@@ -126,7 +126,9 @@ def make_bundle(splits, class_names, source, scale, options, config=None):
     Args:
         splits: Dict with `x_train`, `y_train`, `x_test`, `y_test` arrays.
         class_names: List of class names.
-        source: Text saying where the data came from.
+        source: Text saying where the data came from, or a function of
+            the examples used, `{"train": n, "val": n, "test": n}`,
+            returning it.
         scale: Feature scale passed to `DatasetBundle`.
         options: Dict with `batch_size`, `validation_split`, `limit`,
             `seed` and `shuffle_buffer`.
@@ -138,6 +140,10 @@ def make_bundle(splits, class_names, source, scale, options, config=None):
     parts = split_examples(splits, options)
     (x_train, y_train), (x_val, y_val) = parts["train"], parts["val"]
     x_test, y_test = parts["test"]
+    if callable(source):
+        source = source(
+            {name: 0 if y is None else len(y) for name, (_, y) in parts.items()}
+        )
     return DatasetBundle(
         x_train,
         y_train,

@@ -51,6 +51,19 @@ class DamagedCheckpointError(OSError):
     """A checkpoint file of a `compress` run cannot be read back."""
 
 
+class SettingsMismatchError(ValueError):
+    """An output directory holds a `compress` run with other settings.
+
+    Attributes:
+        changed: `{setting: (earlier value, new value)}` of the settings
+            that differ.
+    """
+
+    def __init__(self, message, changed):
+        super().__init__(message)
+        self.changed = changed
+
+
 class StageStore:
     """Records finished stages and their artifacts.
 
@@ -78,8 +91,8 @@ class StageStore:
             checkpoint is also reported as a `UserWarning`.
 
     Raises:
-        ValueError: if `resume` is `True` and `output_dir` holds a run made
-            with different settings.
+        SettingsMismatchError: (a `ValueError`) if `resume` is `True` and
+            `output_dir` holds a run made with different settings.
 
     Example:
 
@@ -119,12 +132,13 @@ class StageStore:
         else:
             if previous.get("settings") != self.settings:
                 old_settings = previous.get("settings", {})
-                raise ValueError(
+                changed = store_files.changed(old_settings, self.settings)
+                raise SettingsMismatchError(
                     f"The output directory {output_dir!r} holds a compress "
                     "run with different settings, so it cannot be resumed. "
                     "Use another `output_dir`, or pass `resume=False` to "
-                    "start over there. Changed settings: "
-                    f"{store_files.changed(old_settings, self.settings)}"
+                    f"start over there. Changed settings: {changed}",
+                    changed,
                 )
             self._records = dict(previous.get("stages", {}))
             self._files = dict(previous.get("files", {}))
