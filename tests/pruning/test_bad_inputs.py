@@ -213,3 +213,16 @@ def test_an_unreachable_count_is_said_as_a_count():
         prune(model, target_macs=2)
     with pytest.raises(ValueError, match="pruned to 0.1% of its MACs"):
         prune(model, target_macs=0.001)
+
+
+def test_an_unreachable_target_names_the_layers_that_keep_channels():
+    inputs = keras.Input((8, 8, 8))
+    x = L.Conv2D(8, 3, groups=4, name="grouped_a")(inputs)
+    x = L.Conv2D(8, 3, groups=4, name="grouped_b")(x)
+    model = keras.Model(inputs, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    graph = tfc.ChannelGraph(model)
+    assert graph.fixed_layers == ("grouped_a", "grouped_b")
+    assert "kept whole by: grouped_a, grouped_b" in graph.summary()
+    with pytest.raises(ValueError, match="whole: grouped_a, grouped_b") as e:
+        prune(model, target_macs=0.5)
+    assert e.value.kept_whole_by == ("grouped_a", "grouped_b")

@@ -77,6 +77,7 @@ class ChannelGraph:
         for key in self.flat.output_keys:
             builder.fix(self.spaces[key])
         self._num_elements = len(builder.parent)
+        self.fixed_layers = tuple(builder.fixed_by)
         self._make_groups(builder)
 
     def _propagate(self, builder, node):
@@ -243,6 +244,8 @@ class ChannelGraph:
             f"{len(self.groups)} groups, {total} prunable channels, "
             f"{len(self.flat.nodes)} layers"
         )
+        if self.fixed_layers:
+            lines.append(f"kept whole by: {', '.join(self.fixed_layers)}")
         return "\n".join(lines)
 
     def get_config(self):

@@ -21,6 +21,8 @@ class ElementBuilder:
         self.fixed = []
         self.origin = []
         self.produced = []
+        # Layers whose handlers keep channels whole, in graph order.
+        self.fixed_by = []
 
     def new_elements(self, size, origin, fixed):
         start = len(self.parent)
@@ -49,7 +51,9 @@ class ElementBuilder:
                 self.parent[hi] = lo
                 self.fixed[lo] = self.fixed[lo] or self.fixed[hi]
 
-    def fix(self, space):
+    def fix(self, space, by=None):
+        if by is not None and len(space) and by not in self.fixed_by:
+            self.fixed_by.append(by)
         for e in space.tolist():
             self.fixed[self.find(e)] = True
 

@@ -44,7 +44,8 @@ def weight_keys(layer):
         for depth in range(2, len(parts) + 1):
             key = "/".join(parts[-depth:])
             clash = [
-                w for w in variables
+                w
+                for w in variables
                 if w is not v and w.path.endswith("/" + key)
             ]
             if not clash:
@@ -209,9 +210,7 @@ class NodeContext:
         self.input_shapes = flat_node.input_shapes
         self.output_shapes = flat_node.output_shapes
         self.args = flat_node.node.arguments.args
-        self.input_names = list(flat_node.input_names) or [None] * len(
-            inputs
-        )
+        self.input_names = list(flat_node.input_names) or [None] * len(inputs)
         self.bindings = []
         self.macs = []
         self.dims = {}
@@ -257,7 +256,7 @@ class NodeContext:
 
     def fix(self, space):
         """Marks every channel in `space` as not prunable."""
-        self._builder.fix(space)
+        self._builder.fix(space, by=self.name)
 
     def weight(self, name):
         """Returns the layer's weight with key `name` (a `keras.Variable`).

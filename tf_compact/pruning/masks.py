@@ -317,7 +317,13 @@ def _check_reached(graph, best, targets):
         fraction = reached[which] / full[which]
         if fraction > target:
             raise UnreachableTarget(
-                name, value, target, fraction, full[which], _what(which)
+                name,
+                value,
+                target,
+                fraction,
+                full[which],
+                _what(which),
+                graph.fixed_layers,
             )
 
 

@@ -27,18 +27,33 @@ class UnreachableTarget(ValueError):
         reached: the smallest fraction reachable under the constraints.
         total: the model's cost (MACs or parameters).
         what: `"MACs"` or `"parameters"`.
+        kept_whole_by: layers whose channels (and those coupled to them)
+            are never pruned, e.g. grouped convolutions and the outputs.
     """
 
-    def __init__(self, name, value, target, reached, total, what):
+    def __init__(
+        self, name, value, target, reached, total, what, kept_whole_by=()
+    ):
         self.name, self.value, self.target = name, value, target
         self.reached, self.total, self.what = reached, total, what
+        self.kept_whole_by = tuple(kept_whole_by)
         goal = f"{target:.1%} of its {what}"
         if value > 1:  # a count: say it as one
             goal = f"{value:,} of its {total:,} {what}"
+        why = ""
+        if self.kept_whole_by:
+            shown = ", ".join(self.kept_whole_by[:8])
+            more = len(self.kept_whole_by) - 8
+            shown += f" and {more} more" if more > 0 else ""
+            why = (
+                f" Layers that keep their channels whole: {shown} "
+                "(`tfc.ChannelGraph(model).summary()` lists what can be "
+                "pruned)."
+            )
         super().__init__(
             f"Invalid value for argument `{name}`: the model cannot be "
             f"pruned to {goal}; with the given constraints the smallest "
-            f"reachable is {reached:.1%} ({round(reached * total):,}). "
+            f"reachable is {reached:.1%} ({round(reached * total):,}).{why} "
             f"Received: {name}={value!r}"
         )
 
