@@ -223,3 +223,41 @@ def test_invalid_arguments_are_named(model, android):
         tfc.lite.add_metadata(plain, labels=[1, 2, 3])
     with pytest.raises(ValueError, match="`labels`. Expected keys"):
         tfc.lite.add_metadata(plain, labels={"nope": LABELS})
+
+
+def test_label_count_must_match_the_output_width(model, tmp_path):
+    labels_file = tmp_path / "labels.txt"
+    labels_file.write_text("a\nb\n")
+    pattern = r"`labels`. Expected one label per unit .*: 3 labels. Received: 2"
+    for labels in (["a", "b"], str(labels_file), labels_file):
+        with pytest.raises(ValueError, match=pattern):
+            tfc.lite.convert(model, labels=labels, verify=False)
+    plain = tfc.lite.convert(model, output_names=["scores"], verify=False)
+    with pytest.raises(
+        ValueError, match=r"output 'scores': 3 labels. Received: 4"
+    ):
+        tfc.lite.add_metadata(plain, labels=["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match=r": 3 labels. Received: 2 labels"):
+        tfc.lite.add_metadata(plain, labels={"scores": ["a", "b"]})
+
+
+def test_path_arguments_are_read_like_bytes(android, tmp_path):
+    path = tmp_path / "model.tflite"
+    path.write_bytes(bytes(android))
+    names = tfc.lite.signature_names(bytes(android))
+    assert tfc.lite.signature_names(str(path)) == names
+    assert tfc.lite.signature_names(path) == names
+    for tflite in (str(path), path):
+        renamed = tfc.lite.set_signature(
+            tflite, signature_key="run", output_names=["scores"]
+        )
+        assert isinstance(renamed, bytes)
+        assert renamed == tfc.lite.set_signature(
+            bytes(android), signature_key="run", output_names=["scores"]
+        )
+        written = tfc.lite.add_metadata(tflite, labels=LABELS)
+        assert isinstance(written, bytes)
+        assert tfc.lite.read_metadata(written).outputs[0].labels == LABELS
+    assert path.read_bytes() == bytes(android)
+    with pytest.raises(TypeError, match="`model_content`"):
+        tfc.lite.signature_names(42)

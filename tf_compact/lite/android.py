@@ -1,6 +1,8 @@
 """What an Android app reads in a converted model: signature and metadata."""
 
 from tf_compact.lite.metadata_writer import add_metadata
+from tf_compact.lite.metadata_writer import check_label_count
+from tf_compact.lite.metadata_writer import read_labels
 from tf_compact.lite.scopes import natural_key
 from tf_compact.lite.signature import set_signature
 
@@ -40,6 +42,37 @@ def wants_android(signature_key, input_names, output_names, labels, norm):
     return signature_key != DEFAULT_SIGNATURE_KEY or any(
         v is not None for v in (input_names, output_names, labels, norm)
     )
+
+
+def _single_output_width(model):
+    """The last dimension of a Keras model's only output, or `None`."""
+    try:
+        outputs = list(model.outputs or [])
+    except (AttributeError, ValueError):
+        return None
+    if len(outputs) != 1 or len(outputs[0].shape) < 2:
+        return None
+    return outputs[0].shape[-1]
+
+
+def validate_labels(model, labels):
+    """Checks `labels` against a single-output model before converting.
+
+    A list or a label file for a model with one output must hold one label
+    per unit of its last dimension (`add_metadata` checks every output
+    again, by its signature name, once converted).
+
+    Raises:
+        ValueError: If the number of labels is not the output width.
+        TypeError: If `labels` is neither a list of strings nor a path.
+    """
+    if labels is None or isinstance(labels, dict):
+        return
+    width = _single_output_width(model)
+    if width is None:
+        return
+    found, _ = read_labels(labels)
+    check_label_count(found, width, "the model's output")
 
 
 def prepare_for_android(

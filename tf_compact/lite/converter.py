@@ -5,6 +5,7 @@ import os
 from tf_compact.lite import edgetpu_target
 from tf_compact.lite.android import order_notes
 from tf_compact.lite.android import prepare_for_android
+from tf_compact.lite.android import validate_labels
 from tf_compact.lite.android import wants_android
 from tf_compact.lite.calibration import first_step
 from tf_compact.lite.calibration import representative_fn
@@ -14,6 +15,7 @@ from tf_compact.lite.converter_run import convert_with_fallback
 from tf_compact.lite.converter_run import is_keras3
 from tf_compact.lite.converter_run import is_tf_keras
 from tf_compact.lite.layer_norm import quantizable_clone
+from tf_compact.lite.precision import float32_model
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.verification import compare_with_keras
@@ -169,7 +171,10 @@ def convert(
 
     The model is converted with `TFLiteConverter.from_keras_model`, and if
     that fails, through a SavedModel (`path_used` says which). The user's
-    model is not modified.
+    model is not modified. A model built under a mixed-precision policy
+    (`"mixed_float16"`, `"mixed_bfloat16"`), whose layers compute in half
+    precision that TFLite cannot convert, is converted (and verified) as a
+    float32 copy with the same weights, in every mode; `.notes` says so.
 
     Outputs are compared with Keras by the names of the converted model's
     signature (TFLite may store outputs and inputs in an order of its own):
@@ -224,7 +229,8 @@ def convert(
             output's label file (`labels.txt`, packed in the model): a list
             of strings or the path of a text file with one label per line;
             for several outputs, a dict keyed by (new) output name. See
-            `tfc.lite.add_metadata`. Defaults to `None`.
+            `tfc.lite.add_metadata`. There must be one label per unit of the
+            output's last dimension. Defaults to `None`.
         normalization: `(mean, std)` of the input, `(x - mean) / std`,
             written into the metadata (numbers or per-channel lists; for
             several inputs, a dict keyed by input name). It documents what
@@ -245,9 +251,10 @@ def convert(
     Raises:
         TypeError: If `model` is not a Keras model.
         ValueError: If an argument is invalid, `model` is not built,
-            `mode="int8"` is asked without `representative_data`, or
+            `mode="int8"` is asked without `representative_data`,
             `representative_data` holds no sample or does not fit the
-            model inputs.
+            model inputs, `labels` do not match the output width, or a
+            mixed-precision model cannot be copied (subclassed).
         ConversionError: If the model is not convertible (the message names
             the unsupported ops and their layers), or if float32 outputs
             differ from Keras.
@@ -278,6 +285,8 @@ def convert(
     inference_io = edgetpu_target.resolve_io(target, mode, inference_io)
     _validate_mode(mode, inference_io)
     _validate_model(model, mode)
+    validate_labels(model, labels)
+    model, precision_note = float32_model(model)
     if target is not None:
         model = edgetpu_target.static_batch_model(model)
     if mode == "int8":
@@ -298,6 +307,8 @@ def convert(
     content, path_used, notes = convert_with_fallback(
         model, mode, representative, inference_io
     )
+    if precision_note:
+        notes = [precision_note, *notes]
     if mode in ("int8", "qat"):
         check_full_integer(content, model, mode)
     result = ConversionResult(

@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 
+from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.flatbuffer import model_schema
 from tf_compact.lite.metadata import as_text
 from tf_compact.lite.metadata import split_archive
@@ -44,6 +45,24 @@ def read_labels(labels):
         "Invalid value for argument `labels`. Expected a list of strings "
         "(one per class, no newlines) or the path of a text file with one "
         f"label per line. Received: {labels!r:.120}"
+    )
+
+
+def check_label_count(labels, width, output):
+    """Raises `ValueError` unless there is one label per output unit.
+
+    Args:
+        labels: The labels read by `read_labels`.
+        width: The size of the output's last dimension, or `None` when it
+            is not known (nothing is checked).
+        output: Which output, for the message (e.g. `"output 'scores'"`).
+    """
+    if width is None or len(labels) == width:
+        return
+    raise ValueError(
+        "Invalid value for argument `labels`. Expected one label per unit "
+        f"of {output}: {width} labels. Received: {len(labels)} labels "
+        f"{labels!r:.120}"
     )
 
 
@@ -111,6 +130,9 @@ def _tensor_spec(model, index, names):
     shape = [int(d) for d in tensor.shape]
     name = names.get(index) or as_text(tensor.name)
     image = len(shape) == 4 and shape[-1] in (1, 3)
+    signature = tensor.shapeSignature
+    dims = shape if signature is None else [int(d) for d in signature]
+    last = dims[-1] if dims else -1
     return {
         "name": name,
         "kind": "image" if image else "feature",
@@ -118,6 +140,7 @@ def _tensor_spec(model, index, names):
         if image
         else None,
         "channels": shape[-1] if shape else 1,
+        "width": last if len(shape) > 1 and last > 0 else None,
     }
 
 
@@ -143,10 +166,12 @@ def add_metadata(
     the file is replaced. The graph is not changed.
 
     Args:
-        tflite: The `.tflite` flatbuffer as bytes.
-        labels: Class names of the output: a list of strings or the path of
-            a text file with one label per line; for a model with several
-            outputs, a dict from output name to either. Defaults to `None`.
+        tflite: The `.tflite` model as bytes, or the path of a file (a
+            `str` or `os.PathLike`; the file is not changed).
+        labels: Class names of the output, one per unit of its last
+            dimension: a list of strings or the path of a text file with one
+            label per line; for a model with several outputs, a dict from
+            output name to either. Defaults to `None`.
         normalization: `(mean, std)` the app applies to its input,
             `(x - mean) / std`, each a number or a per-channel list; for a
             model with several inputs, a dict from input name to such a
@@ -162,9 +187,11 @@ def add_metadata(
 
     Raises:
         ValueError: If `tflite` is not a TFLite model, a dict names no
-            input/output, a single value is given for several tensors, or
-            the normalization is malformed.
-        TypeError: If `labels` or a text argument has the wrong type.
+            input/output, a single value is given for several tensors, the
+            number of labels is not the output's width, or the
+            normalization is malformed.
+        TypeError: If `tflite`, `labels` or a text argument has the wrong
+            type.
 
     Example:
 
@@ -188,7 +215,7 @@ def add_metadata(
     }
     for key, value in info.items():
         _validate_text(key, value)
-    flat, packed = split_archive(tflite)
+    flat, packed = split_archive(load_model_content(tflite))
     model = unpack_model(flat)
     names = _signature_names(model)
     subgraph = model.subgraphs[0]
@@ -209,6 +236,7 @@ def add_metadata(
     for spec in outputs:
         if spec["name"] in label_args:
             found, file_name = read_labels(label_args[spec["name"]])
+            check_label_count(found, spec["width"], f"output {spec['name']!r}")
             if file_name in files:
                 file_name = f"{spec['name']}_{file_name}"
             spec["label_file"] = file_name

@@ -11,6 +11,7 @@ import re
 import flatbuffers
 
 from tf_compact.lite.flatbuffer import check_model
+from tf_compact.lite.flatbuffer import load_model_content
 
 _IDENTIFIER = b"TFL3"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -102,7 +103,8 @@ def signature_names(tflite):
     """The signature key and input/output names of a model.
 
     Args:
-        tflite: The `.tflite` flatbuffer as bytes.
+        tflite: The `.tflite` model as bytes, or the path of a file (a
+            `str` or `os.PathLike`).
 
     Returns:
         A dict `{signature_key: {"inputs": [...], "outputs": [...]}}`, names
@@ -116,7 +118,7 @@ def signature_names(tflite):
     # {"serving_default": {"inputs": ["image"], "outputs": ["output_0"]}}
     ```
     """
-    model = unpack_model(bytes(tflite))
+    model = unpack_model(load_model_content(tflite))
     return {
         _text(sig.signatureKey): {
             "inputs": sorted(
@@ -140,7 +142,9 @@ def set_signature(
     dropped: name the signature before `add_metadata`.
 
     Args:
-        tflite: The `.tflite` flatbuffer as bytes, with one signature.
+        tflite: The `.tflite` model, with one signature, as bytes or the
+            path of a file (a `str` or `os.PathLike`; the file is not
+            changed).
         signature_key: New key of the signature. Defaults to
             `"serving_default"`.
         input_names: New input names: a list in the signature's order (see
@@ -158,7 +162,8 @@ def set_signature(
         ValueError: If the model does not have exactly one signature, or
             the names do not match its inputs/outputs, repeat, or are not
             identifiers.
-        TypeError: If the names are neither a list nor a dict.
+        TypeError: If `tflite` is neither bytes nor a path, or the names
+            are neither a list nor a dict.
 
     Example:
 
@@ -169,7 +174,7 @@ def set_signature(
     ```
     """
     _validate_name("signature_key", signature_key)
-    model = unpack_model(bytes(tflite))
+    model = unpack_model(load_model_content(tflite))
     sig = _signature_def(model)
     for argument, names, maps in (
         ("input_names", input_names, sig.inputs or []),
