@@ -77,6 +77,24 @@ def test_mixed_image_sizes_need_image_size(tmp_path):
         data.from_folder(tmp_path)
 
 
+def test_a_corrupt_image_is_named(tmp_path):
+    x, y = helpers.real_fashion_images(6)
+    _write_pngs(str(tmp_path), x, y % 2, ["a", "b"])
+    good = (tmp_path / "a" / os.listdir(tmp_path / "a")[0]).read_bytes()
+    (tmp_path / "b" / "zz_broken.png").write_bytes(good[:60])
+    bundle = data.from_folder(tmp_path, test_split=0.0, batch_size=2)
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        for _ in bundle.train:
+            pass
+    assert os.path.join("b", "zz_broken.png") in error.value.message
+    assert "Cannot decode this image file" in error.value.message
+    # One file is decoded when the folder is read, for the shape.
+    (tmp_path / "only" / "a").mkdir(parents=True)
+    (tmp_path / "only" / "a" / "broken.png").write_bytes(good[:60])
+    with pytest.raises(ValueError, match="broken.png"):
+        data.from_folder(tmp_path / "only", test_split=0.0)
+
+
 def test_npz_and_npy_layouts(tmp_path):
     x, y = helpers.real_fashion_images(20)
     np.savez(

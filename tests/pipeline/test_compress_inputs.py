@@ -10,7 +10,9 @@ import tensorflow as tf
 import tf_compact as tfc
 from tests.robustness import helpers
 from tf_compact import methods
+from tf_compact.pipeline import plan
 from tf_compact.pipeline.compress import compress
+from tf_compact.pipeline.stages import Stage
 
 FAST = helpers.fast_compress()
 
@@ -68,3 +70,69 @@ def test_an_unreachable_count_is_said_in_the_teachers_terms(method, tmp_path):
     )
     with pytest.raises(ValueError, match=expected):
         compress(teacher, _arrays(), output_dir=str(tmp_path), **options)
+
+
+def test_training_arrays_are_reshuffled_and_fit_is_not_told_to_shuffle(
+    recwarn,
+):
+    # Class-sorted arrays, as concatenating each class's examples gives.
+    x, _ = _arrays(48)
+    y = (np.arange(48) // 16).astype("int32")
+    orders = {}
+
+    def probe(ctx):
+        for name in ("train_data", "test_data"):
+            data = getattr(ctx, name)
+            orders[name] = [
+                np.concatenate([b[1] for b in data]) for _ in range(2)
+            ]
+        return {}
+
+    method = methods.OneShot(target_macs=0.5)
+    stages = [Stage("probe", probe), *plan.stages_for(method)]
+    options = dict(FAST, training=methods.Training(finetune_epochs=1))
+    compress(_model(), (x, y), test_data=(x, y), stages=stages, **options)
+    first, second = orders["train_data"]
+    assert not np.array_equal(first, y) and not np.array_equal(first, second)
+    np.testing.assert_array_equal(np.sort(first), y)
+    for order in orders["test_data"]:
+        np.testing.assert_array_equal(order, y)
+    # The pipeline's datasets order themselves: Keras has nothing to say.
+    said = [str(w.message) for w in recwarn]
+    assert not [m for m in said if "`shuffle=True` was passed" in m], said
+
+
+def _refused(match, tmp_path, *data, **kwargs):
+    with pytest.raises(ValueError, match=match):
+        compress(_model(), *data, output_dir=str(tmp_path), **kwargs, **FAST)
+    assert not os.path.exists(tmp_path / "stages.json")
+
+
+def test_inputs_of_another_shape_than_the_teachers_are_refused_up_front(
+    tmp_path,
+):
+    x, y = _arrays()
+    rgb = np.repeat(x[:, :6, :6], 3, axis=-1)
+    expected = r"`train_data`.*shape \(8, 8, 1\).*shape \(6, 6, 3\)\.$"
+    _refused(expected, tmp_path, (rgb, y))
+    val = tf.data.Dataset.from_tensor_slices((rgb, y)).batch(8)
+    _refused(r"`val_data`.*\(8, 8, 1\).*\(6, 6, 3\)", tmp_path, (x, y), val)
+
+
+def test_more_classes_than_the_teachers_output_are_refused_up_front(
+    tmp_path,
+):
+    x, y = _arrays()
+    ids = np.where(y == 2, 4, y)
+    _refused(
+        r"class ids below 3.*Received: class ids up to 4", tmp_path, (x, ids)
+    )
+    rows = keras.utils.to_categorical(ids, 5)
+    _refused(
+        r"\(None, 3\).*Received: labels of shape \(None, 5\)",
+        tmp_path,
+        (x, rows),
+    )
+    names = [str(i) for i in range(5)]
+    bundle = tfc.data.DatasetBundle(x, ids, x, ids, names, "test", batch_size=8)
+    _refused(r"Received: a DatasetBundle of 5 classes", tmp_path, bundle)

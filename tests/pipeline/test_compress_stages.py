@@ -279,3 +279,37 @@ def test_other_settings_in_the_same_directory_are_refused(tmp_path):
             output_dir=out,
             verbose=0,
         )
+
+
+def test_changed_export_settings_after_a_failed_conversion_resume(
+    tmp_path, monkeypatch, capsys
+):
+    out, teacher = str(tmp_path), _teacher()
+    options = {
+        "method": OneShot(0.5),
+        "epochs": 1,
+        "training": methods.Training(finetune_epochs=0),
+        "output_dir": out,
+    }
+    convert = stages_lib.convert
+
+    def no_int8(model, mode, **kwargs):
+        if mode == "int8":
+            raise RuntimeError("int8 conversion failed")
+        return convert(model, mode, **kwargs)
+
+    monkeypatch.setattr(stages_lib, "convert", no_int8)
+    with pytest.raises(RuntimeError, match="int8 conversion failed"):
+        compress(teacher, _data(), verbose=0, **options)
+    capsys.readouterr()
+    export = methods.Export(tflite_modes=("float32",), benchmark_runs=2)
+    result = compress(teacher, _data(), export=export, verbose=1, **options)
+    said = capsys.readouterr().out
+    assert "other export settings {'benchmark_runs': (50, 2), " in said
+    assert "stages ['tflite', 'benchmark'] run again" in said
+    # The training stages are reused, the export stages run again.
+    for stage in ("teacher", "lighten", "slim", "finetune"):
+        assert f"{stage}: " in said
+    assert said.count("(done in an earlier run, skipped)") == 4
+    assert sorted(result.tflite) == ["float32"]
+    assert result.report["settings"]["tflite_modes"] == ["float32"]

@@ -1,12 +1,18 @@
 """Tests for the stage checkpoint store of `compress`."""
 
 import json
+import os
 
 import keras
 import numpy as np
 import pytest
 
+from tf_compact.pipeline.run_settings import export_settings
+from tf_compact.pipeline.store import SettingsMismatchError
 from tf_compact.pipeline.store import StageStore
+
+EXPORT = {"tflite": ("tflite_modes",), "benchmark": ("num_threads",)}
+SETTINGS = {"epochs": 2, "tflite_modes": ["int8"], "num_threads": 1}
 
 
 def _model():
@@ -61,3 +67,63 @@ def test_in_memory_store_keeps_objects_and_writes_nothing(tmp_path):
     assert store.write_json("r.json", {}) is None
     with pytest.raises(KeyError, match="student"):
         store.model("student")
+
+
+def _finished_run(out):
+    store = StageStore(out, SETTINGS, export_settings=EXPORT)
+    for stage in ("teacher", "slim", "tflite", "benchmark"):
+        store.begin(stage)
+        if stage == "tflite":
+            store.put_bytes("model_int8.tflite", b"int8")
+        store.finish(stage, {})
+
+
+@pytest.mark.parametrize(
+    "change, again",
+    [
+        ({"tflite_modes": ["float32"]}, ["tflite", "benchmark"]),
+        ({"num_threads": 2}, ["benchmark"]),
+    ],
+)
+def test_export_settings_alone_run_the_export_stages_again(
+    change, again, tmp_path
+):
+    _finished_run(str(tmp_path))
+    said = []
+    settings = dict(SETTINGS, **change)
+    store = StageStore(
+        str(tmp_path), settings, log=said.append, export_settings=EXPORT
+    )
+    kept = ["teacher", "slim", "tflite"][: 4 - len(again)]
+    assert list(store.records()) == kept
+    assert len(said) == 1 and f"stages {again} run again" in said[0]
+    assert str(next(iter(change))) in said[0]
+    # The files of the stages that run again go; the new settings stay.
+    assert os.path.exists(tmp_path / "model_int8.tflite") == (
+        "tflite" not in again
+    )
+    with open(tmp_path / "stages.json") as f:
+        assert json.load(f)["settings"] == settings
+
+
+def test_export_and_training_settings_changed_refuse_to_resume(tmp_path):
+    _finished_run(str(tmp_path))
+    settings = dict(SETTINGS, epochs=3, tflite_modes=["float32"])
+    with pytest.raises(SettingsMismatchError, match="resume=False") as info:
+        StageStore(str(tmp_path), settings, export_settings=EXPORT)
+    assert set(info.value.changed) == {"epochs", "tflite_modes"}
+    # Without export settings named, any change refuses, as before.
+    with pytest.raises(SettingsMismatchError, match="'num_threads'"):
+        StageStore(str(tmp_path), dict(SETTINGS, num_threads=2))
+
+
+def test_num_threads_is_no_export_setting_under_a_latency_budget():
+    names = ["slim", "tflite", "benchmark"]
+    assert export_settings({}, names)["benchmark"] == (
+        "num_threads",
+        "benchmark_runs",
+    )
+    latency = export_settings({"target_latency": 2.0}, names)
+    assert latency["benchmark"] == ("benchmark_runs",)
+    # Only the stages the run has: without them, nothing is exempt.
+    assert export_settings({}, ["slim", "finetune"]) == {}

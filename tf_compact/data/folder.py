@@ -16,6 +16,10 @@ from tf_compact.data.streaming import StreamingBundle
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _CHANNELS = {"auto": 0, "grayscale": 1, "rgb": 3}
 _ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_UNREADABLE = (
+    "Cannot decode this image file of the folder (corrupt, truncated, or "
+    "not a PNG, JPEG, BMP or GIF image); fix or remove it:"
+)
 
 
 def _validate_color_mode(color_mode):
@@ -106,11 +110,12 @@ def _header_sizes(files):
 
 def _image_shape(files, color_mode, image_size):
     """Shape every decoded image gets: from one decoded file and headers."""
-    first = tf.io.decode_image(
-        tf.io.read_file(files[0]),
-        channels=_CHANNELS[color_mode],
-        expand_animations=False,
-    )
+    try:
+        first = _read_image(files[0], _CHANNELS[color_mode])
+    except tf.errors.InvalidArgumentError as error:
+        raise ValueError(
+            f"{_UNREADABLE} {files[0]} ({error.message})"
+        ) from error
     channels = int(first.shape[-1])
     if image_size is not None:
         return (*image_size, channels)
@@ -119,18 +124,41 @@ def _image_shape(files, color_mode, image_size):
         shapes = sorted((h, w, channels) for w, h in sizes)
         raise ValueError(
             f"Images have different shapes {shapes[:4]}; pass "
-            "`image_size=(height, width)` to resize them to one size."
+            "`image_size=(height, width)` (on the command line "
+            "--image_size=HEIGHTxWIDTH) to resize them to one size."
         )
     return tuple(int(d) for d in first.shape)
+
+
+def _read_image(path, channels):
+    data = tf.io.read_file(path)
+    return tf.io.decode_image(data, channels=channels, expand_animations=False)
+
+
+def _decode_named(file, channels):
+    """Decodes one image file; a file that fails is named in the error.
+
+    A decoding error inside a `map` does not say which element failed, so
+    the decode runs in a one-element dataset whose errors are dropped, and
+    an empty result reaches an assertion that prints the path: a small
+    cost per file, instead of decoding every image when listing them.
+    """
+
+    def fail(path):
+        tf.debugging.Assert(False, [_UNREADABLE, path])
+        return tf.zeros((0, 0, channels), tf.uint8)
+
+    one = tf.data.Dataset.from_tensors(file)
+    decoded = one.map(lambda path: _read_image(path, channels))
+    decoded = decoded.ignore_errors().concatenate(one.map(fail))
+    return decoded.take(1).get_single_element()
 
 
 def _decoder(shape, image_size):
     channels = shape[-1]
 
     def prepare(file, label):
-        image = tf.io.decode_image(
-            tf.io.read_file(file), channels=channels, expand_animations=False
-        )
+        image = _decode_named(file, channels)
         if image_size is not None:
             image = tf.image.resize(image, image_size, antialias=True)
             image = tf.clip_by_value(tf.round(image), 0, 255)

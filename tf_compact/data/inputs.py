@@ -2,7 +2,8 @@
 
 Wherever `model.fit` takes `(x, y)` numpy arrays, tf_compact does too: a
 tuple (or list) `(x, y)` of arrays becomes a `tf.data.Dataset` of batches
-of `batch_size`, in order. These helpers also refuse, by argument name,
+of `batch_size`: in order, or for training in a new order every epoch
+(as `fit` shuffles arrays). These helpers also refuse, by argument name,
 what would otherwise fail late or silently: an empty or endless dataset,
 a dataset that was not batched, arrays of different lengths.
 """
@@ -43,7 +44,7 @@ def is_array_pair(data):
     )
 
 
-def as_dataset(name, data, batch_size=None):
+def as_dataset(name, data, batch_size=None, shuffle=False):
     """`data` as a batched dataset of `(x, y)`.
 
     Args:
@@ -54,6 +55,11 @@ def as_dataset(name, data, batch_size=None):
         batch_size: batch size of `(x, y)` arrays; must be `None` for
             anything else, whose batches are already made. Defaults to
             `None` (`DEFAULT_BATCH_SIZE` for arrays).
+        shuffle: draw the batches of `(x, y)` arrays in a new order each
+            time the dataset is read (each epoch), as `model.fit` does
+            with arrays; the order follows TensorFlow's global seed
+            (`keras.utils.set_random_seed`). Other data is returned as
+            is, its order its own. Defaults to `False`.
 
     Returns:
         A `tf.data.Dataset` for arrays, else `data` itself.
@@ -66,7 +72,8 @@ def as_dataset(name, data, batch_size=None):
     Example:
 
     ```python
-    train = as_dataset("train_data", (x_train, y_train), batch_size=64)
+    train = as_dataset("train_data", (x_train, y_train), 64, shuffle=True)
+    test = as_dataset("test_data", (x_test, y_test), batch_size=64)
     ```
     """
     if batch_size is not None:
@@ -82,6 +89,8 @@ def as_dataset(name, data, batch_size=None):
                 f"x.shape={x.shape}, y.shape={y.shape}"
             )
         size = batch_size or DEFAULT_BATCH_SIZE
+        if shuffle:
+            return _shuffled_batches(x, y, size)
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(size)
     if batch_size is not None:
         raise ValueError(
@@ -96,6 +105,21 @@ def as_dataset(name, data, batch_size=None):
             f"Received: {name} of type {type(data).__name__}"
         )
     return data
+
+
+def _shuffled_batches(x, y, batch_size):
+    """Batches of `(x, y)` in a new order each time they are read.
+
+    Only the indices go through the shuffle buffer (`len(x)` integers);
+    every batch is gathered from `x` and `y`, held once as tensors.
+    """
+    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+    indices = tf.data.Dataset.range(len(x)).shuffle(
+        max(len(x), 1), reshuffle_each_iteration=True
+    )
+    return indices.batch(batch_size).map(
+        lambda i: (tf.gather(x, i), tf.gather(y, i))
+    )
 
 
 def check_reiterable(name, data):

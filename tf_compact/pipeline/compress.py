@@ -13,6 +13,7 @@ from tf_compact.pipeline.data_prep import split_data
 from tf_compact.pipeline.plan import default_stages
 from tf_compact.pipeline.result import CompressResult
 from tf_compact.pipeline.run_settings import check_arguments
+from tf_compact.pipeline.run_settings import export_settings
 from tf_compact.pipeline.run_settings import run_settings
 from tf_compact.pipeline.run_settings import writer_output_dir
 from tf_compact.pipeline.store import StageStore
@@ -87,10 +88,13 @@ def compress(
             in `output_dir` when they come from a run with the same
             settings (the method's config, `training`, `export`, `epochs`,
             teacher weights and data shapes; a run with other settings is
-            refused with the differing ones named). A damaged checkpoint
-            is named in the log and its stage runs again with those after
-            it. With `False`, the earlier run's files in `output_dir` are
-            deleted first (said in the log). Defaults to `True`.
+            refused with the differing ones named; when only `export`
+            settings differ, the finished training stages are reused and
+            the TFLite and benchmark stages run again, said in the log).
+            A damaged checkpoint is named in the log and its stage runs
+            again with those after it. With `False`, the earlier run's
+            files in `output_dir` are deleted first (said in the log).
+            Defaults to `True`.
         callbacks: Keras callbacks added to the `fit` of every training
             stage. Defaults to `()`.
         strategy: a `tf.distribute.Strategy`, or a name
@@ -117,9 +121,10 @@ def compress(
         TypeError: if `teacher` is not a Keras model, or an argument has
             the wrong type.
         ValueError: if an argument is out of range, the teacher has
-            several outputs, a dataset is empty, endless, unbatched or a
-            one-shot iterator, or `output_dir` holds a run with other
-            settings.
+            several outputs, a dataset is empty, endless, unbatched, a
+            one-shot iterator, has inputs of another shape than the
+            teacher's or more classes than its output, or `output_dir`
+            holds a run with other settings.
 
     Example:
 
@@ -140,12 +145,13 @@ def compress(
     )
     output_dir = writer_output_dir(output_dir, strategy)
     app = app_metadata(export, train_data, teacher)
+    num_classes = getattr(train_data, "num_classes", None)
     train_data, val_data, test_data = split_data(
         train_data, val_data, test_data
     )
     named = {"train_data": train_data, "val_data": val_data}
     named["test_data"] = test_data
-    data = prepare_data(teacher, named, batch_size)
+    data = prepare_data(teacher, named, batch_size, num_classes)
     train_data, val_data, test_data = data.pop("datasets")
     settings = run_settings(teacher, method, epochs, training, export)
     settings.update(data)
@@ -154,10 +160,13 @@ def compress(
     )
     ctx.method, ctx.callbacks, ctx.strategy = method, callbacks, strategy
     ctx.app_metadata = app
-    ctx.store = StageStore(output_dir, settings, resume=resume, log=ctx.log)
+    plan = stages if stages is not None else default_stages(settings)
+    exported = export_settings(settings, [stage.name for stage in plan])
+    ctx.store = StageStore(
+        output_dir, settings, resume, ctx.log, export_settings=exported
+    )
     ctx.transforms = training.transforms
     recalibration.check_teacher(ctx)
-    plan = stages if stages is not None else default_stages(settings)
     _run_stages(ctx, plan)
     return _result(ctx, export.baselines)
 

@@ -1,5 +1,8 @@
 """The data of a `compress` run: checked, batched, labels made class ids."""
 
+import numpy as np
+import tensorflow as tf
+
 from tf_compact.data import inputs
 from tf_compact.internal import heads
 
@@ -33,17 +36,20 @@ def _bundle_split(bundle, split):
     return getattr(bundle, split)
 
 
-def prepare_data(teacher, named, batch_size):
+def prepare_data(teacher, named, batch_size, num_classes=None):
     """Checks and normalizes the data; returns the datasets and settings.
 
-    Arrays become batched datasets, one-hot labels become class ids (for
-    a softmax or logits head wider than one unit), and an empty, endless
-    or unbatched dataset is refused by the name of its argument.
+    Arrays become batched datasets (the training ones reshuffled every
+    epoch), one-hot labels become class ids (for a softmax or logits head
+    wider than one unit), and an empty, endless or unbatched dataset, or
+    one whose inputs or labels the teacher cannot take, is refused by the
+    name of its argument.
 
     Args:
         teacher: the teacher model (its input rank and head decide).
         named: `{"train_data": ..., "val_data": ..., "test_data": ...}`.
         batch_size: batch size of `(x, y)` arrays, or `None` (32).
+        num_classes: the classes of a `DatasetBundle`, or `None`.
 
     Returns:
         `{"datasets": [train, val, test], "batch_size": ..., "data":
@@ -51,8 +57,9 @@ def prepare_data(teacher, named, batch_size):
 
     Raises:
         ValueError: for a teacher with several outputs, `batch_size`
-            without arrays, or data that is empty, endless, unbatched or
-            a one-shot iterator.
+            without arrays, data that is empty, endless, unbatched or a
+            one-shot iterator, inputs of another shape than the teacher's,
+            or more classes than the teacher's output has units.
     """
     arrays = {k: v for k, v in named.items() if inputs.is_array_pair(v)}
     if batch_size is not None and not arrays:
@@ -63,15 +70,25 @@ def prepare_data(teacher, named, batch_size):
     _check_single_output(teacher)
     input_rank, width = _input_rank_and_width(teacher)
     one_hot = heads.head_kind(teacher) != heads.SIGMOID and (width or 0) > 1
+    if one_hot and isinstance(num_classes, int) and num_classes > width:
+        received = f"a DatasetBundle of {num_classes} classes"
+        _refuse_classes(teacher, "train_data", width, received)
     datasets, signatures = [], {}
     for name, value in named.items():
         dataset = inputs.as_dataset(
-            name, value, batch_size if name in arrays else None
+            name,
+            value,
+            batch_size if name in arrays else None,
+            # Training arrays are reshuffled each epoch, as `fit` does.
+            shuffle=name == "train_data",
         )
         if dataset is not None:
             inputs.check_reiterable(name, dataset)
             inputs.check_not_empty(name, dataset)
             inputs.check_batched(name, dataset, input_rank)
+            _check_fits_teacher(name, dataset, teacher, width)
+            if one_hot and name in arrays:
+                _check_class_ids(name, arrays[name][1], teacher, width)
             signatures[name] = inputs.signature(dataset, arrays.get(name))
             if one_hot:
                 dataset = inputs.sparse_labels(dataset, width)
@@ -99,6 +116,61 @@ def _check_single_output(teacher):
             "compress, e.g. `keras.Model(teacher.inputs, "
             "teacher.outputs[0])`."
         )
+
+
+class DataMismatchError(ValueError):
+    """Data whose inputs or labels the teacher cannot take."""
+
+
+def _check_fits_teacher(name, dataset, teacher, width):
+    """Raises `ValueError` for inputs or label rows the teacher cannot take."""
+    spec = getattr(dataset, "element_spec", None)
+    if not isinstance(spec, tuple) or not isinstance(spec[0], tf.TensorSpec):
+        return
+    try:
+        expected = tuple(teacher.inputs[0].shape)[1:]
+    except (AttributeError, ValueError, IndexError, TypeError):
+        return
+    received = spec[0].shape
+    received = tuple(received)[1:] if received.rank is not None else expected
+    if len(received) != len(expected) or any(
+        None not in (a, b) and a != b for a, b in zip(expected, received)
+    ):
+        raise DataMismatchError(
+            f"Invalid value for argument `{name}`. Expected inputs of shape "
+            f"{expected} (batch axis left out), as the teacher "
+            f"{teacher.name!r} takes. Received: inputs of shape {received}."
+        )
+    y_shape = getattr(spec[1], "shape", None) if len(spec) > 1 else None
+    if y_shape is None or y_shape.rank != 2 or not width:
+        return
+    if y_shape[-1] not in (None, 1, width):
+        raise DataMismatchError(
+            f"Invalid value for argument `{name}`. Expected labels of "
+            f"shape (None,), (None, 1) or (None, {width}): class ids, or "
+            f"rows as wide as the output of the teacher {teacher.name!r}. "
+            f"Received: labels of shape {tuple(y_shape)}."
+        )
+
+
+def _check_class_ids(name, labels, teacher, width):
+    """Raises `ValueError` for class ids the teacher's output lacks."""
+    labels = np.asarray(labels)
+    if not labels.size or not np.issubdtype(labels.dtype, np.number):
+        return
+    if labels.ndim == 1 or (labels.ndim == 2 and labels.shape[1] == 1):
+        highest = labels.max()
+        if highest >= width:
+            received = f"class ids up to {highest}"
+            _refuse_classes(teacher, name, width, received)
+
+
+def _refuse_classes(teacher, name, width, received):
+    raise DataMismatchError(
+        f"Invalid value for argument `{name}`. Expected class ids below "
+        f"{width}, the width of the output of the teacher {teacher.name!r}. "
+        f"Received: {received}."
+    )
 
 
 def _input_rank_and_width(model):

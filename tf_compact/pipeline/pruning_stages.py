@@ -159,13 +159,13 @@ def iterative_stage(ctx):
         _, target = _binding_of(student, goals)
     fraction = 1.0 - target ** (1.0 / (CHANNEL_EXPONENT * planned))
     steps = steps_per_epoch(ctx.train_data)
-    fit_kwargs, epochs_per_round = {}, 1
+    # The data is a dataset, which orders itself: `fit` does not shuffle.
+    fit_kwargs, epochs_per_round = {"shuffle": False}, 1
     if steps is not None and settings["epochs"]:
         per_round = max(1, round(steps * settings["epochs"] / planned))
         epochs_per_round = max(1, per_round // steps)
-        fit_kwargs["steps_per_epoch"] = min(per_round, steps)
-        if per_round >= steps:
-            fit_kwargs = {}
+        if per_round < steps:
+            fit_kwargs["steps_per_epoch"] = per_round
     elif not settings["epochs"]:
         epochs_per_round = 0
     data = _repeat(ctx.train_data, fit_kwargs)

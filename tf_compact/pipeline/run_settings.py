@@ -4,7 +4,8 @@ The dict is what the stages read (`ctx.settings`), what the report shows
 and what the `StageStore` compares before it resumes a run: the method's
 name and its whole config, the shared `Training` and `Export` settings,
 the epochs, the teacher's name and weight fingerprint and the data's
-shapes. A resume with any of them changed is refused.
+shapes. A resume with any of them changed is refused, unless only export
+settings changed (`export_settings`): then the export stages run again.
 """
 
 import hashlib
@@ -134,6 +135,44 @@ def run_settings(teacher, method, epochs, training, export):
         "epochs": epochs,
         **training.get_config(),
         **exported,
+    }
+
+
+#: The settings only the export stages read, under the first stage that
+#: reads each (the stages after it run again with it), in run order.
+EXPORT_SETTINGS = {
+    "tflite": ("tflite_modes", "edgetpu", "labels", "normalization"),
+    "benchmark": ("num_threads", "benchmark_runs"),
+}
+
+
+def export_settings(settings, stage_names):
+    """The settings a resume may change by running export stages again.
+
+    Args:
+        settings: the run's settings dict.
+        stage_names: the names of the stages the run has.
+
+    Returns:
+        `{stage: setting names}` of the `EXPORT_SETTINGS` stages in
+        `stage_names`, for `StageStore(export_settings=...)`. With a
+        `target_latency`, `num_threads` also times the pruning, so it is
+        left out (a change of it refuses the resume).
+
+    Example:
+
+    ```python
+    export_settings({"epochs": 2}, ["finetune", "benchmark"])
+    # {"benchmark": ("num_threads", "benchmark_runs")}
+    ```
+    """
+    latency = settings.get("target_latency") is not None
+    return {
+        stage: tuple(
+            key for key in keys if not (latency and key == "num_threads")
+        )
+        for stage, keys in EXPORT_SETTINGS.items()
+        if stage in stage_names
     }
 
 

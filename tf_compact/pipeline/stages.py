@@ -138,7 +138,6 @@ def _transform(transform):
 
 def finetune_stage(ctx):
     """Fine-tunes the slim model with logits distillation from the teacher."""
-
     slim = ctx.store.model("slim")
     epochs = ctx.settings["finetune_epochs"]
     if epochs:
@@ -158,6 +157,7 @@ def finetune_stage(ctx):
             ctx.train_data,
             validation_data=ctx.val_data,
             epochs=epochs,
+            shuffle=False,
             callbacks=ctx.fit_callbacks("finetune"),
             verbose=ctx.fit_verbose(),
         )
@@ -181,7 +181,6 @@ def kd_losses(ctx):
         matched by resolution, adapters where widths differ) when the
         run's `feature_kd` setting is on.
     """
-
     losses = [
         LogitsKD(
             temperature=ctx.settings["temperature"],
@@ -238,6 +237,7 @@ def fit(ctx, trainer, stage, callbacks=()):
         ctx.train_data,
         validation_data=ctx.val_data,
         epochs=ctx.settings["epochs"],
+        shuffle=False,
         callbacks=list(callbacks) + ctx.fit_callbacks(stage),
         verbose=ctx.fit_verbose(),
     )

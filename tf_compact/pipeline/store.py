@@ -77,6 +77,9 @@ class StageStore:
       finished stage against the digests recorded when it finished: the
       first stage with a missing or damaged file, and every stage after
       it, run again. An unreadable `stages.json` starts the run clean.
+      Changed `export_settings` alone are no refusal: the stages that read
+      them, and the stages finished after them, run again (said in the
+      log); the other finished stages are reused.
 
     Args:
         output_dir: directory for the artifacts, or `None` to keep them in
@@ -89,6 +92,9 @@ class StageStore:
         log: callable taking one message string, told what was cleared or
             found damaged. Defaults to `None` (silent). A damaged
             checkpoint is also reported as a `UserWarning`.
+        export_settings: `{stage: setting names}` of settings that only
+            that export stage and the stages after it read, in run order.
+            Defaults to `None` (every setting refuses a resume).
 
     Raises:
         SettingsMismatchError: (a `ValueError`) if `resume` is `True` and
@@ -105,7 +111,9 @@ class StageStore:
     ```
     """
 
-    def __init__(self, output_dir, settings, resume=True, log=None):
+    def __init__(
+        self, output_dir, settings, resume=True, log=None, export_settings=None
+    ):
         self.output_dir = output_dir
         self.settings = store_files.jsonable(settings)
         self._log = log or (lambda message: None)
@@ -117,7 +125,7 @@ class StageStore:
         if output_dir is None:
             return
         os.makedirs(output_dir, exist_ok=True)
-        previous, problem = self._read_state()
+        previous, problem = store_files.read_state(self.path(STATE_FILE))
         if not resume:
             self._clear(previous, "resume=False")
         elif problem is not None:
@@ -130,9 +138,10 @@ class StageStore:
             if os.path.isdir(self.path(BACKUP_DIR)):
                 self._clear(None, "training backups without stages.json")
         else:
-            if previous.get("settings") != self.settings:
-                old_settings = previous.get("settings", {})
-                changed = store_files.changed(old_settings, self.settings)
+            old_settings = previous.get("settings", {})
+            changed = store_files.changed(old_settings, self.settings)
+            again = store_files.rerun_stages(changed, export_settings or {})
+            if again is None:
                 raise SettingsMismatchError(
                     f"The output directory {output_dir!r} holds a compress "
                     "run with different settings, so it cannot be resumed. "
@@ -142,6 +151,8 @@ class StageStore:
                 )
             self._records = dict(previous.get("stages", {}))
             self._files = dict(previous.get("files", {}))
+            if again:
+                self._run_again(again, changed)
             self._drop_damaged()
         self._write_state()
 
@@ -254,22 +265,6 @@ class StageStore:
             return None
         return os.path.join(self.output_dir, BACKUP_DIR, name)
 
-    def _read_state(self):
-        """`(state, problem)`: the state dict or None, and why unreadable."""
-        path = self.path(STATE_FILE)
-        if not os.path.exists(path):
-            return None, None
-        try:
-            with open(path) as f:
-                state = json.load(f)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            return None, f"{type(err).__name__}: {err}"
-        if not isinstance(state, dict) or not isinstance(
-            state.get("stages", {}), dict
-        ):
-            return None, "not a stage record"
-        return state, None
-
     def _clear(self, previous, reason):
         """Deletes an earlier run's records, artifacts and backups."""
         names = set(DEFAULT_ARTIFACTS) | set(RUN_FILES) | {STATE_FILE}
@@ -294,11 +289,31 @@ class StageStore:
             )
         self._records, self._files = {}, {}
 
+    def _run_again(self, stages, changed):
+        """Forgets `stages`, those finished after them, and their files."""
+        names = list(self._records)
+        first = min(
+            (names.index(s) for s in stages if s in names), default=None
+        )
+        dropped = [] if first is None else names[first:]
+        for name in dropped:
+            del self._records[name]
+            for filename in self._files.pop(name, {}):
+                if os.path.isfile(self.path(filename)):
+                    os.remove(self.path(filename))
+        self._log(
+            f"Resuming in {self.output_dir!r} with other export settings "
+            f"{changed}: the finished training stages are reused; stages "
+            f"{list(dict.fromkeys(stages + dropped))} run again with the new "
+            "settings."
+        )
+
     def _drop_damaged(self):
         """Forgets the first stage with a bad file and all after it."""
         names = list(self._records)
         for index, stage in enumerate(names):
-            problem = self._check_files(stage)
+            files = self._files.get(stage, {})
+            problem = store_files.check_files(self.output_dir, stage, files)
             if problem is None:
                 continue
             later = names[index:]
@@ -319,18 +334,6 @@ class StageStore:
         """Reports a damaged checkpoint in the log and as a warning."""
         self._log(message)
         warnings.warn(message, stacklevel=4)
-
-    def _check_files(self, stage):
-        for name, digest in self._files.get(stage, {}).items():
-            path = self.path(name)
-            if not os.path.exists(path):
-                return f"The checkpoint {path!r} of stage {stage!r} is missing"
-            if store_files.digest(path) != digest:
-                return (
-                    f"The checkpoint {path!r} of stage {stage!r} is damaged "
-                    "(its content changed since the stage finished)"
-                )
-        return None
 
     def _write_state(self):
         if self.output_dir is None:

@@ -137,7 +137,8 @@ def fit_classifier(
 
     Args:
         model: the `keras.Model` to train (trained in place).
-        train_data: batched training dataset of `(x, y)`.
+        train_data: batched training dataset of `(x, y)`, read in its
+            own order (`fit` does not shuffle it).
         epochs: number of epochs.
         val_data: optional validation dataset. Defaults to `None`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
@@ -175,6 +176,7 @@ def fit_classifier(
         train_data,
         validation_data=val_data,
         epochs=epochs,
+        shuffle=False,
         callbacks=list(callbacks),
         verbose=verbose,
     )
