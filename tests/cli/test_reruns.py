@@ -140,3 +140,18 @@ def test_resuming_with_other_settings_is_a_one_line_usage_error(first_run):
     assert message.startswith(f"--output_dir={out} holds a compress run")
     assert "epochs 0 -> 1" in message and "--noresume" in message
     assert "resume=False" not in message and "\n" not in message
+
+
+def test_a_teacher_that_does_not_take_the_data_is_a_usage_error(tmp_path):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    flat = keras.layers.Flatten()(inputs)
+    path = str(tmp_path / "rgb32.keras")
+    keras.Model(inputs, keras.layers.Dense(10)(flat)).save(path)
+    out = str(tmp_path / "run")
+    with (
+        flagsaver.flagsaver(**_RUN, teacher_path=path, output_dir=out),
+        pytest.raises(app.UsageError, match=r"shape \(32, 32, 3\).*\(28, 28"),
+    ):
+        compress.main(["compress"])

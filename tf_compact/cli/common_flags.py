@@ -4,7 +4,10 @@ Importing this module defines the flags, so the library never imports it:
 only the command modules in `tf_compact.cli` and the `examples/` scripts do.
 """
 
+import importlib
 import os
+import re
+import sys
 import zipfile
 
 from absl import app
@@ -29,6 +32,19 @@ DATA_DIR = flags.DEFINE_string(
     "data_dir",
     None,
     "Folder with the raw dataset files or a tfds data directory.",
+)
+IMAGE_SIZE = flags.DEFINE_string(
+    "image_size",
+    None,
+    "HEIGHTxWIDTH (e.g. 28x28) to resize the images of a folder given as "
+    "--dataset to; needed when its images differ in size.",
+)
+COLOR_MODE = flags.DEFINE_enum(
+    "color_mode",
+    "auto",
+    ["auto", "grayscale", "rgb"],
+    "Channels of the images of a folder given as --dataset: `auto` takes "
+    "those of the first image, `grayscale` or `rgb` converts them.",
 )
 LIMIT = flags.DEFINE_integer(
     "limit",
@@ -60,6 +76,16 @@ OUTPUT_DIR = flags.DEFINE_string(
     "resumes; delete it, or pass --noresume to compress, to start over.",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed for data and weights.")
+IMPORT = flags.DEFINE_multi_string(
+    "import",
+    [],
+    "Python module to import before any model is loaded (repeatable), "
+    "e.g. --import=my_layers: one that defines the custom layers of a "
+    ".keras file (registered with "
+    "@keras.saving.register_keras_serializable) or registers channel "
+    "handlers (tfc.register_handler). Found on PYTHONPATH or in the "
+    "current directory.",
+)
 EDGETPU = flags.DEFINE_boolean(
     "edgetpu",
     False,
@@ -71,8 +97,34 @@ EDGETPU = flags.DEFINE_boolean(
 )
 
 
+def parse_image_size(value):
+    """`[height, width]` of an --image_size value such as `"28x28"`.
+
+    Args:
+        value: the flag value, `HEIGHTxWIDTH`, or `None`.
+
+    Returns:
+        A list of two positive ints, or `None` for `None`.
+
+    Raises:
+        app.UsageError: if `value` is not two positive ints joined by `x`.
+    """
+    if value is None:
+        return None
+    parts = value.lower().replace(" ", "").split("x")
+    if len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts):
+        return [int(p) for p in parts]
+    raise app.UsageError(
+        f"--image_size={value}: expected HEIGHTxWIDTH, two positive "
+        "integers joined by `x` (e.g. --image_size=28x28)."
+    )
+
+
 def data_settings(validation_split=0.0):
     """What defines the data `load_data` reads: the data flags and the split.
+
+    --image_size and --color_mode are in only when given (not their
+    defaults), so settings recorded before those flags existed still match.
 
     Args:
         validation_split: the fraction of training data held out.
@@ -80,9 +132,13 @@ def data_settings(validation_split=0.0):
 
     Returns:
         A dict of JSON values: `dataset`, `data_dir`, `limit`, `seed`,
-        `batch_size` and `validation_split`.
+        `batch_size`, `validation_split`, and `image_size` (`[height,
+        width]`) and `color_mode` when they differ from their defaults.
+
+    Raises:
+        app.UsageError: for a malformed --image_size.
     """
-    return {
+    settings = {
         "dataset": DATASET.value,
         "data_dir": DATA_DIR.value,
         "limit": LIMIT.value,
@@ -90,6 +146,12 @@ def data_settings(validation_split=0.0):
         "batch_size": BATCH_SIZE.value,
         "validation_split": validation_split,
     }
+    image_size = parse_image_size(IMAGE_SIZE.value)
+    if image_size is not None:
+        settings["image_size"] = image_size
+    if COLOR_MODE.value != COLOR_MODE.default:
+        settings["color_mode"] = COLOR_MODE.value
+    return settings
 
 
 def load_data(validation_split=0.0):
@@ -103,6 +165,8 @@ def load_data(validation_split=0.0):
     from tf_compact.data import DatasetNotFoundError
 
     settings = data_settings(validation_split)
+    if "image_size" in settings:
+        settings["image_size"] = tuple(settings["image_size"])
     try:
         return resources.load_dataset(settings.pop("dataset"), **settings)
     except (ValueError, ImportError, DatasetNotFoundError) as error:
@@ -146,16 +210,62 @@ def check_file(flag, path):
         raise app.UsageError(f"--{flag}={path}: no such file or folder.")
 
 
+def import_modules():
+    """Imports the --import modules (again a no-op for imported ones).
+
+    The current directory is searched after `sys.path`, as for a script
+    run there, so `--import=my_layers` finds `./my_layers.py`.
+
+    Raises:
+        app.UsageError: (one line) naming a module that cannot be imported
+            and why.
+    """
+    if IMPORT.value and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for name in IMPORT.value:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - any failure is the user's
+            why = " ".join(f"{type(error).__name__}: {error}".split())
+            raise app.UsageError(
+                f"--import={name}: cannot import it ({why}). Pass a module "
+                "name found on PYTHONPATH or in the current directory."
+            ) from error
+
+
+def _unreadable_model(flag, path, error):
+    """The one-line usage error of a model file that failed to load."""
+    missing = re.search(
+        r"Could not locate (?:class|function) '([^']+)'", str(error)
+    )
+    if missing:
+        return app.UsageError(
+            f"--{flag}={path} cannot be read as a Keras model: Could not "
+            f"locate class {missing.group(1)!r}. Pass --import=MODULE "
+            "naming the Python module that defines it (decorated with "
+            "@keras.saving.register_keras_serializable), e.g. "
+            "--import=my_layers for ./my_layers.py."
+        )
+    return app.UsageError(
+        f"--{flag}={path} cannot be read as a Keras model: {error}"
+    )
+
+
 def load_keras_model(flag, path):
     """The Keras model saved at `path`, given by `--flag`, uncompiled.
 
+    The --import modules are imported first, so the custom classes they
+    register can be deserialized.
+
     Raises:
-        app.UsageError: naming the flag, when there is no such file or it
-            cannot be read as a Keras model.
+        app.UsageError: naming the flag, when there is no such file, an
+            --import module cannot be imported, or the file cannot be read
+            as a Keras model (naming --import for a class it lacks).
     """
     import keras
 
     check_file(flag, path)
+    import_modules()
     try:
         return keras.saving.load_model(path, compile=False)
     except (
@@ -165,9 +275,7 @@ def load_keras_model(flag, path):
         KeyError,
         zipfile.BadZipFile,
     ) as error:
-        raise app.UsageError(
-            f"--{flag}={path} cannot be read as a Keras model: {error}"
-        ) from error
+        raise _unreadable_model(flag, path, error) from error
 
 
 def epochs_or(default):

@@ -228,9 +228,11 @@ def _teacher_epochs():
     return max(1, sum(_student_epochs()))
 
 
-def _teacher(bundle):
+def _teacher(bundle, strategy):
     if TEACHER_PATH.value:
         return common_flags.load_keras_model("teacher_path", TEACHER_PATH.value)
+    from tf_compact.internal.distribute import is_chief
+
     return teacher_lib.load_or_train_teacher(
         bundle,
         common_flags.MODEL.value,
@@ -238,6 +240,8 @@ def _teacher(bundle):
         common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,
         data_settings=common_flags.data_settings(VALIDATION_SPLIT),
+        # Every worker trains its own teacher; only the chief backs it up.
+        backup=strategy is None or is_chief(strategy),
     )
 
 
@@ -256,6 +260,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     common_flags.check_file("teacher_path", TEACHER_PATH.value)
+    common_flags.import_modules()
     try:
         method = _method()
         training = _training()
@@ -272,12 +277,13 @@ def main(argv):
     import keras
 
     from tf_compact.pipeline import compress
+    from tf_compact.pipeline.data_prep import DataMismatchError
     from tf_compact.pipeline.store import SettingsMismatchError
 
     keras.utils.set_random_seed(common_flags.SEED.value)
     bundle = common_flags.load_data(validation_split=VALIDATION_SPLIT)
     logging.info("Data: %s", bundle.source)
-    teacher = _teacher(bundle)
+    teacher = _teacher(bundle, strategy)
     output_dir = common_flags.OUTPUT_DIR.value
     try:
         # The pipeline logs what it warns about; one line is enough here.
@@ -293,6 +299,8 @@ def main(argv):
                 resume=RESUME.value,
                 strategy=strategy,
             )
+    except DataMismatchError as error:
+        raise app.UsageError(str(error)) from error
     except SettingsMismatchError as error:
         raise common_flags.resume_refused(
             output_dir, "a compress run", error.changed

@@ -1,7 +1,9 @@
 """Training, saving and reloading the teacher of a command-line run."""
 
+import contextlib
 import json
 import os
+import shutil
 
 import keras
 from absl import logging
@@ -9,10 +11,15 @@ from absl import logging
 from tf_compact.cli import common_flags
 from tf_compact.cli import resources
 from tf_compact.pipeline import training
+from tf_compact.pipeline.epoch_log import EpochLog
 from tf_compact.pipeline.store_files import changed
 
 TEACHER_FILE = "teacher.keras"
 METRICS_FILE = "teacher_metrics.json"
+#: `BackupAndRestore` folder of an unfinished teacher training, under
+#: --output_dir; its settings and epoch logs sit beside it.
+BACKUP_DIR = os.path.join("backup", "teacher")
+_BACKUP_FILES = (".settings.json", ".history.json")
 LEARNING_RATE = 1e-3
 
 
@@ -48,8 +55,15 @@ def train_teacher(
     learning_rate=LEARNING_RATE,
     verbose=1,
     data_settings=None,
+    resume=True,
+    backup=True,
 ):
     """Trains a reference model on a dataset bundle and evaluates it.
+
+    With an `output_dir`, the training keeps a
+    `keras.callbacks.BackupAndRestore` backup in `output_dir/backup/teacher`
+    (deleted when it finishes), so a call with the same settings after an
+    interruption resumes at the epoch it stopped at.
 
     Args:
         bundle: a `tf_compact.data.DatasetBundle`.
@@ -64,21 +78,34 @@ def train_teacher(
         data_settings: the settings that define `bundle`
             (`common_flags.data_settings`), recorded with the teacher.
             Defaults to `None`.
+        resume: continue from a backup of an interrupted training made
+            with the same settings; with `False` a backup is deleted and
+            the training starts over. Defaults to `True`.
+        backup: keep a backup in `output_dir` while training (`False` on
+            a process that must not write there). Defaults to `True`.
 
     Returns:
         A tuple `(model, metrics)`; `metrics` holds `test_accuracy`,
         `epochs`, `dataset_source`, the training history and `settings`
         (`teacher_settings`).
     """
+    settings = teacher_settings(
+        model_name, epochs, learning_rate, data_settings
+    )
     model = resources.build_model(
         model_name, bundle.input_shape, bundle.num_classes
     )
+    log, callbacks, path = None, [], None
+    if output_dir and backup:
+        path = os.path.join(output_dir, BACKUP_DIR)
+        log, callbacks = _backup_callbacks(path, settings, resume)
     history = training.fit_classifier(
         model,
         bundle.train,
         epochs,
         val_data=bundle.val,
         learning_rate=learning_rate,
+        callbacks=callbacks,
         verbose=verbose,
     )
     metrics = {
@@ -86,27 +113,66 @@ def train_teacher(
         "epochs": epochs,
         "test_accuracy": training.accuracy(model, bundle.test),
         "dataset_source": bundle.source,
-        "history": history,
-        "settings": teacher_settings(
-            model_name, epochs, learning_rate, data_settings
-        ),
+        # After a resume, `fit` returns only the epochs run since.
+        "history": (log and log.history()) or history,
+        "settings": settings,
     }
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
         model.save(os.path.join(output_dir, TEACHER_FILE))
         with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
             json.dump(metrics, f, indent=2)
+    if path:
+        _remove_backup(path)
     return model, metrics
+
+
+def _backup_callbacks(path, settings, resume):
+    """`(EpochLog, callbacks)` that make a teacher training resumable.
+
+    A backup at `path` is resumed when `resume` is set and it was made
+    with `settings`; otherwise it is deleted first.
+    """
+    saved = _read_json(path + _BACKUP_FILES[0])
+    if saved is not None or os.path.exists(path):
+        if resume and saved == settings:
+            logging.info("Resuming the teacher's training from %s", path)
+        else:
+            why = "--noresume" if not resume else "made with other settings"
+            logging.info("Deleting the teacher backup %s (%s)", path, why)
+            _remove_backup(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + _BACKUP_FILES[0], "w") as f:
+        json.dump(settings, f)
+    log = EpochLog(path + _BACKUP_FILES[1])
+    # Two checkpoints: a run killed while writing one restores the other.
+    backup = keras.callbacks.BackupAndRestore(path, double_checkpoint=True)
+    return log, [log, backup]
+
+
+def _remove_backup(path):
+    """Deletes the backup at `path`, its files, and an emptied parent."""
+    shutil.rmtree(path, ignore_errors=True)
+    for suffix in _BACKUP_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + suffix)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(path))
+
+
+def _read_json(path):
+    """The JSON object in `path`, or `None` if missing or unreadable."""
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _saved_metrics(output_dir):
     """The `teacher_metrics.json` of `output_dir`, `{}` if unreadable."""
-    try:
-        with open(os.path.join(output_dir, METRICS_FILE)) as f:
-            metrics = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
+    return _read_json(os.path.join(output_dir, METRICS_FILE)) or {}
 
 
 def saved_epochs(output_dir):
@@ -140,11 +206,13 @@ def load_or_train_teacher(
     data_settings=None,
     learning_rate=LEARNING_RATE,
     verbose=1,
+    backup=True,
 ):
     """Reloads `output_dir/teacher.keras` if made alike, else trains it.
 
     A saved teacher is reused only when `resume` is set and the settings
-    recorded with it (`teacher_settings`) are those asked for now.
+    recorded with it (`teacher_settings`) are those asked for now. A
+    training interrupted earlier resumes (see `train_teacher`).
 
     Args:
         bundle: a `tf_compact.data.DatasetBundle`.
@@ -157,6 +225,8 @@ def load_or_train_teacher(
             (`common_flags.data_settings`). Defaults to `None`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
         verbose: Keras `fit` verbosity. Defaults to `1`.
+        backup: keep a training backup in `output_dir` (see
+            `train_teacher`). Defaults to `True`.
 
     Returns:
         The teacher `keras.Model`.
@@ -190,5 +260,7 @@ def load_or_train_teacher(
         learning_rate=learning_rate,
         verbose=verbose,
         data_settings=data_settings,
+        resume=resume,
+        backup=backup,
     )
     return model
