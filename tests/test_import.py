@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import tf_compact as tfc
 from tf_compact import version
 
@@ -35,8 +37,18 @@ def test_import_does_not_pull_tfmot_torch_or_flip_tf_keras():
     assert _fresh_import(code) == "False False None"
 
 
-def test_saved_objects_load_when_tf_compact_is_imported_before_keras(
-    tmp_path,
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import tf_compact\nimport keras",
+        "import tf_compact\nimport tensorflow\nimport keras",
+        "import tf_compact\nimport importlib.util\n"
+        "importlib.util.find_spec('keras')\nimport keras",
+    ],
+    ids=["keras", "tensorflow_between", "find_spec_first"],
+)
+def test_saved_objects_load_when_tf_compact_is_imported_first(
+    tmp_path, imports
 ):
     import keras
 
@@ -51,7 +63,7 @@ def test_saved_objects_load_when_tf_compact_is_imported_before_keras(
         "import sys\n"
         "import tf_compact\n"
         "loaded_early = 'tensorflow' in sys.modules\n"
-        "import keras\n"
+        f"{imports}\n"
         f"model = keras.saving.load_model({path!r})\n"
         "print(loaded_early, type(model).__name__)"
     )

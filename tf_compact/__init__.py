@@ -24,7 +24,7 @@ print(report.table())
 
 import importlib
 import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
 import types
 
@@ -147,31 +147,49 @@ class _Package(types.ModuleType):
 
 
 class _LoadAfterKeras(importlib.abc.MetaPathFinder):
-    """Loads the public names right after `keras` itself is imported.
+    """Loads the public names once `keras` and `tensorflow` are imported.
 
-    It finds nothing itself: it asks the other finders for `keras`'s spec
-    and has that spec's loader call `_load` once Keras has executed.
+    It finds nothing itself: asked for either module by the import system,
+    it takes the spec the path finder gives and has its loader try `_load`
+    after the module has executed. Each imports the other, so the load
+    waits until neither is still initializing; then the finder leaves
+    `sys.meta_path`.
     """
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname not in _AFTER or fullname in sys.modules:
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or not hasattr(spec.loader, "exec_module"):
-            return spec
+            return None
         run = spec.loader.exec_module
 
         def exec_module(module):
             run(module)
-            try:
-                _load()
-            except Exception:  # noqa: BLE001 - raised again on first use
-                _public.clear()
+            _load_when_imported(self, fullname)
 
         spec.loader.exec_module = exec_module
         return spec
+
+
+_AFTER = ("keras", "tensorflow")
+
+
+def _load_when_imported(finder, done):
+    """`_load` once no module of `_AFTER` but `done` is importing."""
+    for name in _AFTER:
+        module = sys.modules.get(name)
+        spec = getattr(module, "__spec__", None)
+        if module is None:
+            return
+        if name != done and getattr(spec, "_initializing", False):
+            return
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
+    try:
+        _load()
+    except Exception:  # noqa: BLE001 - raised again on first use
+        _public.clear()
 
 
 sys.modules[__name__].__class__ = _Package
