@@ -141,3 +141,72 @@ def test_distiller_with_augmentation_round_trips(tmp_path):
         loaded.predict(x, verbose=0), distiller.predict(x, verbose=0), atol=1e-6
     )
     assert loaded._augmentation.layer_names == ["flip", "shift"]
+
+
+def test_a_sequential_student_shares_its_augmentation():
+    def net():
+        return keras.Sequential(
+            [
+                keras.Input((12, 12, 3)),
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomTranslation(0.2, 0.2),
+                keras.layers.Conv2D(6, 3, activation="relu"),
+                keras.layers.Flatten(),
+                keras.layers.Dense(4),
+            ]
+        )
+
+    keras.utils.set_random_seed(1)
+    teacher, student = net(), net()
+    student.set_weights(teacher.get_weights())
+    history = _fit_with_frozen_student(
+        teacher, student, [tfc.LogitsKD(temperature=1.0)]
+    )
+    assert history["logits_kd"][-1] < 1e-6
+
+
+def test_a_dict_input_student_shares_its_augmentation():
+    def net():
+        inputs = {"image": keras.Input((12, 12, 3), name="image")}
+        h = keras.layers.RandomFlip("horizontal")(inputs["image"])
+        h = keras.layers.Flatten()(keras.layers.Conv2D(6, 3)(h))
+        return keras.Model(inputs, keras.layers.Dense(4)(h))
+
+    keras.utils.set_random_seed(1)
+    teacher, student = net(), net()
+    student.set_weights(teacher.get_weights())
+    distiller = tfc.Distiller(
+        teacher, student, [tfc.LogitsKD(temperature=1.0)], student_loss_weight=0
+    )
+    distiller.compile(
+        keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy"
+    )
+    x, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        history = distiller.fit({"image": x}, y, batch_size=16, verbose=0)
+        logs = distiller.evaluate({"image": x}, y, verbose=0, return_dict=True)
+    assert history.history["logits_kd"][-1] < 1e-6
+    assert logs["logits_kd"] < 1e-6
+
+
+def test_augmentation_inside_a_nested_model_is_warned_about():
+    backbone_in = keras.Input((12, 12, 3))
+    h = keras.layers.RandomFlip(name="inner_flip")(backbone_in)
+    h = keras.layers.Flatten()(keras.layers.Conv2D(6, 3)(h))
+    backbone = keras.Model(backbone_in, h, name="backbone")
+    inputs = keras.Input((12, 12, 3))
+    outputs = keras.layers.Dense(4)(backbone(inputs))
+    found = input_augmentation.find(keras.Model(inputs, outputs))
+    assert found.model is None
+    assert found.elsewhere == ["backbone/inner_flip"]
+
+
+def test_augmentation_is_shared_under_a_mixed_precision_policy():
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        found = input_augmentation.find(_net())
+    finally:
+        keras.config.set_dtype_policy(policy)
+    assert found.layer_names == ["flip", "shift"]

@@ -266,8 +266,8 @@ class Distiller(
             The scalar total loss (per replica, not scaled for distribution).
         """
         del y_pred
-        x = shared_augmentation.augment(self._augmentation, x, training)
-        teacher_feats = self._teacher_forward(x)
+        shown, x = shared_augmentation.augment(self._augmentation, x, training)
+        teacher_feats = self._teacher_forward(shown)
         y = self._prepare_labels(y)
         return self._forward_losses(
             x, y, sample_weight, teacher_feats, training
@@ -277,8 +277,8 @@ class Distiller(
         """One optimizer step on the student (and adapters); returns logs."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y = self._prepare_labels(y)
-        x = shared_augmentation.augment(self._augmentation, x, True)
-        teacher_feats = self._teacher_forward(x)
+        shown, x = shared_augmentation.augment(self._augmentation, x, True)
+        teacher_feats = self._teacher_forward(shown)
         with tf.GradientTape() as tape:
             y_pred, total = self._forward_losses(
                 x, y, sample_weight, teacher_feats, training=True
@@ -304,7 +304,8 @@ class Distiller(
         """Computes every loss term and metric on a batch; returns logs."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y = self._prepare_labels(y)
-        teacher_feats = self._teacher_forward(x)
+        shown, x = shared_augmentation.augment(self._augmentation, x, False)
+        teacher_feats = self._teacher_forward(shown)
         y_pred, _ = self._forward_losses(
             x, y, sample_weight, teacher_feats, training=False
         )

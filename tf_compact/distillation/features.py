@@ -301,9 +301,16 @@ class FeatureExtractor:
                 if same_tensor(tensor, final):
                     tensor = logits
                 feats.append(tensor)
+            # Each tensor once: Keras refuses a graph that starts inside a
+            # model and lists one output twice.
+            unique, self._index = [], []
+            for tensor in [final, logits, *feats]:
+                at = [i for i, u in enumerate(unique) if same_tensor(u, tensor)]
+                self._index.append(at[0] if at else len(unique))
+                unique += [] if at else [tensor]
             self.graph = keras.Model(
                 inputs=inputs if split else model_input(model),
-                outputs=[final, logits, feats],
+                outputs=unique,
                 name=f"{model.name}_features",
             )
 
@@ -325,7 +332,10 @@ class FeatureExtractor:
             output = self._select(self.model(x, training=training))
             logits = probabilities_to_logits(output, self.kind)
             return {FINAL: output, LOGITS: logits}
-        output, logits, feats = self.graph(x, training=training)
+        values = self.graph(x, training=training)
+        if not isinstance(values, (list, tuple)):
+            values = [values]
+        output, logits, *feats = [values[i] for i in self._index]
         result = dict(zip(self.names, feats))
         result[FINAL] = output
         result[LOGITS] = logits

@@ -2,6 +2,8 @@
 
 import warnings
 
+import keras
+
 from tf_compact.internal import input_augmentation
 
 
@@ -16,7 +18,7 @@ def split(student):
 
     ```python
     found = split(student)
-    x = augment(found, x, training=True)
+    teacher_x, student_x = augment(found, x, training=True)
     ```
     """
     found = input_augmentation.find(student)
@@ -35,7 +37,16 @@ def split(student):
 
 
 def augment(found, x, training):
-    """`x` through the leading augmentation in training; else `x`."""
-    if found.model is None or not training:
-        return x
-    return found.model(x, training=True)
+    """`(teacher_x, student_x)`: the batch through the leading augmentation
+    (in training; at inference it passes data through).
+
+    With leading augmentation the student's graph starts after it and
+    takes the tensor alone; the teacher gets it in the structure of `x`
+    (a one-entry dict or list stays one).
+    """
+    if found.model is None:
+        return x, x
+    inner = keras.tree.flatten(x)[0]
+    if training:
+        inner = found.model(inner, training=True)
+    return keras.tree.pack_sequence_as(x, [inner]), inner

@@ -56,8 +56,10 @@ def _inner_layers(layer):
 
 
 def _probe(shape):
+    # Small whole numbers: float16 and bfloat16 hold them exactly, so a
+    # layer computing in a mixed-precision policy passes them unchanged.
     dims = [2] + [_PROBE_SIZE if d is None else d for d in shape[1:]]
-    return np.random.default_rng(0).normal(size=dims).astype("float32")
+    return np.random.default_rng(0).integers(0, 8, dims).astype("float32")
 
 
 def is_inference_identity_augmentation(layer, input_shape):
@@ -82,7 +84,8 @@ def is_inference_identity_augmentation(layer, input_shape):
         return False
     x = _probe(input_shape)
     try:
-        y = keras.ops.convert_to_numpy(layer(x, training=False))
+        y = layer(x, training=False)
+        y = keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))
     except Exception:  # noqa: BLE001 - a layer that cannot be probed is kept
         return False
     return y.shape == x.shape and np.array_equal(y, x)
@@ -137,17 +140,32 @@ def find(model):
         names.append(node.operation.name)
         chain.add(id(node))
         tensor = node.outputs[0]
-    elsewhere = [
-        node.operation.name
-        for node in nodes
-        if id(node) not in chain
-        and is_inference_identity_augmentation(
-            node.operation, _node_input_shape(node)
-        )
-    ]
+    elsewhere = _augmentation_in(nodes, chain)
     if not names:
         return InputAugmentation([], None, None, elsewhere)
     prefix = keras.Model(
         functional.inputs[0], tensor, name=f"{model.name}_augmentation"
     )
     return InputAugmentation(names, tensor, prefix, elsewhere)
+
+
+def _augmentation_in(nodes, skipped, prefix=""):
+    """Qualified names of the augmentation layers among `nodes`, nested
+    models opened, less the nodes whose ids are in `skipped`."""
+    found = []
+    for node in nodes:
+        if id(node) in skipped:
+            continue
+        layer = node.operation
+        if is_inference_identity_augmentation(layer, _node_input_shape(node)):
+            found.append(prefix + layer.name)
+            continue
+        inner = keras_compat.functional_graph(layer)
+        if isinstance(layer, keras.Model) and inner is not None:
+            inner_nodes = [
+                n
+                for n in keras_compat.ordered_nodes(inner)
+                if not isinstance(n.operation, keras.layers.InputLayer)
+            ]
+            found += _augmentation_in(inner_nodes, (), f"{layer.name}/")
+    return found
