@@ -89,6 +89,7 @@ def test_export_settings_alone_run_the_export_stages_again(
     change, again, tmp_path
 ):
     _finished_run(str(tmp_path))
+    (tmp_path / "model_float16.tflite").write_bytes(b"left by a failure")
     said = []
     settings = dict(SETTINGS, **change)
     store = StageStore(
@@ -98,10 +99,12 @@ def test_export_settings_alone_run_the_export_stages_again(
     assert list(store.records()) == kept
     assert len(said) == 1 and f"stages {again} run again" in said[0]
     assert str(next(iter(change))) in said[0]
-    # The files of the stages that run again go; the new settings stay.
+    # The files of the stages that run again go (and TFLite files a
+    # failed attempt left unrecorded); the new settings stay.
     assert os.path.exists(tmp_path / "model_int8.tflite") == (
         "tflite" not in again
     )
+    assert not os.path.exists(tmp_path / "model_float16.tflite")
     with open(tmp_path / "stages.json") as f:
         assert json.load(f)["settings"] == settings
 

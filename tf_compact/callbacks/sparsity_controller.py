@@ -60,7 +60,7 @@ class SparsityController(PenaltyController):
         data: Held-out `(x, y)` batch (arrays, `y` as class ids or one-hot)
             on which student and reference are compared, or a
             `tf.data.Dataset` of `(x, y)` batches, of which the first
-            `MAX_DATASET_ROWS` samples are read once. It is part of
+            `MAX_DATASET_ROWS` (256) samples are read once. It is part of
             `get_config()` (as `x` and the class ids `y`, NumPy arrays that
             `keras.saving.serialize_keras_object` writes as nested lists),
             so keep it small: a few hundred examples. Defaults to `None`,
@@ -274,7 +274,7 @@ class SparsityController(PenaltyController):
 
 
 #: Samples read from a `data` dataset (it is scored at every epoch end).
-MAX_DATASET_ROWS = 2048
+MAX_DATASET_ROWS = 256
 
 
 def _validate_data(data, monitor, reference):

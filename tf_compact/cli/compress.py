@@ -231,8 +231,6 @@ def _teacher_epochs():
 def _teacher(bundle, strategy):
     if TEACHER_PATH.value:
         return common_flags.load_keras_model("teacher_path", TEACHER_PATH.value)
-    from tf_compact.internal.distribute import is_chief
-
     return teacher_lib.load_or_train_teacher(
         bundle,
         common_flags.MODEL.value,
@@ -240,8 +238,7 @@ def _teacher(bundle, strategy):
         common_flags.OUTPUT_DIR.value,
         resume=RESUME.value,
         data_settings=common_flags.data_settings(VALIDATION_SPLIT),
-        # Every worker trains its own teacher; only the chief backs it up.
-        backup=strategy is None or is_chief(strategy),
+        strategy=strategy,
     )
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 
 import keras
+import tensorflow as tf
 from absl import logging
 
 from tf_compact.cli import common_flags
@@ -206,7 +207,7 @@ def load_or_train_teacher(
     data_settings=None,
     learning_rate=LEARNING_RATE,
     verbose=1,
-    backup=True,
+    strategy=None,
 ):
     """Reloads `output_dir/teacher.keras` if made alike, else trains it.
 
@@ -225,8 +226,10 @@ def load_or_train_teacher(
             (`common_flags.data_settings`). Defaults to `None`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
         verbose: Keras `fit` verbosity. Defaults to `1`.
-        backup: keep a training backup in `output_dir` (see
-            `train_teacher`). Defaults to `True`.
+        strategy: the run's `tf.distribute` strategy or `None`. Under
+            several workers each trains its own teacher and none keeps a
+            backup, so that all start over alike after an interruption.
+            Defaults to `None`.
 
     Returns:
         The teacher `keras.Model`.
@@ -261,6 +264,8 @@ def load_or_train_teacher(
         verbose=verbose,
         data_settings=data_settings,
         resume=resume,
-        backup=backup,
+        backup=not isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ),
     )
     return model

@@ -56,7 +56,8 @@ def compress(
         teacher: a trained Sequential or Functional classifier with one
             output (logits or softmax). It is never modified.
         train_data: batched `tf.data.Dataset` of `(x, y)`, a tuple
-            `(x, y)` of arrays (batched by `batch_size`), or a
+            `(x, y)` of arrays (batched by `batch_size` and reshuffled
+            every epoch), or a
             `tf_compact.data.DatasetBundle` (its `val` and `test` are used
             when `val_data`/`test_data` are not given, an empty split
             counting as none). Labels are integer class ids, one-hot rows

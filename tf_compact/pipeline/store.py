@@ -296,11 +296,14 @@ class StageStore:
             (names.index(s) for s in stages if s in names), default=None
         )
         dropped = [] if first is None else names[first:]
+        gone = {f for name in dropped for f in self._files.pop(name, {})}
         for name in dropped:
             del self._records[name]
-            for filename in self._files.pop(name, {}):
-                if os.path.isfile(self.path(filename)):
-                    os.remove(self.path(filename))
+        # With the TFLite files a stage that failed part-way left unrecorded.
+        gone |= {f for f in os.listdir(self.output_dir) if f[-7:] == ".tflite"}
+        for filename in gone - {f for fs in self._files.values() for f in fs}:
+            if os.path.isfile(self.path(filename)):
+                os.remove(self.path(filename))
         self._log(
             f"Resuming in {self.output_dir!r} with other export settings "
             f"{changed}: the finished training stages are reused; stages "
