@@ -5,6 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tf_compact.data import image_files
 from tf_compact.data.arrays import bundle_from_arrays
 from tf_compact.data.errors import DatasetNotFoundError
 from tf_compact.data.splits import loader_options
@@ -109,7 +110,12 @@ def _header_sizes(files):
 
 
 def _image_shape(files, color_mode, image_size):
-    """Shape every decoded image gets: from one decoded file and headers."""
+    """Shape every decoded image gets: from one decoded file and headers.
+
+    Every file's ends are checked first (`image_files.check_files`), so a
+    damaged file is named here rather than failing, unnamed, in training.
+    """
+    image_files.check_files(files)
     try:
         first = _read_image(files[0], _CHANNELS[color_mode])
     except tf.errors.InvalidArgumentError as error:
@@ -135,30 +141,11 @@ def _read_image(path, channels):
     return tf.io.decode_image(data, channels=channels, expand_animations=False)
 
 
-def _decode_named(file, channels):
-    """Decodes one image file; a file that fails is named in the error.
-
-    A decoding error inside a `map` does not say which element failed, so
-    the decode runs in a one-element dataset whose errors are dropped, and
-    an empty result reaches an assertion that prints the path: a small
-    cost per file, instead of decoding every image when listing them.
-    """
-
-    def fail(path):
-        tf.debugging.Assert(False, [_UNREADABLE, path])
-        return tf.zeros((0, 0, channels), tf.uint8)
-
-    one = tf.data.Dataset.from_tensors(file)
-    decoded = one.map(lambda path: _read_image(path, channels))
-    decoded = decoded.ignore_errors().concatenate(one.map(fail))
-    return decoded.take(1).get_single_element()
-
-
 def _decoder(shape, image_size):
     channels = shape[-1]
 
     def prepare(file, label):
-        image = _decode_named(file, channels)
+        image = _read_image(file, channels)
         if image_size is not None:
             image = tf.image.resize(image, image_size, antialias=True)
             image = tf.clip_by_value(tf.round(image), 0, 255)
