@@ -85,7 +85,7 @@ def test_export_refuses_labels_that_do_not_fit(tmp_path):
             labels=str(labels),
             normalization="none",
         ),
-        pytest.raises(app.UsageError, match="one name per unit"),
+        pytest.raises(app.UsageError, match="one label per unit"),
     ):
         export_tflite.main(["export_tflite"])
 

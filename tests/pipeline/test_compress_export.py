@@ -295,7 +295,7 @@ def test_labels_given_by_hand_or_none(tmp_path):
 
 
 def test_bad_labels_are_refused_before_training():
-    with pytest.raises(ValueError, match="one name per unit"):
+    with pytest.raises(ValueError, match="one label per unit"):
         compress(
             _teacher(),
             _bundle(),

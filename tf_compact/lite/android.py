@@ -44,7 +44,7 @@ def wants_android(signature_key, input_names, output_names, labels, norm):
     )
 
 
-def _single_output_width(model):
+def single_output_width(model):
     """The last dimension of a Keras model's only output, or `None`."""
     try:
         outputs = list(model.outputs or [])
@@ -68,7 +68,7 @@ def validate_labels(model, labels):
     """
     if labels is None or isinstance(labels, dict):
         return
-    width = _single_output_width(model)
+    width = single_output_width(model)
     if width is None:
         return
     found, _ = read_labels(labels)

@@ -48,7 +48,7 @@ def read_labels(labels):
     )
 
 
-def check_label_count(labels, width, output):
+def check_label_count(labels, width, output, argument="`labels`"):
     """Raises `ValueError` unless there is one label per output unit.
 
     Args:
@@ -56,11 +56,13 @@ def check_label_count(labels, width, output):
         width: The size of the output's last dimension, or `None` when it
             is not known (nothing is checked).
         output: Which output, for the message (e.g. `"output 'scores'"`).
+        argument: The argument named in the message. Defaults to
+            `` `labels` ``.
     """
     if width is None or len(labels) == width:
         return
     raise ValueError(
-        "Invalid value for argument `labels`. Expected one label per unit "
+        f"Invalid value for argument {argument}. Expected one label per unit "
         f"of {output}: {width} labels. Received: {len(labels)} labels "
         f"{labels!r:.120}"
     )

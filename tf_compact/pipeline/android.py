@@ -1,6 +1,9 @@
 """What the student's `.tflite` files tell an Android app: labels and the
 input normalization (`Export(labels=..., normalization=...)`)."""
 
+from tf_compact.lite.android import single_output_width
+from tf_compact.lite.metadata_writer import check_label_count
+
 
 def app_metadata(export, data, teacher):
     """`{"labels": [...] or None, "normalization": [mean, std] or None}`.
@@ -21,20 +24,23 @@ def app_metadata(export, data, teacher):
         ValueError: for labels given by hand that do not match the output.
     """
     config = export.get_config()
-    width = _single_output_width(teacher)
+    width = single_output_width(teacher)
     labels = config["labels"]
     if labels == "auto":
         names = getattr(data, "class_names", None)
         labels = list(names) if names and len(names) == width else None
-    elif labels is not None and len(labels) != width:
-        expected = (
-            f"one name per unit of the model's output ({width} units)"
-            if width
-            else "a model with a single output"
-        )
+    elif labels is not None and width is None:
         raise ValueError(
             "Invalid value for argument `labels` of `tfc.methods.Export`: "
-            f"expected {expected}. Received {len(labels)} labels."
+            "expected a model with a single output. Received "
+            f"{len(labels)} labels."
+        )
+    elif labels is not None:
+        check_label_count(
+            labels,
+            width,
+            "the model's output",
+            "`labels` of `tfc.methods.Export`",
         )
     normalization = config["normalization"]
     if normalization == "auto":
@@ -59,14 +65,3 @@ def _check_channels(normalization, model):
                 f"channel ({channels}). Received {len(values)}: "
                 f"{normalization}"
             )
-
-
-def _single_output_width(model):
-    """The last dimension of a model's only output, or `None`."""
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        return None
-    if len(outputs) != 1:
-        return None
-    return outputs[0].shape[-1]
