@@ -155,3 +155,35 @@ def test_a_teacher_that_does_not_take_the_data_is_a_usage_error(tmp_path):
         pytest.raises(app.UsageError, match=r"shape \(32, 32, 3\).*\(28, 28"),
     ):
         compress.main(["compress"])
+
+
+def test_a_checkpoint_that_cannot_be_loaded_is_a_usage_error(
+    first_run, tmp_path, monkeypatch
+):
+    import shutil
+
+    from tf_compact.pipeline import store
+
+    path, out, _, _ = first_run
+    copy = str(tmp_path / "run")
+    shutil.copytree(out, copy)
+    # A file that passes the digest check but does not load (a Keras
+    # version that cannot read it, say).
+    monkeypatch.setattr(store.StageStore, "_drop_damaged", lambda self: None)
+
+    load = store.keras.saving.load_model
+
+    def unreadable(file, *args, **kwargs):
+        if str(file).startswith(copy):
+            raise ValueError("cannot read it")
+        return load(file, *args, **kwargs)
+
+    monkeypatch.setattr(store.keras.saving, "load_model", unreadable)
+    with (
+        flagsaver.flagsaver(**_RUN, teacher_path=path, output_dir=copy),
+        pytest.raises(app.UsageError) as error,
+    ):
+        compress.main(["compress"])
+    message = str(error.value)
+    assert message.startswith(f"{copy}/") and "cannot read it" in message
+    assert "--noresume" in message and "resume=False" not in message

@@ -337,7 +337,7 @@ def test_resume_false_forgets_the_earlier_run(teacher, tmp_path, capsys):
     export = methods.Export(tflite_modes=("int8",), benchmark_runs=2)
     result = _run(teacher, tmp_path, resume=False, export=export)
     log = capsys.readouterr().out
-    assert "Starting over" in log and "resume=False" in log
+    assert "Starting over" in log and "not resuming, as asked" in log
     assert "skipped" not in log
     assert not os.path.exists(tmp_path / "model_float32.tflite")
     assert set(result.tflite) == {"int8"}

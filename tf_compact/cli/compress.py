@@ -275,6 +275,7 @@ def main(argv):
 
     from tf_compact.pipeline import compress
     from tf_compact.pipeline.data_prep import DataMismatchError
+    from tf_compact.pipeline.store import DamagedCheckpointError
     from tf_compact.pipeline.store import SettingsMismatchError
 
     keras.utils.set_random_seed(common_flags.SEED.value)
@@ -301,6 +302,11 @@ def main(argv):
     except SettingsMismatchError as error:
         raise common_flags.resume_refused(
             output_dir, "a compress run", error.changed
+        ) from error
+    except DamagedCheckpointError as error:
+        raise app.UsageError(
+            f"{error.path} cannot be loaded ({error.__cause__}): rerun with "
+            "--noresume to start over, or use another --output_dir."
         ) from error
     # The teacher's epochs: unknown for a --teacher_path model.
     saved = None if TEACHER_PATH.value else teacher_lib.saved_epochs(output_dir)

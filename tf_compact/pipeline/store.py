@@ -48,7 +48,15 @@ DEFAULT_ARTIFACTS = (
 
 
 class DamagedCheckpointError(OSError):
-    """A checkpoint file of a `compress` run cannot be read back."""
+    """A checkpoint file of a `compress` run cannot be read back.
+
+    Attributes:
+        path: the file that cannot be loaded.
+    """
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
 
 
 class SettingsMismatchError(ValueError):
@@ -127,7 +135,7 @@ class StageStore:
         os.makedirs(output_dir, exist_ok=True)
         previous, problem = store_files.read_state(self.path(STATE_FILE))
         if not resume:
-            self._clear(previous, "resume=False")
+            self._clear(previous, "not resuming, as asked")
         elif problem is not None:
             self._damaged(
                 f"{self.path(STATE_FILE)} is damaged ({problem}): the "
@@ -222,7 +230,8 @@ class StageStore:
             except (OSError, ValueError, EOFError) as err:
                 raise DamagedCheckpointError(
                     f"The checkpoint {path!r} cannot be loaded ({err}). "
-                    "Rerun with `resume=False` to start over."
+                    "Rerun with `resume=False` to start over.",
+                    path,
                 ) from err
             self._models[key] = model
         return self._models[key]
