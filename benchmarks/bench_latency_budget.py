@@ -11,7 +11,11 @@ and labelled so in the results. It is pruned twice with `tfc.prune`
   `tf_compact.pruning.latency` (built here, cached on disk); its measured
   latency is `L`;
 - `macs`: to a `target_macs` found by bisection so that the MACs-pruned
-  model's *measured* latency is within `--match_tolerance` of `L`.
+  model's *measured* latency is within `--match_tolerance` of `L`. With
+  `--match=at_least` (the default) it must also be no faster than `L`,
+  so the MACs arm never gets less time than the latency arm: the
+  bisection keeps the closest candidate at or above `L` (the closest
+  one overall only when none is).
 
 With `--scope=sensitivity` both prunes use the sensitivity allocation
 (`tfc.prune(scope="sensitivity")`) instead of the global ranking.
@@ -67,6 +71,13 @@ TOLERANCE = flags.DEFINE_float(
     "match_tolerance",
     0.03,
     "Relative gap of measured latencies at which the MACs bisection stops.",
+)
+MATCH = flags.DEFINE_enum(
+    "match",
+    "at_least",
+    ["at_least", "closest"],
+    "at_least: the MACs arm is no faster than the latency arm (within "
+    "--match_tolerance above it); closest: the nearest latency either way.",
 )
 MAX_STEPS = flags.DEFINE_integer(
     "max_bisection_steps", 10, "Cap on the MACs bisection steps."
@@ -314,9 +325,10 @@ def _match_macs(teacher, by_latency, shape):
             }
         )
         print(f"bisection: target_macs={fraction:.4f} gap={gap:+.3%}")
-        if best is None or abs(gap) < abs(best[2]):
+        if best is None or _closer(gap, best[2]):
             best = (candidate, fraction, gap)
-        if abs(gap) <= TOLERANCE.value:
+        at_least = gap >= 0 or MATCH.value != "at_least"
+        if abs(gap) <= TOLERANCE.value and at_least:
             break
         if gap > 0:
             high = fraction
@@ -324,6 +336,15 @@ def _match_macs(teacher, by_latency, shape):
             low = fraction
         fraction = 0.5 * (low + high)
     return best[0], best[1], steps
+
+
+def _closer(gap, best_gap):
+    """Whether a candidate `gap` matches better than `best_gap`: with
+    `--match=at_least`, one at or above the latency arm beats one below
+    it, then the smaller gap wins."""
+    if MATCH.value == "at_least" and (gap >= 0) != (best_gap >= 0):
+        return gap >= 0
+    return abs(gap) < abs(best_gap)
 
 
 def _mean(values):
@@ -352,7 +373,8 @@ def _markdown(payload):
         f"measured unpruned {payload['table']['model_ms']:.4f} ms. "
         f"MACs bisection: {len(payload['bisection'])} step(s), final gap "
         f"{payload['bisection_gap']:+.1%} (tolerance "
-        f"{payload['match_tolerance']:.0%}).",
+        f"{payload['match_tolerance']:.0%}, match "
+        f"{payload.get('match', 'closest')}).",
         "",
         "| arm | budget | accuracy (mean) | accuracy per seed | MACs | params "
         "| latency ms | predicted ms | widths |",
@@ -482,7 +504,11 @@ def main(argv):
         },
         "table": {"seconds": table_seconds, "model_ms": table.model_ms},
         "bisection": steps,
-        "bisection_gap": min((s["gap"] for s in steps), key=abs),
+        "match": MATCH.value,
+        # The gap of the candidate kept, not the smallest one seen.
+        "bisection_gap": next(
+            s["gap"] for s in steps if s["target_macs"] == target_macs
+        ),
         "arms": arms,
         "accuracy_difference": {"mean": mean, "se": se},
         "latency_arm_at_least_as_accurate": bool(mean >= 0),

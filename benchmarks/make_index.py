@@ -34,7 +34,11 @@ def citations():
                     section = line.lstrip("#").strip()
                 for ref in CITED.findall(line):
                     where = f"{name} › {section}" if section else name
-                    cited[os.path.dirname(ref)].add(where)
+                    # A folder cited as such, or the folder of a file.
+                    folder = ref
+                    if not os.path.isdir(os.path.join(RESULTS, ref)):
+                        folder = os.path.dirname(ref)
+                    cited[folder].add(where)
     return cited
 
 

@@ -49,3 +49,41 @@ def test_a_result_of_the_same_command_and_teacher_is_kept(
         # Another teacher (retrained since) makes it stale.
         write(command, "vgg-older")
         assert not bench_latency_budget._finished(path)
+
+
+def _fake_prune(monkeypatch):
+    """`tfc.prune` and the timings replaced by a step function of the
+    MACs fraction: 0.10 ms per 0.1 of MACs, in widths of 0.1 (rounding)."""
+    import tf_compact as tfc
+
+    monkeypatch.setattr(
+        tfc, "prune", lambda teacher, target_macs, **kw: round(target_macs, 1)
+    )
+    monkeypatch.setattr(bench_latency_budget, "_cost", lambda m: (1.0, 1.0))
+
+    def latencies(models, repeats=None):
+        return {
+            arm: 0.21 if m == "by_latency" else max(m, 0.05)
+            for arm, m in models.items()
+        }
+
+    monkeypatch.setattr(bench_latency_budget, "_latencies", latencies)
+
+
+def test_the_macs_arm_is_never_faster_than_the_latency_arm(
+    monkeypatch, parsed_flags
+):
+    # Candidates land at 0.2 ms (4.8% faster) or 0.3 ms (43% slower): none
+    # within the 3% tolerance.
+    _fake_prune(monkeypatch)
+    with flagsaver.flagsaver(match="at_least", match_tolerance=0.03):
+        model, _, steps = bench_latency_budget._match_macs(
+            "teacher", "by_latency", {}
+        )
+        assert model == 0.3
+        assert any(s["gap"] < 0 for s in steps)
+    with flagsaver.flagsaver(match="closest", match_tolerance=0.03):
+        model, _, _ = bench_latency_budget._match_macs(
+            "teacher", "by_latency", {}
+        )
+        assert model == 0.2
