@@ -178,8 +178,10 @@ def test_reads_a_file_written_by_tflite_support():
 
 @pytest.mark.skipif(
     importlib.util.find_spec("tensorflow_lite_support") is None,
-    reason="TFLite Support's metadata reader is not installed (its wheel "
-    "pins protobuf<4, which TensorFlow 2.21 cannot share)",
+    reason="TFLite Support's metadata reader is not installed (`.ci/run` "
+    "installs tflite-support==0.4.4 with --no-deps: its wheel pins "
+    "protobuf<4, which TensorFlow 2.21 cannot share, and the reader does "
+    "not need it)",
 )
 def test_official_reader_reads_our_metadata(android):
     from tensorflow_lite_support.metadata.python import metadata as official
