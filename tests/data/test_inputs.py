@@ -57,3 +57,62 @@ def test_empty_training_arrays_are_refused_by_name():
     dataset = inputs.as_dataset("train_data", empty, shuffle=True)
     with pytest.raises(ValueError, match="`train_data`.*empty dataset"):
         inputs.check_not_empty("train_data", dataset)
+
+
+def _two_inputs(n=12):
+    rng = np.random.default_rng(0)
+    image = rng.uniform(size=(n, 4, 4, 1)).astype("float32")
+    meta = rng.uniform(size=(n, 3)).astype("float32")
+    return image, meta, (np.arange(n) % 3).astype("int32")
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("form", ["tuple", "list", "dict"])
+def test_arrays_of_a_model_with_two_inputs(form, shuffle):
+    image, meta, y = _two_inputs()
+    x = {
+        "tuple": (image, meta),
+        "list": [image, meta],
+        "dict": {"image": image, "meta": meta},
+    }[form]
+    data = [x, y] if form == "list" else (x, y)
+    assert inputs.is_array_pair(data)
+    dataset = inputs.as_dataset("train_data", data, 4, shuffle=shuffle)
+    batches = list(dataset)
+    assert len(batches) == 3
+    bx, by = batches[0]
+    if form == "dict":
+        first, second = bx["image"], bx["meta"]
+    else:
+        assert isinstance(bx, tuple) and len(bx) == 2
+        first, second = bx
+    assert first.shape == (4, 4, 4, 1) and second.shape == (4, 3)
+    # Each example keeps its own inputs and label.
+    rows = [int(np.argmin(np.abs(meta - m).sum(1))) for m in np.asarray(second)]
+    np.testing.assert_array_equal(image[rows], first)
+    np.testing.assert_array_equal(y[rows], by)
+
+
+def test_arrays_with_sample_weights():
+    x, y = _sorted_arrays(12)
+    weights = np.linspace(0.1, 1.2, 12).astype("float32")
+    dataset = inputs.as_dataset("train_data", (x, y, weights), 4, shuffle=True)
+    for bx, by, bw in dataset:
+        rows = np.asarray(bx)[:, 0].astype(int)
+        np.testing.assert_array_equal(by, y[rows])
+        np.testing.assert_allclose(bw, weights[rows])
+
+
+def test_a_list_of_batches_is_not_read_as_arrays():
+    x, y = _sorted_arrays(8)
+    batches = [(x[:4], y[:4]), (x[4:], y[4:])]
+    assert not inputs.is_array_pair(batches)
+    assert inputs.as_dataset("train_data", batches) is batches
+
+
+def test_parts_of_other_lengths_are_refused_by_name():
+    image, meta, y = _two_inputs()
+    with pytest.raises(ValueError, match=r"`val_data`.*x lengths \[12, 11\]"):
+        inputs.as_dataset("val_data", ((image, meta[:11]), y))
+    with pytest.raises(ValueError, match=r"sample_weight lengths \[5\]"):
+        inputs.as_dataset("val_data", (image, y, np.ones(5)))

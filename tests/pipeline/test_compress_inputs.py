@@ -136,3 +136,43 @@ def test_more_classes_than_the_teachers_output_are_refused_up_front(
     names = [str(i) for i in range(5)]
     bundle = tfc.data.DatasetBundle(x, ids, x, ids, names, "test", batch_size=8)
     _refused(r"Received: a DatasetBundle of 5 classes", tmp_path, bundle)
+
+
+def _two_input_model():
+    image = keras.Input((8, 8, 1), name="image")
+    meta = keras.Input((3,), name="meta")
+    x = keras.layers.Conv2D(8, 3, activation="relu")(image)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Concatenate()([x, keras.layers.Dense(4)(meta)])
+    return keras.Model([image, meta], keras.layers.Dense(3)(x))
+
+
+@pytest.mark.parametrize("form", ["tuple", "list"])
+def test_arrays_of_a_two_input_teacher_as_fit_takes_them(form, tmp_path):
+    x, y = _arrays()
+    meta = np.random.default_rng(1).uniform(size=(len(x), 3)).astype("f4")
+    data = ((x, meta), y) if form == "tuple" else ([x, meta], y)
+    result = compress(
+        _two_input_model(),
+        data,
+        test_data=data,
+        output_dir=str(tmp_path),
+        **FAST,
+    )
+    assert result.slim_model.count_params() < _two_input_model().count_params()
+    assert result.report["student"]["accuracy"] is not None
+
+
+def test_arrays_with_sample_weights_train_with_them(tmp_path):
+    x, y = _arrays()
+    seen = []
+
+    def probe(ctx):
+        seen.append(ctx.train_data.element_spec)
+        return {}
+
+    weights = np.ones(len(x), "float32")
+    stages = [Stage("probe", probe), *plan.stages_for(FAST["method"])]
+    compress(_model(), (x, y, weights), stages=stages, **FAST)
+    (spec,) = seen
+    assert len(spec) == 3 and spec[2].shape.as_list() == [None]

@@ -226,3 +226,13 @@ def test_an_unreachable_target_names_the_layers_that_keep_channels():
     with pytest.raises(ValueError, match="whole: grouped_a, grouped_b") as e:
         prune(model, target_macs=0.5)
     assert e.value.kept_whole_by == ("grouped_a", "grouped_b")
+
+
+def test_a_macs_target_for_inputs_of_any_size_is_refused():
+    x = keras.Input((None, None, 3))
+    y = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, name="conv")(x))
+    model = keras.Model(x, L.Dense(3)(y))
+    with pytest.raises(ValueError, match=r"`target_macs`.*any size.*\(None"):
+        prune(model, target_macs=0.5)
+    # A parameter count does not depend on the input size.
+    assert prune(model, target_params=0.5).count_params() < model.count_params()

@@ -189,6 +189,25 @@ def test_sensitivity_reads_batches_of_a_dataset():
     assert b and set(b) <= {"c1", "c3", "fc"}
 
 
+def test_sensitivity_reads_the_arrays_of_a_two_input_model():
+    image = keras.Input((8, 8, 3))
+    meta = keras.Input((4,))
+    h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, name="conv")(image))
+    h = L.Concatenate()([h, L.Dense(8, name="meta_fc")(meta)])
+    model = keras.Model([image, meta], L.Dense(3, name="out")(h))
+    x = (_x(8), np.random.default_rng(2).normal(size=(8, 4)))
+    y = np.zeros(8, "int32")
+    masks = [
+        prune_masks(model, target_params=0.6, scope="sensitivity", data=d)
+        for d in ((x, y), (list(x), y), (x, y, np.ones(8)))
+    ]
+    assert masks[0] and set(masks[0]) <= {"conv", "meta_fc"}
+    for other in masks[1:]:
+        assert {k: v.tolist() for k, v in other.items()} == {
+            k: v.tolist() for k, v in masks[0].items()
+        }
+
+
 def test_softmax_output_is_not_softmaxed_twice():
     x = keras.Input((8, 8, 3))
     y = L.Conv2D(8, 3, name="c1")(x)

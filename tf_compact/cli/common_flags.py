@@ -281,3 +281,13 @@ def load_keras_model(flag, path):
 def epochs_or(default):
     """The --epochs value, or `default` when the flag was not given."""
     return default if EPOCHS.value is None else EPOCHS.value
+
+
+def damaged_checkpoint(error):
+    """The usage error for a checkpoint in --output_dir that cannot be
+    loaded (a `DamagedCheckpointError`): one line naming the file and the
+    ways out."""
+    return app.UsageError(
+        f"{error.path} cannot be loaded ({error.__cause__}): rerun with "
+        "--noresume to start over, or use another --output_dir."
+    )

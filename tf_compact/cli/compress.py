@@ -304,10 +304,7 @@ def main(argv):
             output_dir, "a compress run", error.changed
         ) from error
     except DamagedCheckpointError as error:
-        raise app.UsageError(
-            f"{error.path} cannot be loaded ({error.__cause__}): rerun with "
-            "--noresume to start over, or use another --output_dir."
-        ) from error
+        raise common_flags.damaged_checkpoint(error) from error
     # The teacher's epochs: unknown for a --teacher_path model.
     saved = None if TEACHER_PATH.value else teacher_lib.saved_epochs(output_dir)
     lines = closing.closing_lines(output_dir, saved, _student_epochs())

@@ -14,34 +14,32 @@ import numpy as np
 import tensorflow as tf
 
 from tf_compact.data.bundle import validate_batch_size
+from tf_compact.internal import array_data
 
 #: Batch size of `(x, y)` arrays when none is given, as in `model.fit`.
 DEFAULT_BATCH_SIZE = 32
 
 
 def is_array_pair(data):
-    """Whether `data` is a tuple or list `(x, y)` of arrays.
+    """Whether `data` is arrays as `model.fit` takes them.
 
     Args:
         data: anything.
 
     Returns:
-        `True` for a 2-tuple or 2-list whose items have a shape and a
-        length (numpy arrays, tensors), `False` otherwise (a list of
-        `(x, y)` batches, a dataset, ...).
+        `True` for a tuple or list `(x, y)` or `(x, y, sample_weight)` of
+        arrays (numpy arrays, tensors), where `x` and `y` may also be
+        lists, tuples or dicts of arrays (several inputs or outputs);
+        `False` otherwise (a list of `(x, y)` batches, a dataset, ...).
 
     Example:
 
     ```python
     is_array_pair((x_train, y_train))  # True
+    is_array_pair(((x_image, x_meta), y_train))  # True
     ```
     """
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        return False
-    return all(
-        getattr(item, "shape", None) is not None and len(item.shape) >= 1
-        for item in data
-    )
+    return array_data.array_parts(data, labelled=True) is not None
 
 
 def as_dataset(name, data, batch_size=None, shuffle=False):
@@ -49,9 +47,11 @@ def as_dataset(name, data, batch_size=None, shuffle=False):
 
     Args:
         name: the argument's name, for error messages.
-        data: a batched `tf.data.Dataset`, a tuple `(x, y)` of arrays with
-            the same first dimension, another iterable of `(x, y)` batches
-            (returned as is), or `None` (returned as is).
+        data: a batched `tf.data.Dataset`, arrays `(x, y)` or `(x, y,
+            sample_weight)` with the same first dimension (`x` and `y`
+            may be lists, tuples or dicts of arrays, see `is_array_pair`),
+            another iterable of `(x, y)` batches (returned as is), or
+            `None` (returned as is).
         batch_size: batch size of `(x, y)` arrays; must be `None` for
             anything else, whose batches are already made. Defaults to
             `None` (`DEFAULT_BATCH_SIZE` for arrays).
@@ -80,18 +80,13 @@ def as_dataset(name, data, batch_size=None, shuffle=False):
         validate_batch_size(batch_size)
     if data is None:
         return None
-    if is_array_pair(data):
-        x, y = (np.asarray(item) for item in data)
-        if len(x) != len(y):
-            raise ValueError(
-                f"Invalid value for argument `{name}`. Expected arrays "
-                "(x, y) with as many labels as examples. Received: "
-                f"x.shape={x.shape}, y.shape={y.shape}"
-            )
+    parts = array_data.array_parts(data, labelled=True)
+    if parts is not None:
+        parts = _numpy_parts(name, parts)
         size = batch_size or DEFAULT_BATCH_SIZE
         if shuffle:
-            return _shuffled_batches(x, y, size)
-        return tf.data.Dataset.from_tensor_slices((x, y)).batch(size)
+            return _shuffled_batches(parts, size)
+        return tf.data.Dataset.from_tensor_slices(parts).batch(size)
     if batch_size is not None:
         raise ValueError(
             "Argument `batch_size` only batches (x, y) arrays: "
@@ -107,18 +102,41 @@ def as_dataset(name, data, batch_size=None, shuffle=False):
     return data
 
 
-def _shuffled_batches(x, y, batch_size):
-    """Batches of `(x, y)` in a new order each time they are read.
+def _numpy_parts(name, parts):
+    """The parts `(x, y[, w])` as numpy structures of one length."""
+    lengths = array_data.leaf_lengths(parts)
+    if len({n for values in lengths.values() for n in values}) > 1:
+        received = ", ".join(f"{k} lengths {v}" for k, v in lengths.items())
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected arrays (x, y) "
+            "or (x, y, sample_weight) with as many labels (and weights) as "
+            f"examples. Received: {received}"
+        )
+    # tf.data reads a list as one tensor to stack: several inputs or
+    # outputs travel as a tuple, as Keras passes them.
+    return tuple(
+        tuple(np.asarray(a) for a in part)
+        if isinstance(part, (list, tuple))
+        else tf.nest.map_structure(np.asarray, part)
+        for part in parts
+        if part is not None
+    )
 
-    Only the indices go through the shuffle buffer (`len(x)` integers);
-    every batch is gathered from `x` and `y`, held once as tensors.
+
+def _shuffled_batches(parts, batch_size):
+    """Batches of `parts` in a new order each time they are read.
+
+    Only the indices go through the shuffle buffer (one integer per
+    example); every batch is gathered from the arrays, held once as
+    tensors.
     """
-    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
-    indices = tf.data.Dataset.range(len(x)).shuffle(
-        max(len(x), 1), reshuffle_each_iteration=True
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, parts)
+    total = len(tf.nest.flatten(parts)[0])
+    indices = tf.data.Dataset.range(total).shuffle(
+        max(total, 1), reshuffle_each_iteration=True
     )
     return indices.batch(batch_size).map(
-        lambda i: (tf.gather(x, i), tf.gather(y, i))
+        lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), tensors)
     )
 
 
@@ -291,7 +309,7 @@ def signature(dataset, arrays=None):
     text = f"{', '.join(parts)}; {_cardinality(dataset)} batches"
     if arrays is not None:
         digest = hashlib.sha1()
-        for item in arrays:
+        for item in tf.nest.flatten(arrays):
             digest.update(np.ascontiguousarray(item).tobytes())
         text += f"; sha1 {digest.hexdigest()[:12]}"
     return text

@@ -9,6 +9,7 @@ every form a user has: `as_batches` for calibration (a fixed input rank),
 import keras
 import numpy as np
 
+from tf_compact.internal import array_data
 from tf_compact.internal.validation import invalid
 
 #: Examples per batch when `data` is one array (or dict of arrays).
@@ -87,7 +88,7 @@ def _labeled_features(data, input_rank):
     as in `_array_inputs`: 2 or 3 arrays of as many rows), when `x` is a
     whole array of inputs of rank `input_rank`; else `data`."""
     x = _array_inputs(data) if isinstance(data, tuple) else None
-    if x is None or isinstance(x, dict) or len(x.shape) != input_rank:
+    if not hasattr(x, "shape") or len(x.shape) != input_rank:
         return data
     return np.asarray(x)
 
@@ -191,20 +192,15 @@ def _array_inputs(data):
         return data
     if isinstance(data, dict) and data and _all_arrays(data.values()):
         return data
-    if (
-        isinstance(data, tuple)
-        and 2 <= len(data) <= 3
-        and all(_is_arrays(part) for part in data)
-        and len({num_samples(part) for part in data}) == 1
-    ):
-        return data[0]
-    return None
-
-
-def _is_arrays(value):
-    if isinstance(value, dict):
-        return bool(value) and _all_arrays(value.values())
-    return hasattr(value, "shape") and len(value.shape) > 0
+    parts = array_data.array_parts(data)
+    if parts is None:
+        return None
+    lengths = array_data.leaf_lengths(parts)
+    if len({n for values in lengths.values() for n in values}) != 1:
+        return None
+    x = parts[0]
+    # Several inputs travel as a tuple, as Keras passes them.
+    return tuple(x) if isinstance(x, list) else x
 
 
 def _all_arrays(values):

@@ -19,6 +19,8 @@ import warnings
 import keras
 
 from tf_compact.pipeline import store_files
+from tf_compact.pipeline.store_files import DamagedCheckpointError
+from tf_compact.pipeline.store_files import SettingsMismatchError
 
 STATE_FILE = "stages.json"
 #: Folder of the mid-stage training backups (`BackupAndRestore`).
@@ -45,31 +47,6 @@ DEFAULT_ARTIFACTS = (
     "model_int8.tflite",
     "teacher_float32.tflite",
 )
-
-
-class DamagedCheckpointError(OSError):
-    """A checkpoint file of a `compress` run cannot be read back.
-
-    Attributes:
-        path: the file that cannot be loaded.
-    """
-
-    def __init__(self, message, path=None):
-        super().__init__(message)
-        self.path = path
-
-
-class SettingsMismatchError(ValueError):
-    """An output directory holds a `compress` run with other settings.
-
-    Attributes:
-        changed: `{setting: (earlier value, new value)}` of the settings
-            that differ.
-    """
-
-    def __init__(self, message, changed):
-        super().__init__(message)
-        self.changed = changed
 
 
 class StageStore:

@@ -1,4 +1,5 @@
-"""Helpers of the stage store: state file, digests, JSON, what reruns."""
+"""Helpers of the stage store: state file, digests, JSON, what reruns;
+the errors it raises."""
 
 import hashlib
 import json
@@ -98,3 +99,28 @@ def _default(value):
     if isinstance(value, (set, tuple)):
         return list(value)
     return repr(value)
+
+
+class DamagedCheckpointError(OSError):
+    """A checkpoint file of a `compress` run cannot be read back.
+
+    Attributes:
+        path: the file that cannot be loaded.
+    """
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
+
+
+class SettingsMismatchError(ValueError):
+    """An output directory holds a `compress` run with other settings.
+
+    Attributes:
+        changed: `{setting: (earlier value, new value)}` of the settings
+            that differ.
+    """
+
+    def __init__(self, message, changed):
+        super().__init__(message)
+        self.changed = changed

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from tf_compact.internal import array_data
 from tf_compact.pruning.validation import validate_criterion
 from tf_compact.pruning.validation import validate_normalize
 from tf_compact.surgery.common import resolve_graph
@@ -119,11 +120,14 @@ def _normalize(score, normalize):
 
 
 def _batches(data):
+    parts = array_data.array_parts(data, labelled=True)
+    if parts is not None:
+        # Arrays `(x, y[, sample_weight])`: one batch.
+        x, y, weight = parts
+        x = tuple(x) if isinstance(x, list) else x
+        return [(x, y) if weight is None else (x, y, weight)]
     if isinstance(data, tuple) and len(data) == 2:
         return [data]
-    arrays = isinstance(data, tuple) and all(hasattr(p, "shape") for p in data)
-    if arrays and len(data) == 3:
-        return [data]  # (x, y, sample_weight) arrays
     if hasattr(data, "shape") and not hasattr(data, "element_spec"):
         raise _unlabelled(data)
     return data

@@ -22,6 +22,7 @@ from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.pruning.validation import UnreachableTarget
 from tf_compact.pruning.validation import validate_goal
+from tf_compact.pruning.validation import validate_known_macs
 from tf_compact.pruning.validation import validate_scores
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
@@ -329,6 +330,7 @@ def _check_reached(graph, best, targets):
 
 def _fraction_targets(graph, target_macs, target_params):
     """`[(which, fraction, name, value)]`: counts as fractions of the cost."""
+    validate_known_macs(graph.model, target_macs)
     full = cost_from_keep(graph, graph.keep_elements({}))
     return [
         (

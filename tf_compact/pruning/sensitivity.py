@@ -24,6 +24,7 @@ import contextlib
 import keras
 import numpy as np
 
+from tf_compact.internal import array_data
 from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
 from tf_compact.pruning.selection import keep_count
@@ -134,24 +135,28 @@ def resolve_recalibrate(recalibrate, model):
 
 
 def _inputs(data, batches):
-    given = data
-    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
-        data = data[0]  # One batch (x, y) of arrays.
-    if hasattr(data, "shape"):
-        data = [data]
+    parts = array_data.array_parts(data)
+    if parts is not None:
+        # One batch: the inputs of arrays `(x, y[, sample_weight])`.
+        x = parts[0]
+        found = [tuple(x) if isinstance(x, list) else x]
+    elif hasattr(data, "shape"):
+        found = [data]
+    else:
+        found = (b[0] if isinstance(b, (tuple, list)) else b for b in data)
     inputs = []
-    for batch in data:
+    for x in found:
         if len(inputs) >= batches:
             break
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        if getattr(x, "shape", (1,))[:1] != (0,):
+        first = keras.tree.flatten(x)[0]
+        if getattr(first, "shape", (1,))[:1] != (0,):
             inputs.append(x)
     if not inputs:
         raise ValueError(
             "Invalid value for argument `data`: scope='sensitivity' "
             "measures the model on `data`, which held no batch (data holds "
             "no batch of examples, or only empty ones). Received: data of "
-            f"type {type(given).__name__}"
+            f"type {type(data).__name__}"
         )
     return inputs
 

@@ -228,3 +228,28 @@ def parse_widths(items):
             )
         widths[name] = int(count)
     return widths or None
+
+
+def validate_known_macs(model, target_macs):
+    """Refuses a MACs target for a model whose MACs depend on the input size.
+
+    A convolution's MACs scale with the height and width of its input: on
+    a model built for inputs of any size (`keras.Input((None, None, 3))`)
+    they are unknown, and a fraction of them means nothing.
+    """
+    if target_macs is None:
+        return
+    dynamic = [
+        tuple(tensor.shape)
+        for tensor in getattr(model, "inputs", None) or ()
+        if any(size is None for size in tuple(tensor.shape)[1:])
+    ]
+    if dynamic:
+        raise ValueError(
+            "Invalid value for argument `target_macs`: the MACs of model "
+            f"'{model.name}' depend on the size of its input, which takes "
+            f"any size (input shape {dynamic[0]}). Rebuild the model on the "
+            "input size it will run at (e.g. `keras.Input((224, 224, 3))`, "
+            "weights copied with `set_weights`), or give `target_params`. "
+            f"Received: target_macs={target_macs!r}"
+        )

@@ -1,0 +1,84 @@
+"""Arrays as `model.fit` takes them: `(x, y)` or `(x, y, sample_weight)`.
+
+One reading of "data given as arrays" for every argument of tf_compact
+that takes data: `x` is an array, or a list, tuple or dict of arrays (a
+model with several inputs); `y` likewise (several outputs); the optional
+third part holds sample weights. The parts come in a tuple; a list of
+them is read so only where the data must be labelled (a list of two or
+three arrays is otherwise a list of input batches), and a list whose
+items are all tuples is always a list of `(x, y)` batches.
+"""
+
+
+def _is_array(value):
+    shape = getattr(value, "shape", None)
+    # A dataset has no shape; a scalar is no column of examples.
+    return shape is not None and len(shape) >= 1
+
+
+def _is_structure(value):
+    """An array, or a non-empty flat list, tuple or dict of arrays."""
+    if _is_array(value):
+        return True
+    if isinstance(value, dict):
+        return bool(value) and all(_is_array(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(_is_array(v) for v in value)
+    return False
+
+
+def array_parts(data, labelled=False):
+    """`(x, y, sample_weight)` when `data` is arrays, else `None`.
+
+    Args:
+        data: anything a tf_compact data argument received.
+        labelled: whether the argument takes labelled data only, so that
+            a list `[x, y]` is arrays too (else a list is batches).
+            Defaults to `False`.
+
+    Returns:
+        For a tuple or list `(x, y)` or `(x, y, sample_weight)` whose
+        parts are arrays (anything with a shape of at least one axis:
+        numpy arrays, tensors) or flat lists, tuples or dicts of them, the
+        three parts (`sample_weight` `None` when not given); `None` for
+        anything else (a dataset, an iterable of batches, a bare array). The
+        parts' lengths are not compared: `leaf_lengths` gives them.
+
+    Example:
+
+    ```python
+    array_parts(((x_image, x_meta), y))  # ((x_image, x_meta), y, None)
+    array_parts([(x0, y0), (x1, y1)])  # None: a list of batches
+    ```
+    """
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        return None
+    if isinstance(data, list) and (
+        not labelled or all(isinstance(d, tuple) for d in data)
+    ):
+        return None
+    if not all(_is_structure(part) for part in data):
+        return None
+    weight = data[2] if len(data) == 3 else None
+    return data[0], data[1], weight
+
+
+def leaf_lengths(parts):
+    """`{"x": [lengths], "y": [...], "sample_weight": [...]}` of the parts
+    `array_parts` returned (first dimension of each array).
+
+    Example:
+
+    ```python
+    leaf_lengths(array_parts((x, y)))  # {"x": [60000], "y": [60000]}
+    ```
+    """
+    names = ("x", "y", "sample_weight")
+    lengths = {}
+    for name, part in zip(names, parts):
+        if part is None:
+            continue
+        values = part.values() if isinstance(part, dict) else part
+        leaves = [part] if _is_array(part) else list(values)
+        lengths[name] = [int(leaf.shape[0]) for leaf in leaves]
+    return lengths
