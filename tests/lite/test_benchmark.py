@@ -148,3 +148,49 @@ def test_dict_labels_are_read_by_the_scored_output_name(two_heads):
     ds = tf.data.Dataset.from_tensor_slices((x, {"cls": y})).batch(8)
     named = tfc.lite.benchmark(tflite, runs=1, dataset=ds)
     assert (named.accuracy, named.scored_output) == (1.0, "cls")
+
+
+def test_an_unbatched_dataset_is_refused_as_compress_refuses_it(trained):
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    unbatched = tf.data.Dataset.from_tensor_slices((x, y))
+    for call in (
+        lambda: tfc.lite.benchmark(tflite, runs=1, dataset=unbatched),
+        lambda: tfc.lite.accuracy_of(tflite, unbatched),
+    ):
+        with pytest.raises(ValueError, match="Expected a batched dataset"):
+            call()
+    with pytest.raises(ValueError, match=r"call `\.batch\(batch_size\)`"):
+        tfc.lite.benchmark(tflite, runs=1, dataset=unbatched)
+
+
+def test_sample_weights_weight_the_accuracy_as_keras_does(trained):
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    w = np.random.default_rng(1).uniform(size=len(x)).astype(np.float32)
+    metric = keras.metrics.SparseCategoricalAccuracy()
+    metric.update_state(y, model.predict(x, verbose=0), sample_weight=w)
+    keras_acc = float(metric.result())
+    as_tuple = tfc.lite.benchmark(tflite, runs=1, dataset=(x, y, w))
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(7)
+    as_dataset = tfc.lite.benchmark(tflite, runs=1, dataset=ds)
+    assert as_tuple.accuracy == pytest.approx(keras_acc, abs=1e-6)
+    assert as_dataset.accuracy == pytest.approx(keras_acc, abs=1e-6)
+    only_first = np.zeros_like(w)
+    only_first[0] = 1.0
+    hit = float(np.argmax(model.predict(x[:1], verbose=0)) == y[0])
+    first = tfc.lite.accuracy_of(tflite, (x, y, only_first))
+    assert first == pytest.approx(hit)
+    with pytest.raises(ValueError, match="one sample weight per sample"):
+        tfc.lite.accuracy_of(tflite, (x, y, w[:-1].reshape(1, -1)))
+
+
+def test_accuracy_of_takes_the_model_forms_benchmark_takes(trained, tmp_path):
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(tflite)
+    interpreter, _ = tfc.lite.make_interpreter(tflite)
+    expected = tfc.lite.accuracy_of(interpreter, (x, y))
+    for form in (tflite, bytes(tflite), str(path), path):
+        assert tfc.lite.accuracy_of(form, (x, y)) == pytest.approx(expected)

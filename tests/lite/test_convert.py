@@ -198,3 +198,22 @@ def test_slimmed_model_converts_and_matches():
     int8 = tfc.lite.convert(slim, "int8", helpers.images(32))
     assert tfc.lite.edgetpu_report(int8).full_int8
     assert int8.max_abs_diff < 0.1
+
+
+def test_int8_calibrates_and_verifies_a_uint8_input_model():
+    # Calibration and verification feed the model's own input dtype: a
+    # uint8 image input gets uint8 data, not float32.
+    x = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3), "uint8")
+    i = keras.Input((8, 8, 3), dtype="uint8")
+    h = keras.layers.Rescaling(1 / 255.0)(i)
+    h = keras.layers.Conv2D(4, 3, activation="relu")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(i, keras.layers.Dense(3)(h))
+    result = tfc.lite.convert(model, mode="int8", representative_data=x)
+    interpreter, _ = tfc.lite.make_interpreter(result)
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    assert result.max_abs_diff is not None
+    assert result.max_abs_diff < 0.05
+    expected = model.predict(x, verbose=0)
+    got = tfc.lite.predict(result, x)
+    assert np.max(np.abs(got - expected)) < 0.05

@@ -154,3 +154,44 @@ def test_a_model_with_two_outputs_is_refused_up_front(data):
     model = keras.Model(inputs, heads)
     with pytest.raises(ValueError, match=r"`model`.*2 outputs.*outputs\[i\]"):
         tfc.lite.qat(model, data, epochs=1)
+
+
+def test_qat_trains_with_random_flip_and_exports_without_it(data):
+    x, y = data
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.RandomFlip(name="flip"),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(2, name="logits"),
+        ]
+    )
+    tflite = tfc.lite.qat(model, (x, y), epochs=1)
+    assert tflite.argmax_agreement >= 0.9
+    assert any("flip" in note for note in tflite.notes)
+    ops = {op.op_name for op in tfc.lite.read_ops(tflite)}
+    assert not any("RANDOM" in name for name in ops)
+    assert [layer.name for layer in model.layers][0] == "flip"
+
+
+class RandomShift(keras.layers.RandomFlip):
+    """A random layer that also changes its input at inference."""
+
+    def call(self, inputs, training=True):
+        return inputs + 1.0
+
+
+def test_a_random_layer_active_at_inference_is_named_before_training(data):
+    x, y = data
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            RandomShift(name="shift"),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    with pytest.raises(ValueError, match="'shift' \\(RandomShift\\)"):
+        tfc.lite.qat(model, (x, y), epochs=1)

@@ -1,5 +1,8 @@
 """Runtime selection: which interpreter ran, and clear errors."""
 
+import json
+import os
+import subprocess
 import sys
 import types
 
@@ -104,3 +107,53 @@ def test_cpu_name_is_a_nonempty_line():
     assert isinstance(name, str)
     assert name.strip() == name
     assert name and "\n" not in name
+
+
+_DYNAMIC_VALID_CONV = """
+import json
+import numpy as np
+import keras
+import tf_compact as tfc
+
+i = keras.Input((None, None, 3))
+h = keras.layers.Conv2D(8, 3, activation="relu")(i)
+h = keras.layers.GlobalAveragePooling2D()(h)
+model = keras.Model(i, keras.layers.Dense(3)(h))
+x = np.random.default_rng(0).uniform(size=(4, 24, 24, 3)).astype("float32")
+blind = tfc.lite.convert(model)
+checked = tfc.lite.convert(model, representative_data=x)
+try:
+    tfc.lite.benchmark(blind, runs=1, warmup=0)
+    refusal = None
+except ValueError as e:
+    refusal = str(e)
+timed = tfc.lite.benchmark(blind, runs=2, warmup=1, dataset=(x, np.zeros(4)))
+print(json.dumps({
+    "blind_notes": blind.notes,
+    "checked_diff": checked.max_abs_diff,
+    "refusal": refusal,
+    "accuracy": timed.accuracy,
+}))
+"""
+
+
+def test_dynamic_spatial_input_with_a_valid_conv_does_not_crash():
+    # Invoking at the size-1 placeholder shape of the dynamic input gives
+    # the valid conv an empty output and kills the process (rc=139): run
+    # it in a subprocess so that a regression fails this test only.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", _DYNAMIC_VALID_CONV],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert any("not verified" in n for n in report["blind_notes"])
+    assert report["checked_diff"] is not None
+    assert report["checked_diff"] < 1e-4
+    assert "unknown dimensions besides the batch" in report["refusal"]
+    assert "dataset" in report["refusal"]
+    assert report["accuracy"] is not None

@@ -11,6 +11,10 @@ from tf_compact.lite.converter import convert
 from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.inference import accuracy_of
+from tf_compact.lite.inference import iterate_labeled
+from tf_compact.lite.interpreter_io import input_arrays
+from tf_compact.lite.interpreter_io import model_io
+from tf_compact.lite.runtime import has_dynamic_dims
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scoring import scored_output
 
@@ -100,6 +104,35 @@ def _random_input(detail, seed=0):
     return rng.uniform(size=shape).astype(dtype)
 
 
+def _resize_for_timing(interpreter, dataset):
+    """Resizes inputs with unknown non-batch dimensions to one sample of
+    the dataset's first batch; refuses to time them without a dataset (at
+    their size-1 placeholder a `"valid"` convolution crashes the
+    interpreter)."""
+    inputs, _ = model_io(interpreter)
+    dynamic = [name for name, d in inputs if has_dynamic_dims(d)]
+    if not dynamic:
+        return
+    first = None
+    if dataset is not None:
+        first = next(iterate_labeled(dataset), None)
+    if first is None:
+        raise ValueError(
+            "Invalid value for argument `dataset`. The model's inputs "
+            f"{dynamic} have unknown dimensions besides the batch (e.g. "
+            "`keras.Input((None, None, 3))`), so latency can only be "
+            "timed at a real input size: pass a `dataset` of `(x, y)` "
+            "batches (one sample of its first batch's shape is timed), or "
+            "convert a model with a fixed input shape. Received: "
+            f"{'dataset=None' if dataset is None else 'an empty dataset'}"
+        )
+    inputs, arrays = input_arrays(interpreter, first[0], "dataset")
+    for (_, detail), a in zip(inputs, arrays):
+        shape = [int(detail["shape"][0]), *a.shape[1:]]
+        interpreter.resize_tensor_input(detail["index"], shape)
+    interpreter.allocate_tensors()
+
+
 def _time_invokes(interpreter, warmup, runs):
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], _random_input(detail))
@@ -131,7 +164,10 @@ def benchmark(
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
     Latency is timed per `invoke()` at the model's own input shape (batch 1
-    for models converted from Keras), on random inputs.
+    for models converted from Keras), on random inputs. A model whose
+    inputs have unknown dimensions besides the batch (`keras.Input((None,
+    None, 3))`) is timed on one sample of the shape of `dataset`'s first
+    batch, and needs a `dataset`.
 
     Args:
         model: TFLite bytes (e.g. a `ConversionResult`), a path to a
@@ -189,7 +225,8 @@ def benchmark(
             its labels do not fit the scored output (checked before timing
             where the labels' shape is known; the message names the output,
             its width, the labels' shape and the outputs to pick from with
-            `output=`).
+            `output=`), or the model has inputs of unknown size and no
+            `dataset` is given.
         RuntimeUnavailableError: If the runtime asked for cannot run, or
             `delegate="edgetpu"` and `libedgetpu` cannot be loaded (the
             message says how to install it).
@@ -250,6 +287,7 @@ def benchmark(
     accuracy = scored = None
     if dataset is not None:
         scored = scored_output(interpreter, dataset, output)
+    _resize_for_timing(interpreter, dataset)
     times = _time_invokes(interpreter, warmup, runs)
     if dataset is not None:
         accuracy = accuracy_of(interpreter, dataset, output=scored)

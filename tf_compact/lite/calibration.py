@@ -9,6 +9,17 @@ from tf_compact.internal.input_batches import validate_source
 from tf_compact.internal.input_batches import validate_steps
 
 
+def _cast(x, dtype):
+    """`x` as the model input's dtype: float32 for a float input (or an
+    unknown dtype), else `dtype` (float data rounded first)."""
+    if dtype is None or np.dtype(dtype).kind == "f":
+        return np.asarray(x, dtype=np.float32)
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and np.dtype(dtype).kind in "iu":
+        x = np.rint(x)
+    return x.astype(dtype)
+
+
 def _ndim(value):
     """Rank of an array-like; -1 for a nested structure of arrays."""
     if hasattr(value, "ndim"):
@@ -66,8 +77,8 @@ def _parts(element, names, ranks, argument):
     )
 
 
-def input_batches(data, specs, argument="representative_data"):
-    """Yields one float32 batch per model input, step after step.
+def input_batches(data, specs, argument="representative_data", dtypes=None):
+    """Yields one batch per model input, step after step.
 
     Args:
         data: The source, as for `representative_fn`. With several inputs,
@@ -79,9 +90,13 @@ def input_batches(data, specs, argument="representative_data"):
             rank includes the batch.
         argument: Name of the caller's argument, for messages. Defaults to
             `"representative_data"`.
+        dtypes: The model inputs' dtypes, one per input, or `None`. Each
+            batch is fed in its input's dtype (a `uint8` image input gets
+            `uint8` data); float inputs, and all inputs when `None`, get
+            float32. Defaults to `None`.
 
     Yields:
-        Lists of float32 arrays, one per input, each with a batch axis.
+        Lists of arrays, one per input, each with a batch axis.
 
     Raises:
         ValueError: If an element does not hold one array per input, of
@@ -96,9 +111,11 @@ def input_batches(data, specs, argument="representative_data"):
     """
     names = [n for n, _ in specs]
     ranks = [r for _, r in specs]
+    dtypes = list(dtypes) if dtypes is not None else [None] * len(specs)
     if len(specs) == 1:
+        # as_batches reads float32, exact for 8- and 16-bit integer data.
         for x in as_batches(data, ranks[0], argument):
-            yield [x]
+            yield [_cast(x, dtypes[0])]
         return
     if callable(data) and not hasattr(data, "as_numpy_iterator"):
         data = data()
@@ -109,10 +126,10 @@ def input_batches(data, specs, argument="representative_data"):
         data = data.as_numpy_iterator()
     for element in data:
         batch = []
-        for name, rank, part in zip(
-            names, ranks, _parts(element, names, ranks, argument)
+        for name, rank, dtype, part in zip(
+            names, ranks, dtypes, _parts(element, names, ranks, argument)
         ):
-            x = np.asarray(part, dtype=np.float32)
+            x = _cast(part, dtype)
             x = x[None] if x.ndim == rank - 1 else x
             if x.ndim != rank:
                 raise ValueError(
@@ -124,7 +141,7 @@ def input_batches(data, specs, argument="representative_data"):
         yield batch
 
 
-def first_step(data, specs, argument="representative_data"):
+def first_step(data, specs, argument="representative_data", dtypes=None):
     """Returns `(first, data)`: the first step of `data`, and a source that
     still yields it.
 
@@ -146,7 +163,7 @@ def first_step(data, specs, argument="representative_data"):
         probe = iter(head)
     else:
         probe = data
-    first = next(iter(input_batches(probe, specs, argument)), None)
+    first = next(iter(input_batches(probe, specs, argument, dtypes)), None)
     if first is None or any(len(x) == 0 for x in first):
         raise ValueError(
             f"Invalid value for argument `{argument}`. Expected at least "
@@ -183,7 +200,7 @@ def _rebatch(steps, size):
 
 
 def representative_fn(
-    data, input_rank, num_calibration_steps=100, batch_size=None
+    data, input_rank, num_calibration_steps=100, batch_size=None, dtypes=None
 ):
     """Builds the converter's `representative_dataset` callable.
 
@@ -201,6 +218,8 @@ def representative_fn(
             static batch size of a model that takes no other (a batch-1
             Edge TPU model): the rows of those steps are then fed in
             batches of exactly this size. Defaults to `None`.
+        dtypes: The model inputs' dtypes, see `input_batches`. Defaults to
+            `None` (float32).
 
     Returns:
         A zero-argument callable yielding `[batch]` lists for one input,
@@ -225,7 +244,7 @@ def representative_fn(
     names = [n for n, _ in specs]
 
     def generate():
-        batches = input_batches(data, specs)
+        batches = input_batches(data, specs, dtypes=dtypes)
         batches = itertools.islice(batches, num_calibration_steps)
         if batch_size is not None:
             batches = _rebatch(batches, batch_size)
@@ -235,8 +254,8 @@ def representative_fn(
     return generate
 
 
-def verification_inputs(data, shapes, max_rows=64, seed=0):
-    """Returns one float32 array per model input to compare TFLite on.
+def verification_inputs(data, shapes, max_rows=64, seed=0, dtypes=None):
+    """Returns one array per model input to compare TFLite on.
 
     Args:
         data: Representative data as accepted by `input_batches`, or
@@ -245,10 +264,13 @@ def verification_inputs(data, shapes, max_rows=64, seed=0):
             batch first (may hold `None`).
         max_rows: Largest number of rows to return. Defaults to `64`.
         seed: Seed for the random draw. Defaults to `0`.
+        dtypes: The model inputs' dtypes, see `input_batches`; an integer
+            input's random draw covers an 8-bit input's range, else holds
+            0 and 1. Defaults to `None` (float32).
 
     Returns:
-        A list of float32 arrays, or `None` when `data` gives nothing and
-        an input has unknown non-batch dimensions.
+        A list of arrays, or `None` when `data` gives nothing and an input
+        has unknown non-batch dimensions.
 
     Example:
 
@@ -259,7 +281,7 @@ def verification_inputs(data, shapes, max_rows=64, seed=0):
     if data is not None:
         specs = [(name, len(shape)) for name, shape in shapes]
         steps, count = [], 0
-        for xs in input_batches(data, specs):
+        for xs in input_batches(data, specs, dtypes=dtypes):
             steps.append(xs)
             count += len(xs[0])
             if count >= max_rows:
@@ -271,7 +293,18 @@ def verification_inputs(data, shapes, max_rows=64, seed=0):
         return None
     rng = np.random.default_rng(seed)
     rows = min(8, max_rows)
-    return [rng.uniform(size=[rows] + ds).astype(np.float32) for ds in dims]
+    dtypes = list(dtypes) if dtypes is not None else [None] * len(dims)
+    return [_draw(rng, [rows] + ds, t) for ds, t in zip(dims, dtypes)]
+
+
+def _draw(rng, shape, dtype):
+    if dtype is None or np.dtype(dtype).kind == "f":
+        return rng.uniform(size=shape).astype(np.float32)
+    dtype = np.dtype(dtype)
+    high = 1
+    if dtype.kind in "iu" and dtype.itemsize == 1:
+        high = np.iinfo(dtype).max
+    return rng.integers(0, high, shape, endpoint=True).astype(dtype)
 
 
 def verification_batch(data, input_shape, max_rows=64, seed=0):

@@ -19,6 +19,7 @@ from tf_compact.lite.precision import float32_model
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.verification import compare_with_keras
+from tf_compact.lite.verification import input_dtypes
 from tf_compact.lite.verification import input_specs
 from tf_compact.lite.verification import keras_order
 
@@ -99,13 +100,14 @@ def _calibration(model, data, num_calibration_steps):
             f"({type(model).__name__}) {structure}"
         )
     ranks = [(name, len(shape)) for name, shape in specs]
-    first, data = first_step(data, ranks)
+    dtypes = input_dtypes(model)
+    first, data = first_step(data, ranks, dtypes=dtypes)
     _check_first_step(specs, first)
     # A static batch (a batch-1 Edge TPU clone) takes no other batch size.
     batches = {shape[0] for _, shape in specs}
     static = batches.pop() if len(batches) == 1 else None
     representative = representative_fn(
-        data, ranks, num_calibration_steps, batch_size=static
+        data, ranks, num_calibration_steps, batch_size=static, dtypes=dtypes
     )
     if static is not None and not hasattr(data, "__next__"):
         # Enough rows for one batch, checked up front (an iterator would

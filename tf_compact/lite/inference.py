@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scoring import check_labels
@@ -136,13 +137,43 @@ def _labels(y):
     return np.asarray(y)
 
 
+def _weights(w):
+    return None if w is None else np.asarray(w, np.float32).reshape(-1)
+
+
+def labeled_batches(dataset):
+    """Yields `(x, y, sample_weight)` numpy batches, the weights `None`
+    when the data has none; see `iterate_labeled`."""
+    if isinstance(dataset, tuple) and len(dataset) in (2, 3):
+        w = dataset[2] if len(dataset) == 3 else None
+        yield _features(dataset[0]), _labels(dataset[1]), _weights(w)
+        return
+    if hasattr(dataset, "as_numpy_iterator"):
+        for element in dataset.as_numpy_iterator():
+            if not isinstance(element, tuple) or len(element) not in (2, 3):
+                raise TypeError(
+                    "Invalid value for argument `dataset`. Expected batches "
+                    "of `(x, y)` pairs or `(x, y, sample_weight)` triples. "
+                    f"Received: an element of type {type(element).__name__}"
+                )
+            w = element[2] if len(element) == 3 else None
+            yield _features(element[0]), _labels(element[1]), _weights(w)
+        return
+    raise TypeError(
+        "Invalid type for argument `dataset`. Expected a `tf.data.Dataset` "
+        "of `(x, y)` or `(x, y, sample_weight)` batches, or such a tuple "
+        f"of arrays. Received: type={type(dataset).__name__}"
+    )
+
+
 def iterate_labeled(dataset):
     """Yields `(x, y)` numpy batches from a dataset or an `(x, y)` tuple.
 
     Args:
-        dataset: A `tf.data.Dataset` of batched `(x, y)` pairs, or a tuple
-            `(x, y)` of arrays. For several inputs, `x` is a list of arrays
-            or a dict from input name to array.
+        dataset: A `tf.data.Dataset` of batched `(x, y)` pairs (or
+            `(x, y, sample_weight)` triples, the weights left out here),
+            or such a tuple of arrays. For several inputs, `x` is a list of
+            arrays or a dict from input name to array.
 
     Yields:
         Pairs `(x, y)`: `x` an array (a list or dict of arrays for several
@@ -158,37 +189,35 @@ def iterate_labeled(dataset):
         ...
     ```
     """
-    if isinstance(dataset, tuple) and len(dataset) == 2:
-        yield _features(dataset[0]), _labels(dataset[1])
-        return
-    if hasattr(dataset, "as_numpy_iterator"):
-        for element in dataset.as_numpy_iterator():
-            if not isinstance(element, tuple) or len(element) < 2:
-                raise TypeError(
-                    "Invalid value for argument `dataset`. Expected batches "
-                    "of `(x, y)` pairs. Received: an element of type "
-                    f"{type(element).__name__}"
-                )
-            yield _features(element[0]), _labels(element[1])
-        return
-    raise TypeError(
-        "Invalid type for argument `dataset`. Expected a `tf.data.Dataset` "
-        f"of `(x, y)` batches or a tuple `(x, y)`. "
-        f"Received: type={type(dataset).__name__}"
-    )
+    for x, y, _ in labeled_batches(dataset):
+        yield x, y
+
+
+def _as_interpreter(model):
+    """An interpreter from an interpreter, TFLite bytes (a
+    `ConversionResult`) or a `.tflite` path."""
+    if hasattr(model, "invoke") and hasattr(model, "get_input_details"):
+        return model
+    return make_interpreter(load_model_content(model))[0]
 
 
 def accuracy_of(interpreter, dataset, batch_size=32, output=None):
-    """Top-1 accuracy of an interpreter over a labeled dataset.
+    """Top-1 accuracy of a TFLite model over a labeled dataset.
+
+    With sample weights, the accuracy is weighted as Keras weights its
+    accuracy metrics: `sum(weight * correct) / sum(weight)`.
 
     Args:
-        interpreter: An interpreter from `make_interpreter`.
-        dataset: A `tf.data.Dataset` of `(x, y)` batches or a tuple
-            `(x, y)` of arrays; labels are class indices or one-hot (binary
-            labels in [0, 1] for a one-unit output), or a dict from output
-            name to such labels, read by the scored output's name. For
-            several inputs, `x` is a dict from input name to array or a list
-            of arrays (see `run_interpreter`).
+        interpreter: An interpreter from `make_interpreter`, or the model
+            to create one for: TFLite bytes (e.g. a `ConversionResult`) or
+            the path of a `.tflite` file (run with `runtime="auto"`).
+        dataset: A `tf.data.Dataset` of `(x, y)` or `(x, y,
+            sample_weight)` batches, or such a tuple of arrays; labels are
+            class indices or one-hot (binary labels in [0, 1] for a
+            one-unit output), or a dict from output name to such labels,
+            read by the scored output's name; weights have one value per
+            sample. For several inputs, `x` is a dict from input name to
+            array or a list of arrays (see `run_interpreter`).
         batch_size: Rows per invoke. Defaults to `32`.
         output: The output to score: an index in model order or an output
             name, see `output_name`. Defaults to `None` (the output that
@@ -201,43 +230,70 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
         ValueError: If the inputs do not match the model's inputs (any
             dimension but the batch), the labels do not fit the scored
             output (the message names it, its width, the labels' shape and
-            the outputs to pick from with `output=`) or the samples, or the
-            dataset holds no sample.
+            the outputs to pick from with `output=`) or the samples, the
+            weights are not one per sample or sum to zero, the dataset is
+            not batched, or it holds no sample.
 
     Example:
 
     ```python
-    interpreter, _ = tfc.lite.make_interpreter(tflite)
-    acc = tfc.lite.accuracy_of(interpreter, (x_test, y_test))
+    acc = tfc.lite.accuracy_of(tflite, (x_test, y_test))
+    weighted = tfc.lite.accuracy_of(tflite, (x_test, y_test, w_test))
     ```
     """
+    interpreter = _as_interpreter(interpreter)
     name = scored_output(interpreter, dataset, output)
     shapes = output_shapes(interpreter)
-    correct = total = 0
-    scores, truths = [], []
-    for x, y in iterate_labeled(dataset):
+    hits, weights = [], []
+    scores, truths, binary_weights = [], [], []
+    for x, y, w in labeled_batches(dataset):
         y = labels_of(y, name)
         check_labels(name, shapes, y.shape, y)
         outputs = run_outputs(interpreter, x, batch_size, argument="dataset")
         out = outputs[name]
+        w = _checked_weights(w, len(out))
         if out.ndim == 2 and out.shape[-1] == 1:
             # A binary head: one probability (sigmoid inside) or one logit.
             scores.append(out[:, 0])
             truths.append(y.reshape(-1) > 0.5)
-            total += len(out)
+            binary_weights.append(w)
             continue
         labels = _class_indices(y, out)
-        correct += int(np.sum(out.argmax(-1) == labels))
-        total += len(labels)
+        hits.append(out.argmax(-1) == labels)
+        weights.append(w)
     if scores:
-        correct += _binary_hits(np.concatenate(scores), np.concatenate(truths))
-    if total == 0:
+        hits.append(
+            _binary_hits(np.concatenate(scores), np.concatenate(truths))
+        )
+        weights.append(np.concatenate(binary_weights))
+    if not hits or not sum(len(h) for h in hits):
         raise ValueError(
             "Invalid value for argument `dataset`. Expected labeled "
             "samples to measure accuracy on. Received: a dataset that "
             "holds no sample"
         )
-    return correct / total
+    hits, weights = np.concatenate(hits), np.concatenate(weights)
+    total = float(np.sum(weights))
+    if total <= 0:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected sample weights "
+            "with a positive sum. Received: weights summing to "
+            f"{total:g}"
+        )
+    return float(np.sum(weights * hits)) / total
+
+
+def _checked_weights(w, rows):
+    """Per-sample weights of one batch: ones when none were given."""
+    if w is None:
+        return np.ones(rows, np.float32)
+    if len(w) != rows:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected one sample "
+            f"weight per sample ({rows} samples). Received: {len(w)} "
+            "weights"
+        )
+    return w
 
 
 def _class_indices(y, out):
@@ -253,7 +309,8 @@ def _class_indices(y, out):
 
 
 def _binary_hits(scores, truths):
-    """Correct predictions of a one-unit head over a whole dataset.
+    """Which predictions of a one-unit head are correct, over a whole
+    dataset.
 
     Outputs that all lie in [0, 1] are probabilities (threshold 0.5);
     otherwise they are logits (threshold 0).
@@ -266,4 +323,4 @@ def _binary_hits(scores, truths):
         )
     probabilities = scores.min() >= 0.0 and scores.max() <= 1.0
     threshold = 0.5 if probabilities else 0.0
-    return int(np.sum((scores > threshold) == truths))
+    return (scores > threshold) == truths

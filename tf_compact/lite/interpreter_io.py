@@ -128,7 +128,7 @@ def _shape_text(shape):
 
 
 def _arrange(inputs, x, argument):
-    """Float arrays for each of `inputs`, from an array, a list or a dict."""
+    """One array for each of `inputs`, from an array, a list or a dict."""
     names = [name for name, _ in inputs]
     if isinstance(x, dict):
         if set(x) != set(names):
@@ -149,7 +149,42 @@ def _arrange(inputs, x, argument):
             f"{len(inputs)} arrays, one for each model input {names}. "
             f"Received: {len(arrays)}"
         )
-    return [np.asarray(a, np.float32) for a in arrays]
+    return [_as_fed(a) for a in arrays]
+
+
+def _as_fed(a):
+    """Float data as float32; integer and bool data kept as they are, for
+    integer model inputs (a `uint8` image input is fed its own values)."""
+    a = np.asarray(a)
+    return a if a.dtype.kind in "iub" else a.astype(np.float32)
+
+
+def input_arrays(interpreter, x, argument="x"):
+    """The model inputs and `x` as one checked array per input.
+
+    Args:
+        interpreter: An interpreter from `make_interpreter`.
+        x: Inputs, batch first, as `tfc.lite.run_interpreter` takes them.
+        argument: Name of the caller's argument, for messages. Defaults to
+            `"x"`.
+
+    Returns:
+        `(inputs, arrays)`: `inputs` as `model_io` gives them, `arrays` one
+        array per input in the same order.
+
+    Raises:
+        ValueError: As `check_inputs`.
+
+    Example:
+
+    ```python
+    inputs, arrays = input_arrays(interpreter, x_test[:1])
+    ```
+    """
+    inputs, _ = model_io(interpreter)
+    arrays = _arrange(inputs, x, argument)
+    check_inputs(inputs, arrays, argument)
+    return inputs, arrays
 
 
 def check_inputs(inputs, arrays, argument="x"):
@@ -256,9 +291,8 @@ def run_outputs(interpreter, x, batch_size=32, argument="x"):
     ```
     """
     _validate_batch_size(batch_size)
-    inputs, outputs = model_io(interpreter)
-    arrays = _arrange(inputs, x, argument)
-    check_inputs(inputs, arrays, argument)
+    inputs, arrays = input_arrays(interpreter, x, argument)
+    outputs = model_io(interpreter)[1]
     signature = _expected_shape(inputs[0][1])
     if len(signature) and signature[0] is not None:
         batch_size = signature[0]

@@ -155,8 +155,11 @@ def float_compute_ops(records):
         records: A list of `OpRecord` from `read_ops`.
 
     Returns:
-        The `OpRecord`s, other than `QUANTIZE`/`DEQUANTIZE`, that read or
-        write float tensors: what a full-int8 conversion failed to quantize.
+        The `OpRecord`s, other than `QUANTIZE`/`DEQUANTIZE` and a `CAST`
+        of integer data to float (the input conversion of a model that
+        takes e.g. `uint8` images: whatever reads its output is checked in
+        turn), that read or write float tensors: what a full-int8
+        conversion failed to quantize.
 
     Example:
 
@@ -164,4 +167,18 @@ def float_compute_ops(records):
     left = tfc.lite.float_compute_ops(tfc.lite.read_ops(tflite))
     ```
     """
-    return [r for r in records if r.is_float and r.op_name not in _QUANT_IO_OPS]
+    return [
+        r
+        for r in records
+        if r.is_float
+        and r.op_name not in _QUANT_IO_OPS
+        and not _integer_to_float_cast(r)
+    ]
+
+
+def _integer_to_float_cast(record):
+    return (
+        record.op_name == "CAST"
+        and bool(record.input_dtypes)
+        and all(d.startswith(("int", "uint")) for d in record.input_dtypes)
+    )

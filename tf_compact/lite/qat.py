@@ -13,8 +13,6 @@ keras` (Keras 3) is unaffected either way, and tf_compact never uses
 `tf_keras`: use `import keras`.
 """
 
-import os
-
 import keras
 import numpy as np
 
@@ -22,42 +20,11 @@ from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
 from tf_compact.internal.validation import validate_positive
 from tf_compact.lite import distill_qat
+from tf_compact.lite import qat_augmentation
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import convert
+from tf_compact.lite.qat_annotate import import_tfmot
 from tf_compact.lite.qat_annotate import quantize_with_fallback
-
-
-def import_tfmot():
-    """Imports tfmot, leaving `TF_USE_LEGACY_KERAS` as it found it.
-
-    Returns:
-        The `tensorflow_model_optimization` module.
-
-    Raises:
-        ImportError: If tfmot or tf_keras is not installed; the message says
-            which extra to install.
-
-    Example:
-
-    ```python
-    tfmot = import_tfmot()
-    ```
-    """
-    previous = os.environ.get("TF_USE_LEGACY_KERAS")
-    try:
-        import tensorflow_model_optimization as tfmot
-    except ImportError as e:
-        raise ImportError(
-            "Quantization-aware training needs tensorflow-model-optimization "
-            "and tf-keras: `pip install tf-compact[tfmot]`. "
-            f"Import failed with: {e}"
-        ) from e
-    finally:
-        if previous is None:
-            os.environ.pop("TF_USE_LEGACY_KERAS", None)
-        else:
-            os.environ["TF_USE_LEGACY_KERAS"] = previous
-    return tfmot
 
 
 def quantize_model(model):
@@ -152,9 +119,12 @@ def qat(
 
     Clones `model` into `tf_keras`, wraps it with tfmot's fake
     quantization, fine-tunes it on `train_data` and converts it to full
-    int8. With a `teacher` (typically the float `model` itself), the
-    quantized model is distilled from it: logits KD with temperature, plus
-    an MSE on feature maps of layers whose names match in both models.
+    int8. Random augmentation layers that pass their input through at
+    inference (`RandomFlip`, ...) take part in the training and are left
+    out of the exported model, as in PTQ (see `qat_augmentation`). With a
+    `teacher` (typically the float `model` itself), the quantized model is
+    distilled from it: logits KD with temperature, plus an MSE on feature
+    maps of layers whose names match in both models.
 
     BN statistics are made to match the weights on both sides of the
     training. A float model (or teacher) whose moving statistics lag
@@ -220,7 +190,9 @@ def qat(
     Raises:
         BridgeError: If the model cannot be cloned into `tf_keras`.
         ValueError: If an argument is invalid, a model has several outputs,
-            or a feature layer is missing or differs in the two models.
+            a feature layer is missing or differs in the two models, or a
+            random layer changes its input at inference (see
+            `tf_compact.lite.qat_augmentation`).
         QuantizationError: If some ops stay in float after conversion.
 
     Example:
@@ -236,6 +208,7 @@ def qat(
         heads.require_single_output(net, argument, "tfc.lite.qat")
     validate_positive("temperature", temperature)
     recalibrate = _validate_recalibrate(recalibrate)
+    augmentation = qat_augmentation.augmentation_layers(model)
     dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)
     val = None
     if validation_data is not None:
@@ -261,8 +234,11 @@ def qat(
     )
     history = trainer.fit(dataset, epochs, val, steps_per_epoch, verbose)
     done["qat_model"] = _recalibrate_trained(student, dataset, recalibrate)
+    exported = qat_augmentation.without_layers(
+        student, augmentation, import_tfmot()
+    )
     result = convert(
-        student,
+        exported,
         mode="qat",
         representative_data=_calibration_inputs(dataset),
         inference_io=inference_io,
@@ -272,6 +248,8 @@ def qat(
     result.history = history
     result.bn_recalibration = done if done["model"] is not None else None
     result.notes += _recalibration_notes(done)
+    if augmentation:
+        result.notes.append(f"trained with, exported without: {augmentation}")
     if teacher is not None:
         result.notes.append(f"distilled features: {trainer.feature_names}")
     return result

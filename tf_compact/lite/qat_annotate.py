@@ -11,7 +11,45 @@ fold a BN into a directly preceding linear convolution or dense layer. A BN
 they cannot fold (after `Conv2D(activation="relu")`, after a pooling layer,
 or after a layer with several consumers) is an affine map at inference too,
 and gets the same output-only config.
+
+`import_tfmot` imports tfmot for all of them, leaving the environment as
+it found it.
 """
+
+import os
+
+
+def import_tfmot():
+    """Imports tfmot, leaving `TF_USE_LEGACY_KERAS` as it found it.
+
+    Returns:
+        The `tensorflow_model_optimization` module.
+
+    Raises:
+        ImportError: If tfmot or tf_keras is not installed; the message says
+            which extra to install.
+
+    Example:
+
+    ```python
+    tfmot = import_tfmot()
+    ```
+    """
+    previous = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError as e:
+        raise ImportError(
+            "Quantization-aware training needs tensorflow-model-optimization "
+            "and tf-keras: `pip install tf-compact[tfmot]`. "
+            f"Import failed with: {e}"
+        ) from e
+    finally:
+        if previous is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = previous
+    return tfmot
 
 
 def _output_config_class(qk):

@@ -121,11 +121,27 @@ def _create(runtime, model_content, num_threads, use_xnnpack, delegates=None):
     return interpreter
 
 
+def has_dynamic_dims(detail):
+    """Whether an input or output detail has an unknown non-batch dim."""
+    signature = detail.get("shape_signature")
+    if signature is None or not len(signature):
+        return False
+    return any(int(d) < 0 for d in list(signature)[1:])
+
+
 def _probe(interpreter):
-    """Invokes once on zeros: some delegates fail only at the first run."""
+    """Invokes once on zeros: some delegates fail only at the first run.
+
+    Skipped when an input has unknown non-batch dimensions: they are
+    allocated at size 1, on which a `"valid"` convolution yields an empty
+    tensor that crashes the interpreter (a segfault, not an exception).
+    """
     import numpy as np
 
-    for detail in interpreter.get_input_details():
+    details = interpreter.get_input_details()
+    if any(has_dynamic_dims(d) for d in details):
+        return
+    for detail in details:
         shape = [int(d) for d in detail["shape"]]
         zeros = np.zeros(shape, dtype=detail["dtype"])
         interpreter.set_tensor(detail["index"], zeros)
@@ -187,8 +203,11 @@ def make_interpreter(
             Defaults to `1`.
         use_xnnpack: Whether to let the runtime apply its default XNNPACK
             delegate. If XNNPACK fails to prepare the model (checked with one
-            invoke on zeros), the interpreter is created without it and
-            `RuntimeInfo.attempts` says why. Defaults to `True`.
+            invoke on zeros, for a model whose inputs have no unknown
+            dimension but the batch: the interpreter is never invoked on
+            the size-1 placeholder shape of a dynamic input), the
+            interpreter is created without it and `RuntimeInfo.attempts`
+            says why. Defaults to `True`.
         delegate: `None`, or `"edgetpu"` to load Coral's Edge TPU runtime
             (`libedgetpu`) through the runtime's `load_delegate` and hand
             it to the interpreter (for models compiled by

@@ -77,7 +77,7 @@ def _shape(value):
 def _given_labels(dataset):
     """The labels of a tuple `(x, y)`, or the `TensorSpec` (dict) of a
     dataset's labels, read without running it; `None` when unknown."""
-    if isinstance(dataset, tuple) and len(dataset) == 2:
+    if isinstance(dataset, tuple) and len(dataset) in (2, 3):
         return dataset[1]
     spec = getattr(dataset, "element_spec", None)
     if isinstance(spec, tuple) and len(spec) >= 2:
@@ -99,9 +99,9 @@ def scored_output(interpreter, dataset, output=None):
         The scored output's name.
 
     Raises:
-        ValueError: If `output` names no output, dict labels name no
-            output (or several, with no `output=`), or the labels do not
-            fit the scored output.
+        ValueError: If the dataset is not batched, `output` names no
+            output, dict labels name no output (or several, with no
+            `output=`), or the labels do not fit the scored output.
 
     Example:
 
@@ -109,6 +109,7 @@ def scored_output(interpreter, dataset, output=None):
     name = scored_output(interpreter, (x_test, y_test), output="cls")
     ```
     """
+    check_batched(interpreter, dataset)
     shapes = output_shapes(interpreter)
     labels = _given_labels(dataset)
     if isinstance(labels, dict):
@@ -121,6 +122,47 @@ def scored_output(interpreter, dataset, output=None):
         values = np.asarray(labels)
     check_labels(name, shapes, _shape(labels), values)
     return name
+
+
+def check_batched(interpreter, dataset):
+    """Refuses a `tf.data.Dataset` whose inputs lack the batch axis.
+
+    The message is the one `tfc.compress` gives for an unbatched dataset.
+    Inputs are read from the dataset's `element_spec` without running it:
+    one tensor for a one-input model, else a list/tuple in model order or
+    a dict keyed by input name.
+
+    Raises:
+        ValueError: If an input of the dataset has one axis less than the
+            model's input; the message says to call `.batch(batch_size)`.
+
+    Example:
+
+    ```python
+    check_batched(interpreter, tf.data.Dataset.from_tensor_slices((x, y)))
+    # ValueError: ... call `.batch(batch_size)` on the dataset.
+    ```
+    """
+    spec = getattr(dataset, "element_spec", None)
+    if not isinstance(spec, (tuple, list)) or not spec:
+        return
+    inputs = model_io(interpreter)[0]
+    x_spec = spec[0]
+    if isinstance(x_spec, dict):
+        pairs = [(x_spec.get(name), d) for name, d in inputs]
+    elif isinstance(x_spec, (tuple, list)):
+        pairs = list(zip(x_spec, [d for _, d in inputs]))
+    else:
+        pairs = [(x_spec, inputs[0][1])] if len(inputs) == 1 else []
+    for leaf, detail in pairs:
+        rank = getattr(getattr(leaf, "shape", None), "rank", None)
+        if rank is not None and rank == len(detail["shape"]) - 1:
+            raise ValueError(
+                "Invalid value for argument `dataset`. Expected a batched "
+                f"dataset: inputs of rank {len(detail['shape'])} with the "
+                f"batch axis. Received: inputs of shape {leaf.shape}; call "
+                "`.batch(batch_size)` on the dataset."
+            )
 
 
 def _named_by_labels(interpreter, shapes, labels, output):
@@ -183,7 +225,7 @@ def check_labels(name, shapes, labels_shape, values=None):
     width = shape[-1]
     rank = len(labels_shape)
     fits = rank == 1 or (rank == 2 and labels_shape[-1] in (1, width, None))
-    indices = rank == 1 or labels_shape[-1] == 1
+    indices = rank == 1 or (rank == 2 and labels_shape[-1] == 1)
     top = 1 if width == 1 else width - 1
     in_range = (
         values is None

@@ -52,6 +52,25 @@ def input_specs(model):
     return None, f"built with input shapes {built or 'unknown'}"
 
 
+def input_dtypes(model):
+    """The numpy dtype of each model input in model order (float32 where
+    unknown), or `None` when the model's inputs are unknown."""
+    try:
+        inputs = list(model.inputs or [])
+    except AttributeError:
+        return None
+    if not inputs:
+        return None
+    dtypes = []
+    for tensor in inputs:
+        dtype = getattr(tensor.dtype, "as_numpy_dtype", tensor.dtype)
+        try:
+            dtypes.append(np.dtype(dtype))
+        except TypeError:
+            dtypes.append(np.dtype(np.float32))
+    return dtypes
+
+
 def _keras_outputs(model, xs, names, structure):
     """Runs the Keras model; returns its outputs as `{name: array}`.
 
@@ -135,7 +154,7 @@ def compare_with_keras(result, model, data, runtime):
     interpreter, info = make_interpreter(result, runtime=runtime)
     tflite_inputs, tflite_outputs = model_io(interpreter)
     feed_names = _match_inputs(specs, tflite_inputs)
-    xs = verification_inputs(data, specs)
+    xs = verification_inputs(data, specs, dtypes=input_dtypes(model))
     if feed_names is None or xs is None:
         result.notes.append(
             "not verified: the model's inputs could not be matched with the "
