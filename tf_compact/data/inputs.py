@@ -230,17 +230,8 @@ def check_batched(name, dataset, input_rank):
     spec = getattr(dataset, "element_spec", None)
     if not isinstance(spec, (tuple, list)) or input_rank is None:
         return
-    x_spec = spec[0]
-    if not isinstance(x_spec, tf.TensorSpec):
-        return
-    rank = x_spec.shape.rank
-    if rank is not None and rank == input_rank - 1:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a batched "
-            f"dataset: inputs of rank {input_rank} with the batch axis. "
-            f"Received: inputs of shape {x_spec.shape}; call "
-            "`.batch(batch_size)` on the dataset."
-        )
+    # The first input's rank: that of the others is not known here.
+    array_data.check_batched(name, spec[0], {"input": input_rank})
 
 
 def sparse_labels(dataset, num_classes):

@@ -82,3 +82,40 @@ def leaf_lengths(parts):
         leaves = [part] if _is_array(part) else list(values)
         lengths[name] = [int(leaf.shape[0]) for leaf in leaves]
     return lengths
+
+
+def check_batched(name, x_spec, ranks):
+    """Refuses a dataset whose inputs lack the batch axis.
+
+    Args:
+        name: the argument's name, for the message.
+        x_spec: the `element_spec` of the dataset's inputs: one spec, a
+            list or tuple of them in model order, or a dict by input name.
+        ranks: `{input name: rank with the batch axis}`, in model order.
+
+    Raises:
+        ValueError: if an input has one axis less than the model's (the
+            dataset was not batched); the message says to batch it.
+
+    Example:
+
+    ```python
+    check_batched("dataset", dataset.element_spec[0], {"image": 4})
+    ```
+    """
+    names = list(ranks)
+    if isinstance(x_spec, dict):
+        pairs = [(x_spec.get(key), ranks[key]) for key in names]
+    elif isinstance(x_spec, (tuple, list)):
+        pairs = list(zip(x_spec, ranks.values()))
+    else:
+        pairs = [(x_spec, ranks[names[0]])] if len(names) == 1 else []
+    for leaf, rank in pairs:
+        got = getattr(getattr(leaf, "shape", None), "rank", None)
+        if got is not None and rank is not None and got == rank - 1:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a batched "
+                f"dataset: inputs of rank {rank} with the batch axis. "
+                f"Received: inputs of shape {leaf.shape}; call "
+                "`.batch(batch_size)` on the dataset."
+            )

@@ -10,6 +10,7 @@ shape, and the model's outputs to choose from with `output=`.
 
 import numpy as np
 
+from tf_compact.internal import array_data
 from tf_compact.lite.interpreter_io import model_io
 
 
@@ -147,22 +148,8 @@ def check_batched(interpreter, dataset):
     if not isinstance(spec, (tuple, list)) or not spec:
         return
     inputs = model_io(interpreter)[0]
-    x_spec = spec[0]
-    if isinstance(x_spec, dict):
-        pairs = [(x_spec.get(name), d) for name, d in inputs]
-    elif isinstance(x_spec, (tuple, list)):
-        pairs = list(zip(x_spec, [d for _, d in inputs]))
-    else:
-        pairs = [(x_spec, inputs[0][1])] if len(inputs) == 1 else []
-    for leaf, detail in pairs:
-        rank = getattr(getattr(leaf, "shape", None), "rank", None)
-        if rank is not None and rank == len(detail["shape"]) - 1:
-            raise ValueError(
-                "Invalid value for argument `dataset`. Expected a batched "
-                f"dataset: inputs of rank {len(detail['shape'])} with the "
-                f"batch axis. Received: inputs of shape {leaf.shape}; call "
-                "`.batch(batch_size)` on the dataset."
-            )
+    ranks = {name: len(detail["shape"]) for name, detail in inputs}
+    array_data.check_batched("dataset", spec[0], ranks)
 
 
 def _named_by_labels(interpreter, shapes, labels, output):
