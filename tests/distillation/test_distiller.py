@@ -250,3 +250,22 @@ def test_sequential_models_with_automatic_pairs():
     models.compile_distiller(distiller)
     logs = distiller.train_on_batch(*models.data(8), return_dict=True)
     assert logs["feature_kd"] > 0.0 and logs["attention_transfer"] >= 0.0
+
+
+def test_labels_may_follow_a_run_without_labels():
+    x, y = models.data(16)
+    for first, second in (("fit", "fit"), ("evaluate", "evaluate")):
+        teacher, student = models.pair()
+        distiller = models.compile_distiller(
+            tfc.Distiller(teacher, student, [tfc.LogitsKD()])
+        )
+        logs = getattr(distiller, first)(x, batch_size=8, verbose=0)
+        # Distillation alone: no student loss, no accuracy without labels.
+        run = getattr(distiller, second)
+        logs = run(x, y, batch_size=8, verbose=0)
+        if second == "fit":
+            logs = {k: v[-1] for k, v in logs.history.items()}
+        else:
+            logs = distiller.get_metrics_result()
+        assert float(logs["student_loss"]) > 0.0
+        assert 0.0 <= float(logs["accuracy"]) <= 1.0

@@ -74,3 +74,20 @@ def test_exported_student_is_the_plain_student(tmp_path):
     np.testing.assert_allclose(
         student.predict(x, verbose=0), distiller.predict(x, verbose=0)
     )
+
+
+def test_automatic_pairs_are_saved_as_the_pairs_used(tmp_path, monkeypatch):
+    from tf_compact.distillation import features
+
+    teacher, student = models.pair()
+    distiller = tfc.Distiller(teacher, student, [tfc.FeatureKD()])
+    (used,) = distiller._plan.pairs
+    (entry,) = distiller.get_config()["distillation_losses"]
+    assert entry["config"]["pairs"] == [list(pair) for pair in used]
+    path = str(tmp_path / "distiller.keras")
+    distiller.save(path)
+    # Another automatic choice (a later version, say) does not change
+    # what the saved Distiller pairs, so its adapters load.
+    monkeypatch.setattr(features, "auto_pairs", lambda t, s: used[:1])
+    loaded = keras.models.load_model(path)
+    assert [tuple(p) for p in loaded._plan.pairs[0]] == [tuple(p) for p in used]

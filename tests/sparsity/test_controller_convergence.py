@@ -229,6 +229,35 @@ def test_data_that_cannot_be_read_again_is_not_handed_over():
         trainer.fit(batches(), epochs=1, callbacks=[controller], verbose=0)
 
 
+@pytest.mark.parametrize("form", [list, tuple])
+def test_the_arrays_of_a_two_input_model_are_handed_over(form):
+    x, y = _digits()
+    x, y = x[:128], y[:128]
+    extra = np.random.default_rng(0).normal(size=(128, 3)).astype("float32")
+    image = keras.Input(x.shape[1:])
+    meta = keras.Input((3,))
+    h = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(image)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Concatenate()([h, meta])
+    model = keras.Model([image, meta], keras.layers.Dense(10)(h))
+    trainer = tfc.Sparsifier(
+        model, sparsity=tfc.GroupLasso(1e-4, proximal=True)
+    )
+    trainer.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    controller = tfc.callbacks.BudgetController(target_macs=0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(form([x, extra]), y, 64, 1, 0, [controller])
+    assert not [w for w in caught if "not recalibrated" in str(w.message)]
+    _assert_recalibrated(model, ((x, extra), y), 100)
+    # Without labels, the model's two inputs are read as inputs too.
+    _assert_recalibrated(model, (x, extra), 100)
+
+
 def test_recalibrate_data_strings_other_than_auto_are_refused():
     with pytest.raises(ValueError, match="recalibrate_data"):
         tfc.callbacks.BudgetController(target_macs=0.5, recalibrate_data="none")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.sparsity import tiny_models
+from tf_compact import callbacks
 from tf_compact.sparsity import GroupLasso
 from tf_compact.sparsity import Sparsifier
 
@@ -116,3 +117,27 @@ def test_serialization_round_trip():
     assert isinstance(restored.sparsity, GroupLasso)
     assert restored.sparsity.get_config() == trainer.sparsity.get_config()
     assert len(restored.model.layers) == len(trainer.model.layers)
+
+
+@pytest.mark.parametrize(
+    "controller",
+    [
+        lambda: callbacks.BudgetController(target_macs=0.5, blocks="auto"),
+        lambda: callbacks.SparsityController(data=_data()),
+        lambda: callbacks.GradualPruning(target_macs=0.5),
+    ],
+    ids=["budget_blocks", "sparsity_controller", "gradual"],
+)
+def test_a_model_trained_under_a_controller_loads_back(controller, tmp_path):
+    x, y = _data()
+    penalty = GroupLasso(strength=1e-3, proximal=True)
+    _, trainer = _trainer(penalty)
+    trainer.fit(x, y, epochs=1, verbose=0, callbacks=[controller()])
+    added = [v.path for v in penalty.variables]
+    assert len(added) > 1  # the controller added its variables
+    path = str(tmp_path / "trainer.keras")
+    trainer.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [v.path for v in loaded.sparsity.variables] == added
+    for a, b in zip(penalty.variables, loaded.sparsity.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

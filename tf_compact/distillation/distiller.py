@@ -319,7 +319,10 @@ class Distiller(
             "teacher": _serialize(self.teacher),
             "student": _serialize(self.student),
             "distillation_losses": [
-                _serialize(loss) for loss in self.distillation_losses
+                plan_lib.with_pairs(_serialize(loss), pairs)
+                for loss, pairs in zip(
+                    self.distillation_losses, self._plan.pairs
+                )
             ],
             "distillation_loss_weights": list(self.distillation_loss_weights),
             "student_loss_weight": self.student_loss_weight,

@@ -20,7 +20,33 @@ class LabelFreeMetrics:
         """Updates the compiled metrics (skipped without labels); logs."""
         if y is not None:
             return super().compute_metrics(x, y, y_pred, sample_weight)
+        # Runs while a train or test function is traced: that function
+        # cannot build the compiled loss and metrics later (no variable
+        # may be created after its first trace).
+        self._traced_without_labels = True
         return self.get_metrics_result()
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, retraced when labels follow data without."""
+        self._retrace_for_labels()
+        return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`, retraced when labels follow data without."""
+        self._retrace_for_labels()
+        return super().evaluate(*args, **kwargs)
+
+    def _retrace_for_labels(self):
+        """Drops the functions traced on data without labels while the
+        compiled loss or metrics are still unbuilt, so that labelled data
+        builds them in a fresh trace."""
+        if not getattr(self, "_traced_without_labels", False):
+            return
+        compiled = (getattr(self, "_compile_loss", None), self._compile_metrics)
+        if all(getattr(c, "built", True) for c in compiled if c is not None):
+            return
+        self.train_function = self.test_function = None
+        self._traced_without_labels = False
 
     def get_metrics_result(self):
         """Returns the metric values, less compiled metrics never updated.

@@ -190,3 +190,17 @@ def _describe_labels(y):
     if isinstance(y, dict):
         return f"a dict with keys {sorted(y)}"
     return f"a {type(y).__name__} of {len(y)} entries"
+
+
+def with_pairs(entry, pairs):
+    """A serialized loss with automatic pairs (`pairs=None`) written out
+    as the ones this Distiller uses: the saved model loads back with the
+    same layers paired even if the automatic choice changes."""
+    config = entry.get("config") if isinstance(entry, dict) else None
+    if (
+        isinstance(config, dict)
+        and "pairs" in config
+        and config["pairs"] is None
+    ):
+        config["pairs"] = [list(pair) for pair in pairs]
+    return entry

@@ -284,9 +284,11 @@ def recalibrate_after_fit(model, data, fit_data, max_batches, owner):
             if batch_norm_layers(model):
                 warnings.warn(
                     f"{owner}: the BN statistics of '{model.name}' were not "
-                    "recalibrated (the model was not trained by "
-                    "tfc.Sparsifier or tfc.Distiller, which hand their "
-                    "training data over). Pass recalibrate_data=x_train, or "
+                    "recalibrated: no training data reached the callback "
+                    "(tfc.Sparsifier and tfc.Distiller hand over arrays, "
+                    "datasets and PyDatasets given to `fit`; not generators "
+                    "or unlabelled lists of inputs). Pass "
+                    "recalibrate_data=x_train, or "
                     "call tfc.sparsity.recalibrate_batch_norm(slim, x_train) "
                     "on the slim model: stale statistics lower its accuracy "
                     "in inference mode.",

@@ -11,8 +11,10 @@ class HandsFitData:
     """Mixin for trainer models: before `fit` runs, every callback with a
     `take_fit_data(data)` method receives `fit`'s training data (`x`, or
     `(x, y)` when `y` is given) when it can be read again: arrays, a dict
-    of arrays, a `tf.data.Dataset` or a `keras.utils.PyDataset`. Other
-    data (generators, lists of inputs) is not handed over.
+    of arrays, a `tf.data.Dataset` or a `keras.utils.PyDataset`, and with
+    `y` a list or tuple of arrays (several inputs, handed over as a
+    tuple). Other data (generators, unlabelled lists of inputs) is not
+    handed over.
 
     The controllers use it to recalibrate the BN statistics of the model
     they steer on the very data it was trained on, without the user
@@ -30,7 +32,9 @@ class HandsFitData:
         """`keras.Model.fit`, after handing its data to the callbacks."""
         bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
         x, y = bound.arguments.get("x"), bound.arguments.get("y")
-        if readable_again(x):
+        if y is not None and _several_arrays(x):
+            x = tuple(x)  # several inputs, read as `(x, y)` arrays
+        if readable_again(x) or (y is not None and isinstance(x, tuple)):
             data = x if y is None else (x, y)
             for callback in bound.arguments.get("callbacks") or ():
                 take = getattr(callback, "take_fit_data", None)
@@ -45,4 +49,13 @@ def readable_again(x):
         return True
     return isinstance(x, dict) and all(
         isinstance(v, np.ndarray) for v in x.values()
+    )
+
+
+def _several_arrays(x):
+    """Whether `x` is a list or tuple of arrays (a model's inputs)."""
+    return (
+        isinstance(x, (list, tuple))
+        and bool(x)
+        and all(isinstance(v, np.ndarray) for v in x)
     )

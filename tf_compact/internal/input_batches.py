@@ -142,6 +142,8 @@ def input_batches(data, batch_size=DEFAULT_BATCH_SIZE, model=None):
             data,
         )
     arrays = _array_inputs(data)
+    if model is not None and _inputs_of(model, data):
+        arrays = tuple(data)  # the model's several inputs, no labels
     if arrays is not None:
         batches = _split(arrays, batch_size)
     elif isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
@@ -201,6 +203,21 @@ def _array_inputs(data):
     x = parts[0]
     # Several inputs travel as a tuple, as Keras passes them.
     return tuple(x) if isinstance(x, list) else x
+
+
+def _inputs_of(model, data):
+    """Whether `data` is a tuple or list of arrays, one per input of
+    `model` and of its shape: inputs without labels, not `(x, y)`."""
+    inputs = getattr(model, "inputs", None) or ()
+    if not isinstance(data, (tuple, list)) or len(inputs) < 2:
+        return False
+    if len(data) != len(inputs) or not _all_arrays(data):
+        return False
+    return all(
+        len(a.shape) == len(t.shape)
+        and all(e is None or s == e for s, e in zip(a.shape[1:], t.shape[1:]))
+        for a, t in zip(data, inputs)
+    )
 
 
 def _all_arrays(values):

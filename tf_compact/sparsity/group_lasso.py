@@ -6,6 +6,7 @@ from keras import ops
 
 from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.sparsity import group_plan
+from tf_compact.sparsity import penalty_state
 from tf_compact.sparsity import proximal as proximal_step
 from tf_compact.sparsity import validation
 
@@ -53,6 +54,9 @@ class GroupLasso(keras.layers.Layer):
             `tfc.callbacks.ProximalStep()`). Defaults to `False`.
         epsilon: Floor under the squared channel norm, so the gradient stays
             finite at zero. Defaults to `1e-12`.
+        state_layout: `[[name, shape], ...]` of the variables controllers
+            added, as `get_config` records it, so that a saved penalty
+            loads back with them. Defaults to `None` (none).
         **kwargs: Base `keras.layers.Layer` arguments (`name`, ...).
 
     Raises:
@@ -80,6 +84,7 @@ class GroupLasso(keras.layers.Layer):
         include_consumers=False,
         proximal=False,
         epsilon=1e-12,
+        state_layout=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -100,7 +105,9 @@ class GroupLasso(keras.layers.Layer):
         self.channel_scales = None
         self.channel_weights = None
         self._plan = None
-        self._states = _StateHolder()
+        self._states = penalty_state.PenaltyState(self)
+        # A loaded penalty gets back the variables controllers added.
+        self._states.restore(state_layout)
         #: Set by whatever applies the proximal step (`tfc.Sparsifier`,
         #: `tfc.Distiller`, `tfc.callbacks.ProximalStep`); controllers warn
         #: when a proximal penalty trains without it.
@@ -195,13 +202,7 @@ class GroupLasso(keras.layers.Layer):
         return self.channel_weights
 
     def _per_channel_variable(self, plan, name):
-        return self.add_weight(
-            shape=(plan.num_channels,),
-            initializer="ones",
-            trainable=False,
-            name=name,
-            dtype="float32",
-        )
+        return self._states.variable(name, 1.0, (plan.num_channels,))
 
     def _channel_multipliers(self, values):
         for variable in (self.channel_scales, self.channel_weights):
@@ -225,15 +226,7 @@ class GroupLasso(keras.layers.Layer):
         Returns:
             The `keras.Variable`.
         """
-        if name not in self._states.variables:
-            self._states.variables[name] = self.add_weight(
-                shape=tuple(shape),
-                initializer=keras.initializers.Constant(initial),
-                trainable=False,
-                name=name,
-                dtype="float32",
-            )
-        return self._states.variables[name]
+        return self._states.variable(name, initial, shape)
 
     def channel_values(self, model):
         """Returns the per-channel norms (`l2`) or L1 sums as a tensor.
@@ -308,6 +301,7 @@ class GroupLasso(keras.layers.Layer):
             include_consumers=self.include_consumers,
             proximal=self.proximal,
             epsilon=self.epsilon,
+            state_layout=[list(item) for item in self._states.layout],
         )
         return config
 
@@ -334,13 +328,6 @@ class GroupLasso(keras.layers.Layer):
                 "`penalty.bind(model)` (or the penalty on the model) first."
             )
         return self._plan
-
-
-class _StateHolder:
-    """Keeps named state variables out of the layer's attribute tracking."""
-
-    def __init__(self):
-        self.variables = {}
 
 
 def _channel_graph(model):
