@@ -76,3 +76,25 @@ def test_each_block_of_the_pruned_model_meets_its_budget(target):
     # within the first epoch) while the block was over budget.
     strengths = history["sparsity_strength/stage1"]
     assert strengths[-1] > 0.1
+
+
+def test_threshold_fallback_meets_each_block_without_overshooting():
+    # No sparsity in one short epoch: the train-end fallback prunes.
+    x, y = helpers.data(32)
+    keras.utils.set_random_seed(0)
+    model = helpers.conv_model(filters=(16, 32))
+    trainer = helpers.sparsifier(model, strength=0.0, lr=0.02)
+    controller = BudgetController(
+        target_macs=0.5, blocks="auto", max_strength=1e-6, min_strength=1e-7
+    )
+    with pytest.warns(UserWarning, match=r"stage1 50\.0%.*budget: macs 50"):
+        trainer.fit(
+            x, y, epochs=1, batch_size=16, callbacks=[controller], verbose=0
+        )
+    assert controller.met_by_sparsity is False
+    assert controller.threshold == controller.training_threshold
+    slim = tfc.prune(trainer.model, threshold=controller.threshold)
+    fractions = _block_fractions(trainer.model, slim, controller._blocks)
+    for name in controller.steered_blocks():
+        # Each block at its budget, none pruned far past it.
+        assert 0.4 < fractions[name] <= 0.5 + 1e-6, fractions

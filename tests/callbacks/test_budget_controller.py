@@ -93,7 +93,8 @@ def test_auto_blocks_get_one_strength_each():
     controller = BudgetController(
         target_macs=0.5, blocks="auto", max_strength=1e-2
     )
-    with pytest.warns(UserWarning, match="threshold was raised"):
+    # Per-block budgets fall back to one threshold per block.
+    with pytest.warns(UserWarning, match="under its own threshold"):
         history = _fit(trainer, controller, epochs=2)
     names = list(controller.block_strengths())
     assert names == ["stage1", "stage2"]
@@ -181,3 +182,18 @@ def test_a_penalty_without_exact_zeros_is_named_at_fit_start(proximal):
         controller = tfc.callbacks.SparsityController(data=helpers.data(16))
         _fit(trainer, controller, epochs=1, n=16)
     assert not [w for w in caught if "not proximal" in str(w.message)]
+
+
+@pytest.mark.parametrize("blocks", [None, "auto"])
+def test_zero_epochs_leave_the_model_as_it_is(blocks):
+    x, y = helpers.data(16)
+    trainer = helpers.sparsifier()
+    before = [w.numpy().copy() for w in trainer.model.weights]
+    controller = BudgetController(target_macs=0.3, blocks=blocks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(x, y, epochs=0, callbacks=[controller], verbose=0)
+    after = [w.numpy() for w in trainer.model.weights]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    assert controller.threshold == controller.training_threshold

@@ -11,6 +11,7 @@ import pytest
 import tf_compact as tfc
 from tests.callbacks import helpers
 from tf_compact.callbacks import SparsityController
+from tf_compact.callbacks import gap_scores as scores
 
 
 class FixedGap(SparsityController):
@@ -226,3 +227,28 @@ def test_a_dataset_of_batches_is_read_into_the_held_out_batch(monkeypatch):
         SparsityController(data=dataset.take(0))
     with pytest.raises(ValueError, match=r"\(x, y\) batches"):
         SparsityController(data=tf.data.Dataset.from_tensor_slices(x))
+
+
+def test_monitoring_the_total_loss_with_a_penalty_warns():
+    x, y = helpers.data(16)
+    trainer = helpers.sparsifier()
+    controller = SparsityController(monitor="val_loss", reference=1.0)
+    with pytest.warns(UserWarning, match="includes the sparsity penalty"):
+        trainer.fit(
+            x,
+            y,
+            epochs=1,
+            validation_split=0.5,
+            callbacks=[controller],
+            verbose=0,
+        )
+    assert scores.penalized_monitor(trainer, "val_accuracy") is None
+    distiller = tfc.Distiller(
+        helpers.conv_model(),
+        helpers.conv_model(),
+        [tfc.LogitsKD()],
+        sparsity=tfc.GroupLasso(1e-3),
+    )
+    message = scores.penalized_monitor(distiller, "val_loss")
+    assert "`val_student_loss`" in message
+    assert scores.penalized_monitor(distiller, "val_student_loss") is None

@@ -1,12 +1,9 @@
 """`BudgetController`: steer the sparsity strength to a MACs/params budget."""
 
-import warnings
-
 import keras
-import numpy as np
 
 from tf_compact.callbacks import control_laws
-from tf_compact.callbacks import targeting
+from tf_compact.callbacks import threshold_fallback
 from tf_compact.callbacks.budget_scopes import BlockBudgets
 from tf_compact.callbacks.budget_scopes import GlobalBudget
 from tf_compact.callbacks.control_laws import MultiplicativeLaw
@@ -77,10 +74,13 @@ class BudgetController(PenaltyController):
     When training ends, `threshold` is kept if the slim model meets the
     budget at it (every steered block's budget, with `blocks`): the budget
     was met by sparsity (`met_by_sparsity` is `True`). Else, as a last
-    resort, it is raised to the smallest channel norm threshold at which
-    the budget is met (with a warning, since this prunes channels whose
-    norm is above the threshold used during training), so `tfc.prune(model,
-    threshold=controller.threshold)` meets it. Each epoch logs
+    resort (with a warning that gives the cost reached against the
+    budget, since this prunes channels whose norm is above the threshold
+    used during training), it is raised to the smallest channel norm
+    threshold at which the budget is met; with `blocks`, each block gets
+    its own threshold and the channels under it are zeroed in the trained
+    model, so no block is pruned past its budget. Either way
+    `tfc.prune(model, threshold=controller.threshold)` meets it. Each epoch logs
     `budget_met_by_sparsity` (1.0 when the budget is met at the training
     threshold), and so do the train-end `logs`.
 
@@ -286,46 +286,18 @@ class BudgetController(PenaltyController):
         return values
 
     def on_train_end(self, logs=None):
-        self.threshold = self.fit_threshold()
-        self.met_by_sparsity = self.threshold <= self.training_threshold
+        base = self.training_threshold
+        self.met_by_sparsity = bool(self.meets_budget(self.measure(base)))
+        if (self.params or {}).get("epochs") != 0:  # epochs=0: no change
+            self.threshold = self.fit_threshold()
         if logs is not None:
             logs["budget_met_by_sparsity"] = float(self.met_by_sparsity)
         super().on_train_end(logs)
 
     def fit_threshold(self):
-        """Returns the threshold at which the slim model meets the budget.
-
-        The threshold used in training when it meets the budget; else the
-        smallest larger one that does. A channel is pruned when its norm is
-        below the threshold, so the candidates are the thresholds just
-        above each channel norm; the result prunes the fewest channels
-        while meeting the budget.
-        """
-        base = self.training_threshold
-        values = np.asarray(self.penalty.channel_values(self.target))
-        targets = self.targets(self.measure(base, values))
-        blocks = self.steered_blocks() or [None]
-
-        def meets(threshold):
-            report = self.measure(threshold, values)
-            return self.rule.meets(report, targets, blocks)
-
-        chosen, met = targeting.smallest_threshold(values, base, meets)
-        if not met:
-            warnings.warn(
-                "BudgetController: no threshold meets the budget (each "
-                "group keeps one channel).",
-                stacklevel=2,
-            )
-        elif chosen > base:
-            warnings.warn(
-                f"BudgetController: the budget was not met by sparsity at "
-                f"threshold {base:g}; the threshold was raised to "
-                f"{chosen:g}, which prunes channels the training did not "
-                "zero (train longer, or raise `max_strength`).",
-                stacklevel=2,
-            )
-        return chosen
+        """Returns the threshold at which the slim model meets the budget
+        (see `threshold_fallback.fit_threshold`, which this calls)."""
+        return threshold_fallback.fit_threshold(self)
 
     def get_config(self):
         return {

@@ -74,3 +74,37 @@ def cross_entropy(pred, y):
         shifted = pred - pred.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return float(-np.mean(log_p[np.arange(len(y)), y]))
+
+
+def penalized_monitor(model, monitor):
+    """Returns a warning when `monitor` is a total loss with the penalty.
+
+    The total `loss` (and `val_loss`) of a `tfc.Distiller` or
+    `tfc.Sparsifier` with a penalty includes the penalty, so a controller
+    steering the penalty from it would hold the strength back because of
+    the penalty itself.
+
+    Args:
+        model: The model being fit (the trainer).
+        monitor: The key of the epoch logs the controller reads.
+
+    Returns:
+        The warning text, or `None` when `monitor` excludes the penalty.
+    """
+    prefix = "val_" if str(monitor).startswith("val_") else ""
+    if monitor != f"{prefix}loss" or getattr(model, "sparsity", None) is None:
+        return None
+    if hasattr(model, "student"):
+        advice = f"Monitor `{prefix}student_loss` (the student's own loss)"
+    else:
+        advice = (
+            "Compile a loss metric (e.g. `metrics=[keras.metrics."
+            "SparseCategoricalCrossentropy()]`) and monitor "
+            f"`{prefix}sparse_categorical_crossentropy`"
+        )
+    return (
+        f"SparsityController: monitor={monitor!r} is the total loss, which "
+        f"includes the sparsity penalty (logged as `{prefix}sparsity_loss`): "
+        "the controller would hold the strength back because of its own "
+        f"penalty. {advice} instead."
+    )

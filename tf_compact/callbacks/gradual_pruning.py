@@ -40,6 +40,10 @@ class GradualPruning(IterativePruning):
     monotonically in practice. The step count is the optimizer's, so a run
     resumed by `keras.callbacks.BackupAndRestore` picks up the schedule
     where it stopped; the mask is recomputed at the start of training.
+    Calling `fit` again with the same callback and model continues from
+    the mask reached (and from the schedule, whose `end_step="auto"` was
+    set by the first fit): masked channels stay masked, and a later fit
+    past `end_step` fine-tunes at the final widths.
     Logs `slim_macs_fraction`, `slim_params_fraction` and `group_sparsity`
     at every epoch end; `updates` lists every mask update (step, the
     schedule's goals and the fractions reached).
@@ -174,7 +178,19 @@ class GradualPruning(IterativePruning):
             if last is not None and last > self.begin_step:
                 self.update(last)
 
+    def _reset_schedule(self):
+        self._updated_at = None
+        self._masking = False
+        self.updates = []
+        if self.given_end_step == "auto":
+            self.end_step = None
+
     def on_train_begin(self, logs=None):
+        if (self.params or {}).get("epochs") == 0:
+            return  # nothing trains: no schedule to set or warn about
+        self._masking = bool(np.any(keras.ops.convert_to_numpy(self.mask) == 0))
+        if self._masking:
+            self._apply()
         if self.end_step is None:
             self.end_step = self._auto_end_step()
         self._resume()

@@ -7,6 +7,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_compact.callbacks.channel_masks import pruned_model_of
+from tf_compact.callbacks.channel_masks import reapply_stale_masks
+from tf_compact.callbacks.channel_masks import segments_of_channels
 from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.internal import distribute
 from tf_compact.internal.targets import KINDS
@@ -44,6 +47,13 @@ class IterativePruning(keras.callbacks.Callback):
     in the callback only. Logs `slim_macs_fraction`,
     `slim_params_fraction` and `group_sparsity` (fraction of channels
     masked).
+
+    Calling `fit` again with the same callback (and the same model)
+    continues from the mask reached, as `keras.callbacks.ReduceLROnPlateau`
+    keeps its state: masked channels stay masked. When another callback
+    restores weights (`keras.callbacks.EarlyStopping(
+    restore_best_weights=True)`), the mask is applied again at the end of
+    training (or when `masks` is read), with a warning.
 
     When training starts with too few epochs for the rounds to reach the
     budget (projected from the current scores), and when it ends with the
@@ -113,15 +123,25 @@ class IterativePruning(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        self.pruned_model = _pruned_model(model)
-        graph = ChannelGraph(self.pruned_model)
-        self.plan = group_plan.GroupPlan.from_graph(graph)
-        self.plan.graph = graph
-        self._dense = cost_from_keep(graph, None)
-        self.targets = {
-            kind: target_fraction(target, self._dense[KINDS.index(kind)])
-            for kind, target in self.given_targets.items()
-        }
+        pruned = pruned_model_of(model)
+        # A later fit of the same model continues from the masks reached.
+        kept = None
+        if (
+            self.mask is not None
+            and getattr(self, "pruned_model", None) is pruned
+        ):
+            kept = keras.ops.convert_to_numpy(self.mask)
+        else:
+            self.pruned_model = pruned
+            graph = ChannelGraph(pruned)
+            self.plan = group_plan.GroupPlan.from_graph(graph)
+            self.plan.graph = graph
+            self._dense = cost_from_keep(graph, None)
+            self.targets = {
+                kind: target_fraction(target, self._dense[KINDS.index(kind)])
+                for kind, target in self.given_targets.items()
+            }
+            self._reset_schedule()
         n = self.plan.num_channels
         penalty = getattr(model, "sparsity", None)
         with distribute.scope_of(model):
@@ -129,12 +149,24 @@ class IterativePruning(keras.callbacks.Callback):
                 self.mask = penalty.state_variable("prune_mask", 1.0, (n,))
             else:
                 self.mask = keras.Variable(np.ones((n,), "float32"))
+        if kept is not None:
+            current = keras.ops.convert_to_numpy(self.mask)
+            self.mask.assign(np.minimum(current, kept).astype("float32"))
         plan, mask = self.plan, self.mask
         self._apply = tf.function(lambda: plan.scale_channels(mask))
 
+    def _reset_schedule(self):
+        """Forgets the progress of a previous model (a new model is set)."""
+
     @property
     def masks(self):
-        """`{group name: bool array}`: the channels kept so far."""
+        """`{group name: bool array}`: the channels kept so far.
+
+        Reading it first zeroes any masked channel whose weights another
+        callback set back (with a warning), so `tfc.slim(model, masks)`
+        always equals the masked model.
+        """
+        reapply_stale_masks(self, "when `masks` was read")
         return self.plan.split(keras.ops.convert_to_numpy(self.mask) > 0)
 
     def cost(self, keep=None):
@@ -160,8 +192,11 @@ class IterativePruning(keras.callbacks.Callback):
             self._apply()
 
     def on_train_begin(self, logs=None):
+        # A later fit starts from the masks of the previous one.
+        if np.any(keras.ops.convert_to_numpy(self.mask) == 0):
+            self._apply()
         epochs = (self.params or {}).get("epochs")
-        if epochs is None:
+        if not epochs:
             return
         rounds = sum(
             1
@@ -174,13 +209,18 @@ class IterativePruning(keras.callbacks.Callback):
                 f"{type(self).__name__}: {int(epochs)} epochs allow "
                 f"{rounds} round(s) of fraction={self.fraction:g} "
                 f"(start_epoch={self.start_epoch}, every={self.every}), "
-                f"which reach about {self._distance(self.cost(keep))}; the "
-                "budget will not be met. Train for more epochs or raise "
-                "`fraction`.",
+                "which reach about "
+                f"{self._distance(self.cost(keep))} at the current scores "
+                "(each round ranks the channels again after training, so "
+                "the end may differ a little); the budget will likely not "
+                "be met. Train for more epochs or raise `fraction`.",
                 stacklevel=2,
             )
 
     def on_train_end(self, logs=None):
+        reapply_stale_masks(self, "at the end of training")
+        if (self.params or {}).get("epochs") == 0:
+            return  # nothing trained: no budget to miss
         cost = self.cost()
         if not self.meets(cost):
             warnings.warn(
@@ -267,7 +307,7 @@ class IterativePruning(keras.callbacks.Callback):
     def _candidates(self, keep, flat=None):
         if flat is None:
             flat = self._flat_scores()
-        members = _segments_of_channels(self.plan)
+        members = segments_of_channels(self.plan)
         alive = [int(keep[m].sum()) for m in members]
         owner = [[] for _ in range(self.plan.num_channels)]
         for i, m in enumerate(members):
@@ -298,24 +338,3 @@ class IterativePruning(keras.callbacks.Callback):
 
 
 _NOUNS = {"macs": "MACs", "params": "parameters"}
-
-
-def _segments_of_channels(plan):
-    """Global channel indices of each group and of each producer in it:
-    every one of them must keep a channel."""
-    segments = getattr(plan.graph, "segments", {})
-    out = []
-    for i, name in enumerate(plan.group_names):
-        start, stop = int(plan.offsets[i]), int(plan.offsets[i + 1])
-        out.append(np.arange(start, stop))
-        for _, channels in segments.get(name, ()):
-            out.append(start + np.asarray(channels, dtype="int64"))
-    return out
-
-
-def _pruned_model(model):
-    for name in ("student", "model"):
-        inner = getattr(model, name, None)
-        if isinstance(inner, keras.Model):
-            return inner
-    return model

@@ -72,7 +72,7 @@ class PenaltyController(keras.callbacks.Callback):
 
     ```python
     controller = tfc.callbacks.SparsityController(
-        monitor="val_loss", reference=1.2
+        monitor="val_accuracy", metric="accuracy", reference=0.9
     )
     isinstance(controller, tfc.callbacks.PenaltyController)  # True
     trainer.fit(x, y, validation_split=0.25, epochs=2,
@@ -140,8 +140,7 @@ class PenaltyController(keras.callbacks.Callback):
         super().set_model(model)
         self.penalty, self.target = find_penalty(model, type(self).__name__)
         self.penalty.bind(self.target)
-        # State variables live where the model's do (mirrored under a
-        # tf.distribute strategy).
+        # State variables live where the model's do (mirrored if need be).
         with distribute.scope_of(model):
             self._setup()
 
@@ -212,13 +211,14 @@ class PenaltyController(keras.callbacks.Callback):
         self._fit_data = data
 
     def on_train_end(self, logs=None):
-        batch_norm.recalibrate_after_fit(
-            self.target,
-            self.recalibrate_data,
-            self._fit_data,
-            self.recalibrate_batches,
-            type(self).__name__,
-        )
+        if (self.params or {}).get("epochs") != 0:  # epochs=0: no change
+            batch_norm.recalibrate_after_fit(
+                self.target,
+                self.recalibrate_data,
+                self._fit_data,
+                self.recalibrate_batches,
+                type(self).__name__,
+            )
         self._fit_data = None
 
     def _update(self, logs):

@@ -74,9 +74,11 @@ class SparsityController(PenaltyController):
             model's own score at the start of training) or a float: the
             reference loss or accuracy. Defaults to `None`.
         monitor: Key of the epoch logs holding the student's loss or
-            accuracy (e.g. `"val_accuracy"`), used instead of `data`; then
-            updates happen at epoch ends, and an epoch end whose logs lack
-            the key raises. Defaults to `None`.
+            accuracy (e.g. `"val_accuracy"`, or `"val_student_loss"` with
+            a `tfc.Distiller`), used instead of `data`; not `"val_loss"`
+            of a trainer with a penalty, which includes the penalty
+            (fit warns). Then updates happen at epoch ends, and an epoch
+            end whose logs lack the key raises. Defaults to `None`.
         threshold: As in `PenaltyController`.
         update_every: As in `PenaltyController`. Defaults to `"epoch"`.
         min_strength: As in `PenaltyController`.
@@ -165,6 +167,9 @@ class SparsityController(PenaltyController):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        message = scores.penalized_monitor(self.model, self.monitor)
+        if message:
+            warnings.warn(message, stacklevel=2)
         if self.reference is not None:
             self._reference_state.assign(float(self.reference))
             return
