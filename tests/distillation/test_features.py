@@ -21,6 +21,47 @@ def test_auto_pairs_take_the_last_layer_of_each_resolution():
     assert pairs == [("r1", "b"), ("r2", "down")]
 
 
+def _preprocessed_net(width, name):
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255.0, name="rescale")(inputs)
+    x = keras.layers.Normalization(mean=0.5, variance=0.25, name="norm")(x)
+    x = keras.layers.Conv2D(width, 3, strides=2, padding="same", name="c1")(x)
+    x = keras.layers.ZeroPadding2D(1, name="pad")(x)
+    x = keras.layers.Conv2D(width, 3, strides=2, name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+    x = keras.layers.Conv2D(3, 1, name="head")(x)
+    return keras.Model(inputs, keras.layers.Flatten(name="flat")(x), name=name)
+
+
+def test_auto_pairs_skip_input_preprocessing_and_padding_layers():
+    teacher, student = _preprocessed_net(4, "t"), _preprocessed_net(2, "s")
+    pairs = features.auto_pairs(teacher, student)
+    assert pairs == [("c1", "c1"), ("c2", "c2"), ("head", "head")]
+    spatial = features.auto_pairs(teacher, student, spatial=True)
+    assert spatial == [("c1", "c1"), ("c2", "c2")]
+
+
+def test_auto_pairs_skip_a_nested_augmentation_model():
+    augment = keras.Sequential(
+        [keras.layers.RandomFlip(), keras.layers.RandomContrast(0.1)],
+        name="augment",
+    )
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, strides=2, padding="same", name="c")(
+        augment(inputs)
+    )
+    model = keras.Model(inputs, x)
+    assert features.auto_pairs(model, model) == [("c", "c")]
+
+
+def test_spatial_auto_pairs_explain_when_only_1x1_is_shared():
+    inputs = keras.Input((1, 1, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="c")(inputs))
+    assert features.auto_pairs(model, model) == [("c", "c")]
+    with pytest.raises(ValueError, match="larger than 1x1"):
+        features.auto_pairs(model, model, spatial=True)
+
+
 def test_extractor_returns_output_and_features_in_one_call():
     model = models.conv_net(4, "m")
     extractor = features.FeatureExtractor(model, [None, "r1", "r1"], "m")

@@ -154,6 +154,44 @@ def test_attention_transfer_resizes_student_map():
     assert float(_np(tfc.AttentionTransfer().term_loss([t], [s_peak]))) > 0
 
 
+@pytest.mark.parametrize("scale", [1e-4, 1e-12, 1e6])
+def test_attention_transfer_ignores_the_scale_of_activations(scale):
+    rng = np.random.default_rng(3)
+    t = rng.normal(size=(2, 4, 4, 8)).astype("float32")
+    at = tfc.AttentionTransfer()
+    loss = float(_np(at.term_loss([t], [t * np.float32(scale)])))
+    assert abs(loss) < 1e-6
+    a_t = _np(attention_transfer.attention_map(t))
+    a_s = _np(attention_transfer.attention_map(t * np.float32(scale)))
+    np.testing.assert_allclose(a_s, a_t, atol=1e-6)
+
+
+def test_attention_map_is_scale_free_in_float16():
+    rng = np.random.default_rng(4)
+    t = rng.normal(size=(2, 4, 4, 8)).astype("float32")
+    # Mostly float16 subnormals: an absolute epsilon swamps their squares.
+    small = (t * 1e-5).astype("float16")
+    a_16 = _np(attention_transfer.attention_map(small))
+    a_32 = _np(attention_transfer.attention_map(t))
+    np.testing.assert_allclose(a_16, a_32, atol=1e-3)
+    zero = _np(attention_transfer.attention_map(np.zeros((1, 2, 2, 3))))
+    np.testing.assert_array_equal(zero, 0.0)
+
+
+def test_one_by_one_maps_add_nothing_to_attention_transfer():
+    rng = np.random.default_rng(5)
+    t = rng.normal(size=(2, 4, 4, 3)).astype("float32")
+    one = np.ones((2, 1, 1, 3), "float32")
+    at = tfc.AttentionTransfer()
+    alone = float(_np(at.term_loss([t], [t[..., :2]])))
+    both = at.term_loss([t, one * 1e-5], [t[..., :2], np.zeros_like(one)])
+    assert float(_np(both)) == pytest.approx(alone, abs=1e-6)
+    with pytest.warns(UserWarning, match="1x1 teacher feature"):
+        at.build_module(
+            [(None, 4, 4, 3), (None, 1, 1, 3)], [(None, 4, 4, 2)] * 2
+        )
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"p": 0}, {"beta": -1.0}, {"pairs": [(1, 2)]}]
 )

@@ -1,5 +1,7 @@
 """Attention transfer between feature maps (Zagoruyko & Komodakis, 2017)."""
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -7,12 +9,29 @@ from tf_compact.distillation import adapters
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
 
+# Floor of the divisors below: far under any float32 activation peak that
+# matters, far over float32's smallest normal number.
+_TINY = 1e-30
+
+
+def _positions(size):
+    """Number of spatial positions of a `(height, width)`, or None."""
+    if size[0] is None or size[1] is None:
+        return None
+    return size[0] * size[1]
+
 
 def attention_map(feature, p=2.0, size=None):
     """Returns the L2-normalized spatial attention map of an NHWC feature.
 
     The map is the channel mean of `|feature| ** p`, resized to `size` when
-    given, flattened per sample and divided by its L2 norm.
+    given, flattened per sample and divided by its L2 norm. It depends only
+    on the direction of each sample's feature: `c * feature` gives the same
+    map for every `c > 0`, however small or large. For that, each sample is
+    first divided by its largest absolute activation (a constant for the
+    gradient), computed in float32, so that `|feature| ** p` neither
+    underflows nor overflows, also for float16 features. An all-zero
+    sample gives an all-zero map.
 
     Args:
         feature: A 4D tensor (batch, height, width, channels).
@@ -23,12 +42,15 @@ def attention_map(feature, p=2.0, size=None):
     Returns:
         A 2D tensor (batch, height * width).
     """
-    x = ops.cast(feature, "float32")
-    amap = ops.mean(ops.power(ops.abs(x), p), axis=-1, keepdims=True)
+    x = ops.abs(ops.cast(feature, "float32"))
+    peak = ops.max(x, axis=(1, 2, 3), keepdims=True)
+    x = x / ops.stop_gradient(ops.maximum(peak, _TINY))
+    amap = ops.mean(ops.power(x, p), axis=-1, keepdims=True)
     if size is not None and tuple(amap.shape[1:3]) != tuple(size):
         amap = ops.image.resize(amap, size, interpolation="bilinear")
     amap = ops.reshape(amap, (ops.shape(amap)[0], -1))
-    return amap / (ops.norm(amap, axis=-1, keepdims=True) + 1e-8)
+    norm = ops.norm(amap, axis=-1, keepdims=True)
+    return amap / ops.maximum(norm, _TINY)
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
@@ -39,13 +61,18 @@ class AttentionTransfer(kd_loss.KDLoss):
     mean of squared activations, L2-normalized) is pulled towards the
     teacher's. Channel counts may differ freely, so no trainable adapter is
     needed; a student map of another spatial size is resized to the
-    teacher's. This is the loss used for simplified ("Moonshine") students.
-    The term is `beta / 2 · Σ_pairs mean((a_t - a_s)²)`.
+    teacher's. The maps do not depend on the scale of the activations: a
+    student whose features are the teacher's times any `c > 0` scores 0.
+    This is the loss used for simplified ("Moonshine") students. The term
+    is `beta / 2 · Σ_pairs mean((a_t - a_s)²)`, where a pair whose teacher
+    feature is 1×1 adds nothing (its map has no spatial extent; a warning
+    says so when such a pair is given).
 
     Args:
         pairs: List of `(teacher_layer_name, student_layer_name)` of 4D
             feature maps, or `None` to pair layers that end a stage at the
-            same resolution. Defaults to `None`.
+            same resolution above 1×1 (never the input, preprocessing or
+            zero-padding layers). Defaults to `None`.
         p: Exponent on the absolute activations, > 0. Defaults to `2.0`.
         beta: Scale of the term, > 0 (the paper's `β`). Defaults to
             `1000.0`.
@@ -76,12 +103,16 @@ class AttentionTransfer(kd_loss.KDLoss):
     def resolve_pairs(self, teacher, student):
         """Returns the given pairs, or pairs matched by resolution."""
         if self.pairs is None:
-            return features.auto_pairs(teacher, student)
+            return features.auto_pairs(teacher, student, spatial=True)
         return list(self.pairs)
 
     def build_module(self, teacher_shapes, student_shapes):
-        """Checks the features are 4D maps; needs no trainable module."""
-        for t, s in zip(teacher_shapes, student_shapes):
+        """Checks the features are 4D maps; needs no trainable module.
+
+        Warns about each pair whose teacher feature is 1×1: it adds nothing
+        to the term.
+        """
+        for i, (t, s) in enumerate(zip(teacher_shapes, student_shapes)):
             if len(t) != 4 or len(s) != 4:
                 raise ValueError(
                     "AttentionTransfer compares 4D feature maps (batch, "
@@ -89,17 +120,33 @@ class AttentionTransfer(kd_loss.KDLoss):
                     f"shape={t}, student feature shape={s}"
                 )
             adapters.check_compatible(t, s)
+            if _positions(t[1:3]) == 1:
+                warnings.warn(
+                    f"AttentionTransfer pair {i} (counting from 0 in "
+                    "`pairs`) compares a 1x1 teacher feature: its attention "
+                    "map has a single position, carries no spatial "
+                    "information and adds nothing to the term. Pair layers "
+                    "with a larger spatial size. Received: teacher feature "
+                    f"shape={t}, student feature shape={s}",
+                    stacklevel=2,
+                )
         return None
 
     def term_loss(
         self, teacher_features, student_features, module=None, training=False
     ):
-        """Returns `beta / 2` times the summed per-pair map distances."""
+        """Returns `beta / 2` times the summed per-pair map distances.
+
+        Pairs whose teacher feature is 1×1 are skipped.
+        """
         del module, training
-        total = 0.0
+        total = ops.zeros((), "float32")
         for t, s in zip(teacher_features, student_features):
+            size = tuple(t.shape[1:3])
+            if _positions(size) == 1:
+                continue
             a_t = attention_map(t, self.p)
-            a_s = attention_map(s, self.p, size=tuple(t.shape[1:3]))
+            a_s = attention_map(s, self.p, size=size)
             total = total + ops.mean(ops.square(a_t - a_s))
         return total * (self.beta / 2.0)
 

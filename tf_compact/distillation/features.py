@@ -9,6 +9,7 @@ spatial resolution when the user gives none.
 
 import keras
 
+from tf_compact.distillation import stages
 from tf_compact.internal import heads
 from tf_compact.internal.head_ops import probabilities_to_logits
 from tf_compact.internal.head_trace import same_tensor
@@ -158,32 +159,20 @@ def feature_shape(model, layer_name, role, output=None):
     return tuple(layer_output(model, layer_name, role).shape)
 
 
-def _stage_ends(model):
-    """Maps each spatial resolution to the last layer producing it."""
-    ends = {}
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        try:
-            shape = layer.output.shape
-        except (AttributeError, ValueError):
-            continue
-        if len(shape) != 4 or shape[1] is None or shape[2] is None:
-            continue
-        ends[(shape[1], shape[2])] = layer.name
-    return ends
-
-
-def auto_pairs(teacher, student):
+def auto_pairs(teacher, student, spatial=False):
     """Pairs teacher and student layers that end a stage at equal resolution.
 
     For every spatial resolution (height, width) that both models produce,
     the last layer of each model at that resolution is taken (the end of a
-    stage, just before the next down-sampling).
+    stage, just before the next down-sampling). The input, preprocessing,
+    augmentation and zero-padding layers are never taken (see
+    `stages.is_pass_through`).
 
     Args:
         teacher: A Functional or Sequential `keras.Model`.
         student: A Functional or Sequential `keras.Model`.
+        spatial: Whether to leave out 1×1 features (for losses on spatial
+            attention). Defaults to `False`.
 
     Returns:
         A list of `(teacher_layer_name, student_layer_name)`, from the highest
@@ -195,13 +184,16 @@ def auto_pairs(teacher, student):
     """
     _require_functional(teacher, "teacher", "<auto>")
     _require_functional(student, "student", "<auto>")
-    t_ends, s_ends = _stage_ends(teacher), _stage_ends(student)
+    t_ends = stages.stage_ends(teacher, spatial)
+    s_ends = stages.stage_ends(student, spatial)
     common = [r for r in t_ends if r in s_ends]
     if not common:
+        larger = " larger than 1x1" if spatial else ""
         raise ValueError(
             "Cannot match feature pairs automatically: teacher and student "
-            "share no spatial resolution of a 4D feature map. Pass `pairs` "
-            "by layer name. Received: teacher resolutions="
+            f"share no spatial resolution{larger} of a 4D feature map "
+            "computed past the input, preprocessing and padding layers. "
+            "Pass `pairs` by layer name. Received: teacher resolutions="
             f"{sorted(t_ends)}, student resolutions={sorted(s_ends)}"
         )
     common.sort(key=lambda r: -r[0] * r[1])
