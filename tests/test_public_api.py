@@ -234,7 +234,7 @@ BUILDERS = {
     tfc.callbacks.ProximalStep: lambda t: tfc.callbacks.ProximalStep(),
     tfc.callbacks.SparsityController: (
         lambda t: tfc.callbacks.SparsityController(
-            monitor="val_loss", reference=0.5, setpoint=0.05, gain=0.25
+            monitor="val_student_loss", reference=0.5, setpoint=0.05, gain=0.25
         )
     ),
     tfc.data.DatasetBundle: _bundle,
