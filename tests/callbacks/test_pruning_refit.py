@@ -73,6 +73,16 @@ def test_masks_are_applied_again_after_weights_are_restored(pruning_first):
         masks = callback.masks
     assert _masked(callback) > 0
     np.testing.assert_allclose(tfc.slim(model, masks)(x), model(x), atol=1e-4)
+    # Only the first read after training checks: later ones never touch
+    # the model (weights the user sets stay as set).
+    restored = [np.ones_like(w) for w in model.get_weights()]
+    model.set_weights(restored)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        again = callback.masks
+    assert set(again) == set(masks)
+    for got, want in zip(model.get_weights(), restored):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_zero_epochs_neither_raise_nor_warn():

@@ -116,3 +116,13 @@ def test_parts_of_other_lengths_are_refused_by_name():
         inputs.as_dataset("val_data", ((image, meta[:11]), y))
     with pytest.raises(ValueError, match=r"sample_weight lengths \[5\]"):
         inputs.as_dataset("val_data", (image, y, np.ones(5)))
+
+
+def test_batches_given_as_sequences_are_not_read_as_arrays():
+    x, y = _sorted_arrays(8)
+    for batches in (
+        ((x[:4], y[:4]), (x[4:], y[4:])),
+        [[x[:4], y[:4]], [x[4:], y[4:]]],
+    ):
+        assert not inputs.is_array_pair(batches)
+        assert inputs.as_dataset("train_data", batches) is batches

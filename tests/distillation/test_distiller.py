@@ -269,3 +269,16 @@ def test_labels_may_follow_a_run_without_labels():
             logs = distiller.get_metrics_result()
         assert float(logs["student_loss"]) > 0.0
         assert 0.0 <= float(logs["accuracy"]) <= 1.0
+
+
+def test_distillation_without_labels_validated_with_labels():
+    x, y = models.data(16)
+    teacher, student = models.pair()
+    distiller = models.compile_distiller(
+        tfc.Distiller(teacher, student, [tfc.LogitsKD()])
+    )
+    history = distiller.fit(
+        x, validation_data=(x, y), batch_size=8, epochs=2, verbose=0
+    ).history
+    assert len(history["loss"]) == 2
+    assert 0.0 <= history["val_accuracy"][-1] <= 1.0

@@ -141,3 +141,24 @@ def test_a_model_trained_under_a_controller_loads_back(controller, tmp_path):
     assert [v.path for v in loaded.sparsity.variables] == added
     for a, b in zip(penalty.variables, loaded.sparsity.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_penalty_rebuilt_from_its_config_starts_its_states_as_new():
+    x, y = _data()
+    penalty = GroupLasso(strength=1e-3, proximal=True)
+    _, trainer = _trainer(penalty)
+    trainer.fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[callbacks.BudgetController(target_macs=0.5, blocks="auto")],
+    )
+    penalty.state_variable("reference_loss", 0.25)
+    rebuilt = GroupLasso.from_config(penalty.get_config())
+    # No weights loaded: each variable at the value it is created with.
+    np.testing.assert_array_equal(np.asarray(rebuilt.channel_scales), 1.0)
+    np.testing.assert_array_equal(np.asarray(rebuilt.channel_weights), 1.0)
+    assert float(rebuilt.state_variable("reference_loss")) == 0.25
+    with pytest.raises(ValueError, match="another model"):
+        rebuilt.state_variable("reference_loss", shape=(3,))

@@ -162,11 +162,14 @@ class IterativePruning(keras.callbacks.Callback):
     def masks(self):
         """`{group name: bool array}`: the channels kept so far.
 
-        Reading it first zeroes any masked channel whose weights another
-        callback set back (with a warning), so `tfc.slim(model, masks)`
-        always equals the masked model.
+        The first read after training first zeroes any masked channel
+        whose weights a callback that ran after this one set back (with a
+        warning), so `tfc.slim(model, masks)` equals the masked model;
+        later reads change nothing.
         """
-        reapply_stale_masks(self, "when `masks` was read")
+        if getattr(self, "_check_on_read", False):
+            self._check_on_read = False
+            reapply_stale_masks(self, "when `masks` was read")
         return self.plan.split(keras.ops.convert_to_numpy(self.mask) > 0)
 
     def cost(self, keep=None):
@@ -219,6 +222,8 @@ class IterativePruning(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         reapply_stale_masks(self, "at the end of training")
+        # A callback after this one (EarlyStopping) may still set weights.
+        self._check_on_read = True
         if (self.params or {}).get("epochs") == 0:
             return  # nothing trained: no budget to miss
         cost = self.cost()

@@ -28,25 +28,28 @@ class LabelFreeMetrics:
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, retraced when labels follow data without."""
-        self._retrace_for_labels()
+        if self._unbuilt_after_unlabelled():
+            self.train_function = self.test_function = None
+            self._traced_without_labels = False
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`, retraced when labels follow data without."""
-        self._retrace_for_labels()
+        # Only the test function: `fit` validates through `evaluate` while
+        # its own train function runs.
+        if self._unbuilt_after_unlabelled():
+            self.test_function = None
         return super().evaluate(*args, **kwargs)
 
-    def _retrace_for_labels(self):
-        """Drops the functions traced on data without labels while the
-        compiled loss or metrics are still unbuilt, so that labelled data
-        builds them in a fresh trace."""
+    def _unbuilt_after_unlabelled(self):
+        """Whether a function was traced on data without labels while the
+        compiled loss or metrics are still unbuilt: labelled data must
+        build them in a fresh trace."""
         if not getattr(self, "_traced_without_labels", False):
-            return
+            return False
         compiled = (getattr(self, "_compile_loss", None), self._compile_metrics)
-        if all(getattr(c, "built", True) for c in compiled if c is not None):
-            return
-        self.train_function = self.test_function = None
-        self._traced_without_labels = False
+        built = [getattr(c, "built", True) for c in compiled if c is not None]
+        return not all(built)
 
     def get_metrics_result(self):
         """Returns the metric values, less compiled metrics never updated.

@@ -5,8 +5,9 @@ that takes data: `x` is an array, or a list, tuple or dict of arrays (a
 model with several inputs); `y` likewise (several outputs); the optional
 third part holds sample weights. The parts come in a tuple; a list of
 them is read so only where the data must be labelled (a list of two or
-three arrays is otherwise a list of input batches), and a list whose
-items are all tuples is always a list of `(x, y)` batches.
+three arrays is otherwise a list of input batches), and data whose
+parts are all lists or tuples is always a sequence of `(x, y)` batches
+(so `x` and `y` may not both be sequences: give `x` as a dict then).
 """
 
 
@@ -53,9 +54,10 @@ def array_parts(data, labelled=False):
     """
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         return None
-    if isinstance(data, list) and (
-        not labelled or all(isinstance(d, tuple) for d in data)
-    ):
+    if isinstance(data, list) and not labelled:
+        return None
+    if all(isinstance(d, (list, tuple)) for d in data):
+        # Every part a sequence: batches `(x, y)`, not one `x` and `y`.
         return None
     if not all(_is_structure(part) for part in data):
         return None

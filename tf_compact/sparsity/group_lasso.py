@@ -210,7 +210,7 @@ class GroupLasso(keras.layers.Layer):
                 values = values * variable
         return values
 
-    def state_variable(self, name, initial=0.0, shape=()):
+    def state_variable(self, name, initial=0.0, shape=None):
         """Returns a float32 state variable, created on first use.
 
         Controllers keep their state here (for example a reference score),
@@ -221,7 +221,8 @@ class GroupLasso(keras.layers.Layer):
         Args:
             name: Name of the state.
             initial: Initial value of every entry. Defaults to `0.0`.
-            shape: Shape of the variable. Defaults to `()`.
+            shape: Shape of the variable; an existing one must have it.
+                Defaults to `None`: a scalar when created, else as it is.
 
         Returns:
             The `keras.Variable`.

@@ -36,8 +36,25 @@ class PenaltyState:
         self.variables = {}
         self.layout = []
 
-    def variable(self, name, initial=0.0, shape=()):
-        """The float32 variable `name`, created on first use."""
+    def variable(self, name, initial=0.0, shape=None):
+        """The float32 variable `name`, created on first use (of `shape`,
+        a scalar when `None`).
+
+        Raises:
+            ValueError: if `name` exists with another `shape` than the one
+                asked for (the penalty was bound to another model).
+        """
+        existing = self.variables.get(name)
+        if existing is not None and shape is None:
+            return existing
+        shape = tuple(int(n) for n in shape or ())
+        if existing is not None and tuple(existing.shape) != shape:
+            raise ValueError(
+                f"The state `{name}` of penalty '{self._layer.name}' has "
+                f"shape {tuple(existing.shape)}, asked for {shape}: the "
+                "penalty was used with another model. Use one penalty per "
+                "model."
+            )
         if name not in self.variables:
             self.variables[name] = self._layer.add_weight(
                 shape=tuple(shape),
@@ -46,13 +63,15 @@ class PenaltyState:
                 name=name,
                 dtype="float32",
             )
-            self.layout.append([name, [int(n) for n in shape]])
+            self.layout.append([name, list(shape), float(initial)])
         return self.variables[name]
 
     def restore(self, layout):
         """Recreates the variables of a saved `layout`, in its order; the
         per-channel ones become attributes of the layer again."""
-        for name, shape in layout or ():
-            variable = self.variable(name, shape=shape)
+        for name, shape, *initial in layout or ():
+            # The initial value, for a penalty rebuilt without its weights.
+            start = initial[0] if initial else float(name in ATTRIBUTES)
+            variable = self.variable(name, start, shape)
             if name in ATTRIBUTES:
                 setattr(self._layer, name, variable)
