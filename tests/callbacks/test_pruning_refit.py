@@ -95,3 +95,19 @@ def test_zero_epochs_neither_raise_nor_warn():
             warnings.simplefilter("error", UserWarning)
             _model().fit(x, y, epochs=0, callbacks=[callback], verbose=0)
         assert _masked(callback) == 0
+
+
+def test_a_fit_after_recompiling_keeps_the_masks_reached():
+    # A new optimizer counts its steps from 0: the schedule starts dense
+    # again, and must not give back the channels already masked.
+    x, y = helpers.data(16)
+    model = _model()
+    callback = GradualPruning(target_macs=0.4, frequency=2)
+    model.fit(x, y, epochs=3, batch_size=8, callbacks=[callback], verbose=0)
+    masked = _masked(callback)
+    assert masked > 0
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(x, y, epochs=1, batch_size=8, callbacks=[callback], verbose=0)
+    assert _masked(callback) >= masked

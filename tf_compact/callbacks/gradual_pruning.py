@@ -180,6 +180,7 @@ class GradualPruning(IterativePruning):
 
     def _reset_schedule(self):
         self._updated_at = None
+        self._last_step = -1
         self._masking = False
         self.updates = []
         if self.given_end_step == "auto":
@@ -261,7 +262,17 @@ class GradualPruning(IterativePruning):
             return
         goals = self.schedule(step)
         self._updated_at = step
+        # A later fit whose optimizer counts from 0 again (recompiled)
+        # replays the schedule from dense: the masks reached stay until
+        # the schedule asks for less.
+        replayed = step <= getattr(self, "_last_step", -1)
+        self._last_step = max(step, getattr(self, "_last_step", -1))
         if all(value >= 1.0 for value in goals.values()):
+            return
+        reached = self.cost(keras.ops.convert_to_numpy(self.mask) > 0)
+        if replayed and all(
+            self._fraction_of(reached, k) <= goals[k] for k in goals
+        ):
             return
         masks = prune_masks(
             self.pruned_model,
