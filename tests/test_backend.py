@@ -2,28 +2,18 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+from tests.python_child import run_python
 from tf_compact.internal import backend
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _python(code, **env):
-    environ = dict(os.environ, **env)
-    environ["PYTHONPATH"] = os.pathsep.join(
-        [_ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environ,
-    )
+    return run_python(["-c", code], **env)
 
 
 @pytest.mark.parametrize("name", ["jax", "torch", "numpy"])

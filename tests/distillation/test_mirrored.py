@@ -1,29 +1,11 @@
 """The Distiller under tf.distribute.MirroredStrategy (2 logical CPUs)."""
 
-import json
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+from tests.python_child import last_json
+from tests.python_child import run_python
 
 
 def test_two_replicas_train_like_one_device():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.abspath(ROOT), env.get("PYTHONPATH", "")]
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.distillation.mirrored_check"],
-        cwd=os.path.abspath(ROOT),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = last_json(run_python(["-m", "tests.distillation.mirrored_check"]))
     assert result["replicas"] == 2
     assert abs(result["loss_single"] - result["loss_mirrored"]) < 1e-4 * abs(
         result["loss_single"]

@@ -1,16 +1,13 @@
 """The Distiller applies a proximal penalty's step in its train step."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import tf_compact as tfc
 from tests.distillation import models
+from tests.python_child import last_json
+from tests.python_child import run_python
 
 LR = 0.1
 
@@ -84,22 +81,9 @@ def test_proximal_step_callback_refuses_a_distiller():
 
 
 def test_two_mirrored_replicas_shrink_like_one_device():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.abspath(root), env.get("PYTHONPATH", "")]
+    result = last_json(
+        run_python(["-m", "tests.distillation.proximal_mirrored_check"])
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.distillation.proximal_mirrored_check"],
-        cwd=os.path.abspath(root),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["zeros_single"] >= 1
     assert result["zeros_mirrored"] == result["zeros_single"]

@@ -1,8 +1,5 @@
 """Runtime selection: which interpreter ran, and clear errors."""
 
-import json
-import os
-import subprocess
 import sys
 import types
 
@@ -10,6 +7,8 @@ import pytest
 
 import tf_compact as tfc
 from tests.lite import helpers
+from tests.python_child import last_json
+from tests.python_child import run_python
 from tf_compact.lite import runtime
 
 
@@ -141,16 +140,7 @@ def test_dynamic_spatial_input_with_a_valid_conv_does_not_crash():
     # Invoking at the size-1 placeholder shape of the dynamic input gives
     # the valid conv an empty output and kills the process (rc=139): run
     # it in a subprocess so that a regression fails this test only.
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(
-        [sys.executable, "-c", _DYNAMIC_VALID_CONV],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report = last_json(run_python(["-c", _DYNAMIC_VALID_CONV], timeout=600))
     assert any("not verified" in n for n in report["blind_notes"])
     assert report["checked_diff"] is not None
     assert report["checked_diff"] < 1e-4
