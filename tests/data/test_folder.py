@@ -96,6 +96,25 @@ def test_a_corrupt_image_is_named(tmp_path):
         data.from_folder(tmp_path / "only", test_split=0.0)
 
 
+def test_a_jpeg_cut_short_is_named_and_one_with_appended_data_is_read(
+    tmp_path,
+):
+    x, _ = helpers.real_fashion_images(2)
+    for i, name in enumerate(["a", "b"]):
+        (tmp_path / name).mkdir()
+        jpeg = tf.io.encode_jpeg(x[i][..., None]).numpy()
+        (tmp_path / name / "0.jpg").write_bytes(jpeg)
+    whole = (tmp_path / "b" / "0.jpg").read_bytes()
+    # Some writers append data after the end-of-image marker: still read.
+    (tmp_path / "b" / "0.jpg").write_bytes(whole + bytes(300))
+    bundle = data.from_folder(tmp_path, test_split=0.0, batch_size=2)
+    assert bundle.num_examples("train") == 2
+    (tmp_path / "b" / "0.jpg").write_bytes(whole[: len(whole) // 2])
+    broken = os.path.join("b", "0.jpg")
+    with pytest.raises(ValueError, match=f"{broken}: it ends before its end"):
+        data.from_folder(tmp_path, test_split=0.0, batch_size=2)
+
+
 def test_npz_and_npy_layouts(tmp_path):
     x, y = helpers.real_fashion_images(20)
     np.savez(

@@ -115,7 +115,7 @@ def _image_shape(files, color_mode, image_size):
     Every file's ends are checked first (`image_files.check_files`), so a
     damaged file is named here rather than failing, unnamed, in training.
     """
-    image_files.check_files(files)
+    image_files.check_files(files, _decodes)
     try:
         first = _read_image(files[0], _CHANNELS[color_mode])
     except tf.errors.InvalidArgumentError as error:
@@ -134,6 +134,14 @@ def _image_shape(files, color_mode, image_size):
             "--image_size=HEIGHTxWIDTH) to resize them to one size."
         )
     return tuple(int(d) for d in first.shape)
+
+
+def _decodes(path):
+    try:
+        _read_image(path, 0)
+    except tf.errors.InvalidArgumentError:
+        return False
+    return True
 
 
 def _read_image(path, channels):
