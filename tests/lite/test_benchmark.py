@@ -194,3 +194,47 @@ def test_accuracy_of_takes_the_model_forms_benchmark_takes(trained, tmp_path):
     expected = tfc.lite.accuracy_of(interpreter, (x, y))
     for form in (tflite, bytes(tflite), str(path), path):
         assert tfc.lite.accuracy_of(form, (x, y)) == pytest.approx(expected)
+
+
+def _text_classifier(vocabulary=50, length=12):
+    tokens = keras.Input((length,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocabulary, 8)(tokens)
+    x = keras.layers.Conv1D(8, 3, activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    return keras.Model(tokens, keras.layers.Dense(3)(x))
+
+
+def test_a_token_id_model_is_timed_on_valid_ids():
+    # Random integers over int32's range are out of the embedding's range:
+    # the interpreter's gather failed before any time was taken.
+    model = _text_classifier()
+    tflite = tfc.lite.convert(model)
+    ids = np.random.default_rng(0).integers(0, 50, (16, 12)).astype("int32")
+    y = np.argmax(model.predict(ids, verbose=0), -1)
+    assert tfc.lite.benchmark(tflite, runs=2).median_ms > 0
+    timed = tfc.lite.benchmark(tflite, runs=2, dataset=(ids, y))
+    assert timed.accuracy == 1.0
+
+
+def test_an_integer_input_refuses_floats_with_fractions():
+    pixels = keras.Input((8, 8, 1), dtype="uint8", name="pixels")
+    x = keras.layers.Rescaling(1 / 255.0)(pixels)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(pixels, keras.layers.Dense(2)(x))
+    raw = np.random.default_rng(0).integers(0, 256, (16, 8, 8, 1))
+    scaled = raw.astype("float32") / 255.0
+    # Cast to uint8, pixels scaled to [0, 1] are all 0 or 1: calibrating on
+    # them gave an input range of [0, 1] that real pixels overflow, and a
+    # verification on the same data that saw no difference.
+    with pytest.raises(ValueError, match="'pixels' takes uint8 values"):
+        tfc.lite.convert(model, "int8", representative_data=scaled)
+    converted = tfc.lite.convert(
+        model, "int8", representative_data=raw.astype("float32")
+    )
+    assert converted.argmax_agreement is not None
+    floats = tfc.lite.convert(model)
+    y = np.argmax(model.predict(raw.astype("uint8"), verbose=0), -1)
+    with pytest.raises(ValueError, match="multiply by 255"):
+        tfc.lite.benchmark(floats, runs=1, dataset=(scaled, y))
+    assert tfc.lite.benchmark(floats, runs=1, dataset=(raw, y)).accuracy == 1.0

@@ -217,3 +217,15 @@ def test_int8_calibrates_and_verifies_a_uint8_input_model():
     expected = model.predict(x, verbose=0)
     got = tfc.lite.predict(result, x)
     assert np.max(np.abs(got - expected)) < 0.05
+
+
+def test_a_recurrent_layer_that_cannot_convert_is_named_with_the_ways_out():
+    inputs = keras.Input((12, 4))
+    x = keras.layers.Conv1D(8, 3, padding="same")(inputs)
+    x = keras.layers.Bidirectional(keras.layers.GRU(4), name="bi_gru")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    with pytest.raises(tfc.lite.ConversionError) as info:
+        tfc.lite.convert(model)
+    message = str(info.value)
+    assert "recurrent layers ['bi_gru']" in message
+    assert "unroll=True" in message and "batch_size=1" in message

@@ -124,3 +124,31 @@ def test_op_records_round_trip(models):
     conv = [r for r in records if r.op_name == "CONV_2D"][0]
     assert conv.is_integer and not conv.is_float
     assert conv.layer == "conv"
+
+
+def test_findings_name_the_layer_an_op_came_from():
+    # The converter folds the Reshapes around the tanh into it, naming it
+    # "act/Tanh;to_5d/Reshape", and the softmax of a Dense head is named
+    # only by the signature's output: both were misattributed.
+    layers = keras.layers
+    inputs = keras.Input((16, 16, 3), batch_size=1)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", name="conv")(inputs)
+    x = layers.Reshape((2, 4, 8, 8), name="to_5d")(x)
+    x = layers.Activation("tanh", name="act")(x)
+    x = layers.Reshape((8, 8, 8), name="to_4d")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Dense(5, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs)
+    rep = np.random.default_rng(0).uniform(size=(8, 16, 16, 3))
+    result = tfc.lite.convert(
+        model,
+        "int8",
+        representative_data=rep.astype("float32"),
+        target="edgetpu",
+    )
+    names = [layer.name for layer in model.layers]
+    layer_of = {r.op_name: r.layer for r in tfc.lite.read_ops(result, names)}
+    assert layer_of["TANH"] == "act" and layer_of["SOFTMAX"] == "probs"
+    report = tfc.lite.edgetpu_report(result, layer_names=names, compiler=None)
+    rows = {row["op"]: row["layer"] for row in report.ops}
+    assert rows["TANH"] == "act" and rows["SOFTMAX"] == "probs"

@@ -241,7 +241,15 @@ def test_every_violation_says_how_to_fix_it():
         "fused_activation",
     ]
     assert "batch size 2" in found[1].message
+    assert "batch size 1" in found[1].fix
     assert all(v.fix for v in found)
+    # A 5-D tensor of batch 1: batch 1 is not the fix.
+    five_d = act((1, 2, 8, 8, 3))
+    (rank,) = check_op(op("ADD", [five_d, five_d], [five_d]))
+    assert "batch size 1" not in rank.fix and "innermost three" in rank.fix
+    # A type cast gets a fix that fits it, not the generic one.
+    (cast,) = check_op(op("CAST", [act(IMAGE, "uint8")], [act(IMAGE)]))
+    assert "LeakyReLU" not in cast.fix and "uint8" in cast.fix
 
 
 def test_op_versions_the_compiler_knows():

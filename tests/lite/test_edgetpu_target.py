@@ -53,6 +53,48 @@ def test_target_gives_static_batch_one_and_uint8_io():
     assert model.inputs[0].shape == (None, 28, 28, 1)
 
 
+def test_target_rebuilds_a_model_with_a_lambda_layer():
+    # The batch-1 rebuild clones the model, and Keras refuses to rebuild a
+    # Lambda layer from its config in safe mode.
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 0.5, name="half")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    x = np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype("float32")
+    result = tfc.lite.convert(
+        model, "int8", representative_data=x, target="edgetpu"
+    )
+    assert shapes(result)[0] == [1, 8, 8, 1]
+    assert result.edgetpu.compatible and result.argmax_agreement == 1.0
+
+
+def test_a_model_taking_uint8_pixels_maps_whole_and_takes_them_as_they_are():
+    # Its CAST of the uint8 input to float does not map: the one cut sent
+    # every op to the CPU.
+    pixels = keras.Input((8, 8, 1), dtype="uint8", name="pixels")
+    x = keras.layers.Rescaling(1 / 255.0)(pixels)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(pixels, keras.layers.Dense(3, name="logits")(x))
+    raw = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1))
+    raw = raw.astype("uint8")
+    result = tfc.lite.convert(
+        model, "int8", representative_data=raw, target="edgetpu"
+    )
+    assert "CAST" not in [row["op"] for row in result.edgetpu.ops]
+    assert result.edgetpu.compatible
+    interpreter, _ = tfc.lite.make_interpreter(result)
+    detail = interpreter.get_input_details()[0]
+    scale, zero_point = detail["quantization"]
+    assert detail["dtype"] == np.uint8 and zero_point == 0
+    assert scale == pytest.approx(1.0, abs=0.01)
+    lite = tfc.lite.predict(result, raw)
+    keras_out = model.predict(raw, verbose=0)
+    assert np.mean(lite.argmax(-1) == keras_out.argmax(-1)) >= 0.9
+    assert model.inputs[0].dtype == "uint8"
+
+
 def test_target_calibrates_on_batches_with_a_short_last_one():
     # A DatasetBundle's `train` ends on a short batch; the batch-1 clone is
     # calibrated on its rows one by one and the file keeps its static shapes.

@@ -56,6 +56,23 @@ def test_compress_refuses_a_two_output_teacher_by_its_argument(tmp_path):
     assert not os.path.exists(tmp_path / "stages.json")
 
 
+@pytest.mark.parametrize("head", ["segmentation", "autoencoder"])
+def test_compress_refuses_a_prediction_per_pixel_up_front(head, tmp_path):
+    # A segmentation net failed in the teacher check with a numpy broadcast
+    # error; an autoencoder ran every stage, then failed in the benchmark.
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    width, activation = (3, "softmax") if head == "segmentation" else (1, None)
+    teacher = keras.Model(
+        inputs, keras.layers.Conv2D(width, 1, activation=activation)(x)
+    )
+    x, _ = _arrays()
+    y = np.zeros((32, 8, 8), "int32") if head == "segmentation" else x
+    with pytest.raises(ValueError, match=r"shape \(None, 8, 8, \d\)"):
+        compress(teacher, (x, y), output_dir=str(tmp_path), **FAST)
+    assert not os.path.exists(tmp_path / "stages.json")
+
+
 @pytest.mark.parametrize("method", ["OneShot", "Iterative"])
 def test_an_unreachable_count_is_said_in_the_teachers_terms(method, tmp_path):
     # 2 MACs is a count, which the stage turns into a fraction of the

@@ -69,9 +69,7 @@ def is_preprocessing_layer(layer_or_class):
     bases = tuple(c for c in (DataLayer, BaseImagePreprocessingLayer) if c)
     if bases and issubclass(cls, bases):
         return True
-    return any(
-        c.__module__.startswith(_PRE + ".") for c in inspect.getmro(cls)
-    )
+    return any(c.__module__.startswith(_PRE + ".") for c in inspect.getmro(cls))
 
 
 def preprocessing_layer_classes():
@@ -184,3 +182,41 @@ def ordered_nodes(functional):
     by_depth = functional._nodes_by_depth
     for depth in sorted(by_depth, reverse=True):
         yield from by_depth[depth]
+
+
+_SafeModeScope = _attr("keras.src.saving.serialization_lib", "SafeModeScope")
+
+
+def clone_model(model, **kwargs):
+    """`keras.models.clone_model` that also clones `Lambda` layers.
+
+    Cloning rebuilds each layer from its config, which Keras refuses for a
+    `Lambda` layer in safe mode (a config could carry code from an untrusted
+    file). The models cloned here are the caller's own, already in memory,
+    so the code is already running: safe mode is lifted for the clone only.
+    Keyword arguments go to `keras.models.clone_model`.
+
+    Example:
+
+    ```python
+    copy = clone_model(model)
+    ```
+    """
+    if _SafeModeScope is None:
+        return keras.models.clone_model(model, **kwargs)
+    with _SafeModeScope(False):
+        return keras.models.clone_model(model, **kwargs)
+
+
+def copy_with_weights(model):
+    """A clone of `model` (as `clone_model`) holding its weights.
+
+    Example:
+
+    ```python
+    copy = copy_with_weights(model)  # model is left as it is
+    ```
+    """
+    clone = clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone

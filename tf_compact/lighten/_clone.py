@@ -11,6 +11,8 @@ replaced. The input model is never touched: its layers are only read.
 import keras
 import numpy as np
 
+from tf_compact.internal import keras_compat
+
 
 def validate_model(model, argument="model"):
     """Checks that `model` is a Sequential or Functional `keras.Model`.
@@ -79,7 +81,7 @@ def clone_replacing(model, replace):
         pairs.append((layer, new))
         return new
 
-    new_model = keras.models.clone_model(
+    new_model = keras_compat.clone_model(
         model, clone_function=clone_function, recursive=True
     )
     for old, new in pairs:

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from tf_compact.graph import ChannelGraph
+from tf_compact.internal import keras_compat
 from tf_compact.lighten import _clone
 from tf_compact.surgery.slim import slim
 
@@ -121,7 +122,7 @@ def _group_norms(group, graph, ord_):
 
 
 def _reinitialized(model):
-    return keras.models.clone_model(model)
+    return keras_compat.clone_model(model)
 
 
 def _validate(multiplier, round_to, min_channels, selection):

@@ -14,6 +14,7 @@ from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import iterate_labeled
 from tf_compact.lite.interpreter_io import input_arrays
 from tf_compact.lite.interpreter_io import model_io
+from tf_compact.lite.interpreter_io import quantize_input
 from tf_compact.lite.runtime import has_dynamic_dims
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scoring import scored_output
@@ -93,30 +94,41 @@ def _as_content(model):
 
 
 def _random_input(detail, seed=0):
+    """Random values of an input's shape: uniform in [0, 1) for a float
+    input, zeros for an integer one (token ids or class indices are only
+    valid up to sizes the file does not state; 0 always is)."""
     rng = np.random.default_rng(seed)
     shape = [int(d) for d in detail["shape"]]
     dtype = np.dtype(detail["dtype"])
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max, shape, endpoint=True).astype(
-            dtype
-        )
+    if dtype.kind in "iub":
+        return np.zeros(shape, dtype)
     return rng.uniform(size=shape).astype(dtype)
 
 
-def _resize_for_timing(interpreter, dataset):
-    """Resizes inputs with unknown non-batch dimensions to one sample of
-    the dataset's first batch; refuses to time them without a dataset (at
-    their size-1 placeholder a `"valid"` convolution crashes the
-    interpreter)."""
+def _first_sample(interpreter, dataset):
+    """One sample per input from `dataset`'s first batch, or `None`."""
+    first = None if dataset is None else next(iterate_labeled(dataset), None)
+    if first is None:
+        return None
+    inputs, arrays = input_arrays(interpreter, first[0], "dataset")
+    return [
+        (detail, quantize_input(a[:1], detail))
+        for (_, detail), a in zip(inputs, arrays)
+    ]
+
+
+def _prepare_timing(interpreter, dataset):
+    """Sets the inputs every timed invoke reads: one sample of `dataset`
+    (repeated to the input's batch) when given, else random values.
+
+    Inputs with unknown dimensions besides the batch are first resized to
+    that sample; without a dataset they are refused (at their size-1
+    placeholder a `"valid"` convolution crashes the interpreter).
+    """
+    sample = _first_sample(interpreter, dataset)
     inputs, _ = model_io(interpreter)
     dynamic = [name for name, d in inputs if has_dynamic_dims(d)]
-    if not dynamic:
-        return
-    first = None
-    if dataset is not None:
-        first = next(iterate_labeled(dataset), None)
-    if first is None:
+    if dynamic and sample is None:
         raise ValueError(
             "Invalid value for argument `dataset`. The model's inputs "
             f"{dynamic} have unknown dimensions besides the batch (e.g. "
@@ -126,16 +138,22 @@ def _resize_for_timing(interpreter, dataset):
             "convert a model with a fixed input shape. Received: "
             f"{'dataset=None' if dataset is None else 'an empty dataset'}"
         )
-    inputs, arrays = input_arrays(interpreter, first[0], "dataset")
-    for (_, detail), a in zip(inputs, arrays):
-        shape = [int(detail["shape"][0]), *a.shape[1:]]
-        interpreter.resize_tensor_input(detail["index"], shape)
-    interpreter.allocate_tensors()
+    if dynamic:
+        for detail, a in sample:
+            shape = [int(detail["shape"][0]), *a.shape[1:]]
+            interpreter.resize_tensor_input(detail["index"], shape)
+        interpreter.allocate_tensors()
+    if sample is None:
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"], _random_input(detail))
+        return
+    by_index = {d["index"]: d for d in interpreter.get_input_details()}
+    for detail, a in sample:
+        batch = max(1, int(by_index[detail["index"]]["shape"][0]))
+        interpreter.set_tensor(detail["index"], np.repeat(a, batch, axis=0))
 
 
 def _time_invokes(interpreter, warmup, runs):
-    for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], _random_input(detail))
     for _ in range(warmup):
         interpreter.invoke()
     times = np.empty(runs)
@@ -164,7 +182,9 @@ def benchmark(
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
     Latency is timed per `invoke()` at the model's own input shape (batch 1
-    for models converted from Keras), on random inputs. A model whose
+    for models converted from Keras), on the first sample of `dataset` when
+    one is given, else on random inputs (zeros for integer inputs such as
+    token ids, which must stay inside an embedding's range). A model whose
     inputs have unknown dimensions besides the batch (`keras.Input((None,
     None, 3))`) is timed on one sample of the shape of `dataset`'s first
     batch, and needs a `dataset`.
@@ -287,7 +307,7 @@ def benchmark(
     accuracy = scored = None
     if dataset is not None:
         scored = scored_output(interpreter, dataset, output)
-    _resize_for_timing(interpreter, dataset)
+    _prepare_timing(interpreter, dataset)
     times = _time_invokes(interpreter, warmup, runs)
     if dataset is not None:
         accuracy = accuracy_of(interpreter, dataset, output=scored)

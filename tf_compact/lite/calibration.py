@@ -7,17 +7,17 @@ import numpy as np
 from tf_compact.internal.input_batches import as_batches
 from tf_compact.internal.input_batches import validate_source
 from tf_compact.internal.input_batches import validate_steps
+from tf_compact.lite.integer_inputs import as_integer_input
 
 
-def _cast(x, dtype):
+def _cast(x, dtype, name=None):
     """`x` as the model input's dtype: float32 for a float input (or an
-    unknown dtype), else `dtype` (float data rounded first)."""
+    unknown dtype), else `dtype` (float data must be whole numbers)."""
     if dtype is None or np.dtype(dtype).kind == "f":
         return np.asarray(x, dtype=np.float32)
-    x = np.asarray(x)
-    if x.dtype.kind == "f" and np.dtype(dtype).kind in "iu":
-        x = np.rint(x)
-    return x.astype(dtype)
+    if np.dtype(dtype).kind in "iu":
+        return as_integer_input(x, dtype, name)
+    return np.asarray(x).astype(dtype)
 
 
 def _ndim(value):
@@ -115,7 +115,7 @@ def input_batches(data, specs, argument="representative_data", dtypes=None):
     if len(specs) == 1:
         # as_batches reads float32, exact for 8- and 16-bit integer data.
         for x in as_batches(data, ranks[0], argument):
-            yield [_cast(x, dtypes[0])]
+            yield [_cast(x, dtypes[0], names[0])]
         return
     if callable(data) and not hasattr(data, "as_numpy_iterator"):
         data = data()
@@ -129,7 +129,7 @@ def input_batches(data, specs, argument="representative_data", dtypes=None):
         for name, rank, dtype, part in zip(
             names, ranks, dtypes, _parts(element, names, ranks, argument)
         ):
-            x = _cast(part, dtype)
+            x = _cast(part, dtype, name)
             x = x[None] if x.ndim == rank - 1 else x
             if x.ndim != rank:
                 raise ValueError(

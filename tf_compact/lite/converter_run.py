@@ -33,6 +33,21 @@ def _layer_names(model):
     return [layer.name for layer in model.layers]
 
 
+def _recurrent_layers(model):
+    """Names of the recurrent layers (LSTM, GRU, any RNN, wrapped or
+    nested) of a Keras model."""
+    import keras
+
+    found = []
+    for layer in getattr(model, "layers", []):
+        inner = getattr(layer, "forward_layer", None) or layer
+        if isinstance(inner, keras.layers.RNN):
+            found.append(layer.name)
+        elif isinstance(layer, keras.Model):
+            found.extend(_recurrent_layers(layer))
+    return found
+
+
 def _make_converter(model, path, workdir):
     import tensorflow as tf
 
@@ -108,6 +123,17 @@ def _conversion_error(model, mode, errors):
     tried = "; ".join(
         f"{p}: {diagnostics.first_line(e)}" for p, e in errors.items()
     )
+    recurrent = _recurrent_layers(model)
+    if recurrent and any("TensorList" in str(e) for e in errors.values()):
+        return ConversionError(
+            f"Model {model.name!r} could not be converted to TFLite "
+            f"(mode={mode!r}): its recurrent layers {recurrent} loop over "
+            "time with a tensor list of unknown size, which TFLite builtins "
+            "cannot hold. Build them with `unroll=True` (a fixed sequence "
+            "length), or the model on a fixed batch, e.g. "
+            "`keras.Input(shape, batch_size=1)`. Converter said: "
+            f"{tried}"
+        )
     if pairs:
         what = diagnostics.describe_ops(sorted(pairs, key=str))
         return ConversionError(

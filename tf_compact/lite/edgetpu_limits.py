@@ -277,6 +277,18 @@ OP_RULES = {
 }
 
 
+_UNSUPPORTED_FIX = (
+    "replace the layer with one built from supported ops (e.g. ReLU "
+    "instead of LeakyReLU, GlobalAveragePooling2D instead of a custom "
+    "reduction)"
+)
+_UNSUPPORTED_FIXES = {
+    "CAST": "remove the cast between types: a model taking uint8 images "
+    "converts with target='edgetpu' on a float input (the file's uint8 "
+    "input quantizes it); elsewhere drop the `ops.cast` or dtype change",
+}
+
+
 def check_op(op):
     """All the mapping rules for one op (versions aside).
 
@@ -294,14 +306,13 @@ def check_op(op):
     ```
     """
     if op.op not in EDGETPU_OPS:
+        fix = _UNSUPPORTED_FIXES.get(op.op, _UNSUPPORTED_FIX)
         return [
             Violation(
                 "op_support",
                 ERROR,
                 f"{op.op} is not an Edge TPU operation",
-                "replace the layer with one built from supported ops "
-                "(e.g. ReLU instead of LeakyReLU, GlobalAveragePooling2D "
-                "instead of a custom reduction)",
+                fix,
             )
         ]
     found = []

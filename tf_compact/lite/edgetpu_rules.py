@@ -8,11 +8,10 @@ Edge TPU compiler's documented behaviour:
   activations are not mapped;
 - tensor sizes are constant at compile time (no dynamic dimension);
 - weights and biases are constants;
-- tensors have at most three dimensions of size above 1, the innermost
-  three (so the batch of an image tensor is 1);
+- only the innermost three dimensions may exceed 1 (so batch 1 images);
 - only the listed operations map, each with its own limits;
-- the compiler cuts the graph once: from the first operation that does not
-  map, it and every later operation run on the CPU;
+- the graph is cut once: from the first op that does not map, all run on
+  the CPU;
 - the compiler links a TensorFlow Lite op registry of its own time and
   refuses ("Didn't find op for builtin opcode ... version ...") a model
   holding an op version newer than it knows.
@@ -221,26 +220,26 @@ def check_static(op):
     ]
 
 
+_BATCH_FIX = "use batch size 1 (convert(..., target='edgetpu'))"
+_RANK_FIX = "merge the dimensions beyond the innermost three (Reshape)"
+
+
 def check_rank(op):
     """Only the innermost three dimensions may be larger than 1."""
     for t in op.activations:
         outer = [d for d in t.shape[:-3] if d > 1]
         if not outer:
             continue
-        batch = len(t.shape) == 4 and t.shape[0] > 1
-        what = (
-            f"batch size {t.shape[0]}"
-            if batch
-            else f"{len(large_dims(t.shape))} dimensions above 1"
-        )
+        what, fix = f"batch size {t.shape[0]}", _BATCH_FIX
+        if len(t.shape) != 4 or t.shape[0] == 1:
+            what, fix = f"{len(large_dims(t.shape))} dims above 1", _RANK_FIX
         return [
             Violation(
                 "tensor_rank",
                 ERROR,
                 f"tensor {t.name!r} of shape {list(t.shape)} has {what}; "
                 "only the innermost three dimensions may exceed 1",
-                "use batch size 1 (convert(..., target='edgetpu')) and "
-                "keep activations at most 3-D beyond a batch of 1",
+                fix,
             )
         ]
     return []

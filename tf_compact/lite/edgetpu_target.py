@@ -15,6 +15,7 @@ import warnings
 
 import keras
 
+from tf_compact.internal import keras_compat
 from tf_compact.lite.converter_run import PATHS
 from tf_compact.lite.edgetpu import edgetpu_report
 
@@ -74,6 +75,9 @@ def resolve_io(target, mode, inference_io):
     return inference_io
 
 
+_PIXEL_DTYPES = ("uint8", "int8")
+
+
 def _input_shapes(model):
     try:
         inputs = list(model.inputs or [])
@@ -85,8 +89,13 @@ def _input_shapes(model):
 def static_batch_model(model):
     """Returns `model` rebuilt on batch-1 inputs (a clone; weights copied).
 
-    A model whose inputs are already all of batch 1 is returned as is. The
-    user's model is never changed.
+    A uint8 or int8 input (a model that takes raw pixels and rescales them
+    itself) is rebuilt as a float input of the same values: its CAST to
+    float does not map to the Edge TPU and would send the whole graph to
+    the CPU, while the file's own uint8 input, quantized from the
+    calibration data (raw pixels: scale 1), takes the pixels as they are.
+    A model whose inputs are already all of batch 1 and float is returned
+    as is. The user's model is never changed.
 
     Args:
         model: A built Functional or Sequential Keras 3 model, or a
@@ -126,7 +135,8 @@ def static_batch_model(model):
                 f"needs a size. Received: input {tensor.name!r} of shape "
                 f"{shape}"
             )
-    if all(shape[0] == 1 for shape in shapes):
+    pixels = [str(t.dtype) in _PIXEL_DTYPES for t in inputs]
+    if all(shape[0] == 1 for shape in shapes) and not any(pixels):
         return model
     if not isinstance(model, keras.Model):
         raise ValueError(
@@ -136,10 +146,14 @@ def static_batch_model(model):
             "`tf_keras.Input(shape, batch_size=1)`."
         )
     fixed = [
-        keras.Input(batch_shape=(1,) + shape[1:], name=t.name, dtype=t.dtype)
-        for t, shape in zip(inputs, shapes)
+        keras.Input(
+            batch_shape=(1,) + shape[1:],
+            name=t.name,
+            dtype="float32" if pixel else t.dtype,
+        )
+        for t, shape, pixel in zip(inputs, shapes, pixels)
     ]
-    clone = keras.models.clone_model(
+    clone = keras_compat.clone_model(
         model, input_tensors=fixed[0] if len(fixed) == 1 else fixed
     )
     clone.set_weights(model.get_weights())

@@ -4,6 +4,7 @@ signature and run in batches."""
 
 import numpy as np
 
+from tf_compact.lite.integer_inputs import as_integer_input
 from tf_compact.lite.scopes import natural_key
 
 
@@ -16,7 +17,11 @@ def quantize_input(x, detail):
 
     Returns:
         `x` quantized with the tensor's scale and zero point when the input
-        is integer, else `x` cast to the input dtype.
+        is integer and quantized, else `x` cast to the input dtype.
+
+    Raises:
+        ValueError: If the input is integer without quantization (the model
+            takes raw integer values) and `x` holds floats with fractions.
 
     Example:
 
@@ -26,7 +31,9 @@ def quantize_input(x, detail):
     """
     dtype = np.dtype(detail["dtype"])
     scale, zero_point = detail["quantization"]
-    if dtype.kind not in "iu" or not scale:
+    if dtype.kind in "iu" and not scale:
+        return as_integer_input(x, dtype, detail.get("name"))
+    if dtype.kind not in "iu":
         return np.asarray(x, dtype=dtype)
     info = np.iinfo(dtype)
     q = np.round(np.asarray(x, np.float32) / scale + zero_point)

@@ -12,6 +12,8 @@ clone whose LayerNormalization layers compute it that way.
 import keras
 from keras import ops
 
+from tf_compact.internal import keras_compat
+
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class QuantizableLayerNormalization(keras.layers.LayerNormalization):
@@ -65,8 +67,7 @@ class QuantizableLayerNormalization(keras.layers.LayerNormalization):
 
 def _needs_rewrite(layer):
     return (
-        type(layer) is keras.layers.LayerNormalization
-        and not layer.rms_scaling
+        type(layer) is keras.layers.LayerNormalization and not layer.rms_scaling
     )
 
 
@@ -102,7 +103,7 @@ def quantizable_clone(model):
     if not isinstance(model, keras.Model) or not _has_layer_norm(model):
         return model
     try:
-        clone = keras.models.clone_model(
+        clone = keras_compat.clone_model(
             model, clone_function=_clone_layer, recursive=True
         )
     except Exception:  # noqa: BLE001 - a subclassed model converts as is

@@ -69,15 +69,26 @@ def _layer_in_path(path):
     return None
 
 
-def _layer_from_name(tensor_name, resolver):
+def _same_op(path, op_name):
+    """Whether the TensorFlow op ending `path` is the TFLite op `op_name`
+    (`.../act_1/Tanh` and `TANH`)."""
+    word = path.rsplit("/", 1)[-1].split(":")[0]
+    return word.lower() == op_name.lower().replace("_", "")
+
+
+def _layer_from_name(tensor_name, resolver, op_name=""):
     """Reads the layer out of a tensor name such as `model_1/conv_1/Conv`.
 
-    Fused ops join several names with `;`, the producing op (e.g. the
-    convolution under a fused BN and ReLU) last, so the last one that names
-    a layer wins. Without layer names, the scope with its `_<n>` export
-    suffix dropped is taken as the layer.
+    Fused ops join several names with `;`. A name whose op is the TFLite
+    op itself (`act_1/Tanh` for `TANH`, when a reshape before it was folded
+    into it) wins; otherwise the producing op (e.g. the convolution under a
+    fused BN and ReLU) comes last, so the last one that names a layer wins.
+    Without layer names, the scope with its `_<n>` export suffix dropped is
+    taken as the layer.
     """
-    for path in reversed(tensor_name.split(";")):
+    paths = tensor_name.split(";")
+    own = [p for p in paths if _same_op(p, op_name)]
+    for path in own + list(reversed(paths)):
         if resolver is None:
             layer = _layer_in_path(path)
         else:
@@ -130,12 +141,20 @@ def read_ops(model_content, layer_names=None):
         return [np.dtype(tensors[i]["dtype"]).name for i in indices if i >= 0]
 
     records = []
+    layer_of_tensor = {}
     for op in ops:
         layer = None
         for name in sources(op):
-            layer = _layer_from_name(name, resolver)
+            layer = _layer_from_name(name, resolver, op["op_name"])
             if layer:
                 break
+        if layer is None and op["op_name"] not in _QUANT_IO_OPS:
+            # An op named only by its signature output (the softmax of a
+            # Dense head) belongs to the layer of what it reads.
+            read = [layer_of_tensor.get(i) for i in op["inputs"]]
+            layer = next((name for name in read if name), None)
+        for i in op["outputs"]:
+            layer_of_tensor[i] = layer
         records.append(
             OpRecord(
                 index=int(op["index"]),

@@ -12,6 +12,8 @@ import contextlib
 
 import keras
 
+from tf_compact.internal import keras_compat
+
 FLOAT32 = "float32"
 REDUCED = ("float16", "bfloat16")
 
@@ -56,7 +58,7 @@ def _clone_layer(layer):
 
 def _float32_clone(model):
     with _float32_global_policy():
-        clone = keras.models.clone_model(
+        clone = keras_compat.clone_model(
             model, clone_function=_clone_layer, recursive=True
         )
     old, new = model.weights, clone.weights

@@ -13,11 +13,11 @@ keras` (Keras 3) is unaffected either way, and tf_compact never uses
 `tf_keras`: use `import keras`.
 """
 
-import keras
 import numpy as np
 
 from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
+from tf_compact.internal import keras_compat
 from tf_compact.internal.validation import validate_positive
 from tf_compact.lite import distill_qat
 from tf_compact.lite import qat_augmentation
@@ -279,8 +279,7 @@ def _in_sync(model, dataset, recalibrate):
     stale = change > STALE_OUTPUT_CHANGE
     if recalibrate is False or (recalibrate == "auto" and not stale):
         return model, record
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = keras_compat.copy_with_weights(model)
     run = batch_norm.recalibrate(
         copy, dataset, max_batches=RECALIBRATION_BATCHES
     )

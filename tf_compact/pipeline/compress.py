@@ -122,7 +122,7 @@ def compress(
         TypeError: if `teacher` is not a Keras model, or an argument has
             the wrong type.
         ValueError: if an argument is out of range, the teacher has
-            several outputs, a dataset is empty, endless, unbatched, a
+            several outputs or predicts per pixel or step, a dataset is empty, endless, unbatched, a
             one-shot iterator, has inputs of another shape than the
             teacher's or more classes than its output, or `output_dir`
             holds a run with other settings.

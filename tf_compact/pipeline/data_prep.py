@@ -101,7 +101,8 @@ def prepare_data(teacher, named, batch_size, num_classes=None):
 
 
 def _check_single_output(teacher):
-    """Raises `ValueError` for a teacher with several outputs."""
+    """Raises `ValueError` for a teacher with several outputs, or with
+    one prediction per pixel or step rather than per example."""
     try:
         outputs = teacher.outputs
     except (AttributeError, ValueError):
@@ -115,6 +116,17 @@ def _check_single_output(teacher):
             f"{len(outputs)} outputs {names}. Pass a model of the head to "
             "compress, e.g. `keras.Model(teacher.inputs, "
             "teacher.outputs[0])`."
+        )
+    shape = tuple(outputs[0].shape) if outputs else ()
+    if len(shape) > 2:
+        raise ValueError(
+            "Invalid value for argument `teacher`. Expected a classifier "
+            "with one prediction per example (outputs of shape (batch, "
+            "classes)): `compress` scores accuracy, distills and exports "
+            f"that. Received: teacher {teacher.name!r} with outputs of "
+            f"shape {shape} (one prediction per pixel or step, as in "
+            "segmentation or autoencoders). Compose the parts instead: "
+            "`tfc.prune`, `tfc.Distiller` with your loss, `tfc.lite.convert`."
         )
 
 

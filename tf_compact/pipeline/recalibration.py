@@ -26,6 +26,7 @@ import numpy as np
 
 from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
+from tf_compact.internal import keras_compat
 from tf_compact.internal import labels as label_lib
 
 #: Training batches each recalibration runs (forward passes only).
@@ -147,7 +148,7 @@ def check_teacher(ctx):
         )
     record["recalibrated"] = False
     if asked:
-        teacher = _copy_with_weights(ctx.teacher)
+        teacher = keras_compat.copy_with_weights(ctx.teacher)
         done = batch_norm.recalibrate(
             teacher, ctx.train_data, max_batches=RECALIBRATION_BATCHES
         )
@@ -297,8 +298,3 @@ def _chance(model, x):
     width = int(out.shape[-1]) if len(out.shape) > 1 else 1
     return 0.5 if width <= 1 else 1.0 / width
 
-
-def _copy_with_weights(model):
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone

@@ -20,6 +20,7 @@ import tf_compact.lighten as lighten_lib
 from tf_compact.distillation.distiller import Distiller
 from tf_compact.distillation.feature_kd import FeatureKD
 from tf_compact.distillation.logits_kd import LogitsKD
+from tf_compact.internal import keras_compat
 from tf_compact.internal import labels as label_lib
 from tf_compact.lite.benchmark import benchmark as run_benchmark
 from tf_compact.lite.converter import convert
@@ -105,7 +106,7 @@ def lighten_stage(ctx):
     fits its new head on them, so the student starts near the teacher's
     accuracy instead of near chance).
     """
-    student = _copy_with_weights(ctx.teacher)
+    student = keras_compat.copy_with_weights(ctx.teacher)
     applied = []
     for transform in ctx.transforms:
         fn = _transform(transform)
@@ -122,12 +123,6 @@ def lighten_stage(ctx):
     record = model_summary(student)
     record["transforms"] = applied
     return record
-
-
-def _copy_with_weights(model):
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
 
 
 def _transform(transform):

@@ -1,10 +1,10 @@
 """apply_masks: the reference for slim, with channels zeroed in place."""
 
-import keras
 import numpy as np
 
 from tf_compact.graph.errors import GraphError
 from tf_compact.graph.handler import find_weight
+from tf_compact.internal import keras_compat
 from tf_compact.surgery.common import copy_lora_alpha
 from tf_compact.surgery.common import resolve_graph
 
@@ -55,7 +55,7 @@ def apply_masks(model, masks, graph=None):
     graph = resolve_graph(model, graph)
     keep = graph.keep_elements(masks)
     values = masked_values(graph, keep)
-    clone = keras.models.clone_model(model)
+    clone = keras_compat.clone_model(model)
     old_vars, new_vars = model.weights, clone.weights
     if len(old_vars) != len(new_vars):
         raise GraphError(
