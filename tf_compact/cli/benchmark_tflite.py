@@ -17,6 +17,8 @@ from absl import app
 from absl import flags
 
 from tf_compact.cli import common_flags
+from tf_compact.cli import interrupts
+from tf_compact.cli import model_data
 
 TFLITE = flags.DEFINE_multi_string(
     "tflite",
@@ -81,6 +83,30 @@ def _uncompiled(lite, paths, contents):
     return bool(bad)
 
 
+def _datasets(contents):
+    """The --dataset test split as each file takes it, or `None`s without
+    --accuracy (see `model_data`).
+
+    Raises:
+        app.UsageError: for a dataset that cannot be loaded, or whose
+            images do not fit a file's input.
+    """
+    if not ACCURACY.value:
+        return [None] * len(contents)
+    bundle = common_flags.load_data()
+    datasets = []
+    for path, content in zip(TFLITE.value, contents):
+        inputs = model_data.tflite_inputs(content)
+        model_data.check_input_shape(
+            f"--tflite={path}", inputs, bundle, common_flags.DATASET.value
+        )
+        datasets.append(model_data.for_model(bundle, inputs).test)
+    return datasets
+
+
+@interrupts.exits_on_interrupt(
+    lambda: "Interrupted; rerun the same command to time the models."
+)
 def main(argv):
     """Benchmarks every --tflite file and prints a comparison table.
 
@@ -91,7 +117,8 @@ def main(argv):
         `None`.
 
     Raises:
-        app.UsageError: on positional arguments or no --tflite file.
+        app.UsageError: on positional arguments, no --tflite file, or with
+            --accuracy a --dataset whose images do not fit a file.
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -105,16 +132,16 @@ def main(argv):
     delegate = "edgetpu" if common_flags.EDGETPU.value else None
     if delegate and _uncompiled(lite, TFLITE.value, contents):
         return 1
-    dataset = common_flags.load_data().test if ACCURACY.value else None
+    datasets = _datasets(contents)
     try:
-        results = _run(lite, contents, dataset, delegate)
+        results = _run(lite, contents, datasets, delegate)
     except lite.RuntimeUnavailableError as e:
         print(f"benchmark-tflite: {e}", file=sys.stderr)
         return 1
     print(lite.compare(results))
 
 
-def _run(lite, contents, dataset, delegate):
+def _run(lite, contents, datasets, delegate):
     return [
         lite.benchmark(
             content,
@@ -127,7 +154,7 @@ def _run(lite, contents, dataset, delegate):
             output=_score_output() if dataset is not None else None,
             delegate=delegate,
         )
-        for path, content in zip(TFLITE.value, contents)
+        for path, content, dataset in zip(TFLITE.value, contents, datasets)
     ]
 
 

@@ -45,3 +45,20 @@ def closing_lines(output_dir, teacher_epochs, student_epochs):
             "delete once the run is complete."
         )
     return lines
+
+
+def interrupted(output_dir, resume=True):
+    """The line `tf-compact compress` prints when Ctrl-C stops it.
+
+    Args:
+        output_dir: the run's --output_dir.
+        resume: the --resume value. Defaults to `True`.
+
+    Returns:
+        One line saying the finished stages are kept and how to resume.
+    """
+    rerun = "the same command" if resume else "it without --noresume"
+    return (
+        f"Interrupted; finished stages are kept in {output_dir}: rerun "
+        f"{rerun} to resume."
+    )

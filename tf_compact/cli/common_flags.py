@@ -8,6 +8,7 @@ import importlib
 import os
 import re
 import sys
+import tempfile
 import zipfile
 
 from absl import app
@@ -208,6 +209,42 @@ def check_file(flag, path):
     exist (a remote one, `gs://...`, is left to the loader)."""
     if path and "://" not in path and not os.path.exists(path):
         raise app.UsageError(f"--{flag}={path}: no such file or folder.")
+
+
+def check_writable(flag, path, folder=False, default=None):
+    """Raises `app.UsageError` naming `--flag` when `path` cannot be made.
+
+    Checked before any long work: the nearest existing folder on the path
+    must be a folder that takes a new file (a path under a regular file, or
+    in `/proc`, is refused even for root). A remote path is not checked.
+
+    Args:
+        flag: the flag's name, e.g. `"output"`.
+        path: the file (or with `folder`, the folder) to write.
+        folder: whether `path` is a folder. Defaults to `False`.
+        default: for a path the flag did not give, where it comes from,
+            e.g. `"next to --model_path"`. Defaults to `None`.
+    """
+    if not path or "://" in path:
+        return
+    given = f"--{flag}={path}"
+    if default:
+        given = f"{path} (the default --{flag}, {default})"
+    target = os.path.abspath(path)
+    if os.path.isdir(target) != folder and os.path.exists(target):
+        kind = "a folder" if folder else "a file"
+        raise app.UsageError(f"{given} is not {kind}; pass another --{flag}.")
+    parent = target if folder else os.path.dirname(target)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        raise app.UsageError(
+            f"{given}: cannot write in {parent} "
+            f"({error.strerror or error}); pass another --{flag}."
+        ) from error
 
 
 def import_modules():

@@ -28,8 +28,9 @@ from absl import logging
 from tf_compact.cli import app_flags
 from tf_compact.cli import closing
 from tf_compact.cli import common_flags
+from tf_compact.cli import compress_run
 from tf_compact.cli import compress_settings
-from tf_compact.cli import logs
+from tf_compact.cli import interrupts
 from tf_compact.cli import teacher as teacher_lib
 from tf_compact.methods.registry import METHODS
 from tf_compact.pruning.validation import parse_widths
@@ -246,16 +247,22 @@ def _target(flag):
     return compress_settings.parse_target_flag(flag.name, flag.value)
 
 
+@interrupts.exits_on_interrupt(
+    lambda: closing.interrupted(common_flags.OUTPUT_DIR.value, RESUME.value)
+)
 def main(argv):
     """Runs `tfc.compress` as the flags describe and prints the table.
 
     Raises:
         app.UsageError: on positional arguments, a malformed --widths, a
-            method flag the method refuses, or an --output_dir holding a
-            teacher or a run made with other settings (unless --noresume).
+            method flag the method refuses, an --output_dir that cannot be
+            written or holds a teacher or a run made with other settings
+            (unless --noresume).
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    output_dir = common_flags.OUTPUT_DIR.value
+    common_flags.check_writable("output_dir", output_dir, folder=True)
     common_flags.check_file("teacher_path", TEACHER_PATH.value)
     common_flags.import_modules()
     try:
@@ -273,38 +280,20 @@ def main(argv):
         raise app.UsageError(str(err)) from err
     import keras
 
-    from tf_compact.pipeline import compress
-    from tf_compact.pipeline.data_prep import DataMismatchError
-    from tf_compact.pipeline.store import DamagedCheckpointError
-    from tf_compact.pipeline.store import SettingsMismatchError
-
     keras.utils.set_random_seed(common_flags.SEED.value)
     bundle = common_flags.load_data(validation_split=VALIDATION_SPLIT)
     logging.info("Data: %s", bundle.source)
-    teacher = _teacher(bundle, strategy)
-    output_dir = common_flags.OUTPUT_DIR.value
-    try:
-        # The pipeline logs what it warns about; one line is enough here.
-        with logs.pipeline_warnings_hidden():
-            compress(
-                teacher,
-                bundle,
-                method=method,
-                epochs=_student_epochs()[0],
-                training=training,
-                export=export,
-                output_dir=output_dir,
-                resume=RESUME.value,
-                strategy=strategy,
-            )
-    except DataMismatchError as error:
-        raise app.UsageError(str(error)) from error
-    except SettingsMismatchError as error:
-        raise common_flags.resume_refused(
-            output_dir, "a compress run", error.changed
-        ) from error
-    except DamagedCheckpointError as error:
-        raise common_flags.damaged_checkpoint(error) from error
+    compress_run.run_compress(
+        _teacher(bundle, strategy),
+        bundle,
+        output_dir,
+        method=method,
+        epochs=_student_epochs()[0],
+        training=training,
+        export=export,
+        resume=RESUME.value,
+        strategy=strategy,
+    )
     # The teacher's epochs: unknown for a --teacher_path model.
     saved = None if TEACHER_PATH.value else teacher_lib.saved_epochs(output_dir)
     lines = closing.closing_lines(output_dir, saved, _student_epochs())

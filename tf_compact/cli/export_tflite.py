@@ -23,11 +23,15 @@ tf-compact export-tflite --model_path=run/slim_finetuned.keras \
 ```
 """
 
+import functools
+
 from absl import app
 from absl import flags
 
 from tf_compact.cli import app_flags
 from tf_compact.cli import common_flags
+from tf_compact.cli import interrupts
+from tf_compact.cli import model_data
 
 MODEL_PATH = flags.DEFINE_string(
     "model_path", None, "The `.keras` model to convert (required)."
@@ -77,8 +81,45 @@ def output_path(model_path, mode):
     return f"{stem}_{mode}.tflite"
 
 
-def _signature_and_metadata(model):
+def _data(model):
+    """The --dataset bundle as `model` takes it (see `model_data`).
+
+    Raises:
+        app.UsageError: for a dataset that cannot be loaded, or whose
+            images do not fit the model's input.
+    """
+    bundle = common_flags.load_data()
+    inputs = model_data.keras_inputs(model)
+    flag = f"--model_path={MODEL_PATH.value}"
+    model_data.check_input_shape(
+        flag, inputs, bundle, common_flags.DATASET.value
+    )
+    return model_data.for_model(bundle, inputs)
+
+
+def _check_names(model):
+    """Raises `app.UsageError` when --input_names or --output_names do not
+    give one name per model input or output."""
+    for flag, tensors in (
+        (INPUT_NAMES, model.inputs),
+        (OUTPUT_NAMES, model.outputs),
+    ):
+        count, names = len(tensors), flag.value
+        if names and len(names) != count:
+            what = flag.name.split("_")[0] + ("s" if count != 1 else "")
+            raise app.UsageError(
+                f"--{flag.name}={','.join(names)}: the model has {count} "
+                f"{what}, so give {count} comma-separated name"
+                f"{'s' if count != 1 else ''}, in the Keras model's order."
+            )
+
+
+def _signature_and_metadata(model, data):
     """`tfc.lite.convert` arguments of the signature and metadata flags.
+
+    Args:
+        model: the Keras model.
+        data: a function of no argument returning the --dataset bundle.
 
     Raises:
         app.UsageError: for a bad --labels or --normalization, or labels
@@ -97,7 +138,7 @@ def _signature_and_metadata(model):
             }
         export = methods.Export(**settings)
         auto = "auto" in (export.labels, export.normalization)
-        data = common_flags.load_data() if auto else None
+        data = data() if auto else None
         kwargs = app_metadata(export, data, model)
     except ValueError as err:
         raise app.UsageError(str(err)) from err
@@ -110,12 +151,17 @@ def _signature_and_metadata(model):
     return kwargs
 
 
+@interrupts.exits_on_interrupt(
+    lambda: "Interrupted; rerun the same command to convert the model."
+)
 def main(argv):
     """Converts the model and prints the size and conversion checks.
 
     Raises:
         app.UsageError: on positional arguments, a missing --model_path,
-            or --edgetpu without --mode=int8.
+            --edgetpu without --mode=int8, an --output that cannot be
+            written, names that do not match the model's inputs or
+            outputs, or a --dataset the model cannot take.
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -123,14 +169,19 @@ def main(argv):
         raise app.UsageError("--model_path is required.")
     if common_flags.EDGETPU.value and MODE.value != "int8":
         raise app.UsageError("--edgetpu needs --mode=int8.")
+    common_flags.check_file("model_path", MODEL_PATH.value)
+    path = OUTPUT.value or output_path(MODEL_PATH.value, MODE.value)
+    default = None if OUTPUT.value else "next to --model_path"
+    common_flags.check_writable("output", path, default=default)
     from tf_compact import lite
 
     model = common_flags.load_keras_model("model_path", MODEL_PATH.value)
-    kwargs = _signature_and_metadata(model)
+    _check_names(model)
+    data = functools.cache(lambda: _data(model))
+    kwargs = _signature_and_metadata(model, data)
     if MODE.value == "int8":
-        kwargs["representative_data"] = common_flags.load_data().train
+        kwargs["representative_data"] = data().train
         kwargs["num_calibration_steps"] = CALIBRATION_STEPS.value
-    path = OUTPUT.value or output_path(MODEL_PATH.value, MODE.value)
     inference_io = INFERENCE_IO.value
     if common_flags.EDGETPU.value:
         kwargs["target"] = "edgetpu"

@@ -17,6 +17,7 @@ command is known, after TensorFlow's logs are quieted (see `logs`).
 import importlib
 import sys
 
+from tf_compact.cli import interrupts
 from tf_compact.cli import logs
 from tf_compact.cli import usage
 from tf_compact.version import __version__
@@ -96,7 +97,8 @@ def run_command(command, args, prog=None):
     `--verbosity` asks for them (see `logs.quiet_third_party_logs`).
 
     `--help` and its absl spellings print the command's own flags,
-    grouped, with their defaults, and exit with status 0.
+    grouped, with their defaults, and exit with status 0. Ctrl-C exits
+    with status 130 after one line (the command's own, once it runs).
 
     Args:
         command: a key of `COMMANDS`.
@@ -115,20 +117,28 @@ def run_command(command, args, prog=None):
     """
     prog = prog or f"tf-compact {command}"
     level = logs.quiet_third_party_logs(logs.requested_verbosity(args))
-    with logs.filtered_stderr(level):
-        from absl import app
+    try:
+        with logs.filtered_stderr(level):
+            _run_module(command, args, prog)
+    except KeyboardInterrupt:
+        # Before the command's own `main`, which says what it keeps.
+        print("\nInterrupted.", file=sys.stderr)
+        sys.exit(interrupts.STATUS)
 
-        module = importlib.import_module(COMMANDS[command])
-        if _wants_help(args):
-            others = [n for key, n in COMMANDS.items() if key != command]
-            sys.stdout.write(usage.command_help(prog, module, others))
-            sys.exit(0)
-        # absl prints the __main__ docstring above a usage error.
-        sys.modules["__main__"].__doc__ = (
-            f"usage: {prog} [--flag=value ...]\n"
-            f"`{prog} --help` lists its flags.\n"
-        )
-        app.run(module.main, argv=[prog] + list(args))
+
+def _run_module(command, args, prog):
+    from absl import app
+
+    module = importlib.import_module(COMMANDS[command])
+    if _wants_help(args):
+        others = [n for key, n in COMMANDS.items() if key != command]
+        sys.stdout.write(usage.command_help(prog, module, others))
+        sys.exit(0)
+    # absl prints the __main__ docstring above a usage error.
+    sys.modules["__main__"].__doc__ = (
+        f"usage: {prog} [--flag=value ...]\n`{prog} --help` lists its flags.\n"
+    )
+    app.run(module.main, argv=[prog] + list(args))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@ python examples/train_teacher.py --dataset=fashion_mnist --model=vgg
 ```
 """
 
+import os
+
 from absl import app
 from absl import flags
 from absl import logging
 
 from tf_compact.cli import common_flags
+from tf_compact.cli import interrupts
 from tf_compact.cli import teacher
 
 DEFAULT_EPOCHS = 2
@@ -26,6 +29,15 @@ LEARNING_RATE = flags.DEFINE_float(
 )
 
 
+def _interrupted():
+    backup = os.path.join(common_flags.OUTPUT_DIR.value, teacher.BACKUP_DIR)
+    return (
+        f"Interrupted; the finished epochs are kept in {backup}: rerun the "
+        "same command to resume."
+    )
+
+
+@interrupts.exits_on_interrupt(_interrupted)
 def main(argv):
     """Trains the teacher the flags describe and prints its profile.
 
@@ -33,10 +45,14 @@ def main(argv):
         argv: command-line arguments left after flag parsing.
 
     Raises:
-        app.UsageError: on positional arguments.
+        app.UsageError: on positional arguments, or an --output_dir that
+            cannot be written.
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    common_flags.check_writable(
+        "output_dir", common_flags.OUTPUT_DIR.value, folder=True
+    )
     import keras
 
     from tf_compact.profile import profile

@@ -1,0 +1,149 @@
+"""The --dataset data as the model a command was given takes it.
+
+A command checks the data against the model's input shape before any long
+work, and feeds a model whose inputs are integers (`keras.Input(...,
+dtype="uint8")`, then its own `Rescaling`) the stored pixel values: the
+loaders scale them to floats in `[0, 1]`, which such an input would cast
+to 0 or 1.
+
+```python
+bundle = model_data.for_model(common_flags.load_data(), model_inputs(model))
+representative_data = bundle.train
+```
+"""
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+
+from tf_compact.lite.flatbuffer import model_schema
+
+_INTEGER_TYPES = ("UINT8", "INT8", "INT16", "UINT16", "INT32", "INT64")
+
+
+class StoredValuesBundle:
+    """A dataset bundle whose features are its stored values, unscaled.
+
+    Wraps a `DatasetBundle` (or `StreamingBundle`) with a `scale`: its
+    `train`, `val` and `test` pipelines yield the features divided by that
+    scale and rounded (the stored integers, as float32), `scale` is `None`,
+    and everything else (`class_names`, `num_examples`, ...) is the
+    bundle's own.
+
+    Args:
+        bundle: the bundle to wrap.
+    """
+
+    scale = None
+
+    def __init__(self, bundle):
+        self._bundle = bundle
+
+    def __getattr__(self, name):
+        return getattr(self._bundle, name)
+
+    @property
+    def train(self):
+        return self._stored(self._bundle.train)
+
+    @property
+    def val(self):
+        return self._stored(self._bundle.val)
+
+    @property
+    def test(self):
+        return self._stored(self._bundle.test)
+
+    def _stored(self, dataset):
+        if dataset is None:
+            return None
+        scale = self._bundle.scale
+
+        def unscale(x, *rest):
+            x = tf.nest.map_structure(lambda t: tf.round(t / scale), x)
+            return (x, *rest)
+
+        return dataset.map(unscale, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def __repr__(self):
+        return f"StoredValuesBundle({self._bundle!r})"
+
+
+def keras_inputs(model):
+    """`[(shape without the batch axis, integer)]` of a Keras model's
+    inputs; empty for a model that does not know them."""
+    try:
+        inputs = list(model.inputs or [])
+    except (AttributeError, ValueError):
+        return []
+    return [
+        (tuple(t.shape[1:]), np.dtype(str(t.dtype)).kind in "iu")
+        for t in inputs
+    ]
+
+
+def tflite_inputs(content):
+    """`[(shape without the batch axis, integer)]` of a `.tflite` model's
+    inputs; `integer` only for raw integer inputs (no quantization scale:
+    a quantized input takes floats, quantized by the interpreter)."""
+    schema = model_schema()
+    model = schema.ModelT.InitFromPackedBuf(bytes(content), 0)
+    graph = model.subgraphs[0]
+    types = {getattr(schema.TensorType, name) for name in _INTEGER_TYPES}
+    found = []
+    for index in graph.inputs:
+        tensor = graph.tensors[index]
+        dims = tensor.shapeSignature
+        dims = list(tensor.shape if dims is None or not len(dims) else dims)
+        scales = getattr(tensor.quantization, "scale", None)
+        quantized = scales is not None and any(s != 0 for s in scales)
+        integer = tensor.type in types and not quantized
+        found.append((tuple(d if d >= 0 else None for d in dims[1:]), integer))
+    return found
+
+
+def for_model(bundle, inputs):
+    """`bundle`, or a `StoredValuesBundle` of it for a model with integer
+    inputs when the bundle scales its features.
+
+    Args:
+        bundle: a `DatasetBundle`.
+        inputs: the model's inputs, from `keras_inputs` or `tflite_inputs`.
+    """
+    integer = any(is_integer for _, is_integer in inputs)
+    if integer and getattr(bundle, "scale", None):
+        return StoredValuesBundle(bundle)
+    return bundle
+
+
+def _text(shape):
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
+def check_input_shape(model_flag, inputs, bundle, dataset):
+    """Raises a usage error when a one-input model cannot take `bundle`.
+
+    Args:
+        model_flag: how the model was given, e.g. `"--model_path=m.keras"`.
+        inputs: the model's inputs, from `keras_inputs` or `tflite_inputs`.
+        bundle: the loaded --dataset bundle.
+        dataset: the --dataset value.
+
+    Raises:
+        app.UsageError: (one line) naming both shapes and the flags that
+            choose the data, when the model has one input whose known
+            dimensions differ from the bundle's examples.
+    """
+    if len(inputs) != 1:
+        return
+    shape, data = inputs[0][0], tuple(bundle.input_shape)
+    fits = len(shape) == len(data) and all(
+        d is None or d == e for d, e in zip(shape, data)
+    )
+    if not fits:
+        raise app.UsageError(
+            f"{model_flag} takes {_text(shape)} inputs but "
+            f"--dataset={dataset} gives {_text(data)} images: pass "
+            "--dataset=<folder or name> (and --image_size=HEIGHTxWIDTH) "
+            "matching the model."
+        )
