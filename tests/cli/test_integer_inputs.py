@@ -2,6 +2,8 @@
 `Rescaling`) is fed the stored pixel values by every command, not the
 loaders' floats in [0, 1] that its input would cast to 0 or 1."""
 
+import importlib
+
 import keras
 import numpy as np
 import pytest
@@ -9,12 +11,13 @@ import tensorflow as tf
 from absl.testing import flagsaver
 
 from tf_compact import lite
-from tf_compact import pipeline
 from tf_compact.cli import benchmark_tflite
 from tf_compact.cli import compress
 from tf_compact.cli import export_tflite
 from tf_compact.cli import model_data
 from tf_compact.data import from_folder
+
+compress_lib = importlib.import_module("tf_compact.pipeline.compress")
 
 
 @pytest.fixture(scope="module")
@@ -123,15 +126,25 @@ def test_a_quantized_input_keeps_the_loaders_floats(folder, tmp_path):
 def test_compress_gives_a_uint8_teacher_the_stored_pixels(
     folder, uint8_model, tmp_path, monkeypatch
 ):
+    # What the run's first step after reading the data receives.
     given = []
-    monkeypatch.setattr(
-        pipeline, "compress", lambda teacher, data, **k: given.append(data)
-    )
-    with flagsaver.flagsaver(
-        teacher_path=uint8_model,
-        dataset=folder,
-        output_dir=str(tmp_path / "run"),
-        tflite_mode=["float32"],
+
+    class Stop(Exception):
+        pass
+
+    def record(export, data, teacher):
+        given.append(data)
+        raise Stop
+
+    monkeypatch.setattr(compress_lib, "app_metadata", record)
+    with (
+        flagsaver.flagsaver(
+            teacher_path=uint8_model,
+            dataset=folder,
+            output_dir=str(tmp_path / "run"),
+            tflite_mode=["float32"],
+        ),
+        pytest.raises(Stop),
     ):
         compress.main(["compress"])
     (data,) = given

@@ -5,7 +5,6 @@ from absl import app
 
 from tf_compact.cli import common_flags
 from tf_compact.cli import logs
-from tf_compact.cli import model_data
 
 
 def run_compress(teacher, bundle, output_dir, **kwargs):
@@ -31,7 +30,6 @@ def run_compress(teacher, bundle, output_dir, **kwargs):
     from tf_compact.pipeline.store import DamagedCheckpointError
     from tf_compact.pipeline.store import SettingsMismatchError
 
-    bundle = model_data.for_model(bundle, model_data.keras_inputs(teacher))
     try:
         with logs.pipeline_warnings_hidden():
             compress(teacher, bundle, output_dir=output_dir, **kwargs)

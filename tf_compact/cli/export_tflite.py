@@ -32,6 +32,7 @@ from tf_compact.cli import app_flags
 from tf_compact.cli import common_flags
 from tf_compact.cli import interrupts
 from tf_compact.cli import model_data
+from tf_compact.data import stored_values
 
 MODEL_PATH = flags.DEFINE_string(
     "model_path", None, "The `.keras` model to convert (required)."
@@ -89,7 +90,7 @@ def _data(model):
             images do not fit the model's input.
     """
     bundle = common_flags.load_data()
-    inputs = model_data.keras_inputs(model)
+    inputs = stored_values.keras_inputs(model)
     flag = f"--model_path={MODEL_PATH.value}"
     model_data.check_input_shape(
         flag, inputs, bundle, common_flags.DATASET.value

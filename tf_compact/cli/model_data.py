@@ -12,74 +12,12 @@ representative_data = bundle.train
 ```
 """
 
-import numpy as np
-import tensorflow as tf
 from absl import app
 
+from tf_compact.data import stored_values
 from tf_compact.lite.flatbuffer import model_schema
 
 _INTEGER_TYPES = ("UINT8", "INT8", "INT16", "UINT16", "INT32", "INT64")
-
-
-class StoredValuesBundle:
-    """A dataset bundle whose features are its stored values, unscaled.
-
-    Wraps a `DatasetBundle` (or `StreamingBundle`) with a `scale`: its
-    `train`, `val` and `test` pipelines yield the features divided by that
-    scale and rounded (the stored integers, as float32), `scale` is `None`,
-    and everything else (`class_names`, `num_examples`, ...) is the
-    bundle's own.
-
-    Args:
-        bundle: the bundle to wrap.
-    """
-
-    scale = None
-
-    def __init__(self, bundle):
-        self._bundle = bundle
-
-    def __getattr__(self, name):
-        return getattr(self._bundle, name)
-
-    @property
-    def train(self):
-        return self._stored(self._bundle.train)
-
-    @property
-    def val(self):
-        return self._stored(self._bundle.val)
-
-    @property
-    def test(self):
-        return self._stored(self._bundle.test)
-
-    def _stored(self, dataset):
-        if dataset is None:
-            return None
-        scale = self._bundle.scale
-
-        def unscale(x, *rest):
-            x = tf.nest.map_structure(lambda t: tf.round(t / scale), x)
-            return (x, *rest)
-
-        return dataset.map(unscale, num_parallel_calls=tf.data.AUTOTUNE)
-
-    def __repr__(self):
-        return f"StoredValuesBundle({self._bundle!r})"
-
-
-def keras_inputs(model):
-    """`[(shape without the batch axis, integer)]` of a Keras model's
-    inputs; empty for a model that does not know them."""
-    try:
-        inputs = list(model.inputs or [])
-    except (AttributeError, ValueError):
-        return []
-    return [
-        (tuple(t.shape[1:]), np.dtype(str(t.dtype)).kind in "iu")
-        for t in inputs
-    ]
 
 
 def tflite_inputs(content):
@@ -104,16 +42,13 @@ def tflite_inputs(content):
 
 def for_model(bundle, inputs):
     """`bundle`, or a `StoredValuesBundle` of it for a model with integer
-    inputs when the bundle scales its features.
+    inputs when the bundle scales its features (`stored_values.for_inputs`).
 
     Args:
         bundle: a `DatasetBundle`.
         inputs: the model's inputs, from `keras_inputs` or `tflite_inputs`.
     """
-    integer = any(is_integer for _, is_integer in inputs)
-    if integer and getattr(bundle, "scale", None):
-        return StoredValuesBundle(bundle)
-    return bundle
+    return stored_values.for_inputs(bundle, inputs)
 
 
 def _text(shape):

@@ -2,6 +2,7 @@
 
 import contextlib
 
+from tf_compact.data.stored_values import stored_values_for
 from tf_compact.internal import distribute
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
@@ -60,7 +61,9 @@ def compress(
             every epoch), or a
             `tf_compact.data.DatasetBundle` (its `val` and `test` are used
             when `val_data`/`test_data` are not given, an empty split
-            counting as none). Labels are integer class ids, one-hot rows
+            counting as none; a teacher taking integers, such as uint8
+            pixels, is fed the bundle's stored values, not the scaled
+            ones). Labels are integer class ids, one-hot rows
             (turned into class ids) or 0/1 for a binary head. Every dataset
             given must hold at least one example, end, and be readable
             again (not a generator).
@@ -122,10 +125,10 @@ def compress(
         TypeError: if `teacher` is not a Keras model, or an argument has
             the wrong type.
         ValueError: if an argument is out of range, the teacher has
-            several outputs or predicts per pixel or step, a dataset is empty, endless, unbatched, a
-            one-shot iterator, has inputs of another shape than the
-            teacher's or more classes than its output, or `output_dir`
-            holds a run with other settings.
+            several outputs or predicts per pixel or step, a dataset is
+            empty, endless, unbatched, a one-shot iterator, has inputs of
+            another shape than the teacher's or more classes than its
+            output, or `output_dir` holds a run with other settings.
 
     Example:
 
@@ -145,6 +148,7 @@ def compress(
         method, epochs, training, export, callbacks, strategy
     )
     output_dir = writer_output_dir(output_dir, strategy)
+    train_data = stored_values_for(train_data, teacher)
     app = app_metadata(export, train_data, teacher)
     num_classes = getattr(train_data, "num_classes", None)
     train_data, val_data, test_data = split_data(

@@ -1,0 +1,32 @@
+"""A model taking raw integers is fed a bundle's stored values."""
+
+import keras
+import numpy as np
+
+from tf_compact import data
+from tf_compact.data.stored_values import stored_values_for
+
+
+def _model(dtype):
+    inputs = keras.Input((4, 4, 1), dtype=dtype)
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+def test_a_uint8_model_reads_the_stored_pixels_and_a_float_model_the_scaled():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (12, 4, 4, 1)).astype("uint8")
+    y = rng.integers(0, 2, 12).astype("int32")
+    bundle = data.from_arrays(x, y, x_test=x, y_test=y, batch_size=4)
+    assert bundle.scale == 1 / 255.0
+    assert stored_values_for(bundle, _model("float32")) is bundle
+    stored = stored_values_for(bundle, _model("uint8"))
+    assert stored.scale is None
+    assert stored.class_names == bundle.class_names
+    test = np.concatenate([b.numpy() for b, _ in stored.test])
+    np.testing.assert_array_equal(test, x.astype("float32"))
+    train = np.concatenate([b.numpy() for b, _ in stored.train])
+    assert train.max() > 1 and np.all(train == np.round(train))
+    # Data that is not a bundle is given back as it is.
+    assert stored_values_for((x, y), _model("uint8"))[0] is x
