@@ -80,9 +80,12 @@ class BudgetController(PenaltyController):
     threshold at which the budget is met; with `blocks`, each block gets
     its own threshold and the channels under it are zeroed in the trained
     model, so no block is pruned past its budget. Either way
-    `tfc.prune(model, threshold=controller.threshold)` meets it. Each epoch logs
-    `budget_met_by_sparsity` (1.0 when the budget is met at the training
-    threshold), and so do the train-end `logs`.
+    `tfc.prune(model, threshold=controller.threshold)` meets it, also when
+    a callback after this one (`keras.callbacks.EarlyStopping(
+    restore_best_weights=True)`) restores earlier weights: the first read
+    of `threshold` then redoes this work, with a warning (`train_end`).
+    Each epoch logs `budget_met_by_sparsity` (1.0 when the budget is met
+    at the training threshold), and so do the train-end `logs`.
 
     BN statistics: the penalty shrinks kernels that BN makes
     scale-invariant, so the moving statistics lag and the trained model
@@ -188,9 +191,7 @@ class BudgetController(PenaltyController):
         #: The control law (`RampLaw` targeted, else `MultiplicativeLaw`).
         self.law = RampLaw(gain, ramp) if self.targeted else untargeted
         self.training_threshold = self.threshold
-        #: Whether the budget was met at the training threshold when the
-        #: last fit ended (`None` before any fit ends).
-        self.met_by_sparsity = None
+        self._met = None
 
     @property
     def targeting(self):
@@ -286,13 +287,27 @@ class BudgetController(PenaltyController):
         return values
 
     def on_train_end(self, logs=None):
-        base = self.training_threshold
-        self.met_by_sparsity = bool(self.meets_budget(self.measure(base)))
-        if (self.params or {}).get("epochs") != 0:  # epochs=0: no change
-            self.threshold = self.fit_threshold()
-        if logs is not None:
-            logs["budget_met_by_sparsity"] = float(self.met_by_sparsity)
+        if (self.params or {}).get("epochs") == 0:  # no `_finish_training`
+            base = self.training_threshold
+            self._met = bool(self.meets_budget(self.measure(base)))
         super().on_train_end(logs)
+        if logs is not None:
+            logs["budget_met_by_sparsity"] = float(self._met)
+
+    def _finish_training(self, data):
+        base = self.training_threshold
+        self._met = bool(self.meets_budget(self.measure(base)))
+        self.threshold = self.fit_threshold()
+        super()._finish_training(data)
+
+    @property
+    def met_by_sparsity(self):
+        """Whether the budget was met at the training threshold when the
+        last fit ended (`None` before any fit ends); read after training,
+        like `threshold`, it first redoes the train-end work if a later
+        callback set the weights."""
+        self.redo_if_restored()
+        return self._met
 
     def fit_threshold(self):
         """Returns the threshold at which the slim model meets the budget

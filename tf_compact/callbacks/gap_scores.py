@@ -28,7 +28,7 @@ def score(pred, y, metric, model):
         return binary_score(pred[:, 0], y, metric, probabilities)
     if metric == "accuracy":
         return float(np.mean(np.argmax(pred, axis=-1) == y))
-    return cross_entropy(pred, y)
+    return cross_entropy(pred, y, heads.head_kind(model) == heads.SOFTMAX)
 
 
 def check_labels(y, pred, model):
@@ -60,16 +60,23 @@ def binary_score(score, y, metric, probabilities):
     return float(-np.mean(np.where(y > 0, np.log(p), np.log(1.0 - p))))
 
 
-def cross_entropy(pred, y):
-    """Mean cross-entropy of class ids `y` under probabilities or logits."""
+def cross_entropy(pred, y, probabilities):
+    """Mean cross-entropy of class ids `y` under the rows of `pred`.
+
+    Args:
+        pred: The model's outputs, one row per example, in any float dtype
+            (the cross-entropy is computed in float64).
+        y: Class ids, one per example.
+        probabilities: Whether the model's head ends in a softmax (rows of
+            probabilities, renormalized as Keras does, since a float16 row
+            may sum to `1 +- 1e-3`); else the rows are logits. The head
+            decides, not the values: a float16 softmax row, or a logit row
+            that happens to look like one, would be taken for the other.
+    """
     pred = np.asarray(pred, dtype="float64")
-    is_prob = (
-        pred.min() >= 0
-        and pred.max() <= 1
-        and np.allclose(pred.sum(axis=-1), 1.0, atol=1e-3)
-    )
-    if is_prob:
-        log_p = np.log(np.clip(pred, 1e-12, 1.0))
+    if probabilities:
+        pred = pred / np.maximum(pred.sum(axis=-1, keepdims=True), 1e-12)
+        log_p = np.log(np.clip(pred, 1e-7, 1.0))
     else:
         shifted = pred - pred.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

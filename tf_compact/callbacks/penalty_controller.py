@@ -7,11 +7,12 @@ import warnings
 import keras
 import numpy as np
 
+from tf_compact.callbacks import train_end
 from tf_compact.callbacks.control_laws import LawContext
 from tf_compact.callbacks.control_laws import bounded_exp
 from tf_compact.callbacks.control_laws import scale_strength
 from tf_compact.callbacks.penalty_target import find_penalty
-from tf_compact.internal import batch_norm
+from tf_compact.callbacks.penalty_target import proximal_warning
 from tf_compact.internal import distribute
 from tf_compact.sparsity import report as report_lib
 from tf_compact.sparsity import validation
@@ -20,7 +21,7 @@ from tf_compact.sparsity import validation
 UPDATES_PER_RUN = 48
 
 
-class PenaltyController(keras.callbacks.Callback):
+class PenaltyController(train_end.TrainEndWork, keras.callbacks.Callback):
     """Base class of the callbacks that steer a sparsity penalty's strength.
 
     Finds the penalty on the model being fit (`model.sparsity`, as set by
@@ -56,10 +57,15 @@ class PenaltyController(keras.callbacks.Callback):
             tuple or a dataset) from which the regularized model's BN
             moving statistics are recomputed when training ends; `"auto"`
             takes the data `fit` was given when `tfc.Sparsifier` or
-            `tfc.Distiller` trains (else warns), `None` leaves them. The
-            penalty shrinks kernels that BN makes scale-invariant, so the
-            statistics lag the weights; `tfc.prune` carries the recomputed
-            ones into the slim model. Defaults to `"auto"`.
+            `tfc.Distiller` trains (else warns), less the last
+            `validation_split` of its arrays, which Keras validates on;
+            `None` leaves them. The penalty shrinks kernels that BN makes
+            scale-invariant, so the statistics lag the weights;
+            `tfc.prune` carries the recomputed ones into the slim model.
+            A callback after this one that sets the weights
+            (`keras.callbacks.EarlyStopping(restore_best_weights=True)`)
+            has this work redone, with a warning, when `threshold` is
+            next read (see `train_end`). Defaults to `"auto"`.
         recalibrate_batches: At most this many batches of
             `recalibrate_data`; `None` uses all (100 with `"auto"`).
             Defaults to `None`.
@@ -97,7 +103,6 @@ class PenaltyController(keras.callbacks.Callback):
         recalibrate_batches=None,
     ):
         super().__init__()
-        self._fit_data = None
         self.threshold = validation.validate_non_negative(
             "threshold", threshold
         )
@@ -138,6 +143,7 @@ class PenaltyController(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
+        self._train_end.disarm()
         self.penalty, self.target = find_penalty(model, type(self).__name__)
         self.penalty.bind(self.target)
         # State variables live where the model's do (mirrored if need be).
@@ -184,42 +190,10 @@ class PenaltyController(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._plan_schedule()
-        proximal = getattr(self.penalty, "proximal", False)
-        if proximal and not getattr(self.penalty, "proximal_applied", False):
-            warnings.warn(
-                f"{type(self).__name__}: the penalty is proximal but nothing "
-                "applies its proximal step, so it has no effect. Add "
-                "`tfc.callbacks.ProximalStep()` to the callbacks.",
-                stacklevel=2,
-            )
-        elif (
-            self.wants_exact_zeros
-            and not proximal
-            and callable(getattr(self.penalty, "apply_proximal", None))
-        ):
-            warnings.warn(
-                f"{type(self).__name__}: the penalty is not proximal, so its "
-                "groups shrink but do not reach exact zeros, and the budget "
-                "is met by raising the threshold, if at all. Pass "
-                "`proximal=True` to the penalty (e.g. "
-                "`tfc.GroupLasso(1e-4, proximal=True)`).",
-                stacklevel=2,
-            )
-
-    def take_fit_data(self, data):
-        """Keeps the data a tf_compact trainer's `fit` was given."""
-        self._fit_data = data
-
-    def on_train_end(self, logs=None):
-        if (self.params or {}).get("epochs") != 0:  # epochs=0: no change
-            batch_norm.recalibrate_after_fit(
-                self.target,
-                self.recalibrate_data,
-                self._fit_data,
-                self.recalibrate_batches,
-                type(self).__name__,
-            )
-        self._fit_data = None
+        self._train_end.disarm()
+        message = proximal_warning(self)
+        if message:
+            warnings.warn(message, stacklevel=2)
 
     def _update(self, logs):
         raise NotImplementedError
@@ -233,9 +207,10 @@ class PenaltyController(keras.callbacks.Callback):
                 `None`, which computes them.
         """
         plan = self.penalty.plan
+        current = self.threshold  # after training, may redo its end first
         if values is None:
             values = np.asarray(self.penalty.channel_values(self.target))
-        threshold = self.threshold if threshold is None else threshold
+        threshold = current if threshold is None else threshold
         return report_lib.build_report(
             plan, values, threshold, self._report_blocks()
         )

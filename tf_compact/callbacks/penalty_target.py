@@ -30,3 +30,33 @@ def find_penalty(model, who):
             f"keras.Model on '{getattr(model, 'name', model)}'."
         )
     return penalty, target
+
+
+def proximal_warning(controller):
+    """Returns the warning when `controller`'s penalty cannot reach exact
+    zeros as it should, else `None`.
+
+    A proximal penalty whose step nothing applies has no effect; a goal
+    that needs exact zeros (`wants_exact_zeros`) with a penalty that could
+    be proximal but is not only shrinks the groups.
+    """
+    penalty, who = controller.penalty, type(controller).__name__
+    proximal = getattr(penalty, "proximal", False)
+    if proximal and not getattr(penalty, "proximal_applied", False):
+        return (
+            f"{who}: the penalty is proximal but nothing applies its "
+            "proximal step, so it has no effect. Add "
+            "`tfc.callbacks.ProximalStep()` to the callbacks."
+        )
+    if (
+        controller.wants_exact_zeros
+        and not proximal
+        and callable(getattr(penalty, "apply_proximal", None))
+    ):
+        return (
+            f"{who}: the penalty is not proximal, so its groups shrink but "
+            "do not reach exact zeros, and the budget is met by raising the "
+            "threshold, if at all. Pass `proximal=True` to the penalty "
+            "(e.g. `tfc.GroupLasso(1e-4, proximal=True)`)."
+        )
+    return None

@@ -15,6 +15,7 @@ from tf_compact.distillation import shared_augmentation
 from tf_compact.distillation import validation
 from tf_compact.internal import fit_data
 from tf_compact.internal import multi_worker_fit
+from tf_compact.internal import trainer_calls
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
@@ -26,6 +27,7 @@ def _num_replicas():
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class Distiller(
+    trainer_calls.TrainerCalls,
     label_free.LabelFreeMetrics,
     fit_data.HandsFitData,
     multi_worker_fit.MultiWorkerFit,

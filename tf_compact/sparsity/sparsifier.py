@@ -5,12 +5,16 @@ import keras
 from tf_compact.internal import distribute
 from tf_compact.internal import fit_data
 from tf_compact.internal import multi_worker_fit
+from tf_compact.internal import trainer_calls
 from tf_compact.sparsity import proximal as proximal_lib
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")
 class Sparsifier(
-    fit_data.HandsFitData, multi_worker_fit.MultiWorkerFit, keras.Model
+    trainer_calls.TrainerCalls,
+    fit_data.HandsFitData,
+    multi_worker_fit.MultiWorkerFit,
+    keras.Model,
 ):
     """Trains `model` under a group-sparsity penalty, without a teacher.
 
@@ -53,7 +57,7 @@ class Sparsifier(
     trainer = tfc.Sparsifier(model, sparsity=tfc.GroupLasso(1e-4))
     trainer.compile(
         optimizer="adam",
-        loss="sparse_categorical_crossentropy",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     controller = tfc.callbacks.BudgetController(target_macs=0.5)
@@ -65,6 +69,8 @@ class Sparsifier(
     #: Tells `tfc.callbacks.ProximalStep` that the train step already
     #: applies the penalty's proximal step.
     applies_proximal_step = True
+    #: What `compile` reads the head of (`TrainerCalls`).
+    trained_model_attribute = "model"
 
     def __init__(self, model, sparsity=None, **kwargs):
         super().__init__(**kwargs)
