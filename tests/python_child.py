@@ -17,15 +17,15 @@ def run_python(args, timeout=300, **env):
     """Runs `python *args` in ROOT with the repository first on the path.
 
     `args` is what follows the interpreter (`["-c", code]`,
-    `["-m", module]`); keyword arguments are added to the environment.
+    `["-m", module]`); keyword arguments are added to the environment (a
+    `PYTHONPATH` given goes after the repository).
     TensorFlow's C++ logging is quiet unless `TF_CPP_MIN_LOG_LEVEL` is given.
     Returns the `subprocess.CompletedProcess` with text output captured.
     """
     environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    extra = env.pop("PYTHONPATH", os.environ.get("PYTHONPATH"))
     environ.update(env)
-    environ["PYTHONPATH"] = os.pathsep.join(
-        [ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]
-    )
+    environ["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in [extra] if p])
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,

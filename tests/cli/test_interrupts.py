@@ -4,10 +4,10 @@ status 130, instead of a KeyboardInterrupt traceback."""
 import os
 import textwrap
 
-import keras
 import pytest
 from absl.testing import flagsaver
 
+from tests.cli.conftest import gap_classifier_files
 from tests.python_child import run_python
 from tf_compact import lite
 from tf_compact import pipeline
@@ -25,15 +25,8 @@ def _interrupt(*args, **kwargs):
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     """A `.keras` file of a 28x28x1 classifier, and its `.tflite` file."""
-    inputs = keras.Input((28, 28, 1))
-    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(10)(pooled))
     root = tmp_path_factory.mktemp("small_model")
-    path = str(root / "small.keras")
-    model.save(path)
-    tflite = str(root / "small.tflite")
-    lite.convert(model, mode="float32", output_path=tflite)
-    return path, tflite
+    return gap_classifier_files(root, (28, 28, 1), "small")
 
 
 def _stopped(capsys, command, **flag_values):

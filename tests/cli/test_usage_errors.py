@@ -2,11 +2,11 @@
 the long work: data that does not fit the model, signature names that do
 not match it, output locations that cannot be written."""
 
-import keras
 import pytest
 from absl import app
 from absl.testing import flagsaver
 
+from tests.cli.conftest import gap_classifier_files
 from tf_compact import lite
 from tf_compact.cli import benchmark_tflite
 from tf_compact.cli import compress
@@ -18,15 +18,8 @@ from tf_compact.cli import train_teacher
 def rgb_model(tmp_path_factory):
     """A `.keras` file of a 64x64x3-input classifier, and its float32
     `.tflite` file."""
-    inputs = keras.Input((64, 64, 3))
-    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(10)(pooled))
     root = tmp_path_factory.mktemp("rgb_model")
-    path = str(root / "rgb64.keras")
-    model.save(path)
-    tflite = str(root / "rgb64.tflite")
-    lite.convert(model, mode="float32", output_path=tflite)
-    return path, tflite
+    return gap_classifier_files(root, (64, 64, 3), "rgb64")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 import tf_compact as tfc
 from tests.lite import helpers
+from tf_compact.lite import converter
 from tf_compact.lite import metadata as metadata_lib
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -207,10 +208,17 @@ def test_metadata_config_round_trips(android):
     assert tfc.lite.TensorMetadata.from_config(tensor.get_config()) == tensor
 
 
-def test_invalid_arguments_are_named(model, android):
+def test_invalid_arguments_are_named(model, android, monkeypatch):
     plain = tfc.lite.convert(model, verify=False)
-    with pytest.raises(ValueError, match="`input_names`. Expected 1 names"):
-        tfc.lite.convert(model, input_names=["a", "b"], verify=False)
+    # Names given as lists are checked before the conversion runs.
+    with monkeypatch.context() as patched:
+        patched.setattr(converter, "convert_with_fallback", _not_reached)
+        with pytest.raises(ValueError, match="`input_names`. Expected 1 na"):
+            tfc.lite.convert(model, input_names=["a", "b"], verify=False)
+        with pytest.raises(ValueError, match="`input_names`. Expected names"):
+            tfc.lite.convert(model, input_names=["has space"])
+        with pytest.raises(ValueError, match="`signature_key`"):
+            tfc.lite.convert(model, signature_key="has space")
     with pytest.raises(ValueError, match="`signature_key`"):
         tfc.lite.set_signature(plain, signature_key="has space")
     with pytest.raises(ValueError, match="`output_names`. Expected keys"):
@@ -225,6 +233,10 @@ def test_invalid_arguments_are_named(model, android):
         tfc.lite.add_metadata(plain, labels=[1, 2, 3])
     with pytest.raises(ValueError, match="`labels`. Expected keys"):
         tfc.lite.add_metadata(plain, labels={"nope": LABELS})
+
+
+def _not_reached(*args, **kwargs):
+    raise AssertionError("converted before the names were checked")
 
 
 def test_label_count_must_match_the_output_width(model, tmp_path):

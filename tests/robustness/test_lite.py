@@ -1,7 +1,6 @@
 """TFLite conversion, benchmark and runtime on real models and bad inputs."""
 
 import os
-import subprocess
 import sys
 import textwrap
 import types
@@ -12,10 +11,9 @@ import pytest
 import tensorflow as tf
 
 import tf_compact as tfc
+from tests.python_child import run_python
 from tests.robustness import helpers
 from tf_compact.lite import diagnostics
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 def _trunk(inputs, seed):
@@ -291,16 +289,7 @@ def _crashing_tflite_runtime(folder):
 
 
 def _run(args, fake):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([ROOT, fake])
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python(args, PYTHONPATH=fake)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from tf_compact.lite.layer_norm import quantizable_clone
 from tf_compact.lite.precision import float32_model
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
+from tf_compact.lite.signature import check_names
 from tf_compact.lite.verification import compare_with_keras
 from tf_compact.lite.verification import input_dtypes
 from tf_compact.lite.verification import input_specs
@@ -288,6 +289,7 @@ def convert(
     _validate_mode(mode, inference_io)
     _validate_model(model, mode)
     validate_labels(model, labels)
+    check_names(model, signature_key, input_names, output_names)
     model, precision_note = float32_model(model)
     if target is not None:
         model = edgetpu_target.static_batch_model(model)

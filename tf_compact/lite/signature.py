@@ -88,6 +88,39 @@ def _mapping(argument, names, current):
     return mapping
 
 
+def check_names(model, signature_key, input_names, output_names):
+    """Checks the names `convert` is asked to give, before converting.
+
+    Names given as lists must be valid, distinct, and one per input or
+    output of the Keras `model`; names given as dicts are checked when the
+    converted signature's names are known.
+
+    Raises:
+        ValueError: For an invalid name or a list of the wrong length.
+    """
+    _validate_name("signature_key", signature_key)
+    for argument, names, tensors in (
+        ("input_names", input_names, getattr(model, "inputs", None)),
+        ("output_names", output_names, getattr(model, "outputs", None)),
+    ):
+        if not isinstance(names, (list, tuple)) or not tensors:
+            continue
+        if len(names) != len(tensors):
+            kind = argument.split("_")[0]
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected "
+                f"{len(tensors)} names, one per {kind} of the model. "
+                f"Received: {argument}={list(names)!r}"
+            )
+        for name in names:
+            _validate_name(argument, name)
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected "
+                f"distinct names. Received: {argument}={list(names)!r}"
+            )
+
+
 def _signature_def(model):
     defs = list(model.signatureDefs or [])
     if len(defs) != 1:
