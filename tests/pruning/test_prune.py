@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 from keras import layers as L
 
 import tf_compact as tfc
@@ -255,3 +256,15 @@ def test_estimate_matches_built_model():
     assert params0 == model.count_params()
     conv_macs = 8 * 8 * 27 * 16 + 8 * 8 * 144 * 16 + 3 * 3 * 144 * 24
     assert macs0 == conv_macs + 24 * 3
+
+
+def test_a_model_with_nothing_to_prune_says_so():
+    # Convolutions in channels_first format form no channel group: a ratio
+    # used to return an unchanged copy without a word.
+    inputs = keras.Input((3, 12, 12))
+    x = keras.layers.Conv2D(8, 3, data_format="channels_first")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(data_format="channels_first")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x), name="cf")
+    with pytest.warns(UserWarning, match="'cf' has no channel group"):
+        small = tfc.prune(model, ratio=0.5)
+    assert small.count_params() == model.count_params()

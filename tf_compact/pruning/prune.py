@@ -1,5 +1,7 @@
 """One-shot structural pruning: scores -> masks -> slim model."""
 
+import warnings
+
 from tf_compact.pruning.latency import TOLERANCE
 from tf_compact.pruning.latency import measure_latency
 from tf_compact.pruning.masks import latency_table_for
@@ -134,6 +136,14 @@ def prune(
     if not isinstance(importance, dict):
         validate_criterion(importance, "importance")
     graph = resolve_graph(model, graph)
+    if not graph.groups:
+        warnings.warn(
+            f"tfc.prune: model {model.name!r} has no channel group that can "
+            "be pruned (convolutions in channels_first format, grouped "
+            "convolutions and layers kept whole have none), so nothing is "
+            "removed. `tfc.ChannelGraph(model).summary()` shows the graph.",
+            stacklevel=2,
+        )
     kwargs = {
         "target_macs": target_macs,
         "target_params": target_params,
