@@ -441,12 +441,19 @@ def _scale_model():
     return keras.Model(x, Scale(name="scale")(L.Dense(8)(x)))
 
 
+def _recurrent_model():
+    # 16 channels in, 16 out: the counts alone would suggest 'passthrough'.
+    x = keras.Input((4, 16))
+    return keras.Model(x, L.Bidirectional(L.LSTM(8), name="bi")(x))
+
+
 @pytest.mark.parametrize(
     "build, cls, passthrough, reason",
     [
         (_mix_model, "CrossMix", False, "takes 2 input tensors"),
         (_widen_model, "Widen", False, "16 channels for 8 input channels"),
         (_scale_model, "Scale", True, None),
+        (_recurrent_model, "Bidirectional", False, "mixes its input"),
     ],
 )
 def test_unknown_layer_error_suggests_a_fitting_handler(

@@ -95,6 +95,13 @@ def _call_shapes(layer, shapes):
 
 def _why_not_passthrough(layer, shapes):
     """Why 'passthrough' cannot describe the layer, or `None` if it may."""
+    inner = getattr(layer, "forward_layer", None) or getattr(
+        layer, "layer", None
+    )
+    if isinstance(layer, keras.layers.RNN) or isinstance(
+        inner, keras.layers.RNN
+    ):
+        return "a recurrent layer mixes its input channels at every step"
     shapes = _call_shapes(layer, shapes)
     if shapes is None:
         return None
@@ -106,9 +113,7 @@ def _why_not_passthrough(layer, shapes):
     cin = ins[0][-1] if ins[0] else None
     cout = outs[0][-1] if outs[0] else None
     if cin != cout:
-        return (
-            f"its output has {cout} channels for {cin} input channels"
-        )
+        return f"its output has {cout} channels for {cin} input channels"
     return None
 
 
