@@ -169,30 +169,8 @@ def training_rows(data, trainer):
     split = float(getattr(trainer, "fit_validation_split", 0.0) or 0.0)
     if data is None or not 0.0 < split < 1.0:
         return data
-    arrays = _flat_arrays(data)
-    if not arrays:
+    leaves = keras.tree.flatten(data)
+    if not leaves or not all(isinstance(a, np.ndarray) for a in leaves):
         return data
-    keep = int(math.floor(len(arrays[0]) * (1.0 - split)))
-    return _cut(data, keep)
-
-
-def _flat_arrays(data):
-    if isinstance(data, np.ndarray):
-        return [data]
-    if isinstance(data, dict):
-        parts = list(data.values())
-    elif isinstance(data, (tuple, list)):
-        parts = [a for part in data for a in _flat_arrays(part) or [part]]
-    else:
-        return []
-    if parts and all(isinstance(a, np.ndarray) for a in parts):
-        return parts
-    return []
-
-
-def _cut(data, keep):
-    if isinstance(data, np.ndarray):
-        return data[:keep]
-    if isinstance(data, dict):
-        return {key: value[:keep] for key, value in data.items()}
-    return type(data)(_cut(part, keep) for part in data)
+    keep = int(math.floor(len(leaves[0]) * (1.0 - split)))
+    return keras.tree.map_structure(lambda a: a[:keep], data)
