@@ -206,6 +206,12 @@ def test_benchmark_refuses_an_unknown_head(heads):
         tfc.lite.benchmark(tflite, runs=1, dataset=(x, y0), output=2)
 
 
+def test_labels_keyed_by_layer_name_say_how_list_outputs_are_named(heads):
+    tflite, x, y0, _ = heads
+    with pytest.raises(ValueError, match=r"keys \['zeta'\].*`output_0`"):
+        tfc.lite.benchmark(tflite, runs=1, dataset=(x, {"zeta": y0}))
+
+
 # Item 7: inputs must fit the model, and there must be some.
 @pytest.fixture(scope="module")
 def tiny_tflite():

@@ -171,7 +171,21 @@ def _named_by_labels(interpreter, shapes, labels, output):
         "Invalid value for argument `dataset`. Dict labels are read by "
         "the name of the scored output; expected a key that names one "
         f"of the model's outputs {list(shapes)}{several}. Received: labels "
-        f"with keys {sorted(labels)}"
+        f"with keys {sorted(labels)}{_list_outputs_hint(shapes)}"
+    )
+
+
+def _list_outputs_hint(shapes):
+    """How to key labels for a Keras model with a list of outputs, whose
+    layer names the TFLite file does not keep."""
+    names = list(shapes)
+    if len(names) < 2 or names != [f"output_{i}" for i in range(len(names))]:
+        return ""
+    return (
+        ". The outputs of a Keras model with a list of outputs are named "
+        "`output_0`, `output_1`, ... in the order of `model.outputs` (its "
+        "layer names are not kept): key the labels that way, e.g. "
+        "{'output_1': y}, or pass `output=1` with the labels array"
     )
 
 
