@@ -87,6 +87,27 @@ def test_invalid_epochs(data):
         tfc.lite.qat(helpers.tiny_cnn(), data, epochs=-1)
 
 
+def test_qat_keeps_an_adapted_normalization():
+    """tfmot copies the weights into its own clone; the mean and variance
+    an adapted Normalization divides by are recomputed from them."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 255.0, (64, 12, 12, 3)).astype("float32")
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(x)
+    inputs = keras.Input((12, 12, 3))
+    h = keras.layers.Conv2D(8, 3, activation="relu")(norm(inputs))
+    h = keras.layers.Flatten()(h)
+    model = keras.Model(inputs, keras.layers.Dense(4)(h))
+    expected = np.asarray(model(x, training=False))
+    tflite = tfc.lite.qat(
+        model, (x, expected.argmax(-1)), epochs=1, learning_rate=0.0
+    )
+    got = tfc.lite.predict(tflite, x)
+    scale = np.abs(expected).max()
+    assert np.abs(got - expected).max() < 0.1 * scale
+    assert (got.argmax(-1) == expected.argmax(-1)).mean() >= 0.9
+
+
 def test_preprocessing_layers_outside_tfmot_registry_are_quantized():
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Rescaling(1 / 255.0, name="rescale")(inputs)

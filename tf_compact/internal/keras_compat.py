@@ -219,4 +219,29 @@ def copy_with_weights(model):
     """
     clone = clone_model(model)
     clone.set_weights(model.get_weights())
-    return clone
+    return finalize_states(clone)
+
+
+def finalize_states(model):
+    """Brings state computed from variables up to date after the variables
+    were assigned, as Keras's own loader does, and returns `model`.
+
+    An adapted `keras.layers.Normalization` normalizes with a mean and a
+    variance derived from its `adapt_mean` and `adapt_variance` variables
+    in `finalize_state()`; assigning the variables alone (`set_weights`, a
+    weight copy) leaves it normalizing with 0 and 1. Every layer with a
+    `finalize_state()` is finalized (lookup and discretization layers
+    too).
+
+    Example:
+
+    ```python
+    clone.set_weights(model.get_weights())
+    finalize_states(clone)
+    ```
+    """
+    for layer in model._flatten_layers(include_self=False):
+        finalize = getattr(layer, "finalize_state", None)
+        if callable(finalize) and layer.built:
+            finalize()
+    return model

@@ -87,7 +87,7 @@ def clone_replacing(model, replace):
     for old, new in pairs:
         if same_weight_shapes(old, new):
             new.set_weights(old.get_weights())
-    return new_model, pairs
+    return keras_compat.finalize_states(new_model), pairs
 
 
 def same_weight_shapes(old, new):

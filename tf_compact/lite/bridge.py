@@ -145,6 +145,11 @@ class _Cloner:
                     f"({type(source).__name__}) do not fit its tf_keras "
                     f"clone: {e}"
                 ) from e
+            # State derived from the weights (an adapted Normalization's
+            # mean and variance) is recomputed, as a loader would.
+            finalize = getattr(clone, "finalize_state", None)
+            if callable(finalize) and clone.built:
+                finalize()
 
 
 def _functional_of(model):

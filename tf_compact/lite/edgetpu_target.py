@@ -158,7 +158,7 @@ def static_batch_model(model):
     )
     clone.set_weights(model.get_weights())
     clone.name = model.name
-    return clone
+    return keras_compat.finalize_states(clone)
 
 
 def attach_report(result, model, compiler="auto"):

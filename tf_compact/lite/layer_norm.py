@@ -113,4 +113,4 @@ def quantizable_clone(model):
         return model
     for source, target in zip(old, new):
         target.assign(source)
-    return clone
+    return keras_compat.finalize_states(clone)

@@ -67,7 +67,7 @@ def _float32_clone(model):
     for source, target in zip(old, new):
         target.assign(keras.ops.cast(source, target.dtype))
     clone.name = model.name
-    return clone
+    return keras_compat.finalize_states(clone)
 
 
 def float32_model(model):

@@ -169,7 +169,7 @@ def quantize_with_fallback(model, tfmot):
 
     qk = tfmot.quantization.keras
     try:
-        return qk.quantize_model(model)
+        return _finalized(qk.quantize_model(model))
     except RuntimeError as e:
         if "is not supported" not in str(e):
             raise
@@ -186,4 +186,17 @@ def quantize_with_fallback(model, tfmot):
     annotated = tf_keras.models.clone_model(model, clone_function=annotate)
     scope = {config_class.__name__: config_class}
     with qk.quantize_scope(scope):
-        return qk.quantize_apply(annotated)
+        return _finalized(qk.quantize_apply(annotated))
+
+
+def _finalized(qat_model):
+    """`qat_model` with the state its layers derive from their weights
+    (an adapted Normalization's mean and variance) recomputed: tfmot
+    clones the model and copies the weights, which leaves that state at
+    its defaults."""
+    for layer in qat_model.layers:
+        inner = getattr(layer, "layer", layer)
+        finalize = getattr(inner, "finalize_state", None)
+        if callable(finalize) and inner.built:
+            finalize()
+    return qat_model

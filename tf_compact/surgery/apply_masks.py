@@ -68,7 +68,7 @@ def apply_masks(model, masks, graph=None):
     new_layers = list(clone._flatten_layers(include_self=False))
     for old, new in zip(old_layers, new_layers):
         copy_lora_alpha(old, new)
-    return clone
+    return keras_compat.finalize_states(clone)
 
 
 def masked_values(graph, keep):

@@ -70,11 +70,12 @@ def slim(model, masks, graph=None):
     for node in flat.nodes:
         _rebuild_node(node, graph, keep, new, binds.get(node.name, ()))
     outputs = [new[k] for k in flat.output_keys]
-    return keras.Model(
+    slimmed = keras.Model(
         keras.tree.pack_sequence_as(functional._inputs_struct, inputs),
         keras.tree.pack_sequence_as(functional._outputs_struct, outputs),
         name=model.name,
     )
+    return keras_compat.finalize_states(slimmed)
 
 
 def _rebuild_node(node, graph, keep, new, binds):
