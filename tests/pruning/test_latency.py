@@ -113,6 +113,15 @@ def test_table_is_cached_keyed_by_threads_cpu_and_runtime(
     assert timer.calls == 4 * calls
 
 
+def test_measuring_the_table_shows_progress_when_verbose(monkeypatch, capsys):
+    monkeypatch.setattr(latency, "_measure_keras", FakeTimer())
+    build_latency_table(net(), points=4)
+    assert capsys.readouterr().out == ""
+    build_latency_table(net(), points=4, verbose=1)
+    shown = capsys.readouterr().out
+    assert "Latency of 3 channel groups" in shown and "3/3" in shown
+
+
 def test_table_rows_widths_and_meta(monkeypatch):
     monkeypatch.setattr(latency, "_measure_keras", FakeTimer())
     table = build_latency_table(net(), points=4, round_to=8)

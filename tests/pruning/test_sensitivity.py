@@ -7,6 +7,7 @@ from keras import layers as L
 
 import tf_compact as tfc
 from tests.graph import checks
+from tests.graph import zoo as models
 from tf_compact.pruning import allocation
 from tf_compact.pruning import group_importance
 from tf_compact.pruning import prune
@@ -247,3 +248,47 @@ def test_multi_output_model_is_refused():
     model = keras.Model(x, [L.Dense(3, name="a")(y), L.Dense(2, name="b")(y)])
     with pytest.raises(ValueError, match="single-output"):
         prune(model, target_macs=0.5, scope="sensitivity", data=_x(2))
+
+
+def test_data_of_another_shape_is_refused_naming_data():
+    wrong = np.zeros((4, 16, 16, 3), "float32")
+    with pytest.raises(ValueError, match=r"`data`.*\(None, 8, 8, 3\)"):
+        prune(net(), target_macs=0.5, scope="sensitivity", data=wrong)
+
+
+def test_progress_is_shown_unless_verbose_is_0(capsys):
+    model = net()
+    prune(model, target_macs=0.5, scope="sensitivity", data=_x(8))
+    shown = capsys.readouterr().out
+    assert "Sensitivity of 3 channel groups" in shown
+    assert "3/3" in shown
+    prune(model, target_macs=0.5, scope="sensitivity", data=_x(8), verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "build", [net, models.residual, models.concat, models.se_block]
+)
+def test_allocation_by_cost_changes_equals_recosting_the_model(
+    build, monkeypatch
+):
+    """Each trial adds the cost change of the layers its group touches;
+    recosting the whole model for every trial allocates the same widths."""
+    model = build()
+    graph = tfc.ChannelGraph(model)
+    rng = np.random.default_rng(0)
+    scores = {g.name: rng.random(g.size) for g in graph.groups}
+    table = {}
+    for g in graph.groups:
+        widths = sorted({max(1, g.size * j // 8) for j in range(8)} | {g.size})
+        losses = np.sort(rng.random(len(widths)))[::-1]
+        losses[-1] = 0.0
+        table[g.name] = dict(zip(widths, losses.tolist()))
+    targets = [(0, 0.3), (1, 0.1)]
+    fast = allocate(graph, scores, table, targets, step=4)
+    monkeypatch.setattr(
+        allocation._Allocation,
+        "trial",
+        lambda self, name, width: self.cost({**self.widths, name: width}),
+    )
+    assert allocate(graph, scores, table, targets, step=4) == fast

@@ -95,3 +95,55 @@ def test_multi_input_multi_output_models():
     graph, _, small = checks.slim_and_check(model, x)
     assert [g.size for g in graph.groups] == [6, 5]
     assert [o.shape for o in small(x)] == [(2, 2), (2, 3)]
+
+
+def _two_nested_heads():
+    inputs = keras.Input((8, 8, 3))
+    x = L.Conv2D(8, 3, name="conv")(inputs)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    age = keras.Sequential(
+        [L.Dense(6, activation="relu"), L.Dense(1)], name="age"
+    )
+    sex = keras.Sequential(
+        [L.Dense(6, activation="relu"), L.Dense(2)], name="sex"
+    )
+    return keras.Model(inputs, [age(x), sex(x)], name="two_heads")
+
+
+def test_outputs_of_nested_models_keep_their_names_for_compile():
+    model = _two_nested_heads()
+    small = tfc.prune(model, ratio=0.5)
+    assert small.output_names == model.output_names == ["age", "sex"]
+    x = np.random.default_rng(0).random((8, 8, 8, 3)).astype("float32")
+    y = {"age": np.ones((8, 1), "float32"), "sex": np.arange(8) % 2}
+    small.compile(
+        "adam",
+        {
+            "age": "mse",
+            "sex": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        },
+    )
+    history = small.fit(x, y, epochs=1, verbose=0).history
+    assert {"age_loss", "sex_loss"} <= set(history)
+
+
+def test_a_prefixed_nested_name_taken_by_another_layer_gets_a_suffix():
+    inner_in = keras.Input((8,))
+    hidden = L.Dense(8, activation="relu", name="dense")(inner_in)
+    head = keras.Model(inner_in, L.Dense(3, name="out")(hidden), name="head")
+    inputs = keras.Input((8,))
+    h = L.Dense(8, activation="relu", name="dense")(inputs)
+    h = L.Dense(8, activation="relu", name="head_dense")(h)
+    model = keras.Model(inputs, head(h))
+    graph = tfc.ChannelGraph(model)
+    names = [n.name for n in graph.flat.nodes]
+    assert names == ["dense", "head_dense", "head_dense_1", "out"]
+    masks = {g.name: np.arange(g.size) % 2 == 0 for g in graph.groups}
+    assert set(masks) == {"dense", "head_dense", "head_dense_1"}
+    x = np.random.default_rng(1).normal(size=(4, 8)).astype("float32")
+    small = tfc.slim(model, masks, graph=graph)
+    reference = tfc.apply_masks(model, masks, graph=graph)
+    np.testing.assert_allclose(
+        small(x, training=False), reference(x, training=False), atol=1e-5
+    )
+    assert small.count_params() < model.count_params()

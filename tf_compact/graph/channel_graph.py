@@ -27,8 +27,8 @@ class ChannelGraph:
     Each remaining set of coupled channels is a `ChannelGroup`.
 
     Nested models are opened up; layer names stay as they are unless two
-    nested models use the same name, in which case the inner one is
-    prefixed with its model's name and `_`.
+    layers share one: the inner one is then prefixed with its model's
+    name and `_` (and `_1`, `_2`, ... added if that name is taken).
 
     Args:
         model: A built Sequential or Functional `keras.Model`. It is only

@@ -178,9 +178,23 @@ def _check_not_shared(nodes):
 
 
 def _make_names_unique(nodes):
+    """A layer whose name appears once keeps it; one whose name a nested
+    model repeats is named `<model>_<layer>`, with `_1`, `_2`, ... added
+    where that name is another layer's."""
     counts = {}
     for n in nodes:
         counts[n.layer.name] = counts.get(n.layer.name, 0) + 1
+    taken = set()
     for n in nodes:
         if counts[n.layer.name] == 1:
             n.name = n.layer.name
+            taken.add(n.name)
+    for n in nodes:
+        if counts[n.layer.name] == 1:
+            continue
+        name, suffix = n.name, 0
+        while name in taken:
+            suffix += 1
+            name = f"{n.name}_{suffix}"
+        n.name = name
+        taken.add(name)

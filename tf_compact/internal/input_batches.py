@@ -159,7 +159,7 @@ def input_batches(data, batch_size=DEFAULT_BATCH_SIZE, model=None):
         if num_samples(x) == 0:
             continue
         if model is not None:
-            _check_shape(model, x, index)
+            check_batch_shape(model, x, index)
         yield x
 
 
@@ -232,7 +232,9 @@ def _split(x, batch_size):
         )
 
 
-def _check_shape(model, x, index):
+def check_batch_shape(model, x, index):
+    """Refuses batch number `index`, `x`, if it does not fit the input of
+    a one-input `model` (any dimension but the batch), naming `data`."""
     inputs = getattr(model, "inputs", None)
     if not inputs or len(inputs) != 1 or not hasattr(x, "shape"):
         return

@@ -86,6 +86,7 @@ def _oneshot_kwargs(ctx, student):
         return {"widths": widths}
     goals = student_goals(ctx, student)
     kwargs = {f"target_{kind}": t for kind, t in goals.items()}
+    kwargs["verbose"] = 1 if ctx.verbose else 0
     if settings.get("round_to"):
         kwargs["round_to"] = settings["round_to"]
     if settings.get("allocation", "global") == "sensitivity":

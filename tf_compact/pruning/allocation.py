@@ -11,6 +11,7 @@ import numpy as np
 from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
 from tf_compact.surgery.cost import cost_from_keep
+from tf_compact.surgery.cost import layers_by_group
 
 #: No group is cut below this share of the uniform width that would meet
 #: the tightest target (cost grows about as width squared, so that width is
@@ -84,6 +85,16 @@ class _Allocation:
             known = sorted(table[name])
             self.curves[name] = (known, [table[name][k] for k in known])
         self.current = self.cost(self.widths)
+        # Without a latency predictor the cost is a sum over layers: a
+        # trial moves the cost of the layers its group touches only, and
+        # that change holds until a group sharing one of them moves.
+        self.keep = graph.keep_elements({})
+        self.touched = layers_by_group(graph)
+        self.deltas = {}
+        self.elements = {
+            g.name: np.nonzero(graph.element_group == i)[0]
+            for i, g in enumerate(graph.groups)
+        }
 
     def cost(self, candidate):
         """`[MACs, params]` of the widths, and the predicted ms with a
@@ -97,6 +108,38 @@ class _Allocation:
         if self.predictor is not None:
             cost.append(self.predictor(masks))
         return cost
+
+    def trial(self, name, width):
+        """The cost with group `name` at `width`, the others as they are."""
+        if self.predictor is not None:
+            return self.cost({**self.widths, name: width})
+        key = (name, width)
+        if key not in self.deltas:
+            layers = self.touched[name]
+            after = self._keep_with(name, width)
+            before = cost_from_keep(self.graph, self.keep, layers)
+            moved = cost_from_keep(self.graph, after, layers)
+            self.deltas[key] = [a - b for a, b in zip(moved, before)]
+        return [c + d for c, d in zip(self.current, self.deltas[key])]
+
+    def take(self, name, width, cost):
+        """Moves group `name` to `width`, whose cost is `cost`."""
+        self.widths[name] = width
+        self.current = cost
+        self.keep = self._keep_with(name, width)
+        moved = self.touched[name]
+        self.deltas = {
+            key: delta
+            for key, delta in self.deltas.items()
+            if not self.touched[key[0]] & moved
+        }
+
+    def _keep_with(self, name, width):
+        keep = self.keep.copy()
+        elements = self.elements[name]
+        mask = top_mask(self.scores[name], width)
+        keep[elements] = mask[self.graph.element_channel[elements]]
+        return keep
 
     def loss(self, name, width):
         return float(np.interp(width, *self.curves[name]))
@@ -112,7 +155,7 @@ class _Allocation:
                 lower = max(width - step, floor[name])
                 if lower >= width:
                     continue
-                trial = self.cost({**self.widths, name: lower})
+                trial = self.trial(name, lower)
                 saved = sum(
                     (self.current[w] - trial[w]) / max(limit, 1e-12)
                     for w, limit in self.limits.items()
@@ -126,7 +169,7 @@ class _Allocation:
                     best = (rank, name, lower, trial)
             if best is None:
                 return
-            _, name, self.widths[name], self.current = best
+            self.take(*best[1:])
 
     def grow(self, step):
         """Widens the group that gains most per cost, while targets hold."""
@@ -136,7 +179,7 @@ class _Allocation:
                 upper = min(width + step, len(self.scores[name]))
                 if upper <= width:
                     continue
-                trial = self.cost({**self.widths, name: upper})
+                trial = self.trial(name, upper)
                 if self._over(trial):
                     continue
                 added = sum(
@@ -149,4 +192,4 @@ class _Allocation:
                     best = (rank, name, upper, trial)
             if best is None:
                 return
-            _, name, self.widths[name], self.current = best
+            self.take(*best[1:])

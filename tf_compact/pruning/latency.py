@@ -53,6 +53,7 @@ import json
 import os
 
 from tf_compact.internal import interpreter
+from tf_compact.internal.progress import progress_bar
 from tf_compact.internal.validation import validate_int
 from tf_compact.pruning.latency_probes import POINTS
 from tf_compact.pruning.latency_probes import batch_one
@@ -77,6 +78,7 @@ def build_latency_table(
     groups=None,
     runs=RUNS,
     cache_dir=None,
+    verbose=0,
 ):
     """Times the probes of every group and the whole model (cached).
 
@@ -95,6 +97,8 @@ def build_latency_table(
         cache_dir: Folder of cached timings. Defaults to `None`:
             `$TF_COMPACT_CACHE/latency`, else
             `~/.cache/tf_compact/latency`.
+        verbose: `1` prints what is timed and a progress bar over the
+            groups; `0` prints nothing. Defaults to `0`.
 
     Returns:
         A `LatencyTable` (`meta["source"]` is `"measured"`).
@@ -113,7 +117,15 @@ def build_latency_table(
     model_ms = _cached(folder, batch_one(model), meta, runs)
     rows = {}
     names = [g.name for g in graph.groups] if groups is None else groups
-    for name in names:
+    bar = progress_bar(
+        len(names),
+        verbose,
+        f"Latency of {len(names)} channel groups of '{model.name}' at up "
+        f"to {points} widths each ({num_threads} thread(s), cached in "
+        f"{folder})",
+        "group",
+    )
+    for done, name in enumerate(names, 1):
         group = graph.group(name)
         rows[name] = {
             width: _cached(folder, probe_model(graph, name, width), meta, runs)
@@ -121,6 +133,7 @@ def build_latency_table(
                 group.size, points, min_channels, round_to
             )
         }
+        bar.update(done)
     return LatencyTable(model_ms, rows, {**meta, "source": "measured"})
 
 

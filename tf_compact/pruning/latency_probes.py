@@ -10,11 +10,11 @@ import os
 import keras
 import numpy as np
 
-from tf_compact.graph.registry import get_handler
 from tf_compact.internal import interpreter
 from tf_compact.pruning.latency_table import MODEL_ROW
 from tf_compact.pruning.selection import keep_count
 from tf_compact.surgery.common import resolve_graph
+from tf_compact.surgery.slim import new_layer
 
 #: Widths timed per group, from the narrowest allowed to the full width.
 POINTS = 8
@@ -68,7 +68,7 @@ def probe_model(graph, name, width):
         in_keep = [keep[graph.spaces[k]] for k in node.inputs]
         out_keep = [keep[graph.spaces[k]] for k in node.outputs]
         dims = {n: keep[sp] for n, sp in graph.dims.get(node.name, {}).items()}
-        layer = _new_layer(node, in_keep, out_keep, dims)
+        layer = new_layer(node, in_keep, out_keep, dims, node.name)
         args, kwargs = node.node.arguments.fill_in(lookup)
         outs = keras.tree.flatten(layer(*args, **kwargs))
         for key, out in zip(node.outputs, outs):
@@ -140,25 +140,6 @@ def _node_spaces(graph, node):
     keys = list(node.inputs) + list(node.outputs)
     inner = graph.dims.get(node.name, {}).values()
     return [graph.spaces[k] for k in keys] + list(inner)
-
-
-def _new_layer(node, in_keep, out_keep, dims):
-    old = node.layer
-    if not isinstance(old, keras.layers.Layer):
-        try:
-            return type(old).from_config(old.get_config())
-        except Exception:  # noqa: BLE001 - an op without config is reused
-            return old
-    config = old.get_config()
-    if not all(k.all() for k in in_keep + out_keep):
-        config = get_handler(old).slim_config(
-            old, dict(config), in_keep, out_keep
-        )
-    if not all(k.all() for k in dims.values()):
-        config = get_handler(old).slim_dims(old, dict(config), dims)
-    config["name"] = node.name
-    config.pop("build_config", None)
-    return type(old).from_config(config)
 
 
 def batch_one(model):

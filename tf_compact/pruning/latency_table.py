@@ -43,6 +43,7 @@ from tf_compact.surgery.cost import cost_from_keep
 #: Name of the whole model's row in a benchmark_model table.
 MODEL_ROW = "model"
 
+
 class LatencyTable:
     """Per-group latency savings and the additive latency predictor.
 
@@ -244,9 +245,10 @@ class LatencyPredictor:
         alone = sum(self._saved_alone(n, m) for n, m in masks.items())
         if saved <= 0 or alone <= 0:
             return self.table.predict_masks(masks)
-        joint = self._full - cost_from_keep(
-            self.graph, self.graph.keep_elements(masks)
-        )[0]
+        joint = (
+            self._full
+            - cost_from_keep(self.graph, self.graph.keep_elements(masks))[0]
+        )
         rho = min(max(joint / alone, 0.0), 1.0)
         return max(self.table.model_ms - rho * saved, 0.0)
 

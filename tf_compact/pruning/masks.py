@@ -6,7 +6,6 @@ ratio, a threshold, given widths, or MACs/parameter/latency targets
 """
 
 import contextlib
-import numbers
 import os
 
 from tf_compact.graph.channel_graph import _validate_mask
@@ -18,13 +17,14 @@ from tf_compact.pruning.latency import build_latency_table
 from tf_compact.pruning.latency_table import LatencyPredictor
 from tf_compact.pruning.latency_table import LatencyTable
 from tf_compact.pruning.selection import Selector
-from tf_compact.pruning.selection import top_mask
 from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.pruning.validation import UnreachableTarget
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_known_macs
 from tf_compact.pruning.validation import validate_scores
 from tf_compact.pruning.validation import validate_shape_args
+from tf_compact.pruning.widths import resolve_widths
+from tf_compact.pruning.widths import width_masks
 from tf_compact.surgery.common import resolve_graph
 from tf_compact.surgery.cost import cost_from_keep
 
@@ -47,6 +47,7 @@ def prune_masks(
     graph=None,
     latency_table=None,
     num_threads=1,
+    verbose=1,
 ):
     """The masks `prune` would apply, without slimming.
 
@@ -68,13 +69,13 @@ def prune_masks(
     validate_shape_args(scope, min_channels, round_to)
     graph = resolve_graph(model, graph)
     if goal == "widths":
-        wanted = _resolve_widths(graph, widths)
+        wanted = resolve_widths(graph, widths)
     if scope == "sensitivity":
         _validate_sensitivity(goal, data)
     scores = _scores(model, graph, importance, goal, scope, data)
     scores = _drop_ignored(graph, scores, ignored_layers)
     if goal == "widths":
-        return _width_masks(graph, scores, wanted)
+        return width_masks(graph, scores, wanted)
     selector = Selector(scores, min_channels, round_to, graph.segments)
     if goal == "threshold":
         return selector.threshold_masks(threshold)
@@ -86,7 +87,12 @@ def prune_masks(
     latency = None
     if target_latency is not None:
         table = latency_table_for(
-            model, graph, latency_table, num_threads, min_channels, round_to
+            model,
+            graph,
+            latency_table,
+            num_threads,
+            (min_channels, round_to),
+            verbose,
         )
         predictor = LatencyPredictor(table, graph)
         latency = (predictor, float(target_latency), target_latency)
@@ -99,21 +105,22 @@ def prune_masks(
             targets,
             (min_channels, round_to),
             latency,
+            verbose,
         )
     return _search_target(graph, selector, scope, targets, latency)
 
 
-def latency_table_for(
-    model, graph, latency_table, num_threads, min_channels, round_to
-):
-    """The given table keyed by `graph`'s groups, or one measured here."""
+def latency_table_for(model, graph, latency_table, num_threads, shape, verbose):
+    """The given table keyed by `graph`'s groups, or one measured here
+    (`shape` is `(min_channels, round_to)`)."""
     if latency_table is None:
         return build_latency_table(
             model,
             graph,
             num_threads=num_threads,
-            min_channels=min_channels,
-            round_to=round_to,
+            min_channels=shape[0],
+            round_to=shape[1],
+            verbose=verbose,
         )
     if isinstance(latency_table, (str, os.PathLike)):
         latency_table = LatencyTable.from_benchmark_model(latency_table)
@@ -143,13 +150,21 @@ def reused_sensitivity_tables():
         _reused_tables = None
 
 
-def _sensitivity_masks(model, graph, scores, data, targets, shape, latency):
+def _sensitivity_masks(
+    model, graph, scores, data, targets, shape, latency, verbose
+):
     min_channels, round_to = shape
     key = (id(model), id(data), min_channels, round_to)
     tables = {} if _reused_tables is None else _reused_tables
     if key not in tables:
         tables[key] = sensitivity_table(
-            model, graph, scores, data, round_to or 1, min_channels
+            model,
+            graph,
+            scores,
+            data,
+            round_to or 1,
+            min_channels,
+            verbose=verbose,
         )
     table = tables[key]
     widths = allocate(
@@ -161,7 +176,7 @@ def _sensitivity_masks(model, graph, scores, data, targets, shape, latency):
         min_channels,
         latency=None if latency is None else latency[:2],
     )
-    masks = _width_masks(graph, scores, widths)
+    masks = width_masks(graph, scores, widths)
     _check_reached(graph, masks, targets)
     if latency is not None:
         _check_latency(masks, *latency)
@@ -194,59 +209,6 @@ def _validate_sensitivity(goal, data):
             "scope='sensitivity' measures the model on a few batches: pass "
             "`data` (inputs, or batches of (x, y))."
         )
-
-
-def _resolve_widths(graph, widths):
-    """`{group name: count}` from `{group or producer layer name: count}`."""
-    by_layer = {}
-    for group in graph.groups:
-        by_layer[group.name] = group
-        for layer in group.layers("producer"):
-            by_layer.setdefault(layer, group)
-    wanted = {}
-    for name, count in widths.items():
-        name = getattr(name, "name", name)
-        group = by_layer.get(name)
-        if group is None:
-            raise ValueError(
-                "Invalid value for argument `widths`: no channel group or "
-                f"producer layer named {name!r} in model "
-                f"'{graph.model.name}'. Prunable groups: "
-                f"{[g.name for g in graph.groups]}. Received: widths={widths}"
-            )
-        if (
-            not isinstance(count, numbers.Integral)
-            or isinstance(count, bool)
-            or not 1 <= count <= group.size
-        ):
-            raise ValueError(
-                f"Invalid value for argument `widths`: {name!r} needs an "
-                f"int in [1, {group.size}] (group {group.name!r} has "
-                f"{group.size} channels). Received: {count!r}"
-            )
-        if wanted.get(group.name, count) != count:
-            raise ValueError(
-                "Invalid value for argument `widths`: two names of group "
-                f"{group.name!r} ask for different widths. Received: "
-                f"widths={widths}"
-            )
-        wanted[group.name] = int(count)
-    return wanted
-
-
-def _width_masks(graph, scores, wanted):
-    masks = {}
-    for name, count in wanted.items():
-        if count == graph.group(name).size:
-            continue
-        if name not in scores:
-            raise ValueError(
-                f"Invalid value for argument `widths`: group {name!r} is "
-                "not prunable here (it is in `ignored_layers`, or its "
-                "channels are fixed by the model's output)."
-            )
-        masks[name] = top_mask(scores[name], count)
-    return masks
 
 
 def _drop_ignored(graph, scores, ignored_layers):

@@ -32,6 +32,7 @@ def prune(
     graph=None,
     latency_table=None,
     num_threads=1,
+    verbose=1,
 ):
     """Prunes channel groups of `model` in one shot and slims it.
 
@@ -114,6 +115,10 @@ def prune(
             `None`.
         num_threads: Interpreter threads the latency is measured with.
             Defaults to `1`.
+        verbose: `1` shows the long steps as they run: what the
+            sensitivity table and a measured latency table measure, with a
+            progress bar and the time left; `0` prints nothing. Defaults
+            to `1`.
 
     Returns:
         The slim `keras.Model`.
@@ -157,6 +162,7 @@ def prune(
         "data": data,
         "graph": graph,
         "num_threads": num_threads,
+        "verbose": verbose,
     }
     if target_latency is None:
         masks = prune_masks(model, ratio, latency_table=latency_table, **kwargs)
@@ -166,7 +172,12 @@ def prune(
     )
     validate_shape_args(scope, min_channels, round_to)
     table = latency_table_for(
-        model, graph, latency_table, num_threads, min_channels, round_to
+        model,
+        graph,
+        latency_table,
+        num_threads,
+        (min_channels, round_to),
+        verbose,
     )
     return _prune_to_latency(model, ratio, float(target_latency), table, kwargs)
 

@@ -27,6 +27,8 @@ import numpy as np
 from tf_compact.internal import array_data
 from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
+from tf_compact.internal.input_batches import check_batch_shape
+from tf_compact.internal.progress import progress_bar
 from tf_compact.pruning.selection import keep_count
 from tf_compact.pruning.selection import top_mask
 from tf_compact.surgery.apply_masks import apply_masks
@@ -47,6 +49,7 @@ def sensitivity_table(
     min_channels=1,
     batches=BATCHES,
     recalibrate="auto",
+    verbose=0,
 ):
     """Loss of `model` with one group at a time cut to a few widths.
 
@@ -68,6 +71,9 @@ def sensitivity_table(
             of `model` changes either way. `"auto"` does so when the model
             has BN layers; `True` and `False` force it. Defaults to
             `"auto"`.
+        verbose: `1` prints what is measured and a progress bar over the
+            groups, with the time left; `0` prints nothing. Defaults to
+            `0`.
 
     Returns:
         `{group name: {width: mean KL divergence from the full model}}`,
@@ -86,12 +92,19 @@ def sensitivity_table(
     ```
     """
     recalibrate = resolve_recalibrate(recalibrate, model)
-    inputs = _inputs(data, batches)
+    inputs = _inputs(model, data, batches)
     predict = _batch_statistics if recalibrate else _inference
     reference = predict(model, inputs)
     cuts = _Cuts(model, graph)
     table = {}
-    for name, score in scores.items():
+    bar = progress_bar(
+        len(scores),
+        verbose,
+        f"Sensitivity of {len(scores)} channel groups of '{model.name}', "
+        f"each cut to {LEVELS - 1} widths, on {len(inputs)} batches",
+        "group",
+    )
+    for done, (name, score) in enumerate(scores.items(), 1):
         size = len(score)
         # The narrowest width allowed is always measured: below the
         # narrowest measured width the table would read as flat, and the
@@ -108,6 +121,7 @@ def sensitivity_table(
                 np.mean([_kl(p, q) for p, q in zip(reference, predictions)])
             )
         table[name] = row
+        bar.update(done)
     return table
 
 
@@ -134,7 +148,7 @@ def resolve_recalibrate(recalibrate, model):
     )
 
 
-def _inputs(data, batches):
+def _inputs(model, data, batches):
     parts = array_data.array_parts(data)
     if parts is not None:
         # One batch: the inputs of arrays `(x, y[, sample_weight])`.
@@ -150,6 +164,7 @@ def _inputs(data, batches):
             break
         first = keras.tree.flatten(x)[0]
         if getattr(first, "shape", (1,))[:1] != (0,):
+            check_batch_shape(model, x, len(inputs))
             inputs.append(x)
     if not inputs:
         raise ValueError(

@@ -214,3 +214,31 @@ def cost_table(graph):
     table = _CostTable(weights, calls)
     graph._cost_table = table
     return table
+
+
+def layers_by_group(graph):
+    """`{group name: frozenset of layer names}`: the layers whose weights
+    or MACs a change of the group's width changes (cached on the graph).
+
+    `cost_from_keep(graph, keep, layers)` over these layers, before and
+    after a change of one group, gives the change of the whole model's
+    cost.
+    """
+    cached = getattr(graph, "_layers_by_group", None)
+    if cached is not None:
+        return cached
+    table = cost_table(graph)
+    rows = [(layer, [s for _, s in axes]) for layer, _, axes in table.weights]
+    for row in table.calls:
+        spaces = row.in_spaces + row.out_spaces + list(row.dims.values())
+        spaces += [s for _, axes, _ in row.fallback for _, s in axes]
+        rows.append((row.name, spaces))
+    touched = {g.name: set() for g in graph.groups}
+    for layer, spaces in rows:
+        if not spaces:
+            continue
+        owners = graph.element_group[np.concatenate(spaces)]
+        for index in np.unique(owners[owners >= 0]):
+            touched[graph.groups[index].name].add(layer)
+    graph._layers_by_group = {k: frozenset(v) for k, v in touched.items()}
+    return graph._layers_by_group

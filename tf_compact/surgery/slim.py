@@ -21,8 +21,12 @@ def slim(model, masks, graph=None):
     copied: kernel columns and rows, biases, normalization statistics,
     depthwise and pointwise kernels, Dense rows after `Flatten`, offsets
     inside concatenations. Layer names and dtype policies are kept. Nested
-    models are opened up: the result is one flat Functional model. The
-    input model is never changed.
+    models are opened up: the result is one flat Functional model (a
+    Sequential comes back Functional). A nested layer whose name another
+    layer has is named `<nested model>_<layer>` (`_1`, `_2`, ... added if
+    that is taken too), and a layer that gives the model an output
+    through a nested model takes that model's name, so `output_names`
+    stay the same. The input model is never changed.
 
     Function preservation: `slim(model, masks)(x, training=False)` equals
     `apply_masks(model, masks)(x, training=False)` up to float rounding
@@ -67,8 +71,10 @@ def slim(model, masks, graph=None):
         )
         new[key] = x
         inputs.append(x)
+    names = _output_layer_names(functional, flat)
     for node in flat.nodes:
-        _rebuild_node(node, graph, keep, new, binds.get(node.name, ()))
+        name = names.get(node.name, node.name)
+        _rebuild_node(node, graph, keep, new, binds.get(node.name, ()), name)
     outputs = [new[k] for k in flat.output_keys]
     slimmed = keras.Model(
         keras.tree.pack_sequence_as(functional._inputs_struct, inputs),
@@ -78,11 +84,36 @@ def slim(model, masks, graph=None):
     return keras_compat.finalize_states(slimmed)
 
 
-def _rebuild_node(node, graph, keep, new, binds):
+def _output_layer_names(functional, flat):
+    """`{flat node name: name}` for the layers that produce an output of
+    a nested model which is an output of `model`: each takes the nested
+    model's name, so the slim model's `output_names` (and a `compile`
+    keyed by them) stay those of the model. Left out where the name is
+    another layer's or the layer produces several outputs."""
+    producers = {k: n for n in flat.nodes for k in n.outputs}
+    taken = {n.name for n in flat.nodes}
+    names = {}
+    for tensor, key in zip(functional.outputs, flat.output_keys):
+        wanted = tensor._keras_history.operation.name
+        node = producers.get(key)
+        if (
+            node is None
+            or node.name == wanted
+            or wanted in taken
+            or len(node.outputs) != 1
+            or node.name in names
+        ):
+            continue
+        names[node.name] = wanted
+        taken.add(wanted)
+    return names
+
+
+def _rebuild_node(node, graph, keep, new, binds, name):
     in_keep = [keep[graph.spaces[k]] for k in node.inputs]
     out_keep = [keep[graph.spaces[k]] for k in node.outputs]
     dims = {n: keep[s] for n, s in graph.dims.get(node.name, {}).items()}
-    layer = _new_layer(node, in_keep, out_keep, dims)
+    layer = new_layer(node, in_keep, out_keep, dims, name)
     lookup = {
         id(t): new[graph.flat.keys[id(t)]] for t in node.node.input_tensors
     }
@@ -103,12 +134,14 @@ def _rebuild_node(node, graph, keep, new, binds):
     copy_lora_alpha(node.layer, layer)
 
 
-def _new_layer(node, in_keep, out_keep, dims=None):
+def new_layer(node, in_keep, out_keep, dims, name):
+    """A new layer like `node`'s, named `name`, with the kept elements of
+    its inputs, outputs and inner dimensions (`dims`); weights unset."""
     old = node.layer
     if not isinstance(old, keras.layers.Layer):
         try:
             return type(old).from_config(old.get_config())
-        except Exception:
+        except Exception:  # noqa: BLE001 - an op without config is reused
             return old
     config = old.get_config()
     if not all(k.all() for k in in_keep + out_keep):
@@ -116,7 +149,7 @@ def _new_layer(node, in_keep, out_keep, dims=None):
         config = handler.slim_config(old, dict(config), in_keep, out_keep)
     if dims and not all(k.all() for k in dims.values()):
         config = get_handler(old).slim_dims(old, dict(config), dims)
-    config["name"] = node.name
+    config["name"] = name
     config.pop("build_config", None)
     return type(old).from_config(config)
 
