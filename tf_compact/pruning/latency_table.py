@@ -38,6 +38,7 @@ import numpy as np
 
 from tf_compact.internal.validation import invalid
 from tf_compact.pruning.latency_logs import read_times
+from tf_compact.pruning.widths import groups_by_name
 from tf_compact.surgery.cost import cost_from_keep
 
 #: Name of the whole model's row in a benchmark_model table.
@@ -119,11 +120,7 @@ class LatencyTable:
             ValueError: For a row naming no group or producer of `graph`,
                 or a group whose full width has no time.
         """
-        by_layer = {}
-        for group in graph.groups:
-            by_layer[group.name] = group
-            for layer in group.layers("producer"):
-                by_layer.setdefault(layer, group)
+        by_layer = groups_by_name(graph)
         groups = {}
         for name, (widths, times) in self.groups.items():
             group = by_layer.get(name)

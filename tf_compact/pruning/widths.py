@@ -6,13 +6,20 @@ import numbers
 from tf_compact.pruning.selection import top_mask
 
 
+def groups_by_name(graph):
+    """`{name: ChannelGroup}` for each group's name and each of its
+    producer layers' names (a group's own name wins)."""
+    by_name = {}
+    for group in graph.groups:
+        by_name[group.name] = group
+        for layer in group.layers("producer"):
+            by_name.setdefault(layer, group)
+    return by_name
+
+
 def resolve_widths(graph, widths):
     """`{group name: count}` from `{group or producer layer name: count}`."""
-    by_layer = {}
-    for group in graph.groups:
-        by_layer[group.name] = group
-        for layer in group.layers("producer"):
-            by_layer.setdefault(layer, group)
+    by_layer = groups_by_name(graph)
     wanted = {}
     for name, count in widths.items():
         name = getattr(name, "name", name)
