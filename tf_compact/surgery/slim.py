@@ -92,6 +92,7 @@ def _output_layer_names(functional, flat):
     another layer's or the layer produces several outputs."""
     producers = {k: n for n in flat.nodes for k in n.outputs}
     taken = {n.name for n in flat.nodes}
+    taken |= {t._keras_history.operation.name for t in flat.input_tensors}
     names = {}
     for tensor, key in zip(functional.outputs, flat.output_keys):
         wanted = tensor._keras_history.operation.name
