@@ -241,7 +241,13 @@ def finalize_states(model):
     ```
     """
     for layer in model._flatten_layers(include_self=False):
-        finalize = getattr(layer, "finalize_state", None)
-        if callable(finalize) and layer.built:
-            finalize()
+        finalize_layer(layer)
     return model
+
+
+def finalize_layer(layer):
+    """Calls `layer.finalize_state()` when the layer (Keras 3 or
+    `tf_keras`) has one and is built."""
+    finalize = getattr(layer, "finalize_state", None)
+    if callable(finalize) and layer.built:
+        finalize()

@@ -147,9 +147,7 @@ class _Cloner:
                 ) from e
             # State derived from the weights (an adapted Normalization's
             # mean and variance) is recomputed, as a loader would.
-            finalize = getattr(clone, "finalize_state", None)
-            if callable(finalize) and clone.built:
-                finalize()
+            keras_compat.finalize_layer(clone)
 
 
 def _functional_of(model):

@@ -18,6 +18,8 @@ it found it.
 
 import os
 
+from tf_compact.internal import keras_compat
+
 
 def import_tfmot():
     """Imports tfmot, leaving `TF_USE_LEGACY_KERAS` as it found it.
@@ -195,8 +197,5 @@ def _finalized(qat_model):
     clones the model and copies the weights, which leaves that state at
     its defaults."""
     for layer in qat_model.layers:
-        inner = getattr(layer, "layer", layer)
-        finalize = getattr(inner, "finalize_state", None)
-        if callable(finalize) and inner.built:
-            finalize()
+        keras_compat.finalize_layer(getattr(layer, "layer", layer))
     return qat_model
