@@ -177,6 +177,22 @@ def grouped_conv():
     return keras.Model(x, L.Conv2D(3, 1)(y))
 
 
+def grouped_depthwise():
+    """Convolutions with one input channel per group, as in ConvNeXt."""
+    x = _img()
+    y = L.Conv2D(6, 1)(x)
+    y = L.Conv2D(12, 3, groups=6, padding="same")(y)
+    y = L.BatchNormalization()(y)
+    y = L.Conv2D(4, 1)(y)
+    skip = y
+    y = L.Conv2D(4, 3, groups=4, padding="same", use_bias=False)(y)
+    y = L.LayerNormalization(epsilon=1e-6)(y)
+    y = L.Dense(8, activation="gelu")(y)
+    y = L.Dense(4)(y)
+    y = L.Add()([skip, y])
+    return keras.Model(x, L.Conv2D(3, 1)(y))
+
+
 def keras_ops():
     x = _img()
     y = L.Conv2D(6, 1)(x)
@@ -228,6 +244,7 @@ BUILDERS = [
     spatial_ops,
     nested,
     grouped_conv,
+    grouped_depthwise,
     keras_ops,
     reshapes,
     applications_layers,

@@ -31,16 +31,22 @@ def bind_lora(ctx, in_space, out_space):
 class ConvHandler(LayerHandler):
     """Conv1D/2D/3D: output channels are a new prunable space.
 
-    Kernel layout `(*k, in, out)`. A grouped convolution (`groups > 1`) or a
-    channels-first one is kept whole: its input and output channels are
-    fixed, so the graph never cuts through a group. With LoRA enabled its
-    factors are bound with the kernel (see `bind_lora`).
+    Kernel layout `(*k, in, out)`. A grouped convolution with one input
+    channel per group (`groups` equal to the input channels, the depthwise
+    convolution of ConvNeXt) is a depthwise one: output channel `c·m + j`
+    belongs to input channel `c`, so both share the input's group and
+    slimming narrows `groups` with `filters`. Any other grouped convolution
+    and a channels-first one are kept whole: their input and output
+    channels are fixed, so the graph never cuts through a group. With LoRA
+    enabled its factors are bound with the kernel (see `bind_lora`).
     """
 
     def propagate(self, ctx):
         layer = ctx.layer
-        if layer.groups > 1 or channels_first(layer, ctx.input_shapes):
+        if channels_first(layer, ctx.input_shapes):
             return fix_all(ctx)
+        if layer.groups > 1:
+            return self._grouped(ctx)
         out = ctx.new_space(layer.filters)
         ctx.bind("kernel", -1, out, "producer")
         ctx.bind("kernel", -2, ctx.inputs[0], "consumer")
@@ -49,8 +55,23 @@ class ConvHandler(LayerHandler):
             ctx.bind("bias", 0, out, "producer")
         return [out]
 
+    def _grouped(self, ctx):
+        layer = ctx.layer
+        space = ctx.inputs[0]
+        lora = getattr(layer, "lora_enabled", False)
+        if layer.groups != len(space) or lora:
+            return fix_all(ctx)
+        out = np.repeat(space, layer.filters // layer.groups)
+        ctx.bind("kernel", -1, out, "norm")
+        if _has_bias(layer):
+            ctx.bind("bias", 0, out, "norm")
+        return [out]
+
     def slim_config(self, layer, config, in_keep, out_keep):
-        return {**config, "filters": int(out_keep[0].sum())}
+        config = {**config, "filters": int(out_keep[0].sum())}
+        if getattr(layer, "groups", 1) > 1:
+            config["groups"] = int(in_keep[0].sum())
+        return config
 
 
 class ConvTransposeHandler(ConvHandler):

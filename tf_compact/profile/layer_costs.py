@@ -39,11 +39,19 @@ def _fused_ops(layer, out_elems):
 
 
 def conv_cost(layer, input_shapes, output_shapes):
-    """Convolution: out_elems * prod(kernel_size) * cin / groups."""
-    cin = input_shapes[0][_channel_axis(layer)]
+    """Convolution: out_elems * prod(kernel_size) * cin / groups.
+
+    For a grouped convolution `cin / groups` is read from its kernel, so a
+    call with fewer input channels (a slimming estimate, where `groups`
+    narrows with them) counts the input channels of one group.
+    """
+    cin = int(input_shapes[0][_channel_axis(layer)])
     out_elems = _prod(output_shapes[0])
     groups = getattr(layer, "groups", 1) or 1
-    macs = out_elems * _prod(layer.kernel_size) * int(cin) // groups
+    if groups > 1:
+        kernel = getattr(layer, "kernel", None)
+        cin = int(kernel.shape[-2]) if kernel is not None else cin // groups
+    macs = out_elems * _prod(layer.kernel_size) * cin
     return macs, _fused_ops(layer, out_elems)
 
 
