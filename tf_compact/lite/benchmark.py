@@ -178,6 +178,7 @@ def benchmark(
     backend="interpreter",
     tool=None,
     tool_args=(),
+    multi_label=None,
 ):
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
@@ -202,13 +203,15 @@ def benchmark(
         warmup: Untimed invokes first. Defaults to `10`.
         runs: Timed invokes. Defaults to `100`.
         dataset: Optional `tf.data.Dataset` of `(x, y)` batches or tuple
-            `(x, y)` of arrays, to measure top-1 accuracy through the
-            interpreter. Every dimension of `x` but the batch must match
-            the model input. For several inputs, `x` is a dict from input
-            name to array or a list of arrays. Labels are class indices or
-            one-hot for the scored output (binary in [0, 1] for a one-unit
-            output), or a dict from output name to labels, read by the
-            scored output's name. Defaults to `None`.
+            `(x, y)` of arrays, to measure accuracy through the
+            interpreter (`accuracy_of`). Every dimension of `x` but the
+            batch must match the model input. For several inputs, `x` is a
+            dict from input name to array or a list of arrays. Labels are
+            class indices, one-hot or multi-hot rows for the scored output
+            (binary in [0, 1] for a one-unit output), per example or per
+            position, or a dict from output name to labels, read by the
+            scored output's name; regression targets are refused (time
+            without `dataset`). Defaults to `None`.
         use_xnnpack: Whether to let the runtime apply XNNPACK (the
             `litert-benchmark` tool always does, and refuses `False`).
             Defaults to `True`.
@@ -234,6 +237,9 @@ def benchmark(
             Defaults to `None`.
         tool_args: More flags for the tool, e.g.
             `["--use_gpu=true"]`. Defaults to `()`.
+        multi_label: How the accuracy scores a wide output: `True` unit
+            by unit (a sigmoid head), `False` by its argmax, `None` by the
+            labels (see `accuracy_of`). Defaults to `None`.
 
     Returns:
         A `BenchmarkResult`.
@@ -310,7 +316,9 @@ def benchmark(
     _prepare_timing(interpreter, dataset)
     times = _time_invokes(interpreter, warmup, runs)
     if dataset is not None:
-        accuracy = accuracy_of(interpreter, dataset, output=scored)
+        accuracy = accuracy_of(
+            interpreter, dataset, output=scored, multi_label=multi_label
+        )
     return BenchmarkResult(
         name=name or default_name,
         runtime=info.runtime,

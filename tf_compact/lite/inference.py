@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tf_compact.internal import label_values
 from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
@@ -201,11 +202,19 @@ def _as_interpreter(model):
     return make_interpreter(load_model_content(model))[0]
 
 
-def accuracy_of(interpreter, dataset, batch_size=32, output=None):
-    """Top-1 accuracy of a TFLite model over a labeled dataset.
+def accuracy_of(
+    interpreter, dataset, batch_size=32, output=None, multi_label=None
+):
+    """Accuracy of a TFLite classifier over a labeled dataset.
 
-    With sample weights, the accuracy is weighted as Keras weights its
-    accuracy metrics: `sum(weight * correct) / sum(weight)`.
+    Labels of a single-label output are scored top-1 (the argmax); a
+    one-unit output is a binary classifier; multi-hot labels are scored
+    unit by unit, as Keras's `binary_accuracy` scores a sigmoid head. An
+    output with one prediction per pixel or step is scored per position.
+    Outputs that all lie in [0, 1] are probabilities (threshold 0.5);
+    otherwise logits (threshold 0). With sample weights, the accuracy is
+    weighted as Keras weights its accuracy metrics: `sum(weight *
+    correct) / sum(weight)`.
 
     Args:
         interpreter: An interpreter from `make_interpreter`, or the model
@@ -213,15 +222,20 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
             the path of a `.tflite` file (run with `runtime="auto"`).
         dataset: A `tf.data.Dataset` of `(x, y)` or `(x, y,
             sample_weight)` batches, or such a tuple of arrays; labels are
-            class indices or one-hot (binary labels in [0, 1] for a
-            one-unit output), or a dict from output name to such labels,
-            read by the scored output's name; weights have one value per
-            sample. For several inputs, `x` is a dict from input name to
-            array or a list of arrays (see `run_interpreter`).
+            class indices, one-hot (or class-probability) rows or multi-hot
+            0/1 rows (binary labels in [0, 1] for a one-unit output), per
+            example or per position, or a dict from output name to such
+            labels, read by the scored output's name; weights have one
+            value per sample. For several inputs, `x` is a dict from input
+            name to array or a list of arrays (see `run_interpreter`).
         batch_size: Rows per invoke. Defaults to `32`.
         output: The output to score: an index in model order or an output
             name, see `output_name`. Defaults to `None` (the output that
             dict labels name, else the first output in model order).
+        multi_label: `True` to score every unit as a binary label (a
+            sigmoid head, as Keras's `binary_accuracy`), `False` to score
+            the argmax, `None` to decide by the labels (unit by unit when
+            any row is multi-hot). Defaults to `None`.
 
     Returns:
         A float in [0, 1].
@@ -230,7 +244,8 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
         ValueError: If the inputs do not match the model's inputs (any
             dimension but the batch), the labels do not fit the scored
             output (the message names it, its width, the labels' shape and
-            the outputs to pick from with `output=`) or the samples, the
+            the outputs to pick from with `output=`) or the samples, are
+            not classification labels (e.g. regression targets), the
             weights are not one per sample or sum to zero, the dataset is
             not batched, or it holds no sample.
 
@@ -239,48 +254,81 @@ def accuracy_of(interpreter, dataset, batch_size=32, output=None):
     ```python
     acc = tfc.lite.accuracy_of(tflite, (x_test, y_test))
     weighted = tfc.lite.accuracy_of(tflite, (x_test, y_test, w_test))
+    pixels = tfc.lite.accuracy_of(unet_tflite, (images, masks))
     ```
     """
     interpreter = _as_interpreter(interpreter)
     name = scored_output(interpreter, dataset, output)
     shapes = output_shapes(interpreter)
-    hits, weights = [], []
-    scores, truths, binary_weights = [], [], []
+    outs, labels, weights, formats = [], [], [], set()
     for x, y, w in labeled_batches(dataset):
         y = labels_of(y, name)
-        check_labels(name, shapes, y.shape, y)
+        formats.add(check_labels(name, shapes, y.shape, y))
         outputs = run_outputs(interpreter, x, batch_size, argument="dataset")
         out = outputs[name]
         w = _checked_weights(w, len(out))
-        if out.ndim == 2 and out.shape[-1] == 1:
-            # A binary head: one probability (sigmoid inside) or one logit.
-            scores.append(out[:, 0])
-            truths.append(y.reshape(-1) > 0.5)
-            binary_weights.append(w)
-            continue
-        labels = _class_indices(y, out)
-        hits.append(out.argmax(-1) == labels)
-        weights.append(w)
-    if scores:
-        hits.append(
-            _binary_hits(np.concatenate(scores), np.concatenate(truths))
-        )
-        weights.append(np.concatenate(binary_weights))
-    if not hits or not sum(len(h) for h in hits):
+        if len(y) != len(out):
+            raise ValueError(
+                "Invalid value for argument `dataset`. Expected one label "
+                f"per sample ({len(out)} samples). Received: labels of "
+                f"shape {y.shape}"
+            )
+        width = out.shape[-1]
+        positions = int(np.prod(out.shape[1:-1], dtype=np.int64))
+        outs.append(out.reshape(-1, width))
+        labels.append(_label_rows(y, out.shape))
+        weights.append(np.repeat(w, positions))
+    if not outs or not sum(len(o) for o in outs):
         raise ValueError(
             "Invalid value for argument `dataset`. Expected labeled "
             "samples to measure accuracy on. Received: a dataset that "
             "holds no sample"
         )
-    hits, weights = np.concatenate(hits), np.concatenate(weights)
-    total = float(np.sum(weights))
+    out, y, w = (np.concatenate(a) for a in (outs, labels, weights))
+    if multi_label is None:
+        multi_label = label_values.MULTI_HOT in formats
+    hits, w = _hits(out, y, w, multi_label)
+    total = float(np.sum(w))
     if total <= 0:
         raise ValueError(
             "Invalid value for argument `dataset`. Expected sample weights "
             "with a positive sum. Received: weights summing to "
             f"{total:g}"
         )
-    return float(np.sum(weights * hits)) / total
+    return float(np.sum(w * hits)) / total
+
+
+def _label_rows(y, out_shape):
+    """Labels as `(rows, width)` rows for a wide output, or `(rows, 1)`
+    class indices (binary labels for a one-unit output), one row per
+    example or position of an output of `out_shape`."""
+    width = out_shape[-1]
+    rows = int(np.prod(out_shape[:-1], dtype=np.int64))
+    if tuple(y.shape) == tuple(out_shape) and width > 1:
+        return y.reshape(rows, width).astype(np.float32)
+    if y.size != rows or tuple(y.shape[: len(out_shape) - 1]) != tuple(
+        out_shape[:-1]
+    ):
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected one label per "
+            f"sample (or per position) of the outputs of shape "
+            f"{tuple(out_shape)}. Received: labels of shape {y.shape}"
+        )
+    return y.reshape(rows, 1).astype(np.float32)
+
+
+def _hits(out, y, w, multi_label):
+    """Per-row (per-unit for multi-label scoring) hits and their weights."""
+    width = out.shape[-1]
+    if width == 1 or multi_label:
+        if y.shape[-1] != width:  # class indices as one-hot rows
+            y = np.eye(width, dtype=np.float32)[y[:, 0].astype(np.int64)]
+        probabilities = out.min() >= 0.0 and out.max() <= 1.0
+        threshold = 0.5 if probabilities else 0.0
+        hits = (out > threshold) == (y > 0.5)
+        return hits.reshape(-1), np.repeat(w, width)
+    truth = y.argmax(-1) if y.shape[-1] == width else y[:, 0]
+    return out.argmax(-1) == truth.astype(np.int64), w
 
 
 def _checked_weights(w, rows):
@@ -294,33 +342,3 @@ def _checked_weights(w, rows):
             "weights"
         )
     return w
-
-
-def _class_indices(y, out):
-    one_hot = y.ndim == out.ndim > 1 and y.shape[-1] == out.shape[-1] > 1
-    labels = (y.argmax(-1) if one_hot else y).reshape(-1)
-    if len(labels) != len(out):
-        raise ValueError(
-            "Invalid value for argument `dataset`. Expected one label per "
-            f"sample ({len(out)} samples). Received: labels of shape "
-            f"{y.shape}"
-        )
-    return labels
-
-
-def _binary_hits(scores, truths):
-    """Which predictions of a one-unit head are correct, over a whole
-    dataset.
-
-    Outputs that all lie in [0, 1] are probabilities (threshold 0.5);
-    otherwise they are logits (threshold 0).
-    """
-    if len(scores) != len(truths):
-        raise ValueError(
-            "Invalid value for argument `dataset`. Expected one label per "
-            f"sample. Received: {len(truths)} labels for {len(scores)} "
-            "samples"
-        )
-    probabilities = scores.min() >= 0.0 and scores.max() <= 1.0
-    threshold = 0.5 if probabilities else 0.0
-    return (scores > threshold) == truths

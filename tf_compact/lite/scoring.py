@@ -2,15 +2,19 @@
 
 A model with several outputs scores one of them: the one `output=` names,
 else the one dict labels name, else the first in model order. Labels must
-fit the scored output: class indices `(n,)` or `(n, 1)`, or one-hot
-`(n, width)`; a one-unit output takes binary labels in [0, 1]. Labels that
-do not fit are refused with the output's name and width, the labels'
-shape, and the model's outputs to choose from with `output=`.
+fit the scored output: class indices `(n,)` or `(n, 1)`, one-hot (or
+class-probability) rows `(n, width)`, or multi-hot 0/1 rows; a one-unit
+output takes binary labels in [0, 1]; an output with one prediction per
+pixel or step takes such labels per position (`(n, h, w)` for `(n, h, w,
+width)`). Labels that do not fit (regression targets among them) are
+refused with the output's name and shape, the labels' shape, and the
+model's outputs to choose from with `output=`.
 """
 
 import numpy as np
 
 from tf_compact.internal import array_data
+from tf_compact.internal import label_values
 from tf_compact.lite.interpreter_io import model_io
 
 
@@ -210,48 +214,59 @@ def check_labels(name, shapes, labels_shape, values=None):
         shapes: `output_shapes` of the model.
         labels_shape: The labels' shape (batch first), or `None` if
             unknown.
-        values: The labels, to check their range, or `None`. Defaults to
+        values: The labels, to check their values, or `None`. Defaults to
             `None`.
 
+    Returns:
+        The labels' format (`tf_compact.internal.label_values`:
+        `"binary"`, `"indices"`, `"rows"` or `"multi_hot"`), or `None` when
+        only the shape was checked.
+
     Raises:
-        ValueError: If the labels' shape does not fit the output's width,
-            class indices lie outside it, or labels of a one-unit output
-            lie outside [0, 1]. The message names the output, its width,
-            the labels' shape and, for several outputs, the ones to pick
-            from with `output=`.
+        ValueError: If the labels' shape does not fit the output (one label
+            per example, or per pixel or step of a per-position output),
+            class indices are not whole numbers inside its width, rows are
+            neither one-hot (or probabilities) nor multi-hot 0/1 (e.g.
+            regression targets), or labels of a one-unit output lie outside
+            [0, 1]. The message names the output, its width, the labels'
+            shape and, for several outputs, the ones to pick from with
+            `output=`.
     """
     shape = shapes[name]
-    if labels_shape is None or len(shape) != 2:
-        return
-    width = shape[-1]
-    rank = len(labels_shape)
-    fits = rank == 1 or (rank == 2 and labels_shape[-1] in (1, width, None))
-    indices = rank == 1 or (rank == 2 and labels_shape[-1] == 1)
-    top = 1 if width == 1 else width - 1
-    in_range = (
-        values is None
-        or not values.size
-        or not (width == 1 or indices)
-        or (values.min() >= 0 and values.max() <= top)
+    if labels_shape is None or len(shape) < 2:
+        return None
+    width, rank = shape[-1], len(shape)
+    per = f" (one prediction per position, shape {shape})" if rank > 2 else ""
+    try:
+        if values is not None:
+            return label_values.label_format(values, width, rank)
+        _check_shape(labels_shape, shape)
+    except label_values.LabelValueError as error:
+        raise ValueError(
+            "Invalid value for argument `dataset`. The labels do not fit "
+            f"the scored output {name!r} of width {width}{per}: "
+            + _with_hint(str(error), name, shapes, labels_shape)
+        ) from None
+    return None
+
+
+def _check_shape(labels_shape, shape):
+    """Raises `LabelValueError` for a labels shape that fits no format."""
+    rank, width = len(shape), shape[-1]
+    fits = len(labels_shape) == rank - 1 or (
+        len(labels_shape) == rank and labels_shape[-1] in (1, width, None)
     )
-    if fits and in_range:
-        return
-    if width == 1:
-        expected = "binary labels in [0, 1] of shape (n,) or (n, 1)"
-    else:
-        expected = (
-            f"class indices in [0, {top}] of shape (n,) or (n, 1), or "
-            f"one-hot labels of shape (n, {width})"
+    if not fits:
+        raise label_values.LabelValueError(
+            f"expected {label_values.expected_labels(width, rank)}. "
+            f"Received: labels of shape {tuple(labels_shape)}"
         )
-    received = f"labels of shape {tuple(labels_shape)}"
-    if fits:
-        received += f" with values in [{values.min()}, {values.max()}]"
-    raise ValueError(
-        "Invalid value for argument `dataset`. The labels do not fit the "
-        f"scored output {name!r} of width {width}: expected {expected}."
-        + _choice_hint(name, shapes, labels_shape)
-        + f" Received: {received}"
-    )
+
+
+def _with_hint(message, name, shapes, labels_shape):
+    expected, _, received = message.partition(". Received: ")
+    hint = _choice_hint(name, shapes, labels_shape)
+    return f"{expected}.{hint} Received: {received}"
 
 
 def _choice_hint(name, shapes, labels_shape):

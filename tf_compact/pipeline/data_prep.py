@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tf_compact.data import inputs
 from tf_compact.internal import heads
+from tf_compact.internal import label_values
 
 
 def split_data(train_data, val_data, test_data):
@@ -87,8 +88,10 @@ def prepare_data(teacher, named, batch_size, num_classes=None):
             inputs.check_not_empty(name, dataset)
             inputs.check_batched(name, dataset, input_rank)
             _check_fits_teacher(name, dataset, teacher, width)
-            if one_hot and name in arrays:
-                _check_class_ids(name, arrays[name][1], teacher, width)
+            labels = arrays[name][1] if name in arrays else None
+            if labels is None:
+                labels = _first_labels(dataset)
+            _check_label_values(name, labels, teacher, width, one_hot)
             signatures[name] = inputs.signature(dataset, arrays.get(name))
             if one_hot:
                 dataset = inputs.sparse_labels(dataset, width)
@@ -108,14 +111,14 @@ def _check_single_output(teacher):
     except (AttributeError, ValueError):
         return
     if outputs and len(outputs) > 1:
-        names = list(getattr(teacher, "output_names", None) or [])
         raise ValueError(
             "Invalid value for argument `teacher`. Expected a classifier "
             "with one output: `compress` distills, reports and exports a "
             f"single head. Received: teacher {teacher.name!r} with "
-            f"{len(outputs)} outputs {names}. Pass a model of the head to "
-            "compress, e.g. `keras.Model(teacher.inputs, "
-            "teacher.outputs[0])`."
+            f"{len(outputs)} outputs: {_describe_outputs(teacher)}. Pass a "
+            "model of the classifier head to compress, "
+            "`keras.Model(teacher.inputs, teacher.outputs[i])` with `i` its "
+            "index above."
         )
     shape = tuple(outputs[0].shape) if outputs else ()
     if len(shape) > 2:
@@ -128,6 +131,21 @@ def _check_single_output(teacher):
             "segmentation or autoencoders). Compose the parts instead: "
             "`tfc.prune`, `tfc.Distiller` with your loss, `tfc.lite.convert`."
         )
+
+
+def _describe_outputs(teacher):
+    """`0 'box' (4 units, sigmoid), 1 'cls' (3 units, logits)`."""
+    names = list(getattr(teacher, "output_names", None) or [])
+    parts = []
+    for i, tensor in enumerate(teacher.outputs):
+        name = names[i] if i < len(names) else f"output_{i}"
+        try:
+            kind = heads.head_kind(teacher, i)
+        except ValueError:
+            kind = heads.NONE
+        kind = "logits or linear" if kind == heads.NONE else kind
+        parts.append(f"{i} {name!r} ({tensor.shape[-1]} units, {kind})")
+    return ", ".join(parts)
 
 
 class DataMismatchError(ValueError):
@@ -165,16 +183,57 @@ def _check_fits_teacher(name, dataset, teacher, width):
         )
 
 
-def _check_class_ids(name, labels, teacher, width):
-    """Raises `ValueError` for class ids the teacher's output lacks."""
+def _first_labels(dataset):
+    """The labels of the first batch of a `tf.data.Dataset` (numpy), or
+    `None` for other data or batches without labels."""
+    if not isinstance(dataset, tf.data.Dataset):
+        return None
+    for batch in dataset.take(1):
+        if isinstance(batch, tuple) and len(batch) >= 2:
+            return tf.nest.map_structure(np.asarray, batch[1])
+    return None
+
+
+def _check_label_values(name, labels, teacher, width, one_hot):
+    """Raises `ValueError` for labels that are not classification labels
+    of the teacher's head: class ids beyond its width, regression targets,
+    multi-hot rows for a softmax head, class ids for a sigmoid head."""
+    if labels is None or isinstance(labels, dict) or not width:
+        return
     labels = np.asarray(labels)
     if not labels.size or not np.issubdtype(labels.dtype, np.number):
         return
-    if labels.ndim == 1 or (labels.ndim == 2 and labels.shape[1] == 1):
-        highest = labels.max()
-        if highest >= width:
-            received = f"class ids up to {highest}"
-            _refuse_classes(teacher, name, width, received)
+    single = labels.ndim == 1 or (labels.ndim == 2 and labels.shape[1] == 1)
+    if one_hot and single and labels.max() >= width:
+        _refuse_classes(teacher, name, width, f"class ids up to {labels.max()}")
+    try:
+        found = label_values.label_format(labels, width)
+    except label_values.LabelValueError as error:
+        raise DataMismatchError(
+            f"Invalid value for argument `{name}`. Expected classification "
+            f"labels for the output of the teacher {teacher.name!r} "
+            f"({width} units): {error}."
+        ) from None
+    sigmoid = width > 1 and not one_hot
+    if found == label_values.MULTI_HOT and one_hot:
+        head = heads.head_kind(teacher)
+        _refuse_format(name, teacher, f"a {head} head", "multi-hot rows")
+    if found == label_values.INDICES and sigmoid:
+        _refuse_format(name, teacher, "a sigmoid head", "class ids")
+
+
+def _refuse_format(name, teacher, head, received):
+    expected = (
+        "0/1 rows as wide as its output (multi-label), one unit per label"
+        if head == "a sigmoid head"
+        else "class ids or one-hot rows; multi-hot (multi-label) rows need "
+        "a sigmoid head"
+    )
+    raise DataMismatchError(
+        f"Invalid value for argument `{name}`. The teacher "
+        f"{teacher.name!r} ends in {head}: expected {expected}. "
+        f"Received: {received}."
+    )
 
 
 def _refuse_classes(teacher, name, width, received):

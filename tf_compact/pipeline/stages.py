@@ -20,6 +20,7 @@ import tf_compact.lighten as lighten_lib
 from tf_compact.distillation.distiller import Distiller
 from tf_compact.distillation.feature_kd import FeatureKD
 from tf_compact.distillation.logits_kd import LogitsKD
+from tf_compact.internal import heads
 from tf_compact.internal import keras_compat
 from tf_compact.internal import labels as label_lib
 from tf_compact.lite.benchmark import benchmark as run_benchmark
@@ -332,6 +333,9 @@ def benchmark_stage(ctx):
     """
 
     results = {}
+    # Scored as the Keras side scores the head: a sigmoid head unit by unit.
+    width = ctx.teacher.outputs[0].shape[-1]
+    multi_label = heads.is_binary(heads.head_kind(ctx.teacher), width)
     for filename, info in ctx.store.record("tflite").items():
         if info.get("target") == "edgetpu":
             continue
@@ -340,6 +344,7 @@ def benchmark_stage(ctx):
             num_threads=ctx.settings["num_threads"],
             runs=ctx.settings["benchmark_runs"],
             dataset=ctx.eval_data,
+            multi_label=multi_label,
         )
         results[filename] = result.to_dict()
     return results
