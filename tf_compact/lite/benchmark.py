@@ -164,6 +164,28 @@ def _time_invokes(interpreter, warmup, runs):
     return times * 1e3
 
 
+def _check_compiled(delegate, content):
+    """Refuses `delegate="edgetpu"` for a model edgetpu_compiler did not
+    compile."""
+    if delegate == "edgetpu" and not is_compiled_for_edgetpu(content):
+        raise ValueError(
+            "Invalid value for argument `model`. delegate='edgetpu' runs "
+            "a model compiled by edgetpu_compiler (it holds an "
+            "`edgetpu-custom-op`). Received: a model without one; compile "
+            "it first, e.g. `tfc.lite.convert(..., target='edgetpu', "
+            "output_path=...)` with edgetpu_compiler on the PATH, then "
+            "benchmark the `_edgetpu.tflite` file."
+        )
+
+
+def _checked_scoring(interpreter, dataset, output):
+    """The output the accuracy scores, checked before timing; `None`
+    without a dataset."""
+    if dataset is None:
+        return None
+    return scored_output(interpreter, dataset, output)
+
+
 def benchmark(
     model,
     runtime="auto",
@@ -294,15 +316,7 @@ def benchmark(
             warmup,
             use_xnnpack,
         )
-    if delegate == "edgetpu" and not is_compiled_for_edgetpu(content):
-        raise ValueError(
-            "Invalid value for argument `model`. delegate='edgetpu' runs "
-            "a model compiled by edgetpu_compiler (it holds an "
-            "`edgetpu-custom-op`). Received: a model without one; compile "
-            "it first, e.g. `tfc.lite.convert(..., target='edgetpu', "
-            "output_path=...)` with edgetpu_compiler on the PATH, then "
-            "benchmark the `_edgetpu.tflite` file."
-        )
+    _check_compiled(delegate, content)
     interpreter, info = make_interpreter(
         content,
         runtime=runtime,
@@ -310,11 +324,10 @@ def benchmark(
         use_xnnpack=use_xnnpack,
         delegate=delegate,
     )
-    accuracy = scored = None
-    if dataset is not None:
-        scored = scored_output(interpreter, dataset, output)
+    scored = _checked_scoring(interpreter, dataset, output)
     _prepare_timing(interpreter, dataset)
     times = _time_invokes(interpreter, warmup, runs)
+    accuracy = None
     if dataset is not None:
         accuracy = accuracy_of(
             interpreter, dataset, output=scored, multi_label=multi_label
