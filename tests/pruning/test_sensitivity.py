@@ -224,6 +224,45 @@ def test_softmax_output_is_not_softmaxed_twice():
     np.testing.assert_allclose(table["c1"][4], expected, rtol=1e-4)
 
 
+def _per_pixel(softmax):
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(8, 3, padding="same", name="c1")(x)
+    y = L.Conv2D(4, 1, name="seg")(y)
+    if softmax:
+        y = L.Softmax()(y)
+    return keras.Model(x, y)
+
+
+def test_per_pixel_outputs_are_one_distribution_per_pixel():
+    tables = []
+    for softmax in (False, True):
+        model = _per_pixel(softmax)
+        graph = tfc.ChannelGraph(model)
+        scores = group_importance(model, graph, "l2")
+        tables.append(sensitivity_table(model, graph, scores, _x(4), step=4))
+    # The same function with the softmax inside or not: the same table.
+    for width, value in tables[1]["c1"].items():
+        np.testing.assert_allclose(tables[0]["c1"][width], value, rtol=1e-4)
+    model = _per_pixel(True)
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    cut = tfc.apply_masks(model, {"c1": top_mask(scores["c1"], 4)}, graph)
+    p = np.asarray(model(_x(4)), "float64").reshape(-1, 4)
+    q = np.asarray(cut(_x(4)), "float64").reshape(-1, 4)
+    expected = np.mean(np.sum(p * (np.log(p) - np.log(q)), -1))
+    np.testing.assert_allclose(tables[1]["c1"][4], expected, rtol=1e-4)
+
+
+def test_a_regression_model_is_refused():
+    model = _per_pixel(False)
+    model.compile("adam", loss="mse")
+    graph = tfc.ChannelGraph(model)
+    scores = group_importance(model, graph, "l2")
+    with pytest.raises(ValueError, match="regression loss 'mse'"):
+        sensitivity_table(model, graph, scores, _x(4), step=4)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tf_compact.distillation import compile_args
 from tf_compact.distillation import features
 from tf_compact.distillation import frozen_teacher
 from tf_compact.distillation import keras_compat
@@ -145,6 +146,7 @@ class Distiller(
     #: Tells `tfc.callbacks.ProximalStep` that the train step already
     #: applies a proximal penalty's step.
     applies_proximal_step = True
+    compile_hooks = (compile_args.adapt,)
 
     def __init__(
         self,

@@ -273,3 +273,48 @@ def is_binary(kind, width):
     ```
     """
     return kind == SIGMOID or (kind == NONE and width == 1)
+
+
+#: Keras's regression losses, by the names a string or object gives.
+_REGRESSION = {
+    "mean_squared_error",
+    "mse",
+    "mean_absolute_error",
+    "mae",
+    "mean_absolute_percentage_error",
+    "mape",
+    "mean_squared_logarithmic_error",
+    "msle",
+    "huber",
+    "huber_loss",
+    "log_cosh",
+    "logcosh",
+    "cosine_similarity",
+}
+
+
+def regression_loss(loss):
+    """The name of `loss` if it is a Keras regression loss, else `None`.
+
+    Example:
+
+    ```python
+    regression_loss("mse")  # "mse"
+    regression_loss(keras.losses.MeanAbsoluteError())  # "mean_absolute_error"
+    ```
+    """
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        name = loss
+    elif isinstance(loss, keras.losses.Loss):
+        name = getattr(loss, "fn", None)
+        name = getattr(name, "__name__", None) or type(loss).__name__
+    else:
+        name = getattr(loss, "__name__", "")
+    name = str(name)
+    snake = "".join(
+        "_" + c.lower() if c.isupper() and i else c.lower()
+        for i, c in enumerate(name)
+    )
+    return name if snake in _REGRESSION or name in _REGRESSION else None

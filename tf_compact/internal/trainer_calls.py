@@ -31,12 +31,17 @@ class TrainerCalls:
     """
 
     trained_model_attribute = "student"
+    #: Functions `(trainer, arguments)` that edit the bound `compile`
+    #: arguments in place before the loss is resolved.
+    compile_hooks = ()
 
     def compile(self, *args, **kwargs):
         """`keras.Model.compile`, with the loss resolved for the head."""
         bound = inspect.signature(keras.Model.compile).bind(
             self, *args, **kwargs
         )
+        for hook in type(self).compile_hooks:
+            hook(self, bound.arguments)
         if "loss" in bound.arguments:
             bound.arguments["loss"] = logits_loss.resolve_loss(
                 bound.arguments["loss"],

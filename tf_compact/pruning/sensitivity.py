@@ -54,7 +54,10 @@ def sensitivity_table(
     """Loss of `model` with one group at a time cut to a few widths.
 
     Args:
-        model: A single-output classifier (logits or softmax output).
+        model: A single-output classifier (logits, softmax or sigmoid
+            output), with one prediction per example or per pixel or step
+            (each position a distribution of its own); a model compiled
+            with a regression loss is refused.
         graph: Its `ChannelGraph`.
         scores: `{group name: scores}` of the groups to measure; a cut
             keeps the best-scored channels.
@@ -76,8 +79,8 @@ def sensitivity_table(
             `0`.
 
     Returns:
-        `{group name: {width: mean KL divergence from the full model}}`,
-        the full width at 0.
+        `{group name: {width: mean KL divergence from the full model}}`
+        (averaged over examples and positions), the full width at 0.
 
     Raises:
         ValueError: If `data` holds no batch, the model has several
@@ -225,8 +228,17 @@ def _probabilities(model, out):
             "scope='sensitivity' needs a single-output classifier; model "
             f"'{model.name}' has {len(out)} outputs."
         )
+    found = heads.regression_loss(getattr(model, "loss", None))
+    if found is not None:
+        raise ValueError(
+            "scope='sensitivity' measures how pruning changes a classifier's "
+            f"class probabilities; model '{model.name}' is compiled with the "
+            f"regression loss {found!r}. Rank channels with scope='global' "
+            "or scope='local' instead."
+        )
     out = keras.ops.convert_to_numpy(out).astype("float64")
-    out = out.reshape(out.shape[0], -1)
+    # One distribution per example, or per pixel or step of the output.
+    out = out.reshape(-1, out.shape[-1])
     kind = heads.head_kind(model)
     if heads.is_binary(kind, out.shape[-1]):
         if kind == heads.NONE:
