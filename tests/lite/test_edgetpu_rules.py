@@ -6,6 +6,7 @@ import pytest
 
 import tf_compact as tfc
 from tests.lite import helpers
+from tf_compact.lite import edgetpu_rules
 from tf_compact.lite.edgetpu_graph import OpView
 from tf_compact.lite.edgetpu_graph import TensorView
 from tf_compact.lite.edgetpu_limits import check_op
@@ -286,3 +287,39 @@ def test_converted_model_limits_are_read_from_the_file():
     assert after.layer == "pointwise" and after.index > dilation.index
     versions = {row["op"]: row["version"] for row in report.ops}
     assert versions["CONV_2D"] >= 1
+
+
+def test_an_op_version_the_compiler_lacks_puts_every_op_on_the_cpu(
+    monkeypatch,
+):
+    # The compiler refuses a model holding an op version its registry
+    # lacks, and then compiles nothing (fixture
+    # edgetpu_compiler_op_version.txt); here the registry is made to stop
+    # below the version this converter emits for TRANSPOSE_CONV.
+    inputs = keras.Input((8, 8, 1), batch_size=1)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.Conv2DTranspose(3, 2, strides=2, name="up")(x)
+    model = keras.Model(inputs, x)
+    tflite = tfc.lite.convert(
+        model,
+        "int8",
+        representative_data=helpers.images(16),
+        target="edgetpu",
+        verify=False,
+    )
+    emitted = [
+        row["version"]
+        for row in tfc.lite.edgetpu_report(tflite, compiler=None).ops
+        if row["op"] == "TRANSPOSE_CONV"
+    ][0]
+    monkeypatch.setitem(
+        edgetpu_rules.COMPILER_VERSIONS,
+        "TRANSPOSE_CONV",
+        (emitted - 1, emitted - 1),
+    )
+    report = tfc.lite.edgetpu_report(tflite, compiler=None)
+    (newer,) = [f for f in report.errors if f.rule == "op_version"]
+    assert newer.op == "TRANSPOSE_CONV" and "fused activations" in newer.fix
+    assert {row["device"] for row in report.ops} == {"cpu"}
+    conv = [row for row in report.ops if row["op"] == "CONV_2D"]
+    assert "refuses the whole model" in conv[0]["reason"]

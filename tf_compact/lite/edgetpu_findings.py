@@ -214,7 +214,26 @@ def static_check(graph):
     for op in graph.ops:
         if op.subgraph:
             rows.append(_row(op, "cpu", "in a control-flow subgraph", False))
-    return rows, findings
+    return _refused_whole(rows, findings), findings
+
+
+def _refused_whole(rows, findings):
+    """Every op on the CPU when an op version is newer than the
+    compiler's registry: it then compiles nothing."""
+    newer = [
+        f for f in findings if f.rule == "op_version" and f.severity == ERROR
+    ]
+    if not newer:
+        return rows
+    first = newer[0]
+    reason = (
+        f"the compiler refuses the whole model (#{first.index} "
+        f"{first.op}: op version too new)"
+    )
+    for row in rows:
+        if row["device"] == "edgetpu":
+            row.update(device="cpu", reason=reason)
+    return rows
 
 
 def _status_fix(status):

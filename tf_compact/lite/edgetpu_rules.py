@@ -325,7 +325,8 @@ def check_version(op):
     fix = (
         f"the compiler knows {op.op} up to version {accepted}: convert "
         "with a TensorFlow whose converter emits an older version, or "
-        "avoid the feature that raised it (e.g. 16-bit activations)"
+        "replace the layer that emits it (an op's version rises with "
+        "features such as fused activations or 16-bit activations)"
     )
     if op.version <= uncertain:
         return [
