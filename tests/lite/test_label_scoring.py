@@ -123,3 +123,15 @@ def test_per_pixel_labels_of_another_size_are_refused():
     words = r"Received: labels of shape \(2, 3, 3\)"
     with pytest.raises(ValueError, match=words):
         tfc.lite.accuracy_of(tflite, (x, np.zeros((2, 3, 3), "int64")))
+
+
+def test_a_regression_model_gets_no_argmax_agreement():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((6, 6, 3))
+    model = keras.Model(x, keras.layers.Conv2D(3, 1)(x))
+    model.compile("adam", loss="mse")
+    data = np.random.default_rng(0).normal(size=(8, 6, 6, 3)).astype("f4")
+    result = tfc.lite.convert(model, representative_data=data)
+    assert result.argmax_agreement is None
+    assert result.max_abs_diff is not None
+    assert any("regression loss 'mse'" in note for note in result.notes)
