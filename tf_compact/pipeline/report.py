@@ -246,8 +246,8 @@ def _reduction_line(report):
     budget = report.get("latency_budget")
     if budget:
         parts.append(
-            f"latency budget {budget['target_ms']:.3f} ms, measured "
-            f"{budget['measured_ms']:.3f} ms"
+            f"latency budget {budget['target_ms']:.4g} ms, measured "
+            f"{budget['measured_ms']:.4g} ms"
         )
     return "; ".join(parts)
 

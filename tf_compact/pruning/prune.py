@@ -223,6 +223,16 @@ def _tighten_to_latency(model, ratio, target, table, kwargs):
             return small
         tried.append((limit, measured))
         limit = _tighter(tried, target)
+    warnings.warn(
+        f"tfc.prune: the fastest pruned model found measures "
+        f"{best[0]:.4g} ms, above target_latency={target:.4g} ms (with "
+        f"{TOLERANCE:.0%} tolerance), after {len(tried)} measured tries "
+        f"(the unpruned model: {table.model_ms:.4g} ms). The target lies "
+        "below what these constraints reach on this machine; it is "
+        "returned as it is. Raise the target, or loosen `round_to` and "
+        "`min_channels`.",
+        stacklevel=3,
+    )
     return best[1]
 
 
