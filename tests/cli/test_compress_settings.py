@@ -92,6 +92,27 @@ def test_a_flag_the_method_does_not_use_is_refused():
         build("budget", {"target_macs": 0.5, "target_latency": 2.0})
 
 
+@pytest.mark.parametrize("method", ["controller", "width"])
+@pytest.mark.parametrize("flag", ["target_macs", "target_params"])
+def test_a_budget_given_to_a_method_without_one_is_refused(method, flag):
+    own = {"width_multiplier": 0.5} if method == "width" else {}
+    options = {"target_macs": 0.25, flag: 0.5, **own}
+    # Only the defaults pass silently (see the cases above)...
+    build(method, options, tuple(own))
+    # ...given explicitly, a budget the method ignores is refused.
+    with pytest.raises(ValueError, match=f"--{flag} does not apply to "):
+        build(method, options, (flag, *own))
+
+
+def test_a_required_flag_left_unset_is_named():
+    with pytest.raises(ValueError) as error:
+        build("width", {"target_macs": 0.25}, ())
+    assert str(error.value).startswith(
+        "--method=width needs --width_multiplier"
+    )
+    assert "required" in str(error.value)
+
+
 def test_strategy_flag_names_the_strategy():
     assert compress_settings.build_strategy("none") is None
     strategy = compress_settings.build_strategy("mirrored")
@@ -124,7 +145,19 @@ def test_target_flags_read_counts_and_zero():
     [
         ({"method": "budget", "round_to": "8"}, "--round_to does not apply"),
         ({"method": "gradual", "target_latency": "2.0"}, "OneShot"),
-        ({"method": "width"}, "width_multiplier=None"),
+        ({"method": "width"}, "--method=width needs --width_multiplier: "),
+        (
+            {"method": "controller", "target_macs": "0.5"},
+            "--target_macs does not apply to --method=controller",
+        ),
+        (
+            {
+                "method": "width",
+                "width_multiplier": "0.5",
+                "target_params": "0.3",
+            },
+            "--target_params does not apply to --method=width",
+        ),
     ],
 )
 def test_method_flags_fail_as_usage_errors_before_any_data(

@@ -85,3 +85,47 @@ def test_a_missing_folder_is_not_called_a_bad_tfds_name(name):
         pytest.raises(app.UsageError, match="no folder or file"),
     ):
         common_flags.load_data()
+
+
+@pytest.mark.parametrize("first_folder", [True, False])
+def test_a_missing_folder_gets_one_message_in_flag_words(
+    first_folder, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    if first_folder:
+        (tmp_path / "photos").mkdir()
+    with (
+        flagsaver.flagsaver(dataset="photos/does_not_exist"),
+        pytest.raises(app.UsageError) as error,
+    ):
+        common_flags.load_data()
+    message = str(error.value)
+    assert message.startswith(
+        "--dataset=photos/does_not_exist: no folder or file "
+        "'photos/does_not_exist'"
+    )
+    assert "argument" not in message and "name=" not in message
+    # An existing first folder makes it a path: no word of tfds then.
+    assert ("tensorflow-datasets" in message) != first_folder
+
+
+def test_an_empty_class_folder_is_named_in_flag_words(tmp_path):
+    x, _ = helpers.real_fashion_images(4)
+    for i, image in enumerate(x):
+        folder = tmp_path / ["cat", "dog"][i % 2]
+        folder.mkdir(exist_ok=True)
+        png = tf.io.encode_png(image[..., None]).numpy()
+        (folder / f"{i}.png").write_bytes(png)
+    (tmp_path / "empty_class").mkdir()
+    with (
+        flagsaver.flagsaver(dataset=str(tmp_path)),
+        pytest.raises(app.UsageError) as error,
+    ):
+        common_flags.load_data()
+    message = str(error.value)
+    assert message.startswith(
+        f"--dataset={tmp_path}: the class folder {tmp_path}/empty_class "
+        "holds no image files"
+    )
+    assert "Remove that folder, or add images to it." in message
+    assert "argument" not in message and "Received" not in message

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -147,6 +148,10 @@ def test_every_command_help_shows_its_own_flags_and_exits_0(
             for name in set(flags_of(other_module.__name__)) - set(own):
                 assert f"--{name}=" not in text, (command, name)
     assert "data, model and output flags:\n  --batch_size=<int>" in text
+    # Every group has a readable title, none a raw module name.
+    assert not re.search(r"^tf_compact\.\S* flags:$", text, re.MULTILINE)
+    if command in ("compress", "export-tflite"):
+        assert "\nAndroid app metadata flags:\n  --labels=" in text
     assert "  --verbosity=<int>, -v  (default: -1)" in text
     for foreign in _FOREIGN_FLAGS:
         assert foreign not in text
@@ -416,7 +421,13 @@ def test_teacher_trains_at_least_as_long_as_the_student(flags_set, expected):
 
 
 def test_closing_lines_name_epochs_report_and_backup(tmp_path):
-    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "sparsify").mkdir(parents=True)
+    # Empty folders, as a finished run leaves them, hold no training state.
+    lines = closing.closing_lines(str(tmp_path), 9, (6, 3))
+    assert not [line for line in lines if "backup" in line], lines
+    (tmp_path / "backup" / "sparsify" / "training_metadata.json").write_text(
+        "{}"
+    )
     lines = closing.closing_lines(str(tmp_path), 5, (6, 3))
     assert lines[0] == "Epochs: teacher 5; student 6 + 3 fine-tune = 9."
     assert "fewer epochs than the student" in lines[1]
@@ -472,5 +483,8 @@ def test_a_model_file_flag_names_a_missing_or_unreadable_file(
     common_flags.check_file(flag, "gs://bucket/teacher.keras")
     garbage = tmp_path / "garbage.keras"
     garbage.write_text("not a model")
-    with pytest.raises(app.UsageError, match="cannot be read as a Keras"):
+    with pytest.raises(app.UsageError, match="cannot be read as a Keras") as e:
         common_flags.load_keras_model(flag, str(garbage))
+    # The file exists: it is no zip, not "not found".
+    assert "is not a Keras zip archive" in str(e.value)
+    assert "not found" not in str(e.value).lower()

@@ -8,6 +8,8 @@ import pytest
 from absl import app
 from absl.testing import flagsaver
 
+from tests.python_child import last_json
+from tests.python_child import run_python
 from tf_compact.cli import teacher
 from tf_compact.cli import train_teacher
 
@@ -39,6 +41,35 @@ def test_trains_saves_and_prints_the_profile(tmp_path, capsys):
         "batch_size": 64,
         "validation_split": 0.0,
     }
+
+
+_LOAD_WITHOUT_TF_COMPACT = """
+import json, sys
+import keras
+model = keras.saving.load_model(sys.argv[1])
+x = keras.random.uniform((4, *model.input_shape[1:]))
+loss, accuracy = model.evaluate(x, keras.ops.arange(4) % 2, verbose=0)
+print(json.dumps({
+    "loss": type(model.loss).__name__,
+    "metrics": model.metrics_names,
+    "tf_compact": [m for m in sys.modules if m.startswith("tf_compact")],
+}))
+"""
+
+
+def test_the_saved_teacher_loads_in_a_script_without_tf_compact(tmp_path):
+    out = str(tmp_path / "teacher")
+    with flagsaver.flagsaver(epochs=1, limit=64, batch_size=64, output_dir=out):
+        train_teacher.main(["train_teacher"])
+    path = os.path.join(out, teacher.TEACHER_FILE)
+    child = run_python(["-c", _LOAD_WITHOUT_TF_COMPACT, path])
+    loaded = last_json(child)
+    assert loaded["tf_compact"] == []
+    assert loaded["loss"] == "SparseCategoricalCrossentropy"
+    assert loaded["metrics"] == ["loss", "compile_metrics"]
+    # The trained teacher is still the one tf_compact reuses.
+    again = keras.saving.load_model(path, compile=False)
+    assert again.output_shape == (None, 10)
 
 
 def test_reuses_a_saved_teacher(tmp_path):

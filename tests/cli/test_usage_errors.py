@@ -81,6 +81,22 @@ def test_names_that_do_not_match_the_model(
     assert "give 1 comma-separated name" in str(error.value)
 
 
+@pytest.mark.parametrize("mode", ["float32", "float16", "dynamic"])
+@pytest.mark.parametrize("inference_io", ["int8", "uint8"])
+def test_integer_io_without_int8_mode(
+    rgb_model, tmp_path, no_conversion, mode, inference_io
+):
+    path, _ = rgb_model
+    output = str(tmp_path / "m.tflite")
+    with pytest.raises(app.UsageError) as error:
+        _export(
+            model_path=path, mode=mode, inference_io=inference_io, output=output
+        )
+    assert (
+        str(error.value) == f"--inference_io={inference_io} needs --mode=int8."
+    )
+
+
 def _under_a_file(tmp_path, name):
     blocker = tmp_path / "labels.txt"
     blocker.write_text("a\n")

@@ -115,6 +115,30 @@ def test_a_jpeg_cut_short_is_named_and_one_with_appended_data_is_read(
         data.from_folder(tmp_path, test_split=0.0, batch_size=2)
 
 
+@pytest.mark.parametrize("layout", ["flat", "train_test"])
+def test_an_empty_class_folder_is_refused_by_name(tmp_path, layout):
+    x, y = helpers.real_fashion_images(8)
+    root = tmp_path / "train" if layout == "train_test" else tmp_path
+    _write_pngs(str(root), x, y % 2, ["ant", "bee"])
+    if layout == "train_test":
+        _write_pngs(str(tmp_path / "test"), x, y % 2, ["ant", "bee"])
+    (root / "empty_class").mkdir()
+    (root / "notes_only").mkdir()
+    (root / "notes_only" / "notes.txt").write_text("no image here")
+    with pytest.raises(ValueError) as error:
+        data.from_folder(tmp_path, batch_size=4)
+    message = str(error.value)
+    for name in ("empty_class", "notes_only"):
+        assert os.path.join(str(root), name) in message
+    assert "ant" not in message and "bee" not in message
+    assert "Remove those folders, or add images to them" in message
+    # With the label order given, the named classes are the user's choice.
+    bundle = data.from_folder(
+        tmp_path, class_names=["ant", "bee", "empty_class"], batch_size=4
+    )
+    assert bundle.class_names == ["ant", "bee", "empty_class"]
+
+
 def test_npz_and_npy_layouts(tmp_path):
     x, y = helpers.real_fashion_images(20)
     np.savez(

@@ -109,6 +109,23 @@ def test_export_settings_alone_run_the_export_stages_again(
         assert json.load(f)["settings"] == settings
 
 
+def test_a_rerun_removes_only_the_pipelines_own_tflite_files(tmp_path):
+    _finished_run(str(tmp_path))
+    # The user's own file, e.g. what `export-tflite` writes next to the
+    # model by default.
+    (tmp_path / "slim_finetuned_int8.tflite").write_bytes(b"the user's")
+    said = []
+    settings = dict(SETTINGS, tflite_modes=["float32", "int8"])
+    StageStore(str(tmp_path), settings, log=said.append, export_settings=EXPORT)
+    assert (tmp_path / "slim_finetuned_int8.tflite").read_bytes() == (
+        b"the user's"
+    )
+    assert not os.path.exists(tmp_path / "model_int8.tflite")
+    # What the rerun removed is named in the log, and nothing else.
+    assert "removed their earlier files ['model_int8.tflite']" in said[0]
+    assert "slim_finetuned_int8" not in said[0]
+
+
 def test_export_and_training_settings_changed_refuse_to_resume(tmp_path):
     _finished_run(str(tmp_path))
     settings = dict(SETTINGS, epochs=3, tflite_modes=["float32"])

@@ -16,7 +16,7 @@ def closing_lines(output_dir, teacher_epochs, student_epochs):
         A list of lines: both models' epochs (with a warning when the
         teacher trained for fewer epochs than the student, which favours
         the student in the table), the report's path, and what the
-        `backup/` folder is when there is one.
+        `backup/` folder is when it holds training state (a file).
 
     Example:
 
@@ -38,7 +38,7 @@ def closing_lines(output_dir, teacher_epochs, student_epochs):
         )
     lines.append(f"Report: {os.path.join(output_dir, 'report.md')}")
     backup = os.path.join(output_dir, "backup")
-    if os.path.isdir(backup):
+    if any(files for _, _, files in os.walk(backup)):
         lines.append(
             f"{backup}{os.sep} holds Keras BackupAndRestore training state, "
             "so an interrupted run resumes where it stopped; it is safe to "

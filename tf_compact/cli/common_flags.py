@@ -171,7 +171,11 @@ def load_data(validation_split=0.0):
     try:
         return resources.load_dataset(settings.pop("dataset"), **settings)
     except (ValueError, ImportError, DatasetNotFoundError) as error:
-        raise app.UsageError(f"--dataset={DATASET.value}: {error}") from error
+        # A folder's refusal names the API's `path`: the flag is in front.
+        text = " ".join(str(error).split())
+        text = re.sub(r"^Invalid value for argument `path`[.:]\s*", "", text)
+        text = re.sub(r"\s*Received: path=.*$", "", text)
+        raise app.UsageError(f"--dataset={DATASET.value}: {text}") from error
 
 
 def resume_refused(output_dir, what, changed, hint=None):
@@ -295,14 +299,22 @@ def load_keras_model(flag, path):
     register can be deserialized.
 
     Raises:
-        app.UsageError: naming the flag, when there is no such file, an
-            --import module cannot be imported, or the file cannot be read
-            as a Keras model (naming --import for a class it lacks).
+        app.UsageError: naming the flag, when there is no such file, a
+            `.keras` file is not a zip archive, an --import module cannot
+            be imported, or the file cannot be read as a Keras model
+            (naming --import for a class it lacks).
     """
     import keras
 
     check_file(flag, path)
     import_modules()
+    local = "://" not in path and os.path.isfile(path)
+    if local and path.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise app.UsageError(
+            f"--{flag}={path} cannot be read as a Keras model: the file "
+            "is not a Keras zip archive (the `.keras` file `model.save` "
+            "writes)."
+        )
     try:
         return keras.saving.load_model(path, compile=False)
     except (

@@ -46,9 +46,13 @@ TAKES = {
     "controller": ("target_latency", "strength"),
     "width": ("target_latency", "width_multiplier"),
 }
-#: Budgets dropped without a word by the methods that take none, as the
-#: default `--target_macs=0.25` would otherwise stop them.
-_QUIET = ("target_macs", "target_params")
+#: Flags a method cannot run without, with what they give it.
+REQUIRES = {
+    "width": {
+        "width_multiplier": "the fraction of the teacher's channels the "
+        "student keeps, e.g. --width_multiplier=0.5",
+    }
+}
 #: `--distribution_strategy` values: the names `resolve_strategy` takes.
 STRATEGIES = distribute.STRATEGY_NAMES
 
@@ -86,8 +90,9 @@ def build_method(name, options, given=()):
         A `tfc.methods.Method`.
 
     Raises:
-        ValueError: for a flag given for a method that does not use it,
-            or settings the method refuses.
+        ValueError: for a flag given for a method that does not use it
+            (the defaults of the budget flags aside), a flag the method
+            requires left unset, or settings the method refuses.
 
     Example:
 
@@ -104,12 +109,20 @@ def build_method(name, options, given=()):
         budget = ("target_macs", "target_params", "target_latency", "widths")
         name = "oneshot" if any(k in options for k in budget) else "controller"
     takes = TAKES[name]
+    # Only the budget flags' defaults pass silently a method that takes no
+    # budget (`controller`, `width`): given explicitly, they are refused.
     for flag in sorted(set(given) & set(options)):
-        if flag not in takes and flag not in _QUIET:
+        if flag not in takes:
             users = [m for m, names in TAKES.items() if flag in names]
             raise ValueError(
                 f"--{flag} does not apply to --method={name}; it is a "
                 f"setting of --method={'|'.join(users)}."
+            )
+    for flag, what in REQUIRES.get(name, {}).items():
+        if flag not in options:
+            raise ValueError(
+                f"--method={name} needs --{flag}: the flag is required "
+                f"for that method ({what})."
             )
     return METHODS[name](**{k: options[k] for k in takes if k in options})
 

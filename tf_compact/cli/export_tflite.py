@@ -160,9 +160,10 @@ def main(argv):
 
     Raises:
         app.UsageError: on positional arguments, a missing --model_path,
-            --edgetpu without --mode=int8, an --output that cannot be
-            written, names that do not match the model's inputs or
-            outputs, or a --dataset the model cannot take.
+            --edgetpu or an integer --inference_io without --mode=int8,
+            an --output that cannot be written, names that do not match
+            the model's inputs or outputs, or a --dataset the model cannot
+            take.
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -170,6 +171,10 @@ def main(argv):
         raise app.UsageError("--model_path is required.")
     if common_flags.EDGETPU.value and MODE.value != "int8":
         raise app.UsageError("--edgetpu needs --mode=int8.")
+    if INFERENCE_IO.value != "float32" and MODE.value != "int8":
+        raise app.UsageError(
+            f"--inference_io={INFERENCE_IO.value} needs --mode=int8."
+        )
     common_flags.check_file("model_path", MODEL_PATH.value)
     path = OUTPUT.value or output_path(MODEL_PATH.value, MODE.value)
     default = None if OUTPUT.value else "next to --model_path"

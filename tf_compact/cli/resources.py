@@ -93,8 +93,7 @@ def load_dataset(
     except ValueError as error:
         if "/" not in name and os.sep not in name:
             raise
-        # `some/photos` may be a tfds `name/config` or a mistyped folder.
-        raise ValueError(f"{missing}, and {error}") from error
+        raise _missing_path(name, missing) from error
     except DatasetNotFoundError as error:
         raise DatasetNotFoundError(
             error.name,
@@ -104,6 +103,19 @@ def load_dataset(
             ],
             _cli_text(error.hint, name),
         ) from error
+
+
+def _missing_path(name, missing):
+    """The one error of a `some/photos` name that neither exists nor loads
+    from tensorflow-datasets: it may be a tfds `name/config` or a mistyped
+    folder, and a path whose first folder exists is a folder."""
+    first = re.split(r"[/\\]", name)[0]
+    if os.path.isdir(first) or name.count("/") > 1:
+        return ValueError(missing + ".")
+    return ValueError(
+        f"{missing}, nor a tensorflow-datasets name/config "
+        "(`tfds.list_builders()` lists the names)."
+    )
 
 
 #: How the loaders' advice, written for Python callers, reads on the

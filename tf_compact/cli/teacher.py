@@ -11,6 +11,10 @@ from absl import logging
 
 from tf_compact.cli import common_flags
 from tf_compact.cli import resources
+from tf_compact.internal.heads import NONE
+from tf_compact.internal.heads import head_kind
+from tf_compact.internal.heads import is_binary
+from tf_compact.internal.heads import output_width
 from tf_compact.pipeline import training
 from tf_compact.pipeline.epoch_log import EpochLog
 from tf_compact.pipeline.store_files import changed
@@ -120,6 +124,7 @@ def train_teacher(
     }
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
+        _compile_with_keras_classes(model)
         model.save(os.path.join(output_dir, TEACHER_FILE))
         with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
             json.dump(metrics, f, indent=2)
@@ -169,6 +174,26 @@ def _read_json(path):
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _compile_with_keras_classes(model):
+    """Compiles the trained `model` again with Keras's own loss and
+    accuracy, those its training used for the integer labels of a
+    --dataset, so that the saved file loads in a script that does not
+    import tf_compact (whose `LabelLoss` would otherwise be named in it).
+    The optimizer, with its state, is kept."""
+    if not getattr(model, "compiled", False):
+        return
+    kind = head_kind(model)
+    logits = kind == NONE
+    if is_binary(kind, output_width(model.outputs[0])):
+        loss = keras.losses.BinaryCrossentropy(from_logits=logits)
+        threshold = 0.0 if logits else 0.5
+        metric = keras.metrics.BinaryAccuracy("accuracy", threshold=threshold)
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
+        metric = keras.metrics.SparseCategoricalAccuracy("accuracy")
+    model.compile(optimizer=model.optimizer, loss=loss, metrics=[metric])
 
 
 def _saved_metrics(output_dir):

@@ -30,6 +30,7 @@ ABSL_FLAGS = {
 #: Titles of the flag groups defined outside the command module.
 GROUP_TITLES = {
     "tf_compact.cli.common_flags": "data, model and output flags",
+    "tf_compact.cli.app_flags": "Android app metadata flags",
 }
 
 

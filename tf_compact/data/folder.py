@@ -7,6 +7,9 @@ import tensorflow as tf
 
 from tf_compact.data import image_files
 from tf_compact.data.arrays import bundle_from_arrays
+from tf_compact.data.class_folders import class_dirs
+from tf_compact.data.class_folders import list_images
+from tf_compact.data.class_folders import refuse_empty_classes
 from tf_compact.data.errors import DatasetNotFoundError
 from tf_compact.data.splits import loader_options
 from tf_compact.data.splits import split_examples
@@ -14,7 +17,6 @@ from tf_compact.data.splits import split_off
 from tf_compact.data.splits import validate_split_fraction
 from tf_compact.data.streaming import StreamingBundle
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _CHANNELS = {"auto": 0, "grayscale": 1, "rgb": 3}
 _ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _UNREADABLE = (
@@ -66,31 +68,6 @@ def _read_npy_dir(path):
         if os.path.isfile(file):
             arrays[key] = np.load(file, allow_pickle=False)
     return arrays
-
-
-def _class_dirs(path):
-    return sorted(
-        d
-        for d in os.listdir(path)
-        if os.path.isdir(os.path.join(path, d)) and not d.startswith(".")
-    )
-
-
-def _list_images(path, class_names):
-    files, labels = [], []
-    for label, name in enumerate(class_names):
-        folder = os.path.join(path, name)
-        if not os.path.isdir(folder):
-            continue
-        # Images in subfolders of a class folder belong to that class (as
-        # with `keras.utils.image_dataset_from_directory`).
-        for root, dirs, names in os.walk(folder):
-            dirs.sort()
-            for f in sorted(names):
-                if f.lower().endswith(IMAGE_EXTENSIONS):
-                    files.append(os.path.join(root, f))
-                    labels.append(label)
-    return np.asarray(files, dtype=str), np.asarray(labels, dtype=np.int32)
 
 
 def _header_sizes(files):
@@ -169,16 +146,18 @@ def _index_image_tree(path, class_names, test_split, seed):
         os.path.isdir(os.path.join(path, s)) for s in ("train", "test")
     )
     train_dir = os.path.join(path, "train") if has_splits else path
-    names = list(class_names or _class_dirs(train_dir))
-    files, labels = _list_images(train_dir, names)
+    names = list(class_names or class_dirs(train_dir))
+    files, labels = list_images(train_dir, names)
     if not len(files):
         raise DatasetNotFoundError(
             os.fspath(path),
             [("image folders", f"no image files in class folders {names}")],
             "Expected <path>/<class>/*.png or <path>/train|test/<class>/*.",
         )
+    if class_names is None:
+        refuse_empty_classes(path, train_dir, names, labels)
     if has_splits:
-        t_files, t_labels = _list_images(os.path.join(path, "test"), names)
+        t_files, t_labels = list_images(os.path.join(path, "test"), names)
     else:
         validate_split_fraction(test_split, "test_split")
         rng = np.random.default_rng(seed + 1)

@@ -47,9 +47,7 @@ def _controller(ctx, student):
             update_every=_update_every(ctx),
             recalibrate_data=None,
         )
-    return SparsityController(
-        data=_held_out_batch(ctx), recalibrate_data=None
-    )
+    return SparsityController(data=_held_out_batch(ctx), recalibrate_data=None)
 
 
 def initial_strength(ctx, student, penalty, share=0.1):
@@ -95,8 +93,9 @@ def sparsify_stage(ctx):
             penalty.strength.assign(initial_strength(ctx, student, penalty))
     distiller = stages.distiller(ctx, student, sparsity=penalty)
     history = stages.fit(ctx, distiller, "sparsify", [controller])
-    entry = recalibration.recalibrate_student(ctx, student, measure=False)
-    ctx.store.put_model("student", student)
+    # Read before the stage's own BN recalibration: the first read after
+    # `fit` checks that no callback set the weights since the controller's
+    # train-end work, and the recalibration below is no such callback.
     record = {
         "threshold": float(controller.threshold),
         "history": history,
@@ -105,6 +104,8 @@ def sparsify_stage(ctx):
     if budget:
         # False when the budget was met only by raising the threshold.
         record["met_by_sparsity"] = bool(controller.met_by_sparsity)
+    entry = recalibration.recalibrate_student(ctx, student, measure=False)
+    ctx.store.put_model("student", student)
     return recalibration.finish(record, entry)
 
 

@@ -46,7 +46,12 @@ DEFAULT_ARTIFACTS = (
     "model_dynamic.tflite",
     "model_int8.tflite",
     "teacher_float32.tflite",
+    "model_edgetpu.tflite",
 )
+#: The TFLite files the export stages write, the only `.tflite` files a
+#: rerun removes unrecorded (left by a stage that failed part-way): other
+#: `.tflite` files in the folder are the user's.
+PIPELINE_TFLITE = tuple(f for f in DEFAULT_ARTIFACTS if f.endswith(".tflite"))
 
 
 class StageStore:
@@ -285,16 +290,22 @@ class StageStore:
         gone = {f for name in dropped for f in self._files.pop(name, {})}
         for name in dropped:
             del self._records[name]
-        # With the TFLite files a stage that failed part-way left unrecorded.
-        gone |= {f for f in os.listdir(self.output_dir) if f[-7:] == ".tflite"}
-        for filename in gone - {f for fs in self._files.values() for f in fs}:
+        # With the TFLite files a stage that failed part-way left
+        # unrecorded: only the pipeline's own names, never the user's.
+        gone |= set(PIPELINE_TFLITE)
+        removed = []
+        for filename in sorted(
+            gone - {f for fs in self._files.values() for f in fs}
+        ):
             if os.path.isfile(self.path(filename)):
                 os.remove(self.path(filename))
+                removed.append(filename)
+        files = f"; removed their earlier files {removed}" if removed else ""
         self._log(
             f"Resuming in {self.output_dir!r} with other export settings "
             f"{changed}: the finished training stages are reused; stages "
             f"{list(dict.fromkeys(stages + dropped))} run again with the new "
-            "settings."
+            f"settings{files}."
         )
 
     def _drop_damaged(self):
