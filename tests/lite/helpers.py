@@ -46,6 +46,20 @@ def images(n=32, seed=0):
     return rng.uniform(size=(n, 8, 8, 1)).astype(np.float32)
 
 
+def int8_tflite(model, **kwargs):
+    """`model` converted to full int8, calibrated on `images(16)`, not
+    verified; `kwargs` go to `tfc.lite.convert`."""
+    import tf_compact as tfc
+
+    return tfc.lite.convert(
+        model,
+        "int8",
+        representative_data=images(16),
+        verify=False,
+        **kwargs,
+    )
+
+
 def labels_for(x):
     """A learnable 2-class labelling of `images`."""
     return (x.mean(axis=(1, 2, 3)) > 0.5).astype(np.int32)

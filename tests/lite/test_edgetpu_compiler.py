@@ -115,13 +115,7 @@ def int8_cut():
     x = keras.layers.LeakyReLU(name="leaky")(x)
     x = keras.layers.Conv2D(4, 3, name="conv_after")(x)
     model = keras.Model(inputs, keras.layers.Flatten(name="flat")(x))
-    tflite = tfc.lite.convert(
-        model,
-        "int8",
-        representative_data=helpers.images(16),
-        inference_io="uint8",
-        verify=False,
-    )
+    tflite = helpers.int8_tflite(model, inference_io="uint8")
     return tflite, [layer.name for layer in model.layers]
 
 

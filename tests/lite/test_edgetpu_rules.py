@@ -271,13 +271,7 @@ def test_converted_model_limits_are_read_from_the_file():
     x = keras.layers.Conv2D(4, 3, dilation_rate=(2, 1), name="dilated")(inputs)
     x = keras.layers.Conv2D(4, 1, name="pointwise")(x)
     model = keras.Model(inputs, x)
-    tflite = tfc.lite.convert(
-        model,
-        "int8",
-        representative_data=helpers.images(16),
-        inference_io="int8",
-        verify=False,
-    )
+    tflite = helpers.int8_tflite(model, inference_io="int8")
     report = tfc.lite.edgetpu_report(
         tflite, [layer.name for layer in model.layers], compiler=None
     )
@@ -300,13 +294,7 @@ def test_an_op_version_the_compiler_lacks_puts_every_op_on_the_cpu(
     x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
     x = keras.layers.Conv2DTranspose(3, 2, strides=2, name="up")(x)
     model = keras.Model(inputs, x)
-    tflite = tfc.lite.convert(
-        model,
-        "int8",
-        representative_data=helpers.images(16),
-        target="edgetpu",
-        verify=False,
-    )
+    tflite = helpers.int8_tflite(model, target="edgetpu")
     emitted = [
         row["version"]
         for row in tfc.lite.edgetpu_report(tflite, compiler=None).ops
