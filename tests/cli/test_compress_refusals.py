@@ -81,3 +81,28 @@ def test_other_errors_of_the_library_are_not_usage_errors():
         compress_run.usage_error(TypeError("Invalid value for argument `x`"))
         is None
     )
+
+
+def _saved(tmp_path, shape, classes):
+    """A `.keras` classifier of `shape` inputs and `classes` units."""
+    inputs = keras.Input(shape)
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = str(tmp_path / "model.keras")
+    keras.Model(inputs, keras.layers.Dense(classes)(x)).save(path)
+    return path
+
+
+def test_a_teacher_with_fewer_units_than_classes_is_named_with_its_flags(
+    tmp_path,
+):
+    # (A teacher taking other images: tests/cli/test_reruns.py.)
+    path = _saved(tmp_path, (28, 28, 1), 3)
+    words = "has 3 output units but --dataset=builtin holds 10 classes"
+    flag_values = {**_RUN, "teacher_path": path, "dataset": "builtin"}
+    with (
+        flagsaver.as_parsed(**flag_values, output_dir=str(tmp_path / "o")),
+        pytest.raises(app.UsageError, match=words) as error,
+    ):
+        compress.main(["compress"])
+    assert str(error.value).startswith(f"--teacher_path={path}")

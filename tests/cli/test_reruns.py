@@ -152,7 +152,7 @@ def test_a_teacher_that_does_not_take_the_data_is_a_usage_error(tmp_path):
     out = str(tmp_path / "run")
     with (
         flagsaver.flagsaver(**_RUN, teacher_path=path, output_dir=out),
-        pytest.raises(app.UsageError, match=r"shape \(32, 32, 3\).*\(28, 28"),
+        pytest.raises(app.UsageError, match=r"takes 32x32x3 inputs.*28x28x1"),
     ):
         compress.main(["compress"])
 

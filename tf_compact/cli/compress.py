@@ -31,6 +31,7 @@ from tf_compact.cli import common_flags
 from tf_compact.cli import compress_run
 from tf_compact.cli import compress_settings
 from tf_compact.cli import interrupts
+from tf_compact.cli import model_data
 from tf_compact.cli import teacher as teacher_lib
 from tf_compact.methods.registry import METHODS
 from tf_compact.pruning.validation import parse_widths
@@ -231,7 +232,13 @@ def _teacher_epochs():
 
 def _teacher(bundle, strategy):
     if TEACHER_PATH.value:
-        return common_flags.load_keras_model("teacher_path", TEACHER_PATH.value)
+        model = common_flags.load_keras_model(
+            "teacher_path", TEACHER_PATH.value
+        )
+        flag = f"--teacher_path={TEACHER_PATH.value}"
+        dataset = common_flags.DATASET.value
+        model_data.check_teacher_fits(flag, model, bundle, dataset)
+        return model
     return teacher_lib.load_or_train_teacher(
         bundle,
         common_flags.MODEL.value,

@@ -82,3 +82,31 @@ def check_input_shape(model_flag, inputs, bundle, dataset):
             "--dataset=<folder or name> (and --image_size=HEIGHTxWIDTH) "
             "matching the model."
         )
+
+
+def check_teacher_fits(model_flag, model, bundle, dataset):
+    """Raises a usage error when a Keras teacher cannot take `bundle`.
+
+    Args:
+        model_flag: how the model was given, e.g. `"--teacher_path=m.keras"`.
+        model: the loaded Keras model.
+        bundle: the loaded --dataset bundle.
+        dataset: the --dataset value.
+
+    Raises:
+        app.UsageError: (one line) for images of another shape than the
+            model takes (see `check_input_shape`), or more classes in the
+            data than the model's output has units.
+    """
+    check_input_shape(
+        model_flag, stored_values.keras_inputs(model), bundle, dataset
+    )
+    outputs = getattr(model, "outputs", None) or []
+    width = outputs[0].shape[-1] if len(outputs) == 1 else None
+    classes = bundle.num_classes
+    if width and width > 1 and classes and classes > width:
+        raise app.UsageError(
+            f"{model_flag} has {width} output units but --dataset={dataset} "
+            f"holds {classes} classes: pass the --dataset the model was "
+            "trained on, or a model with one output unit per class."
+        )
