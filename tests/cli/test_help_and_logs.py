@@ -488,3 +488,35 @@ def test_a_model_file_flag_names_a_missing_or_unreadable_file(
     # The file exists: it is no zip, not "not found".
     assert "is not a Keras zip archive" in str(e.value)
     assert "not found" not in str(e.value).lower()
+
+
+def test_library_warnings_are_one_log_line_on_the_command_line(monkeypatch):
+    import types
+    import warnings
+
+    from absl import logging as absl_logging
+
+    def warn_from(module_name, text):
+        module = types.ModuleType(module_name)
+        exec(  # noqa: S102 - a module whose code issues the warning
+            "import warnings\n"
+            "def run(text):\n"
+            "    warnings.warn(text, UserWarning)\n",
+            module.__dict__,
+        )
+        module.run(text)
+
+    logged, shown = [], []
+    monkeypatch.setattr(
+        absl_logging, "warning", lambda fmt, *a: logged.append(fmt % a)
+    )
+    monkeypatch.setattr(
+        warnings, "showwarning", lambda message, *a, **k: shown.append(message)
+    )
+    with logs.pipeline_warnings_hidden(), warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warn_from("tf_compact.pipeline.fake", "repeats a log line")
+        warn_from("tf_compact.pruning.fake", "no try met the target")
+        warn_from("somebody.else", "a user's own warning")
+    assert logged == ["no try met the target"]
+    assert [str(m) for m in shown] == ["a user's own warning"]

@@ -76,8 +76,10 @@ def pipeline_warnings_hidden(package=_LOGGING_PACKAGE):
     """Hides the `UserWarning`s that code of `package` issues.
 
     On the command line such a warning would repeat a log line of the
-    pipeline, with a source line of the command attached. Warnings issued
-    by other code are shown as before.
+    pipeline, with a source line of the command attached. A `UserWarning`
+    of the rest of tf_compact (a latency target no try met, ...) becomes
+    one warning log line, without the source line. Warnings issued by
+    other code are shown as before.
 
     Args:
         package: the package whose warnings are hidden. Defaults to
@@ -97,7 +99,13 @@ def pipeline_warnings_hidden(package=_LOGGING_PACKAGE):
         shown = warnings.showwarning
 
         def showwarning(message, category, *args, **kwargs):
-            if not (issubclass(category, UserWarning) and _issued_in(package)):
+            if not issubclass(category, UserWarning):
+                shown(message, category, *args, **kwargs)
+            elif _issued_in(package):
+                return
+            elif _issued_in("tf_compact"):
+                absl_logging.warning("%s", message)
+            else:
                 shown(message, category, *args, **kwargs)
 
         warnings.showwarning = showwarning
