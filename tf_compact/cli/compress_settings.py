@@ -29,22 +29,12 @@ TAKES = {
         "importance",
         "round_to",
     ),
-    "gradual": (
-        "target_macs",
-        "target_params",
-        "target_latency",
-        "importance",
-        "round_to",
-    ),
-    "iterative": (
-        "target_macs",
-        "target_params",
-        "target_latency",
-        "importance",
-    ),
-    "budget": ("target_macs", "target_params", "target_latency", "strength"),
-    "controller": ("target_latency", "strength"),
-    "width": ("target_latency", "width_multiplier"),
+    # Only one-shot pruning meets a latency budget (`--target_latency`).
+    "gradual": ("target_macs", "target_params", "importance", "round_to"),
+    "iterative": ("target_macs", "target_params", "importance"),
+    "budget": ("target_macs", "target_params", "strength"),
+    "controller": ("strength",),
+    "width": ("width_multiplier",),
 }
 #: Flags a method cannot run without, with what they give it.
 REQUIRES = {
