@@ -120,6 +120,23 @@ def test_rewriting_metadata_replaces_it(android, tmp_path):
     assert again.count(b"TFLITE_METADATA") == 1
 
 
+def test_names_given_as_a_dict_get_the_same_order_note():
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, [keras.layers.Dense(3)(x), keras.layers.Dense(2)(x)])
+    content = tfc.lite.convert(
+        model, output_names={"output_0": "zeta", "output_1": "alpha"}
+    )
+    notes = [n for n in content.notes if n.startswith("signature ")]
+    assert notes == [
+        "signature outputs ['zeta', 'alpha'] are ordered by name as "
+        "['alpha', 'zeta'] in tfc.lite.predict/benchmark: pass their arrays "
+        "as a dict keyed by name"
+    ]
+    # Renaming only the second output keeps the order: no note.
+    same = tfc.lite.convert(model, output_names={"output_1": "output_9"})
+    assert not [n for n in same.notes if n.startswith("signature ")]
+
+
 def test_int8_model_with_several_outputs():
     a = keras.Input((4,), name="a")
     b = keras.Input((6,), name="b")

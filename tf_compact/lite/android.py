@@ -16,15 +16,22 @@ def _in_order(names, order):
     return names
 
 
-def order_notes(input_names, output_names):
-    """Notes for list names whose sorted order is not the Keras order.
+def order_notes(input_names, output_names, inputs=(), outputs=()):
+    """Notes for new names whose sorted order is not the Keras order.
 
     `tfc.lite.predict`, `benchmark` and `accuracy_of` order a signature's
     inputs and outputs by name (numbers compared as numbers); a list of
-    arrays is then matched in that order, not in the Keras order.
+    arrays is then matched in that order, not in the Keras order. Names
+    given as a dict (current name to new name) are read in the Keras
+    order of the current names `inputs` / `outputs`.
     """
     notes = []
-    for what, names in (("inputs", input_names), ("outputs", output_names)):
+    for what, names, order in (
+        ("inputs", input_names, inputs),
+        ("outputs", output_names, outputs),
+    ):
+        if isinstance(names, dict):
+            names = [names.get(n, n) for n in order]
         if not isinstance(names, (list, tuple)) or len(names) < 2:
             continue
         by_name = sorted(names, key=natural_key)

@@ -80,7 +80,7 @@ def _for_android(result, model, runtime, android):
     config = result.info()
     del config["size_bytes"]
     config["notes"] += order_notes(
-        android["input_names"], android["output_names"]
+        android["input_names"], android["output_names"], inputs, outputs
     )
     new = ConversionResult(content, **config)
     make_interpreter(new, runtime=runtime)  # the runtime still loads it
