@@ -217,7 +217,8 @@ def _check_label_values(name, labels, teacher, width, one_hot):
     sigmoid = width > 1 and not one_hot
     if found == label_values.MULTI_HOT and one_hot:
         head = heads.head_kind(teacher)
-        _refuse_format(name, teacher, f"a {head} head", "multi-hot rows")
+        head = "logits" if head == heads.NONE else f"a {head} head"
+        _refuse_format(name, teacher, head, "multi-hot rows")
     if found == label_values.INDICES and sigmoid:
         _refuse_format(name, teacher, "a sigmoid head", "class ids")
 
