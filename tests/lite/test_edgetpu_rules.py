@@ -311,3 +311,17 @@ def test_an_op_version_the_compiler_lacks_puts_every_op_on_the_cpu(
     assert {row["device"] for row in report.ops} == {"cpu"}
     conv = [row for row in report.ops if row["op"] == "CONV_2D"]
     assert "refuses the whole model" in conv[0]["reason"]
+
+
+def test_nearest_upsampling_is_told_how_to_map():
+    inputs = keras.Input((8, 8, 1), batch_size=1)
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    for interpolation in ("nearest", "bilinear"):
+        up = keras.layers.UpSampling2D(interpolation=interpolation)(x)
+        tflite = helpers.int8_tflite(keras.Model(inputs, up), target="edgetpu")
+        report = tfc.lite.edgetpu_report(tflite, compiler=None)
+        tiles = [f for f in report.errors if f.op == "TILE"]
+        if interpolation == "nearest":
+            assert tiles and "interpolation='bilinear'" in tiles[0].fix
+        else:
+            assert report.errors == []

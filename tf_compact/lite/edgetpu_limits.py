@@ -286,6 +286,9 @@ _UNSUPPORTED_FIXES = {
     "CAST": "remove the cast between types: a model taking uint8 images "
     "converts with target='edgetpu' on a float input (the file's uint8 "
     "input quantizes it); elsewhere drop the `ops.cast` or dtype change",
+    "TILE": "upsample with keras.layers.Resizing or "
+    "UpSampling2D(interpolation='bilinear') (RESIZE_* ops map); Keras 3's "
+    "nearest UpSampling2D lowers to TILE and RESHAPE",
 }
 
 
