@@ -9,7 +9,7 @@ compiled (on the Distiller or on the teacher) it is refused, since a
 softmax over a regression output cannot see its errors.
 """
 
-from tf_compact.distillation import features
+from tf_compact.distillation import plan as plan_lib
 from tf_compact.internal import heads
 
 _PER_OUTPUT = ("loss", "metrics", "loss_weights", "weighted_metrics")
@@ -34,40 +34,36 @@ def adapt(distiller, arguments):
     ```
     """
     plan = distiller._plan
-    names = _output_names(distiller.student)
-    name = None
-    if plan.output is not None and len(names) > 1:
-        index = features.output_index(distiller.student, plan.output)
-        name = names[index]
+    found = plan.distilled_output_names()
+    teacher_loss = getattr(distiller.teacher, "loss", None)
+    if found is not None:
         for key in _PER_OUTPUT:
             if arguments.get(key) is not None:
-                arguments[key] = _entry(arguments[key], key, names, index)
-    teacher_loss = getattr(distiller.teacher, "loss", None)
-    if isinstance(teacher_loss, dict):
-        teacher_loss = teacher_loss.get(name)
+                arguments[key] = _entry(arguments[key], key, *found)
+        if isinstance(teacher_loss, dict):
+            teacher_loss = plan_lib.output_entry(teacher_loss, *found)
+    elif isinstance(teacher_loss, dict):
+        teacher_loss = None
+    if teacher_loss is plan_lib.MISSING:
+        teacher_loss = None
     _check_logits_terms(plan, arguments.get("loss"), teacher_loss)
 
 
-def _output_names(model):
-    names = list(getattr(model, "output_names", None) or [])
-    return names or [None] * len(getattr(model, "outputs", None) or [])
-
-
 def _entry(value, key, names, index):
+    # A metrics list is one output's metrics unless it is a list of lists.
+    per_output = isinstance(value, dict) or key == "loss"
+    if isinstance(value, (list, tuple)) and not per_output:
+        per_output = all(isinstance(v, (list, tuple)) for v in value)
+    entry = plan_lib.output_entry(value, names, index) if per_output else value
+    if entry is not plan_lib.MISSING:
+        return entry
     if isinstance(value, dict):
-        if names[index] in value:
-            return value[names[index]]
         raise ValueError(
             f"Invalid value for argument `{key}`. The Distiller trains the "
-            f"distilled output {names[index]!r} only; expected a dict with "
-            f"its entry, or the entry alone. Received: a dict with keys "
+            f"distilled output {names[index][0]!r} only; expected a dict "
+            "with its entry, or the entry alone. Received: a dict with keys "
             f"{sorted(value)}"
         )
-    if not isinstance(value, (list, tuple)) or len(value) != len(names):
-        return value
-    # A loss list is per output; a metrics list only as a list of lists.
-    if key == "loss" or all(isinstance(v, (list, tuple)) for v in value):
-        return value[index]
     return value
 
 

@@ -116,19 +116,13 @@ class Plan:
             ValueError: If a dict has no entry for the distilled output,
                 or a list has another length than the outputs.
         """
-        model = self.student.model
-        if self.output is None or not isinstance(y, (dict, list, tuple)):
+        found = self.distilled_output_names()
+        if found is None or not isinstance(y, (dict, list, tuple)):
             return y
-        names = _all_output_names(model)
-        if len(names) < 2:
-            return y
-        index = features.output_index(model, self.output)
-        if isinstance(y, dict):
-            for key in names[index]:
-                if key in y:
-                    return y[key]
-        elif len(y) == len(names):
-            return y[index]
+        names, index = found
+        entry = output_entry(y, names, index)
+        if entry is not MISSING:
+            return entry
         raise ValueError(
             "Invalid labels for a model with several outputs: the "
             f"Distiller trains the distilled output {self.output!r} only "
@@ -136,6 +130,18 @@ class Plan:
             f"{names[index]}, or a list of {len(names)} entries). "
             f"Received: labels {_describe_labels(y)}"
         )
+
+    def distilled_output_names(self):
+        """`(names, index)`: the names each output of the student goes by
+        (Keras's and its layer's) and the distilled output's index; `None`
+        when the student has one output or no output is distilled."""
+        if self.output is None:
+            return None
+        model = self.student.model
+        names = _all_output_names(model)
+        if len(names) < 2:
+            return None
+        return names, features.output_index(model, self.output)
 
     def label_plan(self, loss):
         """The compiled loss's needs, checked against the student's head.
@@ -172,6 +178,31 @@ def _binary_outputs(teacher, student, width):
     if kind == heads.NONE and width is None:
         return None
     return heads.is_binary(kind, width)
+
+
+#: What `output_entry` returns for a value with no entry of the output.
+MISSING = object()
+
+
+def output_entry(value, names, index):
+    """The entry of output `index` in a value given per output.
+
+    Args:
+        value: A dict keyed by output name, or a list or tuple.
+        names: Per output, the names it goes by (`distilled_output_names`).
+        index: The output's index.
+
+    Returns:
+        The dict's entry under one of the output's names, or the list's
+        entry when it has one per output; else `MISSING`.
+    """
+    if isinstance(value, dict):
+        for key in names[index]:
+            if key in value:
+                return value[key]
+    elif isinstance(value, (list, tuple)) and len(value) == len(names):
+        return value[index]
+    return MISSING
 
 
 def _all_output_names(model):

@@ -267,12 +267,6 @@ def accuracy_of(
         outputs = run_outputs(interpreter, x, batch_size, argument="dataset")
         out = outputs[name]
         w = _checked_weights(w, len(out))
-        if len(y) != len(out):
-            raise ValueError(
-                "Invalid value for argument `dataset`. Expected one label "
-                f"per sample ({len(out)} samples). Received: labels of "
-                f"shape {y.shape}"
-            )
         width = out.shape[-1]
         positions = int(np.prod(out.shape[1:-1], dtype=np.int64))
         outs.append(out.reshape(-1, width))
