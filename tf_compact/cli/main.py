@@ -49,6 +49,14 @@ def _usage():
     )
 
 
+def _help_extent(args):
+    # absl's convention: --helpshort the main module's flags, --helpfull all.
+    for arg in args:
+        if arg in ("--helpfull", "--helpshort"):
+            return "full" if arg == "--helpfull" else "short"
+    return "help"
+
+
 def _wants_help(args):
     for arg in args:
         if arg == "--":
@@ -132,10 +140,13 @@ def _run_module(command, args, prog):
     module = importlib.import_module(COMMANDS[command])
     if _wants_help(args):
         others = [n for key, n in COMMANDS.items() if key != command]
-        sys.stdout.write(usage.command_help(prog, module, others))
+        extent = _help_extent(args)
+        sys.stdout.write(usage.command_help(prog, module, others, extent))
         sys.exit(0)
     # absl prints the __main__ docstring above a usage error.
-    sys.modules["__main__"].__doc__ = (
+    sys.modules[
+        "__main__"
+    ].__doc__ = (
         f"usage: {prog} [--flag=value ...]\n`{prog} --help` lists its flags.\n"
     )
     app.run(module.main, argv=[prog] + list(args))

@@ -3,8 +3,10 @@
 The commands' docstrings and flag help are written in markdown for the
 documentation; a terminal gets them as plain text: no code fences or
 backticks, paragraphs and line breaks kept, lines wrapped at 80 columns.
-Only tf_compact's own flags and the absl flags a user needs are listed,
-not every flag that TensorFlow and absl's test modules define.
+`--help` lists tf_compact's own flags and the absl flags a user needs;
+`--helpshort` only the command's own; `--helpfull` adds every other flag
+the process defines (absl's, and those of TensorFlow's modules), as absl
+does.
 """
 
 import ast
@@ -126,7 +128,7 @@ def module_summary(module_name):
     return _summary(plain_text(doc.split("\n\n")[0]).replace("\n", " "))
 
 
-def command_help(prog, module, other_commands=()):
+def command_help(prog, module, other_commands=(), extent="help"):
     """The help text of one command: its docstring and its flags, grouped.
 
     Args:
@@ -134,6 +136,9 @@ def command_help(prog, module, other_commands=()):
         module: the imported command module (its flags are defined).
         other_commands: module names of the other commands, whose flags
             are not listed. Defaults to `()`.
+        extent: `"help"`, `"short"` (the command's own flags only) or
+            `"full"` (every flag defined in the process besides, grouped
+            by the module that defines it). Defaults to `"help"`.
 
     Returns:
         The help text: the docstring, then the command's own flags, the
@@ -142,6 +147,9 @@ def command_help(prog, module, other_commands=()):
         shows the value the command then uses when the module's
         `HELP_DEFAULTS` (`{flag name: value}`) names it.
 
+    Raises:
+        ValueError: for an unknown `extent`.
+
     Example:
 
     ```python
@@ -149,12 +157,18 @@ def command_help(prog, module, other_commands=()):
     print(command_help("tf-compact compress", compress))
     ```
     """
+    if extent not in ("help", "short", "full"):
+        raise ValueError(
+            f"extent must be 'help', 'short' or 'full'. Received: {extent!r}"
+        )
     by_module = flags.FLAGS.flags_by_module_dict()
     defaults = getattr(module, "HELP_DEFAULTS", {})
     sections = [f"usage: {prog} [--flag=value ...]", wrap(_doc(module))]
     own = by_module.get(module.__name__, [])
     if own:
         sections.append(_group(f"{prog} flags", own, defaults=defaults))
+    if extent == "short":
+        return "\n\n".join(sections) + "\n"
     skip = {module.__name__, *other_commands}
     for name in sorted(by_module):
         if name.startswith("tf_compact.") and name not in skip:
@@ -162,7 +176,21 @@ def command_help(prog, module, other_commands=()):
             sections.append(_group(title, by_module[name], defaults=defaults))
     absl = [flags.FLAGS[name] for name in ABSL_FLAGS if name in flags.FLAGS]
     sections.append(_group("logging and absl flags", absl, ABSL_FLAGS))
+    if extent == "full":
+        sections += _other_flags(by_module, skip)
     return "\n\n".join(sections) + "\n"
+
+
+def _other_flags(by_module, skip):
+    # Every flag not listed above, grouped by the module defining it.
+    sections = []
+    for name in sorted(by_module):
+        if name.startswith("tf_compact.") or name in skip:
+            continue
+        rest = [f for f in by_module[name] if f.name not in ABSL_FLAGS]
+        if rest:
+            sections.append(_group(f"{name} flags", rest))
+    return sections
 
 
 def _doc(module):
