@@ -528,6 +528,16 @@ def test_a_model_file_flag_names_a_missing_or_unreadable_file(
     # The file exists: it is no zip, not "not found".
     assert "is not a Keras zip archive" in str(e.value)
     assert "not found" not in str(e.value).lower()
+    # An HDF5 model given the .keras suffix is told to keep its .h5 one.
+    import keras
+
+    h5 = tmp_path / "m.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(h5)
+    renamed = tmp_path / "renamed.keras"
+    renamed.write_bytes(h5.read_bytes())
+    with pytest.raises(app.UsageError, match="HDF5 file.*`.h5` suffix"):
+        common_flags.load_keras_model(flag, str(renamed))
+    assert common_flags.load_keras_model(flag, str(h5)).output_shape[-1] == 2
 
 
 def test_library_warnings_are_one_log_line_on_the_command_line(monkeypatch):

@@ -292,6 +292,9 @@ def _unreadable_model(flag, path, error):
     )
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def load_keras_model(flag, path):
     """The Keras model saved at `path`, given by `--flag`, uncompiled.
 
@@ -310,10 +313,18 @@ def load_keras_model(flag, path):
     import_modules()
     local = "://" not in path and os.path.isfile(path)
     if local and path.endswith(".keras") and not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            hdf5 = f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+        kind = (
+            "an HDF5 file (the legacy `.h5` format): give it the `.h5` "
+            "suffix, which Keras reads by its name"
+            if hdf5
+            else "not a Keras zip archive (the `.keras` file `model.save` "
+            "writes)"
+        )
         raise app.UsageError(
             f"--{flag}={path} cannot be read as a Keras model: the file "
-            "is not a Keras zip archive (the `.keras` file `model.save` "
-            "writes)."
+            f"is {kind}."
         )
     try:
         return keras.saving.load_model(path, compile=False)
