@@ -45,6 +45,18 @@ def test_accuracy_matches_keras(trained):
     assert as_dataset.accuracy == pytest.approx(keras_acc)
 
 
+def test_dataset_batches_larger_than_the_invoke_batch_are_split(trained):
+    # Batches of 12 run as 8 + 4 rows: the second batch starts at 8 rows
+    # after the interpreter was left at 4, then must shrink back to 4.
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    keras_acc = np.mean(np.argmax(model.predict(x, verbose=0), -1) == y)
+    interpreter, _ = tfc.lite.make_interpreter(tflite)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(12)
+    accuracy = tfc.lite.accuracy_of(interpreter, ds, batch_size=8)
+    assert accuracy == pytest.approx(keras_acc)
+
+
 def test_keras_model_and_path_inputs(trained, tmp_path):
     model, _, _ = trained
     from_model = tfc.lite.benchmark(model, runs=2, warmup=0)

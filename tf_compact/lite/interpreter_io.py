@@ -246,9 +246,14 @@ def check_inputs(inputs, arrays, argument="x"):
 
 
 def _run_batch(interpreter, inputs, outputs, arrays):
+    # The interpreter's shapes now, not those read when the run began: an
+    # earlier batch (or call) may have resized it since.
+    current = {
+        d["index"]: tuple(d["shape"]) for d in interpreter.get_input_details()
+    }
     resized = False
     for (_, detail), a in zip(inputs, arrays):
-        if tuple(detail["shape"]) != a.shape:
+        if current[detail["index"]] != a.shape:
             interpreter.resize_tensor_input(detail["index"], list(a.shape))
             resized = True
     if resized:
