@@ -48,6 +48,17 @@ def test_distillation_qat_matches_features(data):
     assert all(np.isfinite(tflite.history["loss"]))
 
 
+def test_auto_features_leave_out_maps_a_pruned_student_narrowed(data):
+    # Same layer names, half the channels: no feature map matches, the
+    # logits are distilled alone (the maps' shapes used to meet in the loss).
+    x, y = data
+    teacher = helpers.tiny_cnn(width=8, classes=2)
+    student = helpers.tiny_cnn(width=4, classes=2)
+    tflite = tfc.lite.qat(student, (x, y), epochs=1, teacher=teacher)
+    assert "distilled features: []" in tflite.notes
+    assert np.isfinite(tflite.history["loss"][0])
+
+
 def test_explicit_feature_layers_are_checked(data):
     x, y = data
     model = helpers.tiny_cnn(classes=2)

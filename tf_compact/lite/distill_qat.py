@@ -84,10 +84,15 @@ def _student_layer(student, name):
 
 
 def _auto_feature(teacher, student):
+    # The last 4-D feature map both models have by name and shape; a
+    # pruned student's narrower maps are left to the logits.
     for layer in reversed(teacher.layers[:-1]):
-        shape = getattr(layer.output, "shape", ())
-        if len(shape) == 4 and _student_layer(student, layer.name):
-            return [layer.name]
+        shape = tuple(getattr(layer.output, "shape", ()))
+        found = _student_layer(student, layer.name) if len(shape) == 4 else None
+        if found is not None:
+            s_shape = tuple(found.output.shape.as_list())
+            if s_shape[1:] == shape[1:]:
+                return [layer.name]
     return []
 
 

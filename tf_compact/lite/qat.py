@@ -156,7 +156,8 @@ def qat(
         alpha: Weight of the KD term; cross-entropy gets `1 - alpha`.
             Defaults to `0.5`.
         feature_layers: Names of layers whose outputs are matched, `"auto"`
-            (the last 4-D feature map whose name is in both models) or
+            (the last 4-D feature map with the same name and shape in
+            both models; none when a pruned student has none) or
             `None` (logits only). Defaults to `"auto"`.
         feature_weight: Weight of the feature MSE. Defaults to `1.0`.
         from_logits: Whether the model outputs logits; `None` infers it
