@@ -63,6 +63,39 @@ class _Custom(keras.layers.Layer):
         return x * 2.0
 
 
+def _dense_bn(activation=None, second_consumer=False):
+    inputs = keras.Input((8, 8, 1))
+    flat = keras.layers.Flatten()(inputs)
+    fc = keras.layers.Dense(6, activation=activation, name="fc")(flat)
+    bn = keras.layers.BatchNormalization(name="fc_bn")(fc)
+    hidden = keras.layers.ReLU(name="relu")(bn)
+    if second_consumer:
+        hidden = keras.layers.Concatenate()([hidden, fc])
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(hidden))
+    rng = np.random.default_rng(0)
+    bn_layer = model.get_layer("fc_bn")
+    bn_layer.set_weights(
+        [rng.uniform(0.5, 2, 6), rng.normal(size=6), rng.normal(size=6)]
+        + [rng.uniform(0.1, 3, 6)]
+    )
+    return model
+
+
+def test_a_batch_norm_after_a_linear_dense_folds_into_it():
+    model = _dense_bn()
+    clone = tfc.lite.to_tf_keras(model, fold_dense_batch_norms=True)
+    names = [layer.name for layer in clone.layers]
+    assert "fc" in names and "fc_bn" not in names
+    _assert_same_outputs(model, clone, helpers.images(8))
+    unfolded = tfc.lite.to_tf_keras(model)
+    assert "fc_bn" in [layer.name for layer in unfolded.layers]
+    # A Dense with an activation, or one feeding two layers, keeps its BN.
+    for other in (_dense_bn("relu"), _dense_bn(second_consumer=True)):
+        clone = tfc.lite.to_tf_keras(other, fold_dense_batch_norms=True)
+        assert "fc_bn" in [layer.name for layer in clone.layers]
+        _assert_same_outputs(other, clone, helpers.images(8))
+
+
 def test_custom_layer_is_named_in_the_error():
     inputs = keras.Input((4,))
     model = keras.Model(inputs, _Custom(name="doubler")(inputs))

@@ -176,6 +176,30 @@ def test_qat_after_conv_relu_batch_norm_matches_float(data):
     assert abs(np.mean(got == y) - np.mean(want == y)) <= 0.1
 
 
+def test_qat_of_dense_then_batch_norm_exports_what_it_trained(data):
+    # tfmot quantizes a Dense kernel per tensor and left the BN to the
+    # converter: the file then disagreed with the trained model.
+    x, y = data
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Flatten()(inputs)
+    hidden = keras.layers.Dense(16, name="fc")(hidden)
+    hidden = keras.layers.BatchNormalization(name="fc_bn")(hidden)
+    hidden = keras.layers.ReLU(name="fc_relu")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(hidden))
+    model.compile(
+        "adam",
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    qat_model = tfc.lite.quantize_model(model)
+    names = [layer.name for layer in qat_model.layers]
+    assert "quant_fc" in names and not any("fc_bn" in n for n in names)
+    tflite = tfc.lite.qat(model, (x, y), epochs=1)
+    assert tflite.argmax_agreement >= 0.9, tflite.max_abs_diff
+    assert tfc.lite.edgetpu_report(tflite).full_int8
+
+
 def test_a_model_with_two_outputs_is_refused_up_front(data):
     inputs = keras.Input((8, 8, 1))
     features = keras.layers.Flatten()(inputs)

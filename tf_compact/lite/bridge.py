@@ -11,6 +11,7 @@ weights layer by layer. Layer names are kept.
 import inspect
 
 from tf_compact.internal import keras_compat
+from tf_compact.lite import qat_fold
 from tf_compact.lite.errors import BridgeError
 
 _BASE_KEYS = frozenset({"name", "trainable", "dtype"})
@@ -96,12 +97,23 @@ def translate_config(layer, tf_keras):
     return cls, config
 
 
-class _Cloner:
-    """Runs a Keras 3 graph on `tf_keras` tensors, creating layers as met."""
+def _identity(x, *args, **kwargs):
+    return x
 
-    def __init__(self, tf_keras):
+
+class _Cloner:
+    """Runs a Keras 3 graph on `tf_keras` tensors, creating layers as met.
+
+    `folds` (`qat_fold.dense_batch_norm_pairs`) names BN layers that are
+    folded into the `Dense` before them: the BN is skipped, the `Dense`
+    clone gets a bias and the folded weights.
+    """
+
+    def __init__(self, tf_keras, folds=None):
         self.tf_keras = tf_keras
         self.pairs = {}
+        self.skipped = set(folds or {})
+        self.folded = {id(d): bn for d, bn in (folds or {}).values()}
 
     def operation(self, op):
         import keras
@@ -115,8 +127,12 @@ class _Cloner:
                 "layer (or rewrite with built-in layers) to bridge it to "
                 "tf_keras."
             )
+        if id(op) in self.skipped:
+            return _identity
         if id(op) not in self.pairs:
             cls, config = translate_config(op, self.tf_keras)
+            if id(op) in self.folded:
+                config["use_bias"] = True
             try:
                 clone = cls.from_config(config)
             except (TypeError, ValueError) as e:
@@ -137,6 +153,9 @@ class _Cloner:
     def copy_weights(self):
         for source, clone in self.pairs.values():
             weights = source.get_weights()
+            if id(source) in self.folded:
+                bn = self.folded[id(source)]
+                weights = qat_fold.folded_weights(source, bn)
             try:
                 clone.set_weights(weights)
             except ValueError as e:
@@ -182,7 +201,7 @@ def _make_inputs(model, tf_keras):
     return inputs
 
 
-def to_tf_keras(model):
+def to_tf_keras(model, fold_dense_batch_norms=False):
     """Clones a Keras 3 Functional/Sequential model into `tf_keras`.
 
     The clone has the same layer names, the same weights and the same
@@ -191,6 +210,10 @@ def to_tf_keras(model):
 
     Args:
         model: A built Keras 3 Functional or Sequential model.
+        fold_dense_batch_norms: Whether a `BatchNormalization` right after
+            a `Dense` without activation is folded into it (the clone then
+            lacks the BN; its outputs at inference are the same). QAT
+            needs it: see `tf_compact.lite.qat_fold`. Defaults to `False`.
 
     Returns:
         A `tf_keras.Model`.
@@ -218,7 +241,10 @@ def to_tf_keras(model):
         )
     import tf_keras
 
-    cloner = _Cloner(tf_keras)
+    folds = None
+    if fold_dense_batch_norms:
+        folds = qat_fold.dense_batch_norm_pairs(model)
+    cloner = _Cloner(tf_keras, folds)
     inputs = _make_inputs(model, tf_keras)
     feed = inputs[0] if len(inputs) == 1 else inputs
     outputs = cloner.run_graph(model, feed)

@@ -44,7 +44,10 @@ def quantize_model(model):
     a preceding linear convolution, as after `Conv2D(activation="relu")`)
     get an output-only quantization config instead of an error, so that
     they still run in int8 after conversion (give `convert` some
-    `representative_data` to calibrate them).
+    `representative_data` to calibrate them). A `BatchNormalization`
+    right after a `Dense` without activation is folded into that `Dense`
+    first (moving statistics, frozen from then on): tfmot's per-tensor
+    `Dense` kernel cannot take the BN's per-unit scale after training.
 
     Returns:
         A `tf_keras.Model` with fake-quantization wrappers (layer names
@@ -64,7 +67,7 @@ def quantize_model(model):
     tflite = tfc.lite.convert(qat_model, mode="qat")
     ```
     """
-    clone = to_tf_keras(model)
+    clone = to_tf_keras(model, fold_dense_batch_norms=True)
     tfmot = import_tfmot()
     return quantize_with_fallback(clone, tfmot)
 
