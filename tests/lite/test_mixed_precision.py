@@ -96,3 +96,15 @@ def test_subclassed_mixed_model_gets_a_clear_error(policy):
     with pytest.raises(ValueError, match="set_global_policy\\('float32'\\)"):
         tfc.lite.convert(model)
     assert keras.config.dtype_policy().name == policy
+
+
+def test_qat_trains_a_float32_copy_of_a_mixed_precision_model(policy):
+    x = helpers.images(48, seed=4)
+    y = helpers.labels_for(x)
+    model = helpers.tiny_cnn(classes=2)
+    assert model.layers[0].compute_dtype != "float32"
+    teacher = helpers.tiny_cnn(width=6, classes=2, name="teacher")
+    tflite = tfc.lite.qat(model, (x, y), epochs=1, teacher=teacher)
+    assert any("float32 copy" in note for note in tflite.notes)
+    assert tflite.argmax_agreement >= 0.9
+    assert model.layers[0].compute_dtype != "float32"

@@ -292,9 +292,6 @@ def _unreadable_model(flag, path, error):
     )
 
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
 def load_keras_model(flag, path):
     """The Keras model saved at `path`, given by `--flag`, uncompiled.
 
@@ -314,7 +311,7 @@ def load_keras_model(flag, path):
     local = "://" not in path and os.path.isfile(path)
     if local and path.endswith(".keras") and not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
-            hdf5 = f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+            hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
         kind = (
             "an HDF5 file (the legacy `.h5` format): give it the `.h5` "
             "suffix, which Keras reads by its name"

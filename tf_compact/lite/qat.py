@@ -23,6 +23,7 @@ from tf_compact.lite import distill_qat
 from tf_compact.lite import qat_augmentation
 from tf_compact.lite.bridge import to_tf_keras
 from tf_compact.lite.converter import convert
+from tf_compact.lite.precision import float32_model
 from tf_compact.lite.qat_annotate import import_tfmot
 from tf_compact.lite.qat_annotate import quantize_with_fallback
 
@@ -67,6 +68,7 @@ def quantize_model(model):
     tflite = tfc.lite.convert(qat_model, mode="qat")
     ```
     """
+    model, _ = float32_model(model)
     clone = to_tf_keras(model, fold_dense_batch_norms=True)
     tfmot = import_tfmot()
     return quantize_with_fallback(clone, tfmot)
@@ -213,6 +215,7 @@ def qat(
     validate_positive("temperature", temperature)
     recalibrate = _validate_recalibrate(recalibrate)
     augmentation = qat_augmentation.augmentation_layers(model)
+    model, teacher, precision_note = _float32_models(model, teacher)
     dataset = distill_qat.as_dataset(train_data, batch_size, shuffle=True)
     val = None
     if validation_data is not None:
@@ -252,11 +255,27 @@ def qat(
     result.history = history
     result.bn_recalibration = done if done["model"] is not None else None
     result.notes += _recalibration_notes(done)
+    if precision_note:
+        result.notes.append(
+            "the model computes in reduced precision: QAT trained a float32 "
+            "copy of it (same weights)"
+        )
     if augmentation:
         result.notes.append(f"trained with, exported without: {augmentation}")
     if teacher is not None:
         result.notes.append(f"distilled features: {trainer.feature_names}")
     return result
+
+
+def _float32_models(model, teacher):
+    """`(model, teacher, note)`: float32 copies of models built under a
+    mixed-precision policy (tfmot cannot train float16 layers)."""
+    copy, note = float32_model(model)
+    if teacher is model:
+        return copy, copy, note
+    if teacher is not None:
+        teacher, _ = float32_model(teacher)
+    return copy, teacher, note
 
 
 def _validate_recalibrate(recalibrate):
