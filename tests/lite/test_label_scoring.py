@@ -135,3 +135,20 @@ def test_a_regression_model_gets_no_argmax_agreement():
     assert result.argmax_agreement is None
     assert result.max_abs_diff is not None
     assert any("regression loss 'mse'" in note for note in result.notes)
+
+
+def test_binary_logits_in_zero_one_are_scored_as_logits_when_told():
+    # Every logit is 0.3 (> 0: class 1): by range alone it reads as a
+    # probability below 0.5. The Keras model's head, or from_logits, says.
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(1, bias_initializer="ones")(x))
+    model.layers[-1].bias.assign([0.3])
+    model.layers[-1].kernel.assign(np.zeros((4, 1)))
+    data = (_x(), np.ones(64, "int64"))
+    tflite = _tflite(model)
+    assert tfc.lite.accuracy_of(tflite, data) == 0.0
+    assert tfc.lite.accuracy_of(tflite, data, from_logits=True) == 1.0
+    assert tfc.lite.benchmark(model, runs=1, dataset=data).accuracy == 1.0
+    sigmoid = keras.Model(x, keras.layers.Activation("sigmoid")(model(x)))
+    assert tfc.lite.benchmark(sigmoid, runs=1, dataset=data).accuracy == 1.0
+    assert tfc.lite.accuracy_of(tflite, data, from_logits=False) == 0.0

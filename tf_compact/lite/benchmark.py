@@ -5,6 +5,7 @@ import time
 import keras
 import numpy as np
 
+from tf_compact.internal import heads
 from tf_compact.lite.benchmark_result import BenchmarkResult
 from tf_compact.lite.benchmark_runner import run_tool
 from tf_compact.lite.converter import convert
@@ -81,6 +82,15 @@ def _tool_result(parsed, name, content, num_threads, warmup, use_xnnpack):
         op_profile=parsed["op_profile"],
         command=parsed["command"],
     )
+
+
+def _from_logits(model, from_logits):
+    """`from_logits`, or what a one-output Keras model's head says."""
+    if from_logits is not None or not isinstance(model, keras.Model):
+        return from_logits
+    if len(getattr(model, "outputs", None) or ()) != 1:
+        return None
+    return not heads.outputs_probabilities(model)
 
 
 def _as_content(model):
@@ -201,6 +211,7 @@ def benchmark(
     tool=None,
     tool_args=(),
     multi_label=None,
+    from_logits=None,
 ):
     """Measures invoke latency, size and (optionally) accuracy of a model.
 
@@ -262,6 +273,10 @@ def benchmark(
         multi_label: How the accuracy scores a wide output: `True` unit
             by unit (a sigmoid head), `False` by its argmax, `None` by the
             labels (see `accuracy_of`). Defaults to `None`.
+        from_logits: Whether binary scores are logits (threshold 0) or
+            probabilities (0.5), see `accuracy_of`; `None` reads a Keras
+            `model`'s head (a sigmoid or softmax means probabilities), or
+            tells a file's by the outputs' range. Defaults to `None`.
 
     Returns:
         A `BenchmarkResult`.
@@ -330,7 +345,11 @@ def benchmark(
     accuracy = None
     if dataset is not None:
         accuracy = accuracy_of(
-            interpreter, dataset, output=scored, multi_label=multi_label
+            interpreter,
+            dataset,
+            output=scored,
+            multi_label=multi_label,
+            from_logits=_from_logits(model, from_logits),
         )
     return BenchmarkResult(
         name=name or default_name,

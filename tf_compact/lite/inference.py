@@ -203,7 +203,12 @@ def _as_interpreter(model):
 
 
 def accuracy_of(
-    interpreter, dataset, batch_size=32, output=None, multi_label=None
+    interpreter,
+    dataset,
+    batch_size=32,
+    output=None,
+    multi_label=None,
+    from_logits=None,
 ):
     """Accuracy of a TFLite classifier over a labeled dataset.
 
@@ -211,8 +216,9 @@ def accuracy_of(
     one-unit output is a binary classifier; multi-hot labels are scored
     unit by unit, as Keras's `binary_accuracy` scores a sigmoid head. An
     output with one prediction per pixel or step is scored per position.
-    Outputs that all lie in [0, 1] are probabilities (threshold 0.5);
-    otherwise logits (threshold 0). With sample weights, the accuracy is
+    Binary scores are thresholded at 0 for logits and 0.5 for
+    probabilities; unless `from_logits` says which, outputs that all lie in
+    [0, 1] are taken for probabilities. With sample weights, the accuracy is
     weighted as Keras weights its accuracy metrics: `sum(weight *
     correct) / sum(weight)`.
 
@@ -236,6 +242,10 @@ def accuracy_of(
             sigmoid head, as Keras's `binary_accuracy`), `False` to score
             the argmax, `None` to decide by the labels (unit by unit when
             any row is multi-hot). Defaults to `None`.
+        from_logits: For binary scores (a one-unit output, or unit by
+            unit): `True` for logits, `False` for probabilities (a sigmoid
+            head), `None` to tell by the outputs' range. Defaults to
+            `None`.
 
     Returns:
         A float in [0, 1].
@@ -281,7 +291,7 @@ def accuracy_of(
     out, y, w = (np.concatenate(a) for a in (outs, labels, weights))
     if multi_label is None:
         multi_label = label_values.MULTI_HOT in formats
-    hits, w = _hits(out, y, w, multi_label)
+    hits, w = _hits(out, y, w, multi_label, from_logits)
     total = float(np.sum(w))
     if total <= 0:
         raise ValueError(
@@ -311,14 +321,15 @@ def _label_rows(y, out_shape):
     return y.reshape(rows, 1).astype(np.float32)
 
 
-def _hits(out, y, w, multi_label):
+def _hits(out, y, w, multi_label, from_logits=None):
     """Per-row (per-unit for multi-label scoring) hits and their weights."""
     width = out.shape[-1]
     if width == 1 or multi_label:
         if y.shape[-1] != width:  # class indices as one-hot rows
             y = np.eye(width, dtype=np.float32)[y[:, 0].astype(np.int64)]
-        probabilities = out.min() >= 0.0 and out.max() <= 1.0
-        threshold = 0.5 if probabilities else 0.0
+        if from_logits is None:
+            from_logits = not (out.min() >= 0.0 and out.max() <= 1.0)
+        threshold = 0.0 if from_logits else 0.5
         hits = (out > threshold) == (y > 0.5)
         return hits.reshape(-1), np.repeat(w, width)
     truth = y.argmax(-1) if y.shape[-1] == width else y[:, 0]
