@@ -5,11 +5,13 @@ import time
 import keras
 import numpy as np
 
-from tf_compact.internal import heads
+from tf_compact.lite.benchmark_checks import check_compiled
+from tf_compact.lite.benchmark_checks import from_logits_of
+from tf_compact.lite.benchmark_checks import validate_backend
+from tf_compact.lite.benchmark_checks import validate_count
 from tf_compact.lite.benchmark_result import BenchmarkResult
 from tf_compact.lite.benchmark_runner import run_tool
 from tf_compact.lite.converter import convert
-from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
 from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.inference import accuracy_of
 from tf_compact.lite.inference import iterate_labeled
@@ -19,45 +21,6 @@ from tf_compact.lite.interpreter_io import quantize_input
 from tf_compact.lite.runtime import has_dynamic_dims
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scoring import scored_output
-
-
-def _validate_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"Invalid type for argument `{name}`. Expected an int. "
-            f"Received: {name}={value!r}"
-        )
-    if value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an int >= "
-            f"{minimum}. Received: {name}={value}"
-        )
-
-
-BACKENDS = ("interpreter", "litert-benchmark")
-
-
-def _validate_backend(backend, dataset, delegate, runtime="auto"):
-    if backend not in BACKENDS:
-        raise ValueError(
-            "Invalid value for argument `backend`. Expected one of "
-            f"{BACKENDS}. Received: backend={backend!r}"
-        )
-    if backend != "interpreter" and (dataset is not None or delegate):
-        raise ValueError(
-            "Invalid value for argument `backend`. backend='litert-benchmark'"
-            " measures latency and memory only; accuracy (`dataset`) and "
-            "`delegate` need backend='interpreter'. Received: "
-            f"dataset={'given' if dataset is not None else None}, "
-            f"delegate={delegate!r}"
-        )
-    if backend != "interpreter" and runtime != "auto":
-        raise ValueError(
-            "Invalid value for argument `runtime`. `runtime` picks the Python "
-            "interpreter of backend='interpreter'; backend='litert-benchmark'"
-            " runs a tool, chosen with `tool=`. Received: "
-            f"runtime={runtime!r}"
-        )
 
 
 def _tool_result(parsed, name, content, num_threads, warmup, use_xnnpack):
@@ -82,15 +45,6 @@ def _tool_result(parsed, name, content, num_threads, warmup, use_xnnpack):
         op_profile=parsed["op_profile"],
         command=parsed["command"],
     )
-
-
-def _from_logits(model, from_logits):
-    """`from_logits`, or what a one-output Keras model's head says."""
-    if from_logits is not None or not isinstance(model, keras.Model):
-        return from_logits
-    if len(getattr(model, "outputs", None) or ()) != 1:
-        return None
-    return not heads.outputs_probabilities(model)
 
 
 def _as_content(model):
@@ -172,20 +126,6 @@ def _time_invokes(interpreter, warmup, runs):
         interpreter.invoke()
         times[i] = time.perf_counter() - start
     return times * 1e3
-
-
-def _check_compiled(delegate, content):
-    """Refuses `delegate="edgetpu"` for a model edgetpu_compiler did not
-    compile."""
-    if delegate == "edgetpu" and not is_compiled_for_edgetpu(content):
-        raise ValueError(
-            "Invalid value for argument `model`. delegate='edgetpu' runs "
-            "a model compiled by edgetpu_compiler (it holds an "
-            "`edgetpu-custom-op`). Received: a model without one; compile "
-            "it first, e.g. `tfc.lite.convert(..., target='edgetpu', "
-            "output_path=...)` with edgetpu_compiler on the PATH, then "
-            "benchmark the `_edgetpu.tflite` file."
-        )
 
 
 def _checked_scoring(interpreter, dataset, output):
@@ -309,9 +249,9 @@ def benchmark(
     print(result.to_dict(), tool.init_ms, tool.memory_mb)
     ```
     """
-    _validate_count("warmup", warmup, 0)
-    _validate_count("runs", runs, 1)
-    _validate_backend(backend, dataset, delegate, runtime)
+    validate_count("warmup", warmup, 0)
+    validate_count("runs", runs, 1)
+    validate_backend(backend, dataset, delegate, runtime)
     content, default_name = _as_content(model)
     if backend == "litert-benchmark":
         parsed = run_tool(
@@ -331,7 +271,7 @@ def benchmark(
             warmup,
             use_xnnpack,
         )
-    _check_compiled(delegate, content)
+    check_compiled(delegate, content)
     interpreter, info = make_interpreter(
         content,
         runtime=runtime,
@@ -349,7 +289,7 @@ def benchmark(
             dataset,
             output=scored,
             multi_label=multi_label,
-            from_logits=_from_logits(model, from_logits),
+            from_logits=from_logits_of(model, from_logits),
         )
     return BenchmarkResult(
         name=name or default_name,
