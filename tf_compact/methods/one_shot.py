@@ -33,7 +33,10 @@ class OneShot(Method):
             (cached), or read from `latency_table`. The report records the
             student's measured latency next to the target. Combines with
             `target_macs`/`target_params` (every budget is met) and with
-            either allocation, not with `widths`. Defaults to `None`.
+            either allocation, not with `widths`. Refused by `compress`
+            for a teacher whose input takes any size (its latency
+            depends on that size), as `target_macs` is. Defaults to
+            `None`.
         latency_table: with `target_latency`, the path of times taken
             on the target device with `benchmark_model`: the folder of its
             logs, one per probe of `tfc.pruning.export_probes`, or a CSV /

@@ -53,6 +53,13 @@ def compress(
     interruption resumes where it stopped. The directory also receives
     `report.json`, `report.md` and PNG plots.
 
+    For a teacher whose input takes any size (`keras.Input((None, None,
+    3))`), the report counts MACs at the input size of the data (the
+    test data, else the validation, else the training data), and says
+    so; when the data leaves the size unknown too, MACs are `None`
+    ("n/a" in the table) and a note says why. MACs and latency budgets
+    are refused for such a teacher before any stage runs.
+
     Args:
         teacher: a trained Sequential or Functional classifier with one
             output (logits or softmax). It is never modified.
@@ -124,11 +131,13 @@ def compress(
     Raises:
         TypeError: if `teacher` is not a Keras model, or an argument has
             the wrong type.
-        ValueError: if an argument is out of range, the teacher has
-            several outputs or predicts per pixel or step, a dataset is
-            empty, endless, unbatched, a one-shot iterator, has inputs of
-            another shape than the teacher's or more classes than its
-            output, or `output_dir` holds a run with other settings.
+        ValueError: if an argument is out of range, the method has a
+            MACs or latency budget and the teacher's input takes any
+            size, the teacher has several outputs or predicts per pixel
+            or step, a dataset is empty, endless, unbatched, a one-shot
+            iterator, has inputs of another shape than the teacher's or
+            more classes than its output, or `output_dir` holds a run
+            with other settings.
 
     Example:
 

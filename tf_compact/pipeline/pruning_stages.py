@@ -22,6 +22,7 @@ from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import stages
 from tf_compact.pipeline import training
 from tf_compact.pipeline.iterative import iterative_prune
+from tf_compact.pipeline.model_costs import model_costs
 from tf_compact.pipeline.training import steps_per_epoch
 from tf_compact.profile import profile
 from tf_compact.pruning.latency import measure_latency
@@ -210,11 +211,13 @@ def student_goals(ctx, student):
 
     Targets are fractions of the *teacher's* cost (≤ 1) or absolute counts
     (> 1); both are turned into a fraction of the student's cost, which
-    differs from the teacher's when the student was lightened.
+    differs from the teacher's when the student was lightened. MACs
+    are those of `stages.model_summary` (a MACs target is refused up
+    front when they are unknown, `run_settings.run_settings`).
     """
-    prof, ref = profile(student), profile(ctx.teacher)
-    dense = {"macs": prof.macs, "params": prof.params}
-    teacher = {"macs": ref.macs, "params": ref.params}
+    datasets = (ctx.eval_data, ctx.train_data)
+    dense = model_costs(student, datasets)
+    teacher = model_costs(ctx.teacher, datasets)
     goals = {}
     for kind in ("macs", "params"):
         target = ctx.settings.get(f"target_{kind}")

@@ -3,6 +3,7 @@
 from tf_compact.lite.edgetpu import EdgeTpuReport
 from tf_compact.lite.gpu_delegate import GpuReport
 from tf_compact.pipeline import plots
+from tf_compact.pipeline.model_costs import macs_notes
 from tf_compact.version import __version__
 
 TFLITE_LABELS = {
@@ -42,7 +43,13 @@ def build_report(records, settings, history=None):
         and the `tfc.lite.edgetpu_report`'s `get_config()` fields.
         `gpu` holds, per float student file, the GPU delegate's verdict
         (`compatible`), the ops that would run on the CPU (`fallback`) and
-        a one-line `summary` (`tfc.lite.gpu_report`).
+        a one-line `summary` (`tfc.lite.gpu_report`). For a teacher
+        whose input takes any size, `teacher` and `student` hold its
+        `free_input_shape` and either `macs_at`, the input size of the
+        data the MACs were counted at, or `macs: None` (unknown: shown as
+        "n/a", with no MACs ratio); `macs_notes` says so in words
+        (`tf_compact.pipeline.model_costs`), as it says which layers the
+        MACs leave out (`macs_left_out`).
     """
     teacher = _public(records.get("teacher"))
     final = records.get("finetune") or records.get("slim") or {}
@@ -52,6 +59,7 @@ def build_report(records, settings, history=None):
         "teacher": teacher,
         "student": student,
         "reduction": _reduction(teacher, student),
+        "macs_notes": macs_notes((teacher, student)),
         "tflite": {},
         "runtime": None,
         "settings": settings,
@@ -122,6 +130,7 @@ def _public(record):
     if not record:
         return {}
     keys = ("name", "accuracy", "given_accuracy", "macs", "params")
+    keys += ("free_input_shape", "macs_at", "macs_left_out")
     return {k: record[k] for k in keys if k in record}
 
 
@@ -207,13 +216,20 @@ def summary_rows(report):
             (
                 what,
                 _fmt(accuracy, "acc"),
-                _fmt(keras_side.get("macs"), "count"),
+                _macs_cell(keras_side),
                 _fmt(keras_side.get("params"), "count"),
                 _fmt(lite_side.get("size_bytes"), "bytes"),
                 _fmt(lite_side.get("median_ms"), "ms"),
             )
         )
     return out
+
+
+def _macs_cell(record):
+    """The MACs of a record; "n/a" where they are unknown (`None`)."""
+    if "macs" in record and record["macs"] is None:
+        return "n/a"
+    return _fmt(record.get("macs"), "count")
 
 
 HEADER = ("", "accuracy", "MACs", "params", "TFLite size", "latency ms")
@@ -231,12 +247,17 @@ def summary_table(report):
         if index == 0:
             lines.append("-" * len(lines[0]))
     lines.append(_reduction_line(report))
+    lines += [f"Note: {note}" for note in report.get("macs_notes", ())]
     return "\n".join(lines)
 
 
 def _reduction_line(report):
     red = report["reduction"]
     parts = [f"{k} ÷{red[k]:.2f}" for k in ("macs", "params") if k in red]
+    if _macs_cell(report["teacher"]) == "n/a" or (
+        _macs_cell(report["student"]) == "n/a"
+    ):
+        parts.insert(0, "macs n/a")
     if "accuracy_change_pp" in red:
         parts.append(f"accuracy {red['accuracy_change_pp']:+.2f} pp")
     for label, value in report.get("latency_speedup", {}).items():
@@ -260,6 +281,8 @@ def markdown(report, plot_files=()):
     for row in summary_rows(report):
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", _reduction_line(report), ""]
+    for note in report.get("macs_notes", ()):
+        lines += [f"**Note:** {note}", ""]
     settings = report.get("settings", {})
     listed = ", ".join(f"`{k}={v}`" for k, v in settings.items())
     lines += _device_lines(report)

@@ -20,6 +20,8 @@ from tf_compact.methods.registry import get as get_method
 from tf_compact.methods.settings import Export
 from tf_compact.methods.settings import Training
 from tf_compact.pipeline.pruning_stages import check_widths
+from tf_compact.pruning.validation import validate_known_latency
+from tf_compact.pruning.validation import validate_known_macs
 
 
 def check_arguments(method, epochs, training, export, callbacks, strategy):
@@ -103,7 +105,9 @@ def run_settings(teacher, method, epochs, training, export):
     """The settings dict of a run (data settings are added by `compress`).
 
     Hand-chosen `widths` are checked against the teacher and the targets
-    here, before any training, when nothing is lightened.
+    here, before any training, when nothing is lightened; so are MACs and
+    latency targets, refused for a teacher whose input takes any size
+    (`keras.Input((None, None, 3))`): both depend on that size.
 
     Args:
         teacher: the teacher model.
@@ -114,8 +118,15 @@ def run_settings(teacher, method, epochs, training, export):
 
     Returns:
         A JSON-able dict.
+
+    Raises:
+        ValueError: for `widths` that do not fit the teacher or miss a
+            target, or a `target_macs` or `target_latency` for a teacher
+            whose input takes any size.
     """
     config = method.get_config()
+    validate_known_macs(teacher, config.get("target_macs"))
+    validate_known_latency(teacher, config.get("target_latency"))
     if config.get("widths") and not training.transforms:
         check_widths(teacher, teacher, config["widths"], config)
     exported = export.get_config()

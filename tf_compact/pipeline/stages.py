@@ -28,7 +28,7 @@ from tf_compact.lite.converter import convert
 from tf_compact.lite.gpu_delegate import gpu_report
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import training
-from tf_compact.profile import profile
+from tf_compact.pipeline.model_costs import model_costs
 
 
 class Stage:
@@ -73,16 +73,16 @@ def layer_widths(model):
     return widths
 
 
-def model_summary(model, ctx=None):
-    """MACs, params, widths and (with a context) accuracy of a model."""
-    prof = profile(model)
-    record = {
-        "name": model.name,
-        "macs": int(prof.macs),
-        "params": int(prof.params),
-        "widths": layer_widths(model),
-    }
-    if ctx is not None:
+def model_summary(model, ctx=None, accuracy=True):
+    """MACs, params, widths and (with a context) accuracy of a model.
+
+    The costs are `model_costs.model_costs`'s: for a model whose input
+    takes any size, MACs at the size of the context's data, else `None`.
+    """
+    datasets = () if ctx is None else (ctx.eval_data, ctx.train_data)
+    record = {"name": model.name, **model_costs(model, datasets)}
+    record["widths"] = layer_widths(model)
+    if ctx is not None and accuracy:
         record["accuracy"] = ctx.accuracy(model)
     return record
 
@@ -121,7 +121,7 @@ def lighten_stage(ctx):
         student = lighten_lib.width(student, width)
         applied.append(f"width({width})")
     ctx.store.put_model("student_init", student)
-    record = model_summary(student)
+    record = model_summary(student, ctx, accuracy=False)
     record["transforms"] = applied
     return record
 

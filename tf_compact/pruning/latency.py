@@ -103,6 +103,10 @@ def build_latency_table(
     Returns:
         A `LatencyTable` (`meta["source"]` is `"measured"`).
 
+    Raises:
+        ValueError: if an input of `model` takes any size
+            (`keras.Input((None, None, 3))`): the latency depends on it.
+
     Example:
 
     ```python
@@ -145,7 +149,8 @@ def measure_latency(model, num_threads=1, runs=RUNS, warmup=5, repeats=3):
     interpreter. Nothing is cached.
 
     Args:
-        model: A Keras model with one batch-free input shape per input.
+        model: A Keras model whose inputs have a fixed size besides the
+            batch.
         num_threads: Interpreter threads. Defaults to `1`.
         runs: Timed invokes per repeat. Defaults to `RUNS`.
         warmup: Untimed invokes first. Defaults to `5`.
@@ -154,6 +159,10 @@ def measure_latency(model, num_threads=1, runs=RUNS, warmup=5, repeats=3):
 
     Returns:
         Milliseconds per invoke, a float.
+
+    Raises:
+        ValueError: if an input of `model` takes any size
+            (`keras.Input((None, None, 3))`): the latency depends on it.
 
     Example:
 

@@ -13,6 +13,8 @@ import numpy as np
 from tf_compact.internal import interpreter
 from tf_compact.pruning.latency_table import MODEL_ROW
 from tf_compact.pruning.selection import keep_count
+from tf_compact.pruning.validation import fixed_size_example
+from tf_compact.pruning.validation import free_input_shape
 from tf_compact.surgery.common import resolve_graph
 from tf_compact.surgery.slim import new_layer
 
@@ -143,10 +145,28 @@ def _node_spaces(graph, node):
 
 
 def batch_one(model):
-    """`model`, checked; a free batch size converts to batch 1."""
+    """`model`, checked; a free batch size converts to batch 1.
+
+    Raises:
+        TypeError: if `model` is not a `keras.Model`.
+        ValueError: if an input of `model` takes any size besides the batch
+            (`keras.Input((None, None, 3))`): TFLite would time it at a
+            placeholder size of 1 pixel, which says nothing of its latency.
+    """
     if not isinstance(model, keras.Model):
         raise TypeError(
             "Invalid value for argument `model`. Expected a keras.Model. "
             f"Received: model={model!r}"
+        )
+    shape = free_input_shape(model)
+    if shape is not None:
+        raise ValueError(
+            "Invalid value for argument `model`. Expected a model with a "
+            "fixed input size: its latency depends on that size, and a "
+            "model whose input takes any size can only be timed at a "
+            "placeholder size. Rebuild it on the size it will run at (e.g. "
+            f"{fixed_size_example(shape)}, weights copied with "
+            f"`set_weights`). Received: model '{model.name}' with input "
+            f"shape {shape}"
         )
     return model

@@ -20,6 +20,7 @@ from tf_compact.pruning.selection import Selector
 from tf_compact.pruning.sensitivity import sensitivity_table
 from tf_compact.pruning.validation import UnreachableTarget
 from tf_compact.pruning.validation import validate_goal
+from tf_compact.pruning.validation import validate_known_latency
 from tf_compact.pruning.validation import validate_known_macs
 from tf_compact.pruning.validation import validate_scores
 from tf_compact.pruning.validation import validate_shape_args
@@ -68,6 +69,9 @@ def prune_masks(
     )
     validate_shape_args(scope, min_channels, round_to)
     graph = resolve_graph(model, graph)
+    # Before any scoring: what the targets count must be known.
+    validate_known_macs(graph.model, target_macs)
+    validate_known_latency(graph.model, target_latency)
     if goal == "widths":
         wanted = resolve_widths(graph, widths)
     if scope == "sensitivity":
@@ -292,7 +296,6 @@ def _check_reached(graph, best, targets):
 
 def _fraction_targets(graph, target_macs, target_params):
     """`[(which, fraction, name, value)]`: counts as fractions of the cost."""
-    validate_known_macs(graph.model, target_macs)
     full = cost_from_keep(graph, graph.keep_elements({}))
     return [
         (

@@ -9,6 +9,7 @@ from tf_compact.pruning.masks import prune_masks
 from tf_compact.pruning.masks import reused_sensitivity_tables
 from tf_compact.pruning.validation import validate_criterion
 from tf_compact.pruning.validation import validate_goal
+from tf_compact.pruning.validation import validate_known_latency
 from tf_compact.pruning.validation import validate_shape_args
 from tf_compact.surgery.common import resolve_graph
 from tf_compact.surgery.slim import slim
@@ -125,7 +126,10 @@ def prune(
 
     Raises:
         ValueError: For invalid arguments (NaN or infinite scores
-            included, naming the group) or a target that cannot be met.
+            included, naming the group), a target that cannot be met, or
+            a `target_macs` or `target_latency` for a model whose input
+            takes any size (`keras.Input((None, None, 3))`): its MACs and
+            latency depend on that size, so rebuild it on a fixed one.
         MaskError: If precomputed scores do not fit the groups.
 
     Example:
@@ -170,6 +174,7 @@ def prune(
     validate_goal(
         ratio, target_macs, target_params, threshold, widths, target_latency
     )
+    validate_known_latency(model, target_latency)
     validate_shape_args(scope, min_channels, round_to)
     table = latency_table_for(
         model,

@@ -230,26 +230,75 @@ def parse_widths(items):
     return widths or None
 
 
+def free_input_shape(model):
+    """The first input shape of `model` with an unknown size, or `None`.
+
+    Args:
+        model: A `keras.Model`.
+
+    Returns:
+        The shape (batch axis included) of the first input with a `None`
+        dimension besides the batch, as a tuple, e.g. `(None, None, None,
+        3)` for `keras.Input((None, None, 3))`; `None` when every input has
+        a fixed size.
+    """
+    for tensor in getattr(model, "inputs", None) or ():
+        shape = tuple(tensor.shape)
+        if any(size is None for size in shape[1:]):
+            return shape
+    return None
+
+
+def fixed_size_example(shape):
+    """`keras.Input(...)` code for `shape` with its free sizes made 224."""
+    sizes = tuple(224 if size is None else int(size) for size in shape[1:])
+    return f"`keras.Input({sizes})`"
+
+
 def validate_known_macs(model, target_macs):
     """Refuses a MACs target for a model whose MACs depend on the input size.
 
     A convolution's MACs scale with the height and width of its input: on
     a model built for inputs of any size (`keras.Input((None, None, 3))`)
     they are unknown, and a fraction of them means nothing.
+
+    Raises:
+        ValueError: when `target_macs` is given and an input of `model`
+            takes any size.
     """
-    if target_macs is None:
+    shape = free_input_shape(model)
+    if target_macs is None or shape is None:
         return
-    dynamic = [
-        tuple(tensor.shape)
-        for tensor in getattr(model, "inputs", None) or ()
-        if any(size is None for size in tuple(tensor.shape)[1:])
-    ]
-    if dynamic:
-        raise ValueError(
-            "Invalid value for argument `target_macs`: the MACs of model "
-            f"'{model.name}' depend on the size of its input, which takes "
-            f"any size (input shape {dynamic[0]}). Rebuild the model on the "
-            "input size it will run at (e.g. `keras.Input((224, 224, 3))`, "
-            "weights copied with `set_weights`), or give `target_params`. "
-            f"Received: target_macs={target_macs!r}"
-        )
+    raise ValueError(
+        "Invalid value for argument `target_macs`: the MACs of model "
+        f"'{model.name}' depend on the size of its input, which takes "
+        f"any size (input shape {shape}). Expected a model with a fixed "
+        "input size: rebuild it on the size it will run at (e.g. "
+        f"{fixed_size_example(shape)}, weights copied with `set_weights`), "
+        f"or give `target_params`. Received: target_macs={target_macs!r}"
+    )
+
+
+def validate_known_latency(model, target_latency):
+    """Refuses a latency target for a model whose inputs take any size.
+
+    The time a convolution takes grows with the height and width of its
+    input: a model built for inputs of any size can only be timed at a
+    placeholder size (1x1 pixels), at which every budget looks met.
+
+    Raises:
+        ValueError: when `target_latency` is given and an input of `model`
+            takes any size.
+    """
+    shape = free_input_shape(model)
+    if target_latency is None or shape is None:
+        return
+    raise ValueError(
+        "Invalid value for argument `target_latency`: the latency of "
+        f"model '{model.name}' depends on the size of its input, which "
+        f"takes any size (input shape {shape}), so it cannot be timed. "
+        "Expected a model with a fixed input size: rebuild it on the size "
+        f"it will run at (e.g. {fixed_size_example(shape)}, weights copied "
+        "with `set_weights`) and prune that, or give `target_params`. "
+        f"Received: target_latency={target_latency!r}"
+    )
