@@ -92,3 +92,18 @@ def test_a_multi_label_head_scores_the_same_in_keras_and_tflite(tmp_path):
     assert keras_side == pytest.approx(expected, abs=1e-6)
     tflite = report["tflite"]["teacher_float32"]["accuracy"]
     assert tflite == pytest.approx(keras_side, abs=1e-6)
+
+
+def test_binary_logits_in_zero_one_score_as_logits_on_both_sides(tmp_path):
+    # Every logit is 0.3: class 1 for a logits head, whatever its range.
+    x = _x(64)
+    teacher = _model(width=1)
+    head = teacher.layers[-1]
+    head.kernel.assign(np.zeros(head.kernel.shape))
+    head.bias.assign([0.3])
+    y = np.ones(64, "f4")
+    report = compress(
+        teacher, (x, y), test_data=(x, y), output_dir=str(tmp_path), **FAST
+    ).report
+    assert report["teacher"]["accuracy"] == 1.0
+    assert report["tflite"]["teacher_float32"]["accuracy"] == 1.0

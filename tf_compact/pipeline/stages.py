@@ -331,11 +331,10 @@ def benchmark_stage(ctx):
 
     The Edge TPU file is left out: it is meant for the device.
     """
-
     results = {}
-    # Scored as the Keras side scores the head: a sigmoid head unit by unit.
+    # As Keras scores the head: a sigmoid unit by unit, logits at 0.
+    kind = heads.head_kind(ctx.teacher)
     width = ctx.teacher.outputs[0].shape[-1]
-    multi_label = heads.is_binary(heads.head_kind(ctx.teacher), width)
     for filename, info in ctx.store.record("tflite").items():
         if info.get("target") == "edgetpu":
             continue
@@ -344,7 +343,8 @@ def benchmark_stage(ctx):
             num_threads=ctx.settings["num_threads"],
             runs=ctx.settings["benchmark_runs"],
             dataset=ctx.eval_data,
-            multi_label=multi_label,
+            multi_label=heads.is_binary(kind, width),
+            from_logits=kind == heads.NONE,
         )
         results[filename] = result.to_dict()
     return results
