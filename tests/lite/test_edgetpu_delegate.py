@@ -12,7 +12,7 @@ import tf_compact as tfc
 from tests.lite import helpers
 from tf_compact.lite import edgetpu_delegate
 
-benchmark_module = importlib.import_module("tf_compact.lite.benchmark")
+checks_module = importlib.import_module("tf_compact.lite.benchmark_checks")
 _PREPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
 
@@ -109,7 +109,7 @@ def test_delegate_is_handed_to_the_interpreter(int8, monkeypatch):
     )
     assert fake.prepared == 2
     monkeypatch.setattr(
-        benchmark_module, "is_compiled_for_edgetpu", lambda content: True
+        checks_module, "is_compiled_for_edgetpu", lambda content: True
     )
     result = tfc.lite.benchmark(int8, delegate="edgetpu", runs=2, warmup=0)
     assert result.delegate == "edgetpu"

@@ -55,6 +55,23 @@ def as_batches(data, input_rank, argument="representative_data"):
     their elements, `(x, y)` reduced to `x`, single samples batched.
     `argument` names the caller's argument in error messages.
 
+    Args:
+        data: An array of samples (rank `input_rank`), a tuple of arrays
+            `(x, y[, sample_weight])`, a `tf.data.Dataset`, an iterable,
+            or a callable returning one.
+        input_rank: Rank of the model input, batch included.
+        argument: Name of the caller's argument, for messages. Defaults
+            to `"representative_data"`.
+
+    Yields:
+        float32 arrays of rank `input_rank`.
+
+    Raises:
+        ValueError: If an array is not of rank `input_rank`, or an element
+            is neither a sample nor a batch (rank `input_rank - 1` or
+            `input_rank`).
+        TypeError: If an element is a dict.
+
     Example:
 
     ```python
@@ -65,6 +82,7 @@ def as_batches(data, input_rank, argument="representative_data"):
         data = data()
     data = _labeled_features(data, input_rank)
     if isinstance(data, np.ndarray):
+        _check_array_rank(data, input_rank, argument)
         for i in range(len(data)):
             yield data[i : i + 1].astype(np.float32)
         return
@@ -83,12 +101,33 @@ def as_batches(data, input_rank, argument="representative_data"):
         yield x
 
 
+def _check_array_rank(data, input_rank, argument):
+    """Refuses an array whose rows are not samples of the input's rank."""
+    if data.ndim == input_rank:
+        return
+    hint = ""
+    if data.ndim == input_rank - 1:
+        hint = (
+            ": samples that lack an axis (e.g. the channels: `x[..., None]`)"
+            " or one sample without the batch axis (`x[None]`)"
+        )
+    raise ValueError(
+        f"Invalid value for argument `{argument}`. Expected an array of "
+        f"rank {input_rank}, one sample of rank {input_rank - 1} per row. "
+        f"Received: an array of shape {data.shape}{hint}"
+    )
+
+
 def _labeled_features(data, input_rank):
     """`x` of an `(x, y[, sample_weight])` tuple of arrays (Keras's rule,
     as in `_array_inputs`: 2 or 3 arrays of as many rows), when `x` is a
-    whole array of inputs of rank `input_rank`; else `data`."""
+    whole array of inputs of rank `input_rank`, or of another rank and
+    shape than `y` (to be refused); else `data` (a tuple of samples, whose
+    shapes are all the same)."""
     x = _array_inputs(data) if isinstance(data, tuple) else None
-    if not hasattr(x, "shape") or len(x.shape) != input_rank:
+    if not hasattr(x, "shape"):
+        return data
+    if len(x.shape) != input_rank and tuple(x.shape) == np.shape(data[1]):
         return data
     return np.asarray(x)
 

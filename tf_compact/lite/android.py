@@ -16,32 +16,29 @@ def _in_order(names, order):
     return names
 
 
-def order_notes(input_names, output_names, inputs=(), outputs=()):
-    """Notes for new names whose sorted order is not the Keras order.
+def order_notes(output_names, outputs=()):
+    """Notes for new output names whose sorted order is not the Keras order.
 
-    `tfc.lite.predict`, `benchmark` and `accuracy_of` order a signature's
-    inputs and outputs by name (numbers compared as numbers); a list of
-    arrays is then matched in that order, not in the Keras order. Names
-    given as a dict (current name to new name) are read in the Keras
-    order of the current names `inputs` / `outputs`.
+    `tfc.lite.predict` and `run_interpreter` return several outputs in the
+    order of their names (numbers compared as numbers), not in the Keras
+    order. Names given as a dict (current name to new name) are read in
+    the Keras order of the current names `outputs`. Inputs need no note:
+    the file records their Keras order under the new names (see
+    `tf_compact.lite.input_order`), and a list of input arrays follows it.
     """
-    notes = []
-    for what, names, order in (
-        ("inputs", input_names, inputs),
-        ("outputs", output_names, outputs),
-    ):
-        if isinstance(names, dict):
-            names = [names.get(n, n) for n in order]
-        if not isinstance(names, (list, tuple)) or len(names) < 2:
-            continue
-        by_name = sorted(names, key=natural_key)
-        if by_name != list(names):
-            notes.append(
-                f"signature {what} {list(names)} are ordered by name as "
-                f"{by_name} in tfc.lite.predict/benchmark: pass their "
-                "arrays as a dict keyed by name"
-            )
-    return notes
+    names = output_names
+    if isinstance(names, dict):
+        names = [names.get(n, n) for n in outputs]
+    if not isinstance(names, (list, tuple)) or len(names) < 2:
+        return []
+    by_name = sorted(names, key=natural_key)
+    if by_name == list(names):
+        return []
+    return [
+        f"signature outputs {list(names)} are ordered by name as "
+        f"{by_name} in tfc.lite.predict/benchmark: pass their arrays as a "
+        "dict keyed by name"
+    ]
 
 
 def wants_android(signature_key, input_names, output_names, labels, norm):

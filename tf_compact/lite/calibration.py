@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 
+from tf_compact.internal import array_data
 from tf_compact.internal.input_batches import as_batches
 from tf_compact.internal.input_batches import validate_source
 from tf_compact.internal.input_batches import validate_steps
@@ -37,23 +38,55 @@ def _ranks_fit(parts, ranks):
     )
 
 
-def _as_rows(data, names, ranks):
-    """Keras-style `x` for several inputs (a list or dict of arrays), or
-    `None` when `data` is something else."""
-    if isinstance(data, dict) and set(data) == set(names):
-        arrays = [np.asarray(data[n]) for n in names]
-    elif isinstance(data, (list, tuple)) and all(
-        isinstance(a, np.ndarray) for a in data
-    ):
-        arrays = list(data)
+def _arrays_of(data, names, argument):
+    """One array per input from a Keras-style `x` for several inputs (a
+    dict, list or tuple of numpy arrays), or `None` for anything else.
+
+    Raises:
+        ValueError: If a dict of arrays is keyed by other names.
+    """
+    if isinstance(data, dict):
+        values = list(data.values())
+    elif isinstance(data, (list, tuple)) and len(data) == len(names):
+        values = list(data)
     else:
         return None
-    if not (
-        len(arrays) == len(ranks)
-        and all(a.ndim == r for a, r in zip(arrays, ranks))
-        and len({len(a) for a in arrays}) == 1
-    ):
+    if not values or not all(isinstance(a, np.ndarray) for a in values):
         return None
+    if not isinstance(data, dict):
+        return values
+    if set(data) != set(names):
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. Expected a dict "
+            f"keyed by the model's input names {names}. Received: keys "
+            f"{sorted(data)}"
+        )
+    return [data[n] for n in names]
+
+
+def _as_rows(data, names, ranks, argument):
+    """Keras-style `x` for several inputs, alone or as the `x` of arrays
+    `(x, y[, sample_weight])`, as one calibration step per row; `None`
+    when `data` is something else (steps, a dataset, a callable).
+
+    Raises:
+        ValueError: If the arrays are keyed by other names than the
+            inputs', or are not of the inputs' ranks and all as long.
+    """
+    arrays = _arrays_of(data, names, argument)
+    parts = array_data.array_parts(data)
+    if arrays is None and parts is not None:
+        arrays = _arrays_of(parts[0], names, argument)
+    if arrays is None:
+        return None
+    for rank, a in zip(ranks, arrays):
+        if a.ndim != rank or len(a) != len(arrays[0]):
+            raise ValueError(
+                f"Invalid value for argument `{argument}`. Expected one "
+                f"array per model input {names}, of ranks {ranks} (one "
+                "sample per row) and as many rows each. Received: arrays "
+                f"of shapes {[x.shape for x in arrays]}"
+            )
     return [[a[i : i + 1] for a in arrays] for i in range(len(arrays[0]))]
 
 
@@ -84,8 +117,10 @@ def input_batches(data, specs, argument="representative_data", dtypes=None):
         data: The source, as for `representative_fn`. With several inputs,
             each element is a list/tuple of arrays (one per input, in
             `specs` order) or a dict keyed by input name, alone or as
-            `(x, y)`; or `data` itself is a Keras-style `x`: a list or dict
-            of arrays, one calibration step per row.
+            `(x, y)`; or `data` itself is a Keras-style `x`: a list, tuple
+            or dict of numpy arrays, one calibration step per row, alone
+            or as arrays `(x, y)` or `(x, y, sample_weight)` (as
+            `model.fit` takes them; only `x` is read).
         specs: `(name, rank)` pairs, one per model input, in model order;
             rank includes the batch.
         argument: Name of the caller's argument, for messages. Defaults to
@@ -100,13 +135,16 @@ def input_batches(data, specs, argument="representative_data", dtypes=None):
 
     Raises:
         ValueError: If an element does not hold one array per input, of
-            the input's rank (or one less, for a single sample).
+            the input's rank (or one less, for a single sample); or if a
+            Keras-style `x` is keyed by other names than the inputs', or
+            its arrays are not of the inputs' ranks and all as long.
 
     Example:
 
     ```python
     specs = [("image", 4), ("meta", 2)]
     first = next(input_batches([x_img, x_meta], specs))
+    first = next(input_batches(({"image": x_img, "meta": x_meta}, y), specs))
     ```
     """
     names = [n for n, _ in specs]
@@ -119,7 +157,7 @@ def input_batches(data, specs, argument="representative_data", dtypes=None):
         return
     if callable(data) and not hasattr(data, "as_numpy_iterator"):
         data = data()
-    rows = _as_rows(data, names, ranks)
+    rows = _as_rows(data, names, ranks, argument)
     if rows is not None:
         data = rows
     elif hasattr(data, "as_numpy_iterator"):
@@ -305,39 +343,3 @@ def _draw(rng, shape, dtype):
     if dtype.kind in "iu" and dtype.itemsize == 1:
         high = np.iinfo(dtype).max
     return rng.integers(0, high, shape, endpoint=True).astype(dtype)
-
-
-def verification_batch(data, input_shape, max_rows=64, seed=0):
-    """Returns float32 inputs to compare TFLite with Keras on.
-
-    Args:
-        data: Representative data as accepted by `representative_fn`, or
-            `None` to draw uniform values in [0, 1).
-        input_shape: The model input shape, batch first (may hold `None`).
-        max_rows: Largest number of rows to return. Defaults to `64`.
-        seed: Seed for the random draw. Defaults to `0`.
-
-    Returns:
-        A float32 array, or `None` when `data` is `None` and the input has
-        unknown non-batch dimensions.
-
-    Example:
-
-    ```python
-    x = verification_batch(None, (None, 28, 28, 1))
-    ```
-    """
-    if data is not None:
-        rows, count = [], 0
-        for x in as_batches(data, len(input_shape)):
-            rows.append(x)
-            count += len(x)
-            if count >= max_rows:
-                break
-        if rows:
-            return np.concatenate(rows)[:max_rows]
-    dims = list(input_shape[1:])
-    if any(d is None for d in dims):
-        return None
-    rng = np.random.default_rng(seed)
-    return rng.uniform(size=[min(8, max_rows)] + dims).astype(np.float32)

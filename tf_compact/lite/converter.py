@@ -19,10 +19,12 @@ from tf_compact.lite.precision import float32_model
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.signature import check_names
+from tf_compact.lite.verification import check_input_keys
 from tf_compact.lite.verification import compare_with_keras
 from tf_compact.lite.verification import input_dtypes
 from tf_compact.lite.verification import input_specs
 from tf_compact.lite.verification import keras_order
+from tf_compact.lite.verification import record_input_order
 
 MODES = ("float32", "float16", "dynamic", "int8", "qat")
 IO_TYPES = ("float32", "int8", "uint8")
@@ -79,9 +81,7 @@ def _for_android(result, model, runtime, android):
     )
     config = result.info()
     del config["size_bytes"]
-    config["notes"] += order_notes(
-        android["input_names"], android["output_names"], inputs, outputs
-    )
+    config["notes"] += order_notes(android["output_names"], outputs)
     new = ConversionResult(content, **config)
     make_interpreter(new, runtime=runtime)  # the runtime still loads it
     return new
@@ -120,7 +120,8 @@ def _calibration(model, data, num_calibration_steps):
 def _check_first_step(specs, first):
     """Raises `ValueError` when a calibration batch misfits its input."""
     for (name, shape), x in zip(specs, first):
-        fits = all(
+        # Ranks compared first: zip would stop at a missing axis.
+        fits = x.ndim == len(shape) and all(
             want is None or want == got
             for want, got in zip(tuple(shape)[1:], x.shape[1:])
         )
@@ -183,7 +184,9 @@ def convert(
     signature (TFLite may store outputs and inputs in an order of its own):
     list outputs as `output_<i>`, dict outputs by key, inputs by their
     `keras.Input` names. `max_abs_diff` is the largest difference over all
-    outputs, `argmax_agreement` is measured on the first output.
+    outputs, `argmax_agreement` is measured on the first output. The
+    file records the Keras order of several inputs: `tfc.lite.predict`,
+    `benchmark` and `accuracy_of` take a list of arrays in that order.
 
     Args:
         model: A built Keras 3 model: Functional or Sequential (slimmed
@@ -200,8 +203,9 @@ def convert(
             (e.g. preprocessing layers). With any mode, it is also the
             verification batch. For several inputs, each step is a list or
             tuple of arrays (in the model's input order) or a dict keyed by
-            input name, alone or as `(x, y)`; or the whole data is a list or
-            dict of arrays, one step per row. Defaults to `None`.
+            input name, alone or as `(x, y)`; or the whole data is a list,
+            tuple or dict of arrays, one step per row, alone or as arrays
+            `(x, y)`. Defaults to `None`.
         num_calibration_steps: Batches of `representative_data` to feed
             (a model of static batch size, such as the `target="edgetpu"`
             clone, takes their rows in batches of that size). Defaults to
@@ -256,8 +260,9 @@ def convert(
         ValueError: If an argument is invalid, `model` is not built,
             `mode="int8"` is asked without `representative_data`,
             `representative_data` holds no sample or does not fit the
-            model inputs, `labels` do not match the output width, or a
-            mixed-precision model cannot be copied (subclassed).
+            model inputs, `labels` do not match the output width, a
+            mixed-precision model cannot be copied (subclassed), or the
+            keys of a dict of inputs are not their `keras.Input` names.
         ConversionError: If the model is not convertible (the message names
             the unsupported ops and their layers), or if float32 outputs
             differ from Keras.
@@ -288,6 +293,7 @@ def convert(
     inference_io = edgetpu_target.resolve_io(target, mode, inference_io)
     _validate_mode(mode, inference_io)
     _validate_model(model, mode)
+    check_input_keys(model)
     validate_labels(model, labels)
     check_names(model, signature_key, input_names, output_names)
     model, precision_note = float32_model(model)
@@ -311,6 +317,7 @@ def convert(
     content, path_used, notes = convert_with_fallback(
         model, mode, representative, inference_io
     )
+    content = record_input_order(content, model)
     if precision_note:
         notes = [precision_note, *notes]
     if mode in ("int8", "qat"):

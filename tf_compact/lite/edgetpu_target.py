@@ -86,6 +86,20 @@ def _input_shapes(model):
     return inputs
 
 
+def _like_model_input(model, inputs, fixed):
+    """The new input tensors `fixed` (one per tensor of `inputs`, in
+    `model.inputs` order) in the structure of `model.input`: a dict keyed
+    as it is, else a list (one tensor alone)."""
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):  # a Sequential model never called
+        structure = None
+    if isinstance(structure, dict):
+        by_tensor = {id(t): f for t, f in zip(inputs, fixed)}
+        return {key: by_tensor[id(t)] for key, t in structure.items()}
+    return fixed[0] if len(fixed) == 1 else fixed
+
+
 def static_batch_model(model):
     """Returns `model` rebuilt on batch-1 inputs (a clone; weights copied).
 
@@ -98,11 +112,13 @@ def static_batch_model(model):
     as is. The user's model is never changed.
 
     Args:
-        model: A built Functional or Sequential Keras 3 model, or a
-            `tf_keras` model whose inputs have batch size 1.
+        model: A built Functional or Sequential Keras 3 model (inputs a
+            tensor, a list or a dict of them), or a `tf_keras` model whose
+            inputs have batch size 1.
 
     Returns:
-        A Keras model with static batch-1 inputs.
+        A Keras model with static batch-1 inputs, in the structure of
+        `model.input` (a dict-input model keeps its keys).
 
     Raises:
         ValueError: If the model has no symbolic inputs (a subclassed
@@ -154,7 +170,7 @@ def static_batch_model(model):
         for t, shape, pixel in zip(inputs, shapes, pixels)
     ]
     clone = keras_compat.clone_model(
-        model, input_tensors=fixed[0] if len(fixed) == 1 else fixed
+        model, input_tensors=_like_model_input(model, inputs, fixed)
     )
     clone.set_weights(model.get_weights())
     clone.name = model.name

@@ -4,6 +4,9 @@ signature and run in batches."""
 
 import numpy as np
 
+from tf_compact.lite.input_order import by_shape
+from tf_compact.lite.input_order import fits
+from tf_compact.lite.input_order import recorded_order
 from tf_compact.lite.integer_inputs import as_integer_input
 from tf_compact.lite.scopes import natural_key
 
@@ -76,13 +79,16 @@ def _signature_details(interpreter):
     return runner.get_input_details(), runner.get_output_details()
 
 
-def _ordered(named, details):
-    """`(name, detail)` pairs in model order, details read by tensor index."""
+def _ordered(named, details, order=None):
+    """`(name, detail)` pairs in model order, details read by tensor index:
+    in `order` when it names every input, else sorted by name."""
     by_index = {int(d["index"]): d for d in details}
     indices = {int(d["index"]) for d in named.values()}
     if len(named) != len(details) or indices != set(by_index):
         return None
     names = sorted(named, key=natural_key)
+    if order is not None and sorted(order) == sorted(named):
+        names = list(order)
     return [(n, by_index[int(named[n]["index"])]) for n in names]
 
 
@@ -93,9 +99,12 @@ def model_io(interpreter):
     (outputs of a two-head Keras model can come back swapped). The serving
     signature names them as the Keras model did: inputs by their
     `keras.Input` names, list outputs as `output_0`, `output_1`, ... in Keras
-    order, dict outputs by their keys. Names are sorted with numbers compared
-    as numbers, so `output_<i>` is Keras output `i`. A model without a
-    signature keeps the interpreter's own order and tensor names.
+    order, dict outputs by their keys. Outputs are sorted by name, numbers
+    compared as numbers, so `output_<i>` is Keras output `i`. Inputs are in
+    the Keras model's order where the file records it (`tfc.lite.convert`
+    does, see `tf_compact.lite.input_order`), else sorted by name too. A
+    model without a signature keeps the interpreter's own order and tensor
+    names.
 
     Args:
         interpreter: An allocated interpreter from any runtime.
@@ -116,7 +125,7 @@ def model_io(interpreter):
     outs = interpreter.get_output_details()
     named = _signature_details(interpreter)
     if named is not None:
-        inputs = _ordered(named[0], ins)
+        inputs = _ordered(named[0], ins, recorded_order(interpreter))
         outputs = _ordered(named[1], outs)
         if inputs is not None and outputs is not None:
             return inputs, outputs
@@ -134,8 +143,9 @@ def _shape_text(shape):
     return str(tuple(shape))
 
 
-def _arrange(inputs, x, argument):
-    """One array for each of `inputs`, from an array, a list or a dict."""
+def _arrange(inputs, x, argument, order_known):
+    """One array for each of `inputs`, from an array, a list or a dict; a
+    list in the Keras input order when `order_known`, else by shape."""
     names = [name for name, _ in inputs]
     if isinstance(x, dict):
         if set(x) != set(names):
@@ -148,6 +158,9 @@ def _arrange(inputs, x, argument):
     elif isinstance(x, (list, tuple)) and (len(inputs) > 1 or len(x) == 1):
         # One array per input; a single input's list of rows is stacked.
         arrays = list(x)
+        if len(inputs) > 1 and len(arrays) == len(inputs) and not order_known:
+            expected = [_expected_shape(d) for _, d in inputs]
+            arrays = by_shape(names, expected, arrays, argument)
     else:
         arrays = [x]
     if len(arrays) != len(inputs):
@@ -169,6 +182,10 @@ def _as_fed(a):
 def input_arrays(interpreter, x, argument="x"):
     """The model inputs and `x` as one checked array per input.
 
+    A list (or tuple) of arrays for several inputs is in the Keras model's
+    input order, which `tfc.lite.convert` records in the file; for a file
+    without that record each array goes to the one input its shape fits.
+
     Args:
         interpreter: An interpreter from `make_interpreter`.
         x: Inputs, batch first, as `tfc.lite.run_interpreter` takes them.
@@ -180,7 +197,10 @@ def input_arrays(interpreter, x, argument="x"):
         array per input in the same order.
 
     Raises:
-        ValueError: As `check_inputs`.
+        ValueError: As `check_inputs`; or when `x` is a list for several
+            inputs of a file that records no input order, and their shapes
+            do not tell the arrays apart (a dict keyed by input name is
+            asked for).
 
     Example:
 
@@ -189,7 +209,8 @@ def input_arrays(interpreter, x, argument="x"):
     ```
     """
     inputs, _ = model_io(interpreter)
-    arrays = _arrange(inputs, x, argument)
+    known = recorded_order(interpreter) == [name for name, _ in inputs]
+    arrays = _arrange(inputs, x, argument, known)
     check_inputs(inputs, arrays, argument)
     return inputs, arrays
 
@@ -220,10 +241,7 @@ def check_inputs(inputs, arrays, argument="x"):
     """
     for (name, detail), a in zip(inputs, arrays):
         expected = _expected_shape(detail)
-        fits = len(a.shape) == len(expected) and all(
-            e is None or e == d for e, d in zip(expected[1:], a.shape[1:])
-        )
-        if not fits:
+        if not fits(expected, a.shape):
             raise ValueError(
                 f"Invalid value for argument `{argument}`. Expected input "
                 f"{name!r} of shape {_shape_text((None,) + expected[1:])} "
@@ -293,7 +311,9 @@ def run_outputs(interpreter, x, batch_size=32, argument="x"):
 
     Raises:
         ValueError: If the inputs do not match the model's inputs (count,
-            names, or any dimension but the batch), or hold no sample.
+            names, or any dimension but the batch), hold no sample, or
+            are a list that cannot be matched to the inputs (see
+            `input_arrays`).
 
     Example:
 

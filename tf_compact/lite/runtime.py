@@ -27,6 +27,7 @@ import platform
 from tf_compact.lite.edgetpu_delegate import load_edgetpu_delegate
 from tf_compact.lite.errors import RuntimeUnavailableError
 from tf_compact.lite.flatbuffer import validate_flatbuffer
+from tf_compact.lite.input_order import remember
 from tf_compact.lite.runtime_modules import RUNTIMES
 from tf_compact.lite.runtime_modules import VERIFYING
 from tf_compact.lite.runtime_modules import brief
@@ -216,7 +217,10 @@ def make_interpreter(
             `{"device": "usb:0"}`. Defaults to `None`.
 
     Returns:
-        A tuple `(interpreter, RuntimeInfo)`.
+        A tuple `(interpreter, RuntimeInfo)`. The Keras input order that
+        `tfc.lite.convert` records in a file with several inputs is kept
+        for the interpreter: `tfc.lite.run_interpreter` and the functions
+        built on it take a list of inputs in that order.
 
     Raises:
         ValueError: If `runtime` or `num_threads` is not valid, or if
@@ -276,6 +280,7 @@ def make_interpreter(
             )
             continue
         used = delegate or delegate_of(interpreter)
+        remember(interpreter, model_content)
         return interpreter, RuntimeInfo(name, used, attempts)
     details = "; ".join(f"{k}: {v}" for k, v in attempts.items())
     if missing:

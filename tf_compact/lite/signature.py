@@ -12,6 +12,7 @@ import flatbuffers
 
 from tf_compact.lite.flatbuffer import check_model
 from tf_compact.lite.flatbuffer import load_model_content
+from tf_compact.lite.input_order import rename_input_order
 
 _IDENTIFIER = b"TFL3"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -170,7 +171,9 @@ def set_signature(
 ):
     """Renames the signature key, inputs and outputs of a `.tflite` model.
 
-    Only names change: the graph, the tensors and their order are kept.
+    Only names change: the graph, the tensors and their order are kept
+    (the Keras input order that `tfc.lite.convert` records is kept too,
+    under the new names).
     Bytes appended after the flatbuffer (e.g. packed metadata files) are
     dropped: name the signature before `add_metadata`.
 
@@ -218,5 +221,7 @@ def set_signature(
         for tensor_map in maps:
             old = _text(tensor_map.name)
             tensor_map.name = mapping.get(old, old)
+        if argument == "input_names":
+            rename_input_order(model, mapping)
     sig.signatureKey = signature_key
     return pack_model(model)

@@ -6,11 +6,15 @@ import numpy as np
 
 from tf_compact.internal import heads
 from tf_compact.lite.calibration import verification_inputs
+from tf_compact.lite.converter_run import is_keras3
 from tf_compact.lite.errors import ConversionError
+from tf_compact.lite.input_order import store_input_order
 from tf_compact.lite.interpreter_io import model_io
 from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scopes import natural_key
+from tf_compact.lite.signature import pack_model
+from tf_compact.lite.signature import unpack_model
 
 FLOAT_TOLERANCE = 1e-3
 
@@ -26,20 +30,35 @@ def _is_shape(value):
     )
 
 
+def _input_structure(model):
+    """`model.input` (a tensor, a list or a dict of them), or `None`."""
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        return None
+
+
 def input_specs(model):
     """`(name, shape)` per model input in model order, and how the model
     takes them (`"list"`, `"dict"`), or `(None, why)` when unknown.
 
     Graph models give their `keras.Input`s (their names are the converted
-    model's signature names). A subclassed model gives the shapes it was
-    built with: one tensor (name unknown, `None`) or a dict of tensors.
+    model's signature names), `"dict"` when built on a dict of them keyed
+    by those names (see `check_input_keys`). A subclassed model gives the
+    shapes it was built with: one tensor (name unknown, `None`) or a dict
+    of tensors.
     """
     try:
         inputs = list(model.inputs or [])
     except AttributeError:
         inputs = []
     if inputs:
-        return [(t.name, _shape_tuple(t.shape)) for t in inputs], "list"
+        specs = [(t.name, _shape_tuple(t.shape)) for t in inputs]
+        structure = _input_structure(model)
+        by_name = isinstance(structure, dict) and all(
+            key == getattr(t, "name", None) for key, t in structure.items()
+        )
+        return specs, "dict" if by_name else "list"
     built = dict(getattr(model, "_build_shapes_dict", None) or {})
     if len(built) == 1:
         (value,) = built.values()
@@ -51,6 +70,41 @@ def input_specs(model):
                 for k, v in value.items()
             ], "dict"
     return None, f"built with input shapes {built or 'unknown'}"
+
+
+def check_input_keys(model):
+    """Refuses a model built on a dict of inputs keyed unlike their names.
+
+    The converted model's signature names its inputs by their
+    `keras.Input` names, and a dict of arrays is read by those names, so
+    the keys of `model.input` must be the same names.
+
+    Args:
+        model: A Keras model (a `tf_keras` model is not checked).
+
+    Raises:
+        ValueError: Naming the keys expected (the inputs' names) and the
+            keys received.
+
+    Example:
+
+    ```python
+    check_input_keys(keras.Model({"image": image_input}, out))  # passes
+    ```
+    """
+    structure = _input_structure(model) if is_keras3(model) else None
+    if not isinstance(structure, dict):
+        return
+    names = {key: getattr(t, "name", key) for key, t in structure.items()}
+    if all(key == name for key, name in names.items()):
+        return
+    raise ValueError(
+        "Invalid value for argument `model`. Expected the keys of a dict "
+        "of inputs to be the names of their `keras.Input`s, which name the "
+        f"TFLite inputs: keys {sorted(names.values())}. Received: keys "
+        f"{sorted(names)} (key: input name {names}); build the model on "
+        "`keras.Input(shape, name=key)` for each key."
+    )
 
 
 def input_dtypes(model):
@@ -229,3 +283,52 @@ def keras_order(model, content, runtime):
     ) == sorted(outputs):
         outputs = names
     return inputs, outputs
+
+
+def _signature_inputs(flat):
+    """`(name, detail)` pairs of the only signature's inputs of a `ModelT`,
+    each detail holding the tensor's shapes; `None` without one signature."""
+    defs = list(flat.signatureDefs or [])
+    if len(defs) != 1:
+        return None
+    tensors = flat.subgraphs[defs[0].subgraphIndex].tensors
+    pairs = []
+    for tensor_map in defs[0].inputs or []:
+        tensor = tensors[tensor_map.tensorIndex]
+        shape = list(tensor.shape if tensor.shape is not None else [])
+        signature = tensor.shapeSignature
+        signature = shape if signature is None else list(signature)
+        name = tensor_map.name
+        name = name.decode("utf-8") if isinstance(name, bytes) else name
+        pairs.append((name, {"shape": shape, "shape_signature": signature}))
+    return pairs
+
+
+def record_input_order(content, model):
+    """Records the Keras model's input order in its converted file.
+
+    Args:
+        content: The `.tflite` bytes `model` was converted to.
+        model: The Keras model.
+
+    Returns:
+        For a model with several inputs that pair with the signature's (by
+        name, else by a shape that only one has), the bytes with the order
+        recorded (see `tf_compact.lite.input_order`); else `content`.
+
+    Example:
+
+    ```python
+    content = record_input_order(content, two_input_model)
+    ```
+    """
+    specs, _ = input_specs(model)
+    if specs is None or len(specs) < 2:
+        return content
+    flat = unpack_model(content)
+    tflite_inputs = _signature_inputs(flat)
+    names = tflite_inputs and _match_inputs(specs, tflite_inputs)
+    if not names:
+        return content
+    store_input_order(flat, names)
+    return pack_model(flat)
