@@ -9,6 +9,7 @@ import numpy as np
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
 from tf_compact.internal import heads
+from tf_compact.internal import keras_compat
 
 
 def _is_number(value):
@@ -225,7 +226,9 @@ def _check_no_shared_weights(teacher, student):
     statistics included, so the teacher would drift while it teaches.
     """
     owned = {
-        id(w): layer.name for layer in _layers(teacher) for w in layer.weights
+        id(w): layer.name
+        for layer in keras_compat.leaf_layers(teacher)
+        for w in layer.weights
     }
     shared = sorted({owned[id(w)] for w in student.weights if id(w) in owned})
     if shared:
@@ -237,11 +240,3 @@ def _check_no_shared_weights(teacher, student):
             "`keras.models.clone_model(teacher)`, or `tfc.prune(teacher, "
             "...)`, which copies."
         )
-
-
-def _layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _layers(layer)
-        else:
-            yield layer

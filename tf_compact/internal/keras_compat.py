@@ -251,3 +251,20 @@ def finalize_layer(layer):
     finalize = getattr(layer, "finalize_state", None)
     if callable(finalize) and layer.built:
         finalize()
+
+
+def leaf_layers(model):
+    """Yields every layer of `model` that is not itself a model, nested
+    models flattened, in `model.layers` order.
+
+    Example:
+
+    ```python
+    names = [layer.name for layer in leaf_layers(model)]
+    ```
+    """
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from leaf_layers(layer)
+        else:
+            yield layer

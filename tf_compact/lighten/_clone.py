@@ -50,13 +50,8 @@ def validate_model(model, argument="model"):
         )
 
 
-def iter_layers(model):
-    """Yields every non-model layer of `model`, nested models flattened."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from iter_layers(layer)
-        else:
-            yield layer
+#: Every non-model layer of a model, nested models flattened.
+iter_layers = keras_compat.leaf_layers
 
 
 def clone_replacing(model, replace):

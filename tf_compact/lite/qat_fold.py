@@ -14,13 +14,7 @@ on, as is usual when fine-tuning with QAT.
 import keras
 import numpy as np
 
-
-def _layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _layers(layer)
-        else:
-            yield layer
+from tf_compact.internal import keras_compat
 
 
 def _last_axis(layer):
@@ -63,7 +57,7 @@ def dense_batch_norm_pairs(model):
     ```
     """
     pairs = {}
-    for layer in _layers(model):
+    for layer in keras_compat.leaf_layers(model):
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
         dense = _producer(layer)

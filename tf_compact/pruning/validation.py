@@ -266,16 +266,8 @@ def validate_known_macs(model, target_macs):
         ValueError: when `target_macs` is given and an input of `model`
             takes any size.
     """
-    shape = free_input_shape(model)
-    if target_macs is None or shape is None:
-        return
-    raise ValueError(
-        "Invalid value for argument `target_macs`: the MACs of model "
-        f"'{model.name}' depend on the size of its input, which takes "
-        f"any size (input shape {shape}). Expected a model with a fixed "
-        "input size: rebuild it on the size it will run at (e.g. "
-        f"{fixed_size_example(shape)}, weights copied with `set_weights`), "
-        f"or give `target_params`. Received: target_macs={target_macs!r}"
+    _refuse_any_size(
+        model, "target_macs", target_macs, "its MACs depend on that size"
     )
 
 
@@ -290,15 +282,23 @@ def validate_known_latency(model, target_latency):
         ValueError: when `target_latency` is given and an input of `model`
             takes any size.
     """
+    _refuse_any_size(
+        model,
+        "target_latency",
+        target_latency,
+        "its latency depends on that size and cannot be timed",
+    )
+
+
+def _refuse_any_size(model, argument, value, what):
     shape = free_input_shape(model)
-    if target_latency is None or shape is None:
+    if value is None or shape is None:
         return
     raise ValueError(
-        "Invalid value for argument `target_latency`: the latency of "
-        f"model '{model.name}' depends on the size of its input, which "
-        f"takes any size (input shape {shape}), so it cannot be timed. "
-        "Expected a model with a fixed input size: rebuild it on the size "
-        f"it will run at (e.g. {fixed_size_example(shape)}, weights copied "
-        "with `set_weights`) and prune that, or give `target_params`. "
-        f"Received: target_latency={target_latency!r}"
+        f"Invalid value for argument `{argument}`: the input of model "
+        f"'{model.name}' takes any size (input shape {shape}), and {what}. "
+        "Expected a model with a fixed "
+        "input size: rebuild it on the size it will run at (e.g. "
+        f"{fixed_size_example(shape)}, weights copied with `set_weights`), "
+        f"or give `target_params`. Received: {argument}={value!r}"
     )
