@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import tf_compact as tfc
 from tests.lite import helpers
+from tf_compact.lite import verification_checks
 
 
 def test_float32_parity_with_keras():
@@ -229,3 +230,20 @@ def test_a_recurrent_layer_that_cannot_convert_is_named_with_the_ways_out():
     message = str(info.value)
     assert "recurrent layers ['bi_gru']" in message
     assert "unroll=True" in message and "batch_size=1" in message
+
+
+def test_a_quantized_file_that_disagrees_with_its_model_is_flagged():
+    # Outputs 1000 + 0.01 * x: int8 steps of ~8 erase every difference
+    # between the classes, so the file's argmax no longer follows Keras's.
+    inputs = keras.Input((3,))
+    layer = keras.layers.Dense(3)
+    model = keras.Model(inputs, layer(inputs))
+    layer.kernel.assign(0.01 * np.eye(3, dtype="f4"))
+    layer.bias.assign(np.full(3, 1000.0, "f4"))
+    x = np.random.default_rng(0).uniform(size=(64, 3)).astype("f4")
+    with pytest.warns(UserWarning, match="agree with model"):
+        result = tfc.lite.convert(model, "int8", representative_data=x)
+    assert result.argmax_agreement < verification_checks.LOW_AGREEMENT
+    assert any("measure its accuracy" in note for note in result.notes)
+    float_result = tfc.lite.convert(model, "float32", representative_data=x)
+    assert float_result.argmax_agreement == 1.0

@@ -56,7 +56,7 @@ from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.runtime_modules import RUNTIMES
 from tf_compact.lite.signature import set_signature
 from tf_compact.lite.signature import signature_names
-from tf_compact.lite.verification import FLOAT_TOLERANCE
+from tf_compact.lite.verification_checks import FLOAT_TOLERANCE
 
 __all__ = [
     "BenchmarkResult",
