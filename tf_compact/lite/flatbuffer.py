@@ -230,3 +230,30 @@ def load_model_content(model):
             f"File {path!r} is not a usable TFLite model. {e}"
         ) from None
     return model
+
+
+def store_metadata(model, name, data):
+    """Stores `data` (bytes) as the metadata entry `name` of `model` (a
+    `ModelT`, the schema's object API), replacing an entry of that name.
+
+    Example:
+
+    ```python
+    store_metadata(flat, "my_entry", b"[1, 2]")
+    ```
+    """
+    import numpy
+
+    schema_buffer = type(model.buffers[0])()
+    schema_buffer.data = numpy.frombuffer(data, dtype=numpy.uint8)
+    entries = list(model.metadata or [])
+    for entry in entries:
+        text = entry.name
+        if (text.decode("utf-8") if isinstance(text, bytes) else text) == name:
+            model.buffers[entry.buffer] = schema_buffer
+            return
+    model.buffers.append(schema_buffer)
+    entry = model_schema().MetadataT()
+    entry.name = name
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = entries + [entry]

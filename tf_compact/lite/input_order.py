@@ -19,6 +19,7 @@ import weakref
 import numpy as np
 
 from tf_compact.lite.flatbuffer import model_schema
+from tf_compact.lite.flatbuffer import store_metadata
 
 #: Name of the metadata entry that holds the order.
 INPUT_ORDER = "tf_compact.input_order"
@@ -86,18 +87,8 @@ def _entry(model):
 def store_input_order(model, names):
     """Records `names` as the input order of `model` (a `ModelT`, the
     schema's object API), replacing an order already recorded."""
-    schema_buffer = type(model.buffers[0])()
     data = json.dumps(list(names)).encode("utf-8")
-    schema_buffer.data = np.frombuffer(data, dtype=np.uint8)
-    entry = _entry(model)
-    if entry is not None:
-        model.buffers[entry.buffer] = schema_buffer
-        return
-    model.buffers.append(schema_buffer)
-    entry = model_schema().MetadataT()
-    entry.name = INPUT_ORDER
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = list(model.metadata or []) + [entry]
+    store_metadata(model, INPUT_ORDER, data)
 
 
 def rename_input_order(model, mapping):

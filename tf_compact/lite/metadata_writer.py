@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 
 from tf_compact.lite.flatbuffer import load_model_content
-from tf_compact.lite.flatbuffer import model_schema
+from tf_compact.lite.flatbuffer import store_metadata
 from tf_compact.lite.metadata import as_text
 from tf_compact.lite.metadata import split_archive
 from tf_compact.lite.metadata_format import LABELS_FILE
@@ -244,23 +244,8 @@ def add_metadata(
             spec["label_file"] = file_name
             files[file_name] = ("\n".join(found) + "\n").encode("utf-8")
     buffer = metadata_flatbuffer(info, inputs, outputs)
-    _store_buffer(model, buffer)
+    store_metadata(model, METADATA_NAME, buffer)
     return _append_files(pack_model(model), files)
-
-
-def _store_buffer(model, data):
-    schema_buffer = type(model.buffers[0])()
-    schema_buffer.data = np.frombuffer(data, dtype=np.uint8)
-    entries = list(model.metadata or [])
-    for entry in entries:
-        if as_text(entry.name) == METADATA_NAME:
-            model.buffers[entry.buffer] = schema_buffer
-            return
-    model.buffers.append(schema_buffer)
-    entry = model_schema().MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = entries + [entry]
 
 
 def _append_files(flat, files):
