@@ -14,6 +14,7 @@ from tf_compact.lite.converter_run import check_full_integer
 from tf_compact.lite.converter_run import convert_with_fallback
 from tf_compact.lite.converter_run import is_keras3
 from tf_compact.lite.converter_run import is_tf_keras
+from tf_compact.lite.input_order import fits
 from tf_compact.lite.layer_norm import quantizable_clone
 from tf_compact.lite.precision import float32_model
 from tf_compact.lite.result import ConversionResult
@@ -120,12 +121,7 @@ def _calibration(model, data, num_calibration_steps):
 def _check_first_step(specs, first):
     """Raises `ValueError` when a calibration batch misfits its input."""
     for (name, shape), x in zip(specs, first):
-        # Ranks compared first: zip would stop at a missing axis.
-        fits = x.ndim == len(shape) and all(
-            want is None or want == got
-            for want, got in zip(tuple(shape)[1:], x.shape[1:])
-        )
-        if not fits:
+        if not fits(tuple(shape), x.shape):
             expected = (None,) + tuple(shape)[1:]
             which = "the model input" if name is None else f"input {name!r}"
             raise ValueError(
