@@ -157,8 +157,66 @@ def test_the_command_line_refuses_target_latency_in_one_line(
         compress_cli.main(["compress"])
     message = str(error.value)
     assert message.startswith(
-        "--target_latency=0.02: the input of model 'any_size' takes any "
-        "size"
+        "--target_latency=0.02: the input of model 'any_size' takes any size"
     ), message
     assert "\n" not in message and "Received:" not in message
     assert not os.path.exists(os.path.join(out, "stages.json"))
+
+
+def _trainer(model, wrap):
+    """A compiled copy of `model`, in a `tfc.Sparsifier` when `wrap`."""
+    trainer = keras.models.clone_model(model)
+    if wrap:
+        trainer = tfc.Sparsifier(trainer, sparsity=tfc.GroupLasso(1e-3))
+    trainer.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return trainer
+
+
+@pytest.mark.parametrize(
+    "make_callback, wrap",
+    [
+        (lambda: tfc.callbacks.BudgetController(target_macs=0.5), True),
+        (lambda: tfc.callbacks.GradualPruning(target_macs=0.5), False),
+        (lambda: tfc.callbacks.IterativePruning(target_macs=0.5), False),
+    ],
+    ids=["budget_controller", "gradual_pruning", "iterative_pruning"],
+)
+def test_callbacks_used_alone_refuse_a_macs_target_before_training(
+    model, make_callback, wrap
+):
+    trainer = _trainer(model, wrap)
+    before = [w.copy() for w in trainer.get_weights()]
+    x, y = _data()
+    with pytest.raises(ValueError) as error:
+        trainer.fit(x, y, epochs=1, callbacks=[make_callback()], verbose=0)
+    message = str(error.value)
+    assert message.startswith(
+        "Invalid value for argument `target_macs`: the input of model "
+    ), message
+    assert "input shape (None, None, None, 1)" in message
+    assert message.endswith("Received: target_macs=0.5")
+    # Refused before any step: the weights are untouched.
+    for a, b in zip(before, trainer.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "make_callback, wrap",
+    [
+        (lambda: tfc.callbacks.BudgetController(target_params=0.5), True),
+        (lambda: tfc.callbacks.GradualPruning(target_params=0.5), False),
+    ],
+    ids=["budget_controller", "gradual_pruning"],
+)
+def test_callbacks_accept_a_params_target_for_inputs_of_any_size(
+    model, make_callback, wrap
+):
+    trainer = _trainer(model, wrap)
+    x, y = _data()
+    history = trainer.fit(
+        x, y, epochs=1, callbacks=[make_callback()], verbose=0
+    )
+    assert np.isfinite(history.history["loss"][0])

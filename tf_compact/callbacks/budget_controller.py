@@ -12,6 +12,7 @@ from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.callbacks.penalty_controller import controller_arguments
 from tf_compact.callbacks.targeting_rules import EveryChannel
 from tf_compact.callbacks.targeting_rules import RequiredChannels
+from tf_compact.pruning.validation import validate_known_macs
 
 #: Default upper bound of the strength in targeted mode.
 TARGETED_MAX_STRENGTH = 10.0
@@ -135,7 +136,8 @@ class BudgetController(PenaltyController):
     Raises:
         ValueError: If the targets are missing or out of range, both given
             with `blocks`, if `blocks` is invalid, or (when fit starts) if
-            the model has no penalty to steer.
+            the model has no penalty to steer, or has `target_macs` and an
+            input of any size (`keras.Input((None, None, 3))`).
 
     Example:
 
@@ -222,6 +224,8 @@ class BudgetController(PenaltyController):
         return self.rule.binding(report)
 
     def _setup(self):
+        graph = self.penalty.plan.graph
+        validate_known_macs(graph.model, self.rule.target_macs)
         self.threshold = self.training_threshold
         self.scope.setup(self)
         self.rule.setup(self)

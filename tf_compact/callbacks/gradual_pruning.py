@@ -80,7 +80,8 @@ class GradualPruning(IterativePruning):
 
     Raises:
         ValueError: If an argument is invalid, or (when fit starts) if
-            `end_step="auto"` and the fit's steps per epoch are unknown.
+            `end_step="auto"` and the fit's steps per epoch are unknown, or
+            `target_macs` is given and an input of the model takes any size.
 
     Example:
 

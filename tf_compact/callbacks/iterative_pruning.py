@@ -19,6 +19,7 @@ from tf_compact.internal.validation import validate_choice
 from tf_compact.internal.validation import validate_fraction
 from tf_compact.internal.validation import validate_int
 from tf_compact.pruning.importance import group_importance
+from tf_compact.pruning.validation import validate_known_macs
 from tf_compact.sparsity import group_plan
 from tf_compact.surgery.cost import cost_from_keep
 
@@ -76,7 +77,9 @@ class IterativePruning(keras.callbacks.Callback):
         verbose: `1` prints each round. Defaults to `0`.
 
     Raises:
-        ValueError: If an argument is invalid.
+        ValueError: If an argument is invalid, or (when the model is set)
+            `target_macs` is given and an input of the model takes any size
+            (`keras.Input((None, None, 3))`: its MACs are unknown).
 
     Example:
 
@@ -132,6 +135,7 @@ class IterativePruning(keras.callbacks.Callback):
         ):
             kept = keras.ops.convert_to_numpy(self.mask)
         else:
+            validate_known_macs(pruned, self.given_targets.get("macs"))
             self.pruned_model = pruned
             graph = ChannelGraph(pruned)
             self.plan = group_plan.GroupPlan.from_graph(graph)
