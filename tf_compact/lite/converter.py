@@ -16,6 +16,7 @@ from tf_compact.lite.converter_run import is_keras3
 from tf_compact.lite.converter_run import is_tf_keras
 from tf_compact.lite.input_order import fits
 from tf_compact.lite.layer_norm import quantizable_clone
+from tf_compact.lite.mode_notes import mode_notes
 from tf_compact.lite.precision import float32_model
 from tf_compact.lite.result import ConversionResult
 from tf_compact.lite.runtime import make_interpreter
@@ -318,6 +319,7 @@ def convert(
         notes = [precision_note, *notes]
     if mode in ("int8", "qat"):
         check_full_integer(content, model, mode)
+    notes += mode_notes(content, model, mode, inference_io)
     result = ConversionResult(
         content, mode, path_used, inference_io=inference_io, notes=notes
     )
