@@ -239,3 +239,15 @@ def test_int8_refuses_a_calibration_array_of_the_wrong_rank(data, hint):
     assert not isinstance(info.value, tfc.lite.ConversionError)
     assert "Expected an array of rank 4" in str(info.value)
     assert hint.replace("\\", "") in str(info.value)
+
+
+def test_converting_a_dict_input_model_warns_about_no_input_structure():
+    # TensorFlow's converter traces the model with a list; Keras's warning
+    # about it says nothing the user can act on.
+    model = _image_and_meta()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tfc.lite.convert(model, representative_data=None)
+    assert [w for w in caught if "structure" in str(w.message)] == []
+    assert result.path_used == "from_keras_model"
+    assert result.max_abs_diff < 1e-4

@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import tempfile
+import warnings
 
 from tf_compact.lite import diagnostics
 from tf_compact.lite.errors import ConversionError
@@ -79,11 +80,18 @@ def _configure(converter, mode, representative, inference_io):
         converter.inference_output_type = dtype
 
 
+#: What Keras warns when TensorFlow's converter traces a dict-input model
+#: with a list of tensors (in input order; verification checks the file).
+_LIST_FOR_DICT = r"The structure of `inputs` doesn't match the expected"
+
+
 def _run_converter(model, path, mode, representative, inference_io):
     with (
         tempfile.TemporaryDirectory() as workdir,
         contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
     ):
+        warnings.filterwarnings("ignore", _LIST_FOR_DICT, UserWarning)
         converter = _make_converter(model, path, workdir)
         _configure(converter, mode, representative, inference_io)
         return converter.convert()
