@@ -30,7 +30,11 @@ table predicts, and the kept width of every group. With
 both fine-tuned students are recomputed on the training batches. Results
 go to `<results_dir>/<name>.json` and `.md`, with the command at the top.
 A result made by the same command on the same converged teacher is kept:
-the run stops at once (`--rerun` runs it again and replaces it).
+the run stops at once (`--rerun` runs it again and replaces it). An
+interrupted run resumes: the two pruned students (with the bisection) and
+each fine-tuned student are saved under `--work_dir` as they are made,
+keyed by the teacher and every flag that changes the result, and read
+back by the next run of the same settings.
 
 ```shell
 python benchmarks/bench_latency_budget.py --teacher=vgg
@@ -124,7 +128,28 @@ RERUN = flags.DEFINE_boolean(
 WORK_DIR = flags.DEFINE_string(
     "work_dir",
     os.path.join(os.path.expanduser("~"), ".cache", "tf_compact_bench"),
-    "Cache of the short teachers.",
+    "Cache of the short teachers and of an unfinished run's students.",
+)
+
+#: Flags that change what a run measures: the key of its saved students
+#: (`--seeds`, `--name`, `--rerun` and where files go are not).
+SETTINGS = (
+    "teacher",
+    "teacher_epochs",
+    "epochs",
+    "latency_fraction",
+    "match_tolerance",
+    "match",
+    "max_bisection_steps",
+    "round_to",
+    "scope",
+    "threads",
+    "runs",
+    "repeats",
+    "temperature",
+    "batch_size",
+    "limit",
+    "recalibrate_bn",
 )
 
 
@@ -249,6 +274,75 @@ def _fine_tune(teacher, student, bundle, seed):
     if RECALIBRATE.value:
         tfc.sparsity.recalibrate_batch_norm(distiller.student, bundle.train)
     return distiller.student, time.time() - start
+
+
+def _run_dir(teacher_info, seed=None):
+    """Where this run's students are saved: one folder per teacher and
+    settings, a subfolder per fine-tune seed."""
+    settings = {name: flags.FLAGS[name].value for name in SETTINGS}
+    folder = common.seed_work_dir(
+        WORK_DIR.value,
+        ("latency_budget",),
+        settings,
+        teacher_info.get("folder", "short"),
+        0 if seed is None else seed,
+    )
+    return os.path.dirname(folder) if seed is None else folder
+
+
+def _load(folder, name):
+    import keras
+
+    path = os.path.join(folder, f"{name}.keras")
+    return keras.saving.load_model(path, compile=False)
+
+
+def _students(teacher, teacher_info, shape, target):
+    """`(by_latency, by_macs, target_macs, steps)`: pruned here, or read
+    back from an interrupted run of the same settings."""
+    import tf_compact as tfc
+    from tf_compact.pruning.masks import reused_sensitivity_tables
+
+    folder = _run_dir(teacher_info)
+    record = os.path.join(folder, "students.json")
+    if os.path.exists(record):
+        with open(record, encoding="utf-8") as f:
+            saved = json.load(f)
+        print(f"students read back from {folder}")
+        by_latency, by_macs = _load(folder, "latency"), _load(folder, "macs")
+        return by_latency, by_macs, saved["target_macs"], saved["steps"]
+    with reused_sensitivity_tables():
+        by_latency = tfc.prune(
+            teacher,
+            target_latency=target,
+            num_threads=THREADS.value,
+            **shape,
+        )
+        by_macs, target_macs, steps = _match_macs(teacher, by_latency, shape)
+    os.makedirs(folder, exist_ok=True)
+    by_latency.save(os.path.join(folder, "latency.keras"))
+    by_macs.save(os.path.join(folder, "macs.keras"))
+    # Written last: its presence says both students are whole.
+    common.write_json(record, {"target_macs": target_macs, "steps": steps})
+    return by_latency, by_macs, target_macs, steps
+
+
+def _tuned(teacher, student, bundle, arm, seed, teacher_info):
+    """`(model, accuracy, seconds)` of one arm's fine-tune for `seed`:
+    run here, or read back from an interrupted run of the same settings."""
+    folder = _run_dir(teacher_info, seed)
+    record = os.path.join(folder, f"{arm}.json")
+    if os.path.exists(record):
+        with open(record, encoding="utf-8") as f:
+            saved = json.load(f)
+        print(f"{arm} arm, seed {seed}: read back from {folder}")
+        return _load(folder, arm), saved["accuracy"], saved["seconds"]
+    tuned, seconds = _fine_tune(teacher, student, bundle, seed)
+    accuracy = _accuracy(tuned, bundle)
+    os.makedirs(folder, exist_ok=True)
+    tuned.save(os.path.join(folder, f"{arm}.keras"))
+    common.write_json(record, {"accuracy": accuracy, "seconds": seconds})
+    return tuned, accuracy, seconds
 
 
 _RUNNERS = {}
@@ -414,10 +508,8 @@ def main(argv):
     del argv
     import keras
 
-    import tf_compact as tfc
     from tf_compact.internal import interpreter
     from tf_compact.pruning.latency import build_latency_table
-    from tf_compact.pruning.masks import reused_sensitivity_tables
 
     seeds = [int(s) for s in SEEDS.value]
     name = NAME.value or TEACHER.value
@@ -437,14 +529,9 @@ def main(argv):
     shape = {"round_to": ROUND_TO.value, "scope": SCOPE.value}
     if SCOPE.value == "sensitivity":
         shape["data"] = bundle.train.take(8)
-    with reused_sensitivity_tables():
-        by_latency = tfc.prune(
-            teacher,
-            target_latency=target,
-            num_threads=THREADS.value,
-            **shape,
-        )
-        by_macs, target_macs, steps = _match_macs(teacher, by_latency, shape)
+    by_latency, by_macs, target_macs, steps = _students(
+        teacher, teacher_info, shape, target
+    )
     students = {"latency": by_latency, "macs": by_macs}
     budgets = {
         "latency": f"target_latency={target:.4f} ms",
@@ -455,8 +542,10 @@ def main(argv):
     for arm, student in students.items():
         accuracies, seconds = [], []
         for seed in seeds:
-            tuned, fit_seconds = _fine_tune(teacher, student, bundle, seed)
-            accuracies.append(_accuracy(tuned, bundle))
+            tuned, accuracy, fit_seconds = _tuned(
+                teacher, student, bundle, arm, seed, teacher_info
+            )
+            accuracies.append(accuracy)
             seconds.append(fit_seconds)
             tuned_models[arm] = tuned
         macs, params = _cost(student)

@@ -1,9 +1,11 @@
-"""`benchmarks/bench_latency_budget.py` keeps a finished result."""
+"""`benchmarks/bench_latency_budget.py` keeps a finished result and resumes
+an interrupted one."""
 
 import json
 import os
 import sys
 
+import numpy as np
 from absl.testing import flagsaver
 
 from tests.bench_scripts import import_script
@@ -87,3 +89,64 @@ def test_the_macs_arm_is_never_faster_than_the_latency_arm(
             "teacher", "by_latency", {}
         )
         assert model == 0.2
+
+
+def _tiny(units):
+    import keras
+
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(units)(inputs))
+
+
+def test_an_interrupted_run_reads_its_students_back(
+    tmp_path, monkeypatch, parsed_flags
+):
+    import tf_compact as tfc
+
+    made = []
+
+    def prune(teacher, **kwargs):
+        made.append("latency")
+        return _tiny(3)
+
+    def match(teacher, by_latency, shape):
+        made.append("macs")
+        return _tiny(2), 0.4, [{"target_macs": 0.4, "gap": 0.01}]
+
+    def fine_tune(teacher, student, bundle, seed):
+        made.append(f"tune{seed}")
+        return student, 12.5
+
+    monkeypatch.setattr(tfc, "prune", prune)
+    monkeypatch.setattr(bench_latency_budget, "_match_macs", match)
+    monkeypatch.setattr(bench_latency_budget, "_fine_tune", fine_tune)
+    monkeypatch.setattr(
+        bench_latency_budget, "_accuracy", lambda model, bundle: 0.9
+    )
+    info = {"kind": "converged", "folder": "vgg-0123456789"}
+
+    def run():
+        latency, macs, target, steps = bench_latency_budget._students(
+            "teacher", info, {"round_to": 8}, 0.1
+        )
+        tuned = bench_latency_budget._tuned(
+            "teacher", macs, None, "macs", 1, info
+        )
+        return latency, macs, target, steps, tuned
+
+    with flagsaver.flagsaver(work_dir=str(tmp_path), epochs=2):
+        first = run()
+        assert made == ["latency", "macs", "tune1"]
+        again = run()
+        assert made == ["latency", "macs", "tune1"]  # nothing made again
+        assert [m.output.shape[-1] for m in again[:2]] == [3, 2]
+        assert again[2:4] == (0.4, [{"target_macs": 0.4, "gap": 0.01}])
+        model, accuracy, seconds = again[4]
+        assert (accuracy, seconds) == (0.9, 12.5)
+        np.testing.assert_array_equal(
+            model.get_weights()[0], first[4][0].get_weights()[0]
+        )
+    # Other settings never read this run's students.
+    with flagsaver.flagsaver(work_dir=str(tmp_path), epochs=3):
+        run()
+        assert made[3:] == ["latency", "macs", "tune1"]
