@@ -13,12 +13,13 @@ class Auto(Method):
 
     `compress` runs `resolve()`; the report names the method that ran.
     `method="auto"` (the default of `compress`) is `Auto()`, that is the
-    controller. With a budget, one-shot pruning with the sensitivity
-    allocation is chosen over group-sparse training (`Budget`) because it
-    was as accurate or more at equal student epochs on most teachers and
-    operating points of the evidence benchmark (the benchmarks page,
-    "Group-sparse training against one-shot"); ask for `Budget` by name
-    to try it.
+    controller. With a budget, one-shot pruning is chosen over
+    group-sparse training (`Budget`): one-shot pruning (with
+    `allocation="sensitivity"`) was as accurate or more at equal student
+    epochs on most teachers and operating points of the evidence
+    benchmark (the benchmarks page, "Group-sparse training against
+    one-shot"). Ask for `Budget` by name to try it, and for
+    `OneShot(allocation="sensitivity")` for that benchmark's arm.
 
     Args:
         target_macs: MACs budget: a fraction of the teacher's MACs (a float
