@@ -103,3 +103,46 @@ def test_hint_adapter_rejects_unadaptable_shapes():
         adapters.HintAdapter((None, 4, 4, 8), (None, 8))
     with pytest.raises(ValueError, match="non-channel axis"):
         adapters.HintAdapter((None, 5, 8), (None, 4, 8))
+
+
+def _with_backbone(width, name):
+    """Augmentation, then a nested Functional backbone (as a
+    keras.applications one is used), then a softmax head."""
+    image = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(width, 3, padding="same", name="inner_a")(image)
+    x = keras.layers.Conv2D(
+        width, 3, strides=2, padding="same", name="inner_b"
+    )(x)
+    backbone = keras.Model(image, x, name=f"{name}_backbone")
+    inputs = keras.Input((8, 8, 1))
+    h = backbone(keras.layers.RandomFlip(name="flip")(inputs))
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    outputs = keras.layers.Dense(3, activation="softmax", name="probs")(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def test_features_of_a_nested_functional_backbone_come_from_the_outer_graph():
+    import tf_compact as tfc
+
+    teacher, student = _with_backbone(4, "t"), _with_backbone(2, "s")
+    pairs = features.auto_pairs(teacher, student, spatial=True)
+    assert pairs == [("t_backbone", "s_backbone")]
+    distiller = tfc.Distiller(teacher, student, [tfc.FeatureKD()])
+    distiller.compile("adam", "sparse_categorical_crossentropy")
+    x, y = models.data(8)
+    history = distiller.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    extractor = features.FeatureExtractor(teacher, [None, "t_backbone"], "t")
+    out = extractor(x, training=False)
+    backbone = teacher.get_layer("t_backbone")
+    np.testing.assert_allclose(out["t_backbone"], backbone(x), rtol=1e-5)
+
+
+def test_a_layer_inside_a_nested_model_is_refused_with_where_it_is():
+    teacher = _with_backbone(4, "t")
+    with pytest.raises(ValueError) as error:
+        features.layer_output(teacher, "inner_a", "teacher")
+    message = str(error.value)
+    assert "Layer 'inner_a' is inside the nested model 't_backbone'" in message
+    assert "tfc.lighten.width(model, 1.0)" in message
+    assert message.endswith("Received: 'inner_a'")

@@ -251,3 +251,20 @@ def test_a_random_layer_active_at_inference_is_named_before_training(data):
     )
     with pytest.raises(ValueError, match="'shift' \\(RandomShift\\)"):
         tfc.lite.qat(model, (x, y), epochs=1)
+
+
+def test_kd_qat_takes_a_nested_backbone_feature_from_the_outer_graph():
+    from tf_compact.lite import distill_qat
+
+    image = keras.Input((8, 8, 1))
+    inner = keras.layers.Conv2D(4, 3, strides=2, padding="same")(image)
+    backbone = keras.Model(image, inner, name="backbone")
+    inputs = keras.Input((8, 8, 1))
+    h = backbone(keras.layers.Rescaling(0.5)(inputs))
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    teacher = keras.Model(inputs, keras.layers.Dense(3)(h))
+    net = distill_qat._teacher_net(teacher, ["backbone"])
+    x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype("float32")
+    logits, feature = net(x)
+    np.testing.assert_allclose(feature, backbone(0.5 * x), rtol=1e-5)
+    np.testing.assert_allclose(logits, teacher(x), rtol=1e-5)

@@ -13,6 +13,8 @@ from tf_compact.distillation import stages
 from tf_compact.internal import heads
 from tf_compact.internal.head_ops import probabilities_to_logits
 from tf_compact.internal.head_trace import same_tensor
+from tf_compact.internal.keras_compat import call_outputs
+from tf_compact.internal.keras_compat import leaf_layers
 
 # Key under which an extractor returns the model's own (final) output.
 FINAL = None
@@ -69,16 +71,34 @@ def layer_output(model, layer_name, role):
     if layer_name not in names:
         raise ValueError(
             f"Unknown layer name for the {role} model `{model.name}`. "
-            f"Expected one of {names}. Received: {layer_name!r}"
+            f"Expected one of {names}.{_nested_hint(model, layer_name)} "
+            f"Received: {layer_name!r}"
         )
-    layer = model.get_layer(layer_name)
-    try:
-        return layer.output
-    except (AttributeError, ValueError) as e:
+    calls = call_outputs(model, model.get_layer(layer_name))
+    if len(calls) != 1:
         raise ValueError(
-            f"The {role} layer {layer_name!r} has no single output (it is "
-            f"used more than once or never called): {e}"
-        ) from e
+            f"The {role} layer {layer_name!r} has no single output: it is "
+            f"called {len(calls)} times in model `{model.name}`. Expected a "
+            "layer called once."
+        )
+    return calls[0]
+
+
+def _nested_hint(model, layer_name):
+    """Where `layer_name` sits when a nested model of `model` holds it."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model) and any(
+            inner.name == layer_name for inner in leaf_layers(layer)
+        ):
+            return (
+                f" Layer {layer_name!r} is inside the nested model "
+                f"{layer.name!r}, whose inner layers the outer model does "
+                f"not expose: name {layer.name!r} for its output, or "
+                "distill a flat copy in which every layer is reachable "
+                "(`tfc.lighten.width(model, 1.0)` computes the same "
+                "function with the nested models opened up)."
+            )
+    return ""
 
 
 def _single_or_list(tensors):

@@ -184,6 +184,31 @@ def ordered_nodes(functional):
         yield from by_depth[depth]
 
 
+def call_outputs(model, layer):
+    """The outputs of each call of `layer` in the graph of `model`.
+
+    A nested model's `.output` is a tensor of its own inner graph, not the
+    one the outer model computes; the node of the call is. Returns a list
+    with one entry per call (a tensor, or a list for several outputs);
+    empty for a model without a Functional graph.
+
+    Example:
+
+    ```python
+    [h] = call_outputs(model, model.get_layer("backbone"))
+    ```
+    """
+    graph = functional_graph(model)
+    if graph is None:
+        return []
+    calls = []
+    for node in ordered_nodes(graph):
+        if node.operation is layer:
+            outputs = list(node.output_tensors)
+            calls.append(outputs[0] if len(outputs) == 1 else outputs)
+    return calls
+
+
 _SafeModeScope = _attr("keras.src.saving.serialization_lib", "SafeModeScope")
 
 

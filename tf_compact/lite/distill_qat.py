@@ -9,6 +9,7 @@ import numpy as np
 
 from tf_compact.internal import heads
 from tf_compact.internal.head_ops import probabilities_to_logits
+from tf_compact.internal.keras_compat import call_outputs
 from tf_compact.internal.validation import validate_positive
 
 
@@ -285,9 +286,17 @@ def _teacher_net(teacher, names):
 
     if not heads.is_functional(teacher):
         return heads.logits_view(teacher)
-    outputs = [heads.logits_tensor(teacher, 0)] + [
-        teacher.get_layer(n).output for n in names
-    ]
+    outputs = [heads.logits_tensor(teacher, 0)]
+    for name in names:
+        # The call in the teacher's graph: a nested model's `.output` is
+        # a tensor of its own inner graph.
+        calls = call_outputs(teacher, teacher.get_layer(name))
+        if len(calls) != 1:
+            raise ValueError(
+                f"Feature layer {name!r} is called {len(calls)} times in the "
+                "teacher. Expected a layer called once."
+            )
+        outputs.append(calls[0])
     return keras.Model(teacher.inputs, outputs)
 
 
