@@ -1,10 +1,18 @@
 """Training behaviour of tf_compact.Distiller."""
 
+import warnings
+
 import keras
 import numpy as np
+import pytest
 
 import tf_compact as tfc
 from tests.distillation import models
+
+
+def _KL():
+    # Keras's default loss="kl_divergence" skips its softmax (warned about).
+    return keras.losses.KLDivergence()
 
 
 def _fit(distiller, epochs=1, **kwargs):
@@ -144,7 +152,9 @@ def test_regularizer_shrinks_kernel_unlike_keras_distiller():
         kernel = student.get_layer("c1").kernel
         start = float(np.linalg.norm(kernel.numpy()))
         distiller = cls(
-            teacher, student, [keras.distillation.LogitsDistillation()]
+            teacher,
+            student,
+            [keras.distillation.LogitsDistillation(loss=_KL())],
         )
         distiller.compile(
             optimizer=keras.optimizers.SGD(0.01),
@@ -176,7 +186,7 @@ def test_sparsity_penalty_follows_its_strength_variable():
 def test_accepts_keras_distillation_losses():
     teacher, student = models.conv_net(8, "teacher"), models.conv_net(8, "s")
     losses = [
-        keras.distillation.LogitsDistillation(temperature=2.0),
+        keras.distillation.LogitsDistillation(temperature=2.0, loss=_KL()),
         keras.distillation.FeatureDistillation(
             teacher_layer_name="r2", student_layer_name="r2"
         ),
@@ -282,3 +292,27 @@ def test_distillation_without_labels_validated_with_labels():
     ).history
     assert len(history["loss"]) == 2
     assert 0.0 <= history["val_accuracy"][-1] <= 1.0
+
+
+def test_keras_logits_distillation_with_its_default_loss_is_warned_about():
+    teacher, student = models.conv_net(8, "teacher"), models.conv_net(8, "s")
+    default = keras.distillation.LogitsDistillation(temperature=2.0)
+    with pytest.warns(UserWarning, match="skips its softmax"):
+        tfc.Distiller(teacher, student, [default])
+    fixed = keras.distillation.LogitsDistillation(temperature=2.0, loss=_KL())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tfc.Distiller(teacher, student, [fixed])
+
+
+def test_keras_feature_distillation_of_unequal_shapes_is_refused_up_front():
+    teacher, student = models.conv_net(8, "teacher"), models.conv_net(4, "s")
+    loss = keras.distillation.FeatureDistillation(
+        teacher_layer_name="r1", student_layer_name="r1"
+    )
+    with pytest.raises(ValueError) as error:
+        tfc.Distiller(teacher, student, [loss])
+    message = str(error.value)
+    assert "FeatureDistillation compares teacher layer 'r1' of shape" in message
+    assert "(None, 8, 8, 8)" in message and "(None, 8, 8, 4)" in message
+    assert "tfc.FeatureKD" in message

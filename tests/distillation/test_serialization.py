@@ -14,7 +14,9 @@ def _distiller(sparsity=None):
         tfc.FeatureKD(),
         tfc.AttentionTransfer(pairs=[("r2", "r2")]),
         tfc.ContrastiveKD("gap", "gap", embedding_dim=8, memory_size=16),
-        keras.distillation.LogitsDistillation(temperature=2.0),
+        keras.distillation.LogitsDistillation(
+            temperature=2.0, loss=keras.losses.KLDivergence()
+        ),
     ]
     return tfc.Distiller(
         teacher,

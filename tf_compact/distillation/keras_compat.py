@@ -1,6 +1,7 @@
 """Lets a `keras.distillation` loss run inside `tf_compact.Distiller`."""
 
 import re
+import warnings
 
 import keras
 import tensorflow as tf
@@ -35,6 +36,18 @@ class KerasLossTerm:
         self.scaled = bool(fns) and all(
             isinstance(f, keras.losses.Loss) for f in fns
         )
+        if isinstance(loss, keras.distillation.LogitsDistillation) and any(
+            getattr(f, "__name__", None) == "kl_divergence" for f in fns
+        ):
+            warnings.warn(
+                "keras.distillation.LogitsDistillation with "
+                "loss='kl_divergence' (its default) computes the KL "
+                "divergence of the raw, clipped logits: Keras turns the "
+                "string into a function that skips its softmax, so the term "
+                "distills next to nothing (it can even be negative). Pass "
+                "loss=keras.losses.KLDivergence(), or use tfc.LogitsKD.",
+                stacklevel=4,
+            )
 
     @property
     def term_name(self):
@@ -46,10 +59,25 @@ class KerasLossTerm:
         self.loss.validate_model_compatibility(teacher, student)
         t = getattr(self.loss, "teacher_layer_name", None)
         s = getattr(self.loss, "student_layer_name", None)
-        if t is not None:
-            features.layer_output(teacher, t, "teacher")
-        if s is not None:
-            features.layer_output(student, s, "student")
+        if t is not None and s is not None:
+            shapes = (
+                features.layer_output(teacher, t, "teacher").shape,
+                features.layer_output(student, s, "student").shape,
+            )
+            if tuple(shapes[0][1:]) != tuple(shapes[1][1:]):
+                raise ValueError(
+                    f"Invalid value in argument `distillation_losses`: "
+                    f"{type(self.loss).__name__} compares teacher layer "
+                    f"{t!r} of shape {shapes[0]} with student layer {s!r} "
+                    f"of shape {shapes[1]}, and takes no adapter. Expected "
+                    "layers of the same shape, or tfc.FeatureKD, which "
+                    "adapts the student's channels to the teacher's."
+                )
+        elif t is not None or s is not None:
+            model, name, role = (
+                (teacher, t, "teacher") if t else (student, s, "student")
+            )
+            features.layer_output(model, name, role)
         return [(t, s)]
 
     def check_head(self, binary):
