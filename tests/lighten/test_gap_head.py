@@ -206,3 +206,39 @@ def test_data_fit_bad_arguments():
     config, weights = model.get_config(), helpers.weights_of(model)
     lighten.gap_head(model, data=helpers.images(batch=16))
     helpers.assert_unchanged(model, config, weights)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_a_flatten_of_the_model_input_is_not_a_head(sequential):
+    # An MLP on 28x28 images: replacing its Flatten would average the rows.
+    layers = [
+        keras.layers.Flatten(name="pixels"),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(3),
+    ]
+    if sequential:
+        mlp = keras.Sequential([keras.Input((28, 28)), *layers])
+    else:
+        inputs = keras.Input((28, 28))
+        x = inputs
+        for layer in layers:
+            x = layer(x)
+        mlp = keras.Model(inputs, x)
+    with pytest.raises(ValueError, match="input itself is not a head"):
+        lighten.gap_head(mlp)
+    with pytest.raises(ValueError, match="candidates are \\[\\]"):
+        lighten.gap_head(mlp, layers=["pixels"])
+
+
+def test_a_feature_map_head_is_replaced_beside_a_flattened_input():
+    image = keras.Input((6, 6, 2), name="image")
+    meta = keras.Input((4, 3), name="meta")
+    x = keras.layers.Conv2D(4, 3, name="conv")(image)
+    x = keras.layers.Flatten(name="head_flatten")(x)
+    x = keras.layers.Dense(2, name="image_logits")(x)
+    m = keras.layers.Flatten(name="meta_flatten")(meta)
+    m = keras.layers.Dense(2, name="meta_logits")(m)
+    model = keras.Model([image, meta], keras.layers.Add()([x, m]))
+    light = lighten.gap_head(model)
+    names = [layer.name for layer in light.layers]
+    assert "meta_flatten" in names and "head_flatten" not in names

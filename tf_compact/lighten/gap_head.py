@@ -43,7 +43,8 @@ def gap_head(model, layers=None, data=None, num_calibration_steps=8):
             models are handled).
         layers: names of the `Flatten` layers to replace, or `None` for
             every `Flatten` whose input has spatial dimensions (rank 3 to
-            5). Defaults to `None`.
+            5) and is not an input of `model` itself (an MLP's `Flatten`
+            of the image is not a head). Defaults to `None`.
         data: calibration inputs for the least-squares fit, as
             `tfc.lite.convert` takes them: an array of inputs (used whole),
             a `tf.data.Dataset` of inputs or `(x, y)` batches, an iterable
@@ -167,17 +168,32 @@ def _select_flattens(model, layers):
         if not isinstance(layer, keras.layers.Flatten):
             continue
         shape = _clone.input_shape_of(layer)
-        if shape is not None and len(shape) in _GAP_LAYERS:
+        if (
+            shape is not None
+            and len(shape) in _GAP_LAYERS
+            and not _reads_model_input(model, layer)
+        ):
             candidates[layer.name] = layer
     if layers is None:
         if not candidates:
             raise ValueError(
                 "No Flatten→Dense head found in model "
                 f"{model.name!r}: it has no Flatten layer over a feature "
-                "map of rank 3 to 5, so `gap_head` has nothing to replace."
+                "map of rank 3 to 5 (a Flatten of the model's input itself "
+                "is not a head), so `gap_head` has nothing to replace."
             )
         return {id(layer): layer for layer in candidates.values()}
     return _named_flattens(model, layers, candidates)
+
+
+def _reads_model_input(model, layer):
+    """Whether `layer` flattens an input of `model` itself (an MLP's first
+    layer), which holds pixels, not a feature map."""
+    inputs = [id(t) for t in model.inputs]
+    for node in getattr(layer, "_inbound_nodes", []):
+        if any(id(t) in inputs for t in node.input_tensors):
+            return True
+    return False
 
 
 def _named_flattens(model, layers, candidates):
