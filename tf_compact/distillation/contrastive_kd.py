@@ -122,7 +122,9 @@ class ContrastiveKD(kd_loss.KDLoss):
     `memory_size > 0`, of a FIFO memory bank of teacher embeddings from
     earlier steps (more negatives, as in CRD, Tian et al. 2020). The bank is
     a first-in first-out queue rather than CRD's per-sample index, so the
-    data pipeline needs no sample ids.
+    data pipeline needs no sample ids. With in-batch negatives the value
+    depends on the batch size: `evaluate` with another batch size than
+    `fit`'s validation reports another `contrastive_kd`.
 
     Under a `tf.distribute` strategy with several replicas, the teacher
     embeddings of the whole global batch are gathered from every replica:

@@ -24,7 +24,8 @@ def separable(
     Each selected `Conv1D`/`Conv2D` (kernel larger than 1, `groups=1`)
     becomes a `SeparableConv1D`/`SeparableConv2D` with the same name,
     filters, kernel size, strides, padding, dilation, activation and bias.
-    A standard convolution costs `k²·Cin·Cout` multiply-adds per output
+    A `kernel_regularizer` becomes the pointwise kernel's regularizer; the
+    depthwise kernel gets none. A standard convolution costs `k²·Cin·Cout` multiply-adds per output
     position, the separable one `k²·Cin·m + Cin·m·Cout` (`m` is the
     depth multiplier).
 
