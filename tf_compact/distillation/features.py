@@ -86,17 +86,13 @@ def layer_output(model, layer_name, role):
 
 def _nested_hint(model, layer_name):
     """Where `layer_name` sits when a nested model of `model` holds it."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model) and any(
-            inner.name == layer_name for inner in leaf_layers(layer)
-        ):
+    for outer in [m for m in model.layers if isinstance(m, keras.Model)]:
+        if layer_name in {inner.name for inner in leaf_layers(outer)}:
             return (
                 f" Layer {layer_name!r} is inside the nested model "
-                f"{layer.name!r}, whose inner layers the outer model does "
-                f"not expose: name {layer.name!r} for its output, or "
-                "distill a flat copy in which every layer is reachable "
-                "(`tfc.lighten.width(model, 1.0)` computes the same "
-                "function with the nested models opened up)."
+                f"{outer.name!r}, which hides it: name {outer.name!r}, or "
+                "distill a flat copy (`tfc.lighten.width(model, 1.0)` is "
+                "the same function with nested models opened up)."
             )
     return ""
 

@@ -25,9 +25,9 @@ def separable(
     becomes a `SeparableConv1D`/`SeparableConv2D` with the same name,
     filters, kernel size, strides, padding, dilation, activation and bias.
     A `kernel_regularizer` becomes the pointwise kernel's regularizer; the
-    depthwise kernel gets none. A standard convolution costs `k²·Cin·Cout` multiply-adds per output
-    position, the separable one `k²·Cin·m + Cin·m·Cout` (`m` is the
-    depth multiplier).
+    depthwise kernel gets none. A standard convolution costs
+    `k²·Cin·Cout` multiply-adds per output position, the separable one
+    `k²·Cin·m + Cin·m·Cout` (`m` is the depth multiplier).
 
     With `initialization="svd"` the separable layer starts from the best
     approximation of the original kernel it can express: for every input
