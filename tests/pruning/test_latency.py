@@ -23,6 +23,7 @@ from tf_compact.pruning.prune import prune
 from tf_compact.pruning.prune import prune_masks
 
 prune_module = importlib.import_module("tf_compact.pruning.prune")
+masks_module = importlib.import_module("tf_compact.pruning.masks")
 
 
 @pytest.fixture(autouse=True)
@@ -258,11 +259,36 @@ def test_sensitivity_allocation_meets_a_latency_budget(monkeypatch):
         )
 
 
+def test_a_stalled_sensitivity_allocation_falls_back_to_the_global_ranking(
+    monkeypatch,
+):
+    model = net()
+    table = fake_table(model)
+    graph = tfc.ChannelGraph(model)
+    predict = LatencyPredictor(table.for_graph(graph), graph)
+    # The allocation stalls: every group keeps its full width.
+    monkeypatch.setattr(
+        masks_module,
+        "allocate",
+        lambda graph, *args, **kwargs: {g.name: g.size for g in graph.groups},
+    )
+    with pytest.warns(UserWarning, match="global ranking reaches the target"):
+        masks = prune_masks(
+            model,
+            target_latency=6.0,
+            latency_table=table,
+            scope="sensitivity",
+            data=_images(),
+        )
+    assert predict(masks) <= 6.0
+    global_masks = prune_masks(model, target_latency=6.0, latency_table=table)
+    assert _widths(masks) == _widths(global_masks)
+
+
 def test_sensitivity_table_is_measured_once_over_the_retries(monkeypatch):
     model = net()
     table = _measured_here(model)
     measured, tables = [], []
-    masks_module = importlib.import_module("tf_compact.pruning.masks")
     real = masks_module.sensitivity_table
 
     def counted(*args, **kwargs):

@@ -7,6 +7,7 @@ ratio, a threshold, given widths, or MACs/parameter/latency targets
 
 import contextlib
 import os
+import warnings
 
 from tf_compact.graph.channel_graph import _validate_mask
 from tf_compact.internal.targets import parse_target
@@ -101,16 +102,29 @@ def prune_masks(
         predictor = LatencyPredictor(table, graph)
         latency = (predictor, float(target_latency), target_latency)
     if scope == "sensitivity":
-        return _sensitivity_masks(
-            model,
-            graph,
-            scores,
-            data,
-            targets,
-            (min_channels, round_to),
-            latency,
-            verbose,
-        )
+        try:
+            return _sensitivity_masks(
+                model,
+                graph,
+                scores,
+                data,
+                targets,
+                (min_channels, round_to),
+                latency,
+                verbose,
+            )
+        except _LatencyUnreached as stalled:
+            # Its greedy cuts can stall where the table is flat between
+            # timed widths; the global ranking may still get there.
+            masks = _search_target(graph, selector, "global", targets, latency)
+            warnings.warn(
+                "tfc.prune: the sensitivity allocation stopped at "
+                f"{stalled.predicted:.4g} ms predicted, above "
+                f"target_latency={target_latency!r}; the global ranking "
+                "reaches the target and is used instead.",
+                stacklevel=3,
+            )
+            return masks
     return _search_target(graph, selector, scope, targets, latency)
 
 
@@ -265,15 +279,24 @@ def _search_target(graph, selector, scope, targets, latency=None):
     return best
 
 
+class _LatencyUnreached(ValueError):
+    """No removal found brings the predicted latency to the target."""
+
+    def __init__(self, message, predicted):
+        super().__init__(message)
+        self.predicted = predicted
+
+
 def _check_latency(best, predictor, limit, value):
     predicted = predictor(best)
     if predicted > limit:
-        raise ValueError(
+        raise _LatencyUnreached(
             "Invalid value for argument `target_latency`: the model cannot "
             f"be pruned to {limit:.4g} ms; with the given constraints the "
             f"smallest predicted latency is {predicted:.4g} ms (unpruned: "
             f"{predictor.table.model_ms:.4g} ms). Received: "
-            f"target_latency={value!r}"
+            f"target_latency={value!r}",
+            predicted,
         )
 
 
