@@ -114,6 +114,20 @@ def test_table_is_cached_keyed_by_threads_cpu_and_runtime(
     assert timer.calls == 4 * calls
 
 
+def test_the_same_model_built_again_reuses_the_cache(monkeypatch):
+    timer = FakeTimer()
+    monkeypatch.setattr(latency, "_measure_keras", timer)
+    build_latency_table(net(), points=3)
+    calls = timer.calls
+    # Built again: its unnamed layers get new names (re_lu_3, ...).
+    again = net()
+    build_latency_table(again, points=3)
+    assert timer.calls == calls
+    # Another width is another model.
+    build_latency_table(net(width=8), points=3)
+    assert timer.calls > calls
+
+
 def test_measuring_the_table_shows_progress_when_verbose(monkeypatch, capsys):
     monkeypatch.setattr(latency, "_measure_keras", FakeTimer())
     build_latency_table(net(), points=4)

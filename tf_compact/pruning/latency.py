@@ -197,9 +197,30 @@ def host_meta(num_threads):
     }
 
 
+def _without_names(config):
+    """`config` with the model's and its layers' names replaced by their
+    positions: a model built again (`conv2d_5` for `conv2d`) times the
+    same."""
+    layers = config.get("layers", []) if isinstance(config, dict) else []
+    names = [config.get("name")] + [
+        layer.get("name") or layer.get("config", {}).get("name")
+        for layer in layers
+    ]
+    positions = {n: f"#{i}" for i, n in enumerate(names) if n is not None}
+
+    def rename(value):
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [rename(v) for v in value]
+        return positions.get(value, value) if isinstance(value, str) else value
+
+    return rename(config)
+
+
 def _cached(folder, keras_model, meta, runs):
     config = json.dumps(
-        {"model": keras_model.get_config(), "meta": meta},
+        {"model": _without_names(keras_model.get_config()), "meta": meta},
         sort_keys=True,
         default=str,
     )
