@@ -102,29 +102,9 @@ def prune_masks(
         predictor = LatencyPredictor(table, graph)
         latency = (predictor, float(target_latency), target_latency)
     if scope == "sensitivity":
-        try:
-            return _sensitivity_masks(
-                model,
-                graph,
-                scores,
-                data,
-                targets,
-                (min_channels, round_to),
-                latency,
-                verbose,
-            )
-        except _LatencyUnreached as stalled:
-            # Its greedy cuts can stall where the table is flat between
-            # timed widths; the global ranking may still get there.
-            masks = _search_target(graph, selector, "global", targets, latency)
-            warnings.warn(
-                "tfc.prune: the sensitivity allocation stopped at "
-                f"{stalled.predicted:.4g} ms predicted, above "
-                f"target_latency={target_latency!r}; the global ranking "
-                "reaches the target and is used instead.",
-                stacklevel=3,
-            )
-            return masks
+        shape = (min_channels, round_to)
+        args = (model, graph, scores, data, targets, shape, latency, verbose)
+        return _sensitivity_or_global(args, selector, target_latency)
     return _search_target(graph, selector, scope, targets, latency)
 
 
@@ -166,6 +146,25 @@ def reused_sensitivity_tables():
         yield
     finally:
         _reused_tables = None
+
+
+def _sensitivity_or_global(args, selector, target_latency):
+    """`_sensitivity_masks(*args)`, or the global ranking's masks when the
+    allocation stalls above a latency target (its greedy cuts can stop
+    where the table is flat between timed widths)."""
+    try:
+        return _sensitivity_masks(*args)
+    except _LatencyUnreached as stalled:
+        graph, targets, latency = args[1], args[4], args[6]
+        masks = _search_target(graph, selector, "global", targets, latency)
+        warnings.warn(
+            "tfc.prune: the sensitivity allocation stopped at "
+            f"{stalled.predicted:.4g} ms predicted, above "
+            f"target_latency={target_latency!r}; the global ranking "
+            "reaches the target and is used instead.",
+            stacklevel=4,
+        )
+        return masks
 
 
 def _sensitivity_masks(
