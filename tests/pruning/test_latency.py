@@ -132,11 +132,11 @@ def test_the_same_model_built_again_reuses_the_cache(monkeypatch):
     assert timer.calls > calls
 
 
-def test_measuring_the_table_shows_progress_when_verbose(monkeypatch, capsys):
+def test_measuring_the_table_shows_progress_unless_quiet(monkeypatch, capsys):
     monkeypatch.setattr(latency, "_measure_keras", FakeTimer())
-    build_latency_table(net(), points=4)
+    build_latency_table(net(), points=4, verbose=0)
     assert capsys.readouterr().out == ""
-    build_latency_table(net(), points=4, verbose=1)
+    build_latency_table(net(), points=4)  # progress by default
     shown = capsys.readouterr().out
     assert "Latency of 3 channel groups" in shown and "3/3" in shown
 

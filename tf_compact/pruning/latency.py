@@ -78,7 +78,7 @@ def build_latency_table(
     groups=None,
     runs=RUNS,
     cache_dir=None,
-    verbose=0,
+    verbose=1,
 ):
     """Times the probes of every group (cached) and the whole model.
 
@@ -101,7 +101,8 @@ def build_latency_table(
             `$TF_COMPACT_CACHE/latency`, else
             `~/.cache/tf_compact/latency`.
         verbose: `1` prints what is timed and a progress bar over the
-            groups; `0` prints nothing. Defaults to `0`.
+            groups (a large model takes minutes the first time); `0`
+            prints nothing. Defaults to `1`.
 
     Returns:
         A `LatencyTable` (`meta["source"]` is `"measured"`).
