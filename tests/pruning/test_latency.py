@@ -240,50 +240,44 @@ def _images(n=16):
     )
 
 
-def test_sensitivity_allocation_meets_a_latency_budget(monkeypatch):
-    model = net()
+def _fake_predictor(model):
+    """`(table, predict)`: `fake_table(model)` and its predictor."""
     table = fake_table(model)
     graph = tfc.ChannelGraph(model)
-    predict = LatencyPredictor(table.for_graph(graph), graph)
-    masks = prune_masks(
+    return table, LatencyPredictor(table.for_graph(graph), graph)
+
+
+def _by_sensitivity(model, table, target, **kwargs):
+    return prune_masks(
         model,
-        target_latency=6.0,
+        target_latency=target,
         latency_table=table,
         scope="sensitivity",
         data=_images(),
-        round_to=4,
+        **kwargs,
     )
+
+
+def test_sensitivity_allocation_meets_a_latency_budget(monkeypatch):
+    model = net()
+    table, predict = _fake_predictor(model)
+    masks = _by_sensitivity(model, table, 6.0, round_to=4)
     assert predict(masks) <= 6.0
     assert all(w % 4 == 0 for w in _widths(masks).values())
     # With a MACs target as well, both hold.
-    both = prune_masks(
-        model,
-        target_latency=8.0,
-        target_macs=0.3,
-        latency_table=table,
-        scope="sensitivity",
-        data=_images(),
-    )
+    both = _by_sensitivity(model, table, 8.0, target_macs=0.3)
     assert predict(both) <= 8.0
     full = tfc.estimate_slim_cost(model)[0]
     assert tfc.estimate_slim_cost(model, both)[0] <= 0.3 * full
     with pytest.raises(ValueError, match="target_latency"):
-        prune_masks(
-            model,
-            target_latency=0.5,
-            latency_table=table,
-            scope="sensitivity",
-            data=_images(),
-        )
+        _by_sensitivity(model, table, 0.5)
 
 
 def test_a_stalled_sensitivity_allocation_falls_back_to_the_global_ranking(
     monkeypatch,
 ):
     model = net()
-    table = fake_table(model)
-    graph = tfc.ChannelGraph(model)
-    predict = LatencyPredictor(table.for_graph(graph), graph)
+    table, predict = _fake_predictor(model)
     # The allocation stalls: every group keeps its full width.
     monkeypatch.setattr(
         masks_module,
@@ -291,13 +285,7 @@ def test_a_stalled_sensitivity_allocation_falls_back_to_the_global_ranking(
         lambda graph, *args, **kwargs: {g.name: g.size for g in graph.groups},
     )
     with pytest.warns(UserWarning, match="global ranking reaches the target"):
-        masks = prune_masks(
-            model,
-            target_latency=6.0,
-            latency_table=table,
-            scope="sensitivity",
-            data=_images(),
-        )
+        masks = _by_sensitivity(model, table, 6.0)
     assert predict(masks) <= 6.0
     global_masks = prune_masks(model, target_latency=6.0, latency_table=table)
     assert _widths(masks) == _widths(global_masks)
