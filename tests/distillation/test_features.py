@@ -146,3 +146,19 @@ def test_a_layer_inside_a_nested_model_is_refused_with_where_it_is():
     assert "Layer 'inner_a' is inside the nested model 't_backbone'" in message
     assert "tfc.lighten.width(model, 1.0)" in message
     assert message.endswith("Received: 'inner_a'")
+
+
+def test_auto_pairs_that_find_nothing_name_the_nested_models_hiding_layers():
+    # At 2x2 the backbone's output is the only map, and it is 1x1.
+    image = keras.Input((2, 2, 1))
+    backbone = keras.Model(
+        image, keras.layers.Conv2D(4, 2, name="inner")(image), name="trunk"
+    )
+    inputs = keras.Input((2, 2, 1))
+    h = keras.layers.GlobalAveragePooling2D()(backbone(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(h))
+    with pytest.raises(ValueError) as error:
+        features.auto_pairs(model, model, spatial=True)
+    message = str(error.value)
+    assert "The layers inside 'trunk' of the teacher, 'trunk' of the" in message
+    assert "tfc.lighten.width(model, 1.0)" in message

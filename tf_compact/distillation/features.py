@@ -9,12 +9,12 @@ spatial resolution when the user gives none.
 
 import keras
 
+from tf_compact.distillation import nested_hints
 from tf_compact.distillation import stages
 from tf_compact.internal import heads
 from tf_compact.internal.head_ops import probabilities_to_logits
 from tf_compact.internal.head_trace import same_tensor
 from tf_compact.internal.keras_compat import call_outputs
-from tf_compact.internal.keras_compat import leaf_layers
 
 # Key under which an extractor returns the model's own (final) output.
 FINAL = None
@@ -69,10 +69,10 @@ def layer_output(model, layer_name, role):
     _require_functional(model, role, layer_name)
     names = [layer.name for layer in model.layers]
     if layer_name not in names:
+        hint = nested_hints.for_layer(model, layer_name)
         raise ValueError(
             f"Unknown layer name for the {role} model `{model.name}`. "
-            f"Expected one of {names}.{_nested_hint(model, layer_name)} "
-            f"Received: {layer_name!r}"
+            f"Expected one of {names}.{hint} Received: {layer_name!r}"
         )
     calls = call_outputs(model, model.get_layer(layer_name))
     if len(calls) != 1:
@@ -82,19 +82,6 @@ def layer_output(model, layer_name, role):
             "layer called once."
         )
     return calls[0]
-
-
-def _nested_hint(model, layer_name):
-    """Where `layer_name` sits when a nested model of `model` holds it."""
-    for outer in [m for m in model.layers if isinstance(m, keras.Model)]:
-        if layer_name in {inner.name for inner in leaf_layers(outer)}:
-            return (
-                f" Layer {layer_name!r} is inside the nested model "
-                f"{outer.name!r}, which hides it: name {outer.name!r}, or "
-                "distill a flat copy (`tfc.lighten.width(model, 1.0)` is "
-                "the same function with nested models opened up)."
-            )
-    return ""
 
 
 def _single_or_list(tensors):
@@ -205,11 +192,13 @@ def auto_pairs(teacher, student, spatial=False):
     common = [r for r in t_ends if r in s_ends]
     if not common:
         larger = " larger than 1x1" if spatial else ""
+        hint = nested_hints.for_auto_pairs(teacher, student)
         raise ValueError(
             "Cannot match feature pairs automatically: teacher and student "
             f"share no spatial resolution{larger} of a 4D feature map "
             "computed past the input, preprocessing and padding layers. "
-            "Pass `pairs` by layer name. Received: teacher resolutions="
+            f"Pass `pairs` by layer name.{hint} Received: teacher "
+            "resolutions="
             f"{sorted(t_ends)}, student resolutions={sorted(s_ends)}"
         )
     common.sort(key=lambda r: -r[0] * r[1])
