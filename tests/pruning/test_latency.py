@@ -340,6 +340,29 @@ def test_prune_tightens_until_the_measurement_fits(monkeypatch):
     assert table.predict(widths) + 2.0 == measured[-1]
 
 
+def test_prune_loosens_when_the_measurement_is_far_under_the_target(
+    monkeypatch,
+):
+    model = net()
+    table = _measured_here(model)
+    measured, params = [], []
+
+    def measure(small, num_threads):
+        widths = {g.name: g.size for g in tfc.ChannelGraph(small).groups}
+        # The table over-predicts: the model runs in 60% of its prediction.
+        measured.append(0.6 * table.predict(widths))
+        params.append(small.count_params())
+        return measured[-1]
+
+    monkeypatch.setattr(prune_module, "measure_latency", measure)
+    small = prune(model, target_latency=6.0, latency_table=table)
+    assert measured[0] < 0.8 * 6.0  # the first try was far under
+    assert len(measured) >= 2
+    kept = params.index(small.count_params())
+    assert 0.8 * 6.0 <= measured[kept] <= 6.0 * 1.1
+    assert small.count_params() > params[0]
+
+
 def test_a_measured_miss_is_named_and_the_fastest_model_returned(
     monkeypatch,
 ):

@@ -70,8 +70,9 @@ def prune(
       `scope="sensitivity"`, widths go where the measured change grows
       least per millisecond saved. `prune` then measures the slim model
       and, while it takes more than 10% above the target, tightens the
-      prediction and prunes again (a few times at most; the sensitivity
-      table is measured once).
+      prediction and prunes again; while it takes less than 80% of the
+      target, it loosens it (a few times at most, keeping the slowest
+      model that fits; the sensitivity table is measured once).
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
@@ -188,8 +189,13 @@ def prune(
 
 
 #: Re-measured tries `prune` makes when the slim model misses its
-#: latency target by more than `TOLERANCE`.
+#: latency target by more than `TOLERANCE` above, or lands below
+#: `LOOSEN_BELOW` times it.
 LATENCY_RETRIES = 5
+
+#: A slim model measured under this fraction of its latency target is
+#: pruned again with a looser budget (the table over-predicted).
+LOOSEN_BELOW = 0.8
 
 
 def _prune_to_latency(model, ratio, target, table, kwargs):
@@ -204,7 +210,7 @@ def _prune_to_latency(model, ratio, target, table, kwargs):
 
 def _tighten_to_latency(model, ratio, target, table, kwargs):
     graph = kwargs["graph"]
-    limit, best, tried = target, None, []
+    limit, fastest, fitting, tried = target, None, None, []
     for _ in range(LATENCY_RETRIES + 1):
         try:
             masks = prune_masks(
@@ -215,22 +221,28 @@ def _tighten_to_latency(model, ratio, target, table, kwargs):
                 **kwargs,
             )
         except ValueError:
-            if best is None:
+            if fastest is None:
                 raise
             break
         small = slim(model, masks, graph=graph)
         if not table.measured_here:
             return small
         measured = measure_latency(small, table.meta["num_threads"])
-        if best is None or measured < best[0]:
-            best = (measured, small)
+        if fastest is None or measured < fastest[0]:
+            fastest = (measured, small)
         if measured <= target * (1 + TOLERANCE):
-            return small
+            if fitting is None or measured > fitting[0]:
+                fitting = (measured, small)
+            if measured >= target * LOOSEN_BELOW:
+                return small
         tried.append((limit, measured))
-        limit = _tighter(tried, target)
+        limit = _next_limit(tried, target)
+    if fitting is not None:
+        # Far under the target at every try that fits: the slowest such.
+        return fitting[1]
     warnings.warn(
         f"tfc.prune: the fastest pruned model found measures "
-        f"{best[0]:.4g} ms, above target_latency={target:.4g} ms (with "
+        f"{fastest[0]:.4g} ms, above target_latency={target:.4g} ms (with "
         f"{TOLERANCE:.0%} tolerance), after {len(tried)} measured tries "
         f"(the unpruned model: {table.model_ms:.4g} ms). The target lies "
         "below what these constraints reach on this machine; it is "
@@ -238,15 +250,18 @@ def _tighten_to_latency(model, ratio, target, table, kwargs):
         "`min_channels`.",
         stacklevel=3,
     )
-    return best[1]
+    return fastest[1]
 
 
-def _tighter(tried, target):
-    """The next limit: a secant step on `(limit, measured)`, else a ratio."""
+def _next_limit(tried, target):
+    """The next limit: a secant step on `(limit, measured)`, else a ratio;
+    tighter after a miss above the target, looser after one far below."""
     limit, measured = tried[-1]
     step = limit * target / measured
     if len(tried) > 1:
         (l0, m0), (l1, m1) = tried[-2], tried[-1]
         if m1 != m0 and (m1 - m0) / (l1 - l0) > 0:
             step = l1 + (target - m1) * (l1 - l0) / (m1 - m0)
-    return min(max(step, 0.3 * limit), 0.98 * limit)
+    if measured > target:
+        return min(max(step, 0.3 * limit), 0.98 * limit)
+    return min(max(step, 1.02 * limit), 3.0 * limit)
