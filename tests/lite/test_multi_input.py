@@ -247,7 +247,7 @@ def test_converting_a_dict_input_model_warns_about_no_input_structure():
     model = _image_and_meta()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = tfc.lite.convert(model, representative_data=None)
+        result = tfc.lite.convert(model)
     assert [w for w in caught if "structure" in str(w.message)] == []
     assert result.path_used == "from_keras_model"
     assert result.max_abs_diff < 1e-4

@@ -152,10 +152,10 @@ def _sensitivity_or_global(args, selector, target_latency):
     """`_sensitivity_masks(*args)`, or the global ranking's masks when the
     allocation stalls above a latency target (its greedy cuts can stop
     where the table is flat between timed widths)."""
+    _, graph, _, _, targets, _, latency, _ = args
     try:
         return _sensitivity_masks(*args)
     except _LatencyUnreached as stalled:
-        graph, targets, latency = args[1], args[4], args[6]
         masks = _search_target(graph, selector, "global", targets, latency)
         warnings.warn(
             "tfc.prune: the sensitivity allocation stopped at "
