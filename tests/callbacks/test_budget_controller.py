@@ -42,39 +42,47 @@ def test_strength_rises_until_the_budget_is_met_then_holds():
     assert np.allclose(strength[held], strength[held - 1])
 
 
-def test_prune_at_the_final_threshold_meets_the_budget():
+def test_the_fallback_zeroes_what_it_prunes_so_slim_equals_trained():
     trainer = helpers.sparsifier(strength=1e-2, lr=0.02)
     # The strength is pinned, so training cannot zero the channels the
-    # budget needs: the last-resort threshold raise is what is tested.
+    # budget needs: the last-resort fallback is what is tested.
     controller = BudgetController(
         target_macs=0.5, gain=4.0, max_change=4.0, max_strength=1e-2
     )
-    with pytest.warns(UserWarning, match="threshold was raised"):
+    with pytest.warns(UserWarning, match="were zeroed in the trained model"):
         _fit(trainer, controller, epochs=2)
     model = trainer.model
+    assert controller.met_by_sparsity is False
+    assert controller.threshold == controller.training_threshold
     report = tfc.sparsity_report(model, threshold=controller.threshold)
     assert report.macs_fraction <= 0.5
-    values = report.values[report.values < controller.threshold]
-    smaller = tfc.sparsity_report(model, threshold=values.max())
-    assert smaller.macs_fraction > 0.5
-    dense_macs, _ = tfc.estimate_slim_cost(model)
-    slim_macs, _ = tfc.estimate_slim_cost(model, report.masks)
-    assert slim_macs == report.macs <= 0.5 * dense_macs
     pruned = tfc.prune(model, threshold=controller.threshold)
     assert tfc.estimate_slim_cost(pruned) == (report.macs, report.params)
+    # The trained model computes what the slim one does.
+    x, _ = helpers.data(16)
+    np.testing.assert_allclose(
+        pruned(x, training=False), model(x, training=False), atol=1e-5
+    )
 
 
-def test_fit_threshold_picks_the_smallest_threshold_that_fits():
+def test_the_fallback_zeroes_the_fewest_channels_that_fit():
     trainer = helpers.sparsifier(strength=0.0)
     controller = BudgetController(target_params=0.6)
     controller.set_model(trainer)
-    values = np.asarray(controller.penalty.channel_values(trainer.model))
-    with pytest.warns(UserWarning, match="threshold was raised"):
-        chosen = controller.fit_threshold()
-    assert controller.measure(chosen).params_fraction <= 0.6
-    below = values[values < chosen]
-    if below.size:
-        assert controller.measure(below.max()).params_fraction > 0.6
+    before = np.asarray(controller.penalty.channel_values(trainer.model))
+    with pytest.warns(UserWarning, match="were zeroed in the trained model"):
+        threshold = controller.fit_threshold()
+    assert threshold == controller.training_threshold
+    after = np.asarray(controller.penalty.channel_values(trainer.model))
+    assert controller.measure(threshold, after).params_fraction <= 0.6
+    zeroed = np.nonzero(after < threshold)[0]
+    assert zeroed.size
+    # The zeroed channels are the smallest, and one fewer misses.
+    assert before[zeroed].max() <= np.delete(before, zeroed).min()
+    largest = zeroed[np.argmax(before[zeroed])]
+    trial = after.copy()
+    trial[largest] = before[largest]
+    assert controller.measure(threshold, trial).params_fraction > 0.6
 
 
 def test_absolute_targets_are_fractions_of_the_dense_cost():
@@ -197,3 +205,26 @@ def test_zero_epochs_leave_the_model_as_it_is(blocks):
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
     assert controller.threshold == controller.training_threshold
+
+
+def test_bn_gamma_budget_slims_to_the_budget_and_to_the_trained_function():
+    model = helpers.conv_model(filters=(16, 16))
+    trainer = tfc.Sparsifier(model, sparsity=tfc.BNGammaL1(1e-3, proximal=True))
+    trainer.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    controller = BudgetController(target_macs=0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(trainer, controller, epochs=4, n=128)
+    # A channel with a zero BN scale still adds its BN shift: said, and
+    # zeroed, so what slimming removes is gone from the trained model.
+    assert any("BN shift" in str(w.message) for w in caught)
+    pruned = tfc.prune(model, threshold=controller.threshold)
+    dense_macs = tfc.estimate_slim_cost(model)[0]
+    assert tfc.estimate_slim_cost(pruned)[0] <= 0.5 * dense_macs
+    x, _ = helpers.data(16)
+    np.testing.assert_allclose(
+        pruned(x, training=False), model(x, training=False), atol=1e-5
+    )

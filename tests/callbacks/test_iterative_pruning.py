@@ -6,6 +6,7 @@ import pytest
 
 import tf_compact as tfc
 from tests.callbacks import helpers
+from tf_compact.callbacks import GradualPruning
 from tf_compact.callbacks import IterativePruning
 
 
@@ -92,3 +93,12 @@ def test_both_targets_prune_until_both_are_met():
     assert (config["target_macs"], config["target_params"]) == (0.6, 0.4)
     restored = IterativePruning.from_config(config)
     assert restored.targets == {"macs": 0.6, "params": 0.4}
+
+
+@pytest.mark.parametrize("callback", [IterativePruning, GradualPruning])
+def test_a_model_without_prunable_channels_is_refused_by_name(callback):
+    inputs = keras.Input((4, 4, 1))
+    outputs = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs, name="flat")
+    with pytest.raises(ValueError, match="'flat' has no prunable channel"):
+        callback(target_macs=0.5).set_model(model)

@@ -54,16 +54,17 @@ def test_without_the_step_nothing_is_zeroed_and_controllers_warn():
     x, y = helpers.data(32)
     trainer = _trainer()
     with pytest.warns(UserWarning, match="ProximalStep"):
-        trainer.fit(
+        history = trainer.fit(
             x,
             y,
             epochs=1,
             batch_size=8,
             callbacks=[BudgetController(target_macs=0.9)],
             verbose=0,
-        )
-    values = trainer.sparsity.channel_values(trainer.model).numpy()
-    assert np.all(values > 1e-3)
+        ).history
+    # No channel reached zero in training (the train-end fallback zeroes
+    # the ones the budget needs afterwards).
+    assert history["group_sparsity"] == [0.0]
 
 
 def test_rejects_non_proximal_penalties_and_sparsifiers():

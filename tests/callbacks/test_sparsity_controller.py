@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -227,6 +228,23 @@ def test_a_dataset_of_batches_is_read_into_the_held_out_batch(monkeypatch):
         SparsityController(data=dataset.take(0))
     with pytest.raises(ValueError, match=r"\(x, y\) batches"):
         SparsityController(data=tf.data.Dataset.from_tensor_slices(x))
+
+
+def test_a_validation_accuracy_far_under_training_is_warned_once():
+    trainer = helpers.sparsifier()
+    controller = SparsityController(
+        monitor="val_accuracy", reference=0.6, metric="accuracy"
+    )
+    controller.set_model(trainer)
+    controller.on_train_begin()
+    stale = {"accuracy": 0.62, "val_accuracy": 0.12}
+    with pytest.warns(UserWarning, match="BN moving statistics"):
+        assert controller.current_gap(stale) == pytest.approx(0.48)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        controller.current_gap(stale)
+        controller.current_gap({"accuracy": 0.62, "val_accuracy": 0.58})
+    assert not [w for w in caught if "BN moving" in str(w.message)]
 
 
 def test_monitoring_the_total_loss_with_a_penalty_warns():

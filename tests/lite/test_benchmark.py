@@ -176,6 +176,25 @@ def test_an_unbatched_dataset_is_refused_as_compress_refuses_it(trained):
         tfc.lite.benchmark(tflite, runs=1, dataset=unbatched)
 
 
+def test_endless_or_unreadable_data_is_refused_before_any_batch(trained):
+    model, x, y = trained
+    tflite = tfc.lite.convert(model)
+    endless = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
+    for call in (
+        lambda: tfc.lite.benchmark(tflite, runs=1, dataset=endless),
+        lambda: tfc.lite.accuracy_of(tflite, endless),
+    ):
+        with pytest.raises(ValueError, match="repeats forever"):
+            call()
+
+    def batches():
+        yield x[:8], y[:8]
+
+    for data in (batches(), [(x[:8], y[:8])]):
+        with pytest.raises(TypeError, match="from_generator"):
+            tfc.lite.accuracy_of(tflite, data)
+
+
 def test_sample_weights_weight_the_accuracy_as_keras_does(trained):
     model, x, y = trained
     tflite = tfc.lite.convert(model)

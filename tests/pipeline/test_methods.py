@@ -1,5 +1,6 @@
 """tfc.methods: settings checked at construction, configs that round-trip."""
 
+import functools
 import json
 
 import numpy as np
@@ -170,3 +171,14 @@ def test_training_keeps_lighten_callables_and_records_their_names():
     training = methods.Training(lighten=["gap_head", halve])
     assert training.transforms == ["gap_head", halve]
     assert training.get_config()["lighten"] == ["gap_head", "halve"]
+
+
+def test_a_partial_lighten_transform_is_recorded_with_its_arguments():
+    quarter = functools.partial(tfc.lighten.width, multiplier=0.25)
+    half = functools.partial(tfc.lighten.width, multiplier=0.5)
+    names = [
+        methods.Training(lighten=[t]).get_config()["lighten"]
+        for t in (quarter, half)
+    ]
+    # A resumed run compares these: another multiplier is another run.
+    assert names == [["width(multiplier=0.25)"], ["width(multiplier=0.5)"]]

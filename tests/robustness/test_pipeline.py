@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tf_compact as tfc
 from tests.robustness import helpers
 from tests.robustness.helpers import assert_unchanged
 from tests.robustness.helpers import snapshot
@@ -173,6 +174,27 @@ def test_accuracy_reads_every_label_format(labels, teacher):
         assert training.accuracy(model, data) == pytest.approx(
             expected, abs=1e-6
         )
+
+
+def test_weighted_accuracy_is_the_one_evaluate_and_tflite_give(teacher):
+    x, y = _arrays()
+    weights = (y % 2 == 0).astype("float32")
+    hits = np.argmax(teacher.predict(x, verbose=0), axis=-1) == y
+    # Keras's `weighted_metrics=["accuracy"]` rule.
+    expected = float(np.sum(hits * weights) / np.sum(weights))
+    assert expected != pytest.approx(float(np.mean(hits)))
+    assert tfc.lite.accuracy_of(
+        tfc.lite.convert(teacher, "float32"), (x, y, weights)
+    ) == pytest.approx(expected, abs=1e-6)
+    for data in (
+        (x, y, weights),
+        tf.data.Dataset.from_tensor_slices((x, y, weights)).batch(16),
+    ):
+        assert training.accuracy(teacher, data) == pytest.approx(
+            expected, abs=1e-6
+        )
+    with pytest.raises(ValueError, match="every sample weight is zero"):
+        training.accuracy(teacher, (x, y, 0 * weights))
 
 
 def test_compress_takes_arrays_and_one_hot_labels(teacher, tmp_path):

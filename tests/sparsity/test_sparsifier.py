@@ -1,5 +1,7 @@
 """Sparsifier: teacher-less training under a sparsity penalty."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -39,8 +41,26 @@ def test_logs_the_penalty_and_adds_it_to_the_loss():
         y, model(x, training=False)
     )
     assert logs["loss"] == pytest.approx(float(plain) + expected, rel=1e-4)
+    # The loss without the penalty, for a monitor the penalty cannot fool.
+    assert logs["task_loss"] == pytest.approx(float(plain), rel=1e-4)
     history = trainer.fit(x, y, epochs=1, batch_size=16, verbose=0)
     assert history.history["sparsity_loss"][0] > 0
+
+
+def test_a_loss_monitor_beside_a_controller_is_warned_about():
+    x, y = _data()
+    _, trainer = _trainer(GroupLasso(strength=1e-3, proximal=True))
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5)
+    controller = callbacks.BudgetController(target_macs=0.9)
+    with pytest.warns(UserWarning, match="monitors 'loss'.*'task_loss'"):
+        trainer.fit(x, y, epochs=1, verbose=0, callbacks=[stop, controller])
+    stop = keras.callbacks.EarlyStopping(
+        monitor="task_loss", mode="min", patience=5
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(x, y, epochs=1, verbose=0, callbacks=[stop, controller])
+    assert not [w for w in caught if "monitors" in str(w.message)]
 
 
 def test_penalty_shrinks_the_channel_norms():

@@ -77,11 +77,16 @@ class BudgetController(PenaltyController):
     was met by sparsity (`met_by_sparsity` is `True`). Else, as a last
     resort (with a warning that gives the cost reached against the
     budget, since this prunes channels whose norm is above the threshold
-    used during training), it is raised to the smallest channel norm
-    threshold at which the budget is met; with `blocks`, each block gets
-    its own threshold and the channels under it are zeroed in the trained
-    model, so no block is pruned past its budget. Either way
-    `tfc.prune(model, threshold=controller.threshold)` meets it, also when
+    used during training), the channels under the smallest threshold at
+    which the budget is met are zeroed in the trained model (every weight
+    coupled to them); with `blocks`, each block gets its own threshold, so
+    no block is pruned past its budget. `threshold` stays the training
+    one. Channels counted as removed are zeroed in full in any case (a
+    `tfc.BNGammaL1` channel with a zero BN scale still adds its BN shift;
+    a warning says so), so the trained model computes what the slim model
+    does and the train-end BN recalibration sees the slim activations.
+    Either way `tfc.prune(model, threshold=controller.threshold)` meets
+    it, also when
     a callback after this one (`keras.callbacks.EarlyStopping(
     restore_best_weights=True)`) restores earlier weights: the first read
     of `threshold` then redoes this work, with a warning (`train_end`).

@@ -70,3 +70,15 @@ def reapply_stale_masks(callback, when):
             stacklevel=3,
         )
     return changed
+
+
+def require_groups(callback, model, graph):
+    """Refuses a model with no prunable channel group, naming it."""
+    if graph.groups:
+        return
+    raise ValueError(
+        f"{type(callback).__name__}: model '{model.name}' has no prunable "
+        "channel group (no Conv/Dense layer whose output channels can be "
+        "removed), so no target can be reached. Received: a model of "
+        f"layers {[type(layer).__name__ for layer in model.layers]}"
+    )

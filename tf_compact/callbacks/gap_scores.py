@@ -4,6 +4,8 @@ Accuracy or cross-entropy of a softmax/logit head or of a one-unit
 (sigmoid or logit) head, in NumPy, from the model's predictions.
 """
 
+import warnings
+
 import numpy as np
 
 from tf_compact.internal import heads
@@ -104,14 +106,48 @@ def penalized_monitor(model, monitor):
     if hasattr(model, "student"):
         advice = f"Monitor `{prefix}student_loss` (the student's own loss)"
     else:
-        advice = (
-            "Compile a loss metric (e.g. `metrics=[keras.metrics."
-            "SparseCategoricalCrossentropy()]`) and monitor "
-            f"`{prefix}sparse_categorical_crossentropy`"
-        )
+        advice = f"Monitor `{prefix}task_loss` (the loss without the penalty)"
     return (
         f"SparsityController: monitor={monitor!r} is the total loss, which "
         f"includes the sparsity penalty (logged as `{prefix}sparsity_loss`): "
         "the controller would hold the strength back because of its own "
         f"penalty. {advice} instead."
     )
+
+
+#: A validation accuracy this far under the training one, in the same
+#: epoch, is taken for stale BN statistics rather than overfitting.
+STALE_GAP = 0.25
+
+
+def warn_stale_validation(controller, logs, monitored):
+    """Warns once per fit when a monitored validation accuracy lies far
+    under the epoch's training accuracy.
+
+    Keras validates with the BN moving statistics, which lag far behind
+    the weights on short fits (a few hundred steps with momentum 0.99): a
+    student doing well can validate near chance, and the controller would
+    then lower the strength for a gap that a BN recalibration removes.
+    The `data=` mode scores with batch statistics and is not affected.
+    """
+    monitor = controller.monitor
+    training = (
+        logs.get(monitor[len("val_") :]) if monitor.startswith("val_") else None
+    )
+    if controller.metric == "loss" or training is None:
+        return
+    if getattr(controller, "_warned_stale", False):
+        return
+    if float(training) - monitored > STALE_GAP:
+        controller._warned_stale = True
+        warnings.warn(
+            f"SparsityController: {monitor}={monitored:.3f} is far under "
+            f"the training {monitor[len('val_') :]}={float(training):.3f} of "
+            "the same epoch; on short fits Keras validates with BN moving "
+            "statistics that lag behind the weights, so the gap the "
+            "controller sees may be one a BN recalibration removes, and it "
+            "would lower the strength for it. Give `data=(x_val, y_val)` "
+            "instead of `monitor` (scored with batch statistics), or train "
+            "longer before steering.",
+            stacklevel=4,
+        )

@@ -7,9 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_compact.callbacks.channel_masks import pruned_model_of
-from tf_compact.callbacks.channel_masks import reapply_stale_masks
-from tf_compact.callbacks.channel_masks import segments_of_channels
+from tf_compact.callbacks import channel_masks
 from tf_compact.graph.channel_graph import ChannelGraph
 from tf_compact.internal import distribute
 from tf_compact.internal.targets import KINDS
@@ -126,7 +124,7 @@ class IterativePruning(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        pruned = pruned_model_of(model)
+        pruned = channel_masks.pruned_model_of(model)
         # A later fit of the same model continues from the masks reached.
         kept = None
         if (
@@ -138,6 +136,7 @@ class IterativePruning(keras.callbacks.Callback):
             validate_known_macs(pruned, self.given_targets.get("macs"))
             self.pruned_model = pruned
             graph = ChannelGraph(pruned)
+            channel_masks.require_groups(self, pruned, graph)
             self.plan = group_plan.GroupPlan.from_graph(graph)
             self.plan.graph = graph
             self._dense = cost_from_keep(graph, None)
@@ -173,7 +172,7 @@ class IterativePruning(keras.callbacks.Callback):
         """
         if getattr(self, "_check_on_read", False):
             self._check_on_read = False
-            reapply_stale_masks(self, "when `masks` was read")
+            channel_masks.reapply_stale_masks(self, "when `masks` was read")
         return self.plan.split(keras.ops.convert_to_numpy(self.mask) > 0)
 
     def cost(self, keep=None):
@@ -225,7 +224,7 @@ class IterativePruning(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
-        reapply_stale_masks(self, "at the end of training")
+        channel_masks.reapply_stale_masks(self, "at the end of training")
         # A callback after this one (EarlyStopping) may still set weights.
         self._check_on_read = True
         if (self.params or {}).get("epochs") == 0:
@@ -316,7 +315,7 @@ class IterativePruning(keras.callbacks.Callback):
     def _candidates(self, keep, flat=None):
         if flat is None:
             flat = self._flat_scores()
-        members = segments_of_channels(self.plan)
+        members = channel_masks.segments_of_channels(self.plan)
         alive = [int(keep[m].sum()) for m in members]
         owner = [[] for _ in range(self.plan.num_channels)]
         for i, m in enumerate(members):

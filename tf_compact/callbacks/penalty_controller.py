@@ -7,6 +7,7 @@ import warnings
 import keras
 import numpy as np
 
+from tf_compact.callbacks import silence
 from tf_compact.callbacks import train_end
 from tf_compact.callbacks.control_laws import LawContext
 from tf_compact.callbacks.control_laws import bounded_exp
@@ -150,8 +151,18 @@ class PenaltyController(train_end.TrainEndWork, keras.callbacks.Callback):
         with distribute.scope_of(model):
             self._setup()
 
+    #: Tells a trainer's `fit` that this callback raises the penalty on
+    #: purpose (`fit_data.warn_loss_monitors`).
+    steers_penalty = True
+
     def _setup(self):
         """Creates the controller's state variables (before any restore)."""
+
+    def _finish_training(self, data):
+        """Zeroes every weight of the channels under the threshold (see
+        `silence`), then recalibrates BN."""
+        silence.silence_under(self, self._threshold)
+        super()._finish_training(data)
 
     def run_steps(self):
         """Returns the optimizer steps of the whole fit, or `None` when the

@@ -167,6 +167,7 @@ class SparsityController(PenaltyController):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        self._warned_stale = False
         message = scores.penalized_monitor(self.model, self.monitor)
         if message:
             warnings.warn(message, stacklevel=2)
@@ -226,6 +227,7 @@ class SparsityController(PenaltyController):
                     f"monitor={self.monitor!r}"
                 )
             student = float(logs[self.monitor])
+            scores.warn_stale_validation(self, logs, student)
         else:
             student = self._score(self.target)
         if self.metric == "loss":

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from tf_compact.callbacks import silence
 from tf_compact.callbacks import targeting
 
 
@@ -19,18 +20,20 @@ def fit_threshold(controller):
     The training threshold when the slim model meets the budget at it.
     Else, with per-block budgets, each block gets the smallest threshold
     that brings it under its budget (blocks in order, twice, so each sees
-    the others' choices); the channels of a block under its threshold are
-    zeroed in the trained model (`penalty.plan.scale_channels`), so
-    `tfc.prune(model, threshold=training threshold)` prunes them and meets
-    every block's budget. Else (one global budget, or when the per-block
-    search fails) the smallest larger global threshold that meets it. Both
-    fallbacks warn with the cost reached against the budget.
+    the others' choices). Else (one global budget, or when the per-block
+    search fails) one global threshold: the smallest larger one that meets
+    it. Either way the channels under the chosen threshold(s) are zeroed
+    in the trained model (every coupled weight, `silence.silence_channels`),
+    so `tfc.prune(model, threshold=training threshold)` removes them, the
+    trained model computes what the slim one does, and the train-end BN
+    recalibration sees the slim model's activations. Both fallbacks warn
+    with the cost reached against the budget.
 
     Args:
         controller: A `BudgetController` whose fit ended.
 
     Returns:
-        The threshold to give `tfc.prune`.
+        The threshold to give `tfc.prune`: the training threshold.
     """
     base = controller.training_threshold
     values = np.asarray(controller.penalty.channel_values(controller.target))
@@ -50,23 +53,28 @@ def fit_threshold(controller):
             return base
     chosen, met = targeting.smallest_threshold(values, base, meets)
     reached = _reached(controller, chosen, values, targets)
+    drop = (values < chosen) & (values >= base)
+    silence.silence_channels(controller.penalty, values < chosen)
+    zeroed = (
+        f"the {int(drop.sum())} channel(s) under {chosen:g} that the "
+        "training did not zero were zeroed in the trained model, so "
+        f"`tfc.prune(model, threshold={base:g})` removes them"
+    )
     if not met:
         warnings.warn(
             "BudgetController: no threshold meets the budget (each group "
-            f"keeps one channel); at the largest, the slim model reaches "
-            f"{reached}.",
+            f"keeps one channel); at the largest, {zeroed}, and the slim "
+            f"model reaches {reached}.",
             stacklevel=3,
         )
     else:
         warnings.warn(
             "BudgetController: the budget was not met by sparsity at "
-            f"threshold {base:g}; the threshold was raised to {chosen:g}, "
-            "which prunes channels the training did not zero (train "
-            "longer, or raise `max_strength`). The slim model reaches "
-            f"{reached}.",
+            f"threshold {base:g} (train longer, or raise `max_strength`); "
+            f"{zeroed}. The slim model reaches {reached}.",
             stacklevel=3,
         )
-    return chosen
+    return base
 
 
 def _block_fallback(controller, values, base, meets):
@@ -99,8 +107,7 @@ def _block_fallback(controller, values, base, meets):
         return None
     report = controller.measure(base, effective)
     drop = ~report.keep & (values >= base)
-    plan = controller.penalty.plan
-    plan.scale_channels((~drop).astype("float32"))
+    silence.silence_channels(controller.penalty, drop)
     targets = controller.targets(report)
     warnings.warn(
         "BudgetController: the budget was not met by sparsity at threshold "

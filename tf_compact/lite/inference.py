@@ -7,6 +7,7 @@ from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scoring import check_labels
+from tf_compact.lite.scoring import check_scorable
 from tf_compact.lite.scoring import labels_of
 from tf_compact.lite.scoring import output_shapes
 from tf_compact.lite.scoring import scored_output
@@ -145,6 +146,7 @@ def _weights(w):
 def labeled_batches(dataset):
     """Yields `(x, y, sample_weight)` numpy batches, the weights `None`
     when the data has none; see `iterate_labeled`."""
+    check_scorable(dataset)
     if isinstance(dataset, tuple) and len(dataset) in (2, 3):
         w = dataset[2] if len(dataset) == 3 else None
         yield _features(dataset[0]), _labels(dataset[1]), _weights(w)
@@ -159,12 +161,6 @@ def labeled_batches(dataset):
                 )
             w = element[2] if len(element) == 3 else None
             yield _features(element[0]), _labels(element[1]), _weights(w)
-        return
-    raise TypeError(
-        "Invalid type for argument `dataset`. Expected a `tf.data.Dataset` "
-        "of `(x, y)` or `(x, y, sample_weight)` batches, or such a tuple "
-        f"of arrays. Received: type={type(dataset).__name__}"
-    )
 
 
 def iterate_labeled(dataset):
@@ -219,7 +215,7 @@ def accuracy_of(
     Binary scores are thresholded at 0 for logits and 0.5 for
     probabilities; unless `from_logits` says which, outputs that all lie in
     [0, 1] are taken for probabilities. With sample weights, the accuracy is
-    weighted as Keras weights its accuracy metrics: `sum(weight *
+    weighted as Keras weights its `weighted_metrics`: `sum(weight *
     correct) / sum(weight)`.
 
     Args:
@@ -257,7 +253,8 @@ def accuracy_of(
             the outputs to pick from with `output=`) or the samples, are
             not classification labels (e.g. regression targets), the
             weights are not one per sample or sum to zero, the dataset is
-            not batched, or it holds no sample.
+            not batched, repeats forever, or holds no sample.
+        TypeError: For neither a `tf.data.Dataset` nor arrays.
 
     Example:
 
@@ -267,6 +264,7 @@ def accuracy_of(
     pixels = tfc.lite.accuracy_of(unet_tflite, (images, masks))
     ```
     """
+    check_scorable(dataset)
     interpreter = _as_interpreter(interpreter)
     name = scored_output(interpreter, dataset, output)
     shapes = output_shapes(interpreter)

@@ -285,3 +285,38 @@ def _choice_hint(name, shapes, labels_shape):
     if fitting:
         hint += f", e.g. output={fitting[0]!r}"
     return hint + "."
+
+
+#: `tf.data.INFINITE_CARDINALITY` (TensorFlow is not imported here).
+_INFINITE = -1
+
+
+def check_scorable(dataset):
+    """Refuses data `labeled_batches` cannot read once through: a type it
+    does not read, or a dataset that repeats forever.
+
+    Raises:
+        TypeError: For anything but a `tf.data.Dataset` or a tuple of two
+            or three arrays (a generator, a `keras.utils.PyDataset`, a
+            list of batches).
+        ValueError: For a dataset of infinite cardinality.
+    """
+    if isinstance(dataset, tuple) and len(dataset) in (2, 3):
+        return
+    if not hasattr(dataset, "as_numpy_iterator"):
+        raise TypeError(
+            "Invalid type for argument `dataset`. Expected a `tf.data."
+            "Dataset` of `(x, y)` or `(x, y, sample_weight)` batches, or "
+            "such a tuple of arrays (a generator or a `keras.utils."
+            "PyDataset` can be wrapped with `tf.data.Dataset."
+            "from_generator`). Received: type="
+            f"{type(dataset).__name__}"
+        )
+    cardinality = getattr(dataset, "cardinality", None)
+    if cardinality is not None and int(cardinality()) == _INFINITE:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected a finite "
+            "dataset (it is read once, to the end). Received: a dataset "
+            "that repeats forever; remove its `.repeat()` or add "
+            "`.take(steps)`."
+        )

@@ -1,5 +1,7 @@
 """`Training` and `Export`: the settings every compress method shares."""
 
+import functools
+
 import numpy as np
 
 from tf_compact.internal.validation import invalid
@@ -233,6 +235,13 @@ def _validate_lighten(lighten):
 
 
 def _lighten_name(transform):
+    """A callable's name, with the arguments a `functools.partial` binds
+    (so a resumed run notices `partial(width, multiplier=0.25)` replacing
+    0.5; the body of a function is not compared)."""
+    if isinstance(transform, functools.partial):
+        args = [repr(a) for a in transform.args]
+        args += [f"{k}={v!r}" for k, v in sorted(transform.keywords.items())]
+        return f"{_lighten_name(transform.func)}({', '.join(args)})"
     if callable(transform):
         return getattr(transform, "__name__", type(transform).__name__)
     return transform

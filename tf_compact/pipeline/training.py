@@ -78,9 +78,10 @@ def accuracy(model, dataset, batch_size=None):
 
     Args:
         model: a `keras.Model`.
-        dataset: a batched `tf.data.Dataset` or iterable of `(x, y)`
-            batches (further items such as sample weights are ignored), or
-            a tuple `(x, y)` of arrays.
+        dataset: a batched `tf.data.Dataset` or iterable of `(x, y)` or
+            `(x, y, sample_weight)` batches, or a tuple of such arrays.
+            Sample weights weight each example's hit, as in
+            `model.evaluate` and `tfc.lite.accuracy_of`.
         batch_size: batch size for `(x, y)` arrays. Defaults to `None`
             (32).
 
@@ -88,7 +89,7 @@ def accuracy(model, dataset, batch_size=None):
         The accuracy as a Python float in [0, 1].
 
     Raises:
-        ValueError: if the data holds no example.
+        ValueError: if the data holds no example, or only zero weights.
 
     Example:
 
@@ -98,17 +99,26 @@ def accuracy(model, dataset, batch_size=None):
     """
     dataset = inputs.as_dataset("dataset", dataset, batch_size)
     kind = heads.head_kind(model)
-    correct = total = 0
+    correct = total = 0.0
+    examples = 0
     for batch in dataset:
         x, y = batch[0], batch[1]
         out = model(x, training=False)
         if isinstance(out, (list, tuple)):
             out = out[0]
         hits = _hits(keras.ops.convert_to_numpy(out), np.asarray(y), kind)
-        correct += float(np.sum(hits))
-        total += int(hits.shape[0])
-    if total == 0:
+        weights = np.ones(hits.shape[0])
+        if len(batch) > 2 and batch[2] is not None:
+            weights = np.asarray(batch[2], np.float64).reshape(hits.shape[0])
+        correct += float(np.sum(hits * weights))
+        total += float(np.sum(weights))
+        examples += int(hits.shape[0])
+    if examples == 0:
         raise ValueError("Cannot compute accuracy: the dataset is empty.")
+    if total == 0:
+        raise ValueError(
+            "Cannot compute accuracy: every sample weight is zero."
+        )
     return correct / total
 
 

@@ -21,7 +21,10 @@ class Sparsifier(
     The teacher-less counterpart of `tfc.Distiller(..., sparsity=...)`:
     compile and fit it like any Keras model. Its loss is the compiled loss
     of `model` (plus `model`'s own regularization losses) plus
-    `sparsity(model)`, and it logs the penalty as `sparsity_loss`. When the
+    `sparsity(model)`; it logs the penalty as `sparsity_loss` and the loss
+    without it as `task_loss` (`val_task_loss` on validation data: the one
+    for `EarlyStopping` or `ReduceLROnPlateau` to monitor, since a
+    controller raises the penalty on purpose). When the
     penalty is `proximal`, every optimizer step is followed by the
     penalty's proximal step, which sets whole groups to exact zeros.
 
@@ -81,6 +84,7 @@ class Sparsifier(
         if proximal_lib.is_proximal(sparsity):
             sparsity.proximal_applied = True
         self.sparsity_loss_tracker = keras.metrics.Mean(name="sparsity_loss")
+        self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
         if model.built:
             self.built = True
 
@@ -99,6 +103,8 @@ class Sparsifier(
         )
         if self.sparsity is None:
             return loss
+        # Keras has divided `loss` by the replica count; the log wants it whole.
+        self.task_loss_tracker.update_state(loss * distribute.num_replicas())
         penalty = self.sparsity(self.model)
         self.sparsity_loss_tracker.update_state(penalty)
         # Keras divides the loss by the replica count under tf.distribute.
