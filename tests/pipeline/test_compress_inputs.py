@@ -155,6 +155,20 @@ def test_more_classes_than_the_teachers_output_are_refused_up_front(
     _refused(r"Received: a DatasetBundle of 5 classes", tmp_path, bundle)
 
 
+@pytest.mark.parametrize("argument", ["train_data", "test_data"])
+def test_class_ids_in_a_later_batch_of_a_dataset_are_refused_up_front(
+    argument, tmp_path
+):
+    x, y = _arrays()
+    order = np.argsort(y, kind="stable")
+    ids = np.where(y == 2, 4, y)[order]  # sorted: the 4s come last
+    late = tf.data.Dataset.from_tensor_slices((x[order], ids)).batch(8)
+    data = {"train_data": _arrays(), argument: late}
+    with pytest.raises(ValueError, match=f"`{argument}`.*class ids up to 4"):
+        compress(_model(), output_dir=str(tmp_path), **data, **FAST)
+    assert not os.path.exists(tmp_path / "stages.json")
+
+
 def _two_input_model():
     image = keras.Input((8, 8, 1), name="image")
     meta = keras.Input((3,), name="meta")

@@ -281,6 +281,55 @@ def test_other_settings_in_the_same_directory_are_refused(tmp_path):
         )
 
 
+def test_a_dataset_of_other_content_is_refused_and_a_reshuffle_resumes(
+    tmp_path,
+):
+    out, teacher = str(tmp_path), _teacher()
+    x, y = (t.numpy() for t in next(iter(_data().unbatch().batch(16))))
+
+    def run(test_x, order=slice(None), recorder=None):
+        test = tf.data.Dataset.from_tensor_slices((test_x[order], y[order]))
+        compress(
+            teacher,
+            _data(),
+            test_data=test.batch(8),
+            stages=_plan(recorder or _Recorder()),
+            output_dir=out,
+            verbose=0,
+        )
+
+    run(x)
+    # The same examples in another order: the finished run is resumed.
+    again = _Recorder()
+    run(x, order=np.arange(16)[::-1], recorder=again)
+    assert again.calls == 0
+    # Other images of the same shapes: refused, naming the data.
+    with pytest.raises(ValueError, match="resume=False.*test_data"):
+        run(x + 0.5)
+
+
+def test_a_bundle_shuffled_with_another_seed_is_another_run(tmp_path):
+    out, teacher = str(tmp_path), _teacher()
+    x, y = (t.numpy() for t in next(iter(_data().unbatch().batch(16))))
+
+    def run(seed):
+        bundle = tfc.data.DatasetBundle(
+            x, y, x, y, ["a", "b", "c"], "test", batch_size=8, seed=seed
+        )
+        compress(
+            teacher,
+            bundle,
+            stages=_plan(_Recorder()),
+            output_dir=out,
+            verbose=0,
+        )
+
+    run(0)
+    run(0)
+    with pytest.raises(ValueError, match="train_data_seed"):
+        run(1)
+
+
 def test_changed_export_settings_after_a_failed_conversion_resume(
     tmp_path, monkeypatch, capsys
 ):

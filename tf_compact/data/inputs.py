@@ -269,17 +269,19 @@ def sparse_labels(dataset, num_classes):
     return dataset.map(to_ids)
 
 
-def signature(dataset, arrays=None):
+def signature(dataset, arrays=None, digest=None):
     """A short description of a dataset that changes when the data does.
 
     Args:
         dataset: a `tf.data.Dataset` (or iterable, described by its type).
         arrays: the `(x, y)` arrays the dataset was made from, if any;
             their content is hashed too. Defaults to `None`.
+        digest: a description of the content read from the dataset
+            itself (`tf_compact.pipeline.data_pass`). Defaults to `None`.
 
     Returns:
         A string: element shapes and dtypes, number of batches, and a
-        content digest for arrays.
+        content digest.
 
     Example:
 
@@ -299,10 +301,12 @@ def signature(dataset, arrays=None):
     ]
     text = f"{', '.join(parts)}; {_cardinality(dataset)} batches"
     if arrays is not None:
-        digest = hashlib.sha1()
+        sha = hashlib.sha1()
         for item in tf.nest.flatten(arrays):
-            digest.update(np.ascontiguousarray(item).tobytes())
-        text += f"; sha1 {digest.hexdigest()[:12]}"
+            sha.update(np.ascontiguousarray(item).tobytes())
+        text += f"; sha1 {sha.hexdigest()[:12]}"
+    elif digest is not None:
+        text += f"; {digest}"
     return text
 
 

@@ -98,7 +98,8 @@ def compress(
         resume: reuse finished stages and mid-stage training backups found
             in `output_dir` when they come from a run with the same
             settings (the method's config, `training`, `export`, `epochs`,
-            teacher weights and data shapes; a run with other settings is
+            teacher weights, and the data's shapes and content (see the
+            pipeline guide); a run with other settings is
             refused with the differing ones named; when only `export`
             settings differ, the finished training stages are reused and
             the TFLite and benchmark stages run again, said in the log).
@@ -160,12 +161,16 @@ def compress(
     train_data = stored_values_for(train_data, teacher)
     app = app_metadata(export, train_data, teacher)
     num_classes = getattr(train_data, "num_classes", None)
+    # A DatasetBundle's shuffle seed orders the training batches.
+    seed = getattr(train_data, "seed", None) if num_classes else None
     train_data, val_data, test_data = split_data(
         train_data, val_data, test_data
     )
     named = {"train_data": train_data, "val_data": val_data}
     named["test_data"] = test_data
     data = prepare_data(teacher, named, batch_size, num_classes)
+    if seed is not None:
+        data["data"]["train_data_seed"] = seed
     train_data, val_data, test_data = data.pop("datasets")
     settings = run_settings(teacher, method, epochs, training, export)
     settings.update(data)

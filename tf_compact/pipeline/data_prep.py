@@ -6,6 +6,7 @@ import tensorflow as tf
 from tf_compact.data import inputs
 from tf_compact.internal import heads
 from tf_compact.internal import label_values
+from tf_compact.pipeline import data_pass
 
 
 def split_data(train_data, val_data, test_data):
@@ -88,11 +89,11 @@ def prepare_data(teacher, named, batch_size, num_classes=None):
             inputs.check_not_empty(name, dataset)
             inputs.check_batched(name, dataset, input_rank)
             _check_fits_teacher(name, dataset, teacher, width)
-            labels = arrays[name][1] if name in arrays else None
-            if labels is None:
-                labels = _first_labels(dataset)
+            labels, digest = _labels_and_digest(name, dataset, arrays)
             _check_label_values(name, labels, teacher, width, one_hot)
-            signatures[name] = inputs.signature(dataset, arrays.get(name))
+            signatures[name] = inputs.signature(
+                dataset, arrays.get(name), digest
+            )
             if one_hot:
                 dataset = inputs.sparse_labels(dataset, width)
         datasets.append(dataset)
@@ -183,15 +184,20 @@ def _check_fits_teacher(name, dataset, teacher, width):
         )
 
 
-def _first_labels(dataset):
-    """The labels of the first batch of a `tf.data.Dataset` (numpy), or
-    `None` for other data or batches without labels."""
+def _labels_and_digest(name, dataset, arrays):
+    """`(labels, digest)` of one named dataset: the arrays' labels (their
+    digest is the arrays' own), or one pass over a `tf.data.Dataset` for
+    all its labels and a digest of its examples (of the labels only for
+    `train_data`, whose pipeline may augment at random)."""
+    if name in arrays:
+        return arrays[name][1], None
     if not isinstance(dataset, tf.data.Dataset):
-        return None
-    for batch in dataset.take(1):
-        if isinstance(batch, tuple) and len(batch) >= 2:
-            return tf.nest.map_structure(np.asarray, batch[1])
-    return None
+        return None, None
+    with_inputs = name != "train_data"
+    labels, digest = data_pass.read_through(dataset, with_inputs)
+    if digest is not None:
+        digest = f"{'examples' if with_inputs else 'labels'} {digest}"
+    return labels, digest
 
 
 def _check_label_values(name, labels, teacher, width, one_hot):
