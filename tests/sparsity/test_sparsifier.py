@@ -182,3 +182,22 @@ def test_a_penalty_rebuilt_from_its_config_starts_its_states_as_new():
     assert float(rebuilt.state_variable("reference_loss")) == 0.25
     with pytest.raises(ValueError, match="another model"):
         rebuilt.state_variable("reference_loss", shape=(3,))
+
+
+def test_a_weights_file_with_controller_state_says_how_to_load_it(tmp_path):
+    # Named alike, as in a fresh process (weights files go by names).
+    x, y = _data()
+    _, trainer = _trainer(GroupLasso(1e-3, proximal=True, name="penalty"))
+    controller = callbacks.BudgetController(target_macs=0.5)
+    trainer.fit(x, y, epochs=2, verbose=0, callbacks=[controller])
+    path = str(tmp_path / "run.weights.h5")
+    trainer.save_weights(path)
+    _, fresh = _trainer(GroupLasso(1e-3, proximal=True, name="penalty"))
+    fresh.fit(x, y, epochs=1, verbose=0)  # builds the optimizer
+    with pytest.raises(ValueError, match=r"controller.set_model\(trainer\)"):
+        fresh.load_weights(path)
+    # The way out the message gives.
+    callbacks.BudgetController(target_macs=0.5).set_model(fresh)
+    fresh.load_weights(path)
+    for got, want in zip(fresh.sparsity.weights, trainer.sparsity.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -294,6 +294,10 @@ class GroupLasso(keras.layers.Layer):
         if proximal_step.is_proximal(self):
             proximal_step.apply_proximal_step(self, learning_rate)
 
+    def load_own_variables(self, store):
+        penalty_state.check_saved_count(self, store)
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -75,3 +75,35 @@ class PenaltyState:
             variable = self.variable(name, start, shape)
             if name in ATTRIBUTES:
                 setattr(self._layer, name, variable)
+
+
+def check_saved_count(layer, store):
+    """Refuses, with the way out, a weights file that holds more variables
+    for the penalty `layer` than it has.
+
+    A `.weights.h5` file keeps variables by position, not by name, so the
+    state a controller added while the file's run trained cannot be
+    recreated from it (a `.keras` file keeps the layout in the config).
+
+    Raises:
+        ValueError: if `store` holds more variables than `layer` has.
+    """
+    saved, own = len(store.keys()), len(layer.variables)
+    refused = getattr(layer, "_refused_load", None)
+    if saved == 0 and refused:
+        # Keras tries again at the penalty's other path, with nothing
+        # there, and reports the last error: this one again.
+        raise ValueError(refused)
+    if saved <= own:
+        layer._refused_load = None
+        return
+    layer._refused_load = (
+        f"The weights file holds {saved} variables for penalty "
+        f"'{layer.name}', which has {own}: a controller (`BudgetController`, "
+        "`SparsityController`, `IterativePruning`) added its state to the "
+        "penalty in the run that saved it. Attach a controller of the same "
+        "kind first, `controller.set_model(trainer)`, then call "
+        "`trainer.load_weights(path)`; or checkpoint the whole trainer as "
+        "a `.keras` file, which records the penalty's state."
+    )
+    raise ValueError(layer._refused_load)
