@@ -32,14 +32,27 @@ def test_records_survive_a_new_store(tmp_path):
 def test_models_and_bytes_reload_from_disk(tmp_path):
     model = _model()
     store = StageStore(str(tmp_path), {})
+    store.begin("slim")
     store.put_model("slim", model)
     store.put_bytes("model_int8.tflite", b"abc")
+    store.finish("slim", {})
     again = StageStore(str(tmp_path), {})
     reloaded = again.model("slim")
     x = np.ones((1, 4), "float32")
     np.testing.assert_allclose(reloaded(x), model(x), atol=1e-6)
     assert again.bytes("model_int8.tflite") == b"abc"
     assert again.has_model("slim") and not again.has_model("student")
+
+
+def test_a_file_this_run_did_not_write_is_not_its_model(tmp_path):
+    _model().save(str(tmp_path / "student.keras"))
+    (tmp_path / "model_int8.tflite").write_bytes(b"other")
+    store = StageStore(str(tmp_path), {})
+    assert not store.has_model("student")
+    with pytest.raises(KeyError, match="student"):
+        store.model("student")
+    with pytest.raises(KeyError, match="model_int8"):
+        store.bytes("model_int8.tflite")
 
 
 def test_different_settings_refuse_to_resume(tmp_path):

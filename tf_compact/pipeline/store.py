@@ -205,7 +205,7 @@ class StageStore:
         """
         if key not in self._models:
             path = self.path(f"{key}.keras")
-            if path is None or not os.path.exists(path):
+            if not self._ours(f"{key}.keras"):
                 raise KeyError(f"No model {key!r} was produced by this run.")
             try:
                 model = keras.saving.load_model(path, compile=False)
@@ -220,8 +220,14 @@ class StageStore:
 
     def has_model(self, key):
         """Whether a model is stored under `key`."""
-        path = self.path(f"{key}.keras")
-        return key in self._models or bool(path and os.path.exists(path))
+        return key in self._models or self._ours(f"{key}.keras")
+
+    def _ours(self, filename):
+        """Whether this run (or the one it resumes) wrote `filename`, on
+        disk: a file of that name from elsewhere is not."""
+        names = {n for files in self._files.values() for n in files}
+        path = self.path(filename)
+        return filename in names | set(self._pending) and os.path.isfile(path)
 
     def put_bytes(self, filename, data):
         """Keeps `data` under `filename`, written to the output directory."""
@@ -235,7 +241,7 @@ class StageStore:
         """The bytes stored under `filename` (re-read after a restart)."""
         if filename not in self._bytes:
             path = self.path(filename)
-            if path is None or not os.path.exists(path):
+            if not self._ours(filename):
                 raise KeyError(f"No file {filename!r} in this run.")
             with open(path, "rb") as f:
                 self._bytes[filename] = f.read()
@@ -338,10 +344,7 @@ class StageStore:
     def _write_state(self):
         if self.output_dir is None:
             return
-        state = {
-            "settings": self.settings,
-            "stages": self._records,
-            "files": self._files,
-        }
+        state = {"settings": self.settings, "stages": self._records}
+        state["files"] = self._files
         text = json.dumps(state, indent=2)
         store_files.atomic_write(self.path(STATE_FILE), text)
