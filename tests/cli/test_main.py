@@ -40,3 +40,15 @@ def test_helpfull_of_a_subcommand_is_readable():
     for flag in ("--target_macs", "--method", "--dataset", "--output_dir"):
         assert flag in out.stdout
     assert "tf-compact compress flags:" in out.stdout
+
+
+def test_python_dash_m_runs_the_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "tf_compact", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    for command in main.COMMANDS:
+        assert command in out.stdout
