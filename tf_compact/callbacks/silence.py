@@ -46,12 +46,14 @@ def silence_channels(penalty, drop):
 
 def silence_under(controller, threshold):
     """Zeroes the channels under `threshold` of a controller's penalty, and
-    warns when some were not zero already (the penalty did not reach all
-    of their weights)."""
+    warns when the penalty reaches only some of their weights and the
+    others were not zero."""
     penalty = controller.penalty
     values = np.asarray(penalty.channel_values(controller.target))
     changed = silence_channels(penalty, values < threshold)
-    if changed:
+    # A penalty over every weight of a channel leaves at most a norm under
+    # the threshold; one over some of them (BN scales) leaves the rest.
+    if changed and getattr(penalty, "weight_names", None):
         name = type(controller).__name__
         warnings.warn(
             f"{name}: {changed} channel(s) counted as removed (penalty value "
@@ -68,7 +70,4 @@ def silence_under(controller, threshold):
 
 
 def _reach(penalty):
-    names = getattr(penalty, "weight_names", None)
-    if names:
-        return ", ".join(names)
-    return "the producers' and BN weights"
+    return ", ".join(penalty.weight_names)
