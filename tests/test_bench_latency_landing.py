@@ -31,7 +31,7 @@ def test_each_fraction_is_pruned_measured_and_judged(
     monkeypatch.setattr(common, "load_teacher", lambda name: _tiny())
     with flagsaver.flagsaver(
         teachers=["tiny"],
-        fractions=["0.6"],
+        fractions=["0.6", "0.01"],
         runs=5,
         repeats=1,
         round_to=8,
@@ -43,7 +43,9 @@ def test_each_fraction_is_pruned_measured_and_judged(
         bench_latency_landing.main([])
     with open(tmp_path / "landing.json", encoding="utf-8") as f:
         payload = json.load(f)
-    (row,) = payload["teachers"]["tiny"]
+    row, out_of_reach = payload["teachers"]["tiny"]
+    # A target no width reaches is recorded as refused, not a crash.
+    assert "cannot be pruned" in out_of_reach["refused"]
     assert row["fraction"] == 0.6
     assert row["macs_fraction"] < 1.0
     # The ratio is against the teacher timed in the same rounds.
@@ -52,4 +54,5 @@ def test_each_fraction_is_pruned_measured_and_judged(
     assert row["landed"] == (abs(row["ratio"] - 1.0) <= 0.1)
     text = (tmp_path / "landing.md").read_text(encoding="utf-8")
     assert "| tiny | 0.60 |" in text
+    assert "| tiny | 0.01 |" in text and "refused: out of reach" in text
     assert "Landed within the goal:" in text

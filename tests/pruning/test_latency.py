@@ -94,27 +94,53 @@ def test_table_is_cached_keyed_by_threads_cpu_and_runtime(
     model = net()
     first = build_latency_table(model, points=4)
     probes = sum(len(r[0]) for r in first.groups.values())
-    # The whole model once, every probe once.
-    assert timer.calls == 1 + probes
+    # The whole model and the reference once, every probe once.
+    assert timer.calls == 2 + probes
     calls = timer.calls
     second = build_latency_table(model, points=4)
-    # Only the whole model is timed again: the probes come from the cache.
-    assert timer.calls == calls + 1
+    # Only the whole model and the reference are timed again: the probes
+    # come from the cache.
+    assert timer.calls == calls + 2
     assert second.get_config()["groups"] == first.get_config()["groups"]
     assert second.model_ms == first.model_ms
     assert list((tmp_path / "cache" / "latency").glob("*.json"))
     build_latency_table(model, points=4, num_threads=2)
-    assert timer.calls == calls + 1 + calls
+    assert timer.calls == calls + 2 + calls
     # Another CPU model times everything again, and so does a runtime
     # of another version.
     monkeypatch.setattr(latency.interpreter, "cpu_name", lambda: "Other CPU")
     build_latency_table(model, points=4)
-    assert timer.calls == 3 * calls + 1
+    assert timer.calls == 3 * calls + 2
     monkeypatch.setattr(
         latency.interpreter, "runtime_version", lambda runtime: "0.0.1"
     )
     build_latency_table(model, points=4)
-    assert timer.calls == 4 * calls + 1
+    assert timer.calls == 4 * calls + 2
+
+
+def test_cached_probes_follow_the_load_of_the_fresh_timings(monkeypatch):
+    model = net()
+    timer = FakeTimer()
+    monkeypatch.setattr(latency, "_measure_keras", timer)
+    quiet = build_latency_table(model, points=3)
+
+    def busy(model, num_threads, runs, warmup=5, repeats=3):
+        # A machine twice as busy: everything takes twice as long.
+        return 2.0 * FakeTimer()(model, num_threads, runs)
+
+    monkeypatch.setattr(latency, "_measure_keras", busy)
+    loaded = build_latency_table(model, points=3)
+    assert loaded.model_ms == pytest.approx(2.0 * quiet.model_ms)
+    # The probes, read from the cache, are scaled alike, so the predicted
+    # fraction of the model's time is the same as on the quiet machine.
+    widths = {g: min(row[0]) for g, row in quiet.groups.items()}
+    assert loaded.predict(widths) / loaded.model_ms == pytest.approx(
+        quiet.predict(widths) / quiet.model_ms
+    )
+    for name, row in quiet.get_config()["groups"].items():
+        again = loaded.get_config()["groups"][name]
+        for width, ms in row.items():
+            assert again[width] == pytest.approx(2.0 * ms)
 
 
 def test_the_same_model_built_again_reuses_the_cache(monkeypatch):
@@ -126,7 +152,7 @@ def test_the_same_model_built_again_reuses_the_cache(monkeypatch):
     # the whole model is timed again.
     again = net()
     build_latency_table(again, points=3)
-    assert timer.calls == calls + 1
+    assert timer.calls == calls + 2
     # Another width is another model.
     build_latency_table(net(width=8), points=3)
     assert timer.calls > calls

@@ -29,7 +29,12 @@ it still misses by more than `TOLERANCE`.
 `$TF_COMPACT_CACHE/latency/` (default `~/.cache/tf_compact/latency/`),
 keyed by the probe's layer configs and input shapes (so its width), the
 CPU model, the thread count and the runtime with its version. A second
-table of the same model is built without timing anything.
+table of the same model times only the whole model and a fixed reference
+workload: every table times the reference, each cached probe keeps the
+reference's time beside its own, and a cached time is scaled by the
+reference's time now over then, so probes timed under another load (a
+busy machine, another clock) stay consistent with the whole model's
+fresh time.
 
 **Tables measured elsewhere.** `tfc.pruning.export_probes` writes the
 probes as `.tflite` files to time on a phone with `benchmark_model`;
@@ -125,6 +130,7 @@ def build_latency_table(
     # The whole model is timed afresh: every prediction starts from it,
     # and a timing cached under another load would bias them all.
     model_ms = _measure_keras(batch_one(model), num_threads, runs)
+    reference = _measure_keras(_reference_model(), num_threads, runs)
     rows = {}
     names = [g.name for g in graph.groups] if groups is None else groups
     bar = progress_bar(
@@ -138,7 +144,9 @@ def build_latency_table(
     for done, name in enumerate(names, 1):
         group = graph.group(name)
         rows[name] = {
-            width: _cached(folder, probe_model(graph, name, width), meta, runs)
+            width: _cached(
+                folder, probe_model(graph, name, width), meta, runs, reference
+            )
             for width in probe_widths(
                 group.size, points, min_channels, round_to
             )
@@ -224,7 +232,21 @@ def _without_names(config):
     return rename(config)
 
 
-def _cached(folder, keras_model, meta, runs):
+def _reference_model():
+    """The fixed workload every table times beside its probes (see the
+    cache in the module docstring); its weights do not change its time."""
+    import keras
+
+    inputs = keras.Input((16, 16, 16), batch_size=1)
+    x = keras.layers.Conv2D(16, 3, padding="same")(inputs)
+    x = keras.layers.Conv2D(16, 3, padding="same")(x)
+    return keras.Model(inputs, x, name="latency_reference")
+
+
+def _cached(folder, keras_model, meta, runs, reference):
+    """The probe's time, scaled to the load of `reference` (ms, the
+    reference workload's time now); timed and stored when not cached, or
+    cached without a reference time (its load unknown)."""
     config = json.dumps(
         {"model": _without_names(keras_model.get_config()), "meta": meta},
         sort_keys=True,
@@ -234,7 +256,10 @@ def _cached(folder, keras_model, meta, runs):
     path = os.path.join(folder, key + ".json")
     try:
         with open(path, encoding="utf-8") as f:
-            return float(json.load(f)["ms"])
+            entry = json.load(f)
+        then = float(entry["reference_ms"])
+        if then > 0:
+            return float(entry["ms"]) * reference / then
     except (OSError, ValueError, KeyError, TypeError):
         pass
     ms = _measure_keras(keras_model, meta["num_threads"], runs)
@@ -242,7 +267,7 @@ def _cached(folder, keras_model, meta, runs):
         os.makedirs(folder, exist_ok=True)
         partial = f"{path}.{os.getpid()}.tmp"
         with open(partial, "w", encoding="utf-8") as f:
-            json.dump({"ms": ms, "meta": meta}, f)
+            json.dump({"ms": ms, "reference_ms": reference, "meta": meta}, f)
         os.replace(partial, path)
     except OSError:
         pass  # An unwritable cache only costs time.
