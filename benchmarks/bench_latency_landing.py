@@ -7,7 +7,9 @@ latency table of `tf_compact.pruning.latency` itself, its probes cached on
 disk). Each slim
 model is then measured afresh: float32 TFLite, batch 1, `--threads`
 interpreter threads, the best of `--repeats` rounds of `--runs` invokes,
-the teacher timed in the same rounds. The result is the ratio of measured
+the teacher timed in the same rounds. Each teacher is first measured five
+times back to back, to show how far one measurement moves on the machine.
+The result is the ratio of measured
 to target latency (the goal: within 10%), beside the table's prediction,
 the MACs kept and the seconds `prune` took. No training: a model's latency
 does not depend on its weights.
@@ -150,6 +152,13 @@ def _markdown(payload):
                 f"{row['predicted_ms']:.4f} | {row['macs_fraction']:.3f} | "
                 f"{row['prune_seconds']:.0f} |"
             )
+    lines += ["", "Five back-to-back measurements of each unpruned teacher:"]
+    for name, spread in payload["teacher_timings"].items():
+        low, high = min(spread), max(spread)
+        lines.append(
+            f"- {name}: {', '.join(f'{ms:.4f}' for ms in spread)} ms "
+            f"(max/min {high / low:.2f})"
+        )
     rows = [r for rs in payload["teachers"].values() for r in rs]
     landed = sum(r.get("landed", False) for r in rows)
     refused = sum("refused" in r for r in rows)
@@ -168,10 +177,13 @@ def main(argv):
     from tf_compact.pruning.latency import build_latency_table
 
     fractions = [float(f) for f in FRACTIONS.value]
-    teachers = {}
+    teachers, spreads = {}, {}
     for name in TEACHERS.value:
         teacher = common.load_teacher(name)
-        teacher_ms = _measure({"teacher": teacher})["teacher"]
+        # How much one measurement of the same model moves on this machine.
+        spread = [_measure({"teacher": teacher})["teacher"] for _ in range(5)]
+        teacher_ms = min(spread)
+        spreads[name] = spread
         table = build_latency_table(
             teacher, num_threads=THREADS.value, round_to=ROUND_TO.value
         )
@@ -188,6 +200,7 @@ def main(argv):
         "round_to": ROUND_TO.value,
         "goal": TOLERANCE.value,
         "teachers": teachers,
+        "teacher_timings": spreads,
     }
     common.write_json(
         common.result_path(RESULTS.value, NAME.value, ".json"), payload

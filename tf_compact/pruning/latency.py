@@ -130,7 +130,10 @@ def build_latency_table(
     # The whole model is timed afresh: every prediction starts from it,
     # and a timing cached under another load would bias them all.
     model_ms = _measure_keras(batch_one(model), num_threads, runs)
-    reference = _measure_keras(_reference_model(), num_threads, runs)
+    # Every cached probe is scaled by it: timed long, best of 5.
+    reference = _measure_keras(
+        _reference_model(), num_threads, 4 * runs, repeats=5
+    )
     rows = {}
     names = [g.name for g in graph.groups] if groups is None else groups
     bar = progress_bar(
