@@ -130,10 +130,12 @@ def _markdown(payload):
         f"interleaved rounds of {payload['runs']} invokes; round_to="
         f"{payload['round_to']}. Ratio = measured / (fraction x the "
         "teacher's time in the same rounds); goal within "
-        f"{payload['goal']:.0%}.",
+        f"{payload['goal']:.0%}. The additive prediction is the table's "
+        "sum without the shared-layer correction `prune` applies (0 where "
+        "the savings add up to more than the whole model).",
         "",
         "| teacher | fraction | target ms | measured ms | ratio | landed "
-        "| table's prediction ms | MACs kept | prune s |",
+        "| additive prediction ms | MACs kept | prune s |",
         "|---|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for name, rows in payload["teachers"].items():

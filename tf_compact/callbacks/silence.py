@@ -59,15 +59,12 @@ def silence_under(controller, threshold):
             f"{name}: {changed} channel(s) counted as removed (penalty value "
             f"under {threshold:g}) still had non-zero weights the penalty "
             f"does not reach ({type(penalty).__name__} zeroes only "
-            f"{_reach(penalty)}; a channel with a zero BN scale still adds "
-            "its BN shift). Every weight of those channels was zeroed in "
-            "the trained model, which now computes what the slim model "
-            "does; fine-tune after slimming, or use `tfc.GroupLasso`, "
-            "whose silenced channels are exactly zero.",
+            f"{', '.join(penalty.weight_names)}; a channel with a zero BN "
+            "scale still adds its BN shift). Every weight of those "
+            "channels was zeroed in the trained model, which now "
+            "computes what the slim model does; fine-tune after "
+            "slimming, or use `tfc.GroupLasso`, whose silenced channels "
+            "are exactly zero.",
             stacklevel=4,
         )
     return changed
-
-
-def _reach(penalty):
-    return ", ".join(penalty.weight_names)

@@ -151,16 +151,15 @@ def labeled_batches(dataset):
         w = dataset[2] if len(dataset) == 3 else None
         yield _features(dataset[0]), _labels(dataset[1]), _weights(w)
         return
-    if hasattr(dataset, "as_numpy_iterator"):
-        for element in dataset.as_numpy_iterator():
-            if not isinstance(element, tuple) or len(element) not in (2, 3):
-                raise TypeError(
-                    "Invalid value for argument `dataset`. Expected batches "
-                    "of `(x, y)` pairs or `(x, y, sample_weight)` triples. "
-                    f"Received: an element of type {type(element).__name__}"
-                )
-            w = element[2] if len(element) == 3 else None
-            yield _features(element[0]), _labels(element[1]), _weights(w)
+    for element in dataset.as_numpy_iterator():
+        if not isinstance(element, tuple) or len(element) not in (2, 3):
+            raise TypeError(
+                "Invalid value for argument `dataset`. Expected batches "
+                "of `(x, y)` pairs or `(x, y, sample_weight)` triples. "
+                f"Received: an element of type {type(element).__name__}"
+            )
+        w = element[2] if len(element) == 3 else None
+        yield _features(element[0]), _labels(element[1]), _weights(w)
 
 
 def iterate_labeled(dataset):
