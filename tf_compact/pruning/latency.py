@@ -22,8 +22,10 @@ The additive model ignores that a layer between two cut groups shrinks on
 both sides (it counts that layer's saving twice), so it predicts less than
 the pruned model measures. `LatencyPredictor`, which `prune` uses, scales
 the savings by how much of their MACs the cuts save together rather than
-alone; `prune` then re-measures the slim model and tightens the target if
-it still misses by more than `TOLERANCE`.
+alone; with a table measured here, `prune` then measures the slim model
+beside the unpruned one (`measure_side_by_side`) and corrects the
+prediction by what it measured until the slim model lands within
+`TOLERANCE` of the target (`tf_compact.pruning.latency_search`).
 
 **The cache.** Each timing is stored as a small JSON file under
 `$TF_COMPACT_CACHE/latency/` (default `~/.cache/tf_compact/latency/`),
@@ -193,6 +195,54 @@ def measure_latency(model, num_threads=1, runs=RUNS, warmup=5, repeats=3):
     return _measure_keras(
         batch_one(model), num_threads, runs, warmup=warmup, repeats=repeats
     )
+
+
+def measure_side_by_side(
+    models, num_threads=1, runs=RUNS, repeats=3, instances=3
+):
+    """Latency of several models timed in interleaved rounds (ms each).
+
+    Each model is converted once (float32, batch 1) and loaded into
+    `instances` interpreters; each round times every interpreter once
+    (`runs` invokes, median), and a model's time is its best over rounds
+    and interpreters. Load that comes and goes on the machine then falls
+    on all models alike, so their ratios hold better than those of times
+    taken one after the other; and two interpreters of one model can
+    differ by a third in speed (where their buffers land in memory), so
+    the best of several is the figure that repeats.
+
+    Args:
+        models: `{name: keras.Model}`, each with a fixed input size.
+        num_threads: Interpreter threads. Defaults to `1`.
+        runs: Timed invokes per interpreter and round. Defaults to `RUNS`.
+        repeats: Rounds. Defaults to `3`.
+        instances: Interpreters per model. Defaults to `3`.
+
+    Returns:
+        `{name: milliseconds}`.
+
+    Example:
+
+    ```python
+    ms = measure_side_by_side({"full": model, "slim": small})
+    print(ms["slim"] / ms["full"])
+    ```
+    """
+    num_threads = validate_int("num_threads", num_threads, minimum=1)
+    instances = validate_int("instances", instances, minimum=1)
+    runners = []
+    for name, model in models.items():
+        content = interpreter.to_tflite(batch_one(model))
+        runners += [
+            (name, interpreter.make_interpreter(content, num_threads)[0])
+            for _ in range(instances)
+        ]
+    best = {}
+    for _ in range(validate_int("repeats", repeats, minimum=1)):
+        for name, runner in runners:
+            ms = interpreter.time_invoke(runner, runs, 5, 1)
+            best[name] = min(best.get(name, ms), ms)
+    return best
 
 
 def default_cache_dir():

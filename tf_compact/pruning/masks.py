@@ -155,7 +155,7 @@ def _sensitivity_or_global(args, selector, target_latency):
     _, graph, _, _, targets, _, latency, _ = args
     try:
         return _sensitivity_masks(*args)
-    except _LatencyUnreached as stalled:
+    except LatencyUnreached as stalled:
         masks = _search_target(graph, selector, "global", targets, latency)
         warnings.warn(
             "tfc.prune: the sensitivity allocation stopped at "
@@ -278,7 +278,7 @@ def _search_target(graph, selector, scope, targets, latency=None):
     return best
 
 
-class _LatencyUnreached(ValueError):
+class LatencyUnreached(ValueError):
     """No removal found brings the predicted latency to the target."""
 
     def __init__(self, message, predicted):
@@ -289,7 +289,7 @@ class _LatencyUnreached(ValueError):
 def _check_latency(best, predictor, limit, value):
     predicted = predictor(best)
     if predicted > limit:
-        raise _LatencyUnreached(
+        raise LatencyUnreached(
             "Invalid value for argument `target_latency`: the model cannot "
             f"be pruned to {limit:.4g} ms; with the given constraints the "
             f"smallest predicted latency is {predicted:.4g} ms (unpruned: "

@@ -2,11 +2,9 @@
 
 import warnings
 
-from tf_compact.pruning.latency import TOLERANCE
-from tf_compact.pruning.latency import measure_latency
+from tf_compact.pruning.latency_search import prune_to_latency
 from tf_compact.pruning.masks import latency_table_for
 from tf_compact.pruning.masks import prune_masks
-from tf_compact.pruning.masks import reused_sensitivity_tables
 from tf_compact.pruning.validation import validate_criterion
 from tf_compact.pruning.validation import validate_goal
 from tf_compact.pruning.validation import validate_known_latency
@@ -68,11 +66,15 @@ def prune(
       the global ranking (or uniform ratio) as the other targets, with
       which it may be combined (all must hold); with
       `scope="sensitivity"`, widths go where the measured change grows
-      least per millisecond saved. `prune` then measures the slim model
-      and, while it takes more than 10% above the target, tightens the
-      prediction and prunes again; while it takes less than 80% of the
-      target, it loosens it (a few times at most, keeping the slowest
-      model that fits; the sensitivity table is measured once).
+      least per millisecond saved. With a table measured here, `prune`
+      then measures the slim model beside the unpruned one and, while it
+      lands more than 10% above or below the target, corrects the
+      prediction by what it measured and prunes again (a few times at
+      most, keeping the slowest model within 10% above the target; the
+      sensitivity table is measured once). A target the prediction
+      says is out of reach is refused only when the smallest model
+      allowed also measures above it
+      (`tf_compact.pruning.latency_search`).
     - `threshold`: remove every channel whose raw (unnormalized) score is
       below it; with `"l2"` this is the group-lasso norm, which is how
       training-time group sparsity becomes a slim model.
@@ -185,83 +187,5 @@ def prune(
         (min_channels, round_to),
         verbose,
     )
-    return _prune_to_latency(model, ratio, float(target_latency), table, kwargs)
+    return prune_to_latency(model, ratio, float(target_latency), table, kwargs)
 
-
-#: Re-measured tries `prune` makes when the slim model misses its
-#: latency target by more than `TOLERANCE` above, or lands below
-#: `LOOSEN_BELOW` times it.
-LATENCY_RETRIES = 5
-
-#: A slim model measured under this fraction of its latency target is
-#: pruned again with a looser budget (the table over-predicted).
-LOOSEN_BELOW = 0.8
-
-
-def _prune_to_latency(model, ratio, target, table, kwargs):
-    """Prunes to `target` ms; re-measures and tightens while it misses.
-
-    Only a table measured on this machine is checked against a
-    measurement here: times taken on another device cannot be.
-    """
-    with reused_sensitivity_tables():
-        return _tighten_to_latency(model, ratio, target, table, kwargs)
-
-
-def _tighten_to_latency(model, ratio, target, table, kwargs):
-    graph = kwargs["graph"]
-    limit, fastest, fitting, tried = target, None, None, []
-    for _ in range(LATENCY_RETRIES + 1):
-        try:
-            masks = prune_masks(
-                model,
-                ratio,
-                target_latency=limit,
-                latency_table=table,
-                **kwargs,
-            )
-        except ValueError:
-            if fastest is None:
-                raise
-            break
-        small = slim(model, masks, graph=graph)
-        if not table.measured_here:
-            return small
-        measured = measure_latency(small, table.meta["num_threads"])
-        if fastest is None or measured < fastest[0]:
-            fastest = (measured, small)
-        if measured <= target * (1 + TOLERANCE):
-            if fitting is None or measured > fitting[0]:
-                fitting = (measured, small)
-            if measured >= target * LOOSEN_BELOW:
-                return small
-        tried.append((limit, measured))
-        limit = _next_limit(tried, target)
-    if fitting is not None:
-        # Far under the target at every try that fits: the slowest such.
-        return fitting[1]
-    warnings.warn(
-        f"tfc.prune: the fastest pruned model found measures "
-        f"{fastest[0]:.4g} ms, above target_latency={target:.4g} ms (with "
-        f"{TOLERANCE:.0%} tolerance), after {len(tried)} measured tries "
-        f"(the unpruned model: {table.model_ms:.4g} ms). The target lies "
-        "below what these constraints reach on this machine; it is "
-        "returned as it is. Raise the target, or loosen `round_to` and "
-        "`min_channels`.",
-        stacklevel=3,
-    )
-    return fastest[1]
-
-
-def _next_limit(tried, target):
-    """The next limit: a secant step on `(limit, measured)`, else a ratio;
-    tighter after a miss above the target, looser after one far below."""
-    limit, measured = tried[-1]
-    step = limit * target / measured
-    if len(tried) > 1:
-        (l0, m0), (l1, m1) = tried[-2], tried[-1]
-        if m1 != m0 and (m1 - m0) / (l1 - l0) > 0:
-            step = l1 + (target - m1) * (l1 - l0) / (m1 - m0)
-    if measured > target:
-        return min(max(step, 0.3 * limit), 0.98 * limit)
-    return min(max(step, 1.02 * limit), 3.0 * limit)
