@@ -178,6 +178,29 @@ def test_no_tfds_import_or_download_by_default(monkeypatch, tmp_path):
         data.mnist(data_dir=tmp_path)
 
 
+def test_an_offline_download_fails_at_once(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    tried = []
+
+    def unreachable(address, timeout):
+        tried.append((address, timeout))
+        raise OSError("Temporary failure in name resolution")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("tfds.load must not start a download")
+
+    for key in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(sources.socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds, "load", forbidden)
+    with pytest.raises(
+        data.DatasetNotFoundError, match="cannot be reached to download it"
+    ):
+        data.load("beans", source="tfds")
+    assert tried == [((sources.DOWNLOAD_HOST, 443), 5)]
+
+
 @pytest.mark.parametrize(
     "download, source, env, expected",
     [

@@ -4,15 +4,21 @@ tensorflow-datasets is an optional dependency (`pip install
 tf-compact[tfds]`), imported lazily in `_import_tfds` only, and for the
 built-in datasets only when prepared data exists or a download was asked
 for: offline, `tfds.load` retries for minutes before failing, so a
-download is never attempted by default.
+download is never attempted by default, and one asked for is refused at
+once when the download host cannot be reached.
 """
 
 import os
+import socket
 
 from tf_compact.data.errors import DatasetNotFoundError
 from tf_compact.data.errors import SourceUnavailable
 
 DOWNLOAD_ENV = "TF_COMPACT_DOWNLOAD"
+#: Where tensorflow-datasets downloads from; reached (5 s at most) before
+#: a download, since tfds retries an unreachable host for minutes.
+DOWNLOAD_HOST = "storage.googleapis.com"
+_PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -82,6 +88,20 @@ def _builder(tfds, name, root):
         ) from e
 
 
+def _check_online(name, builder):
+    """Refuses a download at once when the download host cannot be
+    reached (behind a proxy, tfds is left to try)."""
+    if any(os.environ.get(key) for key in _PROXY_ENV):
+        return
+    try:
+        socket.create_connection((DOWNLOAD_HOST, 443), timeout=5).close()
+    except OSError as e:
+        raise SourceUnavailable(
+            f"{name!r} is not prepared in {builder.data_dir} and "
+            f"{DOWNLOAD_HOST} cannot be reached to download it ({e})"
+        ) from e
+
+
 def _label_names(info, label_key):
     feature = info.features[label_key]
     names = getattr(feature, "names", None)
@@ -148,6 +168,8 @@ def load_tfds(name, data_dir, download, known=True):
             f"(features, label) supervised keys. Received: name={name!r} "
             f"(supervised_keys={keys!r})"
         )
+    if download and not builder.is_prepared():
+        _check_online(name, builder)
     available = list(builder.info.splits)
     test = "test"
     if available and "test" not in available:
