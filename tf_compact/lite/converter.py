@@ -15,6 +15,7 @@ from tf_compact.lite.converter_run import convert_with_fallback
 from tf_compact.lite.converter_run import is_keras3
 from tf_compact.lite.converter_run import is_tf_keras
 from tf_compact.lite.input_order import fits
+from tf_compact.lite.input_scale import warn_if_prescaled
 from tf_compact.lite.layer_norm import quantizable_clone
 from tf_compact.lite.mode_notes import mode_notes
 from tf_compact.lite.precision import float32_model
@@ -106,6 +107,7 @@ def _calibration(model, data, num_calibration_steps):
     dtypes = input_dtypes(model)
     first, data = first_step(data, ranks, dtypes=dtypes)
     _check_first_step(specs, first)
+    warn_if_prescaled(model, first[0])
     # A static batch (a batch-1 Edge TPU clone) takes no other batch size.
     batches = {shape[0] for _, shape in specs}
     static = batches.pop() if len(batches) == 1 else None

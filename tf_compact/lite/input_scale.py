@@ -1,0 +1,73 @@
+"""Calibration data at another scale than the model takes.
+
+A model that scales its own inputs (`keras.layers.Rescaling(1 / 255)`
+first, the convention `keras.utils.image_dataset_from_directory` follows)
+takes raw pixels. Calibrating it for int8 with pixels already divided by
+255 sets every activation range from inputs a 255th of their size: the
+int8 model loses accuracy, and the conversion check, run on the same
+data, cannot see it. `warn_if_prescaled` says so before converting.
+"""
+
+import warnings
+
+import numpy as np
+
+#: Data whose largest value the model's `Rescaling` maps under this is
+#: taken to be scaled already (raw pixels reach about 1 after scaling).
+PRESCALED_BELOW = 0.05
+
+
+def leading_rescaling(model):
+    """The `Rescaling` layer a single-input model applies first (after
+    any augmentation layers, which pass inputs through at inference), or
+    `None`.
+
+    Example:
+
+    ```python
+    layer = leading_rescaling(model)  # e.g. Rescaling(scale=1/255)
+    ```
+    """
+    if len(getattr(model, "inputs", None) or []) != 1:
+        return None
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer" or kind.startswith("Random"):
+            continue
+        return layer if kind == "Rescaling" else None
+    return None
+
+
+def warn_if_prescaled(model, batch):
+    """Warns when `batch`, scaled by the model's leading `Rescaling`,
+    stays under `PRESCALED_BELOW`: calibration data divided already.
+
+    Args:
+        model: The Keras model being converted.
+        batch: The first calibration batch of its single input.
+
+    Example:
+
+    ```python
+    warn_if_prescaled(model, x_train[:32] / 255.0)  # warns for Rescaling
+    ```
+    """
+    layer = leading_rescaling(model)
+    if layer is None:
+        return
+    scale = np.abs(np.asarray(layer.scale, dtype=float))
+    if scale.size != 1 or not np.isfinite(scale).all() or scale.item() == 0:
+        return
+    largest = float(np.max(np.abs(np.asarray(batch, dtype=float)), initial=0))
+    if largest == 0 or largest * scale.item() >= PRESCALED_BELOW:
+        return
+    warnings.warn(
+        "tfc.lite.convert: the calibration data reach at most "
+        f"{largest:.3g}, and the model's first layer {layer.name!r} "
+        f"(Rescaling, scale {scale.item():.4g}) takes inputs up to about "
+        f"{1 / scale.item():.4g}: the data look scaled already. int8 "
+        "ranges calibrated on them cost accuracy, and the conversion "
+        "check, run on the same data, cannot see it. Pass the data as the "
+        "model takes them (e.g. pixels not divided by 255).",
+        stacklevel=4,
+    )
