@@ -1,6 +1,7 @@
 """Targeted BudgetController: only the channels the budget needs shrink."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -101,6 +102,44 @@ def test_unreachable_budget_penalizes_every_channel():
     np.testing.assert_array_equal(
         controller.penalty.channel_weights.numpy(), 1.0
     )
+
+
+@pytest.mark.parametrize(
+    "target, said",
+    [
+        (1e-4, r"0\.0% of the model's MACs"),
+        (2, r"2 of the model's [\d,]+ MACs"),
+    ],
+)
+def test_an_unreachable_budget_is_named_as_the_user_gave_it(target, said):
+    trainer = helpers.sparsifier()
+    controller = BudgetController(target_macs=target)
+    with pytest.warns(UserWarning) as caught:
+        controller.set_model(trainer)
+    (message,) = [
+        str(w.message)
+        for w in caught
+        if str(w.message).startswith("BudgetController")
+    ]
+    assert re.search(rf"`target_macs={target!r}` \({said}\)", message)
+    assert "cannot be met by removing channels" in message
+    assert "Invalid value" not in message
+
+
+def test_a_count_above_the_model_warns_that_nothing_goes():
+    trainer = helpers.sparsifier()
+    dense_macs, _ = tfc.estimate_slim_cost(trainer.model)
+    controller = BudgetController(target_macs=3 * int(dense_macs))
+    with pytest.warns(UserWarning, match="this budget removes nothing"):
+        controller.set_model(trainer)
+
+
+def test_blocks_of_the_wrong_shape_are_refused_at_construction():
+    for blocks in ("nonsense", ["a"], {}, {"a": 3}, {"a": ["x", 1]}):
+        with pytest.raises(ValueError, match="Expected 'auto' or a"):
+            BudgetController(target_macs=0.5, blocks=blocks)
+    # Names are checked against the model when it is attached.
+    BudgetController(target_macs=0.5, blocks={"a": ["no_such_layer"]})
 
 
 def test_default_max_strength_depends_on_the_mode():

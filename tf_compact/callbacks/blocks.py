@@ -3,6 +3,38 @@
 import numpy as np
 
 
+def validate_blocks(blocks):
+    """Refuses a `blocks` argument of the wrong shape, before any model is
+    seen (layer names are checked against the model by `resolve_blocks`).
+
+    Raises:
+        ValueError: Unless `blocks` is `None`, `"auto"`, or a non-empty
+            dict whose values are a name prefix or a list of layer names.
+
+    Example:
+
+    ```python
+    validate_blocks({"stem": "block1_", "head": ["fc1", "logits"]})
+    ```
+    """
+    if blocks is None or blocks == "auto":
+        return
+    fine = isinstance(blocks, dict) and bool(blocks)
+    for layers in blocks.values() if fine else ():
+        if isinstance(layers, str):
+            continue
+        if not isinstance(layers, (list, tuple)) or not all(
+            isinstance(n, str) for n in layers
+        ):
+            fine = False
+    if not fine:
+        raise ValueError(
+            "Invalid value for argument `blocks`. Expected 'auto' or a "
+            "non-empty dict {block name: [layer names] or a name prefix}. "
+            f"Received: blocks={blocks!r}"
+        )
+
+
 def resolve_blocks(graph, blocks):
     """Returns `{block name: [layer names]}` for the nodes of `graph`.
 
@@ -21,12 +53,7 @@ def resolve_blocks(graph, blocks):
     names = [node.name for node in graph.flat.nodes]
     if blocks == "auto":
         return auto_blocks(graph)
-    if not isinstance(blocks, dict) or not blocks:
-        raise ValueError(
-            "Invalid value for argument `blocks`. Expected 'auto' or a "
-            "non-empty dict {block name: [layer names] or a name prefix}. "
-            f"Received: blocks={blocks!r}"
-        )
+    validate_blocks(blocks)
     out = {}
     for block, layers in blocks.items():
         if isinstance(layers, str):

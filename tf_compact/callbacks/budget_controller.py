@@ -4,6 +4,7 @@ import keras
 
 from tf_compact.callbacks import control_laws
 from tf_compact.callbacks import threshold_fallback
+from tf_compact.callbacks.blocks import validate_blocks
 from tf_compact.callbacks.budget_scopes import BlockBudgets
 from tf_compact.callbacks.budget_scopes import GlobalBudget
 from tf_compact.callbacks.control_laws import MultiplicativeLaw
@@ -12,7 +13,9 @@ from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.callbacks.penalty_controller import controller_arguments
 from tf_compact.callbacks.targeting_rules import EveryChannel
 from tf_compact.callbacks.targeting_rules import RequiredChannels
+from tf_compact.internal.targets import target_fraction
 from tf_compact.pruning.validation import validate_known_macs
+from tf_compact.surgery.cost import cost_from_keep
 
 #: Default upper bound of the strength in targeted mode.
 TARGETED_MAX_STRENGTH = 10.0
@@ -140,9 +143,13 @@ class BudgetController(PenaltyController):
 
     Raises:
         ValueError: If the targets are missing or out of range, both given
-            with `blocks`, if `blocks` is invalid, or (when fit starts) if
-            the model has no penalty to steer, or has `target_macs` and an
-            input of any size (`keras.Input((None, None, 3))`).
+            with `blocks`, if `blocks` is neither `"auto"` nor a dict of
+            layer lists or name prefixes, or (when fit starts) if a block
+            names layers the model lacks, the model has no penalty to
+            steer, or has `target_macs` and an input of any size
+            (`keras.Input((None, None, 3))`). A count at or above the
+            model's own cost warns, when fit starts, that the budget
+            removes nothing.
 
     Example:
 
@@ -231,6 +238,13 @@ class BudgetController(PenaltyController):
     def _setup(self):
         graph = self.penalty.plan.graph
         validate_known_macs(graph.model, self.rule.target_macs)
+        dense = cost_from_keep(graph, graph.keep_elements({}))
+        for name, value, cost in (
+            ("target_macs", self.rule.target_macs, dense[0]),
+            ("target_params", self.rule.target_params, dense[1]),
+        ):
+            if value is not None:  # warns for a count asking for nothing
+                target_fraction(value, int(cost), name)
         self.threshold = self.training_threshold
         self.scope.setup(self)
         self.rule.setup(self)
@@ -337,6 +351,7 @@ class BudgetController(PenaltyController):
 
 
 def _validate_blocks(rule, blocks):
+    validate_blocks(blocks)
     if len(rule.kinds) == 2 and blocks:
         raise ValueError(
             "BudgetController takes one target with `blocks` (each block "

@@ -20,6 +20,8 @@ import numpy as np
 
 from tf_compact.callbacks import blocks as blocks_lib
 from tf_compact.callbacks import targeting
+from tf_compact.internal.targets import is_count
+from tf_compact.pruning.validation import UnreachableTarget
 
 #: One steered unit: its name (`None`: the model), its channels (`None`:
 #: all), the measured fraction and the target.
@@ -139,7 +141,8 @@ class GlobalBudget(BudgetScope):
         except ValueError as error:
             if self._reachable:
                 warnings.warn(
-                    f"BudgetController: {error} Penalizing every channel.",
+                    f"BudgetController: {_unreachable(controller, error)} "
+                    "Penalizing every channel.",
                     stacklevel=2,
                 )
             self._reachable = False
@@ -308,3 +311,25 @@ class BlockBudgets(BudgetScope):
 
     def get_config(self):
         return {"blocks": self.spec}
+
+
+def _unreachable(controller, error):
+    """Why no choice of channels meets the budget, in the controller's
+    terms (the targets as the user gave them)."""
+    if not isinstance(error, UnreachableTarget):
+        return str(error)
+    given = getattr(controller.rule, error.name)
+    goal = f"{given:.1%} of the model's {error.what}"
+    if is_count(given):
+        goal = f"{given:,} of the model's {error.total:,} {error.what}"
+    why = ""
+    if error.kept_whole_by:
+        why = (
+            f" Layers that keep their channels whole: "
+            f"{', '.join(error.kept_whole_by[:8])}."
+        )
+    return (
+        f"the budget `{error.name}={given!r}` ({goal}) cannot be met by "
+        f"removing channels: the smallest reachable is {error.reached:.1%} "
+        f"({round(error.reached * error.total):,}).{why}"
+    )
