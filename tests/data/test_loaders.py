@@ -178,7 +178,7 @@ def test_no_tfds_import_or_download_by_default(monkeypatch, tmp_path):
         data.mnist(data_dir=tmp_path)
 
 
-def test_an_offline_download_fails_at_once(monkeypatch):
+def test_an_offline_download_fails_at_once(monkeypatch, tmp_path):
     import tensorflow_datasets as tfds
 
     tried = []
@@ -190,14 +190,14 @@ def test_an_offline_download_fails_at_once(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("tfds.load must not start a download")
 
-    for key in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    for key in sources._PROXY_ENV:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(sources.socket, "create_connection", unreachable)
     monkeypatch.setattr(tfds, "load", forbidden)
     with pytest.raises(
         data.DatasetNotFoundError, match="cannot be reached to download it"
     ):
-        data.load("beans", source="tfds")
+        data.load("beans", source="tfds", data_dir=tmp_path)
     assert tried == [((sources.DOWNLOAD_HOST, 443), 5)]
 
 

@@ -9,7 +9,8 @@ def validate_blocks(blocks):
 
     Raises:
         ValueError: Unless `blocks` is `None`, `"auto"`, or a non-empty
-            dict whose values are a name prefix or a list of layer names.
+            dict whose values are a name prefix or a non-empty list of
+            layer names.
 
     Example:
 
@@ -17,7 +18,7 @@ def validate_blocks(blocks):
     validate_blocks({"stem": "block1_", "head": ["fc1", "logits"]})
     ```
     """
-    if blocks is None or blocks == "auto":
+    if blocks is None or (isinstance(blocks, str) and blocks == "auto"):
         return
     fine = isinstance(blocks, dict) and bool(blocks)
     for layers in blocks.values() if fine else ():
@@ -27,6 +28,7 @@ def validate_blocks(blocks):
             isinstance(n, str) for n in layers
         ):
             fine = False
+        fine = fine and bool(layers)
     if not fine:
         raise ValueError(
             "Invalid value for argument `blocks`. Expected 'auto' or a "
@@ -51,7 +53,7 @@ def resolve_blocks(graph, blocks):
             or if `blocks` has the wrong type.
     """
     names = [node.name for node in graph.flat.nodes]
-    if blocks == "auto":
+    if isinstance(blocks, str) and blocks == "auto":
         return auto_blocks(graph)
     validate_blocks(blocks)
     out = {}

@@ -13,7 +13,6 @@ from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.callbacks.penalty_controller import controller_arguments
 from tf_compact.callbacks.targeting_rules import EveryChannel
 from tf_compact.callbacks.targeting_rules import RequiredChannels
-from tf_compact.internal.targets import target_fraction
 from tf_compact.pruning.validation import validate_known_macs
 from tf_compact.surgery.cost import cost_from_keep
 
@@ -142,14 +141,10 @@ class BudgetController(PenaltyController):
         verbose: As in `PenaltyController`.
 
     Raises:
-        ValueError: If the targets are missing or out of range, both given
-            with `blocks`, if `blocks` is neither `"auto"` nor a dict of
-            layer lists or name prefixes, or (when fit starts) if a block
-            names layers the model lacks, the model has no penalty to
-            steer, or has `target_macs` and an input of any size
-            (`keras.Input((None, None, 3))`). A count at or above the
-            model's own cost warns, when fit starts, that the budget
-            removes nothing.
+        ValueError: For targets missing, out of range or both given with
+            `blocks`, or `blocks` of the wrong shape; when fit starts, for
+            block layers the model lacks, no penalty to steer, or
+            `target_macs` with an input of any size.
 
     Example:
 
@@ -238,13 +233,7 @@ class BudgetController(PenaltyController):
     def _setup(self):
         graph = self.penalty.plan.graph
         validate_known_macs(graph.model, self.rule.target_macs)
-        dense = cost_from_keep(graph, graph.keep_elements({}))
-        for name, value, cost in (
-            ("target_macs", self.rule.target_macs, dense[0]),
-            ("target_params", self.rule.target_params, dense[1]),
-        ):
-            if value is not None:  # warns for a count asking for nothing
-                target_fraction(value, int(cost), name)
+        self.rule.warn_empty(*cost_from_keep(graph, graph.keep_elements({})))
         self.threshold = self.training_threshold
         self.scope.setup(self)
         self.rule.setup(self)

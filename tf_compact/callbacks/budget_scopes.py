@@ -319,14 +319,14 @@ def _unreachable(controller, error):
     if not isinstance(error, UnreachableTarget):
         return str(error)
     given = getattr(controller.rule, error.name)
-    goal = f"{given:.1%} of the model's {error.what}"
+    goal = f"{given * 100:.3g}% of the model's {error.what}"
     if is_count(given):
         goal = f"{given:,} of the model's {error.total:,} {error.what}"
     why = ""
     if error.kept_whole_by:
         why = (
             f" Layers that keep their channels whole: "
-            f"{', '.join(error.kept_whole_by[:8])}."
+            f"{', '.join(error.kept_whole_by)}."
         )
     return (
         f"the budget `{error.name}={given!r}` ({goal}) cannot be met by "

@@ -84,6 +84,16 @@ class EveryChannel:
             return target_fraction(self.target_macs, report.dense_macs)
         return target_fraction(self.target_params, report.dense_params)
 
+    def warn_empty(self, dense_macs, dense_params):
+        """Warns for a count at or above the model's own cost (a budget
+        that removes nothing)."""
+        for name, value, cost in (
+            ("target_macs", self.target_macs, dense_macs),
+            ("target_params", self.target_params, dense_params),
+        ):
+            if value is not None:
+                target_fraction(value, int(cost), name)
+
     def targets(self, report):
         """Returns `{kind: target fraction}` for every target."""
         return {kind: self.target_fraction(report, kind) for kind in self.kinds}

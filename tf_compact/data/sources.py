@@ -18,7 +18,14 @@ DOWNLOAD_ENV = "TF_COMPACT_DOWNLOAD"
 #: Where tensorflow-datasets downloads from; reached (5 s at most) before
 #: a download, since tfds retries an unreachable host for minutes.
 DOWNLOAD_HOST = "storage.googleapis.com"
-_PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+_PROXY_ENV = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
 _TRUE = ("1", "true", "yes", "on")
 
 

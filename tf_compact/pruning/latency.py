@@ -73,6 +73,9 @@ from tf_compact.surgery.common import resolve_graph
 TOLERANCE = 0.10
 #: Timed invokes per probe, and per measurement of a whole model.
 RUNS = 50
+#: Interpreters a model is timed on, the best kept: two interpreters of
+#: one model can differ by a third in speed (where their buffers land).
+INSTANCES = 3
 
 
 def build_latency_table(
@@ -165,7 +168,8 @@ def measure_latency(model, num_threads=1, runs=RUNS, warmup=5, repeats=3):
 
     The model is converted to float32 TFLite with batch 1 and `invoke()`
     is timed on LiteRT (XNNPACK) when installed, else on TensorFlow's
-    interpreter. Nothing is cached.
+    interpreter, on `INSTANCES` interpreters: the best is returned (the
+    figure `prune(target_latency=...)` lands on). Nothing is cached.
 
     Args:
         model: A Keras model whose inputs have a fixed size besides the
@@ -193,30 +197,32 @@ def measure_latency(model, num_threads=1, runs=RUNS, warmup=5, repeats=3):
     num_threads = validate_int("num_threads", num_threads, minimum=1)
     runs = validate_int("runs", runs, minimum=1)
     return _measure_keras(
-        batch_one(model), num_threads, runs, warmup=warmup, repeats=repeats
+        batch_one(model),
+        num_threads,
+        runs,
+        warmup=warmup,
+        repeats=repeats,
+        instances=INSTANCES,
     )
 
 
 def measure_side_by_side(
-    models, num_threads=1, runs=RUNS, repeats=3, instances=3
+    models, num_threads=1, runs=RUNS, repeats=3, instances=INSTANCES
 ):
     """Latency of several models timed in interleaved rounds (ms each).
 
-    Each model is converted once (float32, batch 1) and loaded into
-    `instances` interpreters; each round times every interpreter once
-    (`runs` invokes, median), and a model's time is its best over rounds
-    and interpreters. Load that comes and goes on the machine then falls
-    on all models alike, so their ratios hold better than those of times
-    taken one after the other; and two interpreters of one model can
-    differ by a third in speed (where their buffers land in memory), so
-    the best of several is the figure that repeats.
+    Each model is converted once (float32, batch 1) into `instances`
+    interpreters; each round times every interpreter once (`runs`
+    invokes, median); a model's time is its best over rounds and
+    interpreters. Load that comes and goes falls on all models alike;
+    the best of several interpreters repeats (see `INSTANCES`).
 
     Args:
         models: `{name: keras.Model}`, each with a fixed input size.
         num_threads: Interpreter threads. Defaults to `1`.
         runs: Timed invokes per interpreter and round. Defaults to `RUNS`.
         repeats: Rounds. Defaults to `3`.
-        instances: Interpreters per model. Defaults to `3`.
+        instances: Interpreters per model. Defaults to `INSTANCES`.
 
     Returns:
         `{name: milliseconds}`.
@@ -327,8 +333,18 @@ def _cached(folder, keras_model, meta, runs, reference):
     return ms
 
 
-def _measure_keras(keras_model, num_threads, runs, warmup=5, repeats=3):
-    """Converts `keras_model` to float32 TFLite and times `invoke()`."""
+def _measure_keras(
+    keras_model, num_threads, runs, warmup=5, repeats=3, instances=1
+):
+    """Converts `keras_model` to float32 TFLite and times `invoke()`: the
+    best of `instances` interpreters."""
     content = interpreter.to_tflite(keras_model)
-    runner, _ = interpreter.make_interpreter(content, num_threads)
-    return interpreter.time_invoke(runner, runs, warmup, repeats)
+    return min(
+        interpreter.time_invoke(
+            interpreter.make_interpreter(content, num_threads)[0],
+            runs,
+            warmup,
+            repeats,
+        )
+        for _ in range(instances)
+    )

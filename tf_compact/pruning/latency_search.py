@@ -19,12 +19,16 @@ target (`next_limit`: a secant through the two points measured nearest
 it, kept inside the bracket of points below and above). A try measured
 within `TOLERANCE` above and `1 - LOOSEN_BELOW` below the target is
 returned at once; otherwise, after `LATENCY_RETRIES` more tries, the
-slowest model measured within the tolerance above the target, else the
-fastest with a warning.
+slowest model measured within the tolerance above the target (with a
+warning when it is far under).
 
 When the prediction says no cut allowed by `min_channels` / `round_to`
-reaches the target, the smallest such model is measured before refusing:
-the target is refused only when that measurement misses too.
+reaches the target, or the tries run out with nothing measured within the
+tolerance, the smallest such model is measured: the target is refused
+only when that measurement misses too. Where the prediction is flat (a
+table whose savings add up to more than the model, so every deep cut is
+predicted at 0 ms) it cannot order the cuts under the target, and the
+smallest model is what the search can offer.
 
 A table from another device (`LatencyTable.from_benchmark_model`) cannot
 be checked here: the cut meets its prediction and is returned.
@@ -35,6 +39,7 @@ import warnings
 import numpy as np
 
 from tf_compact.pruning.latency import TOLERANCE
+from tf_compact.pruning.latency import host_meta
 from tf_compact.pruning.latency import measure_side_by_side
 from tf_compact.pruning.latency_table import LatencyPredictor
 from tf_compact.pruning.masks import LatencyUnreached
@@ -50,12 +55,11 @@ LATENCY_RETRIES = 6
 LOOSEN_BELOW = 0.9
 
 
-def prune_to_latency(model, ratio, target, table, kwargs):
+def prune_to_latency(model, target, table, kwargs):
     """The slim model of `model` pruned to `target` ms (see the module).
 
     Args:
         model: The model to prune (not modified).
-        ratio: `prune`'s `ratio` (combined with the latency target).
         target: Milliseconds the slim model may take.
         table: The `LatencyTable` of `model`, keyed by its groups.
         kwargs: The other keyword arguments of `prune_masks`, `graph`
@@ -66,23 +70,32 @@ def prune_to_latency(model, ratio, target, table, kwargs):
 
     Raises:
         ValueError: When no model the constraints allow reaches the
-            target, by prediction and (for a table measured here) by
-            measurement.
+            target: by prediction, and for a table measured on this
+            machine by measuring the smallest model allowed too.
     """
     with reused_sensitivity_tables():
-        search = _Search(model, ratio, target, table, kwargs)
-        if not table.measured_here:
+        search = _Search(model, target, table, kwargs)
+        if not measured_on_this_machine(table):
             masks = search.masks_at(target)
             return slim(model, masks, graph=kwargs["graph"])
         return search.run()
 
 
+def measured_on_this_machine(table):
+    """Whether `table` was timed here: measured, on this CPU model, with
+    this runtime and version and the same threads (a table saved on
+    another machine predicts that machine's milliseconds)."""
+    if not table.measured_here:
+        return False
+    here = host_meta(table.meta.get("num_threads", 1))
+    return all(table.meta.get(key) == value for key, value in here.items())
+
+
 class _Search:
     """The measured tries of one `prune_to_latency`."""
 
-    def __init__(self, model, ratio, target, table, kwargs):
+    def __init__(self, model, target, table, kwargs):
         self.model = model
-        self.ratio = ratio
         self.target = target
         self.table = table
         self.kwargs = kwargs
@@ -90,9 +103,8 @@ class _Search:
         # (predicted ms, measured fraction of the unpruned model's time,
         # slim model or None for the unpruned)
         self.points = [(table.model_ms, 1.0, None)]
-        # The unpruned model's time: the least disturbed of the table's
-        # and of every measurement beside a slim model.
-        self.full_ms = table.model_ms
+        # The unpruned model's least disturbed time measured here.
+        self.full_ms = float("inf")
         # The predicted ms of the smallest model allowed, once measured.
         self.smallest = None
 
@@ -100,7 +112,6 @@ class _Search:
         """Masks whose prediction is at most `limit` ms."""
         return prune_masks(
             self.model,
-            self.ratio,
             target_latency=limit,
             latency_table=self.table,
             **self.kwargs,
@@ -108,7 +119,10 @@ class _Search:
 
     def run(self):
         limit, seen = self.target, set()
-        for _ in range(LATENCY_RETRIES + 1):
+        # Repeated widths cost no measurement: they get a few more turns.
+        for _ in range(3 * (LATENCY_RETRIES + 1)):
+            if len(seen) > LATENCY_RETRIES:
+                break
             masks = self._reachable_masks(limit)
             if masks is None:
                 break
@@ -119,32 +133,61 @@ class _Search:
                     break
                 continue
             seen.add(key)
-            small = slim(self.model, masks, graph=self.kwargs["graph"])
-            point = (self.predict(masks), self._measure(small), small)
-            self.points.append(point)
-            measured = self.points[-1][1] * self.full_ms
-            self._report(len(seen), measured)
-            low = self.target * LOOSEN_BELOW
-            if low <= measured <= self.target * (1 + TOLERANCE):
+            small = self._try(masks, len(seen))
+            if self._lands(self.points[-1]):
                 return small
             limit = next_limit(self.points, self.target / self.full_ms)
+        if self.smallest is None and not self._fitting():
+            # Nothing fits yet: whether anything can is the smallest
+            # model's to say.
+            self._try(self._smallest_masks(), len(seen) + 1)
         return self._best()
+
+    def _try(self, masks, tries):
+        small = slim(self.model, masks, graph=self.kwargs["graph"])
+        self.points.append((self.predict(masks), self._measure(small), small))
+        self._report(tries, self.points[-1][1] * self.full_ms)
+        return small
+
+    def _lands(self, point):
+        measured = point[1] * self.full_ms
+        low = self.target * LOOSEN_BELOW
+        return low <= measured <= self.target * (1 + TOLERANCE)
+
+    def _fitting(self):
+        return [
+            p
+            for p in self.points[1:]
+            if p[1] * self.full_ms <= self.target * (1 + TOLERANCE)
+        ]
 
     def _reachable_masks(self, limit):
         """Masks at `limit`, or those of the smallest model allowed when
-        the prediction says `limit` is out of reach; `None` below a
-        smallest model already measured."""
+        the prediction says `limit` is out of reach (or `limit` is 0, a
+        prediction flat at 0 ms); `None` once that model is measured and
+        `limit` is no larger than its prediction."""
         if self.smallest is not None and limit <= self.smallest:
             return None
-        floor = 1e-9 * self.table.model_ms
-        try:
-            masks = self.masks_at(max(limit, floor))
-        except LatencyUnreached as unreached:
-            # The smallest model allowed: the limit it is predicted at.
-            self.smallest = unreached.predicted
-            return self.masks_at(unreached.predicted * (1 + 1e-9))
-        if limit <= floor:  # predicted at 0 ms: the smallest model too
-            self.smallest = 0.0
+        if limit > 1e-9 * self.table.model_ms:
+            try:
+                return self.masks_at(limit)
+            except LatencyUnreached:
+                pass
+        if self.smallest is not None:
+            return None
+        return self._smallest_masks()
+
+    def _smallest_masks(self):
+        """Every prunable channel removed down to what `min_channels` and
+        `round_to` keep (and any MACs or parameter target still holds)."""
+        kwargs = {
+            **self.kwargs,
+            "scope": "global",
+            "target_macs": None,
+            "target_params": None,
+        }
+        masks = prune_masks(self.model, ratio=1.0 - 1e-12, **kwargs)
+        self.smallest = self.predict(masks)
         return masks
 
     def _nudge(self, limit):
@@ -158,12 +201,18 @@ class _Search:
 
     def _measure(self, small):
         """`small`'s time as a fraction of the unpruned model's in the
-        same rounds."""
-        ms = measure_side_by_side(
-            {"slim": small, "full": self.model},
-            self.table.meta["num_threads"],
-            repeats=5,
-        )
+        same rounds; measured again (twice at most) while the unpruned
+        model reads more than `TOLERANCE` above its best time (a round
+        disturbed on one side)."""
+        for _ in range(3):
+            ms = measure_side_by_side(
+                {"slim": small, "full": self.model},
+                self.table.meta["num_threads"],
+                repeats=5,
+            )
+            if ms["full"] <= self.full_ms * (1 + TOLERANCE):
+                break
+            self.full_ms = min(self.full_ms, ms["full"])
         self.full_ms = min(self.full_ms, ms["full"])
         return ms["slim"] / ms["full"]
 
@@ -176,39 +225,39 @@ class _Search:
             )
 
     def _best(self):
-        tried = [
-            (p, m * self.full_ms, small)
-            for p, m, small in self.points
-            if small is not None
-        ]
-        fitting = [p for p in tried if p[1] <= self.target * (1 + TOLERANCE)]
+        fitting = self._fitting()
         if fitting:
-            # Far under the target at every try that fits: the slowest.
-            return max(fitting, key=lambda p: p[1])[2]
-        fastest = min(tried, key=lambda p: p[1])
-        if self.smallest is not None:
-            raise ValueError(
-                "Invalid value for argument `target_latency`: the model "
-                f"cannot be pruned to {self.target:.4g} ms; measured on "
-                "this machine down to the smallest model these "
-                f"constraints allow, the fastest takes {fastest[1]:.4g} ms "
-                "(the smallest is predicted at "
-                f"{self.smallest:.4g} ms; unpruned "
-                f"{self.full_ms:.4g} ms). Raise the target, or "
-                "loosen `round_to` and `min_channels`. Received: "
-                f"target_latency={self.target!r}"
-            )
-        warnings.warn(
-            f"tfc.prune: the fastest pruned model found measures "
-            f"{fastest[1]:.4g} ms, above target_latency={self.target:.4g} "
-            f"ms (with {TOLERANCE:.0%} tolerance), after {len(tried)} "
-            f"measured tries (the unpruned model: {self.full_ms:.4g} ms). "
-            " The target lies below what these constraints reach on "
-            "this machine; it is returned as it is. Raise the target, or "
-            "loosen `round_to` and `min_channels`.",
-            stacklevel=4,
+            best = max(fitting, key=lambda p: p[1])
+            measured = best[1] * self.full_ms
+            if best[0] >= self.table.model_ms:
+                warnings.warn(
+                    f"tfc.prune: target_latency={self.target:.4g} ms is at "
+                    f"or above the unpruned model's {self.full_ms:.4g} ms "
+                    "measured here: nothing is removed.",
+                    stacklevel=5,
+                )
+            elif measured < self.target * LOOSEN_BELOW:
+                warnings.warn(
+                    f"tfc.prune: the slowest model found within "
+                    f"target_latency={self.target:.4g} ms measures "
+                    f"{measured:.4g} ms, {1 - measured / self.target:.0%} "
+                    "under it: no width the constraints allow landed "
+                    "closer. Loosen `round_to` for finer steps.",
+                    stacklevel=5,
+                )
+            return best[2]
+        fastest = min(self.points[1:], key=lambda p: p[1])
+        raise ValueError(
+            "Invalid value for argument `target_latency`: the model cannot "
+            f"be pruned to {self.target:.4g} ms on this machine; the "
+            "smallest model these constraints allow measures "
+            f"{fastest[1] * self.full_ms:.4g} ms at best (predicted "
+            f"{self.smallest:.4g} ms; unpruned {self.full_ms:.4g} ms). "
+            "Raise the target; channels kept whole (`min_channels`, "
+            "`round_to`, `ignored_layers`, layers with no prunable group) "
+            "bound how fast it can get. Received: "
+            f"target_latency={self.target!r}"
         )
-        return fastest[2]
 
 
 def next_limit(points, target):

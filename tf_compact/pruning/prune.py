@@ -187,5 +187,5 @@ def prune(
         (min_channels, round_to),
         verbose,
     )
-    return prune_to_latency(model, ratio, float(target_latency), table, kwargs)
+    return prune_to_latency(model, float(target_latency), table, kwargs)
 
