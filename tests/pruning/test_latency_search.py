@@ -125,7 +125,7 @@ def test_after_the_last_try_the_smallest_model_decides(monkeypatch):
     assert table.predict(_widths_of(small)) + 2.0 == measured[1]
 
 
-def test_a_prediction_flat_at_zero_is_not_a_refusal(monkeypatch):
+def test_savings_beyond_the_model_still_reach_the_target(monkeypatch):
     model = net()
     graph = tfc.ChannelGraph(model)
     full = tfc.estimate_slim_cost(model)[0]
@@ -147,14 +147,12 @@ def test_a_prediction_flat_at_zero_is_not_a_refusal(monkeypatch):
         return {"slim": measured[-1], "full": 10.0}
 
     monkeypatch.setattr(search_module, "measure_side_by_side", side_by_side)
-    # Every cut under the target is predicted at 0 ms, so the prediction
-    # cannot tell them apart: the smallest model, which fits, is
-    # returned (with a warning) rather than the target refused.
-    with pytest.warns(UserWarning, match="under it"):
-        small = prune(model, target_latency=2.0, latency_table=table)
+    # The summed savings of deep cuts exceed the model: they are ordered
+    # by the MACs they keep, not all predicted at 0 ms, so the target is
+    # reached rather than refused or undershot.
+    small = prune(model, target_latency=2.0, latency_table=table)
     macs = tfc.estimate_slim_cost(small)[0]
-    assert 0.5 + 9.5 * macs / full <= 2.0
-    assert min(measured) == 0.5 + 9.5 * macs / full
+    assert 0.9 * 2.0 <= 0.5 + 9.5 * macs / full <= 1.1 * 2.0
 
 
 def test_a_target_above_the_unpruned_model_removes_nothing(monkeypatch):

@@ -25,10 +25,7 @@ warning when it is far under).
 When the prediction says no cut allowed by `min_channels` / `round_to`
 reaches the target, or the tries run out with nothing measured within the
 tolerance, the smallest such model is measured: the target is refused
-only when that measurement misses too. Where the prediction is flat (a
-table whose savings add up to more than the model, so every deep cut is
-predicted at 0 ms) it cannot order the cuts under the target, and the
-smallest model is what the search can offer.
+only when that measurement misses too.
 
 A table from another device (`LatencyTable.from_benchmark_model`) cannot
 be checked here: the cut meets its prediction and is returned.

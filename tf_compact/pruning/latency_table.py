@@ -43,6 +43,8 @@ from tf_compact.surgery.cost import cost_from_keep
 
 #: Name of the whole model's row in a benchmark_model table.
 MODEL_ROW = "model"
+#: The least share of (unpruned time x MACs kept) a prediction keeps.
+MACS_FLOOR = 0.25
 
 
 class LatencyTable:
@@ -208,7 +210,11 @@ class LatencyPredictor:
     model counts what it saves twice. Here the savings of the cut groups
     are scaled by how much of the MACs they save alone is saved when they
     are cut together (at most 1): `model_ms - rho * sum(savings)`, with
-    `rho = MACs saved jointly / sum of MACs saved alone`.
+    `rho = MACs saved jointly / sum of MACs saved alone`. The savings of
+    deep cuts can add up to more than the model; the prediction then
+    stays at `MACS_FLOOR` times the unpruned time scaled by the share of
+    MACs kept, so deep cuts still order by their cost instead of all
+    reading 0 ms.
 
     Args:
         table: A `LatencyTable` keyed by the groups of `graph`.
@@ -247,7 +253,9 @@ class LatencyPredictor:
             - cost_from_keep(self.graph, self.graph.keep_elements(masks))[0]
         )
         rho = min(max(joint / alone, 0.0), 1.0)
-        return max(self.table.model_ms - rho * saved, 0.0)
+        kept = max(1.0 - joint / self._full, 0.0) if self._full else 1.0
+        floor = MACS_FLOOR * self.table.model_ms * kept
+        return max(self.table.model_ms - rho * saved, floor)
 
     def _saved_alone(self, name, mask):
         key = (name, int(np.count_nonzero(mask)))
