@@ -50,7 +50,7 @@ class FakeTimer:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, model, num_threads, runs, warmup=5, repeats=3, **kw):
+    def __call__(self, model, num_threads, runs, warmup=5, repeats=3):
         self.calls += 1
         return 0.01 + 1e-5 * model.count_params()
 

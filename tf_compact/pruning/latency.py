@@ -196,18 +196,13 @@ def measure_latency(model, num_threads=1, runs=RUNS, warmup=5, repeats=3):
     """
     num_threads = validate_int("num_threads", num_threads, minimum=1)
     runs = validate_int("runs", runs, minimum=1)
-    return _measure_keras(
-        batch_one(model),
-        num_threads,
-        runs,
-        warmup=warmup,
-        repeats=repeats,
-        instances=INSTANCES,
-    )
+    return measure_side_by_side(
+        {"model": model}, num_threads, runs, repeats, warmup=warmup
+    )["model"]
 
 
 def measure_side_by_side(
-    models, num_threads=1, runs=RUNS, repeats=3, instances=INSTANCES
+    models, num_threads=1, runs=RUNS, repeats=3, instances=INSTANCES, warmup=5
 ):
     """Latency of several models timed in interleaved rounds (ms each).
 
@@ -223,6 +218,7 @@ def measure_side_by_side(
         runs: Timed invokes per interpreter and round. Defaults to `RUNS`.
         repeats: Rounds. Defaults to `3`.
         instances: Interpreters per model. Defaults to `INSTANCES`.
+        warmup: Untimed invokes before each timing. Defaults to `5`.
 
     Returns:
         `{name: milliseconds}`.
@@ -246,7 +242,7 @@ def measure_side_by_side(
     best = {}
     for _ in range(validate_int("repeats", repeats, minimum=1)):
         for name, runner in runners:
-            ms = interpreter.time_invoke(runner, runs, 5, 1)
+            ms = interpreter.time_invoke(runner, runs, warmup, 1)
             best[name] = min(best.get(name, ms), ms)
     return best
 
@@ -333,18 +329,8 @@ def _cached(folder, keras_model, meta, runs, reference):
     return ms
 
 
-def _measure_keras(
-    keras_model, num_threads, runs, warmup=5, repeats=3, instances=1
-):
-    """Converts `keras_model` to float32 TFLite and times `invoke()`: the
-    best of `instances` interpreters."""
+def _measure_keras(keras_model, num_threads, runs, warmup=5, repeats=3):
+    """Converts `keras_model` to float32 TFLite and times `invoke()`."""
     content = interpreter.to_tflite(keras_model)
-    return min(
-        interpreter.time_invoke(
-            interpreter.make_interpreter(content, num_threads)[0],
-            runs,
-            warmup,
-            repeats,
-        )
-        for _ in range(instances)
-    )
+    runner, _ = interpreter.make_interpreter(content, num_threads)
+    return interpreter.time_invoke(runner, runs, warmup, repeats)
