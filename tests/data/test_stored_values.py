@@ -7,20 +7,26 @@ from tf_compact import data
 from tf_compact.data.stored_values import stored_values_for
 
 
-def _model(dtype):
+def _model(dtype, scale=1 / 255.0):
     inputs = keras.Input((4, 4, 1), dtype=dtype)
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Rescaling(scale)(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(2)(x))
 
 
-def test_a_uint8_model_reads_the_stored_pixels_and_a_float_model_the_scaled():
+def test_a_model_that_divides_pixels_reads_the_stored_ones():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (12, 4, 4, 1)).astype("uint8")
     y = rng.integers(0, 2, 12).astype("int32")
     bundle = data.from_arrays(x, y, x_test=x, y_test=y, batch_size=4)
     assert bundle.scale == 1 / 255.0
-    assert stored_values_for(bundle, _model("float32")) is bundle
+    # A float model that does not divide its inputs takes them scaled.
+    assert stored_values_for(bundle, _model("float32", 2.0)) is bundle
+    divides = stored_values_for(bundle, _model("float32"))
+    assert divides.scale is None
+    np.testing.assert_array_equal(
+        np.concatenate([b.numpy() for b, _ in divides.test]), x
+    )
     stored = stored_values_for(bundle, _model("uint8"))
     assert stored.scale is None
     assert stored.class_names == bundle.class_names

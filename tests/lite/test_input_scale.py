@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tf_compact as tfc
+from tf_compact.lite.input_range import input_spans
 from tf_compact.lite.input_scale import leading_rescaling
 from tf_compact.lite.input_scale import warn_if_prescaled
 
@@ -37,6 +38,16 @@ def test_the_leading_rescaling_is_found_past_augmentation():
     assert leading_rescaling(later) is None
 
 
+def test_the_leading_rescaling_is_found_inside_a_preprocessing_block():
+    rescale = keras.layers.Rescaling(1 / 255, name="rescale")
+    block = keras.Sequential([keras.layers.RandomFlip(), rescale])
+    assert leading_rescaling(_model([block])) is rescale
+    flips = keras.Sequential([keras.layers.RandomFlip()])
+    assert leading_rescaling(_model([flips, rescale])) is rescale
+    other = keras.Sequential([keras.layers.Conv2D(1, 1), rescale])
+    assert leading_rescaling(_model([other])) is None
+
+
 @pytest.mark.parametrize(
     "scale, offset, data_scale, warned",
     [
@@ -64,3 +75,25 @@ def test_int8_conversion_warns_before_calibrating_on_prescaled_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         tfc.lite.convert(model, "int8", representative_data=_pixels())
+
+
+def test_accuracy_on_divided_pixels_of_a_raw_pixel_model_is_warned_about():
+    model = _model([keras.layers.Rescaling(1 / 255)])
+    for inference_io in ("float32", "uint8"):
+        tflite = tfc.lite.convert(
+            model,
+            "int8",
+            representative_data=_pixels(),
+            inference_io=inference_io,
+        )
+        labels = np.zeros(16, "int64")
+        with pytest.warns(UserWarning, match="look divided already"):
+            tfc.lite.accuracy_of(tflite, (_pixels(1 / 255), labels))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            tfc.lite.accuracy_of(tflite, (_pixels(), labels))
+    # Calibrated on divided pixels, the same data raise nothing.
+    divided = tfc.lite.convert(
+        model, "int8", representative_data=_pixels(1 / 255), verify=False
+    )
+    assert input_spans(tfc.lite.make_interpreter(divided)[0])[0] < 20

@@ -13,7 +13,6 @@ channels its budget(s) require.
 """
 
 import collections
-import warnings
 
 import keras
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from tf_compact.callbacks import blocks as blocks_lib
 from tf_compact.callbacks import targeting
 from tf_compact.internal.targets import is_count
+from tf_compact.internal.user_warning import warn
 from tf_compact.pruning.validation import UnreachableTarget
 
 #: One steered unit: its name (`None`: the model), its channels (`None`:
@@ -140,10 +140,9 @@ class GlobalBudget(BudgetScope):
             )
         except ValueError as error:
             if self._reachable:
-                warnings.warn(
+                warn(
                     f"BudgetController: {_unreachable(controller, error)} "
                     "Penalizing every channel.",
-                    stacklevel=2,
                 )
             self._reachable = False
             return np.ones_like(previous)
@@ -234,13 +233,12 @@ class BlockBudgets(BudgetScope):
         steered = set(self.steered_blocks())
         empty = [name for name in self.blocks if name not in steered]
         if empty:
-            warnings.warn(
+            warn(
                 f"BudgetController: block(s) {empty} have no prunable "
                 "channel (no channel group is produced by their layers), so "
                 "their budget cannot be steered; they are left out of the "
                 "budget. Their cost still shrinks with the channels of the "
                 "blocks feeding them.",
-                stacklevel=2,
             )
 
     def _masks(self):
@@ -275,11 +273,10 @@ class BlockBudgets(BudgetScope):
         )
         fresh = sorted(set(unreachable) - self._unreachable)
         if fresh:
-            warnings.warn(
+            warn(
                 f"BudgetController: no choice of channels brings block(s) "
                 f"{fresh} to {target:.1%} of their {rule.kind}; penalizing "
                 "every channel of those blocks.",
-                stacklevel=2,
             )
         self._unreachable.update(unreachable)
         return chosen

@@ -1,10 +1,10 @@
 """Helpers of the masking callbacks: the pruned model, its channel segments,
 and keeping the model's weights in step with a callback's mask."""
 
-import warnings
-
 import keras
 import numpy as np
+
+from tf_compact.internal.user_warning import warn
 
 
 def pruned_model_of(model):
@@ -57,7 +57,7 @@ def reapply_stale_masks(callback, when):
     after = [keras.ops.convert_to_numpy(w) for w in model.weights]
     changed = sum(int(np.sum(a != b)) for a, b in zip(before, after))
     if changed:
-        warnings.warn(
+        warn(
             f"{type(callback).__name__}: {when}, {changed} weight entries "
             "of masked channels were non-zero: another callback (such as "
             "`keras.callbacks.EarlyStopping(restore_best_weights=True)`) "
@@ -67,7 +67,6 @@ def reapply_stale_masks(callback, when):
             "with the pruning callback in place. To keep the restored "
             "weights unmasked, do not restore weights beside a pruning "
             "callback.",
-            stacklevel=3,
         )
     return changed
 

@@ -4,11 +4,10 @@ Accuracy or cross-entropy of a softmax/logit head or of a one-unit
 (sigmoid or logit) head, in NumPy, from the model's predictions.
 """
 
-import warnings
-
 import numpy as np
 
 from tf_compact.internal import heads
+from tf_compact.internal.user_warning import warn
 
 
 def score(pred, y, metric, model):
@@ -140,7 +139,7 @@ def warn_stale_validation(controller, logs, monitored):
         return
     if float(training) - monitored > STALE_GAP:
         controller._warned_stale = True
-        warnings.warn(
+        warn(
             f"SparsityController: {monitor}={monitored:.3f} is far under "
             f"the training {monitor[len('val_') :]}={float(training):.3f} of "
             "the same epoch; on short fits Keras validates with BN moving "
@@ -149,5 +148,4 @@ def warn_stale_validation(controller, logs, monitored):
             "would lower the strength for it. Give `data=(x_val, y_val)` "
             "instead of `monitor` (scored with batch statistics), or train "
             "longer before steering.",
-            stacklevel=4,
         )

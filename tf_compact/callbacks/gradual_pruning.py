@@ -1,11 +1,10 @@
 """`GradualPruning`: structured pruning on a polynomial schedule."""
 
-import warnings
-
 import keras
 import numpy as np
 
 from tf_compact.callbacks.iterative_pruning import IterativePruning
+from tf_compact.internal.user_warning import warn
 from tf_compact.internal.validation import validate_int
 from tf_compact.internal.validation import validate_positive
 from tf_compact.pruning.prune import prune_masks
@@ -227,13 +226,12 @@ class GradualPruning(IterativePruning):
             f"target_{kind}={target:.1%}"
             for kind, target in self.targets.items()
         )
-        warnings.warn(
+        warn(
             f"GradualPruning: end_step={self.end_step} lies past the end of "
             f"training: fit stops at optimizer step {last} (from step "
             f"{start}, epochs={int(epochs)} x steps={int(steps)}), where "
             f"the schedule keeps {reached}. Set end_step <= {last} (about "
             "two thirds of it suits most runs) or train longer.",
-            stacklevel=2,
         )
 
     def on_train_batch_begin(self, batch, logs=None):

@@ -1,7 +1,6 @@
 """`IterativePruning`: global iterative pruning as a training callback."""
 
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -13,6 +12,7 @@ from tf_compact.internal import distribute
 from tf_compact.internal.targets import KINDS
 from tf_compact.internal.targets import parse_targets
 from tf_compact.internal.targets import target_fraction
+from tf_compact.internal.user_warning import warn
 from tf_compact.internal.validation import validate_choice
 from tf_compact.internal.validation import validate_fraction
 from tf_compact.internal.validation import validate_int
@@ -211,7 +211,7 @@ class IterativePruning(keras.callbacks.Callback):
         )
         keep = self._projected_keep(rounds)
         if not self.meets(self.cost(keep)):
-            warnings.warn(
+            warn(
                 f"{type(self).__name__}: {int(epochs)} epochs allow "
                 f"{rounds} round(s) of fraction={self.fraction:g} "
                 f"(start_epoch={self.start_epoch}, every={self.every}), "
@@ -220,7 +220,6 @@ class IterativePruning(keras.callbacks.Callback):
                 "(each round ranks the channels again after training, so "
                 "the end may differ a little); the budget will likely not "
                 "be met. Train for more epochs or raise `fraction`.",
-                stacklevel=2,
             )
 
     def on_train_end(self, logs=None):
@@ -231,10 +230,9 @@ class IterativePruning(keras.callbacks.Callback):
             return  # nothing trained: no budget to miss
         cost = self.cost()
         if not self.meets(cost):
-            warnings.warn(
+            warn(
                 f"{type(self).__name__}: training ended before the budget "
                 f"was reached: {self._distance(cost)}.",
-                stacklevel=2,
             )
 
     def _distance(self, cost):

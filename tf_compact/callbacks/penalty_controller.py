@@ -2,7 +2,6 @@
 
 import inspect
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -15,6 +14,7 @@ from tf_compact.callbacks.control_laws import scale_strength
 from tf_compact.callbacks.penalty_target import find_penalty
 from tf_compact.callbacks.penalty_target import proximal_warning
 from tf_compact.internal import distribute
+from tf_compact.internal.user_warning import warn
 from tf_compact.sparsity import report as report_lib
 from tf_compact.sparsity import validation
 
@@ -204,7 +204,7 @@ class PenaltyController(train_end.TrainEndWork, keras.callbacks.Callback):
         self._train_end.disarm()
         message = proximal_warning(self)
         if message:
-            warnings.warn(message, stacklevel=2)
+            warn(message)
 
     def _update(self, logs):
         raise NotImplementedError
@@ -255,10 +255,9 @@ class PenaltyController(train_end.TrainEndWork, keras.callbacks.Callback):
     def _guarded_update(self, logs):
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            warnings.warn(
+            warn(
                 f"{type(self).__name__}: the training loss is {loss}; "
                 "holding the sparsity strength.",
-                stacklevel=2,
             )
             return
         self._update(logs)

@@ -12,10 +12,9 @@ channels at the end of training makes them agree, and the BN
 recalibration that follows then sees the slim model's activations.
 """
 
-import warnings
-
 import numpy as np
 
+from tf_compact.internal.user_warning import warn
 from tf_compact.sparsity import group_plan
 
 
@@ -55,7 +54,7 @@ def silence_under(controller, threshold):
     # the threshold; one over some of them (BN scales) leaves the rest.
     if changed and getattr(penalty, "weight_names", None):
         name = type(controller).__name__
-        warnings.warn(
+        warn(
             f"{name}: {changed} channel(s) counted as removed (penalty value "
             f"under {threshold:g}) still had non-zero weights the penalty "
             f"does not reach ({type(penalty).__name__} zeroes only "
@@ -65,6 +64,5 @@ def silence_under(controller, threshold):
             "computes what the slim model does; fine-tune after "
             "slimming, or use `tfc.GroupLasso`, whose silenced channels "
             "are exactly zero.",
-            stacklevel=4,
         )
     return changed

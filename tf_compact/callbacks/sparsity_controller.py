@@ -1,7 +1,6 @@
 """`SparsityController`: proportional control of the sparsity strength."""
 
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -11,6 +10,7 @@ from tf_compact.callbacks import gap_scores as scores
 from tf_compact.callbacks.penalty_controller import PenaltyController
 from tf_compact.callbacks.penalty_controller import controller_arguments
 from tf_compact.internal import batch_norm
+from tf_compact.internal.user_warning import warn
 from tf_compact.internal.validation import validate_bool
 from tf_compact.internal.validation import validate_number
 from tf_compact.sparsity import validation
@@ -170,7 +170,7 @@ class SparsityController(PenaltyController):
         self._warned_stale = False
         message = scores.penalized_monitor(self.model, self.monitor)
         if message:
-            warnings.warn(message, stacklevel=2)
+            warn(message)
         if self.reference is not None:
             self._reference_state.assign(float(self.reference))
             return
@@ -238,10 +238,9 @@ class SparsityController(PenaltyController):
         gap = self.current_gap(logs)
         self.last_gap = gap
         if not math.isfinite(gap):
-            warnings.warn(
+            warn(
                 f"SparsityController: the gap is {gap}; holding the sparsity "
                 "strength.",
-                stacklevel=2,
             )
             return
         error = (self.setpoint - gap) / self.setpoint

@@ -6,12 +6,11 @@ threshold per block: a single threshold fitted for the block hardest to
 bring down would prune every other block far under its budget.
 """
 
-import warnings
-
 import numpy as np
 
 from tf_compact.callbacks import silence
 from tf_compact.callbacks import targeting
+from tf_compact.internal.user_warning import warn
 
 
 def fit_threshold(controller):
@@ -61,18 +60,16 @@ def fit_threshold(controller):
         f"`tfc.prune(model, threshold={base:g})` removes them"
     )
     if not met:
-        warnings.warn(
+        warn(
             "BudgetController: no threshold meets the budget (each group "
             f"keeps one channel); at the largest, {zeroed}, and the slim "
             f"model reaches {reached}.",
-            stacklevel=3,
         )
     else:
-        warnings.warn(
+        warn(
             "BudgetController: the budget was not met by sparsity at "
             f"threshold {base:g} (train longer, or raise `max_strength`); "
             f"{zeroed}. The slim model reaches {reached}.",
-            stacklevel=3,
         )
     return base
 
@@ -109,7 +106,7 @@ def _block_fallback(controller, values, base, meets):
     drop = ~report.keep & (values >= base)
     silence.silence_channels(controller.penalty, drop)
     targets = controller.targets(report)
-    warnings.warn(
+    warn(
         "BudgetController: the budget was not met by sparsity at threshold "
         f"{base:g}; each block's channels under its own threshold "
         f"({_format(thresholds)}) were zeroed in the trained model "
@@ -117,7 +114,6 @@ def _block_fallback(controller, values, base, meets):
         "longer, or raise `max_strength`), so `tfc.prune(model, "
         f"threshold={base:g})` meets every block's budget. The slim model "
         f"reaches {_reached(controller, base, effective, targets)}.",
-        stacklevel=4,
     )
     return thresholds
 

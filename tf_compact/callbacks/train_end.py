@@ -20,12 +20,12 @@ that `validation_split` holds out (see `training_rows`).
 
 import hashlib
 import math
-import warnings
 
 import keras
 import numpy as np
 
 from tf_compact.internal import batch_norm
+from tf_compact.internal.user_warning import warn
 
 #: `TrainEndCheck.restored` when the weights are as the work left them.
 UNCHANGED = object()
@@ -141,7 +141,7 @@ class TrainEndWork:
 def warn_restored(controller):
     """Warns that the train-end work of `controller` is being redone."""
     name = type(controller).__name__
-    warnings.warn(
+    warn(
         f"{name}: the weights of '{controller.target.name}' changed after "
         "the controller's train-end work: a callback after it in "
         "`callbacks` (such as `keras.callbacks.EarlyStopping("
@@ -149,7 +149,6 @@ def warn_restored(controller):
         "(threshold, BN recalibration) is done again on the weights now, "
         "so `tfc.prune(model, threshold=controller.threshold)` uses them. "
         f"List {name} after EarlyStopping to do it once, at the end of fit.",
-        stacklevel=4,
     )
 
 

@@ -100,7 +100,7 @@ def _datasets(contents):
         model_data.check_input_shape(
             f"--tflite={path}", inputs, bundle, common_flags.DATASET.value
         )
-        datasets.append(model_data.for_model(bundle, inputs).test)
+        datasets.append(model_data.for_tflite(bundle, content).test)
     return datasets
 
 

@@ -112,12 +112,16 @@ def pipeline_warnings_hidden(package=_LOGGING_PACKAGE):
         yield
 
 
+#: Modules that pass a warning on for the code that calls them.
+_RELAYS = ("warnings", "tf_compact.internal.user_warning")
+
+
 def _issued_in(package):
     """Whether the `warnings.warn` being shown was called from `package`."""
     # Frames: this function, `showwarning`, then the warnings module's own
-    # above the caller of `warnings.warn`.
+    # and `user_warning.warn`'s above the code that issued the warning.
     frame = sys._getframe(2)
-    while frame is not None and frame.f_globals.get("__name__") == "warnings":
+    while frame is not None and frame.f_globals.get("__name__") in _RELAYS:
         frame = frame.f_back
     name = "" if frame is None else frame.f_globals.get("__name__", "")
     return name == package or name.startswith(package + ".")

@@ -15,15 +15,20 @@ representative_data = bundle.train
 from absl import app
 
 from tf_compact.data import stored_values
+from tf_compact.lite import input_range
 from tf_compact.lite.flatbuffer import model_schema
+from tf_compact.lite.metadata import read_metadata
 
 _INTEGER_TYPES = ("UINT8", "INT8", "INT16", "UINT16", "INT32", "INT64")
 
 
 def tflite_inputs(content):
-    """`[(shape without the batch axis, integer)]` of a `.tflite` model's
-    inputs; `integer` only for raw integer inputs (no quantization scale:
-    a quantized input takes floats, quantized by the interpreter)."""
+    """`[(shape without the batch axis, raw)]` of a `.tflite` model's
+    inputs; `raw` for an input that takes stored pixel values: a raw
+    integer input (no quantization scale: a quantized input takes floats,
+    quantized by the interpreter), or one quantized for values spanning
+    more than `input_range.RAW_SPAN_ABOVE` (calibrated on raw pixels),
+    in the input itself or in the `QUANTIZE` op that reads it."""
     schema = model_schema()
     model = schema.ModelT.InitFromPackedBuf(bytes(content), 0)
     graph = model.subgraphs[0]
@@ -33,11 +38,44 @@ def tflite_inputs(content):
         tensor = graph.tensors[index]
         dims = tensor.shapeSignature
         dims = list(tensor.shape if dims is None or not len(dims) else dims)
-        scales = getattr(tensor.quantization, "scale", None)
-        quantized = scales is not None and any(s != 0 for s in scales)
-        integer = tensor.type in types and not quantized
-        found.append((tuple(d if d >= 0 else None for d in dims[1:]), integer))
+        span = _span(tensor) or _quantize_span(schema, model, graph, index)
+        raw = tensor.type in types and not _span(tensor)
+        raw = raw or (span or 0) > input_range.RAW_SPAN_ABOVE
+        found.append((tuple(d if d >= 0 else None for d in dims[1:]), raw))
     return found
+
+
+def _span(tensor):
+    """The span of float values an 8-bit tensor is quantized for."""
+    scales = getattr(tensor.quantization, "scale", None)
+    if scales is None or not any(s > 0 for s in scales):
+        return None
+    return 255 * float(max(scales))
+
+
+def _quantize_span(schema, model, graph, index):
+    """`_span` of the output of the `QUANTIZE` op reading tensor `index`."""
+    for op in graph.operators or []:
+        code = model.operatorCodes[op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        quantize = builtin == schema.BuiltinOperator.QUANTIZE
+        if quantize and list(op.inputs)[:1] == [index]:
+            return _span(graph.tensors[op.outputs[0]])
+    return None
+
+
+def for_tflite(bundle, content):
+    """The --dataset bundle as an app feeds a `.tflite` file: a float
+    input with normalization metadata gets `(stored - mean) / std`, as the
+    LiteRT support library computes it; other inputs as `for_model`."""
+    meta = read_metadata(bytes(content))
+    inputs = tflite_inputs(content)
+    norms = [(t.mean, t.std) for t in (meta.inputs if meta else [])]
+    floats = [not raw for _, raw in inputs]
+    usable = len(norms) == 1 and norms[0][0] is not None and floats == [True]
+    if usable and getattr(bundle, "scale", None):
+        return stored_values.StoredValuesBundle(bundle, *norms[0])
+    return for_model(bundle, inputs)
 
 
 def for_model(bundle, inputs):

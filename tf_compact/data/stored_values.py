@@ -1,13 +1,16 @@
-"""Features as stored, for models that take raw integers.
+"""Features as stored, for models that take raw pixel values.
 
 The loaders scale stored pixels to floats in `[0, 1]`. A model that takes
-the pixels themselves (`keras.Input(..., dtype="uint8")`, then its own
-`Rescaling`) would cast those floats to 0 or 1; it is fed the stored
-values instead.
+the pixels themselves would cast those floats to 0 or 1 (an integer
+input, `keras.Input(..., dtype="uint8")`, then its own `Rescaling`) or
+see inputs a 255th of their size (a float input whose first layer is
+`Rescaling(1 / 255)`); it is fed the stored values instead.
 """
 
 import numpy as np
 import tensorflow as tf
+
+from tf_compact.internal.input_rescaling import takes_raw_values
 
 
 class StoredValuesBundle:
@@ -15,18 +18,25 @@ class StoredValuesBundle:
 
     Wraps a `DatasetBundle` (or `StreamingBundle`) with a `scale`: its
     `train`, `val` and `test` pipelines yield the features divided by that
-    scale and rounded (the stored integers, as float32), `scale` is `None`,
+    scale and rounded (the stored integers, as float32), then normalized
+    as `(value - mean) / std` when those are given; `scale` is `None`,
     and everything else (`class_names`, `num_examples`, ...) is the
     bundle's own.
 
     Args:
         bundle: the bundle to wrap.
+        mean: one value, or one per channel, subtracted from the stored
+            values. Defaults to `None` (nothing).
+        std: one value, or one per channel, the result is divided by.
+            Defaults to `None` (nothing).
     """
 
     scale = None
 
-    def __init__(self, bundle):
+    def __init__(self, bundle, mean=None, std=None):
         self._bundle = bundle
+        self._mean = 0.0 if mean is None else np.asarray(mean, "float32")
+        self._std = 1.0 if std is None else np.asarray(std, "float32")
 
     def __getattr__(self, name):
         return getattr(self._bundle, name)
@@ -48,8 +58,12 @@ class StoredValuesBundle:
             return None
         scale = self._bundle.scale
 
+        mean, std = self._mean, self._std
+
         def unscale(x, *rest):
-            x = tf.nest.map_structure(lambda t: tf.round(t / scale), x)
+            x = tf.nest.map_structure(
+                lambda t: (tf.round(t / scale) - mean) / std, x
+            )
             return (x, *rest)
 
         return dataset.map(unscale, num_parallel_calls=tf.data.AUTOTUNE)
@@ -59,21 +73,25 @@ class StoredValuesBundle:
 
 
 def keras_inputs(model):
-    """`[(shape without the batch axis, integer)]` of a Keras model's
-    inputs; empty for a model that does not know them."""
+    """`[(shape without the batch axis, raw)]` of a Keras model's inputs,
+    `raw` for an input that takes stored pixel values (an integer one, or
+    any input of a model that starts with `Rescaling(1 / 255)`); empty
+    for a model that does not know them."""
     try:
         inputs = list(model.inputs or [])
     except (AttributeError, ValueError):
         return []
+    raw = takes_raw_values(model)
     return [
-        (tuple(t.shape[1:]), np.dtype(str(t.dtype)).kind in "iu")
+        (tuple(t.shape[1:]), raw or np.dtype(str(t.dtype)).kind in "iu")
         for t in inputs
     ]
 
 
 def stored_values_for(bundle, model):
-    """`bundle`, or a `StoredValuesBundle` of it when `model` takes integer
-    inputs and the bundle scales its features.
+    """`bundle`, or a `StoredValuesBundle` of it when `model` takes raw
+    pixel values (integer inputs, or a leading `Rescaling(1 / 255)`) and
+    the bundle scales its features.
 
     Args:
         bundle: a `DatasetBundle`, or any data (returned as it is).
@@ -89,8 +107,8 @@ def stored_values_for(bundle, model):
 
 
 def for_inputs(bundle, inputs):
-    """As `stored_values_for`, from `[(shape, integer)]` input pairs."""
-    integer = any(is_integer for _, is_integer in inputs)
-    if integer and getattr(bundle, "scale", None):
+    """As `stored_values_for`, from `[(shape, raw)]` input pairs."""
+    raw = any(takes_raw for _, takes_raw in inputs)
+    if raw and getattr(bundle, "scale", None):
         return StoredValuesBundle(bundle)
     return bundle

@@ -1,13 +1,12 @@
 """Attention transfer between feature maps (Zagoruyko & Komodakis, 2017)."""
 
-import warnings
-
 import keras
 from keras import ops
 
 from tf_compact.distillation import adapters
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
+from tf_compact.internal.user_warning import warn
 
 # Floor of the divisors below: far under any float32 activation peak that
 # matters, far over float32's smallest normal number.
@@ -121,14 +120,13 @@ class AttentionTransfer(kd_loss.KDLoss):
                 )
             adapters.check_compatible(t, s)
             if _positions(t[1:3]) == 1:
-                warnings.warn(
+                warn(
                     f"AttentionTransfer pair {i} (counting from 0 in "
                     "`pairs`) compares a 1x1 teacher feature: its attention "
                     "map has a single position, carries no spatial "
                     "information and adds nothing to the term. Pair layers "
                     "with a larger spatial size. Received: teacher feature "
                     f"shape={t}, student feature shape={s}",
-                    stacklevel=2,
                 )
         return None
 

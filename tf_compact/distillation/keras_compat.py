@@ -1,13 +1,13 @@
 """Lets a `keras.distillation` loss run inside `tf_compact.Distiller`."""
 
 import re
-import warnings
 
 import keras
 import tensorflow as tf
 
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
+from tf_compact.internal.user_warning import warn
 
 
 def _snake(name):
@@ -39,14 +39,13 @@ class KerasLossTerm:
         if isinstance(loss, keras.distillation.LogitsDistillation) and any(
             getattr(f, "__name__", None) == "kl_divergence" for f in fns
         ):
-            warnings.warn(
+            warn(
                 "keras.distillation.LogitsDistillation with "
                 "loss='kl_divergence' (its default) computes the KL "
                 "divergence of the raw, clipped logits: Keras turns the "
                 "string into a function that skips its softmax, so the term "
                 "distills next to nothing (it can even be negative). Pass "
                 "loss=keras.losses.KLDivergence(), or use tfc.LogitsKD.",
-                stacklevel=4,
             )
 
     @property

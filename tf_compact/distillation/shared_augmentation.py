@@ -1,10 +1,9 @@
 """The student's leading augmentation, run once for teacher and student."""
 
-import warnings
-
 import keras
 
 from tf_compact.internal import input_augmentation
+from tf_compact.internal.user_warning import warn
 
 
 def split(student):
@@ -23,7 +22,7 @@ def split(student):
     """
     found = input_augmentation.find(student)
     if found.elsewhere:
-        warnings.warn(
+        warn(
             f"The student `{student.name}` augments its data in layers "
             f"{found.elsewhere} that do not come first after its input: in "
             "training the student sees the augmented tensors there, the "
@@ -31,7 +30,6 @@ def split(student):
             "compares the two. Put random augmentation right after the "
             "input (teacher and student then see the same augmented batch) "
             "or in the data pipeline.",
-            stacklevel=3,
         )
     return found
 

@@ -1,7 +1,6 @@
 """Argument checks of the Distiller, in the Keras error style."""
 
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -10,6 +9,7 @@ from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
 from tf_compact.internal import heads
 from tf_compact.internal import keras_compat
+from tf_compact.internal.user_warning import warn
 
 
 def _is_number(value):
@@ -98,11 +98,10 @@ def _warn_untrained_outputs(student, output):
         return
     kept = names[features.output_index(student, output)]
     others = [n for n in names if n != kept]
-    warnings.warn(
+    warn(
         f"The Distiller trains the student `{student.name}` on its output "
         f"{kept!r} only: its other outputs {others} get no loss, and "
         "layers that feed only them do not train.",
-        stacklevel=4,
     )
 
 

@@ -21,7 +21,6 @@ done.batches, done.seconds
 
 import itertools
 import time
-import warnings
 
 import keras
 import numpy as np
@@ -32,6 +31,7 @@ from tf_compact.internal.batch_stats import no_batch_error
 from tf_compact.internal.input_batches import DEFAULT_BATCH_SIZE
 from tf_compact.internal.input_batches import input_batches
 from tf_compact.internal.input_batches import num_samples
+from tf_compact.internal.user_warning import warn
 from tf_compact.internal.validation import validate_int
 
 
@@ -282,7 +282,7 @@ def recalibrate_after_fit(model, data, fit_data, max_batches, owner):
     if isinstance(data, str):
         if fit_data is None:
             if batch_norm_layers(model):
-                warnings.warn(
+                warn(
                     f"{owner}: the BN statistics of '{model.name}' were not "
                     "recalibrated: no training data reached the callback "
                     "(tfc.Sparsifier and tfc.Distiller hand over arrays, "
@@ -292,19 +292,17 @@ def recalibrate_after_fit(model, data, fit_data, max_batches, owner):
                     "call tfc.sparsity.recalibrate_batch_norm(slim, x_train) "
                     "on the slim model: stale statistics lower its accuracy "
                     "in inference mode.",
-                    stacklevel=3,
                 )
             return None
         data, max_batches = fit_data, max_batches or AUTO_BATCHES
         try:
             return recalibrate(model, data, max_batches)
         except (ValueError, TypeError) as error:
-            warnings.warn(
+            warn(
                 f"{owner}: the BN statistics of '{model.name}' could not be "
                 f"recalibrated on the data fit was given ({error}). Call "
                 "tfc.sparsity.recalibrate_batch_norm(slim, x_train) on the "
                 "slim model.",
-                stacklevel=3,
             )
             return None
     return recalibrate(model, data, max_batches)

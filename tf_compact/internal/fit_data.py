@@ -1,11 +1,12 @@
 """Trainers hand the data `fit` was given to the callbacks that ask."""
 
 import inspect
-import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tf_compact.internal.user_warning import warn
 
 
 class HandsFitData:
@@ -65,7 +66,7 @@ def warn_loss_monitors(trainer, callbacks):
             continue
         prefix = "val_" if monitor == "val_loss" else ""
         key = "student_loss" if hasattr(trainer, "student") else "task_loss"
-        warnings.warn(
+        warn(
             f"{type(callback).__name__} monitors {monitor!r}, which includes "
             f"the sparsity penalty that {type(controllers[0]).__name__} "
             "raises on purpose (the loss can grow a hundredfold within an "
@@ -73,7 +74,6 @@ def warn_loss_monitors(trainer, callbacks):
             "controller's work as divergence. Monitor "
             f"{prefix + key!r} with `mode='min'` (the {_PENALTY_FREE[key]}'s "
             "loss without the penalty) or an accuracy instead.",
-            stacklevel=3,
         )
 
 

@@ -8,11 +8,10 @@ trainers resolve such a string to the `from_logits=True` loss, with a
 warning; a loss object is taken as it is.
 """
 
-import warnings
-
 import keras
 
 from tf_compact.internal import head_trace
+from tf_compact.internal.user_warning import warn
 
 #: The cross-entropies that Keras names by string, by their names.
 _LOSSES = {
@@ -56,11 +55,10 @@ def resolve_loss(loss, model, owner):
     if not outputs_logits(model):
         return loss
     cls = _LOSSES[loss]
-    warnings.warn(
+    warn(
         f"{owner}: loss={loss!r} reads the output as probabilities, but "
         f"'{model.name}' outputs logits (its last layer has no activation); "
         f"compiled as keras.losses.{cls.__name__}(from_logits=True) "
         "instead. Pass that loss to `compile` to silence this warning.",
-        stacklevel=3,
     )
     return cls(from_logits=True)

@@ -26,8 +26,8 @@ parse_target_text("target_macs", "1.2M")   # 1200000
 
 import math
 import re
-import warnings
 
+from tf_compact.internal.user_warning import warn
 from tf_compact.internal.validation import invalid_type
 from tf_compact.internal.validation import is_integer
 from tf_compact.internal.validation import is_number
@@ -135,11 +135,10 @@ def target_fraction(target, dense, name=None):
     if dense <= 0:
         return 1.0
     if name is not None and target >= dense:
-        warnings.warn(
+        warn(
             f"`{name}={target}` is at or above the model's own {dense:,}: "
             "this budget removes nothing. Pass a smaller count, or a "
             f"fraction in (0, 1) such as {name}=0.5.",
-            stacklevel=3,
         )
     return min(1.0, target / dense)
 

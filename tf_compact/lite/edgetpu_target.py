@@ -11,11 +11,11 @@ into constants.
 """
 
 import os
-import warnings
 
 import keras
 
 from tf_compact.internal import keras_compat
+from tf_compact.internal.user_warning import warn
 from tf_compact.lite.converter_run import PATHS
 from tf_compact.lite.edgetpu import edgetpu_report
 
@@ -207,11 +207,10 @@ def attach_report(result, model, compiler="auto"):
     result.notes.append(report.summary())
     if fell_back and not report.compatible:
         # The fallback path is where a static shape or an op can be lost.
-        warnings.warn(
+        warn(
             "tfc.lite.convert(target='edgetpu'): the file is not ready for "
             f"the Edge TPU ({report.summary()}), and it comes from the "
             f"'{result.path_used}' path because an earlier one failed: "
             f"{'; '.join(failed)}. Fix that failure first.",
-            stacklevel=3,
         )
     return report

@@ -4,6 +4,7 @@ import numpy as np
 
 from tf_compact.internal import label_values
 from tf_compact.lite.flatbuffer import load_model_content
+from tf_compact.lite.input_range import warn_if_off_scale
 from tf_compact.lite.interpreter_io import run_outputs
 from tf_compact.lite.runtime import make_interpreter
 from tf_compact.lite.scoring import check_labels
@@ -269,6 +270,8 @@ def accuracy_of(
     shapes = output_shapes(interpreter)
     outs, labels, weights, formats = [], [], [], set()
     for x, y, w in labeled_batches(dataset):
+        if not outs:
+            warn_if_off_scale(interpreter, x)
         y = labels_of(y, name)
         formats.add(check_labels(name, shapes, y.shape, y))
         outputs = run_outputs(interpreter, x, batch_size, argument="dataset")

@@ -8,34 +8,16 @@ int8 model loses accuracy, and the conversion check, run on the same
 data, cannot see it. `warn_if_prescaled` says so before converting.
 """
 
-import warnings
-
 import numpy as np
+
+from tf_compact.internal.input_rescaling import RAW_SCALE_BELOW
+from tf_compact.internal.input_rescaling import leading_rescaling
+from tf_compact.internal.input_rescaling import rescaling_scale
+from tf_compact.internal.user_warning import warn
 
 #: Data whose largest value the model's `Rescaling` maps under this is
 #: taken to be scaled already (raw pixels reach about 1 after scaling).
-PRESCALED_BELOW = 0.05
-
-
-def leading_rescaling(model):
-    """The `Rescaling` layer a single-input model applies first (after
-    any augmentation layers, which pass inputs through at inference), or
-    `None`.
-
-    Example:
-
-    ```python
-    layer = leading_rescaling(model)  # e.g. Rescaling(scale=1/255)
-    ```
-    """
-    if len(getattr(model, "inputs", None) or []) != 1:
-        return None
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "InputLayer" or kind.startswith("Random"):
-            continue
-        return layer if kind == "Rescaling" else None
-    return None
+PRESCALED_BELOW = RAW_SCALE_BELOW
 
 
 def warn_if_prescaled(model, batch):
@@ -53,21 +35,18 @@ def warn_if_prescaled(model, batch):
     ```
     """
     layer = leading_rescaling(model)
-    if layer is None:
-        return
-    scale = np.abs(np.asarray(layer.scale, dtype=float))
-    if scale.size != 1 or not np.isfinite(scale).all() or scale.item() == 0:
+    scale = None if layer is None else rescaling_scale(layer)
+    if scale is None:
         return
     largest = float(np.max(np.abs(np.asarray(batch, dtype=float)), initial=0))
-    if largest == 0 or largest * scale.item() >= PRESCALED_BELOW:
+    if largest == 0 or largest * scale >= PRESCALED_BELOW:
         return
-    warnings.warn(
+    warn(
         "tfc.lite.convert: the calibration data reach at most "
         f"{largest:.3g}, and the model's first layer {layer.name!r} "
-        f"(Rescaling, scale {scale.item():.4g}) takes inputs up to about "
-        f"{1 / scale.item():.4g}: the data look scaled already. int8 "
+        f"(Rescaling, scale {scale:.4g}) takes inputs up to about "
+        f"{1 / scale:.4g}: the data look scaled already. int8 "
         "ranges calibrated on them cost accuracy, and the conversion "
         "check, run on the same data, cannot see it. Pass the data as the "
         "model takes them (e.g. pixels not divided by 255).",
-        stacklevel=4,
     )

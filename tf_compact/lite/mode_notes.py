@@ -2,8 +2,7 @@
 suggest: dynamic-range files whose weights all stayed in float, and
 integer model inputs that keep their own type."""
 
-import warnings
-
+from tf_compact.internal.user_warning import warn
 from tf_compact.lite.ops import read_ops
 from tf_compact.lite.verification import input_dtypes
 
@@ -54,7 +53,7 @@ def dynamic_float_note(content, model):
         "float32 one. Use mode='int8' (with representative_data) for int8 "
         "weights, or mode='float16' to halve the size"
     )
-    warnings.warn(text + ".", stacklevel=4)
+    warn(text + ".")
     return text
 
 

@@ -2,10 +2,9 @@
 and its Keras model: a bound for float32, a warning for quantized files
 that disagree."""
 
-import warnings
-
 import numpy as np
 
+from tf_compact.internal.user_warning import warn
 from tf_compact.lite.errors import ConversionError
 
 #: float32 outputs must match Keras within this times `max(1, max |y|)`.
@@ -30,7 +29,7 @@ def flag_disagreement(result, model):
         "it (tfc.lite.benchmark(..., dataset=...))"
     )
     result.notes.append(text)
-    warnings.warn(text[:1].upper() + text[1:] + ".", stacklevel=4)
+    warn(text[:1].upper() + text[1:] + ".")
 
 
 #: Top-1 agreement of a quantized file with its Keras model below which

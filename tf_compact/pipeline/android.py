@@ -1,6 +1,8 @@
 """What the student's `.tflite` files tell an Android app: labels and the
 input normalization (`Export(labels=..., normalization=...)`)."""
 
+from tf_compact.data.stored_values import StoredValuesBundle
+from tf_compact.internal.input_rescaling import takes_raw_values
 from tf_compact.lite.android import single_output_width
 from tf_compact.lite.metadata_writer import check_label_count
 
@@ -44,11 +46,24 @@ def app_metadata(export, data, teacher):
         )
     normalization = config["normalization"]
     if normalization == "auto":
-        scale = getattr(data, "scale", None)
-        normalization = [[0.0], [1.0 / scale]] if scale else None
+        normalization = _auto_normalization(data, teacher)
     elif normalization is not None:
         _check_channels(normalization, teacher)
     return {"labels": labels, "normalization": normalization}
+
+
+def _auto_normalization(data, model):
+    """The normalization an app applies to stored pixel values, as `data`
+    feeds them to `model`: divided by the bundle's scale, or as they are
+    for a float input that rescales them itself (`Rescaling(1 / 255)`
+    first); `None` for other data and for integer inputs."""
+    scale = getattr(data, "scale", None)
+    if scale:
+        return [[0.0], [1.0 / scale]]
+    if isinstance(data, StoredValuesBundle) and takes_raw_values(model):
+        floats = all("float" in str(t.dtype) for t in model.inputs)
+        return [[0.0], [1.0]] if floats else None
+    return None
 
 
 def _check_channels(normalization, model):

@@ -4,11 +4,11 @@ import json
 import os
 import shutil
 import time
-import warnings
 
 import h5py
 import keras
 
+from tf_compact.internal.user_warning import warn
 from tf_compact.pipeline import training
 from tf_compact.pipeline.epoch_log import EpochLog
 
@@ -108,7 +108,7 @@ class CompressContext:
                 "deleted, the stage trains from its first epoch."
             )
             self.log(message)
-            warnings.warn(message, stacklevel=2)
+            warn(message)
             shutil.rmtree(path)
         if not os.path.exists(os.path.join(path, _METADATA)):
             log.discard()

@@ -19,8 +19,6 @@ sparsity shrinking kernels) and are wrong after slimming, so:
   the teacher's statistics give).
 """
 
-import warnings
-
 import keras
 import numpy as np
 
@@ -28,6 +26,7 @@ from tf_compact.internal import batch_norm
 from tf_compact.internal import heads
 from tf_compact.internal import keras_compat
 from tf_compact.internal import labels as label_lib
+from tf_compact.internal.user_warning import warn
 
 #: Training batches each recalibration runs (forward passes only).
 RECALIBRATION_BATCHES = 100
@@ -136,7 +135,7 @@ def check_teacher(ctx):
     data = ctx.eval_data if ctx.eval_data is not None else ctx.train_data
     record = measure_teacher(ctx.teacher, data, recalibrating=asked)
     if record["message"] and not asked:
-        warnings.warn(record["message"], UserWarning, stacklevel=3)
+        warn(record["message"])
     if record["message"]:
         ctx.log(record["message"])
     else:
@@ -297,4 +296,3 @@ def _chance(model, x):
     out = _first(model(x[:1] if hasattr(x, "shape") else x, training=False))
     width = int(out.shape[-1]) if len(out.shape) > 1 else 1
     return 0.5 if width <= 1 else 1.0 / width
-

@@ -14,10 +14,10 @@ directory everything stays in memory and nothing is resumable.
 import json
 import os
 import shutil
-import warnings
 
 import keras
 
+from tf_compact.internal.user_warning import warn
 from tf_compact.pipeline import store_files
 from tf_compact.pipeline.store_files import DamagedCheckpointError
 from tf_compact.pipeline.store_files import SettingsMismatchError
@@ -339,7 +339,7 @@ class StageStore:
     def _damaged(self, message):
         """Reports a damaged checkpoint in the log and as a warning."""
         self._log(message)
-        warnings.warn(message, stacklevel=4)
+        warn(message)
 
     def _write_state(self):
         if self.output_dir is None:

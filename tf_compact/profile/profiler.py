@@ -1,11 +1,11 @@
 """`profile()`: per-layer and total costs of a Keras model."""
 
 import math
-import warnings
 
 import keras
 
 from tf_compact.internal import keras_compat
+from tf_compact.internal.user_warning import warn
 from tf_compact.profile import call_cost
 from tf_compact.profile import graph_walk
 from tf_compact.profile import memory
@@ -182,7 +182,7 @@ def _unknown_note(unknown):
 
 def _warn(notes):
     for note in notes:
-        warnings.warn(f"tf_compact.profile: {note}", stacklevel=3)
+        warn(f"tf_compact.profile: {note}")
 
 
 def profile(model, batch_size=1, input_shape=None):

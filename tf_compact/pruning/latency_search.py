@@ -31,10 +31,9 @@ A table from another device (`LatencyTable.from_benchmark_model`) cannot
 be checked here: the cut meets its prediction and is returned.
 """
 
-import warnings
-
 import numpy as np
 
+from tf_compact.internal.user_warning import warn
 from tf_compact.pruning.latency import TOLERANCE
 from tf_compact.pruning.latency import host_meta
 from tf_compact.pruning.latency import measure_side_by_side
@@ -227,20 +226,18 @@ class _Search:
             best = max(fitting, key=lambda p: p[1])
             measured = best[1] * self.full_ms
             if best[0] >= self.table.model_ms:
-                warnings.warn(
+                warn(
                     f"tfc.prune: target_latency={self.target:.4g} ms is at "
                     f"or above the unpruned model's {self.full_ms:.4g} ms "
                     "measured here: nothing is removed.",
-                    stacklevel=5,
                 )
             elif measured < self.target * LOOSEN_BELOW:
-                warnings.warn(
+                warn(
                     f"tfc.prune: the slowest model found within "
                     f"target_latency={self.target:.4g} ms measures "
                     f"{measured:.4g} ms, {1 - measured / self.target:.0%} "
                     "under it: no width the constraints allow landed "
                     "closer. Loosen `round_to` for finer steps.",
-                    stacklevel=5,
                 )
             return best[2]
         fastest = min(self.points[1:], key=lambda p: p[1])

@@ -7,11 +7,11 @@ ratio, a threshold, given widths, or MACs/parameter/latency targets
 
 import contextlib
 import os
-import warnings
 
 from tf_compact.graph.channel_graph import _validate_mask
 from tf_compact.internal.targets import parse_target
 from tf_compact.internal.targets import target_fraction
+from tf_compact.internal.user_warning import warn
 from tf_compact.pruning.allocation import allocate
 from tf_compact.pruning.importance import group_importance
 from tf_compact.pruning.latency import build_latency_table
@@ -157,12 +157,11 @@ def _sensitivity_or_global(args, selector, target_latency):
         return _sensitivity_masks(*args)
     except LatencyUnreached as stalled:
         masks = _search_target(graph, selector, "global", targets, latency)
-        warnings.warn(
+        warn(
             "tfc.prune: the sensitivity allocation stopped at "
             f"{stalled.predicted:.4g} ms predicted, above "
             f"target_latency={target_latency!r}; the global ranking "
             "reaches the target and is used instead.",
-            stacklevel=4,
         )
         return masks
 

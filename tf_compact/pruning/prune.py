@@ -1,7 +1,6 @@
 """One-shot structural pruning: scores -> masks -> slim model."""
 
-import warnings
-
+from tf_compact.internal.user_warning import warn
 from tf_compact.pruning.latency_search import prune_to_latency
 from tf_compact.pruning.masks import latency_table_for
 from tf_compact.pruning.masks import prune_masks
@@ -149,12 +148,11 @@ def prune(
         validate_criterion(importance, "importance")
     graph = resolve_graph(model, graph)
     if not graph.groups:
-        warnings.warn(
+        warn(
             f"tfc.prune: model {model.name!r} has no channel group that can "
             "be pruned (convolutions in channels_first format, grouped "
             "convolutions and layers kept whole have none), so nothing is "
             "removed. `tfc.ChannelGraph(model).summary()` shows the graph.",
-            stacklevel=2,
         )
     kwargs = {
         "target_macs": target_macs,
@@ -188,4 +186,3 @@ def prune(
         verbose,
     )
     return prune_to_latency(model, float(target_latency), table, kwargs)
-

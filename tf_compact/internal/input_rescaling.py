@@ -1,0 +1,74 @@
+"""Models that take raw pixel values and scale them themselves.
+
+A Keras image model often starts with `keras.layers.Rescaling(1 / 255)`
+(after any augmentation layers), the convention
+`keras.utils.image_dataset_from_directory` follows: it takes the stored
+pixel values, 0 to 255, not pixels already divided by 255. Such a model
+fed divided pixels sees inputs a 255th of their size, and every number
+measured on them (accuracy, int8 ranges) is wrong.
+"""
+
+import numpy as np
+
+#: A leading `Rescaling` whose scale is at most this takes raw values:
+#: data in [0, 1] would reach at most this after it (raw pixels reach
+#: about 1).
+RAW_SCALE_BELOW = 0.05
+
+
+def leading_rescaling(model):
+    """The `Rescaling` layer a single-input model applies first (after
+    any augmentation layers, which pass inputs through at inference, and
+    looking inside a nested preprocessing model), or `None`.
+
+    Example:
+
+    ```python
+    layer = leading_rescaling(model)  # e.g. Rescaling(scale=1/255)
+    ```
+    """
+    if len(getattr(model, "inputs", None) or []) != 1:
+        return None
+    found = _first_effective(model.layers)
+    return found if type(found).__name__ == "Rescaling" else None
+
+
+def _first_effective(layers):
+    """The first of `layers` that changes its input at inference (inside
+    nested models), or `None` when every one passes it through."""
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer" or kind.startswith("Random"):
+            continue
+        if kind in ("Sequential", "Functional") and len(layer.inputs) == 1:
+            inner = _first_effective(layer.layers)
+            if inner is None:
+                continue
+            return inner
+        return layer
+    return None
+
+
+def rescaling_scale(layer):
+    """The scalar scale of a `Rescaling` layer (absolute), or `None` for
+    a per-channel, zero or non-finite one."""
+    scale = np.abs(np.asarray(layer.scale, dtype=float))
+    if scale.size != 1 or not np.isfinite(scale).all() or scale.item() == 0:
+        return None
+    return scale.item()
+
+
+def takes_raw_values(model):
+    """Whether `model` starts with a `Rescaling` that divides raw values
+    (scale at most `RAW_SCALE_BELOW`, e.g. `1 / 255`).
+
+    Example:
+
+    ```python
+    if takes_raw_values(model):
+        x = x_uint8.astype("float32")  # not divided by 255
+    ```
+    """
+    layer = leading_rescaling(model)
+    scale = None if layer is None else rescaling_scale(layer)
+    return scale is not None and scale <= RAW_SCALE_BELOW
