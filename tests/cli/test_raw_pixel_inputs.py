@@ -159,4 +159,4 @@ def test_normalization_metadata_is_applied_to_the_stored_values(
     x = _first_features(fed.test)
     stored = _first_features(StoredValuesBundle(bundle).test)
     np.testing.assert_allclose(x, (stored - 127.5) / 127.5, atol=1e-6)
-    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= -1.0 and x.max() <= 1.0

@@ -122,6 +122,22 @@ def test_mnist_reads_an_idx_directory(tmp_path):
     np.testing.assert_allclose(bundle.arrays()[2][..., 0], x[20:] / 255.0)
 
 
+def test_a_data_dir_under_home_is_expanded(tmp_path, monkeypatch):
+    x, y = helpers.real_fashion_images(30)
+    helpers.write_idx_dir(str(tmp_path / "idx"), x[:20], y[:20], x[20:], y[20:])
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bundle = data.mnist(data_dir="~/idx", source="idx", batch_size=8)
+    np.testing.assert_allclose(bundle.arrays()[2][..., 0], x[20:] / 255.0)
+
+
+@needs_debian
+def test_a_data_dir_holding_nothing_is_named_before_another_source(tmp_path):
+    with pytest.warns(UserWarning, match="holds neither") as caught:
+        bundle = data.fashion_mnist(data_dir=tmp_path, limit=10)
+    assert "Debian package" in bundle.source
+    assert str(tmp_path) in str(caught[0].message)
+
+
 def test_cifar10_reads_python_batches(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(15, 32, 32, 3), dtype=np.uint8)

@@ -286,3 +286,20 @@ def test_logits_kd_agrees_with_keras_kl_logits_distillation():
     ).compute_loss(t, s)
     ours = tfc.LogitsKD(temperature=2.0).compute_loss(t, s)
     np.testing.assert_allclose(_np(ours), _np(theirs), rtol=1e-4)
+
+
+def test_kd_terms_are_zero_on_a_replica_with_no_example():
+    # Under a strategy, a batch smaller than the replicas leaves some
+    # replicas none: their share of every term is 0, not 0 / 0.
+    empty = np.zeros((0, 4, 4, 3), "float32")
+    logits = np.zeros((0, 5), "float32")
+    terms = [
+        tfc.LogitsKD().term_loss([logits], [logits]),
+        tfc.LogitsKD(standardize=True).term_loss([logits], [logits]),
+        tfc.AttentionTransfer().term_loss([empty], [empty]),
+    ]
+    terms += [
+        tfc.FeatureKD(distance=d).term_loss([empty], [empty])
+        for d in ("mse", "mae", "cosine")
+    ]
+    assert [float(_np(t)) for t in terms] == [0.0] * len(terms)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -123,6 +124,19 @@ def test_writer_output_dir_outside_multi_worker_is_the_given_one():
     assert run_settings_lib.writer_output_dir("run", strategy) == "run"
     assert run_settings_lib.writer_output_dir("run", None) == "run"
     assert run_settings_lib.writer_output_dir(None, strategy) is None
+
+
+def test_a_worker_writes_where_a_rerun_finds_it_again(monkeypatch):
+    # A non-chief worker of a multi-worker run: the same folder on every
+    # run (inside output_dir), so a rerun resumes at the chief's stage.
+    resolver = types.SimpleNamespace(task_type="worker", task_id=1)
+    worker = types.SimpleNamespace(cluster_resolver=resolver)
+    monkeypatch.setattr(
+        run_settings_lib.distribute, "is_chief", lambda s: False
+    )
+    first = run_settings_lib.writer_output_dir("run", worker)
+    assert first == os.path.join("run", "workertemp_worker_1")
+    assert run_settings_lib.writer_output_dir("run", worker) == first
 
 
 _WORKER = """

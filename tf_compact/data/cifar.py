@@ -32,7 +32,7 @@ def _cifar(variant, data_dir):
         if data_dir is None:
             raise SourceUnavailable("no `data_dir` given")
         splits, names, _ = readers.load_cifar_directory(
-            os.fspath(data_dir), variant
+            os.path.expanduser(os.fspath(data_dir)), variant
         )
         return splits, names, f"CIFAR-{variant} python batches in {data_dir}"
 

@@ -18,6 +18,7 @@ from tf_compact.data.errors import SourceUnavailable
 from tf_compact.data.splits import make_bundle
 from tf_compact.data.splits import options_from
 from tf_compact.data.streaming import bundle_from_streams
+from tf_compact.internal.user_warning import warn
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
@@ -54,7 +55,8 @@ def _idx(directory, what):
     def thunk():
         if directory is None:
             raise SourceUnavailable("no `data_dir` given")
-        splits, _ = readers.load_idx_directory(os.fspath(directory))
+        path = os.path.expanduser(os.fspath(directory))
+        splits, _ = readers.load_idx_directory(path)
         return splits, None, f"{what} IDX files in {directory}"
 
     return thunk
@@ -69,6 +71,13 @@ def load_image_dataset(name, candidates, default_names, hint, kw):
     splits, class_names, source = sources.resolve(
         name, candidates, kw["source"], hint
     )
+    if kw.get("data_dir") is not None and "(Debian package)" in source:
+        warn(
+            f"tf_compact.data.{name}: data_dir={kw['data_dir']!r} holds "
+            "neither prepared tensorflow-datasets data nor the IDX files; "
+            f"loaded {source} instead. Pass source='idx' or source='tfds' "
+            "to load from data_dir only."
+        )
     config = _config(name, opts, kw)
     names = list(class_names or default_names)
     if names == [str(i) for i in range(len(names))]:  # tfds without names

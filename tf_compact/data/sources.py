@@ -56,7 +56,7 @@ def download_allowed(download, source):
 def tfds_root(data_dir):
     """Returns the tfds data directory that would be used for `data_dir`."""
     if data_dir:
-        return os.fspath(data_dir)
+        return os.path.expanduser(os.fspath(data_dir))
     env = os.environ.get("TFDS_DATA_DIR")
     return env or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
 

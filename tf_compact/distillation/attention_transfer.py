@@ -6,6 +6,7 @@ from keras import ops
 from tf_compact.distillation import adapters
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
+from tf_compact.internal import empty_safe
 from tf_compact.internal.user_warning import warn
 
 # Floor of the divisors below: far under any float32 activation peak that
@@ -42,7 +43,8 @@ def attention_map(feature, p=2.0, size=None):
         A 2D tensor (batch, height * width).
     """
     x = ops.abs(ops.cast(feature, "float32"))
-    peak = ops.max(x, axis=(1, 2, 3), keepdims=True)
+    # `initial`: a replica's share of a small batch may hold no example.
+    peak = ops.max(x, axis=(1, 2, 3), keepdims=True, initial=0.0)
     x = x / ops.stop_gradient(ops.maximum(peak, _TINY))
     amap = ops.mean(ops.power(x, p), axis=-1, keepdims=True)
     if size is not None and tuple(amap.shape[1:3]) != tuple(size):
@@ -145,7 +147,7 @@ class AttentionTransfer(kd_loss.KDLoss):
                 continue
             a_t = attention_map(t, self.p)
             a_s = attention_map(s, self.p, size=size)
-            total = total + ops.mean(ops.square(a_t - a_s))
+            total = total + empty_safe.mean(ops.square(a_t - a_s))
         return total * (self.beta / 2.0)
 
     def get_config(self):

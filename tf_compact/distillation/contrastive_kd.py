@@ -6,6 +6,7 @@ from keras import ops
 
 from tf_compact.distillation import kd_loss
 from tf_compact.internal import distribute
+from tf_compact.internal import empty_safe
 
 
 def _validate_layer(value, argument):
@@ -216,7 +217,7 @@ class ContrastiveKD(kd_loss.KDLoss):
             )
         logits = logits / self.temperature
         positives = ops.sum(z_s * z_t, axis=-1) / self.temperature
-        loss = ops.mean(ops.logsumexp(logits, axis=-1) - positives)
+        loss = empty_safe.mean(ops.logsumexp(logits, axis=-1) - positives)
         if training and module.bank is not None:
             module.enqueue(z_all)
         return loss

@@ -6,6 +6,7 @@ from keras import ops
 from tf_compact.distillation import adapters
 from tf_compact.distillation import features
 from tf_compact.distillation import kd_loss
+from tf_compact.internal import empty_safe
 
 _DISTANCES = ("mse", "mae", "cosine")
 
@@ -34,14 +35,14 @@ def feature_distance(distance, teacher, student):
     t = ops.cast(teacher, "float32")
     s = ops.cast(student, "float32")
     if distance == "mse":
-        return ops.mean(ops.square(t - s))
+        return empty_safe.mean(ops.square(t - s))
     if distance == "mae":
-        return ops.mean(ops.abs(t - s))
+        return empty_safe.mean(ops.abs(t - s))
     t = ops.reshape(t, (ops.shape(t)[0], -1))
     s = ops.reshape(s, (ops.shape(s)[0], -1))
     t = t / (ops.norm(t, axis=-1, keepdims=True) + 1e-8)
     s = s / (ops.norm(s, axis=-1, keepdims=True) + 1e-8)
-    return ops.mean(1.0 - ops.sum(t * s, axis=-1))
+    return empty_safe.mean(1.0 - ops.sum(t * s, axis=-1))
 
 
 @keras.saving.register_keras_serializable(package="tf_compact")

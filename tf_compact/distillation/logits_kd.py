@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tf_compact.distillation import kd_loss
+from tf_compact.internal import empty_safe
 from tf_compact.internal import heads
 
 
@@ -155,7 +156,7 @@ class LogitsKD(kd_loss.KDLoss):
         kl = ops.exp(log_p_t) * (log_p_t - log_p_s) + ops.exp(log_q_t) * (
             log_q_t - log_q_s
         )
-        return ops.mean(ops.sum(kl, axis=-1)) * (temp * temp)
+        return empty_safe.mean(ops.sum(kl, axis=-1)) * (temp * temp)
 
     def _kl(self, teacher_logits, student_logits):
         temp = self.temperature
@@ -167,7 +168,7 @@ class LogitsKD(kd_loss.KDLoss):
         log_p_t = ops.log_softmax(t, axis=-1)
         log_p_s = ops.log_softmax(s, axis=-1)
         kl = ops.sum(ops.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
-        return ops.mean(kl) * (temp * temp)
+        return empty_safe.mean(kl) * (temp * temp)
 
     def get_config(self):
         """Returns the constructor arguments as a JSON-able dict."""

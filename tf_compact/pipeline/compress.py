@@ -4,6 +4,7 @@ import contextlib
 
 from tf_compact.data.stored_values import stored_values_for
 from tf_compact.internal import distribute
+from tf_compact.internal.replica_batches import whole_replica_batches
 from tf_compact.lighten._clone import validate_model
 from tf_compact.pipeline import recalibration
 from tf_compact.pipeline import report as report_lib
@@ -115,10 +116,12 @@ def compress(
             builds, compiles and trains its models under
             `strategy.scope()`. Under `MultiWorkerMirroredStrategy` every
             worker runs the same call and only the chief writes
-            `output_dir` (the others write to a temporary folder); the
-            report's `strategy` names it with its replica count. Make a
-            `MultiWorkerMirroredStrategy` before any other TensorFlow
-            work in the process. Defaults to `None`.
+            `output_dir` (the others write to
+            `output_dir/workertemp_worker_<id>`, where a rerun resumes
+            them); the report's `strategy` names it with its replica
+            count. Make a `MultiWorkerMirroredStrategy` before any other
+            TensorFlow work in the process (loading the teacher is such
+            work: pass the object, not the name). Defaults to `None`.
         stages: a custom list of `Stage` objects to run instead of the
             method's default list (`tf_compact.pipeline.plan.stages_for`).
             Defaults to `None`.
@@ -172,12 +175,20 @@ def compress(
     if seed is not None:
         data["data"]["train_data_seed"] = seed
     train_data, val_data, test_data = data.pop("datasets")
+    train_data, left_out = whole_replica_batches(train_data, strategy)
     settings = run_settings(teacher, method, epochs, training, export)
     settings.update(data)
     ctx = CompressContext(
         teacher, train_data, val_data, test_data, settings, None, verbose
     )
     ctx.method, ctx.callbacks, ctx.strategy = method, callbacks, strategy
+    if left_out:
+        ctx.log(
+            f"training leaves out the last batch of each epoch: its "
+            f"{left_out} example(s) are fewer than the "
+            f"{strategy.num_replicas_in_sync} replicas, and batch "
+            "normalization over a replica with no example is NaN"
+        )
     ctx.app_metadata = app
     plan = stages if stages is not None else default_stages(settings)
     exported = export_settings(settings, [stage.name for stage in plan])

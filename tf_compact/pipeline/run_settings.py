@@ -9,7 +9,7 @@ settings changed (`export_settings`): then the export stages run again.
 """
 
 import hashlib
-import tempfile
+import os
 
 import keras
 import numpy as np
@@ -67,15 +67,19 @@ def writer_output_dir(output_dir, strategy):
 
     Under `MultiWorkerMirroredStrategy` every worker runs the whole
     pipeline; only the chief (`distribute.is_chief`) writes `output_dir`,
-    the others write to a fresh temporary folder (their copy of the same
-    models), so workers never overwrite each other's files.
+    the others write their copy of the same models to
+    `output_dir/workertemp_<task>_<id>` (as Keras's `BackupAndRestore`
+    keeps a worker's backups), so workers never overwrite each other's
+    files, and a rerun of the same command finds each worker's finished
+    stages where it left them: every worker resumes at the same stage.
 
     Args:
         output_dir: the `output_dir` given to `compress`, or `None`.
         strategy: the resolved strategy, or `None`.
 
     Returns:
-        `output_dir`, or a temporary folder on a non-chief worker.
+        `output_dir`, or the worker's folder inside it on a non-chief
+        worker.
 
     Example:
 
@@ -87,7 +91,9 @@ def writer_output_dir(output_dir, strategy):
         return output_dir
     if distribute.is_chief(strategy):
         return output_dir
-    return tempfile.mkdtemp(prefix="tf_compact_worker_")
+    resolver = strategy.cluster_resolver
+    task = f"workertemp_{resolver.task_type}_{resolver.task_id}"
+    return os.path.join(output_dir, task)
 
 
 def _instance(name, value, cls):
