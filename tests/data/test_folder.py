@@ -201,3 +201,27 @@ def test_from_arrays_validation():
         data.from_arrays(x, [0, 1, 2, 3], x_test=x)
     with pytest.raises(ValueError, match="normalize='x'"):
         data.from_arrays(x, [0, 1, 2, 3], normalize="x")
+
+
+def test_auto_colour_does_not_depend_on_which_image_comes_first(tmp_path):
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(10):
+            rgb = rng.integers(0, 256, (8, 8, 3), np.uint8)
+            png = tf.io.encode_png(rgb).numpy()
+            (tmp_path / c / f"{i:02d}.png").write_bytes(png)
+    # One grayscale image, first in its class folder.
+    gray = tf.io.encode_png(rng.integers(0, 256, (8, 8, 1), np.uint8))
+    (tmp_path / "a" / "00.png").write_bytes(gray.numpy())
+    shapes = {
+        data.from_folder(str(tmp_path), limit=limit, seed=seed).input_shape
+        for limit in (5, 10, None)
+        for seed in (0, 1)
+    }
+    assert shapes == {(8, 8, 3)}
+    only_gray = tmp_path / "gray"
+    for c in ("a", "b"):
+        (only_gray / c).mkdir(parents=True)
+        (only_gray / c / "0.png").write_bytes(gray.numpy())
+    assert data.from_folder(str(only_gray)).input_shape == (8, 8, 1)

@@ -108,3 +108,19 @@ def test_report_config_round_trips(with_argmax):
     assert again == report
     assert again.table() == report.table()
     assert "GPU delegate: not compatible" in report.table()
+
+
+def test_shape_ops_of_a_dynamic_batch_say_how_to_fold_them():
+    def flat_cnn(batch_size):
+        inputs = keras.Input((8, 8, 1), batch_size=batch_size)
+        x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+        x = keras.layers.Flatten()(x)
+        return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+    report = tfc.lite.gpu_report(tfc.lite.convert(flat_cnn(None)))
+    shape_rows = [r for r in report.ops if r["op"] in ("SHAPE", "PACK")]
+    assert shape_rows and not report.compatible
+    assert all("batch_size=1" in r["reason"] for r in shape_rows)
+    assert report.summary().endswith("the converter folds it.")
+    fixed = tfc.lite.gpu_report(tfc.lite.convert(flat_cnn(1)))
+    assert fixed.compatible

@@ -1,5 +1,7 @@
 """tfc.lite.benchmark and compare."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -269,3 +271,13 @@ def test_an_integer_input_refuses_floats_with_fractions():
     with pytest.raises(ValueError, match="multiply by 255"):
         tfc.lite.benchmark(floats, runs=1, dataset=(scaled, y))
     assert tfc.lite.benchmark(floats, runs=1, dataset=(raw, y)).accuracy == 1.0
+
+
+def test_scoring_the_first_of_several_outputs_by_default_is_said(two_heads):
+    tflite, x, y = two_heads
+    with pytest.warns(UserWarning, match=r"2 outputs \(aux, cls\).*'aux'"):
+        tfc.lite.accuracy_of(tflite, (x, np.zeros(len(x))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        tfc.lite.accuracy_of(tflite, (x, y), output="cls")
+        tfc.lite.accuracy_of(tflite, (x, {"cls": y}))

@@ -133,9 +133,15 @@ def compiled_looking(tflite, index=2):
     return bytes(builder.Output())
 
 
-def test_compiled_model_report_and_missing_runtime(int8, missing_library):
+def test_compiled_model_report_and_missing_runtime(
+    int8, missing_library, tmp_path
+):
     compiled = compiled_looking(int8)
     assert tfc.lite.is_compiled_for_edgetpu(compiled)
+    path = tmp_path / "model_edgetpu.tflite"
+    path.write_bytes(compiled)
+    assert tfc.lite.is_compiled_for_edgetpu(str(path))
+    assert tfc.lite.is_compiled_for_edgetpu(path)
     report = tfc.lite.edgetpu_report(compiled, compiler=None)
     row = report.ops[2]
     assert (row["op"], row["device"]) == ("edgetpu-custom-op", "edgetpu")

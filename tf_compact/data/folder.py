@@ -70,31 +70,42 @@ def _read_npy_dir(path):
     return arrays
 
 
-def _header_sizes(files):
-    """`(width, height)` of each file from its header, or `None` without PIL.
+#: PIL modes of images without colour.
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
-    Only the headers are read, so this stays cheap for large folders.
-    """
+
+def _headers(files):
+    """`(sizes, colour)`: the `(width, height)` of each file and whether
+    any holds colour, read from the headers only (cheap for large
+    folders); `None` without PIL."""
     try:
         from PIL import Image
     except ImportError:
         return None
-    sizes = set()
+    sizes, colour = set(), False
     for f in files:
         with Image.open(f) as im:
             sizes.add(im.size)
-    return sizes
+            colour = colour or im.mode not in _GRAY_MODES
+    return sizes, colour
 
 
 def _image_shape(files, color_mode, image_size):
     """Shape every decoded image gets: from one decoded file and headers.
 
-    Every file's ends are checked first (`image_files.check_files`), so a
-    damaged file is named here rather than failing, unnamed, in training.
+    With `color_mode="auto"` the images are RGB when any file holds
+    colour, else grayscale (read from every file's header, so the shape
+    does not depend on which file comes first). Every file's ends are
+    checked first (`image_files.check_files`), so a damaged file is named
+    here rather than failing, unnamed, in training.
     """
     image_files.check_files(files, _decodes)
+    headers = _headers(files)
+    channels = _CHANNELS[color_mode]
+    if not channels and headers is not None:
+        channels = 3 if headers[1] else 1
     try:
-        first = _read_image(files[0], _CHANNELS[color_mode])
+        first = _read_image(files[0], channels)
     except tf.errors.InvalidArgumentError as error:
         raise ValueError(
             f"{_UNREADABLE} {files[0]} ({error.message})"
@@ -102,9 +113,8 @@ def _image_shape(files, color_mode, image_size):
     channels = int(first.shape[-1])
     if image_size is not None:
         return (*image_size, channels)
-    sizes = _header_sizes(files)
-    if sizes is not None and len(sizes) > 1:
-        shapes = sorted((h, w, channels) for w, h in sizes)
+    if headers is not None and len(headers[0]) > 1:
+        shapes = sorted((h, w, channels) for w, h in headers[0])
         raise ValueError(
             f"Images have different shapes {shapes[:4]}; pass "
             "`image_size=(height, width)` (on the command line "
@@ -246,9 +256,10 @@ def from_folder(
         image_size: `(height, width)` to resize every image to; `None`
             requires all images to share one size (checked from the file
             headers). Defaults to `None`.
-        color_mode: `"auto"` uses the channels of the first image for all
-            images, `"grayscale"` or `"rgb"` converts. Defaults to
-            `"auto"`.
+        color_mode: `"auto"` reads RGB when any image holds colour, else
+            grayscale (alpha is dropped, as Keras's directory loader
+            does); `"grayscale"` or `"rgb"` converts every image.
+            Defaults to `"auto"`.
         class_names: Class folder names in label order, or names for array
             labels; `None` uses the sorted folder names. Defaults to `None`.
         batch_size: Examples per batch. Defaults to `128`.

@@ -164,7 +164,7 @@ def check_full_integer(content, model, mode):
     raise QuantizationError(
         f"mode={mode!r} asked for full int8, but these ops could not be "
         f"quantized and stayed in float: {diagnostics.describe_ops(pairs)}. "
-        "Replace them with quantizable ops, or use mode='dynamic' or "
-        "'float16'.",
+        "Replace them with quantizable ops, or (not for a Coral Edge "
+        "TPU, which runs full int8 only) use mode='dynamic' or 'float16'.",
         ops=pairs,
     )

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from tf_compact.lite.flatbuffer import load_model_content
 from tf_compact.lite.flatbuffer import model_schema
 from tf_compact.lite.ops import read_ops
 
@@ -271,7 +272,7 @@ def read_graph(model_content, layer_names=None):
     )
 
 
-def is_compiled_for_edgetpu(model_content):
+def is_compiled_for_edgetpu(model):
     """Whether a `.tflite` model holds the compiler's `edgetpu-custom-op`.
 
     `edgetpu_compiler` replaces the ops it maps by one custom op per Edge
@@ -279,19 +280,22 @@ def is_compiled_for_edgetpu(model_content):
     the Edge TPU delegate loaded.
 
     Args:
-        model_content: The `.tflite` flatbuffer, as bytes.
+        model: The `.tflite` model: bytes, or the path of a file.
 
     Returns:
         A bool.
 
+    Raises:
+        ValueError: If `model` is not a TFLite model.
+
     Example:
 
     ```python
-    is_compiled_for_edgetpu(open("model_edgetpu.tflite", "rb").read())
+    is_compiled_for_edgetpu("model_edgetpu.tflite")
     ```
     """
     schema = model_schema()
-    model = schema.Model.GetRootAsModel(bytes(model_content), 0)
+    model = schema.Model.GetRootAsModel(load_model_content(model), 0)
     for i in range(model.OperatorCodesLength()):
         custom = model.OperatorCodes(i).CustomCode()
         if custom is not None and custom.decode() == EDGETPU_CUSTOM_OP:

@@ -12,6 +12,14 @@ from tf_compact.lite.gpu_rules import op_views
 from tf_compact.lite.ops import read_ops
 
 _OP_LINE = re.compile(r"^\s*Op#(\d+)\s+([A-Za-z0-9_]+)\(")
+#: Ops that compute a shape at run time: a dynamic batch makes `Flatten`
+#: and `Reshape` emit them, and a fixed batch folds them away.
+_SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")
+FIXED_BATCH_FIX = (
+    "Fix: the model's batch size is dynamic, so a Flatten or Reshape "
+    "computes its shape here at run time; build the model on a fixed "
+    "batch, keras.Input(shape, batch_size=1), and the converter folds it"
+)
 _WARNING = "GPU COMPATIBILITY WARNING:"
 
 
@@ -103,6 +111,8 @@ class GpuReport:
             line += f" On CPU: {shown}" + (
                 f" and {more} more." if more > 0 else "."
             )
+        if any(FIXED_BATCH_FIX in row["reason"] for row in self.ops):
+            line += f" {FIXED_BATCH_FIX}."
         return line
 
     def get_config(self):
@@ -119,6 +129,16 @@ class GpuReport:
         config = dict(config)
         config["ops"] = [dict(row) for row in config["ops"]]
         return cls(**config)
+
+
+def _dynamic_batch(model):
+    """Whether an input of the first subgraph has an unknown batch."""
+    graph = model.subgraphs[0]
+    for index in graph.inputs:
+        signature = graph.tensors[index].shapeSignature
+        if signature is not None and len(signature) and signature[0] < 0:
+            return True
+    return False
 
 
 def _runs(rows):
@@ -254,6 +274,8 @@ def gpu_report(tflite, layer_names=None, max_delegated_partitions=1):
     for row in rows:
         if row["supported"] and row["device"] == "cpu":
             row["reason"] = "supported, but outside the delegated partition(s)"
+        elif row["op"] in _SHAPE_OPS and _dynamic_batch(model):
+            row["reason"] += f"; {FIXED_BATCH_FIX}"
     if warnings is None:
         analyzer = "unavailable"
     else:

@@ -15,6 +15,7 @@ import numpy as np
 
 from tf_compact.internal import array_data
 from tf_compact.internal import label_values
+from tf_compact.internal.user_warning import warn
 from tf_compact.lite.interpreter_io import model_io
 
 
@@ -103,6 +104,9 @@ def scored_output(interpreter, dataset, output=None):
     Returns:
         The scored output's name.
 
+    Warns when the model has several outputs and neither `output` nor
+    dict labels chose one.
+
     Raises:
         ValueError: If the dataset is not batched, `output` names no
             output, dict labels name no output (or several, with no
@@ -122,6 +126,12 @@ def scored_output(interpreter, dataset, output=None):
         labels = labels[name]
     else:
         name = output_name(interpreter, output)
+        if output is None and len(shapes) > 1:
+            warn(
+                f"tfc.lite: the model has {len(shapes)} outputs "
+                f"({', '.join(shapes)}) and the labels name none, so the "
+                f"first, {name!r}, is scored; pass `output=` to score another."
+            )
     values = None
     if isinstance(dataset, tuple) and labels is not None:
         values = np.asarray(labels)
