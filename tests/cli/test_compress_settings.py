@@ -123,6 +123,25 @@ def test_strategy_flag_names_the_strategy():
         compress_settings.build_strategy("ring")
 
 
+@pytest.mark.parametrize(
+    "given, read",
+    [
+        ("Mirrored", "mirrored"),
+        ("OFF", "none"),
+        ("multi-worker", "multi_worker"),
+    ],
+)
+def test_strategy_flag_reads_what_the_python_api_reads(given, read):
+    assert compress_settings.StrategyParser().parse(given) == read
+
+
+def test_an_unknown_strategy_flag_lists_the_choices():
+    with pytest.raises(
+        ValueError, match="none, mirrored, multi_worker.*'ring'"
+    ):
+        compress_settings.StrategyParser().parse("ring")
+
+
 def test_training_and_export_flags():
     training = compress_settings.build_training(
         {"finetune_epochs": 0, "temperature": None, "lighten": ("gap_head",)}

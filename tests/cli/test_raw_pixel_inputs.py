@@ -160,3 +160,12 @@ def test_normalization_metadata_is_applied_to_the_stored_values(
     stored = _first_features(StoredValuesBundle(bundle).test)
     np.testing.assert_allclose(x, (stored - 127.5) / 127.5, atol=1e-6)
     assert x.min() >= -1.0 and x.max() <= 1.0
+
+
+def test_the_span_of_a_quantized_input_follows_its_type():
+    from tf_compact.lite.input_range import quantized_span
+
+    assert quantized_span("uint8", [1.0]) == 255.0
+    assert quantized_span("INT16", [2 / 255]) > 500
+    assert quantized_span("float32", [1.0]) is None
+    assert quantized_span("int8", None) is None

@@ -225,3 +225,10 @@ def test_auto_colour_does_not_depend_on_which_image_comes_first(tmp_path):
         (only_gray / c).mkdir(parents=True)
         (only_gray / c / "0.png").write_bytes(gray.numpy())
     assert data.from_folder(str(only_gray)).input_shape == (8, 8, 1)
+    # Transparent images keep their alpha channel.
+    rgba = tmp_path / "rgba"
+    for c in ("a", "b"):
+        (rgba / c).mkdir(parents=True)
+        four = rng.integers(0, 256, (8, 8, 4), np.uint8)
+        (rgba / c / "0.png").write_bytes(tf.io.encode_png(four).numpy())
+    assert data.from_folder(str(rgba)).input_shape == (8, 8, 4)

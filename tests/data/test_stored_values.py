@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from tf_compact import data
 from tf_compact.data.stored_values import stored_values_for
@@ -36,3 +37,34 @@ def test_a_model_that_divides_pixels_reads_the_stored_ones():
     assert train.max() > 1 and np.all(train == np.round(train))
     # Data that is not a bundle is given back as it is.
     assert stored_values_for((x, y), _model("uint8"))[0] is x
+
+
+def _threshold_model(threshold):
+    """Rescaling(1/255), the mean pixel, and two logits: class 1 above
+    `threshold` (in the model's own units, after the rescaling)."""
+    inputs = keras.Input((4, 4, 1))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    head = keras.layers.Dense(2)
+    outputs = head(x)
+    model = keras.Model(inputs, outputs)
+    head.set_weights(
+        [np.array([[-1.0, 1.0]]), np.array([threshold, -threshold])]
+    )
+    return model
+
+
+def test_a_model_trained_on_scaled_pixels_keeps_them_with_a_warning():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 8).astype("int32")
+    low = rng.integers(0, 50, (8, 4, 4, 1))
+    high = rng.integers(200, 256, (8, 4, 4, 1))
+    x = np.concatenate([low, high]).astype("uint8")
+    bundle = data.from_arrays(x, y, x_test=x, y_test=y, batch_size=16)
+    # Trained as Keras means it (raw pixels): given the stored pixels.
+    raw_trained = _threshold_model(0.5)
+    assert stored_values_for(bundle, raw_trained).scale is None
+    # Trained on pixels already divided by 255: keeps them, and says so.
+    with pytest.warns(UserWarning, match="trained on the scaled data"):
+        kept = stored_values_for(bundle, _threshold_model(0.5 / 255))
+    assert kept is bundle

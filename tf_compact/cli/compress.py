@@ -87,12 +87,13 @@ LATENCY_TABLE = flags.DEFINE_string(
     "tf_compact.pruning.export_probes writes, or a CSV/JSON summary), used "
     "instead of timings on this machine.",
 )
-DISTRIBUTION_STRATEGY = flags.DEFINE_enum(
+DISTRIBUTION_STRATEGY = flags.DEFINE(
+    compress_settings.StrategyParser(),
     "distribution_strategy",
     "none",
-    list(compress_settings.STRATEGIES),
     "tf.distribute strategy the training runs under: none, mirrored (the "
     "local GPUs, or the CPU) or multi_worker (workers from TF_CONFIG).",
+    serializer=flags.ArgumentSerializer(),
 )
 LIGHTEN = flags.DEFINE_multi_enum(
     "lighten",

@@ -62,8 +62,9 @@ def usage_error(error):
 def run_compress(teacher, bundle, output_dir, **kwargs):
     """Runs `tf_compact.pipeline.compress(teacher, bundle, ...)`.
 
-    A teacher with integer inputs (a --teacher_path model that takes uint8
-    pixels) is given the bundle's stored values (see `model_data`). The
+    A teacher that takes raw pixels (integer inputs, or `Rescaling(1 /
+    255)` first) is given the bundle's stored values (see
+    `data.stored_values`). The
     pipeline's warnings are logged, not repeated as Python warnings.
 
     Args:

@@ -176,6 +176,24 @@ class TargetParser(flags.ArgumentParser):
         return parse_target_text(self.name, argument)
 
 
+class StrategyParser(flags.ArgumentParser):
+    """Reads `--distribution_strategy` as `tfc.compress` reads `strategy`:
+    any case, `-` or `_`, and the aliases in use (`off`, ...)."""
+
+    syntactic_help = f"one of {', '.join(STRATEGIES)} (any case)"
+
+    def flag_type(self):
+        return "string"
+
+    def parse(self, argument):
+        try:
+            return distribute.strategy_key(argument)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expected {self.syntactic_help}; got {argument!r}"
+            ) from None
+
+
 def parse_target_flag(name, value):
     """A budget flag's value as `compress` takes it; `None` for 0/unset."""
     if value is None:

@@ -95,7 +95,7 @@ def _data(model):
     model_data.check_input_shape(
         flag, inputs, bundle, common_flags.DATASET.value
     )
-    return model_data.for_model(bundle, inputs)
+    return stored_values.stored_values_for(bundle, model)
 
 
 def _check_names(model):

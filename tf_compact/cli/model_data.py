@@ -26,9 +26,9 @@ def tflite_inputs(content):
     """`[(shape without the batch axis, raw)]` of a `.tflite` model's
     inputs; `raw` for an input that takes stored pixel values: a raw
     integer input (no quantization scale: a quantized input takes floats,
-    quantized by the interpreter), or one quantized for values spanning
-    more than `input_range.RAW_SPAN_ABOVE` (calibrated on raw pixels),
-    in the input itself or in the `QUANTIZE` op that reads it."""
+    quantized by the interpreter), or one quantized (8 or 16 bits) for
+    values spanning more than `input_range.RAW_SPAN_ABOVE` (calibrated on
+    raw pixels), in the input itself or in the `QUANTIZE` op reading it."""
     schema = model_schema()
     model = schema.ModelT.InitFromPackedBuf(bytes(content), 0)
     graph = model.subgraphs[0]
@@ -38,19 +38,19 @@ def tflite_inputs(content):
         tensor = graph.tensors[index]
         dims = tensor.shapeSignature
         dims = list(tensor.shape if dims is None or not len(dims) else dims)
-        span = _span(tensor) or _quantize_span(schema, model, graph, index)
-        raw = tensor.type in types and not _span(tensor)
+        own = _span(schema, tensor)
+        span = own or _quantize_span(schema, model, graph, index)
+        raw = tensor.type in types and not own
         raw = raw or (span or 0) > input_range.RAW_SPAN_ABOVE
         found.append((tuple(d if d >= 0 else None for d in dims[1:]), raw))
     return found
 
 
-def _span(tensor):
-    """The span of float values an 8-bit tensor is quantized for."""
+def _span(schema, tensor):
+    """The span of float values a quantized tensor covers, or `None`."""
+    names = {v: k for k, v in vars(schema.TensorType).items()}
     scales = getattr(tensor.quantization, "scale", None)
-    if scales is None or not any(s > 0 for s in scales):
-        return None
-    return 255 * float(max(scales))
+    return input_range.quantized_span(names.get(tensor.type), scales)
 
 
 def _quantize_span(schema, model, graph, index):
@@ -60,7 +60,7 @@ def _quantize_span(schema, model, graph, index):
         builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
         quantize = builtin == schema.BuiltinOperator.QUANTIZE
         if quantize and list(op.inputs)[:1] == [index]:
-            return _span(graph.tensors[op.outputs[0]])
+            return _span(schema, graph.tensors[op.outputs[0]])
     return None
 
 

@@ -93,24 +93,28 @@ def _headers(files):
 def _image_shape(files, color_mode, image_size):
     """Shape every decoded image gets: from one decoded file and headers.
 
-    With `color_mode="auto"` the images are RGB when any file holds
-    colour, else grayscale (read from every file's header, so the shape
-    does not depend on which file comes first). Every file's ends are
+    With `color_mode="auto"` the images get the first file's channels,
+    and at least three when any file holds colour (read from every
+    file's header, so a grayscale first file does not drop the colour of
+    the others). Every file's ends are
     checked first (`image_files.check_files`), so a damaged file is named
     here rather than failing, unnamed, in training.
     """
     image_files.check_files(files, _decodes)
-    headers = _headers(files)
-    channels = _CHANNELS[color_mode]
-    if not channels and headers is not None:
-        channels = 3 if headers[1] else 1
+    wanted = _CHANNELS[color_mode]
+    need_headers = not wanted or image_size is None
+    headers = _headers(files) if need_headers else None
     try:
-        first = _read_image(files[0], channels)
+        first = _read_image(files[0], wanted)
     except tf.errors.InvalidArgumentError as error:
         raise ValueError(
             f"{_UNREADABLE} {files[0]} ({error.message})"
         ) from error
     channels = int(first.shape[-1])
+    if not wanted and channels < 3 and headers is not None and headers[1]:
+        # A grayscale first file in a folder that holds colour.
+        channels = 3
+        first = _read_image(files[0], channels)
     if image_size is not None:
         return (*image_size, channels)
     if headers is not None and len(headers[0]) > 1:
@@ -256,10 +260,9 @@ def from_folder(
         image_size: `(height, width)` to resize every image to; `None`
             requires all images to share one size (checked from the file
             headers). Defaults to `None`.
-        color_mode: `"auto"` reads RGB when any image holds colour, else
-            grayscale (alpha is dropped, as Keras's directory loader
-            does); `"grayscale"` or `"rgb"` converts every image.
-            Defaults to `"auto"`.
+        color_mode: `"auto"` keeps the channels of the first image (RGB
+            at least when any image holds colour); `"grayscale"` or
+            `"rgb"` converts every image. Defaults to `"auto"`.
         class_names: Class folder names in label order, or names for array
             labels; `None` uses the sorted folder names. Defaults to `None`.
         batch_size: Examples per batch. Defaults to `128`.

@@ -71,7 +71,8 @@ def load_image_dataset(name, candidates, default_names, hint, kw):
     splits, class_names, source = sources.resolve(
         name, candidates, kw["source"], hint
     )
-    if kw.get("data_dir") is not None and "(Debian package)" in source:
+    fell_back = kw["source"] == "auto" and "(Debian package)" in source
+    if kw.get("data_dir") is not None and fell_back:
         warn(
             f"tf_compact.data.{name}: data_dir={kw['data_dir']!r} holds "
             "neither prepared tensorflow-datasets data nor the IDX files; "

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_compact.internal.input_rescaling import takes_raw_values
+from tf_compact.internal.user_warning import warn
 
 
 class StoredValuesBundle:
@@ -93,6 +94,11 @@ def stored_values_for(bundle, model):
     pixel values (integer inputs, or a leading `Rescaling(1 / 255)`) and
     the bundle scales its features.
 
+    A float model whose `Rescaling` says raw pixels but that scores
+    clearly better (by `TRAINED_ON_SCALED_BY`, and above halfway from
+    chance to 100%) on a test batch of the bundle's scaled features was
+    trained on those: it keeps them, with a warning.
+
     Args:
         bundle: a `DatasetBundle`, or any data (returned as it is).
         model: a Keras model.
@@ -103,7 +109,51 @@ def stored_values_for(bundle, model):
     data = stored_values_for(tfc.data.from_folder("photos/"), uint8_model)
     ```
     """
-    return for_inputs(bundle, keras_inputs(model))
+    stored = for_inputs(bundle, keras_inputs(model))
+    if stored is bundle or _integer_inputs(model):
+        return stored
+    scaled_hits, stored_hits, chance = _test_accuracy(model, bundle, stored)
+    # An untrained model scores near chance both ways: it keeps the rule.
+    learned = chance is not None and scaled_hits > (1 + chance) / 2
+    if not learned or scaled_hits < stored_hits + TRAINED_ON_SCALED_BY:
+        return stored
+    warn(
+        f"Model {model.name!r} starts with Rescaling, so it would take raw "
+        f"pixels, but it scores {scaled_hits:.0%} on a test batch of the "
+        f"data as loaded (scaled by {bundle.scale:.4g}) and {stored_hits:.0%} "
+        "on the raw pixels: it was trained on the scaled data, which it "
+        "is given. Its app metadata then describes scaled inputs."
+    )
+    return bundle
+
+
+#: How much higher a float model must score on scaled features than on
+#: the stored ones to keep the scaled features.
+TRAINED_ON_SCALED_BY = 0.1
+
+
+def _integer_inputs(model):
+    return any(np.dtype(str(t.dtype)).kind in "iu" for t in model.inputs)
+
+
+def _test_accuracy(model, bundle, stored):
+    """Top-1 accuracy of `model` on one test batch of `bundle` and of
+    `stored`, and the chance accuracy; `None`s when it cannot be told (no
+    test split, not a classifier of integer labels)."""
+    try:
+        (x, y), (raw, _) = (
+            next(iter(split.take(1))) for split in (bundle.test, stored.test)
+        )
+    except (AttributeError, TypeError, StopIteration):
+        return None, None, None
+    y = np.asarray(y)
+    hits = []
+    for features in (x, raw):
+        out = np.asarray(model(features, training=False))
+        if out.ndim != 2 or out.shape[-1] < 2 or y.shape != out.shape[:1]:
+            return None, None, None
+        hits.append(float(np.mean(np.argmax(out, -1) == y)))
+    return hits[0], hits[1], 1.0 / out.shape[-1]
 
 
 def for_inputs(bundle, inputs):

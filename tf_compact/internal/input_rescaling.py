@@ -16,6 +16,21 @@ import numpy as np
 RAW_SCALE_BELOW = 0.05
 
 
+#: Layers that keep the scale of their inputs at inference (augmentation
+#: layers, `Random*`, pass them through as well).
+_SAME_SCALE = (
+    "InputLayer",
+    "Resizing",
+    "CenterCrop",
+    "GaussianNoise",
+    "GaussianDropout",
+    "Dropout",
+    "SpatialDropout2D",
+    "AlphaDropout",
+    "Identity",
+)
+
+
 def leading_rescaling(model):
     """The `Rescaling` layer a single-input model applies first (after
     any augmentation layers, which pass inputs through at inference, and
@@ -38,7 +53,7 @@ def _first_effective(layers):
     nested models), or `None` when every one passes it through."""
     for layer in layers:
         kind = type(layer).__name__
-        if kind == "InputLayer" or kind.startswith("Random"):
+        if kind in _SAME_SCALE or kind.startswith("Random"):
             continue
         if kind in ("Sequential", "Functional") and len(layer.inputs) == 1:
             inner = _first_effective(layer.layers)
@@ -50,12 +65,12 @@ def _first_effective(layers):
 
 
 def rescaling_scale(layer):
-    """The scalar scale of a `Rescaling` layer (absolute), or `None` for
-    a per-channel, zero or non-finite one."""
-    scale = np.abs(np.asarray(layer.scale, dtype=float))
-    if scale.size != 1 or not np.isfinite(scale).all() or scale.item() == 0:
+    """The largest absolute scale of a `Rescaling` layer (one per channel
+    or one for all), or `None` for a zero or non-finite one."""
+    scale = np.abs(np.asarray(layer.scale, dtype=float)).ravel()
+    if not scale.size or not np.isfinite(scale).all() or scale.max() == 0:
         return None
-    return scale.item()
+    return float(scale.max())
 
 
 def takes_raw_values(model):

@@ -4,7 +4,8 @@ A warning raised deep inside tf_compact (or inside a Keras `fit` that
 calls one of its callbacks) names the file and line it points at. With a
 fixed `stacklevel` that line depends on how deep the call happens to be,
 and is often inside tf_compact or Keras; `warn` walks the stack to the
-first frame outside tf_compact, Keras and TensorFlow instead.
+first frame outside tf_compact, Keras, TensorFlow and absl (whose
+`app.run` starts a command) instead.
 """
 
 import os
@@ -12,7 +13,7 @@ import sys
 import warnings
 
 #: Packages whose frames a warning is never attributed to.
-LIBRARIES = ("tf_compact", "keras", "tensorflow")
+LIBRARIES = ("tf_compact", "keras", "tensorflow", "absl")
 
 
 def _library_dirs():

@@ -19,15 +19,35 @@ RAW_SPAN_ABOVE = 20.0
 #: Data reaching under this share of the input's span are taken to be at
 #: another scale (raw pixels reach most of it).
 OFF_SCALE_BELOW = 0.05
-_LEVELS = {np.dtype("int8"): 255, np.dtype("uint8"): 255}
+#: Steps between the smallest and largest value of each integer type.
+_LEVELS = {"int8": 255, "uint8": 255, "int16": 65535}
+
+
+def quantized_span(type_name, scales):
+    """The span of float values a quantized tensor covers: its largest
+    scale times its type's steps; `None` for a float or unscaled one.
+
+    Args:
+        type_name: The tensor type, e.g. `"int8"` or `"INT16"`.
+        scales: Its quantization scales (one per channel or one), or
+            `None`.
+
+    Example:
+
+    ```python
+    quantized_span("uint8", [1.0])  # 255.0: raw pixels
+    ```
+    """
+    levels = _LEVELS.get(str(type_name).lower())
+    scales = np.asarray([] if scales is None else scales, float).ravel()
+    if levels is None or not scales.size or not np.any(scales > 0):
+        return None
+    return float(scales.max()) * levels
 
 
 def _span(detail):
-    levels = _LEVELS.get(np.dtype(detail["dtype"]))
-    scales = np.asarray(detail["quantization_parameters"]["scales"])
-    if levels is None or not scales.size or not np.any(scales > 0):
-        return None
-    return float(np.max(scales)) * levels
+    scales = detail["quantization_parameters"]["scales"]
+    return quantized_span(np.dtype(detail["dtype"]).name, scales)
 
 
 def input_spans(interpreter):
