@@ -322,3 +322,10 @@ def test_import_stays_light():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_path_given_as_a_name_points_to_from_folder(tmp_path):
+    with pytest.raises(ValueError, match=r"is a path.*from_folder"):
+        data.load(str(tmp_path))
+    with pytest.raises(data.DatasetNotFoundError, match="does not exist"):
+        data.from_folder(str(tmp_path / "missing"))

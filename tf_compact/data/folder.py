@@ -329,7 +329,14 @@ def _read_path(path, class_names):
     else:
         raise DatasetNotFoundError(
             path,
-            [("path", "is neither an .npz file nor a directory")],
+            [
+                (
+                    "path",
+                    "is neither an .npz file nor a directory"
+                    if os.path.exists(path)
+                    else "does not exist",
+                )
+            ],
         )
     if class_names is None and "class_names" in found:
         class_names = [str(n) for n in found["class_names"]]

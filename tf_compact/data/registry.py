@@ -1,5 +1,7 @@
 """`load`: every dataset loader reached by name."""
 
+import os
+
 from tf_compact.data import cifar
 from tf_compact.data import loaders
 from tf_compact.data import small
@@ -92,6 +94,14 @@ def load(
         "download": download,
     }
     key = _canonical_name(name)
+    path_like = "/" in name or os.sep in name or name.startswith("~")
+    if key is None and path_like and os.path.exists(os.path.expanduser(name)):
+        raise ValueError(
+            f"Invalid value for argument `name`: {name!r} is a path, not a "
+            "dataset name. Load a folder of class folders, an .npz file or "
+            "a folder of .npy arrays with "
+            f"`tf_compact.data.from_folder({name!r})`."
+        )
     if key is None:
         return loaders.tfds_dataset(name.strip(), **options)
     return LOADERS[key](**options)
