@@ -123,10 +123,8 @@ def test_a_quantized_input_keeps_the_loaders_floats(folder, tmp_path):
     assert model_data.for_model(bundle, [((32, 32, 3), False)]) is bundle
 
 
-def test_compress_gives_a_uint8_teacher_the_stored_pixels(
-    folder, uint8_model, tmp_path, monkeypatch
-):
-    # What the run's first step after reading the data receives.
+def compress_data(teacher_path, folder, tmp_path, monkeypatch):
+    """The data `tf-compact compress` hands the pipeline's first step."""
     given = []
 
     class Stop(Exception):
@@ -139,7 +137,7 @@ def test_compress_gives_a_uint8_teacher_the_stored_pixels(
     monkeypatch.setattr(compress_lib, "app_metadata", record)
     with (
         flagsaver.flagsaver(
-            teacher_path=uint8_model,
+            teacher_path=teacher_path,
             dataset=folder,
             output_dir=str(tmp_path / "run"),
             tflite_mode=["float32"],
@@ -148,6 +146,13 @@ def test_compress_gives_a_uint8_teacher_the_stored_pixels(
     ):
         compress.main(["compress"])
     (data,) = given
+    return data
+
+
+def test_compress_gives_a_uint8_teacher_the_stored_pixels(
+    folder, uint8_model, tmp_path, monkeypatch
+):
+    data = compress_data(uint8_model, folder, tmp_path, monkeypatch)
     assert data.scale is None and data.class_names == ["c0", "c1", "c2"]
     for split in (data.train, data.test):
         _check_stored_values(_first_features(split))

@@ -13,10 +13,10 @@ from absl.testing import flagsaver
 from tests.cli.test_integer_inputs import _check_stored_values
 from tests.cli.test_integer_inputs import _first_features
 from tests.cli.test_integer_inputs import _pixels
+from tests.cli.test_integer_inputs import compress_data
 from tests.cli.test_integer_inputs import folder  # noqa: F401 - fixture
 from tf_compact import lite
 from tf_compact.cli import benchmark_tflite
-from tf_compact.cli import compress
 from tf_compact.cli import export_tflite
 from tf_compact.cli import model_data
 from tf_compact.data import from_folder
@@ -127,27 +127,7 @@ def test_compress_trains_on_raw_pixels(
     tmp_path,
     monkeypatch,
 ):
-    given = []
-
-    class Stop(Exception):
-        pass
-
-    def record(export, data, teacher):
-        given.append(data)
-        raise Stop
-
-    monkeypatch.setattr(compress_lib, "app_metadata", record)
-    with (
-        flagsaver.flagsaver(
-            teacher_path=rescaling_model,
-            dataset=folder,
-            output_dir=str(tmp_path / "run"),
-            tflite_mode=["float32"],
-        ),
-        pytest.raises(Stop),
-    ):
-        compress.main(["compress"])
-    (data,) = given
+    data = compress_data(rescaling_model, folder, tmp_path, monkeypatch)
     _check_stored_values(_first_features(data.train))
 
 
