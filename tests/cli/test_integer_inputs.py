@@ -93,6 +93,11 @@ def test_benchmark_accuracy_feeds_a_raw_uint8_input_the_stored_pixels(
     model = keras.saving.load_model(uint8_model)
     raw = str(tmp_path / "raw.tflite")
     lite.convert(model, mode="float32", output_path=raw)
+    _check_stored_values(benchmarked_features(raw, folder, monkeypatch))
+
+
+def benchmarked_features(path, folder, monkeypatch):
+    """The first features `benchmark-tflite --accuracy` feeds `path`."""
     benchmark, datasets = lite.benchmark, []
 
     def spy(content, dataset=None, **kwargs):
@@ -101,10 +106,10 @@ def test_benchmark_accuracy_feeds_a_raw_uint8_input_the_stored_pixels(
 
     monkeypatch.setattr(lite, "benchmark", spy)
     with flagsaver.flagsaver(
-        tflite=[raw], accuracy=True, dataset=folder, runs=1, warmup=0
+        tflite=[path], accuracy=True, dataset=folder, runs=1, warmup=0
     ):
         benchmark_tflite.main(["benchmark-tflite"])
-    _check_stored_values(_first_features(datasets[0]))
+    return _first_features(datasets[0])
 
 
 def test_a_quantized_input_keeps_the_loaders_floats(folder, tmp_path):

@@ -13,10 +13,10 @@ from absl.testing import flagsaver
 from tests.cli.test_integer_inputs import _check_stored_values
 from tests.cli.test_integer_inputs import _first_features
 from tests.cli.test_integer_inputs import _pixels
+from tests.cli.test_integer_inputs import benchmarked_features
 from tests.cli.test_integer_inputs import compress_data
 from tests.cli.test_integer_inputs import folder  # noqa: F401 - fixture
 from tf_compact import lite
-from tf_compact.cli import benchmark_tflite
 from tf_compact.cli import export_tflite
 from tf_compact.cli import model_data
 from tf_compact.data import from_folder
@@ -42,10 +42,14 @@ def rescaling_model(tmp_path_factory):
     return path
 
 
-def _export(model_path, output, monkeypatch, **values):
+def _export(model_path, images, tmp_path, monkeypatch, mode):
+    """`tf-compact export-tflite --mode=<mode> --dataset=<images>`."""
     # As on a command line: --dataset named, so `auto` metadata read it.
     monkeypatch.setattr(flags.FLAGS["dataset"], "present", 1)
-    with flagsaver.flagsaver(model_path=model_path, output=output, **values):
+    output = str(tmp_path / f"{mode}.tflite")
+    with flagsaver.flagsaver(
+        model_path=model_path, output=output, mode=mode, dataset=images
+    ):
         export_tflite.main(["export-tflite"])
     with open(output, "rb") as f:
         return f.read()
@@ -57,13 +61,7 @@ def test_int8_export_calibrates_on_raw_pixels_and_says_so(
     tmp_path,
     monkeypatch,
 ):
-    content = _export(
-        rescaling_model,
-        str(tmp_path / "r.tflite"),
-        monkeypatch,
-        mode="int8",
-        dataset=folder,
-    )
+    content = _export(rescaling_model, folder, tmp_path, monkeypatch, "int8")
     pixels = _pixels(folder).astype("float32")
     expected = keras.saving.load_model(rescaling_model).predict(pixels)
     got = np.asarray(lite.predict(content, pixels))
@@ -80,13 +78,7 @@ def test_float_export_tells_the_app_to_pass_pixels_as_they_are(
     tmp_path,
     monkeypatch,
 ):
-    content = _export(
-        rescaling_model,
-        str(tmp_path / "f.tflite"),
-        monkeypatch,
-        mode="float32",
-        dataset=folder,
-    )
+    content = _export(rescaling_model, folder, tmp_path, monkeypatch, "float32")
     (meta,) = lite.read_metadata(content).inputs
     assert (meta.mean, meta.std) == ([0.0], [1.0])
     bundle = from_folder(folder)
@@ -107,18 +99,7 @@ def test_benchmark_accuracy_matches_keras_on_raw_pixels(
     lite.convert(
         model, "int8", representative_data=calibration, output_path=path
     )
-    benchmark, datasets = lite.benchmark, []
-
-    def spy(content, dataset=None, **kwargs):
-        datasets.append(dataset)
-        return benchmark(content, dataset=dataset, **kwargs)
-
-    monkeypatch.setattr(lite, "benchmark", spy)
-    with flagsaver.flagsaver(
-        tflite=[path], accuracy=True, dataset=folder, runs=1, warmup=0
-    ):
-        benchmark_tflite.main(["benchmark-tflite"])
-    _check_stored_values(_first_features(datasets[0]))
+    _check_stored_values(benchmarked_features(path, folder, monkeypatch))
 
 
 def test_compress_trains_on_raw_pixels(
