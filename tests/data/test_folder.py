@@ -69,6 +69,15 @@ def test_train_test_layout_and_resizing(tmp_path):
     assert x_batch.shape == (2, 14, 14, 3) and x_batch.dtype == "float32"
 
 
+def test_test_classes_missing_from_train_are_named(tmp_path):
+    x, y = helpers.real_fashion_images(8)
+    _write_pngs(str(tmp_path / "train"), x[:6], y[:6] % 2, ["a", "b"])
+    _write_pngs(str(tmp_path / "test"), x[6:], [0, 2], ["a", "b", "z"])
+    with pytest.warns(UserWarning, match=r"\['z'\].*left out"):
+        bundle = data.from_folder(tmp_path)
+    assert bundle.num_examples("test") == 1
+
+
 def test_mixed_image_sizes_need_image_size(tmp_path):
     x, _ = helpers.real_fashion_images(2)
     _write_pngs(str(tmp_path), x[:1], [0], ["a"])
@@ -166,7 +175,7 @@ def test_npz_and_npy_layouts(tmp_path):
 def test_folder_errors(tmp_path):
     with pytest.raises(data.DatasetNotFoundError, match="no image files"):
         data.from_folder(tmp_path)
-    with pytest.raises(data.DatasetNotFoundError, match="neither"):
+    with pytest.raises(data.DatasetNotFoundError, match="does not exist"):
         data.from_folder(tmp_path / "missing")
     with pytest.raises(ValueError, match="color_mode='cmyk'"):
         data.from_folder(tmp_path, color_mode="cmyk")

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from tf_compact.internal.user_warning import warn
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -58,3 +60,15 @@ def refuse_empty_classes(path, folder, names, labels):
         f"or add images to {'them' if many else 'it'}. Received: "
         f"path={path!r}"
     )
+
+
+def warn_unknown_test_classes(test_dir, names):
+    """Warns about class folders of `test/` that `train/` does not have:
+    their images are not read."""
+    unknown = sorted(set(class_dirs(test_dir)) - set(names))
+    if unknown:
+        warn(
+            f"tf_compact.data.from_folder: {test_dir} holds class folders "
+            f"{unknown} that the training classes {names} do not have; "
+            "their images are left out of the test split."
+        )

@@ -10,6 +10,7 @@ from tf_compact.data.arrays import bundle_from_arrays
 from tf_compact.data.class_folders import class_dirs
 from tf_compact.data.class_folders import list_images
 from tf_compact.data.class_folders import refuse_empty_classes
+from tf_compact.data.class_folders import warn_unknown_test_classes
 from tf_compact.data.errors import DatasetNotFoundError
 from tf_compact.data.splits import loader_options
 from tf_compact.data.splits import split_examples
@@ -171,7 +172,9 @@ def _index_image_tree(path, class_names, test_split, seed):
     if class_names is None:
         refuse_empty_classes(path, train_dir, names, labels)
     if has_splits:
-        t_files, t_labels = list_images(os.path.join(path, "test"), names)
+        test_dir = os.path.join(path, "test")
+        t_files, t_labels = list_images(test_dir, names)
+        warn_unknown_test_classes(test_dir, names)
     else:
         validate_split_fraction(test_split, "test_split")
         rng = np.random.default_rng(seed + 1)
