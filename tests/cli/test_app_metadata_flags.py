@@ -85,9 +85,12 @@ def test_export_refuses_labels_that_do_not_fit(tmp_path):
             labels=str(labels),
             normalization="none",
         ),
-        pytest.raises(app.UsageError, match="one label per unit"),
+        pytest.raises(app.UsageError, match="one label per unit") as error,
     ):
         export_tflite.main(["export_tflite"])
+    # Worded for the command line: the flag, not the Python settings.
+    assert str(error.value).startswith("--labels=")
+    assert "tfc.methods" not in str(error.value)
 
 
 def test_export_writes_no_labels_without_a_named_dataset(tmp_path):

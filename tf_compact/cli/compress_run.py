@@ -27,7 +27,9 @@ _ARGUMENTS = {
     *_RENAMED,
 }
 #: How the library words a user error (see `internal.validation`).
-_INVALID = re.compile(r"Invalid value for argument `?(\w+)`?[.:]?\s*")
+_INVALID = re.compile(
+    r"Invalid value for argument `?(\w+)`?(?: of `[\w.]+`)?[.:]?\s*"
+)
 
 
 def usage_error(error):

@@ -127,6 +127,7 @@ def _signature_and_metadata(model, data):
             that do not match the model's output.
     """
     from tf_compact import methods
+    from tf_compact.cli.compress_run import usage_error
     from tf_compact.pipeline.android import app_metadata
 
     try:
@@ -142,7 +143,7 @@ def _signature_and_metadata(model, data):
         data = data() if auto else None
         kwargs = app_metadata(export, data, model)
     except ValueError as err:
-        raise app.UsageError(str(err)) from err
+        raise (usage_error(err) or app.UsageError(str(err))) from err
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     kwargs["signature_key"] = SIGNATURE_KEY.value
     if INPUT_NAMES.value:
