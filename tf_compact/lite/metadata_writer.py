@@ -110,7 +110,7 @@ def _by_name(argument, value, names, single):
     if len(names) != 1:
         raise ValueError(
             f"Invalid value for argument `{argument}`. The model has "
-            f"{len(names)} {single}s {names}: pass a dict keyed by "
+            f"{len(names)} {single}s {sorted(names)}: pass a dict keyed by "
             f"{single} name. Received: {value!r:.120}"
         )
     return {names[0]: value}
