@@ -1,7 +1,9 @@
 """Loading libedgetpu through the LiteRT delegate API, and its absence."""
 
 import ctypes
+import gc
 import importlib
+import sys
 
 import flatbuffers
 import numpy as np
@@ -154,3 +156,13 @@ def test_benchmark_refuses_a_model_not_compiled(int8):
     assert not tfc.lite.is_compiled_for_edgetpu(int8)
     with pytest.raises(ValueError, match="compiled by edgetpu_compiler"):
         tfc.lite.benchmark(int8, delegate="edgetpu")
+
+
+def test_a_failed_load_prints_nothing_beyond_its_error(monkeypatch):
+    # The runtime's half-made Delegate would print "Exception ignored".
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    with pytest.raises(tfc.lite.RuntimeUnavailableError, match="libedgetpu"):
+        tfc.lite.load_edgetpu_delegate(library="/nonexistent/libedgetpu.so.1")
+    gc.collect()
+    assert seen == []

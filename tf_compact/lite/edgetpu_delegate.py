@@ -2,7 +2,9 @@
 external-delegate API so that a model compiled by `edgetpu_compiler` runs its
 `edgetpu-custom-op` on the Edge TPU."""
 
+import gc
 import platform
+import sys
 
 from tf_compact.lite.errors import RuntimeUnavailableError
 from tf_compact.lite.runtime_modules import brief
@@ -69,8 +71,33 @@ def load_edgetpu_delegate(runtime="ai_edge_litert", library=None, options=None):
     try:
         return _load_delegate(runtime, library, options)
     except (OSError, ValueError, RuntimeError, AttributeError) as e:
-        raise RuntimeUnavailableError(
+        error = RuntimeUnavailableError(
             f"The Edge TPU delegate {library!r} could not be loaded through "
             f"{runtime} ({type(e).__name__}: {brief(e)}); " + EDGETPU_INSTALL,
             {runtime: f"{library} not loaded ({brief(e)})"},
-        ) from None
+        )
+        _drop_half_made_delegate(e)
+    raise error from None
+
+
+def _drop_half_made_delegate(error):
+    """Frees the runtime's `Delegate` whose `__init__` failed, quietly.
+
+    Its `__del__` reads an attribute `__init__` never set, and the runtime
+    prints that `AttributeError` as "Exception ignored" under the clear
+    error above; the object lives in `error`'s traceback.
+    """
+    shown = sys.unraisablehook
+
+    def quiet(unraisable):
+        where = getattr(unraisable.object, "__qualname__", "")
+        half_made = where == "Delegate.__del__"
+        if not (half_made and unraisable.exc_type is AttributeError):
+            shown(unraisable)
+
+    sys.unraisablehook = quiet
+    try:
+        error.__traceback__ = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = shown
