@@ -97,9 +97,9 @@ def _widths(model):
 
 def _kept(penalty, model, threshold):
     """`{group name: channels whose penalty value is >= threshold}`."""
-    values = np.asarray(keras.ops.convert_to_numpy(
-        penalty.channel_values(model)
-    ))
+    values = np.asarray(
+        keras.ops.convert_to_numpy(penalty.channel_values(model))
+    )
     return {
         name: int(np.sum(part >= threshold))
         for name, part in penalty.plan.split(values).items()
@@ -184,10 +184,12 @@ def bn_gamma(strategy):
     bn = model.get_layer("bn1")
     return {
         "losses": log.losses,
-        "bn_statistics": np.concatenate([
-            keras.ops.convert_to_numpy(bn.moving_mean),
-            keras.ops.convert_to_numpy(bn.moving_variance),
-        ]).tolist(),
+        "bn_statistics": np.concatenate(
+            [
+                keras.ops.convert_to_numpy(bn.moving_mean),
+                keras.ops.convert_to_numpy(bn.moving_variance),
+            ]
+        ).tolist(),
         "strengths": log.strengths,
         "kept": _kept(penalty, model, controller.threshold),
         "distributed": _state(penalty),
@@ -228,8 +230,13 @@ def distill_controller(strategy):
     x, y = data()
     xv, yv = data(24, seed=1)
     controller = tfc.callbacks.SparsityController(
-        data=(xv, yv), metric="loss", setpoint=0.5, gain=1.0,
-        update_every=2, max_strength=1.0, threshold=1e-3,
+        data=(xv, yv),
+        metric="loss",
+        setpoint=0.5,
+        gain=1.0,
+        update_every=2,
+        max_strength=1.0,
+        threshold=1e-3,
     )
     log = StepLog(controller)
     _fit(distiller, x, y, 2, [controller, log], validation_data=(xv, yv))
@@ -399,6 +406,36 @@ def proximal_step(strategy):
     }
 
 
+def compress_small_last_batch(strategy):
+    """`tfc.compress` on `2 * BATCH + 1` examples: its last batch of one
+    leaves one of two replicas without an example."""
+    from tf_compact.pipeline import plan
+
+    teacher = _teacher(strategy)
+    x, y = data(2 * BATCH + 1)
+    stages = [
+        stage
+        for stage in plan.stages_for("oneshot")
+        if stage.name not in ("tflite", "benchmark")
+    ]
+    keras.utils.set_random_seed(6)
+    result = tfc.compress(
+        teacher,
+        (x, y),
+        (x, y),
+        batch_size=BATCH,
+        method=tfc.methods.OneShot(target_macs=0.5),
+        epochs=1,
+        training=tfc.methods.Training(finetune_epochs=1),
+        stages=stages,
+        strategy=strategy,
+        verbose=0,
+    )
+    weights = result.slim_model.weights
+    finite = all(bool(np.isfinite(w.numpy()).all()) for w in weights)
+    return {"finite": finite, "widths": _widths(result.slim_model)}
+
+
 SCENARIOS = {
     "distill_controller": distill_controller,
     "contrastive": contrastive,
@@ -409,4 +446,5 @@ SCENARIOS = {
     "bn_gamma": bn_gamma,
     "iterative": iterative,
     "proximal_step": proximal_step,
+    "compress_small_last_batch": compress_small_last_batch,
 }

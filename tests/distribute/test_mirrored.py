@@ -34,3 +34,15 @@ def test_distiller_and_controllers_on_two_replicas(tmp_path):
 @pytest.mark.slow
 def test_every_controller_on_two_replicas(tmp_path):
     _check(SLOW, tmp_path)
+
+
+@pytest.mark.slow
+def test_compress_with_a_batch_smaller_than_the_replicas(tmp_path):
+    # The last batch (one example) is left out on two replicas: without
+    # it, batch normalization over the empty replica made the student NaN.
+    name = "compress_small_last_batch"
+    results = checks.run(["none", "mirrored"], [name], tmp_path / "r.json")
+    assert results["mirrored"][name]["finite"]
+    assert results["none"][name]["finite"]
+    widths = [results[key][name]["widths"] for key in ("none", "mirrored")]
+    assert widths[0] == widths[1]
