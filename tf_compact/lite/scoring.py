@@ -130,7 +130,8 @@ def scored_output(interpreter, dataset, output=None):
             warn(
                 f"tfc.lite: the model has {len(shapes)} outputs "
                 f"({', '.join(shapes)}) and the labels name none, so the "
-                f"first, {name!r}, is scored; pass `output=` to score another."
+                f"first, {name!r}, is scored; pass `output=` (on the command "
+                "line --score_output) to score another."
             )
     values = None
     if isinstance(dataset, tuple) and labels is not None:
