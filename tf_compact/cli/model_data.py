@@ -28,18 +28,22 @@ def tflite_inputs(content):
     integer input (no quantization scale: a quantized input takes floats,
     quantized by the interpreter), or one quantized (8 or 16 bits) for
     values spanning more than `input_range.RAW_SPAN_ABOVE` (calibrated on
-    raw pixels), in the input itself or in the `QUANTIZE` op reading it."""
+    raw pixels), in the input itself or in the `QUANTIZE` op reading it
+    (`input_range.input_spans`)."""
     schema = model_schema()
     model = schema.ModelT.InitFromPackedBuf(bytes(content), 0)
     graph = model.subgraphs[0]
     types = {getattr(schema.TensorType, name) for name in _INTEGER_TYPES}
+    # Spans read by the interpreter; a compiled Edge TPU file has none
+    # there, and its quantized inputs carry their own.
+    spans = input_range.file_input_spans(content)
     found = []
-    for index in graph.inputs:
+    for i, index in enumerate(graph.inputs):
         tensor = graph.tensors[index]
         dims = tensor.shapeSignature
         dims = list(tensor.shape if dims is None or not len(dims) else dims)
         own = _span(schema, tensor)
-        span = own or _quantize_span(schema, model, graph, index)
+        span = spans[i] if spans else own
         raw = tensor.type in types and not own
         raw = raw or (span or 0) > input_range.RAW_SPAN_ABOVE
         found.append((tuple(d if d >= 0 else None for d in dims[1:]), raw))
@@ -51,17 +55,6 @@ def _span(schema, tensor):
     names = {v: k for k, v in vars(schema.TensorType).items()}
     scales = getattr(tensor.quantization, "scale", None)
     return input_range.quantized_span(names.get(tensor.type), scales)
-
-
-def _quantize_span(schema, model, graph, index):
-    """`_span` of the output of the `QUANTIZE` op reading tensor `index`."""
-    for op in graph.operators or []:
-        code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        quantize = builtin == schema.BuiltinOperator.QUANTIZE
-        if quantize and list(op.inputs)[:1] == [index]:
-            return _span(schema, graph.tensors[op.outputs[0]])
-    return None
 
 
 def for_tflite(bundle, content):

@@ -131,12 +131,6 @@ class GpuReport:
         return cls(**config)
 
 
-def _folds_with_a_fixed_batch(row, model):
-    """Whether a rejected op is one a fixed batch would fold away."""
-    shape_op = row["op"] in _SHAPE_OPS and not row["supported"]
-    return shape_op and _dynamic_batch(model)
-
-
 def _dynamic_batch(model):
     """Whether an input of the first subgraph has an unknown batch."""
     graph = model.subgraphs[0]
@@ -277,10 +271,12 @@ def gpu_report(tflite, layer_names=None, max_delegated_partitions=1):
     for run in runs[:max_delegated_partitions]:
         for index in run:
             rows[index]["device"] = "gpu"
+    # A fixed batch folds the shape ops a dynamic one leaves in.
+    dynamic = _dynamic_batch(model)
     for row in rows:
         if row["supported"] and row["device"] == "cpu":
             row["reason"] = "supported, but outside the delegated partition(s)"
-        elif _folds_with_a_fixed_batch(row, model):
+        elif dynamic and row["op"] in _SHAPE_OPS and not row["supported"]:
             row["reason"] += f"; {FIXED_BATCH_FIX}"
     if warnings is None:
         analyzer = "unavailable"

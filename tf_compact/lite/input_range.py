@@ -12,6 +12,8 @@ no error: `warn_if_off_scale` says so.
 import numpy as np
 
 from tf_compact.internal.user_warning import warn
+from tf_compact.lite.edgetpu_graph import is_compiled_for_edgetpu
+from tf_compact.lite.runtime import make_interpreter
 
 #: An input quantized for a span of float values wider than this takes
 #: raw pixel values (0 to 255), not pixels divided by 255.
@@ -81,6 +83,26 @@ def input_spans(interpreter):
                 break
         spans.append(span)
     return spans
+
+
+def file_input_spans(content):
+    """`input_spans` of a `.tflite` model given as bytes, or `None` when
+    no interpreter can be built for it here (a file compiled for the Edge
+    TPU needs its delegate).
+
+    Example:
+
+    ```python
+    file_input_spans(int8_tflite)  # e.g. [255.0]
+    ```
+    """
+    if is_compiled_for_edgetpu(content):
+        return None
+    try:
+        interpreter, _ = make_interpreter(bytes(content))
+    except (ValueError, RuntimeError):
+        return None
+    return input_spans(interpreter)
 
 
 def warn_if_off_scale(interpreter, x):

@@ -15,14 +15,10 @@ from tf_compact.internal.input_rescaling import leading_rescaling
 from tf_compact.internal.input_rescaling import rescaling_scale
 from tf_compact.internal.user_warning import warn
 
-#: Data whose largest value the model's `Rescaling` maps under this is
-#: taken to be scaled already (raw pixels reach about 1 after scaling).
-PRESCALED_BELOW = RAW_SCALE_BELOW
-
 
 def warn_if_prescaled(model, batch):
     """Warns when `batch`, scaled by the model's leading `Rescaling`,
-    stays under `PRESCALED_BELOW`: calibration data divided already.
+    stays under `RAW_SCALE_BELOW`: calibration data divided already.
 
     Args:
         model: The Keras model being converted.
@@ -39,7 +35,7 @@ def warn_if_prescaled(model, batch):
     if scale is None:
         return
     largest = float(np.max(np.abs(np.asarray(batch, dtype=float)), initial=0))
-    if largest == 0 or largest * scale >= PRESCALED_BELOW:
+    if largest == 0 or largest * scale >= RAW_SCALE_BELOW:
         return
     warn(
         "tfc.lite.convert: the calibration data reach at most "
