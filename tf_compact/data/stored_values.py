@@ -83,10 +83,7 @@ def keras_inputs(model):
     except (AttributeError, ValueError):
         return []
     raw = takes_raw_values(model)
-    return [
-        (tuple(t.shape[1:]), raw or np.dtype(str(t.dtype)).kind in "iu")
-        for t in inputs
-    ]
+    return [(tuple(t.shape[1:]), raw or _is_integer(t)) for t in inputs]
 
 
 def stored_values_for(bundle, model):
@@ -110,7 +107,7 @@ def stored_values_for(bundle, model):
     ```
     """
     stored = for_inputs(bundle, keras_inputs(model))
-    if stored is bundle or _integer_inputs(model):
+    if stored is bundle or integer_inputs(model):
         return stored
     scaled_hits, stored_hits, chance = _test_accuracy(model, bundle, stored)
     # An untrained model scores near chance both ways: it keeps the rule.
@@ -132,8 +129,20 @@ def stored_values_for(bundle, model):
 TRAINED_ON_SCALED_BY = 0.1
 
 
-def _integer_inputs(model):
-    return any(np.dtype(str(t.dtype)).kind in "iu" for t in model.inputs)
+def _is_integer(tensor):
+    return np.dtype(str(tensor.dtype)).kind in "iu"
+
+
+def integer_inputs(model):
+    """Whether any input of `model` takes integers (e.g. uint8 pixels).
+
+    Example:
+
+    ```python
+    integer_inputs(keras.Model(keras.Input((8, 8, 3), dtype="uint8"), y))
+    ```
+    """
+    return any(_is_integer(t) for t in model.inputs)
 
 
 def _test_accuracy(model, bundle, stored):

@@ -2,7 +2,7 @@
 input normalization (`Export(labels=..., normalization=...)`)."""
 
 from tf_compact.data.stored_values import StoredValuesBundle
-from tf_compact.internal.input_rescaling import takes_raw_values
+from tf_compact.data.stored_values import integer_inputs
 from tf_compact.lite.android import single_output_width
 from tf_compact.lite.metadata_writer import check_label_count
 
@@ -60,9 +60,8 @@ def _auto_normalization(data, model):
     scale = getattr(data, "scale", None)
     if scale:
         return [[0.0], [1.0 / scale]]
-    if isinstance(data, StoredValuesBundle) and takes_raw_values(model):
-        floats = all("float" in str(t.dtype) for t in model.inputs)
-        return [[0.0], [1.0]] if floats else None
+    if isinstance(data, StoredValuesBundle) and not integer_inputs(model):
+        return [[0.0], [1.0]]
     return None
 
 
